@@ -1,0 +1,22 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './src/tensor/backend.ts';
+import { Gpt } from './src/policy/transformer/model.ts';
+import { Adam } from './src/policy/transformer/adam.ts';
+import { pgLoss } from './src/bench/policyBench.ts';
+import { Rng } from './src/util/rng.ts';
+await initBackend((process.argv[2] ?? "wasm") as any);
+const B=64,T=128,V=128;
+const m = Gpt.create({vocabSize:V,dModel:128,nHeads:4,nLayers:2,contextLength:128}, new Rng(1));
+const adam = new Adam(m.variables);
+const rng = new Rng(2);
+const toks = new Int32Array(B*T).map(()=>rng.int(V));
+const tokens = tf.tensor2d(toks,[B,T],'int32'), targets = tf.tensor2d(toks,[B,T],'int32');
+const adv = tf.ones([B*T]) as tf.Tensor1D, mask = tf.ones([B*T]) as tf.Tensor1D;
+adam.minimize(() => pgLoss(m, tokens, targets, adv, mask));
+const prof = await tf.profile(() => { adam.minimize(() => pgLoss(m, tokens, targets, adv, mask)); });
+const agg = new Map<string, {ms:number,n:number}>();
+for (const k of prof.kernels) { const key = k.name + ' ' + JSON.stringify(k.inputShapes); const a = agg.get(key) ?? {ms:0,n:0}; a.ms += (k.kernelTimeMs as number); a.n++; agg.set(key,a); }
+const rows = [...agg.entries()].sort((a,b)=>b[1].ms-a[1].ms).slice(0,30);
+let total = 0; for (const [,a] of agg) total += a.ms;
+console.log('total kernel ms', total.toFixed(0));
+for (const [k,a] of rows) console.log(a.ms.toFixed(1).padStart(8), String(a.n).padStart(4), k.slice(0,120));

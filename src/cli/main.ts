@@ -1,0 +1,34 @@
+/**
+ * The e3sim command. Exit codes: 0 success, 1 run failed, 2 bad input (with one message naming
+ * the input, the field and what was expected).
+ */
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../util/errors.js';
+import { registerPretrain } from './commands/pretrain.js';
+import { registerAll } from './commands/index.js';
+
+const program = new Command();
+program.name('e3sim')
+  .description('Train a small LM policy with the e3 recipe, as message-passing actors')
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+registerPretrain(program);
+registerAll(program);
+for (const c of program.commands) c.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+  process.exit(0);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) process.exit(0);
+    process.exit(2); // commander already printed "error: unknown option '--x'" etc.
+  }
+  if (e instanceof InputError) {
+    process.stderr.write(`e3sim: ${e.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`e3sim: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,222 @@
+/**
+ * Supervised pretraining of the tiny GPT on synthesized base traces (cross-entropy on the
+ * completion tokens). Batches are length-bucketed: a pool of traces is sorted by length and cut
+ * into batches of about `batchTokens` tokens, so the few long traces (which train the late
+ * positions) do not pad every batch. Resumable: every checkpoint holds the optimiser state and
+ * the data position, and the data of pool i depends only on (seed, i).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { Rng } from '../util/rng.js';
+import { Gpt } from './transformer/model.js';
+import { Adam } from './transformer/adam.js';
+import { tokenLogprobsTensor } from './transformer/logprobs.js';
+import { parameterShapes } from './transformer/model.js';
+import { GptConfigSchema, type GptConfig } from './transformer/config.js';
+import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
+import { generateProblem } from '../tasks/countdown/problems.js';
+import { synthesizeTrace, SynthKnobsSchema } from '../tasks/countdown/synth.js';
+import { MAX_VALUE, PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
+import { InputError } from '../util/errors.js';
+
+export const PretrainConfigSchema = z.object({
+  model: GptConfigSchema,
+  knobs: SynthKnobsSchema,
+  /** Mix of difficulties (number counts) in the training traces: weight per difficulty. */
+  difficultyWeights: z.record(z.string().regex(/^[3-6]$/), z.number().min(0)),
+  steps: z.number().int().min(1),
+  batchTokens: z.number().int().min(64),
+  /** Traces per pool (the unit of length bucketing). */
+  poolTraces: z.number().int().min(16),
+  lr: z.number().positive(),
+  lrMin: z.number().min(0),
+  warmupSteps: z.number().int().min(0),
+  clipNorm: z.number().min(0),
+  checkpointEvery: z.number().int().min(1),
+});
+export type PretrainConfig = z.infer<typeof PretrainConfigSchema>;
+
+export const DEFAULT_PRETRAIN: PretrainConfig = {
+  model: { vocabSize: VOCAB_SIZE, dModel: 128, nHeads: 4, nLayers: 2, contextLength: 320 },
+  knobs: { generationSkill: 0.15, verifyAccuracy: 1, continueProb: 0.3, longFraction: 0.05 },
+  difficultyWeights: { '3': 0.4, '4': 0.3, '5': 0.2, '6': 0.1 },
+  steps: 3000,
+  batchTokens: 4096,
+  poolTraces: 1024,
+  lr: 2e-3,
+  lrMin: 1e-4,
+  warmupSteps: 100,
+  clipNorm: 1,
+  checkpointEvery: 100,
+};
+
+export interface Batch {
+  tokens: Int32Array;
+  targets: Int32Array;
+  mask: Float32Array;
+  B: number;
+  T: number;
+  trainedTokens: number;
+}
+
+/** Deterministic batches of pool `index` (depends only on seed, index and config). */
+export function poolBatches(cfg: PretrainConfig, seed: number | string, index: number): Batch[] {
+  const rng = new Rng(`pretrain/${seed}/pool/${index}`);
+  const diffs = Object.keys(cfg.difficultyWeights).map(Number);
+  const weights = diffs.map((d) => cfg.difficultyWeights[String(d)]!);
+  const seqs: { toks: number[]; promptLen: number }[] = [];
+  for (let i = 0; i < cfg.poolTraces; i++) {
+    const d = diffs[rng.categorical(weights)]!;
+    const p = generateProblem(rng, d, 'train');
+    const t = synthesizeTrace(p, cfg.knobs, rng, cfg.model.contextLength);
+    seqs.push({ toks: [...t.prompt, ...t.completion], promptLen: t.prompt.length });
+  }
+  seqs.sort((a, b) => a.toks.length - b.toks.length);
+  const batches: Batch[] = [];
+  let i = 0;
+  while (i < seqs.length) {
+    // Grow the batch while (count × padded length) stays within batchTokens.
+    let j = i + 1;
+    while (j < seqs.length && (j + 1 - i) * roundUp(seqs[j]!.toks.length) <= cfg.batchTokens) j++;
+    const group = seqs.slice(i, j);
+    const T = roundUp(group.at(-1)!.toks.length);
+    const B = group.length;
+    const tokens = new Int32Array(B * T).fill(PAD);
+    const targets = new Int32Array(B * T).fill(PAD);
+    const mask = new Float32Array(B * T);
+    let trained = 0;
+    group.forEach((s, b) => {
+      tokens.set(s.toks, b * T);
+      for (let t = 0; t + 1 < s.toks.length; t++) {
+        targets[b * T + t] = s.toks[t + 1]!;
+        if (t + 1 >= s.promptLen) {
+          mask[b * T + t] = 1;
+          trained++;
+        }
+      }
+    });
+    batches.push({ tokens, targets, mask, B, T, trainedTokens: trained });
+    i = j;
+  }
+  return rng.shuffle(batches);
+}
+
+function roundUp(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}
+
+export function lrAt(cfg: PretrainConfig, step: number): number {
+  if (step < cfg.warmupSteps) return (cfg.lr * (step + 1)) / cfg.warmupSteps;
+  const t = Math.min(1, (step - cfg.warmupSteps) / Math.max(1, cfg.steps - cfg.warmupSteps));
+  return cfg.lrMin + 0.5 * (cfg.lr - cfg.lrMin) * (1 + Math.cos(Math.PI * t));
+}
+
+export function sftLoss(model: Gpt, batch: Batch): tf.Scalar {
+  const tokens = tf.tensor2d(batch.tokens, [batch.B, batch.T], 'int32');
+  const targets = tf.tensor2d(batch.targets, [batch.B, batch.T], 'int32');
+  const mask = tf.tensor1d(batch.mask);
+  const { logprobs } = tokenLogprobsTensor(model, tokens, targets);
+  return tf.div(tf.neg(tf.sum(tf.mul(logprobs, mask))), Math.max(1, batch.trainedTokens)) as tf.Scalar;
+}
+
+export interface PretrainProgress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  tokensPerSec: number;
+  trainedTokens: number;
+}
+
+export interface PretrainOptions {
+  out: string;
+  seed: number | string;
+  config: PretrainConfig;
+  command: string;
+  versions: Record<string, string>;
+  /** Start from these weights (fine-tuning); the run's own step counter starts at 0. */
+  init?: string;
+  resume?: boolean;
+  now: () => number;
+  onProgress?: (p: PretrainProgress) => void;
+  onCheckpoint?: (dir: string, step: number) => void;
+}
+
+export interface PretrainResult {
+  steps: number;
+  finalLoss: number;
+  trainedTokens: number;
+  seconds: number;
+}
+
+export function runPretrain(o: PretrainOptions): PretrainResult {
+  const cfg = o.config;
+  let model: Gpt;
+  let step = 0;
+  let pool = 0;
+  let inPool = 0;
+  let trainedTokens = 0;
+  let optState: { state: Manifest['trainState']; weights?: ReturnType<typeof loadCheckpoint> } | null = null;
+  if (o.resume) {
+    const ck = loadCheckpoint(o.out, { optimizer: true });
+    const ts = ck.manifest.trainState as { pool: number; inPool: number; trainedTokens: number } | undefined;
+    if (!ts || !ck.optimizer) throw new InputError(`--resume: checkpoint ${o.out} has no optimizer state or data position`);
+    model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
+    step = ck.manifest.step;
+    ({ pool, inPool, trainedTokens } = ts);
+    optState = { state: ck.manifest.trainState, weights: ck };
+  } else if (o.init) {
+    const ck = loadCheckpoint(o.init);
+    if (JSON.stringify(ck.manifest.config) !== JSON.stringify(cfg.model)) {
+      throw new InputError(`--init: checkpoint ${o.init} has model config ${JSON.stringify(ck.manifest.config)}, the pretrain config has ${JSON.stringify(cfg.model)}`);
+    }
+    model = Gpt.fromPacked(cfg.model, ck.weights, o.init);
+  } else {
+    model = Gpt.create(cfg.model, new Rng(`pretrain/${o.seed}/init`));
+  }
+  const names = parameterShapes(cfg.model).map((p) => p.name);
+  const adam = new Adam(model.variables, { lr: cfg.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: cfg.clipNorm });
+  if (optState?.weights?.optimizer) adam.loadState(names, optState.weights.optimizer, optState.weights.manifest.optimizer!.step, `checkpoint ${o.out}`);
+
+  const save = () => {
+    saveCheckpoint(o.out, {
+      kind: 'gpt', config: cfg.model,
+      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+      seed: o.seed, command: o.command, versions: o.versions, step,
+      trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
+      notes: { lastLoss: emaLoss },
+    }, model.pack(), { state: adam.packState(names), step: adam.step });
+    o.onCheckpoint?.(o.out, step);
+  };
+
+  const t0 = o.now();
+  let batches = poolBatches(cfg, o.seed, pool);
+  let emaLoss = NaN;
+  let windowTokens = 0;
+  let windowStart = o.now();
+  while (step < cfg.steps) {
+    if (inPool >= batches.length) {
+      pool++;
+      inPool = 0;
+      batches = poolBatches(cfg, o.seed, pool);
+    }
+    const batch = batches[inPool++]!;
+    const lr = lrAt(cfg, step);
+    const { loss } = adam.minimize(() => sftLoss(model, batch), lr);
+    if (!Number.isFinite(loss)) throw new Error(`pretrain: loss became ${loss} at step ${step}`);
+    emaLoss = Number.isNaN(emaLoss) ? loss : 0.95 * emaLoss + 0.05 * loss;
+    step++;
+    trainedTokens += batch.trainedTokens;
+    windowTokens += batch.trainedTokens;
+    if (step % 10 === 0 || step === cfg.steps) {
+      const now = o.now();
+      o.onProgress?.({ step, steps: cfg.steps, loss: emaLoss, lr, tokensPerSec: (windowTokens / (now - windowStart)) * 1000, trainedTokens });
+      windowTokens = 0;
+      windowStart = now;
+    }
+    if (step % cfg.checkpointEvery === 0 || step === cfg.steps) save();
+  }
+  adam.dispose();
+  model.dispose();
+  return { steps: step, finalLoss: emaLoss, trainedTokens, seconds: (o.now() - t0) / 1000 };
+}

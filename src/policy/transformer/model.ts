@@ -1,0 +1,239 @@
+/**
+ * A tiny decoder-only GPT in TensorFlow.js: pre-LayerNorm blocks, learned positions, an untied
+ * output head. Reads like nanoGPT's model.py: parameters, then CausalSelfAttention, MLP, Block,
+ * then the two paths that use them — the teacher-forced batch forward (the learner's path) and
+ * the KV-cached decoder (the sampler's path, in sample.ts).
+ *
+ * Embeddings are `oneHot(tokens) · wte` rather than `gather`: the wasm backend has no gradient
+ * for gather.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../util/rng.js';
+import { packArrays, unpackArrays, type PackedWeights } from '../../tensor/pack.js';
+import { InputError } from '../../util/errors.js';
+import type { GptConfig } from './config.js';
+import { bmm, gelu, layerNorm, linear } from './ops.js';
+
+type Params = Map<string, tf.Variable>;
+
+/** Parameter names and shapes, in packing order. */
+export function parameterShapes(c: GptConfig): { name: string; shape: number[] }[] {
+  const D = c.dModel;
+  const out: { name: string; shape: number[] }[] = [
+    { name: 'wte', shape: [c.vocabSize, D] },
+    { name: 'wpe', shape: [c.contextLength, D] },
+  ];
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `h.${i}`;
+    out.push(
+      { name: `${p}.ln1.g`, shape: [D] }, { name: `${p}.ln1.b`, shape: [D] },
+      { name: `${p}.attn.wq`, shape: [D, D] }, { name: `${p}.attn.wk`, shape: [D, D] }, { name: `${p}.attn.wv`, shape: [D, D] },
+      { name: `${p}.attn.bq`, shape: [D] }, { name: `${p}.attn.bk`, shape: [D] }, { name: `${p}.attn.bv`, shape: [D] },
+      { name: `${p}.attn.wo`, shape: [D, D] }, { name: `${p}.attn.bo`, shape: [D] },
+      { name: `${p}.ln2.g`, shape: [D] }, { name: `${p}.ln2.b`, shape: [D] },
+      { name: `${p}.mlp.w1`, shape: [D, 4 * D] }, { name: `${p}.mlp.b1`, shape: [4 * D] },
+      { name: `${p}.mlp.w2`, shape: [4 * D, D] }, { name: `${p}.mlp.b2`, shape: [D] },
+    );
+  }
+  out.push({ name: 'lnf.g', shape: [D] }, { name: 'lnf.b', shape: [D] }, { name: 'head', shape: [D, c.vocabSize] });
+  return out;
+}
+
+/** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2·nLayers). */
+export function initialWeights(c: GptConfig, rng: Rng): PackedWeights {
+  const residStd = 0.02 / Math.sqrt(2 * c.nLayers);
+  return packArrays(parameterShapes(c).map(({ name, shape }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = new Float32Array(n);
+    const leaf = name.split('.').at(-1)!;
+    if (leaf === 'g') values.fill(1);
+    else if (leaf.startsWith('b') && shape.length === 1) values.fill(0);
+    else {
+      const std = leaf === 'wo' || leaf === 'w2' ? residStd : 0.02;
+      for (let i = 0; i < n; i++) values[i] = rng.normal() * std;
+    }
+    return { name, shape, values };
+  }));
+}
+
+export interface KvCache {
+  /** Per layer: keys transposed [B·H, hd, L] and values [B·H, L, hd]. */
+  kT: tf.Tensor3D[];
+  v: tf.Tensor3D[];
+  length: number;
+}
+
+export class Gpt {
+  readonly params: Params;
+  readonly variables: tf.Variable[];
+  private readonly masks = new Map<number, tf.Tensor2D>();
+
+  private constructor(readonly config: GptConfig, weights: PackedWeights, source: string) {
+    const byName = unpackArrays(weights, source);
+    this.params = new Map();
+    for (const { name, shape } of parameterShapes(config)) {
+      const w = byName.get(name);
+      if (!w) throw new InputError(`${source}: missing tensor '${name}' [${shape}]`);
+      if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
+        throw new InputError(`${source}: tensor '${name}' has shape [${w.shape}], the config needs [${shape}]`);
+      }
+      // .slice(): the cpu backend may alias the array a tensor is made from.
+      this.params.set(name, tf.variable(tf.tensor(w.values.slice(), shape), true, name + '_' + nextId()));
+    }
+    if (byName.size !== this.params.size) {
+      const extra = [...byName.keys()].filter((k) => !this.params.has(k));
+      throw new InputError(`${source}: unexpected tensors ${extra.join(', ')}`);
+    }
+    this.variables = [...this.params.values()];
+  }
+
+  static create(config: GptConfig, rng: Rng): Gpt {
+    return new Gpt(config, initialWeights(config, rng), 'init');
+  }
+
+  static fromPacked(config: GptConfig, weights: PackedWeights, source = 'weights'): Gpt {
+    return new Gpt(config, weights, source);
+  }
+
+  /** One packed copy of all weights (reads back from the backend). */
+  pack(): PackedWeights {
+    return packArrays(parameterShapes(this.config).map(({ name, shape }) => ({
+      name, shape, values: this.params.get(name)!.dataSync() as Float32Array,
+    })));
+  }
+
+  /** Replaces all weights in place (e.g. a new version from the weight store). */
+  load(weights: PackedWeights, source = 'weights'): void {
+    const byName = unpackArrays(weights, source);
+    for (const [name, v] of this.params) {
+      const w = byName.get(name);
+      if (!w || w.values.length !== v.size) throw new InputError(`${source}: tensor '${name}' missing or of the wrong size`);
+      v.assign(tf.tensor(w.values.slice(), v.shape));
+    }
+  }
+
+  parameterCount(): number {
+    return this.variables.reduce((n, v) => n + v.size, 0);
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    for (const m of this.masks.values()) m.dispose();
+    this.masks.clear();
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!;
+  }
+
+  /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached. */
+  private causalMask(T: number): tf.Tensor2D {
+    let m = this.masks.get(T);
+    if (!m) {
+      const a = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) a[i * T + j] = -1e9;
+      m = tf.keep(tf.tensor2d(a, [T, T]));
+      this.masks.set(T, m);
+    }
+    return m;
+  }
+
+  /** Token + position embedding for a [B, T] batch starting at position `pos0`: [B·T, D]. */
+  private embed(tokens: tf.Tensor2D, pos0: number): tf.Tensor2D {
+    const [B, T] = tokens.shape;
+    const { vocabSize: V, dModel: D, contextLength } = this.config;
+    if (pos0 + T > contextLength) throw new RangeError(`sequence of ${pos0 + T} tokens exceeds the context length ${contextLength}`);
+    const oneHot = tf.oneHot(tf.reshape(tokens, [B * T]), V).toFloat() as tf.Tensor2D;
+    const tok = linear(oneHot, this.p('wte') as tf.Tensor2D);
+    const pos = tf.slice(this.p('wpe'), [pos0, 0], [T, D]);
+    return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), pos), [B * T, D]);
+  }
+
+  private dense(x: tf.Tensor2D, w: string, b: string): tf.Tensor2D {
+    return tf.add(linear(x, this.p(w) as tf.Tensor2D), this.p(b));
+  }
+
+  /** [B·T, D] -> [B·H, T, hd] */
+  private heads(x: tf.Tensor2D, B: number, T: number): tf.Tensor3D {
+    const { nHeads: H, dModel: D } = this.config;
+    return tf.reshape(tf.transpose(tf.reshape(x, [B, T, H, D / H]), [0, 2, 1, 3]), [B * H, T, D / H]) as tf.Tensor3D;
+  }
+
+  /** CausalSelfAttention over a whole [B·T, D] block; also returns this layer's K^T and V. */
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number): { y: tf.Tensor2D; kT: tf.Tensor3D; v: tf.Tensor3D } {
+    const { nHeads: H, dModel: D } = this.config;
+    const hd = D / H;
+    const p = `h.${i}.attn`;
+    const q = this.heads(this.dense(x, `${p}.wq`, `${p}.bq`), B, T);
+    const k = this.dense(x, `${p}.wk`, `${p}.bk`);
+    const kT = tf.reshape(tf.transpose(tf.reshape(k, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
+    const v = this.heads(this.dense(x, `${p}.wv`, `${p}.bv`), B, T);
+    const scores = tf.add(tf.mul(bmm(q, kT), 1 / Math.sqrt(hd)), this.causalMask(T)); // [B·H, T, T]
+    const att = tf.softmax(scores) as tf.Tensor3D;
+    const yh = bmm(att, v); // [B·H, T, hd]
+    const y = tf.reshape(tf.transpose(tf.reshape(yh, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
+    return { y: this.dense(y, `${p}.wo`, `${p}.bo`), kT, v };
+  }
+
+  private mlp(i: number, x: tf.Tensor2D): tf.Tensor2D {
+    const p = `h.${i}.mlp`;
+    return this.dense(gelu(this.dense(x, `${p}.w1`, `${p}.b1`)), `${p}.w2`, `${p}.b2`);
+  }
+
+  private ln(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    return layerNorm(x, this.p(`${name}.g`) as tf.Tensor1D, this.p(`${name}.b`) as tf.Tensor1D);
+  }
+
+  /**
+   * Teacher-forced forward over a [B, T] batch from position 0: logits [B·T, V].
+   * With `cache`, also returns each layer's K^T and V (the sampler's prefill).
+   */
+  forward(tokens: tf.Tensor2D, cache?: { out: KvCache }): tf.Tensor2D {
+    const [B, T] = tokens.shape;
+    let x = this.embed(tokens, 0);
+    for (let i = 0; i < this.config.nLayers; i++) {
+      const a = this.attention(i, this.ln(x, `h.${i}.ln1`), B, T);
+      if (cache) {
+        cache.out.kT.push(a.kT);
+        cache.out.v.push(a.v);
+      }
+      x = tf.add(x, a.y);
+      x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));
+    }
+    if (cache) cache.out.length = T;
+    return linear(this.ln(x, 'lnf'), this.p('head') as tf.Tensor2D);
+  }
+
+  /**
+   * One decoding step with a KV cache: `tokens` [B] at position cache.length.
+   * Returns logits [B, V] and the extended cache (the caller disposes the old one).
+   */
+  decodeStep(tokens: tf.Tensor1D, cache: KvCache): { logits: tf.Tensor2D; cache: KvCache } {
+    const B = tokens.shape[0];
+    const { nHeads: H, dModel: D } = this.config;
+    const hd = D / H;
+    let x = this.embed(tf.reshape(tokens, [B, 1]) as tf.Tensor2D, cache.length);
+    const next: KvCache = { kT: [], v: [], length: cache.length + 1 };
+    for (let i = 0; i < this.config.nLayers; i++) {
+      const p = `h.${i}.attn`;
+      const a = this.ln(x, `h.${i}.ln1`);
+      const q = tf.reshape(this.dense(a, `${p}.wq`, `${p}.bq`), [B * H, 1, hd]);
+      const k = tf.reshape(this.dense(a, `${p}.wk`, `${p}.bk`), [B * H, hd, 1]);
+      const v = tf.reshape(this.dense(a, `${p}.wv`, `${p}.bv`), [B * H, 1, hd]);
+      const kT = tf.concat([cache.kT[i]!, k as tf.Tensor3D], 2) as tf.Tensor3D;
+      const vv = tf.concat([cache.v[i]!, v as tf.Tensor3D], 1) as tf.Tensor3D;
+      next.kT.push(kT);
+      next.v.push(vv);
+      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, kT), 1 / Math.sqrt(hd))) as tf.Tensor3D; // [B·H, 1, L]
+      const y = tf.reshape(tf.matMul(att, vv), [B, D]) as tf.Tensor2D;
+      x = tf.add(x, this.dense(y as tf.Tensor2D, `${p}.wo`, `${p}.bo`));
+      x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));
+    }
+    return { logits: linear(this.ln(x, 'lnf'), this.p('head') as tf.Tensor2D), cache: next };
+  }
+}
+
+let idCounter = 0;
+function nextId(): number {
+  return idCounter++;
+}

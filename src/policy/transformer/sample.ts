@@ -1,0 +1,114 @@
+/**
+ * Autoregressive sampling with a KV cache: one prefill of the (equal-length) prompts, then one
+ * decode step per token. Sampling itself happens on the host with a seeded Rng per sequence,
+ * so a seed fixes every sampled token. Returned log-probs and entropies are those of the
+ * temperature-scaled policy (the behaviour policy μ the learner corrects against).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../../util/rng.js';
+import type { Gpt, KvCache } from './model.js';
+
+export interface SampleOptions {
+  /** Maximum number of generated tokens per sequence (truncation budget). */
+  budgetTokens: number;
+  temperature: number;
+  eosId: number;
+  /** Fed after a sequence has stopped; its outputs are ignored. */
+  padId: number;
+  /** One generator per sequence (fork them from a run seed). */
+  rngs: Rng[];
+  /**
+   * Optional constraint: token ids that may not be sampled next for row `row`, given the tokens
+   * generated so far. Used by evaluation protocols (e.g. forced chains); log-probs recorded are
+   * still those of the unconstrained policy.
+   */
+  forbid?: (row: number, completion: readonly number[]) => readonly number[] | null;
+}
+
+export interface SampleResult {
+  tokens: number[];
+  logprobs: number[];
+  entropies: number[];
+  stop: 'eos' | 'budget';
+}
+
+export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts: SampleOptions): SampleResult[] {
+  const B = prompts.length;
+  if (B === 0) return [];
+  const P = prompts[0]!.length;
+  if (prompts.some((p) => p.length !== P)) throw new RangeError('sample: all prompts in a batch must have the same length');
+  if (opts.rngs.length !== B) throw new RangeError(`sample: need ${B} rngs, got ${opts.rngs.length}`);
+  if (!(opts.temperature > 0)) throw new RangeError(`sample: temperature must be > 0, got ${opts.temperature}`);
+  const V = model.config.vocabSize;
+  const maxNew = Math.min(opts.budgetTokens, model.config.contextLength - P);
+  const results: SampleResult[] = prompts.map(() => ({ tokens: [], logprobs: [], entropies: [], stop: 'budget' as const }));
+  if (maxNew <= 0) return results;
+  const done = new Array<boolean>(B).fill(false);
+
+  const flat = new Int32Array(B * P);
+  prompts.forEach((p, b) => flat.set(p, b * P));
+  let cache: KvCache = { kT: [], v: [], length: 0 };
+  let logits = tf.tidy(() => {
+    const out: KvCache = { kT: [], v: [], length: 0 };
+    const all = model.forward(tf.tensor2d(flat, [B, P], 'int32'), { out });
+    const last = tf.reshape(tf.slice(tf.reshape(all, [B, P, V]), [0, P - 1, 0], [B, 1, V]), [B, V]);
+    cache = { kT: out.kT.map((t) => tf.keep(t)), v: out.v.map((t) => tf.keep(t)), length: P };
+    return last as tf.Tensor2D;
+  });
+
+  const scaled = new Float64Array(V);
+  const probs = new Float64Array(V);
+  const next = new Int32Array(B);
+  for (let step = 0; step < maxNew; step++) {
+    const host = logits.dataSync() as Float32Array;
+    logits.dispose();
+    let active = 0;
+    for (let b = 0; b < B; b++) {
+      if (done[b]) {
+        next[b] = opts.padId;
+        continue;
+      }
+      const r = results[b]!;
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) {
+        scaled[j] = host[b * V + j]! / opts.temperature;
+        if (scaled[j]! > max) max = scaled[j]!;
+      }
+      let z = 0;
+      for (let j = 0; j < V; j++) z += Math.exp(scaled[j]! - max);
+      const logZ = max + Math.log(z);
+      let entropy = 0;
+      for (let j = 0; j < V; j++) {
+        const lp = scaled[j]! - logZ;
+        probs[j] = Math.exp(lp);
+        entropy -= probs[j]! * lp;
+      }
+      const banned = opts.forbid?.(b, r.tokens);
+      if (banned && banned.length > 0) {
+        for (const t of banned) probs[t] = 0;
+        if (!probs.some((p) => p > 0)) for (let j = 0; j < V; j++) probs[j] = Math.exp(scaled[j]! - logZ); // nothing left: ignore the constraint
+      }
+      const tok = opts.rngs[b]!.categorical(probs);
+      r.tokens.push(tok);
+      r.logprobs.push(scaled[tok]! - logZ);
+      r.entropies.push(entropy);
+      next[b] = tok;
+      if (tok === opts.eosId) {
+        r.stop = 'eos';
+        done[b] = true;
+      } else active++;
+    }
+    if (active === 0 || step === maxNew - 1) break;
+    const old = cache;
+    const out = tf.tidy(() => {
+      const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);
+      return { logits: o.logits, kT: o.cache.kT, v: o.cache.v };
+    });
+    for (const t of [...old.kT, ...old.v]) t.dispose();
+    cache = { kT: out.kT, v: out.v, length: old.length + 1 };
+    logits = out.logits;
+  }
+  if (!logits.isDisposed) logits.dispose();
+  for (const t of [...cache.kT, ...cache.v]) t.dispose();
+  return results;
+}

@@ -1,0 +1,124 @@
+/**
+ * Tensor backend selection. `auto` tries, in order, tensorflow (tfjs-node-gpu / tfjs-node),
+ * webgpu (Dawn via the `webgpu` package), wasm, cpu, and reports which one started.
+ * A backend asked for by name that cannot start is an InputError naming what is missing:
+ * never a silent fallback.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../util/errors.js';
+
+export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendInfo {
+  name: ConcreteBackend;
+  /** What was loaded, e.g. "tfjs-backend-wasm 4.22.0 (simd, 1 thread)". */
+  detail: string;
+  /** For `auto`: why each earlier candidate did not start. */
+  skipped: { name: ConcreteBackend; reason: string }[];
+}
+
+const require_ = createRequire(import.meta.url);
+
+export function parseBackend(value: string, field = '--backend'): BackendName {
+  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
+  throw new InputError(`${field}: unknown backend '${value}'; expected one of ${BACKENDS.join(', ')}`);
+}
+
+async function startTensorflow(): Promise<string> {
+  const errors: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require_(pkg);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('setBackend returned false');
+      return pkg;
+    } catch (e) {
+      errors.push(`${pkg}: ${firstLine(e)}`);
+    }
+  }
+  throw new Error(`neither tfjs-node-gpu nor tfjs-node could load (${errors.join('; ')}); they are optional dependencies that download libtensorflow at install time`);
+}
+
+let gpuObject: unknown = null;
+
+async function startWebgpu(): Promise<string> {
+  let webgpu: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
+  try {
+    webgpu = require_('webgpu');
+  } catch (e) {
+    throw new Error(`the optional package 'webgpu' (Dawn) is not installed or does not load: ${firstLine(e)}`);
+  }
+  const g = globalThis as Record<string, unknown>;
+  Object.assign(g, webgpu.globals);
+  if (!g.navigator || !(g.navigator as { gpu?: unknown }).gpu) {
+    gpuObject = webgpu.create([]);
+    Object.defineProperty(g, 'navigator', { value: { gpu: gpuObject }, configurable: true, writable: true });
+  }
+  const adapter = await (gpuObject as { requestAdapter: () => Promise<unknown> }).requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter: Dawn found no usable Vulkan GPU (software Vulkan is refused)');
+  try {
+    require_('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    throw new Error(`the optional package '@tensorflow/tfjs-backend-webgpu' is not installed: ${firstLine(e)}`);
+  }
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") failed');
+  return 'tfjs-backend-webgpu over Dawn (webgpu npm)';
+}
+
+async function startWasm(): Promise<string> {
+  const wasm = require_('@tensorflow/tfjs-backend-wasm') as { setWasmPaths: (p: string) => void; setThreadsCount?: (n: number) => void };
+  const dir = path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+  wasm.setWasmPaths(dir + path.sep);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  return `tfjs-backend-wasm ${tf.version_core} (${simd ? 'simd' : 'no simd'}, 1 thread)`;
+}
+
+async function startCpu(): Promise<string> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('tf.setBackend("cpu") failed');
+  return `tfjs-backend-cpu ${tf.version_core} (plain JavaScript)`;
+}
+
+const STARTERS: Record<ConcreteBackend, () => Promise<string>> = {
+  tensorflow: startTensorflow,
+  webgpu: startWebgpu,
+  wasm: startWasm,
+  cpu: startCpu,
+};
+
+let current: BackendInfo | null = null;
+
+/** Starts the requested backend once per thread; later calls must ask for the same one. */
+export async function initBackend(requested: BackendName = 'auto'): Promise<BackendInfo> {
+  if (current) {
+    if (requested === 'auto' || requested === current.name) return current;
+    throw new InputError(`--backend: this process already runs on '${current.name}', cannot switch to '${requested}'`);
+  }
+  tf.env().set('PROD', true);
+  const order: ConcreteBackend[] = requested === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [requested];
+  const skipped: BackendInfo['skipped'] = [];
+  for (const name of order) {
+    try {
+      const detail = await STARTERS[name]();
+      await tf.ready();
+      current = { name, detail, skipped };
+      return current;
+    } catch (e) {
+      if (requested !== 'auto') throw new InputError(`--backend ${name}: cannot start: ${firstLine(e)}`);
+      skipped.push({ name, reason: firstLine(e) });
+    }
+  }
+  throw new Error(`no tensor backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+export function currentBackend(): BackendInfo | null {
+  return current;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0]!;
+}
