@@ -137,6 +137,8 @@ export interface PretrainOptions {
   /** Start from these weights (fine-tuning); the run's own step counter starts at 0. */
   init?: string;
   resume?: boolean;
+  /** Stop (after checkpointing) once this step is reached; the schedule still runs to config.steps. */
+  stopAtStep?: number;
   now: () => number;
   onProgress?: (p: PretrainProgress) => void;
   onCheckpoint?: (dir: string, step: number) => void;
@@ -159,8 +161,11 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   let optState: { state: Manifest['trainState']; weights?: ReturnType<typeof loadCheckpoint> } | null = null;
   if (o.resume) {
     const ck = loadCheckpoint(o.out, { optimizer: true });
-    const ts = ck.manifest.trainState as { pool: number; inPool: number; trainedTokens: number } | undefined;
+    const ts = ck.manifest.trainState as { pool: number; inPool: number; trainedTokens: number; pretrainConfig?: unknown } | undefined;
     if (!ts || !ck.optimizer) throw new InputError(`--resume: checkpoint ${o.out} has no optimizer state or data position`);
+    if (JSON.stringify(ts.pretrainConfig) !== JSON.stringify(cfg)) {
+      throw new InputError(`--resume: the pretrain config (flags/--config) differs from the one recorded in ${o.out}/manifest.json; resume with the same flags`);
+    }
     model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
     step = ck.manifest.step;
     ({ pool, inPool, trainedTokens } = ts);
@@ -194,7 +199,8 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   let emaLoss = NaN;
   let windowTokens = 0;
   let windowStart = o.now();
-  while (step < cfg.steps) {
+  const last = Math.min(cfg.steps, o.stopAtStep ?? cfg.steps);
+  while (step < last) {
     if (inPool >= batches.length) {
       pool++;
       inPool = 0;
@@ -214,7 +220,7 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
       windowTokens = 0;
       windowStart = now;
     }
-    if (step % cfg.checkpointEvery === 0 || step === cfg.steps) save();
+    if (step % cfg.checkpointEvery === 0 || step === last) save();
   }
   adam.dispose();
   model.dispose();

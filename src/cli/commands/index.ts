@@ -1,3 +1,8 @@
 import type { Command } from 'commander';
+import { registerEvaluate } from './evaluate.js';
+import { registerBench } from './bench.js';
 
-export function registerAll(_program: Command): void {}
+export function registerAll(program: Command): void {
+  registerEvaluate(program);
+  registerBench(program);
+}

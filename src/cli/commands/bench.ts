@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import os from 'node:os';
+import { initBackend, parseBackend } from '../../tensor/backend.js';
+import { REFERENCE_BENCH, runPolicyBench, type BenchShape } from '../../bench/policyBench.js';
+import { wallNow } from '../../runtime/clock.js';
+import { parseIntFlag, printJson } from '../common.js';
+import { InputError } from '../../util/errors.js';
+
+export const BENCH_SHAPES: Record<string, BenchShape> = {
+  reference: REFERENCE_BENCH,
+  large: { dModel: 512, nHeads: 8, nLayers: 8, contextLength: 128, batch: 256, promptTokens: 16, vocabSize: 128 },
+};
+
+export function registerBench(program: Command): void {
+  program.command('bench')
+    .description('sampling and training throughput of the tiny GPT')
+    .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
+    .option('--shape <name>', 'reference (dModel 128, 4 heads, 2 layers, ctx 128, batch 64, prompt 16) | large', 'reference')
+    .option('--repeats <n>', 'timed repeats (after one warm-up); medians are reported', '3')
+    .option('--json', 'print JSON')
+    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean }) => {
+      const shape = BENCH_SHAPES[o.shape];
+      if (!shape) throw new InputError(`--shape: expected one of ${Object.keys(BENCH_SHAPES).join(', ')}, got '${o.shape}'`);
+      const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
+      const backend = await initBackend(parseBackend(o.backend));
+      if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`);
+      const r = runPolicyBench(backend.name, shape, { repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+      if (o.json) return printJson({ backend: r.backend, sampleTokensPerSec: r.sampleTokensPerSec, trainTokensPerSec: r.trainTokensPerSec, trainStepMs: r.trainStepMs, shape: r.shape, sampleRuns: r.sampleRuns, trainStepRuns: r.trainStepRuns });
+      process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)\n`);
+    });
+}

@@ -1,0 +1,202 @@
+/**
+ * Evaluating a countdown policy: `vgGap` measures the verification–generation gap of a base
+ * model, `evalBudgets` measures pass@k and trace statistics at several test budgets.
+ *
+ * Budgets are applied by truncation (E3.md): each sample is drawn once with the largest budget;
+ * at budget B it counts as correct only if it ended (EOS) within B tokens with a correct answer.
+ * Because sampling is causal, this equals sampling separately at each budget with the same seed.
+ */
+import { Rng } from '../util/rng.js';
+import type { Gpt } from '../policy/transformer/model.js';
+import { sample, type SampleResult } from '../policy/transformer/sample.js';
+import { evalSet, type Problem } from '../tasks/countdown/problems.js';
+import { checkChain, parseTrace, promptTokens } from '../tasks/countdown/trace.js';
+import { verify } from '../tasks/countdown/verifier.js';
+import { trueValue } from '../tasks/countdown/arith.js';
+import { ANSWER, BAR, CHECK, EOS, PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
+import { meanPassAtK } from '../rl/passk.js';
+import { InputError } from '../util/errors.js';
+
+export interface SampleJob {
+  problems: Problem[];
+  samplesPerProblem: number;
+  budgetTokens: number;
+  temperature: number;
+  seed: number;
+  /** Sequences per sampling batch (memory / latency trade-off). */
+  batchSize: number;
+  forbid?: (completion: readonly number[]) => readonly number[] | null;
+  onBatch?: (done: number, total: number) => void;
+}
+
+export interface Drawn {
+  problem: Problem;
+  sampleIndex: number;
+  result: SampleResult;
+}
+
+/** Samples `samplesPerProblem` completions per problem; sequence (problem i, sample j) always uses the same Rng stream. */
+export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
+  const all: { problem: Problem; sampleIndex: number }[] = [];
+  job.problems.forEach((problem) => { for (let j = 0; j < job.samplesPerProblem; j++) all.push({ problem, sampleIndex: j }); });
+  const out: Drawn[] = [];
+  const root = new Rng(`sample/${job.seed}`);
+  // Group by prompt length: a sampling batch needs equal-length prompts.
+  const byLen = new Map<number, typeof all>();
+  for (const x of all) {
+    const L = promptTokens(x.problem).length;
+    byLen.set(L, [...(byLen.get(L) ?? []), x]);
+  }
+  let done = 0;
+  for (const group of byLen.values()) {
+    for (let i = 0; i < group.length; i += job.batchSize) {
+      const chunk = group.slice(i, i + job.batchSize);
+      const prompts = chunk.map((x) => promptTokens(x.problem));
+      const results = sample(model, prompts, {
+        budgetTokens: job.budgetTokens, temperature: job.temperature, eosId: EOS, padId: PAD,
+        rngs: chunk.map((x) => root.fork(`${x.problem.id}#${x.sampleIndex}`)),
+        forbid: job.forbid ? (_row, completion) => job.forbid!(completion) : undefined,
+      });
+      chunk.forEach((x, k) => out.push({ ...x, result: results[k]! }));
+      done += chunk.length;
+      job.onBatch?.(done, all.length);
+    }
+  }
+  return out;
+}
+
+const ALL_BUT_ANSWER = Array.from({ length: VOCAB_SIZE }, (_, i) => i).filter((t) => t !== ANSWER);
+
+/**
+ * The forced-chains protocol: ending (the answer marker and EOS) is masked until the trace has
+ * written a ✓ or `chains` attempts; after `chains` attempts without a ✓, the next segment must be
+ * the answer. So each trace makes exactly `chains` attempts unless it finds (what it thinks is) a
+ * hit earlier.
+ */
+export function forcedChains(chains: number): (completion: readonly number[]) => readonly number[] | null {
+  return (completion) => {
+    if (completion.includes(CHECK)) return null;
+    let attempts = 0;
+    for (const t of completion) if (t === BAR) attempts++;
+    const atSegmentStart = completion.length === 0 || completion.at(-1) === BAR;
+    if (attempts >= chains) return atSegmentStart ? ALL_BUT_ANSWER : null;
+    return [ANSWER, EOS];
+  };
+}
+
+export interface VgGapReport {
+  difficulty: number;
+  problems: number;
+  samples: number;
+  temperature: number;
+  /** Written value equals the true value of the written operation (over every written step). */
+  arithmeticAccuracy: number;
+  /** Verdict (✓/✗) right given the written final value (over every attempt with a verdict). */
+  verificationAccuracy: number;
+  /** Attempts that are a correct solution (uses every number once, right arithmetic, hits the target). */
+  attemptSuccess: number;
+  meanAttempts: number;
+  meanLengthTokens: number;
+  /** pass@1 of natural traces. */
+  passAt1: number;
+  /** pass@1 under the forced-chains protocol, per number of chains. */
+  passAtChains: Record<string, number>;
+  counts: { steps: number; attempts: number; verdicts: number; traces: number };
+}
+
+export function vgGap(model: Gpt, o: { difficulty: number; problems: number; samples: number; chains: number[]; seed: number; temperature: number; batchSize: number; onProgress?: (s: string) => void }): VgGapReport {
+  const problems = evalSet(o.seed, o.difficulty, o.problems);
+  const budget = model.config.contextLength - promptTokens(problems[0]!).length;
+  const natural = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: budget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize,
+    onBatch: (d, t) => o.onProgress?.(`natural ${d}/${t}`) });
+  let steps = 0, stepsRight = 0, attempts = 0, attemptsRight = 0, verdicts = 0, verdictsRight = 0, lengths = 0, correct = 0;
+  for (const d of natural) {
+    const tr = parseTrace(d.result.tokens);
+    for (const a of tr.attempts) {
+      attempts++;
+      if (a.steps) {
+        for (const s of a.steps) {
+          steps++;
+          if (trueValue(s.x, s.op, s.y) === s.z) stepsRight++;
+        }
+        if (checkChain(d.problem, a.steps) === 'ok') attemptsRight++;
+        if (a.verdict) {
+          verdicts++;
+          if ((a.verdict === '✓') === (a.steps.at(-1)!.z === d.problem.target)) verdictsRight++;
+        }
+      }
+    }
+    const v = verify(d.problem, d.result.tokens);
+    lengths += v.lengthTokens;
+    if (v.correct) correct++;
+  }
+  const passAtChains: Record<string, number> = {};
+  for (const c of o.chains) {
+    const forced = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: budget, temperature: o.temperature, seed: o.seed + 1 + c, batchSize: o.batchSize, forbid: forcedChains(c),
+      onBatch: (d, t) => o.onProgress?.(`chains=${c} ${d}/${t}`) });
+    passAtChains[String(c)] = forced.filter((d) => verify(d.problem, d.result.tokens).correct).length / forced.length;
+  }
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+  return {
+    difficulty: o.difficulty, problems: problems.length, samples: o.samples, temperature: o.temperature,
+    arithmeticAccuracy: ratio(stepsRight, steps),
+    verificationAccuracy: ratio(verdictsRight, verdicts),
+    attemptSuccess: ratio(attemptsRight, attempts),
+    meanAttempts: ratio(attempts, natural.length),
+    meanLengthTokens: ratio(lengths, natural.length),
+    passAt1: ratio(correct, natural.length),
+    passAtChains,
+    counts: { steps, attempts, verdicts, traces: natural.length },
+  };
+}
+
+export interface BudgetRow {
+  budget: number;
+  passAt: Record<string, number>;
+  meanLength: number;
+  meanLengthCorrect: number | null;
+  meanLengthIncorrect: number | null;
+  meanAttempts: number;
+  entropy: number;
+}
+
+export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number[]; samples: number; ks: number[]; problems: number; seed: number; temperature: number; batchSize: number; onProgress?: (s: string) => void }): { budgets: BudgetRow[]; problems: number; samples: number; difficulty: number; temperature: number } {
+  const kMax = Math.max(...o.ks);
+  if (o.samples < kMax) throw new InputError(`--samples: pass@${kMax} needs at least ${kMax} samples per problem, got ${o.samples}`);
+  const problems = evalSet(o.seed, o.difficulty, o.problems);
+  const promptLen = promptTokens(problems[0]!).length;
+  const maxBudget = Math.max(...o.budgets);
+  if (promptLen + maxBudget > model.config.contextLength) {
+    throw new InputError(`--budgets: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens (largest allowed budget: ${model.config.contextLength - promptLen})`);
+  }
+  const drawn = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: maxBudget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize,
+    onBatch: (d, t) => o.onProgress?.(`sampled ${d}/${t}`) });
+  const rows: BudgetRow[] = [];
+  for (const B of [...o.budgets].sort((a, b) => a - b)) {
+    const perProblem = new Map<string, [number, number]>();
+    let len = 0, lenC = 0, nC = 0, lenI = 0, nI = 0, att = 0, ent = 0, entN = 0;
+    for (const d of drawn) {
+      const cut = d.result.tokens.slice(0, B);
+      const v = verify(d.problem, cut);
+      const pc = perProblem.get(d.problem.id) ?? [0, 0];
+      pc[0]++;
+      if (v.correct) pc[1]++;
+      perProblem.set(d.problem.id, pc);
+      len += v.lengthTokens;
+      if (v.correct) { lenC += v.lengthTokens; nC++; } else { lenI += v.lengthTokens; nI++; }
+      att += v.attempts;
+      for (const e of d.result.entropies.slice(0, B)) { ent += e; entN++; }
+    }
+    const counts = [...perProblem.values()];
+    rows.push({
+      budget: B,
+      passAt: Object.fromEntries(o.ks.map((k) => [String(k), meanPassAtK(counts, k)])),
+      meanLength: len / drawn.length,
+      meanLengthCorrect: nC ? lenC / nC : null,
+      meanLengthIncorrect: nI ? lenI / nI : null,
+      meanAttempts: att / drawn.length,
+      entropy: entN ? ent / entN : 0,
+    });
+  }
+  return { budgets: rows, problems: problems.length, samples: o.samples, difficulty: o.difficulty, temperature: o.temperature };
+}

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/tensor/backend.js';
+import { Gpt } from '../src/policy/transformer/model.js';
+import { saveCheckpoint } from '../src/policy/checkpoint.js';
+import { VOCAB_SIZE } from '../src/tasks/countdown/tokenizer.js';
+import { Rng } from '../src/util/rng.js';
+
+const BIN = path.resolve('bin/e3sim.js');
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+let ck = '';
+beforeAll(async () => {
+  await initBackend('cpu');
+  ck = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-cli-')), 'tiny');
+  const config = { vocabSize: VOCAB_SIZE, dModel: 16, nHeads: 2, nLayers: 1, contextLength: 72 };
+  const m = Gpt.create(config, new Rng(1));
+  saveCheckpoint(ck, { kind: 'gpt', config, tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: 99 }, seed: 1, command: 'test', versions: {}, step: 0 }, m.pack());
+  m.dispose();
+});
+
+describe('e3sim command line', () => {
+  it.each([
+    [['frobnicate'], /unknown command/],
+    [['vg-gap', '--checkpoint', 'x', '--task', 'countdown', '--bogus'], /unknown option '--bogus'/],
+    [['vg-gap', '--checkpoint', '/nonexistent', '--task', 'countdown', '--backend', 'cpu'], /--checkpoint: '\/nonexistent' is not a directory/],
+    [['vg-gap', '--checkpoint', 'x', '--task', 'chess'], /--task: unknown or unsupported task 'chess'/],
+    [['eval', '--checkpoint', 'x', '--task', 'countdown', '--difficulty', '9'], /--difficulty: expected an integer number count in 3\.\.6, got 9/],
+    [['eval', '--checkpoint', 'x', '--task', 'countdown', '--budgets', '32,abc'], /--budgets: expected an integer, got 'abc'/],
+    [['bench', '--backend', 'tpu'], /--backend: unknown backend 'tpu'; expected one of auto, tensorflow, webgpu, wasm, cpu/],
+    [['bench', '--backend', 'webgpu'], /--backend webgpu: cannot start/],
+    [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--steps', '0'], /--steps: expected an integer in 1\.\./],
+    [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'], /--variant: expected base or noverify/],
+  ])('exits 2 with a message naming the input: %s', (args, message) => {
+    const r = run(...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+
+  it('exits 2 on a checkpoint whose weights were modified', () => {
+    const bad = ck + '-tampered';
+    fs.cpSync(ck, bad, { recursive: true });
+    const f = path.join(bad, 'weights.bin');
+    const bytes = fs.readFileSync(f);
+    bytes[8] = bytes[8]! ^ 1;
+    fs.writeFileSync(f, bytes);
+    const r = run('vg-gap', '--checkpoint', bad, '--task', 'countdown', '--backend', 'cpu');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/weights\.bin sha256 .* manifest expects/);
+  });
+
+  it('exits 2 when a budget does not fit the model context', () => {
+    const r = run('eval', '--checkpoint', ck, '--task', 'countdown', '--budgets', '32,500', '--backend', 'cpu', '--problems', '2', '--samples', '4');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--budgets: budget 500 plus the 7-token prompt exceeds the model's context of 72/);
+  });
+
+  it('vg-gap and eval print the documented JSON', () => {
+    const g = run('vg-gap', '--checkpoint', ck, '--task', 'countdown', '--problems', '3', '--samples', '2', '--chains', '1,2', '--backend', 'cpu', '--json');
+    expect(g.code).toBe(0);
+    const gj = JSON.parse(g.out);
+    for (const k of ['arithmeticAccuracy', 'verificationAccuracy', 'attemptSuccess', 'meanAttempts', 'meanLengthTokens']) expect(typeof gj[k]).toBe('number');
+    expect(Object.keys(gj.passAtChains)).toEqual(['1', '2']);
+    const e = run('eval', '--checkpoint', ck, '--task', 'countdown', '--difficulty', '3', '--budgets', '16,32', '--samples', '4', '--k', '1,4', '--problems', '2', '--backend', 'cpu', '--json');
+    expect(e.code).toBe(0);
+    const ej = JSON.parse(e.out);
+    expect(ej.budgets.map((b: { budget: number }) => b.budget)).toEqual([16, 32]);
+    expect(Object.keys(ej.budgets[0].passAt)).toEqual(['1', '4']);
+    for (const k of ['meanLength', 'meanAttempts', 'entropy']) expect(typeof ej.budgets[0][k]).toBe('number');
+  });
+});

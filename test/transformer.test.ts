@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/tensor/backend.js';
+import { Gpt, parameterShapes } from '../src/policy/transformer/model.js';
+import { sample } from '../src/policy/transformer/sample.js';
+import { scoreSequences, tokenLogprobsTensor } from '../src/policy/transformer/logprobs.js';
+import { packArrays, unpackArrays, weightsSha256 } from '../src/tensor/pack.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/policy/checkpoint.js';
+import { bmm, linear } from '../src/policy/transformer/ops.js';
+import { Rng } from '../src/util/rng.js';
+import { TINY } from './helpers/tiny.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+const prompts = [[1, 3, 4, 5], [1, 6, 7, 8], [1, 9, 9, 9]];
+const draw = (m: Gpt, seed: string) => {
+  const rng = new Rng(seed);
+  return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: 2, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)) });
+};
+
+describe('tiny GPT', () => {
+  it('samples deterministically for a seed, and differently for another', () => {
+    const m = Gpt.create(TINY, new Rng(1));
+    expect(draw(m, 'a')).toEqual(draw(m, 'a'));
+    expect(draw(m, 'a').map((r) => r.tokens)).not.toEqual(draw(m, 'b').map((r) => r.tokens));
+    m.dispose();
+  });
+
+  it('stops at EOS or at the token budget', () => {
+    const m = Gpt.create(TINY, new Rng(1));
+    for (const r of draw(m, 'c')) {
+      if (r.stop === 'eos') expect(r.tokens.at(-1)).toBe(2);
+      else expect(r.tokens).toHaveLength(16);
+      expect(r.tokens.slice(0, -1)).not.toContain(2);
+      expect(r.logprobs).toHaveLength(r.tokens.length);
+    }
+    m.dispose();
+  });
+
+  it('KV-cache sampling log-probs and entropies agree with teacher forcing within 1e-4', () => {
+    const m = Gpt.create(TINY, new Rng(7));
+    const res = draw(m, 'tf');
+    let maxDiff = 0;
+    res.forEach((r, b) => {
+      const seq = [...prompts[b]!, ...r.tokens];
+      const s = scoreSequences(m, Int32Array.from(seq), 1, seq.length, 0, 0.8);
+      r.tokens.forEach((_, t) => {
+        maxDiff = Math.max(maxDiff, Math.abs(s.logprobs[prompts[b]!.length - 1 + t]! - r.logprobs[t]!));
+        maxDiff = Math.max(maxDiff, Math.abs(s.entropies[prompts[b]!.length - 1 + t]! - r.entropies[t]!));
+      });
+    });
+    expect(maxDiff).toBeLessThan(1e-4);
+    m.dispose();
+  });
+
+  it('custom-gradient matmuls equal the built-in gradients', () => {
+    const rng = new Rng(3);
+    const rnd = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape);
+    const x = rnd([5, 4]) as tf.Tensor2D, w = rnd([4, 3]) as tf.Tensor2D, up = rnd([5, 3]);
+    const ours = tf.grads((a, b) => tf.sum(tf.mul(linear(a as tf.Tensor2D, b as tf.Tensor2D), up)))([x, w]);
+    const ref = tf.grads((a, b) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), up)))([x, w]);
+    ours.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref[i]!))).dataSync()[0]).toBeLessThan(1e-5));
+    const a = rnd([2, 5, 4]) as tf.Tensor3D, c = rnd([2, 4, 3]) as tf.Tensor3D, up3 = rnd([2, 5, 3]);
+    const ours3 = tf.grads((p, q) => tf.sum(tf.mul(bmm(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
+    const ref3 = tf.grads((p, q) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
+    ours3.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref3[i]!))).dataSync()[0]).toBeLessThan(1e-5));
+  });
+
+  it('passes a finite-difference gradient check on a tiny config', () => {
+    const m = Gpt.create({ ...TINY, nLayers: 1 }, new Rng(9));
+    const rng = new Rng(4);
+    const B = 2, T = 6;
+    const toks = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)), [B, T], 'int32');
+    const tg = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)), [B, T], 'int32');
+    const loss = () => tf.neg(tf.mean(tokenLogprobsTensor(m, toks, tg).logprobs)) as tf.Scalar;
+    const { grads } = tf.variableGrads(loss, m.variables);
+    const lossValue = () => tf.tidy(() => loss().dataSync()[0]!);
+    let checked = 0;
+    for (const name of ['wte', 'h.0.attn.wq', 'h.0.attn.wk', 'h.0.mlp.w1', 'h.0.ln1.g', 'head']) {
+      const v = m.params.get(name)!;
+      const g = grads[v.name]!.dataSync();
+      const base = v.dataSync().slice();
+      for (let trial = 0; trial < 3; trial++) {
+        const i = rng.int(base.length);
+        const eps = 1e-2;
+        const bump = (d: number) => { const a = base.slice(); a[i] = base[i]! + d; v.assign(tf.tensor(a, v.shape)); return lossValue(); };
+        const numeric = (bump(eps) - bump(-eps)) / (2 * eps);
+        v.assign(tf.tensor(base, v.shape));
+        expect(Math.abs(numeric - g[i]!)).toBeLessThan(2e-3 + 0.05 * Math.abs(g[i]!));
+        checked++;
+      }
+    }
+    expect(checked).toBe(18);
+    m.dispose();
+  });
+
+  it('packs and unpacks weights exactly', () => {
+    const m = Gpt.create(TINY, new Rng(5));
+    const packed = m.pack();
+    expect(packed.manifest.map((e) => e.name)).toEqual(parameterShapes(TINY).map((p) => p.name));
+    const m2 = Gpt.fromPacked(TINY, { manifest: packed.manifest, data: packed.data.slice() });
+    expect(weightsSha256(m2.pack().data)).toBe(weightsSha256(packed.data));
+    const arrays = unpackArrays(packed);
+    const repacked = packArrays([...arrays].map(([name, a]) => ({ name, shape: a.shape, values: a.values })));
+    expect(repacked.data).toEqual(packed.data);
+    expect(() => Gpt.fromPacked({ ...TINY, dModel: 32 }, packed)).toThrow(/shape/);
+    m.dispose();
+    m2.dispose();
+  });
+
+  it('saves and loads checkpoints, and refuses one whose bytes were modified', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-ck-')), 'ck');
+    const m = Gpt.create(TINY, new Rng(6));
+    const packed = m.pack();
+    saveCheckpoint(dir, { kind: 'gpt', config: TINY, tokenizer: { name: 'test', vocabSize: 20 }, seed: 6, command: 'test', versions: {}, step: 0 }, packed);
+    const ck = loadCheckpoint(dir);
+    expect(ck.weights.data).toEqual(packed.data);
+    const file = path.join(dir, 'weights.bin');
+    const bytes = fs.readFileSync(file);
+    bytes[100] = bytes[100]! ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    expect(() => loadCheckpoint(dir)).toThrow(/sha256 .* the manifest expects/);
+    fs.writeFileSync(path.join(dir, 'manifest.json'), '{"format": "e3sim-checkpoint"');
+    expect(() => loadCheckpoint(dir)).toThrow(/manifest.json is not valid JSON/);
+    expect(() => loadCheckpoint(path.join(dir, 'nope'))).toThrow(/not a directory/);
+    m.dispose();
+  });
+});
