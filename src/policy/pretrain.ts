@@ -183,14 +183,16 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   const adam = new Adam(model.variables, { lr: cfg.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: cfg.clipNorm });
   if (optState?.weights?.optimizer) adam.loadState(names, optState.weights.optimizer, optState.weights.manifest.optimizer!.step, `checkpoint ${o.out}`);
 
-  const save = () => {
+  // A finished run keeps only its weights (the shipped checkpoints must stay small); an
+  // unfinished one keeps the optimiser state it needs to resume.
+  const save = (finished: boolean) => {
     saveCheckpoint(o.out, {
       kind: 'gpt', config: cfg.model,
       tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
       seed: o.seed, command: o.command, versions: o.versions, step,
       trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
       notes: { lastLoss: emaLoss },
-    }, model.pack(), { state: adam.packState(names), step: adam.step });
+    }, model.pack(), finished ? undefined : { state: adam.packState(names), step: adam.step });
     o.onCheckpoint?.(o.out, step);
   };
 
@@ -220,7 +222,7 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
       windowTokens = 0;
       windowStart = now;
     }
-    if (step % cfg.checkpointEvery === 0 || step === last) save();
+    if (step % cfg.checkpointEvery === 0 || step === last) save(step === cfg.steps);
   }
   adam.dispose();
   model.dispose();

@@ -57,8 +57,8 @@ export function initialWeights(c: GptConfig, rng: Rng): PackedWeights {
 }
 
 export interface KvCache {
-  /** Per layer: keys transposed [B·H, hd, L] and values [B·H, L, hd]. */
-  kT: tf.Tensor3D[];
+  /** Per layer: keys [B·H, L, hd] and values [B·H, L, hd]. */
+  k: tf.Tensor3D[];
   v: tf.Tensor3D[];
   length: number;
 }
@@ -160,7 +160,7 @@ export class Gpt {
   }
 
   /** CausalSelfAttention over a whole [B·T, D] block; also returns this layer's K^T and V. */
-  private attention(i: number, x: tf.Tensor2D, B: number, T: number): { y: tf.Tensor2D; kT: tf.Tensor3D; v: tf.Tensor3D } {
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number, cache?: KvCache): tf.Tensor2D {
     const { nHeads: H, dModel: D } = this.config;
     const hd = D / H;
     const p = `h.${i}.attn`;
@@ -168,11 +168,15 @@ export class Gpt {
     const k = this.dense(x, `${p}.wk`, `${p}.bk`);
     const kT = tf.reshape(tf.transpose(tf.reshape(k, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
     const v = this.heads(this.dense(x, `${p}.wv`, `${p}.bv`), B, T);
+    if (cache) {
+      cache.k.push(this.heads(k, B, T));
+      cache.v.push(v);
+    }
     const scores = tf.add(tf.mul(bmm(q, kT), 1 / Math.sqrt(hd)), this.causalMask(T)); // [B·H, T, T]
     const att = tf.softmax(scores) as tf.Tensor3D;
     const yh = bmm(att, v); // [B·H, T, hd]
     const y = tf.reshape(tf.transpose(tf.reshape(yh, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
-    return { y: this.dense(y, `${p}.wo`, `${p}.bo`), kT, v };
+    return this.dense(y, `${p}.wo`, `${p}.bo`);
   }
 
   private mlp(i: number, x: tf.Tensor2D): tf.Tensor2D {
@@ -186,18 +190,13 @@ export class Gpt {
 
   /**
    * Teacher-forced forward over a [B, T] batch from position 0: logits [B·T, V].
-   * With `cache`, also returns each layer's K^T and V (the sampler's prefill).
+   * With `cache`, also returns each layer's K and V (the sampler's prefill).
    */
   forward(tokens: tf.Tensor2D, cache?: { out: KvCache }): tf.Tensor2D {
     const [B, T] = tokens.shape;
     let x = this.embed(tokens, 0);
     for (let i = 0; i < this.config.nLayers; i++) {
-      const a = this.attention(i, this.ln(x, `h.${i}.ln1`), B, T);
-      if (cache) {
-        cache.out.kT.push(a.kT);
-        cache.out.v.push(a.v);
-      }
-      x = tf.add(x, a.y);
+      x = tf.add(x, this.attention(i, this.ln(x, `h.${i}.ln1`), B, T, cache?.out));
       x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));
     }
     if (cache) cache.out.length = T;
@@ -213,18 +212,20 @@ export class Gpt {
     const { nHeads: H, dModel: D } = this.config;
     const hd = D / H;
     let x = this.embed(tf.reshape(tokens, [B, 1]) as tf.Tensor2D, cache.length);
-    const next: KvCache = { kT: [], v: [], length: cache.length + 1 };
+    const next: KvCache = { k: [], v: [], length: cache.length + 1 };
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `h.${i}.attn`;
       const a = this.ln(x, `h.${i}.ln1`);
       const q = tf.reshape(this.dense(a, `${p}.wq`, `${p}.bq`), [B * H, 1, hd]);
-      const k = tf.reshape(this.dense(a, `${p}.wk`, `${p}.bk`), [B * H, hd, 1]);
+      const k = tf.reshape(this.dense(a, `${p}.wk`, `${p}.bk`), [B * H, 1, hd]);
       const v = tf.reshape(this.dense(a, `${p}.wv`, `${p}.bv`), [B * H, 1, hd]);
-      const kT = tf.concat([cache.kT[i]!, k as tf.Tensor3D], 2) as tf.Tensor3D;
+      // Keys stay [B·H, L, hd] so the cache grows along axis 1 (concat on the last axis is
+      // several times slower on wasm); the transpose flag is cheap in this tiny product.
+      const kk = tf.concat([cache.k[i]!, k as tf.Tensor3D], 1) as tf.Tensor3D;
       const vv = tf.concat([cache.v[i]!, v as tf.Tensor3D], 1) as tf.Tensor3D;
-      next.kT.push(kT);
+      next.k.push(kk);
       next.v.push(vv);
-      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, kT), 1 / Math.sqrt(hd))) as tf.Tensor3D; // [B·H, 1, L]
+      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, kk, false, true), 1 / Math.sqrt(hd))) as tf.Tensor3D; // [B·H, 1, L]
       const y = tf.reshape(tf.matMul(att, vv), [B, D]) as tf.Tensor2D;
       x = tf.add(x, this.dense(y as tf.Tensor2D, `${p}.wo`, `${p}.bo`));
       x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));

@@ -47,12 +47,12 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
 
   const flat = new Int32Array(B * P);
   prompts.forEach((p, b) => flat.set(p, b * P));
-  let cache: KvCache = { kT: [], v: [], length: 0 };
+  let cache: KvCache = { k: [], v: [], length: 0 };
   let logits = tf.tidy(() => {
-    const out: KvCache = { kT: [], v: [], length: 0 };
+    const out: KvCache = { k: [], v: [], length: 0 };
     const all = model.forward(tf.tensor2d(flat, [B, P], 'int32'), { out });
     const last = tf.reshape(tf.slice(tf.reshape(all, [B, P, V]), [0, P - 1, 0], [B, 1, V]), [B, V]);
-    cache = { kT: out.kT.map((t) => tf.keep(t)), v: out.v.map((t) => tf.keep(t)), length: P };
+    cache = { k: out.k.map((t) => tf.keep(t)), v: out.v.map((t) => tf.keep(t)), length: P };
     return last as tf.Tensor2D;
   });
 
@@ -102,13 +102,13 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
     const old = cache;
     const out = tf.tidy(() => {
       const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);
-      return { logits: o.logits, kT: o.cache.kT, v: o.cache.v };
+      return { logits: o.logits, k: o.cache.k, v: o.cache.v };
     });
-    for (const t of [...old.kT, ...old.v]) t.dispose();
-    cache = { kT: out.kT, v: out.v, length: old.length + 1 };
+    for (const t of [...old.k, ...old.v]) t.dispose();
+    cache = { k: out.k, v: out.v, length: old.length + 1 };
     logits = out.logits;
   }
   if (!logits.isDisposed) logits.dispose();
-  for (const t of [...cache.kT, ...cache.v]) t.dispose();
+  for (const t of [...cache.k, ...cache.v]) t.dispose();
   return results;
 }
