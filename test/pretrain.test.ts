@@ -45,6 +45,11 @@ describe('pretrain', () => {
     const b = loadCheckpoint(path.join(root, 'part'));
     expect(b.manifest.step).toBe(30);
     expect(weightsSha256(b.weights.data)).toBe(weightsSha256(a.weights.data));
-    expect(() => runPretrain({ ...common, out: path.join(root, 'part'), config: { ...cfg, lr: 1e-3 }, resume: true })).toThrow(/differs/);
+    // A finished run keeps only its weights; resuming an unfinished one with other flags is refused.
+    expect(b.optimizer).toBeUndefined();
+    expect(fs.existsSync(path.join(root, 'part', 'optimizer.bin'))).toBe(false);
+    expect(() => runPretrain({ ...common, out: path.join(root, 'part'), config: cfg, resume: true })).toThrow(/no optimizer state/);
+    runPretrain({ ...common, out: path.join(root, 'other'), config: cfg, stopAtStep: 10 });
+    expect(() => runPretrain({ ...common, out: path.join(root, 'other'), config: { ...cfg, lr: 1e-3 }, resume: true })).toThrow(/differs/);
   });
 });
