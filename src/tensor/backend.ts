@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
+import { installWasmKernels } from './wasmKernels.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -74,7 +75,8 @@ async function startWasm(): Promise<string> {
   wasm.setWasmPaths(dir + path.sep);
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  return `tfjs-backend-wasm ${tf.version_core} (${simd ? 'simd' : 'no simd'}, 1 thread)`;
+  const k = process.env.E3SIM_WASM_STOCK_KERNELS === '1' ? { batchMatMul: 'stock', reason: 'E3SIM_WASM_STOCK_KERNELS=1' } : installWasmKernels();
+  return `tfjs-backend-wasm ${tf.version_core} (${simd ? 'simd' : 'no simd'}, 1 thread, ${k.batchMatMul} batched matmul${k.reason ? `: ${k.reason}` : ''})`;
 }
 
 async function startCpu(): Promise<string> {
