@@ -3,85 +3,92 @@ import { initBackend, parseBackend } from '../../tensor/backend.js';
 import { loadCountdownPolicy } from '../../policy/load.js';
 import { evalBudgets, vgGap } from '../../eval/countdown.js';
 import { checkDifficulty } from '../../tasks/countdown/problems.js';
+import type { Gpt } from '../../policy/transformer/model.js';
 import { parseFloatFlag, parseIntFlag, parseIntList, parseSeed, printJson } from '../common.js';
 import { checkTask } from './tasks.js';
 
-const pct = (x: number) => x.toFixed(3);
+const fmt = (x: number) => x.toFixed(3);
+type Opts = Record<string, string | boolean | undefined>;
 
-export function registerEvaluate(program: Command): void {
-  program.command('vg-gap')
-    .description('measure the verification–generation gap of a countdown checkpoint')
+/** The options vg-gap and eval share: which checkpoint, which problems, how to sample. */
+function sharedOptions(cmd: Command, defaults: { problems: number; samples: number }): Command {
+  return cmd
     .requiredOption('--checkpoint <dir>', 'checkpoint directory')
     .requiredOption('--task <task>', 'task (countdown)')
     .option('--difficulty <d>', 'numbers per problem (3..6)', '3')
-    .option('--problems <n>', 'held-out problems', '128')
-    .option('--samples <n>', 'samples per problem', '4')
-    .option('--chains <list>', 'forced chain counts for passAtChains', '1,2,4,8')
+    .option('--problems <n>', 'held-out problems', String(defaults.problems))
+    .option('--samples <n>', 'samples per problem', String(defaults.samples))
     .option('--temperature <t>', 'sampling temperature', '1')
     .option('--seed <s>', 'eval-set and sampling seed', '0')
     .option('--batch <n>', 'sequences per sampling batch', '256')
     .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
-    .option('--json', 'print JSON')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
-      checkTask(String(o.task), ['countdown']);
-      const difficulty = checkDifficulty(parseIntFlag(String(o.difficulty), '--difficulty', -1e9));
-      const problems = parseIntFlag(String(o.problems), '--problems', 1, 100_000);
-      const samples = parseIntFlag(String(o.samples), '--samples', 1, 10_000);
+    .option('--json', 'print JSON');
+}
+
+interface Shared {
+  model: Gpt;
+  difficulty: number;
+  problems: number;
+  samples: number;
+  temperature: number;
+  seed: number;
+  batchSize: number;
+  onProgress?: (s: string) => void;
+}
+
+/** Validates the shared flags (all before any work), starts the backend, loads the checkpoint. */
+async function parseShared(o: Opts): Promise<Shared> {
+  checkTask(String(o.task), ['countdown']);
+  const parsed = {
+    difficulty: checkDifficulty(parseIntFlag(String(o.difficulty), '--difficulty', -1e9)),
+    problems: parseIntFlag(String(o.problems), '--problems', 1, 100_000),
+    samples: parseIntFlag(String(o.samples), '--samples', 1, 10_000),
+    temperature: parseFloatFlag(String(o.temperature), '--temperature', 1e-3, 10),
+    seed: parseSeed(String(o.seed)),
+    batchSize: parseIntFlag(String(o.batch), '--batch', 1, 65_536),
+  };
+  const backend = await initBackend(parseBackend(String(o.backend)));
+  if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+  const { model } = loadCountdownPolicy(String(o.checkpoint));
+  return { ...parsed, model, onProgress: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) };
+}
+
+export function registerEvaluate(program: Command): void {
+  sharedOptions(program.command('vg-gap'), { problems: 128, samples: 4 })
+    .description('measure the verification–generation gap of a countdown checkpoint')
+    .option('--chains <list>', 'forced chain counts for passAtChains', '1,2,4,8')
+    .action(async (o: Opts) => {
       const chains = parseIntList(String(o.chains), '--chains', 1, 64);
-      const temperature = parseFloatFlag(String(o.temperature), '--temperature', 1e-3, 10);
-      const seed = parseSeed(String(o.seed));
-      const batchSize = parseIntFlag(String(o.batch), '--batch', 1, 65_536);
-      const backend = await initBackend(parseBackend(String(o.backend)));
-      const { model } = loadCountdownPolicy(String(o.checkpoint));
-      if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
-      const r = vgGap(model, { difficulty, problems, samples, chains, seed, temperature, batchSize, onProgress: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+      const s = await parseShared(o);
+      const r = vgGap(s.model, { ...s, chains });
       if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
       const lines = [
-        `vg-gap of ${o.checkpoint} on ${r.problems} held-out ${difficulty}-number problems × ${samples} samples (T=${temperature})`,
-        `  arithmeticAccuracy    ${pct(r.arithmeticAccuracy)}   (${r.counts.steps} written steps)`,
-        `  verificationAccuracy  ${pct(r.verificationAccuracy)}   (${r.counts.verdicts} verdicts)`,
-        `  attemptSuccess        ${pct(r.attemptSuccess)}   (${r.counts.attempts} attempts)`,
+        `vg-gap of ${o.checkpoint} on ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})`,
+        `  arithmeticAccuracy    ${fmt(r.arithmeticAccuracy)}   (${r.counts.steps} written steps)`,
+        `  verificationAccuracy  ${fmt(r.verificationAccuracy)}   (${r.counts.verdicts} verdicts)`,
+        `  attemptSuccess        ${fmt(r.attemptSuccess)}   (${r.counts.attempts} attempts)`,
         `  meanAttempts          ${r.meanAttempts.toFixed(2)}`,
         `  meanLengthTokens      ${r.meanLengthTokens.toFixed(1)}`,
-        `  pass@1 (natural)      ${pct(r.passAt1)}`,
-        ...Object.entries(r.passAtChains).map(([c, v]) => `  passAtChains[${c}]`.padEnd(24) + pct(v)),
+        `  pass@1 (natural)      ${fmt(r.passAt1)}`,
+        ...Object.entries(r.passAtChains).map(([c, v]) => `  passAtChains[${c}]`.padEnd(24) + fmt(v)),
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });
 
-  program.command('eval')
+  sharedOptions(program.command('eval'), { problems: 64, samples: 8 })
     .description('pass@k and trace statistics of a checkpoint at several test budgets (truncation)')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory')
-    .requiredOption('--task <task>', 'task (countdown)')
-    .option('--difficulty <d>', 'numbers per problem (3..6)', '3')
     .option('--budgets <list>', 'test budgets in tokens', '32,64,128,256')
-    .option('--samples <n>', 'samples per problem', '8')
     .option('--k <list>', 'k values for pass@k', '1,4')
-    .option('--problems <n>', 'held-out problems', '64')
-    .option('--temperature <t>', 'sampling temperature', '1')
-    .option('--seed <s>', 'eval-set and sampling seed', '0')
-    .option('--batch <n>', 'sequences per sampling batch', '256')
-    .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
-    .option('--json', 'print JSON')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
-      checkTask(String(o.task), ['countdown']);
-      const difficulty = checkDifficulty(parseIntFlag(String(o.difficulty), '--difficulty', -1e9));
+    .action(async (o: Opts) => {
       const budgets = parseIntList(String(o.budgets), '--budgets', 1, 1_000_000);
-      const samples = parseIntFlag(String(o.samples), '--samples', 1, 10_000);
       const ks = parseIntList(String(o.k), '--k', 1, 10_000);
-      const problems = parseIntFlag(String(o.problems), '--problems', 1, 100_000);
-      const temperature = parseFloatFlag(String(o.temperature), '--temperature', 1e-3, 10);
-      const seed = parseSeed(String(o.seed));
-      const batchSize = parseIntFlag(String(o.batch), '--batch', 1, 65_536);
-      const backend = await initBackend(parseBackend(String(o.backend)));
-      const { model } = loadCountdownPolicy(String(o.checkpoint));
-      if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
-      const r = evalBudgets(model, { difficulty, budgets, samples, ks, problems, seed, temperature, batchSize, onProgress: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+      const s = await parseShared(o);
+      const r = evalBudgets(s.model, { ...s, budgets, ks });
       if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
       const head = ['budget', ...ks.map((k) => `pass@${k}`), 'len', 'lenCorrect', 'lenWrong', 'attempts', 'entropy'];
-      const rows = r.budgets.map((b) => [String(b.budget), ...ks.map((k) => pct(b.passAt[String(k)]!)), b.meanLength.toFixed(1),
+      const rows = r.budgets.map((b) => [String(b.budget), ...ks.map((k) => fmt(b.passAt[String(k)]!)), b.meanLength.toFixed(1),
         b.meanLengthCorrect?.toFixed(1) ?? '-', b.meanLengthIncorrect?.toFixed(1) ?? '-', b.meanAttempts.toFixed(2), b.entropy.toFixed(3)]);
-      process.stdout.write(`${o.checkpoint}: ${r.problems} held-out ${difficulty}-number problems × ${samples} samples (T=${temperature})\n`);
+      process.stdout.write(`${o.checkpoint}: ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n`);
       process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(10)).join('')).join('\n') + '\n');
     });
 }
