@@ -1,0 +1,207 @@
+/**
+ * The e3 objective, written out term by term (CleanRL style). Per token t of a trajectory with
+ * group-normalised advantage A:
+ *
+ *   ratio_t        = π_θ(t) / π_old(t)            π_old = μ (behaviour), or π_prox for decoupled PPO
+ *   surrogate_t    = min(ratio_t·A, clip(ratio_t, 1−ε_low, 1+ε_high)·A)      (PPO, DAPO's two clips)
+ *   policy loss    = −Σ w_t·surrogate_t·m_t / Σ m_t                           (token mean)
+ *   KL loss        = β · mean_t k3_t,   k3 = exp(log π_ref − log π_θ) − (log π_ref − log π_θ) − 1
+ *   entropy bonus  = −α · mean_t H_t
+ *
+ * with m_t the token mask (padding, GRPOMask's negatives, dropped stale tokens) and w_t the
+ * staleness weight of the chosen correction:
+ *
+ *   none       π_old = μ, w = 1
+ *   tis        truncated importance sampling (PipelineRL): no clip; surrogate = w·A·log π_θ with
+ *              w = min(π_θ/μ, c) detached, so the gradient is min(π_θ/μ, c)·A·∇log π_θ
+ *   decoupled  decoupled PPO (AReaL): π_old = π_prox (the policy at the start of the step),
+ *              w = π_prox/μ detached, capped at c when c is given
+ *   drop       π_old = μ, w = 1, and tokens whose lag (learner version − behaviour version)
+ *              exceeds maxLag are masked out
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { stopGradient } from '../tensor/detach.js';
+
+export const CorrectionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }),
+  z.object({ kind: z.literal('tis'), c: z.number().positive() }),
+  z.object({ kind: z.literal('decoupled'), c: z.number().positive().optional() }),
+  z.object({ kind: z.literal('drop'), maxLag: z.number().int().min(0) }),
+]);
+export type Correction = z.infer<typeof CorrectionSchema>;
+
+export const LossConfigSchema = z.object({
+  clipLow: z.number().min(0).max(1),
+  clipHigh: z.number().min(0),
+  klCoef: z.number().min(0),
+  entropyCoef: z.number().min(0),
+  negatives: z.enum(['keep', 'mask']),
+  correction: CorrectionSchema,
+  /** token-mean over the batch (e3, DAPO) or the mean over trajectories of each one's token mean (the p^k model). */
+  aggregation: z.enum(['token-mean', 'seq-mean-token-mean']),
+});
+export type LossConfig = z.infer<typeof LossConfigSchema>;
+
+export const E3_LOSS: LossConfig = {
+  clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean',
+};
+
+/** Host-side per-token data of a batch (length N each). */
+export interface TokenData {
+  advantages: Float32Array;
+  /** log μ: the behaviour policy that sampled the token. */
+  behaviourLogprobs: Float32Array;
+  /** log π_prox: the policy at the start of this optimiser step (decoupled PPO only). */
+  proximalLogprobs?: Float32Array;
+  /** 1 for real tokens, 0 for padding. */
+  mask: Float32Array;
+  /** Which trajectory each token belongs to (for seq-mean aggregation). */
+  sequence: Int32Array;
+  /** Policy version that sampled each token; staleness = learnerVersion − version. */
+  versions?: Int32Array;
+  learnerVersion?: number;
+}
+
+export interface LossStats {
+  loss: number;
+  policyLoss: number;
+  klLoss: number;
+  entropyBonus: number;
+  kl: number;
+  entropy: number;
+  clipFracLow: number;
+  clipFracHigh: number;
+  isWeightMean: number;
+  isWeightMax: number;
+  tokens: number;
+  tokensMaskedNegative: number;
+  tokensDroppedStale: number;
+  lagMax: number;
+}
+
+export interface LossTensors {
+  loss: tf.Scalar;
+  /** Tensors the caller reads back (after the gradient step) to fill LossStats. */
+  parts: { policyLoss: tf.Scalar; klLoss: tf.Scalar; entropyBonus: tf.Scalar; kl: tf.Scalar; entropy: tf.Scalar; clipLow: tf.Scalar; clipHigh: tf.Scalar; weightMean: tf.Scalar; weightMax: tf.Scalar };
+  host: { tokens: number; tokensMaskedNegative: number; tokensDroppedStale: number; lagMax: number };
+}
+
+/** Effective mask after GRPOMask and the drop-past-lag rule, with counts. */
+export function effectiveMask(d: TokenData, cfg: LossConfig): { mask: Float32Array; maskedNegative: number; droppedStale: number; lagMax: number } {
+  const mask = d.mask.slice();
+  let maskedNegative = 0;
+  let droppedStale = 0;
+  let lagMax = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    const lag = d.versions && d.learnerVersion !== undefined ? d.learnerVersion - d.versions[i]! : 0;
+    if (lag > lagMax) lagMax = lag;
+    if (cfg.correction.kind === 'drop' && lag > cfg.correction.maxLag) {
+      mask[i] = 0;
+      droppedStale++;
+    } else if (cfg.negatives === 'mask' && d.advantages[i]! < 0) {
+      mask[i] = 0;
+      maskedNegative++;
+    }
+  }
+  return { mask, maskedNegative, droppedStale, lagMax };
+}
+
+/**
+ * The loss for one optimiser step. `logprobs` are log π_θ of the batch's tokens (differentiable);
+ * `entropies` H(π_θ(·|prefix)) per token (differentiable, only needed when entropyCoef > 0);
+ * `refLogprobs` log π_ref per token (only needed when klCoef > 0).
+ */
+export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, extra: { entropies?: tf.Tensor1D; refLogprobs?: Float32Array } = {}): LossTensors {
+  const N = d.advantages.length;
+  if (logprobs.shape[0] !== N) throw new RangeError(`e3Loss: ${logprobs.shape[0]} log-probs for ${N} tokens`);
+  const { mask: m, maskedNegative, droppedStale, lagMax } = effectiveMask(d, cfg);
+  // Per-token normaliser: 1/Σm (token mean) or 1/(S·|τ_s|) (mean over sequences of token means).
+  const scale = new Float32Array(N);
+  if (cfg.aggregation === 'token-mean') {
+    const total = m.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < N; i++) scale[i] = total > 0 ? m[i]! / total : 0;
+  } else {
+    const lengths = new Map<number, number>();
+    for (let i = 0; i < N; i++) if (m[i]) lengths.set(d.sequence[i]!, (lengths.get(d.sequence[i]!) ?? 0) + 1);
+    const S = new Set(d.sequence).size;
+    for (let i = 0; i < N; i++) scale[i] = m[i] ? 1 / (S * lengths.get(d.sequence[i]!)!) : 0;
+  }
+  const tokens = m.reduce((a, b) => a + b, 0);
+  const out = tf.tidy(() => {
+    const A = tf.tensor1d(d.advantages);
+    const w8 = tf.tensor1d(scale);
+    const mu = tf.tensor1d(d.behaviourLogprobs);
+    const c = cfg.correction;
+    let surrogate: tf.Tensor1D;
+    let weight: tf.Tensor1D;
+    let clipLow = tf.scalar(0);
+    let clipHigh = tf.scalar(0);
+    if (c.kind === 'tis') {
+      // w = min(π_θ/μ, c), detached; gradient min(π_θ/μ, c)·A·∇log π_θ
+      weight = tf.minimum(tf.exp(tf.sub(stopGradient(logprobs), mu)), c.c) as tf.Tensor1D;
+      surrogate = tf.mul(tf.mul(weight, A), logprobs) as tf.Tensor1D;
+    } else {
+      const old = c.kind === 'decoupled' ? tf.tensor1d(d.proximalLogprobs ?? fail('decoupled PPO needs proximalLogprobs')) : mu;
+      const ratio = tf.exp(tf.sub(logprobs, old));
+      const clipped = tf.clipByValue(ratio, 1 - cfg.clipLow, 1 + cfg.clipHigh);
+      surrogate = tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A)) as tf.Tensor1D;
+      if (c.kind === 'decoupled') {
+        const behaviourWeight = tf.exp(tf.sub(old, mu));
+        weight = (c.c !== undefined ? tf.minimum(behaviourWeight, c.c) : behaviourWeight) as tf.Tensor1D;
+        surrogate = tf.mul(weight, surrogate) as tf.Tensor1D;
+      } else {
+        weight = tf.onesLike(logprobs) as tf.Tensor1D;
+      }
+      // Clipped from below: ratio < 1−ε_low with A < 0; from above: ratio > 1+ε_high with A > 0.
+      const r = stopGradient(ratio);
+      const mt = tf.tensor1d(m);
+      const denom = Math.max(1, tokens);
+      clipLow = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.less(r, 1 - cfg.clipLow).toFloat(), tf.less(A, 0).toFloat()))), denom) as tf.Scalar;
+      clipHigh = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.greater(r, 1 + cfg.clipHigh).toFloat(), tf.greater(A, 0).toFloat()))), denom) as tf.Scalar;
+    }
+    const policyLoss = tf.neg(tf.sum(tf.mul(surrogate, w8))) as tf.Scalar;
+    let klLoss = tf.scalar(0);
+    let kl = tf.scalar(0);
+    if (extra.refLogprobs) {
+      const diff = tf.sub(tf.tensor1d(extra.refLogprobs), logprobs);
+      const k3 = tf.sub(tf.sub(tf.exp(diff), diff), 1);
+      kl = tf.sum(tf.mul(k3, w8)) as tf.Scalar;
+      klLoss = tf.mul(kl, cfg.klCoef) as tf.Scalar;
+    } else if (cfg.klCoef > 0) fail('klCoef > 0 needs refLogprobs');
+    let entropy = tf.scalar(0);
+    let entropyBonus = tf.scalar(0);
+    if (extra.entropies) {
+      entropy = tf.sum(tf.mul(extra.entropies, w8)) as tf.Scalar;
+      entropyBonus = tf.mul(entropy, -cfg.entropyCoef) as tf.Scalar;
+    } else if (cfg.entropyCoef > 0) fail('entropyCoef > 0 needs entropies');
+    const loss = tf.addN([policyLoss, klLoss, entropyBonus]) as tf.Scalar;
+    const mt = tf.tensor1d(m);
+    const wd = stopGradient(weight);
+    const weightMean = tf.div(tf.sum(tf.mul(wd, mt)), Math.max(1, tokens)) as tf.Scalar;
+    const weightMax = (tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)) as tf.Scalar;
+    // Kept: the caller's gradient scope must not dispose them before readStats.
+    const parts = { policyLoss, klLoss, entropyBonus, kl, entropy, clipLow, clipHigh, weightMean, weightMax };
+    for (const t of Object.values(parts)) tf.keep(t);
+    return { loss, parts };
+  });
+  return { ...out, host: { tokens, tokensMaskedNegative: maskedNegative, tokensDroppedStale: droppedStale, lagMax } };
+}
+
+/** Reads back the statistics of a LossTensors (and disposes its parts). */
+export function readStats(t: LossTensors, loss: number): LossStats {
+  const v = (x: tf.Scalar) => x.dataSync()[0]!;
+  const p = t.parts;
+  const stats: LossStats = {
+    loss, policyLoss: v(p.policyLoss), klLoss: v(p.klLoss), entropyBonus: v(p.entropyBonus), kl: v(p.kl), entropy: v(p.entropy),
+    clipFracLow: v(p.clipLow), clipFracHigh: v(p.clipHigh), isWeightMean: v(p.weightMean), isWeightMax: v(p.weightMax),
+    tokens: t.host.tokens, tokensMaskedNegative: t.host.tokensMaskedNegative, tokensDroppedStale: t.host.tokensDroppedStale, lagMax: t.host.lagMax,
+  };
+  tf.dispose(Object.values(p));
+  return stats;
+}
+
+function fail(msg: string): never {
+  throw new Error(`e3Loss: ${msg}`);
+}

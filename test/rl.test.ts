@@ -1,0 +1,162 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/tensor/backend.js';
+import { groupAdvantages } from '../src/rl/advantages.js';
+import { e3Loss, readStats, type LossConfig, type TokenData } from '../src/rl/loss.js';
+import { BigramPolicy } from '../src/policy/bigram/bigram.js';
+import { scoreEpisode } from '../src/tasks/pk/env.js';
+import { sgdStep } from '../src/tensor/sgd.js';
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+const base: LossConfig = { clipLow: 0.2, clipHigh: 0.35, klCoef: 0, entropyCoef: 0, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean' };
+const L = Math.log;
+const data = (over: Partial<TokenData> & { advantages: number[]; behaviour: number[] }): TokenData => ({
+  advantages: Float32Array.from(over.advantages),
+  behaviourLogprobs: Float32Array.from(over.behaviour),
+  mask: over.mask ?? new Float32Array(over.advantages.length).fill(1),
+  sequence: over.sequence ?? new Int32Array(over.advantages.length),
+  proximalLogprobs: over.proximalLogprobs,
+  versions: over.versions,
+  learnerVersion: over.learnerVersion,
+});
+
+/** Loss value, stats and d loss / d logprobs for given current log-probs. */
+function evalLoss(logp: number[], d: TokenData, cfg: LossConfig, extra: { entropies?: number[]; refLogprobs?: number[] } = {}) {
+  const x = tf.tensor1d(logp);
+  const ent = extra.entropies ? tf.tensor1d(extra.entropies) : undefined;
+  let lt!: ReturnType<typeof e3Loss>;
+  const g = tf.grad((lp: tf.Tensor) => {
+    lt = e3Loss(lp as tf.Tensor1D, d, cfg, { entropies: ent, refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined });
+    return lt.loss;
+  })(x);
+  const loss = tf.tidy(() => e3Loss(x, d, cfg, { entropies: ent, refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined }).loss.dataSync()[0]!);
+  return { loss, stats: readStats(lt, loss), grad: Array.from(g.dataSync()) };
+}
+
+describe('group-normalised advantages', () => {
+  it('match (r − mean)/(std + ε) computed by hand, and zero equal-reward groups', () => {
+    const { advantages, zeroAdvantageGroups, groups } = groupAdvantages([1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 0, 1], 4, 0);
+    const std = Math.sqrt(0.1875);
+    expect(advantages[0]).toBeCloseTo(0.75 / std, 10);
+    expect(advantages[1]).toBeCloseTo(-0.25 / std, 10);
+    expect([...advantages.slice(4, 8)]).toEqual([0, 0, 0, 0]);
+    expect(advantages[8]).toBeCloseTo(-1, 10);
+    expect(advantages[9]).toBeCloseTo(1, 10);
+    expect(groups).toBe(3);
+    expect(zeroAdvantageGroups).toBe(1);
+    expect(() => groupAdvantages([1, 0, 1], 2)).toThrow(/groups of 2/);
+  });
+});
+
+describe('e3 loss terms', () => {
+  it('PPO surrogate with separate low/high clips, token mean, clip fractions', () => {
+    // ratios 2, 0.5, 1 with A = +1, −1, +0.5: surrogates min(2, 1.35)=1.35, min(−0.5, −0.8)=−0.8, 0.5
+    const d = data({ advantages: [1, -1, 0.5], behaviour: [L(0.25), L(0.5), L(0.3)] });
+    const r = evalLoss([L(0.5), L(0.25), L(0.3)], d, base);
+    expect(r.loss).toBeCloseTo(-(1.35 - 0.8 + 0.5) / 3, 5);
+    expect(r.stats.clipFracHigh).toBeCloseTo(1 / 3, 6);
+    expect(r.stats.clipFracLow).toBeCloseTo(1 / 3, 6);
+    // clipped tokens carry no gradient; the unclipped one: −A·ratio/3
+    expect(r.grad[0]).toBeCloseTo(0, 6);
+    expect(r.grad[1]).toBeCloseTo(0, 6);
+    expect(r.grad[2]).toBeCloseTo(-0.5 / 3, 5);
+  });
+
+  it('GRPOMask zeroes the terms (and gradients) of negative-advantage tokens', () => {
+    const d = data({ advantages: [1, -1, -0.5, 2], behaviour: [L(0.5), L(0.5), L(0.5), L(0.5)] });
+    const r = evalLoss([L(0.5), L(0.5), L(0.5), L(0.5)], d, { ...base, negatives: 'mask' });
+    expect(Math.abs(r.grad[1]!)).toBe(0);
+    expect(Math.abs(r.grad[2]!)).toBe(0);
+    expect(r.grad[0]).toBeCloseTo(-1 / 2, 5); // token mean over the 2 kept tokens
+    expect(r.grad[3]).toBeCloseTo(-2 / 2, 5);
+    expect(r.stats.tokensMaskedNegative).toBe(2);
+    expect(r.stats.tokens).toBe(2);
+  });
+
+  it('truncated IS never weights above c, and its gradient is min(π/μ, c)·A', () => {
+    const d = data({ advantages: [1, 1, -1], behaviour: [L(0.1), L(0.4), L(0.05)] });
+    const logp = [L(0.5), L(0.2), L(0.4)]; // ratios 5, 0.5, 8
+    const r = evalLoss(logp, d, { ...base, correction: { kind: 'tis', c: 2 } });
+    expect(r.stats.isWeightMax).toBeLessThanOrEqual(2);
+    expect(r.stats.isWeightMean).toBeCloseTo((2 + 0.5 + 2) / 3, 5);
+    expect(r.grad).toEqual([expect.closeTo(-2 / 3, 5), expect.closeTo(-0.5 / 3, 5), expect.closeTo(2 / 3, 5)]);
+    expect(r.loss).toBeCloseTo(-(2 * logp[0]! + 0.5 * logp[1]! - 2 * logp[2]!) / 3, 5);
+  });
+
+  it('decoupled PPO with μ = π_prox equals plain PPO; otherwise weights by π_prox/μ', () => {
+    const beh = [L(0.25), L(0.5), L(0.3)];
+    const logp = [L(0.5), L(0.25), L(0.33)];
+    const adv = [1, -1, 0.5];
+    const plain = evalLoss(logp, data({ advantages: adv, behaviour: beh }), base);
+    const dec = evalLoss(logp, data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(beh) }), { ...base, correction: { kind: 'decoupled' } });
+    expect(dec.loss).toBeCloseTo(plain.loss, 6);
+    dec.grad.forEach((g, i) => expect(g).toBeCloseTo(plain.grad[i]!, 6));
+    // π_prox = 2μ on the last token: its term is weighted by 2 and its ratio is taken against π_prox.
+    const prox = [beh[0]!, beh[1]!, L(0.6)];
+    const capped = evalLoss(logp, data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(prox) }), { ...base, correction: { kind: 'decoupled', c: 1.5 } });
+    expect(capped.stats.isWeightMax).toBeCloseTo(1.5, 5);
+    expect(capped.grad[2]).toBeCloseTo(-1.5 * 0.5 * (0.33 / 0.6) / 3, 5);
+  });
+
+  it('drops tokens past the maximum lag and reports the lag', () => {
+    const d = data({ advantages: [1, 1, 1], behaviour: [L(0.5), L(0.5), L(0.5)], versions: Int32Array.from([5, 3, 1]), learnerVersion: 5 });
+    const r = evalLoss([L(0.5), L(0.5), L(0.5)], d, { ...base, correction: { kind: 'drop', maxLag: 2 } });
+    expect(r.stats.tokensDroppedStale).toBe(1);
+    expect(r.stats.lagMax).toBe(4);
+    expect(Math.abs(r.grad[2]!)).toBe(0);
+    expect(r.grad[0]).toBeCloseTo(-1 / 2, 5);
+  });
+
+  it('KL to the reference uses the k3 estimator; the entropy bonus lowers the loss', () => {
+    const d = data({ advantages: [0, 0], behaviour: [L(0.25), L(0.5)] });
+    const r = evalLoss([L(0.25), L(0.5)], d, { ...base, klCoef: 0.1, entropyCoef: 0.01 }, { refLogprobs: [L(0.5), L(0.5)], entropies: [1.2, 0.8] });
+    const k3 = 2 - Math.log(2) - 1; // exp(log 0.5 − log 0.25) − log 2 − 1
+    expect(r.stats.kl).toBeCloseTo(k3 / 2, 5);
+    expect(r.stats.klLoss).toBeCloseTo(0.1 * k3 / 2, 5);
+    expect(r.stats.entropy).toBeCloseTo(1.0, 5);
+    expect(r.stats.entropyBonus).toBeCloseTo(-0.01, 6);
+    expect(r.loss).toBeCloseTo(0.1 * k3 / 2 - 0.01, 5);
+  });
+
+  it('seq-mean-token-mean weights each trajectory equally', () => {
+    // trajectory 0 has 1 token, trajectory 1 has 3: weights 1/2 and 1/6
+    const d = data({ advantages: [1, 1, 1, 1], behaviour: [0, 0, 0, 0].map(() => L(0.5)), sequence: Int32Array.from([0, 1, 1, 1]) });
+    const r = evalLoss([L(0.5), L(0.5), L(0.5), L(0.5)], d, { ...base, aggregation: 'seq-mean-token-mean' });
+    expect(r.grad[0]).toBeCloseTo(-1 / 2, 5);
+    expect(r.grad[1]).toBeCloseTo(-1 / 6, 5);
+  });
+});
+
+describe('negative gradients on the p^k bigram', () => {
+  it('a negative advantage on a trace that stopped early lowers the probability of stop', () => {
+    const env = { tokens: 4, answer: 0, budget: 10 };
+    const V = 5;
+    const values = new Float32Array(4 * V);
+    for (let r = 0; r < 4; r++) values[r * V + 4] = 1; // stop is likely
+    const p = BigramPolicy.fromValues(env, values);
+    const ep = scoreEpisode(env, [1, 2, 4]);
+    const before = p.probabilities()[2]![4]!;
+    const lr = 0.5;
+    sgdStep([p.M], () => {
+      const { logprobs, episodeOf } = p.transitionLogprobs([ep]);
+      const n = logprobs.shape[0];
+      const d = data({ advantages: new Array(n).fill(-1), behaviour: Array.from(logprobs.dataSync()), sequence: episodeOf });
+      return e3Loss(logprobs, d, base).loss;
+    }, lr);
+    const after = p.probabilities()[2]![4]!;
+    expect(after).toBeLessThan(before);
+    // With GRPOMask the same step changes nothing.
+    const q = BigramPolicy.fromValues(env, values);
+    sgdStep([q.M], () => {
+      const { logprobs, episodeOf } = q.transitionLogprobs([ep]);
+      const d = data({ advantages: new Array(logprobs.shape[0]).fill(-1), behaviour: Array.from(logprobs.dataSync()), sequence: episodeOf });
+      return e3Loss(logprobs, d, { ...base, negatives: 'mask' }).loss;
+    }, lr);
+    expect(Array.from(q.values())).toEqual(Array.from(values));
+    p.dispose();
+    q.dispose();
+  });
+});
