@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 const base: LossConfig = { clipLow: 0.2, clipHigh: 0.35, klCoef: 0, entropyCoef: 0, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean' };
 const L = Math.log;
-const data = (over: Partial<TokenData> & { advantages: number[]; behaviour: number[] }): TokenData => ({
+const data = (over: Omit<Partial<TokenData>, 'advantages'> & { advantages: number[]; behaviour: number[] }): TokenData => ({
   advantages: Float32Array.from(over.advantages),
   behaviourLogprobs: Float32Array.from(over.behaviour),
   mask: over.mask ?? new Float32Array(over.advantages.length).fill(1),

@@ -9,7 +9,7 @@ import { sample } from '../src/policy/transformer/sample.js';
 import { scoreSequences, tokenLogprobsTensor } from '../src/policy/transformer/logprobs.js';
 import { packArrays, unpackArrays, weightsSha256 } from '../src/tensor/pack.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/policy/checkpoint.js';
-import { bmm, linear } from '../src/policy/transformer/ops.js';
+import { bmm, layerNorm, layerNormReference, linear } from '../src/policy/transformer/ops.js';
 import { Rng } from '../src/util/rng.js';
 import { TINY } from './helpers/tiny.js';
 
@@ -69,6 +69,17 @@ describe('tiny GPT', () => {
     const ours3 = tf.grads((p, q) => tf.sum(tf.mul(bmm(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
     const ref3 = tf.grads((p, q) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
     ours3.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref3[i]!))).dataSync()[0]).toBeLessThan(1e-5));
+  });
+
+  it('LayerNorm with its hand-written gradient equals the autodiff one', () => {
+    const rng = new Rng(8);
+    const rnd = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape);
+    const x = rnd([6, 8]) as tf.Tensor2D, g = rnd([8]) as tf.Tensor1D, b = rnd([8]) as tf.Tensor1D, up = rnd([6, 8]);
+    const y = layerNorm(x, g, b), yr = layerNormReference(x, g, b);
+    expect(tf.max(tf.abs(tf.sub(y, yr))).dataSync()[0]).toBeLessThan(1e-5);
+    const ours = tf.grads((p, q, r) => tf.sum(tf.mul(layerNorm(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)))([x, g, b]);
+    const ref = tf.grads((p, q, r) => tf.sum(tf.mul(layerNormReference(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)))([x, g, b]);
+    ours.forEach((gr, i) => expect(tf.max(tf.abs(tf.sub(gr, ref[i]!))).dataSync()[0]).toBeLessThan(1e-4));
   });
 
   it('passes a finite-difference gradient check on a tiny config', () => {

@@ -32,7 +32,30 @@ export const bmm = tf.customGrad(((a: tf.Tensor, c: tf.Tensor, save: tf.GradSave
   };
 }) as never) as unknown as (a: tf.Tensor3D, c: tf.Tensor3D) => tf.Tensor3D;
 
-export function layerNorm(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor2D {
+/**
+ * LayerNorm over the last axis with a hand-written gradient (about half the kernels of the
+ * autodiff one):  x̂ = (x − μ)·r,  r = 1/sqrt(σ² + ε),  y = x̂·g + b;
+ *   dx = r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dx̂ = dy·g,  dg = Σ_rows dy·x̂,  db = Σ_rows dy.
+ */
+export const layerNorm = tf.customGrad(((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const mean = tf.mean(x, -1, true);
+  const xc = tf.sub(x, mean);
+  const r = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-5));
+  const xhat = tf.mul(xc, r);
+  save([xhat, r, g]);
+  return {
+    value: tf.add(tf.mul(xhat, g), b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xh, rs, gs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+      const dxhat = tf.mul(dy, gs);
+      const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))));
+      return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+    },
+  };
+}) as never) as unknown as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/** The same LayerNorm through autodiff (the reference the tests compare against). */
+export function layerNormReference(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D): tf.Tensor2D {
   const mean = tf.mean(x, -1, true);
   const xc = tf.sub(x, mean);
   const variance = tf.mean(tf.square(xc), -1, true);
