@@ -1,14 +1,27 @@
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InputError } from '../util/errors.js';
 
 const require_ = createRequire(import.meta.url);
 
+/** Versions recorded in manifests: package, tfjs, node, and the git commit when run from a checkout. */
 export function versions(): Record<string, string> {
-  return {
+  const out: Record<string, string> = {
     e3sim: (require_('../../package.json') as { version: string }).version,
     tfjs: (require_('@tensorflow/tfjs/package.json') as { version: string }).version,
     node: process.version,
   };
+  try {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    out.gitCommit = git('rev-parse', 'HEAD');
+    if (git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'package-lock.json') !== '') out.gitCommit += '-dirty';
+  } catch {
+    // not a git checkout (e.g. an installed package): the package version stands alone
+  }
+  return out;
 }
 
 export function parseIntFlag(value: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
