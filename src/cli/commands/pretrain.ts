@@ -24,11 +24,13 @@ export function registerPretrain(program: Command): void {
     .option('--init <dir>', 'start from this checkpoint\'s weights (fine-tuning)')
     .option('--config <file>', 'YAML/JSON overrides of the pretrain config (model, knobs, lr, …)')
     .option('--resume', 'continue the run whose checkpoint is in --out')
+    .option('--stop-at <step>', 'stop (with a checkpoint) at this step; the schedule still runs to --steps, so --resume continues it')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { task: string; out: string; steps: string; seed: string; backend: string; variant: string; init?: string; config?: string; resume?: boolean; json?: boolean }) => {
+    .action(async (o: { task: string; out: string; steps: string; seed: string; backend: string; variant: string; init?: string; config?: string; resume?: boolean; stopAt?: string; json?: boolean }) => {
       checkTask(o.task, ['countdown']);
       const steps = parseIntFlag(o.steps, '--steps', 1, 10_000_000);
       const seed = parseSeed(o.seed);
+      const stopAtStep = o.stopAt === undefined ? undefined : parseIntFlag(o.stopAt, '--stop-at', 1, steps);
       if (!(o.variant in VARIANTS)) throw new InputError(`--variant: expected base or noverify, got '${o.variant}'`);
       let cfg: PretrainConfig = { ...DEFAULT_PRETRAIN, knobs: VARIANTS[o.variant as keyof typeof VARIANTS], steps };
       if (o.config) cfg = mergeConfig(cfg, o.config);
@@ -38,7 +40,7 @@ export function registerPretrain(program: Command): void {
       if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
       const bar = progress('pretrain', steps, !!o.json);
       const res = runPretrain({
-        out: o.out, seed, config: cfg, command, versions: { ...versions(), backend: backend.name }, init: o.init, resume: o.resume, now: wallNow,
+        out: o.out, seed, config: cfg, command, versions: { ...versions(), backend: backend.name }, init: o.init, resume: o.resume, stopAtStep, now: wallNow,
         onProgress: (p) => bar.update(p.step, { loss: p.loss.toFixed(4), lr: p.lr.toExponential(2), 'tok/s': p.tokensPerSec.toFixed(0) }),
       });
       bar.stop();
