@@ -15,14 +15,18 @@ export class BigramPolicy {
     this.M = tf.variable(tf.tensor2d(values.slice(), [env.tokens, env.tokens + 1]), true);
   }
 
-  /** The paper's initialisation: M ~ U[−3, 3], then M[·, stop] = 4 and M[·, a*] = −4. */
-  static paperInit(env: PkEnvConfig, rng: Rng): BigramPolicy {
+  /**
+   * The paper's initialisation: M ~ U[−3, 3], then M[·, stop] = 4 and M[·, a*] = −4. The three
+   * numbers can be changed (for sensitivity studies); the defaults are the paper's.
+   */
+  static paperInit(env: PkEnvConfig, rng: Rng, init: { range?: number; stopLogit?: number; answerLogit?: number } = {}): BigramPolicy {
+    const { range = 3, stopLogit = 4, answerLogit = -4 } = init;
     const V = env.tokens + 1;
     const m = new Float32Array(env.tokens * V);
-    for (let i = 0; i < m.length; i++) m[i] = rng.uniform(-3, 3);
+    for (let i = 0; i < m.length; i++) m[i] = rng.uniform(-range, range);
     for (let r = 0; r < env.tokens; r++) {
-      m[r * V + stopAction(env)] = 4;
-      m[r * V + env.answer] = -4;
+      m[r * V + stopAction(env)] = stopLogit;
+      m[r * V + env.answer] = answerLogit;
     }
     return new BigramPolicy(env, m);
   }
