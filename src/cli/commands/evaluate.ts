@@ -89,6 +89,6 @@ export function registerEvaluate(program: Command): void {
       const rows = r.budgets.map((b) => [String(b.budget), ...ks.map((k) => fmt(b.passAt[String(k)]!)), b.meanLength.toFixed(1),
         b.meanLengthCorrect?.toFixed(1) ?? '-', b.meanLengthIncorrect?.toFixed(1) ?? '-', b.meanAttempts.toFixed(2), b.entropy.toFixed(3)]);
       process.stdout.write(`${o.checkpoint}: ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n`);
-      process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(10)).join('')).join('\n') + '\n');
+      process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
     });
 }
