@@ -37,6 +37,8 @@ describe('e3sim command line', () => {
     [['bench', '--backend', 'webgpu'], /--backend webgpu: cannot start/],
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--steps', '0'], /--steps: expected an integer in 1\.\./],
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'], /--variant: expected base or noverify/],
+    [['pretrain', '--task', 'countdown', '--out', 'examples'], /--out: 'examples' already exists and is not empty; pass --resume/],
+    [['pretrain', '--task', 'countdown', '--out', '/nonexistent/run', '--resume'], /--resume: '\/nonexistent\/run' does not exist/],
   ])('exits 2 with a message naming the input: %s', (args, message) => {
     const r = run(...args);
     expect(r.code).toBe(2);

@@ -34,6 +34,10 @@ export function registerPretrain(program: Command): void {
       if (!(o.variant in VARIANTS)) throw new InputError(`--variant: expected base or noverify, got '${o.variant}'`);
       let cfg: PretrainConfig = { ...DEFAULT_PRETRAIN, knobs: VARIANTS[o.variant as keyof typeof VARIANTS], steps };
       if (o.config) cfg = mergeConfig(cfg, o.config);
+      if (!o.resume && fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0) {
+        throw new InputError(`--out: '${o.out}' already exists and is not empty; pass --resume to continue the run saved there, or choose a new directory`);
+      }
+      if (o.resume && !fs.existsSync(o.out)) throw new InputError(`--resume: '${o.out}' does not exist (expected the --out directory of an unfinished run)`);
       const backend = await initBackend(parseBackend(o.backend));
       const command = ['e3sim pretrain --task countdown', `--out ${o.out}`, `--steps ${steps}`, `--seed ${seed}`, `--variant ${o.variant}`,
         `--backend ${backend.name}`, o.init ? `--init ${o.init}` : '', o.config ? `--config ${o.config}` : ''].filter(Boolean).join(' ');
