@@ -54,7 +54,7 @@ export function runPolicyBench(backend: string, shape: BenchShape, opts: { repea
   const sampleRuns: number[] = [];
   for (let r = 0; r <= opts.repeats; r++) {
     const t0 = opts.now();
-    // eos id outside the vocabulary's sampled range is impossible; use 0 and accept early stops
+    // eosId −1 is never sampled: every sequence generates the full budget
     const res = sample(model, prompts, { budgetTokens: budget, temperature: 1, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(`s${r}.${i}`)) });
     const n = res.reduce((a, x) => a + x.tokens.length, 0);
     const dt = (opts.now() - t0) / 1000;

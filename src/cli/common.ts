@@ -7,9 +7,13 @@ import { InputError } from '../util/errors.js';
 const require_ = createRequire(import.meta.url);
 
 /** Versions recorded in manifests: package, tfjs, node, and the git commit when run from a checkout. */
+export function packageVersion(): string {
+  return (require_('../../package.json') as { version: string }).version;
+}
+
 export function versions(): Record<string, string> {
   const out: Record<string, string> = {
-    e3sim: (require_('../../package.json') as { version: string }).version,
+    e3sim: packageVersion(),
     tfjs: (require_('@tensorflow/tfjs/package.json') as { version: string }).version,
     node: process.version,
   };

@@ -6,12 +6,12 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../util/errors.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerAll } from './commands/index.js';
-import { versions } from './common.js';
+import { packageVersion } from './common.js';
 
 const program = new Command();
 program.name('e3sim')
   .description('Train a small LM policy with the e3 recipe, as message-passing actors')
-  .version(versions().e3sim, '-V, --version')
+  .version(packageVersion(), '-V, --version')
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -45,7 +45,9 @@ export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
   const byLen = new Map<number, typeof all>();
   for (const x of all) {
     const L = promptTokens(x.problem).length;
-    byLen.set(L, [...(byLen.get(L) ?? []), x]);
+    const group = byLen.get(L);
+    if (group) group.push(x);
+    else byLen.set(L, [x]);
   }
   let done = 0;
   for (const group of byLen.values()) {

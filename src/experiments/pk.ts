@@ -88,6 +88,7 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
   let lenSum = 0, rewSum = 0, count = 0;
   let negUpdates = 0, negUp = 0, negArgmax = 0;
   let probs = policy.probabilities();
+  let entropies = rowStats(env, probs).entropies;
   const logRow = (step: number) => {
     const s = rowStats(env, probs);
     const row: PkLogRow = { step, meanLength: lenSum / Math.max(1, count), reward: rewSum / Math.max(1, count), pStop: s.pStop, entropy: s.entropy, pAnswer: s.pAnswer };
@@ -128,13 +129,13 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     }
     const before = probs;
     probs = policy.probabilities();
+    const hBefore = entropies;
+    entropies = rowStats(env, probs).entropies;
     if (o.negatives === 'keep') {
-      const hBefore = rowStats(env, before).entropies;
-      const hAfter = rowStats(env, probs).entropies;
       for (const s of touchedNeg) {
         if (touchedOther.has(s)) continue;
         negUpdates++;
-        if (hAfter[s]! > hBefore[s]!) negUp++;
+        if (entropies[s]! > hBefore[s]!) negUp++;
         negArgmax += Math.max(...before[s]!);
       }
     }

@@ -8,12 +8,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
-import { Gpt } from './transformer/model.js';
+import { Gpt, parameterShapes } from './transformer/model.js';
 import { Adam } from './transformer/adam.js';
 import { tokenLogprobsTensor } from './transformer/logprobs.js';
-import { parameterShapes } from './transformer/model.js';
 import { GptConfigSchema, type GptConfig } from './transformer/config.js';
-import { loadCheckpoint, saveCheckpoint, type Manifest } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { generateProblem } from '../tasks/countdown/problems.js';
 import { synthesizeTrace, SynthKnobsSchema } from '../tasks/countdown/synth.js';
 import { MAX_VALUE, PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
@@ -158,7 +157,7 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   let pool = 0;
   let inPool = 0;
   let trainedTokens = 0;
-  let optState: { state: Manifest['trainState']; weights?: ReturnType<typeof loadCheckpoint> } | null = null;
+  let resumed: LoadedCheckpoint | null = null;
   if (o.resume) {
     const ck = loadCheckpoint(o.out, { optimizer: true });
     const ts = ck.manifest.trainState as { pool: number; inPool: number; trainedTokens: number; pretrainConfig?: unknown } | undefined;
@@ -169,7 +168,7 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
     model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
     step = ck.manifest.step;
     ({ pool, inPool, trainedTokens } = ts);
-    optState = { state: ck.manifest.trainState, weights: ck };
+    resumed = ck;
   } else if (o.init) {
     const ck = loadCheckpoint(o.init);
     if (JSON.stringify(ck.manifest.config) !== JSON.stringify(cfg.model)) {
@@ -181,7 +180,7 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   }
   const names = parameterShapes(cfg.model).map((p) => p.name);
   const adam = new Adam(model.variables, { lr: cfg.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: cfg.clipNorm });
-  if (optState?.weights?.optimizer) adam.loadState(names, optState.weights.optimizer, optState.weights.manifest.optimizer!.step, `checkpoint ${o.out}`);
+  if (resumed) adam.loadState(names, resumed.optimizer!, resumed.manifest.optimizer!.step, `checkpoint ${o.out}`);
 
   // A finished run keeps only its weights (the shipped checkpoints must stay small); an
   // unfinished one keeps the optimiser state it needs to resume.

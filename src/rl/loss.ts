@@ -133,6 +133,7 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
     const A = tf.tensor1d(d.advantages);
     const w8 = tf.tensor1d(scale);
     const mu = tf.tensor1d(d.behaviourLogprobs);
+    const mt = tf.tensor1d(m);
     const c = cfg.correction;
     let surrogate: tf.Tensor1D;
     let weight: tf.Tensor1D;
@@ -156,7 +157,6 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
       }
       // Clipped from below: ratio < 1−ε_low with A < 0; from above: ratio > 1+ε_high with A > 0.
       const r = stopGradient(ratio);
-      const mt = tf.tensor1d(m);
       const denom = Math.max(1, tokens);
       clipLow = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.less(r, 1 - cfg.clipLow).toFloat(), tf.less(A, 0).toFloat()))), denom) as tf.Scalar;
       clipHigh = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.greater(r, 1 + cfg.clipHigh).toFloat(), tf.greater(A, 0).toFloat()))), denom) as tf.Scalar;
@@ -177,7 +177,6 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
       entropyBonus = tf.mul(entropy, -cfg.entropyCoef) as tf.Scalar;
     } else if (cfg.entropyCoef > 0) fail('entropyCoef > 0 needs entropies');
     const loss = tf.addN([policyLoss, klLoss, entropyBonus]) as tf.Scalar;
-    const mt = tf.tensor1d(m);
     const wd = stopGradient(weight);
     const weightMean = tf.div(tf.sum(tf.mul(wd, mt)), Math.max(1, tokens)) as tf.Scalar;
     const weightMax = (tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)) as tf.Scalar;

@@ -1,3 +1,5 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src/tensor/backend.js';
 import * as tf from '@tensorflow/tfjs';
 import { Gpt } from '../../src/policy/transformer/model.js';
 import { Adam } from '../../src/policy/transformer/adam.js';
@@ -27,4 +29,20 @@ export function tensorCountsOverSteps(rounds: number): number[] {
   adam.dispose();
   model.dispose();
   return counts;
+}
+
+/** The flat-memory test, registered once per backend file (each file runs in its own process). */
+export function describeFlatMemory(backend: 'cpu' | 'wasm'): void {
+  describe(`tensor memory on ${backend}`, () => {
+    beforeAll(async () => {
+      await initBackend(backend);
+    });
+
+    it('stays flat across repeated sample and train steps', () => {
+      const counts = tensorCountsOverSteps(6);
+      // the first round allocates cached constants (causal masks); afterwards nothing may grow
+      expect(new Set(counts.slice(1)).size).toBe(1);
+      expect(counts[5]).toBe(counts[1]);
+    });
+  });
 }

@@ -118,4 +118,3 @@ export function parseTrace(completion: readonly number[]): ParsedTrace {
   };
 }
 
-export { COLON, TARGET };
