@@ -39,6 +39,11 @@ describe('e3sim command line', () => {
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'], /--variant: expected base or noverify/],
     [['pretrain', '--task', 'countdown', '--out', 'examples'], /--out: 'examples' already exists and is not empty; pass --resume/],
     [['pretrain', '--task', 'countdown', '--out', '/nonexistent/run', '--resume'], /--resume: '\/nonexistent\/run' does not exist/],
+    [['pk', '--negatives', 'maybe'], /--negatives: expected one of keep \| mask, got 'maybe'/],
+    [['pk', '--steps', '-5'], /--steps: expected an integer in 1\.\./],
+    [['pk', '--lr', 'fast'], /--lr: expected a number in 0\.\.1000000, got 'fast'/],
+    [['pk', '--group', '1'], /--group: expected an integer in 2\.\./],
+    [['pk', '--reduce', 'max'], /--reduce: expected one of sum \| mean, got 'max'/],
   ])('exits 2 with a message naming the input: %s', (args, message) => {
     const r = run(...args);
     expect(r.code).toBe(2);
@@ -76,4 +81,15 @@ describe('e3sim command line', () => {
     expect(Object.keys(ej.budgets[0].passAt)).toEqual(['1', '4']);
     for (const k of ['meanLength', 'meanAttempts', 'entropy']) expect(typeof ej.budgets[0][k]).toBe('number');
   });
+
+  it('pk prints the documented summary JSON', () => {
+    const r = run('pk', '--steps', '200', '--log-every', '100', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    for (const k of ['negatives', 'lengthStart', 'lengthMax', 'lengthEnd', 'rewardEnd', 'pStopStart', 'pStopEnd', 'entropyStart', 'entropyEnd', 'negativeStepsEntropyUpFraction']) expect(j).toHaveProperty(k);
+    expect(j.negatives).toBe('keep');
+    expect(j.runs[0].log).toHaveLength(2);
+    expect(j.runs[0].log[1]).toMatchObject({ step: 200, episodes: 200 * 64 });
+  });
 });
+

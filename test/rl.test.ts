@@ -5,7 +5,7 @@ import { groupAdvantages } from '../src/rl/advantages.js';
 import { e3Loss, readStats, type LossConfig, type TokenData } from '../src/rl/loss.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { scoreEpisode } from '../src/tasks/pk/env.js';
-import { sgdStep } from '../src/tensor/sgd.js';
+import { bigramPolicyStep } from '../src/experiments/pk.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -131,32 +131,43 @@ describe('e3 loss terms', () => {
 });
 
 describe('negative gradients on the p^k bigram', () => {
+  const env = { tokens: 4, answer: 0, budget: 10 };
+  const V = 5;
+  const values = new Float32Array(4 * V);
+  for (let r = 0; r < 4; r++) values[r * V + 4] = 1; // stop is likely
+
   it('a negative advantage on a trace that stopped early lowers the probability of stop', () => {
-    const env = { tokens: 4, answer: 0, budget: 10 };
-    const V = 5;
-    const values = new Float32Array(4 * V);
-    for (let r = 0; r < 4; r++) values[r * V + 4] = 1; // stop is likely
     const p = BigramPolicy.fromValues(env, values);
     const ep = scoreEpisode(env, [1, 2, 4]);
-    const before = p.probabilities()[2]![4]!;
-    const lr = 0.5;
-    sgdStep([p.M], () => {
-      const { logprobs, episodeOf } = p.transitionLogprobs([ep]);
-      const n = logprobs.shape[0];
-      const d = data({ advantages: new Array(n).fill(-1), behaviour: Array.from(logprobs.dataSync()), sequence: episodeOf });
-      return e3Loss(logprobs, d, base).loss;
-    }, lr);
-    const after = p.probabilities()[2]![4]!;
-    expect(after).toBeLessThan(before);
-    // With GRPOMask the same step changes nothing.
+    const before = p.prob(2, 4);
+    const stats = bigramPolicyStep(p, [ep], [-1], base, 0.5);
+    expect(stats?.tokens).toBe(2);
+    expect(p.prob(2, 4)).toBeLessThan(before);
+    // With GRPOMask the same step changes nothing: every token is masked.
     const q = BigramPolicy.fromValues(env, values);
-    sgdStep([q.M], () => {
-      const { logprobs, episodeOf } = q.transitionLogprobs([ep]);
-      const d = data({ advantages: new Array(logprobs.shape[0]).fill(-1), behaviour: Array.from(logprobs.dataSync()), sequence: episodeOf });
-      return e3Loss(logprobs, d, { ...base, negatives: 'mask' }).loss;
-    }, lr);
+    const masked = bigramPolicyStep(q, [ep], [-1], { ...base, negatives: 'mask' }, 0.5);
+    expect(masked?.tokensMaskedNegative).toBe(2);
     expect(Array.from(q.values())).toEqual(Array.from(values));
     p.dispose();
     q.dispose();
+  });
+
+  it('the exact softmax chain rule equals autodiff through logSoftmax', () => {
+    const vals = Float32Array.from({ length: 4 * V }, (_, i) => Math.sin(i * 1.7));
+    const p = BigramPolicy.fromValues(env, vals);
+    const eps = [scoreEpisode(env, [1, 2, 3, 4]), scoreEpisode(env, [3, 3, 0]), scoreEpisode(env, [2, 1, 1, 4])];
+    const adv = [-0.7, 1.4, -0.7];
+    const { prev, next, episodeOf } = BigramPolicy.transitions(eps);
+    const d = data({ advantages: Array.from(episodeOf, (k) => adv[k]!), behaviour: Array.from(p.hostLogprobs(prev, next)), sequence: episodeOf });
+    const cfg: LossConfig = { ...base, aggregation: 'seq-mean-token-mean' };
+    const M = p.variable();
+    const { grads } = tf.variableGrads(() => e3Loss(p.transitionLogprobs(eps).logprobs, d, cfg).loss, [M]);
+    const auto = grads[M.name]!.dataSync();
+    const dLogprob = tf.grad((lp: tf.Tensor) => e3Loss(lp as tf.Tensor1D, d, cfg).loss)(tf.tensor1d(d.behaviourLogprobs)).dataSync();
+    const exact = p.gradientFromLogprobGrad(prev, next, dLogprob);
+    expect(exact.some((g) => Math.abs(g) > 0.01)).toBe(true);
+    for (let i = 0; i < exact.length; i++) expect(exact[i]).toBeCloseTo(auto[i]!, 5);
+    tf.dispose(Object.values(grads));
+    p.dispose();
   });
 });

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { registerEvaluate } from './evaluate.js';
 import { registerBench } from './bench.js';
+import { registerPk } from './pk.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
   registerBench(program);
+  registerPk(program);
 }
