@@ -21,7 +21,7 @@ for (const c of program.commands) c.exitOverride();
 
 try {
   await program.parseAsync(process.argv);
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 } catch (e) {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) process.exit(0);

@@ -5,6 +5,7 @@
  * never a silent fallback.
  */
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
@@ -45,7 +46,14 @@ async function startTensorflow(): Promise<string> {
 
 let gpuObject: unknown = null;
 
+/** Dawn needs a Vulkan loader; without one it only prints warnings and finds no adapter. */
+function vulkanLoaderPresent(): boolean {
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
+  return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+}
+
 async function startWebgpu(): Promise<string> {
+  if (!vulkanLoaderPresent()) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine; Dawn needs one');
   let webgpu: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
     webgpu = require_('webgpu');

@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { registerEvaluate } from './evaluate.js';
 import { registerBench } from './bench.js';
 import { registerPk } from './pk.js';
+import { registerTrain } from './train.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
   registerBench(program);
   registerPk(program);
+  registerTrain(program);
 }

@@ -23,6 +23,12 @@ export interface SampleOptions {
    * still those of the unconstrained policy.
    */
   forbid?: (row: number, completion: readonly number[]) => readonly number[] | null;
+  /**
+   * Called before the decode step that computes the logits of completion position `position`
+   * (position 0 comes from the prefill). A sampler may swap the model's weights here (in-flight
+   * updates); the KV cache of earlier positions is kept.
+   */
+  beforeDecode?: (position: number) => void;
 }
 
 export interface SampleResult {
@@ -99,6 +105,7 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
       } else active++;
     }
     if (active === 0 || step === maxNew - 1) break;
+    opts.beforeDecode?.(step + 1);
     const old = cache;
     const out = tf.tidy(() => {
       const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);

@@ -1,0 +1,124 @@
+/**
+ * Sampler worker: holds a policy copy at some version and generates groups of rollouts.
+ * Weights arrive on a dedicated MessagePort (one transferred buffer per version) and are read
+ * synchronously with receiveMessageOnPort: between requests, or between tokens of unfinished
+ * sequences when the request is `inflight` (each token keeps the version that produced it).
+ */
+import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import * as tf from '@tensorflow/tfjs';
+import { nodeEndpoint } from '../src/runtime/workers.js';
+import { initBackend, type BackendName } from '../src/tensor/backend.js';
+import { Gpt } from '../src/policy/transformer/model.js';
+import type { GptConfig } from '../src/policy/transformer/config.js';
+import type { PackedWeights } from '../src/tensor/pack.js';
+import { sample } from '../src/policy/transformer/sample.js';
+import { promptTokens } from '../src/tasks/countdown/trace.js';
+import { EOS, PAD } from '../src/tasks/countdown/tokenizer.js';
+import { Rng } from '../src/util/rng.js';
+import { wallNow } from '../src/runtime/clock.js';
+import { rolloutId, type Generate, type Rollout, type Rollouts } from '../src/runtime/messages.js';
+
+export interface WeightsMessage {
+  version: number;
+  weights: PackedWeights;
+}
+
+let model: Gpt | null = null;
+let version = -1;
+let port: MessagePort | null = null;
+let samplerId = '';
+
+/** Applies the newest weights waiting on the port, if any; returns whether the version changed. */
+function drainWeights(): boolean {
+  let latest: WeightsMessage | null = null;
+  for (let m = receiveMessageOnPort(port!); m; m = receiveMessageOnPort(port!)) latest = m.message as WeightsMessage;
+  if (!latest || latest.version <= version) return false;
+  model!.load(latest.weights, `weights v${latest.version}`);
+  version = latest.version;
+  return true;
+}
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function blockMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+const api = {
+  async init(o: { backend: BackendName; config: GptConfig; weights: PackedWeights; version: number; weightsPort: MessagePort; samplerId: string }): Promise<string> {
+    const b = await initBackend(o.backend);
+    model = Gpt.fromPacked(o.config, o.weights, 'initial weights');
+    version = o.version;
+    port = o.weightsPort;
+    samplerId = o.samplerId;
+    return `${b.name} (${b.detail})`;
+  },
+
+  /** Takes the newest weights; waits (bounded) until at least `minVersion` is here. Returns the version. */
+  async syncWeights(minVersion: number, waitMsMax: number): Promise<number> {
+    if (!model || !port) throw new Error('sampler: syncWeights before init');
+    drainWeights();
+    // Admission lets a request run at minVersion or newer; weights are posted before the
+    // request, so this wait is short. The limit keeps a lost publication from hanging us.
+    for (let waited = 0; version < minVersion; waited += 5) {
+      if (waited > waitMsMax) throw new Error(`sampler ${samplerId}: weights v${minVersion} never arrived (have v${version})`);
+      await sleepMs(5);
+      drainWeights();
+    }
+    return version;
+  },
+
+  async generate(req: Generate): Promise<Rollouts> {
+    if (!model || !port) throw new Error('sampler: generate before init');
+    if (req.fault === 'crash') process.exit(70);
+    if (req.fault === 'hang') await new Promise(() => {});
+    if (version < req.minVersion) throw new Error(`sampler ${samplerId}: at v${version}, request ${req.requestId} needs v${req.minVersion}`);
+    const t0 = wallNow();
+    const prompts: number[][] = [];
+    const rngs: Rng[] = [];
+    const meta: { problemId: string; sampleIndex: number; prompt: number[] }[] = [];
+    const root = new Rng(`rollout/${req.seed}`);
+    for (const p of req.problems) {
+      const prompt = promptTokens(p);
+      for (let j = 0; j < req.groupSize; j++) {
+        prompts.push(prompt);
+        rngs.push(root.fork(`${req.step}/${p.id}/${j}`));
+        meta.push({ problemId: p.id, sampleIndex: j, prompt });
+      }
+    }
+    // Version of the weights that produced the logits of each completion position.
+    const versionAt: number[] = [version];
+    let swaps = 0;
+    const results = sample(model, prompts, {
+      budgetTokens: req.budgetTokens, temperature: req.temperature, eosId: EOS, padId: PAD, rngs,
+      beforeDecode: (position) => {
+        if (req.inflight && drainWeights()) swaps++;
+        versionAt[position] = version;
+      },
+    });
+    const rollouts: Rollout[] = results.map((r, i) => ({
+      id: rolloutId(req.step, meta[i]!.problemId, meta[i]!.sampleIndex),
+      problemId: meta[i]!.problemId,
+      sampleIndex: meta[i]!.sampleIndex,
+      prompt: meta[i]!.prompt,
+      completion: r.tokens,
+      behaviourLogprobs: r.logprobs,
+      versions: r.tokens.map((_, j) => versionAt[j]!),
+      stop: r.stop,
+    }));
+    const computeMs = wallNow() - t0;
+    if (req.slowFactor > 1) blockMs(computeMs * (req.slowFactor - 1));
+    return {
+      type: 'Rollouts', requestId: req.requestId, samplerId, step: req.step, rollouts,
+      generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0), computeMs: wallNow() - t0, swaps,
+    };
+  },
+
+  numTensors(): number {
+    return tf.memory().numTensors;
+  },
+};
+
+export type SamplerApi = typeof api;
+Comlink.expose(api, nodeEndpoint(parentPort!));

@@ -1,0 +1,26 @@
+/**
+ * Piscina task: verify one group's completions with the task's external verifier (rewards never
+ * come from the model's own verdict tokens). Stateless.
+ */
+import { verify } from '../src/tasks/countdown/verifier.js';
+import type { VerdictMsg } from '../src/runtime/messages.js';
+
+export interface VerifyTask {
+  numbers: number[];
+  target: number;
+  completions: number[][];
+  fault: 'crash' | 'hang' | null;
+  slowFactor: number;
+}
+
+export default async function verifyGroup(t: VerifyTask): Promise<VerdictMsg[]> {
+  if (t.fault === 'crash') process.exit(70);
+  if (t.fault === 'hang') await new Promise(() => {});
+  const t0 = performance.now();
+  const out = t.completions.map((c) => {
+    const v = verify({ numbers: t.numbers, target: t.target }, c);
+    return { correct: v.correct, reason: v.reason, attempts: v.attempts, selfChecks: v.selfVerdicts };
+  });
+  if (t.slowFactor > 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, (performance.now() - t0) * (t.slowFactor - 1));
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * Batcher: holds scored groups (bounded) and hands the learner its next TrainBatch once every
+ * group of that step has arrived and the learner is waiting. The queue, the accounting and the
+ * staleness rules live in the runtime (src/runtime/batcher.ts, pure); the machine decides when.
+ */
+import { assign, setup } from 'xstate';
+import type { ScoredGroup } from '../src/runtime/messages.js';
+import { notProvided } from './util.js';
+
+export const batcherMachine = setup({
+  types: {
+    context: {} as { learnerWaiting: boolean },
+    events: {} as { type: 'GROUP'; group: ScoredGroup } | { type: 'LEARNER_READY' } | { type: 'POKE' } | { type: 'STOP' },
+  },
+  actors: {
+    /** Forms the batch (accounting, staleness checks) and sends it to the learner. */
+    dispatch: notProvided<void, void>('batcher', 'dispatch'),
+  },
+  actions: {
+    enqueue: (_, _p: { group: ScoredGroup }) => {},
+  },
+  guards: {
+    /** All groups of the learner's next step are here (or a failed step's batch waits for a retry). */
+    batchComplete: () => false,
+  },
+}).createMachine({
+  id: 'batcher',
+  context: { learnerWaiting: false },
+  initial: 'collecting',
+  on: {
+    GROUP: { actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
+    LEARNER_READY: { actions: assign({ learnerWaiting: true }) },
+    STOP: '.stopped',
+  },
+  states: {
+    collecting: {
+      on: {
+        /** Something outside changed (a checkpoint ended): look again. */
+        POKE: {},
+      },
+      always: { guard: ({ context }) => context.learnerWaiting, target: 'checking' },
+    },
+    checking: {
+      // Transient: waits in `collecting` unless a batch can go now.
+      always: [{ guard: 'batchComplete', target: 'dispatching' }, { target: 'waitingForGroups' }],
+    },
+    waitingForGroups: {
+      on: { GROUP: { target: 'checking', actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } }, POKE: 'checking' },
+    },
+    dispatching: {
+      invoke: { src: 'dispatch', onDone: { target: 'collecting', actions: assign({ learnerWaiting: false }) } },
+    },
+    stopped: { type: 'final' },
+  },
+});

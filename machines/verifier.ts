@@ -1,0 +1,67 @@
+/**
+ * Verifier: takes one group at a time and runs the task's verifier in the piscina pool, with a
+ * timeout per attempt and a bounded number of attempts; a group that fails every attempt is
+ * handed on marked invalid (its rollouts are dropped-invalid, never lost).
+ */
+import { assign, setup } from 'xstate';
+import type { Rollouts, VerdictMsg } from '../src/runtime/messages.js';
+import { errorText, notProvided } from './util.js';
+
+export interface VerifyJob {
+  jobId: string;
+  step: number;
+  problemId: string;
+  rollouts: Rollouts['rollouts'];
+}
+
+export const verifierMachine = setup({
+  types: {
+    context: {} as { id: string; job: VerifyJob | null; attempts: number; attemptsMax: number; verdicts: VerdictMsg[] | null; error: string | null },
+    input: {} as { id: string; attemptsMax: number },
+    events: {} as { type: 'VERIFY'; job: VerifyJob } | { type: 'STOP' },
+  },
+  actors: {
+    verify: notProvided<VerdictMsg[], { id: string; job: VerifyJob; attempt: number }>('verifier', 'verify'),
+    deliver: notProvided<void, { job: VerifyJob; verdicts: VerdictMsg[] | null }>('verifier', 'deliver'),
+  },
+  actions: {
+    becameIdle: (_, _p: { id: string }) => {},
+    reportFailure: (_, _p: { id: string; job: VerifyJob; error: string }) => {},
+  },
+  guards: {
+    attemptsLeft: ({ context }) => context.attempts < context.attemptsMax,
+  },
+}).createMachine({
+  id: 'verifier',
+  context: ({ input }) => ({ id: input.id, job: null, attempts: 0, attemptsMax: input.attemptsMax, verdicts: null, error: null }),
+  initial: 'idle',
+  states: {
+    idle: {
+      entry: { type: 'becameIdle', params: ({ context }) => ({ id: context.id }) },
+      on: {
+        VERIFY: { target: 'verifying', actions: assign({ job: ({ event }) => event.job, attempts: 0, verdicts: null, error: null }) },
+        STOP: 'stopped',
+      },
+    },
+    verifying: {
+      entry: assign({ attempts: ({ context }) => context.attempts + 1 }),
+      invoke: {
+        src: 'verify', input: ({ context }) => ({ id: context.id, job: context.job!, attempt: context.attempts }),
+        onDone: { target: 'delivering', actions: assign({ verdicts: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
+      },
+    },
+    failed: {
+      entry: { type: 'reportFailure', params: ({ context }) => ({ id: context.id, job: context.job!, error: context.error ?? 'unknown' }) },
+      // A short pause before the next attempt (the pool replaces a crashed or aborted thread).
+      after: { 20: [{ guard: 'attemptsLeft', target: 'verifying' }, { target: 'delivering', actions: assign({ verdicts: null }) }] },
+    },
+    delivering: {
+      invoke: {
+        src: 'deliver', input: ({ context }) => ({ job: context.job!, verdicts: context.verdicts }),
+        onDone: { target: 'idle', actions: assign({ job: null, verdicts: null }) },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});

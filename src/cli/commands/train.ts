@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadTrainConfig, parseTrainConfig, type TrainConfig } from '../../runtime/config.js';
+import { parseFault } from '../../runtime/faults.js';
+import { TrainingRun, type StepProgress } from '../../runtime/run.js';
+import { parseBackend } from '../../tensor/backend.js';
+import { wallNow } from '../../runtime/clock.js';
+import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
+import { progress } from '../progress.js';
+import { InputError } from '../../util/errors.js';
+
+interface TrainFlags {
+  config?: string; out?: string; seed?: string; backend?: string; maxSteps?: string; resume?: string; inject: string[]; json?: boolean; quiet?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function fmtProgress(p: StepProgress): Record<string, string | number> {
+  return {
+    stage: `${p.stage} (d${p.difficulty}, ${p.budgetTokens} tok)`, pass: p.passRate.toFixed(3), len: p.lengthMean.toFixed(1),
+    stale: `${p.stalenessMean.toFixed(2)}/${p.stalenessMax}`, 'tok/s': p.tokensPerSec.toFixed(0), eta: Number.isFinite(p.etaSeconds) ? `${p.etaSeconds.toFixed(0)}s` : '?',
+  };
+}
+
+export function registerTrain(program: Command): void {
+  program.command('train')
+    .description('RL training of the countdown policy as a topology of actors (see docs/TRAIN.md)')
+    .option('--config <file>', 'YAML config (examples/*.yaml); with --resume, defaults to the run\'s config.json')
+    .option('--out <dir>', 'run directory (default runs/<config name>)')
+    .option('--seed <s>', 'override the config\'s seed')
+    .option('--backend <b>', 'override the config\'s backend: auto|tensorflow|webgpu|wasm|cpu')
+    .option('--max-steps <n>', 'stop after this learner step (default: all curriculum stages)')
+    .option('--resume <dir>', 'continue the run in DIR from its last checkpoint')
+    .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, learner); repeatable', collect, [])
+    .option('--json', 'print summary.json at the end')
+    .option('--quiet', 'no progress display')
+    .action(async (f: TrainFlags) => {
+      const faults = f.inject.map((spec) => {
+        try {
+          parseFault(spec);
+          return spec;
+        } catch (e) {
+          throw new InputError(`--inject: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      });
+      let cfg: TrainConfig;
+      let out: string;
+      if (f.resume) {
+        out = f.resume;
+        const saved = path.join(out, 'config.json');
+        if (!fs.existsSync(saved)) throw new InputError(`--resume: '${out}' has no config.json (expected the directory of an earlier e3sim train run)`);
+        cfg = parseTrainConfig(JSON.parse(fs.readFileSync(saved, 'utf8')), saved);
+        if (f.config && JSON.stringify(loadTrainConfig(f.config)) !== JSON.stringify(cfg)) {
+          throw new InputError(`--config: '${f.config}' differs from the config of the run in ${out}; resume without --config or with the same file`);
+        }
+        if (f.out && path.resolve(f.out) !== path.resolve(out)) throw new InputError('--out: with --resume the run directory is the --resume one');
+        if (f.seed !== undefined || f.backend !== undefined) throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
+      } else {
+        if (!f.config) throw new InputError('--config: required (e.g. --config examples/smoke.yaml), or --resume DIR');
+        cfg = loadTrainConfig(f.config);
+        if (f.seed !== undefined) cfg.seed = parseSeed(f.seed);
+        if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
+        out = f.out ?? path.join('runs', cfg.name);
+        if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+          throw new InputError(`--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`);
+        }
+        if (!fs.existsSync(cfg.model.checkpoint)) throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
+        fs.mkdirSync(out, { recursive: true });
+        fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+      }
+      const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      const quiet = Boolean(f.quiet || f.json);
+      const run = new TrainingRun({
+        config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
+        command: process.argv.slice(2).join(' '), versions: versions(), now: wallNow,
+        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
+      });
+      const bar = progress(`train ${cfg.name}`, run.maxSteps, quiet);
+      (run as unknown as { o: { onStep?: (p: StepProgress) => void } }).o.onStep = (p) => bar.update(p.step, fmtProgress(p));
+      let signals = 0;
+      const onSignal = (sig: string) => {
+        signals++;
+        if (signals > 1) {
+          process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
+          process.exit(130);
+        }
+        process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
+        run.interrupt();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const summary = await run.run();
+      bar.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (f.json) printJson({ ...summary, runDir: out });
+      else {
+        process.stdout.write(`${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
+          `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
+          `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`);
+        process.stdout.write(`run directory: ${out}${summary.interrupted ? ` (continue with: e3sim train --resume ${out})` : ''}\n`);
+      }
+      if (summary.interrupted) process.exitCode = 130;
+    });
+}

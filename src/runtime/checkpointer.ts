@@ -1,0 +1,75 @@
+/**
+ * Run checkpoints: `checkpoints/step-N/` (weights, optimizer, and the run state — version,
+ * accounting, batcher queue, curriculum, fired faults, restart counts) written atomically by
+ * saveCheckpoint (temp dir + rename), then `checkpoints/latest` switched atomically
+ * (temp file + rename). A reader follows `latest` only, so a half-written step-N is never loaded.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { loadCheckpoint, saveCheckpoint } from '../policy/checkpoint.js';
+import type { GptConfig } from '../policy/transformer/config.js';
+import type { PackedWeights } from '../tensor/pack.js';
+import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
+import { InputError } from '../util/errors.js';
+import type { Disposition } from './batcher.js';
+import type { ScoredGroup } from './messages.js';
+
+export interface RunState {
+  version: number;
+  accounting: [string, Disposition | 'generated'][];
+  queue: ScoredGroup[];
+  curriculum: { stage: number; stepsInStage: number };
+  faultsFired: string[];
+  restarts: Record<string, number>;
+  stalenessMax: number;
+  tokensGenerated: number;
+}
+
+const RunStateSchema = z.object({
+  version: z.number().int().min(0),
+  accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid'])])),
+  queue: z.array(z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough()),
+  curriculum: z.object({ stage: z.number().int().min(0), stepsInStage: z.number().int().min(0) }),
+  faultsFired: z.array(z.string()),
+  restarts: z.record(z.string(), z.number().int().min(0)),
+  stalenessMax: z.number().int().min(0),
+  tokensGenerated: z.number().int().min(0),
+});
+
+export function checkpointsDir(runDir: string): string {
+  return path.join(runDir, 'checkpoints');
+}
+
+export function writeRunCheckpoint(runDir: string, o: {
+  gptConfig: GptConfig; seed: number; command: string; versions: Record<string, string>;
+  weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState; keep: number;
+}): string {
+  const root = checkpointsDir(runDir);
+  fs.mkdirSync(root, { recursive: true });
+  const name = `step-${o.state.version}`;
+  saveCheckpoint(path.join(root, name), {
+    kind: 'gpt', config: o.gptConfig, tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+    seed: o.seed, command: o.command, versions: o.versions, step: o.state.version, trainState: { run: o.state },
+  }, o.weights, o.optimizer);
+  const tmp = path.join(root, `latest.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, name + '\n');
+  fs.renameSync(tmp, path.join(root, 'latest'));
+  // Keep the newest `keep` checkpoints (never the one `latest` names).
+  const steps = fs.readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort((a, b) => Number(b.slice(5)) - Number(a.slice(5)));
+  for (const d of steps.slice(o.keep)) if (d !== name) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+  return path.join(root, name);
+}
+
+export function readRunCheckpoint(runDir: string): { dir: string; weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState } | null {
+  const latest = path.join(checkpointsDir(runDir), 'latest');
+  if (!fs.existsSync(latest)) return null;
+  const name = fs.readFileSync(latest, 'utf8').trim();
+  if (!/^step-\d+$/.test(name)) throw new InputError(`${latest}: expected 'step-N', found '${name.slice(0, 40)}'`);
+  const dir = path.join(checkpointsDir(runDir), name);
+  const ck = loadCheckpoint(dir, { optimizer: true });
+  const raw = (ck.manifest.trainState as { run?: unknown } | undefined)?.run;
+  const r = RunStateSchema.safeParse(raw);
+  if (!r.success) throw new InputError(`checkpoint ${dir}: run state ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+  return { dir, weights: ck.weights, optimizer: ck.optimizer ? { state: ck.optimizer, step: ck.manifest.optimizer!.step } : undefined, state: r.data as unknown as RunState };
+}

@@ -1,0 +1,737 @@
+/**
+ * Assembles and runs a training topology from a config: sampler and learner worker threads
+ * (comlink), a piscina verifier pool, and one xstate machine per role, wired by plain JSON-safe
+ * messages (weights travel as transferred buffers). The machines decide; this file provides
+ * their effects and routes their messages. See machines/README.md for the picture.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { createActor, type AnyActorRef } from 'xstate';
+import {
+  samplerMachine, learnerMachine, verifierMachine, graderMachine, batcherMachine, weightStoreMachine,
+  curriculumMachine, supervisorMachine, coordinatorMachine,
+} from '../../machines/index.js';
+import type { VerifyJob } from '../../machines/verifier.js';
+import type { GradeJob } from '../../machines/grader.js';
+import type { TrainOutput } from '../../machines/learner.js';
+import type { Failure } from '../../machines/supervisor.js';
+import type { SamplerApi } from '../../actors/sampler.worker.js';
+import type { LearnerApi } from '../../actors/learner.worker.js';
+import type { VerifyTask } from '../../actors/verify.task.js';
+import { loadCheckpoint } from '../policy/checkpoint.js';
+import type { GptConfig } from '../policy/transformer/config.js';
+import type { PackedWeights } from '../tensor/pack.js';
+import { weightsSha256 } from '../tensor/pack.js';
+import { groupAdvantages } from '../rl/advantages.js';
+import type { LossConfig } from '../rl/loss.js';
+import type { TrainRollout } from '../rl/gptStep.js';
+import { generateProblem } from '../tasks/countdown/problems.js';
+import { VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
+import { Rng } from '../util/rng.js';
+import { InputError, assert } from '../util/errors.js';
+import type { Now } from './clock.js';
+import { TransitionLog } from '../trace/transitions.js';
+import { stalenessBound, totalSteps, type TrainConfig } from './config.js';
+import { FaultPlan, parseFault } from './faults.js';
+import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
+import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type FormedBatch } from './batcher.js';
+import { ACTORS_DIR, WorkerHandle } from './workers.js';
+import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
+import { stageOfStep } from './stages.js';
+
+export interface StepProgress {
+  step: number;
+  maxSteps: number;
+  stage: number;
+  difficulty: number;
+  budgetTokens: number;
+  passRate: number;
+  rewardMean: number;
+  lengthMean: number;
+  stalenessMean: number;
+  stalenessMax: number;
+  tokensPerSec: number;
+  etaSeconds: number;
+  loss: number;
+}
+
+export interface Summary {
+  steps: number;
+  rolloutsGenerated: number;
+  rolloutsTrained: number;
+  rolloutsDroppedStale: number;
+  rolloutsDroppedInvalid: number;
+  rolloutsLost: number;
+  stalenessMax: number;
+  stalenessBound: number;
+  restarts: number;
+  finalVersion: number;
+  weightsSha256: string;
+  policy: TrainConfig['staleness']['policy'];
+  interrupted: boolean;
+  /** Weight swaps between tokens (inflight). */
+  inflightSwaps: number;
+  /** Learner replays after a restart whose weights matched the published ones. */
+  replayMismatches: number;
+  wallMs: number;
+  tokensGenerated: number;
+  tokensPerSec: number;
+  samplerComputeMs: number;
+  learnerComputeMs: number;
+  transferMs: number;
+  /** Share of (samplers + learner) × wall time spent neither computing nor moving weights. */
+  overheadFraction: number;
+  transitions: number;
+  faultsFired: string[];
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  out: string;
+  resume: boolean;
+  /** Stop after this learner step (default: the curriculum's total). */
+  maxSteps?: number;
+  extraFaults?: string[];
+  command: string;
+  versions: Record<string, string>;
+  now: Now;
+  onStep?: (p: StepProgress) => void;
+  onLog?: (line: string) => void;
+}
+
+interface SamplerSlot {
+  id: string;
+  handle: WorkerHandle<SamplerApi>;
+  port: MessagePort;
+  actor: AnyActorRef;
+}
+
+const WEIGHT_VERSIONS_KEPT = 2;
+
+export class TrainingRun {
+  readonly dir: string;
+  readonly cfg: TrainConfig;
+  readonly eta: number;
+  readonly maxSteps: number;
+  private readonly o: TrainOptions;
+  private readonly faults: FaultPlan;
+  private gptConfig!: GptConfig;
+  private referenceWeights!: PackedWeights;
+  private readonly weights = new Map<number, PackedWeights>();
+  private version = 0;
+  private accounting = new Accounting();
+  private queue: GroupQueue;
+  private nextStep = 1;
+  private readonly planned: Generate[] = [];
+  private readonly reissue: Generate[] = [];
+  private readonly inflight = new Map<string, Generate>();
+  private readonly samplers: SamplerSlot[] = [];
+  private readonly idleSamplers = new Set<string>();
+  private readonly verifyJobs: VerifyJob[] = [];
+  private readonly verifiers: { id: string; actor: AnyActorRef }[] = [];
+  private readonly idleVerifiers = new Set<string>();
+  private readonly deliveryWaiters: (() => void)[] = [];
+  private pool: Piscina | null = null;
+  private learner: WorkerHandle<LearnerApi> | null = null;
+  private learnerActor!: AnyActorRef;
+  private batcher!: AnyActorRef;
+  private grader!: AnyActorRef;
+  private weightStore!: AnyActorRef;
+  private curriculum!: AnyActorRef;
+  private supervisor!: AnyActorRef;
+  private coordinator!: AnyActorRef;
+  private transitions!: TransitionLog;
+  private metricsFd = -1;
+  private paused = false;
+  private retryBatch: TrainBatch | null = null;
+  /** Batches trained since the last checkpoint (replayed after a learner restart). */
+  private readonly sinceCheckpoint = new Map<number, TrainRollout[]>();
+  private readonly formed = new Map<number, FormedBatch>();
+  private lastCheckpointStep = 0;
+  private snapshot: Awaited<ReturnType<LearnerApi['snapshot']>> | null = null;
+  private restarts: Record<string, number> = {};
+  private stalenessMax = 0;
+  private inflightSwaps = 0;
+  private replayMismatches = 0;
+  private tokensGenerated = 0;
+  private samplerComputeMs = 0;
+  private learnerComputeMs = 0;
+  private transferMs = 0;
+  private t0 = 0;
+  private tokensAtStart = 0;
+  private stepsAtStart = 0;
+  private interrupted = false;
+  private fatal: string | null = null;
+  private finished!: Promise<'done' | 'failed'>;
+
+  constructor(o: TrainOptions) {
+    this.o = o;
+    this.cfg = o.config;
+    this.dir = o.out;
+    this.eta = stalenessBound(this.cfg);
+    this.maxSteps = o.maxSteps ?? totalSteps(this.cfg);
+    this.faults = new FaultPlan([...this.cfg.faults, ...(o.extraFaults ?? [])].map(parseFault));
+    const perStep = this.cfg.rollout.problemsPerStep;
+    this.queue = new GroupQueue(perStep, Math.max(this.cfg.limits.queueGroupsMax, (this.eta + 2) * perStep));
+  }
+
+  private log(s: string): void {
+    this.o.onLog?.(s);
+  }
+
+  private get lossConfig(): LossConfig {
+    const l = this.cfg.learner;
+    return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
+  }
+
+  // ── requests ────────────────────────────────────────────────────────────────────────────
+
+  /** The sampler requests of learner step k (problems fixed by seed and step), minus groups already held. */
+  private requestsForStep(k: number): Generate[] {
+    const stage = stageOfStep(this.cfg.curriculum.stages, k);
+    const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
+    const problems = Array.from({ length: this.cfg.rollout.problemsPerStep }, (_, i) => {
+      const p = generateProblem(rng.fork(i), stage.difficulty, 'train');
+      return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
+    }).filter((p) => !this.queue.has(k, p.id));
+    const per = this.cfg.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
+    const out: Generate[] = [];
+    for (let i = 0; i < problems.length; i += per) {
+      out.push({
+        type: 'Generate', requestId: `s${k}r${i / per}`, step: k, problems: problems.slice(i, i + per),
+        groupSize: this.cfg.rollout.groupSize, budgetTokens: stage.budgetTokens, temperature: this.cfg.rollout.temperature,
+        minVersion: minVersionFor(k, this.eta), inflight: this.cfg.staleness.policy === 'inflight', seed: this.cfg.seed,
+        fault: null, slowFactor: this.faults.slowFactor('sampler'),
+      });
+    }
+    return out;
+  }
+
+  /** Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η). */
+  private pump(): void {
+    if (this.fatal || this.interrupted) return;
+    while (this.idleSamplers.size > 0) {
+      let req = this.reissue.shift();
+      if (!req) {
+        while (this.planned.length === 0 && this.nextStep <= this.maxSteps && admissible(this.nextStep, this.version, this.eta)) {
+          this.planned.push(...this.requestsForStep(this.nextStep));
+          this.nextStep++;
+        }
+        req = this.planned.shift();
+      }
+      if (!req) return;
+      const id = this.idleSamplers.values().next().value!;
+      this.idleSamplers.delete(id);
+      const request = GenerateSchema.parse({ ...req, fault: this.faults.take('sampler', req.step) });
+      this.inflight.set(request.requestId, request);
+      this.slot(id).actor.send({ type: 'GENERATE', request });
+    }
+  }
+
+  private slot(id: string): SamplerSlot {
+    const s = this.samplers.find((x) => x.id === id);
+    assert(s, `no sampler '${id}'`);
+    return s;
+  }
+
+  // ── workers ─────────────────────────────────────────────────────────────────────────────
+
+  private async startSampler(id: string): Promise<SamplerSlot> {
+    const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
+    const { port1, port2 } = new MessageChannel();
+    const w = this.weights.get(this.version)!;
+    const data = w.data.slice();
+    const { transfer } = await import('comlink');
+    await handle.call('init', (api) => api.init(transfer({
+      backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: id,
+    }, [data.buffer, port2 as unknown as Transferable])), 120_000);
+    return { id, handle, port: port1, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
+  }
+
+  private async startLearner(from: { weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; version: number }): Promise<void> {
+    const handle = new WorkerHandle<LearnerApi>('learner', 'learner.worker.ts');
+    const l = this.cfg.learner;
+    await handle.call('init', (api) => api.init({
+      backend: this.cfg.backend, config: this.gptConfig, weights: from.weights, reference: this.referenceWeights, version: from.version,
+      optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature,
+    }), 120_000);
+    this.learner = handle;
+  }
+
+  private storeWeights(version: number, w: PackedWeights): void {
+    this.weights.set(version, w);
+    for (const v of this.weights.keys()) if (v < version - WEIGHT_VERSIONS_KEPT + 1) this.weights.delete(v);
+  }
+
+  // ── machines ────────────────────────────────────────────────────────────────────────────
+
+  private makeSamplerActor(id: string): AnyActorRef {
+    const run = this;
+    const timeout = this.cfg.limits.samplerTimeoutMs;
+    const machine = samplerMachine.provide({
+      actors: {
+        syncWeights: fromAsync(async ({ input }) => {
+          const v = await run.slot(input.id).handle.call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout);
+          assert(v >= input.request.minVersion, `sampler ${input.id} at v${v} below the admitted v${input.request.minVersion}`);
+        }),
+        generate: fromAsync(async ({ input }) => {
+          const raw = await run.slot(input.id).handle.call('generate', (api) => api.generate(input.request), timeout);
+          const r = RolloutsSchema.safeParse(raw);
+          if (!r.success) throw new Error(`sampler ${input.id}: malformed Rollouts: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+          return r.data;
+        }),
+        deliver: fromAsync(async ({ input }) => run.deliverRollouts(input.result)),
+        restart: fromAsync(async ({ input }) => {
+          const old = run.slot(input.id);
+          await old.handle.terminate().catch(() => {});
+          old.port.close();
+          const fresh = await run.startSampler(input.id);
+          old.handle = fresh.handle;
+          old.port = fresh.port;
+        }),
+      },
+      actions: {
+        becameIdle: (_, p) => {
+          run.idleSamplers.add(p.id);
+          setImmediate(() => run.pump());
+        },
+        reportFailure: (_, p) => {
+          if (p.request) {
+            run.inflight.delete(p.request.requestId);
+            run.reissue.unshift({ ...p.request, fault: null });
+          }
+          run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'sampler', error: p.error });
+        },
+      },
+    });
+    return createActor(machine, { input: { id }, inspect: this.transitions.inspector(id, 'sampler') });
+  }
+
+  /** Sampler → verifiers: account the ids, split into groups, wait while the verify queue is full. */
+  private async deliverRollouts(r: Rollouts): Promise<void> {
+    assert(this.inflight.delete(r.requestId), `rollouts for unknown request ${r.requestId}`);
+    for (const x of r.rollouts) this.accounting.generated(x.id);
+    this.tokensGenerated += r.generatedTokens;
+    this.samplerComputeMs += r.computeMs;
+    this.inflightSwaps += r.swaps;
+    const byProblem = new Map<string, Rollouts['rollouts']>();
+    for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
+    for (const [problemId, rollouts] of byProblem) this.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
+    this.pumpVerifiers();
+    while (this.verifyJobs.length > this.cfg.limits.queueGroupsMax && !this.fatal) await new Promise<void>((res) => this.deliveryWaiters.push(res));
+  }
+
+  private pumpVerifiers(): void {
+    while (this.idleVerifiers.size > 0 && this.verifyJobs.length > 0) {
+      const id = this.idleVerifiers.values().next().value!;
+      this.idleVerifiers.delete(id);
+      this.verifiers.find((v) => v.id === id)!.actor.send({ type: 'VERIFY', job: this.verifyJobs.shift()! });
+    }
+    if (this.verifyJobs.length <= this.cfg.limits.queueGroupsMax) for (const w of this.deliveryWaiters.splice(0)) w();
+  }
+
+  private problemOf(job: VerifyJob): { numbers: number[]; target: number } {
+    // The prompt is `n1 n2 … → target :` (one token per integer); recover the problem from the planned step.
+    const p = this.requestsProblem.get(`${job.step}/${job.problemId}`);
+    assert(p, `no problem for ${job.step}/${job.problemId}`);
+    return p;
+  }
+
+  private readonly requestsProblem = new Map<string, { numbers: number[]; target: number }>();
+
+  private makeVerifierActor(id: string): AnyActorRef {
+    const run = this;
+    const machine = verifierMachine.provide({
+      actors: {
+        verify: fromAsync(async ({ input }) => {
+          const problem = run.problemOf(input.job);
+          const task: VerifyTask = {
+            ...problem, completions: input.job.rollouts.map((r) => r.completion),
+            fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null, slowFactor: run.faults.slowFactor('verifier'),
+          };
+          const ac = new AbortController();
+          const timer = setTimeout(() => ac.abort(), run.cfg.limits.verifierTimeoutMs);
+          try {
+            const out = await run.pool!.run(task, { signal: ac.signal });
+            return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
+          } catch (e) {
+            if (ac.signal.aborted) throw new Error(`verification of ${input.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms`);
+            throw e;
+          } finally {
+            clearTimeout(timer);
+          }
+        }),
+        deliver: fromAsync(async ({ input }) => {
+          run.grader.send({ type: 'GRADE', job: { job: input.job, verdicts: input.verdicts } });
+        }),
+      },
+      actions: {
+        becameIdle: (_, p) => {
+          run.idleVerifiers.add(p.id);
+          setImmediate(() => run.pumpVerifiers());
+        },
+        reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'verifier', error: p.error }),
+      },
+    });
+    return createActor(machine, { input: { id, attemptsMax: this.cfg.limits.verifyAttemptsMax }, inspect: this.transitions.inspector(id, 'verifier') });
+  }
+
+  private grade(j: GradeJob): ScoredGroup {
+    const G = j.job.rollouts.length;
+    const invalid = j.verdicts ? j.job.rollouts.map(() => false) : j.job.rollouts.map(() => true);
+    const verdicts: VerdictMsg[] = j.verdicts ?? j.job.rollouts.map(() => ({ correct: false, reason: 'unverified', attempts: 0, selfChecks: 0 }));
+    const rewards = verdicts.map((v) => (v.correct ? 1 : 0));
+    const advantages = j.verdicts ? Array.from(groupAdvantages(rewards, G).advantages) : rewards.map(() => 0);
+    return { type: 'ScoredGroup', step: j.job.step, problemId: j.job.problemId, rollouts: j.job.rollouts, verdicts, rewards, advantages, invalid };
+  }
+
+  private nextBatchReady(): boolean {
+    if (this.paused || this.fatal) return false;
+    if (this.retryBatch) return true;
+    const k = this.version + 1;
+    return k <= this.maxSteps && this.queue.complete(k);
+  }
+
+  private sendBatch(): void {
+    let batch = this.retryBatch;
+    this.retryBatch = null;
+    if (!batch) {
+      const k = this.version + 1;
+      const groups = this.queue.take(k);
+      const formed = formBatch(groups, this.version, this.eta, this.cfg.learner.correction);
+      this.formed.set(k, formed);
+      batch = { type: 'TrainBatch', step: k, learnerVersion: this.version, groups };
+    }
+    this.learnerActor.send({ type: 'TRAIN', batch });
+  }
+
+  private async train(batch: TrainBatch): Promise<TrainOutput> {
+    const formed = this.formed.get(batch.step)!;
+    const out = await this.learner!.call('train', (api) => api.train({
+      step: batch.step, rollouts: formed.rollouts, fault: this.faults.take('learner', batch.step), slowFactor: this.faults.slowFactor('learner'),
+    }), this.cfg.limits.learnerTimeoutMs);
+    assert(out.version === batch.step, `learner returned version ${out.version} for step ${batch.step}`);
+    this.storeWeights(out.version, out.weights);
+    this.sinceCheckpoint.set(batch.step, formed.rollouts);
+    this.learnerComputeMs += out.stats.computeMs;
+    return { version: out.version, stats: out.stats };
+  }
+
+  private publish(out: TrainOutput, batch: TrainBatch): void {
+    const formed = this.formed.get(batch.step)!;
+    this.formed.delete(batch.step);
+    for (const [id, d] of formed.dispositions) this.accounting.dispose(id, d);
+    this.stalenessMax = Math.max(this.stalenessMax, formed.lagMax);
+    assert(out.version === this.version + 1, `version ${out.version} published after ${this.version}`);
+    this.version = out.version;
+    this.weightStore.send({ type: 'PUBLISHED', version: out.version });
+    this.writeMetrics(batch.step, formed, out.stats);
+    this.curriculum.send({ type: 'STEP_DONE' });
+    this.coordinator.send({ type: 'STEP_DONE', step: out.version });
+    setImmediate(() => this.pump());
+  }
+
+  private broadcast(version: number): void {
+    const w = this.weights.get(version);
+    assert(w, `weights v${version} not in the store`);
+    const t = this.o.now();
+    for (const s of this.samplers) {
+      const data = w.data.slice();
+      s.port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
+    }
+    this.transferMs += this.o.now() - t;
+  }
+
+  private writeMetrics(step: number, f: FormedBatch, s: TrainStats): void {
+    const stage = stageOfStep(this.cfg.curriculum.stages, step);
+    const c = this.accounting.counts();
+    const wallMs = this.o.now() - this.t0;
+    const tokensPerSec = ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000;
+    const line = {
+      step, version: step, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
+      rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
+      zeroAdvantageGroups: f.zeroAdvantageGroups, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
+      tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s,
+    };
+    fs.writeSync(this.metricsFd, JSON.stringify(line) + '\n');
+    const done = step - this.stepsAtStart;
+    this.o.onStep?.({
+      step, maxSteps: this.maxSteps, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
+      passRate: f.passRate, rewardMean: f.rewardMean, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
+      tokensPerSec, etaSeconds: done > 0 ? ((wallMs / done) * (this.maxSteps - step)) / 1000 : NaN, loss: s.loss,
+    });
+  }
+
+  private async restartLearner(): Promise<void> {
+    await this.learner?.terminate().catch(() => {});
+    const ck = readRunCheckpoint(this.dir);
+    assert(ck, 'learner restart: no checkpoint to restart from');
+    await this.startLearner({ weights: ck.weights, optimizer: ck.optimizer, version: ck.state.version });
+    // Replay the steps trained since that checkpoint (same batches, same order): the learner
+    // catches up with the published version without rewinding anyone else.
+    for (let k = ck.state.version + 1; k <= this.version; k++) {
+      const rollouts = this.sinceCheckpoint.get(k);
+      assert(rollouts, `learner restart: batch of step ${k} not kept`);
+      const out = await this.learner!.call('replay', (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }), this.cfg.limits.learnerTimeoutMs);
+      if (k === this.version && weightsSha256(out.weights.data) !== weightsSha256(this.weights.get(k)!.data)) this.replayMismatches++;
+    }
+    this.log(`learner restarted from checkpoint step ${ck.state.version}, replayed ${this.version - ck.state.version} steps`);
+  }
+
+  private async checkpoint(): Promise<void> {
+    this.paused = true;
+    try {
+      // The learner must be between steps; the batcher holds new batches while paused.
+      const deadline = this.o.now() + this.cfg.limits.learnerTimeoutMs;
+      while (!this.learnerActor.getSnapshot().matches('waitingForBatch')) {
+        if (this.fatal) throw new Error(this.fatal);
+        if (this.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      this.snapshot = null;
+      this.learnerActor.send({ type: 'SNAPSHOT' });
+      while (!this.snapshot || !this.learnerActor.getSnapshot().matches('waitingForBatch')) {
+        if (this.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const snap = this.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
+      assert(snap.version === this.version, `snapshot at v${snap.version}, published v${this.version}`);
+      const held = new Set(this.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
+      const c = this.curriculum.getSnapshot().context as { stage: number; stepsInStage: number };
+      const state: RunState = {
+        version: this.version, accounting: this.accounting.toJSON(held), queue: this.queue.all(),
+        curriculum: { stage: c.stage, stepsInStage: c.stepsInStage }, faultsFired: this.faults.firedKeys(),
+        restarts: { ...(this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts },
+        stalenessMax: this.stalenessMax, tokensGenerated: this.tokensGenerated,
+      };
+      writeRunCheckpoint(this.dir, {
+        gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
+        weights: snap.weights, optimizer: { state: snap.optimizer, step: snap.adamStep }, state, keep: this.cfg.checkpoint.keep,
+      });
+      this.lastCheckpointStep = this.version;
+      for (const k of [...this.sinceCheckpoint.keys()]) if (k <= this.version) this.sinceCheckpoint.delete(k);
+      this.log(`checkpoint step-${this.version}`);
+    } finally {
+      this.paused = false;
+      this.batcher.send({ type: 'POKE' });
+    }
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────────────────────
+
+  private async start(): Promise<void> {
+    const run = this;
+    const resume = this.o.resume ? readRunCheckpoint(this.dir) : null;
+    if (this.o.resume && !resume) throw new InputError(`--resume: ${this.dir} has no checkpoint`);
+    const init = loadCheckpoint(this.cfg.model.checkpoint);
+    if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
+      throw new InputError(`model.checkpoint: '${this.cfg.model.checkpoint}' is not a countdown policy`);
+    }
+    this.gptConfig = init.manifest.config;
+    this.referenceWeights = init.weights;
+    let optimizer: { state: PackedWeights; step: number } | undefined;
+    if (resume) {
+      const s = resume.state;
+      this.version = s.version;
+      this.accounting = Accounting.fromJSON(s.accounting);
+      for (const g of s.queue) this.queue.add(g);
+      this.faults.restoreFired(s.faultsFired);
+      this.restarts = s.restarts;
+      this.stalenessMax = s.stalenessMax;
+      this.tokensGenerated = s.tokensGenerated;
+      this.storeWeights(s.version, resume.weights);
+      optimizer = resume.optimizer;
+      this.lastCheckpointStep = s.version;
+      this.log(`resuming from checkpoint step-${s.version}`);
+    } else {
+      this.storeWeights(0, init.weights);
+    }
+    this.nextStep = this.version + 1;
+    this.tokensAtStart = this.tokensGenerated;
+    this.stepsAtStart = this.version;
+    // Problems of every step the run can reach are a pure function of (seed, step).
+    for (let k = 1; k <= this.maxSteps; k++) {
+      const stage = stageOfStep(this.cfg.curriculum.stages, k);
+      const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
+      for (let i = 0; i < this.cfg.rollout.problemsPerStep; i++) {
+        const p = generateProblem(rng.fork(i), stage.difficulty, 'train');
+        this.requestsProblem.set(`${k}/${i}:${p.id}`, { numbers: p.numbers, target: p.target });
+      }
+    }
+
+    const curriculumInput = resume ? resume.state.curriculum : { stage: 0, stepsInStage: 0 };
+    this.curriculum = createActor(curriculumMachine.provide({
+      actions: { stageChanged: (_, p) => run.log(`stage ${p.stage}: difficulty ${p.difficulty}, budget ${p.budgetTokens} tokens`) },
+    }), { input: { stages: this.cfg.curriculum.stages, ...curriculumInput }, inspect: this.transitions.inspector('curriculum', 'curriculum') });
+    this.supervisor = createActor(supervisorMachine.provide({
+      actions: {
+        restart: (_, f: Failure) => {
+          if (f.role === 'sampler') run.slot(f.actor).actor.send({ type: 'RESTART' });
+          else if (f.role === 'learner') run.learnerActor.send({ type: 'RESTART' });
+          run.log(`${f.actor} failed (${f.error}); restarting`);
+        },
+        giveUp: (_, f) => run.abort(`${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`),
+      },
+    }), { input: { restartsMax: this.cfg.limits.restartsMax, restarts: this.restarts }, inspect: this.transitions.inspector('supervisor', 'supervisor') });
+    this.weightStore = createActor(weightStoreMachine.provide({
+      actions: {
+        broadcast: (_, p) => run.broadcast(p.version),
+        versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
+      },
+    }), { input: { version: this.version }, inspect: this.transitions.inspector('weightStore', 'weightStore') });
+    this.batcher = createActor(batcherMachine.provide({
+      actors: { dispatch: fromAsync(async () => run.sendBatch()) },
+      actions: { enqueue: (_, p) => run.queue.add(p.group) },
+      guards: { batchComplete: () => run.nextBatchReady() },
+    }), { inspect: this.transitions.inspector('batcher', 'batcher') });
+    this.grader = createActor(graderMachine.provide({
+      actors: {
+        grade: fromAsync(async ({ input }) => run.grade(input.job)),
+        deliver: fromAsync(async ({ input }) => {
+          run.batcher.send({ type: 'GROUP', group: input.group });
+        }),
+      },
+      actions: { overflow: () => run.abort('grader queue overflow') },
+    }), { input: { queueMax: this.cfg.limits.queueGroupsMax }, inspect: this.transitions.inspector('grader', 'grader') });
+    this.learnerActor = createActor(learnerMachine.provide({
+      actors: {
+        train: fromAsync(async ({ input }) => run.train(input.batch)),
+        publish: fromAsync(async ({ input }) => run.publish(input.output, input.batch)),
+        snapshot: fromAsync(async () => {
+          run.snapshot = await run.learner!.call('snapshot', (api) => api.snapshot(), run.cfg.limits.learnerTimeoutMs);
+        }),
+        restart: fromAsync(async () => run.restartLearner()),
+      },
+      actions: {
+        ready: () => setImmediate(() => run.batcher.send({ type: 'LEARNER_READY' })),
+        reportFailure: (_, p) => {
+          if (p.batch) run.retryBatch = p.batch;
+          run.supervisor.send({ type: 'FAILED', actor: 'learner', role: 'learner', error: p.error });
+        },
+      },
+    }), { inspect: this.transitions.inspector('learner', 'learner') });
+
+    for (const a of [this.curriculum, this.supervisor, this.weightStore, this.batcher, this.grader]) a.start();
+
+    this.pool = new Piscina({
+      filename: path.join(ACTORS_DIR, 'verify.task.mjs'),
+      minThreads: this.cfg.topology.verifierThreads, maxThreads: this.cfg.topology.verifierThreads,
+    });
+    this.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
+    await this.startLearner({ weights: this.weights.get(this.version)!, optimizer, version: this.version });
+    for (let i = 0; i < this.cfg.topology.samplers; i++) {
+      const id = `sampler-${i}`;
+      this.samplers.push({ id, handle: null as unknown as WorkerHandle<SamplerApi>, port: null as unknown as MessagePort, actor: null as unknown as AnyActorRef });
+      const s = await this.startSampler(id);
+      Object.assign(this.samplers[i]!, { handle: s.handle, port: s.port, actor: this.makeSamplerActor(id) });
+    }
+    for (let i = 0; i < this.cfg.topology.verifierThreads; i++) {
+      const id = `verifier-${i}`;
+      this.verifiers.push({ id, actor: this.makeVerifierActor(id) });
+    }
+    if (!resume) {
+      // A step-0 checkpoint: a learner that crashes before the first periodic one restarts from it.
+      writeRunCheckpoint(this.dir, {
+        gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
+        weights: init.weights, state: {
+          version: 0, accounting: [], queue: [], curriculum: { stage: 0, stepsInStage: 0 }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
+        }, keep: this.cfg.checkpoint.keep,
+      });
+    }
+    this.t0 = this.o.now();
+    this.learnerActor.start();
+    for (const v of this.verifiers) v.actor.start();
+    for (const s of this.samplers) s.actor.start();
+  }
+
+  abort(error: string): void {
+    if (this.fatal) return;
+    this.fatal = error;
+    this.coordinator.send({ type: 'ABORT', error });
+  }
+
+  interrupt(): void {
+    this.interrupted = true;
+    this.coordinator.send({ type: 'INTERRUPT' });
+  }
+
+  private async stopAll(): Promise<void> {
+    for (const w of this.deliveryWaiters.splice(0)) w();
+    for (const a of [...this.samplers.map((s) => s.actor), ...this.verifiers.map((v) => v.actor), this.learnerActor, this.batcher, this.grader, this.weightStore, this.curriculum, this.supervisor]) {
+      a?.stop();
+    }
+    await Promise.all(this.samplers.map((s) => s.handle?.terminate().catch(() => {})));
+    await this.learner?.terminate().catch(() => {});
+    await this.pool?.destroy().catch(() => {});
+  }
+
+  async run(): Promise<Summary> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const tOpen = this.o.now();
+    this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), () => this.o.now() - tOpen);
+    this.metricsFd = fs.openSync(path.join(this.dir, 'metrics.jsonl'), 'a');
+    const run = this;
+    this.coordinator = createActor(coordinatorMachine.provide({
+      actors: {
+        start: fromAsync(async () => run.start()),
+        checkpoint: fromAsync(async () => run.checkpoint()),
+        stop: fromAsync(async () => run.stopAll()),
+      },
+    }), { input: { step: 0, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every }, inspect: this.transitions.inspector('coordinator', 'coordinator') });
+    this.finished = new Promise((resolve) => {
+      this.coordinator.subscribe({
+        next: (s) => {
+          if (s.status === 'done') resolve(s.value === 'done' ? 'done' : 'failed');
+        },
+        error: (e) => {
+          this.fatal ??= e instanceof Error ? e.message : String(e);
+          resolve('failed');
+        },
+      });
+    });
+    this.coordinator.start();
+    const end = await this.finished;
+    const ctx = this.coordinator.getSnapshot().context as { error: string | null };
+    fs.closeSync(this.metricsFd);
+    this.transitions.close();
+    if (end === 'failed') throw new Error(this.fatal ?? ctx.error ?? 'run failed');
+    return this.writeSummary();
+  }
+
+  private writeSummary(): Summary {
+    const c = this.accounting.counts();
+    // At a normal end every generated rollout was trained or dropped; after an interrupt the
+    // pending ones are in the checkpoint's queue or will be regenerated on --resume.
+    const held = this.queue.all().reduce((n, g) => n + g.rollouts.length, 0);
+    const lost = this.interrupted ? c.pending - held - [...this.inflight.values()].length * 0 : c.pending;
+    const wallMs = this.o.now() - this.t0;
+    const actors = this.cfg.topology.samplers + 1;
+    const busy = this.samplerComputeMs + this.learnerComputeMs + this.transferMs;
+    const restarts = Object.values((this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts).reduce((a, b) => a + b, 0);
+    const w = this.weights.get(this.version)!;
+    const summary: Summary = {
+      steps: this.version, rolloutsGenerated: c.generated, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale,
+      rolloutsDroppedInvalid: c.droppedInvalid, rolloutsLost: this.interrupted ? 0 : lost, stalenessMax: this.stalenessMax, stalenessBound: this.eta,
+      restarts, finalVersion: this.version, weightsSha256: weightsSha256(w.data), policy: this.cfg.staleness.policy, interrupted: this.interrupted,
+      inflightSwaps: this.inflightSwaps, replayMismatches: this.replayMismatches, wallMs,
+      tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+      samplerComputeMs: this.samplerComputeMs, learnerComputeMs: this.learnerComputeMs, transferMs: this.transferMs,
+      overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)), transitions: this.transitions.count, faultsFired: this.faults.firedKeys(),
+    };
+    if (!this.interrupted) {
+      assert(summary.rolloutsLost === 0, `${summary.rolloutsLost} rollouts generated but neither trained nor dropped`);
+      assert(summary.rolloutsGenerated === summary.rolloutsTrained + summary.rolloutsDroppedStale + summary.rolloutsDroppedInvalid, 'rollout accounting does not add up');
+    }
+    assert(summary.stalenessMax <= summary.stalenessBound, `staleness ${summary.stalenessMax} above the bound ${summary.stalenessBound}`);
+    fs.writeFileSync(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    return summary;
+  }
+}
+
+/** A promise actor from an async function of its input (the machines' injected effects). */
+import { fromPromise } from 'xstate';
+function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
+  return fromPromise<O, I>(({ input }) => f({ input }));
+}

@@ -1,0 +1,104 @@
+/**
+ * Worker threads behind comlink, with what comlink lacks under Node: a typed endpoint adapter
+ * (comlink 4.4.2's node-adapter has no TypeScript-friendly import path under NodeNext), calls
+ * that fail when the worker exits or errors instead of hanging forever, and timeouts.
+ */
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+
+type Listener = EventListenerOrEventListenerObject;
+
+/** comlink Endpoint over a worker_threads Worker or MessagePort (Node delivers `data`, not an event). */
+export function nodeEndpoint(port: Worker | MessagePort): Comlink.Endpoint {
+  const wrapped = new Map<Listener, (data: unknown) => void>();
+  return {
+    postMessage: (message: unknown, transfer?: Transferable[]) => port.postMessage(message, transfer as never),
+    addEventListener: (_type: string, listener: Listener) => {
+      const f = (data: unknown) => {
+        const ev = { data } as MessageEvent;
+        if (typeof listener === 'function') listener(ev);
+        else listener.handleEvent(ev);
+      };
+      wrapped.set(listener, f);
+      port.on('message', f);
+    },
+    removeEventListener: (_type: string, listener: Listener) => {
+      const f = wrapped.get(listener);
+      if (f) port.off('message', f);
+      wrapped.delete(listener);
+    },
+  };
+}
+
+export const ACTORS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../actors');
+
+/**
+ * `.ts` entry points need tsx inside the worker. On Node 20 `execArgv: ['--import', 'tsx']` does
+ * not reach a worker's module loader, so workers start from a small .mjs bootstrap that calls
+ * tsx's register() and then imports the TypeScript entry (actors/boot.mjs, verify.task.mjs).
+ */
+export const WORKER_BOOT = 'boot.mjs';
+
+export class WorkerGone extends Error {
+  override readonly name = 'WorkerGone';
+}
+export class WorkerTimeout extends Error {
+  override readonly name = 'WorkerTimeout';
+}
+
+export class WorkerHandle<T> {
+  readonly api: Comlink.Remote<T>;
+  private readonly worker: Worker;
+  private gone: Error | null = null;
+  private readonly waiters = new Set<(e: Error) => void>();
+
+  constructor(readonly name: string, file: string) {
+    this.worker = new Worker(path.join(ACTORS_DIR, WORKER_BOOT), { workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href }, name });
+    this.api = Comlink.wrap<T>(nodeEndpoint(this.worker));
+    const fail = (e: Error) => {
+      if (this.gone) return;
+      this.gone = e;
+      for (const w of this.waiters) w(e);
+      this.waiters.clear();
+    };
+    this.worker.on('exit', (code) => fail(new WorkerGone(`${name} exited (code ${code})`)));
+    this.worker.on('error', (e) => fail(new WorkerGone(`${name} failed: ${e.message}`)));
+  }
+
+  /** Runs one call; rejects with WorkerGone if the thread dies and WorkerTimeout after timeoutMs. */
+  async call<R>(what: string, f: (api: Comlink.Remote<T>) => Promise<R>, timeoutMs: number): Promise<R> {
+    if (this.gone) throw this.gone;
+    let timer: NodeJS.Timeout | undefined;
+    let onGone: ((e: Error) => void) | undefined;
+    try {
+      return await Promise.race([
+        f(this.api),
+        new Promise<never>((_, reject) => {
+          onGone = reject;
+          this.waiters.add(reject);
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new WorkerTimeout(`${this.name}: ${what} took longer than ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onGone) this.waiters.delete(onGone);
+    }
+  }
+
+  postTo(port: MessagePort, message: unknown, transfer: ArrayBuffer[]): void {
+    port.postMessage(message, transfer);
+  }
+
+  get alive(): boolean {
+    return this.gone === null;
+  }
+
+  async terminate(): Promise<void> {
+    this.api[Comlink.releaseProxy]();
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Actor state changes → transitions.jsonl: one line {t, actor, role, from, to, event} per change
+ * of a machine's state value, from xstate's inspection API (attached to each root actor; the
+ * promise actors a machine invokes are not roles and are skipped).
+ */
+import fs from 'node:fs';
+import type { InspectionEvent } from 'xstate';
+
+export interface Transition {
+  t: number;
+  actor: string;
+  role: string;
+  from: string | null;
+  to: string;
+  event: string;
+}
+
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+export class TransitionLog {
+  /** Last state per actor name. */
+  private readonly last = new Map<string, string>();
+  private readonly fd: number;
+  count = 0;
+  /** Optional listener (live display, tests). */
+  onTransition?: (t: Transition) => void;
+
+  constructor(file: string, private readonly now: () => number) {
+    this.fd = fs.openSync(file, 'a');
+  }
+
+  /** The `inspect` option for one root actor named `actor`. */
+  inspector(actor: string, role: string): (ev: InspectionEvent) => void {
+    return (ev) => {
+      if (ev.type !== '@xstate.snapshot') return;
+      if ((ev.actorRef as { sessionId?: string }).sessionId !== ev.rootId) return; // an invoked promise, not the role's machine
+      const snap = ev.snapshot as { value?: unknown };
+      if (snap.value === undefined) return;
+      const to = stateName(snap.value);
+      const from = this.last.get(actor) ?? null;
+      if (from === to) return;
+      this.last.set(actor, to);
+      const line: Transition = { t: Math.round(this.now() * 1000) / 1000, actor, role, from, to, event: ev.event.type };
+      fs.writeSync(this.fd, JSON.stringify(line) + '\n');
+      this.count++;
+      this.onTransition?.(line);
+    };
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
