@@ -66,6 +66,8 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
   const { B, T, tokens } = batch;
   const targets = shiftTargets(tokens, B, T, o.padId);
   const refLogprobs = o.loss.klCoef > 0 && o.reference ? scoreSequences(o.reference, tokens, B, T, o.padId, o.temperature).logprobs : undefined;
+  // Decoupled PPO (AReaL): the proximal policy is the learner's policy at the start of this step.
+  if (o.loss.correction.kind === 'decoupled') batch.data.proximalLogprobs = scoreSequences(model, tokens, B, T, o.padId, o.temperature).logprobs;
   let parts: ReturnType<typeof e3Loss> | undefined;
   const { loss, gradNorm } = adam.minimize(() => {
     const { logprobs, logits } = tokenLogprobsTensor(model, tf.tensor2d(tokens, [B, T], 'int32'), tf.tensor2d(targets, [B, T], 'int32'), o.temperature);
