@@ -17,6 +17,11 @@ import { PAD } from '../src/tasks/countdown/tokenizer.js';
 import { wallNow } from '../src/runtime/clock.js';
 import type { TrainStats } from '../src/runtime/messages.js';
 
+const EMPTY_STATS = {
+  loss: 0, policyLoss: 0, klLoss: 0, entropyBonus: 0, kl: 0, entropy: 0, clipFracLow: 0, clipFracHigh: 0, isWeightMean: 0, isWeightMax: 0,
+  tokens: 0, tokensMaskedNegative: 0, tokensDroppedStale: 0, lagMax: 0, gradNorm: 0,
+};
+
 let model: Gpt | null = null;
 let reference: Gpt | null = null;
 let adam: Adam | null = null;
@@ -57,7 +62,10 @@ const api = {
     if (batch.fault === 'crash') process.exit(70);
     if (batch.fault === 'hang') await new Promise(() => {});
     const t0 = wallNow();
-    const s = gptRlStep(model, adam, batch.rollouts, { loss, temperature, padId: PAD, learnerVersion: version, reference: reference ?? undefined });
+    // Every rollout of the step dropped (e.g. all past the lag): the version still advances, nothing trains.
+    const s = batch.rollouts.length > 0
+      ? gptRlStep(model, adam, batch.rollouts, { loss, temperature, padId: PAD, learnerVersion: version, reference: reference ?? undefined })
+      : { ...EMPTY_STATS };
     const computeMs = wallNow() - t0;
     if (batch.slowFactor > 1) blockMs(computeMs * (batch.slowFactor - 1));
     version = batch.step;

@@ -111,7 +111,7 @@ const api = {
     if (req.slowFactor > 1) blockMs(computeMs * (req.slowFactor - 1));
     return {
       type: 'Rollouts', requestId: req.requestId, samplerId, step: req.step, rollouts,
-      generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0), computeMs: wallNow() - t0, swaps,
+      generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0), computeMs: wallNow() - t0, swaps, numTensors: tf.memory().numTensors,
     };
   },
 

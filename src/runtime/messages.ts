@@ -52,6 +52,8 @@ export const RolloutsSchema = z.object({
   computeMs: z.number().min(0),
   /** Weight swaps applied between tokens (inflight only). */
   swaps: z.number().int().min(0),
+  /** Live tensors in the sampler's thread after the request (must stay flat across requests). */
+  numTensors: z.number().int().min(0),
 });
 export type Rollouts = z.infer<typeof RolloutsSchema>;
 

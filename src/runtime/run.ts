@@ -154,6 +154,8 @@ export class TrainingRun {
   private restarts: Record<string, number> = {};
   private stalenessMax = 0;
   private inflightSwaps = 0;
+  /** Live tensors per sampler thread after its last request. */
+  private readonly samplerTensors = new Map<string, number>();
   private replayMismatches = 0;
   private tokensGenerated = 0;
   private samplerComputeMs = 0;
@@ -316,6 +318,7 @@ export class TrainingRun {
     this.tokensGenerated += r.generatedTokens;
     this.samplerComputeMs += r.computeMs;
     this.inflightSwaps += r.swaps;
+    this.samplerTensors.set(r.samplerId, r.numTensors);
     const byProblem = new Map<string, Rollouts['rollouts']>();
     for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
     for (const [problemId, rollouts] of byProblem) this.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
@@ -453,7 +456,8 @@ export class TrainingRun {
       step, version: step, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
       rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
       zeroAdvantageGroups: f.zeroAdvantageGroups, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
-      tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s,
+      tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s, learnerNumTensors: s.numTensors,
+      samplerNumTensors: Object.fromEntries(this.samplerTensors),
     };
     fs.writeSync(this.metricsFd, JSON.stringify(line) + '\n');
     const done = step - this.stepsAtStart;
@@ -521,8 +525,8 @@ export class TrainingRun {
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────
 
-  private async start(): Promise<void> {
-    const run = this;
+  /** Loads and checks every input (initial policy, resume checkpoint) before any actor starts: bad input is exit 2. */
+  private prepare(): void {
     const resume = this.o.resume ? readRunCheckpoint(this.dir) : null;
     if (this.o.resume && !resume) throw new InputError(`--resume: ${this.dir} has no checkpoint`);
     const init = loadCheckpoint(this.cfg.model.checkpoint);
@@ -561,6 +565,19 @@ export class TrainingRun {
       }
     }
 
+    this.resumed = resume;
+    this.optimizer = optimizer;
+    this.initWeights = init.weights;
+  }
+
+  private resumed: ReturnType<typeof readRunCheckpoint> = null;
+  private optimizer: { state: PackedWeights; step: number } | undefined;
+  private initWeights!: PackedWeights;
+
+  private async start(): Promise<void> {
+    const run = this;
+    const resume = this.resumed;
+    const optimizer = this.optimizer;
     const curriculumInput = resume ? resume.state.curriculum : { stage: 0, stepsInStage: 0 };
     this.curriculum = createActor(curriculumMachine.provide({
       actions: { stageChanged: (_, p) => run.log(`stage ${p.stage}: difficulty ${p.difficulty}, budget ${p.budgetTokens} tokens`) },
@@ -635,7 +652,7 @@ export class TrainingRun {
       // A step-0 checkpoint: a learner that crashes before the first periodic one restarts from it.
       writeRunCheckpoint(this.dir, {
         gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
-        weights: init.weights, state: {
+        weights: this.initWeights, state: {
           version: 0, accounting: [], queue: [], curriculum: { stage: 0, stepsInStage: 0 }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
         }, keep: this.cfg.checkpoint.keep,
       });
@@ -668,6 +685,7 @@ export class TrainingRun {
   }
 
   async run(): Promise<Summary> {
+    this.prepare();
     fs.mkdirSync(this.dir, { recursive: true });
     const tOpen = this.o.now();
     this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), () => this.o.now() - tOpen);

@@ -71,7 +71,7 @@ export class Adam {
       for (const [prefix, arr] of [['m', this.m], ['v', this.v]] as const) {
         const w = byName.get(`${prefix}.${n}`);
         if (!w || w.values.length !== arr[i]!.size) throw new Error(`${source}: '${prefix}.${n}' missing or of the wrong size`);
-        arr[i]!.assign(tf.tensor(w.values.slice(), arr[i]!.shape));
+        tf.tidy(() => arr[i]!.assign(tf.tensor(w.values.slice(), arr[i]!.shape)));
       }
     });
     this.step = step;

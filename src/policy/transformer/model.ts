@@ -108,7 +108,7 @@ export class Gpt {
     for (const [name, v] of this.params) {
       const w = byName.get(name);
       if (!w || w.values.length !== v.size) throw new InputError(`${source}: tensor '${name}' missing or of the wrong size`);
-      v.assign(tf.tensor(w.values.slice(), v.shape));
+      tf.tidy(() => v.assign(tf.tensor(w.values.slice(), v.shape))); // tidy: the temporary is not the variable
     }
   }
 
@@ -126,16 +126,21 @@ export class Gpt {
     return this.params.get(name)!;
   }
 
-  /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached. */
+  /**
+   * Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. One mask of the full
+   * context is kept (so the live tensor count never depends on which lengths were seen); shorter
+   * ones are slices of it, made inside the caller's tidy.
+   */
   private causalMask(T: number): tf.Tensor2D {
-    let m = this.masks.get(T);
+    const L = this.config.contextLength;
+    let m = this.masks.get(L);
     if (!m) {
-      const a = new Float32Array(T * T);
-      for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) a[i * T + j] = -1e9;
-      m = tf.keep(tf.tensor2d(a, [T, T]));
-      this.masks.set(T, m);
+      const a = new Float32Array(L * L);
+      for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) a[i * L + j] = -1e9;
+      m = tf.keep(tf.tensor2d(a, [L, L]));
+      this.masks.set(L, m);
     }
-    return m;
+    return T === L ? m : tf.slice(m, [0, 0], [T, T]);
   }
 
   /** Token + position embedding for a [B, T] batch starting at position `pos0`: [B·T, D]. */

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, waitFor, type AnyStateMachine } from 'xstate';
+import { getShortestPaths } from 'xstate/graph';
+import { MACHINES } from '../machines/index.js';
+import { samplerMachine } from '../machines/sampler.js';
+import { learnerMachine } from '../machines/learner.js';
+import { verifierMachine } from '../machines/verifier.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { coordinatorMachine } from '../machines/coordinator.js';
+import { curriculumMachine } from '../machines/curriculum.js';
+import type { Generate, Rollouts, TrainBatch, VerdictMsg } from '../src/runtime/messages.js';
+import type { VerifyJob } from '../machines/verifier.js';
+import type { TrainOutput } from '../machines/learner.js';
+
+/** Every state node's path-style id under the root, e.g. 'idle' (these machines are flat). */
+function stateNames(m: AnyStateMachine): string[] {
+  return Object.keys(m.root.states);
+}
+
+/** done/error events of every invoking state (invoke ids are `0.<machine>.<state>`). */
+function invokeEvents(m: AnyStateMachine): { type: string; output?: unknown; error?: unknown }[] {
+  const out: { type: string; output?: unknown; error?: unknown }[] = [];
+  for (const [name, node] of Object.entries(m.root.states)) {
+    if ((node as { invoke: unknown[] }).invoke.length === 0) continue;
+    out.push({ type: `xstate.done.actor.0.${m.id}.${name}`, output: {} }, { type: `xstate.error.actor.0.${m.id}.${name}`, error: new Error('boom') });
+  }
+  return out;
+}
+
+const request = { requestId: 'r', step: 1 } as unknown as Generate;
+const USER_EVENTS: Record<string, object[]> = {
+  coordinator: [{ type: 'STEP_DONE', step: 1 }, { type: 'STEP_DONE', step: 2 }, { type: 'INTERRUPT' }, { type: 'ABORT', error: 'x' }],
+  sampler: [{ type: 'GENERATE', request }, { type: 'RESTART' }, { type: 'STOP' }],
+  verifier: [{ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } }, { type: 'STOP' }],
+  grader: [{ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } }, { type: 'STOP' }],
+  batcher: [{ type: 'GROUP', group: {} }, { type: 'LEARNER_READY' }, { type: 'POKE' }, { type: 'STOP' }],
+  learner: [{ type: 'TRAIN', batch: { step: 1 } }, { type: 'SNAPSHOT' }, { type: 'RESTART' }, { type: 'STOP' }],
+  weightStore: [{ type: 'PUBLISHED', version: 1 }, { type: 'PUBLISHED', version: 5 }, { type: 'STOP' }],
+  curriculum: [{ type: 'STEP_DONE' }, { type: 'STOP' }],
+  evaluator: [{ type: 'EVALUATE', request: { version: 1, budgets: [8] } }, { type: 'STOP' }],
+  supervisor: [{ type: 'FAILED', actor: 'a', role: 'sampler', error: 'x' }, { type: 'STOP' }],
+};
+const INPUTS: Record<string, unknown> = {
+  coordinator: { step: 0, maxSteps: 2, checkpointEvery: 1 },
+  sampler: { id: 's' },
+  verifier: { id: 'v', attemptsMax: 2 },
+  grader: { queueMax: 4 },
+  weightStore: { version: 0 },
+  curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }, { difficulty: 4, budgetTokens: 8, steps: 1 }], stage: 0, stepsInStage: 0 },
+  supervisor: { restartsMax: 1, restarts: {} },
+};
+/** Injected guards to explore both ways (each variant's reachable states are united). */
+const GUARDED: Record<string, Record<string, () => boolean>[]> = { batcher: [{ batchComplete: () => true }, { batchComplete: () => false }] };
+const TRANSIENT: Record<string, string[]> = { batcher: ['checking'] };
+
+describe('every machine, by xstate/graph shortest paths', () => {
+  for (const [role, machine] of Object.entries(MACHINES)) {
+    it(`${role}: every state is reachable, and the failure paths exist`, () => {
+      const variants = (GUARDED[role] ?? [null]).map((g) => (g ? machine.provide({ guards: g } as never) : machine) as AnyStateMachine);
+      const m = variants[0]!;
+      const paths = variants.flatMap((v) => getShortestPaths(v, { input: INPUTS[role], events: [...USER_EVENTS[role]!, ...invokeEvents(v)] as never }));
+      const reached = new Set(paths.map((p) => String(p.state.value)));
+      const expected = stateNames(m).filter((s) => !(TRANSIENT[role] ?? []).includes(s));
+      expect([...reached].sort()).toEqual(expected.sort());
+      if (role === 'sampler' || role === 'learner') {
+        // failed → restarting → back to work
+        const toRestart = paths.find((p) => p.state.value === 'restarting')!;
+        expect(toRestart.steps.map((s) => s.event.type)).toContain('RESTART');
+      }
+    });
+  }
+});
+
+describe('machines with injected fakes', () => {
+  it('sampler: sync → generate → deliver, and a failed generate reports the request, then restarts', async () => {
+    const failures: unknown[] = [];
+    let fail = false;
+    const m = samplerMachine.provide({
+      actors: {
+        syncWeights: fromPromise(async () => {}),
+        generate: fromPromise<Rollouts, { id: string; request: Generate }>(async () => {
+          if (fail) throw new Error('worker exited');
+          return { type: 'Rollouts' } as Rollouts;
+        }),
+        deliver: fromPromise(async () => {}),
+        restart: fromPromise(async () => {}),
+      },
+      actions: { reportFailure: (_, p) => failures.push(p) },
+    });
+    const a = createActor(m, { input: { id: 's0' } }).start();
+    const seen: string[] = [];
+    a.subscribe((s) => seen.push(String(s.value)));
+    a.send({ type: 'GENERATE', request });
+    await waitFor(a, (s) => s.matches('idle') && seen.includes('delivering'));
+    expect(seen).toEqual(expect.arrayContaining(['syncingWeights', 'generating', 'delivering', 'idle']));
+    fail = true;
+    a.send({ type: 'GENERATE', request });
+    await waitFor(a, (s) => s.matches('failed'));
+    expect(failures).toEqual([{ id: 's0', request, error: 'worker exited' }]);
+    a.send({ type: 'RESTART' });
+    await waitFor(a, (s) => s.matches('idle'));
+    expect(a.getSnapshot().context.request).toBeNull();
+  });
+
+  it('learner: a failed train keeps the batch for the retry; snapshot returns to waiting', async () => {
+    const failures: { batch: unknown }[] = [];
+    const m = learnerMachine.provide({
+      actors: {
+        train: fromPromise<TrainOutput, { batch: TrainBatch }>(async () => {
+          throw new Error('learner exited (code 70)');
+        }),
+        publish: fromPromise(async () => {}),
+        snapshot: fromPromise(async () => {}),
+        restart: fromPromise(async () => {}),
+      },
+      actions: { reportFailure: (_, p) => failures.push(p) },
+    });
+    const a = createActor(m).start();
+    a.send({ type: 'SNAPSHOT' });
+    await waitFor(a, (s) => s.matches('waitingForBatch'));
+    const batch: TrainBatch = { type: 'TrainBatch', step: 3, learnerVersion: 2, groups: [] };
+    a.send({ type: 'TRAIN', batch });
+    await waitFor(a, (s) => s.matches('failed'));
+    expect(failures[0]!.batch).toEqual(batch);
+    a.send({ type: 'RESTART' });
+    await waitFor(a, (s) => s.matches('waitingForBatch'));
+  });
+
+  it('verifier: retries up to attemptsMax, then hands the group on as unverified', async () => {
+    let calls = 0;
+    const delivered: unknown[] = [];
+    const m = verifierMachine.provide({
+      actors: {
+        verify: fromPromise<VerdictMsg[], { id: string; job: VerifyJob; attempt: number }>(async () => {
+          calls++;
+          throw new Error('timeout');
+        }),
+        deliver: fromPromise(async ({ input }) => {
+          delivered.push((input as { verdicts: unknown }).verdicts);
+        }),
+      },
+    });
+    const a = createActor(m, { input: { id: 'v', attemptsMax: 3 } }).start();
+    a.send({ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } });
+    await waitFor(a, (s) => s.matches('idle') && delivered.length === 1, { timeout: 2000 });
+    expect(calls).toBe(3);
+    expect(delivered).toEqual([null]);
+  });
+
+  it('supervisor: restarts within the budget, gives up past it', () => {
+    const restarted: string[] = [];
+    const gaveUp: string[] = [];
+    const a = createActor(supervisorMachine.provide({
+      actions: { restart: (_, f) => restarted.push(f.actor), giveUp: (_, f) => gaveUp.push(`${f.actor}:${f.restarts}`) },
+    }), { input: { restartsMax: 2, restarts: {} } }).start();
+    for (let i = 0; i < 3; i++) a.send({ type: 'FAILED', actor: 's0', role: 'sampler', error: 'x' });
+    expect(restarted).toEqual(['s0', 's0']);
+    expect(gaveUp).toEqual(['s0:2']);
+    expect(a.getSnapshot().value).toBe('gaveUp');
+  });
+
+  it('coordinator: checkpoints every N steps and at the end, then stops', async () => {
+    const checkpoints: number[] = [];
+    const a = createActor(coordinatorMachine.provide({
+      actors: {
+        start: fromPromise(async () => {}),
+        checkpoint: fromPromise(async ({ input }) => {
+          checkpoints.push((input as { step: number }).step);
+        }),
+        stop: fromPromise(async () => {}),
+      },
+    }), { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } }).start();
+    await waitFor(a, (s) => s.matches('running'));
+    for (let k = 1; k <= 5; k++) {
+      a.send({ type: 'STEP_DONE', step: k });
+      await waitFor(a, (s) => s.matches('running') || s.status === 'done');
+    }
+    await waitFor(a, (s) => s.status === 'done');
+    expect(checkpoints).toEqual([2, 4, 5]);
+    expect(a.getSnapshot().value).toBe('done');
+  });
+
+  it('curriculum: advances through the stage list and announces each stage', () => {
+    const changes: number[] = [];
+    const a = createActor(curriculumMachine.provide({ actions: { stageChanged: (_, p) => changes.push(p.stage) } }), {
+      input: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 2 }, { difficulty: 4, budgetTokens: 16, steps: 1 }], stage: 0, stepsInStage: 0 },
+    }).start();
+    a.send({ type: 'STEP_DONE' });
+    expect(changes).toEqual([]);
+    a.send({ type: 'STEP_DONE' });
+    expect(changes).toEqual([1]);
+    a.send({ type: 'STEP_DONE' });
+    expect(a.getSnapshot().value).toBe('finished');
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { Accounting, GroupQueue, admissible, formBatch, minVersionFor } from '../src/runtime/batcher.js';
+import { FaultPlan, parseFault } from '../src/runtime/faults.js';
+import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
+import { stageOfStep } from '../src/runtime/stages.js';
+import type { ScoredGroup } from '../src/runtime/messages.js';
+
+function group(step: number, problemId: string, versions: number[][], advantages: number[], invalid?: boolean[]): ScoredGroup {
+  return {
+    type: 'ScoredGroup', step, problemId,
+    rollouts: versions.map((v, i) => ({ id: `${step}/${problemId}/${i}`, problemId, sampleIndex: i, prompt: [1], completion: v.map(() => 5), behaviourLogprobs: v.map(() => -1), versions: v, stop: 'eos' as const })),
+    verdicts: versions.map((_, i) => ({ correct: advantages[i]! > 0, reason: 'ok', attempts: 1, selfChecks: 0 })),
+    rewards: advantages.map((a) => (a > 0 ? 1 : 0)), advantages, invalid: invalid ?? versions.map(() => false),
+  };
+}
+
+describe('rollout accounting', () => {
+  it('accounts each id exactly once and refuses doubles', () => {
+    const a = new Accounting();
+    a.generated('1/p/0');
+    a.generated('1/p/1');
+    a.dispose('1/p/0', 'trained');
+    expect(() => a.dispose('1/p/0', 'dropped-stale')).toThrow(/accounted twice/);
+    expect(() => a.dispose('9/p/0', 'trained')).toThrow(/never generated/);
+    expect(() => a.generated('1/p/1')).toThrow(/generated twice/);
+    expect(a.counts()).toEqual({ generated: 2, trained: 1, droppedStale: 0, droppedInvalid: 0, pending: 1 });
+    // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
+    expect(Accounting.fromJSON(a.toJSON(new Set())).counts().pending).toBe(0);
+    expect(Accounting.fromJSON(a.toJSON(new Set(['1/p/1']))).counts().pending).toBe(1);
+  });
+});
+
+describe('staleness policies', () => {
+  it('admission: step k may start at version ≥ k − 1 − η', () => {
+    expect(minVersionFor(5, 0)).toBe(4); // sync
+    expect(minVersionFor(5, 1)).toBe(3); // one-step-off
+    expect(minVersionFor(2, 4)).toBe(0);
+    expect(admissible(5, 3, 0)).toBe(false);
+    expect(admissible(5, 3, 1)).toBe(true);
+    const cfg = (policy: string, eta?: number) => parseTrainConfig({ model: { checkpoint: 'x' }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }] }, staleness: { policy, eta } }, 't');
+    expect(stalenessBound(cfg('sync'))).toBe(0);
+    expect(stalenessBound(cfg('one-step-off'))).toBe(1);
+    expect(stalenessBound(cfg('async', 3))).toBe(3);
+    expect(stalenessBound(cfg('inflight', 1))).toBe(1);
+  });
+
+  it('forms a batch: lag per rollout from its oldest token, drop past maxLag, invalid dropped, bound asserted', () => {
+    const g = group(5, 'p', [[4, 4], [2, 3], [3]], [1, -0.5, -0.5], [false, false, false]);
+    const b = formBatch([g], 4, 2, { kind: 'none' });
+    expect(b.rollouts).toHaveLength(3);
+    expect(b.lagMax).toBe(2);
+    expect(b.lagMean).toBeCloseTo((0 + 2 + 1) / 3, 10);
+    const d = formBatch([g], 4, 2, { kind: 'drop', maxLag: 1 });
+    expect(d.dispositions).toEqual([['5/p/0', 'trained'], ['5/p/1', 'dropped-stale'], ['5/p/2', 'trained']]);
+    const inv = formBatch([group(5, 'q', [[4], [4]], [0, 0], [true, false])], 4, 0, { kind: 'none' });
+    expect(inv.dispositions).toEqual([['5/q/0', 'dropped-invalid'], ['5/q/1', 'trained']]);
+    expect(inv.zeroAdvantageGroups).toBe(1);
+    expect(() => formBatch([g], 4, 1, { kind: 'none' })).toThrow(/staleness 2 above the bound 1/);
+  });
+
+  it('the group queue is bounded, keyed by step, and hands groups back in a fixed order', () => {
+    const q = new GroupQueue(2, 3);
+    q.add(group(1, 'b', [[0]], [0]));
+    expect(q.complete(1)).toBe(false);
+    q.add(group(1, 'a', [[0]], [0]));
+    q.add(group(2, 'a', [[0]], [0]));
+    expect(() => q.add(group(2, 'b', [[0]], [0]))).toThrow(/capacity/);
+    expect(q.complete(1)).toBe(true);
+    expect(q.take(1).map((g) => g.problemId)).toEqual(['a', 'b']);
+    expect(q.size).toBe(1);
+  });
+});
+
+describe('faults and stages', () => {
+  it('parses fault specs and fires crash/hang once', () => {
+    expect(parseFault('crash:sampler@step=3')).toEqual({ kind: 'crash', role: 'sampler', step: 3 });
+    expect(parseFault('slow:learner=2.5x')).toEqual({ kind: 'slow', role: 'learner', factor: 2.5 });
+    expect(() => parseFault('explode:sampler@step=1')).toThrow(/expected crash:ROLE@step=N/);
+    const plan = new FaultPlan([parseFault('hang:verifier@step=2'), parseFault('slow:sampler=3x')]);
+    expect(plan.take('verifier', 1)).toBeNull();
+    expect(plan.take('verifier', 2)).toBe('hang');
+    expect(plan.take('verifier', 2)).toBeNull();
+    expect(plan.slowFactor('sampler')).toBe(3);
+  });
+
+  it('maps learner steps to curriculum stages', () => {
+    const stages = [{ difficulty: 3, budgetTokens: 8, steps: 2 }, { difficulty: 4, budgetTokens: 16, steps: 3 }];
+    expect([1, 2, 3, 5].map((k) => stageOfStep(stages, k).index)).toEqual([0, 0, 1, 1]);
+  });
+});
+
+describe('train config', () => {
+  const base = { model: { checkpoint: 'x' }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }] } };
+  it.each([
+    [{ ...base, curriculum: { stages: [] } }, /curriculum\.stages: Too small/],
+    [{ ...base, staleness: { policy: 'eventually' } }, /staleness\.policy: Invalid option/],
+    [{ ...base, rollout: { groupSize: 1 } }, /rollout\.groupSize: Too small/],
+    [{ ...base, learner: { correction: { kind: 'tis' } } }, /learner\.correction\.c/],
+    [{ ...base, staleness: { policy: 'sync', eta: 2 } }, /staleness\.eta: only async and inflight take a bound/],
+    [{ ...base, faults: ['crash:gpu@step=1'] }, /faults\.0: 'crash:gpu@step=1': expected/],
+    [{ ...base, topology: { samplers: 2, gpus: 1 } }, /topology: Unrecognized key/],
+  ])('names the field of a bad config: %#', (raw, message) => {
+    expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(message);
+    expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(/^cfg\.yaml: /);
+  });
+});
