@@ -5,6 +5,7 @@ import { REFERENCE_BENCH, runPolicyBench, type BenchShape } from '../../bench/po
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
+import { runTopologyBench } from '../../bench/topologyBench.js';
 
 export const BENCH_SHAPES: Record<string, BenchShape> = {
   reference: REFERENCE_BENCH,
@@ -17,8 +18,18 @@ export function registerBench(program: Command): void {
     .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
     .option('--shape <name>', 'reference (dModel 128, 4 heads, 2 layers, ctx 128, batch 64, prompt 16) | large', 'reference')
     .option('--repeats <n>', 'timed repeats (after one warm-up); medians are reported', '3')
+    .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
+    .option('--steps <n>', 'learner steps per topology run', '8')
     .option('--json', 'print JSON')
-    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean }) => {
+    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean; topology?: boolean; steps: string }) => {
+      if (o.topology) {
+        const backend = parseBackend(o.backend);
+        const steps = parseIntFlag(o.steps, '--steps', 2, 1000);
+        const r = await runTopologyBench({ backend, steps, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+        if (o.json) return printJson({ syncTokensPerSec: r.syncTokensPerSec, asyncTokensPerSec: r.asyncTokensPerSec, speedup: r.speedup, overheadFraction: r.overheadFraction, backend: r.backend, steps: r.steps, runs: r.runs });
+        process.stdout.write(`sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)} tokens/s: speedup ${r.speedup.toFixed(2)}x, async overhead ${(r.overheadFraction * 100).toFixed(0)}%\n`);
+        return;
+      }
       const shape = BENCH_SHAPES[o.shape];
       if (!shape) throw new InputError(`--shape: expected one of ${Object.keys(BENCH_SHAPES).join(', ')}, got '${o.shape}'`);
       const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);

@@ -1,0 +1,53 @@
+/**
+ * `e3sim bench --topology`: the same small training config run in `sync` and in `async`
+ * (η = 1, one sampler and the learner overlapping), reporting generated tokens per second of
+ * each and the share of actor time spent neither computing nor moving weights.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
+import { TrainingRun, type Summary } from '../runtime/run.js';
+import type { Now } from '../runtime/clock.js';
+import type { BackendName } from '../tensor/backend.js';
+
+export interface TopologyBenchResult {
+  backend: BackendName;
+  steps: number;
+  syncTokensPerSec: number;
+  asyncTokensPerSec: number;
+  speedup: number;
+  /** Of the async run (the sync run's is in `runs`). */
+  overheadFraction: number;
+  runs: { policy: string; summary: Summary }[];
+}
+
+export function topologyBenchConfig(policy: 'sync' | 'async', backend: BackendName, steps: number): TrainConfig {
+  return parseTrainConfig({
+    name: `bench-topology-${policy}`, seed: 0, backend,
+    model: { checkpoint: 'examples/checkpoints/base-countdown' },
+    rollout: { problemsPerStep: 4, groupSize: 8, temperature: 1 },
+    curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps }] },
+    learner: { lr: 1e-5, correction: policy === 'async' ? { kind: 'tis', c: 2 } : { kind: 'none' } },
+    staleness: policy === 'async' ? { policy: 'async', eta: 1 } : { policy: 'sync' },
+    topology: { samplers: 1, verifierThreads: 1 },
+    checkpoint: { every: steps, keep: 1 },
+  }, 'bench --topology');
+}
+
+export async function runTopologyBench(o: { backend: BackendName; steps: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {
+  const runs: { policy: string; summary: Summary }[] = [];
+  for (const policy of ['sync', 'async'] as const) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e3sim-bench-${policy}-`));
+    try {
+      const run = new TrainingRun({ config: topologyBenchConfig(policy, o.backend, o.steps), out: dir, resume: false, command: 'bench --topology', versions: {}, now: o.now });
+      const summary = await run.run();
+      o.log?.(`${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps} steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}%`);
+      runs.push({ policy, summary });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const [s, a] = [runs[0]!.summary, runs[1]!.summary];
+  return { backend: o.backend, steps: o.steps, syncTokensPerSec: s.tokensPerSec, asyncTokensPerSec: a.tokensPerSec, speedup: a.tokensPerSec / s.tokensPerSec, overheadFraction: a.overheadFraction, runs };
+}
