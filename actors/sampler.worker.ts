@@ -13,6 +13,7 @@ import { Gpt } from '../src/policy/transformer/model.js';
 import type { GptConfig } from '../src/policy/transformer/config.js';
 import type { PackedWeights } from '../src/tensor/pack.js';
 import { sample } from '../src/policy/transformer/sample.js';
+import { evalBudgets, type BudgetRow } from '../src/eval/countdown.js';
 import { promptTokens } from '../src/tasks/countdown/trace.js';
 import { EOS, PAD } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
@@ -113,6 +114,14 @@ const api = {
       type: 'Rollouts', requestId: req.requestId, samplerId, step: req.step, rollouts,
       generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0), computeMs: wallNow() - t0, swaps, numTensors: tf.memory().numTensors,
     };
+  },
+
+  /** Held-out pass@1 per budget at the current version (after syncing to `version`). */
+  async evaluate(o: { version: number; difficulty: number; problems: number; samples: number; budgets: number[]; temperature: number; seed: number }): Promise<{ version: number; rows: BudgetRow[] }> {
+    if (!model) throw new Error('sampler: evaluate before init');
+    await api.syncWeights(o.version, 60_000);
+    const r = evalBudgets(model, { difficulty: o.difficulty, budgets: o.budgets, samples: o.samples, ks: [1], problems: o.problems, seed: o.seed, temperature: o.temperature, batchSize: 64 });
+    return { version, rows: r.budgets };
   },
 
   numTensors(): number {

@@ -7,16 +7,23 @@ export interface EvaluateRequest {
   budgets: number[];
 }
 
+export interface EvaluateResult {
+  /** The version that was actually evaluated (≥ the requested one). */
+  version: number;
+  /** Per budget: pass@k and trace statistics (src/eval/countdown.ts BudgetRow). */
+  rows: { budget: number; passAt: Record<string, number>; meanLength: number }[];
+}
+
 export const evaluatorMachine = setup({
   types: {
     context: {} as { request: EvaluateRequest | null; error: string | null },
     events: {} as { type: 'EVALUATE'; request: EvaluateRequest } | { type: 'STOP' },
   },
   actors: {
-    evaluate: notProvided<unknown, { request: EvaluateRequest }>('evaluator', 'evaluate'),
+    evaluate: notProvided<EvaluateResult, { request: EvaluateRequest }>('evaluator', 'evaluate'),
   },
   actions: {
-    report: (_, _p: { request: EvaluateRequest; result: unknown }) => {},
+    report: (_, _p: { request: EvaluateRequest; result: EvaluateResult }) => {},
     reportFailure: (_, _p: { error: string }) => {},
   },
 }).createMachine({

@@ -41,13 +41,13 @@ function checkInvariants(dir: string, steps: number): Summary {
   expect(s.rolloutsGenerated).toBe(s.rolloutsTrained + s.rolloutsDroppedStale + s.rolloutsDroppedInvalid);
   expect(s.rolloutsGenerated).toBe(steps * SMOKE.rollout.problemsPerStep * SMOKE.rollout.groupSize);
   expect(s.stalenessMax).toBeLessThanOrEqual(s.stalenessBound);
-  const m = metricsOf(dir);
+  const m = metricsOf(dir).filter((x) => x.type === undefined);
   expect(m.map((x) => x.step)).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
   // Tensors stay flat in every worker after the first step.
   expect(new Set(m.slice(1).map((x) => x.learnerNumTensors)).size).toBe(1);
   for (const id of Object.keys(m.at(-1).samplerNumTensors)) expect(new Set(m.slice(1).map((x) => x.samplerNumTensors[id]).filter((x) => x !== undefined)).size).toBe(1);
   const roles = new Set(fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).role));
-  for (const r of ['coordinator', 'sampler', 'verifier', 'grader', 'batcher', 'learner', 'weightStore', 'curriculum', 'supervisor']) expect(roles).toContain(r);
+  for (const r of ['coordinator', 'sampler', 'verifier', 'grader', 'batcher', 'learner', 'weightStore', 'curriculum', 'supervisor', 'evaluator']) expect(roles).toContain(r);
   return s;
 }
 
@@ -56,6 +56,11 @@ beforeAll(() => {
   const r = train('--config', config('base'), '--out', path.join(tmp, 'base'));
   expect(r.code, r.err).toBe(0);
   baseline = checkInvariants(path.join(tmp, 'base'), 4);
+  // The evaluator ran at the last step on held-out problems, at every configured budget.
+  const ev = (baseline as unknown as { eval: { step: number; rows: { budget: number; passAt: Record<string, number> }[] } }).eval;
+  expect(ev.step).toBe(4);
+  expect(ev.rows.map((r) => r.budget)).toEqual(SMOKE.eval.budgets);
+  for (const r of ev.rows) expect(r.passAt['1']).toBeGreaterThanOrEqual(0);
 }, 180_000);
 
 describe('e3sim train, each staleness policy', () => {

@@ -17,7 +17,7 @@ export interface TopologyBenchResult {
   syncTokensPerSec: number;
   asyncTokensPerSec: number;
   speedup: number;
-  /** Of the async run (the sync run's is in `runs`). */
+  /** Median over the async runs (each run's figures are in `runs`). */
   overheadFraction: number;
   runs: { policy: string; summary: Summary }[];
 }
@@ -28,16 +28,19 @@ export function topologyBenchConfig(policy: 'sync' | 'async', backend: BackendNa
     model: { checkpoint: 'examples/checkpoints/base-countdown' },
     rollout: { problemsPerStep: 4, groupSize: 8, temperature: 1 },
     curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps }] },
-    learner: { lr: 1e-5, correction: policy === 'async' ? { kind: 'tis', c: 2 } : { kind: 'none' } },
+    learner: { lr: 1e-5, klCoef: 0, entropyCoef: 0, correction: policy === 'async' ? { kind: 'tis', c: 2 } : { kind: 'none' } },
     staleness: policy === 'async' ? { policy: 'async', eta: 1 } : { policy: 'sync' },
     topology: { samplers: 1, verifierThreads: 1 },
     checkpoint: { every: steps, keep: 1 },
   }, 'bench --topology');
 }
 
-export async function runTopologyBench(o: { backend: BackendName; steps: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/** Alternates sync and async runs `repeats` times (the machine is noisy) and reports medians. */
+export async function runTopologyBench(o: { backend: BackendName; steps: number; repeats: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {
   const runs: { policy: string; summary: Summary }[] = [];
-  for (const policy of ['sync', 'async'] as const) {
+  for (let rep = 0; rep < o.repeats; rep++) for (const policy of ['sync', 'async'] as const) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e3sim-bench-${policy}-`));
     try {
       const run = new TrainingRun({ config: topologyBenchConfig(policy, o.backend, o.steps), out: dir, resume: false, command: 'bench --topology', versions: {}, now: o.now });
@@ -48,6 +51,8 @@ export async function runTopologyBench(o: { backend: BackendName; steps: number;
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  const [s, a] = [runs[0]!.summary, runs[1]!.summary];
-  return { backend: o.backend, steps: o.steps, syncTokensPerSec: s.tokensPerSec, asyncTokensPerSec: a.tokensPerSec, speedup: a.tokensPerSec / s.tokensPerSec, overheadFraction: a.overheadFraction, runs };
+  const of = (p: string) => runs.filter((r) => r.policy === p).map((r) => r.summary);
+  const sync = median(of('sync').map((s) => s.tokensPerSec));
+  const async_ = median(of('async').map((s) => s.tokensPerSec));
+  return { backend: o.backend, steps: o.steps, syncTokensPerSec: sync, asyncTokensPerSec: async_, speedup: async_ / sync, overheadFraction: median(of('async').map((s) => s.overheadFraction)), runs };
 }

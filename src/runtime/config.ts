@@ -76,6 +76,14 @@ export const TrainConfigSchema = z.object({
     every: int(1).default(10),
     keep: int(1, 1000).default(2),
   }).strict().default({ every: 10, keep: 2 }),
+  /** Held-out evaluation by the evaluator actor (on sampler-0's thread), every N steps and at the end. */
+  eval: z.object({
+    every: int(1).optional(),
+    difficulty: int(3, 6).default(3),
+    problems: int(1, 10_000).default(16),
+    samples: int(1, 1024).default(4),
+    budgets: z.array(int(1, 4096)).min(1).default([64, 128]),
+  }).strict().optional(),
   faults: z.array(z.string()).default([]),
 }).strict();
 

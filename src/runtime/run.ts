@@ -11,12 +11,13 @@ import { Piscina } from 'piscina';
 import { createActor, type AnyActorRef } from 'xstate';
 import {
   samplerMachine, learnerMachine, verifierMachine, graderMachine, batcherMachine, weightStoreMachine,
-  curriculumMachine, supervisorMachine, coordinatorMachine,
+  curriculumMachine, supervisorMachine, coordinatorMachine, evaluatorMachine,
 } from '../../machines/index.js';
 import type { VerifyJob } from '../../machines/verifier.js';
 import type { GradeJob } from '../../machines/grader.js';
 import type { TrainOutput } from '../../machines/learner.js';
 import type { Failure } from '../../machines/supervisor.js';
+import type { EvaluateResult } from '../../machines/evaluator.js';
 import type { SamplerApi } from '../../actors/sampler.worker.js';
 import type { LearnerApi } from '../../actors/learner.worker.js';
 import type { VerifyTask } from '../../actors/verify.task.js';
@@ -85,6 +86,8 @@ export interface Summary {
   overheadFraction: number;
   transitions: number;
   faultsFired: string[];
+  /** The last held-out evaluation (config `eval`), or null. */
+  eval: { step: number; rows: unknown[] } | null;
 }
 
 export interface TrainOptions {
@@ -142,6 +145,9 @@ export class TrainingRun {
   private curriculum!: AnyActorRef;
   private supervisor!: AnyActorRef;
   private coordinator!: AnyActorRef;
+  private evaluator: AnyActorRef | null = null;
+  private readonly evaluations: { step: number; rows: unknown[] }[] = [];
+  private evalPending = 0;
   private transitions!: TransitionLog;
   private metricsFd = -1;
   private paused = false;
@@ -431,6 +437,11 @@ export class TrainingRun {
     this.version = out.version;
     this.weightStore.send({ type: 'PUBLISHED', version: out.version });
     this.writeMetrics(batch.step, formed, out.stats);
+    const ev = this.cfg.eval;
+    if (this.evaluator && ev && ((ev.every && out.version % ev.every === 0) || out.version === this.maxSteps)) {
+      this.evalPending++;
+      this.evaluator.send({ type: 'EVALUATE', request: { version: out.version, budgets: ev.budgets } });
+    }
     this.curriculum.send({ type: 'STEP_DONE' });
     this.coordinator.send({ type: 'STEP_DONE', step: out.version });
     setImmediate(() => this.pump());
@@ -630,7 +641,32 @@ export class TrainingRun {
       },
     }), { inspect: this.transitions.inspector('learner', 'learner') });
 
-    for (const a of [this.curriculum, this.supervisor, this.weightStore, this.batcher, this.grader]) a.start();
+    if (this.cfg.eval) {
+      const ev = this.cfg.eval;
+      this.evaluator = createActor(evaluatorMachine.provide({
+        actors: {
+          evaluate: fromAsync(async ({ input }) => {
+            const s0 = run.samplers[0]!;
+            const r: EvaluateResult = await s0.handle.call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
+            return r;
+          }),
+        },
+        actions: {
+          report: (_, p) => {
+            const r = p.result;
+            run.evaluations.push({ step: p.request.version, rows: r.rows });
+            fs.writeSync(run.metricsFd, JSON.stringify({ type: 'eval', step: p.request.version, evaluatedVersion: r.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: r.rows }) + '\n');
+            run.log(`eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`);
+            run.evalPending--;
+          },
+          reportFailure: (_, p) => {
+            run.log(`evaluation failed: ${p.error}`);
+            run.evalPending--;
+          },
+        },
+      }), { inspect: this.transitions.inspector('evaluator', 'evaluator') });
+    }
+    for (const a of [this.curriculum, this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
 
     this.pool = new Piscina({
       filename: path.join(ACTORS_DIR, 'verify.task.mjs'),
@@ -675,8 +711,11 @@ export class TrainingRun {
   }
 
   private async stopAll(): Promise<void> {
+    // The final evaluation runs on a sampler thread: let it finish (bounded by the sampler timeout).
+    const deadline = this.o.now() + this.cfg.limits.samplerTimeoutMs;
+    while (this.evalPending > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const w of this.deliveryWaiters.splice(0)) w();
-    for (const a of [...this.samplers.map((s) => s.actor), ...this.verifiers.map((v) => v.actor), this.learnerActor, this.batcher, this.grader, this.weightStore, this.curriculum, this.supervisor]) {
+    for (const a of [...this.samplers.map((s) => s.actor), ...this.verifiers.map((v) => v.actor), this.learnerActor, this.batcher, this.grader, this.weightStore, this.curriculum, this.supervisor, this.evaluator]) {
       a?.stop();
     }
     await Promise.all(this.samplers.map((s) => s.handle?.terminate().catch(() => {})));
@@ -737,6 +776,7 @@ export class TrainingRun {
       tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
       samplerComputeMs: this.samplerComputeMs, learnerComputeMs: this.learnerComputeMs, transferMs: this.transferMs,
       overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)), transitions: this.transitions.count, faultsFired: this.faults.firedKeys(),
+      eval: this.evaluations.at(-1) ?? null,
     };
     if (!this.interrupted) {
       assert(summary.rolloutsLost === 0, `${summary.rolloutsLost} rollouts generated but neither trained nor dropped`);

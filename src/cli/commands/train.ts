@@ -16,6 +16,15 @@ interface TrainFlags {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** runs/<name>, or runs/<name>-2, -3, … when taken: a default never overwrites an earlier run. */
+function freshRunDir(name: string): string {
+  for (let i = 1; i < 10_000; i++) {
+    const dir = path.join('runs', i === 1 ? name : `${name}-${i}`);
+    if (!fs.existsSync(dir) || fs.readdirSync(dir).length === 0) return dir;
+  }
+  throw new InputError(`--out: runs/${name}-* are all taken; pass --out`);
+}
+
 function fmtProgress(p: StepProgress): Record<string, string | number> {
   return {
     stage: `${p.stage} (d${p.difficulty}, ${p.budgetTokens} tok)`, pass: p.passRate.toFixed(3), len: p.lengthMean.toFixed(1),
@@ -61,7 +70,7 @@ export function registerTrain(program: Command): void {
         cfg = loadTrainConfig(f.config);
         if (f.seed !== undefined) cfg.seed = parseSeed(f.seed);
         if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
-        out = f.out ?? path.join('runs', cfg.name);
+        out = f.out ?? freshRunDir(cfg.name);
         if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
           throw new InputError(`--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`);
         }
