@@ -88,12 +88,14 @@ describe('e3sim train, each staleness policy', () => {
 describe('supervision', () => {
   it.each([
     ['crash:sampler@step=3'],
+    ['crash:verifier@step=2'],
     ['crash:learner@step=3'],
+    ['hang:sampler@step=2'],
     ['hang:verifier@step=2'],
     ['hang:learner@step=4'],
   ])('survives %s: the run completes, nothing lost, the restart counted, same weights as without the fault', (fault) => {
     const dir = path.join(tmp, fault.replace(/[^a-z0-9]/g, '-'));
-    const r = train('--config', config(`f-${fault.replace(/[^a-z0-9]/g, '-')}`, { limits: { verifierTimeoutMs: 1500, learnerTimeoutMs: 6000 } }), '--out', dir, '--inject', fault);
+    const r = train('--config', config(`f-${fault.replace(/[^a-z0-9]/g, '-')}`, { limits: { samplerTimeoutMs: 6000, verifierTimeoutMs: 1500, learnerTimeoutMs: 6000 } }), '--out', dir, '--inject', fault);
     expect(r.code, r.err).toBe(0);
     const s = checkInvariants(dir, 4);
     expect(s.restarts).toBe(1);
