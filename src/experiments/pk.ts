@@ -105,7 +105,7 @@ export function bigramPolicyStep(policy: BigramPolicy, episodes: readonly PkEpis
   const dLogprob = grad.dataSync();
   const stats = readStats(parts!, value.dataSync()[0]!);
   tf.dispose([logprobs, value, grad]);
-  policy.sgdStep(policy.gradientFromLogprobGrad(prev, next, dLogprob), lr);
+  policy.sgdStep(policy.gradientFromLogprobGrad(prev, next, dLogprob), lr, new Set(prev)); // only rows with transitions move
   return stats;
 }
 
@@ -179,8 +179,9 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
       }
     }
     bigramPolicyStep(policy, episodes, advantages, cfg, o.reduce === 'sum' ? o.lr * o.groupSize : o.lr);
-    const hBefore = entropies;
-    entropies = policy.entropies();
+    const hBefore = entropies.slice();
+    for (const s of touchedNeg) entropies[s] = policy.entropyOf(s);
+    for (const s of touchedOther) entropies[s] = policy.entropyOf(s);
     let n = 0, up = 0, argmax = 0;
     for (const [s, mx] of argmaxBefore) {
       n++;

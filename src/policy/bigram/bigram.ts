@@ -81,16 +81,7 @@ export class BigramPolicy {
 
   /** H(π(·|s)) in nats for every state. */
   entropies(): Float64Array {
-    const h = new Float64Array(this.env.tokens);
-    for (let r = 0; r < this.env.tokens; r++) {
-      let e = 0;
-      for (let j = 0; j < this.V; j++) {
-        const p = this.probs[r * this.V + j]!;
-        if (p > 0) e -= p * Math.log(p);
-      }
-      h[r] = e;
-    }
-    return h;
+    return Float64Array.from({ length: this.env.tokens }, (_, r) => this.entropyOf(r));
   }
 
   /** Samples episodes: first action uniform over non-answer tokens, then the bigram until hit, stop or budget. */
@@ -188,15 +179,27 @@ export class BigramPolicy {
     return grad;
   }
 
-  /** One SGD step M ← M − lr·grad; returns the rows that changed. */
-  sgdStep(grad: Float64Array, lr: number): void {
-    for (let i = 0; i < this.m.length; i++) this.m[i]! -= lr * grad[i]!;
-    this.refresh();
+  /** One SGD step M ← M − lr·grad (only `rows` may have a non-zero gradient, when given). */
+  sgdStep(grad: Float64Array, lr: number, rows?: Iterable<number>): void {
+    const V = this.V;
+    const todo = rows ? [...rows] : Array.from({ length: this.env.tokens }, (_, r) => r);
+    for (const r of todo) for (let j = r * V; j < (r + 1) * V; j++) this.m[j]! -= lr * grad[j]!;
+    this.refresh(todo);
   }
 
-  private refresh(): void {
+  /** Entropy of π(·|s) in nats. */
+  entropyOf(s: number): number {
+    let e = 0;
+    for (let j = s * this.V; j < (s + 1) * this.V; j++) {
+      const p = this.probs[j]!;
+      if (p > 0) e -= p * Math.log(p);
+    }
+    return e;
+  }
+
+  private refresh(rows?: readonly number[]): void {
     const V = this.V;
-    for (let r = 0; r < this.env.tokens; r++) {
+    for (const r of rows ?? Array.from({ length: this.env.tokens }, (_, i) => i)) {
       const o = r * V;
       let max = -Infinity;
       for (let j = 0; j < V; j++) max = Math.max(max, this.m[o + j]!);
