@@ -34,6 +34,7 @@ import { Rng } from '../util/rng.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Now } from './clock.js';
 import { TransitionLog } from '../trace/transitions.js';
+import { PerfettoTrace } from '../trace/perfetto.js';
 import { stalenessBound, totalSteps, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
@@ -149,6 +150,9 @@ export class TrainingRun {
   private readonly evaluations: { step: number; rows: unknown[] }[] = [];
   private evalPending = 0;
   private transitions!: TransitionLog;
+  private trace!: PerfettoTrace;
+  /** Milliseconds since the run opened its files (the clock of transitions.jsonl and trace.json). */
+  private sinceOpen: () => number = () => 0;
   private metricsFd = -1;
   private paused = false;
   private retryBatch: TrainBatch | null = null;
@@ -327,7 +331,10 @@ export class TrainingRun {
     this.samplerTensors.set(r.samplerId, r.numTensors);
     const byProblem = new Map<string, Rollouts['rollouts']>();
     for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
-    for (const [problemId, rollouts] of byProblem) this.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
+    for (const [problemId, rollouts] of byProblem) {
+      this.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
+      this.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', this.sinceOpen());
+    }
     this.pumpVerifiers();
     while (this.verifyJobs.length > this.cfg.limits.queueGroupsMax && !this.fatal) await new Promise<void>((res) => this.deliveryWaiters.push(res));
   }
@@ -355,6 +362,7 @@ export class TrainingRun {
     const machine = verifierMachine.provide({
       actors: {
         verify: fromAsync(async ({ input }) => {
+          run.trace.flow(`g:${input.job.jobId}`, 'rollouts', input.id, 'verifier', 't', run.sinceOpen());
           const problem = run.problemOf(input.job);
           const task: VerifyTask = {
             ...problem, completions: input.job.rollouts.map((r) => r.completion),
@@ -418,6 +426,7 @@ export class TrainingRun {
 
   private async train(batch: TrainBatch): Promise<TrainOutput> {
     const formed = this.formed.get(batch.step)!;
+    for (const g of batch.groups) this.trace.flow(`g:${g.step}/${g.problemId}`, 'rollouts', 'learner', 'learner', 'f', this.sinceOpen());
     const out = await this.learner!.call('train', (api) => api.train({
       step: batch.step, rollouts: formed.rollouts, fault: this.faults.take('learner', batch.step), slowFactor: this.faults.slowFactor('learner'),
     }), this.cfg.limits.learnerTimeoutMs);
@@ -452,6 +461,8 @@ export class TrainingRun {
     assert(w, `weights v${version} not in the store`);
     const t = this.o.now();
     for (const s of this.samplers) {
+      this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
+      this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
       const data = w.data.slice();
       s.port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
     }
@@ -471,6 +482,10 @@ export class TrainingRun {
       samplerNumTensors: Object.fromEntries(this.samplerTensors),
     };
     fs.writeSync(this.metricsFd, JSON.stringify(line) + '\n');
+    const t = this.sinceOpen();
+    this.trace.counter('learning', t, { reward: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean });
+    this.trace.counter('staleness', t, { mean: f.lagMean, max: f.lagMax });
+    this.trace.counter('queues', t, { verifyJobs: this.verifyJobs.length, batcherGroups: this.queue.size });
     const done = step - this.stepsAtStart;
     this.o.onStep?.({
       step, maxSteps: this.maxSteps, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
@@ -611,12 +626,20 @@ export class TrainingRun {
     }), { input: { version: this.version }, inspect: this.transitions.inspector('weightStore', 'weightStore') });
     this.batcher = createActor(batcherMachine.provide({
       actors: { dispatch: fromAsync(async () => run.sendBatch()) },
-      actions: { enqueue: (_, p) => run.queue.add(p.group) },
+      actions: {
+        enqueue: (_, p) => {
+          run.queue.add(p.group);
+          run.trace.flow(`g:${p.group.step}/${p.group.problemId}`, 'rollouts', 'batcher', 'batcher', 't', run.sinceOpen());
+        },
+      },
       guards: { batchComplete: () => run.nextBatchReady() },
     }), { inspect: this.transitions.inspector('batcher', 'batcher') });
     this.grader = createActor(graderMachine.provide({
       actors: {
-        grade: fromAsync(async ({ input }) => run.grade(input.job)),
+        grade: fromAsync(async ({ input }) => {
+          run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
+          return run.grade(input.job);
+        }),
         deliver: fromAsync(async ({ input }) => {
           run.batcher.send({ type: 'GROUP', group: input.group });
         }),
@@ -727,7 +750,10 @@ export class TrainingRun {
     this.prepare();
     fs.mkdirSync(this.dir, { recursive: true });
     const tOpen = this.o.now();
-    this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), () => this.o.now() - tOpen);
+    this.sinceOpen = () => this.o.now() - tOpen;
+    this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), this.sinceOpen);
+    this.trace = new PerfettoTrace(path.join(this.dir, 'trace.json'));
+    this.transitions.onTransition = (l) => this.trace.transition(l.actor, l.role, l.to, l.t, l.event);
     this.metricsFd = fs.openSync(path.join(this.dir, 'metrics.jsonl'), 'a');
     const run = this;
     this.coordinator = createActor(coordinatorMachine.provide({
@@ -753,6 +779,7 @@ export class TrainingRun {
     const ctx = this.coordinator.getSnapshot().context as { error: string | null };
     fs.closeSync(this.metricsFd);
     this.transitions.close();
+    this.trace.close_(this.sinceOpen());
     if (end === 'failed') throw new Error(this.fatal ?? ctx.error ?? 'run failed');
     return this.writeSummary();
   }

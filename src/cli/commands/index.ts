@@ -3,10 +3,14 @@ import { registerEvaluate } from './evaluate.js';
 import { registerBench } from './bench.js';
 import { registerPk } from './pk.js';
 import { registerTrain } from './train.js';
+import { registerDiagram } from './diagram.js';
+import { registerReport } from './report.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
   registerBench(program);
   registerPk(program);
   registerTrain(program);
+  registerDiagram(program);
+  registerReport(program);
 }
