@@ -19,7 +19,8 @@ export class PerfettoTrace {
   private first = true;
   private readonly tracks = new Map<string, Track>();
   private readonly processes = new Map<string, number>();
-  private flowIds = new Map<string, number>();
+  private readonly flowIds = new Map<string, number>();
+  private nextFlowId = 1;
 
   constructor(file: string) {
     this.fd = fs.openSync(file, 'w');
@@ -83,7 +84,7 @@ export class PerfettoTrace {
     let id = this.flowIds.get(key);
     if (id === undefined) {
       if (phase !== 's') return; // never started (e.g. sent before a resume): draw nothing rather than a dangling end
-      id = this.flowIds.size + 1;
+      id = this.nextFlowId++;
       this.flowIds.set(key, id);
     }
     this.emit({ ph: phase, id, name, cat: 'message', pid: t.pid, tid: t.tid, ts: PerfettoTrace.us(Math.max(tMs, t.since)), ...(phase === 'f' ? { bp: 'e' } : {}) });

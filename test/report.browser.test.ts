@@ -1,0 +1,179 @@
+/**
+ * What a user sees: trace.json well-formed for Perfetto, Mermaid diagrams that Mermaid itself
+ * parses, and the offline HTML report opened in Debian's Chromium (playwright-core) from a
+ * file:// URL with the network blocked: no console errors, every chart and diagram drawn,
+ * hostile text from configs and traces shown as text.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRun, renderReport } from '../src/report/html.js';
+
+const BIN = path.resolve('bin/e3sim.js');
+const CHROMIUM = process.env.E3SIM_CHROMIUM ?? '/usr/bin/chromium';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-report-'));
+const run = path.join(tmp, 'run');
+let browser: Browser;
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
+
+beforeAll(async () => {
+  const cfg = path.join(tmp, 'smoke.yaml');
+  fs.writeFileSync(cfg, YAML.stringify({ ...YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8')), backend: 'wasm' }));
+  const r = cli('train', '--quiet', '--config', cfg, '--out', run);
+  expect(r.status, r.stderr).toBe(0);
+  const rep = cli('report', run);
+  expect(rep.status, rep.stderr).toBe(0);
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set E3SIM_CHROMIUM`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function open(file: string) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const blocked: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.route('**/*', (r) => {
+    if (r.request().url().startsWith('file:')) return r.continue();
+    blocked.push(r.request().url());
+    return r.abort();
+  });
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForFunction(() => (window as unknown as { e3simReport?: { done?: boolean } }).e3simReport?.done === true, null, { timeout: 60_000 });
+  return { page, errors, blocked };
+}
+
+describe('trace.json', () => {
+  it('is well-formed: spans nest per track, timestamps monotonic, every state closed, flows paired', () => {
+    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as { ph: string; pid: number; tid: number; ts: number; dur?: number; id?: number; name: string }[];
+    const spans = new Map<string, { ts: number; dur: number }[]>();
+    for (const e of events.filter((x) => x.ph === 'X')) {
+      expect(e.ts).toBeGreaterThanOrEqual(0);
+      expect(e.dur).toBeGreaterThanOrEqual(0);
+      const k = `${e.pid}/${e.tid}`;
+      spans.set(k, [...(spans.get(k) ?? []), { ts: e.ts, dur: e.dur! }]);
+    }
+    for (const list of spans.values()) {
+      // An actor is in one state at a time: consecutive spans, in order, never overlapping.
+      for (let i = 1; i < list.length; i++) {
+        expect(list[i]!.ts).toBeGreaterThanOrEqual(list[i - 1]!.ts);
+        expect(list[i]!.ts).toBeGreaterThanOrEqual(list[i - 1]!.ts + list[i - 1]!.dur);
+      }
+    }
+    // Every state an actor entered is a closed span: as many spans as transitions.
+    const transitions = fs.readFileSync(path.join(run, 'transitions.jsonl'), 'utf8').trim().split('\n');
+    expect(events.filter((x) => x.ph === 'X')).toHaveLength(transitions.length);
+    const threads = events.filter((x) => x.ph === 'M' && x.name === 'thread_name');
+    expect(threads.length).toBe(spans.size);
+    // Flows: each id starts once and ends once, in time order.
+    const flows = new Map<number, { s: number[]; f: number[] }>();
+    for (const e of events.filter((x) => x.ph === 's' || x.ph === 'f')) {
+      const f = flows.get(e.id!) ?? { s: [], f: [] };
+      (e.ph === 's' ? f.s : f.f).push(e.ts);
+      flows.set(e.id!, f);
+    }
+    expect(flows.size).toBeGreaterThan(0);
+    for (const f of flows.values()) {
+      expect(f.s).toHaveLength(1);
+      expect(f.f).toHaveLength(1);
+      expect(f.f[0]!).toBeGreaterThanOrEqual(f.s[0]!);
+    }
+    expect(events.some((x) => x.ph === 'C' && x.name === 'learning')).toBe(true);
+  });
+});
+
+describe('diagrams', () => {
+  it('e3sim diagram emits a stateDiagram-v2 per machine that Mermaid parses', async () => {
+    const r = cli('diagram', 'all');
+    expect(r.status, r.stderr).toBe(0);
+    const diagrams = r.stdout.split(/^%% /m).filter((x) => x.trim() !== '').map((x) => x.slice(x.indexOf('\n') + 1));
+    expect(diagrams).toHaveLength(10);
+    const json = JSON.parse(cli('diagram', 'sampler', '--format', 'json').stdout);
+    expect(json.states.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['idle', 'syncingWeights', 'generating', 'delivering', 'failed', 'restarting']));
+    expect(json.edges).toContainEqual({ from: 'generating', to: 'failed', event: 'error: generating', guard: null });
+    expect(cli('diagram', 'gpu').status).toBe(2);
+    // Mermaid's own parser, in the report page (it needs a DOM).
+    const { page } = await open(path.join(run, 'report.html'));
+    const results = await page.evaluate(async (texts) => {
+      const m = (window as unknown as { mermaid: { parse: (t: string) => Promise<unknown> } }).mermaid;
+      const out: string[] = [];
+      for (const t of texts) {
+        try {
+          await m.parse(t);
+          out.push('ok');
+        } catch (e) {
+          out.push(String(e));
+        }
+      }
+      return out;
+    }, diagrams);
+    expect(results).toEqual(diagrams.map(() => 'ok'));
+    await page.close();
+  }, 120_000);
+});
+
+describe('e3sim report', () => {
+  it('opens offline with no console errors and draws every chart, the timeline and every diagram', async () => {
+    const { page, errors, blocked } = await open(path.join(run, 'report.html'));
+    const state = await page.evaluate(() => {
+      const r = (window as unknown as { e3simReport: { charts: number; diagrams: number; timelineSpans: number; errors: string[] } }).e3simReport;
+      const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
+      const drawn = canvases.filter((c) => {
+        const ctx = c.getContext('2d');
+        if (!ctx || c.width === 0 || c.height === 0) return false;
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+        return false;
+      }).length;
+      const gantt = document.getElementById('gantt') as HTMLCanvasElement;
+      return { ...r, canvases: canvases.length, drawn, empty: document.querySelectorAll('.empty').length, ganttW: gantt.width, svgs: document.querySelectorAll('.diagram svg').length };
+    });
+    expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
+    expect(state.errors).toEqual([]);
+    expect(state.empty).toBe(0);
+    expect(state.charts).toBe(11); // 9 learning curves + extrapolation + staleness histogram
+    expect(state.drawn).toBe(state.canvases);
+    expect(state.canvases).toBeGreaterThanOrEqual(11);
+    expect(state.diagrams).toBe(10);
+    expect(state.svgs).toBe(10);
+    expect(state.timelineSpans).toBeGreaterThan(20);
+    expect(state.ganttW).toBeGreaterThan(0);
+    fs.mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/report.png', fullPage: true });
+    await page.close();
+  }, 120_000);
+
+  it('shows hostile names from configs and traces as text', async () => {
+    const dir = path.join(tmp, 'hostile');
+    fs.cpSync(run, dir, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    cfg.name = '<script>window.pwned=1</script>';
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    fs.appendFileSync(path.join(dir, 'transitions.jsonl'), JSON.stringify({ t: 1, actor: '</script><img src=x onerror="window.pwned=2">', role: 'sampler', from: null, to: '<b>x</b>', event: 'E' }) + '\n');
+    const file = path.join(dir, 'report.html');
+    fs.writeFileSync(file, renderReport(readRun(dir)));
+    const { page, errors } = await open(file);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.textContent('h1')).toContain('<script>window.pwned=1</script>');
+    expect(await page.evaluate(() => document.querySelectorAll('img').length)).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('exits 2 on a directory that is not a run', () => {
+    const r = cli('report', tmp);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/has no config\.json/);
+  });
+});
