@@ -4,7 +4,9 @@
  * file:// URL with the network blocked: no console errors, every chart and diagram drawn,
  * hostile text from configs and traces shown as text.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -177,3 +179,51 @@ describe('e3sim report', () => {
     expect(r.stderr).toMatch(/has no config\.json/);
   });
 });
+
+describe('e3sim train --ui', () => {
+  it('serves the report on 127.0.0.1 and pushes an event per step while training', async () => {
+    const cfg = path.join(tmp, 'smoke.yaml');
+    const dir = path.join(tmp, 'live');
+    const child = spawn(process.execPath, [BIN, 'train', '--quiet', '--config', cfg, '--out', dir, '--ui', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        err += d;
+        const m = /live view: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', () => reject(new Error(`exited before serving: ${err}`)));
+    });
+    const steps: number[] = [];
+    const events = new Promise<void>((resolve) => {
+      http.get(`${url}events`, (res) => {
+        expect(res.headers['content-type']).toBe('text/event-stream');
+        res.on('data', (chunk: Buffer) => {
+          for (const m of chunk.toString().matchAll(/data: (\{.*\})/g)) steps.push(JSON.parse(m[1]!).step);
+        });
+        res.on('end', () => resolve());
+      });
+    });
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('new EventSource');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    await events;
+    expect(code, err).toBe(0);
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+  }, 120_000);
+
+  it('a port in use is exit 2 with a clear message, and leaves no run directory', async () => {
+    const server = http.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    const dir = path.join(tmp, 'busy');
+    const r = cli('train', '--quiet', '--config', 'examples/smoke.yaml', '--out', dir, '--ui', '--port', String(port));
+    server.close();
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`--port: 127\\.0\\.0\\.1:${port} is already in use`));
+    expect(fs.existsSync(dir)).toBe(false);
+  }, 60_000);
+});
+

@@ -63,7 +63,7 @@ export function readRun(dir: string): RunData {
 
 const CHARTS: { id: string; title: string; series: string[] }[] = [
   { id: 'reward', title: 'Reward and pass rate', series: ['rewardMean', 'passRate'] },
-  { id: 'length', title: 'Mean response length (tokens)', series: ['lengthMean'] },
+  { id: 'length', title: 'Mean response length (tokens): all, correct, incorrect', series: ['lengthMean', 'lengthCorrect', 'lengthIncorrect'] },
   { id: 'entropy', title: 'Entropy (nats / token)', series: ['entropy'] },
   { id: 'kl', title: 'KL to the reference (k3)', series: ['kl'] },
   { id: 'clip', title: 'Clip fractions', series: ['clipFracLow', 'clipFracHigh'] },
@@ -87,6 +87,7 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd
 .chart{min-height:260px}.empty{color:#888;font-style:italic}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
 #gantt{width:100%;height:360px;border:1px solid #ccc;cursor:grab}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;font-size:12px}
 .diagram{border:1px solid #eee;padding:8px}
 </style></head><body>
 <h1>${title}</h1>
@@ -95,6 +96,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
 <h2>Extrapolation: pass@k against test budget</h2><div class="chart" id="extrapolation"></div>
 <h2>Staleness histogram</h2><div class="chart" id="stalehist"></div>
 <h2>Actor timeline</h2><canvas id="gantt"></canvas>
+<h2>Utilisation per actor</h2><table id="utilisation"><thead><tr><th>actor</th><th>busy share</th><th>time per state</th></tr></thead><tbody></tbody></table>
 <h2>Machines</h2><div class="grid" id="diagrams"></div>
 <h2>Summary</h2><pre id="summary">${escapeHtml(JSON.stringify(run.summary, null, 2))}</pre>
 <h2>Config</h2><pre id="config">${escapeHtml(JSON.stringify(run.config, null, 2))}</pre>
@@ -180,6 +182,16 @@ const CLIENT = String.raw`
   canvas.addEventListener('mousedown', function (e) { drag = { x: e.clientX, t0: view.t0, t1: view.t1 }; });
   window.addEventListener('mouseup', function () { drag = null; });
   window.addEventListener('mousemove', function (e) { if (!drag) return; var dt = (e.clientX - drag.x) / canvas.clientWidth * (drag.t1 - drag.t0); view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw(); });
+  // Utilisation: share of the run each actor spent in a working state (not waiting or idle).
+  var IDLE = ['idle', 'waitingForBatch', 'collecting', 'waitingForGroups', 'watching', 'serving', 'running', 'stopped', 'done', 'finished'];
+  var tbody = document.querySelector('#utilisation tbody');
+  actors.forEach(function (a) {
+    var per = {}; var total = 0; var busy = 0;
+    spans[a].forEach(function (s) { var d = s.to - s.from; per[s.state] = (per[s.state] || 0) + d; total += d; if (IDLE.indexOf(s.state) < 0) busy += d; });
+    var tr = el('tr', {}); tr.appendChild(el('td', {}, a)); tr.appendChild(el('td', {}, total > 0 ? (100 * busy / total).toFixed(0) + '%' : '—'));
+    tr.appendChild(el('td', {}, Object.keys(per).map(function (k) { return k + ' ' + per[k].toFixed(0) + ' ms'; }).join(', ')));
+    tbody.appendChild(tr);
+  });
   draw(); window.e3simReport.timelineSpans = actors.reduce(function (n, a) { return n + spans[a].length; }, 0);
   // Machine diagrams.
   var dg = document.getElementById('diagrams');

@@ -120,19 +120,25 @@ export interface FormedBatch {
   rewardMean: number;
   passRate: number;
   lengthMean: number;
+  /** Mean completion length of correct / incorrect rollouts (null when there are none). */
+  lengthCorrect: number | null;
+  lengthIncorrect: number | null;
   zeroAdvantageGroups: number;
 }
 
 export function formBatch(groups: readonly ScoredGroup[], learnerVersion: number, eta: number, correction: Correction): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
-  let lagSum = 0, lagMax = 0, rewardSum = 0, correct = 0, lengthSum = 0, n = 0, zero = 0;
+  let lagSum = 0, lagMax = 0, rewardSum = 0, correct = 0, lengthSum = 0, n = 0, zero = 0, lenC = 0, lenI = 0;
   for (const g of groups) {
     if (g.advantages.every((a) => a === 0)) zero++;
     g.rollouts.forEach((r, i) => {
       n++;
       rewardSum += g.rewards[i]!;
-      if (g.verdicts[i]?.correct) correct++;
+      if (g.verdicts[i]?.correct) {
+        correct++;
+        lenC += r.completion.length;
+      } else lenI += r.completion.length;
       lengthSum += r.completion.length;
       if (g.invalid[i] || r.completion.length === 0) return void dispositions.push([r.id, 'dropped-invalid']);
       const lag = learnerVersion - Math.min(...r.versions);
@@ -147,6 +153,7 @@ export function formBatch(groups: readonly ScoredGroup[], learnerVersion: number
   }
   return {
     rollouts, dispositions, lagMean: rollouts.length ? lagSum / rollouts.length : 0, lagMax,
-    rewardMean: n ? rewardSum / n : 0, passRate: n ? correct / n : 0, lengthMean: n ? lengthSum / n : 0, zeroAdvantageGroups: zero,
+    rewardMean: n ? rewardSum / n : 0, passRate: n ? correct / n : 0, lengthMean: n ? lengthSum / n : 0,
+    lengthCorrect: correct ? lenC / correct : null, lengthIncorrect: n - correct ? lenI / (n - correct) : null, zeroAdvantageGroups: zero,
   };
 }

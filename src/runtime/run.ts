@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { createActor, type AnyActorRef } from 'xstate';
+import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import {
   samplerMachine, learnerMachine, verifierMachine, graderMachine, batcherMachine, weightStoreMachine,
   curriculumMachine, supervisorMachine, coordinatorMachine, evaluatorMachine,
@@ -103,6 +103,8 @@ export interface TrainOptions {
   now: Now;
   onStep?: (p: StepProgress) => void;
   onLog?: (line: string) => void;
+  /** Receives every xstate inspection event of every actor (`--inspect`). */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 interface SamplerSlot {
@@ -476,7 +478,7 @@ export class TrainingRun {
     const tokensPerSec = ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000;
     const line = {
       step, version: step, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
-      rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
+      rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, lengthCorrect: f.lengthCorrect, lengthIncorrect: f.lengthIncorrect, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
       zeroAdvantageGroups: f.zeroAdvantageGroups, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
       tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s, learnerNumTensors: s.numTensors,
       samplerNumTensors: Object.fromEntries(this.samplerTensors),
@@ -752,6 +754,7 @@ export class TrainingRun {
     const tOpen = this.o.now();
     this.sinceOpen = () => this.o.now() - tOpen;
     this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), this.sinceOpen);
+    this.transitions.extra = this.o.inspect;
     this.trace = new PerfettoTrace(path.join(this.dir, 'trace.json'));
     this.transitions.onTransition = (l) => this.trace.transition(l.actor, l.role, l.to, l.t, l.event);
     this.metricsFd = fs.openSync(path.join(this.dir, 'metrics.jsonl'), 'a');

@@ -27,6 +27,8 @@ export class TransitionLog {
   count = 0;
   /** Optional listener (live display, tests). */
   onTransition?: (t: Transition) => void;
+  /** Optional second inspector that sees every inspection event (e.g. the Stately inspector). */
+  extra?: (ev: InspectionEvent) => void;
 
   constructor(file: string, private readonly now: () => number) {
     this.fd = fs.openSync(file, 'a');
@@ -35,6 +37,7 @@ export class TransitionLog {
   /** The `inspect` option for one root actor named `actor`. */
   inspector(actor: string, role: string): (ev: InspectionEvent) => void {
     return (ev) => {
+      this.extra?.(ev);
       if (ev.type !== '@xstate.snapshot') return;
       if ((ev.actorRef as { sessionId?: string }).sessionId !== ev.rootId) return; // an invoked promise, not the role's machine
       const snap = ev.snapshot as { value?: unknown };

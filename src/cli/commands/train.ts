@@ -8,10 +8,13 @@ import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
+import { startLiveView } from '../../report/live.js';
+import type { InspectionEvent } from 'xstate';
 import { InputError } from '../../util/errors.js';
 
 interface TrainFlags {
   config?: string; out?: string; seed?: string; backend?: string; maxSteps?: string; resume?: string; inject: string[]; json?: boolean; quiet?: boolean;
+  ui?: boolean; port: string; inspect?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -42,6 +45,9 @@ export function registerTrain(program: Command): void {
     .option('--max-steps <n>', 'stop after this learner step (default: all curriculum stages)')
     .option('--resume <dir>', 'continue the run in DIR from its last checkpoint')
     .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, learner); repeatable', collect, [])
+    .option('--ui', 'serve the live report on 127.0.0.1 while training (server-sent events)')
+    .option('--port <p>', 'port for --ui (0: any free port)', '8080')
+    .option('--inspect', 'stream every actor to the Stately inspector (@statelyai/inspect; needs internet)')
     .option('--json', 'print summary.json at the end')
     .option('--quiet', 'no progress display')
     .action(async (f: TrainFlags) => {
@@ -75,18 +81,34 @@ export function registerTrain(program: Command): void {
           throw new InputError(`--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`);
         }
         if (!fs.existsSync(cfg.model.checkpoint)) throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
+      }
+      const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      const port = parseIntFlag(f.port, '--port', 0, 65535);
+      const live = f.ui ? await startLiveView(out, port) : null;
+      if (live) process.stderr.write(`live view: ${live.url}\n`);
+      if (!f.resume) {
+        // Written only once every input has been checked (a bad flag leaves no run directory behind).
         fs.mkdirSync(out, { recursive: true });
         fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
       }
-      const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      let inspect: ((ev: InspectionEvent) => void) | undefined;
+      if (f.inspect) {
+        // Loaded only when asked for: no cost when off.
+        const { createSkyInspector } = await import('@statelyai/inspect');
+        const sky = createSkyInspector({ onerror: (e: Error) => process.stderr.write(`inspector: ${e.message}\n`) });
+        inspect = (ev) => sky.inspect.next?.(ev);
+      }
       const quiet = Boolean(f.quiet || f.json);
       const run = new TrainingRun({
         config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
         command: process.argv.slice(2).join(' '), versions: versions(), now: wallNow,
-        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
+        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`), inspect,
       });
       const bar = progress(`train ${cfg.name}`, run.maxSteps, quiet);
-      (run as unknown as { o: { onStep?: (p: StepProgress) => void } }).o.onStep = (p) => bar.update(p.step, fmtProgress(p));
+      (run as unknown as { o: { onStep?: (p: StepProgress) => void } }).o.onStep = (p) => {
+        bar.update(p.step, fmtProgress(p));
+        live?.notify(p.step);
+      };
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
@@ -99,7 +121,12 @@ export function registerTrain(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const summary = await run.run();
+      let summary;
+      try {
+        summary = await run.run();
+      } finally {
+        await live?.close();
+      }
       bar.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
