@@ -143,7 +143,7 @@ describe('e3sim report', () => {
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);
     expect(state.errors).toEqual([]);
-    expect(state.empty).toBe(0);
+    expect(state.empty).toBe(1); // the smoke run has a fixed stage list: no budget decisions to show
     expect(state.charts).toBe(11); // 9 learning curves + extrapolation + staleness histogram
     expect(state.drawn).toBe(state.canvases);
     expect(state.canvases).toBeGreaterThanOrEqual(11);
@@ -173,10 +173,51 @@ describe('e3sim report', () => {
     await page.close();
   }, 120_000);
 
+  it('draws the curriculum budget decisions (J over the ladder) when the run has them', async () => {
+    const dir = path.join(tmp, 'decisions');
+    fs.cpSync(run, dir, { recursive: true });
+    fs.appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ type: 'budget-choice', stage: 0, minBudget: 200, ladder: [256, 512, 1024, 2048, 4096], scores: [0.06, 0.17, 0.23, 0.24, 0.24], ratios: [], budget: 1024, reason: 'rule' }) + '\n');
+    const file = path.join(dir, 'report.html');
+    fs.writeFileSync(file, renderReport(readRun(dir)));
+    const { page, errors } = await open(file);
+    const r = await page.evaluate(() => ({ charts: (window as unknown as { e3simReport: { charts: number } }).e3simReport.charts, titles: [...document.querySelectorAll('#decisions .chart > div:first-child')].map((d) => d.textContent) }));
+    expect(errors).toEqual([]);
+    expect(r.charts).toBe(12);
+    expect(r.titles).toEqual(['stage 0: chose 1024 tokens (rule, B0 200)']);
+    await page.close();
+  }, 120_000);
+
+  it('compares the arms of a directory of runs, with the spread over seeds', async () => {
+    const exp = path.join(tmp, 'experiment');
+    for (const [arm, seed] of [['e3', 'seed-0'], ['e3', 'seed-1'], ['mask', 'seed-0']]) fs.cpSync(run, path.join(exp, arm!, seed!), { recursive: true });
+    // Make seed-1 of e3 differ so the spread is not zero.
+    const m1 = path.join(exp, 'e3', 'seed-1', 'metrics.jsonl');
+    fs.writeFileSync(m1, fs.readFileSync(m1, 'utf8').trim().split('\n').map((l) => {
+      const x = JSON.parse(l);
+      if (x.type === undefined) x.passRate = 1;
+      return JSON.stringify(x);
+    }).join('\n') + '\n');
+    const r = cli('report', exp);
+    expect(r.status, r.stderr).toBe(0);
+    const { page, errors, blocked } = await open(path.join(exp, 'report.html'));
+    const state = await page.evaluate(() => ({ ...(window as unknown as { e3simReport: { charts: number; arms: number } }).e3simReport, rows: [...document.querySelectorAll('#final tr')].map((tr) => [...tr.children].map((td) => td.textContent)) }));
+    expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
+    expect(state.arms).toBe(2);
+    expect(state.charts).toBeGreaterThanOrEqual(5);
+    const header = state.rows[0]!;
+    const e3 = state.rows.find((row) => row[0] === 'e3')!;
+    expect(e3[header.indexOf('seeds')]).toBe('2');
+    // passRate: seed-1 is 1, seed-0 the smoke run's: mean [min, max] with max 1.000.
+    expect(e3[header.indexOf('passRate')]).toMatch(/\[\d\.\d{3}, 1\.000\]$/);
+    await page.close();
+  }, 120_000);
+
   it('exits 2 on a directory that is not a run', () => {
-    const r = cli('report', tmp);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-empty-'));
+    const r = cli('report', empty);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/has no config\.json/);
+    expect(r.stderr).toMatch(/is neither a run \(config\.json\) nor a directory of runs/);
   });
 });
 
