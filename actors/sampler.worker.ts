@@ -117,10 +117,10 @@ const api = {
   },
 
   /** Held-out pass@1 per budget at the current version (after syncing to `version`). */
-  async evaluate(o: { version: number; difficulty: number; problems: number; samples: number; budgets: number[]; temperature: number; seed: number }): Promise<{ version: number; rows: BudgetRow[] }> {
+  async evaluate(o: { version: number; difficulty: number; problems: number; samples: number; budgets: number[]; ks: number[]; temperature: number; seed: number }): Promise<{ version: number; rows: BudgetRow[] }> {
     if (!model) throw new Error('sampler: evaluate before init');
     await api.syncWeights(o.version, 60_000);
-    const r = evalBudgets(model, { difficulty: o.difficulty, budgets: o.budgets, samples: o.samples, ks: [1], problems: o.problems, seed: o.seed, temperature: o.temperature, batchSize: 64 });
+    const r = evalBudgets(model, { difficulty: o.difficulty, budgets: o.budgets, samples: o.samples, ks: o.ks, problems: o.problems, seed: o.seed, temperature: o.temperature, batchSize: 64 });
     return { version, rows: r.budgets };
   },
 

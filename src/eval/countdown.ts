@@ -159,6 +159,8 @@ export interface BudgetRow {
   meanLengthCorrect: number | null;
   meanLengthIncorrect: number | null;
   meanAttempts: number;
+  /** Distinct well-formed attempt chains per sample. */
+  meanUniqueAttempts: number;
   entropy: number;
 }
 
@@ -176,7 +178,7 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
   const rows: BudgetRow[] = [];
   for (const B of [...o.budgets].sort((a, b) => a - b)) {
     const perProblem = new Map<string, [number, number]>();
-    let len = 0, lenC = 0, nC = 0, lenI = 0, nI = 0, att = 0, ent = 0, entN = 0;
+    let len = 0, lenC = 0, nC = 0, lenI = 0, nI = 0, att = 0, uniq = 0, ent = 0, entN = 0;
     for (const d of drawn) {
       const cut = d.result.tokens.slice(0, B);
       const v = verify(d.problem, cut);
@@ -187,6 +189,7 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       len += v.lengthTokens;
       if (v.correct) { lenC += v.lengthTokens; nC++; } else { lenI += v.lengthTokens; nI++; }
       att += v.attempts;
+      uniq += v.uniqueAttempts;
       for (const e of d.result.entropies.slice(0, B)) { ent += e; entN++; }
     }
     const counts = [...perProblem.values()];
@@ -197,6 +200,7 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       meanLengthCorrect: nC ? lenC / nC : null,
       meanLengthIncorrect: nI ? lenI / nI : null,
       meanAttempts: att / drawn.length,
+      meanUniqueAttempts: uniq / drawn.length,
       entropy: entN ? ent / entN : 0,
     });
   }

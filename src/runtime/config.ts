@@ -83,6 +83,8 @@ export const TrainConfigSchema = z.object({
     problems: int(1, 10_000).default(16),
     samples: int(1, 1024).default(4),
     budgets: z.array(int(1, 4096)).min(1).default([64, 128]),
+    /** pass@k reported (unbiased); samples must be ≥ the largest k. */
+    ks: z.array(int(1, 1024)).min(1).default([1, 4]),
   }).strict().optional(),
   faults: z.array(z.string()).default([]),
 }).strict();
@@ -114,6 +116,9 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const c = r.data;
   if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined) {
     throw new InputError(`${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`);
+  }
+  if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
+    throw new InputError(`${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`);
   }
   c.faults.forEach((f, i) => {
     try {

@@ -672,7 +672,7 @@ export class TrainingRun {
         actors: {
           evaluate: fromAsync(async ({ input }) => {
             const s0 = run.samplers[0]!;
-            const r: EvaluateResult = await s0.handle.call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
+            const r: EvaluateResult = await s0.handle.call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, ks: ev.ks, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
             return r;
           }),
         },
