@@ -34,3 +34,60 @@ describe('pickBudget (E3.md: smallest B ≥ B0 with J(2B) ≤ κ·J(B))', () => 
     expect(() => pickBudget([256], [0.1], 0.9, 0)).toThrow(/kappa must be ≥ 1/);
   });
 });
+
+import { bucketByPassRate, summarizeBuckets } from '../src/curriculum/buckets.js';
+
+describe('difficulty buckets from measured pass rates', () => {
+  const m = (id: string, passRate: number, passAtK = passRate > 0 ? 1 : 0) => ({ id, passRate, passAtK });
+
+  it('splits into thirds by pass rate; unsolved problems are hard', () => {
+    const items = [m('a', 0.9), m('b', 0.1), m('c', 0), m('d', 0.5), m('e', 0.7), m('f', 0.3)];
+    const b = bucketByPassRate(items);
+    expect(Object.fromEntries(b)).toEqual({ a: 'easy', e: 'easy', d: 'medium', f: 'medium', b: 'hard', c: 'hard' });
+    expect(summarizeBuckets(items, b).map((s) => [s.bucket, s.problems, Number(s.meanPassRate.toFixed(2))])).toEqual([['easy', 2, 0.8], ['medium', 2, 0.4], ['hard', 2, 0.05]]);
+  });
+
+  it('every unsolved problem is hard even when they are more than a third', () => {
+    const items = [m('a', 0.5), m('b', 0), m('c', 0), m('d', 0), m('e', 0.2), m('f', 0)];
+    expect(Object.fromEntries(bucketByPassRate(items))).toEqual({ a: 'easy', e: 'easy', b: 'hard', c: 'hard', d: 'hard', f: 'hard' });
+  });
+
+  it('ties in pass rate keep the pool order', () => {
+    const items = [m('a', 0.25, 0.6), m('b', 0.25, 0.6), m('c', 0.25, 0.6)];
+    expect(Object.fromEntries(bucketByPassRate(items))).toEqual({ a: 'easy', b: 'medium', c: 'hard' });
+  });
+});
+
+import { beforeAll } from 'vitest';
+import { initBackend } from '../src/tensor/backend.js';
+import { loadCountdownPolicy } from '../src/policy/load.js';
+import { measureLadder } from '../src/eval/countdown.js';
+import { generateProblem } from '../src/tasks/countdown/problems.js';
+import { Rng } from '../src/util/rng.js';
+import { passAtK } from '../src/rl/passk.js';
+
+describe('measuring J over a budget ladder (the curriculum actor\'s measurement)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+  });
+
+  it('is monotone in the budget (truncation), consistent with pass@k per problem, and seeded', () => {
+    const { model } = loadCountdownPolicy('examples/checkpoints/base-countdown');
+    const rng = new Rng('ladder-test');
+    const problems = Array.from({ length: 6 }, (_, i) => generateProblem(rng.fork(i), 3, 'train'));
+    const o = { ladder: [64, 16, 32], samples: 4, k: 2, seed: 1, temperature: 1, batchSize: 32 };
+    const m = measureLadder(model, problems, o);
+    expect(m.ladder.map((p) => p.budget)).toEqual([16, 32, 64]);
+    for (let i = 1; i < m.ladder.length; i++) {
+      expect(m.ladder[i]!.J).toBeGreaterThanOrEqual(m.ladder[i - 1]!.J);
+      expect(m.ladder[i]!.meanLength).toBeGreaterThanOrEqual(m.ladder[i - 1]!.meanLength);
+    }
+    expect(m.perProblem).toHaveLength(new Set(problems.map((p) => p.id)).size);
+    const top = m.perProblem.reduce((s, p) => s + passAtK(4, Math.round(p.passRate * 4), 2), 0) / m.perProblem.length;
+    expect(m.ladder.at(-1)!.J).toBeCloseTo(top, 10);
+    expect(measureLadder(model, problems, o)).toEqual(m);
+    expect(() => measureLadder(model, problems, { ...o, k: 5 })).toThrow(/pass@5 needs at least 5 samples/);
+    expect(() => measureLadder(model, problems, { ...o, ladder: [4096] })).toThrow(/exceeds the model's context/);
+    model.dispose();
+  }, 60_000);
+});

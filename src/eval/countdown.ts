@@ -206,3 +206,55 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
   }
   return { budgets: rows, problems: problems.length, samples: o.samples, difficulty: o.difficulty, temperature: o.temperature };
 }
+
+export interface LadderPoint {
+  budget: number;
+  /** J(B): mean pass@k over the problems at truncation budget B. */
+  J: number;
+  /** Mean response length (tokens, through EOS) at budget B. */
+  meanLength: number;
+}
+
+export interface LadderMeasurement {
+  k: number;
+  samples: number;
+  ladder: LadderPoint[];
+  /** Per problem at the largest budget: fraction correct and pass@k (for difficulty buckets). */
+  perProblem: { id: string; passRate: number; passAtK: number }[];
+}
+
+/**
+ * The coupled curriculum's measurement: J over a budget ladder for a given problem set (any
+ * split), by truncation of one draw at the largest budget (as evalBudgets), plus per-problem
+ * pass rates. `k` ≤ `samples`.
+ */
+export function measureLadder(model: Gpt, problems: readonly Problem[], o: { ladder: number[]; samples: number; k: number; seed: number; temperature: number; batchSize: number }): LadderMeasurement {
+  if (problems.length === 0) throw new InputError('measureLadder: no problems');
+  if (o.k > o.samples) throw new InputError(`measureLadder: pass@${o.k} needs at least ${o.k} samples per problem, got ${o.samples}`);
+  const ladder = [...new Set(o.ladder)].sort((a, b) => a - b);
+  const maxBudget = ladder.at(-1)!;
+  const promptLen = Math.max(...problems.map((p) => promptTokens(p).length));
+  if (promptLen + maxBudget > model.config.contextLength) {
+    throw new InputError(`ladder: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens`);
+  }
+  // A problem listed twice is measured once.
+  const unique = [...new Map(problems.map((p) => [p.id, p])).values()];
+  const drawn = drawSamples(model, { problems: unique, samplesPerProblem: o.samples, budgetTokens: maxBudget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize });
+  const points: LadderPoint[] = [];
+  let perProblem: LadderMeasurement['perProblem'] = [];
+  for (const B of ladder) {
+    const counts = new Map<string, [number, number]>();
+    let len = 0;
+    for (const d of drawn) {
+      const v = verify(d.problem, d.result.tokens.slice(0, B));
+      const c = counts.get(d.problem.id) ?? [0, 0];
+      c[0]++;
+      if (v.correct) c[1]++;
+      counts.set(d.problem.id, c);
+      len += v.lengthTokens;
+    }
+    points.push({ budget: B, J: meanPassAtK([...counts.values()], o.k), meanLength: len / drawn.length });
+    if (B === maxBudget) perProblem = [...counts].map(([id, [n, c]]) => ({ id, passRate: c / n, passAtK: meanPassAtK([[n, c]], o.k) }));
+  }
+  return { k: o.k, samples: o.samples, ladder: points, perProblem };
+}
