@@ -13,7 +13,7 @@ import { Gpt } from '../src/policy/transformer/model.js';
 import type { GptConfig } from '../src/policy/transformer/config.js';
 import type { PackedWeights } from '../src/tensor/pack.js';
 import { sample } from '../src/policy/transformer/sample.js';
-import { evalBudgets, type BudgetRow } from '../src/eval/countdown.js';
+import { evalBudgets, measureLadder, type BudgetRow, type LadderMeasurement } from '../src/eval/countdown.js';
 import { promptTokens } from '../src/tasks/countdown/trace.js';
 import { EOS, PAD } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
@@ -88,16 +88,26 @@ const api = {
         meta.push({ problemId: p.id, sampleIndex: j, prompt });
       }
     }
-    // Version of the weights that produced the logits of each completion position.
-    const versionAt: number[] = [version];
+    // Version of the weights that produced the logits of each completion position. A sampling
+    // batch needs equal-length prompts, so mixed difficulties are sampled one length at a time.
     let swaps = 0;
-    const results = sample(model, prompts, {
-      budgetTokens: req.budgetTokens, temperature: req.temperature, eosId: EOS, padId: PAD, rngs,
-      beforeDecode: (position) => {
-        if (req.inflight && drainWeights()) swaps++;
-        versionAt[position] = version;
-      },
-    });
+    const results: { tokens: number[]; logprobs: number[]; stop: 'eos' | 'budget'; versions: number[] }[] = new Array(prompts.length);
+    const byLength = new Map<number, number[]>();
+    prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+    for (const rows of byLength.values()) {
+      const versionAt: number[] = [version];
+      const out = sample(model, rows.map((i) => prompts[i]!), {
+        budgetTokens: req.budgetTokens, temperature: req.temperature, eosId: EOS, padId: PAD, rngs: rows.map((i) => rngs[i]!),
+        beforeDecode: (position) => {
+          if (req.inflight && drainWeights()) swaps++;
+          versionAt[position] = version;
+        },
+      });
+      rows.forEach((i, j) => {
+        const r = out[j]!;
+        results[i] = { tokens: r.tokens, logprobs: r.logprobs, stop: r.stop, versions: r.tokens.map((_, t) => versionAt[t]!) };
+      });
+    }
     const rollouts: Rollout[] = results.map((r, i) => ({
       id: rolloutId(req.step, meta[i]!.problemId, meta[i]!.sampleIndex),
       problemId: meta[i]!.problemId,
@@ -105,7 +115,7 @@ const api = {
       prompt: meta[i]!.prompt,
       completion: r.tokens,
       behaviourLogprobs: r.logprobs,
-      versions: r.tokens.map((_, j) => versionAt[j]!),
+      versions: r.versions,
       stop: r.stop,
     }));
     const computeMs = wallNow() - t0;
@@ -122,6 +132,13 @@ const api = {
     await api.syncWeights(o.version, 60_000);
     const r = evalBudgets(model, { difficulty: o.difficulty, budgets: o.budgets, samples: o.samples, ks: o.ks, problems: o.problems, seed: o.seed, temperature: o.temperature, batchSize: 64 });
     return { version, rows: r.budgets };
+  },
+
+  /** J over a budget ladder and per-problem pass rates at `version` (the curriculum's measurements). */
+  async measure(o: { version: number; problems: { id: string; numbers: number[]; target: number; difficulty: number }[]; ladder: number[]; samples: number; k: number; temperature: number; seed: number }): Promise<LadderMeasurement> {
+    if (!model) throw new Error('sampler: measure before init');
+    await api.syncWeights(o.version, 60_000);
+    return measureLadder(model, o.problems.map((p) => ({ ...p, witness: [] })), { ladder: o.ladder, samples: o.samples, k: o.k, seed: o.seed, temperature: o.temperature, batchSize: 64 });
   },
 
   numTensors(): number {

@@ -46,12 +46,15 @@ const INPUTS: Record<string, unknown> = {
   verifier: { id: 'v', attemptsMax: 2 },
   grader: { queueMax: 4 },
   weightStore: { version: 0 },
-  curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }, { difficulty: 4, budgetTokens: 8, steps: 1 }], stage: 0, stepsInStage: 0 },
+  curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }, { difficulty: 4, budgetTokens: 8, steps: 1 }], stage: 0, stepsInStage: 0, measureFirst: true },
   supervisor: { restartsMax: 1, restarts: {} },
 };
 /** Injected guards to explore both ways (each variant's reachable states are united). */
-const GUARDED: Record<string, Record<string, () => boolean>[]> = { batcher: [{ batchComplete: () => true }, { batchComplete: () => false }] };
-const TRANSIENT: Record<string, string[]> = { batcher: ['checking'] };
+const GUARDED: Record<string, Record<string, () => boolean>[]> = {
+  batcher: [{ batchComplete: () => true }, { batchComplete: () => false }],
+  curriculum: [{ measuresStages: () => true }, { measuresStages: () => false }],
+};
+const TRANSIENT: Record<string, string[]> = { batcher: ['checking'], curriculum: ['starting'] };
 
 describe('every machine, by xstate/graph shortest paths', () => {
   for (const [role, machine] of Object.entries(MACHINES)) {
@@ -178,6 +181,33 @@ describe('machines with injected fakes', () => {
     await waitFor(a, (s) => s.status === 'done');
     expect(checkpoints).toEqual([2, 4, 5]);
     expect(a.getSnapshot().value).toBe('done');
+  });
+
+  it('curriculum (coupled): measures at each stage start, then runs until the injected stageDone', async () => {
+    const measured: number[] = [];
+    const changes: number[] = [];
+    let done = false;
+    const a = createActor(curriculumMachine.provide({
+      actors: { measure: fromPromise<void, { stage: number }>(async ({ input }) => { measured.push(input.stage); done = false; }) },
+      actions: { stageChanged: (_, p) => changes.push(p.stage) },
+      guards: { stageDone: () => done, measuresStages: () => true },
+    }), { input: { stages: [{ steps: 9 }, { steps: 9 }], stage: 0, stepsInStage: 0, measureFirst: true } });
+    const seen: string[] = [];
+    a.subscribe((s) => seen.push(String(s.value)));
+    a.start();
+    await waitFor(a, (s) => s.matches('running'));
+    expect(measured).toEqual([0]);
+    a.send({ type: 'STEP_DONE' });
+    expect(a.getSnapshot().value).toBe('running'); // a fake measurement says "not yet" (e.g. no plateau)
+    done = true;
+    a.send({ type: 'STEP_DONE' });
+    await waitFor(a, (s) => s.matches('running') && measured.length === 2);
+    expect(changes).toEqual([1]);
+    expect(measured).toEqual([0, 1]);
+    done = true;
+    a.send({ type: 'STEP_DONE' });
+    expect(a.getSnapshot().value).toBe('finished');
+    expect(seen).toEqual(expect.arrayContaining(['measuring', 'running', 'finished']));
   });
 
   it('curriculum: advances through the stage list and announces each stage', () => {

@@ -99,6 +99,10 @@ describe('train config', () => {
     [{ ...base, staleness: { policy: 'sync', eta: 2 } }, /staleness\.eta: only async and inflight take a bound/],
     [{ ...base, faults: ['crash:gpu@step=1'] }, /faults\.0: 'crash:gpu@step=1': expected/],
     [{ ...base, topology: { samplers: 2, gpus: 1 } }, /topology: Unrecognized key/],
+    [{ ...base, curriculum: { stages: [{ difficulty: 3, buckets: ['easy'], budgetTokens: 8, steps: 1 }] } }, /curriculum\.stages\.0: give exactly one of difficulty or buckets/],
+    [{ ...base, curriculum: { stages: [{ difficulty: 3, steps: 1 }] } }, /curriculum\.stages\.0\.budgetTokens: required when curriculum\.kind is fixed/],
+    [{ ...base, curriculum: { kind: 'coupled', stages: [{ difficulty: 3, steps: 1 }] } }, /curriculum\.ladder: required when curriculum\.kind is coupled/],
+    [{ ...base, curriculum: { stages: [{ buckets: ['easy'], budgetTokens: 8, steps: 1 }] } }, /curriculum\.pool: required when a stage uses buckets/],
   ])('names the field of a bad config: %#', (raw, message) => {
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(message);
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(/^cfg\.yaml: /);

@@ -85,6 +85,37 @@ describe('e3sim train, each staleness policy', () => {
   }, 180_000);
 });
 
+describe('the coupled curriculum', () => {
+  it('buckets the pool on the base model, picks each stage budget by the rule, and records every decision', () => {
+    const dir = path.join(tmp, 'coupled');
+    const r = train('--config', config('coupled', {
+      curriculum: {
+        kind: 'coupled', ladder: [16, 32, 64], k: 2, measure: { problems: 4, samples: 4 },
+        pool: { difficulties: [3, 4], perDifficulty: 6, samples: 4, k: 4, budgetTokens: 64 },
+        stages: [{ buckets: ['easy'], steps: 2 }, { buckets: ['medium', 'hard'], steps: 2 }],
+      },
+    }), '--out', dir);
+    expect(r.code, r.err).toBe(0);
+    checkInvariants(dir, 4);
+    const lines = metricsOf(dir).filter((x) => ['buckets', 'budget-choice', 'stage'].includes(x.type));
+    expect(lines.map((x) => x.type)).toEqual(['buckets', 'budget-choice', 'stage', 'budget-choice']);
+    const choices = lines.filter((x) => x.type === 'budget-choice');
+    for (const c of choices) {
+      expect(c.ladder).toEqual([16, 32, 64]);
+      expect([16, 32, 64]).toContain(c.budget);
+      expect(['rule', 'none-qualified', 'all-zero', 'min-above-ladder']).toContain(c.reason);
+    }
+    // Each trained step ran at its stage's chosen budget, on its stage's buckets.
+    const steps = metricsOf(dir).filter((x) => x.type === undefined);
+    expect(steps.map((x) => x.budgetTokens)).toEqual([choices[0].budget, choices[0].budget, choices[1].budget, choices[1].budget]);
+    expect(steps.map((x) => x.buckets.join('+'))).toEqual(['easy', 'easy', 'medium+hard', 'medium+hard']);
+    const buckets = JSON.parse(fs.readFileSync(path.join(dir, 'buckets.json'), 'utf8'));
+    expect(buckets.summary.reduce((n: number, b: { problems: number }) => n + b.problems, 0)).toBe(12);
+    const stageChanges = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((t) => t.actor === 'curriculum').map((t) => t.to);
+    expect(stageChanges).toEqual(['measuring', 'running', 'measuring', 'running', 'finished']);
+  }, 180_000);
+});
+
 describe('supervision', () => {
   it.each([
     ['crash:sampler@step=3'],

@@ -19,7 +19,7 @@ export interface RunState {
   version: number;
   accounting: [string, Disposition | 'generated'][];
   queue: ScoredGroup[];
-  curriculum: { stage: number; stepsInStage: number };
+  curriculum: { stage: number; stepsInStage: number; budgets: Record<string, number>; passRates: number[] };
   faultsFired: string[];
   restarts: Record<string, number>;
   stalenessMax: number;
@@ -30,7 +30,7 @@ const RunStateSchema = z.object({
   version: z.number().int().min(0),
   accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid'])])),
   queue: z.array(z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough()),
-  curriculum: z.object({ stage: z.number().int().min(0), stepsInStage: z.number().int().min(0) }),
+  curriculum: z.object({ stage: z.number().int().min(0), stepsInStage: z.number().int().min(0), budgets: z.record(z.string(), z.number().int()).default({}), passRates: z.array(z.number()).default([]) }),
   faultsFired: z.array(z.string()),
   restarts: z.record(z.string(), z.number().int().min(0)),
   stalenessMax: z.number().int().min(0),

@@ -15,12 +15,42 @@ export type StalenessPolicy = (typeof STALENESS_POLICIES)[number];
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
+export const BUCKETS = ['easy', 'medium', 'hard'] as const;
+
 export const StageSchema = z.object({
-  difficulty: int(3, 6),
-  budgetTokens: int(1, 4096),
-  /** Learner steps spent in this stage. */
+  /** The stage's data: a number count, or difficulty buckets measured on the starting policy (curriculum.pool). */
+  difficulty: int(3, 6).optional(),
+  buckets: z.array(z.enum(BUCKETS)).min(1).optional(),
+  /** Fixed budget (required unless curriculum.kind is coupled, which picks it). */
+  budgetTokens: int(1, 4096).optional(),
+  /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
   steps: int(1),
-});
+  /** Move on once the mean pass rate of the last plateau.window steps reaches this. */
+  passThreshold: z.number().min(0).max(1).optional(),
+  /** Move on once the mean pass rate over a window gains less than minGain over the window before it. */
+  plateau: z.object({ window: int(1, 1000), minGain: z.number().min(0) }).strict().optional(),
+}).strict();
+
+export const CurriculumSchema = z.object({
+  /** fixed: the stage list as written; coupled: each stage's budget by E3.md's rule, measured at its start. */
+  kind: z.enum(['fixed', 'coupled']).default('fixed'),
+  stages: z.array(StageSchema).min(1),
+  /** Budget ladder for the coupled rule (doubling). */
+  ladder: z.array(int(1, 4096)).min(2).optional(),
+  kappa: z.number().min(1).default(1.2),
+  /** J = pass@k. */
+  k: int(1, 1024).default(4),
+  /** Problems and samples of each stage-start measurement. */
+  measure: z.object({ problems: int(1, 10_000).default(16), samples: int(1, 1024).default(8) }).strict().default({ problems: 16, samples: 8 }),
+  /** The problem pool bucketed by the starting policy's pass rate (for stages with buckets). */
+  pool: z.object({
+    difficulties: z.array(int(3, 6)).min(1).default([3, 4, 5]),
+    perDifficulty: int(3, 10_000).default(32),
+    samples: int(1, 1024).default(8),
+    k: int(1, 1024).default(8),
+    budgetTokens: int(1, 4096).default(128),
+  }).strict().optional(),
+}).strict();
 
 export const TrainConfigSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('run'),
@@ -40,7 +70,7 @@ export const TrainConfigSchema = z.object({
     /** Problems per sampler request (the sampling batch is problemsPerRequest × groupSize). */
     problemsPerRequest: int(1, 4096).optional(),
   }).strict().default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),
-  curriculum: z.object({ stages: z.array(StageSchema).min(1) }).strict(),
+  curriculum: CurriculumSchema,
   learner: z.object({
     lr: z.number().positive().max(1).default(1e-5),
     clipNorm: z.number().min(0).default(1),
@@ -117,6 +147,15 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined) {
     throw new InputError(`${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`);
   }
+  const cur = c.curriculum;
+  cur.stages.forEach((st, i) => {
+    if ((st.difficulty === undefined) === (st.buckets === undefined)) throw new InputError(`${source}: curriculum.stages.${i}: give exactly one of difficulty or buckets`);
+    if (cur.kind === 'fixed' && st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}.budgetTokens: required when curriculum.kind is fixed`);
+    if (st.buckets && !cur.pool) throw new InputError(`${source}: curriculum.pool: required when a stage uses buckets (curriculum.stages.${i}.buckets)`);
+  });
+  if (cur.kind === 'coupled' && !cur.ladder) throw new InputError(`${source}: curriculum.ladder: required when curriculum.kind is coupled`);
+  if (cur.kind === 'coupled' && cur.measure.samples < cur.k) throw new InputError(`${source}: curriculum.measure.samples: pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`);
+  if (cur.pool && cur.pool.samples < cur.pool.k) throw new InputError(`${source}: curriculum.pool.samples: pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`);
   if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
     throw new InputError(`${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`);
   }

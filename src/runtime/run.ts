@@ -42,12 +42,15 @@ import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type Form
 import { ACTORS_DIR, WorkerHandle } from './workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
 import { stageOfStep } from './stages.js';
+import { CurriculumController, type ProblemSpec } from './curriculum.js';
+import type { LadderMeasurement } from '../eval/countdown.js';
 
 export interface StepProgress {
   step: number;
   maxSteps: number;
   stage: number;
-  difficulty: number;
+  /** Number count, or the stage's buckets joined by '+'. */
+  difficulty: number | string;
   budgetTokens: number;
   passRate: number;
   rewardMean: number;
@@ -189,6 +192,53 @@ export class TrainingRun {
     this.faults = new FaultPlan([...this.cfg.faults, ...(o.extraFaults ?? [])].map(parseFault));
     const perStep = this.cfg.rollout.problemsPerStep;
     this.queue = new GroupQueue(perStep, Math.max(this.cfg.limits.queueGroupsMax, (this.eta + 2) * perStep));
+    this.cur = new CurriculumController(this.cfg, this.cfg.seed);
+  }
+
+  /** One line of metrics.jsonl (measurements and decisions carry a `type`). */
+  private writeLine(x: Record<string, unknown>): void {
+    fs.writeSync(this.metricsFd, JSON.stringify(x) + '\n');
+  }
+
+  /** A measurement of J over `ladder` on sampler-0's thread, at the current version. */
+  private measureOnSampler(problems: ProblemSpec[], ladder: number[], samples: number, k: number, label: string): Promise<LadderMeasurement> {
+    return this.samplers[0]!.handle.call(`measure ${label}`, (api) => api.measure({
+      version: this.version, problems, ladder, samples, k, temperature: this.cfg.rollout.temperature, seed: this.cfg.seed,
+    }), this.cfg.limits.samplerTimeoutMs);
+  }
+
+  /** Coupled curriculum, at a stage start: J over the ladder on the stage's data, then E3.md's rule. */
+  private async measureStage(stage: number): Promise<void> {
+    const c = this.cfg.curriculum;
+    const problems = this.cur.stageProblems(stage, c.measure.problems, `measure-${this.version}`);
+    const m = await this.measureOnSampler(problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
+    const d = this.cur.decide(stage, m);
+    this.writeLine({
+      type: 'budget-choice', step: this.version, stage, minBudget: d.minBudget, ladder: m.ladder.map((p) => p.budget), scores: m.ladder.map((p) => p.J),
+      meanLengths: m.ladder.map((p) => p.meanLength), ratios: d.ratios, budget: d.budget, reason: d.reason, k: c.k, problems: problems.length, samples: c.measure.samples, kappa: c.kappa,
+    });
+    this.log(`stage ${stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`);
+    this.cur.measuring = false;
+    setImmediate(() => this.pump());
+  }
+
+  /** Difficulty buckets from the starting policy's pass rates (once per run; kept in buckets.json). */
+  private async measureBuckets(): Promise<void> {
+    const file = path.join(this.dir, 'buckets.json');
+    const pool = this.cur.poolProblems();
+    if (fs.existsSync(file)) {
+      this.cur.restoreBuckets(pool, (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, 'easy' | 'medium' | 'hard'> }).assignment);
+      return;
+    }
+    const p = this.cfg.curriculum.pool!;
+    const m = await this.measureOnSampler(pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
+    const b = this.cur.setBuckets(pool, m);
+    const record = { measuredAtVersion: this.version, budgetTokens: p.budgetTokens, samples: p.samples, k: p.k, summary: b.summary, assignment: b.assignment, perProblem: m.perProblem };
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n');
+    fs.renameSync(tmp, file);
+    this.writeLine({ type: 'buckets', step: this.version, summary: b.summary });
+    this.log(`difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`);
   }
 
   private log(s: string): void {
@@ -202,25 +252,50 @@ export class TrainingRun {
 
   // ── requests ────────────────────────────────────────────────────────────────────────────
 
-  /** The sampler requests of learner step k (problems fixed by seed and step), minus groups already held. */
+  /** The stage, problems and budget of learner step k. */
+  private planOf(k: number): { stage: number; budgetTokens: number; problems: ProblemSpec[] } {
+    const n = this.cfg.rollout.problemsPerStep;
+    if (!this.cur.dynamic) {
+      // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
+      const stage = stageOfStep(this.cfg.curriculum.stages, k);
+      const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
+      const problems = Array.from({ length: n }, (_, i) => {
+        const p = generateProblem(rng.fork(i), stage.difficulty!, 'train');
+        return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
+      });
+      return { stage: stage.index, budgetTokens: stage.budgetTokens!, problems };
+    }
+    // Buckets, thresholds or the coupled rule: the stage current when step k is planned.
+    const stage = this.cur.state.stage;
+    return { stage, budgetTokens: this.cur.budgetOf(stage), problems: this.cur.problemsForStep(k, n) };
+  }
+
+  /** The sampler requests of learner step k, minus groups already held. */
   private requestsForStep(k: number): Generate[] {
-    const stage = stageOfStep(this.cfg.curriculum.stages, k);
-    const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
-    const problems = Array.from({ length: this.cfg.rollout.problemsPerStep }, (_, i) => {
-      const p = generateProblem(rng.fork(i), stage.difficulty, 'train');
-      return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
-    }).filter((p) => !this.queue.has(k, p.id));
+    const plan = this.planOf(k);
+    for (const p of plan.problems) this.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
+    this.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
+    const problems = plan.problems.filter((p) => !this.queue.has(k, p.id));
     const per = this.cfg.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
     const out: Generate[] = [];
     for (let i = 0; i < problems.length; i += per) {
       out.push({
         type: 'Generate', requestId: `s${k}r${i / per}`, step: k, problems: problems.slice(i, i + per),
-        groupSize: this.cfg.rollout.groupSize, budgetTokens: stage.budgetTokens, temperature: this.cfg.rollout.temperature,
+        groupSize: this.cfg.rollout.groupSize, budgetTokens: plan.budgetTokens, temperature: this.cfg.rollout.temperature,
         minVersion: minVersionFor(k, this.eta), inflight: this.cfg.staleness.policy === 'inflight', seed: this.cfg.seed,
         fault: null, slowFactor: this.faults.slowFactor('sampler'),
       });
     }
     return out;
+  }
+
+  /** The last step that may be planned now: with a dynamic curriculum, not past the current stage. */
+  private planLimit(): number {
+    if (!this.cur.dynamic) return this.maxSteps;
+    if (this.cur.measuring) return this.version; // the stage's budget is being decided
+    const st = this.cur.state;
+    if (st.stage >= this.cfg.curriculum.stages.length - 1) return this.maxSteps;
+    return Math.min(this.maxSteps, this.version - st.stepsInStage + this.cfg.curriculum.stages[st.stage]!.steps);
   }
 
   /** Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η). */
@@ -229,7 +304,7 @@ export class TrainingRun {
     while (this.idleSamplers.size > 0) {
       let req = this.reissue.shift();
       if (!req) {
-        while (this.planned.length === 0 && this.nextStep <= this.maxSteps && admissible(this.nextStep, this.version, this.eta)) {
+        while (this.planned.length === 0 && this.nextStep <= this.planLimit() && admissible(this.nextStep, this.version, this.eta)) {
           this.planned.push(...this.requestsForStep(this.nextStep));
           this.nextStep++;
         }
@@ -358,6 +433,9 @@ export class TrainingRun {
   }
 
   private readonly requestsProblem = new Map<string, { numbers: number[]; target: number }>();
+  /** Stage and budget each planned step was given (for metrics). */
+  private readonly stageOfPlannedStep = new Map<number, { stage: number; budgetTokens: number }>();
+  private cur!: CurriculumController;
 
   private makeVerifierActor(id: string): AnyActorRef {
     const run = this;
@@ -453,6 +531,7 @@ export class TrainingRun {
       this.evalPending++;
       this.evaluator.send({ type: 'EVALUATE', request: { version: out.version, budgets: ev.budgets } });
     }
+    this.cur.recordStep(formed.passRate);
     this.curriculum.send({ type: 'STEP_DONE' });
     this.coordinator.send({ type: 'STEP_DONE', step: out.version });
     setImmediate(() => this.pump());
@@ -472,12 +551,15 @@ export class TrainingRun {
   }
 
   private writeMetrics(step: number, f: FormedBatch, s: TrainStats): void {
-    const stage = stageOfStep(this.cfg.curriculum.stages, step);
+    const planned = this.stageOfPlannedStep.get(step) ?? { stage: this.cur.state.stage, budgetTokens: 0 };
+    this.stageOfPlannedStep.delete(step);
+    const st = this.cfg.curriculum.stages[planned.stage]!;
+    const stage = { index: planned.stage, difficulty: st.difficulty ?? null, buckets: st.buckets ?? null, budgetTokens: planned.budgetTokens };
     const c = this.accounting.counts();
     const wallMs = this.o.now() - this.t0;
     const tokensPerSec = ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000;
     const line = {
-      step, version: step, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
+      step, version: step, stage: stage.index, difficulty: stage.difficulty, buckets: stage.buckets, budgetTokens: stage.budgetTokens,
       rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, lengthCorrect: f.lengthCorrect, lengthIncorrect: f.lengthIncorrect, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
       zeroAdvantageGroups: f.zeroAdvantageGroups, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
       tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s, learnerNumTensors: s.numTensors,
@@ -490,7 +572,7 @@ export class TrainingRun {
     this.trace.counter('queues', t, { verifyJobs: this.verifyJobs.length, batcherGroups: this.queue.size });
     const done = step - this.stepsAtStart;
     this.o.onStep?.({
-      step, maxSteps: this.maxSteps, stage: stage.index, difficulty: stage.difficulty, budgetTokens: stage.budgetTokens,
+      step, maxSteps: this.maxSteps, stage: stage.index, difficulty: stage.difficulty ?? stage.buckets?.join('+') ?? '?', budgetTokens: stage.budgetTokens,
       passRate: f.passRate, rewardMean: f.rewardMean, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
       tokensPerSec, etaSeconds: done > 0 ? ((wallMs / done) * (this.maxSteps - step)) / 1000 : NaN, loss: s.loss,
     });
@@ -531,10 +613,9 @@ export class TrainingRun {
       const snap = this.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
       assert(snap.version === this.version, `snapshot at v${snap.version}, published v${this.version}`);
       const held = new Set(this.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
-      const c = this.curriculum.getSnapshot().context as { stage: number; stepsInStage: number };
       const state: RunState = {
         version: this.version, accounting: this.accounting.toJSON(held), queue: this.queue.all(),
-        curriculum: { stage: c.stage, stepsInStage: c.stepsInStage }, faultsFired: this.faults.firedKeys(),
+        curriculum: { ...this.cur.state }, faultsFired: this.faults.firedKeys(),
         restarts: { ...(this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts },
         stalenessMax: this.stalenessMax, tokensGenerated: this.tokensGenerated,
       };
@@ -583,15 +664,6 @@ export class TrainingRun {
     this.nextStep = this.version + 1;
     this.tokensAtStart = this.tokensGenerated;
     this.stepsAtStart = this.version;
-    // Problems of every step the run can reach are a pure function of (seed, step).
-    for (let k = 1; k <= this.maxSteps; k++) {
-      const stage = stageOfStep(this.cfg.curriculum.stages, k);
-      const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
-      for (let i = 0; i < this.cfg.rollout.problemsPerStep; i++) {
-        const p = generateProblem(rng.fork(i), stage.difficulty, 'train');
-        this.requestsProblem.set(`${k}/${i}:${p.id}`, { numbers: p.numbers, target: p.target });
-      }
-    }
 
     this.resumed = resume;
     this.optimizer = optimizer;
@@ -606,10 +678,31 @@ export class TrainingRun {
     const run = this;
     const resume = this.resumed;
     const optimizer = this.optimizer;
-    const curriculumInput = resume ? resume.state.curriculum : { stage: 0, stepsInStage: 0 };
+    if (resume) this.cur.state = { ...resume.state.curriculum };
+    const coupled = this.cfg.curriculum.kind === 'coupled';
+    // A coupled stage starts by measuring, unless a resumed run already decided its budget.
+    this.cur.measuring = coupled && this.cur.state.budgets[String(this.cur.state.stage)] === undefined;
     this.curriculum = createActor(curriculumMachine.provide({
-      actions: { stageChanged: (_, p) => run.log(`stage ${p.stage}: difficulty ${p.difficulty}, budget ${p.budgetTokens} tokens`) },
-    }), { input: { stages: this.cfg.curriculum.stages, ...curriculumInput }, inspect: this.transitions.inspector('curriculum', 'curriculum') });
+      actors: { measure: fromAsync(async ({ input }) => run.measureStage(input.stage)) },
+      actions: {
+        stageChanged: (_, p) => {
+          const reason = run.cur.stageDoneReason();
+          run.cur.advance();
+          if (coupled) run.cur.measuring = true;
+          run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
+          run.log(`stage ${p.stage} (after step ${run.version}: ${reason})`);
+          setImmediate(() => run.pump());
+        },
+        reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
+      },
+      guards: {
+        stageDone: () => run.cur.stageDoneReason() !== null,
+        measuresStages: () => coupled,
+      },
+    }), {
+      input: { stages: this.cfg.curriculum.stages, stage: this.cur.state.stage, stepsInStage: this.cur.state.stepsInStage, measureFirst: this.cur.measuring },
+      inspect: this.transitions.inspector('curriculum', 'curriculum'),
+    });
     this.supervisor = createActor(supervisorMachine.provide({
       actions: {
         restart: (_, f: Failure) => {
@@ -691,7 +784,7 @@ export class TrainingRun {
         },
       }), { inspect: this.transitions.inspector('evaluator', 'evaluator') });
     }
-    for (const a of [this.curriculum, this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
+    for (const a of [this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
 
     this.pool = new Piscina({
       filename: path.join(ACTORS_DIR, 'verify.task.mjs'),
@@ -714,10 +807,12 @@ export class TrainingRun {
       writeRunCheckpoint(this.dir, {
         gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
         weights: this.initWeights, state: {
-          version: 0, accounting: [], queue: [], curriculum: { stage: 0, stepsInStage: 0 }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
+          version: 0, accounting: [], queue: [], curriculum: { ...this.cur.state }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
         }, keep: this.cfg.checkpoint.keep,
       });
     }
+    if (this.cur.usesBuckets()) await this.measureBuckets();
+    this.curriculum.start();
     this.t0 = this.o.now();
     this.learnerActor.start();
     for (const v of this.verifiers) v.actor.start();

@@ -1,0 +1,128 @@
+/**
+ * The runtime side of the curriculum actor: which problems and budget a step gets, difficulty
+ * buckets measured on the starting policy, the coupled budget rule at each stage start, and
+ * when a stage ends (step limit, pass-rate threshold, plateau). The machine (machines/curriculum.ts)
+ * decides when; this holds the state and the pure decisions.
+ */
+import type { Bucket, Measured } from '../curriculum/buckets.js';
+import { bucketByPassRate, summarizeBuckets } from '../curriculum/buckets.js';
+import { pickBudget, type BudgetChoice } from '../curriculum/pickBudget.js';
+import { generateProblem, type Problem } from '../tasks/countdown/problems.js';
+import { Rng } from '../util/rng.js';
+import type { LadderMeasurement } from '../eval/countdown.js';
+import type { TrainConfig } from './config.js';
+
+export type ProblemSpec = Pick<Problem, 'id' | 'numbers' | 'target' | 'difficulty'>;
+
+export interface CurriculumState {
+  stage: number;
+  stepsInStage: number;
+  /** Budget chosen for each stage so far (coupled), by stage index. */
+  budgets: Record<string, number>;
+  /** Pass rate of each step of the current stage. */
+  passRates: number[];
+}
+
+export class CurriculumController {
+  readonly c: TrainConfig['curriculum'];
+  state: CurriculumState = { stage: 0, stepsInStage: 0, budgets: {}, passRates: [] };
+  /** Problem pool by bucket (when a stage uses buckets), measured at the start. */
+  buckets: Map<Bucket, ProblemSpec[]> | null = null;
+  /** True between a stage change and its budget decision: no work for the new stage may be planned. */
+  measuring = false;
+
+  constructor(cfg: TrainConfig, private readonly seed: number) {
+    this.c = cfg.curriculum;
+  }
+
+  get dynamic(): boolean {
+    return this.c.kind === 'coupled' || this.c.stages.some((s) => s.passThreshold !== undefined || s.plateau !== undefined || s.buckets !== undefined);
+  }
+
+  usesBuckets(): boolean {
+    return this.c.stages.some((s) => s.buckets !== undefined);
+  }
+
+  /** The pool to bucket: perDifficulty train problems of each difficulty, fixed by the seed. */
+  poolProblems(): ProblemSpec[] {
+    const pool = this.c.pool!;
+    const rng = new Rng(`pool/${this.seed}`);
+    const seen = new Set<string>();
+    const out: ProblemSpec[] = [];
+    for (const d of pool.difficulties) {
+      for (let i = 0, tries = 0; i < pool.perDifficulty && tries < 100 * pool.perDifficulty; tries++) {
+        const p = generateProblem(rng.fork(`${d}/${tries}`), d, 'train');
+        if (seen.has(p.id)) continue;
+        seen.add(p.id);
+        out.push({ id: p.id, numbers: p.numbers, target: p.target, difficulty: p.difficulty });
+        i++;
+      }
+    }
+    return out;
+  }
+
+  setBuckets(pool: ProblemSpec[], m: LadderMeasurement): { summary: ReturnType<typeof summarizeBuckets>; assignment: Record<string, Bucket> } {
+    const measured: Measured[] = m.perProblem;
+    const b = bucketByPassRate(measured);
+    this.buckets = new Map((['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => b.get(p.id) === k)]));
+    return { summary: summarizeBuckets(measured, b), assignment: Object.fromEntries(b) };
+  }
+
+  restoreBuckets(pool: ProblemSpec[], assignment: Record<string, Bucket>): void {
+    this.buckets = new Map((['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => assignment[p.id] === k)]));
+  }
+
+  /** The stage's data for a measurement: `n` problems drawn from its buckets or difficulty. */
+  stageProblems(stage: number, n: number, label: string): ProblemSpec[] {
+    const st = this.c.stages[stage]!;
+    const rng = new Rng(`stage-problems/${this.seed}/${stage}/${label}`);
+    if (st.buckets) {
+      const pool = st.buckets.flatMap((b) => this.buckets?.get(b) ?? []);
+      if (pool.length === 0) throw new Error(`curriculum: stage ${stage}'s buckets ${st.buckets.join('+')} hold no problems`);
+      return Array.from({ length: n }, () => pool[rng.int(pool.length)]!);
+    }
+    return Array.from({ length: n }, (_, i) => {
+      const p = generateProblem(rng.fork(i), st.difficulty!, 'train');
+      return { id: p.id, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
+    });
+  }
+
+  /** Problems of learner step k (the current stage's data). */
+  problemsForStep(k: number, n: number): ProblemSpec[] {
+    return this.stageProblems(this.state.stage, n, `step-${k}`).map((p, i) => ({ ...p, id: `${i}:${p.id}` }));
+  }
+
+  budgetOf(stage: number): number {
+    const st = this.c.stages[stage]!;
+    return this.c.kind === 'coupled' ? this.state.budgets[String(stage)]! : st.budgetTokens!;
+  }
+
+  /** Applies the coupled rule to a stage-start measurement. B0 = the mean response length at the top of the ladder. */
+  decide(stage: number, m: LadderMeasurement): BudgetChoice & { minBudget: number } {
+    const minBudget = m.ladder.at(-1)!.meanLength;
+    const choice = pickBudget(m.ladder.map((p) => p.budget), m.ladder.map((p) => p.J), this.c.kappa, minBudget);
+    this.state.budgets[String(stage)] = choice.budget;
+    return { ...choice, minBudget };
+  }
+
+  recordStep(passRate: number): void {
+    this.state.stepsInStage++;
+    this.state.passRates.push(passRate);
+  }
+
+  /** Why the current stage should end now, or null. */
+  stageDoneReason(): 'steps' | 'threshold' | 'plateau' | null {
+    const st = this.c.stages[this.state.stage]!;
+    const r = this.state.passRates;
+    if (this.state.stepsInStage >= st.steps) return 'steps';
+    const w = st.plateau?.window ?? 5;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    if (st.passThreshold !== undefined && r.length >= w && mean(r.slice(-w)) >= st.passThreshold) return 'threshold';
+    if (st.plateau && r.length >= 2 * w && mean(r.slice(-w)) - mean(r.slice(-2 * w, -w)) < st.plateau.minGain) return 'plateau';
+    return null;
+  }
+
+  advance(): void {
+    this.state = { ...this.state, stage: this.state.stage + 1, stepsInStage: 0, passRates: [] };
+  }
+}
