@@ -5,6 +5,7 @@ import { registerPk } from './pk.js';
 import { registerTrain } from './train.js';
 import { registerDiagram } from './diagram.js';
 import { registerReport } from './report.js';
+import { registerExperiment } from './experiment.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
@@ -13,4 +14,5 @@ export function registerAll(program: Command): void {
   registerTrain(program);
   registerDiagram(program);
   registerReport(program);
+  registerExperiment(program);
 }
