@@ -30,14 +30,26 @@ export interface ExperimentSize {
 
 /** The training budget B_tr every arm is evaluated against (the top of the coupled ladder). */
 export const B_TR = 32;
-const LADDER = [8, 16, 32];
+
+/**
+ * Budget layouts. `short` (the default, the first run reported in docs/REPRODUCTION.md): ladder
+ * 8/16/32, B_tr 32, evaluation to 8x. `long`: ladder 16..128 reaching past the natural trace
+ * length so the coupled rule can choose, B_tr 64, evaluation to 4x (8x exceeds the 320-token context).
+ */
+export const BUDGETS = {
+  short: { btr: 32, ladder: [8, 16, 32], evalMultiples: [1, 2, 4, 8] },
+  long: { btr: 64, ladder: [16, 32, 64, 128], evalMultiples: [1, 2, 4] },
+} as const;
+export type BudgetLayout = keyof typeof BUDGETS;
 
 export const FULL: ExperimentSize = { stageSteps: [15, 15], problemsPerStep: 8, groupSize: 8, poolPerDifficulty: 16, measureProblems: 8, evalProblems: 32, evalSamples: 4 };
 /** A pipeline check (CI), not a result. */
 export const QUICK: ExperimentSize = { stageSteps: [2, 2], problemsPerStep: 2, groupSize: 4, poolPerDifficulty: 4, measureProblems: 4, evalProblems: 4, evalSamples: 4 };
 
-export function armConfig(arm: Arm, seed: number, size: ExperimentSize, backend: BackendName): TrainConfig {
+export function armConfig(arm: Arm, seed: number, size: ExperimentSize, backend: BackendName, layout: BudgetLayout = 'short'): TrainConfig {
   const [s1, s2] = size.stageSteps;
+  const { btr: B_TR, ladder: LADDER_RO, evalMultiples } = BUDGETS[layout];
+  const LADDER = [...LADDER_RO];
   const all = ['easy', 'medium', 'hard'];
   const curricula: Record<Arm, unknown> = {
     'e3': { kind: 'coupled', ladder: LADDER, stages: [{ buckets: ['easy'], steps: s1 }, { buckets: ['medium', 'hard'], steps: s2 }] },
@@ -58,7 +70,7 @@ export function armConfig(arm: Arm, seed: number, size: ExperimentSize, backend:
     learner: { lr: 2e-5, negatives: arm === 'mask' ? 'mask' : 'keep' },
     staleness: { policy: 'sync' },
     checkpoint: { every: 1000, keep: 1 },
-    eval: { difficulty: 3, problems: size.evalProblems, samples: size.evalSamples, ks: [1, 4], budgets: [B_TR, 2 * B_TR, 4 * B_TR, 8 * B_TR] },
+    eval: { difficulty: 3, problems: size.evalProblems, samples: size.evalSamples, ks: [1, 4], budgets: evalMultiples.map((m) => m * B_TR) },
   }, `experiment arm ${arm}`);
 }
 
@@ -73,13 +85,13 @@ export interface ArmSeedResult {
   summary: Summary;
 }
 
-export async function runE3Countdown(o: { out: string; seeds: number; quick: boolean; backend: BackendName; now: Now; arms?: readonly Arm[]; log?: (s: string) => void; versions: Record<string, string> }): Promise<ArmSeedResult[]> {
+export async function runE3Countdown(o: { out: string; seeds: number; quick: boolean; backend: BackendName; now: Now; arms?: readonly Arm[]; layout?: BudgetLayout; log?: (s: string) => void; versions: Record<string, string> }): Promise<ArmSeedResult[]> {
   const size = o.quick ? QUICK : FULL;
   const results: ArmSeedResult[] = [];
   for (const arm of o.arms ?? ARMS) {
     for (let seed = 0; seed < o.seeds; seed++) {
       const dir = path.join(o.out, arm, `seed-${seed}`);
-      const cfg = armConfig(arm, seed, size, o.backend);
+      const cfg = armConfig(arm, seed, size, o.backend, o.layout ?? 'short');
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
       const t0 = o.now();
@@ -106,7 +118,8 @@ function spread(xs: number[]): Spread | null {
 const fmt = (s: Spread | null, d = 3) => (s ? `${s.mean.toFixed(d)} [${s.min.toFixed(d)}, ${s.max.toFixed(d)}]` : '—');
 
 /** Per arm: pass@1/pass@4 per budget, extrapolation ratio (pass@1 at 4x / at B_tr), entropy, length, attempts — mean [min, max] over seeds. */
-export function summarize(results: readonly ArmSeedResult[]): { arms: Record<string, Record<string, Spread | null>>; markdown: string } {
+export function summarize(results: readonly ArmSeedResult[], layout: BudgetLayout = 'short'): { arms: Record<string, Record<string, Spread | null>>; markdown: string } {
+  const B_TR = BUDGETS[layout].btr;
   const arms: Record<string, Record<string, Spread | null>> = {};
   const budgets = [...new Set(results.flatMap((r) => r.eval.map((e) => e.budget)))].sort((a, b) => a - b);
   for (const arm of [...new Set(results.map((r) => r.arm))]) {
