@@ -5,7 +5,7 @@
  *
  * Arms (E3.md's claims): e3 (GRPO + coupled curriculum), mask (GRPOMask + coupled), no-curriculum
  * (full mix, fixed budget), budget-only (full mix, budget growing on a schedule), data-only
- * (difficulty growing, budget fixed at the largest), no-asymmetry (e3 from the noverify base).
+ * (difficulty growing, budget fixed at the top of the ladder), no-asymmetry (e3 from the noverify base).
  * Every arm is evaluated at the end on held-out problems at B_tr, 2x, 4x and 8x B_tr.
  */
 import fs from 'node:fs';
@@ -57,7 +57,8 @@ export function armConfig(arm: Arm, seed: number, size: ExperimentSize, backend:
     'no-asymmetry': { kind: 'coupled', ladder: LADDER, stages: [{ buckets: ['easy'], steps: s1 }, { buckets: ['medium', 'hard'], steps: s2 }] },
     'no-curriculum': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR, steps: s1 + s2 }] },
     'budget-only': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR / 2, steps: s1 }, { buckets: all, budgetTokens: B_TR, steps: s2 }] },
-    'data-only': { kind: 'fixed', stages: [{ buckets: ['easy'], budgetTokens: B_TR, steps: s1 }, { buckets: ['medium', 'hard'], budgetTokens: B_TR, steps: s2 }] },
+    // "Budget fixed large": the top of the ladder (= B_tr in the short layout, 2x B_tr in the long one).
+    'data-only': { kind: 'fixed', stages: [{ buckets: ['easy'], budgetTokens: Math.max(...LADDER), steps: s1 }, { buckets: ['medium', 'hard'], budgetTokens: Math.max(...LADDER), steps: s2 }] },
   };
   return parseTrainConfig({
     name: `${arm}-seed-${seed}`, seed, backend,
