@@ -884,10 +884,9 @@ export class TrainingRun {
 
   private writeSummary(): Summary {
     const c = this.accounting.counts();
-    // At a normal end every generated rollout was trained or dropped; after an interrupt the
-    // pending ones are in the checkpoint's queue or will be regenerated on --resume.
-    const held = this.queue.all().reduce((n, g) => n + g.rollouts.length, 0);
-    const lost = this.interrupted ? c.pending - held - [...this.inflight.values()].length * 0 : c.pending;
+    // At a normal end every generated rollout was trained or dropped (pending = lost); after an
+    // interrupt the pending ones are in the checkpoint's queue or are sampled again on --resume.
+    const lost = this.interrupted ? 0 : c.pending;
     const wallMs = this.o.now() - this.t0;
     const actors = this.cfg.topology.samplers + 1;
     const busy = this.samplerComputeMs + this.learnerComputeMs + this.transferMs;
@@ -895,7 +894,7 @@ export class TrainingRun {
     const w = this.weights.get(this.version)!;
     const summary: Summary = {
       steps: this.version, rolloutsGenerated: c.generated, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale,
-      rolloutsDroppedInvalid: c.droppedInvalid, rolloutsLost: this.interrupted ? 0 : lost, stalenessMax: this.stalenessMax, stalenessBound: this.eta,
+      rolloutsDroppedInvalid: c.droppedInvalid, rolloutsLost: lost, stalenessMax: this.stalenessMax, stalenessBound: this.eta,
       restarts, finalVersion: this.version, weightsSha256: weightsSha256(w.data), policy: this.cfg.staleness.policy, interrupted: this.interrupted,
       inflightSwaps: this.inflightSwaps, replayMismatches: this.replayMismatches, wallMs,
       tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
