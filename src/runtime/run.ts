@@ -851,7 +851,7 @@ export class TrainingRun {
     this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), this.sinceOpen);
     this.transitions.extra = this.o.inspect;
     this.trace = new PerfettoTrace(path.join(this.dir, 'trace.json'));
-    this.transitions.onTransition = (l) => this.trace.transition(l.actor, l.role, l.to, l.t, l.event);
+    this.transitions.onTransition = (l) => this.trace.transition(l.actor, l.role, l.to, l.t);
     this.metricsFd = fs.openSync(path.join(this.dir, 'metrics.jsonl'), 'a');
     const run = this;
     this.coordinator = createActor(coordinatorMachine.provide({

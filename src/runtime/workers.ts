@@ -89,10 +89,6 @@ export class WorkerHandle<T> {
     }
   }
 
-  postTo(port: MessagePort, message: unknown, transfer: ArrayBuffer[]): void {
-    port.postMessage(message, transfer);
-  }
-
   get alive(): boolean {
     return this.gone === null;
   }

@@ -60,12 +60,11 @@ export class PerfettoTrace {
   }
 
   /** An actor entered `to` at `tMs`: closes the span of its previous state. */
-  transition(actor: string, role: string, to: string, tMs: number, event: string): void {
+  transition(actor: string, role: string, to: string, tMs: number): void {
     const t = this.track(actor, role);
     this.close(t, tMs);
     t.state = to;
     t.since = Math.max(tMs, t.since);
-    void event;
   }
 
   private close(t: Track, tMs: number): void {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadTrainConfig, parseTrainConfig, type TrainConfig } from '../../runtime/config.js';
+import { loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
 import { parseFault } from '../../runtime/faults.js';
 import { TrainingRun, type StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backend.js';
@@ -99,16 +99,16 @@ export function registerTrain(program: Command): void {
         inspect = (ev) => sky.inspect.next?.(ev);
       }
       const quiet = Boolean(f.quiet || f.json);
+      const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
       const run = new TrainingRun({
         config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
         command: process.argv.slice(2).join(' '), versions: versions(), now: wallNow,
         onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`), inspect,
+        onStep: (p) => {
+          bar.update(p.step, fmtProgress(p));
+          live?.notify(p.step);
+        },
       });
-      const bar = progress(`train ${cfg.name}`, run.maxSteps, quiet);
-      (run as unknown as { o: { onStep?: (p: StepProgress) => void } }).o.onStep = (p) => {
-        bar.update(p.step, fmtProgress(p));
-        live?.notify(p.step);
-      };
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
