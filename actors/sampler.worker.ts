@@ -12,13 +12,10 @@ import { initBackend, type BackendName } from '../src/tensor/backend.js';
 import { Gpt } from '../src/policy/transformer/model.js';
 import type { GptConfig } from '../src/policy/transformer/config.js';
 import type { PackedWeights } from '../src/tensor/pack.js';
-import { sample } from '../src/policy/transformer/sample.js';
 import { evalBudgets, measureLadder, type BudgetRow, type LadderMeasurement } from '../src/eval/countdown.js';
-import { promptTokens } from '../src/tasks/countdown/trace.js';
-import { EOS, PAD } from '../src/tasks/countdown/tokenizer.js';
-import { Rng } from '../src/util/rng.js';
 import { wallNow } from '../src/runtime/clock.js';
-import { rolloutId, type Generate, type Rollout, type Rollouts } from '../src/runtime/messages.js';
+import type { Generate, Rollouts } from '../src/runtime/messages.js';
+import { generateRollouts } from '../src/runtime/generate.js';
 
 export interface WeightsMessage {
   version: number;
@@ -76,53 +73,16 @@ const api = {
     if (req.fault === 'hang') await new Promise(() => {});
     if (version < req.minVersion) throw new Error(`sampler ${samplerId}: at v${version}, request ${req.requestId} needs v${req.minVersion}`);
     const t0 = wallNow();
-    const prompts: number[][] = [];
-    const rngs: Rng[] = [];
-    const meta: { problemId: string; sampleIndex: number; prompt: number[] }[] = [];
-    const root = new Rng(`rollout/${req.seed}`);
-    for (const p of req.problems) {
-      const prompt = promptTokens(p);
-      for (let j = 0; j < req.groupSize; j++) {
-        prompts.push(prompt);
-        rngs.push(root.fork(`${req.step}/${p.id}/${j}`));
-        meta.push({ problemId: p.id, sampleIndex: j, prompt });
-      }
-    }
-    // Version of the weights that produced the logits of each completion position. A sampling
-    // batch needs equal-length prompts, so mixed difficulties are sampled one length at a time.
     let swaps = 0;
-    const results: { tokens: number[]; logprobs: number[]; stop: 'eos' | 'budget'; versions: number[] }[] = new Array(prompts.length);
-    const byLength = new Map<number, number[]>();
-    prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
-    for (const rows of byLength.values()) {
-      const versionAt: number[] = [version];
-      const out = sample(model, rows.map((i) => prompts[i]!), {
-        budgetTokens: req.budgetTokens, temperature: req.temperature, eosId: EOS, padId: PAD, rngs: rows.map((i) => rngs[i]!),
-        beforeDecode: (position) => {
-          if (req.inflight && drainWeights()) swaps++;
-          versionAt[position] = version;
-        },
-      });
-      rows.forEach((i, j) => {
-        const r = out[j]!;
-        results[i] = { tokens: r.tokens, logprobs: r.logprobs, stop: r.stop, versions: r.tokens.map((_, t) => versionAt[t]!) };
-      });
-    }
-    const rollouts: Rollout[] = results.map((r, i) => ({
-      id: rolloutId(req.step, meta[i]!.problemId, meta[i]!.sampleIndex),
-      problemId: meta[i]!.problemId,
-      sampleIndex: meta[i]!.sampleIndex,
-      prompt: meta[i]!.prompt,
-      completion: r.tokens,
-      behaviourLogprobs: r.logprobs,
-      versions: r.versions,
-      stop: r.stop,
-    }));
+    const { rollouts, generatedTokens } = generateRollouts(model, req, () => {
+      if (req.inflight && drainWeights()) swaps++;
+      return version;
+    });
     const computeMs = wallNow() - t0;
     if (req.slowFactor > 1) blockMs(computeMs * (req.slowFactor - 1));
     return {
       type: 'Rollouts', requestId: req.requestId, samplerId, step: req.step, rollouts,
-      generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0), computeMs: wallNow() - t0, swaps, numTensors: tf.memory().numTensors,
+      generatedTokens, computeMs: wallNow() - t0, swaps, numTensors: tf.memory().numTensors,
     };
   },
 

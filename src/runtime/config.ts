@@ -85,11 +85,12 @@ export const TrainConfigSchema = z.object({
   staleness: z.object({
     policy: z.enum(STALENESS_POLICIES).default('sync'),
     /** Bound η on (learner version at training) − (version that sampled); async and inflight only. */
-    eta: int(0, 64).optional(),
+    eta: z.union([int(0, 1_000_000), z.literal('inf')]).optional(),
   }).strict().default({ policy: 'sync' }),
   topology: z.object({
-    samplers: int(1, 64).default(1),
-    verifierThreads: int(1, 64).default(1),
+    /** Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the virtual one. */
+    samplers: int(1, 100_000).default(1),
+    verifierThreads: int(1, 100_000).default(1),
   }).strict().default({ samplers: 1, verifierThreads: 1 }),
   limits: z.object({
     /** Scored groups the batcher may hold (backpressure beyond it). */
@@ -121,12 +122,22 @@ export const TrainConfigSchema = z.object({
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
+/** Worker threads per role that the real clock starts (the virtual clock simulates any number). */
+export const REAL_CLOCK_THREADS_MAX = 64;
+
+/** The real clock runs each sampler and verifier as a thread: refuse topologies it cannot start. */
+export function checkRealClockTopology(c: TrainConfig, source: string): void {
+  for (const k of ['samplers', 'verifierThreads'] as const) {
+    if (c.topology[k] > REAL_CLOCK_THREADS_MAX) throw new InputError(`${source}: topology.${k}: at most ${REAL_CLOCK_THREADS_MAX} threads on the real clock, got ${c.topology[k]} (simulate larger topologies with --clock virtual)`);
+  }
+}
+
 /** The staleness bound η implied by the policy (sync 0, one-step-off 1, async/inflight: eta). */
 export function stalenessBound(c: TrainConfig): number {
   switch (c.staleness.policy) {
     case 'sync': return 0;
     case 'one-step-off': return 1;
-    default: return c.staleness.eta ?? 2;
+    default: return c.staleness.eta === 'inf' ? Infinity : (c.staleness.eta ?? 2);
   }
 }
 

@@ -14,12 +14,26 @@ export class Rng {
 
   constructor(seed: number | string | RngState) {
     if (Array.isArray(seed)) {
-      [this.a, this.b, this.c, this.d] = seed.map((x) => x >>> 0) as unknown as [number, number, number, number];
+      const st = seed as RngState;
+      this.a = st[0] >>> 0;
+      this.b = st[1] >>> 0;
+      this.c = st[2] >>> 0;
+      this.d = st[3] >>> 0;
       return;
     }
     const h = hash32x4(String(seed));
     [this.a, this.b, this.c, this.d] = h;
     for (let i = 0; i < 12; i++) this.nextU32(); // warm up
+  }
+
+  /**
+   * A generator keyed by a few integers (no string hashing: for hot paths such as the virtual
+   * clock's per-work-item draws). Each key word is mixed with murmur3's finaliser.
+   */
+  static fromInts(a: number, b: number, c: number, d: number): Rng {
+    const r = new Rng([fmix(a ^ 0x9e3779b9), fmix(b ^ 0x85ebca6b), fmix(c ^ 0xc2b2ae35), fmix(d ^ 0x27d4eb2f) | 1]);
+    for (let i = 0; i < 8; i++) r.nextU32();
+    return r;
   }
 
   /** A new generator whose stream depends on this one's seed state and `label` only. */
@@ -120,4 +134,13 @@ export function hash32x4(s: string): [number, number, number, number] {
 
 export function hash32(s: string): number {
   return hash32x4(s)[0];
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }

@@ -6,6 +6,7 @@ import { registerTrain } from './train.js';
 import { registerDiagram } from './diagram.js';
 import { registerReport } from './report.js';
 import { registerExperiment } from './experiment.js';
+import { registerScenario } from './scenario.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
@@ -15,4 +16,5 @@ export function registerAll(program: Command): void {
   registerDiagram(program);
   registerReport(program);
   registerExperiment(program);
+  registerScenario(program);
 }

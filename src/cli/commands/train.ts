@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
+import { checkRealClockTopology, loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
+import { loadProfile } from '../../sim/profile.js';
+import { defaultSettings, readVirtualSettings, runVirtual } from '../../sim/run.js';
+import { faultsFromSpecs } from '../../sim/faults.js';
+import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
 import { TrainingRun, type StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backend.js';
@@ -14,7 +18,7 @@ import { InputError } from '../../util/errors.js';
 
 interface TrainFlags {
   config?: string; out?: string; seed?: string; backend?: string; maxSteps?: string; resume?: string; inject: string[]; json?: boolean; quiet?: boolean;
-  ui?: boolean; port: string; inspect?: boolean;
+  ui?: boolean; port: string; inspect?: boolean; clock: string; profile?: string; compute?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -44,6 +48,9 @@ export function registerTrain(program: Command): void {
     .option('--backend <b>', 'override the config\'s backend: auto|tensorflow|webgpu|wasm|cpu')
     .option('--max-steps <n>', 'stop after this learner step (default: all curriculum stages)')
     .option('--resume <dir>', 'continue the run in DIR from its last checkpoint')
+    .option('--clock <c>', 'real (actors run concurrently) | virtual (discrete-event simulation on a cost model: replayable)', 'real')
+    .option('--profile <p>', 'virtual clock: hardware profile, built-in name or YAML file (default cpu-tiny)')
+    .option('--compute <c>', 'virtual clock: real (the tiny GPT) | none (seeded surrogate, no tensors)')
     .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, learner); repeatable', collect, [])
     .option('--ui', 'serve the live report on 127.0.0.1 while training (server-sent events)')
     .option('--port <p>', 'port for --ui (0: any free port)', '8080')
@@ -59,6 +66,10 @@ export function registerTrain(program: Command): void {
           throw new InputError(`--inject: ${e instanceof Error ? e.message : String(e)}`);
         }
       });
+      if (f.clock !== 'real' && f.clock !== 'virtual') throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
+      const virtual = f.clock === 'virtual' || Boolean(f.resume && fs.existsSync(path.join(f.resume, 'virtual.json')));
+      if (!virtual && (f.profile !== undefined || f.compute !== undefined)) throw new InputError('--profile/--compute: only with --clock virtual');
+      if (virtual && (f.ui || f.inspect)) throw new InputError('--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)');
       let cfg: TrainConfig;
       let out: string;
       if (f.resume) {
@@ -83,6 +94,8 @@ export function registerTrain(program: Command): void {
         if (!fs.existsSync(cfg.model.checkpoint)) throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
       }
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
+      checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       const port = parseIntFlag(f.port, '--port', 0, 65535);
       const live = f.ui ? await startLiveView(out, port) : null;
       if (live) process.stderr.write(`live view: ${live.url}\n`);
@@ -139,4 +152,60 @@ export function registerTrain(program: Command): void {
       }
       if (summary.interrupted) process.exitCode = 130;
     });
+}
+
+/** `e3sim train --clock virtual`: the same config on the discrete-event clock (src/sim). */
+async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, injected: string[], maxSteps: number | undefined): Promise<void> {
+  let settings;
+  if (f.resume) {
+    if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
+      throw new InputError('--profile/--compute/--inject/--max-steps: a resumed virtual-clock run keeps the settings in its virtual.json');
+    }
+    settings = readVirtualSettings(out);
+  } else {
+    if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none') throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
+    const profile = loadProfile(f.profile ?? 'cpu-tiny', '--profile');
+    settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), { compute: (f.compute ?? 'real') as 'real' | 'none', faults: faultsFromSpecs([...cfg.faults, ...injected]) });
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  }
+  const quiet = Boolean(f.quiet || f.json);
+  const bar = progress(`train ${cfg.name} (virtual clock)`, settings.maxSteps, quiet);
+  let engine: SimEngine | null = null;
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1 || !engine) {
+      process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`);
+    engine.requestHalt();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result;
+  try {
+    result = await runVirtual({
+      config: cfg, settings, dir: out, resume: Boolean(f.resume), now: wallNow, onEngine: (e) => (engine = e),
+      onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
+      onStep: (m) => bar.update(m.step as number, {
+        t: `${(m.t as number).toFixed(1)}s`, pass: (m.passRate as number).toFixed(3), len: (m.lengthMean as number).toFixed(1),
+        stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
+      }),
+    });
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const s = result.summary as Record<string, number | string | Record<string, number>>;
+  const halted = result.status === 'halted';
+  if (f.json) printJson({ ...s, runDir: out });
+  else {
+    const st = s.staleness as Record<string, number>;
+    process.stdout.write(`${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
+      `${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost} lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}); ${s.restarts} restarts\n`);
+    process.stdout.write(`run directory: ${out}${halted ? ` (continue with: e3sim train --resume ${out})` : ''}\n`);
+  }
+  if (halted) process.exitCode = 130;
 }

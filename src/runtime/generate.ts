@@ -1,0 +1,68 @@
+/**
+ * A sampler's unit of work, shared by the sampler worker (real clock) and the virtual clock's
+ * policy compute: sample `groupSize` completions for each problem, with seeds that depend only on
+ * (seed, step, problem id, sample index) — so re-issued work regenerates the same rollouts — and
+ * record, per completion token, the policy version that produced it.
+ */
+import type { Gpt } from '../policy/transformer/model.js';
+import { sample } from '../policy/transformer/sample.js';
+import { promptTokens } from '../tasks/countdown/trace.js';
+import { EOS, PAD } from '../tasks/countdown/tokenizer.js';
+import { Rng } from '../util/rng.js';
+import { rolloutId, type Rollout } from './messages.js';
+
+export interface GenerateWork {
+  step: number;
+  problems: readonly { id: string; numbers: number[]; target: number; difficulty: number }[];
+  groupSize: number;
+  budgetTokens: number;
+  temperature: number;
+  seed: number;
+}
+
+/**
+ * `beforeDecode(position)` runs before the logits of completion position `position` are computed
+ * (position 0 by the prefill); it may swap the model's weights and returns the version in use.
+ */
+export function generateRollouts(model: Gpt, w: GenerateWork, beforeDecode: (position: number) => number): { rollouts: Rollout[]; generatedTokens: number } {
+  const prompts: number[][] = [];
+  const rngs: Rng[] = [];
+  const meta: { problemId: string; sampleIndex: number; prompt: number[] }[] = [];
+  const root = new Rng(`rollout/${w.seed}`);
+  for (const p of w.problems) {
+    const prompt = promptTokens(p);
+    for (let j = 0; j < w.groupSize; j++) {
+      prompts.push(prompt);
+      rngs.push(root.fork(`${w.step}/${p.id}/${j}`));
+      meta.push({ problemId: p.id, sampleIndex: j, prompt });
+    }
+  }
+  // A sampling batch needs equal-length prompts, so mixed difficulties are sampled one length at a time.
+  const results: { tokens: number[]; logprobs: number[]; stop: 'eos' | 'budget'; versions: number[] }[] = new Array(prompts.length);
+  const byLength = new Map<number, number[]>();
+  prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
+  for (const rows of byLength.values()) {
+    const versionAt: number[] = [beforeDecode(0)];
+    const out = sample(model, rows.map((i) => prompts[i]!), {
+      budgetTokens: w.budgetTokens, temperature: w.temperature, eosId: EOS, padId: PAD, rngs: rows.map((i) => rngs[i]!),
+      beforeDecode: (position) => {
+        versionAt[position] = beforeDecode(position);
+      },
+    });
+    rows.forEach((i, j) => {
+      const r = out[j]!;
+      results[i] = { tokens: r.tokens, logprobs: r.logprobs, stop: r.stop, versions: r.tokens.map((_, t) => versionAt[t]!) };
+    });
+  }
+  const rollouts: Rollout[] = results.map((r, i) => ({
+    id: rolloutId(w.step, meta[i]!.problemId, meta[i]!.sampleIndex),
+    problemId: meta[i]!.problemId,
+    sampleIndex: meta[i]!.sampleIndex,
+    prompt: meta[i]!.prompt,
+    completion: r.tokens,
+    behaviourLogprobs: r.logprobs,
+    versions: r.versions,
+    stop: r.stop,
+  }));
+  return { rollouts, generatedTokens: results.reduce((n, r) => n + r.tokens.length, 0) };
+}

@@ -1,0 +1,1022 @@
+/**
+ * The virtual clock: a discrete-event simulation of the training topology. One event queue
+ * ordered by (simulated time, sequence number) owns time; every unit of work gets its duration
+ * from the cost model (profile.ts); the computation itself (compute.ts: the real tiny GPT, or a
+ * seeded surrogate) runs when the work's outcome is needed, and results are delivered in
+ * simulated-time order. Nothing reads a wall clock, and every random draw comes from a stream
+ * keyed by (seed, work item), so a run is a pure function of (seed, config, profile, faults):
+ * metrics.jsonl, transitions.jsonl and the final weights are byte-identical on a rerun, and a run
+ * resumed from a checkpoint continues exactly as if it had never stopped.
+ *
+ * The actors and their states follow machines/ (sampler idle → syncingWeights → generating →
+ * delivering, failed → restarting; verifier idle → verifying; learner waitingForBatch → training →
+ * publishing; grader idle/stalled); the staleness semantics are those of the real runtime
+ * (admission: step k starts at version ≥ k − 1 − η; staleness = learner version − oldest token
+ * version; corrections drop | none | tis | decoupled). After every event the invariants are
+ * checked; a violation stops the run and names the seed and the event number.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { minVersionFor } from '../runtime/batcher.js';
+import { stageOfStep } from '../runtime/stages.js';
+import { stalenessBound, type TrainConfig } from '../runtime/config.js';
+import { CostModel, jitterFactor, type Profile } from './profile.js';
+import { EventQueue, type SimEvent } from './queue.js';
+import { Rng } from '../util/rng.js';
+import { actorOf, type SimFault, type SimRole } from './faults.js';
+import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
+
+export class SimInvariantError extends Error {
+  override readonly name = 'SimInvariantError';
+  constructor(readonly seed: number, readonly event: number, readonly t: number, what: string) {
+    super(`invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — replay with the same seed and config; stop before it with --max-events ${event - 1}`);
+  }
+}
+
+type SamplerState = 'idle' | 'syncingWeights' | 'generating' | 'delivering' | 'failed' | 'restarting';
+type VerifierState = 'idle' | 'verifying' | 'failed' | 'restarting';
+type LearnerState = 'waitingForBatch' | 'training' | 'publishing' | 'failed' | 'restarting';
+
+interface Request {
+  step: number;
+  /** Request number within its step. */
+  index: number;
+  slots: number[];
+  attempt: number;
+}
+
+interface SamplerS {
+  state: SamplerState;
+  version: number;
+  /** The version being fetched while syncingWeights. */
+  syncTo: number;
+  epoch: number;
+  req: Request | null;
+  gen: Generation | null;
+  schedule: VersionSchedule;
+  genStart: number;
+  factor: number;
+  slow: number;
+  hangNext: boolean;
+  busySince: number;
+  busy: number;
+  restarts: number;
+}
+
+interface VerifyJob {
+  step: number;
+  group: GeneratedGroup;
+  attempts: number;
+}
+
+interface VerifierS {
+  state: VerifierState;
+  epoch: number;
+  job: VerifyJob | null;
+  slow: number;
+  hangNext: boolean;
+  busySince: number;
+  busy: number;
+  restarts: number;
+}
+
+interface StepBatch {
+  step: number;
+  groups: { group: GeneratedGroup; scored: Scored; trained: boolean[] }[];
+  tokens: number;
+  stats: Record<string, number | null>;
+}
+
+interface LearnerS {
+  state: LearnerState;
+  epoch: number;
+  batch: StepBatch | null;
+  slow: number;
+  hangNext: boolean;
+  workStart: number;
+  busySince: number;
+  busy: number;
+  restarts: number;
+  publishAttempts: number;
+}
+
+/** Everything that changes during a run, JSON-safe (the checkpoint is this object). */
+interface SimState {
+  t: number;
+  events: number;
+  published: number;
+  learnerVersion: number;
+  nextStep: number;
+  outstandingGroups: number;
+  planned: Request[];
+  reissue: Request[];
+  idle: number[];
+  samplers: SamplerS[];
+  verifiers: VerifierS[];
+  verifyQueue: VerifyJob[];
+  graderStalledUntil: number;
+  graderWaiting: { job: VerifyJob; scored: Scored }[];
+  scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
+  learner: LearnerS;
+  counts: { generated: number; trained: number; droppedStale: number; droppedInvalid: number; pending: number };
+  tokensGenerated: number;
+  tokensTrained: number;
+  stalenessHist: number[];
+  stalenessMax: number;
+  inflightSwaps: number;
+  faultsFired: string[];
+  stepFaults: number[];
+  stormNext: number[];
+  invariantChecks: number;
+  metricsBytes: number;
+  transitionsBytes: number;
+  done: boolean;
+}
+
+export interface SimOptions {
+  config: TrainConfig;
+  profile: Profile;
+  compute: Compute;
+  faults: SimFault[];
+  maxSteps: number;
+  /** Run directory; null = keep nothing on disk (benchmarks). */
+  dir: string | null;
+  /** Write transitions.jsonl (off for very large topologies). */
+  transitions: boolean;
+  /** Give up after this many events (a budget on every run). */
+  maxEvents: number;
+  /** Test hook: at this event number, deliver the last delivered group again (must be caught). */
+  plantDuplicateAtEvent?: number;
+  onStep?: (line: Record<string, unknown>) => void;
+  onLog?: (s: string) => void;
+}
+
+export interface SimResult {
+  status: 'done' | 'halted' | 'event-budget';
+  state: SimState;
+}
+
+const FAULT_ROLES: SimRole[] = ['sampler', 'verifier', 'learner'];
+
+/** Lines appended to a file, with the byte count kept for checkpoints. */
+class LineSink {
+  private fd: number;
+  private buf: string[] = [];
+  private pendingBytes = 0;
+  constructor(file: string, truncateTo: number | null) {
+    if (truncateTo === null) fs.writeFileSync(file, '');
+    else fs.truncateSync(file, truncateTo);
+    this.fd = fs.openSync(file, 'a');
+  }
+  write(line: string): number {
+    this.buf.push(line);
+    const n = Buffer.byteLength(line) + 1;
+    this.pendingBytes += n;
+    if (this.buf.length >= 512) this.flush();
+    return n;
+  }
+  flush(): void {
+    if (this.buf.length === 0) return;
+    fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.pendingBytes = 0;
+  }
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
+
+export class SimEngine {
+  readonly eta: number;
+  readonly cost: CostModel;
+  private s: SimState;
+  private q: EventQueue;
+  private accounting: Uint8Array;
+  private readonly perStep: number;
+  private readonly G: number;
+  private readonly perRequest: number;
+  private readonly seed: number;
+  private metrics: LineSink | null = null;
+  private transitions: LineSink | null = null;
+  private lastDelivered: { step: number; group: GeneratedGroup } | null = null;
+  private haltRequested = false;
+  private checkpointEvery: number;
+  /** Budget of each step (index = step), from the fixed stage list. */
+  private readonly budgets: number[];
+
+  constructor(readonly o: SimOptions, resume?: { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string }) {
+    const c = o.config;
+    this.seed = c.seed;
+    this.eta = stalenessBound(c);
+    this.perStep = c.rollout.problemsPerStep;
+    this.G = c.rollout.groupSize;
+    this.perRequest = c.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.perStep / c.topology.samplers));
+    this.cost = new CostModel(o.profile, o.profile.weights.bytes === 'model' ? o.compute.weightBytes() : o.profile.weights.bytes, c.seed);
+    this.checkpointEvery = c.checkpoint.every;
+    this.budgets = Array.from({ length: o.maxSteps + 1 }, (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!);
+    if (resume) {
+      this.s = resume.state;
+      this.q = EventQueue.fromJSON(resume.queue);
+      this.accounting = new Uint8Array(Buffer.from(resume.accounting, 'base64'));
+    } else {
+      this.s = this.initialState();
+      this.q = new EventQueue();
+      this.accounting = new Uint8Array(o.maxSteps * this.perStep * this.G);
+    }
+    if (o.dir) {
+      this.metrics = new LineSink(path.join(o.dir, 'metrics.jsonl'), resume ? resume.state.metricsBytes : null);
+      if (o.transitions) this.transitions = new LineSink(path.join(o.dir, 'transitions.jsonl'), resume ? resume.state.transitionsBytes : null);
+    }
+  }
+
+  private initialState(): SimState {
+    const c = this.o.config;
+    const sampler = (): SamplerS => ({ state: 'idle', version: 0, syncTo: 0, epoch: 0, req: null, gen: null, schedule: [], genStart: 0, factor: 1, slow: 1, hangNext: false, busySince: 0, busy: 0, restarts: 0 });
+    const verifier = (): VerifierS => ({ state: 'idle', epoch: 0, job: null, slow: 1, hangNext: false, busySince: 0, busy: 0, restarts: 0 });
+    return {
+      t: 0, events: 0, published: 0, learnerVersion: 0, nextStep: 1, outstandingGroups: 0, planned: [], reissue: [],
+      idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
+      samplers: Array.from({ length: c.topology.samplers }, sampler),
+      verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
+      verifyQueue: [], graderStalledUntil: 0, graderWaiting: [], scored: {},
+      learner: { state: 'waitingForBatch', epoch: 0, batch: null, slow: 1, hangNext: false, workStart: 0, busySince: 0, busy: 0, restarts: 0, publishAttempts: 0 },
+      counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 },
+      tokensGenerated: 0, tokensTrained: 0, stalenessHist: [], stalenessMax: 0, inflightSwaps: 0, faultsFired: [],
+      stepFaults: [], stormNext: [], invariantChecks: 0, metricsBytes: 0, transitionsBytes: 0, done: false,
+    };
+  }
+
+  get state(): SimState {
+    return this.s;
+  }
+
+  /** Stop at the next checkpoint (SIGINT): the run can be resumed from it. */
+  requestHalt(): void {
+    this.haltRequested = true;
+  }
+
+  // ── bookkeeping ───────────────────────────────────────────────────────────────────────
+
+  private fail(what: string): never {
+    throw new SimInvariantError(this.seed, this.s.events, this.s.t, what);
+  }
+
+  private schedule(dt: number, ev: SimEvent): void {
+    this.q.push(this.s.t + dt, ev);
+  }
+
+  private transition(actor: string, role: string, from: string, to: string, event: string): void {
+    if (!this.transitions || from === to) return;
+    const line = `{"t":${Math.round(this.s.t * 1e6) / 1e3},"actor":"${actor}","role":"${role}","from":"${from}","to":"${to}","event":"${event}"}`;
+    this.s.transitionsBytes += this.transitions.write(line);
+  }
+
+  private metric(line: Record<string, unknown>): void {
+    if (this.metrics) this.s.metricsBytes += this.metrics.write(JSON.stringify(line));
+  }
+
+  private setSampler(i: number, to: SamplerState, event: string): void {
+    const sm = this.s.samplers[i]!;
+    const busyBefore = sm.state === 'generating' || sm.state === 'syncingWeights';
+    const busyAfter = to === 'generating' || to === 'syncingWeights';
+    if (busyBefore && !busyAfter) sm.busy += this.s.t - sm.busySince;
+    if (!busyBefore && busyAfter) sm.busySince = this.s.t;
+    this.transition(`sampler-${i}`, 'sampler', sm.state, to, event);
+    sm.state = to;
+  }
+
+  private setVerifier(i: number, to: VerifierState, event: string): void {
+    const v = this.s.verifiers[i]!;
+    if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
+    if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
+    this.transition(`verifier-${i}`, 'verifier', v.state, to, event);
+    v.state = to;
+  }
+
+  private setLearner(to: LearnerState, event: string): void {
+    const l = this.s.learner;
+    if (l.state === 'training' && to !== 'training') l.busy += this.s.t - l.busySince;
+    if (l.state !== 'training' && to === 'training') l.busySince = this.s.t;
+    this.transition('learner', 'learner', l.state, to, event);
+    l.state = to;
+  }
+
+  private rolloutIndex(step: number, slot: number, j: number): number {
+    return ((step - 1) * this.perStep + slot) * this.G + j;
+  }
+
+  /** 1 generated, 2 trained, 3 dropped-stale, 4 dropped-invalid. */
+  private account(step: number, slot: number, j: number, to: 1 | 2 | 3 | 4): void {
+    const i = this.rolloutIndex(step, slot, j);
+    const was = this.accounting[i]!;
+    if (to === 1) {
+      if (was !== 0) this.fail(`rollout ${step}/${slot}/${j} generated twice`);
+      this.s.counts.generated++;
+      this.s.counts.pending++;
+    } else {
+      if (was !== 1) this.fail(`rollout ${step}/${slot}/${j} accounted ${was === 0 ? 'before it was generated' : 'twice'}`);
+      this.s.counts.pending--;
+      if (to === 2) this.s.counts.trained++;
+      else if (to === 3) this.s.counts.droppedStale++;
+      else this.s.counts.droppedInvalid++;
+    }
+    this.accounting[i] = to;
+  }
+
+  /** O(1) checks after every event. */
+  private checkInvariants(lastPublished: number, lastLearner: number): void {
+    const s = this.s;
+    s.invariantChecks++;
+    const c = s.counts;
+    if (c.generated !== c.trained + c.droppedStale + c.droppedInvalid + c.pending) this.fail('rollout accounting does not add up');
+    if (s.published < lastPublished) this.fail(`published version went back from ${lastPublished} to ${s.published}`);
+    if (s.learnerVersion < lastLearner) this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
+    if (s.published > s.learnerVersion) this.fail(`version ${s.published} published before the learner trained it`);
+    if (s.stalenessMax > this.eta) this.fail(`staleness ${s.stalenessMax} above the bound ${this.eta}`);
+    if (s.outstandingGroups > this.capacity) this.fail(`${s.outstandingGroups} groups outstanding, above the queue capacity ${this.capacity}`);
+  }
+
+  private get capacity(): number {
+    return Math.max(this.o.config.limits.queueGroupsMax, this.perStep);
+  }
+
+  // ── planning and sampling ─────────────────────────────────────────────────────────────
+
+  private planStep(): boolean {
+    const s = this.s;
+    const k = s.nextStep;
+    if (k > this.o.maxSteps || s.published < minVersionFor(k, this.eta) || s.outstandingGroups + this.perStep > this.capacity) return false;
+    for (let first = 0, r = 0; first < this.perStep; first += this.perRequest, r++) {
+      const slots: number[] = [];
+      for (let p = first; p < Math.min(this.perStep, first + this.perRequest); p++) slots.push(p);
+      s.planned.push({ step: k, index: r, slots, attempt: 0 });
+    }
+    s.outstandingGroups += this.perStep;
+    s.nextStep++;
+    return true;
+  }
+
+  private pump(): void {
+    const s = this.s;
+    while (s.idle.length > 0) {
+      let req = s.reissue.shift();
+      if (!req) {
+        if (s.planned.length === 0) this.planStep();
+        req = s.planned.shift();
+      }
+      if (!req) return;
+      this.startRequest(s.idle.shift()!, req);
+    }
+  }
+
+  private startRequest(i: number, req: Request): void {
+    const sm = this.s.samplers[i]!;
+    sm.req = req;
+    sm.epoch++;
+    if (sm.version < this.s.published) {
+      sm.syncTo = this.s.published;
+      this.setSampler(i, 'syncingWeights', 'GENERATE');
+      this.schedule(this.cost.transferSeconds(), { kind: 'synced', actor: i, epoch: sm.epoch, data: { version: this.s.published } });
+    } else this.beginGenerate(i, 'GENERATE');
+  }
+
+  private budgetOf(step: number): number {
+    return this.budgets[step]!;
+  }
+
+  private generationSeconds(gen: Generation, factor: number): number {
+    let max = 0, total = 0;
+    for (const l of gen.rowLengths) {
+      total += l;
+      if (l > max) max = l;
+    }
+    return this.cost.generateSeconds(gen.promptTokens, max, total) * factor;
+  }
+
+  private beginGenerate(i: number, event: string): void {
+    const sm = this.s.samplers[i]!;
+    const req = sm.req!;
+    if (sm.version < minVersionFor(req.step, this.eta)) this.fail(`sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, this.eta)}`);
+    sm.schedule = [[0, sm.version]];
+    sm.gen = this.o.compute.generate(req.step, req.slots, this.budgetOf(req.step), this.G, sm.schedule);
+    sm.factor = this.cost.samplerSpeed(i) * sm.slow * jitterFactor(this.o.profile.sampler.jitter, this.seed, 1, req.attempt, req.step, req.index);
+    sm.genStart = this.s.t;
+    this.setSampler(i, 'generating', event);
+    const dur = this.generationSeconds(sm.gen, sm.factor);
+    const fault = this.stepFault('sampler', i, req.step) ?? (sm.hangNext ? 'hang' : null);
+    sm.hangNext = false;
+    if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: i, epoch: sm.epoch, data: { role: 'sampler' } });
+    else if (fault === 'hang') this.schedule(this.o.config.limits.samplerTimeoutMs / 1000, { kind: 'timeout', actor: i, epoch: sm.epoch, data: { role: 'sampler' } });
+    else this.schedule(dur, { kind: 'generated', actor: i, epoch: sm.epoch });
+  }
+
+  /** In-flight updates: version `v` reaches a generating sampler; tokens from the current position on use it. */
+  private swap(i: number, v: number): void {
+    const sm = this.s.samplers[i]!;
+    if (sm.state !== 'generating' || sm.version >= v || !sm.gen) return;
+    const elapsed = this.s.t - sm.genStart;
+    const rows = sm.gen.rowLengths;
+    const maxLen = Math.max(...rows);
+    let lo = 0, hi = maxLen; // largest position whose logits are not computed yet at `elapsed`
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.cost.decodeOffset(sm.gen.promptTokens, rows, mid) * sm.factor <= elapsed) lo = mid;
+      else hi = mid - 1;
+    }
+    sm.version = v;
+    if (lo >= maxLen) return; // every position already decoded: the result is on its way
+    const last = sm.schedule.at(-1)!;
+    if (last[0] === lo) last[1] = v;
+    else sm.schedule.push([lo, v]);
+    this.s.inflightSwaps++;
+    const req = sm.req!;
+    sm.gen = this.o.compute.generate(req.step, req.slots, this.budgetOf(req.step), this.G, sm.schedule);
+    sm.epoch++;
+    const end = sm.genStart + this.generationSeconds(sm.gen, sm.factor);
+    this.q.push(Math.max(this.s.t, end), { kind: 'generated', actor: i, epoch: sm.epoch });
+  }
+
+  private delivered(i: number): void {
+    const sm = this.s.samplers[i]!;
+    const req = sm.req!;
+    for (const g of sm.gen!.groups) {
+      const base = this.rolloutIndex(req.step, g.slot, 0);
+      for (let j = 0; j < g.lengths.length; j++) {
+        if (this.accounting[base + j] !== 0) this.fail(`rollout ${req.step}/${g.slot}/${j} generated twice`);
+        this.accounting[base + j] = 1;
+        this.s.tokensGenerated += g.lengths[j]!;
+      }
+      this.s.counts.generated += g.lengths.length;
+      this.s.counts.pending += g.lengths.length;
+      this.s.verifyQueue.push({ step: req.step, group: g, attempts: 0 });
+      this.lastDelivered = { step: req.step, group: g };
+    }
+    sm.req = null;
+    sm.gen = null;
+    this.setSampler(i, 'idle', 'DELIVERED');
+    this.s.idle.push(i);
+    this.dispatchVerifiers();
+  }
+
+  // ── verification, grading, batching ───────────────────────────────────────────────────
+
+  private dispatchVerifiers(): void {
+    const s = this.s;
+    for (let i = 0; i < s.verifiers.length && s.verifyQueue.length > 0; i++) {
+      const v = s.verifiers[i]!;
+      if (v.state !== 'idle') continue;
+      const job = s.verifyQueue.shift()!;
+      v.job = job;
+      v.epoch++;
+      this.setVerifier(i, 'verifying', 'VERIFY');
+      const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
+      const fault = this.stepFault('verifier', i, job.step) ?? (v.hangNext ? 'hang' : null);
+      v.hangNext = false;
+      if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: i, epoch: v.epoch, data: { role: 'verifier' } });
+      else if (fault === 'hang') this.schedule(this.o.config.limits.verifierTimeoutMs / 1000, { kind: 'timeout', actor: i, epoch: v.epoch, data: { role: 'verifier' } });
+      else this.schedule(dur, { kind: 'verified', actor: i, epoch: v.epoch });
+    }
+  }
+
+  private graded(job: VerifyJob, scored: Scored): void {
+    const s = this.s;
+    if (s.t < s.graderStalledUntil) {
+      s.graderWaiting.push({ job, scored });
+      return;
+    }
+    const list = (s.scored[job.step] ??= []);
+    list.push({ slot: job.group.slot, group: job.group, scored });
+    if (list.length === this.perStep) this.tryTrain();
+  }
+
+  private tryTrain(): void {
+    const s = this.s;
+    const l = s.learner;
+    const k = s.learnerVersion + 1;
+    if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
+    const list = s.scored[k];
+    if (!list || list.length < this.perStep) return;
+    delete s.scored[k];
+    list.sort((a, b) => a.slot - b.slot);
+    const correction = this.o.config.learner.correction;
+    let n = 0, correct = 0, rewardSum = 0, lengthSum = 0, lagSum = 0, lagMax = 0, trainedN = 0, tokens = 0, zero = 0;
+    const groups: StepBatch['groups'] = [];
+    for (const { group: g, scored } of list) {
+      if (scored.rewards.every((r) => r === scored.rewards[0])) zero++;
+      const trained = g.lengths.map((len, j) => {
+        n++;
+        rewardSum += scored.rewards[j]!;
+        if (scored.rewards[j]! > 0) correct++;
+        lengthSum += len;
+        if (scored.invalid[j] || len === 0) return this.account(k, g.slot, j, 4), false;
+        const lag = s.learnerVersion - g.minVersion;
+        if (lag < 0 || lag > this.eta) this.fail(`rollout ${k}/${g.slot}/${j} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`);
+        s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + 1;
+        if (correction.kind === 'drop' && lag > correction.maxLag) return this.account(k, g.slot, j, 3), false;
+        this.account(k, g.slot, j, 2);
+        trainedN++;
+        tokens += len;
+        lagSum += lag;
+        if (lag > lagMax) lagMax = lag;
+        return true;
+      });
+      groups.push({ group: g, scored, trained });
+    }
+    for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
+    s.stalenessMax = Math.max(s.stalenessMax, lagMax);
+    s.outstandingGroups -= this.perStep;
+    s.tokensTrained += tokens;
+    const stage = stageOfStep(this.o.config.curriculum.stages, k);
+    l.batch = {
+      step: k, groups, tokens,
+      stats: {
+        stage: stage.index, difficulty: stage.difficulty ?? null, budgetTokens: stage.budgetTokens ?? null,
+        rewardMean: n ? rewardSum / n : 0, passRate: n ? correct / n : 0, lengthMean: n ? lengthSum / n : 0,
+        stalenessMean: trainedN ? lagSum / trainedN : 0, stalenessMax: lagMax, zeroAdvantageGroups: zero,
+      },
+    };
+    this.startTraining('BATCH');
+    this.pump(); // capacity freed
+  }
+
+  private startTraining(event: string): void {
+    const l = this.s.learner;
+    const b = l.batch!;
+    l.epoch++;
+    l.workStart = this.s.t;
+    this.setLearner('training', event);
+    const dur = this.cost.trainSeconds(b.tokens) * l.slow * jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
+    const fault = this.stepFault('learner', 0, b.step) ?? (l.hangNext ? 'hang' : null);
+    l.hangNext = false;
+    if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: 0, epoch: l.epoch, data: { role: 'learner' } });
+    else if (fault === 'hang') this.schedule(this.o.config.limits.learnerTimeoutMs / 1000, { kind: 'timeout', actor: 0, epoch: l.epoch, data: { role: 'learner' } });
+    else this.schedule(dur, { kind: 'trained', actor: 0, epoch: l.epoch });
+  }
+
+  private trained(): void {
+    const s = this.s;
+    const l = s.learner;
+    const b = l.batch!;
+    const stats = this.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
+    s.learnerVersion = b.step;
+    this.o.compute.publish(b.step);
+    const { stage, difficulty, budgetTokens, ...rest } = b.stats;
+    const c = s.counts;
+    const line = {
+      step: b.step, version: b.step, t: s.t, stage, difficulty, budgetTokens, ...rest,
+      rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
+      tokensGenerated: s.tokensGenerated, tokensTrained: s.tokensTrained, tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
+      queueGroups: s.outstandingGroups, inflightSwaps: s.inflightSwaps, ...stats,
+    };
+    this.metric(line);
+    this.o.onStep?.(line);
+    l.publishAttempts = 0;
+    this.startPublishing('TRAINED');
+  }
+
+  private startPublishing(event: string): void {
+    const l = this.s.learner;
+    const v = this.s.learnerVersion;
+    l.epoch++;
+    this.setLearner('publishing', event);
+    let dt = this.cost.transferSeconds();
+    for (const f of this.o.faults) {
+      if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0) dt += f.by, this.fired(`delay-publication:v${v}`);
+      if (f.kind === 'drop-publication' && f.version === v && l.publishAttempts === 0) {
+        this.fired(`drop-publication:v${v}`);
+        l.publishAttempts++;
+        this.schedule(f.retryAfter, { kind: 'republish', actor: 0, epoch: l.epoch });
+        return;
+      }
+    }
+    l.publishAttempts++;
+    this.schedule(dt, { kind: 'published', actor: 0, epoch: l.epoch });
+  }
+
+  private publishedEvent(): 'continue' | 'done' | 'checkpoint' {
+    const s = this.s;
+    const v = s.learnerVersion;
+    s.published = v;
+    s.learner.batch = null;
+    this.setLearner('waitingForBatch', 'PUBLISHED');
+    if (this.o.config.staleness.policy === 'inflight') {
+      s.samplers.forEach((sm, i) => {
+        if (sm.state === 'generating' && sm.version < v) this.schedule(this.cost.transferSeconds(), { kind: 'swap', actor: i, epoch: sm.epoch, data: { version: v } });
+      });
+    }
+    let oldest = v;
+    for (const sm of s.samplers) {
+      if (sm.state === 'generating' && sm.schedule.length) oldest = Math.min(oldest, sm.schedule[0]![1]);
+      if (sm.state === 'syncingWeights') oldest = Math.min(oldest, sm.syncTo);
+    }
+    this.o.compute.release(oldest);
+    const ev = this.o.config.eval;
+    if (ev && this.o.compute.evaluate && ((ev.every && v % ev.every === 0) || v === this.o.maxSteps)) {
+      this.metric({ type: 'eval', step: v, t: s.t, ...(this.o.compute.evaluate(v) as Record<string, unknown>) });
+    }
+    if (v >= this.o.maxSteps) {
+      s.done = true;
+      return 'done';
+    }
+    this.tryTrain();
+    this.pump();
+    return this.o.dir && v % this.checkpointEvery === 0 ? 'checkpoint' : 'continue';
+  }
+
+  // ── faults ────────────────────────────────────────────────────────────────────────────
+
+  private fired(key: string): void {
+    this.s.faultsFired.push(key);
+    this.metric({ type: 'fault', t: this.s.t, event: this.s.events, fault: key });
+    this.o.onLog?.(`fault ${key} at t=${this.s.t.toFixed(3)} s`);
+  }
+
+  /** A crash or hang planned for `role`'s first work of `step` (fires once). */
+  private stepFault(role: SimRole, index: number, step: number): 'crash' | 'hang' | null {
+    const faults = this.o.faults;
+    for (let fi = 0; fi < faults.length; fi++) {
+      const f = faults[fi]!;
+      if ((f.kind !== 'crash' && f.kind !== 'hang') || !('step' in f.at) || f.at.step !== step) continue;
+      const a = actorOf(f.actor);
+      if (a.role !== role || (a.index !== null && a.index !== index) || this.s.stepFaults.includes(fi)) continue;
+      this.s.stepFaults.push(fi);
+      this.fired(`${f.kind}:${role}-${index}@step=${step}`);
+      return f.kind;
+    }
+    return null;
+  }
+
+  private scheduleFaults(): void {
+    this.o.faults.forEach((f, fi) => {
+      if ((f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') && 'time' in f.at) this.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+      if (f.kind === 'stall') this.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+      if (f.kind === 'storm') {
+        this.s.stormNext[fi] = 0;
+        this.scheduleStorm(fi, f.from);
+      }
+    });
+  }
+
+  private scheduleStorm(fi: number, from: number): void {
+    const f = this.o.faults[fi]!;
+    if (f.kind !== 'storm') return;
+    const n = this.s.stormNext[fi]!;
+    if (n >= f.max) return;
+    const rng = new Rng(`storm/${this.seed}/${fi}/${n}`);
+    const t = from + -Math.log(1 - rng.float()) / f.rate;
+    if (t > f.until) return;
+    this.q.push(t, { kind: 'storm', actor: -1, epoch: 0, data: { index: fi, n } });
+  }
+
+  private actorsOf(role: SimRole, index: number | null): number[] {
+    const n = role === 'sampler' ? this.s.samplers.length : role === 'verifier' ? this.s.verifiers.length : 1;
+    if (index !== null && index >= n) return [];
+    return index === null ? Array.from({ length: n }, (_, i) => i) : [index];
+  }
+
+  private applyFault(kind: 'crash' | 'hang' | 'slow', role: SimRole, i: number, factor: number, duration: number | undefined): void {
+    const name = role === 'learner' ? 'learner' : `${role}-${i}`;
+    this.fired(`${kind}:${name}@t=${Math.round(this.s.t * 1e6) / 1e6}`);
+    if (kind === 'slow') {
+      const a = role === 'sampler' ? this.s.samplers[i]! : role === 'verifier' ? this.s.verifiers[i]! : this.s.learner;
+      a.slow *= factor;
+      if (duration !== undefined) this.schedule(duration, { kind: 'slow-end', actor: i, epoch: 0, data: { role, factor } });
+      return;
+    }
+    if (kind === 'crash') return this.crash(role, i, 'CRASH');
+    // hang: work in progress stops; the supervisor notices at the timeout
+    const timeout = this.o.config.limits[role === 'sampler' ? 'samplerTimeoutMs' : role === 'verifier' ? 'verifierTimeoutMs' : 'learnerTimeoutMs'] / 1000;
+    if (role === 'sampler') {
+      const sm = this.s.samplers[i]!;
+      if (sm.state === 'generating' || sm.state === 'syncingWeights') {
+        sm.epoch++;
+        this.q.push(Math.max(this.s.t, sm.genStart + timeout), { kind: 'timeout', actor: i, epoch: sm.epoch, data: { role } });
+      } else if (sm.state === 'idle' || sm.state === 'delivering') sm.hangNext = true;
+    } else if (role === 'verifier') {
+      const v = this.s.verifiers[i]!;
+      if (v.state === 'verifying') {
+        v.epoch++;
+        this.q.push(Math.max(this.s.t, v.busySince + timeout), { kind: 'timeout', actor: i, epoch: v.epoch, data: { role } });
+      } else if (v.state === 'idle') v.hangNext = true;
+    } else {
+      const l = this.s.learner;
+      if (l.state === 'training' || l.state === 'publishing') {
+        l.epoch++;
+        this.q.push(Math.max(this.s.t, l.workStart + timeout), { kind: 'timeout', actor: 0, epoch: l.epoch, data: { role } });
+      } else if (l.state === 'waitingForBatch') l.hangNext = true;
+    }
+  }
+
+  /** The actor's work is lost (re-issued), it fails, and it is back after its restart time. */
+  private crash(role: SimRole, i: number, event: string): void {
+    const p = this.o.profile;
+    const limit = this.o.config.limits.restartsMax;
+    if (role === 'sampler') {
+      const sm = this.s.samplers[i]!;
+      if (sm.state === 'failed' || sm.state === 'restarting') return;
+      if (sm.state === 'idle') this.s.idle.splice(this.s.idle.indexOf(i), 1);
+      if (sm.req && sm.state !== 'delivering') this.s.reissue.push({ ...sm.req, attempt: sm.req.attempt + 1 });
+      else if (sm.state === 'delivering') return; // the result is already on the wire
+      sm.req = null;
+      sm.gen = null;
+      sm.epoch++;
+      if (++sm.restarts > limit) this.runFailed(`sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
+      this.setSampler(i, 'failed', event);
+      this.setSampler(i, 'restarting', 'RESTART');
+      this.schedule(p.sampler.restartS, { kind: 'restarted', actor: i, epoch: sm.epoch, data: { role } });
+    } else if (role === 'verifier') {
+      const v = this.s.verifiers[i]!;
+      if (v.state === 'failed' || v.state === 'restarting') return;
+      if (v.job) {
+        v.job.attempts++;
+        if (v.job.attempts >= this.o.config.limits.verifyAttemptsMax) {
+          const n = v.job.group.lengths.length;
+          this.graded(v.job, { rewards: new Array(n).fill(0), invalid: new Array(n).fill(true) });
+        } else this.s.verifyQueue.unshift(v.job);
+      }
+      v.job = null;
+      v.epoch++;
+      if (++v.restarts > limit) this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
+      this.setVerifier(i, 'failed', event);
+      this.setVerifier(i, 'restarting', 'RESTART');
+      this.schedule(p.verifier.restartS, { kind: 'restarted', actor: i, epoch: v.epoch, data: { role } });
+      this.dispatchVerifiers();
+    } else {
+      const l = this.s.learner;
+      if (l.state === 'failed' || l.state === 'restarting') return;
+      l.epoch++;
+      if (++l.restarts > limit) this.runFailed(`learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
+      this.setLearner('failed', event);
+      this.setLearner('restarting', 'RESTART');
+      this.schedule(p.learner.restartS, { kind: 'restarted', actor: 0, epoch: l.epoch, data: { role } });
+    }
+  }
+
+  private restarted(role: SimRole, i: number): void {
+    if (role === 'sampler') {
+      const sm = this.s.samplers[i]!;
+      sm.version = -1; // a fresh process: it loads the newest weights with its next request
+      this.setSampler(i, 'idle', 'RESTARTED');
+      this.s.idle.push(i);
+      this.pump();
+    } else if (role === 'verifier') {
+      this.setVerifier(i, 'idle', 'RESTARTED');
+      this.dispatchVerifiers();
+    } else {
+      const l = this.s.learner;
+      // The learner lost only the step in progress (its weights up to learnerVersion are kept,
+      // as after the real runtime's restart from a checkpoint plus replay): redo that step.
+      if (l.batch && this.s.learnerVersion < l.batch.step) this.startTraining('RESTARTED');
+      else if (l.batch) this.startPublishing('RESTARTED');
+      else {
+        this.setLearner('waitingForBatch', 'RESTARTED');
+        this.tryTrain();
+      }
+    }
+  }
+
+  private runFailed(why: string): never {
+    throw new Error(`run failed at t=${this.s.t.toFixed(3)} s (event #${this.s.events}, seed ${this.seed}): ${why}`);
+  }
+
+  // ── the loop ──────────────────────────────────────────────────────────────────────────
+
+  private handle(ev: SimEvent): 'continue' | 'done' | 'checkpoint' {
+    const s = this.s;
+    switch (ev.kind) {
+      case 'synced': {
+        const sm = s.samplers[ev.actor]!;
+        if (sm.epoch !== ev.epoch || sm.state !== 'syncingWeights') break;
+        sm.version = ev.data!.version as number;
+        this.beginGenerate(ev.actor, 'WEIGHTS_SYNCED');
+        break;
+      }
+      case 'generated': {
+        const sm = s.samplers[ev.actor]!;
+        if (sm.epoch !== ev.epoch || sm.state !== 'generating') break;
+        this.setSampler(ev.actor, 'delivering', 'GENERATED');
+        this.schedule(this.o.profile.messageLatencyS, { kind: 'delivered', actor: ev.actor, epoch: sm.epoch });
+        break;
+      }
+      case 'delivered': {
+        const sm = s.samplers[ev.actor]!;
+        if (sm.epoch !== ev.epoch || sm.state !== 'delivering') break;
+        this.delivered(ev.actor);
+        this.pump();
+        break;
+      }
+      case 'swap': {
+        const sm = s.samplers[ev.actor]!;
+        if (sm.epoch === ev.epoch) this.swap(ev.actor, ev.data!.version as number);
+        break;
+      }
+      case 'verified': {
+        const v = s.verifiers[ev.actor]!;
+        if (v.epoch !== ev.epoch || v.state !== 'verifying') break;
+        const job = v.job!;
+        v.job = null;
+        this.setVerifier(ev.actor, 'idle', 'VERIFIED');
+        this.graded(job, this.o.compute.score(job.step, job.group));
+        this.dispatchVerifiers();
+        break;
+      }
+      case 'trained':
+        if (s.learner.epoch === ev.epoch && s.learner.state === 'training') this.trained();
+        break;
+      case 'published':
+        if (s.learner.epoch === ev.epoch && s.learner.state === 'publishing') return this.publishedEvent();
+        break;
+      case 'republish':
+        if (s.learner.epoch === ev.epoch && s.learner.state === 'publishing') {
+          s.learner.publishAttempts++;
+          this.schedule(this.cost.transferSeconds(), { kind: 'published', actor: 0, epoch: s.learner.epoch });
+        }
+        break;
+      case 'crash':
+      case 'timeout': {
+        const role = ev.data!.role as SimRole;
+        const epoch = role === 'sampler' ? s.samplers[ev.actor]!.epoch : role === 'verifier' ? s.verifiers[ev.actor]!.epoch : s.learner.epoch;
+        if (epoch === ev.epoch) this.crash(role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
+        break;
+      }
+      case 'restarted': {
+        const role = ev.data!.role as SimRole;
+        const epoch = role === 'sampler' ? s.samplers[ev.actor]!.epoch : role === 'verifier' ? s.verifiers[ev.actor]!.epoch : s.learner.epoch;
+        if (epoch === ev.epoch) this.restarted(role, ev.actor);
+        break;
+      }
+      case 'slow-end': {
+        const role = ev.data!.role as SimRole;
+        const a = role === 'sampler' ? s.samplers[ev.actor]! : role === 'verifier' ? s.verifiers[ev.actor]! : s.learner;
+        a.slow /= ev.data!.factor as number;
+        break;
+      }
+      case 'grader-resume': {
+        if (s.t < s.graderStalledUntil) break;
+        this.transition('grader', 'grader', 'stalled', 'idle', 'RESUME');
+        const waiting = s.graderWaiting.splice(0);
+        for (const w of waiting) this.graded(w.job, w.scored);
+        break;
+      }
+      case 'fault': {
+        const f = this.o.faults[ev.data!.index as number]!;
+        if (f.kind === 'stall') {
+          this.fired(`stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
+          if (s.t >= s.graderStalledUntil) this.transition('grader', 'grader', 'idle', 'stalled', 'STALL');
+          s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
+          this.q.push(s.graderStalledUntil, { kind: 'grader-resume', actor: -1, epoch: 0 });
+        } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {
+          const a = actorOf(f.actor);
+          // 'sampler' with no index: crash/hang one (chosen by the seeded stream), slow all.
+          let targets = this.actorsOf(a.role, a.index);
+          if (a.index === null && f.kind !== 'slow' && targets.length > 0) targets = [new Rng(`fault-target/${this.seed}/${ev.data!.index}`).int(targets.length)];
+          for (const i of targets) this.applyFault(f.kind, a.role, i, f.kind === 'slow' ? f.factor : 1, f.kind === 'slow' ? f.for : undefined);
+        }
+        break;
+      }
+      case 'storm': {
+        const fi = ev.data!.index as number;
+        const f = this.o.faults[fi]!;
+        if (f.kind !== 'storm' || s.done) break;
+        const rng = new Rng(`storm-pick/${this.seed}/${fi}/${ev.data!.n}`);
+        const kind = rng.pick(f.kinds);
+        const role = rng.pick(f.roles.filter((r) => FAULT_ROLES.includes(r)));
+        const targets = this.actorsOf(role, null);
+        this.applyFault(kind, role, targets[rng.int(targets.length)]!, f.slowFactor, f.slowFor);
+        s.stormNext[fi] = (ev.data!.n as number) + 1;
+        this.scheduleStorm(fi, s.t);
+        break;
+      }
+      default:
+        this.fail(`unknown event '${ev.kind}'`);
+    }
+    return 'continue';
+  }
+
+  /** Runs until the last step is published, a checkpoint after a halt request, or the event budget. */
+  async run(): Promise<SimResult> {
+    const s = this.s;
+    if (s.events === 0 && this.q.size === 0) {
+      this.scheduleFaults();
+      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', 'start', 'idle', 'START');
+      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', 'start', 'idle', 'START');
+      this.transition('learner', 'learner', 'start', 'waitingForBatch', 'START');
+      this.pump();
+    }
+    let status: SimResult['status'] = 'event-budget';
+    let sinceYield = 0;
+    while (s.events < this.o.maxEvents) {
+      const item = this.q.pop();
+      if (!item) this.fail(`no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`);
+      if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
+      s.t = item.t;
+      s.events++;
+      const lastPublished = s.published;
+      const lastLearner = s.learnerVersion;
+      if (this.o.plantDuplicateAtEvent === s.events && this.lastDelivered) {
+        const g = this.lastDelivered.group;
+        for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDelivered.step, g.slot, j, 1);
+      }
+      const r = this.handle(item);
+      this.checkInvariants(lastPublished, lastLearner);
+      if (r === 'done') {
+        status = 'done';
+        break;
+      }
+      if (r === 'checkpoint') {
+        this.checkpoint();
+        if (this.haltRequested) {
+          status = 'halted';
+          break;
+        }
+      }
+      // Yield to the host's event loop now and then (signals, progress output).
+      if (++sinceYield >= 20_000 || this.o.compute.kind === 'real') {
+        sinceYield = 0;
+        await new Promise((res) => setImmediate(res));
+      }
+    }
+    if (status === 'done') this.finalCheck();
+    this.metrics?.flush();
+    this.transitions?.flush();
+    return { status, state: s };
+  }
+
+  /** At the end: every rollout of every step accounted exactly once (a full scan). */
+  private finalCheck(): void {
+    const n = this.o.maxSteps * this.perStep * this.G;
+    for (let i = 0; i < n; i++) {
+      const a = this.accounting[i]!;
+      if (a < 2) this.fail(`rollout #${i} (step ${Math.floor(i / (this.perStep * this.G)) + 1}) ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`);
+    }
+  }
+
+  close(): void {
+    this.metrics?.close();
+    this.transitions?.close();
+  }
+
+  // ── checkpoints ───────────────────────────────────────────────────────────────────────
+
+  private checkpoint(): void {
+    const dir = this.o.dir!;
+    this.metrics?.flush();
+    this.transitions?.flush();
+    const v = this.s.learnerVersion;
+    const root = path.join(dir, 'checkpoints');
+    fs.mkdirSync(root, { recursive: true });
+    const tmp = path.join(root, `.step-${v}.tmp`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp);
+    this.o.compute.save(tmp);
+    const body = { format: 'e3sim-sim-checkpoint', formatVersion: 1, state: this.s, queue: this.q.toJSON(), accounting: Buffer.from(this.accounting).toString('base64') };
+    fs.writeFileSync(path.join(tmp, 'sim-state.json'), JSON.stringify(body));
+    const final = path.join(root, `step-${v}`);
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(tmp, final);
+    fs.writeFileSync(path.join(root, '.latest.tmp'), `step-${v}\n`);
+    fs.renameSync(path.join(root, '.latest.tmp'), path.join(root, 'latest'));
+    const keep = this.o.config.checkpoint.keep;
+    const steps = fs.readdirSync(root).filter((d) => /^step-\d+$/.test(d)).map((d) => Number(d.slice(5))).sort((a, b) => a - b);
+    for (const k of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(root, `step-${k}`), { recursive: true, force: true });
+    this.o.onLog?.(`checkpoint step-${v} (t=${this.s.t.toFixed(3)} s)`);
+  }
+
+  /** Reads `DIR/checkpoints/latest`; null when there is none. */
+  static readCheckpoint(dir: string): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
+    const latest = path.join(dir, 'checkpoints', 'latest');
+    if (!fs.existsSync(latest)) return null;
+    const ckDir = path.join(dir, 'checkpoints', fs.readFileSync(latest, 'utf8').trim());
+    const file = path.join(ckDir, 'sim-state.json');
+    if (!fs.existsSync(file)) return null;
+    const body = JSON.parse(fs.readFileSync(file, 'utf8')) as { format: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+    if (body.format !== 'e3sim-sim-checkpoint') return null;
+    return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
+  }
+
+  /** The figures of a finished run (deterministic; wall-clock figures are added by the caller). */
+  summary(): Record<string, unknown> {
+    const s = this.s;
+    const hist = s.stalenessHist.map((x) => x ?? 0);
+    const n = hist.reduce((a, b) => a + b, 0);
+    const T = Math.max(s.t, 1e-12);
+    const samplersBusy = s.samplers.reduce((a, x) => a + x.busy + (x.state === 'generating' || x.state === 'syncingWeights' ? s.t - x.busySince : 0), 0);
+    const verifiersBusy = s.verifiers.reduce((a, x) => a + x.busy + (x.state === 'verifying' ? s.t - x.busySince : 0), 0);
+    const learnerBusy = s.learner.busy + (s.learner.state === 'training' ? s.t - s.learner.busySince : 0);
+    return {
+      clock: 'virtual', compute: this.o.compute.kind, profile: this.o.profile.name, seed: this.seed, policy: this.o.config.staleness.policy,
+      stalenessBound: Number.isFinite(this.eta) ? this.eta : 'inf', correction: this.o.config.learner.correction.kind,
+      samplers: s.samplers.length, verifierThreads: s.verifiers.length, steps: s.learnerVersion, finalVersion: s.published,
+      simSeconds: s.t, events: s.events, invariantChecks: s.invariantChecks,
+      rolloutsGenerated: s.counts.generated, rolloutsTrained: s.counts.trained, rolloutsDroppedStale: s.counts.droppedStale,
+      rolloutsDroppedInvalid: s.counts.droppedInvalid, rolloutsLost: s.done ? s.counts.pending : 0,
+      tokensGenerated: s.tokensGenerated, tokensTrained: s.tokensTrained,
+      tokensPerSimSecond: s.tokensGenerated / T, stepsPerSimHour: (s.learnerVersion / T) * 3600,
+      utilisation: { samplers: samplersBusy / (T * s.samplers.length), verifiers: verifiersBusy / (T * s.verifiers.length), learner: learnerBusy / T },
+      staleness: { mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0, max: s.stalenessMax, histogram: hist },
+      inflightSwaps: s.inflightSwaps, restarts: s.samplers.reduce((a, x) => a + x.restarts, 0) + s.verifiers.reduce((a, x) => a + x.restarts, 0) + s.learner.restarts,
+      faultsFired: s.faultsFired, weightsSha256: this.o.compute.weightsSha256(),
+    };
+  }
+}

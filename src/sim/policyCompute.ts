@@ -1,0 +1,194 @@
+/**
+ * compute: real — the tiny GPT on the virtual clock, in one thread. Sampling uses the same
+ * problems and seeds as the real runtime's samplers (src/runtime/generate.ts), verification the
+ * task's verifier, training gptRlStep with the run's loss; weight versions live in a store that
+ * keeps only what an in-flight generation may still need. With the cpu or wasm backend every
+ * result is a pure function of its inputs, which is what makes a virtual-clock run replayable.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadCheckpoint } from '../policy/checkpoint.js';
+import { Gpt, parameterShapes } from '../policy/transformer/model.js';
+import { Adam } from '../policy/transformer/adam.js';
+import type { GptConfig } from '../policy/transformer/config.js';
+import { weightsSha256, type PackedWeights } from '../tensor/pack.js';
+import { gptRlStep, type TrainRollout } from '../rl/gptStep.js';
+import { groupAdvantages } from '../rl/advantages.js';
+import type { LossConfig } from '../rl/loss.js';
+import { generateProblem } from '../tasks/countdown/problems.js';
+import { verify } from '../tasks/countdown/verifier.js';
+import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
+import { evalBudgets } from '../eval/countdown.js';
+import { generateRollouts } from '../runtime/generate.js';
+import { stageOfStep } from '../runtime/stages.js';
+import type { TrainConfig } from '../runtime/config.js';
+import type { Rollout } from '../runtime/messages.js';
+import { Rng } from '../util/rng.js';
+import { InputError, assert } from '../util/errors.js';
+import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
+
+type Problem = { id: string; numbers: number[]; target: number; difficulty: number };
+
+interface GroupPayload {
+  problem: Problem;
+  rollouts: Rollout[];
+}
+
+export function lossConfigOf(c: TrainConfig): LossConfig {
+  const l = c.learner;
+  return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
+}
+
+/** Step k's problems: a pure function of (seed, k), as in the real runtime's fixed curriculum. */
+export function problemsOfStep(c: TrainConfig, k: number): Problem[] {
+  const stage = stageOfStep(c.curriculum.stages, k);
+  const rng = new Rng(`problems/${c.seed}/${k}`);
+  return Array.from({ length: c.rollout.problemsPerStep }, (_, i) => {
+    const p = generateProblem(rng.fork(i), stage.difficulty!, 'train');
+    return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
+  });
+}
+
+function writePacked(dir: string, name: string, w: PackedWeights): void {
+  fs.writeFileSync(path.join(dir, `${name}.bin`), Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(w.manifest));
+}
+
+function readPacked(dir: string, name: string): PackedWeights {
+  const buf = fs.readFileSync(path.join(dir, `${name}.bin`));
+  const data = new Float32Array(buf.byteLength / 4);
+  new Uint8Array(data.buffer).set(buf);
+  return { manifest: JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')), data };
+}
+
+export class PolicyCompute implements Compute {
+  readonly kind = 'real' as const;
+  private readonly gpt: GptConfig;
+  private readonly sampler: Gpt;
+  private readonly learner: Gpt;
+  private readonly reference: Gpt | null;
+  private readonly adam: Adam;
+  private readonly names: string[];
+  private readonly loss: LossConfig;
+  private readonly store = new Map<number, PackedWeights>();
+  private loaded = -1;
+  private readonly problems = new Map<number, Problem[]>();
+
+  constructor(readonly c: TrainConfig) {
+    if (!fs.existsSync(c.model.checkpoint)) throw new InputError(`model.checkpoint: '${c.model.checkpoint}' does not exist`);
+    const init = loadCheckpoint(c.model.checkpoint);
+    if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
+      throw new InputError(`model.checkpoint: '${c.model.checkpoint}' is not a countdown policy`);
+    }
+    for (const [i, st] of c.curriculum.stages.entries()) {
+      if (st.difficulty === undefined || st.budgetTokens === undefined) throw new InputError(`curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets and the coupled rule are real-clock only`);
+    }
+    if (c.curriculum.kind !== 'fixed') throw new InputError(`curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}'`);
+    this.gpt = init.manifest.config;
+    this.sampler = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');
+    this.learner = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');
+    this.loss = lossConfigOf(c);
+    this.reference = this.loss.klCoef > 0 ? Gpt.fromPacked(this.gpt, init.weights, 'reference weights') : null;
+    this.names = parameterShapes(this.gpt).map((p) => p.name);
+    this.adam = new Adam(this.learner.variables, { lr: c.learner.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: c.learner.clipNorm });
+    this.store.set(0, init.weights);
+    this.loaded = 0;
+  }
+
+  weightBytes(): number {
+    return this.store.get(0)!.data.byteLength;
+  }
+
+  private problemsOf(step: number): Problem[] {
+    let p = this.problems.get(step);
+    if (!p) this.problems.set(step, (p = problemsOfStep(this.c, step)));
+    return p;
+  }
+
+  private use(version: number): number {
+    if (this.loaded !== version) {
+      const w = this.store.get(version);
+      assert(w, `weights v${version} are not in the store`);
+      this.sampler.load(w, `weights v${version}`);
+      this.loaded = version;
+    }
+    return version;
+  }
+
+  generate(step: number, slots: readonly number[], budgetTokens: number, groupSize: number, schedule: VersionSchedule): Generation {
+    const all = this.problemsOf(step);
+    const problems = slots.map((s) => all[s]!);
+    const versionAt = (position: number): number => {
+      let v = schedule[0]![1];
+      for (const [p, ver] of schedule) if (p <= position) v = ver;
+      return v;
+    };
+    const { rollouts } = generateRollouts(this.sampler, { step, problems, groupSize, budgetTokens, temperature: this.c.rollout.temperature, seed: this.c.seed }, (pos) => this.use(versionAt(pos)));
+    const groups: GeneratedGroup[] = slots.map((slot, i) => {
+      const rs = rollouts.slice(i * groupSize, (i + 1) * groupSize);
+      const payload: GroupPayload = { problem: problems[i]!, rollouts: rs };
+      return { slot, lengths: rs.map((r) => r.completion.length), minVersion: schedule[0]![1], payload };
+    });
+    let promptTokens = 0;
+    for (const r of rollouts) promptTokens += r.prompt.length;
+    return { groups, promptTokens, rowLengths: rollouts.map((r) => r.completion.length) };
+  }
+
+  score(_step: number, g: GeneratedGroup): Scored {
+    const { problem, rollouts } = g.payload as GroupPayload;
+    return { rewards: rollouts.map((r) => (verify(problem, r.completion).correct ? 1 : 0)), invalid: rollouts.map(() => false) };
+  }
+
+  train(input: TrainInput): Record<string, number> {
+    const rollouts: TrainRollout[] = [];
+    for (const { group, scored, trained } of input.groups) {
+      const { rollouts: rs } = group.payload as GroupPayload;
+      const allInvalid = scored.invalid.every(Boolean);
+      const adv = allInvalid ? scored.rewards.map(() => 0) : Array.from(groupAdvantages(scored.rewards, scored.rewards.length).advantages);
+      rs.forEach((r, j) => {
+        if (trained[j]) rollouts.push({ prompt: r.prompt, completion: r.completion, behaviourLogprobs: r.behaviourLogprobs, versions: r.versions, advantage: adv[j]! });
+      });
+    }
+    this.problems.delete(input.step);
+    if (rollouts.length === 0) return { loss: 0, tokens: 0 };
+    const s = gptRlStep(this.learner, this.adam, rollouts, { loss: this.loss, temperature: this.c.rollout.temperature, padId: PAD, learnerVersion: input.learnerVersion, reference: this.reference ?? undefined });
+    return { ...s, numTensors: tf.memory().numTensors };
+  }
+
+  publish(version: number): void {
+    this.store.set(version, this.learner.pack());
+  }
+
+  release(belowVersion: number): void {
+    for (const v of [...this.store.keys()]) if (v < belowVersion) this.store.delete(v);
+  }
+
+  evaluate(version: number): unknown {
+    const e = this.c.eval!;
+    this.use(version);
+    const r = evalBudgets(this.sampler, { difficulty: e.difficulty, budgets: e.budgets, samples: e.samples, ks: e.ks, problems: e.problems, seed: this.c.seed, temperature: this.c.rollout.temperature, batchSize: 64 });
+    return { version, rows: r.budgets };
+  }
+
+  weightsSha256(): string {
+    return weightsSha256(this.learner.pack().data);
+  }
+
+  save(dir: string): void {
+    writePacked(dir, 'learner', this.learner.pack());
+    writePacked(dir, 'optimizer', this.adam.packState(this.names));
+    const versions = [...this.store.keys()].sort((a, b) => a - b);
+    for (const v of versions) writePacked(dir, `weights-v${v}`, this.store.get(v)!);
+    fs.writeFileSync(path.join(dir, 'compute.json'), JSON.stringify({ adamStep: this.adam.step, versions }));
+  }
+
+  restore(dir: string): void {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'compute.json'), 'utf8')) as { adamStep: number; versions: number[] };
+    this.learner.load(readPacked(dir, 'learner'), 'checkpoint learner weights');
+    this.adam.loadState(this.names, readPacked(dir, 'optimizer'), meta.adamStep, 'checkpoint optimizer');
+    this.store.clear();
+    for (const v of meta.versions) this.store.set(v, readPacked(dir, `weights-v${v}`));
+    this.loaded = -1;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Scenario files (`e3sim scenario FILE`): a base train config, the virtual clock's profile and
+ * compute mode, fault plans, and sweeps — the grid of cells to run. Each cell is one virtual-clock
+ * run with its own run directory; results.json and results.md summarise the grid (learning
+ * outcome, throughput, utilisation, staleness distribution per cell; mean [min, max] over seeds).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { parseTrainConfig, totalSteps, type TrainConfig } from '../runtime/config.js';
+import { InputError } from '../util/errors.js';
+import { loadProfile } from './profile.js';
+import { SimFaultSchema } from './faults.js';
+import { SurrogateSchema } from './compute.js';
+import { defaultSettings, type VirtualSettings } from './run.js';
+
+const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
+
+const Body = z.object({
+  /** A train config (path relative to the scenario file), overridden by `config`. */
+  base: z.string().optional(),
+  config: z.record(z.string(), z.unknown()).default({}),
+  /** Learner steps per cell (default: all of the config's stages). */
+  steps: z.number().int().min(1).optional(),
+  clock: z.literal('virtual').default('virtual'),
+  profile: z.string().default('cpu-tiny'),
+  compute: z.enum(['real', 'none']).default('real'),
+  surrogate: SurrogateSchema.default(SurrogateSchema.parse({})),
+  faults: z.array(SimFaultSchema).default([]),
+  /** Config paths (dot notation) → the values to run; the grid is their product. */
+  sweep: z.record(z.string(), z.array(SweepValue).min(1)).default({}),
+  transitions: z.boolean().default(true),
+  maxEvents: z.number().int().min(1).default(100_000_000),
+}).strict();
+
+export const ScenarioSchema = Body.extend({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
+  description: z.string().default(''),
+  /** Overrides for `--quick` (the reduced form CI runs): any top-level field. */
+  quick: Body.partial().strict().optional(),
+}).strict();
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+export interface Cell {
+  name: string;
+  params: Record<string, unknown>;
+  config: TrainConfig;
+  settings: VirtualSettings;
+}
+
+function issueText(e: z.ZodError): string {
+  return e.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`).join('; ');
+}
+
+export function loadScenario(file: string, quick: boolean): { scenario: Scenario; dir: string } {
+  if (!fs.existsSync(file)) throw new InputError(`scenario: '${file}' does not exist`);
+  let raw: unknown;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(`scenario: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const r = ScenarioSchema.safeParse(raw);
+  if (!r.success) throw new InputError(`${file}: ${issueText(r.error)}`);
+  let s = r.data;
+  if (quick && s.quick) s = { ...s, ...s.quick, sweep: s.quick.sweep ?? s.sweep, config: deepMerge(s.config, s.quick.config ?? {}) as Record<string, unknown> };
+  return { scenario: s, dir: path.dirname(path.resolve(file)) };
+}
+
+function deepMerge(a: unknown, b: unknown): unknown {
+  if (b === undefined) return a;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+    return out;
+  }
+  return b;
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys.at(-1)!] = value;
+}
+
+/** Shorthands: `none`, `tis` / `tis:C`, `decoupled` / `decoupled:C`, `drop` / `drop:LAG`. */
+export function correctionOf(v: unknown, field: string): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^(none|tis|decoupled|drop)(?::(\d+(?:\.\d+)?))?$/.exec(v);
+  if (!m) throw new InputError(`${field}: '${v}': expected none, tis[:C], decoupled[:C] or drop[:LAG]`);
+  const x = m[2] === undefined ? undefined : Number(m[2]);
+  switch (m[1]) {
+    case 'none': return { kind: 'none' };
+    case 'tis': return { kind: 'tis', c: x ?? 2 };
+    case 'decoupled': return { kind: 'decoupled', c: x ?? 2 };
+    default: return { kind: 'drop', maxLag: x ?? 1 };
+  }
+}
+
+/** Applies one sweep value; `staleness.bound` maps 0 → sync, n → async η = n, inf → async unbounded. */
+function applySweep(cfg: Record<string, unknown>, key: string, value: unknown, field: string): void {
+  if (key === 'staleness.bound') {
+    if (value === 0) return setPath(cfg, 'staleness', { policy: 'sync' });
+    if (value === 'inf') return setPath(cfg, 'staleness', { policy: 'async', eta: 'inf' });
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new InputError(`${field}: '${String(value)}': expected a whole number ≥ 0 or inf`);
+    return setPath(cfg, 'staleness', { policy: 'async', eta: value });
+  }
+  if (key === 'learner.correction') return setPath(cfg, key, correctionOf(value, field));
+  setPath(cfg, key, value);
+}
+
+function label(v: unknown): string {
+  if (v && typeof v === 'object') return Object.values(v as Record<string, unknown>).map(String).join('-');
+  return String(v);
+}
+
+/** The grid's cells in a fixed order (the sweep keys as written, the last varying fastest). */
+export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
+  let base: Record<string, unknown> = {};
+  if (s.base) {
+    const file = path.resolve(scenarioDir, s.base);
+    if (!fs.existsSync(file)) throw new InputError(`scenario base: '${s.base}' (${file}) does not exist`);
+    base = YAML.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    // A relative model checkpoint in the base config is relative to the working directory, as for `e3sim train`.
+  }
+  const merged = deepMerge(base, s.config) as Record<string, unknown>;
+  const profile = loadProfile(s.profile, 'scenario profile', scenarioDir);
+  const keys = Object.keys(s.sweep);
+  let combos: Record<string, unknown>[] = [{}];
+  for (const k of keys) combos = combos.flatMap((c) => s.sweep[k]!.map((v) => ({ ...c, [k]: v })));
+  return combos.map((params) => {
+    const raw = structuredClone(merged);
+    for (const [k, v] of Object.entries(params)) applySweep(raw, k, v, `sweep.${k}`);
+    const name = keys.length ? keys.map((k) => `${k.split('.').at(-1)}=${label(params[k])}`).join(',').replace(/[^A-Za-z0-9.,=_-]/g, '_') : 'base';
+    const config = parseTrainConfig(raw, `scenario ${s.name}, cell ${name}`);
+    const maxSteps = s.steps ?? totalSteps(config);
+    const settings = defaultSettings(profile, maxSteps, { compute: s.compute, surrogate: s.surrogate, faults: s.faults, transitions: s.transitions, maxEvents: s.maxEvents });
+    return { name, params, config, settings };
+  });
+}
+
+export interface CellResult {
+  name: string;
+  params: Record<string, unknown>;
+  status: string;
+  error?: string;
+  summary: Record<string, unknown>;
+  /** Mean pass rate over the last (up to) 5 steps' training batches. */
+  trainPassLast: number | null;
+  /** Held-out pass@1 at each eval budget from the last eval, when the config has `eval`. */
+  evalPass1: Record<string, number> | null;
+}
+
+function fmt(x: unknown, digits = 3): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—';
+}
+
+function agg(xs: number[], digits: number): string {
+  if (xs.length === 0) return '—';
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.length === 1 ? m.toFixed(digits) : `${m.toFixed(digits)} [${Math.min(...xs).toFixed(digits)}, ${Math.max(...xs).toFixed(digits)}]`;
+}
+
+/** results.md: one row per parameter combination, seeds aggregated as mean [min, max]. */
+export function resultsMarkdown(s: Scenario, results: CellResult[], command: string): string {
+  const keys = Object.keys(s.sweep).filter((k) => k !== 'seed');
+  const groups = new Map<string, CellResult[]>();
+  for (const r of results) {
+    const k = JSON.stringify(keys.map((x) => r.params[x]));
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const real = s.compute === 'real';
+  const head = [...keys, 'seeds', ...(real ? ['final train pass', 'eval pass@1'] : []), 'steps/sim-h', 'tokens/sim-s', 'util samplers', 'util learner', 'staleness mean', 'staleness max', 'staleness histogram (lag:rollouts)', 'dropped stale', 'lost', 'failed cells'];
+  const lines = [`# ${s.name}`, '', s.description.trim(), '', `Command: \`${command}\``, '', `Clock: virtual; profile: ${s.profile}; compute: ${s.compute}; faults: ${s.faults.length}.`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const rs of groups.values()) {
+    const ok = rs.filter((r) => r.status === 'done');
+    const num = (f: (r: CellResult) => unknown) => ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    const hist: number[] = [];
+    for (const r of ok) ((r.summary.staleness as { histogram: number[] }).histogram ?? []).forEach((c, i) => (hist[i] = (hist[i] ?? 0) + (c ?? 0)));
+    const evalFirst = (r: CellResult) => (r.evalPass1 ? Object.values(r.evalPass1)[0] : undefined);
+    const row = [
+      ...keys.map((k) => label(rs[0]!.params[k])), String(rs.length),
+      ...(real ? [agg(num((r) => r.trainPassLast), 3), agg(num(evalFirst), 3)] : []),
+      agg(num((r) => r.summary.stepsPerSimHour), 0), agg(num((r) => r.summary.tokensPerSimSecond), 0),
+      agg(num((r) => (r.summary.utilisation as { samplers: number }).samplers), 2), agg(num((r) => (r.summary.utilisation as { learner: number }).learner), 2),
+      agg(num((r) => (r.summary.staleness as { mean: number }).mean), 2), agg(num((r) => (r.summary.staleness as { max: number }).max), 0),
+      hist.map((c, i) => `${i}:${c}`).join(' ') || '—',
+      agg(num((r) => r.summary.rolloutsDroppedStale), 0), agg(num((r) => r.summary.rolloutsLost), 0), String(rs.length - ok.length),
+    ];
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  const failed = results.filter((r) => r.status !== 'done');
+  if (failed.length) lines.push('', '## Failed cells', '', ...failed.map((r) => `- ${r.name}: ${r.error}`));
+  lines.push('', `Columns: final train pass = mean pass rate of the last ≤ 5 training batches; eval pass@1 = held-out pass@1 at the first eval budget after the last step${real ? '' : ' (compute: none has no learning outcome)'}; steps/sim-h and tokens/sim-s per simulated hour / second; util = busy fraction; staleness = learner version − oldest token version per trained rollout.`, '');
+  return lines.join('\n');
+}
+
+export function trainPassLast(metricsFile: string): number | null {
+  if (!fs.existsSync(metricsFile)) return null;
+  const steps = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => m.type === undefined);
+  const last = steps.slice(-5).map((m) => m.passRate as number);
+  return last.length ? last.reduce((a, b) => a + b, 0) / last.length : null;
+}
+
+export function lastEvalPass1(metricsFile: string): Record<string, number> | null {
+  if (!fs.existsSync(metricsFile)) return null;
+  const evals = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => m.type === 'eval');
+  const last = evals.at(-1) as { rows?: { budget: number; passAt: Record<string, number> }[] } | undefined;
+  if (!last?.rows) return null;
+  return Object.fromEntries(last.rows.map((r) => [String(r.budget), r.passAt['1'] ?? NaN]));
+}
