@@ -65,6 +65,8 @@ export interface Compute {
   /** Checkpoint: write what is not in the engine's JSON state into `dir`; restore from it. */
   save(dir: string): void;
   restore(dir: string): void;
+  /** Frees tensors (a scenario runs many cells in one process). */
+  dispose(): void;
 }
 
 export const SurrogateSchema = z.object({
@@ -157,4 +159,5 @@ export class SurrogateCompute implements Compute {
   }
   save(): void {}
   restore(): void {}
+  dispose(): void {}
 }

@@ -1016,7 +1016,7 @@ export class SimEngine {
       utilisation: { samplers: samplersBusy / (T * s.samplers.length), verifiers: verifiersBusy / (T * s.verifiers.length), learner: learnerBusy / T },
       staleness: { mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0, max: s.stalenessMax, histogram: hist },
       inflightSwaps: s.inflightSwaps, restarts: s.samplers.reduce((a, x) => a + x.restarts, 0) + s.verifiers.reduce((a, x) => a + x.restarts, 0) + s.learner.restarts,
-      faultsFired: s.faultsFired, weightsSha256: this.o.compute.weightsSha256(),
+      faultsFired: s.faultsFired,
     };
   }
 }

@@ -45,6 +45,8 @@ export const SimFaultSchema = z.discriminatedUnion('kind', [
   }).strict(),
 ]);
 export type SimFault = z.infer<typeof SimFaultSchema>;
+/** A fault as written (defaults not yet filled in). */
+export type SimFaultInput = z.input<typeof SimFaultSchema>;
 
 export function parseSimFaults(raw: unknown, source: string): SimFault[] {
   const r = z.array(SimFaultSchema).safeParse(raw ?? []);

@@ -7,7 +7,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { loadCheckpoint } from '../policy/checkpoint.js';
 import { Gpt, parameterShapes } from '../policy/transformer/model.js';
 import { Adam } from '../policy/transformer/adam.js';
@@ -73,6 +72,7 @@ export class PolicyCompute implements Compute {
   private readonly loss: LossConfig;
   private readonly store = new Map<number, PackedWeights>();
   private loaded = -1;
+  private readonly bytes: number;
   private readonly problems = new Map<number, Problem[]>();
 
   constructor(readonly c: TrainConfig) {
@@ -94,10 +94,11 @@ export class PolicyCompute implements Compute {
     this.adam = new Adam(this.learner.variables, { lr: c.learner.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: c.learner.clipNorm });
     this.store.set(0, init.weights);
     this.loaded = 0;
+    this.bytes = init.weights.data.byteLength;
   }
 
   weightBytes(): number {
-    return this.store.get(0)!.data.byteLength;
+    return this.bytes;
   }
 
   private problemsOf(step: number): Problem[] {
@@ -153,7 +154,7 @@ export class PolicyCompute implements Compute {
     this.problems.delete(input.step);
     if (rollouts.length === 0) return { loss: 0, tokens: 0 };
     const s = gptRlStep(this.learner, this.adam, rollouts, { loss: this.loss, temperature: this.c.rollout.temperature, padId: PAD, learnerVersion: input.learnerVersion, reference: this.reference ?? undefined });
-    return { ...s, numTensors: tf.memory().numTensors };
+    return { ...s }; // no tensor counts: they depend on the process's history, not on the run
   }
 
   publish(version: number): void {
@@ -173,6 +174,13 @@ export class PolicyCompute implements Compute {
 
   weightsSha256(): string {
     return weightsSha256(this.learner.pack().data);
+  }
+
+  dispose(): void {
+    this.sampler.dispose();
+    this.learner.dispose();
+    this.reference?.dispose();
+    this.adam.dispose();
   }
 
   save(dir: string): void {

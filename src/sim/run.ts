@@ -11,7 +11,7 @@ import { initBackend } from '../tensor/backend.js';
 import { InputError } from '../util/errors.js';
 import { SimEngine, type SimResult } from './engine.js';
 import { ProfileSchema, type Profile } from './profile.js';
-import { SimFaultSchema, type SimFault } from './faults.js';
+import { SimFaultSchema, type SimFault, type SimFaultInput } from './faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute, type Surrogate } from './compute.js';
 import { PolicyCompute } from './policyCompute.js';
 
@@ -24,7 +24,7 @@ export const VirtualSettingsSchema = z.object({
   transitions: z.boolean(),
   maxEvents: z.number().int().min(1),
 });
-export type VirtualSettings = z.infer<typeof VirtualSettingsSchema>;
+export type VirtualSettings = Omit<z.infer<typeof VirtualSettingsSchema>, 'faults'> & { faults: SimFaultInput[] };
 
 export interface VirtualRunOptions {
   config: TrainConfig;
@@ -46,17 +46,14 @@ export interface VirtualRunResult {
   summary: Record<string, unknown>;
 }
 
-let backendReady: Promise<unknown> | null = null;
-
 export async function makeCompute(config: TrainConfig, s: VirtualSettings): Promise<Compute> {
   if (s.compute === 'none') return new SurrogateCompute(s.surrogate, config.seed, 1_000_000);
-  backendReady ??= initBackend(config.backend);
-  await backendReady;
+  await initBackend(config.backend); // once per process; a different backend later is a clear error
   return new PolicyCompute(config);
 }
 
 export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult> {
-  const s = o.settings;
+  const s = { ...o.settings, faults: z.array(SimFaultSchema).parse(o.settings.faults) }; // defaults filled in
   const compute = await makeCompute(o.config, s);
   let resume: ReturnType<typeof SimEngine.readCheckpoint> = null;
   if (o.resume) {
@@ -79,8 +76,10 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
   } finally {
     engine.close();
   }
+  const weightsSha256 = compute.weightsSha256();
+  compute.dispose();
   const wallSeconds = ((o.now?.() ?? 0) - t0) / 1000;
-  const summary = { ...engine.summary(), status: r.status, wallSeconds, eventsPerWallSecond: wallSeconds > 0 ? r.state.events / wallSeconds : null };
+  const summary = { ...engine.summary(), weightsSha256, status: r.status, wallSeconds, eventsPerWallSecond: wallSeconds > 0 ? r.state.events / wallSeconds : null };
   if (r.status === 'event-budget') throw new Error(`run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.learnerVersion} of ${s.maxSteps}); raise maxEvents`);
   if (o.dir) fs.writeFileSync(path.join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { status: r.status, summary };

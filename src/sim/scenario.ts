@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { parseTrainConfig, totalSteps, type TrainConfig } from '../runtime/config.js';
 import { InputError } from '../util/errors.js';
-import { loadProfile } from './profile.js';
+import { loadProfile, parseProfile } from './profile.js';
 import { SimFaultSchema } from './faults.js';
 import { SurrogateSchema } from './compute.js';
 import { defaultSettings, type VirtualSettings } from './run.js';
@@ -25,6 +25,8 @@ const Body = z.object({
   steps: z.number().int().min(1).optional(),
   clock: z.literal('virtual').default('virtual'),
   profile: z.string().default('cpu-tiny'),
+  /** Deep-merged into the profile (e.g. `sampler: { speeds: [1, 1, 3] }` for heterogeneous samplers). */
+  profileOverrides: z.record(z.string(), z.unknown()).default({}),
   compute: z.enum(['real', 'none']).default('real'),
   surrogate: SurrogateSchema.default(SurrogateSchema.parse({})),
   faults: z.array(SimFaultSchema).default([]),
@@ -129,7 +131,8 @@ export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
     // A relative model checkpoint in the base config is relative to the working directory, as for `e3sim train`.
   }
   const merged = deepMerge(base, s.config) as Record<string, unknown>;
-  const profile = loadProfile(s.profile, 'scenario profile', scenarioDir);
+  const loaded = loadProfile(s.profile, 'scenario profile', scenarioDir);
+  const profile = parseProfile(deepMerge(loaded, s.profileOverrides), `scenario ${s.name}: profileOverrides`);
   const keys = Object.keys(s.sweep);
   let combos: Record<string, unknown>[] = [{}];
   for (const k of keys) combos = combos.flatMap((c) => s.sweep[k]!.map((v) => ({ ...c, [k]: v })));

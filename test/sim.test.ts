@@ -1,0 +1,195 @@
+/**
+ * The virtual clock (src/sim): byte-identical replay from a seed (with faults, across a halt and
+ * resume), closed forms for throughput and staleness, invariant checks that catch a planted
+ * violation, fault plans, and the real tiny GPT on it (wasm; cpu in sim.cpu.test.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventQueue } from '../src/sim/queue.js';
+import { SimInvariantError } from '../src/sim/engine.js';
+import type { SimFaultInput } from '../src/sim/faults.js';
+import { SurrogateSchema, normalQuantile } from '../src/sim/compute.js';
+import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
+
+type Summary = Record<string, unknown> & { staleness: { mean: number; max: number; histogram: number[] }; utilisation: Record<string, number> };
+
+describe('event queue', () => {
+  it('pops by time, then by scheduling order, and survives a JSON round trip', () => {
+    const q = new EventQueue();
+    const times = [5, 1, 3, 1, 5, 0, 3, 2];
+    times.forEach((t, i) => q.push(t, { kind: `e${i}`, actor: i, epoch: 0 }));
+    const first = [q.pop()!, q.pop()!, q.pop()!].map((e) => e.kind);
+    expect(first).toEqual(['e5', 'e1', 'e3']);
+    const copy = EventQueue.fromJSON(JSON.parse(JSON.stringify(q.toJSON())));
+    copy.push(3, { kind: 'late', actor: 0, epoch: 0 });
+    q.push(3, { kind: 'late', actor: 0, epoch: 0 });
+    const rest = (x: EventQueue) => Array.from({ length: x.size }, () => x.pop()!.kind);
+    expect(rest(copy)).toEqual(['e7', 'e2', 'e6', 'late', 'e0', 'e4']);
+    expect(rest(q)).toEqual(['e7', 'e2', 'e6', 'late', 'e0', 'e4']);
+  });
+
+  it('normal quantiles match known values', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 9);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959964, 5);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 5);
+  });
+});
+
+const none = { compute: 'none' as const, surrogate: SurrogateSchema.parse({ lengthMedian: 20, lengthSigma: 0.6, tailFraction: 0.1, tailFactor: 4 }) };
+const stormy: SimFaultInput[] = [
+  { kind: 'crash', actor: 'sampler-1', at: { time: 0.3 } },
+  { kind: 'hang', actor: 'verifier', at: { step: 3 } },
+  { kind: 'crash', actor: 'learner', at: { step: 5 } },
+  { kind: 'delay-publication', version: 2, by: 0.5 },
+  { kind: 'drop-publication', version: 4, retryAfter: 0.25 },
+  { kind: 'stall', actor: 'graders', at: { time: 0.8 }, for: 0.4 },
+  { kind: 'slow', actor: 'sampler-0', factor: 3, at: { time: 0.1 }, for: 1 },
+  { kind: 'storm', rate: 2, kinds: ['crash', 'hang', 'slow'], roles: ['sampler', 'verifier', 'learner'], until: 6, slowFor: 0.5 },
+];
+const asyncCfg = (seed = 0) => simConfig({
+  seed, staleness: { policy: 'async', eta: 2 }, topology: { samplers: 3, verifierThreads: 2 }, rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 1 },
+  curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 12 }] }, checkpoint: { every: 4, keep: 3 },
+  limits: { samplerTimeoutMs: 2000, verifierTimeoutMs: 1000, learnerTimeoutMs: 3000, restartsMax: 100 },
+});
+
+describe('virtual clock, compute: none', () => {
+  it('replays byte for byte from a seed, faults and storms included; another seed gives another schedule', async () => {
+    const settings = { ...none, profile: jitteryProfile(), maxSteps: 12, faults: stormy };
+    const a = await simRun(asyncCfg(), settings);
+    const b = await simRun(asyncCfg(), settings);
+    const c = await simRun(asyncCfg(1), settings);
+    expect(a.status).toBe('done');
+    expect(a.metrics.length).toBeGreaterThan(0);
+    expect(a.transitions.split('\n').length).toBeGreaterThan(100);
+    expect(b.metrics).toBe(a.metrics);
+    expect(b.transitions).toBe(a.transitions);
+    expect(c.metrics).not.toBe(a.metrics);
+    expect(c.transitions).not.toBe(a.transitions);
+    const s = a.summary as Summary;
+    expect((s.faultsFired as string[]).length).toBeGreaterThan(8);
+    expect(s.restarts as number).toBeGreaterThan(0);
+    expect(s.rolloutsLost).toBe(0);
+    expect(s.rolloutsGenerated).toBe(12 * 4 * 4);
+    expect(s.staleness.max).toBeLessThanOrEqual(2);
+    expect(s.invariantChecks).toBe(s.events);
+  });
+
+  it('a run halted at a checkpoint and resumed writes exactly what the uninterrupted run writes', async () => {
+    const settings = { ...none, profile: jitteryProfile(), maxSteps: 12, faults: stormy };
+    const full = await simRun(asyncCfg(), settings);
+    const dir = freshDir('halted');
+    const halted = await simRun(asyncCfg(), settings, { dir, halt: true });
+    expect(halted.status).toBe('halted');
+    expect(halted.summary.steps).toBe(4);
+    expect(fs.readFileSync(path.join(dir, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-4');
+    const resumed = await simRun(asyncCfg(), settings, { dir, resume: true });
+    expect(resumed.status).toBe('done');
+    expect(resumed.metrics).toBe(full.metrics);
+    expect(resumed.transitions).toBe(full.transitions);
+    expect(resumed.summary.events).toBe(full.summary.events);
+    expect(resumed.summary.invariantChecks).toBe(full.summary.invariantChecks);
+  });
+
+  it("learner-bound async: throughput and staleness are Little's law's (L = λW with the queue full)", async () => {
+    // Samplers plentiful, verification and transfers free, a request takes 1 s, a step 2 s; the
+    // queue holds Q = m·P groups. Steady state: λ = P/D_l groups/s, L = Q, so W = L/λ = m·D_l and
+    // a group waits m publications: staleness m. Steps 1..m start at v0 (lags 0..m−1).
+    const P = 4, m = 3, K = 20, Dg = 1, Dl = 2;
+    const cfg = simConfig({
+      staleness: { policy: 'async', eta: 'inf' }, topology: { samplers: 64, verifierThreads: 4 }, rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] }, limits: { queueGroupsMax: m * P },
+    });
+    const r = await simRun(cfg, { ...none, profile: fixedProfile(Dg, Dl), maxSteps: K }, { dir: null });
+    const s = r.summary as Summary;
+    expect(s.simSeconds).toBeCloseTo(Dg + K * Dl, 9);
+    expect(s.utilisation.learner).toBeCloseTo((K * Dl) / (Dg + K * Dl), 9);
+    const expected = ((m * (m - 1)) / 2 + (K - m) * m) / K;
+    expect(s.staleness.mean).toBeCloseTo(expected, 9);
+    expect(s.staleness.max).toBe(m);
+    expect(s.staleness.histogram).toEqual([P * 2, P * 2, P * 2, (K - m) * P * 2]);
+  });
+
+  it('sampler-bound sync: each step costs ⌈P/N⌉ generations plus one training step', async () => {
+    const P = 5, N = 2, K = 6, Dg = 1.5, Dl = 0.25;
+    const cfg = simConfig({ topology: { samplers: N, verifierThreads: 1 }, rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] } });
+    const r = await simRun(cfg, { ...none, profile: fixedProfile(Dg, Dl), maxSteps: K }, { dir: null });
+    const s = r.summary as Summary;
+    expect(s.simSeconds).toBeCloseTo(K * (Math.ceil(P / N) * Dg + Dl), 9);
+    expect(s.utilisation.samplers).toBeCloseTo((K * P * Dg) / (N * (s.simSeconds as number)), 9);
+    expect(s.staleness.max).toBe(0);
+  });
+
+  it('a planted double delivery is caught at its event and names the seed', async () => {
+    const settings = { ...none, profile: jitteryProfile(), maxSteps: 12, faults: [] };
+    const err = await simRun(asyncCfg(7), settings, { dir: null, plant: 40 }).catch((e) => e);
+    expect(err).toBeInstanceOf(SimInvariantError);
+    expect(err.event).toBe(40);
+    expect(err.seed).toBe(7);
+    expect(err.message).toMatch(/event #40 .*seed 7\).*generated twice/);
+  });
+
+  it('in-flight updates swap weights mid-generation; drop discards what is past its lag', async () => {
+    const base = { rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 2 }, topology: { samplers: 2, verifierThreads: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 256, steps: 10 }] } };
+    const surrogate = SurrogateSchema.parse({ lengthMedian: 120, lengthSigma: 0.5 });
+    const inflight = await simRun(simConfig({ ...base, staleness: { policy: 'inflight', eta: 2 } }), { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 }, { dir: null });
+    expect(inflight.summary.inflightSwaps as number).toBeGreaterThan(0);
+    expect((inflight.summary as Summary).staleness.max).toBeLessThanOrEqual(2);
+    const drop = await simRun(simConfig({ ...base, staleness: { policy: 'async', eta: 3 }, learner: { correction: { kind: 'drop', maxLag: 0 } } }), { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 }, { dir: null });
+    const d = drop.summary as Summary;
+    expect(d.rolloutsDroppedStale as number).toBeGreaterThan(0);
+    expect(d.rolloutsDroppedStale).toBe(d.staleness.histogram.slice(1).reduce((a, b) => a + b, 0));
+    expect((d.rolloutsTrained as number) + (d.rolloutsDroppedStale as number)).toBe(d.rolloutsGenerated);
+  });
+
+  it('publication faults cost their time; a sampler that exhausts its restarts fails the run', async () => {
+    const cfg = simConfig({ curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: 4 }] } });
+    const settings = { ...none, profile: fixedProfile(1, 1), maxSteps: 4 };
+    const clean = await simRun(cfg, settings, { dir: null });
+    const delayed = await simRun(cfg, { ...settings, faults: [{ kind: 'delay-publication', version: 2, by: 5 }, { kind: 'drop-publication', version: 3, retryAfter: 2 }] }, { dir: null });
+    expect(delayed.summary.simSeconds as number).toBeCloseTo((clean.summary.simSeconds as number) + 5 + 2, 9);
+    const limited = simConfig({ limits: { restartsMax: 1 }, topology: { samplers: 1, verifierThreads: 1 } });
+    const err = await simRun(limited, { ...settings, faults: [{ kind: 'crash', actor: 'sampler', at: { step: 1 } }, { kind: 'crash', actor: 'sampler', at: { step: 2 } }] }, { dir: null }).catch((e) => e);
+    expect(String(err)).toMatch(/sampler-0 failed 2 times \(limits.restartsMax 1\)/);
+  });
+});
+
+describe('virtual clock, real compute (wasm)', () => {
+  const cfg = (over: Record<string, unknown> = {}) => simConfig({ staleness: { policy: 'inflight', eta: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] }, ...over });
+  const settings = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 4 };
+
+  it('replays byte for byte, and a halted run resumes to the same bytes and weights', async () => {
+    const a = await simRun(cfg(), settings);
+    const b = await simRun(cfg(), settings);
+    expect(a.summary.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(b.metrics).toBe(a.metrics);
+    expect(b.transitions).toBe(a.transitions);
+    expect(b.summary.weightsSha256).toBe(a.summary.weightsSha256);
+    const dir = freshDir('real-halt');
+    const h = await simRun(cfg(), settings, { dir, halt: true });
+    expect(h.status).toBe('halted');
+    const r = await simRun(cfg(), settings, { dir, resume: true });
+    expect(r.metrics).toBe(a.metrics);
+    expect(r.transitions).toBe(a.transitions);
+    expect(r.summary.weightsSha256).toBe(a.summary.weightsSha256);
+    const other = await simRun(cfg({ seed: 5 }), settings);
+    expect(other.summary.weightsSha256).not.toBe(a.summary.weightsSha256);
+    expect(other.metrics).not.toBe(a.metrics);
+  });
+
+  it('in sync mode faults change the schedule, never the result', async () => {
+    const sync = (over: Record<string, unknown> = {}) => cfg({ staleness: { policy: 'sync' }, limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 }, ...over });
+    const clean = await simRun(sync(), settings, { dir: null });
+    const faults: SimFaultInput[] = [
+      { kind: 'crash', actor: 'sampler', at: { step: 2 } }, { kind: 'hang', actor: 'sampler-1', at: { step: 3 } },
+      { kind: 'crash', actor: 'learner', at: { step: 3 } }, { kind: 'hang', actor: 'verifier', at: { step: 1 } },
+      { kind: 'drop-publication', version: 2, retryAfter: 0.1 },
+      { kind: 'storm', rate: 3, kinds: ['crash', 'hang', 'slow'], roles: ['sampler', 'learner'], until: 10 },
+    ];
+    const faulty = await simRun(sync(), { ...settings, faults }, { dir: null });
+    expect((faulty.summary.faultsFired as string[]).length).toBeGreaterThanOrEqual(5);
+    expect(faulty.summary.simSeconds as number).toBeGreaterThan(clean.summary.simSeconds as number);
+    expect(faulty.summary.weightsSha256).toBe(clean.summary.weightsSha256);
+    expect(faulty.summary.rolloutsTrained).toBe(clean.summary.rolloutsTrained);
+  });
+});
