@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/queue.js';
 import { SimInvariantError } from '../src/sim/engine.js';
 import type { SimFaultInput } from '../src/sim/faults.js';
-import { SurrogateSchema, normalQuantile } from '../src/sim/compute.js';
+import { SurrogateSchema } from '../src/sim/compute.js';
+import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 
 type Summary = Record<string, unknown> & { staleness: { mean: number; max: number; histogram: number[] }; utilisation: Record<string, number> };

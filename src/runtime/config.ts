@@ -21,8 +21,8 @@ export const StageSchema = z.object({
   /** The stage's data: a number count, or difficulty buckets measured on the starting policy (curriculum.pool). */
   difficulty: int(3, 6).optional(),
   buckets: z.array(z.enum(BUCKETS)).min(1).optional(),
-  /** Fixed budget (required unless curriculum.kind is coupled, which picks it). */
-  budgetTokens: int(1, 4096).optional(),
+  /** Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its context. */
+  budgetTokens: int(1, 65_536).optional(),
   /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
   steps: int(1),
   /** Move on once the mean pass rate of the last plateau.window steps reaches this. */

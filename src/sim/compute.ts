@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
+import { normalQuantile } from '../util/normal.js';
 
 /** (position, version) pairs: completion positions ≥ position were produced by that version. */
 export type VersionSchedule = [number, number][];
@@ -84,28 +85,12 @@ export type Surrogate = z.infer<typeof SurrogateSchema>;
 
 const QUANTILES = 4096;
 
-/** Φ⁻¹(p) by Acklam's rational approximation (relative error < 1.2e-9). */
-export function normalQuantile(p: number): number {
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-  const lo = 0.02425;
-  if (p < lo) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
-  }
-  if (p > 1 - lo) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
-}
-
 /** compute: none. Lengths and rewards from a stream keyed by (seed, step, slot): no tensors. */
 export class SurrogateCompute implements Compute {
   readonly kind = 'none' as const;
   /** Lengths by quantile: entry i is the lognormal's quantile at (i + ½) / QUANTILES (one uniform draw per length). */
   private readonly quantiles: Float64Array;
+  private readonly rng = Rng.fromInts(0, 0, 0, 0);
 
   constructor(readonly s: Surrogate, readonly seed: number, readonly bytes: number) {
     this.quantiles = new Float64Array(QUANTILES);
@@ -120,9 +105,8 @@ export class SurrogateCompute implements Compute {
     const s = this.s;
     const v0 = schedule[0]![1];
     const groups: GeneratedGroup[] = [];
-    const rowLengths: number[] = [];
     for (const slot of slots) {
-      const rng = Rng.fromInts(this.seed, 0x5eed, step, slot);
+      const rng = this.rng.reseed(this.seed, 0x5eed, step, slot);
       const lengths: number[] = new Array(groupSize);
       const rewards: number[] = new Array(groupSize);
       for (let j = 0; j < groupSize; j++) {
@@ -131,11 +115,12 @@ export class SurrogateCompute implements Compute {
         const l = Math.max(1, Math.min(budgetTokens, Math.round(len)));
         lengths[j] = l;
         rewards[j] = rng.float() < s.passRate ? 1 : 0;
-        rowLengths.push(l);
       }
       groups.push({ slot, lengths, minVersion: v0, payload: rewards });
     }
-    return { groups, promptTokens: s.promptTokens * slots.length * groupSize, rowLengths };
+    // One prompt per request (the common large-topology case): the rows are that group's lengths.
+    const rows = slots.length === 1 ? groups[0]!.lengths : groups.flatMap((g) => g.lengths);
+    return { groups, promptTokens: s.promptTokens * slots.length * groupSize, rowLengths: rows };
   }
 
   private valid: boolean[] = [];

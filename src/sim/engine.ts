@@ -204,6 +204,8 @@ export class SimEngine {
   private checkpointEvery: number;
   /** Budget of each step (index = step), from the fixed stage list. */
   private readonly budgets: number[];
+  /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
+  private readonly capacity: number;
 
   constructor(readonly o: SimOptions, resume?: { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string }) {
     const c = o.config;
@@ -214,6 +216,7 @@ export class SimEngine {
     this.perRequest = c.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.perStep / c.topology.samplers));
     this.cost = new CostModel(o.profile, o.profile.weights.bytes === 'model' ? o.compute.weightBytes() : o.profile.weights.bytes, c.seed);
     this.checkpointEvery = c.checkpoint.every;
+    this.capacity = Math.max(c.limits.queueGroupsMax, this.perStep);
     this.budgets = Array.from({ length: o.maxSteps + 1 }, (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!);
     if (resume) {
       this.s = resume.state;
@@ -262,9 +265,6 @@ export class SimEngine {
     throw new SimInvariantError(this.seed, this.s.events, this.s.t, what);
   }
 
-  private schedule(dt: number, ev: SimEvent): void {
-    this.q.push(this.s.t + dt, ev);
-  }
 
   private transition(actor: string, role: string, from: string, to: string, event: string): void {
     if (!this.transitions || from === to) return;
@@ -337,9 +337,7 @@ export class SimEngine {
     if (s.outstandingGroups > this.capacity) this.fail(`${s.outstandingGroups} groups outstanding, above the queue capacity ${this.capacity}`);
   }
 
-  private get capacity(): number {
-    return Math.max(this.o.config.limits.queueGroupsMax, this.perStep);
-  }
+
 
   // ── planning and sampling ─────────────────────────────────────────────────────────────
 
@@ -377,7 +375,7 @@ export class SimEngine {
     if (sm.version < this.s.published) {
       sm.syncTo = this.s.published;
       this.setSampler(i, 'syncingWeights', 'GENERATE');
-      this.schedule(this.cost.transferSeconds(), { kind: 'synced', actor: i, epoch: sm.epoch, data: { version: this.s.published } });
+      this.q.add(this.s.t + this.cost.transferSeconds(), 'synced', i, sm.epoch);
     } else this.beginGenerate(i, 'GENERATE');
   }
 
@@ -406,9 +404,9 @@ export class SimEngine {
     const dur = this.generationSeconds(sm.gen, sm.factor);
     const fault = this.stepFault('sampler', i, req.step) ?? (sm.hangNext ? 'hang' : null);
     sm.hangNext = false;
-    if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: i, epoch: sm.epoch, data: { role: 'sampler' } });
-    else if (fault === 'hang') this.schedule(this.o.config.limits.samplerTimeoutMs / 1000, { kind: 'timeout', actor: i, epoch: sm.epoch, data: { role: 'sampler' } });
-    else this.schedule(dur, { kind: 'generated', actor: i, epoch: sm.epoch });
+    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, sm.epoch, { role: 'sampler' });
+    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.samplerTimeoutMs / 1000, 'timeout', i, sm.epoch, { role: 'sampler' });
+    else this.q.add(this.s.t + dur, 'generated', i, sm.epoch);
   }
 
   /** In-flight updates: version `v` reaches a generating sampler; tokens from the current position on use it. */
@@ -473,9 +471,9 @@ export class SimEngine {
       const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
       const fault = this.stepFault('verifier', i, job.step) ?? (v.hangNext ? 'hang' : null);
       v.hangNext = false;
-      if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: i, epoch: v.epoch, data: { role: 'verifier' } });
-      else if (fault === 'hang') this.schedule(this.o.config.limits.verifierTimeoutMs / 1000, { kind: 'timeout', actor: i, epoch: v.epoch, data: { role: 'verifier' } });
-      else this.schedule(dur, { kind: 'verified', actor: i, epoch: v.epoch });
+      if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, v.epoch, { role: 'verifier' });
+      else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.verifierTimeoutMs / 1000, 'timeout', i, v.epoch, { role: 'verifier' });
+      else this.q.add(this.s.t + dur, 'verified', i, v.epoch);
     }
   }
 
@@ -502,25 +500,41 @@ export class SimEngine {
     const correction = this.o.config.learner.correction;
     let n = 0, correct = 0, rewardSum = 0, lengthSum = 0, lagSum = 0, lagMax = 0, trainedN = 0, tokens = 0, zero = 0;
     const groups: StepBatch['groups'] = [];
+    const hist = s.stalenessHist;
     for (const { group: g, scored } of list) {
-      if (scored.rewards.every((r) => r === scored.rewards[0])) zero++;
-      const trained = g.lengths.map((len, j) => {
+      const r = scored.rewards;
+      if (r.every((x) => x === r[0])) zero++;
+      const G = g.lengths.length;
+      const trained = new Array<boolean>(G);
+      const lag = s.learnerVersion - g.minVersion; // one per group: its rows start together
+      if (lag < 0 || lag > this.eta) this.fail(`group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`);
+      const stale = correction.kind === 'drop' && lag > correction.maxLag;
+      const base = this.rolloutIndex(k, g.slot, 0);
+      for (let j = 0; j < G; j++) {
+        const len = g.lengths[j]!;
         n++;
-        rewardSum += scored.rewards[j]!;
-        if (scored.rewards[j]! > 0) correct++;
+        rewardSum += r[j]!;
+        if (r[j]! > 0) correct++;
         lengthSum += len;
-        if (scored.invalid[j] || len === 0) return this.account(k, g.slot, j, 4), false;
-        const lag = s.learnerVersion - g.minVersion;
-        if (lag < 0 || lag > this.eta) this.fail(`rollout ${k}/${g.slot}/${j} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`);
-        s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + 1;
-        if (correction.kind === 'drop' && lag > correction.maxLag) return this.account(k, g.slot, j, 3), false;
-        this.account(k, g.slot, j, 2);
-        trainedN++;
-        tokens += len;
-        lagSum += lag;
-        if (lag > lagMax) lagMax = lag;
-        return true;
-      });
+        if (this.accounting[base + j] !== 1) this.fail(`rollout ${k}/${g.slot}/${j} accounted ${this.accounting[base + j] === 0 ? 'before it was generated' : 'twice'}`);
+        let to: 2 | 3 | 4;
+        if (scored.invalid[j] || len === 0) to = 4;
+        else {
+          hist[lag] = (hist[lag] ?? 0) + 1;
+          to = stale ? 3 : 2;
+        }
+        this.accounting[base + j] = to;
+        s.counts.pending--;
+        if (to === 2) {
+          s.counts.trained++;
+          trainedN++;
+          tokens += len;
+          lagSum += lag;
+          if (lag > lagMax) lagMax = lag;
+        } else if (to === 3) s.counts.droppedStale++;
+        else s.counts.droppedInvalid++;
+        trained[j] = to === 2;
+      }
       groups.push({ group: g, scored, trained });
     }
     for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
@@ -549,9 +563,9 @@ export class SimEngine {
     const dur = this.cost.trainSeconds(b.tokens) * l.slow * jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
     const fault = this.stepFault('learner', 0, b.step) ?? (l.hangNext ? 'hang' : null);
     l.hangNext = false;
-    if (fault === 'crash') this.schedule(dur / 2, { kind: 'crash', actor: 0, epoch: l.epoch, data: { role: 'learner' } });
-    else if (fault === 'hang') this.schedule(this.o.config.limits.learnerTimeoutMs / 1000, { kind: 'timeout', actor: 0, epoch: l.epoch, data: { role: 'learner' } });
-    else this.schedule(dur, { kind: 'trained', actor: 0, epoch: l.epoch });
+    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', 0, l.epoch, { role: 'learner' });
+    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.learnerTimeoutMs / 1000, 'timeout', 0, l.epoch, { role: 'learner' });
+    else this.q.add(this.s.t + dur, 'trained', 0, l.epoch);
   }
 
   private trained(): void {
@@ -586,12 +600,12 @@ export class SimEngine {
       if (f.kind === 'drop-publication' && f.version === v && l.publishAttempts === 0) {
         this.fired(`drop-publication:v${v}`);
         l.publishAttempts++;
-        this.schedule(f.retryAfter, { kind: 'republish', actor: 0, epoch: l.epoch });
+        this.q.add(this.s.t + f.retryAfter, 'republish', 0, l.epoch);
         return;
       }
     }
     l.publishAttempts++;
-    this.schedule(dt, { kind: 'published', actor: 0, epoch: l.epoch });
+    this.q.add(this.s.t + dt, 'published', 0, l.epoch);
   }
 
   private publishedEvent(): 'continue' | 'done' | 'checkpoint' {
@@ -602,7 +616,7 @@ export class SimEngine {
     this.setLearner('waitingForBatch', 'PUBLISHED');
     if (this.o.config.staleness.policy === 'inflight') {
       s.samplers.forEach((sm, i) => {
-        if (sm.state === 'generating' && sm.version < v) this.schedule(this.cost.transferSeconds(), { kind: 'swap', actor: i, epoch: sm.epoch, data: { version: v } });
+        if (sm.state === 'generating' && sm.version < v) this.q.add(this.s.t + this.cost.transferSeconds(), 'swap', i, sm.epoch, { version: v });
       });
     }
     let oldest = v;
@@ -681,7 +695,7 @@ export class SimEngine {
     if (kind === 'slow') {
       const a = role === 'sampler' ? this.s.samplers[i]! : role === 'verifier' ? this.s.verifiers[i]! : this.s.learner;
       a.slow *= factor;
-      if (duration !== undefined) this.schedule(duration, { kind: 'slow-end', actor: i, epoch: 0, data: { role, factor } });
+      if (duration !== undefined) this.q.add(this.s.t + duration, 'slow-end', i, 0, { role, factor });
       return;
     }
     if (kind === 'crash') return this.crash(role, i, 'CRASH');
@@ -724,7 +738,7 @@ export class SimEngine {
       if (++sm.restarts > limit) this.runFailed(`sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
       this.setSampler(i, 'failed', event);
       this.setSampler(i, 'restarting', 'RESTART');
-      this.schedule(p.sampler.restartS, { kind: 'restarted', actor: i, epoch: sm.epoch, data: { role } });
+      this.q.add(this.s.t + p.sampler.restartS, 'restarted', i, sm.epoch, { role });
     } else if (role === 'verifier') {
       const v = this.s.verifiers[i]!;
       if (v.state === 'failed' || v.state === 'restarting') return;
@@ -740,7 +754,7 @@ export class SimEngine {
       if (++v.restarts > limit) this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
       this.setVerifier(i, 'failed', event);
       this.setVerifier(i, 'restarting', 'RESTART');
-      this.schedule(p.verifier.restartS, { kind: 'restarted', actor: i, epoch: v.epoch, data: { role } });
+      this.q.add(this.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
       this.dispatchVerifiers();
     } else {
       const l = this.s.learner;
@@ -749,7 +763,7 @@ export class SimEngine {
       if (++l.restarts > limit) this.runFailed(`learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
       this.setLearner('failed', event);
       this.setLearner('restarting', 'RESTART');
-      this.schedule(p.learner.restartS, { kind: 'restarted', actor: 0, epoch: l.epoch, data: { role } });
+      this.q.add(this.s.t + p.learner.restartS, 'restarted', 0, l.epoch, { role });
     }
   }
 
@@ -788,7 +802,7 @@ export class SimEngine {
       case 'synced': {
         const sm = s.samplers[ev.actor]!;
         if (sm.epoch !== ev.epoch || sm.state !== 'syncingWeights') break;
-        sm.version = ev.data!.version as number;
+        sm.version = sm.syncTo;
         this.beginGenerate(ev.actor, 'WEIGHTS_SYNCED');
         break;
       }
@@ -796,7 +810,7 @@ export class SimEngine {
         const sm = s.samplers[ev.actor]!;
         if (sm.epoch !== ev.epoch || sm.state !== 'generating') break;
         this.setSampler(ev.actor, 'delivering', 'GENERATED');
-        this.schedule(this.o.profile.messageLatencyS, { kind: 'delivered', actor: ev.actor, epoch: sm.epoch });
+        this.q.add(this.s.t + this.o.profile.messageLatencyS, 'delivered', ev.actor, sm.epoch);
         break;
       }
       case 'delivered': {
@@ -830,7 +844,7 @@ export class SimEngine {
       case 'republish':
         if (s.learner.epoch === ev.epoch && s.learner.state === 'publishing') {
           s.learner.publishAttempts++;
-          this.schedule(this.cost.transferSeconds(), { kind: 'published', actor: 0, epoch: s.learner.epoch });
+          this.q.add(this.s.t + this.cost.transferSeconds(), 'published', 0, s.learner.epoch);
         }
         break;
       case 'crash':
@@ -906,15 +920,17 @@ export class SimEngine {
     }
     let status: SimResult['status'] = 'event-budget';
     let sinceYield = 0;
-    while (s.events < this.o.maxEvents) {
-      const item = this.q.pop();
+    const q = this.q, maxEvents = this.o.maxEvents, plant = this.o.plantDuplicateAtEvent ?? -1;
+    const yieldEvery = this.o.compute.kind === 'real' ? 1 : 20_000;
+    while (s.events < maxEvents) {
+      const item = q.pop();
       if (!item) this.fail(`no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`);
       if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
       s.t = item.t;
       s.events++;
       const lastPublished = s.published;
       const lastLearner = s.learnerVersion;
-      if (this.o.plantDuplicateAtEvent === s.events && this.lastDelivered) {
+      if (plant === s.events && this.lastDelivered) {
         const g = this.lastDelivered.group;
         for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDelivered.step, g.slot, j, 1);
       }
@@ -932,7 +948,7 @@ export class SimEngine {
         }
       }
       // Yield to the host's event loop now and then (signals, progress output).
-      if (++sinceYield >= 20_000 || this.o.compute.kind === 'real') {
+      if (++sinceYield >= yieldEvery) {
         sinceYield = 0;
         await new Promise((res) => setImmediate(res));
       }

@@ -32,9 +32,14 @@ export class EventQueue {
   }
 
   push(t: number, ev: SimEvent): void {
-    if (!Number.isFinite(t)) throw new RangeError(`EventQueue: event '${ev.kind}' at non-finite time ${t}`);
+    this.add(t, ev.kind, ev.actor, ev.epoch, ev.data);
+  }
+
+  /** As push, without an intermediate event object (the hot path). */
+  add(t: number, kind: string, actor: number, epoch: number, data?: Record<string, unknown>): void {
+    if (!Number.isFinite(t)) throw new RangeError(`EventQueue: event '${kind}' at non-finite time ${t}`);
     const h = this.heap;
-    const item: QueuedEvent = { t, seq: this.nextSeq++, kind: ev.kind, actor: ev.actor, epoch: ev.epoch, data: ev.data };
+    const item: QueuedEvent = { t, seq: this.nextSeq++, kind, actor, epoch, data };
     let i = h.length;
     h.push(item);
     while (i > 0) {

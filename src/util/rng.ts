@@ -31,9 +31,17 @@ export class Rng {
    * clock's per-work-item draws). Each key word is mixed with murmur3's finaliser.
    */
   static fromInts(a: number, b: number, c: number, d: number): Rng {
-    const r = new Rng([fmix(a ^ 0x9e3779b9), fmix(b ^ 0x85ebca6b), fmix(c ^ 0xc2b2ae35), fmix(d ^ 0x27d4eb2f) | 1]);
-    for (let i = 0; i < 8; i++) r.nextU32();
-    return r;
+    return new Rng(ZERO).reseed(a, b, c, d);
+  }
+
+  /** Re-keys this generator in place, exactly as `Rng.fromInts(a, b, c, d)` (no allocation). */
+  reseed(a: number, b: number, c: number, d: number): this {
+    this.a = fmix(a ^ 0x9e3779b9);
+    this.b = fmix(b ^ 0x85ebca6b);
+    this.c = fmix(c ^ 0xc2b2ae35);
+    this.d = (fmix(d ^ 0x27d4eb2f) | 1) >>> 0;
+    for (let i = 0; i < 8; i++) this.nextU32();
+    return this;
   }
 
   /** A new generator whose stream depends on this one's seed state and `label` only. */
@@ -135,6 +143,8 @@ export function hash32x4(s: string): [number, number, number, number] {
 export function hash32(s: string): number {
   return hash32x4(s)[0];
 }
+
+const ZERO: RngState = [0, 0, 0, 0];
 
 function fmix(h: number): number {
   h ^= h >>> 16;

@@ -6,6 +6,7 @@ import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
 import { runTopologyBench } from '../../bench/topologyBench.js';
+import { runSimBench } from '../../bench/simBench.js';
 
 export const BENCH_SHAPES: Record<string, BenchShape> = {
   reference: REFERENCE_BENCH,
@@ -20,8 +21,19 @@ export function registerBench(program: Command): void {
     .option('--repeats <n>', 'timed repeats (after one warm-up); medians are reported', '3')
     .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
     .option('--steps <n>', 'learner steps per topology run', '8')
+    .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
     .option('--json', 'print JSON')
-    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean; topology?: boolean; steps: string }) => {
+    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean; topology?: boolean; steps: string; sim?: boolean }) => {
+      if (o.sim) {
+        const rows = await runSimBench({ repeats: parseIntFlag(o.repeats, '--repeats', 1, 100), now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+        if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
+        process.stdout.write('| topology | events | simulated s | wall s (median) | events/s |\n|---|---:|---:|---:|---:|\n');
+        for (const r of rows) {
+          const med = [...r.wallSeconds].sort((a, b) => a - b)[Math.floor(r.wallSeconds.length / 2)]!;
+          process.stdout.write(`| ${r.name} | ${r.events.toLocaleString('en-US')} | ${r.simSeconds.toFixed(0)} | ${med.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} |\n`);
+        }
+        return;
+      }
       if (o.topology) {
         const backend = parseBackend(o.backend);
         const steps = parseIntFlag(o.steps, '--steps', 2, 1000);

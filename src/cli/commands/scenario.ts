@@ -44,7 +44,7 @@ export function registerScenario(program: Command): void {
         results.push(r);
         const s = r.summary as { simSeconds?: number; staleness?: { mean: number; max: number }; rolloutsLost?: number };
         log(`[${i + 1}/${cells.length}] ${cell.name}: ${r.status} in ${((wallNow() - c0) / 1000).toFixed(1)} s` +
-          (r.status === 'done' ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}/${s.staleness!.max}; lost ${s.rolloutsLost}${r.trainPassLast !== null ? `; train pass ${r.trainPassLast.toFixed(3)}` : ''})` : `: ${r.error}`));
+          (r.status === 'done' ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}/${s.staleness!.max}; lost ${s.rolloutsLost}${r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : ''})` : `: ${r.error}`));
       }
       const doc = { scenario: scenario.name, file, quick: Boolean(o.quick), command, wallSeconds: (wallNow() - t0) / 1000, profile: scenario.profile, compute: scenario.compute, sweep: scenario.sweep, cells: results };
       fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
