@@ -65,9 +65,16 @@ export function loadScenario(file: string, quick: boolean): { scenario: Scenario
   }
   const r = ScenarioSchema.safeParse(raw);
   if (!r.success) throw new InputError(`${file}: ${issueText(r.error)}`);
-  let s = r.data;
-  if (quick && s.quick) s = { ...s, ...s.quick, sweep: s.quick.sweep ?? s.sweep, config: deepMerge(s.config, s.quick.config ?? {}) as Record<string, unknown> };
-  return { scenario: s, dir: path.dirname(path.resolve(file)) };
+  if (!quick || !r.data.quick) return { scenario: r.data, dir: path.dirname(path.resolve(file)) };
+  // The quick form: the fields `quick:` names replace the scenario's (config is merged), as written — so
+  // a field quick leaves out keeps the scenario's value, not the schema default.
+  const o = raw as Record<string, unknown>;
+  const q = o.quick as Record<string, unknown>;
+  const merged = { ...o, ...q, config: deepMerge(o.config ?? {}, q.config ?? {}) };
+  delete (merged as Record<string, unknown>).quick;
+  const rq = ScenarioSchema.safeParse(merged);
+  if (!rq.success) throw new InputError(`${file} (with its quick: overrides): ${issueText(rq.error)}`);
+  return { scenario: rq.data, dir: path.dirname(path.resolve(file)) };
 }
 
 function deepMerge(a: unknown, b: unknown): unknown {

@@ -1,0 +1,109 @@
+/**
+ * `e3sim scenario` and `e3sim train --clock virtual` from the command line: every built-in
+ * scenario in its reduced (--quick) form, a virtual-clock training run interrupted by SIGINT and
+ * resumed to the bytes of an uninterrupted one, and bad input that exits 2 naming the field.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { describe, expect, it } from 'vitest';
+
+const BIN = path.resolve('bin/e3sim.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-scenario-'));
+
+function e3sim(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+interface Results { cells: { name: string; status: string; error?: string; summary: Record<string, unknown> & { staleness: { max: number; mean: number }; stalenessBound: number | string } }[] }
+
+describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
+  const scenarios = ['staleness-sweep', 'long-tail', 'fault-storm', 'cluster-1.7b'];
+  for (const name of scenarios) {
+    it(name, () => {
+      const out = path.join(tmp, name);
+      const r = e3sim('scenario', `examples/scenarios/${name}.yaml`, '--quick', '--out', out, '--quiet');
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as Results;
+      expect(res.cells.length).toBeGreaterThanOrEqual(2);
+      for (const c of res.cells) {
+        expect(c.status, `${c.name}: ${c.error}`).toBe('done');
+        expect(c.summary.rolloutsLost).toBe(0);
+        expect(c.summary.rolloutsGenerated).toBe((c.summary.rolloutsTrained as number) + (c.summary.rolloutsDroppedStale as number) + (c.summary.rolloutsDroppedInvalid as number));
+        if (typeof c.summary.stalenessBound === 'number') expect(c.summary.staleness.max).toBeLessThanOrEqual(c.summary.stalenessBound);
+        expect(fs.existsSync(path.join(out, 'cells', c.name, 'metrics.jsonl'))).toBe(true);
+      }
+      const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+      expect(md).toContain('| staleness');
+      if (name === 'staleness-sweep') {
+        expect(md).toContain('eval pass@1');
+        const unbounded = res.cells.find((c) => c.name.startsWith('bound=inf'))!;
+        expect(unbounded.summary.stalenessBound).toBe('inf');
+        expect(unbounded.summary.staleness.max).toBeGreaterThan(0);
+      }
+      if (name === 'fault-storm') expect(res.cells.every((c) => (c.summary.faultsFired as string[]).length > 0)).toBe(true);
+    });
+  }
+});
+
+describe('e3sim train --clock virtual', () => {
+  it('SIGINT stops at the next checkpoint (exit 130); --resume finishes with the bytes of an uninterrupted run', async () => {
+    const cfg = path.join(tmp, 'virtual.yaml');
+    const smoke = YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8'));
+    delete smoke.eval;
+    fs.writeFileSync(cfg, YAML.stringify({ ...smoke, name: 'virtual-smoke', backend: 'wasm', curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 6 }] } }));
+    const full = path.join(tmp, 'v-full');
+    expect(e3sim('train', '--config', cfg, '--clock', 'virtual', '--out', full, '--quiet').code).toBe(0);
+    const cut = path.join(tmp, 'v-cut');
+    const child = spawn(process.execPath, [BIN, 'train', '--config', cfg, '--clock', 'virtual', '--out', cut], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    // Interrupt as soon as the run is under way (its first step line), before the first checkpoint.
+    await new Promise<void>((res) => {
+      const tick = setInterval(() => {
+        if (fs.existsSync(path.join(cut, 'metrics.jsonl')) && fs.readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').length > 0) {
+          clearInterval(tick);
+          child.kill('SIGINT');
+          res();
+        }
+      }, 5);
+    });
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    const summary = JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8'));
+    // Six steps take seconds on wasm, the signal comes after the first: the run halts at step 2's checkpoint.
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/stopping at the next checkpoint/);
+    expect(summary.status).toBe('halted');
+    expect(summary.steps).toBe(2);
+    const r = e3sim('train', '--resume', cut, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    for (const f of ['metrics.jsonl', 'transitions.jsonl']) expect(fs.readFileSync(path.join(cut, f), 'utf8')).toBe(fs.readFileSync(path.join(full, f), 'utf8'));
+    expect(JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8')).weightsSha256).toBe(JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).weightsSha256);
+  });
+
+  it('bad input exits 2 naming the field', () => {
+    const bad = path.join(tmp, 'bad.yaml');
+    fs.writeFileSync(bad, `name: bad\nsweep: { staleness.bound: [0, -1] }\nbase: ${path.resolve('examples/smoke.yaml')}\n`);
+    const cases: [string[], RegExp][] = [
+      [['train', '--config', 'examples/smoke.yaml', '--clock', 'wall'], /--clock: expected real or virtual/],
+      [['train', '--config', 'examples/smoke.yaml', '--clock', 'virtual', '--profile', 'nope', '--out', path.join(tmp, 'x1')], /--profile: 'nope' is neither a built-in profile \(cpu-tiny, gpu-cluster-1.7b\)/],
+      [['train', '--config', 'examples/smoke.yaml', '--compute', 'none', '--out', path.join(tmp, 'x2')], /--profile\/--compute: only with --clock virtual/],
+      [['scenario', path.join(tmp, 'missing.yaml')], /scenario: '.*missing.yaml' does not exist/],
+      [['scenario', bad], /sweep.staleness.bound: '-1': expected a whole number ≥ 0 or inf/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = e3sim(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
+    const big = path.join(tmp, 'big.yaml');
+    fs.writeFileSync(big, fs.readFileSync('examples/smoke.yaml', 'utf8').replace('samplers: 1', 'samplers: 500'));
+    const r = e3sim('train', '--config', big, '--out', path.join(tmp, 'x3'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/topology.samplers: at most 64 threads on the real clock, got 500 \(simulate larger topologies with --clock virtual\)/);
+  });
+});
