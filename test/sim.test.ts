@@ -12,6 +12,21 @@ import type { SimFaultInput } from '../src/sim/faults.js';
 import { SurrogateSchema } from '../src/sim/compute.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
+import { MACHINES } from '../machines/index.js';
+
+interface NodeLike { key: string; transitions?: Map<string, { target?: NodeLike[] }[]>; always?: { target?: NodeLike[] }[]; states?: Record<string, NodeLike> }
+
+/** Every (from → to) edge of a machine: `on`, invoke done/error and `after` transitions, `always`. */
+function machineEdges(root: NodeLike): Set<string> {
+  const edges = new Set<string>();
+  const visit = (n: NodeLike) => {
+    for (const defs of n.transitions?.values() ?? []) for (const d of defs) for (const t of d.target ?? []) edges.add(`${n.key}->${t.key}`);
+    for (const d of n.always ?? []) for (const t of d.target ?? []) edges.add(`${n.key}->${t.key}`);
+    for (const c of Object.values(n.states ?? {})) visit(c);
+  };
+  visit(root);
+  return edges;
+}
 
 type Summary = Record<string, unknown> & { staleness: { mean: number; max: number; histogram: number[] }; utilisation: Record<string, number> };
 
@@ -74,6 +89,25 @@ describe('virtual clock, compute: none', () => {
     expect(s.rolloutsGenerated).toBe(12 * 4 * 4);
     expect(s.staleness.max).toBeLessThanOrEqual(2);
     expect(s.invariantChecks).toBe(s.events);
+  });
+
+  it("every state change it records is an edge of that role's xstate machine (machines/)", async () => {
+    const r = await simRun(asyncCfg(3), { ...none, profile: jitteryProfile(), maxSteps: 12, faults: stormy });
+    const lines = r.transitions.trim().split('\n').map((l) => JSON.parse(l) as { role: string; from: string | null; to: string; event: string });
+    const roles = new Set(lines.map((l) => l.role));
+    expect([...roles].sort()).toEqual(['learner', 'sampler', 'verifier']);
+    const seen = new Set<string>();
+    for (const role of roles) {
+      const m = (MACHINES as unknown as Record<string, { root: NodeLike; config: { initial?: string } }>)[role]!;
+      const edges = machineEdges(m.root);
+      for (const l of lines.filter((x) => x.role === role)) {
+        if (l.from === null) expect(l.to, role).toBe(m.config.initial);
+        else expect(edges.has(`${l.from}->${l.to}`), `${role}: ${l.from} -> ${l.to} (${l.event})`).toBe(true);
+        seen.add(`${role}:${l.from}->${l.to}`);
+      }
+    }
+    // The storm exercised the failure paths, not just the happy ones.
+    for (const e of ['sampler:generating->failed', 'sampler:restarting->idle', 'verifier:failed->verifying', 'learner:restarting->waitingForBatch']) expect(seen.has(e), e).toBe(true);
   });
 
   it('a run halted at a checkpoint and resumed writes exactly what the uninterrupted run writes', async () => {

@@ -34,7 +34,7 @@ export class SimInvariantError extends Error {
 }
 
 type SamplerState = 'idle' | 'syncingWeights' | 'generating' | 'delivering' | 'failed' | 'restarting';
-type VerifierState = 'idle' | 'verifying' | 'failed' | 'restarting';
+type VerifierState = 'idle' | 'verifying' | 'delivering' | 'failed';
 type LearnerState = 'waitingForBatch' | 'training' | 'publishing' | 'failed' | 'restarting';
 
 interface Request {
@@ -57,7 +57,8 @@ interface SamplerS {
   genStart: number;
   factor: number;
   slow: number;
-  hangNext: boolean;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
   busySince: number;
   busy: number;
   restarts: number;
@@ -74,7 +75,8 @@ interface VerifierS {
   epoch: number;
   job: VerifyJob | null;
   slow: number;
-  hangNext: boolean;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
   busySince: number;
   busy: number;
   restarts: number;
@@ -92,12 +94,15 @@ interface LearnerS {
   epoch: number;
   batch: StepBatch | null;
   slow: number;
-  hangNext: boolean;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
   workStart: number;
   busySince: number;
   busy: number;
   restarts: number;
   publishAttempts: number;
+  /** Crashed while publishing: the restarted learner replays the step (its time) to the same weights. */
+  replay: boolean;
 }
 
 /** Everything that changes during a run, JSON-safe (the checkpoint is this object). */
@@ -235,15 +240,15 @@ export class SimEngine {
 
   private initialState(): SimState {
     const c = this.o.config;
-    const sampler = (): SamplerS => ({ state: 'idle', version: 0, syncTo: 0, epoch: 0, req: null, gen: null, schedule: [], genStart: 0, factor: 1, slow: 1, hangNext: false, busySince: 0, busy: 0, restarts: 0 });
-    const verifier = (): VerifierS => ({ state: 'idle', epoch: 0, job: null, slow: 1, hangNext: false, busySince: 0, busy: 0, restarts: 0 });
+    const sampler = (): SamplerS => ({ state: 'idle', version: 0, syncTo: 0, epoch: 0, req: null, gen: null, schedule: [], genStart: 0, factor: 1, slow: 1, next: null, busySince: 0, busy: 0, restarts: 0 });
+    const verifier = (): VerifierS => ({ state: 'idle', epoch: 0, job: null, slow: 1, next: null, busySince: 0, busy: 0, restarts: 0 });
     return {
       t: 0, events: 0, published: 0, learnerVersion: 0, nextStep: 1, outstandingGroups: 0, planned: [], reissue: [],
       idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
       samplers: Array.from({ length: c.topology.samplers }, sampler),
       verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
       verifyQueue: [], graderStalledUntil: 0, graderWaiting: [], scored: {},
-      learner: { state: 'waitingForBatch', epoch: 0, batch: null, slow: 1, hangNext: false, workStart: 0, busySince: 0, busy: 0, restarts: 0, publishAttempts: 0 },
+      learner: { state: 'waitingForBatch', epoch: 0, batch: null, slow: 1, next: null, workStart: 0, busySince: 0, busy: 0, restarts: 0, publishAttempts: 0, replay: false },
       counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 },
       tokensGenerated: 0, tokensTrained: 0, stalenessHist: [], stalenessMax: 0, inflightSwaps: 0, faultsFired: [],
       stepFaults: [], stormNext: [], invariantChecks: 0, metricsBytes: 0, transitionsBytes: 0, done: false,
@@ -266,9 +271,10 @@ export class SimEngine {
   }
 
 
-  private transition(actor: string, role: string, from: string, to: string, event: string): void {
+  /** One transitions.jsonl line, as the real runtime writes them ({t (ms), actor, role, from, to, event}). */
+  private transition(actor: string, role: string, from: string | null, to: string, event: string): void {
     if (!this.transitions || from === to) return;
-    const line = `{"t":${Math.round(this.s.t * 1e6) / 1e3},"actor":"${actor}","role":"${role}","from":"${from}","to":"${to}","event":"${event}"}`;
+    const line = `{"t":${Math.round(this.s.t * 1e6) / 1e3},"actor":"${actor}","role":"${role}","from":${from === null ? 'null' : `"${from}"`},"to":"${to}","event":"${event}"}`;
     this.s.transitionsBytes += this.transitions.write(line);
   }
 
@@ -372,11 +378,11 @@ export class SimEngine {
     const sm = this.s.samplers[i]!;
     sm.req = req;
     sm.epoch++;
+    this.setSampler(i, 'syncingWeights', 'GENERATE');
     if (sm.version < this.s.published) {
       sm.syncTo = this.s.published;
-      this.setSampler(i, 'syncingWeights', 'GENERATE');
       this.q.add(this.s.t + this.cost.transferSeconds(), 'synced', i, sm.epoch);
-    } else this.beginGenerate(i, 'GENERATE');
+    } else this.beginGenerate(i, 'WEIGHTS_CURRENT'); // up to date: no transfer, no time
   }
 
   private budgetOf(step: number): number {
@@ -402,8 +408,8 @@ export class SimEngine {
     sm.genStart = this.s.t;
     this.setSampler(i, 'generating', event);
     const dur = this.generationSeconds(sm.gen, sm.factor);
-    const fault = this.stepFault('sampler', i, req.step) ?? (sm.hangNext ? 'hang' : null);
-    sm.hangNext = false;
+    const fault = this.stepFault('sampler', i, req.step) ?? sm.next;
+    sm.next = null;
     if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, sm.epoch, { role: 'sampler' });
     else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.samplerTimeoutMs / 1000, 'timeout', i, sm.epoch, { role: 'sampler' });
     else this.q.add(this.s.t + dur, 'generated', i, sm.epoch);
@@ -464,17 +470,21 @@ export class SimEngine {
     for (let i = 0; i < s.verifiers.length && s.verifyQueue.length > 0; i++) {
       const v = s.verifiers[i]!;
       if (v.state !== 'idle') continue;
-      const job = s.verifyQueue.shift()!;
-      v.job = job;
-      v.epoch++;
-      this.setVerifier(i, 'verifying', 'VERIFY');
-      const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
-      const fault = this.stepFault('verifier', i, job.step) ?? (v.hangNext ? 'hang' : null);
-      v.hangNext = false;
-      if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, v.epoch, { role: 'verifier' });
-      else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.verifierTimeoutMs / 1000, 'timeout', i, v.epoch, { role: 'verifier' });
-      else this.q.add(this.s.t + dur, 'verified', i, v.epoch);
+      this.startVerify(i, s.verifyQueue.shift()!, 'VERIFY');
     }
+  }
+
+  private startVerify(i: number, job: VerifyJob, event: string): void {
+    const v = this.s.verifiers[i]!;
+    v.job = job;
+    v.epoch++;
+    this.setVerifier(i, 'verifying', event);
+    const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
+    const fault = this.stepFault('verifier', i, job.step) ?? v.next;
+    v.next = null;
+    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, v.epoch, { role: 'verifier' });
+    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.verifierTimeoutMs / 1000, 'timeout', i, v.epoch, { role: 'verifier' });
+    else this.q.add(this.s.t + dur, 'verified', i, v.epoch);
   }
 
   private graded(job: VerifyJob, scored: Scored): void {
@@ -561,8 +571,8 @@ export class SimEngine {
     l.workStart = this.s.t;
     this.setLearner('training', event);
     const dur = this.cost.trainSeconds(b.tokens) * l.slow * jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
-    const fault = this.stepFault('learner', 0, b.step) ?? (l.hangNext ? 'hang' : null);
-    l.hangNext = false;
+    const fault = this.stepFault('learner', 0, b.step) ?? l.next;
+    l.next = null;
     if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', 0, l.epoch, { role: 'learner' });
     else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.learnerTimeoutMs / 1000, 'timeout', 0, l.epoch, { role: 'learner' });
     else this.q.add(this.s.t + dur, 'trained', 0, l.epoch);
@@ -572,6 +582,10 @@ export class SimEngine {
     const s = this.s;
     const l = s.learner;
     const b = l.batch!;
+    if (l.replay) {
+      l.replay = false; // the replayed step reproduced the weights it had before the crash
+      return this.startPublishing('TRAINED');
+    }
     const stats = this.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
     s.learnerVersion = b.step;
     this.o.compute.publish(b.step);
@@ -706,32 +720,36 @@ export class SimEngine {
       if (sm.state === 'generating' || sm.state === 'syncingWeights') {
         sm.epoch++;
         this.q.push(Math.max(this.s.t, sm.genStart + timeout), { kind: 'timeout', actor: i, epoch: sm.epoch, data: { role } });
-      } else if (sm.state === 'idle' || sm.state === 'delivering') sm.hangNext = true;
+      } else if (sm.state === 'idle' || sm.state === 'delivering') sm.next = 'hang';
     } else if (role === 'verifier') {
       const v = this.s.verifiers[i]!;
       if (v.state === 'verifying') {
         v.epoch++;
         this.q.push(Math.max(this.s.t, v.busySince + timeout), { kind: 'timeout', actor: i, epoch: v.epoch, data: { role } });
-      } else if (v.state === 'idle') v.hangNext = true;
+      } else if (v.state === 'idle') v.next = 'hang';
     } else {
       const l = this.s.learner;
       if (l.state === 'training' || l.state === 'publishing') {
         l.epoch++;
         this.q.push(Math.max(this.s.t, l.workStart + timeout), { kind: 'timeout', actor: 0, epoch: l.epoch, data: { role } });
-      } else if (l.state === 'waitingForBatch') l.hangNext = true;
+      } else if (l.state === 'waitingForBatch') l.next = 'hang';
     }
   }
 
-  /** The actor's work is lost (re-issued), it fails, and it is back after its restart time. */
+  /**
+   * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
+   * the edges of their machines (machines/): a sampler's request is re-issued; a verifier retries its
+   * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
+   * process is dead but nobody knows yet: its next piece of work fails.
+   */
   private crash(role: SimRole, i: number, event: string): void {
     const p = this.o.profile;
     const limit = this.o.config.limits.restartsMax;
     if (role === 'sampler') {
       const sm = this.s.samplers[i]!;
-      if (sm.state === 'failed' || sm.state === 'restarting') return;
-      if (sm.state === 'idle') this.s.idle.splice(this.s.idle.indexOf(i), 1);
-      if (sm.req && sm.state !== 'delivering') this.s.reissue.push({ ...sm.req, attempt: sm.req.attempt + 1 });
-      else if (sm.state === 'delivering') return; // the result is already on the wire
+      if (sm.state === 'idle' || sm.state === 'delivering') return void (sm.next = 'crash');
+      if (sm.state !== 'syncingWeights' && sm.state !== 'generating') return; // already failed or restarting
+      this.s.reissue.push({ ...sm.req!, attempt: sm.req!.attempt + 1 });
       sm.req = null;
       sm.gen = null;
       sm.epoch++;
@@ -741,24 +759,18 @@ export class SimEngine {
       this.q.add(this.s.t + p.sampler.restartS, 'restarted', i, sm.epoch, { role });
     } else if (role === 'verifier') {
       const v = this.s.verifiers[i]!;
-      if (v.state === 'failed' || v.state === 'restarting') return;
-      if (v.job) {
-        v.job.attempts++;
-        if (v.job.attempts >= this.o.config.limits.verifyAttemptsMax) {
-          const n = v.job.group.lengths.length;
-          this.graded(v.job, { rewards: new Array(n).fill(0), invalid: new Array(n).fill(true) });
-        } else this.s.verifyQueue.unshift(v.job);
-      }
-      v.job = null;
+      if (v.state === 'idle') return void (v.next = 'crash');
+      if (v.state !== 'verifying') return;
+      v.job!.attempts++;
       v.epoch++;
       if (++v.restarts > limit) this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
       this.setVerifier(i, 'failed', event);
-      this.setVerifier(i, 'restarting', 'RESTART');
       this.q.add(this.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
-      this.dispatchVerifiers();
     } else {
       const l = this.s.learner;
-      if (l.state === 'failed' || l.state === 'restarting') return;
+      if (l.state === 'waitingForBatch') return void (l.next = 'crash');
+      if (l.state !== 'training' && l.state !== 'publishing') return;
+      if (l.state === 'publishing') l.replay = true; // its weights were computed: the restart replays to them
       l.epoch++;
       if (++l.restarts > limit) this.runFailed(`learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
       this.setLearner('failed', event);
@@ -775,18 +787,22 @@ export class SimEngine {
       this.s.idle.push(i);
       this.pump();
     } else if (role === 'verifier') {
-      this.setVerifier(i, 'idle', 'RESTARTED');
-      this.dispatchVerifiers();
+      const v = this.s.verifiers[i]!;
+      const job = v.job!;
+      if (job.attempts >= this.o.config.limits.verifyAttemptsMax) {
+        // Out of attempts: the group is handed on as invalid (its rollouts are dropped-invalid).
+        v.job = null;
+        this.setVerifier(i, 'delivering', 'GIVE_UP');
+        const n = job.group.lengths.length;
+        this.graded(job, { rewards: new Array(n).fill(0), invalid: new Array(n).fill(true) });
+        this.setVerifier(i, 'idle', 'DELIVERED');
+        this.dispatchVerifiers();
+      } else this.startVerify(i, job, 'RETRY');
     } else {
       const l = this.s.learner;
-      // The learner lost only the step in progress (its weights up to learnerVersion are kept,
-      // as after the real runtime's restart from a checkpoint plus replay): redo that step.
-      if (l.batch && this.s.learnerVersion < l.batch.step) this.startTraining('RESTARTED');
-      else if (l.batch) this.startPublishing('RESTARTED');
-      else {
-        this.setLearner('waitingForBatch', 'RESTARTED');
-        this.tryTrain();
-      }
+      this.setLearner('waitingForBatch', 'RESTARTED');
+      if (l.batch) this.startTraining(l.replay ? 'REPLAY' : 'BATCH');
+      else this.tryTrain();
     }
   }
 
@@ -830,8 +846,9 @@ export class SimEngine {
         if (v.epoch !== ev.epoch || v.state !== 'verifying') break;
         const job = v.job!;
         v.job = null;
-        this.setVerifier(ev.actor, 'idle', 'VERIFIED');
+        this.setVerifier(ev.actor, 'delivering', 'VERIFIED');
         this.graded(job, this.o.compute.score(job.step, job.group));
+        this.setVerifier(ev.actor, 'idle', 'DELIVERED');
         this.dispatchVerifiers();
         break;
       }
@@ -868,7 +885,6 @@ export class SimEngine {
       }
       case 'grader-resume': {
         if (s.t < s.graderStalledUntil) break;
-        this.transition('grader', 'grader', 'stalled', 'idle', 'RESUME');
         const waiting = s.graderWaiting.splice(0);
         for (const w of waiting) this.graded(w.job, w.scored);
         break;
@@ -877,7 +893,6 @@ export class SimEngine {
         const f = this.o.faults[ev.data!.index as number]!;
         if (f.kind === 'stall') {
           this.fired(`stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
-          if (s.t >= s.graderStalledUntil) this.transition('grader', 'grader', 'idle', 'stalled', 'STALL');
           s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
           this.q.push(s.graderStalledUntil, { kind: 'grader-resume', actor: -1, epoch: 0 });
         } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {
@@ -913,9 +928,9 @@ export class SimEngine {
     const s = this.s;
     if (s.events === 0 && this.q.size === 0) {
       this.scheduleFaults();
-      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', 'start', 'idle', 'START');
-      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', 'start', 'idle', 'START');
-      this.transition('learner', 'learner', 'start', 'waitingForBatch', 'START');
+      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
+      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
+      this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
       this.pump();
     }
     let status: SimResult['status'] = 'event-budget';
