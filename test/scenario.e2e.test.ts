@@ -74,11 +74,12 @@ describe('e3sim train --clock virtual', () => {
     });
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
     const summary = JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8'));
-    // Six steps take seconds on wasm, the signal comes after the first: the run halts at step 2's checkpoint.
+    // Six steps take seconds on wasm and the signal comes after the first: the run halts at the
+    // next checkpoint (every 2 steps) before its end.
     expect(code, err).toBe(130);
     expect(err).toMatch(/stopping at the next checkpoint/);
     expect(summary.status).toBe('halted');
-    expect(summary.steps).toBe(2);
+    expect([2, 4]).toContain(summary.steps);
     const r = e3sim('train', '--resume', cut, '--quiet');
     expect(r.code, r.err).toBe(0);
     for (const f of ['metrics.jsonl', 'transitions.jsonl']) expect(fs.readFileSync(path.join(cut, f), 'utf8')).toBe(fs.readFileSync(path.join(full, f), 'utf8'));

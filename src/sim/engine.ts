@@ -598,6 +598,7 @@ export class SimEngine {
       queueGroups: s.outstandingGroups, inflightSwaps: s.inflightSwaps, ...stats,
     };
     this.metric(line);
+    this.metrics?.flush(); // one write per step: metrics.jsonl can be followed while the run goes on
     this.o.onStep?.(line);
     l.publishAttempts = 0;
     this.startPublishing('TRAINED');

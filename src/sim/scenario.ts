@@ -185,7 +185,7 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const real = s.compute === 'real';
-  const head = [...keys, 'seeds', ...(real ? ['final train pass', 'eval pass@1'] : []), 'steps/sim-h', 'tokens/sim-s', 'util samplers', 'util learner', 'staleness mean', 'staleness max', 'staleness histogram (lag:rollouts)', 'dropped stale', 'lost', 'failed cells'];
+  const head = [...keys, 'seeds', ...(real ? ['final train pass', 'eval pass@1'] : []), 'steps/sim-h', 'tokens/sim-s', 'util samplers', 'util learner', 'staleness mean', 'staleness max', 'staleness histogram (lag:rollouts)', 'dropped stale', 'dropped invalid', 'lost', ...(s.faults.length ? ['faults fired', 'restarts'] : []), 'failed cells'];
   const lines = [`# ${s.name}`, '', s.description.trim(), '', `Command: \`${command}\``, '', `Clock: virtual; profile: ${s.profile}; compute: ${s.compute}; faults: ${s.faults.length}.`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const rs of groups.values()) {
     const ok = rs.filter((r) => r.status === 'done');
@@ -200,7 +200,9 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
       agg(num((r) => (r.summary.utilisation as { samplers: number }).samplers), 2), agg(num((r) => (r.summary.utilisation as { learner: number }).learner), 2),
       agg(num((r) => (r.summary.staleness as { mean: number }).mean), 2), agg(num((r) => (r.summary.staleness as { max: number }).max), 0),
       hist.map((c, i) => `${i}:${c}`).join(' ') || '—',
-      agg(num((r) => r.summary.rolloutsDroppedStale), 0), agg(num((r) => r.summary.rolloutsLost), 0), String(rs.length - ok.length),
+      agg(num((r) => r.summary.rolloutsDroppedStale), 0), agg(num((r) => r.summary.rolloutsDroppedInvalid), 0), agg(num((r) => r.summary.rolloutsLost), 0),
+      ...(s.faults.length ? [agg(num((r) => (r.summary.faultsFired as string[]).length), 0), agg(num((r) => r.summary.restarts), 0)] : []),
+      String(rs.length - ok.length),
     ];
     lines.push(`| ${row.join(' | ')} |`);
   }
