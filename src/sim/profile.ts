@@ -14,7 +14,6 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { normalQuantile } from '../util/normal.js';
 
 const sec = z.number().min(0).max(1e6);
 
@@ -91,17 +90,15 @@ export function parseProfile(raw: unknown, source: string): Profile {
 }
 
 /**
- * exp(σ·Z), Z ~ N(0,1) by quantile (4,096 levels), from a stream keyed by the work item — (actor kind, attempt, step, index) — or 1
+ * exp(σ·Z), Z ~ N(0,1), from a stream keyed by the work item — (actor kind, attempt, step, index) — or 1
  * when σ = 0 (no draw at all).
  */
 export function jitterFactor(sigma: number, seed: number, kind: number, attempt: number, step: number, index: number): number {
   if (sigma === 0) return 1;
-  return Math.exp(sigma * NORMAL_LEVELS[scratch.reseed(seed, (kind << 24) ^ attempt, step, index).nextU32() >>> 20]!);
+  return Math.exp(sigma * scratch.reseed(seed, (kind << 24) ^ attempt, step, index).normal());
 }
 
 const scratch = Rng.fromInts(0, 0, 0, 0);
-/** N(0,1) by quantile, 4,096 levels (one draw, no transcendental functions per sample). */
-const NORMAL_LEVELS = Float64Array.from({ length: 4096 }, (_, i) => normalQuantile((i + 0.5) / 4096));
 
 export class CostModel {
   constructor(readonly profile: Profile, readonly weightBytes: number, readonly seed: number) {}
