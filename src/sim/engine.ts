@@ -204,9 +204,13 @@ export class SimEngine {
   private readonly seed: number;
   private metrics: LineSink | null = null;
   private transitions: LineSink | null = null;
-  private lastDelivered: { step: number; group: GeneratedGroup } | null = null;
+  /** The last group delivered (for the planted-violation test hook). */
+  private lastDeliveredStep = 0;
+  private lastDeliveredGroup: GeneratedGroup | null = null;
   private haltRequested = false;
   private checkpointEvery: number;
+  /** Verifier threads in state idle (derived from the state; lets a dispatch with none idle stop at once). */
+  private verifiersIdle: number;
   /** Budget of each step (index = step), from the fixed stage list. */
   private readonly budgets: number[];
   /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
@@ -232,6 +236,7 @@ export class SimEngine {
       this.q = new EventQueue();
       this.accounting = new Uint8Array(o.maxSteps * this.perStep * this.G);
     }
+    this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     if (o.dir) {
       this.metrics = new LineSink(path.join(o.dir, 'metrics.jsonl'), resume ? resume.state.metricsBytes : null);
       if (o.transitions) this.transitions = new LineSink(path.join(o.dir, 'transitions.jsonl'), resume ? resume.state.transitionsBytes : null);
@@ -294,6 +299,8 @@ export class SimEngine {
 
   private setVerifier(i: number, to: VerifierState, event: string): void {
     const v = this.s.verifiers[i]!;
+    if (v.state === 'idle') this.verifiersIdle--;
+    if (to === 'idle') this.verifiersIdle++;
     if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
     if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
     this.transition(`verifier-${i}`, 'verifier', v.state, to, event);
@@ -454,7 +461,8 @@ export class SimEngine {
       this.s.counts.generated += g.lengths.length;
       this.s.counts.pending += g.lengths.length;
       this.s.verifyQueue.push({ step: req.step, group: g, attempts: 0 });
-      this.lastDelivered = { step: req.step, group: g };
+      this.lastDeliveredStep = req.step;
+      this.lastDeliveredGroup = g;
     }
     sm.req = null;
     sm.gen = null;
@@ -467,7 +475,7 @@ export class SimEngine {
 
   private dispatchVerifiers(): void {
     const s = this.s;
-    for (let i = 0; i < s.verifiers.length && s.verifyQueue.length > 0; i++) {
+    for (let i = 0; i < s.verifiers.length && s.verifyQueue.length > 0 && this.verifiersIdle > 0; i++) {
       const v = s.verifiers[i]!;
       if (v.state !== 'idle') continue;
       this.startVerify(i, s.verifyQueue.shift()!, 'VERIFY');
@@ -946,9 +954,9 @@ export class SimEngine {
       s.events++;
       const lastPublished = s.published;
       const lastLearner = s.learnerVersion;
-      if (plant === s.events && this.lastDelivered) {
-        const g = this.lastDelivered.group;
-        for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDelivered.step, g.slot, j, 1);
+      if (plant === s.events && this.lastDeliveredGroup) {
+        const g = this.lastDeliveredGroup;
+        for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDeliveredStep, g.slot, j, 1);
       }
       const r = this.handle(item);
       this.checkInvariants(lastPublished, lastLearner);
