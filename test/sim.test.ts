@@ -190,12 +190,20 @@ describe('virtual clock, compute: none', () => {
 });
 
 describe('virtual clock, real compute (wasm)', () => {
-  const cfg = (over: Record<string, unknown> = {}) => simConfig({ staleness: { policy: 'inflight', eta: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] }, ...over });
-  const settings = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 4 };
+  const cfgBase = (over: Record<string, unknown> = {}) => simConfig({ staleness: { policy: 'inflight', eta: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] }, ...over });
+  const settingsBase = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 4 };
 
-  it('replays byte for byte, and a halted run resumes to the same bytes and weights', async () => {
+  it('replays byte for byte, and a halted run resumes to the same bytes and weights (faults included)', async () => {
+    const faults: SimFaultInput[] = [
+      { kind: 'crash', actor: 'sampler', at: { step: 2 } }, { kind: 'crash', actor: 'learner', at: { step: 3 } },
+      { kind: 'storm', rate: 4, kinds: ['crash', 'slow'], roles: ['sampler', 'verifier'], until: 3 },
+    ];
+    const limits = { limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 } };
+    const cfg = (over: Record<string, unknown> = {}) => cfgBase({ ...limits, ...over });
+    const settings = { ...settingsBase, faults };
     const a = await simRun(cfg(), settings);
     const b = await simRun(cfg(), settings);
+    expect((a.summary.faultsFired as string[]).length).toBeGreaterThanOrEqual(3);
     expect(a.summary.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(b.metrics).toBe(a.metrics);
     expect(b.transitions).toBe(a.transitions);
@@ -213,7 +221,8 @@ describe('virtual clock, real compute (wasm)', () => {
   });
 
   it('in sync mode faults change the schedule, never the result', async () => {
-    const sync = (over: Record<string, unknown> = {}) => cfg({ staleness: { policy: 'sync' }, limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 }, ...over });
+    const settings = settingsBase;
+    const sync = (over: Record<string, unknown> = {}) => cfgBase({ staleness: { policy: 'sync' }, limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 }, ...over });
     const clean = await simRun(sync(), settings, { dir: null });
     const faults: SimFaultInput[] = [
       { kind: 'crash', actor: 'sampler', at: { step: 2 } }, { kind: 'hang', actor: 'sampler-1', at: { step: 3 } },
