@@ -385,6 +385,7 @@ export class SimEngine {
     const sm = this.s.samplers[i]!;
     sm.req = req;
     sm.epoch++;
+    sm.genStart = this.s.t; // the work's start (a hang while syncing times out from here)
     this.setSampler(i, 'syncingWeights', 'GENERATE');
     if (sm.version < this.s.published) {
       sm.syncTo = this.s.published;
@@ -519,42 +520,58 @@ export class SimEngine {
     let n = 0, correct = 0, rewardSum = 0, lengthSum = 0, lagSum = 0, lagMax = 0, trainedN = 0, tokens = 0, zero = 0;
     const groups: StepBatch['groups'] = [];
     const hist = s.stalenessHist;
+    const acc = this.accounting;
+    let nTrained = 0, nStale = 0, nInvalid = 0;
     for (const { group: g, scored } of list) {
       const r = scored.rewards;
-      if (r.every((x) => x === r[0])) zero++;
+      const inv = scored.invalid;
       const G = g.lengths.length;
+      let same = true;
       const trained = new Array<boolean>(G);
       const lag = s.learnerVersion - g.minVersion; // one per group: its rows start together
       if (lag < 0 || lag > this.eta) this.fail(`group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`);
       const stale = correction.kind === 'drop' && lag > correction.maxLag;
       const base = this.rolloutIndex(k, g.slot, 0);
+      let valid = 0;
       for (let j = 0; j < G; j++) {
         const len = g.lengths[j]!;
-        n++;
-        rewardSum += r[j]!;
-        if (r[j]! > 0) correct++;
+        const rj = r[j]!;
+        if (rj !== r[0]) same = false;
+        rewardSum += rj;
+        if (rj > 0) correct++;
         lengthSum += len;
-        if (this.accounting[base + j] !== 1) this.fail(`rollout ${k}/${g.slot}/${j} accounted ${this.accounting[base + j] === 0 ? 'before it was generated' : 'twice'}`);
-        let to: 2 | 3 | 4;
-        if (scored.invalid[j] || len === 0) to = 4;
-        else {
-          hist[lag] = (hist[lag] ?? 0) + 1;
-          to = stale ? 3 : 2;
-        }
-        this.accounting[base + j] = to;
-        s.counts.pending--;
-        if (to === 2) {
-          s.counts.trained++;
-          trainedN++;
+        if (acc[base + j] !== 1) this.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
+        if (inv[j] || len === 0) {
+          acc[base + j] = 4;
+          nInvalid++;
+          trained[j] = false;
+        } else if (stale) {
+          acc[base + j] = 3;
+          valid++;
+          nStale++;
+          trained[j] = false;
+        } else {
+          acc[base + j] = 2;
+          valid++;
+          nTrained++;
           tokens += len;
-          lagSum += lag;
-          if (lag > lagMax) lagMax = lag;
-        } else if (to === 3) s.counts.droppedStale++;
-        else s.counts.droppedInvalid++;
-        trained[j] = to === 2;
+          trained[j] = true;
+        }
+      }
+      n += G;
+      if (same) zero++;
+      if (valid > 0) hist[lag] = (hist[lag] ?? 0) + valid;
+      if (!stale && valid > 0) {
+        lagSum += lag * valid;
+        if (lag > lagMax) lagMax = lag;
       }
       groups.push({ group: g, scored, trained });
     }
+    trainedN = nTrained;
+    s.counts.pending -= nTrained + nStale + nInvalid;
+    s.counts.trained += nTrained;
+    s.counts.droppedStale += nStale;
+    s.counts.droppedInvalid += nInvalid;
     for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
     s.stalenessMax = Math.max(s.stalenessMax, lagMax);
     s.outstandingGroups -= this.perStep;
@@ -959,6 +976,7 @@ export class SimEngine {
         for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDeliveredStep, g.slot, j, 1);
       }
       const r = this.handle(item);
+      q.release(item); // handlers keep no reference to the event
       this.checkInvariants(lastPublished, lastLearner);
       if (r === 'done') {
         status = 'done';

@@ -22,6 +22,16 @@ export interface QueuedEvent extends SimEvent {
 export class EventQueue {
   private heap: QueuedEvent[] = [];
   private nextSeq = 0;
+  /** Popped events handed back with `release` (reused: the hot loop allocates no event objects). */
+  private free: QueuedEvent[] = [];
+
+  /** Returns a popped event whose fields nobody will read again. */
+  release(item: QueuedEvent): void {
+    if (this.free.length < 4096) {
+      item.data = undefined;
+      this.free.push(item);
+    }
+  }
 
   get size(): number {
     return this.heap.length;
@@ -39,7 +49,15 @@ export class EventQueue {
   add(t: number, kind: string, actor: number, epoch: number, data?: Record<string, unknown>): void {
     if (!Number.isFinite(t)) throw new RangeError(`EventQueue: event '${kind}' at non-finite time ${t}`);
     const h = this.heap;
-    const item: QueuedEvent = { t, seq: this.nextSeq++, kind, actor, epoch, data };
+    let item = this.free.pop();
+    if (item) {
+      item.t = t;
+      item.seq = this.nextSeq++;
+      item.kind = kind;
+      item.actor = actor;
+      item.epoch = epoch;
+      item.data = data;
+    } else item = { t, seq: this.nextSeq++, kind, actor, epoch, data };
     let i = h.length;
     h.push(item);
     while (i > 0) {
