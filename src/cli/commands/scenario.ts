@@ -33,7 +33,14 @@ export function registerScenario(program: Command): void {
         const c0 = wallNow();
         let r: CellResult;
         try {
-          const { status, summary } = await runVirtual({ config: cell.config, settings: cell.settings, dir: cellDir, now: wallNow });
+          const every = Math.max(1, Math.ceil(cell.settings.maxSteps / 5));
+          const { status, summary } = await runVirtual({
+            config: cell.config, settings: cell.settings, dir: cellDir, now: wallNow,
+            onStep: (m) => {
+              const k = m.step as number;
+              if (k % every === 0 && k < cell.settings.maxSteps) log(`  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`);
+            },
+          });
           const metrics = path.join(cellDir, 'metrics.jsonl');
           r = { name: cell.name, params: cell.params, status, summary, trainPassLast: trainPassLast(metrics), evalPass1: lastEvalPass1(metrics) };
         } catch (e) {
