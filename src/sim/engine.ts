@@ -1072,7 +1072,8 @@ export class SimEngine {
       tokensGenerated: s.tokensGenerated, tokensTrained: s.tokensTrained,
       tokensPerSimSecond: s.tokensGenerated / T, stepsPerSimHour: (s.learnerVersion / T) * 3600,
       utilisation: { samplers: samplersBusy / (T * s.samplers.length), verifiers: verifiersBusy / (T * s.verifiers.length), learner: learnerBusy / T },
-      staleness: { mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0, max: s.stalenessMax, histogram: hist },
+      // Over every valid rollout when its batch formed (trained and dropped-stale); trainedMax: trained ones only.
+      staleness: { mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0, max: hist.reduce((m, c, lag) => (c > 0 ? lag : m), 0), histogram: hist, trainedMax: s.stalenessMax },
       inflightSwaps: s.inflightSwaps, restarts: s.samplers.reduce((a, x) => a + x.restarts, 0) + s.verifiers.reduce((a, x) => a + x.restarts, 0) + s.learner.restarts,
       faultsFired: s.faultsFired,
     };

@@ -166,8 +166,9 @@ export interface CellResult {
   evalPass1: Record<string, number> | null;
 }
 
-function fmt(x: unknown, digits = 3): string {
-  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—';
+/** The largest lag with any rollouts. */
+function histMax(h: (number | null)[]): number {
+  return h.reduce<number>((m, c, lag) => ((c ?? 0) > 0 ? lag : m), 0);
 }
 
 function agg(xs: number[], digits: number): string {
@@ -198,7 +199,7 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
       ...(real ? [agg(num((r) => r.trainPassLast), 3), agg(num(evalFirst), 3)] : []),
       agg(num((r) => r.summary.stepsPerSimHour), 0), agg(num((r) => r.summary.tokensPerSimSecond), 0),
       agg(num((r) => (r.summary.utilisation as { samplers: number }).samplers), 2), agg(num((r) => (r.summary.utilisation as { learner: number }).learner), 2),
-      agg(num((r) => (r.summary.staleness as { mean: number }).mean), 2), agg(num((r) => (r.summary.staleness as { max: number }).max), 0),
+      agg(num((r) => (r.summary.staleness as { mean: number }).mean), 2), agg(num((r) => histMax((r.summary.staleness as { histogram: number[] }).histogram)), 0),
       hist.map((c, i) => `${i}:${c}`).join(' ') || '—',
       agg(num((r) => r.summary.rolloutsDroppedStale), 0), agg(num((r) => r.summary.rolloutsDroppedInvalid), 0), agg(num((r) => r.summary.rolloutsLost), 0),
       ...(s.faults.length ? [agg(num((r) => (r.summary.faultsFired as string[]).length), 0), agg(num((r) => r.summary.restarts), 0)] : []),
@@ -208,7 +209,7 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
   }
   const failed = results.filter((r) => r.status !== 'done');
   if (failed.length) lines.push('', '## Failed cells', '', ...failed.map((r) => `- ${r.name}: ${r.error}`));
-  lines.push('', `Columns: final train pass = mean pass rate of the last ≤ 5 training batches; eval pass@1 = held-out pass@1 at the first eval budget after the last step${real ? '' : ' (compute: none has no learning outcome)'}; steps/sim-h and tokens/sim-s per simulated hour / second; util = busy fraction; staleness = learner version − oldest token version per trained rollout.`, '');
+  lines.push('', `Columns: final train pass = mean pass rate of the last ≤ 5 training batches; eval pass@1 = held-out pass@1 at the first eval budget after the last step${real ? '' : ' (compute: none has no learning outcome)'}; steps/sim-h and tokens/sim-s per simulated hour / second; util = busy fraction; staleness = learner version − oldest token version, over every valid rollout when its batch formed (trained and dropped-stale).`, '');
   return lines.join('\n');
 }
 
