@@ -23,6 +23,7 @@ import { stalenessBound, type TrainConfig } from '../runtime/config.js';
 import { CostModel, jitterFactor, type Profile } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { Rng } from '../util/rng.js';
+import { InputError } from '../util/errors.js';
 import { actorOf, type SimFault, type SimRole } from './faults.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 
@@ -162,6 +163,7 @@ export interface SimResult {
 }
 
 const FAULT_ROLES: SimRole[] = ['sampler', 'verifier', 'learner'];
+const MAX_ROLLOUTS = 256 * 1024 * 1024;
 
 /** Lines appended to a file, with the byte count kept for checkpoints. */
 class LineSink {
@@ -234,7 +236,10 @@ export class SimEngine {
     } else {
       this.s = this.initialState();
       this.q = new EventQueue();
-      this.accounting = new Uint8Array(o.maxSteps * this.perStep * this.G);
+      const n = o.maxSteps * this.perStep * this.G;
+      // One byte per rollout id (every id accounted once); a limit keeps memory and checkpoints bounded.
+      if (n > MAX_ROLLOUTS) throw new InputError(`steps × rollout.problemsPerStep × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`);
+      this.accounting = new Uint8Array(n);
     }
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     if (o.dir) {
