@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/queue.js';
-import { SimInvariantError } from '../src/sim/engine.js';
+import { SimEngine, SimInvariantError } from '../src/sim/engine.js';
+import { parseProfile } from '../src/sim/profile.js';
 import type { SimFaultInput } from '../src/sim/faults.js';
-import { SurrogateSchema } from '../src/sim/compute.js';
+import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
@@ -175,6 +176,24 @@ describe('virtual clock, compute: none', () => {
     expect(d.rolloutsDroppedStale as number).toBeGreaterThan(0);
     expect(d.rolloutsDroppedStale).toBe(d.staleness.histogram.slice(1).reduce((a, b) => a + b, 0));
     expect((d.rolloutsTrained as number) + (d.rolloutsDroppedStale as number)).toBe(d.rolloutsGenerated);
+  });
+
+  it('an in-flight update applies from the first position decoded after the weights arrive', async () => {
+    // A request: prefill 1 s, then 1 s per position, 10 positions. Step 1 runs 0–11 s, trains
+    // 11–13 s, v1 lands at 13 s; step 2 (admitted at v0, η = 1) started at 11 s, so at 13 s
+    // positions 0 and 1 have their logits: v1 applies from position 2.
+    const profile = parseProfile({
+      name: 'steps', sampler: { prefillFixedS: 1, prefillPerTokenS: 0, decodeStepFixedS: 1, decodeStepPerRowS: 0 },
+      verifier: { perRolloutS: 0 }, learner: { fixedS: 2, perTokenS: 0 }, weights: { bytes: 1, latencyS: 0, bandwidthBytesPerS: 1e12 },
+    }, 'steps profile');
+    const cfg = simConfig({ staleness: { policy: 'inflight', eta: 1 }, topology: { samplers: 1, verifierThreads: 1 }, rollout: { problemsPerStep: 1, groupSize: 2 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 3 }] } });
+    const compute = new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1);
+    const schedules: string[] = [];
+    const generate = compute.generate.bind(compute);
+    compute.generate = (step, slots, budget, G, schedule) => (schedules.push(`${step}:${JSON.stringify(schedule)}`), generate(step, slots, budget, G, schedule));
+    const e = new SimEngine({ config: cfg, profile, compute, faults: [], maxSteps: 3, dir: null, transitions: false, maxEvents: 10_000 });
+    expect((await e.run()).status).toBe('done');
+    expect(schedules.slice(0, 3)).toEqual(['1:[[0,0]]', '2:[[0,0]]', '2:[[0,0],[2,1]]']);
   });
 
   it('publication faults cost their time; a sampler that exhausts its restarts fails the run', async () => {

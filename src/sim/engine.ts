@@ -435,23 +435,26 @@ export class SimEngine {
     const elapsed = this.s.t - sm.genStart;
     const rows = sm.gen.rowLengths;
     const maxLen = Math.max(...rows);
-    let lo = 0, hi = maxLen; // largest position whose logits are not computed yet at `elapsed`
+    // lo = the last position whose logits exist at `elapsed` (0 while the prefill runs). As in the
+    // real sampler, new weights apply from the next decode step on: position lo + 1.
+    let lo = 0, hi = maxLen;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.cost.decodeOffset(sm.gen.promptTokens, rows, mid) * sm.factor <= elapsed) lo = mid;
       else hi = mid - 1;
     }
+    const from = lo + 1;
     sm.version = v;
-    if (lo >= maxLen) return; // every position already decoded: the result is on its way
+    if (from >= maxLen) return; // every position already decoded: the result is on its way
     const last = sm.schedule.at(-1)!;
-    if (last[0] === lo) last[1] = v;
-    else sm.schedule.push([lo, v]);
+    if (last[0] === from) last[1] = v;
+    else sm.schedule.push([from, v]);
     this.s.inflightSwaps++;
     const req = sm.req!;
     sm.gen = this.o.compute.generate(req.step, req.slots, this.budgetOf(req.step), this.G, sm.schedule);
     sm.epoch++;
     const end = sm.genStart + this.generationSeconds(sm.gen, sm.factor);
-    this.q.push(Math.max(this.s.t, end), { kind: 'generated', actor: i, epoch: sm.epoch });
+    this.q.add(Math.max(this.s.t, end), 'generated', i, sm.epoch);
   }
 
   private delivered(i: number): void {
