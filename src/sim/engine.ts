@@ -30,7 +30,7 @@ import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } fro
 export class SimInvariantError extends Error {
   override readonly name = 'SimInvariantError';
   constructor(readonly seed: number, readonly event: number, readonly t: number, what: string) {
-    super(`invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — replay with the same seed and config; stop before it with --max-events ${event - 1}`);
+    super(`invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — the run is a pure function of its config.json and virtual.json: rerunning them replays it to this event`);
   }
 }
 
