@@ -1,6 +1,7 @@
-// One-off: re-render results.md of a finished scenario from its results.json with the current code, and print pivot tables.
+// Re-renders a finished staleness sweep's results.md from its results.json (with the current table code) and
+// prints the pivot tables of docs/STALENESS.md:  npx tsx bench/staleness-pivot.ts examples/scenarios/staleness-sweep.yaml runs/scenarios/staleness-sweep
 import fs from 'node:fs';
-import { loadScenario, resultsMarkdown, type CellResult } from './src/sim/scenario.js';
+import { loadScenario, resultsMarkdown, type CellResult } from '../src/sim/scenario.js';
 const [file, dir] = [process.argv[2]!, process.argv[3]!];
 const { scenario } = loadScenario(file, false);
 const doc = JSON.parse(fs.readFileSync(`${dir}/results.json`, 'utf8')) as { command: string; wallSeconds: number; cells: CellResult[] };
