@@ -94,6 +94,7 @@ describe('e3sim train --clock virtual', () => {
       [['train', '--config', 'examples/smoke.yaml', '--clock', 'virtual', '--profile', 'nope', '--out', path.join(tmp, 'x1')], /--profile: 'nope' is neither a built-in profile \(cpu-tiny, gpu-cluster-1.7b\)/],
       [['train', '--config', 'examples/smoke.yaml', '--compute', 'none', '--out', path.join(tmp, 'x2')], /--profile\/--compute: only with --clock virtual/],
       [['scenario', path.join(tmp, 'missing.yaml')], /scenario: '.*missing.yaml' does not exist/],
+      [['train', '--config', 'examples/curriculum-coupled.yaml', '--clock', 'virtual', '--out', path.join(tmp, 'x4')], /curriculum.kind: the virtual clock runs 'fixed' curricula, got 'coupled'/],
       [['scenario', bad], /sweep.staleness.bound: '-1': expected a whole number ≥ 0 or inf/],
     ];
     for (const [args, msg] of cases) {
@@ -101,6 +102,7 @@ describe('e3sim train --clock virtual', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(msg);
     }
+    expect(fs.existsSync(path.join(tmp, 'x4'))).toBe(false); // bad input leaves no run directory
     const big = path.join(tmp, 'big.yaml');
     fs.writeFileSync(big, fs.readFileSync('examples/smoke.yaml', 'utf8').replace('samplers: 1', 'samplers: 500'));
     const r = e3sim('train', '--config', big, '--out', path.join(tmp, 'x3'));

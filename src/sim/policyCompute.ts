@@ -34,6 +34,14 @@ interface GroupPayload {
   rollouts: Rollout[];
 }
 
+/** The virtual clock plans every step from a fixed stage list (difficulty and budget per stage). */
+export function checkVirtualCurriculum(c: TrainConfig, source: string): void {
+  if (c.curriculum.kind !== 'fixed') throw new InputError(`${source}: curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}' (the coupled rule is real-clock only)`);
+  for (const [i, st] of c.curriculum.stages.entries()) {
+    if (st.difficulty === undefined || st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets are real-clock only`);
+  }
+}
+
 export function lossConfigOf(c: TrainConfig): LossConfig {
   const l = c.learner;
   return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
@@ -81,10 +89,7 @@ export class PolicyCompute implements Compute {
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
       throw new InputError(`model.checkpoint: '${c.model.checkpoint}' is not a countdown policy`);
     }
-    for (const [i, st] of c.curriculum.stages.entries()) {
-      if (st.difficulty === undefined || st.budgetTokens === undefined) throw new InputError(`curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets and the coupled rule are real-clock only`);
-    }
-    if (c.curriculum.kind !== 'fixed') throw new InputError(`curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}'`);
+    checkVirtualCurriculum(c, 'config');
     this.gpt = init.manifest.config;
     this.sampler = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');
     this.learner = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');

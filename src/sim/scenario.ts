@@ -14,6 +14,7 @@ import { loadProfile, parseProfile } from './profile.js';
 import { SimFaultSchema } from './faults.js';
 import { SurrogateSchema } from './compute.js';
 import { defaultSettings, type VirtualSettings } from './run.js';
+import { checkVirtualCurriculum } from './policyCompute.js';
 
 const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
 
@@ -148,6 +149,7 @@ export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
     for (const [k, v] of Object.entries(params)) applySweep(raw, k, v, `sweep.${k}`);
     const name = keys.length ? keys.map((k) => `${k.split('.').at(-1)}=${label(params[k])}`).join(',').replace(/[^A-Za-z0-9.,=_-]/g, '_') : 'base';
     const config = parseTrainConfig(raw, `scenario ${s.name}, cell ${name}`);
+    checkVirtualCurriculum(config, `scenario ${s.name}, cell ${name}`);
     const maxSteps = s.steps ?? totalSteps(config);
     const settings = defaultSettings(profile, maxSteps, { compute: s.compute, surrogate: s.surrogate, faults: s.faults, transitions: s.transitions, maxEvents: s.maxEvents });
     return { name, params, config, settings };

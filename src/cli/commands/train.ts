@@ -5,6 +5,7 @@ import { checkRealClockTopology, loadTrainConfig, parseTrainConfig, totalSteps, 
 import { loadProfile } from '../../sim/profile.js';
 import { defaultSettings, readVirtualSettings, runVirtual } from '../../sim/run.js';
 import { faultsFromSpecs } from '../../sim/faults.js';
+import { checkVirtualCurriculum } from '../../sim/policyCompute.js';
 import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
 import { TrainingRun, type StepProgress } from '../../runtime/run.js';
@@ -164,6 +165,7 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
     settings = readVirtualSettings(out);
   } else {
     if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none') throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
+    checkVirtualCurriculum(cfg, f.config ?? 'config');
     const profile = loadProfile(f.profile ?? 'cpu-tiny', '--profile');
     settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), { compute: (f.compute ?? 'real') as 'real' | 'none', faults: faultsFromSpecs([...cfg.faults, ...injected]) });
     fs.mkdirSync(out, { recursive: true });
