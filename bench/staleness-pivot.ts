@@ -2,6 +2,7 @@
 // prints the pivot tables of docs/STALENESS.md:  npx tsx bench/staleness-pivot.ts examples/scenarios/staleness-sweep.yaml runs/scenarios/staleness-sweep
 import fs from 'node:fs';
 import { loadScenario, resultsMarkdown, type CellResult } from '../src/sim/scenario.js';
+import { formatSpread, spread } from '../src/util/stats.js';
 const [file, dir] = [process.argv[2]!, process.argv[3]!];
 const { scenario } = loadScenario(file, false);
 const doc = JSON.parse(fs.readFileSync(`${dir}/results.json`, 'utf8')) as { command: string; wallSeconds: number; cells: CellResult[] };
@@ -9,7 +10,7 @@ fs.writeFileSync(`${dir}/results.md`, resultsMarkdown(scenario, doc.cells, doc.c
 const bounds = scenario.sweep['staleness.bound']!.map(String);
 const corrs = scenario.sweep['learner.correction']!.map(String);
 const cell = (b: string, c: string) => doc.cells.filter((x) => String(x.params['staleness.bound']) === b && String(x.params['learner.correction']) === c && x.status === 'done');
-const agg = (xs: number[], d: number) => { const m = xs.reduce((a, b) => a + b, 0) / xs.length; return `${m.toFixed(d)} [${Math.min(...xs).toFixed(d)}, ${Math.max(...xs).toFixed(d)}]`; };
+const agg = (xs: number[], d: number) => formatSpread(spread(xs), d);
 for (const [title, f, d] of [
   ['held-out pass@1 at budget 96 (32 problems × 4 samples), mean [min, max] over seeds', (x: CellResult) => Object.values(x.evalPass1 ?? {})[0] as number, 3],
   ['final training pass rate (last 5 steps)', (x: CellResult) => x.trainPassLast as number, 3],

@@ -9,6 +9,7 @@ import { Adam } from '../policy/transformer/adam.js';
 import { sample } from '../policy/transformer/sample.js';
 import { tokenLogprobsTensor } from '../policy/transformer/logprobs.js';
 import type { GptConfig } from '../policy/transformer/config.js';
+import { median } from '../util/stats.js';
 
 export interface BenchShape {
   dModel: number;
@@ -33,11 +34,6 @@ export interface BenchResult {
   trainStepRuns: number[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 export function pgLoss(model: Gpt, tokens: tf.Tensor2D, targets: tf.Tensor2D, advantages: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
   const { logprobs } = tokenLogprobsTensor(model, tokens, targets);

@@ -11,6 +11,7 @@ import { parseTrainConfig } from '../runtime/config.js';
 import { loadProfile } from '../sim/profile.js';
 import { SurrogateSchema } from '../sim/compute.js';
 import { defaultSettings, runVirtual } from '../sim/run.js';
+import { median } from '../util/stats.js';
 
 export interface SimBenchCase {
   name: string;
@@ -33,6 +34,7 @@ export interface SimBenchRow {
   events: number;
   simSeconds: number;
   wallSeconds: number[];
+  medianWallSeconds: number;
   eventsPerSecond: number;
 }
 
@@ -64,8 +66,8 @@ export async function runSimBench(o: { repeats: number; now: () => number; cases
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
         o.log?.(`${c.name}: ${r === 0 ? 'warm-up' : `repeat ${r}`} ${events} events in ${wall.toFixed(2)} s (${Math.round(events / wall).toLocaleString('en-US')}/s)`);
       }
-      const median = [...walls].sort((a, b) => a - b)[Math.floor(walls.length / 2)]!;
-      rows.push({ name: c.name, events, simSeconds, wallSeconds: walls, eventsPerSecond: events / median });
+      const mid = median(walls);
+      rows.push({ name: c.name, events, simSeconds, wallSeconds: walls, medianWallSeconds: mid, eventsPerSecond: events / mid });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

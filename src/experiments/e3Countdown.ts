@@ -14,6 +14,7 @@ import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
 import { TrainingRun, type Summary } from '../runtime/run.js';
 import type { Now } from '../runtime/clock.js';
 import type { BackendName } from '../tensor/backend.js';
+import { formatSpread, spread, type Spread } from '../util/stats.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -111,12 +112,6 @@ export async function runE3Countdown(o: { out: string; seeds: number; quick: boo
   return results;
 }
 
-interface Spread { mean: number; min: number; max: number; n: number }
-function spread(xs: number[]): Spread | null {
-  if (xs.length === 0) return null;
-  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
-}
-const fmt = (s: Spread | null, d = 3) => (s ? `${s.mean.toFixed(d)} [${s.min.toFixed(d)}, ${s.max.toFixed(d)}]` : '—');
 
 /** Per arm: pass@1/pass@4 per budget, extrapolation ratio (pass@1 at 4x / at B_tr), entropy, length, attempts — mean [min, max] over seeds. */
 export function summarize(results: readonly ArmSeedResult[], layout: BudgetLayout = 'short'): { arms: Record<string, Record<string, Spread | null>>; markdown: string } {
@@ -147,7 +142,7 @@ export function summarize(results: readonly ArmSeedResult[], layout: BudgetLayou
     '',
     `| arm | seeds | ${cols.join(' | ')} |`,
     `|---|---|${cols.map(() => '---').join('|')}|`,
-    ...Object.entries(arms).map(([arm, row]) => `| ${arm} | ${results.filter((r) => r.arm === arm).length} | ${cols.map((c) => fmt(row[c] ?? null, c === 'wallSeconds' ? 0 : 3)).join(' | ')} |`),
+    ...Object.entries(arms).map(([arm, row]) => `| ${arm} | ${results.filter((r) => r.arm === arm).length} | ${cols.map((c) => formatSpread(row[c] ?? null, c === 'wallSeconds' ? 0 : 3)).join(' | ')} |`),
   ].join('\n');
   return { arms, markdown: md + '\n' };
 }

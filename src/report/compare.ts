@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { asset, escapeHtml, readRun, scriptJson, type RunData } from './html.js';
 import { InputError } from '../util/errors.js';
+import { spread, type Spread } from '../util/stats.js';
 
 const isRun = (d: string) => fs.existsSync(path.join(d, 'config.json')) && fs.existsSync(path.join(d, 'metrics.jsonl'));
 const subdirs = (d: string) => fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name)).sort();
@@ -28,11 +29,8 @@ const METRICS: [string, string][] = [
   ['lengthIncorrect', 'Length of incorrect responses'], ['entropy', 'Entropy'], ['kl', 'KL'], ['stalenessMean', 'Staleness (mean)'], ['tokensPerSec', 'Tokens/s'],
 ];
 
-interface Agg { mean: number; min: number; max: number }
-function agg(xs: number[]): Agg | null {
-  if (xs.length === 0) return null;
-  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
-}
+type Agg = Spread;
+const agg = spread;
 
 /** The mean of `key` over a run's last `k` steps. */
 function tail(run: RunData, key: string, k = 5): number | null {

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { CorrectionSchema } from '../rl/loss.js';
+import { CorrectionSchema, type LossConfig } from '../rl/loss.js';
+import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backend.js';
 import { InputError } from '../util/errors.js';
 import { FaultSchema, parseFault } from './faults.js';
@@ -141,19 +142,20 @@ export function stalenessBound(c: TrainConfig): number {
   }
 }
 
-export function totalSteps(c: TrainConfig): number {
-  return c.curriculum.stages.reduce((n, s) => n + s.steps, 0);
+/** The learner's loss settings from a config. */
+export function lossConfigOf(c: TrainConfig): LossConfig {
+  const l = c.learner;
+  return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  const where = issue.path.length ? issue.path.join('.') : '(top level)';
-  return `${where}: ${issue.message}`;
+export function totalSteps(c: TrainConfig): number {
+  return c.curriculum.stages.reduce((n, s) => n + s.steps, 0);
 }
 
 /** Validates a parsed config object; `source` names it in errors. */
 export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const r = TrainConfigSchema.safeParse(raw);
-  if (!r.success) throw new InputError(`${source}: ${r.error.issues.slice(0, 5).map(describe).join('; ')}`);
+  if (!r.success) throw new InputError(`${source}: ${zodIssues(r.error)}`);
   const c = r.data;
   if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined) {
     throw new InputError(`${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`);

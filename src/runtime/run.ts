@@ -28,20 +28,18 @@ import { weightsSha256 } from '../tensor/pack.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import type { LossConfig } from '../rl/loss.js';
 import type { TrainRollout } from '../rl/gptStep.js';
-import { generateProblem } from '../tasks/countdown/problems.js';
 import { VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
-import { Rng } from '../util/rng.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Now } from './clock.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
-import { stalenessBound, totalSteps, type TrainConfig } from './config.js';
+import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
 import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type FormedBatch } from './batcher.js';
 import { ACTORS_DIR, WorkerHandle } from './workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
-import { stageOfStep } from './stages.js';
+import { problemsOfStep, stageOfStep } from './stages.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
 import type { LadderMeasurement } from '../eval/countdown.js';
 
@@ -246,8 +244,7 @@ export class TrainingRun {
   }
 
   private get lossConfig(): LossConfig {
-    const l = this.cfg.learner;
-    return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
+    return lossConfigOf(this.cfg);
   }
 
   // ── requests ────────────────────────────────────────────────────────────────────────────
@@ -258,12 +255,7 @@ export class TrainingRun {
     if (!this.cur.dynamic) {
       // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
       const stage = stageOfStep(this.cfg.curriculum.stages, k);
-      const rng = new Rng(`problems/${this.cfg.seed}/${k}`);
-      const problems = Array.from({ length: n }, (_, i) => {
-        const p = generateProblem(rng.fork(i), stage.difficulty!, 'train');
-        return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
-      });
-      return { stage: stage.index, budgetTokens: stage.budgetTokens!, problems };
+      return { stage: stage.index, budgetTokens: stage.budgetTokens!, problems: problemsOfStep(this.cfg.curriculum.stages, this.cfg.seed, k, n) };
     }
     // Buckets, thresholds or the coupled rule: the stage current when step k is planned.
     const stage = this.cur.state.stage;

@@ -106,6 +106,9 @@ interface LearnerS {
   replay: boolean;
 }
 
+/** What every simulated actor has: its work epoch, speed factor and a fault waiting for its next work. */
+type ActorS = SamplerS | VerifierS | LearnerS;
+
 /** Everything that changes during a run, JSON-safe (the checkpoint is this object). */
 interface SimState {
   t: number;
@@ -324,22 +327,18 @@ export class SimEngine {
     return ((step - 1) * this.perStep + slot) * this.G + j;
   }
 
-  /** 1 generated, 2 trained, 3 dropped-stale, 4 dropped-invalid. */
-  private account(step: number, slot: number, j: number, to: 1 | 2 | 3 | 4): void {
-    const i = this.rolloutIndex(step, slot, j);
-    const was = this.accounting[i]!;
-    if (to === 1) {
-      if (was !== 0) this.fail(`rollout ${step}/${slot}/${j} generated twice`);
-      this.s.counts.generated++;
-      this.s.counts.pending++;
-    } else {
-      if (was !== 1) this.fail(`rollout ${step}/${slot}/${j} accounted ${was === 0 ? 'before it was generated' : 'twice'}`);
-      this.s.counts.pending--;
-      if (to === 2) this.s.counts.trained++;
-      else if (to === 3) this.s.counts.droppedStale++;
-      else this.s.counts.droppedInvalid++;
+  /** Accounts a delivered group's rollouts as generated (state 1; later 2 trained, 3 dropped-stale, 4 dropped-invalid). */
+  private markGenerated(step: number, g: GeneratedGroup): void {
+    const base = this.rolloutIndex(step, g.slot, 0);
+    let tokens = 0;
+    for (let j = 0; j < g.lengths.length; j++) {
+      if (this.accounting[base + j] !== 0) this.fail(`rollout ${step}/${g.slot}/${j} generated twice`);
+      this.accounting[base + j] = 1;
+      tokens += g.lengths[j]!;
     }
-    this.accounting[i] = to;
+    this.s.tokensGenerated += tokens;
+    this.s.counts.generated += g.lengths.length;
+    this.s.counts.pending += g.lengths.length;
   }
 
   /** O(1) checks after every event. */
@@ -421,11 +420,7 @@ export class SimEngine {
     sm.genStart = this.s.t;
     this.setSampler(i, 'generating', event);
     const dur = this.generationSeconds(sm.gen, sm.factor);
-    const fault = this.stepFault('sampler', i, req.step) ?? sm.next;
-    sm.next = null;
-    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, sm.epoch, { role: 'sampler' });
-    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.samplerTimeoutMs / 1000, 'timeout', i, sm.epoch, { role: 'sampler' });
-    else this.q.add(this.s.t + dur, 'generated', i, sm.epoch);
+    this.scheduleWork('sampler', i, sm, req.step, dur, 'generated');
   }
 
   /** In-flight updates: version `v` reaches a generating sampler; tokens from the current position on use it. */
@@ -461,14 +456,7 @@ export class SimEngine {
     const sm = this.s.samplers[i]!;
     const req = sm.req!;
     for (const g of sm.gen!.groups) {
-      const base = this.rolloutIndex(req.step, g.slot, 0);
-      for (let j = 0; j < g.lengths.length; j++) {
-        if (this.accounting[base + j] !== 0) this.fail(`rollout ${req.step}/${g.slot}/${j} generated twice`);
-        this.accounting[base + j] = 1;
-        this.s.tokensGenerated += g.lengths[j]!;
-      }
-      this.s.counts.generated += g.lengths.length;
-      this.s.counts.pending += g.lengths.length;
+      this.markGenerated(req.step, g);
       this.s.verifyQueue.push({ step: req.step, group: g, attempts: 0 });
       this.lastDeliveredStep = req.step;
       this.lastDeliveredGroup = g;
@@ -497,11 +485,7 @@ export class SimEngine {
     v.epoch++;
     this.setVerifier(i, 'verifying', event);
     const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
-    const fault = this.stepFault('verifier', i, job.step) ?? v.next;
-    v.next = null;
-    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, v.epoch, { role: 'verifier' });
-    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.verifierTimeoutMs / 1000, 'timeout', i, v.epoch, { role: 'verifier' });
-    else this.q.add(this.s.t + dur, 'verified', i, v.epoch);
+    this.scheduleWork('verifier', i, v, job.step, dur, 'verified');
   }
 
   private graded(job: VerifyJob, scored: Scored): void {
@@ -604,11 +588,7 @@ export class SimEngine {
     l.workStart = this.s.t;
     this.setLearner('training', event);
     const dur = this.cost.trainSeconds(b.tokens) * l.slow * jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
-    const fault = this.stepFault('learner', 0, b.step) ?? l.next;
-    l.next = null;
-    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', 0, l.epoch, { role: 'learner' });
-    else if (fault === 'hang') this.q.add(this.s.t + this.o.config.limits.learnerTimeoutMs / 1000, 'timeout', 0, l.epoch, { role: 'learner' });
-    else this.q.add(this.s.t + dur, 'trained', 0, l.epoch);
+    this.scheduleWork('learner', 0, l, b.step, dur, 'trained');
   }
 
   private trained(): void {
@@ -662,16 +642,16 @@ export class SimEngine {
     s.published = v;
     s.learner.batch = null;
     this.setLearner('waitingForBatch', 'PUBLISHED');
-    if (this.o.config.staleness.policy === 'inflight') {
-      s.samplers.forEach((sm, i) => {
-        if (sm.state === 'generating' && sm.version < v) this.q.add(this.s.t + this.cost.transferSeconds(), 'swap', i, sm.epoch, { version: v });
-      });
-    }
+    // One pass over the samplers: in-flight swaps to v, and the oldest weights still in use.
+    const inflight = this.o.config.staleness.policy === 'inflight';
+    const arrive = s.t + this.cost.transferSeconds();
     let oldest = v;
-    for (const sm of s.samplers) {
-      if (sm.state === 'generating' && sm.schedule.length) oldest = Math.min(oldest, sm.schedule[0]![1]);
-      if (sm.state === 'syncingWeights') oldest = Math.min(oldest, sm.syncTo);
-    }
+    s.samplers.forEach((sm, i) => {
+      if (sm.state === 'generating') {
+        if (inflight && sm.version < v) this.q.add(arrive, 'swap', i, sm.epoch, { version: v });
+        if (sm.schedule.length) oldest = Math.min(oldest, sm.schedule[0]![1]);
+      } else if (sm.state === 'syncingWeights') oldest = Math.min(oldest, sm.syncTo);
+    });
     this.o.compute.release(oldest);
     const ev = this.o.config.eval;
     if (ev && this.o.compute.evaluate && ((ev.every && v % ev.every === 0) || v === this.o.maxSteps)) {
@@ -692,6 +672,27 @@ export class SimEngine {
     this.s.faultsFired.push(key);
     this.metric({ type: 'fault', t: this.s.t, event: this.s.events, fault: key });
     this.o.onLog?.(`fault ${key} at t=${this.s.t.toFixed(3)} s`);
+  }
+
+  /**
+   * The end of a piece of work that takes `dur` seconds: its completion event `done`, or — when a
+   * fault is planned for it (for its step, or waiting since the actor was idle) — a crash halfway
+   * through, or a hang the supervisor notices at the role's timeout.
+   */
+  private scheduleWork(role: SimRole, i: number, a: ActorS, step: number, dur: number, done: string): void {
+    const fault = this.stepFault(role, i, step) ?? a.next;
+    a.next = null;
+    if (fault === 'crash') this.q.add(this.s.t + dur / 2, 'crash', i, a.epoch, { role });
+    else if (fault === 'hang') this.q.add(this.s.t + this.timeoutSeconds(role), 'timeout', i, a.epoch, { role });
+    else this.q.add(this.s.t + dur, done, i, a.epoch);
+  }
+
+  private timeoutSeconds(role: SimRole): number {
+    return this.o.config.limits[`${role}TimeoutMs`] / 1000;
+  }
+
+  private actor(role: SimRole, i: number): ActorS {
+    return role === 'sampler' ? this.s.samplers[i]! : role === 'verifier' ? this.s.verifiers[i]! : this.s.learner;
   }
 
   /** A crash or hang planned for `role`'s first work of `step` (fires once). */
@@ -741,14 +742,13 @@ export class SimEngine {
     const name = role === 'learner' ? 'learner' : `${role}-${i}`;
     this.fired(`${kind}:${name}@t=${Math.round(this.s.t * 1e6) / 1e6}`);
     if (kind === 'slow') {
-      const a = role === 'sampler' ? this.s.samplers[i]! : role === 'verifier' ? this.s.verifiers[i]! : this.s.learner;
-      a.slow *= factor;
+      this.actor(role, i).slow *= factor;
       if (duration !== undefined) this.q.add(this.s.t + duration, 'slow-end', i, 0, { role, factor });
       return;
     }
     if (kind === 'crash') return this.crash(role, i, 'CRASH');
     // hang: work in progress stops; the supervisor notices at the timeout
-    const timeout = this.o.config.limits[role === 'sampler' ? 'samplerTimeoutMs' : role === 'verifier' ? 'verifierTimeoutMs' : 'learnerTimeoutMs'] / 1000;
+    const timeout = this.timeoutSeconds(role);
     if (role === 'sampler') {
       const sm = this.s.samplers[i]!;
       if (sm.state === 'generating' || sm.state === 'syncingWeights') {
@@ -901,20 +901,16 @@ export class SimEngine {
       case 'crash':
       case 'timeout': {
         const role = ev.data!.role as SimRole;
-        const epoch = role === 'sampler' ? s.samplers[ev.actor]!.epoch : role === 'verifier' ? s.verifiers[ev.actor]!.epoch : s.learner.epoch;
-        if (epoch === ev.epoch) this.crash(role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
+        if (this.actor(role, ev.actor).epoch === ev.epoch) this.crash(role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
         break;
       }
       case 'restarted': {
         const role = ev.data!.role as SimRole;
-        const epoch = role === 'sampler' ? s.samplers[ev.actor]!.epoch : role === 'verifier' ? s.verifiers[ev.actor]!.epoch : s.learner.epoch;
-        if (epoch === ev.epoch) this.restarted(role, ev.actor);
+        if (this.actor(role, ev.actor).epoch === ev.epoch) this.restarted(role, ev.actor);
         break;
       }
       case 'slow-end': {
-        const role = ev.data!.role as SimRole;
-        const a = role === 'sampler' ? s.samplers[ev.actor]! : role === 'verifier' ? s.verifiers[ev.actor]! : s.learner;
-        a.slow /= ev.data!.factor as number;
+        this.actor(ev.data!.role as SimRole, ev.actor).slow /= ev.data!.factor as number;
         break;
       }
       case 'grader-resume': {
@@ -979,10 +975,7 @@ export class SimEngine {
       s.events++;
       const lastPublished = s.published;
       const lastLearner = s.learnerVersion;
-      if (plant === s.events && this.lastDeliveredGroup) {
-        const g = this.lastDeliveredGroup;
-        for (let j = 0; j < g.lengths.length; j++) this.account(this.lastDeliveredStep, g.slot, j, 1);
-      }
+      if (plant === s.events && this.lastDeliveredGroup) this.markGenerated(this.lastDeliveredStep, this.lastDeliveredGroup);
       const r = this.handle(item);
       q.release(item); // handlers keep no reference to the event
       this.checkInvariants(lastPublished, lastLearner);

@@ -15,15 +15,13 @@ import { weightsSha256, type PackedWeights } from '../tensor/pack.js';
 import { gptRlStep, type TrainRollout } from '../rl/gptStep.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import type { LossConfig } from '../rl/loss.js';
-import { generateProblem } from '../tasks/countdown/problems.js';
 import { verify } from '../tasks/countdown/verifier.js';
 import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets } from '../eval/countdown.js';
 import { generateRollouts } from '../runtime/generate.js';
-import { stageOfStep } from '../runtime/stages.js';
-import type { TrainConfig } from '../runtime/config.js';
+import { problemsOfStep } from '../runtime/stages.js';
+import { lossConfigOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
-import { Rng } from '../util/rng.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
 
@@ -40,21 +38,6 @@ export function checkVirtualCurriculum(c: TrainConfig, source: string): void {
   for (const [i, st] of c.curriculum.stages.entries()) {
     if (st.difficulty === undefined || st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets are real-clock only`);
   }
-}
-
-export function lossConfigOf(c: TrainConfig): LossConfig {
-  const l = c.learner;
-  return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
-}
-
-/** Step k's problems: a pure function of (seed, k), as in the real runtime's fixed curriculum. */
-export function problemsOfStep(c: TrainConfig, k: number): Problem[] {
-  const stage = stageOfStep(c.curriculum.stages, k);
-  const rng = new Rng(`problems/${c.seed}/${k}`);
-  return Array.from({ length: c.rollout.problemsPerStep }, (_, i) => {
-    const p = generateProblem(rng.fork(i), stage.difficulty!, 'train');
-    return { id: `${i}:${p.id}`, numbers: p.numbers, target: p.target, difficulty: p.difficulty };
-  });
 }
 
 function writePacked(dir: string, name: string, w: PackedWeights): void {
@@ -108,7 +91,7 @@ export class PolicyCompute implements Compute {
 
   private problemsOf(step: number): Problem[] {
     let p = this.problems.get(step);
-    if (!p) this.problems.set(step, (p = problemsOfStep(this.c, step)));
+    if (!p) this.problems.set(step, (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.c.rollout.problemsPerStep)));
     return p;
   }
 

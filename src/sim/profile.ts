@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { zodIssues } from '../util/zodIssues.js';
 import { Rng } from '../util/rng.js';
 
 const sec = z.number().min(0).max(1e6);
@@ -82,10 +83,7 @@ export function loadProfile(nameOrFile: string, field: string, relativeTo = proc
 
 export function parseProfile(raw: unknown, source: string): Profile {
   const r = ProfileSchema.safeParse(raw);
-  if (!r.success) {
-    const where = r.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`).join('; ');
-    throw new InputError(`${source}: ${where}`);
-  }
+  if (!r.success) throw new InputError(`${source}: ${zodIssues(r.error)}`);
   return r.data;
 }
 

@@ -42,10 +42,6 @@ export class EventQueue {
     return this.n;
   }
 
-  get seq(): number {
-    return this.nextSeq;
-  }
-
   push(t: number, ev: SimEvent): void {
     this.add(t, ev.kind, ev.actor, ev.epoch, ev.data);
   }
@@ -123,10 +119,6 @@ export class EventQueue {
     }
     E[n] = undefined as unknown as QueuedEvent; // no stale reference
     return top;
-  }
-
-  peekTime(): number | undefined {
-    return this.n > 0 ? this.t[0] : undefined;
   }
 
   /** For checkpoints: the pending events in pop order, and the next sequence number. */

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { TrainConfig } from '../runtime/config.js';
 import { initBackend } from '../tensor/backend.js';
 import { InputError } from '../util/errors.js';
+import { zodIssues } from '../util/zodIssues.js';
 import { SimEngine, type SimResult } from './engine.js';
 import { ProfileSchema, type Profile } from './profile.js';
 import { SimFaultSchema, type SimFault, type SimFaultInput } from './faults.js';
@@ -46,8 +47,11 @@ export interface VirtualRunResult {
   summary: Record<string, unknown>;
 }
 
+/** What `weights.bytes: model` means without a model (compute: none): a nominal 1 MB; set bytes in the profile for a real size. */
+const SURROGATE_MODEL_BYTES = 1_000_000;
+
 export async function makeCompute(config: TrainConfig, s: VirtualSettings): Promise<Compute> {
-  if (s.compute === 'none') return new SurrogateCompute(s.surrogate, config.seed, 1_000_000);
+  if (s.compute === 'none') return new SurrogateCompute(s.surrogate, config.seed, SURROGATE_MODEL_BYTES);
   await initBackend(config.backend); // once per process; a different backend later is a clear error
   return new PolicyCompute(config);
 }
@@ -90,7 +94,7 @@ export function readVirtualSettings(dir: string): VirtualSettings {
   const file = path.join(dir, 'virtual.json');
   if (!fs.existsSync(file)) throw new InputError(`--resume: '${dir}' has no virtual.json (not a --clock virtual run)`);
   const r = VirtualSettingsSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-  if (!r.success) throw new InputError(`${file}: ${r.error.issues[0]!.path.join('.')}: ${r.error.issues[0]!.message}`);
+  if (!r.success) throw new InputError(`${file}: ${zodIssues(r.error, 1)}`);
   return r.data;
 }
 

@@ -10,6 +10,8 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { parseTrainConfig, totalSteps, type TrainConfig } from '../runtime/config.js';
 import { InputError } from '../util/errors.js';
+import { zodIssues } from '../util/zodIssues.js';
+import { formatSpread, mean, spread } from '../util/stats.js';
 import { loadProfile, parseProfile } from './profile.js';
 import { SimFaultSchema } from './faults.js';
 import { SurrogateSchema } from './compute.js';
@@ -52,10 +54,6 @@ export interface Cell {
   settings: VirtualSettings;
 }
 
-function issueText(e: z.ZodError): string {
-  return e.issues.slice(0, 3).map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`).join('; ');
-}
-
 export function loadScenario(file: string, quick: boolean): { scenario: Scenario; dir: string } {
   if (!fs.existsSync(file)) throw new InputError(`scenario: '${file}' does not exist`);
   let raw: unknown;
@@ -65,7 +63,7 @@ export function loadScenario(file: string, quick: boolean): { scenario: Scenario
     throw new InputError(`scenario: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }
   const r = ScenarioSchema.safeParse(raw);
-  if (!r.success) throw new InputError(`${file}: ${issueText(r.error)}`);
+  if (!r.success) throw new InputError(`${file}: ${zodIssues(r.error, 3)}`);
   if (!quick || !r.data.quick) return { scenario: r.data, dir: path.dirname(path.resolve(file)) };
   // The quick form: the fields `quick:` names replace the scenario's (config is merged), as written — so
   // a field quick leaves out keeps the scenario's value, not the schema default.
@@ -74,7 +72,7 @@ export function loadScenario(file: string, quick: boolean): { scenario: Scenario
   const merged = { ...o, ...q, config: deepMerge(o.config ?? {}, q.config ?? {}) };
   delete (merged as Record<string, unknown>).quick;
   const rq = ScenarioSchema.safeParse(merged);
-  if (!rq.success) throw new InputError(`${file} (with its quick: overrides): ${issueText(rq.error)}`);
+  if (!rq.success) throw new InputError(`${file} (with its quick: overrides): ${zodIssues(rq.error, 3)}`);
   return { scenario: rq.data, dir: path.dirname(path.resolve(file)) };
 }
 
@@ -173,11 +171,7 @@ function histMax(h: (number | null)[]): number {
   return h.reduce<number>((m, c, lag) => ((c ?? 0) > 0 ? lag : m), 0);
 }
 
-function agg(xs: number[], digits: number): string {
-  if (xs.length === 0) return '—';
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  return xs.length === 1 ? m.toFixed(digits) : `${m.toFixed(digits)} [${Math.min(...xs).toFixed(digits)}, ${Math.max(...xs).toFixed(digits)}]`;
-}
+const agg = (xs: number[], digits: number) => formatSpread(spread(xs), digits, { single: 'mean' });
 
 /** results.md: one row per parameter combination, seeds aggregated as mean [min, max]. */
 export function resultsMarkdown(s: Scenario, results: CellResult[], command: string): string {
@@ -215,17 +209,14 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
   return lines.join('\n');
 }
 
-export function trainPassLast(metricsFile: string): number | null {
-  if (!fs.existsSync(metricsFile)) return null;
-  const steps = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => m.type === undefined);
-  const last = steps.slice(-5).map((m) => m.passRate as number);
-  return last.length ? last.reduce((a, b) => a + b, 0) / last.length : null;
-}
-
-export function lastEvalPass1(metricsFile: string): Record<string, number> | null {
-  if (!fs.existsSync(metricsFile)) return null;
-  const evals = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => m.type === 'eval');
-  const last = evals.at(-1) as { rows?: { budget: number; passAt: Record<string, number> }[] } | undefined;
-  if (!last?.rows) return null;
-  return Object.fromEntries(last.rows.map((r) => [String(r.budget), r.passAt['1'] ?? NaN]));
+/** A finished cell's learning outcome from its metrics.jsonl (read once): see CellResult. */
+export function cellOutcome(metricsFile: string): Pick<CellResult, 'trainPassLast' | 'evalPass1'> {
+  if (!fs.existsSync(metricsFile)) return { trainPassLast: null, evalPass1: null };
+  const lines = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const last = lines.filter((m) => m.type === undefined).slice(-5).map((m) => m.passRate as number);
+  const ev = lines.filter((m) => m.type === 'eval').at(-1) as { rows?: { budget: number; passAt: Record<string, number> }[] } | undefined;
+  return {
+    trainPassLast: last.length ? mean(last) : null,
+    evalPass1: ev?.rows ? Object.fromEntries(ev.rows.map((r) => [String(r.budget), r.passAt['1'] ?? NaN])) : null,
+  };
 }

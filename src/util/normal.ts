@@ -1,5 +1,4 @@
-/** The standard normal distribution's quantile function. */
-/** Φ⁻¹(p) by Acklam's rational approximation (relative error < 1.2e-9). */
+/** The standard normal distribution's quantile function Φ⁻¹(p), by Acklam's rational approximation (relative error < 1.2e-9). */
 export function normalQuantile(p: number): number {
   const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
   const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];

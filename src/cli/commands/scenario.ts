@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { wallNow } from '../../runtime/clock.js';
 import { printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
-import { expandCells, lastEvalPass1, loadScenario, resultsMarkdown, trainPassLast, type CellResult } from '../../sim/scenario.js';
+import { cellOutcome, expandCells, loadScenario, resultsMarkdown, type CellResult } from '../../sim/scenario.js';
 import { runVirtual } from '../../sim/run.js';
 import { SimInvariantError } from '../../sim/engine.js';
 
@@ -41,8 +41,7 @@ export function registerScenario(program: Command): void {
               if (k % every === 0 && k < cell.settings.maxSteps) log(`  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`);
             },
           });
-          const metrics = path.join(cellDir, 'metrics.jsonl');
-          r = { name: cell.name, params: cell.params, status, summary, trainPassLast: trainPassLast(metrics), evalPass1: lastEvalPass1(metrics) };
+          r = { name: cell.name, params: cell.params, status, summary, ...cellOutcome(path.join(cellDir, 'metrics.jsonl')) };
         } catch (e) {
           if (e instanceof InputError) throw e;
           const msg = e instanceof Error ? e.message : String(e);
