@@ -10,6 +10,10 @@ import { sample } from '../policy/transformer/sample.js';
 import { tokenLogprobsTensor } from '../policy/transformer/logprobs.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import { median } from '../util/stats.js';
+import type * as Comlink from 'comlink';
+import type { BackendName } from '../tensor/backend.js';
+import { WorkerHandle } from '../runtime/workers.js';
+import type { MessagePort } from 'node:worker_threads';
 
 export interface BenchShape {
   dModel: number;
@@ -29,6 +33,8 @@ export interface BenchResult {
   sampleTokensPerSec: number;
   trainTokensPerSec: number;
   trainStepMs: number;
+  /** Worker threads that ran the workload at the same time (figures are their aggregate). */
+  threads: number;
   /** Every timed repeat, so the spread is visible. */
   sampleRuns: number[];
   trainStepRuns: number[];
@@ -40,47 +46,127 @@ export function pgLoss(model: Gpt, tokens: tf.Tensor2D, targets: tf.Tensor2D, ad
   return tf.div(tf.neg(tf.sum(tf.mul(tf.mul(logprobs, advantages), mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
 }
 
+/**
+ * One thread's bench workload: a model at the bench shape, fixed prompts and a fixed training
+ * batch. `sampleOnce` and `trainOnce` are what the timed repeats call; `runPolicyBench` runs them
+ * in this thread, and `bench --threads N` runs one instance per worker thread (bench.worker.ts).
+ */
+export class PolicyBenchWorkload {
+  private readonly model: Gpt;
+  private readonly adam: Adam;
+  private readonly prompts: number[][];
+  private readonly rng: Rng;
+  private readonly batch: { tokens: tf.Tensor2D; targets: tf.Tensor2D; adv: tf.Tensor1D; mask: tf.Tensor1D };
+
+  constructor(readonly shape: BenchShape, seed = 'bench') {
+    const cfg: GptConfig = { vocabSize: shape.vocabSize, dModel: shape.dModel, nHeads: shape.nHeads, nLayers: shape.nLayers, contextLength: shape.contextLength };
+    this.rng = new Rng(seed);
+    this.model = Gpt.create(cfg, this.rng.fork('init'));
+    const { batch: B, promptTokens: P, contextLength: T } = shape;
+    this.prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => 3 + this.rng.int(shape.vocabSize - 3)));
+    this.adam = new Adam(this.model.variables, { lr: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: 1 });
+    const toks = new Int32Array(B * T).map(() => this.rng.int(shape.vocabSize));
+    this.batch = {
+      tokens: tf.tensor2d(toks, [B, T], 'int32'),
+      targets: tf.tensor2d(toks.map((_, i) => toks[i + 1] ?? 0), [B, T], 'int32'),
+      adv: tf.tensor1d(new Float32Array(B * T).map(() => this.rng.normal())),
+      mask: tf.tensor1d(new Float32Array(B * T).map((_, i) => (i % T >= P - 1 && i % T < T - 1 ? 1 : 0))),
+    };
+  }
+
+  /** Generates the full budget for every prompt (EOS disabled); returns the tokens generated. */
+  sampleOnce(repeat: number): number {
+    const res = sample(this.model, this.prompts, { budgetTokens: this.shape.contextLength - this.shape.promptTokens, temperature: 1, eosId: -1, padId: 0, rngs: this.prompts.map((_, i) => this.rng.fork(`s${repeat}.${i}`)) });
+    return res.reduce((a, x) => a + x.tokens.length, 0);
+  }
+
+  /** One forward + backward + Adam step; returns the completion tokens it trained on. */
+  trainOnce(): number {
+    const { tokens, targets, adv, mask } = this.batch;
+    this.adam.minimize(() => pgLoss(this.model, tokens, targets, adv, mask));
+    return this.shape.batch * (this.shape.contextLength - this.shape.promptTokens);
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.batch));
+    this.adam.dispose();
+    this.model.dispose();
+  }
+}
+
 export function runPolicyBench(backend: string, shape: BenchShape, opts: { repeats: number; now: () => number; log?: (s: string) => void }): BenchResult {
-  const cfg: GptConfig = { vocabSize: shape.vocabSize, dModel: shape.dModel, nHeads: shape.nHeads, nLayers: shape.nLayers, contextLength: shape.contextLength };
-  const rng = new Rng('bench');
-  const model = Gpt.create(cfg, rng.fork('init'));
-  const { batch: B, promptTokens: P, contextLength: T } = shape;
-  const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => 3 + rng.int(shape.vocabSize - 3)));
-  const budget = T - P;
+  const w = new PolicyBenchWorkload(shape);
   const sampleRuns: number[] = [];
   for (let r = 0; r <= opts.repeats; r++) {
     const t0 = opts.now();
-    // eosId −1 is never sampled: every sequence generates the full budget
-    const res = sample(model, prompts, { budgetTokens: budget, temperature: 1, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(`s${r}.${i}`)) });
-    const n = res.reduce((a, x) => a + x.tokens.length, 0);
+    const n = w.sampleOnce(r);
     const dt = (opts.now() - t0) / 1000;
     if (r > 0) sampleRuns.push(n / dt); // first run warms up
     opts.log?.(`sample ${r === 0 ? 'warmup' : r}: ${(n / dt).toFixed(0)} tokens/s`);
   }
-  const adam = new Adam(model.variables, { lr: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: 1 });
-  const toks = new Int32Array(B * T).map(() => rng.int(shape.vocabSize));
   const trainStepRuns: number[] = [];
-  const tokens = tf.tensor2d(toks, [B, T], 'int32');
-  const targets = tf.tensor2d(toks.map((_, i) => toks[i + 1] ?? 0), [B, T], 'int32');
-  const adv = tf.tensor1d(new Float32Array(B * T).map(() => rng.normal()));
-  const mask = tf.tensor1d(new Float32Array(B * T).map((_, i) => (i % T >= P - 1 && i % T < T - 1 ? 1 : 0)));
+  let trained = 0;
   for (let r = 0; r <= opts.repeats; r++) {
     const t0 = opts.now();
-    adam.minimize(() => pgLoss(model, tokens, targets, adv, mask));
+    trained = w.trainOnce();
     const dt = opts.now() - t0;
     if (r > 0) trainStepRuns.push(dt);
     opts.log?.(`train ${r === 0 ? 'warmup' : r}: ${dt.toFixed(0)} ms/step`);
   }
-  tf.dispose([tokens, targets, adv, mask]);
-  adam.dispose();
-  model.dispose();
+  w.dispose();
   const trainStepMs = median(trainStepRuns);
-  // Trained tokens: every position that carries loss (completion positions).
-  const trainedTokens = B * (T - P);
   return {
-    backend, shape,
+    backend, shape, threads: 1,
     sampleTokensPerSec: median(sampleRuns),
-    trainTokensPerSec: (trainedTokens / trainStepMs) * 1000,
+    trainTokensPerSec: (trained / trainStepMs) * 1000,
     trainStepMs, sampleRuns, trainStepRuns,
   };
+}
+
+export interface BenchWorkerApi {
+  init(backend: BackendName, shape: BenchShape, seed: string): Promise<string>;
+  sampleOnce(repeat: number): number;
+  trainOnce(): number;
+  /** For the latency bench: returns its argument. */
+  echo(x: number): number;
+  /** For the latency bench: echoes every message that arrives on `port`. */
+  echoOn(port: MessagePort): void;
+}
+
+/**
+ * The same measurement with `threads` worker threads, each with its own backend and model,
+ * sampling (then training) at the same time: aggregate tokens/s = all threads' tokens / the wall
+ * time until the last one finishes, per repeat; medians over repeats.
+ */
+export async function runPolicyBenchThreads(backend: BackendName, shape: BenchShape, opts: { threads: number; repeats: number; now: () => number; log?: (s: string) => void }): Promise<BenchResult> {
+  const workers = Array.from({ length: opts.threads }, (_, i) => new WorkerHandle<BenchWorkerApi>(`bench-${i}`, 'bench.worker.ts'));
+  const timeout = 30 * 60_000;
+  try {
+    const details = await Promise.all(workers.map((w, i) => w.call('init', (api) => api.init(backend, shape, `bench.${i}`), timeout)));
+    opts.log?.(`${opts.threads} threads on ${details[0]}`);
+    const phase = async (what: string, f: (api: Comlink.Remote<BenchWorkerApi>) => Promise<number>): Promise<number[]> => {
+      const runs: number[] = [];
+      for (let r = 0; r <= opts.repeats; r++) {
+        const t0 = opts.now();
+        const tokens = (await Promise.all(workers.map((w) => w.call(what, f, timeout)))).reduce((a, b) => a + b, 0);
+        const dt = (opts.now() - t0) / 1000;
+        if (r > 0) runs.push(tokens / dt);
+        opts.log?.(`${what} ${r === 0 ? 'warmup' : r}: ${(tokens / dt).toFixed(0)} tokens/s (all threads)`);
+      }
+      return runs;
+    };
+    let repeat = 0;
+    const sampleRuns = await phase('sample', (api) => api.sampleOnce(repeat++));
+    const trainRuns = await phase('train', (api) => api.trainOnce());
+    const trainTokensPerSec = median(trainRuns);
+    const perStep = opts.threads * shape.batch * (shape.contextLength - shape.promptTokens);
+    return {
+      backend: details[0]!.split(' ')[0]!, shape, threads: opts.threads,
+      sampleTokensPerSec: median(sampleRuns), trainTokensPerSec,
+      trainStepMs: (perStep / trainTokensPerSec) * 1000,
+      sampleRuns, trainStepRuns: trainRuns.map((t) => (perStep / t) * 1000),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }

@@ -24,3 +24,10 @@ export function formatSpread(s: Spread | null, digits = 3, o: { single?: 'mean' 
   if (s.n === 1 && o.single === 'mean') return s.mean.toFixed(digits);
   return `${s.mean.toFixed(digits)} [${s.min.toFixed(digits)}, ${s.max.toFixed(digits)}]`;
 }
+
+/** The q-quantile (0..1) by the nearest-rank method; NaN for an empty list. */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}

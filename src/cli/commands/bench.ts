@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import { initBackend, parseBackend } from '../../tensor/backend.js';
-import { REFERENCE_BENCH, runPolicyBench, type BenchShape } from '../../bench/policyBench.js';
+import { REFERENCE_BENCH, runPolicyBench, runPolicyBenchThreads, type BenchShape } from '../../bench/policyBench.js';
+import { runLatencyBench } from '../../bench/latencyBench.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
@@ -19,11 +20,20 @@ export function registerBench(program: Command): void {
     .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
     .option('--shape <name>', 'reference (dModel 128, 4 heads, 2 layers, ctx 128, batch 64, prompt 16) | large', 'reference')
     .option('--repeats <n>', 'timed repeats (after one warm-up); medians are reported', '3')
+    .option('--threads <n>', 'worker threads running the workload at once (one model each; aggregate tokens/s)', '1')
     .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
     .option('--steps <n>', 'learner steps per topology run', '8')
     .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
     .option('--json', 'print JSON')
-    .action(async (o: { backend: string; shape: string; repeats: string; json?: boolean; topology?: boolean; steps: string; sim?: boolean }) => {
+    .option('--latency', 'message latency: xstate send, worker round trip, and both (p50/p99)')
+    .action(async (o: { backend: string; shape: string; repeats: string; threads: string; json?: boolean; topology?: boolean; steps: string; sim?: boolean; latency?: boolean }) => {
+      if (o.latency) {
+        const rows = await runLatencyBench({ messages: 20_000, now: wallNow });
+        if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
+        process.stdout.write('| path | messages | p50 µs | p99 µs | mean µs |\n|---|---:|---:|---:|---:|\n');
+        for (const r of rows) process.stdout.write(`| ${r.name} | ${r.messages.toLocaleString('en-US')} | ${r.p50Us.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.meanUs.toFixed(1)} |\n`);
+        return;
+      }
       if (o.sim) {
         const rows = await runSimBench({ repeats: parseIntFlag(o.repeats, '--repeats', 1, 100), now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
         if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
@@ -44,10 +54,17 @@ export function registerBench(program: Command): void {
       const shape = BENCH_SHAPES[o.shape];
       if (!shape) throw new InputError(`--shape: expected one of ${Object.keys(BENCH_SHAPES).join(', ')}, got '${o.shape}'`);
       const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
+      const threads = parseIntFlag(o.threads, '--threads', 1, 16);
+      if (threads > 1) {
+        const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, { threads, repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+        if (o.json) return printJson(r);
+        process.stdout.write(`${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (all threads)\n`);
+        return;
+      }
       const backend = await initBackend(parseBackend(o.backend));
       if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`);
       const r = runPolicyBench(backend.name, shape, { repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
-      if (o.json) return printJson({ backend: r.backend, sampleTokensPerSec: r.sampleTokensPerSec, trainTokensPerSec: r.trainTokensPerSec, trainStepMs: r.trainStepMs, shape: r.shape, sampleRuns: r.sampleRuns, trainStepRuns: r.trainStepRuns });
+      if (o.json) return printJson({ ...r, detail: backend.detail });
       process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)\n`);
     });
 }

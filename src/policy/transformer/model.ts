@@ -13,6 +13,7 @@ import { packArrays, unpackArrays, type PackedWeights } from '../../tensor/pack.
 import { InputError } from '../../util/errors.js';
 import type { GptConfig } from './config.js';
 import { bmm, gelu, layerNorm, linear } from './ops.js';
+import { HostKvCache } from './kvcache.js';
 
 type Params = Map<string, tf.Variable>;
 
@@ -67,6 +68,7 @@ export class Gpt {
   readonly params: Params;
   readonly variables: tf.Variable[];
   private readonly masks = new Map<number, tf.Tensor2D>();
+  private readonly qkvCache = new Map<number, { ids: object[]; w: tf.Tensor2D; b: tf.Tensor1D }>();
 
   private constructor(readonly config: GptConfig, weights: PackedWeights, source: string) {
     const byName = unpackArrays(weights, source);
@@ -120,6 +122,8 @@ export class Gpt {
     for (const v of this.variables) v.dispose();
     for (const m of this.masks.values()) m.dispose();
     this.masks.clear();
+    for (const e of this.qkvCache.values()) tf.dispose([e.w, e.b]);
+    this.qkvCache.clear();
   }
 
   private p(name: string): tf.Variable {
@@ -165,14 +169,19 @@ export class Gpt {
   }
 
   /** CausalSelfAttention over a whole [B·T, D] block; also returns this layer's K^T and V. */
-  private attention(i: number, x: tf.Tensor2D, B: number, T: number, cache?: KvCache): tf.Tensor2D {
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number, cache?: KvCache, host?: HostKvCache): tf.Tensor2D {
     const { nHeads: H, dModel: D } = this.config;
     const hd = D / H;
     const p = `h.${i}.attn`;
+    // Three products rather than one fused [D, 3D] one: splitting the fused result into heads
+    // (a 5-D transpose and slices, whose gradients are pads) made the training step 1.9x slower
+    // on wasm (measured).
     const q = this.heads(this.dense(x, `${p}.wq`, `${p}.bq`), B, T);
     const k = this.dense(x, `${p}.wk`, `${p}.bk`);
     const kT = tf.reshape(tf.transpose(tf.reshape(k, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
-    const v = this.heads(this.dense(x, `${p}.wv`, `${p}.bv`), B, T);
+    const vRows = this.dense(x, `${p}.wv`, `${p}.bv`);
+    const v = this.heads(vRows, B, T);
+    host?.write(i, 0, T, k.dataSync() as Float32Array, vRows.dataSync() as Float32Array);
     if (cache) {
       cache.k.push(this.heads(k, B, T));
       cache.v.push(v);
@@ -183,6 +192,8 @@ export class Gpt {
     const y = tf.reshape(tf.transpose(tf.reshape(yh, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, D]) as tf.Tensor2D;
     return this.dense(y, `${p}.wo`, `${p}.bo`);
   }
+
+
 
   private mlp(i: number, x: tf.Tensor2D): tf.Tensor2D {
     const p = `h.${i}.mlp`;
@@ -197,15 +208,65 @@ export class Gpt {
    * Teacher-forced forward over a [B, T] batch from position 0: logits [B·T, V].
    * With `cache`, also returns each layer's K and V (the sampler's prefill).
    */
-  forward(tokens: tf.Tensor2D, cache?: { out: KvCache }): tf.Tensor2D {
+  forward(tokens: tf.Tensor2D, cache?: { out?: KvCache; host?: HostKvCache }): tf.Tensor2D {
     const [B, T] = tokens.shape;
     let x = this.embed(tokens, 0);
     for (let i = 0; i < this.config.nLayers; i++) {
-      x = tf.add(x, this.attention(i, this.ln(x, `h.${i}.ln1`), B, T, cache?.out));
+      x = tf.add(x, this.attention(i, this.ln(x, `h.${i}.ln1`), B, T, cache?.out, cache?.host));
       x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));
     }
-    if (cache) cache.out.length = T;
+    if (cache?.out) cache.out.length = T;
+    if (cache?.host) cache.host.length = T;
     return linear(this.ln(x, 'lnf'), this.p('head') as tf.Tensor2D);
+  }
+
+  /**
+   * One decoding step over a host KV cache (the wasm and cpu backends' path): the projections run
+   * as tensors, the one-token attention on the host (kvcache.ts). `tokens` [B] at position
+   * cache.length; returns the logits [B, V] and advances the cache by one position.
+   */
+  decodeHost(tokens: tf.Tensor1D, cache: HostKvCache): tf.Tensor2D {
+    const B = tokens.shape[0];
+    const D = this.config.dModel;
+    const pos = cache.length;
+    let x = this.embed(tf.reshape(tokens, [B, 1]) as tf.Tensor2D, pos);
+    const q = new Float32Array(B * D), k = new Float32Array(B * D), v = new Float32Array(B * D);
+    for (let i = 0; i < this.config.nLayers; i++) {
+      const p = `h.${i}`;
+      const qkvW = this.fusedQkv(i);
+      const qkv = tf.fused.matMul({ a: this.ln(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b }).dataSync() as Float32Array; // [B, 3D]
+      for (let b = 0; b < B; b++) {
+        q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
+        k.set(qkv.subarray(3 * b * D + D, 3 * b * D + 2 * D), b * D);
+        v.set(qkv.subarray(3 * b * D + 2 * D, 3 * b * D + 3 * D), b * D);
+      }
+      cache.write(i, pos, 1, k, v);
+      cache.length = pos + 1;
+      const y = cache.attend(i, q); // a fresh array: the cpu backend may alias it
+      cache.length = pos;
+      x = tf.add(x, tf.fused.matMul({ a: tf.tensor2d(y, [B, D]), b: this.p(`${p}.attn.wo`), bias: this.p(`${p}.attn.bo`) }));
+      const h = tf.fused.matMul({ a: this.ln(x, `${p}.ln2`), b: this.p(`${p}.mlp.w1`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b1`) });
+      x = tf.add(x, tf.fused.matMul({ a: gelu(h as tf.Tensor2D), b: this.p(`${p}.mlp.w2`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b2`) }));
+    }
+    cache.length = pos + 1;
+    return linear(this.ln(x, 'lnf'), this.p('head') as tf.Tensor2D);
+  }
+
+  /**
+   * Layer i's q/k/v projections as one [D, 3D] matrix and [3D] bias (one product and one read
+   * back per decode step instead of three). Rebuilt when any of the six variables was assigned
+   * since (tfjs gives an assigned variable new data, so the data ids tell).
+   */
+  private fusedQkv(i: number): { w: tf.Tensor2D; b: tf.Tensor1D } {
+    const names = ['wq', 'wk', 'wv', 'bq', 'bk', 'bv'].map((n) => `h.${i}.attn.${n}`);
+    const ids = names.map((n) => this.p(n).dataId);
+    const hit = this.qkvCache.get(i);
+    if (hit && hit.ids.every((id, j) => id === ids[j])) return hit;
+    if (hit) tf.dispose([hit.w, hit.b]);
+    const [wq, wk, wv, bq, bk, bv] = names.map((n) => this.p(n));
+    const entry = { ids, w: tf.keep(tf.concat([wq!, wk!, wv!], 1)) as tf.Tensor2D, b: tf.keep(tf.concat([bq!, bk!, bv!], 0)) as tf.Tensor1D };
+    this.qkvCache.set(i, entry);
+    return entry;
   }
 
   /**

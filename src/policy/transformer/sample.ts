@@ -7,6 +7,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import type { Gpt, KvCache } from './model.js';
+import { HostKvCache } from './kvcache.js';
+
+/**
+ * Backends whose tensors live in host memory keep the KV cache on the host (kvcache.ts); GPU
+ * backends keep it as tensors.
+ */
+export function usesHostKvCache(): boolean {
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'cpu';
+}
 
 export interface SampleOptions {
   /** Maximum number of generated tokens per sequence (truncation budget). */
@@ -29,6 +39,8 @@ export interface SampleOptions {
    * updates); the KV cache of earlier positions is kept.
    */
   beforeDecode?: (position: number) => void;
+  /** Force the host KV cache on or off (default: on for the wasm and cpu backends). */
+  hostKvCache?: boolean;
 }
 
 export interface SampleResult {
@@ -53,10 +65,12 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
 
   const flat = new Int32Array(B * P);
   prompts.forEach((p, b) => flat.set(p, b * P));
+  const { nHeads: H, dModel: D, nLayers, contextLength } = model.config;
+  const hostCache = (opts.hostKvCache ?? usesHostKvCache()) ? new HostKvCache(B, H, D / H, contextLength, nLayers) : null;
   let cache: KvCache = { k: [], v: [], length: 0 };
   let logits = tf.tidy(() => {
     const out: KvCache = { k: [], v: [], length: 0 };
-    const all = model.forward(tf.tensor2d(flat, [B, P], 'int32'), { out });
+    const all = model.forward(tf.tensor2d(flat, [B, P], 'int32'), hostCache ? { host: hostCache } : { out });
     const last = tf.reshape(tf.slice(tf.reshape(all, [B, P, V]), [0, P - 1, 0], [B, 1, V]), [B, V]);
     cache = { k: out.k.map((t) => tf.keep(t)), v: out.v.map((t) => tf.keep(t)), length: P };
     return last as tf.Tensor2D;
@@ -106,6 +120,10 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
     }
     if (active === 0 || step === maxNew - 1) break;
     opts.beforeDecode?.(step + 1);
+    if (hostCache) {
+      logits = tf.tidy(() => model.decodeHost(tf.tensor1d(next, 'int32'), hostCache));
+      continue;
+    }
     const old = cache;
     const out = tf.tidy(() => {
       const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);
