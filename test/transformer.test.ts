@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Gpt, parameterShapes } from '../src/policy/transformer/model.js';
 import { sample } from '../src/policy/transformer/sample.js';
+import { HostKvCache } from '../src/policy/transformer/kvcache.js';
 import { scoreSequences, tokenLogprobsTensor } from '../src/policy/transformer/logprobs.js';
 import { packArrays, unpackArrays, weightsSha256 } from '../src/tensor/pack.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/policy/checkpoint.js';
@@ -56,6 +57,57 @@ describe('tiny GPT', () => {
     });
     expect(maxDiff).toBeLessThan(1e-4);
     m.dispose();
+  });
+
+  it('the host KV cache (SIMD attention) and the tensor KV cache sample alike', () => {
+    const m = Gpt.create(TINY, new Rng(9));
+    const run = (hostKvCache: boolean) => {
+      const rng = new Rng('kv');
+      return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: 2, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)), hostKvCache });
+    };
+    const host = run(true), tensor = run(false);
+    expect(host.map((r) => r.tokens)).toEqual(tensor.map((r) => r.tokens));
+    const diff = host.flatMap((r, b) => r.logprobs.map((lp, t) => Math.abs(lp - tensor[b]!.logprobs[t]!)));
+    expect(Math.max(...diff)).toBeLessThan(1e-5);
+    // in-flight swaps: new weights between tokens reach both paths the same way
+    const other = Gpt.create(TINY, new Rng(10)).pack();
+    const swap = (hostKvCache: boolean) => {
+      const mm = Gpt.create(TINY, new Rng(9));
+      const rng = new Rng('kv');
+      const r = sample(mm, prompts, { budgetTokens: 16, temperature: 0.8, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)), hostKvCache, beforeDecode: (pos) => pos === 5 && mm.load(other) });
+      mm.dispose();
+      return r;
+    };
+    const a = swap(true), b = swap(false);
+    expect(a.map((r) => r.tokens)).toEqual(b.map((r) => r.tokens));
+    expect(a.every((r) => r.tokens.length === 16)).toBe(true);
+    const noSwap = (() => {
+      const rng = new Rng('kv');
+      return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)) });
+    })();
+    expect(a.map((r) => r.tokens.slice(0, 5))).toEqual(noSwap.map((r) => r.tokens.slice(0, 5))); // before the swap: the same
+    expect(a.map((r) => r.tokens)).not.toEqual(noSwap.map((r) => r.tokens)); // after it: the other weights
+    m.dispose();
+  });
+
+  it('the SIMD attention kernels equal the JavaScript reference', () => {
+    const rng = new Rng('simd');
+    for (const [B, H, hd, L, len] of [[3, 2, 8, 10, 7], [2, 4, 4, 5, 1], [5, 1, 32, 33, 33]] as const) {
+      const simd = new HostKvCache(B, H, hd, L, 1);
+      const js = new HostKvCache(B, H, hd, L, 1, { simd: false });
+      expect([simd.kernel, js.kernel]).toEqual(['simd', 'js']);
+      for (let pos = 0; pos < len; pos++) {
+        const k = Float32Array.from({ length: B * H * hd }, () => rng.normal());
+        const v = Float32Array.from({ length: B * H * hd }, () => rng.normal());
+        const q = Float32Array.from({ length: B * H * hd }, () => rng.normal() * 3);
+        for (const c of [simd, js]) {
+          c.write(0, pos, 1, k, v);
+          c.length = pos + 1;
+        }
+        const a = simd.attend(0, q), b = js.attend(0, q);
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+      }
+    }
   });
 
   it('custom-gradient matmuls equal the built-in gradients', () => {

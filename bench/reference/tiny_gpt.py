@@ -18,6 +18,7 @@ import torch.nn.functional as F
 SHAPES = {
     'reference': dict(dModel=128, nHeads=4, nLayers=2, contextLength=128, batch=64, promptTokens=16, vocabSize=128),
     'large': dict(dModel=512, nHeads=8, nLayers=8, contextLength=128, batch=256, promptTokens=16, vocabSize=128),
+    'tiny': dict(dModel=32, nHeads=2, nLayers=1, contextLength=32, batch=4, promptTokens=8, vocabSize=32),
 }
 
 

@@ -94,7 +94,7 @@ export class PolicyBenchWorkload {
   }
 }
 
-export function runPolicyBench(backend: string, shape: BenchShape, opts: { repeats: number; now: () => number; log?: (s: string) => void }): BenchResult {
+export function runPolicyBench(backend: string, shape: BenchShape, opts: { repeats: number; train?: boolean; now: () => number; log?: (s: string) => void }): BenchResult {
   const w = new PolicyBenchWorkload(shape);
   const sampleRuns: number[] = [];
   for (let r = 0; r <= opts.repeats; r++) {
@@ -106,7 +106,7 @@ export function runPolicyBench(backend: string, shape: BenchShape, opts: { repea
   }
   const trainStepRuns: number[] = [];
   let trained = 0;
-  for (let r = 0; r <= opts.repeats; r++) {
+  for (let r = 0; opts.train !== false && r <= opts.repeats; r++) {
     const t0 = opts.now();
     trained = w.trainOnce();
     const dt = opts.now() - t0;
@@ -114,7 +114,7 @@ export function runPolicyBench(backend: string, shape: BenchShape, opts: { repea
     opts.log?.(`train ${r === 0 ? 'warmup' : r}: ${dt.toFixed(0)} ms/step`);
   }
   w.dispose();
-  const trainStepMs = median(trainStepRuns);
+  const trainStepMs = trainStepRuns.length > 0 ? median(trainStepRuns) : NaN;
   return {
     backend, shape, threads: 1,
     sampleTokensPerSec: median(sampleRuns),
@@ -138,7 +138,7 @@ export interface BenchWorkerApi {
  * sampling (then training) at the same time: aggregate tokens/s = all threads' tokens / the wall
  * time until the last one finishes, per repeat; medians over repeats.
  */
-export async function runPolicyBenchThreads(backend: BackendName, shape: BenchShape, opts: { threads: number; repeats: number; now: () => number; log?: (s: string) => void }): Promise<BenchResult> {
+export async function runPolicyBenchThreads(backend: BackendName, shape: BenchShape, opts: { threads: number; repeats: number; train?: boolean; now: () => number; log?: (s: string) => void }): Promise<BenchResult> {
   const workers = Array.from({ length: opts.threads }, (_, i) => new WorkerHandle<BenchWorkerApi>(`bench-${i}`, 'bench.worker.ts'));
   const timeout = 30 * 60_000;
   try {
@@ -157,8 +157,8 @@ export async function runPolicyBenchThreads(backend: BackendName, shape: BenchSh
     };
     let repeat = 0;
     const sampleRuns = await phase('sample', (api) => api.sampleOnce(repeat++));
-    const trainRuns = await phase('train', (api) => api.trainOnce());
-    const trainTokensPerSec = median(trainRuns);
+    const trainRuns = opts.train === false ? [] : await phase('train', (api) => api.trainOnce());
+    const trainTokensPerSec = trainRuns.length > 0 ? median(trainRuns) : NaN;
     const perStep = opts.threads * shape.batch * (shape.contextLength - shape.promptTokens);
     return {
       backend: details[0]!.split(' ')[0]!, shape, threads: opts.threads,

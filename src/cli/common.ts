@@ -5,16 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { InputError } from '../util/errors.js';
 
 const require_ = createRequire(import.meta.url);
+import { BUNDLE } from '../runtime/bundle.js';
 
 /** Versions recorded in manifests: package, tfjs, node, and the git commit when run from a checkout. */
 export function packageVersion(): string {
-  return (require_('../../package.json') as { version: string }).version;
+  return BUNDLE ? BUNDLE.version : (require_('../../package.json') as { version: string }).version;
 }
 
 export function versions(): Record<string, string> {
   const out: Record<string, string> = {
     e3sim: packageVersion(),
-    tfjs: (require_('@tensorflow/tfjs/package.json') as { version: string }).version,
+    tfjs: BUNDLE ? BUNDLE.tfjs : (require_('@tensorflow/tfjs/package.json') as { version: string }).version,
     node: process.version,
   };
   try {

@@ -11,9 +11,11 @@ import { toMermaid } from './diagram.js';
 import { InputError } from '../util/errors.js';
 
 const require_ = createRequire(import.meta.url);
+import { BUNDLE_DIR } from '../runtime/bundle.js';
 
+/** A file from an npm package (beside the bundle, by its base name, in the single-file build). */
 export function asset(spec: string): string {
-  return fs.readFileSync(require_.resolve(spec), 'utf8');
+  return fs.readFileSync(BUNDLE_DIR ? path.join(BUNDLE_DIR, 'assets', path.basename(spec)) : require_.resolve(spec), 'utf8');
 }
 
 export function escapeHtml(s: string): string {

@@ -38,6 +38,7 @@ import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
 import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type FormedBatch } from './batcher.js';
 import { ACTORS_DIR, WorkerHandle } from './workers.js';
+import { BUNDLE_DIR } from './bundle.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
 import { problemsOfStep, stageOfStep } from './stages.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
@@ -179,6 +180,8 @@ export class TrainingRun {
   private stepsAtStart = 0;
   private interrupted = false;
   private fatal: string | null = null;
+  /** Bad input found while starting (a checkpoint, a backend that cannot start): rethrown as is. */
+  startInputError: InputError | null = null;
   private finished!: Promise<'done' | 'failed'>;
 
   constructor(o: TrainOptions) {
@@ -327,7 +330,7 @@ export class TrainingRun {
     const { transfer } = await import('comlink');
     await handle.call('init', (api) => api.init(transfer({
       backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: id,
-    }, [data.buffer, port2 as unknown as Transferable])), 120_000);
+    }, [data.buffer, port2 as unknown as Transferable])), 120_000).catch(asInputErrorIfBackend);
     return { id, handle, port: port1, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
   }
 
@@ -337,7 +340,7 @@ export class TrainingRun {
     await handle.call('init', (api) => api.init({
       backend: this.cfg.backend, config: this.gptConfig, weights: from.weights, reference: this.referenceWeights, version: from.version,
       optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature,
-    }), 120_000);
+    }), 120_000).catch(asInputErrorIfBackend);
     this.learner = handle;
   }
 
@@ -779,7 +782,7 @@ export class TrainingRun {
     for (const a of [this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
 
     this.pool = new Piscina({
-      filename: path.join(ACTORS_DIR, 'verify.task.mjs'),
+      filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
       minThreads: this.cfg.topology.verifierThreads, maxThreads: this.cfg.topology.verifierThreads,
     });
     this.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
@@ -848,7 +851,14 @@ export class TrainingRun {
     const run = this;
     this.coordinator = createActor(coordinatorMachine.provide({
       actors: {
-        start: fromAsync(async () => run.start()),
+        start: fromAsync(async () => {
+          try {
+            await run.start();
+          } catch (e) {
+            if (e instanceof InputError) run.startInputError = e; // bad input stays bad input (exit 2), not a failed run
+            throw e;
+          }
+        }),
         checkpoint: fromAsync(async () => run.checkpoint()),
         stop: fromAsync(async () => run.stopAll()),
       },
@@ -870,6 +880,7 @@ export class TrainingRun {
     fs.closeSync(this.metricsFd);
     this.transitions.close();
     this.trace.close_(this.sinceOpen());
+    if (end === 'failed' && this.startInputError) throw this.startInputError;
     if (end === 'failed') throw new Error(this.fatal ?? ctx.error ?? 'run failed');
     return this.writeSummary();
   }
@@ -908,4 +919,13 @@ export class TrainingRun {
 import { fromPromise } from 'xstate';
 function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
   return fromPromise<O, I>(({ input }) => f({ input }));
+}
+
+/**
+ * A backend that cannot start in a worker (`--backend webgpu` without a GPU, …) is bad input, not
+ * a crash: the worker's InputError arrives as a plain Error (comlink keeps only the message).
+ */
+function asInputErrorIfBackend(e: unknown): never {
+  if (e instanceof Error && e.message.startsWith('--backend ')) throw new InputError(`backend (config or --backend): ${e.message.replace(/^--backend /, '')}`);
+  throw e;
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
+import { BUNDLE_DIR, BUNDLE_FILE } from './bundle.js';
 
 type Listener = EventListenerOrEventListenerObject;
 
@@ -55,7 +56,9 @@ export class WorkerHandle<T> {
   private readonly waiters = new Set<(e: Error) => void>();
 
   constructor(readonly name: string, file: string) {
-    this.worker = new Worker(path.join(ACTORS_DIR, WORKER_BOOT), { workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href }, name });
+    this.worker = BUNDLE_DIR
+      ? new Worker(path.join(BUNDLE_DIR, BUNDLE_FILE), { workerData: { e3simWorker: file }, name })
+      : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), { workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href }, name });
     this.api = Comlink.wrap<T>(nodeEndpoint(this.worker));
     const fail = (e: Error) => {
       if (this.gone) return;

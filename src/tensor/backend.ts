@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../util/errors.js';
 import { installWasmKernels } from './wasmKernels.js';
+import { BUNDLE_DIR } from '../runtime/bundle.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -56,7 +57,7 @@ async function startWebgpu(): Promise<string> {
   if (!vulkanLoaderPresent()) throw new Error('no Vulkan loader (libvulkan.so.1) on this machine; Dawn needs one');
   let webgpu: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
-    webgpu = require_('webgpu');
+    webgpu = (await import('webgpu')) as unknown as typeof webgpu;
   } catch (e) {
     throw new Error(`the optional package 'webgpu' (Dawn) is not installed or does not load: ${firstLine(e)}`);
   }
@@ -69,7 +70,7 @@ async function startWebgpu(): Promise<string> {
   const adapter = await (gpuObject as { requestAdapter: () => Promise<unknown> }).requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter: Dawn found no usable Vulkan GPU (software Vulkan is refused)');
   try {
-    require_('@tensorflow/tfjs-backend-webgpu');
+    await import('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
     throw new Error(`the optional package '@tensorflow/tfjs-backend-webgpu' is not installed: ${firstLine(e)}`);
   }
@@ -78,9 +79,12 @@ async function startWebgpu(): Promise<string> {
 }
 
 async function startWasm(): Promise<string> {
-  const wasm = require_('@tensorflow/tfjs-backend-wasm') as { setWasmPaths: (p: string) => void; setThreadsCount?: (n: number) => void };
-  const dir = path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
-  wasm.setWasmPaths(dir + path.sep);
+  // Imported here, not at the top: loading the package registers the backend, which should only
+  // happen when it is asked for. (A literal import so that the single-file build includes it.)
+  const mod = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as { setWasmPaths?: (p: string) => void; default?: { setWasmPaths: (p: string) => void } };
+  const setWasmPaths = mod.setWasmPaths ?? mod.default!.setWasmPaths;
+  const dir = BUNDLE_DIR ?? path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+  setWasmPaths(dir + path.sep);
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const k = process.env.E3SIM_WASM_STOCK_KERNELS === '1' ? { batchMatMul: 'stock', reason: 'E3SIM_WASM_STOCK_KERNELS=1' } : installWasmKernels();

@@ -12,21 +12,24 @@ import { runSimBench } from '../../bench/simBench.js';
 export const BENCH_SHAPES: Record<string, BenchShape> = {
   reference: REFERENCE_BENCH,
   large: { dModel: 512, nHeads: 8, nLayers: 8, contextLength: 128, batch: 256, promptTokens: 16, vocabSize: 128 },
+  /** A smoke-test size (seconds even on the plain-JavaScript cpu backend). */
+  tiny: { dModel: 32, nHeads: 2, nLayers: 1, contextLength: 32, batch: 4, promptTokens: 8, vocabSize: 32 },
 };
 
 export function registerBench(program: Command): void {
   program.command('bench')
     .description('sampling and training throughput of the tiny GPT')
     .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
-    .option('--shape <name>', 'reference (dModel 128, 4 heads, 2 layers, ctx 128, batch 64, prompt 16) | large', 'reference')
+    .option('--shape <name>', 'reference (dModel 128, 4 heads, 2 layers, ctx 128, batch 64, prompt 16) | large (dModel 512, 8 heads, 8 layers, batch 256) | tiny (smoke test)', 'reference')
     .option('--repeats <n>', 'timed repeats (after one warm-up); medians are reported', '3')
     .option('--threads <n>', 'worker threads running the workload at once (one model each; aggregate tokens/s)', '1')
     .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
     .option('--steps <n>', 'learner steps per topology run', '8')
     .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
     .option('--json', 'print JSON')
+    .option('--no-train', 'measure sampling only (e.g. a large shape on a slow backend)')
     .option('--latency', 'message latency: xstate send, worker round trip, and both (p50/p99)')
-    .action(async (o: { backend: string; shape: string; repeats: string; threads: string; json?: boolean; topology?: boolean; steps: string; sim?: boolean; latency?: boolean }) => {
+    .action(async (o: { backend: string; shape: string; repeats: string; threads: string; train: boolean; json?: boolean; topology?: boolean; steps: string; sim?: boolean; latency?: boolean }) => {
       if (o.latency) {
         const rows = await runLatencyBench({ messages: 20_000, now: wallNow });
         if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
@@ -56,15 +59,15 @@ export function registerBench(program: Command): void {
       const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
       const threads = parseIntFlag(o.threads, '--threads', 1, 16);
       if (threads > 1) {
-        const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, { threads, repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+        const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, { threads, repeats, train: o.train, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
         if (o.json) return printJson(r);
         process.stdout.write(`${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (all threads)\n`);
         return;
       }
       const backend = await initBackend(parseBackend(o.backend));
       if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`);
-      const r = runPolicyBench(backend.name, shape, { repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+      const r = runPolicyBench(backend.name, shape, { repeats, train: o.train, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
       if (o.json) return printJson({ ...r, detail: backend.detail });
-      process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)\n`);
+      process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)` : "no training measured"}\n`);
     });
 }

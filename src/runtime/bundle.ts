@@ -1,0 +1,18 @@
+/**
+ * Whether this code runs from the single-file build (`npm run bundle`, scripts/bundle.mjs) and
+ * where that build lives. The build defines `__E3SIM_BUNDLE__`; under tsx it is undefined.
+ * In the build, worker threads start from the bundle file itself (scripts/bundle-entry.ts
+ * dispatches on workerData), the wasm binaries, dawn.node and the report's assets sit beside it.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+declare const __E3SIM_BUNDLE__: { version: string; tfjs: string } | undefined;
+
+export const BUNDLE: { version: string; tfjs: string } | null = typeof __E3SIM_BUNDLE__ === 'undefined' ? null : __E3SIM_BUNDLE__;
+
+/** The folder holding e3sim.mjs when bundled, else null. */
+export const BUNDLE_DIR: string | null = BUNDLE ? path.dirname(fileURLToPath(import.meta.url)) : null;
+
+/** The bundle's main file (workers start from it). */
+export const BUNDLE_FILE = 'e3sim.mjs';
