@@ -17,8 +17,16 @@ export interface TopologyBenchResult {
   syncTokensPerSec: number;
   asyncTokensPerSec: number;
   speedup: number;
-  /** Median over the async runs (each run's figures are in `runs`). */
+  /** Median over the async runs (each run's figures are in `runs`): the share of (sampler + learner) × wall time spent neither computing nor moving weights — waiting for the other side included. */
   overheadFraction: number;
+  /**
+   * Median over the async runs of 1 − (busiest actor's compute + transfer) / wall: the time the
+   * bottleneck was not working — the topology's own cost (messages, scheduling, the pipeline's
+   * fill at the start), not waiting that a faster bottleneck would remove.
+   */
+  criticalPathIdleFraction: number;
+  /** (S + L) / max(S, L) from the sync runs' sampler (S) and learner (L) compute: the best speedup overlap can give with two free cores. */
+  speedupBound: number;
   runs: { policy: string; summary: Summary }[];
 }
 
@@ -54,5 +62,10 @@ export async function runTopologyBench(o: { backend: BackendName; steps: number;
   const of = (p: string) => runs.filter((r) => r.policy === p).map((r) => r.summary);
   const sync = median(of('sync').map((s) => s.tokensPerSec));
   const async_ = median(of('async').map((s) => s.tokensPerSec));
-  return { backend: o.backend, steps: o.steps, syncTokensPerSec: sync, asyncTokensPerSec: async_, speedup: async_ / sync, overheadFraction: median(of('async').map((s) => s.overheadFraction)), runs };
+  const critical = of('async').map((s) => 1 - Math.max(s.samplerComputeMs, s.learnerComputeMs + s.transferMs) / s.wallMs);
+  const bound = of('sync').map((s) => (s.samplerComputeMs + s.learnerComputeMs) / Math.max(s.samplerComputeMs, s.learnerComputeMs));
+  return {
+    backend: o.backend, steps: o.steps, syncTokensPerSec: sync, asyncTokensPerSec: async_, speedup: async_ / sync,
+    overheadFraction: median(of('async').map((s) => s.overheadFraction)), criticalPathIdleFraction: median(critical), speedupBound: median(bound), runs,
+  };
 }
