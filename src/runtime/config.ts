@@ -92,7 +92,13 @@ export const TrainConfigSchema = z.object({
     /** Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the virtual one. */
     samplers: int(1, 100_000).default(1),
     verifierThreads: int(1, 100_000).default(1),
-  }).strict().default({ samplers: 1, verifierThreads: 1 }),
+    /**
+     * With `e3sim train --transport nats`: the roles served by separate `e3sim worker` processes
+     * over NATS JetStream (the rest stay local). `samplers` is then the number of generate
+     * requests in flight at once, whichever processes take them.
+     */
+    remote: z.array(z.enum(['sampler', 'verifier', 'grader'])).refine((r) => new Set(r).size === r.length, 'roles listed twice').default(['sampler', 'verifier']),
+  }).strict().default({ samplers: 1, verifierThreads: 1, remote: ['sampler', 'verifier'] }),
   limits: z.object({
     /** Scored groups the batcher may hold (backpressure beyond it). */
     queueGroupsMax: int(1, 100_000).default(256),
@@ -103,7 +109,9 @@ export const TrainConfigSchema = z.object({
     restartsMax: int(0, 100).default(3),
     /** Attempts per verification before its rollouts count as dropped-invalid. */
     verifyAttemptsMax: int(1, 10).default(3),
-  }).strict().default({ queueGroupsMax: 256, samplerTimeoutMs: 300_000, verifierTimeoutMs: 10_000, learnerTimeoutMs: 600_000, restartsMax: 3, verifyAttemptsMax: 3 }),
+    /** NATS transport: work a worker took but did not ack within this time is redelivered to another worker. */
+    natsAckWaitMs: int(500, 3_600_000).default(30_000),
+  }).strict().default({ queueGroupsMax: 256, samplerTimeoutMs: 300_000, verifierTimeoutMs: 10_000, learnerTimeoutMs: 600_000, restartsMax: 3, verifyAttemptsMax: 3, natsAckWaitMs: 30_000 }),
   checkpoint: z.object({
     every: int(1).default(10),
     keep: int(1, 1000).default(2),

@@ -25,7 +25,7 @@ import { loadCheckpoint } from '../policy/checkpoint.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import type { PackedWeights } from '../tensor/pack.js';
 import { weightsSha256 } from '../tensor/pack.js';
-import { groupAdvantages } from '../rl/advantages.js';
+import { gradeGroup } from './grade.js';
 import type { LossConfig } from '../rl/loss.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
@@ -39,6 +39,8 @@ import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Roll
 import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type FormedBatch } from './batcher.js';
 import { ACTORS_DIR, WorkerHandle } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
+import { NatsCoordinator } from './nats/coordinator.js';
+import { natsRunId, type RemoteRole } from './nats/protocol.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
 import { problemsOfStep, stageOfStep } from './stages.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
@@ -63,6 +65,8 @@ export interface StepProgress {
 
 export interface Summary {
   steps: number;
+  /** `threads`, or `nats` with the work items published (re-issues included) and the duplicate results dropped. */
+  transport: { kind: 'threads' } | { kind: 'nats'; remote: string[]; published: number; redelivered: number; duplicatesDropped: number };
   rolloutsGenerated: number;
   rolloutsTrained: number;
   rolloutsDroppedStale: number;
@@ -107,11 +111,16 @@ export interface TrainOptions {
   onLog?: (line: string) => void;
   /** Receives every xstate inspection event of every actor (`--inspect`). */
   inspect?: (ev: InspectionEvent) => void;
+  /** Run the config's remote roles (`topology.remote`) as separate processes over NATS JetStream. */
+  nats?: { url: string; credsFile?: string };
 }
+
+/** What a sampler slot talks to: a worker thread, or (NATS transport) whichever remote sampler process takes the work. */
+type SamplerEndpoint = Pick<WorkerHandle<SamplerApi>, 'call' | 'terminate'>;
 
 interface SamplerSlot {
   id: string;
-  handle: WorkerHandle<SamplerApi>;
+  handle: SamplerEndpoint;
   port: MessagePort;
   actor: AnyActorRef;
 }
@@ -142,6 +151,12 @@ export class TrainingRun {
   private readonly idleVerifiers = new Set<string>();
   private readonly deliveryWaiters: (() => void)[] = [];
   private pool: Piscina | null = null;
+  /** NATS transport (null: worker threads only). */
+  private nats: NatsCoordinator | null = null;
+  private readonly remote = new Set<RemoteRole>();
+  /** With remote samplers, a local sampler thread for evaluations and curriculum measurements. */
+  private evalSampler: { handle: WorkerHandle<SamplerApi>; port: MessagePort } | null = null;
+  private workersSeen = '';
   private learner: WorkerHandle<LearnerApi> | null = null;
   private learnerActor!: AnyActorRef;
   private batcher!: AnyActorRef;
@@ -182,6 +197,7 @@ export class TrainingRun {
   private fatal: string | null = null;
   /** Bad input found while starting (a checkpoint, a backend that cannot start): rethrown as is. */
   startInputError: InputError | null = null;
+  private natsStats: { published: number; redelivered: number; duplicatesDropped: number } | null = null;
   private finished!: Promise<'done' | 'failed'>;
 
   constructor(o: TrainOptions) {
@@ -201,9 +217,14 @@ export class TrainingRun {
     fs.writeSync(this.metricsFd, JSON.stringify(x) + '\n');
   }
 
-  /** A measurement of J over `ladder` on sampler-0's thread, at the current version. */
+  /** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
+  private evalHandle(): SamplerEndpoint {
+    return this.evalSampler?.handle ?? this.samplers[0]!.handle;
+  }
+
+  /** A measurement of J over `ladder` on sampler-0's thread (or the local eval thread), at the current version. */
   private measureOnSampler(problems: ProblemSpec[], ladder: number[], samples: number, k: number, label: string): Promise<LadderMeasurement> {
-    return this.samplers[0]!.handle.call(`measure ${label}`, (api) => api.measure({
+    return this.evalHandle().call(`measure ${label}`, (api) => api.measure({
       version: this.version, problems, ladder, samples, k, temperature: this.cfg.rollout.temperature, seed: this.cfg.seed,
     }), this.cfg.limits.samplerTimeoutMs);
   }
@@ -323,6 +344,7 @@ export class TrainingRun {
   // ── workers ─────────────────────────────────────────────────────────────────────────────
 
   private async startSampler(id: string): Promise<SamplerSlot> {
+    if (this.remote.has('sampler')) return this.remoteSampler(id);
     const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
     const { port1, port2 } = new MessageChannel();
     const w = this.weights.get(this.version)!;
@@ -342,6 +364,63 @@ export class TrainingRun {
       optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature,
     }), 120_000).catch(asInputErrorIfBackend);
     this.learner = handle;
+  }
+
+  /** NATS transport: connect, create the run's queues, publish the current weights, start the local eval thread. */
+  private async startNats(): Promise<void> {
+    const n = this.o.nats!;
+    for (const r of this.cfg.topology.remote) this.remote.add(r);
+    this.nats = new NatsCoordinator({
+      url: n.url, credsFile: n.credsFile, ackWaitMs: this.cfg.limits.natsAckWaitMs, queueMax: this.cfg.limits.queueGroupsMax * 4,
+      info: { run: natsRunId(path.basename(path.resolve(this.dir))), gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs },
+      log: (line) => this.log(line),
+      onFatal: (error) => this.abort(error),
+    });
+    await this.nats.start(this.o.now);
+    this.log(`NATS transport on ${this.nats.display}: run id ${natsRunId(path.basename(path.resolve(this.dir)))}, remote roles ${[...this.remote].join(', ')}`);
+    if (this.remote.has('sampler')) {
+      await this.nats.publishWeights(this.version, this.weights.get(this.version)!);
+      const handle = new WorkerHandle<SamplerApi>('sampler-eval', 'sampler.worker.ts');
+      const { port1, port2 } = new MessageChannel();
+      const w = this.weights.get(this.version)!;
+      const data = w.data.slice();
+      const { transfer } = await import('comlink');
+      await handle.call('init', (api) => api.init(transfer({
+        backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: 'sampler-eval',
+      }, [data.buffer, port2 as unknown as Transferable])), 120_000).catch(asInputErrorIfBackend);
+      this.evalSampler = { handle, port: port1 };
+    }
+    const poll = setInterval(() => {
+      if (!this.nats) return clearInterval(poll);
+      const live = this.nats.liveWorkers(this.o.now(), this.cfg.limits.natsAckWaitMs + 3_000);
+      const seen = [...this.remote].map((r) => `${live[r]} ${r}${live[r] === 1 ? '' : 's'}`).join(', ');
+      if (seen !== this.workersSeen) this.log(`NATS workers: ${seen}`);
+      this.workersSeen = seen;
+    }, 1_000);
+    poll.unref();
+  }
+
+  /**
+   * A sampler slot served over NATS: `generate` becomes a work item for whichever sampler process
+   * takes it, at the weights version current now (published before the item); there is no thread
+   * to sync or restart.
+   */
+  private remoteSampler(id: string): SamplerSlot {
+    const run = this;
+    const api = {
+      syncWeights: async (minVersion: number) => {
+        await run.nats!.weightsReady(run.version);
+        assert(run.version >= minVersion, `remote sampler at v${run.version} below v${minVersion}`);
+        return run.version;
+      },
+      generate: async (req: Generate) => run.nats!.call<Rollouts>('generate', req.requestId, { ...req, weightsVersion: run.version }, run.cfg.limits.samplerTimeoutMs),
+    };
+    const handle: SamplerEndpoint = {
+      call: <R>(_what: string, f: (a: never) => Promise<R>) => f(api as never),
+      terminate: async () => {},
+    };
+    const port = { postMessage: () => {}, close: () => {} } as unknown as MessagePort;
+    return { id, handle, port, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
   }
 
   private storeWeights(version: number, w: PackedWeights): void {
@@ -443,6 +522,10 @@ export class TrainingRun {
             ...problem, completions: input.job.rollouts.map((r) => r.completion),
             fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null, slowFactor: run.faults.slowFactor('verifier'),
           };
+          if (run.nats && run.remote.has('verifier')) {
+            const out = await run.nats.call('verify', input.job.jobId, task, run.cfg.limits.verifierTimeoutMs);
+            return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
+          }
           const ac = new AbortController();
           const timer = setTimeout(() => ac.abort(), run.cfg.limits.verifierTimeoutMs);
           try {
@@ -468,15 +551,6 @@ export class TrainingRun {
       },
     });
     return createActor(machine, { input: { id, attemptsMax: this.cfg.limits.verifyAttemptsMax }, inspect: this.transitions.inspector(id, 'verifier') });
-  }
-
-  private grade(j: GradeJob): ScoredGroup {
-    const G = j.job.rollouts.length;
-    const invalid = j.verdicts ? j.job.rollouts.map(() => false) : j.job.rollouts.map(() => true);
-    const verdicts: VerdictMsg[] = j.verdicts ?? j.job.rollouts.map(() => ({ correct: false, reason: 'unverified', attempts: 0, selfChecks: 0 }));
-    const rewards = verdicts.map((v) => (v.correct ? 1 : 0));
-    const advantages = j.verdicts ? Array.from(groupAdvantages(rewards, G).advantages) : rewards.map(() => 0);
-    return { type: 'ScoredGroup', step: j.job.step, problemId: j.job.problemId, rollouts: j.job.rollouts, verdicts, rewards, advantages, invalid };
   }
 
   private nextBatchReady(): boolean {
@@ -536,6 +610,16 @@ export class TrainingRun {
     const w = this.weights.get(version);
     assert(w, `weights v${version} not in the store`);
     const t = this.o.now();
+    if (this.evalSampler) {
+      const data = w.data.slice();
+      this.evalSampler.port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
+    }
+    if (this.nats && this.remote.has('sampler')) {
+      this.trace.flow(`w:${version}:nats`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
+      this.nats.publishWeights(version, w).catch((e: Error) => this.abort(`publishing weights v${version} to NATS: ${e.message}`));
+      this.transferMs += this.o.now() - t;
+      return;
+    }
     for (const s of this.samplers) {
       this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
       this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
@@ -728,7 +812,8 @@ export class TrainingRun {
       actors: {
         grade: fromAsync(async ({ input }) => {
           run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
-          return run.grade(input.job);
+          if (run.nats && run.remote.has('grader')) return run.nats.call<ScoredGroup>('grade', input.job.job.jobId, input.job, run.cfg.limits.verifierTimeoutMs);
+          return gradeGroup(input.job);
         }),
         deliver: fromAsync(async ({ input }) => {
           run.batcher.send({ type: 'GROUP', group: input.group });
@@ -759,8 +844,7 @@ export class TrainingRun {
       this.evaluator = createActor(evaluatorMachine.provide({
         actors: {
           evaluate: fromAsync(async ({ input }) => {
-            const s0 = run.samplers[0]!;
-            const r: EvaluateResult = await s0.handle.call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, ks: ev.ks, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
+            const r: EvaluateResult = await run.evalHandle().call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, ks: ev.ks, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
             return r;
           }),
         },
@@ -781,11 +865,14 @@ export class TrainingRun {
     }
     for (const a of [this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
 
-    this.pool = new Piscina({
-      filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
-      minThreads: this.cfg.topology.verifierThreads, maxThreads: this.cfg.topology.verifierThreads,
-    });
-    this.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
+    if (this.o.nats) await this.startNats();
+    if (!this.remote.has('verifier')) {
+      this.pool = new Piscina({
+        filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
+        minThreads: this.cfg.topology.verifierThreads, maxThreads: this.cfg.topology.verifierThreads,
+      });
+      this.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
+    }
     await this.startLearner({ weights: this.weights.get(this.version)!, optimizer, version: this.version });
     for (let i = 0; i < this.cfg.topology.samplers; i++) {
       const id = `sampler-${i}`;
@@ -834,8 +921,14 @@ export class TrainingRun {
       a?.stop();
     }
     await Promise.all(this.samplers.map((s) => s.handle?.terminate().catch(() => {})));
+    await this.evalSampler?.handle.terminate().catch(() => {});
     await this.learner?.terminate().catch(() => {});
     await this.pool?.destroy().catch(() => {});
+    if (this.nats) {
+      this.natsStats = { published: this.nats.published, redelivered: this.nats.redelivered, duplicatesDropped: this.nats.duplicates };
+      // an interrupted or failed run keeps its queues for --resume to find nothing stale: they are re-planned, so drop them too
+      await this.nats.close();
+    }
   }
 
   async run(): Promise<Summary> {
@@ -903,6 +996,7 @@ export class TrainingRun {
       tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
       samplerComputeMs: this.samplerComputeMs, learnerComputeMs: this.learnerComputeMs, transferMs: this.transferMs,
       overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)), transitions: this.transitions.count, faultsFired: this.faults.firedKeys(),
+      transport: this.natsStats ? { kind: 'nats', remote: [...this.remote], ...this.natsStats } : { kind: 'threads' },
       eval: this.evaluations.at(-1) ?? null,
     };
     if (!this.interrupted) {

@@ -7,6 +7,7 @@ import { registerDiagram } from './diagram.js';
 import { registerReport } from './report.js';
 import { registerExperiment } from './experiment.js';
 import { registerScenario } from './scenario.js';
+import { registerWorker } from './worker.js';
 
 export function registerAll(program: Command): void {
   registerEvaluate(program);
@@ -17,4 +18,5 @@ export function registerAll(program: Command): void {
   registerReport(program);
   registerExperiment(program);
   registerScenario(program);
+  registerWorker(program);
 }

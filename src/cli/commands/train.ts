@@ -15,9 +15,11 @@ import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
 import { startLiveView } from '../../report/live.js';
 import type { InspectionEvent } from 'xstate';
+import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { InputError } from '../../util/errors.js';
 
 interface TrainFlags {
+  transport: string; nats?: string; natsCreds?: string;
   config?: string; out?: string; seed?: string; backend?: string; maxSteps?: string; resume?: string; inject: string[]; json?: boolean; quiet?: boolean;
   ui?: boolean; port: string; inspect?: boolean; clock: string; profile?: string; compute?: string;
 }
@@ -53,6 +55,9 @@ export function registerTrain(program: Command): void {
     .option('--profile <p>', 'virtual clock: hardware profile, built-in name or YAML file (default cpu-tiny)')
     .option('--compute <c>', 'virtual clock: real (the tiny GPT) | none (seeded surrogate, no tensors)')
     .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, learner); repeatable', collect, [])
+    .option('--transport <t>', 'threads (every actor in this process) | nats (topology.remote roles served by `e3sim worker` processes)', 'threads')
+    .option('--nats <url>', 'with --transport nats: nats://[user:password@|token@]host[:port] of a JetStream-enabled server')
+    .option('--nats-creds <file>', 'with --transport nats: a NATS credentials (.creds) file')
     .option('--ui', 'serve the live report on 127.0.0.1 while training (server-sent events)')
     .option('--port <p>', 'port for --ui (0: any free port)', '8080')
     .option('--inspect', 'stream every actor to the Stately inspector (@statelyai/inspect; needs internet)')
@@ -68,6 +73,12 @@ export function registerTrain(program: Command): void {
         }
       });
       if (f.clock !== 'real' && f.clock !== 'virtual') throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
+      if (f.transport !== 'threads' && f.transport !== 'nats') throw new InputError(`--transport: expected threads or nats, got '${f.transport}'`);
+      if (f.transport === 'nats' && !f.nats) throw new InputError('--nats: required with --transport nats (e.g. --nats nats://127.0.0.1:4222)');
+      if (f.transport !== 'nats' && (f.nats || f.natsCreds)) throw new InputError('--nats/--nats-creds: only with --transport nats');
+      if (f.nats) parseNatsUrl(f.nats);
+      if (f.natsCreds && !fs.existsSync(f.natsCreds)) throw new InputError(`--nats-creds: '${f.natsCreds}' does not exist`);
+      if (f.transport === 'nats' && f.clock === 'virtual') throw new InputError('--transport nats: real clock only');
       const virtual = f.clock === 'virtual' || Boolean(f.resume && fs.existsSync(path.join(f.resume, 'virtual.json')));
       if (!virtual && (f.profile !== undefined || f.compute !== undefined)) throw new InputError('--profile/--compute: only with --clock virtual');
       if (virtual && (f.ui || f.inspect)) throw new InputError('--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)');
@@ -97,6 +108,9 @@ export function registerTrain(program: Command): void {
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
+      if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
+        throw new InputError('staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async');
+      }
       const port = parseIntFlag(f.port, '--port', 0, 65535);
       const live = f.ui ? await startLiveView(out, port) : null;
       if (live) process.stderr.write(`live view: ${live.url}\n`);
@@ -118,6 +132,7 @@ export function registerTrain(program: Command): void {
         config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
         command: process.argv.slice(2).join(' '), versions: versions(), now: wallNow,
         onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`), inspect,
+        nats: f.transport === 'nats' ? { url: f.nats!, credsFile: f.natsCreds } : undefined,
         onStep: (p) => {
           bar.update(p.step, fmtProgress(p));
           live?.notify(p.step);

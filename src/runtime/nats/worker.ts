@@ -1,0 +1,192 @@
+/**
+ * `e3sim worker --role sampler|verifier|grader --nats URL`: a separate process that joins a
+ * running training. It asks the coordinator for the run's settings (request/reply), then pulls
+ * work of its role from the run's JetStream consumer one item at a time, publishes each result
+ * to the results stream and only then acks the work — so a worker killed mid-item leaves the
+ * item unacked and JetStream redelivers it to another worker after the ack wait.
+ * Heartbeats every second tell the coordinator who is there.
+ */
+import os from 'node:os';
+import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import * as tf from '@tensorflow/tfjs';
+import { connectNats } from './connection.js';
+import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import { initBackend, type BackendName } from '../../tensor/backend.js';
+import { Gpt } from '../../policy/transformer/model.js';
+import { generateRollouts } from '../generate.js';
+import { gradeGroup } from '../grade.js';
+import verifyGroup from '../../../actors/verify.task.js';
+import type { Rollouts } from '../messages.js';
+import type { GradeJob } from '../../../machines/grader.js';
+import { InputError } from '../../util/errors.js';
+
+export interface WorkerOptions {
+  role: RemoteRole;
+  url: string;
+  credsFile?: string;
+  run?: string;
+  backend: BackendName;
+  id: string;
+  /** How long to wait for a coordinator to answer before giving up. */
+  waitMs: number;
+  /** Stop after this many items (tests, benchmarks); unlimited by default. */
+  maxItems?: number;
+  log: (line: string) => void;
+  now: () => number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
+  const subject = o.run ? names(o.run).info : RUNS_SUBJECT;
+  const deadline = o.now() + o.waitMs;
+  let last = '';
+  while (o.now() < deadline) {
+    try {
+      const m = await nc.request(subject, '', { timeout: 2_000 });
+      const info = RunInfoSchema.safeParse(JSON.parse(new TextDecoder().decode(m.data)));
+      if (!info.success) throw new Error(`malformed run info: ${info.error.issues[0]?.message}`);
+      if (!info.data.remote.includes(o.role)) throw new InputError(`--role ${o.role}: run ${info.data.run} keeps its ${o.role}s local (remote roles: ${info.data.remote.join(', ') || 'none'})`);
+      return info.data;
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      last = (e as Error).message;
+      await sleep(500);
+    }
+  }
+  throw new Error(`no coordinator answered on ${subject} within ${o.waitMs} ms (${last}); start \`e3sim train --transport nats\` first${o.run ? ` or check --run ${o.run}` : ''}`);
+}
+
+export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Promise<{ items: number }> {
+  const { nc, target } = await connectNats({ url: o.url, credsFile: o.credsFile, name: `e3sim worker ${o.id}` });
+  try {
+    const info = await findRun(nc, o);
+    const n = names(info.run);
+    const kind: WorkKind = KIND_OF_ROLE[o.role];
+    const js = jetstream(nc);
+    o.log(`${o.id}: ${o.role} for run ${info.run} on ${target.display}`);
+
+    let model: Gpt | null = null;
+    let version = -1;
+    let store: ObjectStore | null = null;
+    if (o.role === 'sampler') {
+      const b = await initBackend(o.backend);
+      o.log(`${o.id}: backend ${b.name} (${b.detail})`);
+      store = await new Objm(nc).open(n.weights);
+    }
+    const loadWeights = async (v: number): Promise<void> => {
+      if (version === v && model) return;
+      for (let tries = 0; ; tries++) {
+        const blob = await store!.getBlob(`v${v}`);
+        if (blob) {
+          const w = decodeWeights(blob, `weights v${v}`);
+          if (model) model.load(w, `weights v${v}`);
+          else model = Gpt.fromPacked(info.gptConfig, w, `weights v${v}`);
+          version = v;
+          return;
+        }
+        if (tries >= 60) throw new Error(`weights v${v} not in the object store after 30 s`);
+        await sleep(500);
+      }
+    };
+
+    let busy = false;
+    const hb = setInterval(() => {
+      nc.publish(n.heartbeat(o.id), JSON.stringify({ worker: o.id, role: o.role, pid: process.pid, host: os.hostname(), version, busy }));
+    }, HEARTBEAT_MS);
+    hb.unref();
+
+    // An injected fault fires on the first delivery only: work redelivered after the worker it
+    // crashed or hung is done normally by the next one.
+    const handle = async (kindOf: WorkKind, payload: unknown, firstDelivery: boolean): Promise<unknown> => {
+      if (kindOf === 'generate') {
+        const req = GenerateWorkSchema.parse(payload);
+        if (firstDelivery && req.fault === 'crash') process.exit(70);
+        if (firstDelivery && req.fault === 'hang') await new Promise(() => {});
+        await loadWeights(req.weightsVersion);
+        const t0 = o.now();
+        const { rollouts, generatedTokens } = generateRollouts(model!, req, () => version);
+        const out: Rollouts = {
+          type: 'Rollouts', requestId: req.requestId, samplerId: o.id, step: req.step, rollouts, generatedTokens,
+          computeMs: o.now() - t0, swaps: 0, numTensors: tf.memory().numTensors,
+        };
+        return out;
+      }
+      if (kindOf === 'verify') {
+        const t = VerifyWorkSchema.parse(payload);
+        return verifyGroup(firstDelivery ? t : { ...t, fault: null });
+      }
+      return gradeGroup(GradeWorkSchema.parse(payload) as unknown as GradeJob);
+    };
+
+    const publishResult = async (body: string): Promise<void> => {
+      for (let tries = 0; ; tries++) {
+        try {
+          await js.publish(n.result(kind), body);
+          return;
+        } catch (e) {
+          if (tries >= 30 || signal.aborted) throw e;
+          await sleep(1_000);
+        }
+      }
+    };
+
+    let items = 0;
+    let consumer: Consumer | null = null;
+    while (!signal.aborted && (o.maxItems === undefined || items < o.maxItems)) {
+      let m: JsMsg | null;
+      try {
+        consumer ??= await js.consumers.get(n.stream, kind);
+        m = await consumer.next({ expires: 2_000 });
+      } catch (e) {
+        if (signal.aborted) break;
+        const msg = (e as Error).message;
+        if (/stream not found|consumer not found|consumer deleted/i.test(msg)) {
+          o.log(`${o.id}: run ${info.run} has ended (${msg})`);
+          break;
+        }
+        o.log(`${o.id}: pulling work: ${msg}; retrying`);
+        consumer = null;
+        await sleep(1_000);
+        continue;
+      }
+      if (!m) continue;
+      const w = WorkSchema.safeParse(safeJson(m.data));
+      if (!w.success || w.data.kind !== kind) {
+        o.log(`${o.id}: malformed work dropped (${w.success ? `kind ${w.data.kind}` : w.error.issues[0]?.message})`);
+        m.term();
+        continue;
+      }
+      busy = true;
+      let body: string;
+      try {
+        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: true, value: await handle(kind, w.data.payload, m.info.deliveryCount === 1) });
+      } catch (e) {
+        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: false, error: (e as Error).message });
+      }
+      try {
+        await publishResult(body);
+        m.ack();
+      } catch (e) {
+        o.log(`${o.id}: could not publish the result of ${kind} ${w.data.id}: ${(e as Error).message}; leaving it for redelivery`);
+        m.nak();
+      }
+      busy = false;
+      items++;
+    }
+    clearInterval(hb);
+    return { items };
+  } finally {
+    await nc.drain().catch(() => {});
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
+  }
+}
