@@ -616,7 +616,10 @@ export class TrainingRun {
     }
     if (this.nats && this.remote.has('sampler')) {
       this.trace.flow(`w:${version}:nats`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
-      this.nats.publishWeights(version, w).catch((e: Error) => this.abort(`publishing weights v${version} to NATS: ${e.message}`));
+      const nats = this.nats;
+      nats.publishWeights(version, w).catch((e: Error) => {
+        if (!nats.isClosed) this.abort(`publishing weights v${version} to NATS: ${e.message}`);
+      });
       this.transferMs += this.o.now() - t;
       return;
     }

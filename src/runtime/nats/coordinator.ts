@@ -166,10 +166,12 @@ export class NatsCoordinator {
 
   /** Publishes version `v` (once; later calls return the same promise). Old versions beyond `keep` are deleted. */
   publishWeights(version: number, w: PackedWeights, keep = 3): Promise<void> {
+    if (this.closed) return Promise.resolve(); // the run is ending: nobody will sample these
     let p = this.weightsPublished.get(version);
     if (!p) {
       p = (async () => {
-        await this.store.putBlob({ name: `v${version}` }, encodeWeights(w));
+        const blob = encodeWeights(w);
+        await this.retrying(`weights v${version}`, () => this.store.putBlob({ name: `v${version}` }, blob));
         for (const old of [...this.weightsPublished.keys()].filter((k) => k <= version - keep)) {
           this.weightsPublished.delete(old);
           await this.store.delete(`v${old}`).catch(() => {});
@@ -178,6 +180,22 @@ export class NatsCoordinator {
       this.weightsPublished.set(version, p);
     }
     return p;
+  }
+
+  /**
+   * Retries `f` through a server outage (the client reconnects meanwhile): up to `tries` times, 1 s
+   * apart. JetStream de-duplicates the work re-published by msgID.
+   */
+  private async retrying<T>(what: string, f: () => Promise<T>, tries = 60): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await f();
+      } catch (e) {
+        if (this.closed || i >= tries) throw e;
+        if (i === 1) this.o.log(`NATS: ${what}: ${(e as Error).message}; retrying for up to ${tries} s`);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
   }
 
   weightsReady(version: number): Promise<void> {
@@ -203,7 +221,8 @@ export class NatsCoordinator {
         this.pending.set(id, entry);
       }
     });
-    const publish = this.js.publish(this.n.work(kind), JSON.stringify({ kind, id, attempt, payload }), { msgID: `${kind}:${id}#${attempt}` }).then(() => {
+    const body = JSON.stringify({ kind, id, attempt, payload });
+    const publish = this.retrying(`${kind} ${id}`, () => this.js.publish(this.n.work(kind), body, { msgID: `${kind}:${id}#${attempt}` })).then(() => {
       this.published++;
     });
     let timer: NodeJS.Timeout | undefined;
@@ -216,6 +235,10 @@ export class NatsCoordinator {
         }, timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   async close(o: { keepStreams?: boolean } = {}): Promise<void> {

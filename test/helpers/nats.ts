@@ -1,0 +1,90 @@
+/**
+ * A throwaway nats-server with JetStream on 127.0.0.1, a free port and its own store directory
+ * (Debian's `nats-server`; `.ci/run` installs it when missing). `restart()` stops it and starts it
+ * again on the same port and store, as an operator restarting the server would.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export function natsServerBinary(): string {
+  for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) if (fs.existsSync(p)) return p;
+  const w = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
+  if (w.status === 0 && w.stdout.trim()) return w.stdout.trim();
+  throw new Error('nats-server not found: install Debian\'s nats-server package (apt-get install -y nats-server); .ci/run does this');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nats-server did not open port ${port} within ${timeoutMs} ms`);
+}
+
+export class TestNatsServer {
+  private proc: ChildProcess | null = null;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-nats-'));
+  log = '';
+
+  private constructor(readonly port: number, private readonly auth?: { user: string; pass: string }) {}
+
+  static async start(auth?: { user: string; pass: string }): Promise<TestNatsServer> {
+    const s = new TestNatsServer(await freePort(), auth);
+    await s.launch();
+    return s;
+  }
+
+  get url(): string {
+    return this.auth ? `nats://${this.auth.user}:${this.auth.pass}@127.0.0.1:${this.port}` : `nats://127.0.0.1:${this.port}`;
+  }
+
+  private async launch(): Promise<void> {
+    const args = ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', path.join(this.dir, 'store')];
+    if (this.auth) args.push('--user', this.auth.user, '--pass', this.auth.pass);
+    this.proc = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (d) => (this.log += d));
+    this.proc.stderr!.on('data', (d) => (this.log += d));
+    await waitForPort(this.port, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  }
+
+  async restart(downMs: number): Promise<void> {
+    await this.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    await this.launch();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
