@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
+import { wasmLayerNormForward } from '../src/tensor/wasmKernels.js';
+import { layerNormReference } from '../src/policy/transformer/ops.js';
 
 beforeAll(async () => {
   const info = await initBackend('wasm');
@@ -12,6 +14,39 @@ const rng = new Rng('wasm-kernels');
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
 
 describe('wasm kernel replacements', () => {
+  it('Sum over leading axes (SIMD column sum) and Identity (shared data) equal the reference', () => {
+    for (const [n, m] of [[37, 8], [5, 12], [9, 6]] as const) {
+      const xv = rand(n * m);
+      const got = tf.tidy(() => tf.sum(tf.tensor2d(xv, [n, m]), 0).dataSync());
+      for (let j = 0; j < m; j++) {
+        let t = 0;
+        for (let i = 0; i < n; i++) t += xv[i * m + j]!;
+        expect(got[j]).toBeCloseTo(t, 4);
+      }
+    }
+    const x = tf.tensor2d(rand(12), [3, 4]);
+    const c = tf.clone(x);
+    const before = tf.memory().numTensors;
+    x.dispose(); // the clone keeps the shared data alive
+    expect(Array.from(c.dataSync())).toHaveLength(12);
+    expect(tf.memory().numTensors).toBe(before - 1);
+    c.dispose();
+  });
+
+  it('the decode step\'s SIMD LayerNorm equals the tensor-op LayerNorm, and leaks nothing', () => {
+    const x = tf.tensor2d(rand(6 * 16).map((v) => v * 3 + 1), [6, 16]);
+    const g = tf.tensor1d(rand(16)), b = tf.tensor1d(rand(16));
+    const before = tf.memory().numTensors;
+    const fast = wasmLayerNormForward(x, g, b)!;
+    const ref = tf.tidy(() => layerNormReference(x, g, b));
+    const [fv, rv] = [fast.dataSync(), ref.dataSync()];
+    for (let i = 0; i < fv.length; i++) expect(Math.abs(fv[i]! - rv[i]!)).toBeLessThan(1e-5);
+    tf.dispose([fast, ref]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(wasmLayerNormForward(tf.tensor2d(rand(6), [2, 3]), tf.tensor1d(rand(3)), tf.tensor1d(rand(3)))).toBeNull(); // D % 4 ≠ 0: not handled
+    tf.dispose([x, g, b]);
+  });
+
   it('batched matmul equals a reference product, with and without transpose flags', () => {
     for (const [B, m, k, n] of [[8, 32, 16, 24], [3, 16, 5, 1], [2, 1, 4, 3], [5, 40, 1, 7]] as const) {
       const av = rand(B * m * k), bv = rand(B * k * n);

@@ -20,7 +20,7 @@
  * checks them against the stock kernels on random inputs before leaving them installed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { instantiateSimd } from '../policy/transformer/attentionKernel.js';
+import { instantiateSimd, type SimdKernels } from '../policy/transformer/attentionKernel.js';
 
 interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
 interface WasmBackend {
@@ -218,4 +218,27 @@ function selfCheck(): string | null {
   } finally {
     tf.engine().endScope();
   }
+}
+
+let lnKernels: SimdKernels | null | undefined;
+
+/**
+ * LayerNorm forward (no gradient) in one SIMD pass per row on the wasm heap — the sampler's
+ * decode step runs five of them per token, and the op-by-op form is nine kernels each. Returns
+ * null where it does not apply (another backend, D % 4 ≠ 0, non-float input): the caller falls
+ * back to the tensor ops.
+ */
+export function wasmLayerNormForward(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps = 1e-5): tf.Tensor2D | null {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.shape[1] % 4 !== 0) return null;
+  if (lnKernels === undefined) {
+    const mem = be0Memory();
+    lnKernels = mem ? instantiateSimd(mem) : null;
+  }
+  if (!lnKernels) return null;
+  const be = tf.backend() as unknown as WasmBackend;
+  const [rows, D] = x.shape;
+  const out = be.makeOutput([rows, D], 'float32');
+  const off = (t: tf.Tensor) => be.dataIdMap.get(t.dataId).memoryOffset;
+  lnKernels.layerNorm(off(x), off(g), off(b), be.dataIdMap.get(out.dataId).memoryOffset, rows, D, eps);
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
 }

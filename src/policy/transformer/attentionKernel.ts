@@ -44,7 +44,10 @@ const i32c = (n: number) => [0x41, ...sleb(n)];
 const add = [0x6a], mul = [0x6c], geU = [0x4f];
 const block = [0x02, VOID], loop = [0x03, VOID], end = [0x0b];
 const br = (d: number) => [0x0c, d], brIf = (d: number) => [0x0d, d];
-const f32Load = [0x2a, 0x02, 0x00], f32Store = [0x38, 0x02, 0x00], f32Add = [0x92], f32Mul = [0x94];
+const f32Load = [0x2a, 0x02, 0x00], f32Store = [0x38, 0x02, 0x00], f32Add = [0x92], f32Mul = [0x94], f32Div = [0x95], f32Sqrt = [0x91];
+const f32FromU32 = [0xb3];
+const f32c = (x: number) => [0x43, ...new Uint8Array(new Float32Array([x]).buffer)];
+const f32x4Sub = [0xfd, 0xe5, 0x01];
 const v128Load = [0xfd, 0x00, 0x00, 0x00], v128Store = [0xfd, 0x0b, 0x00, 0x00];
 const v128Zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
 const f32x4Add = [0xfd, 0xe4, 0x01], f32x4Mul = [0xfd, 0xe6, 0x01], f32x4Splat = [0xfd, 0x13];
@@ -135,16 +138,50 @@ function colsumBody(): number[] {
   return [...vec([[3, I32]]), ...body, ...end];
 }
 
+/**
+ * layerNorm(X, G, B, O, rows, D, eps): O[r] = (X[r] − mean) / sqrt(var + eps) · G + B per row
+ * (D % 4 = 0). params 0..6; locals r 7, j 8 (bytes), xo 9, oo 10, acc 11 (v128), mean 12, rs 13, mv 14, rv 15 (v128)
+ */
+function layerNormBody(): number[] {
+  const [X, G, B, O, rows, D, eps, r, j, xo, oo, acc, mean, rs, mv, rv] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const dBytes = [...get(D), ...i32c(4), ...mul];
+  const hsum = [...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32Add, ...get(acc), ...lane(2), ...f32Add, ...get(acc), ...lane(3), ...f32Add];
+  const body = forLoop(r, get(rows), i32c(1), [
+    ...get(X), ...get(r), ...dBytes, ...mul, ...add, ...set(xo),
+    ...get(O), ...get(r), ...dBytes, ...mul, ...add, ...set(oo),
+    ...v128Zero, ...set(acc),
+    ...forLoop(j, dBytes, i32c(16), [...get(acc), ...get(xo), ...get(j), ...add, ...v128Load, ...f32x4Add, ...set(acc)]),
+    ...hsum, ...get(D), ...f32FromU32, ...f32Div, ...set(mean),
+    ...get(mean), ...f32x4Splat, ...set(mv),
+    ...v128Zero, ...set(acc),
+    ...forLoop(j, dBytes, i32c(16), [
+      ...get(xo), ...get(j), ...add, ...v128Load, ...get(mv), ...f32x4Sub, ...set(rv),
+      ...get(acc), ...get(rv), ...get(rv), ...f32x4Mul, ...f32x4Add, ...set(acc),
+    ]),
+    ...f32c(1), ...hsum, ...get(D), ...f32FromU32, ...f32Div, ...get(eps), ...f32Add, ...f32Sqrt, ...f32Div, ...set(rs),
+    ...get(rs), ...f32x4Splat, ...set(rv),
+    ...forLoop(j, dBytes, i32c(16), [
+      ...get(oo), ...get(j), ...add,
+      ...get(xo), ...get(j), ...add, ...v128Load, ...get(mv), ...f32x4Sub, ...get(rv), ...f32x4Mul,
+      ...get(G), ...get(j), ...add, ...v128Load, ...f32x4Mul,
+      ...get(B), ...get(j), ...add, ...v128Load, ...f32x4Add,
+      ...v128Store,
+    ]),
+  ]);
+  return [...vec([[4, I32], [1, V128], [2, F32], [2, V128]]), ...body, ...end];
+}
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const types = vec([
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [F32]]), 0x00],
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), 0x00],
     [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0x00],
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [F32]]), 0x00],
   ]);
   const imports = vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]]);
-  const funcs = vec([[0], [1], [2]]);
-  const exports = vec([[...name('scores'), 0x00, 0x00], [...name('mix'), 0x00, 0x01], [...name('colsum'), 0x00, 0x02]]);
-  const code = vec([scoresBody(), mixBody(), colsumBody()].map((b) => [...uleb(b.length), ...b]));
+  const funcs = vec([[0], [1], [2], [3]]);
+  const exports = vec([[...name('scores'), 0x00, 0x00], [...name('mix'), 0x00, 0x01], [...name('colsum'), 0x00, 0x02], [...name('layerNorm'), 0x00, 0x03]]);
+  const code = vec([scoresBody(), mixBody(), colsumBody(), layerNormBody()].map((b) => [...uleb(b.length), ...b]));
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, types), ...section(2, imports), ...section(3, funcs), ...section(7, exports), ...section(10, code),
@@ -166,6 +203,7 @@ export interface SimdKernels {
   scores(K: number, Q: number, S: number, rows: number, hd: number, maxLen: number, len: number, scale: number): void;
   mix(V: number, P: number, O: number, rows: number, hd: number, maxLen: number, len: number): void;
   colsum(X: number, O: number, n: number, m: number): void;
+  layerNorm(X: number, G: number, B: number, O: number, rows: number, D: number, eps: number): void;
 }
 
 export function instantiateSimd(memory: WebAssembly.Memory): SimdKernels | null {

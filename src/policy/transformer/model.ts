@@ -14,6 +14,7 @@ import { InputError } from '../../util/errors.js';
 import type { GptConfig } from './config.js';
 import { bmm, gelu, layerNorm, linear } from './ops.js';
 import { HostKvCache } from './kvcache.js';
+import { wasmLayerNormForward } from '../../tensor/wasmKernels.js';
 
 type Params = Map<string, tf.Variable>;
 
@@ -200,6 +201,11 @@ export class Gpt {
     return this.dense(gelu(this.dense(x, `${p}.w1`, `${p}.b1`)), `${p}.w2`, `${p}.b2`);
   }
 
+  /** LayerNorm for the decode step (no gradient): one SIMD pass on wasm, the tensor ops elsewhere. */
+  private lnNoGrad(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    return wasmLayerNormForward(x, this.p(`${name}.g`) as tf.Tensor1D, this.p(`${name}.b`) as tf.Tensor1D) ?? this.ln(x, name);
+  }
+
   private ln(x: tf.Tensor2D, name: string): tf.Tensor2D {
     return layerNorm(x, this.p(`${name}.g`) as tf.Tensor1D, this.p(`${name}.b`) as tf.Tensor1D);
   }
@@ -234,7 +240,7 @@ export class Gpt {
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `h.${i}`;
       const qkvW = this.fusedQkv(i);
-      const qkv = tf.fused.matMul({ a: this.ln(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b }).dataSync() as Float32Array; // [B, 3D]
+      const qkv = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b }).dataSync() as Float32Array; // [B, 3D]
       for (let b = 0; b < B; b++) {
         q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
         k.set(qkv.subarray(3 * b * D + D, 3 * b * D + 2 * D), b * D);
@@ -245,11 +251,11 @@ export class Gpt {
       const y = cache.attend(i, q); // a fresh array: the cpu backend may alias it
       cache.length = pos;
       x = tf.add(x, tf.fused.matMul({ a: tf.tensor2d(y, [B, D]), b: this.p(`${p}.attn.wo`), bias: this.p(`${p}.attn.bo`) }));
-      const h = tf.fused.matMul({ a: this.ln(x, `${p}.ln2`), b: this.p(`${p}.mlp.w1`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b1`) });
+      const h = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln2`), b: this.p(`${p}.mlp.w1`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b1`) });
       x = tf.add(x, tf.fused.matMul({ a: gelu(h as tf.Tensor2D), b: this.p(`${p}.mlp.w2`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b2`) }));
     }
     cache.length = pos + 1;
-    return linear(this.ln(x, 'lnf'), this.p('head') as tf.Tensor2D);
+    return linear(this.lnNoGrad(x, 'lnf'), this.p('head') as tf.Tensor2D);
   }
 
   /**
