@@ -7,12 +7,11 @@
  * because only the first result for an id resolves its caller — later ones (redelivered work
  * finished twice, a re-issue racing the original) are counted in `duplicates` and dropped.
  */
-import os from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connectNats } from './connection.js';
-import { HeartbeatSchema, ResultSchema, RUNS_SUBJECT, encodeWeights, names, resultValueSchemas, type Heartbeat, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import { HeartbeatSchema, ResultSchema, RUNS_SUBJECT, encodeWeights, names, parseJsonBytes, resultValueSchemas, type Heartbeat, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 
 export interface NatsCoordinatorOptions {
@@ -88,7 +87,7 @@ export class NatsCoordinator {
     this.subs.push(this.nc.subscribe(RUNS_SUBJECT, { callback: (_e, m) => void m.respond(info) }));
     this.subs.push(this.nc.subscribe(n.heartbeats, {
       callback: (_e, m) => {
-        const hb = HeartbeatSchema.safeParse(safeJson(m.data));
+        const hb = HeartbeatSchema.safeParse(parseJsonBytes(m.data));
         if (!hb.success) return;
         if (!this.workers.has(hb.data.worker)) this.o.log(`worker joined: ${hb.data.worker} (${hb.data.role}, pid ${hb.data.pid} on ${hb.data.host})`);
         this.workers.set(hb.data.worker, { ...hb.data, seenMs: now() });
@@ -129,7 +128,7 @@ export class NatsCoordinator {
         const messages = await consumer.consume({ max_messages: 256 });
         this.results = messages;
         for await (const m of messages) {
-          this.accept(safeJson(m.data));
+          this.accept(parseJsonBytes(m.data));
           m.ack();
         }
       } catch (e) {
@@ -253,17 +252,5 @@ export class NatsCoordinator {
       await this.store.destroy().catch(() => false);
     }
     await this.nc.drain().catch(() => {});
-  }
-
-  hostname(): string {
-    return os.hostname();
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return null;
   }
 }

@@ -107,3 +107,12 @@ export function decodeWeights(b: Uint8Array, source: string): PackedWeights {
   // the manifest is checked against the data when the model loads it (unpackArrays)
   return { manifest, data };
 }
+
+/** A message body as JSON, or null when it is not JSON (the caller's schema check then rejects it). */
+export function parseJsonBytes(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
+  }
+}

@@ -12,7 +12,7 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as tf from '@tensorflow/tfjs';
 import { connectNats } from './connection.js';
-import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, parseJsonBytes, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
 import { Gpt } from '../../policy/transformer/model.js';
 import { generateRollouts } from '../generate.js';
@@ -153,7 +153,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         continue;
       }
       if (!m) continue;
-      const w = WorkSchema.safeParse(safeJson(m.data));
+      const w = WorkSchema.safeParse(parseJsonBytes(m.data));
       if (!w.success || w.data.kind !== kind) {
         o.log(`${o.id}: malformed work dropped (${w.success ? `kind ${w.data.kind}` : w.error.issues[0]?.message})`);
         m.term();
@@ -180,13 +180,5 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     return { items };
   } finally {
     await nc.drain().catch(() => {});
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return null;
   }
 }
