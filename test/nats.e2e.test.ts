@@ -142,6 +142,28 @@ describe('NATS transport', () => {
     expect(s.weightsSha256).toBe(baseline);
   }, 240_000);
 
+  it('keeps the staleness bound and exact accounting in async training over NATS', async () => {
+    const server = await TestNatsServer.start();
+    servers.push(server);
+    const asyncConfig = path.join(tmp, 'nats-async.yaml');
+    fs.writeFileSync(asyncConfig, fs.readFileSync(config, 'utf8')
+      .replace('staleness: { policy: sync }', 'staleness: { policy: async, eta: 1 }')
+      .replace('learner: { lr: 1.0e-5 }', 'learner: { lr: 1.0e-5, correction: { kind: tis, c: 2 } }'));
+    const dir = path.join(tmp, 'async');
+    const coord = e3(['train', '--config', asyncConfig, '--out', dir, '--transport', 'nats', '--nats', server.url]);
+    procs.push(coord, worker('sampler', server.url, 'a-s1'), worker('sampler', server.url, 'a-s2'), worker('verifier', server.url, 'a-v1'));
+    expect((await coord.exit).code, coord.err).toBe(0);
+    const s = summaryOf(dir);
+    expect(s.steps).toBe(STEPS);
+    expect(s.stalenessBound).toBe(1);
+    expect(s.stalenessMax).toBeLessThanOrEqual(1);
+    expect(s.rolloutsLost).toBe(0);
+    expect(s.rolloutsTrained + s.rolloutsDroppedStale + s.rolloutsDroppedInvalid).toBe(s.rolloutsGenerated);
+    const lags = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).map((l) => JSON.parse(l).lagMax as number);
+    expect(lags).toHaveLength(STEPS);
+    for (const lag of lags) expect(lag).toBeLessThanOrEqual(1);
+  }, 120_000);
+
   it('a worker pointed at a wrong URL or given wrong credentials exits 2 and says why', async () => {
     const nobody = await freePort();
     const a = worker('sampler', `nats://127.0.0.1:${nobody}`, 'lost');
@@ -153,6 +175,9 @@ describe('NATS transport', () => {
     expect((await b.exit).code).toBe(2);
     expect(b.err).toMatch(/--nats: nats:\/\/e3:\*\*\*@127\.0\.0\.1:\d+ refused the credentials/);
     expect(b.err).not.toMatch(/wrong/); // the password is never printed
+    const f = e3(['worker', '--role', 'sampler', '--nats', secured.url, '--nats-creds', path.join(tmp, 'no-such.creds')]);
+    expect((await f.exit).code).toBe(2);
+    expect(f.err).toMatch(/--nats-creds: cannot read/);
     const c = e3(['worker', '--role', 'painter', '--nats', secured.url]);
     expect((await c.exit).code).toBe(2);
     expect(c.err).toMatch(/--role: expected one of sampler, verifier, grader/);
