@@ -345,6 +345,12 @@ export class TrainingRun {
 
   private async startSampler(id: string): Promise<SamplerSlot> {
     if (this.remote.has('sampler')) return this.remoteSampler(id);
+    const { handle, port } = await this.spawnSamplerThread(id);
+    return { id, handle, port, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
+  }
+
+  /** A sampler worker thread at the current version, with the port its new weights arrive on. */
+  private async spawnSamplerThread(id: string): Promise<{ handle: WorkerHandle<SamplerApi>; port: MessagePort }> {
     const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
     const { port1, port2 } = new MessageChannel();
     const w = this.weights.get(this.version)!;
@@ -353,7 +359,7 @@ export class TrainingRun {
     await handle.call('init', (api) => api.init(transfer({
       backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: id,
     }, [data.buffer, port2 as unknown as Transferable])), 120_000).catch(asInputErrorIfBackend);
-    return { id, handle, port: port1, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
+    return { handle, port: port1 };
   }
 
   private async startLearner(from: { weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; version: number }): Promise<void> {
@@ -380,15 +386,7 @@ export class TrainingRun {
     this.log(`NATS transport on ${this.nats.display}: run id ${natsRunId(path.basename(path.resolve(this.dir)))}, remote roles ${[...this.remote].join(', ')}`);
     if (this.remote.has('sampler')) {
       await this.nats.publishWeights(this.version, this.weights.get(this.version)!);
-      const handle = new WorkerHandle<SamplerApi>('sampler-eval', 'sampler.worker.ts');
-      const { port1, port2 } = new MessageChannel();
-      const w = this.weights.get(this.version)!;
-      const data = w.data.slice();
-      const { transfer } = await import('comlink');
-      await handle.call('init', (api) => api.init(transfer({
-        backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: 'sampler-eval',
-      }, [data.buffer, port2 as unknown as Transferable])), 120_000).catch(asInputErrorIfBackend);
-      this.evalSampler = { handle, port: port1 };
+      this.evalSampler = await this.spawnSamplerThread('sampler-eval');
     }
     const poll = setInterval(() => {
       if (!this.nats) return clearInterval(poll);
