@@ -175,6 +175,11 @@ describe('NATS transport', () => {
     expect((await b.exit).code).toBe(2);
     expect(b.err).toMatch(/--nats: nats:\/\/e3:\*\*\*@127\.0\.0\.1:\d+ refused the credentials/);
     expect(b.err).not.toMatch(/wrong/); // the password is never printed
+    // the right credentials connect; with no run to join the worker gives up after --wait (exit 1, one line)
+    const idle = e3(['worker', '--role', 'verifier', '--nats', secured.url, '--wait', '1500']);
+    expect((await idle.exit).code).toBe(1);
+    expect(idle.err).toMatch(/^e3sim worker: no coordinator answered on e3sim\.runs within 1500 ms/m);
+    expect(idle.err).not.toMatch(/\n\s+at /); // no stack trace
     const f = e3(['worker', '--role', 'sampler', '--nats', secured.url, '--nats-creds', path.join(tmp, 'no-such.creds')]);
     expect((await f.exit).code).toBe(2);
     expect(f.err).toMatch(/--nats-creds: cannot read/);

@@ -6,7 +6,7 @@ import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
 import { ROLES, type RemoteRole } from '../../runtime/nats/protocol.js';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
-import { runNatsWorker } from '../../runtime/nats/worker.js';
+import { NoRunError, runNatsWorker } from '../../runtime/nats/worker.js';
 
 export function registerWorker(program: Command): void {
   program.command('worker')
@@ -34,12 +34,20 @@ export function registerWorker(program: Command): void {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      const r = await runNatsWorker({
+      const settings = {
         role, url: o.nats, credsFile: o.natsCreds, run: o.run, backend: parseBackend(o.backend), id,
         waitMs: parseIntFlag(o.wait, '--wait', 0, 86_400_000),
         maxItems: o.maxItems !== undefined ? parseIntFlag(o.maxItems, '--max-items', 1) : undefined,
-        log: (s) => process.stderr.write(`${s}\n`), now: wallNow,
-      }, ac.signal);
+        log: (s: string) => process.stderr.write(`${s}\n`), now: wallNow,
+      };
+      let r: { items: number };
+      try {
+        r = await runNatsWorker(settings, ac.signal);
+      } catch (e) {
+        if (!(e instanceof NoRunError)) throw e;
+        process.stderr.write(`e3sim worker: ${e.message}\n`);
+        process.exit(1);
+      }
       if (o.json) printJson({ worker: id, role, items: r.items });
       else process.stderr.write(`${id}: served ${r.items} ${role === 'sampler' ? 'generate' : role === 'verifier' ? 'verify' : 'grade'} items\n`);
       process.exit(0);

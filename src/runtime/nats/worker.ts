@@ -39,6 +39,11 @@ export interface WorkerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** No run answered within --wait: not bad input (a run may start later), but nothing to do (exit 1, no stack). */
+export class NoRunError extends Error {
+  override readonly name = 'NoRunError';
+}
+
 async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
   const subject = o.run ? names(o.run).info : RUNS_SUBJECT;
   const deadline = o.now() + o.waitMs;
@@ -56,7 +61,7 @@ async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
       await sleep(500);
     }
   }
-  throw new Error(`no coordinator answered on ${subject} within ${o.waitMs} ms (${last}); start \`e3sim train --transport nats\` first${o.run ? ` or check --run ${o.run}` : ''}`);
+  throw new NoRunError(`no coordinator answered on ${subject} within ${o.waitMs} ms (${last}); start \`e3sim train --transport nats\` first${o.run ? ` or check --run ${o.run}` : ''}`);
 }
 
 export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Promise<{ items: number }> {
