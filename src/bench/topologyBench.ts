@@ -27,7 +27,24 @@ export interface TopologyBenchResult {
   criticalPathIdleFraction: number;
   /** (S + L) / max(S, L) from the sync runs' sampler (S) and learner (L) compute: the best speedup overlap can give with two free cores. */
   speedupBound: number;
-  runs: { policy: string; summary: Summary }[];
+  /**
+   * Median over the async runs of the learner's idle share in steady state: from its first TRAIN
+   * to the end of its last training step, 1 − its compute / that window. This leaves out the
+   * pipeline's fill (waiting for the first batch) and the final checkpoint, and keeps what the
+   * topology costs per step: routing, batch forming, the batch and weights crossing threads.
+   */
+  steadyStateOverheadFraction: number;
+  runs: { policy: string; summary: Summary; steadyStateOverheadFraction: number }[];
+}
+
+/** See TopologyBenchResult.steadyStateOverheadFraction; reads the run's transitions.jsonl. */
+function steadyIdle(dir: string, s: Summary): number {
+  const learner = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"actor":"learner"'))
+    .map((l) => JSON.parse(l) as { t: number; from: string | null; to: string });
+  const start = learner.find((x) => x.to === 'training')?.t;
+  const end = [...learner].reverse().find((x) => x.from === 'training')?.t;
+  if (start === undefined || end === undefined || end <= start) return NaN;
+  return Math.max(0, 1 - s.learnerComputeMs / (end - start));
 }
 
 export function topologyBenchConfig(policy: 'sync' | 'async', backend: BackendName, steps: number): TrainConfig {
@@ -47,14 +64,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 
 /** Alternates sync and async runs `repeats` times (the machine is noisy) and reports medians. */
 export async function runTopologyBench(o: { backend: BackendName; steps: number; repeats: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {
-  const runs: { policy: string; summary: Summary }[] = [];
+  const runs: { policy: string; summary: Summary; steadyStateOverheadFraction: number }[] = [];
   for (let rep = 0; rep < o.repeats; rep++) for (const policy of ['sync', 'async'] as const) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e3sim-bench-${policy}-`));
     try {
       const run = new TrainingRun({ config: topologyBenchConfig(policy, o.backend, o.steps), out: dir, resume: false, command: 'bench --topology', versions: {}, now: o.now });
       const summary = await run.run();
       o.log?.(`${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps} steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}%`);
-      runs.push({ policy, summary });
+      runs.push({ policy, summary, steadyStateOverheadFraction: steadyIdle(dir, summary) });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -66,6 +83,7 @@ export async function runTopologyBench(o: { backend: BackendName; steps: number;
   const bound = of('sync').map((s) => (s.samplerComputeMs + s.learnerComputeMs) / Math.max(s.samplerComputeMs, s.learnerComputeMs));
   return {
     backend: o.backend, steps: o.steps, syncTokensPerSec: sync, asyncTokensPerSec: async_, speedup: async_ / sync,
-    overheadFraction: median(of('async').map((s) => s.overheadFraction)), criticalPathIdleFraction: median(critical), speedupBound: median(bound), runs,
+    overheadFraction: median(of('async').map((s) => s.overheadFraction)), criticalPathIdleFraction: median(critical), speedupBound: median(bound),
+    steadyStateOverheadFraction: median(runs.filter((r) => r.policy === 'async').map((r) => r.steadyStateOverheadFraction)), runs,
   };
 }

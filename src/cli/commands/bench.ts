@@ -51,7 +51,7 @@ export function registerBench(program: Command): void {
         const steps = parseIntFlag(o.steps, '--steps', 2, 1000);
         const r = await runTopologyBench({ backend, steps, repeats: parseIntFlag(o.repeats, '--repeats', 1, 100), now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
         if (o.json) return printJson(r);
-        process.stdout.write(`sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)} tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}%\n`);
+        process.stdout.write(`sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)} tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}% (in steady state: ${(r.steadyStateOverheadFraction * 100).toFixed(1)}%)\n`);
         return;
       }
       const shape = BENCH_SHAPES[o.shape];
