@@ -32,7 +32,18 @@ function row(name: string, samplesMs: number[]): LatencyRow {
   return { name, messages: us.length, p50Us: quantile(us, 0.5), p99Us: quantile(us, 0.99), meanUs: mean(us) };
 }
 
-/** Sends GRADE `n` times (after `warm` unmeasured ones) and times each until deliver runs. */
+/** Times `once` `n` times, one at a time, after `warm` unmeasured calls; milliseconds per call. */
+async function timeEach(n: number, warm: number, now: () => number, once: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < warm + n; i++) {
+    const t0 = now();
+    await once(i);
+    if (i >= warm) out.push(now() - t0);
+  }
+  return out;
+}
+
+/** GRADE sent to the grader machine, timed until its deliver actor runs. */
 async function timeGrader(n: number, warm: number, now: () => number, grade: () => Promise<ScoredGroup>): Promise<number[]> {
   let resolveDelivered: () => void = () => {};
   const actor = createActor(graderMachine.provide({
@@ -42,14 +53,11 @@ async function timeGrader(n: number, warm: number, now: () => number, grade: () 
     },
   }), { input: { queueMax: 4 } });
   actor.start();
-  const out: number[] = [];
-  for (let i = 0; i < warm + n; i++) {
+  const out = await timeEach(n, warm, now, async () => {
     const delivered = new Promise<void>((r) => (resolveDelivered = r));
-    const t0 = now();
     actor.send({ type: 'GRADE', job: JOB });
     await delivered;
-    if (i >= warm) out.push(now() - t0);
-  }
+  });
   actor.stop();
   return out;
 }
@@ -64,25 +72,15 @@ export async function runLatencyBench(opts: { messages: number; now: () => numbe
   try {
     const { port1, port2 } = new MessageChannel();
     await worker.call('echo port', (api) => api.echoOn(Comlink.transfer(port2, [port2 as unknown as Transferable])), 60_000);
-    const raw: number[] = [];
-    for (let i = 0; i < warm + n; i++) {
-      const t0 = now();
-      await new Promise<void>((resolve) => {
-        port1.once('message', () => resolve());
-        port1.postMessage(i);
-      });
-      if (i >= warm) raw.push(now() - t0);
-    }
+    const raw = await timeEach(n, warm, now, (i) => new Promise<void>((resolve) => {
+      port1.once('message', () => resolve());
+      port1.postMessage(i);
+    }));
     port1.close();
     rows.push(row('worker round trip: raw MessagePort', raw));
-
-    const rpc: number[] = [];
-    for (let i = 0; i < warm + n; i++) {
-      const t0 = now();
+    rows.push(row('worker round trip: comlink call', await timeEach(n, warm, now, async (i) => {
       await worker.call('echo', (api) => api.echo(i), 60_000);
-      if (i >= warm) rpc.push(now() - t0);
-    }
-    rows.push(row('worker round trip: comlink call', rpc));
+    })));
 
     rows.push(row('xstate + worker: GRADE → grade in a worker (comlink) → deliver', await timeGrader(n, warm, now, async () => {
       await worker.call('echo', (api) => api.echo(0), 60_000);

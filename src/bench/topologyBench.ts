@@ -10,6 +10,7 @@ import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
 import { TrainingRun, type Summary } from '../runtime/run.js';
 import type { Now } from '../runtime/clock.js';
 import type { BackendName } from '../tensor/backend.js';
+import { median } from '../util/stats.js';
 
 export interface TopologyBenchResult {
   backend: BackendName;
@@ -60,7 +61,6 @@ export function topologyBenchConfig(policy: 'sync' | 'async', backend: BackendNa
   }, 'bench --topology');
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 /** Alternates sync and async runs `repeats` times (the machine is noisy) and reports medians. */
 export async function runTopologyBench(o: { backend: BackendName; steps: number; repeats: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {

@@ -156,7 +156,6 @@ export class TrainingRun {
   private readonly remote = new Set<RemoteRole>();
   /** With remote samplers, a local sampler thread for evaluations and curriculum measurements. */
   private evalSampler: { handle: WorkerHandle<SamplerApi>; port: MessagePort } | null = null;
-  private workersSeen = '';
   private learner: WorkerHandle<LearnerApi> | null = null;
   private learnerActor!: AnyActorRef;
   private batcher!: AnyActorRef;
@@ -197,7 +196,6 @@ export class TrainingRun {
   private fatal: string | null = null;
   /** Bad input found while starting (a checkpoint, a backend that cannot start): rethrown as is. */
   startInputError: InputError | null = null;
-  private natsStats: { published: number; redelivered: number; duplicatesDropped: number } | null = null;
   private finished!: Promise<'done' | 'failed'>;
 
   constructor(o: TrainOptions) {
@@ -376,26 +374,19 @@ export class TrainingRun {
   private async startNats(): Promise<void> {
     const n = this.o.nats!;
     for (const r of this.cfg.topology.remote) this.remote.add(r);
+    const run = natsRunId(path.basename(path.resolve(this.dir)));
     this.nats = new NatsCoordinator({
-      url: n.url, credsFile: n.credsFile, ackWaitMs: this.cfg.limits.natsAckWaitMs, queueMax: this.cfg.limits.queueGroupsMax * 4,
-      info: { run: natsRunId(path.basename(path.resolve(this.dir))), gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs },
+      url: n.url, credsFile: n.credsFile, queueMax: this.cfg.limits.queueGroupsMax * 4,
+      info: { run, gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs },
       log: (line) => this.log(line),
       onFatal: (error) => this.abort(error),
     });
     await this.nats.start(this.o.now);
-    this.log(`NATS transport on ${this.nats.display}: run id ${natsRunId(path.basename(path.resolve(this.dir)))}, remote roles ${[...this.remote].join(', ')}`);
+    this.log(`NATS transport on ${this.nats.display}: run id ${run}, remote roles ${[...this.remote].join(', ')}`);
     if (this.remote.has('sampler')) {
       await this.nats.publishWeights(this.version, this.weights.get(this.version)!);
       this.evalSampler = await this.spawnSamplerThread('sampler-eval');
     }
-    const poll = setInterval(() => {
-      if (!this.nats) return clearInterval(poll);
-      const live = this.nats.liveWorkers(this.o.now(), this.cfg.limits.natsAckWaitMs + 3_000);
-      const seen = [...this.remote].map((r) => `${live[r]} ${r}${live[r] === 1 ? '' : 's'}`).join(', ');
-      if (seen !== this.workersSeen) this.log(`NATS workers: ${seen}`);
-      this.workersSeen = seen;
-    }, 1_000);
-    poll.unref();
   }
 
   /**
@@ -608,24 +599,20 @@ export class TrainingRun {
     const w = this.weights.get(version);
     assert(w, `weights v${version} not in the store`);
     const t = this.o.now();
-    if (this.evalSampler) {
-      const data = w.data.slice();
-      this.evalSampler.port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
-    }
+    if (this.evalSampler) postWeights(this.evalSampler.port, version, w);
     if (this.nats && this.remote.has('sampler')) {
+      // remote samplers fetch the version their next request names from the object store
       this.trace.flow(`w:${version}:nats`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
       const nats = this.nats;
       nats.publishWeights(version, w).catch((e: Error) => {
         if (!nats.isClosed) this.abort(`publishing weights v${version} to NATS: ${e.message}`);
       });
-      this.transferMs += this.o.now() - t;
-      return;
-    }
-    for (const s of this.samplers) {
-      this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
-      this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
-      const data = w.data.slice();
-      s.port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
+    } else {
+      for (const s of this.samplers) {
+        this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
+        this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
+        postWeights(s.port, version, w);
+      }
     }
     this.transferMs += this.o.now() - t;
   }
@@ -925,11 +912,9 @@ export class TrainingRun {
     await this.evalSampler?.handle.terminate().catch(() => {});
     await this.learner?.terminate().catch(() => {});
     await this.pool?.destroy().catch(() => {});
-    if (this.nats) {
-      this.natsStats = { published: this.nats.published, redelivered: this.nats.redelivered, duplicatesDropped: this.nats.duplicates };
-      // an interrupted or failed run keeps its queues for --resume to find nothing stale: they are re-planned, so drop them too
-      await this.nats.close();
-    }
+    // The run's queues and weights on NATS are deleted, also after an interruption: --resume
+    // re-plans its in-flight work and creates them afresh.
+    await this.nats?.close();
   }
 
   async run(): Promise<Summary> {
@@ -997,7 +982,7 @@ export class TrainingRun {
       tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
       samplerComputeMs: this.samplerComputeMs, learnerComputeMs: this.learnerComputeMs, transferMs: this.transferMs,
       overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)), transitions: this.transitions.count, faultsFired: this.faults.firedKeys(),
-      transport: this.natsStats ? { kind: 'nats', remote: [...this.remote], ...this.natsStats } : { kind: 'threads' },
+      transport: this.nats ? { kind: 'nats', remote: [...this.remote], published: this.nats.published, redelivered: this.nats.redelivered, duplicatesDropped: this.nats.duplicates } : { kind: 'threads' },
       eval: this.evaluations.at(-1) ?? null,
     };
     if (!this.interrupted) {
@@ -1023,4 +1008,10 @@ function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
 function asInputErrorIfBackend(e: unknown): never {
   if (e instanceof Error && e.message.startsWith('--backend ')) throw new InputError(`backend (config or --backend): ${e.message.replace(/^--backend /, '')}`);
   throw e;
+}
+
+/** New weights to a sampler thread's port: its own copy, transferred (the store keeps the original). */
+function postWeights(port: MessagePort, version: number, w: PackedWeights): void {
+  const data = w.data.slice();
+  port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
 }

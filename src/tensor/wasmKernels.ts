@@ -10,8 +10,8 @@
  *   a view instead, for contiguous slices.
  *
  * - Sum over the leading axes (every bias and LayerNorm gradient: [B·T, D] -> [D]) transposes
- *   the input and loops, 33 ms for [8192, 512]; the replacement is one XNNPACK product
- *   ones[1, n] · x[n, m] (0.9 ms).
+ *   the input and loops, 33 ms for [8192, 512]; the replacement is a SIMD column sum on the
+ *   backend's heap (simd.ts), 0.4 ms.
  * - Identity (which the autodiff tape runs on every tensor it saves for the backward pass) copies
  *   its input; the replacement shares the data like Reshape does (tensors are immutable and an
  *   assigned variable gets new data, so sharing is safe — the cpu backend does the same).
@@ -20,7 +20,7 @@
  * checks them against the stock kernels on random inputs before leaving them installed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { instantiateSimd, type SimdKernels } from '../policy/transformer/attentionKernel.js';
+import { instantiateSimd, type SimdKernels } from './simd.js';
 
 interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
 interface WasmBackend {
@@ -39,11 +39,20 @@ type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs: Record<string,
 
 let installed = false;
 
-/** tfjs-wasm's WebAssembly.Memory (the emscripten module's `asm.memory`), if reachable. */
-function be0Memory(): WebAssembly.Memory | null {
-  const be = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown } } };
-  const mem = be.wasm?.asm?.memory;
-  return mem instanceof WebAssembly.Memory ? mem : null;
+let heap: SimdKernels | null | undefined;
+
+/**
+ * The SIMD kernels (simd.ts) instantiated on tfjs-wasm's own WebAssembly.Memory (the emscripten
+ * module's `asm.memory`), so they address tensors by their heap offsets; null where that memory
+ * is not reachable or SIMD does not validate. One instance per thread.
+ */
+function heapKernels(): SimdKernels | null {
+  if (heap === undefined) {
+    const be = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown } } };
+    const mem = be.wasm?.asm?.memory;
+    heap = mem instanceof WebAssembly.Memory ? instantiateSimd(mem) : null;
+  }
+  return heap;
 }
 
 /**
@@ -121,12 +130,12 @@ export function installWasmKernels(): WasmKernelReport {
 
   /**
    * Sum over axes 0..k-1 only (k < rank, m % 4 = 0): a SIMD column sum over the backend's own
-   * heap (attentionKernel.ts's module instantiated on tfjs-wasm's memory). An XNNPACK product
+   * heap (heapKernels). An XNNPACK product
    * ones[1, n] · x[n, m] was tried first: it packs x as weights on every call (7 ms for
    * [8192, 128]), and reusing the stock kernel's per-tensor operator cache crashed once a reshape
    * of the same data came through with other dimensions.
    */
-  const simd = be0Memory() ? instantiateSimd(be0Memory()!) : null;
+  const simd = heapKernels();
   const fastSum = (args: KernelArgs): tf.TensorInfo => {
     const x = args.inputs.x!;
     const be = args.backend;
@@ -220,8 +229,6 @@ function selfCheck(): string | null {
   }
 }
 
-let lnKernels: SimdKernels | null | undefined;
-
 /**
  * LayerNorm forward (no gradient) in one SIMD pass per row on the wasm heap — the sampler's
  * decode step runs five of them per token, and the op-by-op form is nine kernels each. Returns
@@ -230,15 +237,12 @@ let lnKernels: SimdKernels | null | undefined;
  */
 export function wasmLayerNormForward(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, eps = 1e-5): tf.Tensor2D | null {
   if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.shape[1] % 4 !== 0) return null;
-  if (lnKernels === undefined) {
-    const mem = be0Memory();
-    lnKernels = mem ? instantiateSimd(mem) : null;
-  }
-  if (!lnKernels) return null;
+  const k = heapKernels();
+  if (!k) return null;
   const be = tf.backend() as unknown as WasmBackend;
   const [rows, D] = x.shape;
   const out = be.makeOutput([rows, D], 'float32');
   const off = (t: tf.Tensor) => be.dataIdMap.get(t.dataId).memoryOffset;
-  lnKernels.layerNorm(off(x), off(g), off(b), be.dataIdMap.get(out.dataId).memoryOffset, rows, D, eps);
+  k.layerNorm(off(x), off(g), off(b), be.dataIdMap.get(out.dataId).memoryOffset, rows, D, eps);
   return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
 }

@@ -61,13 +61,13 @@ export function registerBench(program: Command): void {
       if (threads > 1) {
         const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, { threads, repeats, train: o.train, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
         if (o.json) return printJson(r);
-        process.stdout.write(`${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, train ${r.trainTokensPerSec.toFixed(0)} tokens/s (all threads)\n`);
+        process.stdout.write(`${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s` : 'no training measured'} (all threads)\n`);
         return;
       }
       const backend = await initBackend(parseBackend(o.backend));
       if (!o.json) process.stderr.write(`backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`);
       const r = runPolicyBench(backend.name, shape, { repeats, train: o.train, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
       if (o.json) return printJson({ ...r, detail: backend.detail });
-      process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)` : "no training measured"}\n`);
+      process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)` : 'no training measured'}\n`);
     });
 }

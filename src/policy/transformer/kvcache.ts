@@ -1,7 +1,8 @@
 /**
  * The sampler's KV cache on the host: per layer, keys and values preallocated for the whole
  * context as [B, H, L_max, hd] arrays, written in place one position per decode step, and the
- * one-token attention computed over them directly (attentionKernel.ts).
+ * one-token attention computed over them directly (SIMD kernels in src/tensor/simd.ts, the
+ * JavaScript reference in attentionKernel.ts).
  *
  * Why not tensors: on the wasm and cpu backends a tensor cache must be re-concatenated every token
  * (tensors are immutable: an O(L) copy per step), and the one-row attention products run on
@@ -11,7 +12,8 @@
  *
  * All arrays are views into one WebAssembly.Memory so the SIMD kernels address them directly.
  */
-import { instantiateSimd, jsAttention, softmaxRows, type SimdKernels } from './attentionKernel.js';
+import { jsAttention, softmaxRows } from './attentionKernel.js';
+import { instantiateSimd, type SimdKernels } from '../../tensor/simd.js';
 
 export class HostKvCache {
   readonly k: Float32Array[] = [];
@@ -62,15 +64,16 @@ export class HostKvCache {
 
   /**
    * Writes `T` positions starting at `pos` for layer `layer` from rows laid out [B, T, H, hd]
-   * (the projections' natural [B·T, D] layout).
+   * (the projections' natural [B·T, D] layout); `rowStride` (default H·hd) lets k and v be views
+   * into a wider row, e.g. the fused [B, 3D] q/k/v projection.
    */
-  write(layer: number, pos: number, T: number, k: Float32Array, v: Float32Array): void {
+  write(layer: number, pos: number, T: number, k: Float32Array, v: Float32Array, rowStride = this.nHeads * this.headDim): void {
     const { batch: B, nHeads: H, headDim: hd, maxLength: L } = this;
     if (pos + T > L) throw new RangeError(`KV cache: position ${pos + T} exceeds its length ${L}`);
     const K = this.k[layer]!, V = this.v[layer]!;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * H * hd;
+        const src = (b * T + t) * rowStride;
         for (let h = 0; h < H; h++) {
           const dst = ((b * H + h) * L + pos + t) * hd;
           const s = src + h * hd;
@@ -82,11 +85,11 @@ export class HostKvCache {
   }
 
   /**
-   * Attention of one new query per row (q [B, H·hd]) over positions 0..length-1 of `layer`;
-   * returns softmax(q·Kᵀ/√hd)·V as a new [B, H·hd] array.
+   * Attention of one new query per row (q [B, H·hd]) over positions 0..len-1 of `layer` (default
+   * the filled ones); returns softmax(q·Kᵀ/√hd)·V as a new [B, H·hd] array.
    */
-  attend(layer: number, q: Float32Array): Float32Array {
-    const rows = this.batch * this.nHeads, hd = this.headDim, L = this.maxLength, len = this.length;
+  attend(layer: number, q: Float32Array, len = this.length): Float32Array {
+    const rows = this.batch * this.nHeads, hd = this.headDim, L = this.maxLength;
     if (!this.simd) {
       const out = new Float32Array(rows * hd);
       jsAttention(this.k[layer]!, this.v[layer]!, q, out, rows, hd, L, len, this.scores);

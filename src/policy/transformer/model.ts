@@ -194,8 +194,6 @@ export class Gpt {
     return this.dense(y, `${p}.wo`, `${p}.bo`);
   }
 
-
-
   private mlp(i: number, x: tf.Tensor2D): tf.Tensor2D {
     const p = `h.${i}.mlp`;
     return this.dense(gelu(this.dense(x, `${p}.w1`, `${p}.b1`)), `${p}.w2`, `${p}.b2`);
@@ -236,20 +234,14 @@ export class Gpt {
     const D = this.config.dModel;
     const pos = cache.length;
     let x = this.embed(tf.reshape(tokens, [B, 1]) as tf.Tensor2D, pos);
-    const q = new Float32Array(B * D), k = new Float32Array(B * D), v = new Float32Array(B * D);
+    const q = new Float32Array(B * D);
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `h.${i}`;
       const qkvW = this.fusedQkv(i);
       const qkv = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b }).dataSync() as Float32Array; // [B, 3D]
-      for (let b = 0; b < B; b++) {
-        q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
-        k.set(qkv.subarray(3 * b * D + D, 3 * b * D + 2 * D), b * D);
-        v.set(qkv.subarray(3 * b * D + 2 * D, 3 * b * D + 3 * D), b * D);
-      }
-      cache.write(i, pos, 1, k, v);
-      cache.length = pos + 1;
-      const y = cache.attend(i, q); // a fresh array: the cpu backend may alias it
-      cache.length = pos;
+      for (let b = 0; b < B; b++) q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
+      cache.write(i, pos, 1, qkv.subarray(D), qkv.subarray(2 * D), 3 * D); // k and v straight from the fused rows
+      const y = cache.attend(i, q, pos + 1); // a fresh array: the cpu backend may alias it
       x = tf.add(x, tf.fused.matMul({ a: tf.tensor2d(y, [B, D]), b: this.p(`${p}.attn.wo`), bias: this.p(`${p}.attn.bo`) }));
       const h = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln2`), b: this.p(`${p}.mlp.w1`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b1`) });
       x = tf.add(x, tf.fused.matMul({ a: gelu(h as tf.Tensor2D), b: this.p(`${p}.mlp.w2`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b2`) }));

@@ -11,15 +11,14 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connectNats } from './connection.js';
-import { HeartbeatSchema, ResultSchema, RUNS_SUBJECT, encodeWeights, names, parseJsonBytes, resultValueSchemas, type Heartbeat, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import { HeartbeatSchema, ResultSchema, RUNS_SUBJECT, WORK_KINDS, encodeWeights, names, parseJsonBytes, resultValueSchemas, retrying, type Heartbeat, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 
 export interface NatsCoordinatorOptions {
   url: string;
   credsFile?: string;
+  /** Answered to workers; its `ackWaitMs` is the redelivery deadline of unacked work. */
   info: RunInfo;
-  /** Redelivery deadline for unacked work (workers extend it while they compute). */
-  ackWaitMs: number;
   /** Work items the queue may hold (JetStream rejects publishes beyond it: backpressure). */
   queueMax: number;
   log: (line: string) => void;
@@ -45,6 +44,7 @@ export class NatsCoordinator {
   private results: ConsumerMessages | null = null;
   private readonly weightsPublished = new Map<number, Promise<void>>();
   private closed = false;
+  private census: NodeJS.Timeout | null = null;
   /** Results that arrived for work already answered (or never asked for here). */
   duplicates = 0;
   /** Work published, including re-issues. */
@@ -67,16 +67,16 @@ export class NatsCoordinator {
     // A fresh run starts from empty queues (a resumed one re-plans its in-flight work itself).
     for (const s of [n.stream, n.resultsStream]) await this.jsm.streams.delete(s).catch(() => false);
     await this.jsm.streams.add({
-      name: n.stream, subjects: [n.work('generate'), n.work('verify'), n.work('grade')], retention: RetentionPolicy.Workqueue,
+      name: n.stream, subjects: WORK_KINDS.map((k) => n.work(k)), retention: RetentionPolicy.Workqueue,
       storage: StorageType.File, max_msgs: this.o.queueMax, duplicate_window: 120_000_000_000,
     });
-    for (const kind of ['generate', 'verify', 'grade'] as const) {
+    for (const kind of WORK_KINDS) {
       await this.jsm.consumers.add(n.stream, {
         durable_name: kind, filter_subject: n.work(kind), ack_policy: AckPolicy.Explicit,
-        ack_wait: this.o.ackWaitMs * 1_000_000, max_deliver: 20, max_ack_pending: 1_000,
+        ack_wait: this.o.info.ackWaitMs * 1_000_000, max_deliver: 20, max_ack_pending: 1_000,
       });
     }
-    await this.jsm.streams.add({ name: n.resultsStream, subjects: [`e3sim.${this.o.info.run}.result.*`], storage: StorageType.File, max_msgs: 100_000, max_age: 3_600_000_000_000 });
+    await this.jsm.streams.add({ name: n.resultsStream, subjects: [n.results], storage: StorageType.File, max_msgs: 100_000, max_age: 3_600_000_000_000 });
     await this.jsm.consumers.add(n.resultsStream, { durable_name: 'coordinator', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000 });
     const objm = new Objm(this.nc);
     await objm.open(n.weights).then((s) => s.destroy()).catch(() => false);
@@ -95,10 +95,20 @@ export class NatsCoordinator {
     }));
     void this.watchStatus();
     void this.readResults();
+    // Once a second: workers silent for longer than the ack wait (+3 s) are reported gone, and
+    // the count per remote role is logged when it changes.
+    let seen = '';
+    this.census = setInterval(() => {
+      const live = this.liveWorkers(now(), this.o.info.ackWaitMs + 3_000);
+      const line = this.o.info.remote.map((r) => `${live[r]} ${r}${live[r] === 1 ? '' : 's'}`).join(', ');
+      if (line !== seen) this.o.log(`NATS workers: ${line}`);
+      seen = line;
+    }, 1_000);
+    this.census.unref();
   }
 
   /** Workers heard from within `withinMs`, per role; those silent longer are reported gone (once). */
-  liveWorkers(now: number, withinMs = 5_000): Record<RemoteRole, number> {
+  private liveWorkers(now: number, withinMs: number): Record<RemoteRole, number> {
     const out: Record<RemoteRole, number> = { sampler: 0, verifier: 0, grader: 0 };
     for (const [id, w] of this.workers) {
       if (now - w.seenMs > withinMs) {
@@ -112,11 +122,7 @@ export class NatsCoordinator {
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') this.o.log(`NATS: disconnected from ${this.display}; reconnecting`);
-      else if (s.type === 'reconnect') {
-        this.o.log(`NATS: reconnected to ${this.display}`);
-        // the results consumer's pull may have ended with the old connection
-        if (!this.results) void this.readResults();
-      }
+      else if (s.type === 'reconnect') this.o.log(`NATS: reconnected to ${this.display}`); // readResults re-opens its consumer itself
     }
     if (!this.closed) this.o.onFatal(`NATS connection to ${this.display} closed (reconnect attempts exhausted)`);
   }
@@ -181,20 +187,9 @@ export class NatsCoordinator {
     return p;
   }
 
-  /**
-   * Retries `f` through a server outage (the client reconnects meanwhile): up to `tries` times, 1 s
-   * apart. JetStream de-duplicates the work re-published by msgID.
-   */
-  private async retrying<T>(what: string, f: () => Promise<T>, tries = 60): Promise<T> {
-    for (let i = 1; ; i++) {
-      try {
-        return await f();
-      } catch (e) {
-        if (this.closed || i >= tries) throw e;
-        if (i === 1) this.o.log(`NATS: ${what}: ${(e as Error).message}; retrying for up to ${tries} s`);
-        await new Promise((r) => setTimeout(r, 1_000));
-      }
-    }
+  /** Publishes through a server outage of up to 60 s; JetStream de-duplicates re-published work by msgID. */
+  private retrying<T>(what: string, f: () => Promise<T>): Promise<T> {
+    return retrying(f, { tries: 60, delayMs: 1_000, stop: () => this.closed, onRetry: (e) => this.o.log(`NATS: ${what}: ${e.message}; retrying for up to 60 s`) });
   }
 
   weightsReady(version: number): Promise<void> {
@@ -243,6 +238,7 @@ export class NatsCoordinator {
   async close(o: { keepStreams?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.census) clearInterval(this.census);
     for (const p of this.pending.values()) p.reject(new Error('NATS transport closed'));
     this.pending.clear();
     this.results?.stop();

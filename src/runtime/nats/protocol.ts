@@ -4,7 +4,7 @@
  *
  *   stream  E3SIM_<run>          subjects e3sim.<run>.work.{generate,verify,grade}   work queue, file storage
  *   durable consumers generate | verify | grade on it (pull; explicit ack; ack wait = redelivery deadline)
- *   stream  E3SIM_<run>_RESULTS  subjects e3sim.<run>.result.<kind>               results, read by the coordinator
+ *   stream  E3SIM_<run>_RESULTS  subjects e3sim.<run>.result.<kind>.<worker>      results, read by the coordinator
  *   object store e3sim_<run>_weights   one object per policy version, v<N> (chunked: no message-size limit)
  *   core    e3sim.<run>.hb.<worker>    heartbeats (role, pid, version) every HEARTBEAT_MS
  *   core    e3sim.<run>.info / e3sim.runs   request/reply: the run's model shape and settings
@@ -17,22 +17,27 @@ import { GptConfigSchema } from '../../policy/transformer/config.js';
 export const ROLES = ['sampler', 'verifier', 'grader'] as const;
 export type RemoteRole = (typeof ROLES)[number];
 export const KIND_OF_ROLE: Record<RemoteRole, WorkKind> = { sampler: 'generate', verifier: 'verify', grader: 'grade' };
-export type WorkKind = 'generate' | 'verify' | 'grade';
+export const WORK_KINDS = ['generate', 'verify', 'grade'] as const;
+export type WorkKind = (typeof WORK_KINDS)[number];
 
 export const HEARTBEAT_MS = 1_000;
 
-/** Run ids become subject tokens and stream names: letters, digits, '-' and '_' only. */
-export function natsRunId(name: string): string {
+/** A name made safe as one subject token and in stream names: letters, digits, '-' and '_' only. */
+export function subjectToken(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 }
+
+/** A run's id on NATS: its run directory's name, as a subject token. */
+export const natsRunId = subjectToken;
 
 export const names = (run: string) => ({
   stream: `E3SIM_${run}`,
   resultsStream: `E3SIM_${run}_RESULTS`,
   work: (k: WorkKind) => `e3sim.${run}.work.${k}`,
-  result: (k: WorkKind) => `e3sim.${run}.result.${k}`,
+  result: (k: WorkKind, worker: string) => `e3sim.${run}.result.${k}.${subjectToken(worker)}`,
+  results: `e3sim.${run}.result.>`,
   weights: `e3sim_${run}_weights`,
-  heartbeat: (worker: string) => `e3sim.${run}.hb.${worker}`,
+  heartbeat: (worker: string) => `e3sim.${run}.hb.${subjectToken(worker)}`,
   heartbeats: `e3sim.${run}.hb.*`,
   info: `e3sim.${run}.info`,
 });
@@ -43,6 +48,7 @@ export const RunInfoSchema = z.object({
   gptConfig: GptConfigSchema,
   /** Roles the coordinator sends over NATS. */
   remote: z.array(z.enum(ROLES)),
+  /** Redelivery deadline of work a worker took and did not ack (limits.natsAckWaitMs). */
   ackWaitMs: z.number().int().positive(),
 });
 export type RunInfo = z.infer<typeof RunInfoSchema>;
@@ -114,5 +120,22 @@ export function parseJsonBytes(data: Uint8Array): unknown {
     return JSON.parse(new TextDecoder().decode(data));
   } catch {
     return null;
+  }
+}
+
+/**
+ * Runs `f` until it succeeds, up to `tries` times `delayMs` apart, through a server outage (the
+ * client reconnects meanwhile); gives up early once `stop()` says so. `onRetry` hears the first
+ * failure.
+ */
+export async function retrying<T>(f: () => Promise<T>, o: { tries: number; delayMs: number; stop?: () => boolean; onRetry?: (e: Error) => void }): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= o.tries || o.stop?.()) throw e;
+      if (i === 1) o.onRetry?.(e as Error);
+      await new Promise((r) => setTimeout(r, o.delayMs));
+    }
   }
 }

@@ -12,7 +12,7 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as tf from '@tensorflow/tfjs';
 import { connectNats } from './connection.js';
-import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, parseJsonBytes, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, parseJsonBytes, retrying, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
 import { Gpt } from '../../policy/transformer/model.js';
 import { generateRollouts } from '../generate.js';
@@ -103,10 +103,10 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     }, HEARTBEAT_MS);
     hb.unref();
 
-    // An injected fault fires on the first delivery only: work redelivered after the worker it
-    // crashed or hung is done normally by the next one.
-    const handle = async (kindOf: WorkKind, payload: unknown, firstDelivery: boolean): Promise<unknown> => {
-      if (kindOf === 'generate') {
+    // This role's work. An injected fault fires on the first delivery only: work redelivered
+    // after the worker it crashed or hung is done normally by the next one.
+    const handlers: Record<WorkKind, (payload: unknown, firstDelivery: boolean) => Promise<unknown>> = {
+      generate: async (payload, firstDelivery) => {
         const req = GenerateWorkSchema.parse(payload);
         if (firstDelivery && req.fault === 'crash') process.exit(70);
         if (firstDelivery && req.fault === 'hang') await new Promise(() => {});
@@ -118,25 +118,17 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
           computeMs: o.now() - t0, swaps: 0, numTensors: tf.memory().numTensors,
         };
         return out;
-      }
-      if (kindOf === 'verify') {
+      },
+      verify: async (payload, firstDelivery) => {
         const t = VerifyWorkSchema.parse(payload);
         return verifyGroup(firstDelivery ? t : { ...t, fault: null });
-      }
-      return gradeGroup(GradeWorkSchema.parse(payload) as unknown as GradeJob);
+      },
+      grade: async (payload) => gradeGroup(GradeWorkSchema.parse(payload) as unknown as GradeJob),
     };
-
-    const publishResult = async (body: string): Promise<void> => {
-      for (let tries = 0; ; tries++) {
-        try {
-          await js.publish(n.result(kind), body);
-          return;
-        } catch (e) {
-          if (tries >= 30 || signal.aborted) throw e;
-          await sleep(1_000);
-        }
-      }
-    };
+    const handle = handlers[kind];
+    const resultSubject = n.result(kind, o.id);
+    // results ride out a server outage of up to 30 s, else the work is left for redelivery
+    const publishResult = (body: string) => retrying(() => js.publish(resultSubject, body), { tries: 30, delayMs: 1_000, stop: () => signal.aborted });
 
     let items = 0;
     let consumer: Consumer | null = null;
@@ -167,7 +159,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       busy = true;
       let body: string;
       try {
-        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: true, value: await handle(kind, w.data.payload, m.info.deliveryCount === 1) });
+        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: true, value: await handle(w.data.payload, m.info.deliveryCount === 1) });
       } catch (e) {
         body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: false, error: (e as Error).message });
       }
