@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import os from 'node:os';
+import path from 'node:path';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
-import { ROLES, type RemoteRole } from '../../runtime/nats/protocol.js';
+import { ROLES, natsRunId, type RemoteRole } from '../../runtime/nats/protocol.js';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { NoRunError, runNatsWorker } from '../../runtime/nats/worker.js';
 
@@ -14,7 +15,7 @@ export function registerWorker(program: Command): void {
     .requiredOption('--role <r>', 'sampler | verifier | grader')
     .requiredOption('--nats <url>', 'nats://[user:password@|token@]host[:port] of the run\'s NATS server')
     .option('--nats-creds <file>', 'a NATS credentials (.creds) file')
-    .option('--run <id>', 'the run to join (its directory name); default: the run that answers first')
+    .option('--run <id>', 'the run to join: its run directory (or that directory\'s name); default: the run that answers first')
     .option('--backend <b>', 'sampler: auto|tensorflow|webgpu|wasm|cpu', 'auto')
     .option('--id <name>', 'this worker\'s name in heartbeats and results (default <role>-<host>-<pid>)')
     .option('--wait <ms>', 'how long to wait for a coordinator to answer', '60000')
@@ -23,7 +24,7 @@ export function registerWorker(program: Command): void {
     .action(async (o: { role: string; nats: string; natsCreds?: string; run?: string; backend: string; id?: string; wait: string; maxItems?: string; json?: boolean }) => {
       if (!(ROLES as readonly string[]).includes(o.role)) throw new InputError(`--role: expected one of ${ROLES.join(', ')}, got '${o.role}'`);
       parseNatsUrl(o.nats);
-      if (o.run !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(o.run)) throw new InputError(`--run: '${o.run}' is not a run id (letters, digits, - and _)`);
+      if (o.run !== undefined && o.run.trim() === '') throw new InputError('--run: empty; expected the run directory\'s name');
       const role = o.role as RemoteRole;
       const id = o.id ?? `${role}-${os.hostname()}-${process.pid}`;
       const ac = new AbortController();
@@ -35,7 +36,7 @@ export function registerWorker(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       const settings = {
-        role, url: o.nats, credsFile: o.natsCreds, run: o.run, backend: parseBackend(o.backend), id,
+        role, url: o.nats, credsFile: o.natsCreds, run: o.run !== undefined ? natsRunId(path.basename(o.run)) : undefined, backend: parseBackend(o.backend), id,
         waitMs: parseIntFlag(o.wait, '--wait', 0, 86_400_000),
         maxItems: o.maxItems !== undefined ? parseIntFlag(o.maxItems, '--max-items', 1) : undefined,
         log: (s: string) => process.stderr.write(`${s}\n`), now: wallNow,
