@@ -62,4 +62,27 @@ describe('bigram policy', () => {
     tf.dispose(logprobs);
     p.dispose();
   });
+
+  it('gives the exact expected length and success probability (against enumerating every episode)', () => {
+    const env = { tokens: 4, answer: 2, budget: 5 };
+    const p = BigramPolicy.fromValues(env, Float32Array.from({ length: 4 * 5 }, (_, i) => Math.sin(i * 2.3)));
+    const stop = stopAction(env);
+    // every episode with its probability: a₁ uniform over the 3 non-answer tokens, then π until hit, stop or budget
+    let length = 0, reward = 0;
+    const walk = (actions: number[], prob: number) => {
+      const last = actions.at(-1)!;
+      if (last === env.answer || last === stop || actions.length === env.budget) {
+        length += prob * actions.length;
+        if (last === env.answer) reward += prob;
+        return;
+      }
+      for (let j = 0; j <= stop; j++) walk([...actions, j], prob * p.prob(last, j));
+    };
+    for (const a1 of [0, 1, 3]) walk([a1], 1 / 3);
+    const x = p.expectations();
+    expect(x.length).toBeCloseTo(length, 10);
+    expect(x.reward).toBeCloseTo(reward, 10);
+    expect(length).toBeGreaterThan(1.5); // a non-trivial case
+    p.dispose();
+  });
 });

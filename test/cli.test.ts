@@ -39,11 +39,20 @@ describe('e3sim command line', () => {
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'], /--variant: expected base or noverify/],
     [['pretrain', '--task', 'countdown', '--out', 'examples'], /--out: 'examples' already exists and is not empty; pass --resume/],
     [['pretrain', '--task', 'countdown', '--out', '/nonexistent/run', '--resume'], /--resume: '\/nonexistent\/run' does not exist/],
-    [['pk', '--negatives', 'maybe'], /--negatives: expected one of keep \| mask, got 'maybe'/],
+    [['pk', '--negatives', 'maybe'], /--negatives: expected one of keep \| mask \| both, got 'maybe'/],
     [['pk', '--steps', '-5'], /--steps: expected an integer in 1\.\./],
     [['pk', '--lr', 'fast'], /--lr: expected a number in 0\.\.1000000, got 'fast'/],
-    [['pk', '--group', '1'], /--group: expected an integer in 2\.\./],
+    [['pk', '--group', '0'], /--group: expected an integer in 1\.\./],
+    [['pk', '--preset', 'paper-text', '--group', '1'], /--group: 1 trajectory per iteration with group-normalised advantages gives every advantage 0/],
     [['pk', '--reduce', 'max'], /--reduce: expected one of sum \| mean, got 'max'/],
+    [['pk', '--preset', 'paper-fig8'], /--preset: expected one of paper-text \| paper-fig7, got 'paper-fig8'/],
+    [['pk', '--actions', '1'], /--actions: expected an integer in 2\.\./],
+    [['pk', '--actions', '5000'], /--actions: a table of 5000 × 5001 is over the limit/],
+    [['pk', '--advantage', 'baseline:x'], /--advantage: expected group \| baseline \| baseline:B .* got 'baseline:x'/],
+    [['pk', '--advantage', 'median'], /--advantage: expected group .* got 'median'/],
+    [['pk', '--optimizer', 'rmsprop'], /--optimizer: expected one of sgd \| adam, got 'rmsprop'/],
+    [['pk', '--length-from', 'third'], /--length-from: expected one of first \| second, got 'third'/],
+    [['pk', '--html', '/nonexistent/dir/pk.html'], /--html: directory '\/nonexistent\/dir' does not exist/],
   ])('exits 2 with a message naming the input: %s', (args, message) => {
     const r = run(...args);
     expect(r.code).toBe(2);
@@ -83,13 +92,28 @@ describe('e3sim command line', () => {
   });
 
   it('pk prints the documented summary JSON', () => {
-    const r = run('pk', '--steps', '200', '--log-every', '100', '--json');
+    const r = run('pk', '--negatives', 'keep', '--steps', '200', '--log-every', '100', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    for (const k of ['negatives', 'lengthStart', 'lengthMax', 'lengthEnd', 'rewardEnd', 'pStopStart', 'pStopEnd', 'entropyStart', 'entropyEnd', 'negativeStepsEntropyUpFraction']) expect(j).toHaveProperty(k);
+    for (const k of ['negatives', 'lengthStart', 'lengthPeak', 'lengthPeakStep', 'lengthEnd', 'rewardEnd', 'iterationOfTransition', 'pStopStart', 'pStopEnd', 'entropyStart', 'entropyPeak', 'entropyEnd', 'negativeStepsEntropyUpFraction']) expect(j).toHaveProperty(k);
     expect(j.negatives).toBe('keep');
+    expect(j.preset).toBe('paper-fig7');
+    expect(j.config).toMatchObject({ actions: 200, groupSize: 1, advantage: 'baseline:0.5', optimizer: 'adam', lengthFrom: 'second' });
     expect(j.runs[0].log).toHaveLength(2);
-    expect(j.runs[0].log[1]).toMatchObject({ step: 200, episodes: 200 * 64 });
+    expect(j.runs[0].log[1]).toMatchObject({ step: 200, episodes: 200 });
+  });
+
+  it('pk: a flag overrides its preset; both arms by default, with an HTML plot written whole', () => {
+    const html = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-pk-')), 'pk.html');
+    const r = run('pk', '--preset', 'paper-text', '--group', '8', '--steps', '50', '--log-every', '25', '--html', html, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.config).toMatchObject({ actions: 100, groupSize: 8, advantage: 'group', optimizer: 'sgd', lengthFrom: 'first', negatives: ['keep', 'mask'] });
+    expect(j.runs.map((x: { summary: { negatives: string } }) => x.summary.negatives)).toEqual(['keep', 'mask']);
+    expect(j.runs[1].log[1]).toMatchObject({ step: 50, episodes: 400 });
+    expect(Object.keys(j.spread)).toEqual(['keep', 'mask']);
+    expect(fs.readFileSync(html, 'utf8')).toMatch(/<\/html>\n$/);
+    expect(fs.readdirSync(path.dirname(html))).toEqual(['pk.html']);
   });
 });
 

@@ -221,6 +221,38 @@ describe('e3sim report', () => {
   });
 });
 
+describe('e3sim pk --html', () => {
+  it('opens offline with no console errors and draws every curve: keep and mask, one line a seed', async () => {
+    const file = path.join(tmp, 'pk.html');
+    const r = cli('pk', '--steps', '300', '--log-every', '50', '--seeds', '2', '--quiet', '--html', file);
+    expect(r.status, r.stderr).toBe(0);
+    const { page, errors, blocked } = await open(file);
+    const state = await page.evaluate(() => {
+      const rep = (window as unknown as { e3simReport: { charts: number; series: number } }).e3simReport;
+      const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
+      const drawn = canvases.filter((c) => {
+        const ctx = c.getContext('2d');
+        if (!ctx || c.width === 0 || c.height === 0) return false;
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+        return false;
+      }).length;
+      const titles = [...document.querySelectorAll('.u-title')].map((t) => t.textContent);
+      const legend = [...document.querySelectorAll('.chart')][0]!.querySelectorAll('.u-series').length;
+      return { ...rep, drawn, titles, legend, rows: document.querySelectorAll('#summaries tbody tr').length };
+    });
+    expect(errors).toEqual([]);
+    expect(blocked).toEqual([]);
+    expect(state.charts).toBe(5);
+    expect(state.drawn).toBe(5);
+    expect(state.titles).toEqual(expect.arrayContaining([expect.stringMatching(/^length/), expect.stringMatching(/^p\(stop\)/), expect.stringMatching(/^reward/), expect.stringMatching(/^entropy/)]));
+    expect(state.series).toBe(4); // keep and mask × 2 seeds
+    expect(state.legend).toBe(5); // the x axis and one series a run
+    expect(state.rows).toBe(4);
+    await page.close();
+  }, 120_000);
+});
+
 describe('e3sim train --ui', () => {
   it('serves the report on 127.0.0.1 and pushes an event per step while training', async () => {
     const cfg = path.join(tmp, 'smoke.yaml');

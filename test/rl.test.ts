@@ -5,7 +5,9 @@ import { groupAdvantages } from '../src/rl/advantages.js';
 import { e3Loss, readStats, type LossConfig, type TokenData } from '../src/rl/loss.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { scoreEpisode } from '../src/tasks/pk/env.js';
-import { bigramPolicyStep } from '../src/experiments/pk.js';
+import { bigramPolicyStep, bigramPolicyGradient, PK_LOSS } from '../src/experiments/pk.js';
+import { baselineAdvantages } from '../src/rl/advantages.js';
+import { HostAdam } from '../src/rl/hostOptimizer.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -143,10 +145,10 @@ describe('negative gradients on the p^k bigram', () => {
     const stats = bigramPolicyStep(p, [ep], [-1], base, 0.5);
     expect(stats?.tokens).toBe(2);
     expect(p.prob(2, 4)).toBeLessThan(before);
-    // With GRPOMask the same step changes nothing: every token is masked.
+    // With GRPOMask the same step changes nothing: every token is masked (e3Loss's count of masked tokens is tested above).
     const q = BigramPolicy.fromValues(env, values);
     const masked = bigramPolicyStep(q, [ep], [-1], { ...base, negatives: 'mask' }, 0.5);
-    expect(masked?.tokensMaskedNegative).toBe(2);
+    expect(masked).toBeNull(); // every term masked: no gradient, no step
     expect(Array.from(q.values())).toEqual(Array.from(values));
     p.dispose();
     q.dispose();
@@ -170,4 +172,52 @@ describe('negative gradients on the p^k bigram', () => {
     tf.dispose(Object.values(grads));
     p.dispose();
   });
+
+  it('REINFORCE with a baseline: the gradient chained through e3Loss equals autodiff, and A = r − b for every trajectory', () => {
+    const vals = Float32Array.from({ length: 4 * V }, (_, i) => Math.cos(i * 0.9));
+    const p = BigramPolicy.fromValues(env, vals);
+    const eps = [scoreEpisode(env, [1, 2, 4]), scoreEpisode(env, [3, 2, 0]), scoreEpisode(env, [2, 3, 3, 1, 4])];
+    const adv = baselineAdvantages(eps.map((e) => e.reward), 0.5);
+    expect(Array.from(adv)).toEqual([-0.5, 0.5, -0.5]);
+    const cfg: LossConfig = { ...PK_LOSS };
+    const g = bigramPolicyGradient(p, eps, adv, cfg)!;
+    // autodiff: L = −(1/S) Σ_τ (1/|τ|) Σ_t log π(a_t|a_{t−1}) · (r_τ − b), through logSoftmax on M
+    const { episodeOf } = BigramPolicy.transitions(eps);
+    const lengths = eps.map((e) => e.actions.length - 1);
+    const M = p.variable();
+    const w = tf.tensor1d(Float32Array.from(episodeOf, (k) => adv[k]! / (eps.length * lengths[k]!)));
+    const { grads } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(p.transitionLogprobs(eps).logprobs, w))) as tf.Scalar, [M]);
+    const auto = grads[M.name]!.dataSync();
+    expect(g.grad.some((x) => Math.abs(x) > 0.01)).toBe(true);
+    for (let i = 0; i < g.grad.length; i++) expect(g.grad[i]).toBeCloseTo(auto[i]!, 5);
+    expect([...g.rows].sort()).toEqual([1, 2, 3]);
+    // GRPOMask keeps only the hit's terms; all failures → no gradient at all
+    expect(bigramPolicyGradient(p, [eps[0]!, eps[2]!], [-0.5, -0.5], { ...cfg, negatives: 'mask' })).toBeNull();
+    tf.dispose([w, ...Object.values(grads)]);
+    p.dispose();
+  });
+
+  it('host Adam matches tf.train.adam step for step, and moves a row after its gradient stops', () => {
+    const rows = 3, L = 4;
+    const init = Float64Array.from({ length: rows * L }, (_, i) => Math.sin(i));
+    const params = init.slice();
+    const adam = new HostAdam(0.01, L, rows * L);
+    const v = tf.variable(tf.tensor2d(Float32Array.from(init), [rows, L]));
+    const ref = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
+    for (let t = 0; t < 6; t++) {
+      // row 0 gets a gradient on every step, row 1 only on the first two, row 2 never
+      const grad = Float64Array.from({ length: rows * L }, (_, i) => (i < L || (i < 2 * L && t < 2) ? Math.cos(i + t) : 0));
+      const changed = adam.step(params, grad, t < 2 ? [0, 1] : [0]);
+      expect(changed.sort()).toEqual([0, 1]);
+      ref.applyGradients([{ name: v.name, tensor: tf.tensor2d(Float32Array.from(grad), [rows, L]) }]);
+    }
+    const want = v.dataSync();
+    for (let i = 0; i < params.length; i++) expect(params[i]).toBeCloseTo(want[i]!, 5);
+    expect(params[L] - init[L]!).not.toBeCloseTo(0, 3);
+    for (let i = 2 * L; i < 3 * L; i++) expect(params[i]).toBe(init[i]); // never touched: never moves
+    expect(adam.steps).toBe(6);
+    v.dispose();
+    ref.dispose();
+  });
 });
+

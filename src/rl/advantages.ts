@@ -36,3 +36,12 @@ export function groupAdvantages(rewards: ArrayLike<number>, groupSize: number, e
   }
   return { advantages, groups, zeroAdvantageGroups };
 }
+
+/**
+ * REINFORCE with a baseline: A_i = r_i − b for every trajectory, b a constant (E3.md's p^k figure:
+ * one trajectory per update, so a failure gets A = −b even when no trajectory has succeeded).
+ */
+export function baselineAdvantages(rewards: ArrayLike<number>, baseline: number): Float64Array {
+  if (!Number.isFinite(baseline)) throw new RangeError(`baselineAdvantages: baseline must be finite, got ${baseline}`);
+  return Float64Array.from(rewards, (r) => r - baseline);
+}

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
+import { HostSgd, type HostOptimizer } from '../../rl/hostOptimizer.js';
 import { scoreEpisode, stopAction, type PkEnvConfig, type PkEpisode } from '../../tasks/pk/env.js';
 
 export interface BigramInit {
@@ -181,10 +182,52 @@ export class BigramPolicy {
 
   /** One SGD step M ← M − lr·grad (only `rows` may have a non-zero gradient, when given). */
   sgdStep(grad: Float64Array, lr: number, rows?: Iterable<number>): void {
+    this.step(new HostSgd(lr, this.V), grad, rows ?? Array.from({ length: this.env.tokens }, (_, r) => r));
+  }
+
+  /** One optimiser step on M (SGD or Adam); `rows` are the rows whose gradient may be non-zero. */
+  step(opt: HostOptimizer, grad: Float64Array, rows: Iterable<number>): void {
+    if (opt.rowLength !== this.V) throw new RangeError(`bigram: optimiser rows of ${opt.rowLength}, table rows of ${this.V}`);
+    this.refresh(opt.step(this.m, grad, rows));
+  }
+
+  /**
+   * The exact expected episode length (all actions, a₁ included) and success probability under
+   * π, without sampling: with R_k(s) the expected further actions from state s when k more are
+   * allowed and H_k(s) the probability of hitting a* within them,
+   *   R_k(s) = 1 + Σ_{j ∉ {a*, stop}} π(j|s) R_{k−1}(j),   H_k(s) = π(a*|s) + Σ_{j ∉ {a*, stop}} π(j|s) H_{k−1}(j),
+   * and the episode is a₁ (uniform over non-answer tokens) then B_tr − 1 more at most.
+   * O(B_tr · tokens · V).
+   */
+  expectations(): { length: number; reward: number } {
+    const { tokens, answer, budget } = this.env;
     const V = this.V;
-    const todo = rows ? [...rows] : Array.from({ length: this.env.tokens }, (_, r) => r);
-    for (const r of todo) for (let j = r * V; j < (r + 1) * V; j++) this.m[j]! -= lr * grad[j]!;
-    this.refresh(todo);
+    let R = new Float64Array(tokens), H = new Float64Array(tokens);
+    let R2 = new Float64Array(tokens), H2 = new Float64Array(tokens);
+    for (let k = 1; k < budget; k++) {
+      for (let s = 0; s < tokens; s++) {
+        if (s === answer) continue;
+        const o = s * V;
+        let r = 1, h = this.probs[o + answer]!;
+        for (let j = 0; j < tokens; j++) {
+          if (j === answer) continue;
+          const p = this.probs[o + j]!;
+          r += p * R[j]!;
+          h += p * H[j]!;
+        }
+        R2[s] = r;
+        H2[s] = h;
+      }
+      [R, R2] = [R2, R];
+      [H, H2] = [H2, H];
+    }
+    let length = 0, reward = 0;
+    for (let s = 0; s < tokens; s++) {
+      if (s === answer) continue;
+      length += 1 + R[s]!;
+      reward += H[s]!;
+    }
+    return { length: length / (tokens - 1), reward: reward / (tokens - 1) };
   }
 
   /** Entropy of π(·|s) in nats. */
