@@ -20,3 +20,7 @@ run fig7-baseline-0.75 --advantage baseline:0.75 --negatives keep
 run fig7-lr0.005 --lr 0.005 --negatives keep
 run fig7-lr0.003 --lr 0.003 --negatives keep --steps 12000
 run text-actions200 --preset paper-text --actions 200
+# the per-trajectory normalisation (1/|τ|) against a plain sum over the trajectory's transitions
+run fig7-sum --trajectory-loss sum --negatives keep
+run fig7-sgd-lr1 --optimizer sgd --lr 1 --negatives keep
+run fig7-sgd-lr1-sum --optimizer sgd --lr 1 --trajectory-loss sum --negatives keep

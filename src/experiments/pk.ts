@@ -49,6 +49,13 @@ export interface PkOptions {
    * paper-text) or `mean` (lr applies to the batch mean, i.e. G times smaller SGD steps).
    */
   reduce: 'sum' | 'mean';
+  /**
+   * Each trajectory's loss: `mean` over its transitions, (1/|τ|) Σ_t log π · A (E3.md), or `sum`,
+   * Σ_t log π · A — realised by scaling the trajectory's advantage by its |τ| before e3Loss (the
+   * same gradient). With a constant baseline and no success, `mean` makes the expected update
+   * descend E[1/|τ|] (longer traces); `sum` has no expected drift (docs/PK.md, the mechanism).
+   */
+  trajectoryLoss: 'mean' | 'sum';
   /** Episode length: all actions (`first`, a₁ included) or the actions sampled after a₁ (`second`). */
   lengthFrom: 'first' | 'second';
   logEvery: number;
@@ -62,10 +69,10 @@ export type PkSettings = Omit<PkOptions, 'negatives' | 'seed'>;
 /** The two named combinations of settings (docs/PK.md says what each one changes). */
 export const PK_PRESETS: Record<PkPresetName, PkSettings> = {
   'paper-text': {
-    steps: 120_000, budget: 100, actions: 100, groupSize: 64, advantage: { kind: 'group' }, optimizer: 'sgd', lr: 1e-2, reduce: 'sum', lengthFrom: 'first', logEvery: 5000,
+    steps: 120_000, budget: 100, actions: 100, groupSize: 64, advantage: { kind: 'group' }, optimizer: 'sgd', lr: 1e-2, reduce: 'sum', trajectoryLoss: 'mean', lengthFrom: 'first', logEvery: 5000,
   },
   'paper-fig7': {
-    steps: 6000, budget: 100, actions: 200, groupSize: 1, advantage: { kind: 'baseline', baseline: 0.5 }, optimizer: 'adam', lr: 1e-2, reduce: 'sum', lengthFrom: 'second', logEvery: 100,
+    steps: 6000, budget: 100, actions: 200, groupSize: 1, advantage: { kind: 'baseline', baseline: 0.5 }, optimizer: 'adam', lr: 1e-2, reduce: 'sum', trajectoryLoss: 'mean', lengthFrom: 'second', logEvery: 100,
   },
 };
 export const PK_DEFAULT_PRESET: PkPresetName = 'paper-fig7';
@@ -123,6 +130,7 @@ export interface PkSummary {
   optimizer: 'sgd' | 'adam';
   lr: number;
   reduce: 'sum' | 'mean';
+  trajectoryLoss: 'mean' | 'sum';
   lengthFrom: 'first' | 'second';
   steps: number;
   episodes: number;
@@ -255,6 +263,7 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     const advantages = o.advantage.kind === 'group'
       ? groupAdvantages(rewards, o.groupSize).advantages
       : baselineAdvantages(rewards, o.advantage.baseline === 'mean' ? rewardTotal / Math.max(1, episodesTotal) : o.advantage.baseline);
+    if (o.trajectoryLoss === 'sum') episodes.forEach((e, k) => (advantages[k]! *= e.actions.length - 1));
     for (const e of episodes) {
       lenSum += e.actions.length - skipFirst;
       rewSum += e.reward;
@@ -317,7 +326,7 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     log,
     summary: {
       negatives: o.negatives, seed: o.seed, actions: o.actions, groupSize: o.groupSize, advantage: formatAdvantage(o.advantage), optimizer: o.optimizer,
-      lr: o.lr, reduce: o.reduce, lengthFrom: o.lengthFrom, steps: o.steps, episodes: episodesTotal,
+      lr: o.lr, reduce: o.reduce, trajectoryLoss: o.trajectoryLoss, lengthFrom: o.lengthFrom, steps: o.steps, episodes: episodesTotal,
       lengthStart: first.meanLength, lengthPeak: peak.meanLength, lengthPeakStep: peak.step, lengthEnd: last.meanLength,
       expectedLengthStart: startExpected.length - skipFirst,
       expectedLengthPeak: Math.max(...log.map((r) => r.expectedLength)),

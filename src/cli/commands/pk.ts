@@ -20,7 +20,7 @@ function choice<T extends string>(value: string, flag: string, options: readonly
 
 interface PkFlags {
   preset: string; negatives: string; seed: string; seeds: string;
-  steps?: string; budget?: string; actions?: string; group?: string; advantage?: string; optimizer?: string; lr?: string; reduce?: string;
+  steps?: string; budget?: string; actions?: string; group?: string; advantage?: string; optimizer?: string; lr?: string; reduce?: string; trajectoryLoss?: string;
   lengthFrom?: string; initRange?: string; logEvery?: string; html?: string; json?: boolean; quiet?: boolean;
 }
 
@@ -44,6 +44,7 @@ export function resolvePkSettings(f: Omit<PkFlags, 'negatives' | 'seed' | 'seeds
     optimizer: f.optimizer === undefined ? p.optimizer : choice(f.optimizer, '--optimizer', ['sgd', 'adam'] as const),
     lr: f.lr === undefined ? p.lr : parseFloatFlag(f.lr, '--lr', 0, 1e6),
     reduce: f.reduce === undefined ? p.reduce : choice(f.reduce, '--reduce', ['sum', 'mean'] as const),
+    trajectoryLoss: f.trajectoryLoss === undefined ? p.trajectoryLoss : choice(f.trajectoryLoss, '--trajectory-loss', ['mean', 'sum'] as const),
     lengthFrom: f.lengthFrom === undefined ? p.lengthFrom : choice(f.lengthFrom, '--length-from', ['first', 'second'] as const),
     logEvery: Math.min(steps, f.logEvery === undefined ? p.logEvery : parseIntFlag(f.logEvery, '--log-every', 1, 10_000_000)),
     init: { ...p.init, ...(f.initRange === undefined ? {} : { range: parseFloatFlag(f.initRange, '--init-range', 0, 50) }) },
@@ -85,6 +86,7 @@ export function registerPk(program: Command): void {
     .option('--optimizer <o>', `sgd | adam (preset: ${d.optimizer})`)
     .option('--lr <x>', `optimiser step size (preset: ${d.lr})`)
     .option('--reduce <r>', `sum | mean: how the per-trajectory losses of an iteration combine (preset: ${d.reduce})`)
+    .option('--trajectory-loss <t>', `mean ((1/|τ|) Σ_t log π · A, as stated) | sum (Σ_t log π · A) (preset: ${d.trajectoryLoss})`)
     .option('--length-from <w>', `first (count a₁) | second (count the actions after a₁) (preset: ${d.lengthFrom})`)
     .option('--budget <n>', `episode budget B_tr (actions) (preset: ${d.budget})`)
     .option('--init-range <x>', 'M ~ U[−x, x] before M[·,stop]=4, M[·,a*]=−4 (paper: 3)')
