@@ -51,6 +51,7 @@ describe('e3sim command line', () => {
     [['pk', '--advantage', 'baseline:x'], /--advantage: expected group \| baseline \| baseline:B .* got 'baseline:x'/],
     [['pk', '--advantage', 'median'], /--advantage: expected group .* got 'median'/],
     [['pk', '--optimizer', 'rmsprop'], /--optimizer: expected one of sgd \| adam, got 'rmsprop'/],
+    [['pk', '--trajectory-loss', 'max'], /--trajectory-loss: expected one of mean \| sum, got 'max'/],
     [['pk', '--length-from', 'third'], /--length-from: expected one of first \| second, got 'third'/],
     [['pk', '--html', '/nonexistent/dir/pk.html'], /--html: directory '\/nonexistent\/dir' does not exist/],
   ])('exits 2 with a message naming the input: %s', (args, message) => {
