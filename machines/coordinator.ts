@@ -30,9 +30,11 @@ export const coordinatorMachine = setup({
   states: {
     starting: {
       invoke: { src: 'start', onDone: 'running', onError: { target: 'failing', actions: assign({ error: ({ event }) => errorText(event.error) }) } },
+      // An interrupt while the topology starts is kept: `running` checkpoints and stops at once.
+      on: { INTERRUPT: { actions: assign({ interrupted: true }) } },
     },
     running: {
-      always: [{ guard: 'finished', target: 'checkpointing' }],
+      always: [{ guard: 'finished', target: 'checkpointing' }, { guard: ({ context }) => context.interrupted, target: 'checkpointing' }],
       on: {
         STEP_DONE: [
           { guard: ({ context, event }) => event.step >= context.maxSteps || event.step - context.lastCheckpoint >= context.checkpointEvery, target: 'checkpointing', actions: assign({ step: ({ event }) => event.step }) },

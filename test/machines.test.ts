@@ -183,6 +183,27 @@ describe('machines with injected fakes', () => {
     expect(a.getSnapshot().value).toBe('done');
   });
 
+  it('coordinator: an interrupt while starting checkpoints and stops once the topology is up', async () => {
+    const checkpoints: number[] = [];
+    let started!: () => void;
+    const a = createActor(coordinatorMachine.provide({
+      actors: {
+        start: fromPromise(() => new Promise<void>((r) => (started = r))),
+        checkpoint: fromPromise(async ({ input }) => {
+          checkpoints.push((input as { step: number }).step);
+        }),
+        stop: fromPromise(async () => {}),
+      },
+    }), { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } }).start();
+    a.send({ type: 'INTERRUPT' });
+    expect(a.getSnapshot().value).toBe('starting');
+    started();
+    await waitFor(a, (s) => s.status === 'done', { timeout: 2000 });
+    expect(checkpoints).toEqual([0]);
+    expect(a.getSnapshot().value).toBe('done');
+    expect(a.getSnapshot().context.interrupted).toBe(true);
+  });
+
   it('curriculum (coupled): measures at each stage start, then runs until the injected stageDone', async () => {
     const measured: number[] = [];
     const changes: number[] = [];
