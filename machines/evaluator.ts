@@ -24,7 +24,7 @@ export const evaluatorMachine = setup({
   },
   actions: {
     report: (_, _p: { request: EvaluateRequest; result: EvaluateResult }) => {},
-    reportFailure: (_, _p: { error: string }) => {},
+    reportFailure: (_, _p: { request: EvaluateRequest; error: string }) => {},
   },
 }).createMachine({
   id: 'evaluator',
@@ -36,7 +36,7 @@ export const evaluatorMachine = setup({
       invoke: {
         src: 'evaluate', input: ({ context }) => ({ request: context.request! }),
         onDone: { target: 'idle', actions: { type: 'report', params: ({ context, event }) => ({ request: context.request!, result: event.output }) } },
-        onError: { target: 'idle', actions: { type: 'reportFailure', params: ({ event }) => ({ error: errorText(event.error) }) } },
+        onError: { target: 'idle', actions: { type: 'reportFailure', params: ({ context, event }) => ({ request: context.request!, error: errorText(event.error) }) } },
       },
     },
     stopped: { type: 'final' },

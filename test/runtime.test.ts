@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Accounting, GroupQueue, admissible, formBatch, minVersionFor } from '../src/runtime/batcher.js';
+import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned } from '../src/runtime/batcher.js';
 import { FaultPlan, parseFault } from '../src/runtime/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/runtime/stages.js';
@@ -27,6 +27,21 @@ describe('rollout accounting', () => {
     // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
     expect(Accounting.fromJSON(a.toJSON(new Set())).counts().pending).toBe(0);
     expect(Accounting.fromJSON(a.toJSON(new Set(['1/p/1']))).counts().pending).toBe(1);
+  });
+
+  it('never plans a group again once its rollouts are accounted, wherever the group is now', () => {
+    // A resume restores step 6's two groups into the queue (ids accounted as generated); the
+    // batcher may take them into a batch before the planner runs. Planning by "held in the queue"
+    // then generated them a second time ("rollout … generated twice"); planning by the accounting
+    // does not.
+    const restored = Accounting.fromJSON([['6/a/0', 'generated'], ['6/a/1', 'generated'], ['6/b/0', 'generated'], ['6/b/1', 'generated'], ['5/a/0', 'trained']]);
+    const problems = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+    const queue = new GroupQueue(3, 8); // empty: its groups were taken into the batch
+    expect(problems.filter((p) => !queue.has(6, p.id)).map((p) => p.id)).toEqual(['a', 'b', 'c']); // the old rule
+    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['c']);
+    expect(unplanned(7, problems, restored).map((p) => p.id)).toEqual(['a', 'b', 'c']);
+    restored.dispose('6/a/0', 'trained');
+    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['c']);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { assert } from '../util/errors.js';
 import type { Correction } from '../rl/loss.js';
-import type { ScoredGroup } from './messages.js';
+import { rolloutId, type ScoredGroup } from './messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 
 export type Disposition = 'trained' | 'dropped-stale' | 'dropped-invalid';
@@ -59,6 +59,16 @@ export class Accounting {
     for (const [id, s] of entries) a.state.set(id, s);
     return a;
   }
+}
+
+/**
+ * The problems of step k still to generate: those none of whose rollouts is accounted yet. A
+ * group already generated — queued, taken into a batch, trained or dropped, in this process or
+ * restored from a checkpoint — is never planned again (one rule, whatever the batcher has done
+ * with the group since).
+ */
+export function unplanned<P extends { id: string }>(k: number, problems: readonly P[], accounting: Accounting): P[] {
+  return problems.filter((p) => !accounting.has(rolloutId(k, p.id, 0)));
 }
 
 /** AReaL-style admission: work for learner step `step` may start at policy version ≥ step − 1 − η. */

@@ -24,6 +24,15 @@ export interface RunState {
   restarts: Record<string, number>;
   stalenessMax: number;
   tokensGenerated: number;
+  /**
+   * The run's logs at the moment this state was taken: byte lengths of metrics.jsonl,
+   * transitions.jsonl and trace.json, and the run clock (ms). A resume truncates each log to its
+   * length here, so what was written after the checkpoint (and is redone) appears once.
+   * Absent in checkpoints of earlier versions (their logs are appended to as before).
+   */
+  logs?: { metrics: number; transitions: number; trace: number; tMs: number };
+  /** Evaluations requested at this version and not yet written: a resume runs them again. */
+  evalsPending?: number[];
 }
 
 const RunStateSchema = z.object({
@@ -35,6 +44,8 @@ const RunStateSchema = z.object({
   restarts: z.record(z.string(), z.number().int().min(0)),
   stalenessMax: z.number().int().min(0),
   tokensGenerated: z.number().int().min(0),
+  logs: z.object({ metrics: z.number().int().min(0), transitions: z.number().int().min(0), trace: z.number().int().min(0), tMs: z.number().min(0) }).optional(),
+  evalsPending: z.array(z.number().int().min(0)).optional(),
 });
 
 export function checkpointsDir(runDir: string): string {

@@ -36,12 +36,13 @@ import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
-import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, type FormedBatch } from './batcher.js';
+import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned, type FormedBatch } from './batcher.js';
 import { ACTORS_DIR, WorkerHandle } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
 import { NatsCoordinator } from './nats/coordinator.js';
 import { natsRunId, type RemoteRole } from './nats/protocol.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from './checkpointer.js';
+import { truncateFile } from '../trace/transitions.js';
 import { problemsOfStep, stageOfStep } from './stages.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
 import type { LadderMeasurement } from '../eval/countdown.js';
@@ -127,6 +128,7 @@ interface SamplerSlot {
 
 const WEIGHT_VERSIONS_KEPT = 2;
 
+
 export class TrainingRun {
   readonly dir: string;
   readonly cfg: TrainConfig;
@@ -167,6 +169,8 @@ export class TrainingRun {
   private evaluator: AnyActorRef | null = null;
   private readonly evaluations: { step: number; rows: unknown[] }[] = [];
   private evalPending = 0;
+  /** Versions whose evaluation was requested and not yet written (a checkpoint records them). */
+  private readonly evalsInFlight: number[] = [];
   private transitions!: TransitionLog;
   private trace!: PerfettoTrace;
   /** Milliseconds since the run opened its files (the clock of transitions.jsonl and trace.json). */
@@ -289,7 +293,7 @@ export class TrainingRun {
     const plan = this.planOf(k);
     for (const p of plan.problems) this.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
     this.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
-    const problems = plan.problems.filter((p) => !this.queue.has(k, p.id));
+    const problems = unplanned(k, plan.problems, this.accounting);
     const per = this.cfg.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
     const out: Generate[] = [];
     for (let i = 0; i < problems.length; i += per) {
@@ -586,13 +590,29 @@ export class TrainingRun {
     this.writeMetrics(batch.step, formed, out.stats);
     const ev = this.cfg.eval;
     if (this.evaluator && ev && ((ev.every && out.version % ev.every === 0) || out.version === this.maxSteps)) {
-      this.evalPending++;
-      this.evaluator.send({ type: 'EVALUATE', request: { version: out.version, budgets: ev.budgets } });
+      this.requestEval(out.version);
     }
     this.cur.recordStep(formed.passRate);
     this.curriculum.send({ type: 'STEP_DONE' });
     this.coordinator.send({ type: 'STEP_DONE', step: out.version });
     setImmediate(() => this.pump());
+  }
+
+  private requestEval(version: number): void {
+    this.evalPending++;
+    this.evalsInFlight.push(version);
+    this.evaluator!.send({ type: 'EVALUATE', request: { version, budgets: this.cfg.eval!.budgets } });
+  }
+
+  private evalSettled(version: number): void {
+    this.evalPending--;
+    const i = this.evalsInFlight.indexOf(version);
+    if (i >= 0) this.evalsInFlight.splice(i, 1);
+  }
+
+  /** Where the logs stand now (a checkpoint records it; a resume cuts the logs back to it). */
+  private logOffsets(): NonNullable<RunState['logs']> {
+    return { metrics: fs.fstatSync(this.metricsFd).size, transitions: this.transitions.bytes(), trace: this.trace.bytes(), tMs: this.sinceOpen() };
   }
 
   private broadcast(version: number): void {
@@ -685,6 +705,7 @@ export class TrainingRun {
         curriculum: { ...this.cur.state }, faultsFired: this.faults.firedKeys(),
         restarts: { ...(this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts },
         stalenessMax: this.stalenessMax, tokensGenerated: this.tokensGenerated,
+        logs: this.logOffsets(), evalsPending: this.evalsInFlight.filter((v) => v === this.version),
       };
       writeRunCheckpoint(this.dir, {
         gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
@@ -704,7 +725,8 @@ export class TrainingRun {
   /** Loads and checks every input (initial policy, resume checkpoint) before any actor starts: bad input is exit 2. */
   private prepare(): void {
     const resume = this.o.resume ? readRunCheckpoint(this.dir) : null;
-    if (this.o.resume && !resume) throw new InputError(`--resume: ${this.dir} has no checkpoint`);
+    // Stopped before its step-0 checkpoint (nothing trained yet): the resume starts over, its logs cut to nothing.
+    if (this.o.resume && !resume) this.log(`${this.dir} has no checkpoint yet: starting from step 0`);
     const init = loadCheckpoint(this.cfg.model.checkpoint);
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
       throw new InputError(`model.checkpoint: '${this.cfg.model.checkpoint}' is not a countdown policy`);
@@ -842,11 +864,11 @@ export class TrainingRun {
             run.evaluations.push({ step: p.request.version, rows: r.rows });
             fs.writeSync(run.metricsFd, JSON.stringify({ type: 'eval', step: p.request.version, evaluatedVersion: r.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: r.rows }) + '\n');
             run.log(`eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`);
-            run.evalPending--;
+            run.evalSettled(p.request.version);
           },
           reportFailure: (_, p) => {
             run.log(`evaluation failed: ${p.error}`);
-            run.evalPending--;
+            run.evalSettled(p.request.version);
           },
         },
       }), { inspect: this.transitions.inspector('evaluator', 'evaluator') });
@@ -878,6 +900,7 @@ export class TrainingRun {
         gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
         weights: this.initWeights, state: {
           version: 0, accounting: [], queue: [], curriculum: { ...this.cur.state }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
+          logs: this.logOffsets(), evalsPending: [],
         }, keep: this.cfg.checkpoint.keep,
       });
     }
@@ -887,6 +910,8 @@ export class TrainingRun {
     this.learnerActor.start();
     for (const v of this.verifiers) v.actor.start();
     for (const s of this.samplers) s.actor.start();
+    // Evaluations that were running when the checkpoint was taken: their lines were cut with the log.
+    for (const v of resume?.state.evalsPending ?? []) if (this.evaluator) this.requestEval(v);
   }
 
   abort(error: string): void {
@@ -920,13 +945,20 @@ export class TrainingRun {
   async run(): Promise<Summary> {
     this.prepare();
     fs.mkdirSync(this.dir, { recursive: true });
+    // A resume cuts each log back to where the checkpoint left it (what came after is redone), and
+    // the run clock goes on from the checkpoint's time. No checkpoint yet: the logs start empty.
+    // A checkpoint from before logs were recorded: appended to, as then.
+    const at = this.o.resume ? (this.resumed ? this.resumed.state.logs : { metrics: 0, transitions: 0, trace: 0, tMs: 0 }) : undefined;
     const tOpen = this.o.now();
-    this.sinceOpen = () => this.o.now() - tOpen;
-    this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), this.sinceOpen);
+    const tBase = at?.tMs ?? 0;
+    this.sinceOpen = () => tBase + this.o.now() - tOpen;
+    this.transitions = new TransitionLog(path.join(this.dir, 'transitions.jsonl'), this.sinceOpen, at?.transitions);
     this.transitions.extra = this.o.inspect;
-    this.trace = new PerfettoTrace(path.join(this.dir, 'trace.json'));
+    this.trace = new PerfettoTrace(path.join(this.dir, 'trace.json'), at?.trace);
     this.transitions.onTransition = (l) => this.trace.transition(l.actor, l.role, l.to, l.t);
-    this.metricsFd = fs.openSync(path.join(this.dir, 'metrics.jsonl'), 'a');
+    const metricsFile = path.join(this.dir, 'metrics.jsonl');
+    if (at) truncateFile(metricsFile, at.metrics);
+    this.metricsFd = fs.openSync(metricsFile, 'a');
     const run = this;
     this.coordinator = createActor(coordinatorMachine.provide({
       actors: {
@@ -941,7 +973,7 @@ export class TrainingRun {
         checkpoint: fromAsync(async () => run.checkpoint()),
         stop: fromAsync(async () => run.stopAll()),
       },
-    }), { input: { step: 0, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every }, inspect: this.transitions.inspector('coordinator', 'coordinator') });
+    }), { input: { step: this.version, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every }, inspect: this.transitions.inspector('coordinator', 'coordinator') });
     this.finished = new Promise((resolve) => {
       this.coordinator.subscribe({
         next: (s) => {

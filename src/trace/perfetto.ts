@@ -6,6 +6,7 @@
  * Events are streamed to the file as they close, so memory stays flat on long runs.
  */
 import fs from 'node:fs';
+import { truncateFile } from './transitions.js';
 
 interface Track {
   pid: number;
@@ -22,9 +23,32 @@ export class PerfettoTrace {
   private readonly flowIds = new Map<string, number>();
   private nextFlowId = 1;
 
-  constructor(file: string) {
+  /**
+   * A new trace, or with `resumeAt` (a resume from a checkpoint) the trace in `file` cut to that
+   * many bytes and continued: its process and thread tracks are read back so that the resumed
+   * run's actors land on the same tracks. Spans open at the checkpoint were never written and
+   * stay missing.
+   */
+  constructor(file: string, resumeAt?: number) {
+    if (resumeAt !== undefined && fs.existsSync(file) && resumeAt >= 2) {
+      truncateFile(file, resumeAt);
+      const events = JSON.parse(fs.readFileSync(file, 'utf8').trimEnd() + '\n]') as { ph: string; name: string; pid: number; tid: number; id?: number; args?: { name?: string } }[];
+      for (const e of events) {
+        if (e.ph === 'M' && e.name === 'process_name' && e.args?.name) this.processes.set(e.args.name, e.pid);
+        if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name) this.tracks.set(e.args.name.replace(/ \([^)]*\)$/, ''), { pid: e.pid, tid: e.tid, state: null, since: 0 });
+        if (e.id !== undefined) this.nextFlowId = Math.max(this.nextFlowId, e.id + 1);
+      }
+      this.first = events.length === 0;
+      this.fd = fs.openSync(file, 'a');
+      return;
+    }
     this.fd = fs.openSync(file, 'w');
     fs.writeSync(this.fd, '[\n');
+  }
+
+  /** Bytes written so far (the offset a checkpoint records). */
+  bytes(): number {
+    return fs.fstatSync(this.fd).size;
   }
 
   private emit(ev: Record<string, unknown>): void {

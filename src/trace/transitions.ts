@@ -30,8 +30,15 @@ export class TransitionLog {
   /** Optional second inspector that sees every inspection event (e.g. the Stately inspector). */
   extra?: (ev: InspectionEvent) => void;
 
-  constructor(file: string, private readonly now: () => number) {
+  /** Appends to `file`; with `truncateTo`, first cuts it to that many bytes (a resume from a checkpoint). */
+  constructor(file: string, private readonly now: () => number, truncateTo?: number) {
+    if (truncateTo !== undefined) truncateFile(file, truncateTo);
     this.fd = fs.openSync(file, 'a');
+  }
+
+  /** Bytes written so far (the offset a checkpoint records). */
+  bytes(): number {
+    return fs.fstatSync(this.fd).size;
   }
 
   /** The `inspect` option for one root actor named `actor`. */
@@ -56,4 +63,9 @@ export class TransitionLog {
   close(): void {
     fs.closeSync(this.fd);
   }
+}
+
+/** Cuts `file` to `bytes` (no-op when it is missing or already that short). */
+export function truncateFile(file: string, bytes: number): void {
+  if (fs.existsSync(file) && fs.statSync(file).size > bytes) fs.truncateSync(file, bytes);
 }

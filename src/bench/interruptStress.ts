@@ -1,0 +1,200 @@
+/**
+ * Interruption stress for the real clock (docs/TRAIN.md "Crash consistency"): a sync run is
+ * interrupted by SIGINT or SIGKILL at seeded random moments across its life, then resumed (for
+ * some trials interrupted again during the resume) until it finishes; each trial must end with
+ * the uninterrupted run's weights sha256, accounting and staleness per step, metrics.jsonl with
+ * each step exactly once, and trace.json and transitions.jsonl that parse.
+ *
+ *   npx tsx bench/interrupt-stress.ts [--trials 20 --seed 1 --steps 8 --keep DIR]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { Rng } from '../util/rng.js';
+import { wallNow } from '../runtime/clock.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'bin/e3sim.js');
+
+export interface StressOptions {
+  trials: number;
+  seed: number;
+  /** Learner steps of the run (the smoke config with this many steps, a checkpoint every 2). */
+  steps: number;
+  /** Working directory (kept); a fresh temporary one when absent. */
+  dir?: string;
+  /** Per-process limit: a process still running after it is a hang (killed, reported). */
+  processTimeoutMs?: number;
+  onTrial?: (t: TrialResult) => void;
+}
+
+export interface TrialResult {
+  trial: number;
+  signal: 'SIGINT' | 'SIGKILL';
+  atMs: number;
+  /** What the run was doing when the signal arrived (from its transitions.jsonl). */
+  phase: string;
+  exitCode: number | null;
+  /** A second interruption during the first resume, if any. */
+  second: { signal: 'SIGINT' | 'SIGKILL'; atMs: number; phase: string; exitCode: number | null } | null;
+  resumes: number;
+  ok: boolean;
+  problems: string[];
+}
+
+interface RunFacts {
+  weightsSha256: string;
+  counts: Record<string, number>;
+  stalenessByStep: number[];
+  steps: number[];
+  evalLines: number;
+}
+
+function facts(dir: string): RunFacts {
+  const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const stepLines = lines.filter((l) => l.type === undefined);
+  return {
+    weightsSha256: String(s.weightsSha256),
+    counts: Object.fromEntries(['rolloutsGenerated', 'rolloutsTrained', 'rolloutsDroppedStale', 'rolloutsDroppedInvalid', 'rolloutsLost', 'steps'].map((k) => [k, Number(s[k])])),
+    stalenessByStep: stepLines.map((l) => Number(l.stalenessMax)),
+    steps: stepLines.map((l) => Number(l.step)),
+    evalLines: lines.filter((l) => l.type === 'eval').length,
+  };
+}
+
+/** The run's phase now, read from the tail of its transitions.jsonl. */
+function phaseOf(dir: string): string {
+  const file = path.join(dir, 'transitions.jsonl');
+  if (!fs.existsSync(file)) return 'start-up (no log yet)';
+  const state = new Map<string, string>();
+  for (const l of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!l) continue;
+    try {
+      const t = JSON.parse(l) as { actor: string; to: string };
+      state.set(t.actor, t.to);
+    } catch {
+      // a line being written
+    }
+  }
+  const c = state.get('coordinator');
+  if (!c || c === 'starting') return 'start-up';
+  if (c === 'checkpointing') return 'checkpoint writing';
+  if (c === 'stopping' || c === 'done') return 'stopping';
+  const l = state.get('learner');
+  if (l === 'training') return 'training';
+  if (l === 'publishing') return 'publishing';
+  return 'sampling';
+}
+
+function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null, timeoutMs: number): Promise<{ code: number | null; phase: string | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let phase: string | null = null;
+    const timers: NodeJS.Timeout[] = [];
+    if (signalAt) {
+      timers.push(setTimeout(() => {
+        phase = phaseOf(signalAt.dir);
+        child.kill(signalAt.signal);
+      }, signalAt.atMs));
+    }
+    timers.push(setTimeout(() => {
+      stderr += `\n[stress] still running after ${timeoutMs} ms: killed (a hang)`;
+      child.kill('SIGKILL');
+    }, timeoutMs));
+    child.on('exit', (code, sig) => {
+      for (const t of timers) clearTimeout(t);
+      // killed by the signal itself (before the CLI handles it): the shell's 128 + signal number
+      resolve({ code: code ?? (sig === 'SIGKILL' ? 137 : sig === 'SIGINT' ? 130 : null), phase, stderr });
+    });
+  });
+}
+
+export async function runStress(o: StressOptions): Promise<{ reference: RunFacts; referenceMs: number; trials: TrialResult[] }> {
+  const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
+  fs.mkdirSync(work, { recursive: true });
+  const timeout = o.processTimeoutMs ?? 120_000;
+  const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, 'examples/smoke.yaml'), 'utf8')) as Record<string, any>;
+  cfg.name = 'stress';
+  cfg.model.checkpoint = path.join(ROOT, cfg.model.checkpoint);
+  cfg.curriculum.stages[0].steps = o.steps;
+  cfg.checkpoint = { every: 2, keep: 2 };
+  const cfgFile = path.join(work, 'stress.yaml');
+  fs.writeFileSync(cfgFile, YAML.stringify(cfg));
+
+  const refDir = path.join(work, 'reference');
+  fs.rmSync(refDir, { recursive: true, force: true });
+  const t0 = wallNow();
+  const ref = await launch(['train', '--quiet', '--config', cfgFile, '--out', refDir], null, timeout);
+  const referenceMs = wallNow() - t0;
+  if (ref.code !== 0) throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
+  const reference = facts(refDir);
+
+  const rng = new Rng(`interrupt-stress/${o.seed}`);
+  const trials: TrialResult[] = [];
+  for (let i = 0; i < o.trials; i++) {
+    const dir = path.join(work, `trial-${i}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const signal = rng.float() < 0.5 ? 'SIGINT' as const : 'SIGKILL' as const;
+    const atMs = Math.round(200 + rng.float() * referenceMs);
+    const first = await launch(['train', '--quiet', '--config', cfgFile, '--out', dir], { signal, atMs, dir }, timeout);
+    const problems: string[] = [];
+    if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${atMs} ms)`);
+    if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0) problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    let second: TrialResult['second'] = null;
+    if (rng.float() < 0.3) second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: Math.round(200 + rng.float() * referenceMs), phase: '', exitCode: null };
+    let resumes = 0;
+    let finished = first.code === 0;
+    while (!finished && resumes < 4 && problems.length === 0) {
+      resumes++;
+      const interrupt = resumes === 1 && second ? { signal: second.signal, atMs: second.atMs, dir } : null;
+      // Stopped before the run directory was made: what a user does is run the command again.
+      const again = !fs.existsSync(path.join(dir, 'config.json'));
+      const r = await launch(again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir], interrupt, timeout);
+      if (interrupt && second) {
+        second.phase = r.phase ?? 'finished first';
+        second.exitCode = r.code;
+      }
+      if (r.stderr.includes('[stress]')) problems.push(`resume ${resumes} hung`);
+      else if (r.code === 0) finished = true;
+      else if (!(interrupt && (r.code === 130 || r.code === 137))) problems.push(`resume ${resumes}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    }
+    if (finished && problems.length === 0) {
+      const f = facts(dir);
+      if (f.weightsSha256 !== reference.weightsSha256) problems.push('weights differ from the uninterrupted run');
+      for (const [k, v] of Object.entries(reference.counts)) if (f.counts[k] !== v) problems.push(`${k} ${f.counts[k]} (uninterrupted: ${v})`);
+      if (JSON.stringify(f.steps) !== JSON.stringify(reference.steps)) problems.push(`metrics.jsonl steps ${f.steps.join(',')} (expected ${reference.steps.join(',')})`);
+      if (JSON.stringify(f.stalenessByStep) !== JSON.stringify(reference.stalenessByStep)) problems.push('staleness per step differs');
+      if (f.evalLines !== reference.evalLines) problems.push(`${f.evalLines} eval lines (uninterrupted: ${reference.evalLines})`);
+      try {
+        JSON.parse(fs.readFileSync(path.join(dir, 'trace.json'), 'utf8'));
+      } catch (e) {
+        problems.push(`trace.json does not parse: ${(e as Error).message.slice(0, 80)}`);
+      }
+      const bad = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').split('\n').filter(Boolean).filter((l) => {
+        try {
+          JSON.parse(l);
+          return false;
+        } catch {
+          return true;
+        }
+      }).length;
+      if (bad) problems.push(`${bad} transitions.jsonl lines do not parse`);
+    } else if (!finished && problems.length === 0) problems.push('did not finish within 4 resumes');
+    const t: TrialResult = { trial: i, signal, atMs, phase: first.phase ?? 'finished first', exitCode: first.code, second, resumes, ok: problems.length === 0, problems };
+    trials.push(t);
+    o.onTrial?.(t);
+  }
+  return { reference, referenceMs, trials };
+}
+
+export function stressTable(r: Awaited<ReturnType<typeof runStress>>): string {
+  const rows = r.trials.map((t) => `| ${t.trial} | ${t.signal} at ${t.atMs} ms | ${t.phase} | ${t.exitCode} | ` +
+    `${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'} | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`);
+  return ['| trial | interruption | phase | exit | second interruption (during the resume) | resumes | outcome |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
