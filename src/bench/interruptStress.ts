@@ -134,6 +134,13 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
   const referenceMs = wallNow() - t0;
   if (ref.code !== 0) throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
   const reference = facts(refDir);
+  // The reference's training window (coordinator running → done), to aim most interruptions past start-up.
+  const tr = fs.readFileSync(path.join(refDir, 'transitions.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; actor: string; to: string });
+  const tRun = tr.find((t) => t.actor === 'coordinator' && t.to === 'running')?.t ?? 0;
+  const tEnd = tr.filter((t) => t.actor === 'coordinator').at(-1)?.t ?? tRun;
+  const trainingMs = Math.max(100, Math.min(referenceMs, tEnd - tRun));
+  /** A third of the moments anywhere in the run's life, the rest inside its training window. */
+  const moment = (rng: Rng) => Math.round(rng.float() < 1 / 3 ? 200 + rng.float() * referenceMs : referenceMs - trainingMs + rng.float() * trainingMs);
 
   const rng = new Rng(`interrupt-stress/${o.seed}`);
   const trials: TrialResult[] = [];
@@ -141,13 +148,13 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
     const dir = path.join(work, `trial-${i}`);
     fs.rmSync(dir, { recursive: true, force: true });
     const signal = rng.float() < 0.5 ? 'SIGINT' as const : 'SIGKILL' as const;
-    const atMs = Math.round(200 + rng.float() * referenceMs);
+    const atMs = moment(rng);
     const first = await launch(['train', '--quiet', '--config', cfgFile, '--out', dir], { signal, atMs, dir }, timeout);
     const problems: string[] = [];
     if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${atMs} ms)`);
     if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0) problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     let second: TrialResult['second'] = null;
-    if (rng.float() < 0.3) second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: Math.round(200 + rng.float() * referenceMs), phase: '', exitCode: null };
+    if (rng.float() < 0.3) second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: moment(rng), phase: '', exitCode: null };
     let resumes = 0;
     let finished = first.code === 0;
     while (!finished && resumes < 4 && problems.length === 0) {

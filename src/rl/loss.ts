@@ -25,9 +25,9 @@ import { stopGradient } from '../tensor/detach.js';
 
 export const CorrectionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }),
-  z.object({ kind: z.literal('tis'), c: z.number().positive() }),
-  z.object({ kind: z.literal('decoupled'), c: z.number().positive().optional() }),
-  z.object({ kind: z.literal('drop'), maxLag: z.number().int().min(0) }),
+  z.object({ kind: z.literal('tis'), c: z.number().positive().max(1e6) }),
+  z.object({ kind: z.literal('decoupled'), c: z.number().positive().max(1e6).optional() }),
+  z.object({ kind: z.literal('drop'), maxLag: z.number().int().min(0).max(1_000_000) }),
 ]);
 export type Correction = z.infer<typeof CorrectionSchema>;
 

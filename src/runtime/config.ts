@@ -16,6 +16,11 @@ export type StalenessPolicy = (typeof STALENESS_POLICIES)[number];
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
+/** Learner steps in a run, and in any one stage: at most a million. */
+export const MAX_STEPS = 1_000_000;
+/** Any one timeout: at most a day. */
+const TIMEOUT_MAX_MS = 86_400_000;
+
 export const BUCKETS = ['easy', 'medium', 'hard'] as const;
 
 export const StageSchema = z.object({
@@ -25,7 +30,7 @@ export const StageSchema = z.object({
   /** Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its context. */
   budgetTokens: int(1, 65_536).optional(),
   /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
-  steps: int(1),
+  steps: int(1, MAX_STEPS),
   /** Move on once the mean pass rate of the last plateau.window steps reaches this. */
   passThreshold: z.number().min(0).max(1).optional(),
   /** Move on once the mean pass rate over a window gains less than minGain over the window before it. */
@@ -38,7 +43,7 @@ export const CurriculumSchema = z.object({
   stages: z.array(StageSchema).min(1),
   /** Budget ladder for the coupled rule (doubling). */
   ladder: z.array(int(1, 4096)).min(2).optional(),
-  kappa: z.number().min(1).default(1.2),
+  kappa: z.number().min(1).max(100).default(1.2),
   /** J = pass@k. */
   k: int(1, 1024).default(4),
   /** Problems and samples of each stage-start measurement. */
@@ -74,11 +79,11 @@ export const TrainConfigSchema = z.object({
   curriculum: CurriculumSchema,
   learner: z.object({
     lr: z.number().positive().max(1).default(1e-5),
-    clipNorm: z.number().min(0).default(1),
+    clipNorm: z.number().min(0).max(1e6).default(1),
     clipLow: z.number().min(0).max(1).default(0.2),
     clipHigh: z.number().min(0).max(10).default(0.35),
-    klCoef: z.number().min(0).default(0.001),
-    entropyCoef: z.number().min(0).default(0.001),
+    klCoef: z.number().min(0).max(100).default(0.001),
+    entropyCoef: z.number().min(0).max(100).default(0.001),
     negatives: z.enum(['keep', 'mask']).default('keep'),
     aggregation: z.enum(['token-mean', 'seq-mean-token-mean']).default('token-mean'),
     correction: CorrectionSchema.default({ kind: 'none' }),
@@ -102,9 +107,9 @@ export const TrainConfigSchema = z.object({
   limits: z.object({
     /** Scored groups the batcher may hold (backpressure beyond it). */
     queueGroupsMax: int(1, 100_000).default(256),
-    samplerTimeoutMs: int(100).default(300_000),
-    verifierTimeoutMs: int(100).default(10_000),
-    learnerTimeoutMs: int(100).default(600_000),
+    samplerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(300_000),
+    verifierTimeoutMs: int(100, TIMEOUT_MAX_MS).default(10_000),
+    learnerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(600_000),
     /** Restarts per actor before the run fails. */
     restartsMax: int(0, 100).default(3),
     /** Attempts per verification before its rollouts count as dropped-invalid. */
@@ -113,12 +118,12 @@ export const TrainConfigSchema = z.object({
     natsAckWaitMs: int(500, 3_600_000).default(30_000),
   }).strict().default({ queueGroupsMax: 256, samplerTimeoutMs: 300_000, verifierTimeoutMs: 10_000, learnerTimeoutMs: 600_000, restartsMax: 3, verifyAttemptsMax: 3, natsAckWaitMs: 30_000 }),
   checkpoint: z.object({
-    every: int(1).default(10),
+    every: int(1, MAX_STEPS).default(10),
     keep: int(1, 1000).default(2),
   }).strict().default({ every: 10, keep: 2 }),
   /** Held-out evaluation by the evaluator actor (on sampler-0's thread), every N steps and at the end. */
   eval: z.object({
-    every: int(1).optional(),
+    every: int(1, MAX_STEPS).optional(),
     difficulty: int(3, 6).default(3),
     problems: int(1, 10_000).default(16),
     samples: int(1, 1024).default(4),
@@ -169,6 +174,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
     throw new InputError(`${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`);
   }
   const cur = c.curriculum;
+  if (totalSteps(c) > MAX_STEPS) throw new InputError(`${source}: curriculum.stages: ${totalSteps(c)} learner steps in all, expected at most ${MAX_STEPS}`);
   cur.stages.forEach((st, i) => {
     if ((st.difficulty === undefined) === (st.buckets === undefined)) throw new InputError(`${source}: curriculum.stages.${i}: give exactly one of difficulty or buckets`);
     if (cur.kind === 'fixed' && st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}.budgetTokens: required when curriculum.kind is fixed`);

@@ -10,7 +10,7 @@ export const FAULT_ROLES = ['sampler', 'verifier', 'learner'] as const;
 export type FaultRole = (typeof FAULT_ROLES)[number];
 
 export const FaultSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.enum(['crash', 'hang']), role: z.enum(FAULT_ROLES), step: z.number().int().min(1) }),
+  z.object({ kind: z.enum(['crash', 'hang']), role: z.enum(FAULT_ROLES), step: z.number().int().min(1).max(1_000_000) }),
   z.object({ kind: z.literal('slow'), role: z.enum(FAULT_ROLES), factor: z.number().min(1).max(100) }),
 ]);
 export type Fault = z.infer<typeof FaultSchema>;

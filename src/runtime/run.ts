@@ -722,12 +722,25 @@ export class TrainingRun {
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────
 
-  /** Loads and checks every input (initial policy, resume checkpoint) before any actor starts: bad input is exit 2. */
-  private prepare(): void {
+  private prepared = false;
+
+  /**
+   * Loads and checks every input (initial policy, resume checkpoint) before any actor starts:
+   * bad input is exit 2. The CLI calls it before it creates the run directory; run() calls it
+   * if nobody did.
+   */
+  prepare(): void {
+    if (this.prepared) return;
     const resume = this.o.resume ? readRunCheckpoint(this.dir) : null;
     // Stopped before its step-0 checkpoint (nothing trained yet): the resume starts over, its logs cut to nothing.
     if (this.o.resume && !resume) this.log(`${this.dir} has no checkpoint yet: starting from step 0`);
-    const init = loadCheckpoint(this.cfg.model.checkpoint);
+    let init: ReturnType<typeof loadCheckpoint>;
+    try {
+      init = loadCheckpoint(this.cfg.model.checkpoint);
+    } catch (e) {
+      if (e instanceof InputError) throw new InputError(`model.checkpoint: ${e.message.replace(/^--checkpoint: /, '')}`);
+      throw e;
+    }
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
       throw new InputError(`model.checkpoint: '${this.cfg.model.checkpoint}' is not a countdown policy`);
     }
@@ -757,6 +770,7 @@ export class TrainingRun {
     this.resumed = resume;
     this.optimizer = optimizer;
     this.initWeights = init.weights;
+    this.prepared = true;
   }
 
   private resumed: ReturnType<typeof readRunCheckpoint> = null;

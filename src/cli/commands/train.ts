@@ -9,7 +9,7 @@ import { checkVirtualCurriculum } from '../../sim/policyCompute.js';
 import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
 import { TrainingRun, type StepProgress } from '../../runtime/run.js';
-import { parseBackend } from '../../tensor/backend.js';
+import { initBackend, parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
@@ -112,13 +112,16 @@ export function registerTrain(program: Command): void {
         throw new InputError('staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async');
       }
       const port = parseIntFlag(f.port, '--port', 0, 65535);
+      const quiet = Boolean(f.quiet || f.json);
+      // The backend, in this thread: one that cannot start is exit 2 here, before anything is
+      // written (the worker threads start the same one).
+      const backend = await initBackend(cfg.backend).catch((e: unknown) => {
+        // named as the user gave it: the flag, or the config's field
+        throw f.backend === undefined && e instanceof InputError ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `)) : e;
+      });
+      if (!quiet) process.stderr.write(`backend: ${backend.name} (${backend.detail})${cfg.backend === 'auto' ? ', chosen by auto' : ''}\n`);
       const live = f.ui ? await startLiveView(out, port) : null;
       if (live) process.stderr.write(`live view: ${live.url}\n`);
-      if (!f.resume) {
-        // Written only once every input has been checked (a bad flag leaves no run directory behind).
-        fs.mkdirSync(out, { recursive: true });
-        fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-      }
       let inspect: ((ev: InspectionEvent) => void) | undefined;
       if (f.inspect) {
         // Loaded only when asked for: no cost when off.
@@ -126,7 +129,6 @@ export function registerTrain(program: Command): void {
         const sky = createSkyInspector({ onerror: (e: Error) => process.stderr.write(`inspector: ${e.message}\n`) });
         inspect = (ev) => sky.inspect.next?.(ev);
       }
-      const quiet = Boolean(f.quiet || f.json);
       const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
       const run = new TrainingRun({
         config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
@@ -138,6 +140,17 @@ export function registerTrain(program: Command): void {
           live?.notify(p.step);
         },
       });
+      try {
+        run.prepare(); // the initial policy and the resume checkpoint, checked
+      } catch (e) {
+        await live?.close();
+        throw e;
+      }
+      if (!f.resume) {
+        // Written only once every input has been checked (bad input leaves no run directory behind).
+        fs.mkdirSync(out, { recursive: true });
+        fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+      }
       let signals = 0;
       const onSignal = (sig: string) => {
         signals++;
