@@ -80,7 +80,7 @@ const CHARTS: { id: string; title: string; series: string[] }[] = [
 
 export function renderReport(run: RunData): string {
   const diagrams = Object.fromEntries(Object.entries(MACHINES).map(([role, m]) => [role, toMermaid(m)]));
-  const data = { name: run.name, metrics: run.metrics, evals: run.evals, decisions: run.decisions, transitions: run.transitions, charts: CHARTS, diagrams, budgetTrain: trainBudget(run.config) };
+  const data = { name: run.name, metrics: run.metrics, evals: run.evals, decisions: run.decisions, transitions: run.transitions, charts: CHARTS, diagrams, budgetTrain: trainBudget(run) };
   const title = `e3sim report — ${escapeHtml(run.name)}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
@@ -114,9 +114,17 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8p
 `;
 }
 
-function trainBudget(config: unknown): number | null {
-  const stages = (config as { curriculum?: { stages?: { budgetTokens: number }[] } }).curriculum?.stages;
-  return stages?.length ? Math.max(...stages.map((s) => s.budgetTokens)) : null;
+/**
+ * The training budget to mark beside the last evaluation: the budget of the last step trained
+ * before it (what the run trained at, not what its config would have reached: a run cut by
+ * --max-steps may never enter its later stages). Without step lines, the config's largest.
+ */
+export function trainBudget(run: Pick<RunData, 'config' | 'metrics' | 'evals'>): number | null {
+  const evalStep = Number(run.evals.at(-1)?.step ?? Infinity);
+  const trained = run.metrics.filter((m) => typeof m.budgetTokens === 'number' && Number(m.step) <= evalStep);
+  if (trained.length) return Number(trained.at(-1)!.budgetTokens);
+  const stages = (run.config as { curriculum?: { stages?: { budgetTokens?: number }[] } }).curriculum?.stages?.filter((st) => typeof st.budgetTokens === 'number');
+  return stages?.length ? Math.max(...stages.map((st) => st.budgetTokens!)) : null;
 }
 
 /** The page's script (plain ES2017, no imports): charts, histogram, timeline, diagrams. */

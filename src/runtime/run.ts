@@ -129,6 +129,9 @@ interface SamplerSlot {
 const WEIGHT_VERSIONS_KEPT = 2;
 
 
+/** Why a stage ended, in words (the log line). */
+const STAGE_REASONS = { steps: 'the stage ran all its steps', threshold: 'its pass rate reached curriculum passThreshold', plateau: 'its pass rate stopped rising (plateau)' } as const;
+
 export class TrainingRun {
   readonly dir: string;
   readonly cfg: TrainConfig;
@@ -792,8 +795,10 @@ export class TrainingRun {
           const reason = run.cur.stageDoneReason();
           run.cur.advance();
           if (coupled) run.cur.measuring = true;
+          // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
+          if (run.version >= run.maxSteps) return;
           run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
-          run.log(`stage ${p.stage} (after step ${run.version}: ${reason})`);
+          run.log(`stage ${p.stage} begins after step ${run.version} (${STAGE_REASONS[reason ?? 'steps']})`);
           setImmediate(() => run.pump());
         },
         reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
