@@ -17,5 +17,8 @@ const r = await runStress({
 console.log(`uninterrupted run: ${(r.referenceMs / 1000).toFixed(1)} s, ${r.reference.counts.steps} steps, weights ${r.reference.weightsSha256.slice(0, 12)}\n`);
 console.log(stressTable(r));
 const bad = r.trials.filter((t) => !t.ok).length;
-console.log(`\n${r.trials.length - bad} of ${r.trials.length} interruptions ended identical to the uninterrupted run`);
+const real = r.trials.filter((t) => t.exitCode !== 0);
+const second = real.filter((t) => t.second && t.second.exitCode !== 0).length;
+console.log(`\n${real.length} interruptions (${real.filter((t) => t.signal === 'SIGINT').length} SIGINT, ${real.filter((t) => t.signal === 'SIGKILL').length} SIGKILL; ${second} interrupted again during the resume; ` +
+  `${r.trials.length - real.length} signals came after the run had finished): ${r.trials.length - bad} of ${r.trials.length} trials ended identical to the uninterrupted run`);
 process.exitCode = bad ? 1 : 0;

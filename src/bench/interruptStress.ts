@@ -20,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const BIN = path.join(ROOT, 'bin/e3sim.js');
 
 export interface StressOptions {
+  /** Interruptions wanted (a signal that arrives after the run finished does not count). */
   trials: number;
   seed: number;
   /** Learner steps of the run (the smoke config with this many steps, a checkpoint every 2). */
@@ -144,7 +145,9 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
 
   const rng = new Rng(`interrupt-stress/${o.seed}`);
   const trials: TrialResult[] = [];
-  for (let i = 0; i < o.trials; i++) {
+  // `trials` counts real interruptions: a signal that came after the run had already finished
+  // is recorded but does not count (at most 2 × trials attempts).
+  for (let i = 0; trials.filter((t) => t.exitCode !== 0).length < o.trials && i < 2 * o.trials; i++) {
     const dir = path.join(work, `trial-${i}`);
     fs.rmSync(dir, { recursive: true, force: true });
     const signal = rng.float() < 0.5 ? 'SIGINT' as const : 'SIGKILL' as const;

@@ -4,20 +4,24 @@ import type { Command } from 'commander';
 import { readRun, renderReport } from '../../report/html.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { InputError } from '../../util/errors.js';
+import { printJson } from '../common.js';
 
 export function registerReport(program: Command): void {
   program.command('report')
     .description('one self-contained offline HTML report of a training run, or a comparison of a directory of runs')
     .argument('<runDir>', 'a run directory, or a directory of runs (DIR/RUN/ or DIR/ARM/SEED/)')
     .option('--out <file>', 'output file (default RUN_DIR/report.html)')
-    .action((runDir: string, o: { out?: string }) => {
+    .option('--json', 'print {report, bytes, kind} instead of the line')
+    .action((runDir: string, o: { out?: string; json?: boolean }) => {
       if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new InputError(`RUN_DIR: '${runDir}' is not a directory`);
       const out = o.out ?? path.join(runDir, 'report.html');
       // A run directory gets the run report; a directory of runs (experiment, scenario) the comparison.
-      const html = fs.existsSync(path.join(runDir, 'config.json')) ? renderReport(readRun(runDir)) : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
+      const kind = fs.existsSync(path.join(runDir, 'config.json')) ? 'run' : 'comparison';
+      const html = kind === 'run' ? renderReport(readRun(runDir)) : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
       const tmp = `${out}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, html);
       fs.renameSync(tmp, out);
+      if (o.json) return printJson({ report: out, bytes: Buffer.byteLength(html), kind });
       process.stdout.write(`${out} (${(html.length / 1e6).toFixed(1)} MB)\n`);
     });
 }

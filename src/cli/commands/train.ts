@@ -177,7 +177,8 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
           `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
           `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`);
-        process.stdout.write(`run directory: ${out}${summary.interrupted ? ` (continue with: e3sim train --resume ${out})` : ''}\n`);
+        process.stdout.write(`run directory: ${out}\n`);
+        process.stdout.write(summary.interrupted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
       }
       if (summary.interrupted) process.exitCode = 130;
     });
@@ -235,7 +236,8 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
     const st = s.staleness as Record<string, number>;
     process.stdout.write(`${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
       `${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost} lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}); ${s.restarts} restarts\n`);
-    process.stdout.write(`run directory: ${out}${halted ? ` (continue with: e3sim train --resume ${out})` : ''}\n`);
+    process.stdout.write(`run directory: ${out}\n`);
+    process.stdout.write(halted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
   }
   if (halted) process.exitCode = 130;
 }

@@ -9,34 +9,49 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { InputError } from '../../util/errors.js';
 
 export interface NatsTarget {
-  /** host:port list as the client wants it, without credentials. */
-  servers: string;
+  /** The servers as the client wants them (scheme://host:port each), without credentials. */
+  servers: string[];
   user?: string;
   pass?: string;
   token?: string;
-  /** The URL with any password replaced by ***, for messages and logs. */
+  /** The URL with any password or token replaced by ***, for messages and logs. */
   display: string;
 }
 
 /**
- * nats://[user:pass@|token@]host[:port][,host2[:port2]…]; also tls://. Port defaults to 4222.
+ * nats://[user:pass@|token@]host[:port][,host2[:port2]…] (a cluster: the client picks one and
+ * fails over to the others); also tls://. Port defaults to 4222. Credentials go on the first host
+ * and apply to all.
  */
 export function parseNatsUrl(url: string, field = '--nats'): NatsTarget {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new InputError(`${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port]`);
+  const scheme = /^([a-z]+):\/\//i.exec(url);
+  if (!scheme) throw new InputError(`${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`);
+  const [first, ...rest] = url.slice(scheme[0].length).split(',');
+  const hosts: URL[] = [];
+  for (const [i, part] of [first!, ...rest].entries()) {
+    if (part.trim() === '') throw new InputError(`${field}: '${url}' has an empty host in its list`);
+    if (i > 0 && part.includes('@')) throw new InputError(`${field}: credentials go on the first host only, not on '${part.replace(/^[^@]*@/, '***@')}'`);
+    let u: URL;
+    try {
+      u = new URL(`${scheme[0]}${part}`);
+    } catch {
+      throw new InputError(`${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`);
+    }
+    hosts.push(u);
   }
-  if (u.protocol !== 'nats:' && u.protocol !== 'tls:') throw new InputError(`${field}: scheme '${u.protocol}' not supported; expected nats:// or tls://`);
-  if (!u.hostname) throw new InputError(`${field}: '${url}' has no host`);
-  if (u.pathname && u.pathname !== '/' && u.pathname !== '') throw new InputError(`${field}: '${url}' has a path; expected nats://host[:port]`);
-  const user = u.username ? decodeURIComponent(u.username) : undefined;
-  const pass = u.password ? decodeURIComponent(u.password) : undefined;
-  const servers = `${u.protocol}//${u.host}`;
-  const display = user ? `${u.protocol}//${user}${pass ? ':***' : ''}@${u.host}` : servers;
+  const u0 = hosts[0]!;
+  for (const u of hosts) {
+    if (u.protocol !== 'nats:' && u.protocol !== 'tls:') throw new InputError(`${field}: scheme '${u.protocol}' not supported; expected nats:// or tls://`);
+    if (!u.hostname) throw new InputError(`${field}: '${url}' has no host`);
+    if (u.pathname && u.pathname !== '/' && u.pathname !== '') throw new InputError(`${field}: '${url}' has a path; expected nats://host[:port]`);
+  }
+  const user = u0.username ? decodeURIComponent(u0.username) : undefined;
+  const pass = u0.password ? decodeURIComponent(u0.password) : undefined;
+  const servers = hosts.map((u) => `${u.protocol}//${u.host}`);
+  const list = hosts.map((u) => u.host).join(',');
+  const display = user ? `${u0.protocol}//${user}${pass ? ':***' : ''}@${list}` : `${u0.protocol}//${list}`;
   // nats://TOKEN@host: a user with no password is a token
-  return user !== undefined && pass === undefined ? { servers, token: user, display: `${u.protocol}//***@${u.host}` } : { servers, user, pass, display };
+  return user !== undefined && pass === undefined ? { servers, token: user, display: `${u0.protocol}//***@${list}` } : { servers, user, pass, display };
 }
 
 export interface ConnectOptions {
