@@ -82,24 +82,20 @@ describe('NATS transport', () => {
     const coord = e3(['train', '--config', configAllRemote, '--out', dir, '--transport', 'nats', '--nats', server.url, '--inject', 'hang:sampler@step=3']);
     const w: Record<string, Proc> = { s1: worker('sampler', server.url, 's1'), s2: worker('sampler', server.url, 's2'), v1: worker('verifier', server.url, 'v1'), g1: worker('grader', server.url, 'g1') };
     procs.push(coord, ...Object.values(w));
-    // watch heartbeats: the sampler that stays busy for 2 s is the hung one: SIGKILL it
+    // the hung sampler says so on stderr (a generation in progress keeps heartbeats and in-progress
+    // acks going, so "busy for a while" no longer tells a hung worker from a slow one): SIGKILL it
     const nc = await connect({ servers: `127.0.0.1:${server.port}` });
     let killed = '';
-    const busySince = new Map<string, number>();
-    nc.subscribe('e3sim.kill.hb.*', {
-      callback: (_e, m) => {
-        const hb = JSON.parse(new TextDecoder().decode(m.data)) as { worker: string; role: string; busy: boolean };
-        if (hb.role !== 'sampler' || killed) return;
-        if (!hb.busy) return void busySince.delete(hb.worker);
-        const t = busySince.get(hb.worker) ?? performance.now();
-        busySince.set(hb.worker, t);
-        if (performance.now() - t >= 2_000) {
-          killed = hb.worker;
-          w[hb.worker]!.p.kill('SIGKILL');
+    const watch = setInterval(() => {
+      for (const [id, p] of Object.entries(w)) {
+        if (!killed && /injected fault: hang/.test(p.err)) {
+          killed = id;
+          p.p.kill('SIGKILL');
         }
-      },
-    });
+      }
+    }, 50);
     const end = await coord.exit;
+    clearInterval(watch);
     await nc.close();
     expect(end.code, coord.err).toBe(0);
     expect(killed).not.toBe('');
@@ -162,6 +158,26 @@ describe('NATS transport', () => {
     const lags = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).map((l) => JSON.parse(l).lagMax as number);
     expect(lags).toHaveLength(STEPS);
     for (const lag of lags) expect(lag).toBeLessThanOrEqual(1);
+  }, 120_000);
+
+  it('a generation longer than the ack wait is not redelivered: the worker says it is in progress', async () => {
+    const server = await TestNatsServer.start();
+    servers.push(server);
+    // ack wait 500 ms; every generation made 30 times slower (≈ 1–3 s): longer than the ack wait.
+    // Before generation moved off the worker's event loop, such items were redelivered and computed twice.
+    const slowConfig = path.join(tmp, 'nats-slow.yaml');
+    fs.writeFileSync(slowConfig, fs.readFileSync(config, 'utf8').replace('natsAckWaitMs: 2000', 'natsAckWaitMs: 500').replace(`steps: ${STEPS}`, 'steps: 2'));
+    const dir = path.join(tmp, 'slow');
+    const coord = e3(['train', '--config', slowConfig, '--out', dir, '--transport', 'nats', '--nats', server.url, '--inject', 'slow:sampler=30x']);
+    procs.push(coord, worker('sampler', server.url, 'l-s1'), worker('verifier', server.url, 'l-v1'));
+    expect((await coord.exit).code, coord.err).toBe(0);
+    const s = summaryOf(dir);
+    expect(s.steps).toBe(2);
+    const m = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).map((l) => JSON.parse(l) as { wallMs: number });
+    expect(m.at(-1)!.wallMs).toBeGreaterThan(1_000); // the generations really were longer than the ack wait
+    expect(s.transport.redelivered).toBe(0);
+    expect(s.transport.duplicatesDropped).toBe(0);
+    expect(s.rolloutsGenerated).toBe(2 * 8);
   }, 120_000);
 
   it('a worker pointed at a wrong URL or given wrong credentials exits 2 and says why', async () => {

@@ -37,7 +37,7 @@ import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './co
 import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
 import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned, type FormedBatch } from './batcher.js';
-import { ACTORS_DIR, WorkerHandle } from './workers.js';
+import { ACTORS_DIR, WorkerHandle, postWeights } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
 import { NatsCoordinator } from './nats/coordinator.js';
 import { natsRunId, type RemoteRole } from './nats/protocol.js';
@@ -384,7 +384,10 @@ export class TrainingRun {
     const run = natsRunId(path.basename(path.resolve(this.dir)));
     this.nats = new NatsCoordinator({
       url: n.url, credsFile: n.credsFile, queueMax: this.cfg.limits.queueGroupsMax * 4,
-      info: { run, gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs },
+      info: {
+        run, gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs,
+        itemTimeoutMs: { generate: this.cfg.limits.samplerTimeoutMs, verify: this.cfg.limits.verifierTimeoutMs, grade: this.cfg.limits.verifierTimeoutMs },
+      },
       log: (line) => this.log(line),
       onFatal: (error) => this.abort(error),
     });
@@ -1059,10 +1062,4 @@ function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
 function asInputErrorIfBackend(e: unknown): never {
   if (e instanceof Error && e.message.startsWith('--backend ')) throw new InputError(`backend (config or --backend): ${e.message.replace(/^--backend /, '')}`);
   throw e;
-}
-
-/** New weights to a sampler thread's port: its own copy, transferred (the store keeps the original). */
-function postWeights(port: MessagePort, version: number, w: PackedWeights): void {
-  const data = w.data.slice();
-  port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { BUNDLE_DIR, BUNDLE_FILE } from './bundle.js';
+import type { PackedWeights } from '../tensor/pack.js';
 
 type Listener = EventListenerOrEventListenerObject;
 
@@ -100,4 +101,10 @@ export class WorkerHandle<T> {
     this.api[Comlink.releaseProxy]();
     await this.worker.terminate();
   }
+}
+
+/** New weights to a sampler thread's port: its own copy, transferred (the caller keeps the original). */
+export function postWeights(port: MessagePort, version: number, w: PackedWeights): void {
+  const data = w.data.slice();
+  port.postMessage({ version, weights: { manifest: w.manifest, data } }, [data.buffer]);
 }

@@ -50,6 +50,11 @@ export const RunInfoSchema = z.object({
   remote: z.array(z.enum(ROLES)),
   /** Redelivery deadline of work a worker took and did not ack (limits.natsAckWaitMs). */
   ackWaitMs: z.number().int().positive(),
+  /**
+   * How long one item may take before the coordinator gives up on it (its role's limits.*TimeoutMs):
+   * a worker says "in progress" for at most this long, so a hung worker cannot hold an item longer.
+   */
+  itemTimeoutMs: z.record(z.string(), z.number().int().positive()).default({}),
 });
 export type RunInfo = z.infer<typeof RunInfoSchema>;
 

@@ -10,15 +10,16 @@ import os from 'node:os';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import * as tf from '@tensorflow/tfjs';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { transfer } from 'comlink';
 import { connectNats } from './connection.js';
 import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, parseJsonBytes, retrying, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
-import { Gpt } from '../../policy/transformer/model.js';
-import { generateRollouts } from '../generate.js';
+import { WorkerHandle, postWeights } from '../workers.js';
+import type { SamplerApi } from '../../../actors/sampler.worker.js';
+import type { PackedWeights } from '../../tensor/pack.js';
 import { gradeGroup } from '../grade.js';
 import verifyGroup from '../../../actors/verify.task.js';
-import type { Rollouts } from '../messages.js';
 import type { GradeJob } from '../../../machines/grader.js';
 import { InputError } from '../../util/errors.js';
 
@@ -38,6 +39,8 @@ export interface WorkerOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** One generation in the sampler thread: at most an hour (its progress is acked to JetStream meanwhile). */
+const GENERATE_TIMEOUT_MS = 3_600_000;
 
 /** No run answered within --wait: not bad input (a run may start later), but nothing to do (exit 1, no stack). */
 export class NoRunError extends Error {
@@ -73,28 +76,40 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     const js = jetstream(nc);
     o.log(`${o.id}: ${o.role} for run ${info.run} on ${target.display}`);
 
-    let model: Gpt | null = null;
+    // A sampler generates in a sampler thread (actors/sampler.worker.ts, as on the real clock's
+    // worker threads): this thread's event loop stays free for heartbeats and the in-progress acks
+    // that keep JetStream from redelivering an item that takes longer than the ack wait.
+    let thread: { handle: WorkerHandle<SamplerApi>; port: MessagePort } | null = null;
     let version = -1;
     let store: ObjectStore | null = null;
     if (o.role === 'sampler') {
-      const b = await initBackend(o.backend);
+      const b = await initBackend(o.backend); // checked here: a backend that cannot start is exit 2 before any work is taken
       o.log(`${o.id}: backend ${b.name} (${b.detail})`);
       store = await new Objm(nc).open(n.weights);
     }
-    const loadWeights = async (v: number): Promise<void> => {
-      if (version === v && model) return;
+    const fetchWeights = async (v: number): Promise<PackedWeights> => {
       for (let tries = 0; ; tries++) {
         const blob = await store!.getBlob(`v${v}`);
-        if (blob) {
-          const w = decodeWeights(blob, `weights v${v}`);
-          if (model) model.load(w, `weights v${v}`);
-          else model = Gpt.fromPacked(info.gptConfig, w, `weights v${v}`);
-          version = v;
-          return;
-        }
+        if (blob) return decodeWeights(blob, `weights v${v}`);
         if (tries >= 60) throw new Error(`weights v${v} not in the object store after 30 s`);
         await sleep(500);
       }
+    };
+    /** The thread at weights ≥ v (a redelivered older item runs at the newer weights the thread has). */
+    const threadAt = async (v: number): Promise<WorkerHandle<SamplerApi>> => {
+      if (!thread) {
+        const w = await fetchWeights(v);
+        const handle = new WorkerHandle<SamplerApi>(`${o.id} sampler thread`, 'sampler.worker.ts');
+        const { port1, port2 } = new MessageChannel();
+        const data = w.data.slice();
+        await handle.call('init', (api) => api.init(transfer({ backend: o.backend, config: info.gptConfig, weights: { manifest: w.manifest, data }, version: v, weightsPort: port2, samplerId: o.id }, [data.buffer, port2 as unknown as Transferable])), 120_000);
+        thread = { handle, port: port1 };
+        version = v;
+      } else if (v > version) {
+        postWeights(thread.port, v, await fetchWeights(v));
+        version = await thread.handle.call('syncWeights', (api) => api.syncWeights(v, 60_000), 60_000);
+      }
+      return thread.handle;
     };
 
     let busy = false;
@@ -109,15 +124,13 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       generate: async (payload, firstDelivery) => {
         const req = GenerateWorkSchema.parse(payload);
         if (firstDelivery && req.fault === 'crash') process.exit(70);
-        if (firstDelivery && req.fault === 'hang') await new Promise(() => {});
-        await loadWeights(req.weightsVersion);
-        const t0 = o.now();
-        const { rollouts, generatedTokens } = generateRollouts(model!, req, () => version);
-        const out: Rollouts = {
-          type: 'Rollouts', requestId: req.requestId, samplerId: o.id, step: req.step, rollouts, generatedTokens,
-          computeMs: o.now() - t0, swaps: 0, numTensors: tf.memory().numTensors,
-        };
-        return out;
+        if (firstDelivery && req.fault === 'hang') {
+          o.log(`${o.id}: injected fault: hang on ${req.requestId}`);
+          await new Promise(() => {});
+        }
+        const handle = await threadAt(req.weightsVersion);
+        const { weightsVersion: _v, ...generate } = req;
+        return handle.call('generate', (api) => api.generate({ ...generate, fault: null, inflight: false }), GENERATE_TIMEOUT_MS);
       },
       verify: async (payload, firstDelivery) => {
         const t = VerifyWorkSchema.parse(payload);
@@ -158,10 +171,19 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       }
       busy = true;
       let body: string;
+      // "still working on it" well inside the ack wait, for as long as the item takes — up to the
+      // coordinator's own timeout for it, so that a hung worker cannot hold an item for ever
+      const tStart = o.now();
+      const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
+      const keepAlive = setInterval(() => {
+        if (o.now() - tStart < itemMax) m.working();
+      }, Math.max(100, Math.floor(info.ackWaitMs / 3)));
       try {
         body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: true, value: await handle(w.data.payload, m.info.deliveryCount === 1) });
       } catch (e) {
         body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: false, error: (e as Error).message });
+      } finally {
+        clearInterval(keepAlive);
       }
       try {
         await publishResult(body);
@@ -174,6 +196,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       items++;
     }
     clearInterval(hb);
+    await (thread as { handle: WorkerHandle<SamplerApi> } | null)?.handle.terminate().catch(() => {});
     return { items };
   } finally {
     await nc.drain().catch(() => {});
