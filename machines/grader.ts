@@ -1,8 +1,12 @@
-/** Grader: turns a verified group into rewards and group-normalised advantages. */
+/**
+ * Grader: turns a verified group into rewards and group-normalised advantages. A grading that
+ * fails (or times out) reports to the supervisor and, once restarted, grades the same group again:
+ * nothing it held is lost.
+ */
 import { assign, setup } from 'xstate';
 import type { ScoredGroup, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from './verifier.js';
-import { notProvided } from './util.js';
+import { errorText, notProvided } from './util.js';
 
 export interface GradeJob {
   job: VerifyJob;
@@ -11,9 +15,9 @@ export interface GradeJob {
 
 export const graderMachine = setup({
   types: {
-    context: {} as { pending: GradeJob[]; queueMax: number; graded: ScoredGroup | null },
+    context: {} as { pending: GradeJob[]; queueMax: number; graded: ScoredGroup | null; error: string | null },
     input: {} as { queueMax: number },
-    events: {} as { type: 'GRADE'; job: GradeJob } | { type: 'STOP' },
+    events: {} as { type: 'GRADE'; job: GradeJob } | { type: 'RESTART' } | { type: 'STOP' },
   },
   actors: {
     grade: notProvided<ScoredGroup, { job: GradeJob }>('grader', 'grade'),
@@ -21,6 +25,7 @@ export const graderMachine = setup({
   },
   actions: {
     overflow: (_, _p: { job: GradeJob }) => {},
+    reportFailure: (_, _p: { job: GradeJob | null; error: string }) => {},
   },
   guards: {
     hasWork: ({ context }) => context.pending.length > 0,
@@ -28,7 +33,7 @@ export const graderMachine = setup({
   },
 }).createMachine({
   id: 'grader',
-  context: ({ input }) => ({ pending: [], queueMax: input.queueMax, graded: null }),
+  context: ({ input }) => ({ pending: [], queueMax: input.queueMax, graded: null, error: null }),
   initial: 'idle',
   on: {
     GRADE: [
@@ -43,7 +48,13 @@ export const graderMachine = setup({
       invoke: {
         src: 'grade', input: ({ context }) => ({ job: context.pending[0]! }),
         onDone: { target: 'delivering', actions: assign({ pending: ({ context }) => context.pending.slice(1), graded: ({ event }) => event.output }) },
+        // the job stays first in `pending`: graded again after the restart
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
+    },
+    failed: {
+      entry: { type: 'reportFailure', params: ({ context }) => ({ job: context.pending[0] ?? null, error: context.error ?? 'unknown' }) },
+      on: { RESTART: { target: 'idle', actions: assign({ error: null }) } },
     },
     delivering: {
       invoke: {

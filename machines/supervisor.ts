@@ -6,7 +6,7 @@ import { assign, setup } from 'xstate';
 
 export interface Failure {
   actor: string;
-  role: 'sampler' | 'verifier' | 'learner';
+  role: 'sampler' | 'verifier' | 'grader' | 'learner';
   error: string;
 }
 

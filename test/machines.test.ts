@@ -32,7 +32,7 @@ const USER_EVENTS: Record<string, object[]> = {
   coordinator: [{ type: 'STEP_DONE', step: 1 }, { type: 'STEP_DONE', step: 2 }, { type: 'INTERRUPT' }, { type: 'ABORT', error: 'x' }],
   sampler: [{ type: 'GENERATE', request }, { type: 'RESTART' }, { type: 'STOP' }],
   verifier: [{ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } }, { type: 'STOP' }],
-  grader: [{ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } }, { type: 'STOP' }],
+  grader: [{ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } }, { type: 'RESTART' }, { type: 'STOP' }],
   batcher: [{ type: 'GROUP', group: {} }, { type: 'LEARNER_READY' }, { type: 'POKE' }, { type: 'STOP' }],
   learner: [{ type: 'TRAIN', batch: { step: 1 } }, { type: 'SNAPSHOT' }, { type: 'RESTART' }, { type: 'STOP' }],
   weightStore: [{ type: 'PUBLISHED', version: 1 }, { type: 'PUBLISHED', version: 5 }, { type: 'STOP' }],

@@ -96,6 +96,16 @@ describe('faults and stages', () => {
     expect(plan.take('verifier', 2)).toBe('hang');
     expect(plan.take('verifier', 2)).toBeNull();
     expect(plan.slowFactor('sampler')).toBe(3);
+    // the grader and the weight publications (issue #17: were virtual-clock only)
+    expect(parseFault('hang:grader@step=4')).toEqual({ kind: 'hang', role: 'grader', step: 4 });
+    expect(parseFault('delay:publication@version=2=250ms')).toEqual({ kind: 'delay-publication', version: 2, ms: 250 });
+    expect(parseFault('drop:publication@version=5')).toEqual({ kind: 'drop-publication', version: 5 });
+    expect(() => parseFault('drop:publication@version=0')).toThrow();
+    const pubs = new FaultPlan([parseFault('delay:publication@version=2=250ms'), parseFault('drop:publication@version=2')]);
+    expect(pubs.publication(1)).toEqual({ delayMs: 0, dropped: false });
+    expect(pubs.publication(2)).toEqual({ delayMs: 1250, dropped: true });
+    expect(pubs.publication(2)).toEqual({ delayMs: 0, dropped: false }); // once
+    expect(pubs.firedKeys().sort()).toEqual(['delay-publication@2', 'drop-publication@2']);
   });
 
   it('maps learner steps to curriculum stages', () => {

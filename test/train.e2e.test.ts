@@ -124,6 +124,8 @@ describe('supervision', () => {
     ['hang:sampler@step=2'],
     ['hang:verifier@step=2'],
     ['hang:learner@step=4'],
+    ['crash:grader@step=2'],
+    ['hang:grader@step=3'],
   ])('survives %s: the run completes, nothing lost, the restart counted, same weights as without the fault', (fault) => {
     const dir = path.join(tmp, fault.replace(/[^a-z0-9]/g, '-'));
     const r = train('--config', config(`f-${fault.replace(/[^a-z0-9]/g, '-')}`, { limits: { samplerTimeoutMs: 6000, verifierTimeoutMs: 1500, learnerTimeoutMs: 6000 } }), '--out', dir, '--inject', fault);
@@ -132,6 +134,16 @@ describe('supervision', () => {
     expect(s.restarts).toBe(1);
     expect(s.faultsFired).toHaveLength(1);
     expect(s.replayMismatches).toBe(0);
+    expect(s.weightsSha256).toBe(baseline.weightsSha256);
+  }, 180_000);
+
+  it('weight publications late or lost (then sent again) change the timing, never the result', () => {
+    const dir = path.join(tmp, 'publications');
+    const r = train('--config', config('publications'), '--out', dir, '--inject', 'delay:publication@version=1=400ms', '--inject', 'drop:publication@version=3');
+    expect(r.code, r.err).toBe(0);
+    const s = checkInvariants(dir, 4);
+    expect(s.faultsFired.sort()).toEqual(['delay-publication@1', 'drop-publication@3']);
+    expect(s.restarts).toBe(0);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
   }, 180_000);
 });

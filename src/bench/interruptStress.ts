@@ -91,7 +91,7 @@ function phaseOf(dir: string): string {
   return 'sampling';
 }
 
-function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null, timeoutMs: number): Promise<{ code: number | null; phase: string | null; stderr: string }> {
+function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null, timeoutMs: number, logFile?: string): Promise<{ code: number | null; phase: string | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -110,6 +110,7 @@ function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number
     }, timeoutMs));
     child.on('exit', (code, sig) => {
       for (const t of timers) clearTimeout(t);
+      if (logFile) fs.appendFileSync(logFile, `$ e3sim ${args.join(' ')}\n${stderr}\n[exit ${code ?? sig}]\n`);
       // killed by the signal itself (before the CLI handles it): the shell's 128 + signal number
       resolve({ code: code ?? (sig === 'SIGKILL' ? 137 : sig === 'SIGINT' ? 130 : null), phase, stderr });
     });
@@ -152,7 +153,9 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
     fs.rmSync(dir, { recursive: true, force: true });
     const signal = rng.float() < 0.5 ? 'SIGINT' as const : 'SIGKILL' as const;
     const atMs = moment(rng);
-    const first = await launch(['train', '--quiet', '--config', cfgFile, '--out', dir], { signal, atMs, dir }, timeout);
+    const log = `${dir}.log`;
+    fs.rmSync(log, { force: true });
+    const first = await launch(['train', '--quiet', '--config', cfgFile, '--out', dir], { signal, atMs, dir }, timeout, log);
     const problems: string[] = [];
     if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${atMs} ms)`);
     if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0) problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
@@ -165,7 +168,7 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
       const interrupt = resumes === 1 && second ? { signal: second.signal, atMs: second.atMs, dir } : null;
       // Stopped before the run directory was made: what a user does is run the command again.
       const again = !fs.existsSync(path.join(dir, 'config.json'));
-      const r = await launch(again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir], interrupt, timeout);
+      const r = await launch(again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir], interrupt, timeout, log);
       if (interrupt && second) {
         second.phase = r.phase ?? 'finished first';
         second.exitCode = r.code;

@@ -621,7 +621,21 @@ export class TrainingRun {
     return { metrics: fs.fstatSync(this.metricsFd).size, transitions: this.transitions.bytes(), trace: this.trace.bytes(), tMs: this.sinceOpen() };
   }
 
+  private readonly publicationTimers = new Set<NodeJS.Timeout>();
+
+  /** The weight store's broadcast of `version`, late or lost-then-resent when a fault says so. */
   private broadcast(version: number): void {
+    const pub = this.faults.publication(version);
+    if (pub.delayMs === 0) return this.broadcastNow(version);
+    this.log(`weights v${version}: publication ${pub.dropped ? `lost (injected); sent again in ${pub.delayMs} ms` : `delayed by ${pub.delayMs} ms (injected)`}`);
+    const t = setTimeout(() => {
+      this.publicationTimers.delete(t);
+      if (!this.fatal && this.weights.has(version)) this.broadcastNow(version); // (gone: a newer version went out first)
+    }, pub.delayMs);
+    this.publicationTimers.add(t);
+  }
+
+  private broadcastNow(version: number): void {
     const w = this.weights.get(version);
     assert(w, `weights v${version} not in the store`);
     const t = this.o.now();
@@ -819,6 +833,7 @@ export class TrainingRun {
         restart: (_, f: Failure) => {
           if (f.role === 'sampler') run.slot(f.actor).actor.send({ type: 'RESTART' });
           else if (f.role === 'learner') run.learnerActor.send({ type: 'RESTART' });
+          else if (f.role === 'grader') run.grader.send({ type: 'RESTART' });
           run.log(`${f.actor} failed (${f.error}); restarting`);
         },
         giveUp: (_, f) => run.abort(`${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`),
@@ -844,14 +859,29 @@ export class TrainingRun {
       actors: {
         grade: fromAsync(async ({ input }) => {
           run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
-          if (run.nats && run.remote.has('grader')) return run.nats.call<ScoredGroup>('grade', input.job.job.jobId, input.job, run.cfg.limits.verifierTimeoutMs);
-          return gradeGroup(input.job);
+          // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a failure)
+          const fault = run.faults.take('grader', input.job.job.step);
+          if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
+          if (fault === 'hang') {
+            await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));
+            throw new Error(`grader: grading ${input.job.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms (injected hang)`);
+          }
+          const t0 = run.o.now();
+          const out = run.nats && run.remote.has('grader')
+            ? await run.nats.call<ScoredGroup>('grade', input.job.job.jobId, input.job, run.cfg.limits.verifierTimeoutMs)
+            : gradeGroup(input.job);
+          const slow = run.faults.slowFactor('grader');
+          if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
+          return out;
         }),
         deliver: fromAsync(async ({ input }) => {
           run.batcher.send({ type: 'GROUP', group: input.group });
         }),
       },
-      actions: { overflow: () => run.abort('grader queue overflow') },
+      actions: {
+        overflow: () => run.abort('grader queue overflow'),
+        reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
+      },
     }), { input: { queueMax: this.cfg.limits.queueGroupsMax }, inspect: this.transitions.inspector('grader', 'grader') });
     this.learnerActor = createActor(learnerMachine.provide({
       actors: {
@@ -952,6 +982,8 @@ export class TrainingRun {
     const deadline = this.o.now() + this.cfg.limits.samplerTimeoutMs;
     while (this.evalPending > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const w of this.deliveryWaiters.splice(0)) w();
+    for (const t of this.publicationTimers) clearTimeout(t);
+    this.publicationTimers.clear();
     for (const a of [...this.samplers.map((s) => s.actor), ...this.verifiers.map((v) => v.actor), this.learnerActor, this.batcher, this.grader, this.weightStore, this.curriculum, this.supervisor, this.evaluator]) {
       a?.stop();
     }

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
-import { parseFault } from '../runtime/faults.js';
+import { PUBLICATION_RETRY_MS, parseFault } from '../runtime/faults.js';
 
 const ROLES = ['sampler', 'verifier', 'learner'] as const;
 export type SimRole = (typeof ROLES)[number];
@@ -59,8 +59,13 @@ export function parseSimFaults(raw: unknown, source: string): SimFault[] {
 
 /** The train config's `--inject` / `faults:` strings as virtual-clock faults. */
 export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
-  return specs.map((s) => {
+  return specs.map((s): SimFault => {
     const f = parseFault(s);
+    if (f.kind === 'delay-publication') return { kind: 'delay-publication', version: f.version, by: f.ms / 1000 };
+    if (f.kind === 'drop-publication') return { kind: 'drop-publication', version: f.version, retryAfter: PUBLICATION_RETRY_MS / 1000 };
+    if (f.role === 'grader') {
+      throw new InputError(`'${s}': the virtual clock models the graders as a pool that can stall; write {kind: stall, actor: graders, at: {time: T}, for: S} in a scenario's faults instead`);
+    }
     if (f.kind === 'slow') return { kind: 'slow', actor: f.role, factor: f.factor, at: { time: 0 } };
     return { kind: f.kind, actor: f.role, at: { step: f.step } };
   });

@@ -54,7 +54,7 @@ export function registerTrain(program: Command): void {
     .option('--clock <c>', 'real (actors run concurrently) | virtual (discrete-event simulation on a cost model: replayable)', 'real')
     .option('--profile <p>', 'virtual clock: hardware profile, built-in name or YAML file (default cpu-tiny)')
     .option('--compute <c>', 'virtual clock: real (the tiny GPT) | none (seeded surrogate, no tensors)')
-    .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, learner); repeatable', collect, [])
+    .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, grader, learner) | delay:publication@version=N=MSms | drop:publication@version=N; repeatable', collect, [])
     .option('--transport <t>', 'threads (every actor in this process) | nats (topology.remote roles served by `e3sim worker` processes)', 'threads')
     .option('--nats <url>', 'with --transport nats: nats://[user:password@|token@]host[:port] of a JetStream-enabled server')
     .option('--nats-creds <file>', 'with --transport nats: a NATS credentials (.creds) file')
