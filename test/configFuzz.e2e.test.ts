@@ -134,4 +134,18 @@ describe('config fuzz', () => {
     // the mix covers both outcomes
     expect(results.filter((r) => r.code === 2).length).toBeGreaterThan(25);
   }, 600_000);
+
+  it('an initial policy with a truncated weights.bin: exit 2 naming model.checkpoint, no run directory', async () => {
+    const ck = path.join(tmp, 'truncated-ck');
+    fs.cpSync(path.resolve('examples/checkpoints/base-countdown'), ck, { recursive: true });
+    const w = path.join(ck, 'weights.bin');
+    fs.truncateSync(w, Math.floor(fs.statSync(w).size / 2));
+    const file = path.join(tmp, 'truncated.yaml');
+    fs.writeFileSync(file, YAML.stringify({ ...base, model: { checkpoint: ck } }));
+    const out = path.join(tmp, 'run-truncated');
+    const r = await train(['train', '--quiet', '--config', file, '--out', out]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/^e3sim: model\.checkpoint: checkpoint .*truncated-ck: weights\.bin has \d+ bytes, the manifest says \d+/m);
+    expect(fs.existsSync(out)).toBe(false);
+  }, 120_000);
 });

@@ -31,6 +31,9 @@ beforeAll(async () => {
   expect(r.status, r.stderr).toBe(0);
   const rep = cli('report', run);
   expect(rep.status, rep.stderr).toBe(0);
+  const repJson = JSON.parse(cli('report', run, '--json').stdout) as { report: string; bytes: number; kind: string };
+  expect(repJson).toMatchObject({ report: path.join(run, 'report.html'), kind: 'run' });
+  expect(repJson.bytes).toBe(fs.statSync(path.join(run, 'report.html')).size);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set E3SIM_CHROMIUM`);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 }, 180_000);

@@ -119,6 +119,13 @@ describe('train config', () => {
   it.each([
     [{ ...base, curriculum: { stages: [] } }, /curriculum\.stages: Too small/],
     [{ ...base, staleness: { policy: 'eventually' } }, /staleness\.policy: Invalid option/],
+    // every number bounded (issue #17: these were accepted)
+    [{ ...base, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1e12 }] } }, /curriculum\.stages\.0\.steps: Too big/],
+    [{ ...base, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 600_000 }, { difficulty: 3, budgetTokens: 8, steps: 600_000 }] } }, /curriculum\.stages: 1200000 learner steps in all, expected at most 1000000/],
+    [{ ...base, learner: { klCoef: 1e12 } }, /learner\.klCoef: Too big/],
+    [{ ...base, learner: { entropyCoef: 1e12 } }, /learner\.entropyCoef: Too big/],
+    [{ ...base, limits: { samplerTimeoutMs: 1e12 } }, /limits\.samplerTimeoutMs: Too big/],
+    [{ ...base, checkpoint: { every: 1e12 } }, /checkpoint\.every: Too big/],
     [{ ...base, rollout: { groupSize: 1 } }, /rollout\.groupSize: Too small/],
     [{ ...base, learner: { correction: { kind: 'tis' } } }, /learner\.correction\.c/],
     [{ ...base, staleness: { policy: 'sync', eta: 2 } }, /staleness\.eta: only async and inflight take a bound/],

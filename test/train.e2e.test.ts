@@ -55,6 +55,7 @@ let baseline: Summary;
 beforeAll(() => {
   const r = train('--config', config('base'), '--out', path.join(tmp, 'base'));
   expect(r.code, r.err).toBe(0);
+  expect(r.out).toMatch(new RegExp(`next: e3sim report ${path.join(tmp, 'base').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)); // the next step, named
   baseline = checkInvariants(path.join(tmp, 'base'), 4);
   // The evaluator ran at the last step on held-out problems, at every configured budget.
   const ev = (baseline as unknown as { eval: { step: number; rows: { budget: number; passAt: Record<string, number> }[] } }).eval;
