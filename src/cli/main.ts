@@ -4,8 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../util/errors.js';
-import { registerPretrain } from './commands/pretrain.js';
-import { registerAll } from './commands/index.js';
+import { registerFor } from './commands/index.js';
 import { packageVersion } from './common.js';
 
 const program = new Command();
@@ -15,11 +14,9 @@ program.name('e3sim')
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-registerPretrain(program);
-registerAll(program);
-for (const c of program.commands) c.exitOverride();
-
 try {
+  await registerFor(program, process.argv);
+  for (const c of program.commands) c.exitOverride();
   await program.parseAsync(process.argv);
   process.exit(process.exitCode ?? 0);
 } catch (e) {

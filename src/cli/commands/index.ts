@@ -1,22 +1,34 @@
 import type { Command } from 'commander';
-import { registerEvaluate } from './evaluate.js';
-import { registerBench } from './bench.js';
-import { registerPk } from './pk.js';
-import { registerTrain } from './train.js';
-import { registerDiagram } from './diagram.js';
-import { registerReport } from './report.js';
-import { registerExperiment } from './experiment.js';
-import { registerScenario } from './scenario.js';
-import { registerWorker } from './worker.js';
 
-export function registerAll(program: Command): void {
-  registerEvaluate(program);
-  registerBench(program);
-  registerPk(program);
-  registerTrain(program);
-  registerDiagram(program);
-  registerReport(program);
-  registerExperiment(program);
-  registerScenario(program);
-  registerWorker(program);
+/**
+ * Each command's module, loaded on demand: `e3sim train …` loads the training code only (each
+ * module imports its whole graph through tsx, ≈ 1 s for all of them), `--help` or an unknown
+ * command loads them all. The order is the order of `e3sim --help`.
+ */
+export const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  pretrain: async () => (await import('./pretrain.js')).registerPretrain,
+  'vg-gap': async () => (await import('./evaluate.js')).registerEvaluate,
+  eval: async () => (await import('./evaluate.js')).registerEvaluate,
+  bench: async () => (await import('./bench.js')).registerBench,
+  pk: async () => (await import('./pk.js')).registerPk,
+  train: async () => (await import('./train.js')).registerTrain,
+  diagram: async () => (await import('./diagram.js')).registerDiagram,
+  report: async () => (await import('./report.js')).registerReport,
+  experiment: async () => (await import('./experiment.js')).registerExperiment,
+  scenario: async () => (await import('./scenario.js')).registerScenario,
+  worker: async () => (await import('./worker.js')).registerWorker,
+};
+
+/** Registers the command named in argv (when it is one), else every command. */
+export async function registerFor(program: Command, argv: readonly string[]): Promise<void> {
+  const name = argv[2];
+  const only = name !== undefined && Object.hasOwn(COMMANDS, name) && !argv.includes('--help') && !argv.includes('-h');
+  const loaders = only ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
+  const registered = new Set<(program: Command) => void>();
+  for (const load of loaders) {
+    const register = await load();
+    if (registered.has(register)) continue; // evaluate.ts registers both vg-gap and eval
+    registered.add(register);
+    register(program);
+  }
 }
