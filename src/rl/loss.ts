@@ -23,25 +23,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { stopGradient } from '../tensor/detach.js';
 
-export const CorrectionSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }),
-  z.object({ kind: z.literal('tis'), c: z.number().positive().max(1e6) }),
-  z.object({ kind: z.literal('decoupled'), c: z.number().positive().max(1e6).optional() }),
-  z.object({ kind: z.literal('drop'), maxLag: z.number().int().min(0).max(1_000_000) }),
-]);
-export type Correction = z.infer<typeof CorrectionSchema>;
-
-export const LossConfigSchema = z.object({
-  clipLow: z.number().min(0).max(1),
-  clipHigh: z.number().min(0),
-  klCoef: z.number().min(0),
-  entropyCoef: z.number().min(0),
-  negatives: z.enum(['keep', 'mask']),
-  correction: CorrectionSchema,
-  /** token-mean over the batch (e3, DAPO) or the mean over trajectories of each one's token mean (the p^k model). */
-  aggregation: z.enum(['token-mean', 'seq-mean-token-mean']),
-});
-export type LossConfig = z.infer<typeof LossConfigSchema>;
+export { CorrectionSchema, LossConfigSchema, type Correction, type LossConfig } from './lossConfig.js';
+import type { LossConfig } from './lossConfig.js';
 
 export const E3_LOSS: LossConfig = {
   clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean',

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { CorrectionSchema, type LossConfig } from '../rl/loss.js';
+import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { zodIssues } from '../util/zodIssues.js';
-import { BACKENDS } from '../tensor/backend.js';
+import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
 import { FaultSchema, parseFault } from './faults.js';
 

@@ -12,9 +12,8 @@ import { InputError } from '../util/errors.js';
 import { installWasmKernels } from './wasmKernels.js';
 import { BUNDLE_DIR } from '../runtime/bundle.js';
 
-export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
-export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+export { BACKENDS, parseBackend, type BackendName, type ConcreteBackend } from './backendNames.js';
+import type { BackendName, ConcreteBackend } from './backendNames.js';
 
 export interface BackendInfo {
   name: ConcreteBackend;
@@ -26,10 +25,6 @@ export interface BackendInfo {
 
 const require_ = createRequire(import.meta.url);
 
-export function parseBackend(value: string, field = '--backend'): BackendName {
-  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
-  throw new InputError(`${field}: unknown backend '${value}'; expected one of ${BACKENDS.join(', ')}`);
-}
 
 async function startTensorflow(): Promise<string> {
   const errors: string[] = [];

@@ -2,18 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { checkRealClockTopology, loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
-import { loadProfile } from '../../sim/profile.js';
-import { defaultSettings, readVirtualSettings, runVirtual } from '../../sim/run.js';
 import { faultsFromSpecs } from '../../sim/faults.js';
-import { checkVirtualCurriculum } from '../../sim/policyCompute.js';
 import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
-import { TrainingRun, type StepProgress } from '../../runtime/run.js';
-import { initBackend, parseBackend } from '../../tensor/backend.js';
+import type { StepProgress } from '../../runtime/run.js';
+import { parseBackend } from '../../tensor/backendNames.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
-import { startLiveView } from '../../report/live.js';
 import type { InspectionEvent } from 'xstate';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { InputError } from '../../util/errors.js';
@@ -115,6 +111,8 @@ export function registerTrain(program: Command): void {
       const quiet = Boolean(f.quiet || f.json);
       // The backend, in this thread: one that cannot start is exit 2 here, before anything is
       // written (the worker threads start the same one).
+      // The training code, loaded once the flags and the config are known good (a bad input exits fast).
+      const [{ initBackend }, { TrainingRun }, { startLiveView }] = await Promise.all([import('../../tensor/backend.js'), import('../../runtime/run.js'), import('../../report/live.js')]);
       const backend = await initBackend(cfg.backend).catch((e: unknown) => {
         // named as the user gave it: the flag, or the config's field
         throw f.backend === undefined && e instanceof InputError ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `)) : e;
@@ -186,6 +184,9 @@ export function registerTrain(program: Command): void {
 
 /** `e3sim train --clock virtual`: the same config on the discrete-event clock (src/sim). */
 async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, injected: string[], maxSteps: number | undefined): Promise<void> {
+  const [{ loadProfile }, { defaultSettings, readVirtualSettings, runVirtual }, { checkVirtualCurriculum }] = await Promise.all([
+    import('../../sim/profile.js'), import('../../sim/run.js'), import('../../sim/policyCompute.js'),
+  ]);
   let settings;
   if (f.resume) {
     if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
