@@ -61,7 +61,15 @@ beforeAll(() => {
   const ev = (baseline as unknown as { eval: { step: number; rows: { budget: number; passAt: Record<string, number> }[] } }).eval;
   expect(ev.step).toBe(4);
   expect(ev.rows.map((r) => r.budget)).toEqual(SMOKE.eval.budgets);
-  for (const r of ev.rows) expect(r.passAt['1']).toBeGreaterThanOrEqual(0);
+  // pass@k is a probability, rises with k, and pass@1 is a mean of c/n over the problems: a multiple of 1/(problems · samples)
+  const unit = 1 / (SMOKE.eval.problems * SMOKE.eval.samples);
+  for (const r of ev.rows) {
+    expect(r.passAt['1']).toBeGreaterThanOrEqual(0);
+    expect(r.passAt['1']).toBeLessThanOrEqual(1);
+    const k = Object.keys(r.passAt).map(Number).sort((a, b) => a - b);
+    for (let i = 1; i < k.length; i++) expect(r.passAt[String(k[i])]).toBeGreaterThanOrEqual(r.passAt[String(k[i - 1])]! - 1e-12);
+    expect(Math.abs(r.passAt['1']! / unit - Math.round(r.passAt['1']! / unit))).toBeLessThan(1e-9);
+  }
 }, 180_000);
 
 describe('e3sim train, each staleness policy', () => {

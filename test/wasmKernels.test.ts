@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
-import { wasmLayerNormForward } from '../src/tensor/wasmKernels.js';
+import { SIMD_PATH_CALLS, wasmLayerNormForward } from '../src/tensor/wasmKernels.js';
 import { layerNormReference } from '../src/policy/transformer/ops.js';
 
 beforeAll(async () => {
@@ -17,7 +17,10 @@ describe('wasm kernel replacements', () => {
   it('Sum over leading axes (SIMD column sum) and Identity (shared data) equal the reference', () => {
     for (const [n, m] of [[37, 8], [5, 12], [9, 6]] as const) {
       const xv = rand(n * m);
+      const calls = SIMD_PATH_CALLS.colsum;
       const got = tf.tidy(() => tf.sum(tf.tensor2d(xv, [n, m]), 0).dataSync());
+      // the SIMD column sum ran for m % 4 = 0, and the stock kernel for the rest
+      expect(SIMD_PATH_CALLS.colsum - calls).toBe(m % 4 === 0 ? 1 : 0);
       for (let j = 0; j < m; j++) {
         let t = 0;
         for (let i = 0; i < n; i++) t += xv[i * m + j]!;

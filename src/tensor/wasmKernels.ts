@@ -61,6 +61,9 @@ function heapKernels(): SimdKernels | null {
  */
 const MIN_ROWS = 16;
 
+/** How often each SIMD path ran (tests check the path was taken, not only the numbers). */
+export const SIMD_PATH_CALLS = { colsum: 0 };
+
 export interface WasmKernelReport {
   batchMatMul: 'fast' | 'stock';
   slice: 'fast' | 'stock';
@@ -149,6 +152,7 @@ export function installWasmKernels(): WasmKernelReport {
     const out = be.makeOutput(outShape, 'float32');
     be.typedArrayFromHeap(out).fill(0);
     simd.colsum(be.dataIdMap.get(x.dataId).memoryOffset, be.dataIdMap.get(out.dataId).memoryOffset, n, m);
+    SIMD_PATH_CALLS.colsum++;
     return out;
   };
 
