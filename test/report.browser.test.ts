@@ -53,6 +53,16 @@ async function open(file: string) {
     blocked.push(r.request().url());
     return r.abort();
   });
+  // A chart counts as drawn when its canvas has a pixel that is not transparent.
+  await page.addInitScript(() => {
+    (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn = (c) => {
+      const ctx = c.getContext('2d');
+      if (!ctx || c.width === 0 || c.height === 0) return false;
+      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
+      return false;
+    };
+  });
   await page.goto(pathToFileURL(file).href);
   await page.waitForFunction(() => (window as unknown as { e3simReport?: { done?: boolean } }).e3simReport?.done === true, null, { timeout: 60_000 });
   return { page, errors, blocked };
@@ -133,13 +143,7 @@ describe('e3sim report', () => {
     const state = await page.evaluate(() => {
       const r = (window as unknown as { e3simReport: { charts: number; diagrams: number; timelineSpans: number; errors: string[] } }).e3simReport;
       const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
-      const drawn = canvases.filter((c) => {
-        const ctx = c.getContext('2d');
-        if (!ctx || c.width === 0 || c.height === 0) return false;
-        const px = ctx.getImageData(0, 0, c.width, c.height).data;
-        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
-        return false;
-      }).length;
+      const drawn = canvases.filter((c) => (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c)).length;
       const gantt = document.getElementById('gantt') as HTMLCanvasElement;
       return { ...r, canvases: canvases.length, drawn, empty: document.querySelectorAll('.empty').length, ganttW: gantt.width, svgs: document.querySelectorAll('.diagram svg').length };
     });
@@ -233,13 +237,7 @@ describe('e3sim pk --html', () => {
     const state = await page.evaluate(() => {
       const rep = (window as unknown as { e3simReport: { charts: number; series: number } }).e3simReport;
       const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
-      const drawn = canvases.filter((c) => {
-        const ctx = c.getContext('2d');
-        if (!ctx || c.width === 0 || c.height === 0) return false;
-        const px = ctx.getImageData(0, 0, c.width, c.height).data;
-        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) return true;
-        return false;
-      }).length;
+      const drawn = canvases.filter((c) => (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c)).length;
       const titles = [...document.querySelectorAll('.u-title')].map((t) => t.textContent);
       const legend = [...document.querySelectorAll('.chart')][0]!.querySelectorAll('.u-series').length;
       return { ...rep, drawn, titles, legend, rows: document.querySelectorAll('#summaries tbody tr').length };

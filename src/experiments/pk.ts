@@ -79,6 +79,9 @@ export const PK_DEFAULT_PRESET: PkPresetName = 'paper-fig7';
 /** Defaults of `e3sim pk`: the default preset, seed 0. */
 export const PK_DEFAULTS: Omit<PkOptions, 'negatives'> = { ...PK_PRESETS[PK_DEFAULT_PRESET], seed: 0 };
 
+/** Entries of the bigram table M at most (tokens × (tokens + 1)). */
+export const PK_TABLE_MAX = 4_000_000;
+
 /** Window reward at or above which the phase transition is said to have happened. */
 export const PK_TRANSITION_REWARD = 0.9;
 
@@ -223,6 +226,7 @@ function rowMeans(env: PkEnvConfig, policy: BigramPolicy): { pStop: number; entr
 export function checkPkOptions(o: PkSettings): string | null {
   if (o.advantage.kind === 'group' && o.groupSize < 2) return `group: ${o.groupSize} trajectory per iteration with group-normalised advantages gives every advantage 0 (expected a group of at least 2, or advantage baseline)`;
   if (o.actions < 2) return `actions: expected at least 2 (a* and one other), got ${o.actions}`;
+  if (o.actions * (o.actions + 1) > PK_TABLE_MAX) return `actions: a table of ${o.actions} × ${o.actions + 1} is over the limit of ${PK_TABLE_MAX.toLocaleString('en-US')} entries`;
   return null;
 }
 

@@ -18,6 +18,23 @@ export function asset(spec: string): string {
   return fs.readFileSync(BUNDLE_DIR ? path.join(BUNDLE_DIR, 'assets', path.basename(spec)) : require_.resolve(spec), 'utf8');
 }
 
+/**
+ * The start of a report page up to inside its <style>: title, uPlot's stylesheet and the common
+ * layout (headings, chart grid, pre); the caller adds its own rules and closes the element.
+ */
+export function pageHead(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>${asset('uplot/dist/uPlot.min.css')}
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
+.chart{min-height:260px}
+pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
+`;
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
@@ -82,15 +99,7 @@ export function renderReport(run: RunData): string {
   const diagrams = Object.fromEntries(Object.entries(MACHINES).map(([role, m]) => [role, toMermaid(m)]));
   const data = { name: run.name, metrics: run.metrics, evals: run.evals, decisions: run.decisions, transitions: run.transitions, charts: CHARTS, diagrams, budgetTrain: trainBudget(run) };
   const title = `e3sim report — ${escapeHtml(run.name)}`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>${asset('uplot/dist/uPlot.min.css')}
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
-.chart{min-height:260px}.empty{color:#888;font-style:italic}
-pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
+  return `${pageHead(title)}.empty{color:#888;font-style:italic}
 #gantt{width:100%;height:360px;border:1px solid #ccc;cursor:grab}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;font-size:12px}
 .diagram{border:1px solid #eee;padding:8px}

@@ -4,7 +4,7 @@
  * mask (GRPOMask) in two colours, one thin line a seed, the policy's exact expected length beside
  * the sampled one, and the summaries as a table.
  */
-import { asset, escapeHtml, scriptJson } from './html.js';
+import { asset, escapeHtml, pageHead, scriptJson } from './html.js';
 import { formatAdvantage, type PkLogRow, type PkPresetName, type PkSettings, type PkSummary } from '../experiments/pk.js';
 
 export interface PkRun {
@@ -32,16 +32,7 @@ export function renderPkReport(r: { preset: PkPresetName; settings: PkSettings; 
   const rows = r.runs.map(({ summary: s, wallSeconds }) => `<tr><td>${s.negatives}</td><td>${s.seed}</td><td>${s.lengthStart.toFixed(2)}</td><td>${s.lengthPeak.toFixed(2)} (${s.lengthPeakStep})</td><td>${s.lengthEnd.toFixed(2)}</td>` +
     `<td>${s.pStopStart.toFixed(4)} → ${s.pStopEnd.toFixed(4)}</td><td>${s.entropyStart.toFixed(3)} → ${s.entropyPeak.toFixed(3)} (${s.entropyPeakStep}) → ${s.entropyEnd.toFixed(3)}</td>` +
     `<td>${s.rewardEnd.toFixed(3)}</td><td>${s.iterationOfTransition ?? '—'}</td><td>${wallSeconds.toFixed(1)}</td></tr>`).join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>${asset('uplot/dist/uPlot.min.css')}
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:16px}
-.chart{min-height:260px}
-pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
-table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;font-size:12px}
+  return `${pageHead(title)}table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;font-size:12px}
 .keep{color:#1f77b4}.mask{color:#ff7f0e}
 </style></head><body>
 <h1>${title}</h1>

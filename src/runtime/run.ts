@@ -171,7 +171,6 @@ export class TrainingRun {
   private coordinator!: AnyActorRef;
   private evaluator: AnyActorRef | null = null;
   private readonly evaluations: { step: number; rows: unknown[] }[] = [];
-  private evalPending = 0;
   /** Versions whose evaluation was requested and not yet written (a checkpoint records them). */
   private readonly evalsInFlight: number[] = [];
   private transitions!: TransitionLog;
@@ -605,13 +604,11 @@ export class TrainingRun {
   }
 
   private requestEval(version: number): void {
-    this.evalPending++;
     this.evalsInFlight.push(version);
     this.evaluator!.send({ type: 'EVALUATE', request: { version, budgets: this.cfg.eval!.budgets } });
   }
 
   private evalSettled(version: number): void {
-    this.evalPending--;
     const i = this.evalsInFlight.indexOf(version);
     if (i >= 0) this.evalsInFlight.splice(i, 1);
   }
@@ -980,7 +977,7 @@ export class TrainingRun {
   private async stopAll(): Promise<void> {
     // The final evaluation runs on a sampler thread: let it finish (bounded by the sampler timeout).
     const deadline = this.o.now() + this.cfg.limits.samplerTimeoutMs;
-    while (this.evalPending > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.evalsInFlight.length > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const w of this.deliveryWaiters.splice(0)) w();
     for (const t of this.publicationTimers) clearTimeout(t);
     this.publicationTimers.clear();

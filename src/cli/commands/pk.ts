@@ -51,7 +51,6 @@ export function resolvePkSettings(f: Omit<PkFlags, 'negatives' | 'seed' | 'seeds
   };
   const problem = checkPkOptions(settings);
   if (problem) throw new InputError(`--${problem}`);
-  if (settings.actions * (settings.actions + 1) > 4_000_000) throw new InputError(`--actions: a table of ${settings.actions} × ${settings.actions + 1} is over the limit of 4,000,000 entries`);
   return { preset, settings };
 }
 
