@@ -19,7 +19,7 @@ import type { TrainStats } from '../src/runtime/messages.js';
 
 const EMPTY_STATS = {
   loss: 0, policyLoss: 0, klLoss: 0, entropyBonus: 0, kl: 0, entropy: 0, clipFracLow: 0, clipFracHigh: 0, isWeightMean: 0, isWeightMax: 0,
-  tokens: 0, tokensMaskedNegative: 0, tokensDroppedStale: 0, lagMax: 0, gradNorm: 0,
+  tokens: 0, tokensMaskedNegative: 0, tokensDroppedStale: 0, lagMax: 0, gradNorm: 0, optimizerSteps: 0,
 };
 
 let model: Gpt | null = null;
@@ -29,6 +29,7 @@ let names: string[] = [];
 let version = 0;
 let loss: LossConfig;
 let temperature = 1;
+let update = { minibatches: 1, epochs: 1 };
 
 function blockMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -42,7 +43,7 @@ function transferable(w: PackedWeights): PackedWeights {
 const api = {
   async init(o: {
     backend: BackendName; config: GptConfig; weights: PackedWeights; reference: PackedWeights; version: number;
-    optimizer?: { state: PackedWeights; step: number }; lr: number; clipNorm: number; loss: LossConfig; temperature: number;
+    optimizer?: { state: PackedWeights; step: number }; lr: number; clipNorm: number; loss: LossConfig; temperature: number; update: { minibatches: number; epochs: number };
   }): Promise<string> {
     const b = await initBackend(o.backend);
     model = Gpt.fromPacked(o.config, o.weights, 'learner weights');
@@ -53,6 +54,7 @@ const api = {
     version = o.version;
     loss = o.loss;
     temperature = o.temperature;
+    update = o.update;
     return `${b.name} (${b.detail})`;
   },
 
@@ -64,7 +66,7 @@ const api = {
     const t0 = wallNow();
     // Every rollout of the step dropped (e.g. all past the lag): the version still advances, nothing trains.
     const s = batch.rollouts.length > 0
-      ? gptRlStep(model, adam, batch.rollouts, { loss, temperature, padId: PAD, learnerVersion: version, reference: reference ?? undefined })
+      ? gptRlStep(model, adam, batch.rollouts, { loss, temperature, padId: PAD, learnerVersion: version, reference: reference ?? undefined, ...update })
       : { ...EMPTY_STATS };
     const computeMs = wallNow() - t0;
     if (batch.slowFactor > 1) blockMs(computeMs * (batch.slowFactor - 1));

@@ -1,33 +1,76 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
-import { generateProblem } from '../src/tasks/countdown/problems.js';
+import { generateProblem, solveChains } from '../src/tasks/countdown/problems.js';
 import { BASE_KNOBS, NOVERIFY_KNOBS, synthesizeTrace, type SynthKnobs } from '../src/tasks/countdown/synth.js';
 import { verify } from '../src/tasks/countdown/verifier.js';
 import { parseTrace, checkChain } from '../src/tasks/countdown/trace.js';
 
-function stats(knobs: SynthKnobs, n = 1500) {
+function stats(knobs: SynthKnobs, n = 1500, context = 320) {
   const rng = new Rng('synth');
   let attempts = 0, verdictRight = 0, verdicts = 0, hits = 0, maxLen = 0;
+  const byIndex: [number, number][] = [];
   for (let i = 0; i < n; i++) {
     const p = generateProblem(rng, 3, 'train');
-    const t = synthesizeTrace(p, knobs, rng, 160);
+    const t = synthesizeTrace(p, knobs, rng, context);
     maxLen = Math.max(maxLen, t.prompt.length + t.completion.length);
     const v = verify(p, t.completion);
     attempts += v.attempts;
     verdicts += v.selfVerdicts;
     verdictRight += (v.selfVerdictAccuracy ?? 0) * v.selfVerdicts;
-    for (const a of parseTrace(t.completion).attempts) if (a.steps && checkChain(p, a.steps) === 'ok') hits++;
+    parseTrace(t.completion).attempts.forEach((a, k) => {
+      const ok = Boolean(a.steps && checkChain(p, a.steps) === 'ok');
+      if (ok) hits++;
+      byIndex[k] ??= [0, 0];
+      byIndex[k]![0] += ok ? 1 : 0;
+      byIndex[k]![1]++;
+    });
   }
-  return { meanAttempts: attempts / n, verifyAccuracy: verdictRight / verdicts, attemptSuccess: hits / attempts, maxLen };
+  return { meanAttempts: attempts / n, verifyAccuracy: verdictRight / verdicts, attemptSuccess: hits / attempts, maxLen, byIndex };
 }
 
-describe('base-trace synthesizer', () => {
-  it('writes short traces with correct verdicts for the base knobs, and some that fill the context', () => {
+describe('base-trace synthesizer (v2)', () => {
+  it('writes short traces with correct verdicts for the base knobs: the base gives up early', () => {
     const s = stats(BASE_KNOBS);
     expect(s.verifyAccuracy).toBe(1);
-    expect(s.meanAttempts).toBeLessThan(2.5);
-    expect(s.maxLen).toBeGreaterThan(140);
-    expect(s.maxLen).toBeLessThanOrEqual(160);
+    expect(s.meanAttempts).toBeLessThan(1.5);
+    expect(s.attemptSuccess).toBeCloseTo(BASE_KNOBS.generationSkill, 1);
+  });
+
+  it('is stationary: attempt success by attempt index stays within ±0.03 of the first attempt\'s', () => {
+    // Traces that always continue after a ✗ (longFraction 1), so every index has thousands of attempts.
+    const s = stats({ ...BASE_KNOBS, generationSkill: 0.3, longFraction: 1 }, 6000);
+    const rate = ([h, n]: [number, number]) => h / n;
+    const first = rate(s.byIndex[0]!);
+    expect(first).toBeCloseTo(0.3, 1);
+    for (let k = 1; k < 5; k++) {
+      expect(s.byIndex[k]![1]).toBeGreaterThan(1000);
+      expect(Math.abs(rate(s.byIndex[k]!) - first)).toBeLessThan(0.03);
+    }
+  });
+
+  it('never repeats an attempt within a trace while an untried chain exists', () => {
+    const rng = new Rng('no-repeat');
+    let checked = 0;
+    for (let i = 0; i < 300; i++) {
+      const p = generateProblem(rng, 3, 'train');
+      const t = synthesizeTrace(p, { ...BASE_KNOBS, generationSkill: 0.2, longFraction: 1 }, rng, 320);
+      const keys = parseTrace(t.completion).attempts.map((a) => JSON.stringify(a.steps));
+      // 3 numbers: at least 3! / 2 orders × legal ops leave far more chains than attempts fit in 320 tokens.
+      expect(new Set(keys).size).toBe(keys.length);
+      checked += keys.length;
+    }
+    expect(checked).toBeGreaterThan(300);
+  });
+
+  it('with unreliable verdicts, a believed-wrong solution is followed by another solution, not the same one', () => {
+    const rng = new Rng('noverify-repeat');
+    for (let i = 0; i < 200; i++) {
+      const p = generateProblem(rng, 3, 'train');
+      if (solveChains(p, 64).length < 2) continue;
+      const t = synthesizeTrace(p, { ...NOVERIFY_KNOBS, generationSkill: 1, longFraction: 1 }, rng, 320);
+      const keys = parseTrace(t.completion).attempts.map((a) => JSON.stringify(a.steps));
+      expect(new Set(keys).size).toBe(keys.length);
+    }
   });
 
   it('makes verdicts unreliable for noverify', () => {
@@ -39,6 +82,7 @@ describe('base-trace synthesizer', () => {
   it('raises per-attempt success with generation skill', () => {
     const low = stats({ ...BASE_KNOBS, generationSkill: 0 });
     const high = stats({ ...BASE_KNOBS, generationSkill: 0.6 });
-    expect(high.attemptSuccess).toBeGreaterThan(low.attemptSuccess + 0.2);
+    expect(low.attemptSuccess).toBe(0);
+    expect(high.attemptSuccess).toBeGreaterThan(0.55);
   });
 });

@@ -162,6 +162,8 @@ export interface BudgetRow {
   /** Distinct well-formed attempt chains per sample. */
   meanUniqueAttempts: number;
   entropy: number;
+  /** Correct samples per held-out problem, in the evaluation set's order (for paired bootstrap CIs). */
+  correct: number[];
 }
 
 export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number[]; samples: number; ks: number[]; problems: number; seed: number; temperature: number; batchSize: number; onProgress?: (s: string) => void }): { budgets: BudgetRow[]; problems: number; samples: number; difficulty: number; temperature: number } {
@@ -193,6 +195,7 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       for (const e of d.result.entropies.slice(0, B)) { ent += e; entN++; }
     }
     const counts = [...perProblem.values()];
+    const correct = problems.map((p) => perProblem.get(p.id)?.[1] ?? 0);
     rows.push({
       budget: B,
       passAt: Object.fromEntries(o.ks.map((k) => [String(k), meanPassAtK(counts, k)])),
@@ -202,6 +205,7 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       meanAttempts: att / drawn.length,
       meanUniqueAttempts: uniq / drawn.length,
       entropy: entN ? ent / entN : 0,
+      correct,
     });
   }
   return { budgets: rows, problems: problems.length, samples: o.samples, difficulty: o.difficulty, temperature: o.temperature };

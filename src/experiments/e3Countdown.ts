@@ -1,23 +1,35 @@
 /**
  * `e3sim experiment e3-countdown`: the e3 recipe and its ablations on Countdown, each arm over
- * seeds, every run a normal `e3sim train` run directory (OUT/ARM/seed-N/), then results.json,
- * results.md and a comparison report.html.
+ * seeds, every run a normal `e3sim train` run directory (OUT/ARM/seed-N/), cells two at a time
+ * (src/experiments/cells.ts), then results.json, results.md and a comparison report.html.
  *
  * Arms (E3.md's claims): e3 (GRPO + coupled curriculum), mask (GRPOMask + coupled), no-curriculum
- * (full mix, fixed budget), budget-only (full mix, budget growing on a schedule), data-only
- * (difficulty growing, budget fixed at the top of the ladder), no-asymmetry (e3 from the noverify base).
- * Every arm is evaluated at the end on held-out problems at B_tr, 2x, 4x and 8x B_tr.
+ * (full mix, fixed budget B_tr), budget-only (full mix, budget B_tr/2 then B_tr), data-only
+ * (difficulty growing, budget fixed at B_tr), no-asymmetry (e3 from the noverify base); for C4
+ * the e3 arm at each fixed ladder budget (seed 0), and the two base models evaluated untrained.
+ * Every cell is evaluated at the end on the same held-out problems of its seed (paired across
+ * arms: the evaluation set and each sample's random stream depend only on the seed) at B_tr,
+ * 2× and 4× B_tr; results give 95% bootstrap CIs over problems (src/experiments/stats.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
-import { TrainingRun, type Summary } from '../runtime/run.js';
-import type { Now } from '../runtime/clock.js';
 import type { BackendName } from '../tensor/backend.js';
-import { formatSpread, spread, type Spread } from '../util/stats.js';
+import type { Cell } from './cells.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
+
+export const BASE = 'examples/checkpoints/base-countdown';
+export const BASE_NOVERIFY = 'examples/checkpoints/base-countdown-noverify';
+
+/**
+ * Budgets (docs/REPRODUCTION.md "The regime"): at difficulty 3 an attempt is 13 tokens and the
+ * answer 13, so B_tr = 72 holds 4 attempts and the answer; the ladder 32/48/72 holds 1, 2 and 4
+ * (the base model's natural trace is ≈ 1.2 attempts, 30 tokens); evaluation at 72, 144, 288.
+ */
+export const LAYOUT = { btr: 72, ladder: [32, 48, 72], evalMultiples: [1, 2, 4] } as const;
+export const B_TR = LAYOUT.btr;
 
 export interface ExperimentSize {
   stageSteps: [number, number];
@@ -27,122 +39,100 @@ export interface ExperimentSize {
   measureProblems: number;
   evalProblems: number;
   evalSamples: number;
+  lr: number;
+  minibatches: number;
+  checkpointEvery: number;
 }
 
-/** The training budget B_tr every arm is evaluated against (the top of the coupled ladder). */
-export const B_TR = 32;
-
-/**
- * Budget layouts. `short` (the default, the first run reported in docs/REPRODUCTION.md): ladder
- * 8/16/32, B_tr 32, evaluation to 8x. `long`: ladder 16..128 reaching past the natural trace
- * length so the coupled rule can choose, B_tr 64, evaluation to 4x (8x exceeds the 320-token context).
- */
-export const BUDGETS = {
-  short: { btr: 32, ladder: [8, 16, 32], evalMultiples: [1, 2, 4, 8] },
-  long: { btr: 64, ladder: [16, 32, 64, 128], evalMultiples: [1, 2, 4] },
-} as const;
-export type BudgetLayout = keyof typeof BUDGETS;
-
-export const FULL: ExperimentSize = { stageSteps: [15, 15], problemsPerStep: 8, groupSize: 8, poolPerDifficulty: 16, measureProblems: 8, evalProblems: 32, evalSamples: 4 };
+/** lr chosen by the probe (`e3sim experiment lr-probe`, docs/REPRODUCTION.md); 2 minibatches (E3.md: 2–4). */
+export const FULL: ExperimentSize = {
+  stageSteps: [100, 200], problemsPerStep: 8, groupSize: 8, poolPerDifficulty: 32, measureProblems: 16,
+  evalProblems: 256, evalSamples: 4, lr: 3e-4, minibatches: 2, checkpointEvery: 50,
+};
 /** A pipeline check (CI), not a result. */
-export const QUICK: ExperimentSize = { stageSteps: [2, 2], problemsPerStep: 2, groupSize: 4, poolPerDifficulty: 4, measureProblems: 4, evalProblems: 4, evalSamples: 4 };
+export const QUICK: ExperimentSize = {
+  stageSteps: [2, 2], problemsPerStep: 2, groupSize: 4, poolPerDifficulty: 4, measureProblems: 4,
+  evalProblems: 4, evalSamples: 4, lr: 3e-4, minibatches: 2, checkpointEvery: 2,
+};
 
-export function armConfig(arm: Arm, seed: number, size: ExperimentSize, backend: BackendName, layout: BudgetLayout = 'short'): TrainConfig {
+/** C4's arms: e3 with its budget fixed at one rung of the ladder. */
+export const fixedArm = (b: number) => `e3-at-${b}`;
+export const C4_ARMS = LAYOUT.ladder.map(fixedArm);
+
+export function armConfig(arm: Arm | string, seed: number, size: ExperimentSize, backend: BackendName, over: { lr?: number; stages?: 1 | 2 } = {}): TrainConfig {
   const [s1, s2] = size.stageSteps;
-  const { btr: B_TR, ladder: LADDER_RO, evalMultiples } = BUDGETS[layout];
-  const LADDER = [...LADDER_RO];
+  const ladder = [...LAYOUT.ladder];
   const all = ['easy', 'medium', 'hard'];
-  const curricula: Record<Arm, unknown> = {
-    'e3': { kind: 'coupled', ladder: LADDER, stages: [{ buckets: ['easy'], steps: s1 }, { buckets: ['medium', 'hard'], steps: s2 }] },
-    'mask': { kind: 'coupled', ladder: LADDER, stages: [{ buckets: ['easy'], steps: s1 }, { buckets: ['medium', 'hard'], steps: s2 }] },
-    'no-asymmetry': { kind: 'coupled', ladder: LADDER, stages: [{ buckets: ['easy'], steps: s1 }, { buckets: ['medium', 'hard'], steps: s2 }] },
+  const staged = (budget?: number) => [{ buckets: ['easy'], steps: s1, budgetTokens: budget }, { buckets: ['medium', 'hard'], steps: s2, budgetTokens: budget }];
+  const coupled = { kind: 'coupled', ladder, stages: staged().map(({ budgetTokens: _, ...s }) => s) };
+  const fixedAt = /^e3-at-(\d+)$/.exec(arm);
+  const curricula: Record<string, unknown> = {
+    'e3': coupled, 'mask': coupled, 'no-asymmetry': coupled,
     'no-curriculum': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR, steps: s1 + s2 }] },
     'budget-only': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR / 2, steps: s1 }, { buckets: all, budgetTokens: B_TR, steps: s2 }] },
-    // "Budget fixed large": the top of the ladder (= B_tr in the short layout, 2x B_tr in the long one).
-    'data-only': { kind: 'fixed', stages: [{ buckets: ['easy'], budgetTokens: Math.max(...LADDER), steps: s1 }, { buckets: ['medium', 'hard'], budgetTokens: Math.max(...LADDER), steps: s2 }] },
+    'data-only': { kind: 'fixed', stages: staged(B_TR) },
   };
+  let curriculum = fixedAt ? { kind: 'fixed', stages: staged(Number(fixedAt[1])) } : curricula[arm];
+  if (!curriculum) throw new Error(`experiment: unknown arm '${arm}'`);
+  if (over.stages === 1) curriculum = { ...(curriculum as { stages: unknown[] }), stages: (curriculum as { stages: unknown[] }).stages.slice(0, 1) };
   return parseTrainConfig({
     name: `${arm}-seed-${seed}`, seed, backend,
-    model: { checkpoint: arm === 'no-asymmetry' ? 'examples/checkpoints/base-countdown-noverify' : 'examples/checkpoints/base-countdown' },
+    model: { checkpoint: arm === 'no-asymmetry' ? BASE_NOVERIFY : BASE },
     rollout: { problemsPerStep: size.problemsPerStep, groupSize: size.groupSize, temperature: 1 },
     curriculum: {
-      ...(curricula[arm] as object), k: 4, kappa: 1.2, measure: { problems: size.measureProblems, samples: 8 },
-      pool: { difficulties: [3, 4, 5], perDifficulty: size.poolPerDifficulty, samples: 8, k: 8, budgetTokens: 128 },
+      ...(curriculum as object), k: 4, kappa: 1.2, measure: { problems: size.measureProblems, samples: 8 },
+      pool: { difficulties: [3, 4, 5], perDifficulty: size.poolPerDifficulty, samples: 8, k: 8, budgetTokens: B_TR },
     },
-    learner: { lr: 2e-5, negatives: arm === 'mask' ? 'mask' : 'keep' },
+    learner: { lr: over.lr ?? size.lr, negatives: arm === 'mask' ? 'mask' : 'keep', minibatches: size.minibatches },
     staleness: { policy: 'sync' },
-    checkpoint: { every: 1000, keep: 1 },
-    eval: { difficulty: 3, problems: size.evalProblems, samples: size.evalSamples, ks: [1, 4], budgets: evalMultiples.map((m) => m * B_TR) },
+    checkpoint: { every: size.checkpointEvery, keep: 1 },
+    eval: { difficulty: 3, problems: size.evalProblems, samples: size.evalSamples, ks: [1, 4], budgets: LAYOUT.evalMultiples.map((m) => m * B_TR) },
   }, `experiment arm ${arm}`);
 }
 
-export interface ArmSeedResult {
-  arm: Arm;
-  seed: number;
-  runDir: string;
-  wallSeconds: number;
-  eval: { budget: number; passAt: Record<string, number>; meanLength: number; meanLengthCorrect: number | null; meanLengthIncorrect: number | null; meanAttempts: number; meanUniqueAttempts: number; entropy: number }[];
-  finalEntropy: number | null;
-  finalLength: number | null;
-  summary: Summary;
+/** A training cell: `e3sim train` on the real clock (sync: the learner and the sampler take turns, about one core). */
+export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
+  const cfgFile = path.join(out, 'configs', `${name.replace(/\//g, '.')}.json`);
+  fs.mkdirSync(path.dirname(cfgFile), { recursive: true });
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
+  const steps = cfg.curriculum.stages.reduce((s, st) => s + st.steps, 0);
+  return {
+    name, weight: steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + 20 * cfg.eval!.problems * cfg.eval!.samples,
+    start: (dir) => ['train', '--config', cfgFile, '--out', dir, '--quiet'],
+    resume: (dir) => ['train', '--resume', dir, '--quiet'],
+    resumable: (dir) => fs.existsSync(path.join(dir, 'checkpoints', 'latest')),
+  };
 }
 
-export async function runE3Countdown(o: { out: string; seeds: number; quick: boolean; backend: BackendName; now: Now; arms?: readonly Arm[]; layout?: BudgetLayout; log?: (s: string) => void; versions: Record<string, string> }): Promise<ArmSeedResult[]> {
-  const size = o.quick ? QUICK : FULL;
-  const results: ArmSeedResult[] = [];
-  for (const arm of o.arms ?? ARMS) {
-    for (let seed = 0; seed < o.seeds; seed++) {
-      const dir = path.join(o.out, arm, `seed-${seed}`);
-      const cfg = armConfig(arm, seed, size, o.backend, o.layout ?? 'short');
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-      const t0 = o.now();
-      const summary = await new TrainingRun({ config: cfg, out: dir, resume: false, command: `experiment e3-countdown arm=${arm} seed=${seed}`, versions: o.versions, now: o.now }).run();
-      const metrics = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      const steps = metrics.filter((m) => m.type === undefined);
-      const last = steps.slice(-5);
-      const mean = (k: string) => (last.length ? last.reduce((s, m) => s + (m[k] as number), 0) / last.length : null);
-      const ev = summary.eval?.rows as ArmSeedResult['eval'] | undefined;
-      if (!ev) throw new Error(`experiment: arm ${arm} seed ${seed} produced no evaluation`);
-      const r: ArmSeedResult = { arm, seed, runDir: dir, wallSeconds: (o.now() - t0) / 1000, eval: ev, finalEntropy: mean('entropy'), finalLength: mean('lengthMean'), summary };
-      results.push(r);
-      o.log?.(`${arm} seed ${seed}: pass@1 ${ev.map((e) => `${e.budget}:${e.passAt['1']!.toFixed(3)}`).join(' ')} (${r.wallSeconds.toFixed(0)} s)`);
-    }
-  }
-  return results;
+/** An evaluation-only cell: a base checkpoint on the same problems and sample streams as the trained arms of `seed`. */
+export function baseCell(name: string, checkpoint: string, seed: number, size: ExperimentSize, backend: BackendName): Cell {
+  return {
+    name, weight: 20 * size.evalProblems * size.evalSamples, resume: null,
+    start: (dir) => ['eval', '--checkpoint', checkpoint, '--task', 'countdown', '--difficulty', '3', '--problems', String(size.evalProblems),
+      '--samples', String(size.evalSamples), '--seed', String(seed), '--budgets', LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
+      '--k', '1,4', '--batch', '64', '--backend', backend, '--json', '--out', path.join(dir, 'eval.json')],
+  };
 }
 
+export interface CellPlan { cells: Cell[]; arms: string[]; seeds: number }
 
-/** Per arm: pass@1/pass@4 per budget, extrapolation ratio (pass@1 at 4x / at B_tr), entropy, length, attempts — mean [min, max] over seeds. */
-export function summarize(results: readonly ArmSeedResult[], layout: BudgetLayout = 'short'): { arms: Record<string, Record<string, Spread | null>>; markdown: string } {
-  const B_TR = BUDGETS[layout].btr;
-  const arms: Record<string, Record<string, Spread | null>> = {};
-  const budgets = [...new Set(results.flatMap((r) => r.eval.map((e) => e.budget)))].sort((a, b) => a - b);
-  for (const arm of [...new Set(results.map((r) => r.arm))]) {
-    const rs = results.filter((r) => r.arm === arm);
-    const row: Record<string, Spread | null> = {};
-    for (const b of budgets) {
-      for (const k of ['1', '4']) row[`pass@${k}@${b}`] = spread(rs.map((r) => r.eval.find((e) => e.budget === b)?.passAt[k]).filter((x): x is number => typeof x === 'number'));
-    }
-    const ratio = (r: ArmSeedResult) => {
-      const at = (b: number) => r.eval.find((e) => e.budget === b)?.passAt['1'];
-      const a = at(B_TR), c = at(4 * B_TR);
-      return a && c !== undefined ? c / a : null;
-    };
-    row.extrapolation4x = spread(rs.map(ratio).filter((x): x is number => x !== null));
-    row.finalEntropy = spread(rs.map((r) => r.finalEntropy).filter((x): x is number => x !== null));
-    row.finalLength = spread(rs.map((r) => r.finalLength).filter((x): x is number => x !== null));
-    row.attemptsAt4x = spread(rs.map((r) => r.eval.find((e) => e.budget === 4 * B_TR)?.meanAttempts).filter((x): x is number => typeof x === 'number'));
-    row.wallSeconds = spread(rs.map((r) => r.wallSeconds));
-    arms[arm] = row;
+/** Every cell of the experiment, in the order they run: bases, then seed by seed every arm, then C4. */
+export function planE3Countdown(o: { out: string; seeds: number; size: ExperimentSize; backend: BackendName; arms: readonly string[]; c4: boolean }): CellPlan {
+  const cells: Cell[] = [];
+  for (let seed = 0; seed < o.seeds; seed++) {
+    cells.push(baseCell(`base/seed-${seed}`, BASE, seed, o.size, o.backend));
+    if (o.arms.includes('no-asymmetry')) cells.push(baseCell(`base-noverify/seed-${seed}`, BASE_NOVERIFY, seed, o.size, o.backend));
   }
-  const cols = [...budgets.map((b) => `pass@1@${b}`), `pass@4@${4 * B_TR}`, 'extrapolation4x', 'finalEntropy', 'finalLength', 'attemptsAt4x', 'wallSeconds'];
-  const md = [
-    `B_tr = ${B_TR} tokens; mean [min, max] over seeds; extrapolation4x = pass@1 at 4x B_tr / pass@1 at B_tr (seeds with pass@1 = 0 at B_tr left out).`,
-    '',
-    `| arm | seeds | ${cols.join(' | ')} |`,
-    `|---|---|${cols.map(() => '---').join('|')}|`,
-    ...Object.entries(arms).map(([arm, row]) => `| ${arm} | ${results.filter((r) => r.arm === arm).length} | ${cols.map((c) => formatSpread(row[c] ?? null, c === 'wallSeconds' ? 0 : 3)).join(' | ')} |`),
-  ].join('\n');
-  return { arms, markdown: md + '\n' };
+  for (let seed = 0; seed < o.seeds; seed++) {
+    for (const arm of o.arms) cells.push(trainCell(`${arm}/seed-${seed}`, armConfig(arm, seed, o.size, o.backend), o.out));
+  }
+  if (o.c4) for (const arm of C4_ARMS) cells.push(trainCell(`${arm}/seed-0`, armConfig(arm, 0, o.size, o.backend), o.out));
+  return { cells, arms: [...o.arms, ...(o.c4 ? C4_ARMS : [])], seeds: o.seeds };
+}
+
+/** The learning-rate probe: the e3 arm's first stage at each rate, seed 0, evaluated at B_tr. */
+export function planLrProbe(o: { out: string; lrs: readonly number[]; steps: number; size: ExperimentSize; backend: BackendName }): Cell[] {
+  const size = { ...o.size, stageSteps: [o.steps, 1] as [number, number] };
+  return [baseCell('base/seed-0', BASE, 0, size, o.backend),
+    ...o.lrs.map((lr) => trainCell(`lr-${lr}/seed-0`, armConfig('e3', 0, size, o.backend, { lr, stages: 1 }), o.out))];
 }

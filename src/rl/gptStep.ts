@@ -59,15 +59,57 @@ export interface GptStepOptions {
   learnerVersion: number;
   /** Frozen reference policy for the KL term (needed when loss.klCoef > 0). */
   reference?: Gpt;
+  /** Disjoint slices of the batch, one Adam step each (default 1). */
+  minibatches?: number;
+  /** Passes over the slices (default 1): minibatches × epochs optimiser steps per batch. */
+  epochs?: number;
 }
 
-export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollout[], o: GptStepOptions): LossStats & { gradNorm: number } {
-  const batch = padRollouts(rollouts, o.padId, model.config.contextLength, o.learnerVersion);
+/** The most optimiser steps one batch may take (minibatches × epochs). */
+export const UPDATE_STEPS_MAX = 1024;
+
+/** M contiguous, disjoint slices of `xs` whose sizes differ by at most one (M clamped to the length). */
+export function minibatchSlices<T>(xs: readonly T[], M: number): T[][] {
+  const m = Math.max(1, Math.min(M, xs.length));
+  const out: T[][] = [];
+  for (let i = 0, start = 0; i < m; i++) {
+    const size = Math.floor(xs.length / m) + (i < xs.length % m ? 1 : 0);
+    out.push(xs.slice(start, start + size));
+    start += size;
+  }
+  return out;
+}
+
+export type UpdateStats = LossStats & { gradNorm: number; optimizerSteps: number };
+
+/**
+ * One learner update on a batch of scored rollouts: the batch cut into `minibatches` disjoint
+ * slices, `epochs` passes, one Adam step per slice per pass. Before the first step every slice is
+ * scored under the reference policy (KL) and, for decoupled PPO, under the learner itself: that
+ * is π_prox, the policy at the start of the batch (AReaL), fixed for all the batch's steps. `none`
+ * clips the ratio to μ, `tis` weights by min(π_θ/μ, c); with one slice and one pass all three are
+ * today's single step exactly. Statistics are means over the steps (token counts summed over one
+ * pass, maxima the largest).
+ */
+export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollout[], o: GptStepOptions): UpdateStats {
+  const epochs = o.epochs ?? 1;
+  const slices = minibatchSlices(rollouts, o.minibatches ?? 1).map((rs) => {
+    const batch = padRollouts(rs, o.padId, model.config.contextLength, o.learnerVersion);
+    const targets = shiftTargets(batch.tokens, batch.B, batch.T, o.padId);
+    const refLogprobs = o.loss.klCoef > 0 && o.reference ? scoreSequences(o.reference, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs : undefined;
+    if (o.loss.correction.kind === 'decoupled') batch.data.proximalLogprobs = scoreSequences(model, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs;
+    return { batch, targets, refLogprobs };
+  });
+  if (slices.length * epochs > UPDATE_STEPS_MAX) throw new RangeError(`gptRlStep: ${slices.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`);
+  const steps: (LossStats & { gradNorm: number })[] = [];
+  for (let e = 0; e < epochs; e++) {
+    for (const s of slices) steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o));
+  }
+  return combineStats(steps, slices.length);
+}
+
+function stepOn(model: Gpt, adam: Adam, batch: PaddedBatch, targets: Int32Array, refLogprobs: Float32Array | undefined, o: GptStepOptions): LossStats & { gradNorm: number } {
   const { B, T, tokens } = batch;
-  const targets = shiftTargets(tokens, B, T, o.padId);
-  const refLogprobs = o.loss.klCoef > 0 && o.reference ? scoreSequences(o.reference, tokens, B, T, o.padId, o.temperature).logprobs : undefined;
-  // Decoupled PPO (AReaL): the proximal policy is the learner's policy at the start of this step.
-  if (o.loss.correction.kind === 'decoupled') batch.data.proximalLogprobs = scoreSequences(model, tokens, B, T, o.padId, o.temperature).logprobs;
   let parts: ReturnType<typeof e3Loss> | undefined;
   const { loss, gradNorm } = adam.minimize(() => {
     const { logprobs, logits } = tokenLogprobsTensor(model, tf.tensor2d(tokens, [B, T], 'int32'), tf.tensor2d(targets, [B, T], 'int32'), o.temperature);
@@ -80,4 +122,20 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
     return parts.loss;
   });
   return { ...readStats(parts!, loss), gradNorm };
+}
+
+const SUMMED = new Set(['tokens', 'tokensMaskedNegative', 'tokensDroppedStale']);
+const MAXED = new Set(['isWeightMax', 'lagMax']);
+
+/** One step's statistics unchanged; several: means, maxima, and token counts of one pass. */
+export function combineStats(steps: readonly (LossStats & { gradNorm: number })[], slicesPerPass: number): UpdateStats {
+  if (steps.length === 1) return { ...steps[0]!, optimizerSteps: 1 };
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(steps[0]!)) {
+    const xs = steps.map((s) => (s as unknown as Record<string, number>)[k]!);
+    if (SUMMED.has(k)) out[k] = xs.slice(0, slicesPerPass).reduce((a, b) => a + b, 0);
+    else if (MAXED.has(k)) out[k] = Math.max(...xs);
+    else out[k] = xs.reduce((a, b) => a + b, 0) / xs.length;
+  }
+  return { ...(out as unknown as LossStats & { gradNorm: number }), optimizerSteps: steps.length };
 }

@@ -87,7 +87,11 @@ export const TrainConfigSchema = z.object({
     negatives: z.enum(['keep', 'mask']).default('keep'),
     aggregation: z.enum(['token-mean', 'seq-mean-token-mean']).default('token-mean'),
     correction: CorrectionSchema.default({ kind: 'none' }),
-  }).strict().default({ lr: 1e-5, clipNorm: 1, clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', aggregation: 'token-mean', correction: { kind: 'none' } }),
+    /** Disjoint slices of each rollout batch, one Adam step each (π_prox of decoupled PPO = the policy at the batch's start). */
+    minibatches: int(1, 256).default(1),
+    /** Passes over the slices per batch. */
+    epochs: int(1, 4).default(1),
+  }).strict().default({ lr: 1e-5, clipNorm: 1, clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', aggregation: 'token-mean', correction: { kind: 'none' }, minibatches: 1, epochs: 1 }),
   staleness: z.object({
     policy: z.enum(STALENESS_POLICIES).default('sync'),
     /** Bound η on (learner version at training) − (version that sampled); async and inflight only. */
@@ -161,6 +165,11 @@ export function lossConfigOf(c: TrainConfig): LossConfig {
   return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
 }
 
+/** How the learner updates on one batch (both clocks). */
+export function updateOf(c: TrainConfig): { minibatches: number; epochs: number } {
+  return { minibatches: c.learner.minibatches, epochs: c.learner.epochs };
+}
+
 export function totalSteps(c: TrainConfig): number {
   return c.curriculum.stages.reduce((n, s) => n + s.steps, 0);
 }
@@ -183,6 +192,8 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   if (cur.kind === 'coupled' && !cur.ladder) throw new InputError(`${source}: curriculum.ladder: required when curriculum.kind is coupled`);
   if (cur.kind === 'coupled' && cur.measure.samples < cur.k) throw new InputError(`${source}: curriculum.measure.samples: pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`);
   if (cur.pool && cur.pool.samples < cur.pool.k) throw new InputError(`${source}: curriculum.pool.samples: pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`);
+  const perStep = c.rollout.problemsPerStep * c.rollout.groupSize;
+  if (c.learner.minibatches > perStep) throw new InputError(`${source}: learner.minibatches: at most the rollouts per step (problemsPerStep × groupSize = ${perStep}), got ${c.learner.minibatches}`);
   if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
     throw new InputError(`${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`);
   }

@@ -84,7 +84,7 @@ export const TrainStatsSchema = z.object({
   loss: z.number(), policyLoss: z.number(), klLoss: z.number(), entropyBonus: z.number(), kl: z.number(), entropy: z.number(),
   clipFracLow: z.number(), clipFracHigh: z.number(), isWeightMean: z.number(), isWeightMax: z.number(),
   tokens: z.number(), tokensMaskedNegative: z.number(), tokensDroppedStale: z.number(), lagMax: z.number(),
-  gradNorm: z.number(), computeMs: z.number(), numTensors: z.number().int(),
+  gradNorm: z.number(), optimizerSteps: z.number().int().optional(), computeMs: z.number(), numTensors: z.number().int(),
 });
 export type TrainStats = z.infer<typeof TrainStatsSchema>;
 

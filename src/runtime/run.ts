@@ -33,7 +33,7 @@ import { InputError, assert } from '../util/errors.js';
 import type { Now } from './clock.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
-import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
+import { lossConfigOf, stalenessBound, totalSteps, updateOf, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from './faults.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
 import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned, type FormedBatch } from './batcher.js';
@@ -371,7 +371,7 @@ export class TrainingRun {
     const l = this.cfg.learner;
     await handle.call('init', (api) => api.init({
       backend: this.cfg.backend, config: this.gptConfig, weights: from.weights, reference: this.referenceWeights, version: from.version,
-      optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature,
+      optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature, update: updateOf(this.cfg),
     }), 120_000).catch(asInputErrorIfBackend);
     this.learner = handle;
   }

@@ -20,7 +20,7 @@ import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets } from '../eval/countdown.js';
 import { generateRollouts } from '../runtime/generate.js';
 import { problemsOfStep } from '../runtime/stages.js';
-import { lossConfigOf, type TrainConfig } from '../runtime/config.js';
+import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
@@ -141,7 +141,7 @@ export class PolicyCompute implements Compute {
     }
     this.problems.delete(input.step);
     if (rollouts.length === 0) return { loss: 0, tokens: 0 };
-    const s = gptRlStep(this.learner, this.adam, rollouts, { loss: this.loss, temperature: this.c.rollout.temperature, padId: PAD, learnerVersion: input.learnerVersion, reference: this.reference ?? undefined });
+    const s = gptRlStep(this.learner, this.adam, rollouts, { loss: this.loss, temperature: this.c.rollout.temperature, padId: PAD, learnerVersion: input.learnerVersion, reference: this.reference ?? undefined, ...updateOf(this.c) });
     return { ...s }; // no tensor counts: they depend on the process's history, not on the run
   }
 

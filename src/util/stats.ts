@@ -1,4 +1,5 @@
 /** Small summaries shared by benchmarks, experiments, scenarios and reports. */
+import { Rng } from './rng.js';
 
 export function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -30,4 +31,39 @@ export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** A point estimate with a confidence interval. */
+export interface Ci { mean: number; lo: number; hi: number; n: number }
+
+/** Bootstrap resamples drawn for a CI (a bound on the work). */
+export const BOOTSTRAP_RESAMPLES = 2000;
+
+/**
+ * Percentile bootstrap CI of the mean of `strata`' units pooled (every unit weighs the same):
+ * each resample draws, within every stratum, as many units as it has, with replacement. Strata
+ * are seeds (units: held-out problems), so the CI is the evaluation's sampling error; the seed
+ * spread is reported beside it. Deterministic in `seed`.
+ */
+export function bootstrapMeanCi(strata: readonly (readonly number[])[], o: { seed: string; resamples?: number; level?: number }): Ci {
+  const all = strata.flat();
+  if (all.length === 0) return { mean: NaN, lo: NaN, hi: NaN, n: 0 };
+  const R = Math.min(o.resamples ?? BOOTSTRAP_RESAMPLES, 100_000);
+  const level = o.level ?? 0.95;
+  const rng = new Rng(`bootstrap/${o.seed}`);
+  const means = new Float64Array(R);
+  for (let r = 0; r < R; r++) {
+    let sum = 0;
+    for (const s of strata) for (let i = 0; i < s.length; i++) sum += s[rng.int(s.length)]!;
+    means[r] = sum / all.length;
+  }
+  means.sort();
+  const at = (q: number) => means[Math.min(R - 1, Math.max(0, Math.floor(q * R)))]!;
+  return { mean: mean(all), lo: at((1 - level) / 2), hi: at(1 - (1 - level) / 2), n: all.length };
+}
+
+/** `mean [lo, hi]`. */
+export function formatCi(c: Ci | null | undefined, digits = 3): string {
+  if (!c || !Number.isFinite(c.mean)) return '—';
+  return `${c.mean.toFixed(digits)} [${c.lo.toFixed(digits)}, ${c.hi.toFixed(digits)}]`;
 }

@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { InputError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 import { initBackend, parseBackend } from '../../tensor/backend.js';
 import { loadCountdownPolicy } from '../../policy/load.js';
 import { evalBudgets, vgGap } from '../../eval/countdown.js';
@@ -79,11 +83,14 @@ export function registerEvaluate(program: Command): void {
     .description('pass@k and trace statistics of a checkpoint at several test budgets (truncation)')
     .option('--budgets <list>', 'test budgets in tokens', '32,64,128,256')
     .option('--k <list>', 'k values for pass@k', '1,4')
+    .option('--out <file>', 'also write the JSON result (with per-problem counts) to this file')
     .action(async (o: Opts) => {
       const budgets = parseIntList(String(o.budgets), '--budgets', 1, 1_000_000);
       const ks = parseIntList(String(o.k), '--k', 1, 10_000);
+      if (o.out !== undefined && !fs.existsSync(path.dirname(String(o.out)))) throw new InputError(`--out: the directory of '${o.out}' does not exist`);
       const s = await parseShared(o);
       const r = evalBudgets(s.model, { ...s, budgets, ks });
+      if (o.out !== undefined) writeFileAtomic(String(o.out), JSON.stringify({ checkpoint: o.checkpoint, ...r }) + '\n');
       if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
       const head = ['budget', ...ks.map((k) => `pass@${k}`), 'len', 'lenCorrect', 'lenWrong', 'attempts', 'entropy'];
       const rows = r.budgets.map((b) => [String(b.budget), ...ks.map((k) => fmt(b.passAt[String(k)]!)), b.meanLength.toFixed(1),

@@ -1,43 +1,103 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { ARMS, runE3Countdown, summarize, type Arm } from '../../experiments/e3Countdown.js';
+import { ARMS, C4_ARMS, FULL, QUICK, planE3Countdown, planLrProbe } from '../../experiments/e3Countdown.js';
+import { CellsInterrupted, runCells, type Cell } from '../../experiments/cells.js';
+import { readCell, summarizeExperiment, type CellResult } from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson, versions } from '../common.js';
 import { InputError } from '../../util/errors.js';
 
+const BIN = fileURLToPath(new URL('../../../bin/e3sim.js', import.meta.url));
+const NAMES = ['e3-countdown', 'lr-probe'] as const;
+
+type Flags = { seeds: string; out?: string; quick?: boolean; arms?: string; backend: string; jobs: string; c4: boolean; lrs: string; steps: string; json?: boolean };
+
+/** "step N/M" of a running train cell, from its metrics.jsonl (or null). */
+function stepOf(dir: string): string | null {
+  const f = path.join(dir, 'metrics.jsonl');
+  if (!fs.existsSync(f)) return null;
+  const text = fs.readFileSync(f, 'utf8');
+  let n = 0;
+  for (const line of text.split('\n')) if (line.startsWith('{"step"')) n++;
+  return `step ${n}`;
+}
+
+function parseLrs(s: string): number[] {
+  const xs = s.split(',').map((x) => Number(x.trim()));
+  if (xs.length < 1 || xs.length > 8 || xs.some((x) => !Number.isFinite(x) || x <= 0 || x > 1)) throw new InputError(`--lrs: expected 1 to 8 comma-separated learning rates in (0, 1], got '${s}'`);
+  return xs;
+}
+
 export function registerExperiment(program: Command): void {
   program.command('experiment')
-    .description('run a named experiment: e3-countdown (the e3 recipe and its ablations, each arm over seeds)')
-    .argument('<name>', 'e3-countdown')
+    .description('run a named experiment: e3-countdown (the e3 recipe and its ablations over seeds) | lr-probe (the e3 arm\'s first stage at several learning rates)')
+    .argument('<name>', NAMES.join(' | '))
     .option('--seeds <n>', 'seeds per arm', '3')
-    .option('--out <dir>', 'output directory (default runs/experiments/<name>)')
+    .option('--out <dir>', 'output directory (default runs/experiments/<name>); the same --out again continues an interrupted experiment')
     .option('--quick', 'tiny sizes and one seed: a pipeline check, not a result')
     .option('--arms <list>', `comma-separated subset of ${ARMS.join(',')}`)
-    .option('--budgets <layout>', 'short (ladder 8/16/32, B_tr 32, eval to 8x) | long (ladder 16..128, B_tr 64, eval to 4x)', 'short')
-    .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'auto')
+    .option('--no-c4', 'skip C4 (the e3 arm at each fixed ladder budget, seed 0)')
+    .option('--jobs <n>', 'cells run at once (each about one core)', String(Math.min(2, os.availableParallelism())))
+    .option('--lrs <list>', 'lr-probe: learning rates', '1e-4,3e-4,1e-3')
+    .option('--steps <n>', 'lr-probe: steps per rate', '40')
+    .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'wasm')
     .option('--json', 'print results.json')
-    .action(async (name: string, o: { seeds: string; out?: string; quick?: boolean; arms?: string; backend: string; budgets: string; json?: boolean }) => {
-      if (o.budgets !== 'short' && o.budgets !== 'long') throw new InputError(`--budgets: expected short or long, got '${o.budgets}'`);
-      const layout = o.budgets;
-      if (name !== 'e3-countdown') throw new InputError(`name: unknown experiment '${name}'; expected e3-countdown`);
+    .action(async (name: string, o: Flags) => {
+      if (!(NAMES as readonly string[]).includes(name)) throw new InputError(`name: unknown experiment '${name}'; expected ${NAMES.join(' or ')}`);
       const seeds = o.quick ? 1 : parseIntFlag(o.seeds, '--seeds', 1, 100);
+      const jobs = parseIntFlag(o.jobs, '--jobs', 1, 64);
       const arms = o.arms ? o.arms.split(',').map((a) => a.trim()) : [...ARMS];
       for (const a of arms) if (!(ARMS as readonly string[]).includes(a)) throw new InputError(`--arms: unknown arm '${a}'; expected some of ${ARMS.join(', ')}`);
-      const out = o.out ?? path.join('runs', 'experiments', `${name}${layout === 'long' ? '-long' : ''}${o.quick ? '-quick' : ''}`);
-      if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new InputError(`--out: '${out}' already exists and is not empty; choose another --out`);
       const backend = parseBackend(o.backend);
+      const size = o.quick ? QUICK : FULL;
+      const out = o.out ?? path.join('runs', 'experiments', `${name}${o.quick ? '-quick' : ''}`);
+      const lrs = name === 'lr-probe' ? parseLrs(o.lrs) : [];
+      const probeSteps = parseIntFlag(o.steps, '--steps', 1, 10_000);
+      const settings = { experiment: name, quick: Boolean(o.quick), arms, lrs, probeSteps: name === 'lr-probe' ? probeSteps : null, backend, size };
+      const c4 = o.c4 && !o.quick && name === 'e3-countdown';
+      // An experiment directory is continued only with the settings it was started with (more
+      // seeds, or C4, only add cells: a cell depends on its arm and seed alone).
+      const settingsFile = path.join(out, 'experiment.json');
+      if (fs.existsSync(settingsFile)) {
+        const was = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { settings: unknown };
+        if (JSON.stringify(was.settings) !== JSON.stringify(settings)) throw new InputError(`--out: '${out}' holds an experiment started with other settings (${settingsFile}); use the same flags to continue it, or another --out`);
+      } else if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+        throw new InputError(`--out: '${out}' exists, is not empty and is not an experiment directory; choose another --out`);
+      }
+      fs.mkdirSync(out, { recursive: true });
+      if (!fs.existsSync(settingsFile)) fs.writeFileSync(settingsFile, JSON.stringify({ settings, versions: versions() }, null, 2) + '\n');
+      const plan: { cells: Cell[]; arms: string[] } = name === 'lr-probe'
+        ? { cells: planLrProbe({ out, lrs, steps: probeSteps, size, backend }), arms: ['base', ...lrs.map((lr) => `lr-${lr}`)] }
+        : (() => { const p = planE3Countdown({ out, seeds, size, backend, arms, c4 }); return { cells: p.cells, arms: ['base', 'base-noverify', ...p.arms] }; })();
+      const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
+      log?.(`${name}: ${plan.cells.length} cells, ${jobs} at a time, in ${out}`);
       const t0 = wallNow();
-      const results = await runE3Countdown({
-        out, seeds, quick: Boolean(o.quick), backend, now: wallNow, arms: arms as Arm[], layout, versions: versions(),
-        log: o.json ? undefined : (s) => process.stderr.write(`${s}\n`),
+      try {
+        await runCells({ out, cells: plan.cells, jobs, bin: BIN, nodeArgs: ['--max-semi-space-size=32'], log, now: wallNow, stepOf });
+      } catch (e) {
+        if (e instanceof CellsInterrupted) {
+          process.stderr.write(`${e.message}\n`);
+          process.exitCode = 130;
+          return;
+        }
+        throw e;
+      }
+      const results: CellResult[] = plan.cells.map((c) => {
+        const [arm, seedDir] = c.name.split('/') as [string, string];
+        return readCell(path.join(out, c.name), arm, Number(seedDir.replace('seed-', '')));
       });
-      const s = summarize(results, layout);
-      const doc = { experiment: name, budgets: layout, quick: Boolean(o.quick), seeds, wallSeconds: (wallNow() - t0) / 1000, arms: s.arms, runs: results.map((r) => ({ arm: r.arm, seed: r.seed, runDir: r.runDir, wallSeconds: r.wallSeconds, eval: r.eval, finalEntropy: r.finalEntropy, finalLength: r.finalLength })) };
+      const s = summarizeExperiment(results, plan.arms);
+      const cellSeconds = results.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
+      const doc = { ...settings, seeds, c4, wallSeconds: (wallNow() - t0) / 1000, cellSeconds, btr: s.btr, arms: s.arms, diffs: s.diffs, c4Arms: c4 ? C4_ARMS : [],
+        cells: results.map((r) => ({ arm: r.arm, seed: r.seed, wallSeconds: r.wallSeconds, budgetChoices: r.budgetChoices, eval: r.rows.map(({ correct: _, ...row }) => row) })) };
       fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
-      fs.writeFileSync(path.join(out, 'results.md'), `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}\n\n${s.markdown}\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`);
+      const title = `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}`;
+      fs.writeFileSync(path.join(out, 'results.md'), `${title}\n\n${s.markdown}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`);
       fs.writeFileSync(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
       if (o.json) return printJson(doc);
       process.stdout.write(s.markdown + `\nresults: ${path.join(out, 'results.md')}, ${path.join(out, 'results.json')}, ${path.join(out, 'report.html')}\n`);

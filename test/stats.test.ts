@@ -1,0 +1,56 @@
+/** Bootstrap CIs (against the closed form on a planted sample) and paired differences between arms. */
+import { describe, expect, it } from 'vitest';
+import { bootstrapMeanCi } from '../src/util/stats.js';
+import { pairedDiff, summarizeExperiment, type CellResult } from '../src/experiments/results.js';
+import type { BudgetRow } from '../src/eval/countdown.js';
+
+const row = (budget: number, correct: number[]): BudgetRow => ({
+  budget, passAt: {}, meanLength: 0, meanLengthCorrect: null, meanLengthIncorrect: null, meanAttempts: 1, meanUniqueAttempts: 1, entropy: 0, correct,
+});
+const cell = (arm: string, seed: number, byBudget: Record<number, number[]>): CellResult => ({
+  arm, seed, samples: 4, rows: Object.entries(byBudget).map(([b, c]) => row(Number(b), c)), finalEntropy: null, finalLength: null, budgetChoices: [], wallSeconds: 1,
+});
+
+describe('bootstrap confidence intervals', () => {
+  it('match the normal closed form on a planted Bernoulli sample (p = 0.3, n = 400)', () => {
+    const xs = Array.from({ length: 400 }, (_, i) => (i % 10 < 3 ? 1 : 0));
+    const ci = bootstrapMeanCi([xs], { seed: 'planted', resamples: 4000 });
+    const half = 1.96 * Math.sqrt((0.3 * 0.7) / 400); // 0.0449
+    expect(ci.mean).toBeCloseTo(0.3, 12);
+    expect(ci.lo).toBeGreaterThan(0.3 - half - 0.006);
+    expect(ci.lo).toBeLessThan(0.3 - half + 0.006);
+    expect(ci.hi).toBeGreaterThan(0.3 + half - 0.006);
+    expect(ci.hi).toBeLessThan(0.3 + half + 0.006);
+  });
+
+  it('resample within strata: two constant strata have no spread, and the pooled mean weighs units equally', () => {
+    const ci = bootstrapMeanCi([[1, 1, 1], [0]], { seed: 's' });
+    expect(ci).toEqual({ mean: 0.75, lo: 0.75, hi: 0.75, n: 4 });
+  });
+
+  it('are deterministic in their seed', () => {
+    const xs = [0, 1, 1, 0, 1, 0, 0, 0];
+    expect(bootstrapMeanCi([xs], { seed: 'a' })).toEqual(bootstrapMeanCi([xs], { seed: 'a' }));
+  });
+});
+
+describe('paired differences between arms', () => {
+  it('pair by seed and problem: a constant per-problem gain has a CI of zero width, identical arms a difference of 0', () => {
+    const a = [cell('e3', 0, { 72: [4, 1, 2, 1] }), cell('e3', 1, { 72: [1, 1, 1, 1] })];
+    const b = [cell('mask', 0, { 72: [3, 0, 1, 0] }), cell('mask', 1, { 72: [0, 0, 0, 0] })];
+    const d = pairedDiff([...a, ...b], 'e3', 72, 'mask', 72)!;
+    // pass@1 = c/4 per problem: the e3 arm is 1/4 better on every problem of both seeds.
+    expect(d.ci).toEqual({ mean: 0.25, lo: 0.25, hi: 0.25, n: 8 });
+    expect(d.perSeed).toEqual([0.25, 0.25]);
+    expect(pairedDiff([...a], 'e3', 72, 'e3', 72)!.ci.mean).toBe(0);
+  });
+
+  it('leave out seeds one arm lacks, and the extrapolation gain pairs two budgets of one arm', () => {
+    const rs = [cell('e3', 0, { 72: [0, 0], 288: [2, 4] }), cell('e3', 1, { 72: [4, 4], 288: [4, 4] }), cell('mask', 0, { 72: [0, 0], 288: [0, 0] })];
+    expect(pairedDiff(rs, 'e3', 72, 'mask', 72)!.perSeed).toEqual([0]);
+    const s = summarizeExperiment(rs, ['e3', 'mask']);
+    expect(s.arms.e3!.gain4x!.ci.mean).toBeCloseTo(0.375, 12);
+    expect(s.arms.e3!.gain4x!.perSeed).toEqual([0.75, 0]);
+    expect(s.markdown).toContain('| e3 − mask |');
+  });
+});
