@@ -1,49 +1,97 @@
 /**
- * `e3sim experiment e3-countdown --quick` end to end (a pipeline check, not a result): every arm
- * trains in worker threads, is evaluated at B_tr..8x B_tr, and the report files are written.
+ * `e3sim experiment e3-countdown --quick` end to end (a pipeline check, not a result), killed in
+ * the middle and run again: finished cells are kept, the killed cell resumes from its checkpoint,
+ * and every arm of a seed is evaluated on the same held-out problems.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ARMS, B_TR, armConfig, QUICK } from '../src/experiments/e3Countdown.js';
+import { ARMS, B_TR, BASE_NOVERIFY, C4_ARMS, QUICK, armConfig } from '../src/experiments/e3Countdown.js';
+import { evalSet } from '../src/tasks/countdown/problems.js';
 
 const BIN = path.resolve('bin/e3sim.js');
 
-describe('e3sim experiment e3-countdown --quick', () => {
-  it('runs every arm, writes each eval table, results.json, results.md and the comparison report', () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-exp-')), 'x');
-    const r = spawnSync(process.execPath, [BIN, 'experiment', 'e3-countdown', '--quick', '--backend', 'wasm', '--out', out], { encoding: 'utf8', timeout: 280_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
-    expect(res.runs.map((x: { arm: string }) => x.arm)).toEqual([...ARMS]);
-    for (const run of res.runs) {
-      expect(run.eval.map((e: { budget: number }) => e.budget)).toEqual([B_TR, 2 * B_TR, 4 * B_TR, 8 * B_TR]);
-      for (const e of run.eval) {
-        expect(Object.keys(e.passAt)).toEqual(['1', '4']);
-        expect(e.passAt['4']).toBeGreaterThanOrEqual(e.passAt['1']);
+async function killWhen(args: string[], ready: () => boolean, timeoutMs: number): Promise<void> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore', detached: true });
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (ready()) {
+        clearInterval(poll);
+        process.kill(-child.pid!, 'SIGKILL'); // the experiment and its cells: no chance to checkpoint
+        resolve();
+      } else if (performance.now() - t0 > timeoutMs) {
+        clearInterval(poll);
+        process.kill(-child.pid!, 'SIGKILL');
+        reject(new Error('the experiment never reached the point to kill it'));
       }
-      expect(fs.existsSync(path.join(run.runDir, 'summary.json'))).toBe(true);
+    }, 50);
+    child.on('exit', () => { if (!ready()) { clearInterval(poll); reject(new Error('the experiment ended before it could be killed')); } });
+  });
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+describe('e3sim experiment e3-countdown --quick', () => {
+  it('runs every arm two at a time, survives a kill (kept and resumed cells), writes results with CIs', async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-exp-')), 'x');
+    const args = ['experiment', 'e3-countdown', '--quick', '--backend', 'wasm', '--out', out, '--jobs', '2'];
+    const ckpt = path.join(out, 'e3', 'seed-0', 'checkpoints', 'latest');
+    await killWhen(args, () => fs.existsSync(ckpt), 200_000);
+    expect(fs.existsSync(path.join(out, 'e3', 'seed-0', 'done.json'))).toBe(false);
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 250_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/2 of 8 cells already done \(kept\)/);
+    expect(r.stderr).toContain('resuming e3/seed-0');
+    const e3 = fs.readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(e3.filter((l) => l.type === undefined).map((l) => l.step)).toEqual([1, 2, 3, 4]); // each step once
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'e3', 'seed-0', 'done.json'), 'utf8')).resumed).toBe(true);
+
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(res.cells.map((x: { arm: string }) => x.arm)).toEqual(['base', 'base-noverify', ...ARMS]);
+    for (const cell of res.cells) {
+      expect(cell.eval.map((e: { budget: number }) => e.budget)).toEqual([B_TR, 2 * B_TR, 4 * B_TR]);
+      for (const e of cell.eval) expect(e.passAt['4']).toBeGreaterThanOrEqual(e.passAt['1']);
     }
-    for (const arm of ARMS) expect(res.arms[arm][`pass@1@${B_TR}`].n).toBe(1);
+    for (const arm of ARMS) {
+      const b = res.arms[arm].budgets[0];
+      expect(b.pass1.lo).toBeLessThanOrEqual(b.pass1.mean);
+      expect(b.pass1.hi).toBeGreaterThanOrEqual(b.pass1.mean);
+    }
+    expect(res.diffs.some((d: { a: string; b: string }) => d.a === 'e3' && d.b === 'mask')).toBe(true);
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
-    for (const arm of ARMS) expect(md).toContain(`| ${arm} | 1 |`);
     expect(md).toContain('quick: a pipeline check, not a result');
+    expect(md).toContain('| C2 negative gradients | e3 − mask |');
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('e3sim comparison');
     // The coupled arms measured and chose their budgets; the no-asymmetry arm started from the noverify base.
-    const lines = fs.readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.filter((l) => l.type === 'budget-choice')).toHaveLength(2);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'no-asymmetry', 'seed-0', 'config.json'), 'utf8')).model.checkpoint).toMatch(/noverify/);
-  }, 300_000);
+    expect(e3.filter((l) => l.type === 'budget-choice').length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'no-asymmetry', 'seed-0', 'config.json'), 'utf8')).model.checkpoint).toBe(BASE_NOVERIFY);
+    // A finished experiment run again does nothing but summarise.
+    const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(again.stderr).toMatch(/8 of 8 cells already done/);
+    // Other settings in the same directory are refused.
+    const other = spawnSync(process.execPath, [BIN, 'experiment', 'e3-countdown', '--quick', '--arms', 'e3', '--out', out], { encoding: 'utf8' });
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('other settings');
+  }, 480_000);
 
-  it('each arm differs from e3 only where its name says', () => {
+  it('each arm differs from e3 only where its name says, and every arm of a seed is evaluated on the same problems', () => {
     const e3 = armConfig('e3', 0, QUICK, 'wasm');
     expect(armConfig('mask', 0, QUICK, 'wasm')).toEqual({ ...e3, name: 'mask-seed-0', learner: { ...e3.learner, negatives: 'mask' } });
-    expect(armConfig('no-asymmetry', 0, QUICK, 'wasm')).toEqual({ ...e3, name: 'no-asymmetry-seed-0', model: { checkpoint: 'examples/checkpoints/base-countdown-noverify' } });
+    expect(armConfig('no-asymmetry', 0, QUICK, 'wasm')).toEqual({ ...e3, name: 'no-asymmetry-seed-0', model: { checkpoint: BASE_NOVERIFY } });
     const none = armConfig('no-curriculum', 0, QUICK, 'wasm');
     expect(none.curriculum.stages).toEqual([{ buckets: ['easy', 'medium', 'hard'], budgetTokens: B_TR, steps: 4 }]);
     expect(armConfig('budget-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens)).toEqual([B_TR / 2, B_TR]);
     expect(armConfig('data-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.buckets)).toEqual([['easy'], ['medium', 'hard']]);
+    expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([[32, 32], [48, 48], [72, 72]]);
+    for (const seed of [0, 1]) {
+      const ids = new Set([...ARMS, ...C4_ARMS].map((a) => {
+        const e = armConfig(a, seed, QUICK, 'wasm');
+        return JSON.stringify(evalSet(e.seed, e.eval!.difficulty, e.eval!.problems).map((p) => p.id));
+      }));
+      expect(ids.size).toBe(1);
+    }
+    expect(e3.learner.minibatches).toBe(2);
   });
 });

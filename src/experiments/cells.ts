@@ -23,7 +23,7 @@ export interface Cell {
   weight: number;
 }
 
-export interface CellDone { name: string; wallSeconds: number; resumed: boolean; finishedAt: string }
+export interface CellDone { name: string; wallSeconds: number; resumed: boolean }
 
 export interface RunCellsOptions {
   out: string;
@@ -110,7 +110,7 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
             running.delete(cell.name);
             const wallSeconds = (o.now() - r.t0) / 1000;
             if (code === 0) {
-              const done: CellDone = { name: cell.name, wallSeconds, resumed: canResume, finishedAt: new Date(o.now()).toISOString() };
+              const done: CellDone = { name: cell.name, wallSeconds, resumed: canResume };
               writeFileAtomic(path.join(dir, 'done.json'), JSON.stringify(done) + '\n');
               finished.push(done);
               doneWeight += cell.weight;

@@ -28,8 +28,10 @@ export function registerBench(program: Command): void {
     .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
     .option('--json', 'print JSON')
     .option('--no-train', 'measure sampling only (e.g. a large shape on a slow backend)')
+    .option('--rl-step', 'where one learner step\'s time goes at the e3-countdown experiment\'s shape (sample, verify/grade, log-probs, optimiser steps, publish)')
     .option('--latency', 'message latency: xstate send, worker round trip, and both (p50/p99)')
-    .action(async (o: { backend: string; shape: string; repeats: string; threads: string; train: boolean; json?: boolean; topology?: boolean; steps: string; sim?: boolean; latency?: boolean }) => {
+    .action(async (o: { backend: string; shape: string; repeats: string; threads: string; train: boolean; json?: boolean; topology?: boolean; steps: string; sim?: boolean; latency?: boolean; rlStep?: boolean }) => {
+      if (o.rlStep) return rlStep(o);
       if (o.latency) {
         const rows = await runLatencyBench({ messages: 20_000, now: wallNow });
         if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
@@ -70,4 +72,17 @@ export function registerBench(program: Command): void {
       if (o.json) return printJson({ ...r, detail: backend.detail });
       process.stdout.write(`${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)` : 'no training measured'}\n`);
     });
+}
+
+async function rlStep(o: { backend: string; repeats: string; json?: boolean }): Promise<void> {
+  const [{ runRlStepBench }, { FULL, BASE, B_TR }] = await Promise.all([import('../../bench/rlStepBench.js'), import('../../experiments/e3Countdown.js')]);
+  const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
+  const backend = await initBackend(parseBackend(o.backend));
+  const shape = { checkpoint: BASE, problems: FULL.problemsPerStep, groupSize: FULL.groupSize, budgetTokens: B_TR, minibatches: FULL.minibatches, difficulty: 3 };
+  const r = runRlStepBench(shape, { repeats, now: wallNow, log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`) });
+  if (o.json) return printJson({ backend: backend.name, shape, ...r });
+  process.stdout.write(`one learner step on ${backend.name}: ${shape.problems} problems × ${shape.groupSize} samples at ${shape.budgetTokens} tokens (${r.tokensPerStep} completion tokens), ${shape.minibatches} minibatches; medians of ${repeats}\n`);
+  process.stdout.write('| phase | ms | share |\n|---|---:|---:|\n');
+  for (const x of r.rows) process.stdout.write(`| ${x.phase} | ${x.medianMs.toFixed(0)} | ${(x.share * 100).toFixed(0)}% |\n`);
+  process.stdout.write(`| total | ${r.totalMs.toFixed(0)} | |\n`);
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { ARMS, C4_ARMS, FULL, QUICK, planE3Countdown, planLrProbe } from '../../experiments/e3Countdown.js';
+import { ARMS, C4_ARMS, FULL, PROBE, QUICK, planE3Countdown, planLrProbe } from '../../experiments/e3Countdown.js';
 import { CellsInterrupted, runCells, type Cell } from '../../experiments/cells.js';
 import { readCell, summarizeExperiment, type CellResult } from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
@@ -54,7 +54,7 @@ export function registerExperiment(program: Command): void {
       const arms = o.arms ? o.arms.split(',').map((a) => a.trim()) : [...ARMS];
       for (const a of arms) if (!(ARMS as readonly string[]).includes(a)) throw new InputError(`--arms: unknown arm '${a}'; expected some of ${ARMS.join(', ')}`);
       const backend = parseBackend(o.backend);
-      const size = o.quick ? QUICK : FULL;
+      const size = o.quick ? QUICK : name === 'lr-probe' ? PROBE : FULL;
       const out = o.out ?? path.join('runs', 'experiments', `${name}${o.quick ? '-quick' : ''}`);
       const lrs = name === 'lr-probe' ? parseLrs(o.lrs) : [];
       const probeSteps = parseIntFlag(o.steps, '--steps', 1, 10_000);
