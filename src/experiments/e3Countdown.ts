@@ -103,7 +103,7 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
   const steps = cfg.curriculum.stages.reduce((s, st) => s + st.steps, 0);
   return {
-    name, weight: steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + 20 * cfg.eval!.problems * cfg.eval!.samples,
+    name, weight: 4 * steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + cfg.eval!.problems * cfg.eval!.samples, // a trained rollout ≈ 4 sampled ones
     start: (dir) => ['train', '--config', cfgFile, '--out', dir, '--quiet'],
     resume: (dir) => ['train', '--resume', dir, '--quiet'],
     resumable: (dir) => fs.existsSync(path.join(dir, 'checkpoints', 'latest')),
@@ -113,7 +113,7 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
 /** An evaluation-only cell: a base checkpoint on the same problems and sample streams as the trained arms of `seed`. */
 export function baseCell(name: string, checkpoint: string, seed: number, size: ExperimentSize, backend: BackendName): Cell {
   return {
-    name, weight: 20 * size.evalProblems * size.evalSamples, resume: null,
+    name, weight: size.evalProblems * size.evalSamples, resume: null,
     start: (dir) => ['eval', '--checkpoint', checkpoint, '--task', 'countdown', '--difficulty', '3', '--problems', String(size.evalProblems),
       '--samples', String(size.evalSamples), '--seed', String(seed), '--budgets', LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
       '--k', '1,4', '--batch', '64', '--backend', backend, '--json', '--out', path.join(dir, 'eval.json')],

@@ -175,6 +175,7 @@ export function registerTrain(program: Command): void {
         process.stdout.write(`${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
           `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
           `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`);
+        process.stdout.write(evalTable(out));
         process.stdout.write(`run directory: ${out}\n`);
         process.stdout.write(summary.interrupted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
       }
@@ -241,4 +242,15 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
     process.stdout.write(halted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
   }
   if (halted) process.exitCode = 130;
+}
+
+/** The run's held-out evaluations (metrics.jsonl "eval" lines): pass@1 per step, one column per test budget; '' when none. */
+export function evalTable(dir: string): string {
+  const file = path.join(dir, 'metrics.jsonl');
+  if (!fs.existsSync(file)) return '';
+  const evals = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"type":"eval"')).map((l) => JSON.parse(l) as { step: number; budgets: { budget: number; passAt: Record<string, number> }[] });
+  if (evals.length === 0) return '';
+  const budgets = evals.at(-1)!.budgets.map((r) => r.budget);
+  const head = `held-out pass@1 by step (test budgets in tokens; beyond the training budget it is extrapolation):\n  ${'step'.padStart(6)}${budgets.map((b) => String(b).padStart(9)).join('')}\n`;
+  return head + evals.map((e) => `  ${String(e.step).padStart(6)}${budgets.map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9)).join('')}`).join('\n') + '\n';
 }
