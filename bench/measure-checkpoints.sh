@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 e3() { node bin/e3sim.js "$@"; }
-for ck in base-countdown base-countdown-noverify; do
-  e3 vg-gap --checkpoint examples/checkpoints/$ck --task countdown --difficulty 3 --problems 256 --samples 4 --chains 1,2,4,8 --backend wasm --json > bench/results/vg-gap-$ck-d3.json
+e3 vg-gap --checkpoint examples/checkpoints/base-countdown --task countdown --difficulty 3 --problems 256 --samples 4 --chains 1,2,4,8,16 --backend wasm --json > bench/results/vg-gap-base-countdown-d3.json
+e3 vg-gap --checkpoint examples/checkpoints/base-countdown-noverify --task countdown --difficulty 3 --problems 256 --samples 4 --chains 1,2,4 --backend wasm --json > bench/results/vg-gap-base-countdown-noverify-d3.json
+for d in 4 5; do
+  e3 vg-gap --checkpoint examples/checkpoints/base-countdown --task countdown --difficulty $d --problems 256 --samples 4 --chains 1,2,4 --backend wasm --json > bench/results/vg-gap-base-countdown-d$d.json
 done
-e3 vg-gap --checkpoint examples/checkpoints/base-countdown --task countdown --difficulty 4 --problems 128 --samples 4 --chains 1,8 --backend wasm --json > bench/results/vg-gap-base-countdown-d4.json
-e3 eval --checkpoint examples/checkpoints/base-countdown --task countdown --difficulty 3 --budgets 32,64,128,256 --samples 8 --k 1,4 --problems 128 --backend wasm --json > bench/results/eval-base-countdown-d3.json
+e3 eval --checkpoint examples/checkpoints/base-countdown --task countdown --difficulty 3 --budgets 72,144,288 --samples 4 --k 1,4 --problems 256 --backend wasm --json > bench/results/eval-base-countdown-d3.json
 node -e '
   const fs = require("fs");
   for (const f of fs.readdirSync("bench/results").filter((f) => f.startsWith("vg-gap"))) {

@@ -122,7 +122,7 @@ export function summarizeExperiment(results: readonly CellResult[], armOrder: re
       if (d) diffs.push({ ...d, claim });
     }
   }
-  return { btr: B_TR, arms, diffs, markdown: renderMarkdown(arms, diffs) };
+  return { btr: B_TR, arms, diffs, markdown: renderMarkdown(arms, diffs) + c4Markdown(results, arms) };
 }
 
 function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummary['diffs']): string {
@@ -145,4 +145,18 @@ function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummar
     ...diffs.map((d) => `| ${d.claim} | ${d.a} − ${d.b} | ${d.budgetA} | ${formatCi(d.ci)} | ${seedVals(d.perSeed)} |`),
   ];
   return out.join('\n') + '\n';
+}
+
+/** C4: where the coupled rule's choice (e3, seed 0) falls among the e3 arm trained at each fixed ladder budget. */
+function c4Markdown(results: readonly CellResult[], arms: ExperimentSummary['arms']): string {
+  const fixed = Object.keys(arms).filter((a) => /^e3-at-\d+$/.test(a)).sort((x, y) => Number(x.slice(6)) - Number(y.slice(6)));
+  if (fixed.length === 0) return '';
+  const rule = results.find((r) => r.arm === 'e3' && r.seed === 0)?.budgetChoices.map((c) => c.budget) ?? [];
+  const budgets = [...new Set(fixed.flatMap((a) => arms[a]!.budgets.map((b) => b.budget)))].sort((x, y) => x - y);
+  const e3 = results.find((r) => r.arm === 'e3' && r.seed === 0);
+  const e3Row = e3 ? `| e3, the rule's choice (${rule.join('→') || '?'}) | ${budgets.map((b) => mean(perProblem(e3, b, 1)).toFixed(3)).join(' | ')} |` : '';
+  return ['', `C4, seed 0: the e3 arm at each fixed budget of the ladder against the coupled rule's choice (pass@1, [95% CI over problems]):`, '',
+    `| budget | ${budgets.map((b) => `pass@1 @${b}`).join(' | ')} |`, `|---|${budgets.map(() => '---').join('|')}|`,
+    ...fixed.map((a) => `| fixed ${a.slice(6)} | ${budgets.map((b) => formatCi(arms[a]!.budgets.find((x) => x.budget === b)?.pass1)).join(' | ')} |`),
+    e3Row, ''].join('\n');
 }
