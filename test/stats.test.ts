@@ -54,3 +54,15 @@ describe('paired differences between arms', () => {
     expect(s.markdown).toContain('| e3 − mask |');
   });
 });
+
+describe('config warnings', () => {
+  it('warn when a coupled ladder has no doubled pair (the rule cannot fire), not otherwise', async () => {
+    const { configWarnings } = await import('../src/runtime/config.js');
+    const { armConfig, QUICK } = await import('../src/experiments/e3Countdown.js');
+    const cfg = armConfig('e3', 0, QUICK, 'wasm');
+    const withLadder = (ladder: number[]) => ({ ...cfg, curriculum: { ...cfg.curriculum, ladder } });
+    expect(configWarnings(withLadder([32, 48, 72]))[0]).toMatch(/curriculum.ladder \[32, 48, 72\].*cannot fire/);
+    expect(configWarnings(withLadder([18, 36, 72]))).toEqual([]);
+    expect(configWarnings(armConfig('no-curriculum', 0, QUICK, 'wasm'))).toEqual([]);
+  });
+});

@@ -165,6 +165,20 @@ export function lossConfigOf(c: TrainConfig): LossConfig {
   return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
 }
 
+/**
+ * Settings that are valid but cannot do what they look like they do (printed as warnings by
+ * `e3sim train`): a coupled ladder without a budget whose double is also in it gives the rule
+ * J(2B) ≤ κ·J(B) nothing to compare, so every stage takes the ladder's top.
+ */
+export function configWarnings(c: TrainConfig): string[] {
+  const out: string[] = [];
+  const ladder = c.curriculum.ladder;
+  if (c.curriculum.kind === 'coupled' && ladder && !ladder.some((b) => ladder.includes(2 * b))) {
+    out.push(`curriculum.ladder [${ladder.join(', ')}]: no budget whose double is also in the ladder, so the coupled rule (J(2B) ≤ κ·J(B)) cannot fire and every stage will take ${Math.max(...ladder)} tokens; use a doubling ladder (e.g. [${Math.max(...ladder) / 4}, ${Math.max(...ladder) / 2}, ${Math.max(...ladder)}])`);
+  }
+  return out;
+}
+
 /** How the learner updates on one batch (both clocks). */
 export function updateOf(c: TrainConfig): { minibatches: number; epochs: number } {
   return { minibatches: c.learner.minibatches, epochs: c.learner.epochs };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkRealClockTopology, loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
+import { checkRealClockTopology, configWarnings, loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
 import { faultsFromSpecs } from '../../sim/faults.js';
 import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
@@ -102,6 +102,7 @@ export function registerTrain(program: Command): void {
         if (!fs.existsSync(cfg.model.checkpoint)) throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
       }
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
