@@ -84,7 +84,8 @@ describe('e3sim experiment e3-countdown --quick', () => {
     expect(none.curriculum.stages).toEqual([{ buckets: ['easy', 'medium', 'hard'], budgetTokens: B_TR, steps: 4 }]);
     expect(armConfig('budget-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens)).toEqual([B_TR / 2, B_TR]);
     expect(armConfig('data-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.buckets)).toEqual([['easy'], ['medium', 'hard']]);
-    expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([[32, 32], [48, 48], [72, 72]]);
+    expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([[32, 32], [48, 48]]);
+    expect({ ...armConfig('data-only', 0, QUICK, 'wasm'), name: 'x' }).toEqual({ ...armConfig('e3-at-72', 0, QUICK, 'wasm'), name: 'x' });
     for (const seed of [0, 1]) {
       const ids = new Set([...ARMS, ...C4_ARMS].map((a) => {
         const e = armConfig(a, seed, QUICK, 'wasm');

@@ -61,9 +61,12 @@ export const QUICK: ExperimentSize = {
   evalProblems: 4, evalSamples: 4, lr: 3e-4, minibatches: 2, checkpointEvery: 2,
 };
 
-/** C4's arms: e3 with its budget fixed at one rung of the ladder. */
+/**
+ * C4's arms: e3 with its budget fixed at one rung of the ladder below B_tr (at B_tr itself the
+ * e3 arm with a fixed budget is the data-only arm, which C4 reads instead).
+ */
 export const fixedArm = (b: number) => `e3-at-${b}`;
-export const C4_ARMS = LAYOUT.ladder.map(fixedArm);
+export const C4_ARMS = LAYOUT.ladder.filter((b) => b !== B_TR).map(fixedArm);
 
 export function armConfig(arm: Arm | string, seed: number, size: ExperimentSize, backend: BackendName, over: { lr?: number; stages?: 1 | 2 } = {}): TrainConfig {
   const [s1, s2] = size.stageSteps;

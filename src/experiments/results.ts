@@ -154,9 +154,11 @@ function c4Markdown(results: readonly CellResult[], arms: ExperimentSummary['arm
   const rule = results.find((r) => r.arm === 'e3' && r.seed === 0)?.budgetChoices.map((c) => c.budget) ?? [];
   const budgets = [...new Set(fixed.flatMap((a) => arms[a]!.budgets.map((b) => b.budget)))].sort((x, y) => x - y);
   const e3 = results.find((r) => r.arm === 'e3' && r.seed === 0);
+  const dataOnly = results.find((r) => r.arm === 'data-only' && r.seed === 0);
   const e3Row = e3 ? `| e3, the rule's choice (${rule.join('→') || '?'}) | ${budgets.map((b) => mean(perProblem(e3, b, 1)).toFixed(3)).join(' | ')} |` : '';
   return ['', `C4, seed 0: the e3 arm at each fixed budget of the ladder against the coupled rule's choice (pass@1, [95% CI over problems]):`, '',
     `| budget | ${budgets.map((b) => `pass@1 @${b}`).join(' | ')} |`, `|---|${budgets.map(() => '---').join('|')}|`,
     ...fixed.map((a) => `| fixed ${a.slice(6)} | ${budgets.map((b) => formatCi(arms[a]!.budgets.find((x) => x.budget === b)?.pass1)).join(' | ')} |`),
+    ...(dataOnly ? [`| fixed ${B_TR} (the data-only arm) | ${budgets.map((b) => mean(perProblem(dataOnly, b, 1)).toFixed(3)).join(' | ')} |`] : []),
     e3Row, ''].join('\n');
 }
