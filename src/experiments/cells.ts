@@ -67,12 +67,11 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   const finished: CellDone[] = [];
   let failure: Error | null = null;
   let stopping = false;
-  const totalWeight = pending.reduce((s, c) => s + c.weight, 0);
+  let leftWeight = pending.reduce((s, c) => s + c.weight, 0);
   let doneWeight = 0, doneSeconds = 0;
   const eta = () => {
     if (doneWeight === 0) return 'ETA —';
-    const left = totalWeight - doneWeight;
-    return `ETA ${Math.ceil(((doneSeconds / doneWeight) * left) / jobs / 60)} min`;
+    return `ETA ${Math.ceil(((doneSeconds / doneWeight) * leftWeight) / jobs / 60)} min`;
   };
   const status = () => `[${kept + finished.length}/${o.cells.length} done, ${running.size} running] ${eta()}`;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -113,8 +112,11 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
               const done: CellDone = { name: cell.name, wallSeconds, resumed: canResume };
               writeFileAtomic(path.join(dir, 'done.json'), JSON.stringify(done) + '\n');
               finished.push(done);
-              doneWeight += cell.weight;
-              doneSeconds += wallSeconds;
+              leftWeight -= cell.weight;
+              if (!canResume) { // a resumed cell's time covers only part of its work
+                doneWeight += cell.weight;
+                doneSeconds += wallSeconds;
+              }
               o.log?.(`${status()} ${cell.name} finished in ${wallSeconds.toFixed(0)} s`);
             } else if (!stopping) {
               failure ??= new Error(`cell ${cell.name} failed (exit ${code ?? signal}); its output: ${logFile}`);
