@@ -46,6 +46,7 @@ describe('e3sim experiment e3-countdown --quick', () => {
     expect(r.stderr).toContain('resuming e3/seed-0');
     const e3 = fs.readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(e3.filter((l) => l.type === undefined).map((l) => l.step)).toEqual([1, 2, 3, 4]); // each step once
+    expect(e3.filter((l) => l.type === undefined).map((l) => l.optimizerSteps)).toEqual([2, 2, 2, 2]); // learner.minibatches on the real clock
     expect(JSON.parse(fs.readFileSync(path.join(out, 'e3', 'seed-0', 'done.json'), 'utf8')).resumed).toBe(true);
 
     const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
