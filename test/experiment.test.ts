@@ -75,6 +75,13 @@ describe('e3sim experiment e3-countdown --quick', () => {
     const other = spawnSync(process.execPath, [BIN, 'experiment', 'e3-countdown', '--quick', '--arms', 'e3', '--out', out], { encoding: 'utf8' });
     expect(other.status).toBe(2);
     expect(other.stderr).toContain('other settings');
+    // A kept cell must be the cell the experiment plans: one run with another config is refused, not mixed in.
+    const cfgFile = path.join(out, 'mask', 'seed-0', 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...cfg, learner: { ...cfg.learner, lr: cfg.learner.lr * 2 } }, null, 2));
+    const mixed = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toMatch(/mask\/seed-0: this finished cell was run with other settings/);
   }, 480_000);
 
   it('each arm differs from e3 only where its name says, and every arm of a seed is evaluated on the same problems', () => {

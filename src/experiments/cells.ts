@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
 
 export interface Cell {
   /** Unique name, e.g. `e3/seed-1`: also the cell's directory under the experiment's out. */
@@ -21,6 +22,8 @@ export interface Cell {
   resumable?: (dir: string) => boolean;
   /** Expected work, relative (for the ETA). */
   weight: number;
+  /** Whether a finished `dir` was run with this cell's settings (a kept cell must be the planned one). */
+  matches?: (dir: string) => boolean;
 }
 
 export interface CellDone { name: string; wallSeconds: number; resumed: boolean }
@@ -60,6 +63,12 @@ export function readDone(dir: string): CellDone | null {
 /** Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop). */
 export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
+  for (const c of o.cells) {
+    const dir = cellDir(o.out, c);
+    if (readDone(dir) && c.matches && !c.matches(dir)) {
+      throw new InputError(`${dir}: this finished cell was run with other settings than the experiment now plans (its config.json differs); use a new --out, or remove the cell to run it again`);
+    }
+  }
   const pending = o.cells.filter((c) => !readDone(cellDir(o.out, c)));
   const kept = o.cells.length - pending.length;
   if (kept > 0) o.log?.(`${kept} of ${o.cells.length} cells already done (kept)`);

@@ -110,6 +110,10 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
     start: (dir) => ['train', '--config', cfgFile, '--out', dir, '--quiet'],
     resume: (dir) => ['train', '--resume', dir, '--quiet'],
     resumable: (dir) => fs.existsSync(path.join(dir, 'checkpoints', 'latest')),
+    matches: (dir) => {
+      const f = path.join(dir, 'config.json');
+      return fs.existsSync(f) && JSON.stringify(JSON.parse(fs.readFileSync(f, 'utf8'))) === JSON.stringify(cfg);
+    },
   };
 }
 
