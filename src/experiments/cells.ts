@@ -63,13 +63,14 @@ export function readDone(dir: string): CellDone | null {
 /** Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop). */
 export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
-  for (const c of o.cells) {
+  const pending = o.cells.filter((c) => {
     const dir = cellDir(o.out, c);
-    if (readDone(dir) && c.matches && !c.matches(dir)) {
+    if (!readDone(dir)) return true;
+    if (c.matches && !c.matches(dir)) {
       throw new InputError(`${dir}: this finished cell was run with other settings than the experiment now plans (its config.json differs); use a new --out, or remove the cell to run it again`);
     }
-  }
-  const pending = o.cells.filter((c) => !readDone(cellDir(o.out, c)));
+    return false;
+  });
   const kept = o.cells.length - pending.length;
   if (kept > 0) o.log?.(`${kept} of ${o.cells.length} cells already done (kept)`);
   const running = new Map<string, { child: ChildProcess; t0: number; cell: Cell }>();

@@ -73,11 +73,12 @@ export function armBudgets(results: readonly CellResult[], arm: string): ArmBudg
   const budgets = [...new Set(rs.flatMap((r) => r.rows.map((x) => x.budget)))].sort((x, y) => x - y);
   return budgets.map((budget) => {
     const rows = rs.map((r) => r.rows.find((x) => x.budget === budget)!).filter(Boolean);
+    const pass1 = rs.map((r) => perProblem(r, budget, 1));
     return {
       budget,
-      pass1: bootstrapMeanCi(rs.map((r) => perProblem(r, budget, 1)), { seed: `${arm}@${budget}/k1` }),
+      pass1: bootstrapMeanCi(pass1, { seed: `${arm}@${budget}/k1` }),
       pass4: bootstrapMeanCi(rs.map((r) => perProblem(r, budget, 4)), { seed: `${arm}@${budget}/k4` }),
-      pass1PerSeed: rs.map((r) => mean(perProblem(r, budget, 1))),
+      pass1PerSeed: pass1.map(mean),
       entropy: mean(rows.map((x) => x.entropy)), uniqueAttempts: mean(rows.map((x) => x.meanUniqueAttempts)),
       attempts: mean(rows.map((x) => x.meanAttempts)), length: mean(rows.map((x) => x.meanLength)),
     };

@@ -93,14 +93,15 @@ export type UpdateStats = LossStats & { gradNorm: number; optimizerSteps: number
  */
 export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollout[], o: GptStepOptions): UpdateStats {
   const epochs = o.epochs ?? 1;
-  const slices = minibatchSlices(rollouts, o.minibatches ?? 1).map((rs) => {
+  const parts = minibatchSlices(rollouts, o.minibatches ?? 1);
+  if (parts.length * epochs > UPDATE_STEPS_MAX) throw new RangeError(`gptRlStep: ${parts.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`);
+  const slices = parts.map((rs) => {
     const batch = padRollouts(rs, o.padId, model.config.contextLength, o.learnerVersion);
     const targets = shiftTargets(batch.tokens, batch.B, batch.T, o.padId);
     const refLogprobs = o.loss.klCoef > 0 && o.reference ? scoreSequences(o.reference, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs : undefined;
     if (o.loss.correction.kind === 'decoupled') batch.data.proximalLogprobs = scoreSequences(model, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs;
     return { batch, targets, refLogprobs };
   });
-  if (slices.length * epochs > UPDATE_STEPS_MAX) throw new RangeError(`gptRlStep: ${slices.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`);
   const steps: (LossStats & { gradNorm: number })[] = [];
   for (let e = 0; e < epochs; e++) {
     for (const s of slices) steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o));

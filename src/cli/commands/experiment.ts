@@ -11,6 +11,7 @@ import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson, versions } from '../common.js';
 import { InputError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/e3sim.js', import.meta.url));
 const NAMES = ['e3-countdown', 'lr-probe'] as const;
@@ -70,7 +71,7 @@ export function registerExperiment(program: Command): void {
         throw new InputError(`--out: '${out}' exists, is not empty and is not an experiment directory; choose another --out`);
       }
       fs.mkdirSync(out, { recursive: true });
-      if (!fs.existsSync(settingsFile)) fs.writeFileSync(settingsFile, JSON.stringify({ settings, versions: versions() }, null, 2) + '\n');
+      if (!fs.existsSync(settingsFile)) writeFileAtomic(settingsFile, JSON.stringify({ settings, versions: versions() }, null, 2) + '\n');
       const plan: { cells: Cell[]; arms: string[] } = name === 'lr-probe'
         ? { cells: planLrProbe({ out, lrs, steps: probeSteps, size, backend }), arms: ['base', ...lrs.map((lr) => `lr-${lr}`)] }
         : (() => { const p = planE3Countdown({ out, seeds, size, backend, arms, c4 }); return { cells: p.cells, arms: ['base', 'base-noverify', ...p.arms] }; })();
@@ -95,10 +96,10 @@ export function registerExperiment(program: Command): void {
       const cellSeconds = results.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
       const doc = { ...settings, seeds, c4, wallSeconds: (wallNow() - t0) / 1000, cellSeconds, btr: s.btr, arms: s.arms, diffs: s.diffs, c4Arms: c4 ? C4_ARMS : [],
         cells: results.map((r) => ({ arm: r.arm, seed: r.seed, wallSeconds: r.wallSeconds, budgetChoices: r.budgetChoices, eval: r.rows.map(({ correct: _, ...row }) => row) })) };
-      fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+      writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
       const title = `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}`;
-      fs.writeFileSync(path.join(out, 'results.md'), `${title}\n\n${s.markdown}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`);
-      fs.writeFileSync(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
+      writeFileAtomic(path.join(out, 'results.md'), `${title}\n\n${s.markdown}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`);
+      writeFileAtomic(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
       if (o.json) return printJson(doc);
       process.stdout.write(s.markdown + `\nresults: ${path.join(out, 'results.md')}, ${path.join(out, 'results.json')}, ${path.join(out, 'report.html')}\n`);
     });
