@@ -18,8 +18,22 @@ import { wallNow } from '../src/runtime/clock.js';
 import type { TrainStats } from '../src/runtime/messages.js';
 
 const EMPTY_STATS = {
-  loss: 0, policyLoss: 0, klLoss: 0, entropyBonus: 0, kl: 0, entropy: 0, clipFracLow: 0, clipFracHigh: 0, isWeightMean: 0, isWeightMax: 0,
-  tokens: 0, tokensMaskedNegative: 0, tokensDroppedStale: 0, lagMax: 0, gradNorm: 0, optimizerSteps: 0,
+  loss: 0,
+  policyLoss: 0,
+  klLoss: 0,
+  entropyBonus: 0,
+  kl: 0,
+  entropy: 0,
+  clipFracLow: 0,
+  clipFracHigh: 0,
+  isWeightMean: 0,
+  isWeightMax: 0,
+  tokens: 0,
+  tokensMaskedNegative: 0,
+  tokensDroppedStale: 0,
+  lagMax: 0,
+  gradNorm: 0,
+  optimizerSteps: 0,
 };
 
 let model: Gpt | null = null;
@@ -42,8 +56,17 @@ function transferable(w: PackedWeights): PackedWeights {
 
 const api = {
   async init(o: {
-    backend: BackendName; config: GptConfig; weights: PackedWeights; reference: PackedWeights; version: number;
-    optimizer?: { state: PackedWeights; step: number }; lr: number; clipNorm: number; loss: LossConfig; temperature: number; update: { minibatches: number; epochs: number };
+    backend: BackendName;
+    config: GptConfig;
+    weights: PackedWeights;
+    reference: PackedWeights;
+    version: number;
+    optimizer?: { state: PackedWeights; step: number };
+    lr: number;
+    clipNorm: number;
+    loss: LossConfig;
+    temperature: number;
+    update: { minibatches: number; epochs: number };
   }): Promise<string> {
     const b = await initBackend(o.backend);
     model = Gpt.fromPacked(o.config, o.weights, 'learner weights');
@@ -58,26 +81,48 @@ const api = {
     return `${b.name} (${b.detail})`;
   },
 
-  async train(batch: { step: number; rollouts: TrainRollout[]; fault: 'crash' | 'hang' | null; slowFactor: number }): Promise<{ version: number; stats: TrainStats; weights: PackedWeights }> {
+  async train(batch: {
+    step: number;
+    rollouts: TrainRollout[];
+    fault: 'crash' | 'hang' | null;
+    slowFactor: number;
+  }): Promise<{ version: number; stats: TrainStats; weights: PackedWeights }> {
     if (!model || !adam) throw new Error('learner: train before init');
     if (batch.step !== version + 1) throw new Error(`learner: asked to train step ${batch.step} at version ${version}`);
     if (batch.fault === 'crash') process.exit(70);
     if (batch.fault === 'hang') await new Promise(() => {});
     const t0 = wallNow();
     // Every rollout of the step dropped (e.g. all past the lag): the version still advances, nothing trains.
-    const s = batch.rollouts.length > 0
-      ? gptRlStep(model, adam, batch.rollouts, { loss, temperature, padId: PAD, learnerVersion: version, reference: reference ?? undefined, ...update })
-      : { ...EMPTY_STATS };
+    const s =
+      batch.rollouts.length > 0
+        ? gptRlStep(model, adam, batch.rollouts, {
+            loss,
+            temperature,
+            padId: PAD,
+            learnerVersion: version,
+            reference: reference ?? undefined,
+            ...update,
+          })
+        : { ...EMPTY_STATS };
     const computeMs = wallNow() - t0;
     if (batch.slowFactor > 1) blockMs(computeMs * (batch.slowFactor - 1));
     version = batch.step;
-    return { version, stats: { ...s, computeMs, numTensors: tf.memory().numTensors }, weights: transferable(model.pack()) };
+    return {
+      version,
+      stats: { ...s, computeMs, numTensors: tf.memory().numTensors },
+      weights: transferable(model.pack()),
+    };
   },
 
   /** Weights and optimizer state for a checkpoint. */
   async snapshot(): Promise<{ version: number; weights: PackedWeights; optimizer: PackedWeights; adamStep: number }> {
     if (!model || !adam) throw new Error('learner: snapshot before init');
-    return { version, weights: transferable(model.pack()), optimizer: transferable(adam.packState(names)), adamStep: adam.step };
+    return {
+      version,
+      weights: transferable(model.pack()),
+      optimizer: transferable(adam.packState(names)),
+      adamStep: adam.step,
+    };
   },
 };
 

@@ -44,7 +44,14 @@ function blockMs(ms: number): void {
 }
 
 const api = {
-  async init(o: { backend: BackendName; config: GptConfig; weights: PackedWeights; version: number; weightsPort: MessagePort; samplerId: string }): Promise<string> {
+  async init(o: {
+    backend: BackendName;
+    config: GptConfig;
+    weights: PackedWeights;
+    version: number;
+    weightsPort: MessagePort;
+    samplerId: string;
+  }): Promise<string> {
     const b = await initBackend(o.backend);
     model = Gpt.fromPacked(o.config, o.weights, 'initial weights');
     version = o.version;
@@ -60,7 +67,8 @@ const api = {
     // Admission lets a request run at minVersion or newer; weights are posted before the
     // request, so this wait is short. The limit keeps a lost publication from hanging us.
     for (let waited = 0; version < minVersion; waited += 5) {
-      if (waited > waitMsMax) throw new Error(`sampler ${samplerId}: weights v${minVersion} never arrived (have v${version})`);
+      if (waited > waitMsMax)
+        throw new Error(`sampler ${samplerId}: weights v${minVersion} never arrived (have v${version})`);
       await sleepMs(5);
       drainWeights();
     }
@@ -71,7 +79,8 @@ const api = {
     if (!model || !port) throw new Error('sampler: generate before init');
     if (req.fault === 'crash') process.exit(70);
     if (req.fault === 'hang') await new Promise(() => {});
-    if (version < req.minVersion) throw new Error(`sampler ${samplerId}: at v${version}, request ${req.requestId} needs v${req.minVersion}`);
+    if (version < req.minVersion)
+      throw new Error(`sampler ${samplerId}: at v${version}, request ${req.requestId} needs v${req.minVersion}`);
     const t0 = wallNow();
     let swaps = 0;
     const { rollouts, generatedTokens } = generateRollouts(model, req, () => {
@@ -81,24 +90,61 @@ const api = {
     const computeMs = wallNow() - t0;
     if (req.slowFactor > 1) blockMs(computeMs * (req.slowFactor - 1));
     return {
-      type: 'Rollouts', requestId: req.requestId, samplerId, step: req.step, rollouts,
-      generatedTokens, computeMs: wallNow() - t0, swaps, numTensors: tf.memory().numTensors,
+      type: 'Rollouts',
+      requestId: req.requestId,
+      samplerId,
+      step: req.step,
+      rollouts,
+      generatedTokens,
+      computeMs: wallNow() - t0,
+      swaps,
+      numTensors: tf.memory().numTensors,
     };
   },
 
   /** Held-out pass@1 per budget at the current version (after syncing to `version`). */
-  async evaluate(o: { version: number; difficulty: number; problems: number; samples: number; budgets: number[]; ks: number[]; temperature: number; seed: number }): Promise<{ version: number; rows: BudgetRow[] }> {
+  async evaluate(o: {
+    version: number;
+    difficulty: number;
+    problems: number;
+    samples: number;
+    budgets: number[];
+    ks: number[];
+    temperature: number;
+    seed: number;
+  }): Promise<{ version: number; rows: BudgetRow[] }> {
     if (!model) throw new Error('sampler: evaluate before init');
     await api.syncWeights(o.version, 60_000);
-    const r = evalBudgets(model, { difficulty: o.difficulty, budgets: o.budgets, samples: o.samples, ks: o.ks, problems: o.problems, seed: o.seed, temperature: o.temperature, batchSize: 64 });
+    const r = evalBudgets(model, {
+      difficulty: o.difficulty,
+      budgets: o.budgets,
+      samples: o.samples,
+      ks: o.ks,
+      problems: o.problems,
+      seed: o.seed,
+      temperature: o.temperature,
+      batchSize: 64,
+    });
     return { version, rows: r.budgets };
   },
 
   /** J over a budget ladder and per-problem pass rates at `version` (the curriculum's measurements). */
-  async measure(o: { version: number; problems: { id: string; numbers: number[]; target: number; difficulty: number }[]; ladder: number[]; samples: number; k: number; temperature: number; seed: number }): Promise<LadderMeasurement> {
+  async measure(o: {
+    version: number;
+    problems: { id: string; numbers: number[]; target: number; difficulty: number }[];
+    ladder: number[];
+    samples: number;
+    k: number;
+    temperature: number;
+    seed: number;
+  }): Promise<LadderMeasurement> {
     if (!model) throw new Error('sampler: measure before init');
     await api.syncWeights(o.version, 60_000);
-    return measureLadder(model, o.problems.map((p) => ({ ...p, witness: [] })), { ladder: o.ladder, samples: o.samples, k: o.k, seed: o.seed, temperature: o.temperature, batchSize: 64 });
+    return measureLadder(
+      model,
+      o.problems.map((p) => ({ ...p, witness: [] })),
+      { ladder: o.ladder, samples: o.samples, k: o.k, seed: o.seed, temperature: o.temperature, batchSize: 64 },
+    );
   },
 
   numTensors(): number {

@@ -21,6 +21,7 @@ export default async function verifyGroup(t: VerifyTask): Promise<VerdictMsg[]> 
     const v = verify({ numbers: t.numbers, target: t.target }, c);
     return { correct: v.correct, reason: v.reason, attempts: v.attempts, selfChecks: v.selfVerdicts };
   });
-  if (t.slowFactor > 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, (performance.now() - t0) * (t.slowFactor - 1));
+  if (t.slowFactor > 1)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, (performance.now() - t0) * (t.slowFactor - 1));
   return out;
 }

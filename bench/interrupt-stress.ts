@@ -11,14 +11,24 @@ const arg = (name: string, d: string) => {
   return i >= 0 ? process.argv[i + 1]! : d;
 };
 const r = await runStress({
-  trials: Number(arg('--trials', '20')), seed: Number(arg('--seed', '1')), steps: Number(arg('--steps', '8')), dir: process.argv.includes('--dir') ? arg('--dir', '') : undefined,
-  onTrial: (t) => process.stderr.write(`trial ${t.trial}: ${t.signal} at ${t.atMs} ms (${t.phase}) → ${t.ok ? 'identical' : t.problems.join('; ')}\n`),
+  trials: Number(arg('--trials', '20')),
+  seed: Number(arg('--seed', '1')),
+  steps: Number(arg('--steps', '8')),
+  dir: process.argv.includes('--dir') ? arg('--dir', '') : undefined,
+  onTrial: (t) =>
+    process.stderr.write(
+      `trial ${t.trial}: ${t.signal} at ${t.atMs} ms (${t.phase}) → ${t.ok ? 'identical' : t.problems.join('; ')}\n`,
+    ),
 });
-console.log(`uninterrupted run: ${(r.referenceMs / 1000).toFixed(1)} s, ${r.reference.counts.steps} steps, weights ${r.reference.weightsSha256.slice(0, 12)}\n`);
+console.log(
+  `uninterrupted run: ${(r.referenceMs / 1000).toFixed(1)} s, ${r.reference.counts.steps} steps, weights ${r.reference.weightsSha256.slice(0, 12)}\n`,
+);
 console.log(stressTable(r));
 const bad = r.trials.filter((t) => !t.ok).length;
 const real = r.trials.filter((t) => t.exitCode !== 0);
 const second = real.filter((t) => t.second && t.second.exitCode !== 0).length;
-console.log(`\n${real.length} interruptions (${real.filter((t) => t.signal === 'SIGINT').length} SIGINT, ${real.filter((t) => t.signal === 'SIGKILL').length} SIGKILL; ${second} interrupted again during the resume; ` +
-  `${r.trials.length - real.length} signals came after the run had finished): ${r.trials.length - bad} of ${r.trials.length} trials ended identical to the uninterrupted run`);
+console.log(
+  `\n${real.length} interruptions (${real.filter((t) => t.signal === 'SIGINT').length} SIGINT, ${real.filter((t) => t.signal === 'SIGKILL').length} SIGKILL; ${second} interrupted again during the resume; ` +
+    `${r.trials.length - real.length} signals came after the run had finished): ${r.trials.length - bad} of ${r.trials.length} trials ended identical to the uninterrupted run`,
+);
 process.exitCode = bad ? 1 : 0;

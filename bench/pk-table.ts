@@ -11,17 +11,25 @@ import { formatSpread, mean, spread } from '../src/util/stats.js';
 const file = process.argv[2];
 if (!file) throw new Error('usage: npx tsx bench/pk-table.ts RESULTS.json [AT]');
 const at = Number(process.argv[3] ?? 2000);
-const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { preset: string; runs: { summary: PkSummary; log: PkLogRow[]; wallSeconds: number }[]; wallSeconds: number };
+const j = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+  preset: string;
+  runs: { summary: PkSummary; log: PkLogRow[]; wallSeconds: number }[];
+  wallSeconds: number;
+};
 type Run = (typeof j.runs)[number];
 const arm = (n: 'keep' | 'mask') => j.runs.filter((r) => r.summary.negatives === n);
 const row = (r: Run, step: number) => r.log.find((l) => l.step === step) ?? null;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const cell = (runs: Run[], f: (r: Run) => number | null, d = 2) => {
   const xs = runs.map(f).filter((x): x is number => x !== null);
-  return xs.length < runs.length ? `${formatSpread(spread(xs), d)} (${runs.length - xs.length} of ${runs.length}: none)` : formatSpread(spread(xs), d);
+  return xs.length < runs.length
+    ? `${formatSpread(spread(xs), d)} (${runs.length - xs.length} of ${runs.length}: none)`
+    : formatSpread(spread(xs), d);
 };
 
-console.log(`### ${j.preset}: ${arm('keep').length} seeds a arm, ${j.wallSeconds.toFixed(1)} s for all ${j.runs.length} runs\n`);
+console.log(
+  `### ${j.preset}: ${arm('keep').length} seeds a arm, ${j.wallSeconds.toFixed(1)} s for all ${j.runs.length} runs\n`,
+);
 console.log('| GRPO (keep) | Fig 7 | ours: mean [min, max] |');
 console.log('|---|---|---|');
 const k = arm('keep');
@@ -36,12 +44,22 @@ const lines: [string, string, (r: Run) => number | null, number?][] = [
   [`p(stop) at iteration ${at}`, '0.019 (2000)', (r) => row(r, at)?.pStop ?? null, 4],
   ['p(stop) at the end', '0.0006', (r) => r.summary.pStopEnd, 4],
   ['p(a*) at the end (mean over states)', '0.21', (r) => r.log.at(-1)!.pAnswer, 3],
-  ['iteration of the transition (window reward ≥ 0.9)', '≈ 3000 (0 until 2800, 0.92 at 3000)', (r) => r.summary.iterationOfTransition, 0],
+  [
+    'iteration of the transition (window reward ≥ 0.9)',
+    '≈ 3000 (0 until 2800, 0.92 at 3000)',
+    (r) => r.summary.iterationOfTransition,
+    0,
+  ],
   ['reward at the end', '1.0', (r) => r.summary.rewardEnd, 3],
   ['entropy at the start (nats)', '4.42', (r) => r.summary.entropyStart, 3],
   ['entropy peak', '4.59 (≈ 1000)', (r) => r.summary.entropyPeak, 3],
   ['iteration of the entropy peak', '≈ 1000', (r) => r.summary.entropyPeakStep, 0],
-  ['entropy at the transition', '4.39 (2750)', (r) => (r.summary.iterationOfTransition === null ? null : row(r, r.summary.iterationOfTransition)!.entropy), 3],
+  [
+    'entropy at the transition',
+    '4.39 (2750)',
+    (r) => (r.summary.iterationOfTransition === null ? null : row(r, r.summary.iterationOfTransition)!.entropy),
+    3,
+  ],
   ['entropy at the end', '—', (r) => r.summary.entropyEnd, 3],
   ['wall seconds a run', '—', (r) => r.wallSeconds, 1],
 ];
@@ -72,14 +90,19 @@ console.log('\nTargets, seed by seed:');
 for (const r of k) {
   const s = r.summary;
   const peakBefore = s.iterationOfTransition !== null && s.lengthPeakStep < s.iterationOfTransition;
-  const hBefore = s.iterationOfTransition !== null && s.entropyPeakStep < s.iterationOfTransition && s.entropyPeak > s.entropyStart;
-  console.log(`- keep seed ${s.seed}: start ${s.lengthStart.toFixed(2)} in 11–15 ${s.lengthStart >= 11 && s.lengthStart <= 15 ? 'yes' : 'NO'}; ` +
-    `peak ${s.lengthPeak.toFixed(1)} ≥ 40 and ≥ 3× start ${s.lengthPeak >= 40 && s.lengthPeak >= 3 * s.lengthStart ? 'yes' : 'NO'}; peak before the transition ${peakBefore ? 'yes' : 'NO'}; ` +
-    `transition ${s.iterationOfTransition ?? 'none'} ≤ 6000 ${s.iterationOfTransition !== null && s.iterationOfTransition <= 6000 ? 'yes' : 'NO'}; entropy rises before it ${hBefore ? 'yes' : 'NO'}`);
+  const hBefore =
+    s.iterationOfTransition !== null && s.entropyPeakStep < s.iterationOfTransition && s.entropyPeak > s.entropyStart;
+  console.log(
+    `- keep seed ${s.seed}: start ${s.lengthStart.toFixed(2)} in 11–15 ${s.lengthStart >= 11 && s.lengthStart <= 15 ? 'yes' : 'NO'}; ` +
+      `peak ${s.lengthPeak.toFixed(1)} ≥ 40 and ≥ 3× start ${s.lengthPeak >= 40 && s.lengthPeak >= 3 * s.lengthStart ? 'yes' : 'NO'}; peak before the transition ${peakBefore ? 'yes' : 'NO'}; ` +
+      `transition ${s.iterationOfTransition ?? 'none'} ≤ 6000 ${s.iterationOfTransition !== null && s.iterationOfTransition <= 6000 ? 'yes' : 'NO'}; entropy rises before it ${hBefore ? 'yes' : 'NO'}`,
+  );
 }
 for (const r of m) {
   const s = r.summary;
   const w = windows(r).map((x) => Math.abs(x / s.lengthStart - 1));
-  console.log(`- mask seed ${s.seed}: exact expected length within ±15% of its start ${s.expectedLengthMaxChange <= 0.15 ? 'yes' : 'NO'} (largest change ${(100 * s.expectedLengthMaxChange).toFixed(2)}%); ` +
-    `every window's mean length within ±15% of the first window's ${Math.max(...w) <= 0.15 ? 'yes' : 'NO'} (largest ${(100 * Math.max(...w)).toFixed(0)}%); reward < 0.05 ${s.rewardMax < 0.05 ? 'yes' : 'NO'} (largest window ${s.rewardMax})`);
+  console.log(
+    `- mask seed ${s.seed}: exact expected length within ±15% of its start ${s.expectedLengthMaxChange <= 0.15 ? 'yes' : 'NO'} (largest change ${(100 * s.expectedLengthMaxChange).toFixed(2)}%); ` +
+      `every window's mean length within ±15% of the first window's ${Math.max(...w) <= 0.15 ? 'yes' : 'NO'} (largest ${(100 * Math.max(...w)).toFixed(0)}%); reward < 0.05 ${s.rewardMax < 0.05 ? 'yes' : 'NO'} (largest window ${s.rewardMax})`,
+  );
 }

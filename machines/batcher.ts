@@ -10,7 +10,11 @@ import { notProvided } from './util.js';
 export const batcherMachine = setup({
   types: {
     context: {} as { learnerWaiting: boolean },
-    events: {} as { type: 'GROUP'; group: ScoredGroup } | { type: 'LEARNER_READY' } | { type: 'POKE' } | { type: 'STOP' },
+    events: {} as
+      | { type: 'GROUP'; group: ScoredGroup }
+      | { type: 'LEARNER_READY' }
+      | { type: 'POKE' }
+      | { type: 'STOP' },
   },
   actors: {
     /** Forms the batch (accounting, staleness checks) and sends it to the learner. */
@@ -45,7 +49,10 @@ export const batcherMachine = setup({
       always: [{ guard: 'batchComplete', target: 'dispatching' }, { target: 'waitingForGroups' }],
     },
     waitingForGroups: {
-      on: { GROUP: { target: 'checking', actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } }, POKE: 'checking' },
+      on: {
+        GROUP: { target: 'checking', actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
+        POKE: 'checking',
+      },
     },
     dispatching: {
       invoke: { src: 'dispatch', onDone: { target: 'collecting', actions: assign({ learnerWaiting: false }) } },

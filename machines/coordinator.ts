@@ -7,7 +7,14 @@ import { errorText, notProvided } from './util.js';
 
 export const coordinatorMachine = setup({
   types: {
-    context: {} as { step: number; maxSteps: number; checkpointEvery: number; lastCheckpoint: number; interrupted: boolean; error: string | null },
+    context: {} as {
+      step: number;
+      maxSteps: number;
+      checkpointEvery: number;
+      lastCheckpoint: number;
+      interrupted: boolean;
+      error: string | null;
+    },
     input: {} as { step: number; maxSteps: number; checkpointEvery: number },
     events: {} as { type: 'STEP_DONE'; step: number } | { type: 'INTERRUPT' } | { type: 'ABORT'; error: string },
   },
@@ -29,15 +36,27 @@ export const coordinatorMachine = setup({
   },
   states: {
     starting: {
-      invoke: { src: 'start', onDone: 'running', onError: { target: 'failing', actions: assign({ error: ({ event }) => errorText(event.error) }) } },
+      invoke: {
+        src: 'start',
+        onDone: 'running',
+        onError: { target: 'failing', actions: assign({ error: ({ event }) => errorText(event.error) }) },
+      },
       // An interrupt while the topology starts is kept: `running` checkpoints and stops at once.
       on: { INTERRUPT: { actions: assign({ interrupted: true }) } },
     },
     running: {
-      always: [{ guard: 'finished', target: 'checkpointing' }, { guard: ({ context }) => context.interrupted, target: 'checkpointing' }],
+      always: [
+        { guard: 'finished', target: 'checkpointing' },
+        { guard: ({ context }) => context.interrupted, target: 'checkpointing' },
+      ],
       on: {
         STEP_DONE: [
-          { guard: ({ context, event }) => event.step >= context.maxSteps || event.step - context.lastCheckpoint >= context.checkpointEvery, target: 'checkpointing', actions: assign({ step: ({ event }) => event.step }) },
+          {
+            guard: ({ context, event }) =>
+              event.step >= context.maxSteps || event.step - context.lastCheckpoint >= context.checkpointEvery,
+            target: 'checkpointing',
+            actions: assign({ step: ({ event }) => event.step }),
+          },
           { actions: assign({ step: ({ event }) => event.step }) },
         ],
         INTERRUPT: { target: 'checkpointing', actions: assign({ interrupted: true }) },
@@ -45,12 +64,20 @@ export const coordinatorMachine = setup({
     },
     checkpointing: {
       invoke: {
-        src: 'checkpoint', input: ({ context }) => ({ step: context.step }),
+        src: 'checkpoint',
+        input: ({ context }) => ({ step: context.step }),
         onDone: [
-          { guard: ({ context }) => context.interrupted || context.step >= context.maxSteps, target: 'stopping', actions: assign({ lastCheckpoint: ({ context }) => context.step }) },
+          {
+            guard: ({ context }) => context.interrupted || context.step >= context.maxSteps,
+            target: 'stopping',
+            actions: assign({ lastCheckpoint: ({ context }) => context.step }),
+          },
           { target: 'running', actions: assign({ lastCheckpoint: ({ context }) => context.step }) },
         ],
-        onError: { target: 'failing', actions: assign({ error: ({ event }) => `checkpoint failed: ${errorText(event.error)}` }) },
+        onError: {
+          target: 'failing',
+          actions: assign({ error: ({ event }) => `checkpoint failed: ${errorText(event.error)}` }),
+        },
       },
       on: {
         STEP_DONE: { actions: assign({ step: ({ event }) => event.step }) },
@@ -58,7 +85,12 @@ export const coordinatorMachine = setup({
       },
     },
     stopping: {
-      invoke: { src: 'stop', input: ({ context }) => ({ reason: context.interrupted ? 'interrupted' as const : 'finished' as const }), onDone: 'done', onError: 'failed' },
+      invoke: {
+        src: 'stop',
+        input: ({ context }) => ({ reason: context.interrupted ? ('interrupted' as const) : ('finished' as const) }),
+        onDone: 'done',
+        onError: 'failed',
+      },
     },
     failing: {
       invoke: { src: 'stop', input: () => ({ reason: 'failed' as const }), onDone: 'failed', onError: 'failed' },

@@ -15,7 +15,13 @@ export interface Stage {
 
 export const curriculumMachine = setup({
   types: {
-    context: {} as { stages: Stage[]; stage: number; stepsInStage: number; error: string | null; measureFirst: boolean },
+    context: {} as {
+      stages: Stage[];
+      stage: number;
+      stepsInStage: number;
+      error: string | null;
+      measureFirst: boolean;
+    },
     input: {} as { stages: Stage[]; stage: number; stepsInStage: number; measureFirst?: boolean },
     events: {} as { type: 'STEP_DONE' } | { type: 'STOP' },
   },
@@ -37,7 +43,13 @@ export const curriculumMachine = setup({
   },
 }).createMachine({
   id: 'curriculum',
-  context: ({ input }) => ({ stages: input.stages, stage: input.stage, stepsInStage: input.stepsInStage, error: null, measureFirst: input.measureFirst ?? false }),
+  context: ({ input }) => ({
+    stages: input.stages,
+    stage: input.stage,
+    stepsInStage: input.stepsInStage,
+    error: null,
+    measureFirst: input.measureFirst ?? false,
+  }),
   initial: 'starting',
   on: { STOP: '.finished' },
   states: {
@@ -46,9 +58,13 @@ export const curriculumMachine = setup({
     },
     measuring: {
       invoke: {
-        src: 'measure', input: ({ context }) => ({ stage: context.stage }),
+        src: 'measure',
+        input: ({ context }) => ({ stage: context.stage }),
         onDone: 'running',
-        onError: { target: 'failed', actions: { type: 'reportFailure', params: ({ event }) => ({ error: errorText(event.error) }) } },
+        onError: {
+          target: 'failed',
+          actions: { type: 'reportFailure', params: ({ event }) => ({ error: errorText(event.error) }) },
+        },
       },
     },
     running: {
@@ -58,11 +74,17 @@ export const curriculumMachine = setup({
         {
           guard: and(['stageDone', 'measuresStages']),
           target: 'measuring',
-          actions: [assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }), { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) }],
+          actions: [
+            assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }),
+            { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) },
+          ],
         },
         {
           guard: and(['stageDone', not('measuresStages')]),
-          actions: [assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }), { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) }],
+          actions: [
+            assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }),
+            { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) },
+          ],
         },
       ],
     },

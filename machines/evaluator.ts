@@ -31,12 +31,30 @@ export const evaluatorMachine = setup({
   context: { request: null, error: null },
   initial: 'idle',
   states: {
-    idle: { on: { EVALUATE: { target: 'evaluating', actions: assign({ request: ({ event }) => event.request }) }, STOP: 'stopped' } },
+    idle: {
+      on: {
+        EVALUATE: { target: 'evaluating', actions: assign({ request: ({ event }) => event.request }) },
+        STOP: 'stopped',
+      },
+    },
     evaluating: {
       invoke: {
-        src: 'evaluate', input: ({ context }) => ({ request: context.request! }),
-        onDone: { target: 'idle', actions: { type: 'report', params: ({ context, event }) => ({ request: context.request!, result: event.output }) } },
-        onError: { target: 'idle', actions: { type: 'reportFailure', params: ({ context, event }) => ({ request: context.request!, error: errorText(event.error) }) } },
+        src: 'evaluate',
+        input: ({ context }) => ({ request: context.request! }),
+        onDone: {
+          target: 'idle',
+          actions: {
+            type: 'report',
+            params: ({ context, event }) => ({ request: context.request!, result: event.output }),
+          },
+        },
+        onError: {
+          target: 'idle',
+          actions: {
+            type: 'reportFailure',
+            params: ({ context, event }) => ({ request: context.request!, error: errorText(event.error) }),
+          },
+        },
       },
     },
     stopped: { type: 'final' },

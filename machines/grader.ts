@@ -46,19 +46,27 @@ export const graderMachine = setup({
     idle: { always: { guard: 'hasWork', target: 'grading' } },
     grading: {
       invoke: {
-        src: 'grade', input: ({ context }) => ({ job: context.pending[0]! }),
-        onDone: { target: 'delivering', actions: assign({ pending: ({ context }) => context.pending.slice(1), graded: ({ event }) => event.output }) },
+        src: 'grade',
+        input: ({ context }) => ({ job: context.pending[0]! }),
+        onDone: {
+          target: 'delivering',
+          actions: assign({ pending: ({ context }) => context.pending.slice(1), graded: ({ event }) => event.output }),
+        },
         // the job stays first in `pending`: graded again after the restart
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     failed: {
-      entry: { type: 'reportFailure', params: ({ context }) => ({ job: context.pending[0] ?? null, error: context.error ?? 'unknown' }) },
+      entry: {
+        type: 'reportFailure',
+        params: ({ context }) => ({ job: context.pending[0] ?? null, error: context.error ?? 'unknown' }),
+      },
       on: { RESTART: { target: 'idle', actions: assign({ error: null }) } },
     },
     delivering: {
       invoke: {
-        src: 'deliver', input: ({ context }) => ({ group: context.graded! }),
+        src: 'deliver',
+        input: ({ context }) => ({ group: context.graded! }),
         onDone: { target: 'idle', actions: assign({ graded: null }) },
       },
     },

@@ -10,7 +10,18 @@ import { evaluatorMachine } from './evaluator.js';
 import { supervisorMachine } from './supervisor.js';
 import { coordinatorMachine } from './coordinator.js';
 
-export { samplerMachine, learnerMachine, verifierMachine, graderMachine, batcherMachine, weightStoreMachine, curriculumMachine, evaluatorMachine, supervisorMachine, coordinatorMachine };
+export {
+  samplerMachine,
+  learnerMachine,
+  verifierMachine,
+  graderMachine,
+  batcherMachine,
+  weightStoreMachine,
+  curriculumMachine,
+  evaluatorMachine,
+  supervisorMachine,
+  coordinatorMachine,
+};
 
 export const MACHINES = {
   coordinator: coordinatorMachine,

@@ -33,21 +33,26 @@ export const learnerMachine = setup({
     waitingForBatch: {
       entry: 'ready',
       on: {
-        TRAIN: { target: 'training', actions: assign({ batch: ({ event }) => event.batch, output: null, error: null }) },
+        TRAIN: {
+          target: 'training',
+          actions: assign({ batch: ({ event }) => event.batch, output: null, error: null }),
+        },
         SNAPSHOT: 'snapshotting',
         STOP: 'stopped',
       },
     },
     training: {
       invoke: {
-        src: 'train', input: ({ context }) => ({ batch: context.batch! }),
+        src: 'train',
+        input: ({ context }) => ({ batch: context.batch! }),
         onDone: { target: 'publishing', actions: assign({ output: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     publishing: {
       invoke: {
-        src: 'publish', input: ({ context }) => ({ output: context.output!, batch: context.batch! }),
+        src: 'publish',
+        input: ({ context }) => ({ output: context.output!, batch: context.batch! }),
         onDone: { target: 'waitingForBatch', actions: assign({ batch: null }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
@@ -60,14 +65,20 @@ export const learnerMachine = setup({
       },
     },
     failed: {
-      entry: { type: 'reportFailure', params: ({ context }) => ({ batch: context.batch, error: context.error ?? 'unknown' }) },
+      entry: {
+        type: 'reportFailure',
+        params: ({ context }) => ({ batch: context.batch, error: context.error ?? 'unknown' }),
+      },
       on: { RESTART: 'restarting', STOP: 'stopped' },
     },
     restarting: {
       invoke: {
         src: 'restart',
         onDone: { target: 'waitingForBatch', actions: assign({ batch: null, output: null, error: null }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => `restart failed: ${errorText(event.error)}` }) },
+        onError: {
+          target: 'failed',
+          actions: assign({ error: ({ event }) => `restart failed: ${errorText(event.error)}` }),
+        },
       },
     },
     stopped: { type: 'final' },

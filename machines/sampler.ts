@@ -28,40 +28,53 @@ export const samplerMachine = setup({
     idle: {
       entry: { type: 'becameIdle', params: ({ context }) => ({ id: context.id }) },
       on: {
-        GENERATE: { target: 'syncingWeights', actions: assign({ request: ({ event }) => event.request, result: null, error: null }) },
+        GENERATE: {
+          target: 'syncingWeights',
+          actions: assign({ request: ({ event }) => event.request, result: null, error: null }),
+        },
         STOP: 'stopped',
       },
     },
     syncingWeights: {
       invoke: {
-        src: 'syncWeights', input: ({ context }) => ({ id: context.id, request: context.request! }),
+        src: 'syncWeights',
+        input: ({ context }) => ({ id: context.id, request: context.request! }),
         onDone: 'generating',
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     generating: {
       invoke: {
-        src: 'generate', input: ({ context }) => ({ id: context.id, request: context.request! }),
+        src: 'generate',
+        input: ({ context }) => ({ id: context.id, request: context.request! }),
         onDone: { target: 'delivering', actions: assign({ result: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     delivering: {
       invoke: {
-        src: 'deliver', input: ({ context }) => ({ id: context.id, result: context.result! }),
+        src: 'deliver',
+        input: ({ context }) => ({ id: context.id, result: context.result! }),
         onDone: { target: 'idle', actions: assign({ request: null, result: null }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     failed: {
-      entry: { type: 'reportFailure', params: ({ context }) => ({ id: context.id, request: context.request, error: context.error ?? 'unknown' }) },
+      entry: {
+        type: 'reportFailure',
+        params: ({ context }) => ({ id: context.id, request: context.request, error: context.error ?? 'unknown' }),
+      },
       on: { RESTART: 'restarting', STOP: 'stopped' },
     },
     restarting: {
       invoke: {
-        src: 'restart', input: ({ context }) => ({ id: context.id }),
+        src: 'restart',
+        input: ({ context }) => ({ id: context.id }),
         onDone: { target: 'idle', actions: assign({ request: null, result: null, error: null }) },
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => `restart failed: ${errorText(event.error)}` }) },
+        onError: {
+          target: 'failed',
+          actions: assign({ error: ({ event }) => `restart failed: ${errorText(event.error)}` }),
+        },
       },
     },
     stopped: { type: 'final' },

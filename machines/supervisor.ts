@@ -21,7 +21,8 @@ export const supervisorMachine = setup({
     giveUp: (_, _p: Failure & { restarts: number }) => {},
   },
   guards: {
-    withinBudget: ({ context, event }) => event.type === 'FAILED' && (context.restarts[event.actor] ?? 0) < context.restartsMax,
+    withinBudget: ({ context, event }) =>
+      event.type === 'FAILED' && (context.restarts[event.actor] ?? 0) < context.restartsMax,
   },
 }).createMachine({
   id: 'supervisor',
@@ -35,15 +36,29 @@ export const supervisorMachine = setup({
             guard: 'withinBudget',
             actions: [
               assign({
-                restarts: ({ context, event }) => ({ ...context.restarts, [event.actor]: (context.restarts[event.actor] ?? 0) + 1 }),
+                restarts: ({ context, event }) => ({
+                  ...context.restarts,
+                  [event.actor]: (context.restarts[event.actor] ?? 0) + 1,
+                }),
                 last: ({ event }) => ({ actor: event.actor, role: event.role, error: event.error }),
               }),
-              { type: 'restart', params: ({ event }) => ({ actor: event.actor, role: event.role, error: event.error }) },
+              {
+                type: 'restart',
+                params: ({ event }) => ({ actor: event.actor, role: event.role, error: event.error }),
+              },
             ],
           },
           {
             target: 'gaveUp',
-            actions: { type: 'giveUp', params: ({ context, event }) => ({ actor: event.actor, role: event.role, error: event.error, restarts: context.restarts[event.actor] ?? 0 }) },
+            actions: {
+              type: 'giveUp',
+              params: ({ context, event }) => ({
+                actor: event.actor,
+                role: event.role,
+                error: event.error,
+                restarts: context.restarts[event.actor] ?? 0,
+              }),
+            },
           },
         ],
         STOP: 'stopped',

@@ -16,7 +16,14 @@ export interface VerifyJob {
 
 export const verifierMachine = setup({
   types: {
-    context: {} as { id: string; job: VerifyJob | null; attempts: number; attemptsMax: number; verdicts: VerdictMsg[] | null; error: string | null },
+    context: {} as {
+      id: string;
+      job: VerifyJob | null;
+      attempts: number;
+      attemptsMax: number;
+      verdicts: VerdictMsg[] | null;
+      error: string | null;
+    },
     input: {} as { id: string; attemptsMax: number },
     events: {} as { type: 'VERIFY'; job: VerifyJob } | { type: 'STOP' },
   },
@@ -33,32 +40,52 @@ export const verifierMachine = setup({
   },
 }).createMachine({
   id: 'verifier',
-  context: ({ input }) => ({ id: input.id, job: null, attempts: 0, attemptsMax: input.attemptsMax, verdicts: null, error: null }),
+  context: ({ input }) => ({
+    id: input.id,
+    job: null,
+    attempts: 0,
+    attemptsMax: input.attemptsMax,
+    verdicts: null,
+    error: null,
+  }),
   initial: 'idle',
   states: {
     idle: {
       entry: { type: 'becameIdle', params: ({ context }) => ({ id: context.id }) },
       on: {
-        VERIFY: { target: 'verifying', actions: assign({ job: ({ event }) => event.job, attempts: 0, verdicts: null, error: null }) },
+        VERIFY: {
+          target: 'verifying',
+          actions: assign({ job: ({ event }) => event.job, attempts: 0, verdicts: null, error: null }),
+        },
         STOP: 'stopped',
       },
     },
     verifying: {
       entry: assign({ attempts: ({ context }) => context.attempts + 1 }),
       invoke: {
-        src: 'verify', input: ({ context }) => ({ id: context.id, job: context.job!, attempt: context.attempts }),
+        src: 'verify',
+        input: ({ context }) => ({ id: context.id, job: context.job!, attempt: context.attempts }),
         onDone: { target: 'delivering', actions: assign({ verdicts: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
     failed: {
-      entry: { type: 'reportFailure', params: ({ context }) => ({ id: context.id, job: context.job!, error: context.error ?? 'unknown' }) },
+      entry: {
+        type: 'reportFailure',
+        params: ({ context }) => ({ id: context.id, job: context.job!, error: context.error ?? 'unknown' }),
+      },
       // A short pause before the next attempt (the pool replaces a crashed or aborted thread).
-      after: { 20: [{ guard: 'attemptsLeft', target: 'verifying' }, { target: 'delivering', actions: assign({ verdicts: null }) }] },
+      after: {
+        20: [
+          { guard: 'attemptsLeft', target: 'verifying' },
+          { target: 'delivering', actions: assign({ verdicts: null }) },
+        ],
+      },
     },
     delivering: {
       invoke: {
-        src: 'deliver', input: ({ context }) => ({ job: context.job!, verdicts: context.verdicts }),
+        src: 'deliver',
+        input: ({ context }) => ({ job: context.job!, verdicts: context.verdicts }),
         onDone: { target: 'idle', actions: assign({ job: null, verdicts: null }) },
       },
     },

@@ -24,9 +24,17 @@ export const weightStoreMachine = setup({
         PUBLISHED: [
           {
             guard: ({ context, event }) => event.version === context.version + 1,
-            actions: [assign({ version: ({ event }) => event.version }), { type: 'broadcast', params: ({ event }) => ({ version: event.version }) }],
+            actions: [
+              assign({ version: ({ event }) => event.version }),
+              { type: 'broadcast', params: ({ event }) => ({ version: event.version }) },
+            ],
           },
-          { actions: { type: 'versionError', params: ({ context, event }) => ({ have: context.version, got: event.version }) } },
+          {
+            actions: {
+              type: 'versionError',
+              params: ({ context, event }) => ({ have: context.version, got: event.version }),
+            },
+          },
         ],
         STOP: 'stopped',
       },

@@ -14,13 +14,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
 // `--out DIR` builds elsewhere (the tests build into a temporary folder)
 const outArg = process.argv.indexOf('--out');
-const out = outArg > 0 && process.argv[outArg + 1] ? path.resolve(process.argv[outArg + 1]) : path.join(root, 'dist', 'bundle');
+const out =
+  outArg > 0 && process.argv[outArg + 1] ? path.resolve(process.argv[outArg + 1]) : path.join(root, 'dist', 'bundle');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(path.join(out, 'assets'), { recursive: true });
 
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const tfjsVersion = JSON.parse(fs.readFileSync(require.resolve('@tensorflow/tfjs/package.json'), 'utf8')).version;
-const optional = (spec) => { try { return require.resolve(spec); } catch { return null; } };
+const optional = (spec) => {
+  try {
+    return require.resolve(spec);
+  } catch {
+    return null;
+  }
+};
 const hasWebgpu = optional('webgpu') !== null && optional('@tensorflow/tfjs-backend-webgpu') !== null;
 
 // CommonJS code inside an ES module bundle still refers to require/__dirname/__filename.
@@ -40,29 +47,61 @@ const dawnBeside = {
     build.onLoad({ filter: /[\\/]node_modules[\\/]webgpu[\\/]index\.js$/ }, (args) => {
       const src = fs.readFileSync(args.path, 'utf8');
       const from = "join(__dirname, 'dist', `${process.platform}-${arch}`, 'dawn.node')";
-      if (!src.includes(from)) throw new Error(`webgpu/index.js changed: cannot find ${from}; update scripts/bundle.mjs`);
+      if (!src.includes(from))
+        throw new Error(`webgpu/index.js changed: cannot find ${from}; update scripts/bundle.mjs`);
       return { contents: src.replace(from, "join(__dirname, 'dawn.node')"), loader: 'js' };
     });
   },
 };
 
 const common = {
-  bundle: true, platform: 'node', target: 'node20', format: 'esm', banner: { js: banner },
-  legalComments: 'none', logLevel: 'warning',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  banner: { js: banner },
+  legalComments: 'none',
+  logLevel: 'warning',
   // tfjs-node(-gpu) load through createRequire at run time and are never installed here
   // @napi-rs/nice: piscina's optional niceness binding, loaded only for niceIncrement ≠ 0 (never set here)
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@napi-rs/nice', ...(hasWebgpu ? [] : ['webgpu', '@tensorflow/tfjs-backend-webgpu'])],
+  external: [
+    '@tensorflow/tfjs-node',
+    '@tensorflow/tfjs-node-gpu',
+    '@napi-rs/nice',
+    ...(hasWebgpu ? [] : ['webgpu', '@tensorflow/tfjs-backend-webgpu']),
+  ],
   define: { __E3SIM_BUNDLE__: JSON.stringify({ version: pkg.version, tfjs: tfjsVersion }) },
 };
-await esbuild.build({ ...common, entryPoints: [path.join(root, 'scripts/bundle-entry.ts')], outfile: path.join(out, 'e3sim.mjs'), plugins: [dawnBeside] });
-await esbuild.build({ ...common, entryPoints: [path.join(root, 'actors/verify.task.ts')], outfile: path.join(out, 'verify-task.mjs') });
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'scripts/bundle-entry.ts')],
+  outfile: path.join(out, 'e3sim.mjs'),
+  plugins: [dawnBeside],
+});
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'actors/verify.task.ts')],
+  outfile: path.join(out, 'verify-task.mjs'),
+});
 // piscina starts its threads from worker.js beside its own index.js, i.e. beside e3sim.mjs here
-await esbuild.build({ ...common, format: 'cjs', banner: {}, entryPoints: [path.join(path.dirname(require.resolve('piscina')), 'worker.js')], outfile: path.join(out, 'worker.js') });
+await esbuild.build({
+  ...common,
+  format: 'cjs',
+  banner: {},
+  entryPoints: [path.join(path.dirname(require.resolve('piscina')), 'worker.js')],
+  outfile: path.join(out, 'worker.js'),
+});
 
 const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
-for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, f), path.join(out, f));
+for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')))
+  fs.copyFileSync(path.join(wasmDir, f), path.join(out, f));
 if (hasWebgpu) {
-  const dawn = path.join(path.dirname(require.resolve('webgpu')), 'dist', `${process.platform}-${process.arch === 'arm64' ? 'arm64' : 'x64'}`, 'dawn.node');
+  const dawn = path.join(
+    path.dirname(require.resolve('webgpu')),
+    'dist',
+    `${process.platform}-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+    'dawn.node',
+  );
   if (fs.existsSync(dawn)) fs.copyFileSync(dawn, path.join(out, 'dawn.node'));
 }
 for (const spec of ['uplot/dist/uPlot.min.css', 'uplot/dist/uPlot.iife.min.js', 'mermaid/dist/mermaid.min.js']) {
@@ -79,4 +118,6 @@ for (const f of fs.readdirSync(out, { recursive: true })) {
   total += fs.statSync(p).size;
   lines.push(`  ${f.padEnd(44)} ${(fs.statSync(p).size / 2 ** 20).toFixed(2).padStart(7)} MiB`);
 }
-console.log(`${path.relative(process.cwd(), out) || '.'}/ (${(total / 2 ** 20).toFixed(1)} MiB${hasWebgpu ? '' : '; no webgpu: the optional package is not installed'}):\n${lines.sort().join('\n')}`);
+console.log(
+  `${path.relative(process.cwd(), out) || '.'}/ (${(total / 2 ** 20).toFixed(1)} MiB${hasWebgpu ? '' : '; no webgpu: the optional package is not installed'}):\n${lines.sort().join('\n')}`,
+);

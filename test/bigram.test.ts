@@ -65,10 +65,14 @@ describe('bigram policy', () => {
 
   it('gives the exact expected length and success probability (against enumerating every episode)', () => {
     const env = { tokens: 4, answer: 2, budget: 5 };
-    const p = BigramPolicy.fromValues(env, Float32Array.from({ length: 4 * 5 }, (_, i) => Math.sin(i * 2.3)));
+    const p = BigramPolicy.fromValues(
+      env,
+      Float32Array.from({ length: 4 * 5 }, (_, i) => Math.sin(i * 2.3)),
+    );
     const stop = stopAction(env);
     // every episode with its probability: a₁ uniform over the 3 non-answer tokens, then π until hit, stop or budget
-    let length = 0, reward = 0;
+    let length = 0,
+      reward = 0;
     const walk = (actions: number[], prob: number) => {
       const last = actions.at(-1)!;
       if (last === env.answer || last === stop || actions.length === env.budget) {

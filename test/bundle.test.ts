@@ -11,18 +11,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
 let dir = '';
-const e3 = (args: string[], cwd = dir) => spawnSync(process.execPath, [path.join(dir, 'e3sim.mjs'), ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+const e3 = (args: string[], cwd = dir) =>
+  spawnSync(process.execPath, [path.join(dir, 'e3sim.mjs'), ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
 
 describe('npm run bundle', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-bundle-'));
-    execFileSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), '--out', dir], { cwd: root, encoding: 'utf8' });
+    execFileSync(process.execPath, [path.join(root, 'scripts/bundle.mjs'), '--out', dir], {
+      cwd: root,
+      encoding: 'utf8',
+    });
   }, 120_000);
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('holds the CLI, the wasm binaries and the worker files, and nothing resolves to node_modules', () => {
     const files = fs.readdirSync(dir);
-    for (const f of ['e3sim.mjs', 'tfjs-backend-wasm-simd.wasm', 'verify-task.mjs', 'worker.js']) expect(files).toContain(f);
+    for (const f of ['e3sim.mjs', 'tfjs-backend-wasm-simd.wasm', 'verify-task.mjs', 'worker.js'])
+      expect(files).toContain(f);
     let d = dir;
     while (d !== path.dirname(d)) {
       expect(fs.existsSync(path.join(d, 'node_modules')), d).toBe(false);

@@ -21,7 +21,19 @@ beforeAll(async () => {
   ck = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-cli-')), 'tiny');
   const config = { vocabSize: VOCAB_SIZE, dModel: 16, nHeads: 2, nLayers: 1, contextLength: 72 };
   const m = Gpt.create(config, new Rng(1));
-  saveCheckpoint(ck, { kind: 'gpt', config, tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: 99 }, seed: 1, command: 'test', versions: {}, step: 0 }, m.pack());
+  saveCheckpoint(
+    ck,
+    {
+      kind: 'gpt',
+      config,
+      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: 99 },
+      seed: 1,
+      command: 'test',
+      versions: {},
+      step: 0,
+    },
+    m.pack(),
+  );
   m.dispose();
 });
 
@@ -29,21 +41,45 @@ describe('e3sim command line', () => {
   it.each([
     [['frobnicate'], /unknown command/],
     [['vg-gap', '--checkpoint', 'x', '--task', 'countdown', '--bogus'], /unknown option '--bogus'/],
-    [['vg-gap', '--checkpoint', '/nonexistent', '--task', 'countdown', '--backend', 'cpu'], /--checkpoint: '\/nonexistent' is not a directory/],
+    [
+      ['vg-gap', '--checkpoint', '/nonexistent', '--task', 'countdown', '--backend', 'cpu'],
+      /--checkpoint: '\/nonexistent' is not a directory/,
+    ],
     [['vg-gap', '--checkpoint', 'x', '--task', 'chess'], /--task: unknown or unsupported task 'chess'/],
-    [['eval', '--checkpoint', 'x', '--task', 'countdown', '--difficulty', '9'], /--difficulty: expected an integer number count in 3\.\.6, got 9/],
-    [['eval', '--checkpoint', 'x', '--task', 'countdown', '--budgets', '32,abc'], /--budgets: expected an integer, got 'abc'/],
-    [['bench', '--backend', 'tpu'], /--backend: unknown backend 'tpu'; expected one of auto, tensorflow, webgpu, wasm, cpu/],
+    [
+      ['eval', '--checkpoint', 'x', '--task', 'countdown', '--difficulty', '9'],
+      /--difficulty: expected an integer number count in 3\.\.6, got 9/,
+    ],
+    [
+      ['eval', '--checkpoint', 'x', '--task', 'countdown', '--budgets', '32,abc'],
+      /--budgets: expected an integer, got 'abc'/,
+    ],
+    [
+      ['bench', '--backend', 'tpu'],
+      /--backend: unknown backend 'tpu'; expected one of auto, tensorflow, webgpu, wasm, cpu/,
+    ],
     [['bench', '--backend', 'webgpu'], /--backend webgpu: cannot start/],
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--steps', '0'], /--steps: expected an integer in 1\.\./],
-    [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'], /--variant: expected base or noverify/],
-    [['pretrain', '--task', 'countdown', '--out', 'examples'], /--out: 'examples' already exists and is not empty; pass --resume/],
-    [['pretrain', '--task', 'countdown', '--out', '/nonexistent/run', '--resume'], /--resume: '\/nonexistent\/run' does not exist/],
+    [
+      ['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'],
+      /--variant: expected base or noverify/,
+    ],
+    [
+      ['pretrain', '--task', 'countdown', '--out', 'examples'],
+      /--out: 'examples' already exists and is not empty; pass --resume/,
+    ],
+    [
+      ['pretrain', '--task', 'countdown', '--out', '/nonexistent/run', '--resume'],
+      /--resume: '\/nonexistent\/run' does not exist/,
+    ],
     [['pk', '--negatives', 'maybe'], /--negatives: expected one of keep \| mask \| both, got 'maybe'/],
     [['pk', '--steps', '-5'], /--steps: expected an integer in 1\.\./],
     [['pk', '--lr', 'fast'], /--lr: expected a number in 0\.\.1000000, got 'fast'/],
     [['pk', '--group', '0'], /--group: expected an integer in 1\.\./],
-    [['pk', '--preset', 'paper-text', '--group', '1'], /--group: 1 trajectory per iteration with group-normalised advantages gives every advantage 0/],
+    [
+      ['pk', '--preset', 'paper-text', '--group', '1'],
+      /--group: 1 trajectory per iteration with group-normalised advantages gives every advantage 0/,
+    ],
     [['pk', '--reduce', 'max'], /--reduce: expected one of sum \| mean, got 'max'/],
     [['pk', '--preset', 'paper-fig8'], /--preset: expected one of paper-text \| paper-fig7, got 'paper-fig8'/],
     [['pk', '--actions', '1'], /--actions: expected an integer in 2\.\./],
@@ -73,18 +109,73 @@ describe('e3sim command line', () => {
   });
 
   it('exits 2 when a budget does not fit the model context', () => {
-    const r = run('eval', '--checkpoint', ck, '--task', 'countdown', '--budgets', '32,500', '--backend', 'cpu', '--problems', '2', '--samples', '4');
+    const r = run(
+      'eval',
+      '--checkpoint',
+      ck,
+      '--task',
+      'countdown',
+      '--budgets',
+      '32,500',
+      '--backend',
+      'cpu',
+      '--problems',
+      '2',
+      '--samples',
+      '4',
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--budgets: budget 500 plus the 7-token prompt exceeds the model's context of 72/);
   });
 
   it('vg-gap and eval print the documented JSON', () => {
-    const g = run('vg-gap', '--checkpoint', ck, '--task', 'countdown', '--problems', '3', '--samples', '2', '--chains', '1,2', '--backend', 'cpu', '--json');
+    const g = run(
+      'vg-gap',
+      '--checkpoint',
+      ck,
+      '--task',
+      'countdown',
+      '--problems',
+      '3',
+      '--samples',
+      '2',
+      '--chains',
+      '1,2',
+      '--backend',
+      'cpu',
+      '--json',
+    );
     expect(g.code).toBe(0);
     const gj = JSON.parse(g.out);
-    for (const k of ['arithmeticAccuracy', 'verificationAccuracy', 'attemptSuccess', 'meanAttempts', 'meanLengthTokens']) expect(typeof gj[k]).toBe('number');
+    for (const k of [
+      'arithmeticAccuracy',
+      'verificationAccuracy',
+      'attemptSuccess',
+      'meanAttempts',
+      'meanLengthTokens',
+    ])
+      expect(typeof gj[k]).toBe('number');
     expect(Object.keys(gj.passAtChains)).toEqual(['1', '2']);
-    const e = run('eval', '--checkpoint', ck, '--task', 'countdown', '--difficulty', '3', '--budgets', '16,32', '--samples', '4', '--k', '1,4', '--problems', '2', '--backend', 'cpu', '--json');
+    const e = run(
+      'eval',
+      '--checkpoint',
+      ck,
+      '--task',
+      'countdown',
+      '--difficulty',
+      '3',
+      '--budgets',
+      '16,32',
+      '--samples',
+      '4',
+      '--k',
+      '1,4',
+      '--problems',
+      '2',
+      '--backend',
+      'cpu',
+      '--json',
+    );
     expect(e.code).toBe(0);
     const ej = JSON.parse(e.out);
     expect(ej.budgets.map((b: { budget: number }) => b.budget)).toEqual([16, 32]);
@@ -96,20 +187,61 @@ describe('e3sim command line', () => {
     const r = run('pk', '--negatives', 'keep', '--steps', '200', '--log-every', '100', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    for (const k of ['negatives', 'lengthStart', 'lengthPeak', 'lengthPeakStep', 'lengthEnd', 'rewardEnd', 'iterationOfTransition', 'pStopStart', 'pStopEnd', 'entropyStart', 'entropyPeak', 'entropyEnd', 'negativeStepsEntropyUpFraction']) expect(j).toHaveProperty(k);
+    for (const k of [
+      'negatives',
+      'lengthStart',
+      'lengthPeak',
+      'lengthPeakStep',
+      'lengthEnd',
+      'rewardEnd',
+      'iterationOfTransition',
+      'pStopStart',
+      'pStopEnd',
+      'entropyStart',
+      'entropyPeak',
+      'entropyEnd',
+      'negativeStepsEntropyUpFraction',
+    ])
+      expect(j).toHaveProperty(k);
     expect(j.negatives).toBe('keep');
     expect(j.preset).toBe('paper-fig7');
-    expect(j.config).toMatchObject({ actions: 200, groupSize: 1, advantage: 'baseline:0.5', optimizer: 'adam', lengthFrom: 'second' });
+    expect(j.config).toMatchObject({
+      actions: 200,
+      groupSize: 1,
+      advantage: 'baseline:0.5',
+      optimizer: 'adam',
+      lengthFrom: 'second',
+    });
     expect(j.runs[0].log).toHaveLength(2);
     expect(j.runs[0].log[1]).toMatchObject({ step: 200, episodes: 200 });
   });
 
   it('pk: a flag overrides its preset; both arms by default, with an HTML plot written whole', () => {
     const html = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-pk-')), 'pk.html');
-    const r = run('pk', '--preset', 'paper-text', '--group', '8', '--steps', '50', '--log-every', '25', '--html', html, '--json');
+    const r = run(
+      'pk',
+      '--preset',
+      'paper-text',
+      '--group',
+      '8',
+      '--steps',
+      '50',
+      '--log-every',
+      '25',
+      '--html',
+      html,
+      '--json',
+    );
     expect(r.code, r.err).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j.config).toMatchObject({ actions: 100, groupSize: 8, advantage: 'group', optimizer: 'sgd', lengthFrom: 'first', negatives: ['keep', 'mask'] });
+    expect(j.config).toMatchObject({
+      actions: 100,
+      groupSize: 8,
+      advantage: 'group',
+      optimizer: 'sgd',
+      lengthFrom: 'first',
+      negatives: ['keep', 'mask'],
+    });
     expect(j.runs.map((x: { summary: { negatives: string } }) => x.summary.negatives)).toEqual(['keep', 'mask']);
     expect(j.runs[1].log[1]).toMatchObject({ step: 50, episodes: 400 });
     expect(Object.keys(j.spread)).toEqual(['keep', 'mask']);
@@ -117,4 +249,3 @@ describe('e3sim command line', () => {
     expect(fs.readdirSync(path.dirname(html))).toEqual(['pk.html']);
   });
 });
-

@@ -46,19 +46,42 @@ function setAt(obj: unknown, p: string[], value: unknown, del = false): void {
 function mutations(seed: number, n: number): Mutation[] {
   const rng = new Rng(`config-fuzz/${seed}`);
   const all = paths(base);
-  const pick = <T,>(xs: readonly T[]) => xs[rng.int(xs.length)]!;
+  const pick = <T>(xs: readonly T[]) => xs[rng.int(xs.length)]!;
   const out: Mutation[] = [];
-  const kinds = ['delete', 'wrong-type', 'huge', 'negative', 'unknown-key', 'bad-enum', 'not-a-checkpoint', 'invalid-yaml', 'garbage', 'backend'] as const;
+  const kinds = [
+    'delete',
+    'wrong-type',
+    'huge',
+    'negative',
+    'unknown-key',
+    'bad-enum',
+    'not-a-checkpoint',
+    'invalid-yaml',
+    'garbage',
+    'backend',
+  ] as const;
   for (let i = 0; i < n; i++) {
     const kind = kinds[i % kinds.length]!;
     const cfg = structuredClone(base);
     const p = pick(all);
     const field = p.join('.');
     switch (kind) {
-      case 'delete': setAt(cfg, p, undefined, true); out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: p.at(-1)! }); break;
-      case 'wrong-type': setAt(cfg, p, pick(['seven', [1, 2], { a: 1 }, true, null])); out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field }); break;
-      case 'huge': setAt(cfg, p, pick([1e12, 1e308, 2 ** 53])); out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field }); break;
-      case 'negative': setAt(cfg, p, pick([-1, -1e9, -0.5])); out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field }); break;
+      case 'delete':
+        setAt(cfg, p, undefined, true);
+        out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: p.at(-1)! });
+        break;
+      case 'wrong-type':
+        setAt(cfg, p, pick(['seven', [1, 2], { a: 1 }, true, null]));
+        out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field });
+        break;
+      case 'huge':
+        setAt(cfg, p, pick([1e12, 1e308, 2 ** 53]));
+        out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field });
+        break;
+      case 'negative':
+        setAt(cfg, p, pick([-1, -1e9, -0.5]));
+        out.push({ label: `${kind} ${field}`, text: YAML.stringify(cfg), names: field });
+        break;
       case 'unknown-key': {
         const q = p.length > 1 ? p.slice(0, -1) : [];
         setAt(cfg, [...q, 'bogusKey'], 1);
@@ -66,7 +89,13 @@ function mutations(seed: number, n: number): Mutation[] {
         break;
       }
       case 'bad-enum': {
-        const f = pick([['staleness', 'policy'], ['backend'], ['learner', 'negatives'], ['learner', 'aggregation'], ['curriculum', 'kind']]);
+        const f = pick([
+          ['staleness', 'policy'],
+          ['backend'],
+          ['learner', 'negatives'],
+          ['learner', 'aggregation'],
+          ['curriculum', 'kind'],
+        ]);
         if (f[0] === 'learner' && !cfg.learner) cfg.learner = {};
         if (f[0] === 'curriculum' && !cfg.curriculum) cfg.curriculum = {};
         setAt(cfg, f, 'bogus');
@@ -82,11 +111,24 @@ function mutations(seed: number, n: number): Mutation[] {
       case 'invalid-yaml': {
         const t = YAML.stringify(cfg);
         const cut = 1 + rng.int(t.length - 1);
-        out.push({ label: `${kind} at ${cut}`, text: `${t.slice(0, cut)}\n  - [unclosed: {\n${t.slice(cut)}`, names: 'config' });
+        out.push({
+          label: `${kind} at ${cut}`,
+          text: `${t.slice(0, cut)}\n  - [unclosed: {\n${t.slice(cut)}`,
+          names: 'config',
+        });
         break;
       }
-      case 'garbage': out.push({ label: kind, text: Array.from({ length: 64 + rng.int(256) }, () => String.fromCharCode(rng.int(256))).join(''), names: 'config' }); break;
-      case 'backend': setAt(cfg, ['backend'], pick(['tensorflow', 'webgpu'])); out.push({ label: `${kind} ${cfg.backend}`, text: YAML.stringify(cfg), names: 'backend' }); break;
+      case 'garbage':
+        out.push({
+          label: kind,
+          text: Array.from({ length: 64 + rng.int(256) }, () => String.fromCharCode(rng.int(256))).join(''),
+          names: 'config',
+        });
+        break;
+      case 'backend':
+        setAt(cfg, ['backend'], pick(['tensorflow', 'webgpu']));
+        out.push({ label: `${kind} ${cfg.backend}`, text: YAML.stringify(cfg), names: 'backend' });
+        break;
     }
   }
   return out;
@@ -120,17 +162,22 @@ describe('config fuzz', () => {
       });
       await Promise.all(batch);
     }
-    const bad = results.filter(({ m, code, err, dirLeft }) => {
-      if (code !== 0 && code !== 2) return true;
-      if (/\n\s+at .+:\d+:\d+/.test(err)) return true; // a stack trace
-      if (code === 2) {
-        if (dirLeft) return true;
-        const line = err.trim().split('\n').at(-1)!;
-        if (!line.startsWith('e3sim: ')) return true;
-        if (m.names === 'config' ? !line.includes('.yaml') : !line.includes(m.names)) return true;
-      }
-      return false;
-    }).map(({ m, code, err, dirLeft }) => `${m.label}: exit ${code}${dirLeft ? ', run directory left' : ''}: ${err.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`);
+    const bad = results
+      .filter(({ m, code, err, dirLeft }) => {
+        if (code !== 0 && code !== 2) return true;
+        if (/\n\s+at .+:\d+:\d+/.test(err)) return true; // a stack trace
+        if (code === 2) {
+          if (dirLeft) return true;
+          const line = err.trim().split('\n').at(-1)!;
+          if (!line.startsWith('e3sim: ')) return true;
+          if (m.names === 'config' ? !line.includes('.yaml') : !line.includes(m.names)) return true;
+        }
+        return false;
+      })
+      .map(
+        ({ m, code, err, dirLeft }) =>
+          `${m.label}: exit ${code}${dirLeft ? ', run directory left' : ''}: ${err.trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`,
+      );
     expect(bad).toEqual([]);
     // the mix covers both outcomes
     expect(results.filter((r) => r.code === 2).length).toBeGreaterThan(25);
@@ -146,7 +193,9 @@ describe('config fuzz', () => {
     const out = path.join(tmp, 'run-truncated');
     const r = await train(['train', '--quiet', '--config', file, '--out', out]);
     expect(r.code, r.err).toBe(2);
-    expect(r.err).toMatch(/^e3sim: model\.checkpoint: checkpoint .*truncated-ck: weights\.bin has \d+ bytes, the manifest says \d+/m);
+    expect(r.err).toMatch(
+      /^e3sim: model\.checkpoint: checkpoint .*truncated-ck: weights\.bin has \d+ bytes, the manifest says \d+/m,
+    );
     expect(fs.existsSync(out)).toBe(false);
   }, 120_000);
 });

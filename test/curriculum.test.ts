@@ -14,11 +14,17 @@ describe('pickBudget (E3.md: smallest B ≥ B0 with J(2B) ≤ κ·J(B))', () => 
   it('respects the minimum budget B0 (rounded up into the ladder)', () => {
     expect(pickBudget(LADDER, [0.2, 0.21, 0.22, 0.23, 0.24], 1.2, 256).budget).toBe(256);
     expect(pickBudget(LADDER, [0.2, 0.21, 0.22, 0.23, 0.24], 1.2, 300).budget).toBe(512);
-    expect(pickBudget(LADDER, [0.2, 0.21, 0.22, 0.23, 0.24], 1.2, 5000)).toMatchObject({ budget: 4096, reason: 'min-above-ladder' });
+    expect(pickBudget(LADDER, [0.2, 0.21, 0.22, 0.23, 0.24], 1.2, 5000)).toMatchObject({
+      budget: 4096,
+      reason: 'min-above-ladder',
+    });
   });
 
   it('returns the largest budget when every doubling still gains more than κ×', () => {
-    expect(pickBudget(LADDER, [0.01, 0.02, 0.04, 0.08, 0.16], 1.2, 256)).toMatchObject({ budget: 4096, reason: 'none-qualified' });
+    expect(pickBudget(LADDER, [0.01, 0.02, 0.04, 0.08, 0.16], 1.2, 256)).toMatchObject({
+      budget: 4096,
+      reason: 'none-qualified',
+    });
   });
 
   it('never calls a zero score saturated; all zero gives the largest budget', () => {
@@ -44,12 +50,23 @@ describe('difficulty buckets from measured pass rates', () => {
     const items = [m('a', 0.9), m('b', 0.1), m('c', 0), m('d', 0.5), m('e', 0.7), m('f', 0.3)];
     const b = bucketByPassRate(items);
     expect(Object.fromEntries(b)).toEqual({ a: 'easy', e: 'easy', d: 'medium', f: 'medium', b: 'hard', c: 'hard' });
-    expect(summarizeBuckets(items, b).map((s) => [s.bucket, s.problems, Number(s.meanPassRate.toFixed(2))])).toEqual([['easy', 2, 0.8], ['medium', 2, 0.4], ['hard', 2, 0.05]]);
+    expect(summarizeBuckets(items, b).map((s) => [s.bucket, s.problems, Number(s.meanPassRate.toFixed(2))])).toEqual([
+      ['easy', 2, 0.8],
+      ['medium', 2, 0.4],
+      ['hard', 2, 0.05],
+    ]);
   });
 
   it('every unsolved problem is hard even when they are more than a third', () => {
     const items = [m('a', 0.5), m('b', 0), m('c', 0), m('d', 0), m('e', 0.2), m('f', 0)];
-    expect(Object.fromEntries(bucketByPassRate(items))).toEqual({ a: 'easy', e: 'easy', b: 'hard', c: 'hard', d: 'hard', f: 'hard' });
+    expect(Object.fromEntries(bucketByPassRate(items))).toEqual({
+      a: 'easy',
+      e: 'easy',
+      b: 'hard',
+      c: 'hard',
+      d: 'hard',
+      f: 'hard',
+    });
   });
 
   it('ties in pass rate keep the pool order', () => {
@@ -66,7 +83,7 @@ import { generateProblem } from '../src/tasks/countdown/problems.js';
 import { Rng } from '../src/util/rng.js';
 import { passAtK } from '../src/rl/passk.js';
 
-describe('measuring J over a budget ladder (the curriculum actor\'s measurement)', () => {
+describe("measuring J over a budget ladder (the curriculum actor's measurement)", () => {
   beforeAll(async () => {
     await initBackend('wasm');
   });

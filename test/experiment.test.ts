@@ -28,7 +28,12 @@ async function killWhen(args: string[], ready: () => boolean, timeoutMs: number)
         reject(new Error('the experiment never reached the point to kill it'));
       }
     }, 50);
-    child.on('exit', () => { if (!ready()) { clearInterval(poll); reject(new Error('the experiment ended before it could be killed')); } });
+    child.on('exit', () => {
+      if (!ready()) {
+        clearInterval(poll);
+        reject(new Error('the experiment ended before it could be killed'));
+      }
+    });
   });
   await new Promise((r) => setTimeout(r, 200));
 }
@@ -44,7 +49,11 @@ describe('e3sim experiment e3-countdown --quick', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/2 of 8 cells already done \(kept\)/);
     expect(r.stderr).toContain('resuming e3/seed-0');
-    const e3 = fs.readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const e3 = fs
+      .readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(e3.filter((l) => l.type === undefined).map((l) => l.step)).toEqual([1, 2, 3, 4]); // each step once
     expect(e3.filter((l) => l.type === undefined).map((l) => l.optimizerSteps)).toEqual([2, 2, 2, 2]); // learner.minibatches on the real clock
     expect(JSON.parse(fs.readFileSync(path.join(out, 'e3', 'seed-0', 'done.json'), 'utf8')).resumed).toBe(true);
@@ -67,12 +76,18 @@ describe('e3sim experiment e3-countdown --quick', () => {
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('e3sim comparison');
     // The coupled arms measured and chose their budgets; the no-asymmetry arm started from the noverify base.
     expect(e3.filter((l) => l.type === 'budget-choice').length).toBeGreaterThanOrEqual(1);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'no-asymmetry', 'seed-0', 'config.json'), 'utf8')).model.checkpoint).toBe(BASE_NOVERIFY);
+    expect(
+      JSON.parse(fs.readFileSync(path.join(out, 'no-asymmetry', 'seed-0', 'config.json'), 'utf8')).model.checkpoint,
+    ).toBe(BASE_NOVERIFY);
     // A finished experiment run again does nothing but summarise.
     const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
     expect(again.stderr).toMatch(/8 of 8 cells already done/);
     // Other settings in the same directory are refused.
-    const other = spawnSync(process.execPath, [BIN, 'experiment', 'e3-countdown', '--quick', '--arms', 'e3', '--out', out], { encoding: 'utf8' });
+    const other = spawnSync(
+      process.execPath,
+      [BIN, 'experiment', 'e3-countdown', '--quick', '--arms', 'e3', '--out', out],
+      { encoding: 'utf8' },
+    );
     expect(other.status).toBe(2);
     expect(other.stderr).toContain('other settings');
     // A kept cell must be the cell the experiment plans: one run with another config is refused, not mixed in.
@@ -86,19 +101,41 @@ describe('e3sim experiment e3-countdown --quick', () => {
 
   it('each arm differs from e3 only where its name says, and every arm of a seed is evaluated on the same problems', () => {
     const e3 = armConfig('e3', 0, QUICK, 'wasm');
-    expect(armConfig('mask', 0, QUICK, 'wasm')).toEqual({ ...e3, name: 'mask-seed-0', learner: { ...e3.learner, negatives: 'mask' } });
-    expect(armConfig('no-asymmetry', 0, QUICK, 'wasm')).toEqual({ ...e3, name: 'no-asymmetry-seed-0', model: { checkpoint: BASE_NOVERIFY } });
+    expect(armConfig('mask', 0, QUICK, 'wasm')).toEqual({
+      ...e3,
+      name: 'mask-seed-0',
+      learner: { ...e3.learner, negatives: 'mask' },
+    });
+    expect(armConfig('no-asymmetry', 0, QUICK, 'wasm')).toEqual({
+      ...e3,
+      name: 'no-asymmetry-seed-0',
+      model: { checkpoint: BASE_NOVERIFY },
+    });
     const none = armConfig('no-curriculum', 0, QUICK, 'wasm');
     expect(none.curriculum.stages).toEqual([{ buckets: ['easy', 'medium', 'hard'], budgetTokens: B_TR, steps: 4 }]);
-    expect(armConfig('budget-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens)).toEqual([B_TR / 2, B_TR]);
-    expect(armConfig('data-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.buckets)).toEqual([['easy'], ['medium', 'hard']]);
-    expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([[32, 32], [48, 48]]);
-    expect({ ...armConfig('data-only', 0, QUICK, 'wasm'), name: 'x' }).toEqual({ ...armConfig('e3-at-72', 0, QUICK, 'wasm'), name: 'x' });
+    expect(armConfig('budget-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens)).toEqual([
+      B_TR / 2,
+      B_TR,
+    ]);
+    expect(armConfig('data-only', 0, QUICK, 'wasm').curriculum.stages.map((s) => s.buckets)).toEqual([
+      ['easy'],
+      ['medium', 'hard'],
+    ]);
+    expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([
+      [32, 32],
+      [48, 48],
+    ]);
+    expect({ ...armConfig('data-only', 0, QUICK, 'wasm'), name: 'x' }).toEqual({
+      ...armConfig('e3-at-72', 0, QUICK, 'wasm'),
+      name: 'x',
+    });
     for (const seed of [0, 1]) {
-      const ids = new Set([...ARMS, ...C4_ARMS].map((a) => {
-        const e = armConfig(a, seed, QUICK, 'wasm');
-        return JSON.stringify(evalSet(e.seed, e.eval!.difficulty, e.eval!.problems).map((p) => p.id));
-      }));
+      const ids = new Set(
+        [...ARMS, ...C4_ARMS].map((a) => {
+          const e = armConfig(a, seed, QUICK, 'wasm');
+          return JSON.stringify(evalSet(e.seed, e.eval!.difficulty, e.eval!.problems).map((p) => p.id));
+        }),
+      );
       expect(ids.size).toBe(1);
     }
     expect(e3.learner.minibatches).toBe(2);

@@ -12,7 +12,13 @@ describe('interruptions', () => {
   it('SIGINT and SIGKILL at seeded moments, then --resume: the same run as never interrupted', async () => {
     const r = await runStress({ trials: 5, seed: 3, steps: 3 });
     const table = stressTable(r);
-    expect(r.trials.filter((t) => !t.ok), table).toEqual([]);
-    expect(r.trials.some((t) => t.resumes > 0), table).toBe(true); // at least one trial was really interrupted
+    expect(
+      r.trials.filter((t) => !t.ok),
+      table,
+    ).toEqual([]);
+    expect(
+      r.trials.some((t) => t.resumes > 0),
+      table,
+    ).toBe(true); // at least one trial was really interrupted
   }, 600_000);
 });

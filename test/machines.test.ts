@@ -22,17 +22,29 @@ function invokeEvents(m: AnyStateMachine): { type: string; output?: unknown; err
   const out: { type: string; output?: unknown; error?: unknown }[] = [];
   for (const [name, node] of Object.entries(m.root.states)) {
     if ((node as { invoke: unknown[] }).invoke.length === 0) continue;
-    out.push({ type: `xstate.done.actor.0.${m.id}.${name}`, output: {} }, { type: `xstate.error.actor.0.${m.id}.${name}`, error: new Error('boom') });
+    out.push(
+      { type: `xstate.done.actor.0.${m.id}.${name}`, output: {} },
+      { type: `xstate.error.actor.0.${m.id}.${name}`, error: new Error('boom') },
+    );
   }
   return out;
 }
 
 const request = { requestId: 'r', step: 1 } as unknown as Generate;
 const USER_EVENTS: Record<string, object[]> = {
-  coordinator: [{ type: 'STEP_DONE', step: 1 }, { type: 'STEP_DONE', step: 2 }, { type: 'INTERRUPT' }, { type: 'ABORT', error: 'x' }],
+  coordinator: [
+    { type: 'STEP_DONE', step: 1 },
+    { type: 'STEP_DONE', step: 2 },
+    { type: 'INTERRUPT' },
+    { type: 'ABORT', error: 'x' },
+  ],
   sampler: [{ type: 'GENERATE', request }, { type: 'RESTART' }, { type: 'STOP' }],
   verifier: [{ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } }, { type: 'STOP' }],
-  grader: [{ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } }, { type: 'RESTART' }, { type: 'STOP' }],
+  grader: [
+    { type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } },
+    { type: 'RESTART' },
+    { type: 'STOP' },
+  ],
   batcher: [{ type: 'GROUP', group: {} }, { type: 'LEARNER_READY' }, { type: 'POKE' }, { type: 'STOP' }],
   learner: [{ type: 'TRAIN', batch: { step: 1 } }, { type: 'SNAPSHOT' }, { type: 'RESTART' }, { type: 'STOP' }],
   weightStore: [{ type: 'PUBLISHED', version: 1 }, { type: 'PUBLISHED', version: 5 }, { type: 'STOP' }],
@@ -46,7 +58,15 @@ const INPUTS: Record<string, unknown> = {
   verifier: { id: 'v', attemptsMax: 2 },
   grader: { queueMax: 4 },
   weightStore: { version: 0 },
-  curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }, { difficulty: 4, budgetTokens: 8, steps: 1 }], stage: 0, stepsInStage: 0, measureFirst: true },
+  curriculum: {
+    stages: [
+      { difficulty: 3, budgetTokens: 8, steps: 1 },
+      { difficulty: 4, budgetTokens: 8, steps: 1 },
+    ],
+    stage: 0,
+    stepsInStage: 0,
+    measureFirst: true,
+  },
   supervisor: { restartsMax: 1, restarts: {} },
 };
 /** Injected guards to explore both ways (each variant's reachable states are united). */
@@ -59,9 +79,13 @@ const TRANSIENT: Record<string, string[]> = { batcher: ['checking'], curriculum:
 describe('every machine, by xstate/graph shortest paths', () => {
   for (const [role, machine] of Object.entries(MACHINES)) {
     it(`${role}: every state is reachable, and the failure paths exist`, () => {
-      const variants = (GUARDED[role] ?? [null]).map((g) => (g ? machine.provide({ guards: g } as never) : machine) as AnyStateMachine);
+      const variants = (GUARDED[role] ?? [null]).map(
+        (g) => (g ? machine.provide({ guards: g } as never) : machine) as AnyStateMachine,
+      );
       const m = variants[0]!;
-      const paths = variants.flatMap((v) => getShortestPaths(v, { input: INPUTS[role], events: [...USER_EVENTS[role]!, ...invokeEvents(v)] as never }));
+      const paths = variants.flatMap((v) =>
+        getShortestPaths(v, { input: INPUTS[role], events: [...USER_EVENTS[role]!, ...invokeEvents(v)] as never }),
+      );
       const reached = new Set(paths.map((p) => String(p.state.value)));
       const expected = stateNames(m).filter((s) => !(TRANSIENT[role] ?? []).includes(s));
       expect([...reached].sort()).toEqual(expected.sort());
@@ -153,9 +177,15 @@ describe('machines with injected fakes', () => {
   it('supervisor: restarts within the budget, gives up past it', () => {
     const restarted: string[] = [];
     const gaveUp: string[] = [];
-    const a = createActor(supervisorMachine.provide({
-      actions: { restart: (_, f) => restarted.push(f.actor), giveUp: (_, f) => gaveUp.push(`${f.actor}:${f.restarts}`) },
-    }), { input: { restartsMax: 2, restarts: {} } }).start();
+    const a = createActor(
+      supervisorMachine.provide({
+        actions: {
+          restart: (_, f) => restarted.push(f.actor),
+          giveUp: (_, f) => gaveUp.push(`${f.actor}:${f.restarts}`),
+        },
+      }),
+      { input: { restartsMax: 2, restarts: {} } },
+    ).start();
     for (let i = 0; i < 3; i++) a.send({ type: 'FAILED', actor: 's0', role: 'sampler', error: 'x' });
     expect(restarted).toEqual(['s0', 's0']);
     expect(gaveUp).toEqual(['s0:2']);
@@ -164,15 +194,18 @@ describe('machines with injected fakes', () => {
 
   it('coordinator: checkpoints every N steps and at the end, then stops', async () => {
     const checkpoints: number[] = [];
-    const a = createActor(coordinatorMachine.provide({
-      actors: {
-        start: fromPromise(async () => {}),
-        checkpoint: fromPromise(async ({ input }) => {
-          checkpoints.push((input as { step: number }).step);
-        }),
-        stop: fromPromise(async () => {}),
-      },
-    }), { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } }).start();
+    const a = createActor(
+      coordinatorMachine.provide({
+        actors: {
+          start: fromPromise(async () => {}),
+          checkpoint: fromPromise(async ({ input }) => {
+            checkpoints.push((input as { step: number }).step);
+          }),
+          stop: fromPromise(async () => {}),
+        },
+      }),
+      { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } },
+    ).start();
     await waitFor(a, (s) => s.matches('running'));
     for (let k = 1; k <= 5; k++) {
       a.send({ type: 'STEP_DONE', step: k });
@@ -186,15 +219,18 @@ describe('machines with injected fakes', () => {
   it('coordinator: an interrupt while starting checkpoints and stops once the topology is up', async () => {
     const checkpoints: number[] = [];
     let started!: () => void;
-    const a = createActor(coordinatorMachine.provide({
-      actors: {
-        start: fromPromise(() => new Promise<void>((r) => (started = r))),
-        checkpoint: fromPromise(async ({ input }) => {
-          checkpoints.push((input as { step: number }).step);
-        }),
-        stop: fromPromise(async () => {}),
-      },
-    }), { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } }).start();
+    const a = createActor(
+      coordinatorMachine.provide({
+        actors: {
+          start: fromPromise(() => new Promise<void>((r) => (started = r))),
+          checkpoint: fromPromise(async ({ input }) => {
+            checkpoints.push((input as { step: number }).step);
+          }),
+          stop: fromPromise(async () => {}),
+        },
+      }),
+      { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } },
+    ).start();
     a.send({ type: 'INTERRUPT' });
     expect(a.getSnapshot().value).toBe('starting');
     started();
@@ -208,11 +244,19 @@ describe('machines with injected fakes', () => {
     const measured: number[] = [];
     const changes: number[] = [];
     let done = false;
-    const a = createActor(curriculumMachine.provide({
-      actors: { measure: fromPromise<void, { stage: number }>(async ({ input }) => { measured.push(input.stage); done = false; }) },
-      actions: { stageChanged: (_, p) => changes.push(p.stage) },
-      guards: { stageDone: () => done, measuresStages: () => true },
-    }), { input: { stages: [{ steps: 9 }, { steps: 9 }], stage: 0, stepsInStage: 0, measureFirst: true } });
+    const a = createActor(
+      curriculumMachine.provide({
+        actors: {
+          measure: fromPromise<void, { stage: number }>(async ({ input }) => {
+            measured.push(input.stage);
+            done = false;
+          }),
+        },
+        actions: { stageChanged: (_, p) => changes.push(p.stage) },
+        guards: { stageDone: () => done, measuresStages: () => true },
+      }),
+      { input: { stages: [{ steps: 9 }, { steps: 9 }], stage: 0, stepsInStage: 0, measureFirst: true } },
+    );
     const seen: string[] = [];
     a.subscribe((s) => seen.push(String(s.value)));
     a.start();
@@ -234,7 +278,14 @@ describe('machines with injected fakes', () => {
   it('curriculum: advances through the stage list and announces each stage', () => {
     const changes: number[] = [];
     const a = createActor(curriculumMachine.provide({ actions: { stageChanged: (_, p) => changes.push(p.stage) } }), {
-      input: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 2 }, { difficulty: 4, budgetTokens: 16, steps: 1 }], stage: 0, stepsInStage: 0 },
+      input: {
+        stages: [
+          { difficulty: 3, budgetTokens: 8, steps: 2 },
+          { difficulty: 4, budgetTokens: 16, steps: 1 },
+        ],
+        stage: 0,
+        stepsInStage: 0,
+      },
     }).start();
     a.send({ type: 'STEP_DONE' });
     expect(changes).toEqual([]);

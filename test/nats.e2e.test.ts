@@ -17,7 +17,9 @@ const root = path.resolve(import.meta.dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-nats-e2e-'));
 const STEPS = 6;
 const config = path.join(tmp, 'nats.yaml');
-fs.writeFileSync(config, `name: nats-e2e
+fs.writeFileSync(
+  config,
+  `name: nats-e2e
 seed: 3
 backend: wasm
 model: { checkpoint: ${path.join(root, 'examples/checkpoints/base-countdown')} }
@@ -28,25 +30,43 @@ staleness: { policy: sync }
 topology: { samplers: 2, verifierThreads: 1, remote: [sampler, verifier] }
 limits: { natsAckWaitMs: 2000, samplerTimeoutMs: 120000, verifierTimeoutMs: 60000 }
 checkpoint: { every: 2, keep: 3 }
-`);
+`,
+);
 // the same run with the grader remote too
 const configAllRemote = path.join(tmp, 'nats-all.yaml');
-fs.writeFileSync(configAllRemote, fs.readFileSync(config, 'utf8').replace('remote: [sampler, verifier]', 'remote: [sampler, verifier, grader]'));
+fs.writeFileSync(
+  configAllRemote,
+  fs.readFileSync(config, 'utf8').replace('remote: [sampler, verifier]', 'remote: [sampler, verifier, grader]'),
+);
 
-interface Proc { p: ChildProcess; out: string; err: string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+interface Proc {
+  p: ChildProcess;
+  out: string;
+  err: string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 function e3(args: string[]): Proc {
-  const p = spawn(process.execPath, [path.join(root, 'bin/e3sim.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [path.join(root, 'bin/e3sim.js'), ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const r: Proc = { p, out: '', err: '', exit: null as never };
   p.stdout!.on('data', (d) => (r.out += d));
   p.stderr!.on('data', (d) => (r.err += d));
   r.exit = new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal })));
   return r;
 }
-const worker = (role: string, url: string, id: string) => e3(['worker', '--role', role, '--nats', url, '--id', id, '--backend', 'wasm', '--wait', '30000']);
+const worker = (role: string, url: string, id: string) =>
+  e3(['worker', '--role', role, '--nats', url, '--id', id, '--backend', 'wasm', '--wait', '30000']);
 const summaryOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
 const stepsIn = (dir: string) => {
   const f = path.join(dir, 'metrics.jsonl');
-  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).length : 0;
+  return fs.existsSync(f)
+    ? fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"step":')).length
+    : 0;
 };
 const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
   const t0 = performance.now();
@@ -79,8 +99,25 @@ describe('NATS transport', () => {
     servers.push(server);
     const dir = path.join(tmp, 'kill');
     // the first delivery of step 3's first request hangs its sampler (the fault fires on first delivery only)
-    const coord = e3(['train', '--config', configAllRemote, '--out', dir, '--transport', 'nats', '--nats', server.url, '--inject', 'hang:sampler@step=3']);
-    const w: Record<string, Proc> = { s1: worker('sampler', server.url, 's1'), s2: worker('sampler', server.url, 's2'), v1: worker('verifier', server.url, 'v1'), g1: worker('grader', server.url, 'g1') };
+    const coord = e3([
+      'train',
+      '--config',
+      configAllRemote,
+      '--out',
+      dir,
+      '--transport',
+      'nats',
+      '--nats',
+      server.url,
+      '--inject',
+      'hang:sampler@step=3',
+    ]);
+    const w: Record<string, Proc> = {
+      s1: worker('sampler', server.url, 's1'),
+      s2: worker('sampler', server.url, 's2'),
+      v1: worker('verifier', server.url, 'v1'),
+      g1: worker('grader', server.url, 'g1'),
+    };
     procs.push(coord, ...Object.values(w));
     // the hung sampler says so on stderr (a generation in progress keeps heartbeats and in-progress
     // acks going, so "busy for a while" no longer tells a hung worker from a slow one): SIGKILL it
@@ -142,12 +179,21 @@ describe('NATS transport', () => {
     const server = await TestNatsServer.start();
     servers.push(server);
     const asyncConfig = path.join(tmp, 'nats-async.yaml');
-    fs.writeFileSync(asyncConfig, fs.readFileSync(config, 'utf8')
-      .replace('staleness: { policy: sync }', 'staleness: { policy: async, eta: 1 }')
-      .replace('learner: { lr: 1.0e-5 }', 'learner: { lr: 1.0e-5, correction: { kind: tis, c: 2 } }'));
+    fs.writeFileSync(
+      asyncConfig,
+      fs
+        .readFileSync(config, 'utf8')
+        .replace('staleness: { policy: sync }', 'staleness: { policy: async, eta: 1 }')
+        .replace('learner: { lr: 1.0e-5 }', 'learner: { lr: 1.0e-5, correction: { kind: tis, c: 2 } }'),
+    );
     const dir = path.join(tmp, 'async');
     const coord = e3(['train', '--config', asyncConfig, '--out', dir, '--transport', 'nats', '--nats', server.url]);
-    procs.push(coord, worker('sampler', server.url, 'a-s1'), worker('sampler', server.url, 'a-s2'), worker('verifier', server.url, 'a-v1'));
+    procs.push(
+      coord,
+      worker('sampler', server.url, 'a-s1'),
+      worker('sampler', server.url, 'a-s2'),
+      worker('verifier', server.url, 'a-v1'),
+    );
     expect((await coord.exit).code, coord.err).toBe(0);
     const s = summaryOf(dir);
     expect(s.steps).toBe(STEPS);
@@ -155,7 +201,11 @@ describe('NATS transport', () => {
     expect(s.stalenessMax).toBeLessThanOrEqual(1);
     expect(s.rolloutsLost).toBe(0);
     expect(s.rolloutsTrained + s.rolloutsDroppedStale + s.rolloutsDroppedInvalid).toBe(s.rolloutsGenerated);
-    const lags = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).map((l) => JSON.parse(l).lagMax as number);
+    const lags = fs
+      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"step":'))
+      .map((l) => JSON.parse(l).lagMax as number);
     expect(lags).toHaveLength(STEPS);
     for (const lag of lags) expect(lag).toBeLessThanOrEqual(1);
   }, 120_000);
@@ -166,14 +216,36 @@ describe('NATS transport', () => {
     // ack wait 500 ms; every generation made 30 times slower (≈ 1–3 s): longer than the ack wait.
     // Before generation moved off the worker's event loop, such items were redelivered and computed twice.
     const slowConfig = path.join(tmp, 'nats-slow.yaml');
-    fs.writeFileSync(slowConfig, fs.readFileSync(config, 'utf8').replace('natsAckWaitMs: 2000', 'natsAckWaitMs: 500').replace(`steps: ${STEPS}`, 'steps: 1'));
+    fs.writeFileSync(
+      slowConfig,
+      fs
+        .readFileSync(config, 'utf8')
+        .replace('natsAckWaitMs: 2000', 'natsAckWaitMs: 500')
+        .replace(`steps: ${STEPS}`, 'steps: 1'),
+    );
     const dir = path.join(tmp, 'slow');
-    const coord = e3(['train', '--config', slowConfig, '--out', dir, '--transport', 'nats', '--nats', server.url, '--inject', 'slow:sampler=30x']);
+    const coord = e3([
+      'train',
+      '--config',
+      slowConfig,
+      '--out',
+      dir,
+      '--transport',
+      'nats',
+      '--nats',
+      server.url,
+      '--inject',
+      'slow:sampler=30x',
+    ]);
     procs.push(coord, worker('sampler', server.url, 'l-s1'), worker('verifier', server.url, 'l-v1'));
     expect((await coord.exit).code, coord.err).toBe(0);
     const s = summaryOf(dir);
     expect(s.steps).toBe(1);
-    const m = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"step":')).map((l) => JSON.parse(l) as { wallMs: number });
+    const m = fs
+      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"step":'))
+      .map((l) => JSON.parse(l) as { wallMs: number });
     expect(m.at(-1)!.wallMs).toBeGreaterThan(1_000); // the generations really were longer than the ack wait
     expect(s.transport.redelivered).toBe(0);
     expect(s.transport.duplicatesDropped).toBe(0);
@@ -196,7 +268,15 @@ describe('NATS transport', () => {
     expect((await idle.exit).code).toBe(1);
     expect(idle.err).toMatch(/^e3sim worker: no coordinator answered on e3sim\.runs within 1500 ms/m);
     expect(idle.err).not.toMatch(/\n\s+at /); // no stack trace
-    const f = e3(['worker', '--role', 'sampler', '--nats', secured.url, '--nats-creds', path.join(tmp, 'no-such.creds')]);
+    const f = e3([
+      'worker',
+      '--role',
+      'sampler',
+      '--nats',
+      secured.url,
+      '--nats-creds',
+      path.join(tmp, 'no-such.creds'),
+    ]);
     expect((await f.exit).code).toBe(2);
     expect(f.err).toMatch(/--nats-creds: cannot read/);
     const c = e3(['worker', '--role', 'painter', '--nats', secured.url]);

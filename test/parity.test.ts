@@ -20,7 +20,14 @@ interface Probe {
 }
 
 const root = path.resolve(import.meta.dirname, '..');
-const probe = (backend: string): Probe => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/parity.ts', backend], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 }));
+const probe = (backend: string): Probe =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/parity.ts', backend], {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    }),
+  );
 const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
 
 describe('cpu vs wasm backend parity', () => {

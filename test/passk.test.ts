@@ -23,7 +23,15 @@ describe('pass@k (unbiased estimator)', () => {
   });
 
   it('averages over problems and rejects impossible arguments', () => {
-    expect(meanPassAtK([[4, 1], [4, 3]], 1)).toBeCloseTo(0.5, 12);
+    expect(
+      meanPassAtK(
+        [
+          [4, 1],
+          [4, 3],
+        ],
+        1,
+      ),
+    ).toBeCloseTo(0.5, 12);
     expect(() => passAtK(3, 1, 4)).toThrow(/k <= n/);
     expect(() => passAtK(3, 4, 1)).toThrow(/c <= n/);
   });

@@ -10,17 +10,47 @@ beforeAll(async () => {
 
 describe('p^k presets', () => {
   it('name the two combinations of settings; the default is paper-fig7; a flag overrides its preset only', () => {
-    expect(PK_DEFAULTS).toMatchObject({ actions: 200, groupSize: 1, advantage: { kind: 'baseline', baseline: 0.5 }, optimizer: 'adam', lr: 0.01, lengthFrom: 'second', budget: 100 });
-    expect(PK_PRESETS['paper-text']).toMatchObject({ actions: 100, groupSize: 64, advantage: { kind: 'group' }, optimizer: 'sgd', lr: 0.01, reduce: 'sum', lengthFrom: 'first' });
-    const r = resolvePkSettings({ preset: 'paper-text', optimizer: 'adam', advantage: 'baseline:0.25', actions: '200' });
+    expect(PK_DEFAULTS).toMatchObject({
+      actions: 200,
+      groupSize: 1,
+      advantage: { kind: 'baseline', baseline: 0.5 },
+      optimizer: 'adam',
+      lr: 0.01,
+      lengthFrom: 'second',
+      budget: 100,
+    });
+    expect(PK_PRESETS['paper-text']).toMatchObject({
+      actions: 100,
+      groupSize: 64,
+      advantage: { kind: 'group' },
+      optimizer: 'sgd',
+      lr: 0.01,
+      reduce: 'sum',
+      lengthFrom: 'first',
+    });
+    const r = resolvePkSettings({
+      preset: 'paper-text',
+      optimizer: 'adam',
+      advantage: 'baseline:0.25',
+      actions: '200',
+    });
     expect(r.preset).toBe('paper-text');
-    expect(r.settings).toMatchObject({ ...PK_PRESETS['paper-text'], optimizer: 'adam', advantage: { kind: 'baseline', baseline: 0.25 }, actions: 200, init: {} });
+    expect(r.settings).toMatchObject({
+      ...PK_PRESETS['paper-text'],
+      optimizer: 'adam',
+      advantage: { kind: 'baseline', baseline: 0.25 },
+      actions: 200,
+      init: {},
+    });
     expect(resolvePkSettings({ preset: 'paper-fig7', initRange: '4' }).settings.init).toEqual({ range: 4 });
     expect(parseAdvantage('baseline')).toEqual({ kind: 'baseline', baseline: 0.5 });
     expect(parseAdvantage('baseline:mean')).toEqual({ kind: 'baseline', baseline: 'mean' });
     expect(parseAdvantage('baseline:-1e-2')).toEqual({ kind: 'baseline', baseline: -0.01 });
-    for (const bad of ['baseline:', 'baseline:0x10', 'baseline:1e9', 'groups', '']) expect(parseAdvantage(bad)).toBeNull();
-    expect(() => runPk({ ...PK_PRESETS['paper-text'], groupSize: 1, negatives: 'keep', seed: 0 })).toThrow(/group: 1 trajectory/);
+    for (const bad of ['baseline:', 'baseline:0x10', 'baseline:1e9', 'groups', ''])
+      expect(parseAdvantage(bad)).toBeNull();
+    expect(() => runPk({ ...PK_PRESETS['paper-text'], groupSize: 1, negatives: 'keep', seed: 0 })).toThrow(
+      /group: 1 trajectory/,
+    );
   });
 });
 

@@ -15,7 +15,12 @@ const cfg: PretrainConfig = {
   ...DEFAULT_PRETRAIN,
   model: { ...DEFAULT_PRETRAIN.model, dModel: 32, nHeads: 2, nLayers: 1, contextLength: 96 },
   difficultyWeights: { '3': 1 },
-  steps: 30, batchTokens: 1024, poolTraces: 64, lr: 3e-3, warmupSteps: 5, checkpointEvery: 10,
+  steps: 30,
+  batchTokens: 1024,
+  poolTraces: 64,
+  lr: 3e-3,
+  warmupSteps: 5,
+  checkpointEvery: 10,
 };
 
 describe('pretrain', () => {
@@ -33,7 +38,12 @@ describe('pretrain', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-pt-'));
     const losses: number[] = [];
     const common = { seed: 3, command: 'test', versions: {}, now: () => 0 };
-    const full = runPretrain({ ...common, out: path.join(root, 'full'), config: cfg, onProgress: (p) => losses.push(p.loss) });
+    const full = runPretrain({
+      ...common,
+      out: path.join(root, 'full'),
+      config: cfg,
+      onProgress: (p) => losses.push(p.loss),
+    });
     expect(losses.at(-1)!).toBeLessThan(losses[0]! - 0.5);
     expect(full.steps).toBe(30);
     // Interrupted at step 20 (its last checkpoint), then resumed to 30.
@@ -48,8 +58,12 @@ describe('pretrain', () => {
     // A finished run keeps only its weights; resuming an unfinished one with other flags is refused.
     expect(b.optimizer).toBeUndefined();
     expect(fs.existsSync(path.join(root, 'part', 'optimizer.bin'))).toBe(false);
-    expect(() => runPretrain({ ...common, out: path.join(root, 'part'), config: cfg, resume: true })).toThrow(/no optimizer state/);
+    expect(() => runPretrain({ ...common, out: path.join(root, 'part'), config: cfg, resume: true })).toThrow(
+      /no optimizer state/,
+    );
     runPretrain({ ...common, out: path.join(root, 'other'), config: cfg, stopAtStep: 10 });
-    expect(() => runPretrain({ ...common, out: path.join(root, 'other'), config: { ...cfg, lr: 1e-3 }, resume: true })).toThrow(/differs/);
+    expect(() =>
+      runPretrain({ ...common, out: path.join(root, 'other'), config: { ...cfg, lr: 1e-3 }, resume: true }),
+    ).toThrow(/differs/);
   });
 });

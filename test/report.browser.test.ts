@@ -26,7 +26,10 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], {
 
 beforeAll(async () => {
   const cfg = path.join(tmp, 'smoke.yaml');
-  fs.writeFileSync(cfg, YAML.stringify({ ...YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8')), backend: 'wasm' }));
+  fs.writeFileSync(
+    cfg,
+    YAML.stringify({ ...YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8')), backend: 'wasm' }),
+  );
   const r = cli('train', '--quiet', '--config', cfg, '--out', run);
   expect(r.status, r.stderr).toBe(0);
   const rep = cli('report', run);
@@ -34,8 +37,22 @@ beforeAll(async () => {
   const repJson = JSON.parse(cli('report', run, '--json').stdout) as { report: string; bytes: number; kind: string };
   expect(repJson).toMatchObject({ report: path.join(run, 'report.html'), kind: 'run' });
   expect(repJson.bytes).toBe(fs.statSync(path.join(run, 'report.html')).size);
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set E3SIM_CHROMIUM`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set E3SIM_CHROMIUM`,
+    );
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -46,7 +63,9 @@ async function open(file: string) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   const blocked: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.route('**/*', (r) => {
     if (r.request().url().startsWith('file:')) return r.continue();
@@ -64,13 +83,25 @@ async function open(file: string) {
     };
   });
   await page.goto(pathToFileURL(file).href);
-  await page.waitForFunction(() => (window as unknown as { e3simReport?: { done?: boolean } }).e3simReport?.done === true, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => (window as unknown as { e3simReport?: { done?: boolean } }).e3simReport?.done === true,
+    null,
+    { timeout: 60_000 },
+  );
   return { page, errors, blocked };
 }
 
 describe('trace.json', () => {
   it('is well-formed: spans nest per track, timestamps monotonic, every state closed, flows paired', () => {
-    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as { ph: string; pid: number; tid: number; ts: number; dur?: number; id?: number; name: string }[];
+    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as {
+      ph: string;
+      pid: number;
+      tid: number;
+      ts: number;
+      dur?: number;
+      id?: number;
+      name: string;
+    }[];
     const spans = new Map<string, { ts: number; dur: number }[]>();
     for (const e of events.filter((x) => x.ph === 'X')) {
       expect(e.ts).toBeGreaterThanOrEqual(0);
@@ -111,10 +142,15 @@ describe('diagrams', () => {
   it('e3sim diagram emits a stateDiagram-v2 per machine that Mermaid parses', async () => {
     const r = cli('diagram', 'all');
     expect(r.status, r.stderr).toBe(0);
-    const diagrams = r.stdout.split(/^%% /m).filter((x) => x.trim() !== '').map((x) => x.slice(x.indexOf('\n') + 1));
+    const diagrams = r.stdout
+      .split(/^%% /m)
+      .filter((x) => x.trim() !== '')
+      .map((x) => x.slice(x.indexOf('\n') + 1));
     expect(diagrams).toHaveLength(10);
     const json = JSON.parse(cli('diagram', 'sampler', '--format', 'json').stdout);
-    expect(json.states.map((s: { name: string }) => s.name)).toEqual(expect.arrayContaining(['idle', 'syncingWeights', 'generating', 'delivering', 'failed', 'restarting']));
+    expect(json.states.map((s: { name: string }) => s.name)).toEqual(
+      expect.arrayContaining(['idle', 'syncingWeights', 'generating', 'delivering', 'failed', 'restarting']),
+    );
     expect(json.edges).toContainEqual({ from: 'generating', to: 'failed', event: 'error: generating', guard: null });
     expect(cli('diagram', 'gpu').status).toBe(2);
     // Mermaid's own parser, in the report page (it needs a DOM).
@@ -141,11 +177,24 @@ describe('e3sim report', () => {
   it('opens offline with no console errors and draws every chart, the timeline and every diagram', async () => {
     const { page, errors, blocked } = await open(path.join(run, 'report.html'));
     const state = await page.evaluate(() => {
-      const r = (window as unknown as { e3simReport: { charts: number; diagrams: number; timelineSpans: number; errors: string[] } }).e3simReport;
+      const r = (
+        window as unknown as {
+          e3simReport: { charts: number; diagrams: number; timelineSpans: number; errors: string[] };
+        }
+      ).e3simReport;
       const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
-      const drawn = canvases.filter((c) => (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c)).length;
+      const drawn = canvases.filter((c) =>
+        (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c),
+      ).length;
       const gantt = document.getElementById('gantt') as HTMLCanvasElement;
-      return { ...r, canvases: canvases.length, drawn, empty: document.querySelectorAll('.empty').length, ganttW: gantt.width, svgs: document.querySelectorAll('.diagram svg').length };
+      return {
+        ...r,
+        canvases: canvases.length,
+        drawn,
+        empty: document.querySelectorAll('.empty').length,
+        ganttW: gantt.width,
+        svgs: document.querySelectorAll('.diagram svg').length,
+      };
     });
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);
@@ -169,7 +218,17 @@ describe('e3sim report', () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     cfg.name = '<script>window.pwned=1</script>';
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    fs.appendFileSync(path.join(dir, 'transitions.jsonl'), JSON.stringify({ t: 1, actor: '</script><img src=x onerror="window.pwned=2">', role: 'sampler', from: null, to: '<b>x</b>', event: 'E' }) + '\n');
+    fs.appendFileSync(
+      path.join(dir, 'transitions.jsonl'),
+      JSON.stringify({
+        t: 1,
+        actor: '</script><img src=x onerror="window.pwned=2">',
+        role: 'sampler',
+        from: null,
+        to: '<b>x</b>',
+        event: 'E',
+      }) + '\n',
+    );
     const file = path.join(dir, 'report.html');
     fs.writeFileSync(file, renderReport(readRun(dir)));
     const { page, errors } = await open(file);
@@ -183,11 +242,26 @@ describe('e3sim report', () => {
   it('draws the curriculum budget decisions (J over the ladder) when the run has them', async () => {
     const dir = path.join(tmp, 'decisions');
     fs.cpSync(run, dir, { recursive: true });
-    fs.appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ type: 'budget-choice', stage: 0, minBudget: 200, ladder: [256, 512, 1024, 2048, 4096], scores: [0.06, 0.17, 0.23, 0.24, 0.24], ratios: [], budget: 1024, reason: 'rule' }) + '\n');
+    fs.appendFileSync(
+      path.join(dir, 'metrics.jsonl'),
+      JSON.stringify({
+        type: 'budget-choice',
+        stage: 0,
+        minBudget: 200,
+        ladder: [256, 512, 1024, 2048, 4096],
+        scores: [0.06, 0.17, 0.23, 0.24, 0.24],
+        ratios: [],
+        budget: 1024,
+        reason: 'rule',
+      }) + '\n',
+    );
     const file = path.join(dir, 'report.html');
     fs.writeFileSync(file, renderReport(readRun(dir)));
     const { page, errors } = await open(file);
-    const r = await page.evaluate(() => ({ charts: (window as unknown as { e3simReport: { charts: number } }).e3simReport.charts, titles: [...document.querySelectorAll('#decisions .chart > div:first-child')].map((d) => d.textContent) }));
+    const r = await page.evaluate(() => ({
+      charts: (window as unknown as { e3simReport: { charts: number } }).e3simReport.charts,
+      titles: [...document.querySelectorAll('#decisions .chart > div:first-child')].map((d) => d.textContent),
+    }));
     expect(errors).toEqual([]);
     expect(r.charts).toBe(12);
     expect(r.titles).toEqual(['stage 0: chose 1024 tokens (rule, B0 200)']);
@@ -196,18 +270,34 @@ describe('e3sim report', () => {
 
   it('compares the arms of a directory of runs, with the spread over seeds', async () => {
     const exp = path.join(tmp, 'experiment');
-    for (const [arm, seed] of [['e3', 'seed-0'], ['e3', 'seed-1'], ['mask', 'seed-0']]) fs.cpSync(run, path.join(exp, arm!, seed!), { recursive: true });
+    for (const [arm, seed] of [
+      ['e3', 'seed-0'],
+      ['e3', 'seed-1'],
+      ['mask', 'seed-0'],
+    ])
+      fs.cpSync(run, path.join(exp, arm!, seed!), { recursive: true });
     // Make seed-1 of e3 differ so the spread is not zero.
     const m1 = path.join(exp, 'e3', 'seed-1', 'metrics.jsonl');
-    fs.writeFileSync(m1, fs.readFileSync(m1, 'utf8').trim().split('\n').map((l) => {
-      const x = JSON.parse(l);
-      if (x.type === undefined) x.passRate = 1;
-      return JSON.stringify(x);
-    }).join('\n') + '\n');
+    fs.writeFileSync(
+      m1,
+      fs
+        .readFileSync(m1, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const x = JSON.parse(l);
+          if (x.type === undefined) x.passRate = 1;
+          return JSON.stringify(x);
+        })
+        .join('\n') + '\n',
+    );
     const r = cli('report', exp);
     expect(r.status, r.stderr).toBe(0);
     const { page, errors, blocked } = await open(path.join(exp, 'report.html'));
-    const state = await page.evaluate(() => ({ ...(window as unknown as { e3simReport: { charts: number; arms: number } }).e3simReport, rows: [...document.querySelectorAll('#final tr')].map((tr) => [...tr.children].map((td) => td.textContent)) }));
+    const state = await page.evaluate(() => ({
+      ...(window as unknown as { e3simReport: { charts: number; arms: number } }).e3simReport,
+      rows: [...document.querySelectorAll('#final tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
+    }));
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);
     expect(state.arms).toBe(2);
@@ -237,7 +327,9 @@ describe('e3sim pk --html', () => {
     const state = await page.evaluate(() => {
       const rep = (window as unknown as { e3simReport: { charts: number; series: number } }).e3simReport;
       const canvases = [...document.querySelectorAll('.chart canvas')] as HTMLCanvasElement[];
-      const drawn = canvases.filter((c) => (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c)).length;
+      const drawn = canvases.filter((c) =>
+        (window as unknown as { e3simDrawn: (c: HTMLCanvasElement) => boolean }).e3simDrawn(c),
+      ).length;
       const titles = [...document.querySelectorAll('.u-title')].map((t) => t.textContent);
       const legend = [...document.querySelectorAll('.chart')][0]!.querySelectorAll('.u-series').length;
       return { ...rep, drawn, titles, legend, rows: document.querySelectorAll('#summaries tbody tr').length };
@@ -246,7 +338,14 @@ describe('e3sim pk --html', () => {
     expect(blocked).toEqual([]);
     expect(state.charts).toBe(5);
     expect(state.drawn).toBe(5);
-    expect(state.titles).toEqual(expect.arrayContaining([expect.stringMatching(/^length/), expect.stringMatching(/^p\(stop\)/), expect.stringMatching(/^reward/), expect.stringMatching(/^entropy/)]));
+    expect(state.titles).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^length/),
+        expect.stringMatching(/^p\(stop\)/),
+        expect.stringMatching(/^reward/),
+        expect.stringMatching(/^entropy/),
+      ]),
+    );
     expect(state.series).toBe(4); // keep and mask × 2 seeds
     expect(state.legend).toBe(5); // the x axis and one series a run
     expect(state.rows).toBe(4);
@@ -258,7 +357,11 @@ describe('e3sim train --ui', () => {
   it('serves the report on 127.0.0.1 and pushes an event per step while training', async () => {
     const cfg = path.join(tmp, 'smoke.yaml');
     const dir = path.join(tmp, 'live');
-    const child = spawn(process.execPath, [BIN, 'train', '--quiet', '--config', cfg, '--out', dir, '--ui', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'train', '--quiet', '--config', cfg, '--out', dir, '--ui', '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let err = '';
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.on('data', (d) => {
@@ -300,4 +403,3 @@ describe('e3sim train --ui', () => {
     expect(fs.existsSync(dir)).toBe(false);
   }, 60_000);
 });
-

@@ -13,9 +13,19 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const base: LossConfig = { clipLow: 0.2, clipHigh: 0.35, klCoef: 0, entropyCoef: 0, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean' };
+const base: LossConfig = {
+  clipLow: 0.2,
+  clipHigh: 0.35,
+  klCoef: 0,
+  entropyCoef: 0,
+  negatives: 'keep',
+  correction: { kind: 'none' },
+  aggregation: 'token-mean',
+};
 const L = Math.log;
-const data = (over: Omit<Partial<TokenData>, 'advantages'> & { advantages: number[]; behaviour: number[] }): TokenData => ({
+const data = (
+  over: Omit<Partial<TokenData>, 'advantages'> & { advantages: number[]; behaviour: number[] },
+): TokenData => ({
   advantages: Float32Array.from(over.advantages),
   behaviourLogprobs: Float32Array.from(over.behaviour),
   mask: over.mask ?? new Float32Array(over.advantages.length).fill(1),
@@ -26,15 +36,29 @@ const data = (over: Omit<Partial<TokenData>, 'advantages'> & { advantages: numbe
 });
 
 /** Loss value, stats and d loss / d logprobs for given current log-probs. */
-function evalLoss(logp: number[], d: TokenData, cfg: LossConfig, extra: { entropies?: number[]; refLogprobs?: number[] } = {}) {
+function evalLoss(
+  logp: number[],
+  d: TokenData,
+  cfg: LossConfig,
+  extra: { entropies?: number[]; refLogprobs?: number[] } = {},
+) {
   const x = tf.tensor1d(logp);
   const ent = extra.entropies ? tf.tensor1d(extra.entropies) : undefined;
   let lt!: ReturnType<typeof e3Loss>;
   const g = tf.grad((lp: tf.Tensor) => {
-    lt = e3Loss(lp as tf.Tensor1D, d, cfg, { entropies: ent, refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined });
+    lt = e3Loss(lp as tf.Tensor1D, d, cfg, {
+      entropies: ent,
+      refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined,
+    });
     return lt.loss;
   })(x);
-  const loss = tf.tidy(() => e3Loss(x, d, cfg, { entropies: ent, refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined }).loss.dataSync()[0]!);
+  const loss = tf.tidy(
+    () =>
+      e3Loss(x, d, cfg, {
+        entropies: ent,
+        refLogprobs: extra.refLogprobs ? Float32Array.from(extra.refLogprobs) : undefined,
+      }).loss.dataSync()[0]!,
+  );
   return { loss, stats: readStats(lt, loss), grad: Array.from(g.dataSync()) };
 }
 
@@ -93,18 +117,30 @@ describe('e3 loss terms', () => {
     const logp = [L(0.5), L(0.25), L(0.33)];
     const adv = [1, -1, 0.5];
     const plain = evalLoss(logp, data({ advantages: adv, behaviour: beh }), base);
-    const dec = evalLoss(logp, data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(beh) }), { ...base, correction: { kind: 'decoupled' } });
+    const dec = evalLoss(logp, data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(beh) }), {
+      ...base,
+      correction: { kind: 'decoupled' },
+    });
     expect(dec.loss).toBeCloseTo(plain.loss, 6);
     dec.grad.forEach((g, i) => expect(g).toBeCloseTo(plain.grad[i]!, 6));
     // π_prox = 2μ on the last token: its term is weighted by 2 and its ratio is taken against π_prox.
     const prox = [beh[0]!, beh[1]!, L(0.6)];
-    const capped = evalLoss(logp, data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(prox) }), { ...base, correction: { kind: 'decoupled', c: 1.5 } });
+    const capped = evalLoss(
+      logp,
+      data({ advantages: adv, behaviour: beh, proximalLogprobs: Float32Array.from(prox) }),
+      { ...base, correction: { kind: 'decoupled', c: 1.5 } },
+    );
     expect(capped.stats.isWeightMax).toBeCloseTo(1.5, 5);
-    expect(capped.grad[2]).toBeCloseTo(-1.5 * 0.5 * (0.33 / 0.6) / 3, 5);
+    expect(capped.grad[2]).toBeCloseTo((-1.5 * 0.5 * (0.33 / 0.6)) / 3, 5);
   });
 
   it('drops tokens past the maximum lag and reports the lag', () => {
-    const d = data({ advantages: [1, 1, 1], behaviour: [L(0.5), L(0.5), L(0.5)], versions: Int32Array.from([5, 3, 1]), learnerVersion: 5 });
+    const d = data({
+      advantages: [1, 1, 1],
+      behaviour: [L(0.5), L(0.5), L(0.5)],
+      versions: Int32Array.from([5, 3, 1]),
+      learnerVersion: 5,
+    });
     const r = evalLoss([L(0.5), L(0.5), L(0.5)], d, { ...base, correction: { kind: 'drop', maxLag: 2 } });
     expect(r.stats.tokensDroppedStale).toBe(1);
     expect(r.stats.lagMax).toBe(4);
@@ -114,18 +150,27 @@ describe('e3 loss terms', () => {
 
   it('KL to the reference uses the k3 estimator; the entropy bonus lowers the loss', () => {
     const d = data({ advantages: [0, 0], behaviour: [L(0.25), L(0.5)] });
-    const r = evalLoss([L(0.25), L(0.5)], d, { ...base, klCoef: 0.1, entropyCoef: 0.01 }, { refLogprobs: [L(0.5), L(0.5)], entropies: [1.2, 0.8] });
+    const r = evalLoss(
+      [L(0.25), L(0.5)],
+      d,
+      { ...base, klCoef: 0.1, entropyCoef: 0.01 },
+      { refLogprobs: [L(0.5), L(0.5)], entropies: [1.2, 0.8] },
+    );
     const k3 = 2 - Math.log(2) - 1; // exp(log 0.5 − log 0.25) − log 2 − 1
     expect(r.stats.kl).toBeCloseTo(k3 / 2, 5);
-    expect(r.stats.klLoss).toBeCloseTo(0.1 * k3 / 2, 5);
+    expect(r.stats.klLoss).toBeCloseTo((0.1 * k3) / 2, 5);
     expect(r.stats.entropy).toBeCloseTo(1.0, 5);
     expect(r.stats.entropyBonus).toBeCloseTo(-0.01, 6);
-    expect(r.loss).toBeCloseTo(0.1 * k3 / 2 - 0.01, 5);
+    expect(r.loss).toBeCloseTo((0.1 * k3) / 2 - 0.01, 5);
   });
 
   it('seq-mean-token-mean weights each trajectory equally', () => {
     // trajectory 0 has 1 token, trajectory 1 has 3: weights 1/2 and 1/6
-    const d = data({ advantages: [1, 1, 1, 1], behaviour: [0, 0, 0, 0].map(() => L(0.5)), sequence: Int32Array.from([0, 1, 1, 1]) });
+    const d = data({
+      advantages: [1, 1, 1, 1],
+      behaviour: [0, 0, 0, 0].map(() => L(0.5)),
+      sequence: Int32Array.from([0, 1, 1, 1]),
+    });
     const r = evalLoss([L(0.5), L(0.5), L(0.5), L(0.5)], d, { ...base, aggregation: 'seq-mean-token-mean' });
     expect(r.grad[0]).toBeCloseTo(-1 / 2, 5);
     expect(r.grad[1]).toBeCloseTo(-1 / 6, 5);
@@ -160,12 +205,18 @@ describe('negative gradients on the p^k bigram', () => {
     const eps = [scoreEpisode(env, [1, 2, 3, 4]), scoreEpisode(env, [3, 3, 0]), scoreEpisode(env, [2, 1, 1, 4])];
     const adv = [-0.7, 1.4, -0.7];
     const { prev, next, episodeOf } = BigramPolicy.transitions(eps);
-    const d = data({ advantages: Array.from(episodeOf, (k) => adv[k]!), behaviour: Array.from(p.hostLogprobs(prev, next)), sequence: episodeOf });
+    const d = data({
+      advantages: Array.from(episodeOf, (k) => adv[k]!),
+      behaviour: Array.from(p.hostLogprobs(prev, next)),
+      sequence: episodeOf,
+    });
     const cfg: LossConfig = { ...base, aggregation: 'seq-mean-token-mean' };
     const M = p.variable();
     const { grads } = tf.variableGrads(() => e3Loss(p.transitionLogprobs(eps).logprobs, d, cfg).loss, [M]);
     const auto = grads[M.name]!.dataSync();
-    const dLogprob = tf.grad((lp: tf.Tensor) => e3Loss(lp as tf.Tensor1D, d, cfg).loss)(tf.tensor1d(d.behaviourLogprobs)).dataSync();
+    const dLogprob = tf
+      .grad((lp: tf.Tensor) => e3Loss(lp as tf.Tensor1D, d, cfg).loss)(tf.tensor1d(d.behaviourLogprobs))
+      .dataSync();
     const exact = p.gradientFromLogprobGrad(prev, next, dLogprob);
     expect(exact.some((g) => Math.abs(g) > 0.01)).toBe(true);
     for (let i = 0; i < exact.length; i++) expect(exact[i]).toBeCloseTo(auto[i]!, 5);
@@ -177,7 +228,10 @@ describe('negative gradients on the p^k bigram', () => {
     const vals = Float32Array.from({ length: 4 * V }, (_, i) => Math.cos(i * 0.9));
     const p = BigramPolicy.fromValues(env, vals);
     const eps = [scoreEpisode(env, [1, 2, 4]), scoreEpisode(env, [3, 2, 0]), scoreEpisode(env, [2, 3, 3, 1, 4])];
-    const adv = baselineAdvantages(eps.map((e) => e.reward), 0.5);
+    const adv = baselineAdvantages(
+      eps.map((e) => e.reward),
+      0.5,
+    );
     expect(Array.from(adv)).toEqual([-0.5, 0.5, -0.5]);
     const cfg: LossConfig = { ...PK_LOSS };
     const g = bigramPolicyGradient(p, eps, adv, cfg)!;
@@ -186,7 +240,10 @@ describe('negative gradients on the p^k bigram', () => {
     const lengths = eps.map((e) => e.actions.length - 1);
     const M = p.variable();
     const w = tf.tensor1d(Float32Array.from(episodeOf, (k) => adv[k]! / (eps.length * lengths[k]!)));
-    const { grads } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(p.transitionLogprobs(eps).logprobs, w))) as tf.Scalar, [M]);
+    const { grads } = tf.variableGrads(
+      () => tf.neg(tf.sum(tf.mul(p.transitionLogprobs(eps).logprobs, w))) as tf.Scalar,
+      [M],
+    );
     const auto = grads[M.name]!.dataSync();
     expect(g.grad.some((x) => Math.abs(x) > 0.01)).toBe(true);
     for (let i = 0; i < g.grad.length; i++) expect(g.grad[i]).toBeCloseTo(auto[i]!, 5);
@@ -198,7 +255,8 @@ describe('negative gradients on the p^k bigram', () => {
   });
 
   it('host Adam matches tf.train.adam step for step, and moves a row after its gradient stops', () => {
-    const rows = 3, L = 4;
+    const rows = 3,
+      L = 4;
     const init = Float64Array.from({ length: rows * L }, (_, i) => Math.sin(i));
     const params = init.slice();
     const adam = new HostAdam(0.01, L, rows * L);
@@ -206,7 +264,9 @@ describe('negative gradients on the p^k bigram', () => {
     const ref = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
     for (let t = 0; t < 6; t++) {
       // row 0 gets a gradient on every step, row 1 only on the first two, row 2 never
-      const grad = Float64Array.from({ length: rows * L }, (_, i) => (i < L || (i < 2 * L && t < 2) ? Math.cos(i + t) : 0));
+      const grad = Float64Array.from({ length: rows * L }, (_, i) =>
+        i < L || (i < 2 * L && t < 2) ? Math.cos(i + t) : 0,
+      );
       const changed = adam.step(params, grad, t < 2 ? [0, 1] : [0]);
       expect(changed.sort()).toEqual([0, 1]);
       ref.applyGradients([{ name: v.name, tensor: tf.tensor2d(Float32Array.from(grad), [rows, L]) }]);
@@ -220,4 +280,3 @@ describe('negative gradients on the p^k bigram', () => {
     ref.dispose();
   });
 });
-

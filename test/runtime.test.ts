@@ -5,12 +5,31 @@ import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/runtime/stages.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
 
-function group(step: number, problemId: string, versions: number[][], advantages: number[], invalid?: boolean[]): ScoredGroup {
+function group(
+  step: number,
+  problemId: string,
+  versions: number[][],
+  advantages: number[],
+  invalid?: boolean[],
+): ScoredGroup {
   return {
-    type: 'ScoredGroup', step, problemId,
-    rollouts: versions.map((v, i) => ({ id: `${step}/${problemId}/${i}`, problemId, sampleIndex: i, prompt: [1], completion: v.map(() => 5), behaviourLogprobs: v.map(() => -1), versions: v, stop: 'eos' as const })),
+    type: 'ScoredGroup',
+    step,
+    problemId,
+    rollouts: versions.map((v, i) => ({
+      id: `${step}/${problemId}/${i}`,
+      problemId,
+      sampleIndex: i,
+      prompt: [1],
+      completion: v.map(() => 5),
+      behaviourLogprobs: v.map(() => -1),
+      versions: v,
+      stop: 'eos' as const,
+    })),
     verdicts: versions.map((_, i) => ({ correct: advantages[i]! > 0, reason: 'ok', attempts: 1, selfChecks: 0 })),
-    rewards: advantages.map((a) => (a > 0 ? 1 : 0)), advantages, invalid: invalid ?? versions.map(() => false),
+    rewards: advantages.map((a) => (a > 0 ? 1 : 0)),
+    advantages,
+    invalid: invalid ?? versions.map(() => false),
   };
 }
 
@@ -34,7 +53,13 @@ describe('rollout accounting', () => {
     // batcher may take them into a batch before the planner runs. Planning by "held in the queue"
     // then generated them a second time ("rollout … generated twice"); planning by the accounting
     // does not.
-    const restored = Accounting.fromJSON([['6/a/0', 'generated'], ['6/a/1', 'generated'], ['6/b/0', 'generated'], ['6/b/1', 'generated'], ['5/a/0', 'trained']]);
+    const restored = Accounting.fromJSON([
+      ['6/a/0', 'generated'],
+      ['6/a/1', 'generated'],
+      ['6/b/0', 'generated'],
+      ['6/b/1', 'generated'],
+      ['5/a/0', 'trained'],
+    ]);
     const problems = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
     const queue = new GroupQueue(3, 8); // empty: its groups were taken into the batch
     expect(problems.filter((p) => !queue.has(6, p.id)).map((p) => p.id)).toEqual(['a', 'b', 'c']); // the old rule
@@ -52,7 +77,15 @@ describe('staleness policies', () => {
     expect(minVersionFor(2, 4)).toBe(0);
     expect(admissible(5, 3, 0)).toBe(false);
     expect(admissible(5, 3, 1)).toBe(true);
-    const cfg = (policy: string, eta?: number) => parseTrainConfig({ model: { checkpoint: 'x' }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }] }, staleness: { policy, eta } }, 't');
+    const cfg = (policy: string, eta?: number) =>
+      parseTrainConfig(
+        {
+          model: { checkpoint: 'x' },
+          curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1 }] },
+          staleness: { policy, eta },
+        },
+        't',
+      );
     expect(stalenessBound(cfg('sync'))).toBe(0);
     expect(stalenessBound(cfg('one-step-off'))).toBe(1);
     expect(stalenessBound(cfg('async', 3))).toBe(3);
@@ -66,9 +99,16 @@ describe('staleness policies', () => {
     expect(b.lagMax).toBe(2);
     expect(b.lagMean).toBeCloseTo((0 + 2 + 1) / 3, 10);
     const d = formBatch([g], 4, 2, { kind: 'drop', maxLag: 1 });
-    expect(d.dispositions).toEqual([['5/p/0', 'trained'], ['5/p/1', 'dropped-stale'], ['5/p/2', 'trained']]);
+    expect(d.dispositions).toEqual([
+      ['5/p/0', 'trained'],
+      ['5/p/1', 'dropped-stale'],
+      ['5/p/2', 'trained'],
+    ]);
     const inv = formBatch([group(5, 'q', [[4], [4]], [0, 0], [true, false])], 4, 0, { kind: 'none' });
-    expect(inv.dispositions).toEqual([['5/q/0', 'dropped-invalid'], ['5/q/1', 'trained']]);
+    expect(inv.dispositions).toEqual([
+      ['5/q/0', 'dropped-invalid'],
+      ['5/q/1', 'trained'],
+    ]);
     expect(inv.zeroAdvantageGroups).toBe(1);
     expect(() => formBatch([g], 4, 1, { kind: 'none' })).toThrow(/staleness 2 above the bound 1/);
   });
@@ -101,7 +141,10 @@ describe('faults and stages', () => {
     expect(parseFault('delay:publication@version=2=250ms')).toEqual({ kind: 'delay-publication', version: 2, ms: 250 });
     expect(parseFault('drop:publication@version=5')).toEqual({ kind: 'drop-publication', version: 5 });
     expect(() => parseFault('drop:publication@version=0')).toThrow();
-    const pubs = new FaultPlan([parseFault('delay:publication@version=2=250ms'), parseFault('drop:publication@version=2')]);
+    const pubs = new FaultPlan([
+      parseFault('delay:publication@version=2=250ms'),
+      parseFault('drop:publication@version=2'),
+    ]);
     expect(pubs.publication(1)).toEqual({ delayMs: 0, dropped: false });
     expect(pubs.publication(2)).toEqual({ delayMs: 1250, dropped: true });
     expect(pubs.publication(2)).toEqual({ delayMs: 0, dropped: false }); // once
@@ -109,7 +152,10 @@ describe('faults and stages', () => {
   });
 
   it('maps learner steps to curriculum stages', () => {
-    const stages = [{ difficulty: 3, budgetTokens: 8, steps: 2 }, { difficulty: 4, budgetTokens: 16, steps: 3 }];
+    const stages = [
+      { difficulty: 3, budgetTokens: 8, steps: 2 },
+      { difficulty: 4, budgetTokens: 16, steps: 3 },
+    ];
     expect([1, 2, 3, 5].map((k) => stageOfStep(stages, k).index)).toEqual([0, 0, 1, 1]);
   });
 });
@@ -120,8 +166,22 @@ describe('train config', () => {
     [{ ...base, curriculum: { stages: [] } }, /curriculum\.stages: Too small/],
     [{ ...base, staleness: { policy: 'eventually' } }, /staleness\.policy: Invalid option/],
     // every number bounded (issue #17: these were accepted)
-    [{ ...base, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1e12 }] } }, /curriculum\.stages\.0\.steps: Too big/],
-    [{ ...base, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 600_000 }, { difficulty: 3, budgetTokens: 8, steps: 600_000 }] } }, /curriculum\.stages: 1200000 learner steps in all, expected at most 1000000/],
+    [
+      { ...base, curriculum: { stages: [{ difficulty: 3, budgetTokens: 8, steps: 1e12 }] } },
+      /curriculum\.stages\.0\.steps: Too big/,
+    ],
+    [
+      {
+        ...base,
+        curriculum: {
+          stages: [
+            { difficulty: 3, budgetTokens: 8, steps: 600_000 },
+            { difficulty: 3, budgetTokens: 8, steps: 600_000 },
+          ],
+        },
+      },
+      /curriculum\.stages: 1200000 learner steps in all, expected at most 1000000/,
+    ],
     [{ ...base, learner: { klCoef: 1e12 } }, /learner\.klCoef: Too big/],
     [{ ...base, learner: { entropyCoef: 1e12 } }, /learner\.entropyCoef: Too big/],
     [{ ...base, limits: { samplerTimeoutMs: 1e12 } }, /limits\.samplerTimeoutMs: Too big/],
@@ -131,10 +191,22 @@ describe('train config', () => {
     [{ ...base, staleness: { policy: 'sync', eta: 2 } }, /staleness\.eta: only async and inflight take a bound/],
     [{ ...base, faults: ['crash:gpu@step=1'] }, /faults\.0: 'crash:gpu@step=1': expected/],
     [{ ...base, topology: { samplers: 2, gpus: 1 } }, /topology: Unrecognized key/],
-    [{ ...base, curriculum: { stages: [{ difficulty: 3, buckets: ['easy'], budgetTokens: 8, steps: 1 }] } }, /curriculum\.stages\.0: give exactly one of difficulty or buckets/],
-    [{ ...base, curriculum: { stages: [{ difficulty: 3, steps: 1 }] } }, /curriculum\.stages\.0\.budgetTokens: required when curriculum\.kind is fixed/],
-    [{ ...base, curriculum: { kind: 'coupled', stages: [{ difficulty: 3, steps: 1 }] } }, /curriculum\.ladder: required when curriculum\.kind is coupled/],
-    [{ ...base, curriculum: { stages: [{ buckets: ['easy'], budgetTokens: 8, steps: 1 }] } }, /curriculum\.pool: required when a stage uses buckets/],
+    [
+      { ...base, curriculum: { stages: [{ difficulty: 3, buckets: ['easy'], budgetTokens: 8, steps: 1 }] } },
+      /curriculum\.stages\.0: give exactly one of difficulty or buckets/,
+    ],
+    [
+      { ...base, curriculum: { stages: [{ difficulty: 3, steps: 1 }] } },
+      /curriculum\.stages\.0\.budgetTokens: required when curriculum\.kind is fixed/,
+    ],
+    [
+      { ...base, curriculum: { kind: 'coupled', stages: [{ difficulty: 3, steps: 1 }] } },
+      /curriculum\.ladder: required when curriculum\.kind is coupled/,
+    ],
+    [
+      { ...base, curriculum: { stages: [{ buckets: ['easy'], budgetTokens: 8, steps: 1 }] } },
+      /curriculum\.pool: required when a stage uses buckets/,
+    ],
   ])('names the field of a bad config: %#', (raw, message) => {
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(message);
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(/^cfg\.yaml: /);

@@ -18,7 +18,14 @@ function e3sim(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-interface Results { cells: { name: string; status: string; error?: string; summary: Record<string, unknown> & { staleness: { max: number; mean: number }; stalenessBound: number | string } }[] }
+interface Results {
+  cells: {
+    name: string;
+    status: string;
+    error?: string;
+    summary: Record<string, unknown> & { staleness: { max: number; mean: number }; stalenessBound: number | string };
+  }[];
+}
 
 describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
   const scenarios = ['staleness-sweep', 'long-tail', 'fault-storm', 'cluster-1.7b'];
@@ -33,8 +40,13 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
       for (const c of res.cells) {
         expect(c.status, `${c.name}: ${c.error}`).toBe('done');
         expect(c.summary.rolloutsLost).toBe(0);
-        expect(c.summary.rolloutsGenerated).toBe((c.summary.rolloutsTrained as number) + (c.summary.rolloutsDroppedStale as number) + (c.summary.rolloutsDroppedInvalid as number));
-        if (typeof c.summary.stalenessBound === 'number') expect(c.summary.staleness.max).toBeLessThanOrEqual(c.summary.stalenessBound);
+        expect(c.summary.rolloutsGenerated).toBe(
+          (c.summary.rolloutsTrained as number) +
+            (c.summary.rolloutsDroppedStale as number) +
+            (c.summary.rolloutsDroppedInvalid as number),
+        );
+        if (typeof c.summary.stalenessBound === 'number')
+          expect(c.summary.staleness.max).toBeLessThanOrEqual(c.summary.stalenessBound);
         expect(fs.existsSync(path.join(out, 'cells', c.name, 'metrics.jsonl'))).toBe(true);
       }
       const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
@@ -45,7 +57,8 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
         expect(unbounded.summary.stalenessBound).toBe('inf');
         expect(unbounded.summary.staleness.max).toBeGreaterThan(0);
       }
-      if (name === 'fault-storm') expect(res.cells.every((c) => (c.summary.faultsFired as string[]).length > 0)).toBe(true);
+      if (name === 'fault-storm')
+        expect(res.cells.every((c) => (c.summary.faultsFired as string[]).length > 0)).toBe(true);
     });
   }
 });
@@ -55,17 +68,30 @@ describe('e3sim train --clock virtual', () => {
     const cfg = path.join(tmp, 'virtual.yaml');
     const smoke = YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8'));
     delete smoke.eval;
-    fs.writeFileSync(cfg, YAML.stringify({ ...smoke, name: 'virtual-smoke', backend: 'wasm', curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 6 }] } }));
+    fs.writeFileSync(
+      cfg,
+      YAML.stringify({
+        ...smoke,
+        name: 'virtual-smoke',
+        backend: 'wasm',
+        curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 6 }] },
+      }),
+    );
     const full = path.join(tmp, 'v-full');
     expect(e3sim('train', '--config', cfg, '--clock', 'virtual', '--out', full, '--quiet').code).toBe(0);
     const cut = path.join(tmp, 'v-cut');
-    const child = spawn(process.execPath, [BIN, 'train', '--config', cfg, '--clock', 'virtual', '--out', cut], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'train', '--config', cfg, '--clock', 'virtual', '--out', cut], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += String(d)));
     // Interrupt as soon as the run is under way (its first step line), before the first checkpoint.
     await new Promise<void>((res) => {
       const tick = setInterval(() => {
-        if (fs.existsSync(path.join(cut, 'metrics.jsonl')) && fs.readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').length > 0) {
+        if (
+          fs.existsSync(path.join(cut, 'metrics.jsonl')) &&
+          fs.readFileSync(path.join(cut, 'metrics.jsonl'), 'utf8').length > 0
+        ) {
           clearInterval(tick);
           child.kill('SIGINT');
           res();
@@ -82,19 +108,44 @@ describe('e3sim train --clock virtual', () => {
     expect([2, 4]).toContain(summary.steps);
     const r = e3sim('train', '--resume', cut, '--quiet');
     expect(r.code, r.err).toBe(0);
-    for (const f of ['metrics.jsonl', 'transitions.jsonl']) expect(fs.readFileSync(path.join(cut, f), 'utf8')).toBe(fs.readFileSync(path.join(full, f), 'utf8'));
-    expect(JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8')).weightsSha256).toBe(JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).weightsSha256);
+    for (const f of ['metrics.jsonl', 'transitions.jsonl'])
+      expect(fs.readFileSync(path.join(cut, f), 'utf8')).toBe(fs.readFileSync(path.join(full, f), 'utf8'));
+    expect(JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8')).weightsSha256).toBe(
+      JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).weightsSha256,
+    );
   });
 
   it('bad input exits 2 naming the field', () => {
     const bad = path.join(tmp, 'bad.yaml');
-    fs.writeFileSync(bad, `name: bad\nsweep: { staleness.bound: [0, -1] }\nbase: ${path.resolve('examples/smoke.yaml')}\n`);
+    fs.writeFileSync(
+      bad,
+      `name: bad\nsweep: { staleness.bound: [0, -1] }\nbase: ${path.resolve('examples/smoke.yaml')}\n`,
+    );
     const cases: [string[], RegExp][] = [
       [['train', '--config', 'examples/smoke.yaml', '--clock', 'wall'], /--clock: expected real or virtual/],
-      [['train', '--config', 'examples/smoke.yaml', '--clock', 'virtual', '--profile', 'nope', '--out', path.join(tmp, 'x1')], /--profile: 'nope' is neither a built-in profile \(cpu-tiny, gpu-cluster-1.7b\)/],
-      [['train', '--config', 'examples/smoke.yaml', '--compute', 'none', '--out', path.join(tmp, 'x2')], /--profile\/--compute: only with --clock virtual/],
+      [
+        [
+          'train',
+          '--config',
+          'examples/smoke.yaml',
+          '--clock',
+          'virtual',
+          '--profile',
+          'nope',
+          '--out',
+          path.join(tmp, 'x1'),
+        ],
+        /--profile: 'nope' is neither a built-in profile \(cpu-tiny, gpu-cluster-1.7b\)/,
+      ],
+      [
+        ['train', '--config', 'examples/smoke.yaml', '--compute', 'none', '--out', path.join(tmp, 'x2')],
+        /--profile\/--compute: only with --clock virtual/,
+      ],
       [['scenario', path.join(tmp, 'missing.yaml')], /scenario: '.*missing.yaml' does not exist/],
-      [['train', '--config', 'examples/curriculum-coupled.yaml', '--clock', 'virtual', '--out', path.join(tmp, 'x4')], /curriculum.kind: the virtual clock runs 'fixed' curricula, got 'coupled'/],
+      [
+        ['train', '--config', 'examples/curriculum-coupled.yaml', '--clock', 'virtual', '--out', path.join(tmp, 'x4')],
+        /curriculum.kind: the virtual clock runs 'fixed' curricula, got 'coupled'/,
+      ],
       [['scenario', bad], /sweep.staleness.bound: '-1': expected a whole number ≥ 0 or inf/],
     ];
     for (const [args, msg] of cases) {
@@ -107,6 +158,8 @@ describe('e3sim train --clock virtual', () => {
     fs.writeFileSync(big, fs.readFileSync('examples/smoke.yaml', 'utf8').replace('samplers: 1', 'samplers: 500'));
     const r = e3sim('train', '--config', big, '--out', path.join(tmp, 'x3'));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/topology.samplers: at most 64 threads on the real clock, got 500 \(simulate larger topologies with --clock virtual\)/);
+    expect(r.err).toMatch(
+      /topology.samplers: at most 64 threads on the real clock, got 500 \(simulate larger topologies with --clock virtual\)/,
+    );
   });
 });

@@ -7,7 +7,12 @@ import { freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 
 describe('virtual clock, real compute (cpu backend)', () => {
   it('replays byte for byte, and a halted run resumes to the same bytes and weights', async () => {
-    const cfg = () => simConfig({ backend: 'cpu', staleness: { policy: 'one-step-off' }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 24, steps: 3 }] } });
+    const cfg = () =>
+      simConfig({
+        backend: 'cpu',
+        staleness: { policy: 'one-step-off' },
+        curriculum: { stages: [{ difficulty: 3, budgetTokens: 24, steps: 3 }] },
+      });
     const settings = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 3 };
     const a = await simRun(cfg(), settings);
     const b = await simRun(cfg(), settings);

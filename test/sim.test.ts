@@ -15,13 +15,19 @@ import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
 
-interface NodeLike { key: string; transitions?: Map<string, { target?: NodeLike[] }[]>; always?: { target?: NodeLike[] }[]; states?: Record<string, NodeLike> }
+interface NodeLike {
+  key: string;
+  transitions?: Map<string, { target?: NodeLike[] }[]>;
+  always?: { target?: NodeLike[] }[];
+  states?: Record<string, NodeLike>;
+}
 
 /** Every (from → to) edge of a machine: `on`, invoke done/error and `after` transitions, `always`. */
 function machineEdges(root: NodeLike): Set<string> {
   const edges = new Set<string>();
   const visit = (n: NodeLike) => {
-    for (const defs of n.transitions?.values() ?? []) for (const d of defs) for (const t of d.target ?? []) edges.add(`${n.key}->${t.key}`);
+    for (const defs of n.transitions?.values() ?? [])
+      for (const d of defs) for (const t of d.target ?? []) edges.add(`${n.key}->${t.key}`);
     for (const d of n.always ?? []) for (const t of d.target ?? []) edges.add(`${n.key}->${t.key}`);
     for (const c of Object.values(n.states ?? {})) visit(c);
   };
@@ -29,7 +35,10 @@ function machineEdges(root: NodeLike): Set<string> {
   return edges;
 }
 
-type Summary = Record<string, unknown> & { staleness: { mean: number; max: number; histogram: number[] }; utilisation: Record<string, number> };
+type Summary = Record<string, unknown> & {
+  staleness: { mean: number; max: number; histogram: number[] };
+  utilisation: Record<string, number>;
+};
 
 describe('event queue', () => {
   it('pops by time, then by scheduling order, and survives a JSON round trip', () => {
@@ -53,7 +62,10 @@ describe('event queue', () => {
   });
 });
 
-const none = { compute: 'none' as const, surrogate: SurrogateSchema.parse({ lengthMedian: 20, lengthSigma: 0.6, tailFraction: 0.1, tailFactor: 4 }) };
+const none = {
+  compute: 'none' as const,
+  surrogate: SurrogateSchema.parse({ lengthMedian: 20, lengthSigma: 0.6, tailFraction: 0.1, tailFactor: 4 }),
+};
 const stormy: SimFaultInput[] = [
   { kind: 'crash', actor: 'sampler-1', at: { time: 0.3 } },
   { kind: 'hang', actor: 'verifier', at: { step: 3 } },
@@ -62,13 +74,25 @@ const stormy: SimFaultInput[] = [
   { kind: 'drop-publication', version: 4, retryAfter: 0.25 },
   { kind: 'stall', actor: 'graders', at: { time: 0.8 }, for: 0.4 },
   { kind: 'slow', actor: 'sampler-0', factor: 3, at: { time: 0.1 }, for: 1 },
-  { kind: 'storm', rate: 2, kinds: ['crash', 'hang', 'slow'], roles: ['sampler', 'verifier', 'learner'], until: 6, slowFor: 0.5 },
+  {
+    kind: 'storm',
+    rate: 2,
+    kinds: ['crash', 'hang', 'slow'],
+    roles: ['sampler', 'verifier', 'learner'],
+    until: 6,
+    slowFor: 0.5,
+  },
 ];
-const asyncCfg = (seed = 0) => simConfig({
-  seed, staleness: { policy: 'async', eta: 2 }, topology: { samplers: 3, verifierThreads: 2 }, rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 1 },
-  curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 12 }] }, checkpoint: { every: 4, keep: 3 },
-  limits: { samplerTimeoutMs: 2000, verifierTimeoutMs: 1000, learnerTimeoutMs: 3000, restartsMax: 100 },
-});
+const asyncCfg = (seed = 0) =>
+  simConfig({
+    seed,
+    staleness: { policy: 'async', eta: 2 },
+    topology: { samplers: 3, verifierThreads: 2 },
+    rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 1 },
+    curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 12 }] },
+    checkpoint: { every: 4, keep: 3 },
+    limits: { samplerTimeoutMs: 2000, verifierTimeoutMs: 1000, learnerTimeoutMs: 3000, restartsMax: 100 },
+  });
 
 describe('virtual clock, compute: none', () => {
   it('replays byte for byte from a seed, faults and storms included; another seed gives another schedule', async () => {
@@ -94,7 +118,10 @@ describe('virtual clock, compute: none', () => {
 
   it("every state change it records is an edge of that role's xstate machine (machines/)", async () => {
     const r = await simRun(asyncCfg(3), { ...none, profile: jitteryProfile(), maxSteps: 12, faults: stormy });
-    const lines = r.transitions.trim().split('\n').map((l) => JSON.parse(l) as { role: string; from: string | null; to: string; event: string });
+    const lines = r.transitions
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { role: string; from: string | null; to: string; event: string });
     const roles = new Set(lines.map((l) => l.role));
     expect([...roles].sort()).toEqual(['learner', 'sampler', 'verifier']);
     const seen = new Set<string>();
@@ -108,7 +135,13 @@ describe('virtual clock, compute: none', () => {
       }
     }
     // The storm exercised the failure paths, not just the happy ones.
-    for (const e of ['sampler:generating->failed', 'sampler:restarting->idle', 'verifier:failed->verifying', 'learner:restarting->waitingForBatch']) expect(seen.has(e), e).toBe(true);
+    for (const e of [
+      'sampler:generating->failed',
+      'sampler:restarting->idle',
+      'verifier:failed->verifying',
+      'learner:restarting->waitingForBatch',
+    ])
+      expect(seen.has(e), e).toBe(true);
   });
 
   it('a run halted at a checkpoint and resumed writes exactly what the uninterrupted run writes', async () => {
@@ -131,10 +164,17 @@ describe('virtual clock, compute: none', () => {
     // Samplers plentiful, verification and transfers free, a request takes 1 s, a step 2 s; the
     // queue holds Q = m·P groups. Steady state: λ = P/D_l groups/s, L = Q, so W = L/λ = m·D_l and
     // a group waits m publications: staleness m. Steps 1..m start at v0 (lags 0..m−1).
-    const P = 4, m = 3, K = 20, Dg = 1, Dl = 2;
+    const P = 4,
+      m = 3,
+      K = 20,
+      Dg = 1,
+      Dl = 2;
     const cfg = simConfig({
-      staleness: { policy: 'async', eta: 'inf' }, topology: { samplers: 64, verifierThreads: 4 }, rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 },
-      curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] }, limits: { queueGroupsMax: m * P },
+      staleness: { policy: 'async', eta: 'inf' },
+      topology: { samplers: 64, verifierThreads: 4 },
+      rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] },
+      limits: { queueGroupsMax: m * P },
     });
     const r = await simRun(cfg, { ...none, profile: fixedProfile(Dg, Dl), maxSteps: K }, { dir: null });
     const s = r.summary as Summary;
@@ -147,8 +187,16 @@ describe('virtual clock, compute: none', () => {
   });
 
   it('sampler-bound sync: each step costs ⌈P/N⌉ generations plus one training step', async () => {
-    const P = 5, N = 2, K = 6, Dg = 1.5, Dl = 0.25;
-    const cfg = simConfig({ topology: { samplers: N, verifierThreads: 1 }, rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] } });
+    const P = 5,
+      N = 2,
+      K = 6,
+      Dg = 1.5,
+      Dl = 0.25;
+    const cfg = simConfig({
+      topology: { samplers: N, verifierThreads: 1 },
+      rollout: { problemsPerStep: P, groupSize: 2, problemsPerRequest: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: K }] },
+    });
     const r = await simRun(cfg, { ...none, profile: fixedProfile(Dg, Dl), maxSteps: K }, { dir: null });
     const s = r.summary as Summary;
     expect(s.simSeconds).toBeCloseTo(K * (Math.ceil(P / N) * Dg + Dl), 9);
@@ -166,12 +214,28 @@ describe('virtual clock, compute: none', () => {
   });
 
   it('in-flight updates swap weights mid-generation; drop discards what is past its lag', async () => {
-    const base = { rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 2 }, topology: { samplers: 2, verifierThreads: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 256, steps: 10 }] } };
+    const base = {
+      rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 2 },
+      topology: { samplers: 2, verifierThreads: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 256, steps: 10 }] },
+    };
     const surrogate = SurrogateSchema.parse({ lengthMedian: 120, lengthSigma: 0.5 });
-    const inflight = await simRun(simConfig({ ...base, staleness: { policy: 'inflight', eta: 2 } }), { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 }, { dir: null });
+    const inflight = await simRun(
+      simConfig({ ...base, staleness: { policy: 'inflight', eta: 2 } }),
+      { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 },
+      { dir: null },
+    );
     expect(inflight.summary.inflightSwaps as number).toBeGreaterThan(0);
     expect((inflight.summary as Summary).staleness.max).toBeLessThanOrEqual(2);
-    const drop = await simRun(simConfig({ ...base, staleness: { policy: 'async', eta: 3 }, learner: { correction: { kind: 'drop', maxLag: 0 } } }), { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 }, { dir: null });
+    const drop = await simRun(
+      simConfig({
+        ...base,
+        staleness: { policy: 'async', eta: 3 },
+        learner: { correction: { kind: 'drop', maxLag: 0 } },
+      }),
+      { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 10 },
+      { dir: null },
+    );
     const d = drop.summary as Summary;
     expect(d.rolloutsDroppedStale as number).toBeGreaterThan(0);
     expect(d.rolloutsDroppedStale).toBe(d.staleness.histogram.slice(1).reduce((a, b) => a + b, 0));
@@ -182,16 +246,38 @@ describe('virtual clock, compute: none', () => {
     // A request: prefill 1 s, then 1 s per position, 10 positions. Step 1 runs 0–11 s, trains
     // 11–13 s, v1 lands at 13 s; step 2 (admitted at v0, η = 1) started at 11 s, so at 13 s
     // positions 0 and 1 have their logits: v1 applies from position 2.
-    const profile = parseProfile({
-      name: 'steps', sampler: { prefillFixedS: 1, prefillPerTokenS: 0, decodeStepFixedS: 1, decodeStepPerRowS: 0 },
-      verifier: { perRolloutS: 0 }, learner: { fixedS: 2, perTokenS: 0 }, weights: { bytes: 1, latencyS: 0, bandwidthBytesPerS: 1e12 },
-    }, 'steps profile');
-    const cfg = simConfig({ staleness: { policy: 'inflight', eta: 1 }, topology: { samplers: 1, verifierThreads: 1 }, rollout: { problemsPerStep: 1, groupSize: 2 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 3 }] } });
+    const profile = parseProfile(
+      {
+        name: 'steps',
+        sampler: { prefillFixedS: 1, prefillPerTokenS: 0, decodeStepFixedS: 1, decodeStepPerRowS: 0 },
+        verifier: { perRolloutS: 0 },
+        learner: { fixedS: 2, perTokenS: 0 },
+        weights: { bytes: 1, latencyS: 0, bandwidthBytesPerS: 1e12 },
+      },
+      'steps profile',
+    );
+    const cfg = simConfig({
+      staleness: { policy: 'inflight', eta: 1 },
+      topology: { samplers: 1, verifierThreads: 1 },
+      rollout: { problemsPerStep: 1, groupSize: 2 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 3 }] },
+    });
     const compute = new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1);
     const schedules: string[] = [];
     const generate = compute.generate.bind(compute);
-    compute.generate = (step, slots, budget, G, schedule) => (schedules.push(`${step}:${JSON.stringify(schedule)}`), generate(step, slots, budget, G, schedule));
-    const e = new SimEngine({ config: cfg, profile, compute, faults: [], maxSteps: 3, dir: null, transitions: false, maxEvents: 10_000 });
+    compute.generate = (step, slots, budget, G, schedule) => (
+      schedules.push(`${step}:${JSON.stringify(schedule)}`), generate(step, slots, budget, G, schedule)
+    );
+    const e = new SimEngine({
+      config: cfg,
+      profile,
+      compute,
+      faults: [],
+      maxSteps: 3,
+      dir: null,
+      transitions: false,
+      maxEvents: 10_000,
+    });
     expect((await e.run()).status).toBe('done');
     expect(schedules.slice(0, 3)).toEqual(['1:[[0,0]]', '2:[[0,0]]', '2:[[0,0],[2,1]]']);
   });
@@ -200,24 +286,52 @@ describe('virtual clock, compute: none', () => {
     const cfg = simConfig({ curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: 4 }] } });
     const settings = { ...none, profile: fixedProfile(1, 1), maxSteps: 4 };
     const clean = await simRun(cfg, settings, { dir: null });
-    const delayed = await simRun(cfg, { ...settings, faults: [{ kind: 'delay-publication', version: 2, by: 5 }, { kind: 'drop-publication', version: 3, retryAfter: 2 }] }, { dir: null });
+    const delayed = await simRun(
+      cfg,
+      {
+        ...settings,
+        faults: [
+          { kind: 'delay-publication', version: 2, by: 5 },
+          { kind: 'drop-publication', version: 3, retryAfter: 2 },
+        ],
+      },
+      { dir: null },
+    );
     expect(delayed.summary.simSeconds as number).toBeCloseTo((clean.summary.simSeconds as number) + 5 + 2, 9);
     const limited = simConfig({ limits: { restartsMax: 1 }, topology: { samplers: 1, verifierThreads: 1 } });
-    const err = await simRun(limited, { ...settings, faults: [{ kind: 'crash', actor: 'sampler', at: { step: 1 } }, { kind: 'crash', actor: 'sampler', at: { step: 2 } }] }, { dir: null }).catch((e) => e);
+    const err = await simRun(
+      limited,
+      {
+        ...settings,
+        faults: [
+          { kind: 'crash', actor: 'sampler', at: { step: 1 } },
+          { kind: 'crash', actor: 'sampler', at: { step: 2 } },
+        ],
+      },
+      { dir: null },
+    ).catch((e) => e);
     expect(String(err)).toMatch(/sampler-0 failed 2 times \(limits.restartsMax 1\)/);
   });
 });
 
 describe('virtual clock, real compute (wasm)', () => {
-  const cfgBase = (over: Record<string, unknown> = {}) => simConfig({ staleness: { policy: 'inflight', eta: 1 }, curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] }, ...over });
+  const cfgBase = (over: Record<string, unknown> = {}) =>
+    simConfig({
+      staleness: { policy: 'inflight', eta: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] },
+      ...over,
+    });
   const settingsBase = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 4 };
 
   it('replays byte for byte, and a halted run resumes to the same bytes and weights (faults included)', async () => {
     const faults: SimFaultInput[] = [
-      { kind: 'crash', actor: 'sampler', at: { step: 2 } }, { kind: 'crash', actor: 'learner', at: { step: 3 } },
+      { kind: 'crash', actor: 'sampler', at: { step: 2 } },
+      { kind: 'crash', actor: 'learner', at: { step: 3 } },
       { kind: 'storm', rate: 4, kinds: ['crash', 'slow'], roles: ['sampler', 'verifier'], until: 3 },
     ];
-    const limits = { limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 } };
+    const limits = {
+      limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 },
+    };
     const cfg = (over: Record<string, unknown> = {}) => cfgBase({ ...limits, ...over });
     const settings = { ...settingsBase, faults };
     const a = await simRun(cfg(), settings);
@@ -241,11 +355,18 @@ describe('virtual clock, real compute (wasm)', () => {
 
   it('in sync mode faults change the schedule, never the result', async () => {
     const settings = settingsBase;
-    const sync = (over: Record<string, unknown> = {}) => cfgBase({ staleness: { policy: 'sync' }, limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 }, ...over });
+    const sync = (over: Record<string, unknown> = {}) =>
+      cfgBase({
+        staleness: { policy: 'sync' },
+        limits: { samplerTimeoutMs: 500, verifierTimeoutMs: 500, learnerTimeoutMs: 500, restartsMax: 50 },
+        ...over,
+      });
     const clean = await simRun(sync(), settings, { dir: null });
     const faults: SimFaultInput[] = [
-      { kind: 'crash', actor: 'sampler', at: { step: 2 } }, { kind: 'hang', actor: 'sampler-1', at: { step: 3 } },
-      { kind: 'crash', actor: 'learner', at: { step: 3 } }, { kind: 'hang', actor: 'verifier', at: { step: 1 } },
+      { kind: 'crash', actor: 'sampler', at: { step: 2 } },
+      { kind: 'hang', actor: 'sampler-1', at: { step: 3 } },
+      { kind: 'crash', actor: 'learner', at: { step: 3 } },
+      { kind: 'hang', actor: 'verifier', at: { step: 1 } },
       { kind: 'drop-publication', version: 2, retryAfter: 0.1 },
       { kind: 'storm', rate: 3, kinds: ['crash', 'hang', 'slow'], roles: ['sampler', 'learner'], until: 10 },
     ];

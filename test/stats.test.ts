@@ -5,10 +5,25 @@ import { pairedDiff, summarizeExperiment, type CellResult } from '../src/experim
 import type { BudgetRow } from '../src/eval/countdown.js';
 
 const row = (budget: number, correct: number[]): BudgetRow => ({
-  budget, passAt: {}, meanLength: 0, meanLengthCorrect: null, meanLengthIncorrect: null, meanAttempts: 1, meanUniqueAttempts: 1, entropy: 0, correct,
+  budget,
+  passAt: {},
+  meanLength: 0,
+  meanLengthCorrect: null,
+  meanLengthIncorrect: null,
+  meanAttempts: 1,
+  meanUniqueAttempts: 1,
+  entropy: 0,
+  correct,
 });
 const cell = (arm: string, seed: number, byBudget: Record<number, number[]>): CellResult => ({
-  arm, seed, samples: 4, rows: Object.entries(byBudget).map(([b, c]) => row(Number(b), c)), finalEntropy: null, finalLength: null, budgetChoices: [], wallSeconds: 1,
+  arm,
+  seed,
+  samples: 4,
+  rows: Object.entries(byBudget).map(([b, c]) => row(Number(b), c)),
+  finalEntropy: null,
+  finalLength: null,
+  budgetChoices: [],
+  wallSeconds: 1,
 });
 
 describe('bootstrap confidence intervals', () => {
@@ -46,7 +61,11 @@ describe('paired differences between arms', () => {
   });
 
   it('leave out seeds one arm lacks, and the extrapolation gain pairs two budgets of one arm', () => {
-    const rs = [cell('e3', 0, { 72: [0, 0], 288: [2, 4] }), cell('e3', 1, { 72: [4, 4], 288: [4, 4] }), cell('mask', 0, { 72: [0, 0], 288: [0, 0] })];
+    const rs = [
+      cell('e3', 0, { 72: [0, 0], 288: [2, 4] }),
+      cell('e3', 1, { 72: [4, 4], 288: [4, 4] }),
+      cell('mask', 0, { 72: [0, 0], 288: [0, 0] }),
+    ];
     expect(pairedDiff(rs, 'e3', 72, 'mask', 72)!.perSeed).toEqual([0]);
     const s = summarizeExperiment(rs, ['e3', 'mask']);
     expect(s.arms.e3!.gain4x!.ci.mean).toBeCloseTo(0.375, 12);

@@ -7,7 +7,11 @@ import { parseTrace, checkChain } from '../src/tasks/countdown/trace.js';
 
 function stats(knobs: SynthKnobs, n = 1500, context = 320) {
   const rng = new Rng('synth');
-  let attempts = 0, verdictRight = 0, verdicts = 0, hits = 0, maxLen = 0;
+  let attempts = 0,
+    verdictRight = 0,
+    verdicts = 0,
+    hits = 0,
+    maxLen = 0;
   const byIndex: [number, number][] = [];
   for (let i = 0; i < n; i++) {
     const p = generateProblem(rng, 3, 'train');
@@ -25,7 +29,13 @@ function stats(knobs: SynthKnobs, n = 1500, context = 320) {
       byIndex[k]![1]++;
     });
   }
-  return { meanAttempts: attempts / n, verifyAccuracy: verdictRight / verdicts, attemptSuccess: hits / attempts, maxLen, byIndex };
+  return {
+    meanAttempts: attempts / n,
+    verifyAccuracy: verdictRight / verdicts,
+    attemptSuccess: hits / attempts,
+    maxLen,
+    byIndex,
+  };
 }
 
 describe('base-trace synthesizer (v2)', () => {
@@ -36,7 +46,7 @@ describe('base-trace synthesizer (v2)', () => {
     expect(s.attemptSuccess).toBeCloseTo(BASE_KNOBS.generationSkill, 1);
   });
 
-  it('is stationary: attempt success by attempt index stays within ±0.03 of the first attempt\'s', () => {
+  it("is stationary: attempt success by attempt index stays within ±0.03 of the first attempt's", () => {
     // Traces that always continue after a ✗ (longFraction 1), so every index has thousands of attempts.
     const s = stats({ ...BASE_KNOBS, generationSkill: 0.3, longFraction: 1 }, 6000);
     const rate = ([h, n]: [number, number]) => h / n;

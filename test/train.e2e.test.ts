@@ -26,12 +26,29 @@ function train(...args: string[]) {
 }
 
 interface Summary {
-  steps: number; rolloutsGenerated: number; rolloutsTrained: number; rolloutsDroppedStale: number; rolloutsDroppedInvalid: number;
-  rolloutsLost: number; stalenessMax: number; stalenessBound: number; restarts: number; finalVersion: number; weightsSha256: string;
-  transitions: number; faultsFired: string[]; replayMismatches: number; interrupted: boolean;
+  steps: number;
+  rolloutsGenerated: number;
+  rolloutsTrained: number;
+  rolloutsDroppedStale: number;
+  rolloutsDroppedInvalid: number;
+  rolloutsLost: number;
+  stalenessMax: number;
+  stalenessBound: number;
+  restarts: number;
+  finalVersion: number;
+  weightsSha256: string;
+  transitions: number;
+  faultsFired: string[];
+  replayMismatches: number;
+  interrupted: boolean;
 }
 const summaryOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
-const metricsOf = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const metricsOf = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 function checkInvariants(dir: string, steps: number): Summary {
   const s = summaryOf(dir);
@@ -45,9 +62,35 @@ function checkInvariants(dir: string, steps: number): Summary {
   expect(m.map((x) => x.step)).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
   // Tensors stay flat in every worker after the first step.
   expect(new Set(m.slice(1).map((x) => x.learnerNumTensors)).size).toBe(1);
-  for (const id of Object.keys(m.at(-1).samplerNumTensors)) expect(new Set(m.slice(1).map((x) => x.samplerNumTensors[id]).filter((x) => x !== undefined)).size).toBe(1);
-  const roles = new Set(fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).role));
-  for (const r of ['coordinator', 'sampler', 'verifier', 'grader', 'batcher', 'learner', 'weightStore', 'curriculum', 'supervisor', 'evaluator']) expect(roles).toContain(r);
+  for (const id of Object.keys(m.at(-1).samplerNumTensors))
+    expect(
+      new Set(
+        m
+          .slice(1)
+          .map((x) => x.samplerNumTensors[id])
+          .filter((x) => x !== undefined),
+      ).size,
+    ).toBe(1);
+  const roles = new Set(
+    fs
+      .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).role),
+  );
+  for (const r of [
+    'coordinator',
+    'sampler',
+    'verifier',
+    'grader',
+    'batcher',
+    'learner',
+    'weightStore',
+    'curriculum',
+    'supervisor',
+    'evaluator',
+  ])
+    expect(roles).toContain(r);
   return s;
 }
 
@@ -55,10 +98,14 @@ let baseline: Summary;
 beforeAll(() => {
   const r = train('--config', config('base'), '--out', path.join(tmp, 'base'));
   expect(r.code, r.err).toBe(0);
-  expect(r.out).toMatch(new RegExp(`next: e3sim report ${path.join(tmp, 'base').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)); // the next step, named
+  expect(r.out).toMatch(
+    new RegExp(`next: e3sim report ${path.join(tmp, 'base').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+  ); // the next step, named
   baseline = checkInvariants(path.join(tmp, 'base'), 4);
   // The evaluator ran at the last step on held-out problems, at every configured budget.
-  const ev = (baseline as unknown as { eval: { step: number; rows: { budget: number; passAt: Record<string, number> }[] } }).eval;
+  const ev = (
+    baseline as unknown as { eval: { step: number; rows: { budget: number; passAt: Record<string, number> }[] } }
+  ).eval;
   expect(ev.step).toBe(4);
   expect(ev.rows.map((r) => r.budget)).toEqual(SMOKE.eval.budgets);
   // pass@k is a probability, rises with k, and pass@1 is a mean of c/n over the problems: a multiple of 1/(problems · samples)
@@ -66,8 +113,11 @@ beforeAll(() => {
   for (const r of ev.rows) {
     expect(r.passAt['1']).toBeGreaterThanOrEqual(0);
     expect(r.passAt['1']).toBeLessThanOrEqual(1);
-    const k = Object.keys(r.passAt).map(Number).sort((a, b) => a - b);
-    for (let i = 1; i < k.length; i++) expect(r.passAt[String(k[i])]).toBeGreaterThanOrEqual(r.passAt[String(k[i - 1])]! - 1e-12);
+    const k = Object.keys(r.passAt)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (let i = 1; i < k.length; i++)
+      expect(r.passAt[String(k[i])]).toBeGreaterThanOrEqual(r.passAt[String(k[i - 1])]! - 1e-12);
     expect(Math.abs(r.passAt['1']! / unit - Math.round(r.passAt['1']! / unit))).toBeLessThan(1e-9);
   }
 }, 180_000);
@@ -75,16 +125,36 @@ beforeAll(() => {
 describe('e3sim train, each staleness policy', () => {
   it.each([
     ['one-step-off', { staleness: { policy: 'one-step-off' }, learner: { correction: { kind: 'tis', c: 2 } } }, 1],
-    ['async', { staleness: { policy: 'async', eta: 2 }, topology: { samplers: 2, verifierThreads: 1 }, learner: { correction: { kind: 'decoupled', c: 2 } } }, 2],
-    ['inflight', { staleness: { policy: 'inflight', eta: 1 }, topology: { samplers: 2, verifierThreads: 1 }, learner: { correction: { kind: 'drop', maxLag: 0 } } }, 1],
-  ] as const)('%s keeps every rollout accounted and staleness within %s', (name, over, bound) => {
-    const dir = path.join(tmp, name);
-    const r = train('--config', config(name, over), '--out', dir);
-    expect(r.code, r.err).toBe(0);
-    const s = checkInvariants(dir, 4);
-    expect(s.stalenessBound).toBe(bound);
-    if (name === 'inflight') expect(s.rolloutsDroppedStale).toBe(s.rolloutsGenerated - s.rolloutsTrained); // drop past lag 0
-  }, 180_000);
+    [
+      'async',
+      {
+        staleness: { policy: 'async', eta: 2 },
+        topology: { samplers: 2, verifierThreads: 1 },
+        learner: { correction: { kind: 'decoupled', c: 2 } },
+      },
+      2,
+    ],
+    [
+      'inflight',
+      {
+        staleness: { policy: 'inflight', eta: 1 },
+        topology: { samplers: 2, verifierThreads: 1 },
+        learner: { correction: { kind: 'drop', maxLag: 0 } },
+      },
+      1,
+    ],
+  ] as const)(
+    '%s keeps every rollout accounted and staleness within %s',
+    (name, over, bound) => {
+      const dir = path.join(tmp, name);
+      const r = train('--config', config(name, over), '--out', dir);
+      expect(r.code, r.err).toBe(0);
+      const s = checkInvariants(dir, 4);
+      expect(s.stalenessBound).toBe(bound);
+      if (name === 'inflight') expect(s.rolloutsDroppedStale).toBe(s.rolloutsGenerated - s.rolloutsTrained); // drop past lag 0
+    },
+    180_000,
+  );
 
   it('sync is reproducible: the same seed gives the same weights', () => {
     expect(baseline.stalenessMax).toBe(0);
@@ -97,13 +167,24 @@ describe('e3sim train, each staleness policy', () => {
 describe('the coupled curriculum', () => {
   it('buckets the pool on the base model, picks each stage budget by the rule, and records every decision', () => {
     const dir = path.join(tmp, 'coupled');
-    const r = train('--config', config('coupled', {
-      curriculum: {
-        kind: 'coupled', ladder: [16, 32, 64], k: 2, measure: { problems: 4, samples: 4 },
-        pool: { difficulties: [3, 4], perDifficulty: 6, samples: 4, k: 4, budgetTokens: 64 },
-        stages: [{ buckets: ['easy'], steps: 2 }, { buckets: ['medium', 'hard'], steps: 2 }],
-      },
-    }), '--out', dir);
+    const r = train(
+      '--config',
+      config('coupled', {
+        curriculum: {
+          kind: 'coupled',
+          ladder: [16, 32, 64],
+          k: 2,
+          measure: { problems: 4, samples: 4 },
+          pool: { difficulties: [3, 4], perDifficulty: 6, samples: 4, k: 4, budgetTokens: 64 },
+          stages: [
+            { buckets: ['easy'], steps: 2 },
+            { buckets: ['medium', 'hard'], steps: 2 },
+          ],
+        },
+      }),
+      '--out',
+      dir,
+    );
     expect(r.code, r.err).toBe(0);
     checkInvariants(dir, 4);
     const lines = metricsOf(dir).filter((x) => ['buckets', 'budget-choice', 'stage'].includes(x.type));
@@ -116,11 +197,22 @@ describe('the coupled curriculum', () => {
     }
     // Each trained step ran at its stage's chosen budget, on its stage's buckets.
     const steps = metricsOf(dir).filter((x) => x.type === undefined);
-    expect(steps.map((x) => x.budgetTokens)).toEqual([choices[0].budget, choices[0].budget, choices[1].budget, choices[1].budget]);
+    expect(steps.map((x) => x.budgetTokens)).toEqual([
+      choices[0].budget,
+      choices[0].budget,
+      choices[1].budget,
+      choices[1].budget,
+    ]);
     expect(steps.map((x) => x.buckets.join('+'))).toEqual(['easy', 'easy', 'medium+hard', 'medium+hard']);
     const buckets = JSON.parse(fs.readFileSync(path.join(dir, 'buckets.json'), 'utf8'));
     expect(buckets.summary.reduce((n: number, b: { problems: number }) => n + b.problems, 0)).toBe(12);
-    const stageChanges = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((t) => t.actor === 'curriculum').map((t) => t.to);
+    const stageChanges = fs
+      .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((t) => t.actor === 'curriculum')
+      .map((t) => t.to);
     expect(stageChanges).toEqual(['measuring', 'running', 'measuring', 'running', 'finished']);
   }, 180_000);
 });
@@ -135,20 +227,42 @@ describe('supervision', () => {
     ['hang:learner@step=4'],
     ['crash:grader@step=2'],
     ['hang:grader@step=3'],
-  ])('survives %s: the run completes, nothing lost, the restart counted, same weights as without the fault', (fault) => {
-    const dir = path.join(tmp, fault.replace(/[^a-z0-9]/g, '-'));
-    const r = train('--config', config(`f-${fault.replace(/[^a-z0-9]/g, '-')}`, { limits: { samplerTimeoutMs: 6000, verifierTimeoutMs: 1500, learnerTimeoutMs: 6000 } }), '--out', dir, '--inject', fault);
-    expect(r.code, r.err).toBe(0);
-    const s = checkInvariants(dir, 4);
-    expect(s.restarts).toBe(1);
-    expect(s.faultsFired).toHaveLength(1);
-    expect(s.replayMismatches).toBe(0);
-    expect(s.weightsSha256).toBe(baseline.weightsSha256);
-  }, 180_000);
+  ])(
+    'survives %s: the run completes, nothing lost, the restart counted, same weights as without the fault',
+    (fault) => {
+      const dir = path.join(tmp, fault.replace(/[^a-z0-9]/g, '-'));
+      const r = train(
+        '--config',
+        config(`f-${fault.replace(/[^a-z0-9]/g, '-')}`, {
+          limits: { samplerTimeoutMs: 6000, verifierTimeoutMs: 1500, learnerTimeoutMs: 6000 },
+        }),
+        '--out',
+        dir,
+        '--inject',
+        fault,
+      );
+      expect(r.code, r.err).toBe(0);
+      const s = checkInvariants(dir, 4);
+      expect(s.restarts).toBe(1);
+      expect(s.faultsFired).toHaveLength(1);
+      expect(s.replayMismatches).toBe(0);
+      expect(s.weightsSha256).toBe(baseline.weightsSha256);
+    },
+    180_000,
+  );
 
   it('weight publications late or lost (then sent again) change the timing, never the result', () => {
     const dir = path.join(tmp, 'publications');
-    const r = train('--config', config('publications'), '--out', dir, '--inject', 'delay:publication@version=1=400ms', '--inject', 'drop:publication@version=3');
+    const r = train(
+      '--config',
+      config('publications'),
+      '--out',
+      dir,
+      '--inject',
+      'delay:publication@version=1=400ms',
+      '--inject',
+      'drop:publication@version=3',
+    );
     expect(r.code, r.err).toBe(0);
     const s = checkInvariants(dir, 4);
     expect(s.faultsFired.sort()).toEqual(['delay-publication@1', 'drop-publication@3']);
@@ -160,11 +274,14 @@ describe('supervision', () => {
 describe('checkpoints and resume', () => {
   it('SIGINT writes a checkpoint; --resume finishes with the same steps, accounting and weights', async () => {
     const dir = path.join(tmp, 'interrupted');
-    const child = spawn(process.execPath, [BIN, 'train', '--quiet', '--config', config('interrupted'), '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'train', '--quiet', '--config', config('interrupted'), '--out', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const metrics = path.join(dir, 'metrics.jsonl');
-    for (let i = 0; i < 600 && !(fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').length > 0); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !(fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').length > 0); i++)
+      await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code, err).toBe(130);
@@ -202,8 +319,14 @@ describe('bad input', () => {
   it.each([
     [['--config', '/nonexistent.yaml'], /--config: '\/nonexistent\.yaml' does not exist/],
     [[], /--config: required/],
-    [['--config', 'examples/smoke.yaml', '--inject', 'crash:gpu@step=1'], /--inject: 'crash:gpu@step=1': expected crash:ROLE@step=N/],
-    [['--config', 'examples/smoke.yaml', '--max-steps', '0', '--out', path.join(tmp, 'never')], /--max-steps: expected an integer in 1\.\./],
+    [
+      ['--config', 'examples/smoke.yaml', '--inject', 'crash:gpu@step=1'],
+      /--inject: 'crash:gpu@step=1': expected crash:ROLE@step=N/,
+    ],
+    [
+      ['--config', 'examples/smoke.yaml', '--max-steps', '0', '--out', path.join(tmp, 'never')],
+      /--max-steps: expected an integer in 1\.\./,
+    ],
     [['--resume', '/nonexistent-run'], /--resume: '\/nonexistent-run' has no config\.json/],
   ])('exits 2 naming the input: %s', (args, message) => {
     const r = train(...(args as string[]));

@@ -18,10 +18,20 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const prompts = [[1, 3, 4, 5], [1, 6, 7, 8], [1, 9, 9, 9]];
+const prompts = [
+  [1, 3, 4, 5],
+  [1, 6, 7, 8],
+  [1, 9, 9, 9],
+];
 const draw = (m: Gpt, seed: string) => {
   const rng = new Rng(seed);
-  return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: 2, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)) });
+  return sample(m, prompts, {
+    budgetTokens: 16,
+    temperature: 0.8,
+    eosId: 2,
+    padId: 0,
+    rngs: prompts.map((_, i) => rng.fork(i)),
+  });
 };
 
 describe('tiny GPT', () => {
@@ -63,9 +73,17 @@ describe('tiny GPT', () => {
     const m = Gpt.create(TINY, new Rng(9));
     const run = (hostKvCache: boolean) => {
       const rng = new Rng('kv');
-      return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: 2, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)), hostKvCache });
+      return sample(m, prompts, {
+        budgetTokens: 16,
+        temperature: 0.8,
+        eosId: 2,
+        padId: 0,
+        rngs: prompts.map((_, i) => rng.fork(i)),
+        hostKvCache,
+      });
     };
-    const host = run(true), tensor = run(false);
+    const host = run(true),
+      tensor = run(false);
     expect(host.map((r) => r.tokens)).toEqual(tensor.map((r) => r.tokens));
     const diff = host.flatMap((r, b) => r.logprobs.map((lp, t) => Math.abs(lp - tensor[b]!.logprobs[t]!)));
     expect(Math.max(...diff)).toBeLessThan(1e-5);
@@ -74,16 +92,31 @@ describe('tiny GPT', () => {
     const swap = (hostKvCache: boolean) => {
       const mm = Gpt.create(TINY, new Rng(9));
       const rng = new Rng('kv');
-      const r = sample(mm, prompts, { budgetTokens: 16, temperature: 0.8, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)), hostKvCache, beforeDecode: (pos) => pos === 5 && mm.load(other) });
+      const r = sample(mm, prompts, {
+        budgetTokens: 16,
+        temperature: 0.8,
+        eosId: -1,
+        padId: 0,
+        rngs: prompts.map((_, i) => rng.fork(i)),
+        hostKvCache,
+        beforeDecode: (pos) => pos === 5 && mm.load(other),
+      });
       mm.dispose();
       return r;
     };
-    const a = swap(true), b = swap(false);
+    const a = swap(true),
+      b = swap(false);
     expect(a.map((r) => r.tokens)).toEqual(b.map((r) => r.tokens));
     expect(a.every((r) => r.tokens.length === 16)).toBe(true);
     const noSwap = (() => {
       const rng = new Rng('kv');
-      return sample(m, prompts, { budgetTokens: 16, temperature: 0.8, eosId: -1, padId: 0, rngs: prompts.map((_, i) => rng.fork(i)) });
+      return sample(m, prompts, {
+        budgetTokens: 16,
+        temperature: 0.8,
+        eosId: -1,
+        padId: 0,
+        rngs: prompts.map((_, i) => rng.fork(i)),
+      });
     })();
     expect(a.map((r) => r.tokens.slice(0, 5))).toEqual(noSwap.map((r) => r.tokens.slice(0, 5))); // before the swap: the same
     expect(a.map((r) => r.tokens)).not.toEqual(noSwap.map((r) => r.tokens)); // after it: the other weights
@@ -92,7 +125,11 @@ describe('tiny GPT', () => {
 
   it('the SIMD attention kernels equal the JavaScript reference', () => {
     const rng = new Rng('simd');
-    for (const [B, H, hd, L, len] of [[3, 2, 8, 10, 7], [2, 4, 4, 5, 1], [5, 1, 32, 33, 33]] as const) {
+    for (const [B, H, hd, L, len] of [
+      [3, 2, 8, 10, 7],
+      [2, 4, 4, 5, 1],
+      [5, 1, 32, 33, 33],
+    ] as const) {
       const simd = new HostKvCache(B, H, hd, L, 1);
       const js = new HostKvCache(B, H, hd, L, 1, { simd: false });
       expect([simd.kernel, js.kernel]).toEqual(['simd', 'js']);
@@ -104,7 +141,8 @@ describe('tiny GPT', () => {
           c.write(0, pos, 1, k, v);
           c.length = pos + 1;
         }
-        const a = simd.attend(0, q), b = js.attend(0, q);
+        const a = simd.attend(0, q),
+          b = js.attend(0, q);
         for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
       }
     }
@@ -112,12 +150,20 @@ describe('tiny GPT', () => {
 
   it('custom-gradient matmuls equal the built-in gradients', () => {
     const rng = new Rng(3);
-    const rnd = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape);
-    const x = rnd([5, 4]) as tf.Tensor2D, w = rnd([4, 3]) as tf.Tensor2D, up = rnd([5, 3]);
+    const rnd = (shape: number[]) =>
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+        shape,
+      );
+    const x = rnd([5, 4]) as tf.Tensor2D,
+      w = rnd([4, 3]) as tf.Tensor2D,
+      up = rnd([5, 3]);
     const ours = tf.grads((a, b) => tf.sum(tf.mul(linear(a as tf.Tensor2D, b as tf.Tensor2D), up)))([x, w]);
     const ref = tf.grads((a, b) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), up)))([x, w]);
     ours.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref[i]!))).dataSync()[0]).toBeLessThan(1e-5));
-    const a = rnd([2, 5, 4]) as tf.Tensor3D, c = rnd([2, 4, 3]) as tf.Tensor3D, up3 = rnd([2, 5, 3]);
+    const a = rnd([2, 5, 4]) as tf.Tensor3D,
+      c = rnd([2, 4, 3]) as tf.Tensor3D,
+      up3 = rnd([2, 5, 3]);
     const ours3 = tf.grads((p, q) => tf.sum(tf.mul(bmm(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
     const ref3 = tf.grads((p, q) => tf.sum(tf.mul(tf.matMul(p as tf.Tensor3D, q as tf.Tensor3D), up3)))([a, c]);
     ours3.forEach((g, i) => expect(tf.max(tf.abs(tf.sub(g, ref3[i]!))).dataSync()[0]).toBeLessThan(1e-5));
@@ -125,21 +171,42 @@ describe('tiny GPT', () => {
 
   it('LayerNorm with its hand-written gradient equals the autodiff one', () => {
     const rng = new Rng(8);
-    const rnd = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape);
-    const x = rnd([6, 8]) as tf.Tensor2D, g = rnd([8]) as tf.Tensor1D, b = rnd([8]) as tf.Tensor1D, up = rnd([6, 8]);
-    const y = layerNorm(x, g, b), yr = layerNormReference(x, g, b);
+    const rnd = (shape: number[]) =>
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+        shape,
+      );
+    const x = rnd([6, 8]) as tf.Tensor2D,
+      g = rnd([8]) as tf.Tensor1D,
+      b = rnd([8]) as tf.Tensor1D,
+      up = rnd([6, 8]);
+    const y = layerNorm(x, g, b),
+      yr = layerNormReference(x, g, b);
     expect(tf.max(tf.abs(tf.sub(y, yr))).dataSync()[0]).toBeLessThan(1e-5);
-    const ours = tf.grads((p, q, r) => tf.sum(tf.mul(layerNorm(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)))([x, g, b]);
-    const ref = tf.grads((p, q, r) => tf.sum(tf.mul(layerNormReference(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)))([x, g, b]);
+    const ours = tf.grads((p, q, r) =>
+      tf.sum(tf.mul(layerNorm(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)),
+    )([x, g, b]);
+    const ref = tf.grads((p, q, r) =>
+      tf.sum(tf.mul(layerNormReference(p as tf.Tensor2D, q as tf.Tensor1D, r as tf.Tensor1D), up)),
+    )([x, g, b]);
     ours.forEach((gr, i) => expect(tf.max(tf.abs(tf.sub(gr, ref[i]!))).dataSync()[0]).toBeLessThan(1e-4));
   });
 
   it('passes a finite-difference gradient check on a tiny config', () => {
     const m = Gpt.create({ ...TINY, nLayers: 1 }, new Rng(9));
     const rng = new Rng(4);
-    const B = 2, T = 6;
-    const toks = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)), [B, T], 'int32');
-    const tg = tf.tensor2d(Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)), [B, T], 'int32');
+    const B = 2,
+      T = 6;
+    const toks = tf.tensor2d(
+      Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)),
+      [B, T],
+      'int32',
+    );
+    const tg = tf.tensor2d(
+      Int32Array.from({ length: B * T }, () => rng.int(TINY.vocabSize)),
+      [B, T],
+      'int32',
+    );
     const loss = () => tf.neg(tf.mean(tokenLogprobsTensor(m, toks, tg).logprobs)) as tf.Scalar;
     const { grads } = tf.variableGrads(loss, m.variables);
     const lossValue = () => tf.tidy(() => loss().dataSync()[0]!);
@@ -151,7 +218,12 @@ describe('tiny GPT', () => {
       for (let trial = 0; trial < 3; trial++) {
         const i = rng.int(base.length);
         const eps = 1e-2;
-        const bump = (d: number) => { const a = base.slice(); a[i] = base[i]! + d; v.assign(tf.tensor(a, v.shape)); return lossValue(); };
+        const bump = (d: number) => {
+          const a = base.slice();
+          a[i] = base[i]! + d;
+          v.assign(tf.tensor(a, v.shape));
+          return lossValue();
+        };
         const numeric = (bump(eps) - bump(-eps)) / (2 * eps);
         v.assign(tf.tensor(base, v.shape));
         expect(Math.abs(numeric - g[i]!)).toBeLessThan(2e-3 + 0.05 * Math.abs(g[i]!));
@@ -180,7 +252,19 @@ describe('tiny GPT', () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-ck-')), 'ck');
     const m = Gpt.create(TINY, new Rng(6));
     const packed = m.pack();
-    saveCheckpoint(dir, { kind: 'gpt', config: TINY, tokenizer: { name: 'test', vocabSize: 20 }, seed: 6, command: 'test', versions: {}, step: 0 }, packed);
+    saveCheckpoint(
+      dir,
+      {
+        kind: 'gpt',
+        config: TINY,
+        tokenizer: { name: 'test', vocabSize: 20 },
+        seed: 6,
+        command: 'test',
+        versions: {},
+        step: 0,
+      },
+      packed,
+    );
     const ck = loadCheckpoint(dir);
     expect(ck.weights.data).toEqual(packed.data);
     const file = path.join(dir, 'weights.bin');

@@ -12,7 +12,15 @@ describe('countdown verifier', () => {
   it('accepts a correct trace and reports its statistics', () => {
     // 13 tokens per attempt (two 5-token steps, a comma, a verdict, a bar) + 13 for 'A', the chain and EOS
     const r = v('7*3=21,21+9=30 ✗ | 7*9=63,63-3=60 ✓ | A 7*9=63,63-3=60 <eos>');
-    expect(r).toEqual({ correct: true, reason: 'ok', attempts: 2, uniqueAttempts: 2, selfVerdicts: 2, selfVerdictAccuracy: 1, lengthTokens: 39 });
+    expect(r).toEqual({
+      correct: true,
+      reason: 'ok',
+      attempts: 2,
+      uniqueAttempts: 2,
+      selfVerdicts: 2,
+      selfVerdictAccuracy: 1,
+      lengthTokens: 39,
+    });
   });
 
   it('counts repeated attempts once in uniqueAttempts and judges verdicts by the written value', () => {
@@ -34,7 +42,12 @@ describe('countdown verifier', () => {
     expect(v('A 7*9=63 <eos>').reason).toBe('wrong-numbers'); // 3 unused
     expect(v('A 7*9=64,64-3=61 <eos>').reason).toBe('wrong-value'); // arithmetic
     expect(v('A 7*9=63,63+3=66 <eos>').reason).toBe('wrong-value'); // misses target
-    expect(v('A 7*9=63,63-3=60 <eos>')).toMatchObject({ correct: true, attempts: 0, selfVerdicts: 0, selfVerdictAccuracy: null });
+    expect(v('A 7*9=63,63-3=60 <eos>')).toMatchObject({
+      correct: true,
+      attempts: 0,
+      selfVerdicts: 0,
+      selfVerdictAccuracy: null,
+    });
   });
 
   it('ignores everything after EOS', () => {

@@ -56,11 +56,24 @@ interface RunFacts {
 
 function facts(dir: string): RunFacts {
   const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-  const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const stepLines = lines.filter((l) => l.type === undefined);
   return {
     weightsSha256: String(s.weightsSha256),
-    counts: Object.fromEntries(['rolloutsGenerated', 'rolloutsTrained', 'rolloutsDroppedStale', 'rolloutsDroppedInvalid', 'rolloutsLost', 'steps'].map((k) => [k, Number(s[k])])),
+    counts: Object.fromEntries(
+      [
+        'rolloutsGenerated',
+        'rolloutsTrained',
+        'rolloutsDroppedStale',
+        'rolloutsDroppedInvalid',
+        'rolloutsLost',
+        'steps',
+      ].map((k) => [k, Number(s[k])]),
+    ),
     stalenessByStep: stepLines.map((l) => Number(l.stalenessMax)),
     steps: stepLines.map((l) => Number(l.step)),
     evalLines: lines.filter((l) => l.type === 'eval').length,
@@ -91,7 +104,12 @@ function phaseOf(dir: string): string {
   return 'sampling';
 }
 
-function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null, timeoutMs: number, logFile?: string): Promise<{ code: number | null; phase: string | null; stderr: string }> {
+function launch(
+  args: string[],
+  signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null,
+  timeoutMs: number,
+  logFile?: string,
+): Promise<{ code: number | null; phase: string | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -99,15 +117,19 @@ function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number
     let phase: string | null = null;
     const timers: NodeJS.Timeout[] = [];
     if (signalAt) {
-      timers.push(setTimeout(() => {
-        phase = phaseOf(signalAt.dir);
-        child.kill(signalAt.signal);
-      }, signalAt.atMs));
+      timers.push(
+        setTimeout(() => {
+          phase = phaseOf(signalAt.dir);
+          child.kill(signalAt.signal);
+        }, signalAt.atMs),
+      );
     }
-    timers.push(setTimeout(() => {
-      stderr += `\n[stress] still running after ${timeoutMs} ms: killed (a hang)`;
-      child.kill('SIGKILL');
-    }, timeoutMs));
+    timers.push(
+      setTimeout(() => {
+        stderr += `\n[stress] still running after ${timeoutMs} ms: killed (a hang)`;
+        child.kill('SIGKILL');
+      }, timeoutMs),
+    );
     child.on('exit', (code, sig) => {
       for (const t of timers) clearTimeout(t);
       if (logFile) fs.appendFileSync(logFile, `$ e3sim ${args.join(' ')}\n${stderr}\n[exit ${code ?? sig}]\n`);
@@ -117,7 +139,9 @@ function launch(args: string[], signalAt: { signal: NodeJS.Signals; atMs: number
   });
 }
 
-export async function runStress(o: StressOptions): Promise<{ reference: RunFacts; referenceMs: number; trials: TrialResult[] }> {
+export async function runStress(
+  o: StressOptions,
+): Promise<{ reference: RunFacts; referenceMs: number; trials: TrialResult[] }> {
   const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
   fs.mkdirSync(work, { recursive: true });
   const timeout = o.processTimeoutMs ?? 120_000;
@@ -134,15 +158,23 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
   const t0 = wallNow();
   const ref = await launch(['train', '--quiet', '--config', cfgFile, '--out', refDir], null, timeout);
   const referenceMs = wallNow() - t0;
-  if (ref.code !== 0) throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
+  if (ref.code !== 0)
+    throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
   const reference = facts(refDir);
   // The reference's training window (coordinator running → done), to aim most interruptions past start-up.
-  const tr = fs.readFileSync(path.join(refDir, 'transitions.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number; actor: string; to: string });
+  const tr = fs
+    .readFileSync(path.join(refDir, 'transitions.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { t: number; actor: string; to: string });
   const tRun = tr.find((t) => t.actor === 'coordinator' && t.to === 'running')?.t ?? 0;
   const tEnd = tr.filter((t) => t.actor === 'coordinator').at(-1)?.t ?? tRun;
   const trainingMs = Math.max(100, Math.min(referenceMs, tEnd - tRun));
   /** A third of the moments anywhere in the run's life, the rest inside its training window. */
-  const moment = (rng: Rng) => Math.round(rng.float() < 1 / 3 ? 200 + rng.float() * referenceMs : referenceMs - trainingMs + rng.float() * trainingMs);
+  const moment = (rng: Rng) =>
+    Math.round(
+      rng.float() < 1 / 3 ? 200 + rng.float() * referenceMs : referenceMs - trainingMs + rng.float() * trainingMs,
+    );
 
   const rng = new Rng(`interrupt-stress/${o.seed}`);
   const trials: TrialResult[] = [];
@@ -151,16 +183,23 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
   for (let i = 0; trials.filter((t) => t.exitCode !== 0).length < o.trials && i < 2 * o.trials; i++) {
     const dir = path.join(work, `trial-${i}`);
     fs.rmSync(dir, { recursive: true, force: true });
-    const signal = rng.float() < 0.5 ? 'SIGINT' as const : 'SIGKILL' as const;
+    const signal = rng.float() < 0.5 ? ('SIGINT' as const) : ('SIGKILL' as const);
     const atMs = moment(rng);
     const log = `${dir}.log`;
     fs.rmSync(log, { force: true });
-    const first = await launch(['train', '--quiet', '--config', cfgFile, '--out', dir], { signal, atMs, dir }, timeout, log);
+    const first = await launch(
+      ['train', '--quiet', '--config', cfgFile, '--out', dir],
+      { signal, atMs, dir },
+      timeout,
+      log,
+    );
     const problems: string[] = [];
     if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${atMs} ms)`);
-    if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0) problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+    if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0)
+      problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     let second: TrialResult['second'] = null;
-    if (rng.float() < 0.3) second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: moment(rng), phase: '', exitCode: null };
+    if (rng.float() < 0.3)
+      second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: moment(rng), phase: '', exitCode: null };
     let resumes = 0;
     let finished = first.code === 0;
     while (!finished && resumes < 4 && problems.length === 0) {
@@ -168,38 +207,62 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
       const interrupt = resumes === 1 && second ? { signal: second.signal, atMs: second.atMs, dir } : null;
       // Stopped before the run directory was made: what a user does is run the command again.
       const again = !fs.existsSync(path.join(dir, 'config.json'));
-      const r = await launch(again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir], interrupt, timeout, log);
+      const r = await launch(
+        again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir],
+        interrupt,
+        timeout,
+        log,
+      );
       if (interrupt && second) {
         second.phase = r.phase ?? 'finished first';
         second.exitCode = r.code;
       }
       if (r.stderr.includes('[stress]')) problems.push(`resume ${resumes} hung`);
       else if (r.code === 0) finished = true;
-      else if (!(interrupt && (r.code === 130 || r.code === 137))) problems.push(`resume ${resumes}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      else if (!(interrupt && (r.code === 130 || r.code === 137)))
+        problems.push(`resume ${resumes}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     }
     if (finished && problems.length === 0) {
       const f = facts(dir);
       if (f.weightsSha256 !== reference.weightsSha256) problems.push('weights differ from the uninterrupted run');
-      for (const [k, v] of Object.entries(reference.counts)) if (f.counts[k] !== v) problems.push(`${k} ${f.counts[k]} (uninterrupted: ${v})`);
-      if (JSON.stringify(f.steps) !== JSON.stringify(reference.steps)) problems.push(`metrics.jsonl steps ${f.steps.join(',')} (expected ${reference.steps.join(',')})`);
-      if (JSON.stringify(f.stalenessByStep) !== JSON.stringify(reference.stalenessByStep)) problems.push('staleness per step differs');
-      if (f.evalLines !== reference.evalLines) problems.push(`${f.evalLines} eval lines (uninterrupted: ${reference.evalLines})`);
+      for (const [k, v] of Object.entries(reference.counts))
+        if (f.counts[k] !== v) problems.push(`${k} ${f.counts[k]} (uninterrupted: ${v})`);
+      if (JSON.stringify(f.steps) !== JSON.stringify(reference.steps))
+        problems.push(`metrics.jsonl steps ${f.steps.join(',')} (expected ${reference.steps.join(',')})`);
+      if (JSON.stringify(f.stalenessByStep) !== JSON.stringify(reference.stalenessByStep))
+        problems.push('staleness per step differs');
+      if (f.evalLines !== reference.evalLines)
+        problems.push(`${f.evalLines} eval lines (uninterrupted: ${reference.evalLines})`);
       try {
         JSON.parse(fs.readFileSync(path.join(dir, 'trace.json'), 'utf8'));
       } catch (e) {
         problems.push(`trace.json does not parse: ${(e as Error).message.slice(0, 80)}`);
       }
-      const bad = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').split('\n').filter(Boolean).filter((l) => {
-        try {
-          JSON.parse(l);
-          return false;
-        } catch {
-          return true;
-        }
-      }).length;
+      const bad = fs
+        .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .filter((l) => {
+          try {
+            JSON.parse(l);
+            return false;
+          } catch {
+            return true;
+          }
+        }).length;
       if (bad) problems.push(`${bad} transitions.jsonl lines do not parse`);
     } else if (!finished && problems.length === 0) problems.push('did not finish within 4 resumes');
-    const t: TrialResult = { trial: i, signal, atMs, phase: first.phase ?? 'finished first', exitCode: first.code, second, resumes, ok: problems.length === 0, problems };
+    const t: TrialResult = {
+      trial: i,
+      signal,
+      atMs,
+      phase: first.phase ?? 'finished first',
+      exitCode: first.code,
+      second,
+      resumes,
+      ok: problems.length === 0,
+      problems,
+    };
     trials.push(t);
     o.onTrial?.(t);
   }
@@ -207,7 +270,14 @@ export async function runStress(o: StressOptions): Promise<{ reference: RunFacts
 }
 
 export function stressTable(r: Awaited<ReturnType<typeof runStress>>): string {
-  const rows = r.trials.map((t) => `| ${t.trial} | ${t.signal} at ${t.atMs} ms | ${t.phase} | ${t.exitCode} | ` +
-    `${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'} | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`);
-  return ['| trial | interruption | phase | exit | second interruption (during the resume) | resumes | outcome |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+  const rows = r.trials.map(
+    (t) =>
+      `| ${t.trial} | ${t.signal} at ${t.atMs} ms | ${t.phase} | ${t.exitCode} | ` +
+      `${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'} | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`,
+  );
+  return [
+    '| trial | interruption | phase | exit | second interruption (during the resume) | resumes | outcome |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }

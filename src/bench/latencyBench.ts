@@ -33,7 +33,12 @@ function row(name: string, samplesMs: number[]): LatencyRow {
 }
 
 /** Times `once` `n` times, one at a time, after `warm` unmeasured calls; milliseconds per call. */
-async function timeEach(n: number, warm: number, now: () => number, once: (i: number) => Promise<void>): Promise<number[]> {
+async function timeEach(
+  n: number,
+  warm: number,
+  now: () => number,
+  once: (i: number) => Promise<void>,
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < warm + n; i++) {
     const t0 = now();
@@ -44,14 +49,22 @@ async function timeEach(n: number, warm: number, now: () => number, once: (i: nu
 }
 
 /** GRADE sent to the grader machine, timed until its deliver actor runs. */
-async function timeGrader(n: number, warm: number, now: () => number, grade: () => Promise<ScoredGroup>): Promise<number[]> {
+async function timeGrader(
+  n: number,
+  warm: number,
+  now: () => number,
+  grade: () => Promise<ScoredGroup>,
+): Promise<number[]> {
   let resolveDelivered: () => void = () => {};
-  const actor = createActor(graderMachine.provide({
-    actors: {
-      grade: fromPromise(grade),
-      deliver: fromPromise(async () => resolveDelivered()),
-    },
-  }), { input: { queueMax: 4 } });
+  const actor = createActor(
+    graderMachine.provide({
+      actors: {
+        grade: fromPromise(grade),
+        deliver: fromPromise(async () => resolveDelivered()),
+      },
+    }),
+    { input: { queueMax: 4 } },
+  );
   actor.start();
   const out = await timeEach(n, warm, now, async () => {
     const delivered = new Promise<void>((r) => (resolveDelivered = r));
@@ -66,26 +79,48 @@ export async function runLatencyBench(opts: { messages: number; now: () => numbe
   const { messages: n, now } = opts;
   const warm = Math.min(1000, n);
   const rows: LatencyRow[] = [];
-  rows.push(row('xstate: grader machine, GRADE → deliver (in process)', await timeGrader(n, warm, now, async () => GROUP)));
+  rows.push(
+    row('xstate: grader machine, GRADE → deliver (in process)', await timeGrader(n, warm, now, async () => GROUP)),
+  );
 
   const worker = new WorkerHandle<BenchWorkerApi>('latency-echo', 'bench.worker.ts');
   try {
     const { port1, port2 } = new MessageChannel();
-    await worker.call('echo port', (api) => api.echoOn(Comlink.transfer(port2, [port2 as unknown as Transferable])), 60_000);
-    const raw = await timeEach(n, warm, now, (i) => new Promise<void>((resolve) => {
-      port1.once('message', () => resolve());
-      port1.postMessage(i);
-    }));
+    await worker.call(
+      'echo port',
+      (api) => api.echoOn(Comlink.transfer(port2, [port2 as unknown as Transferable])),
+      60_000,
+    );
+    const raw = await timeEach(
+      n,
+      warm,
+      now,
+      (i) =>
+        new Promise<void>((resolve) => {
+          port1.once('message', () => resolve());
+          port1.postMessage(i);
+        }),
+    );
     port1.close();
     rows.push(row('worker round trip: raw MessagePort', raw));
-    rows.push(row('worker round trip: comlink call', await timeEach(n, warm, now, async (i) => {
-      await worker.call('echo', (api) => api.echo(i), 60_000);
-    })));
+    rows.push(
+      row(
+        'worker round trip: comlink call',
+        await timeEach(n, warm, now, async (i) => {
+          await worker.call('echo', (api) => api.echo(i), 60_000);
+        }),
+      ),
+    );
 
-    rows.push(row('xstate + worker: GRADE → grade in a worker (comlink) → deliver', await timeGrader(n, warm, now, async () => {
-      await worker.call('echo', (api) => api.echo(0), 60_000);
-      return GROUP;
-    })));
+    rows.push(
+      row(
+        'xstate + worker: GRADE → grade in a worker (comlink) → deliver',
+        await timeGrader(n, warm, now, async () => {
+          await worker.call('echo', (api) => api.echo(0), 60_000);
+          return GROUP;
+        }),
+      ),
+    );
   } finally {
     await worker.terminate();
   }

@@ -25,7 +25,15 @@ export interface BenchShape {
   vocabSize: number;
 }
 
-export const REFERENCE_BENCH: BenchShape = { dModel: 128, nHeads: 4, nLayers: 2, contextLength: 128, batch: 64, promptTokens: 16, vocabSize: 128 };
+export const REFERENCE_BENCH: BenchShape = {
+  dModel: 128,
+  nHeads: 4,
+  nLayers: 2,
+  contextLength: 128,
+  batch: 64,
+  promptTokens: 16,
+  vocabSize: 128,
+};
 
 export interface BenchResult {
   backend: string;
@@ -40,8 +48,13 @@ export interface BenchResult {
   trainStepRuns: number[];
 }
 
-
-export function pgLoss(model: Gpt, tokens: tf.Tensor2D, targets: tf.Tensor2D, advantages: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
+export function pgLoss(
+  model: Gpt,
+  tokens: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  advantages: tf.Tensor1D,
+  mask: tf.Tensor1D,
+): tf.Scalar {
   const { logprobs } = tokenLogprobsTensor(model, tokens, targets);
   return tf.div(tf.neg(tf.sum(tf.mul(tf.mul(logprobs, advantages), mask))), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
 }
@@ -58,17 +71,32 @@ export class PolicyBenchWorkload {
   private readonly rng: Rng;
   private readonly batch: { tokens: tf.Tensor2D; targets: tf.Tensor2D; adv: tf.Tensor1D; mask: tf.Tensor1D };
 
-  constructor(readonly shape: BenchShape, seed = 'bench') {
-    const cfg: GptConfig = { vocabSize: shape.vocabSize, dModel: shape.dModel, nHeads: shape.nHeads, nLayers: shape.nLayers, contextLength: shape.contextLength };
+  constructor(
+    readonly shape: BenchShape,
+    seed = 'bench',
+  ) {
+    const cfg: GptConfig = {
+      vocabSize: shape.vocabSize,
+      dModel: shape.dModel,
+      nHeads: shape.nHeads,
+      nLayers: shape.nLayers,
+      contextLength: shape.contextLength,
+    };
     this.rng = new Rng(seed);
     this.model = Gpt.create(cfg, this.rng.fork('init'));
     const { batch: B, promptTokens: P, contextLength: T } = shape;
-    this.prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => 3 + this.rng.int(shape.vocabSize - 3)));
+    this.prompts = Array.from({ length: B }, () =>
+      Array.from({ length: P }, () => 3 + this.rng.int(shape.vocabSize - 3)),
+    );
     this.adam = new Adam(this.model.variables, { lr: 1e-4, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: 1 });
     const toks = new Int32Array(B * T).map(() => this.rng.int(shape.vocabSize));
     this.batch = {
       tokens: tf.tensor2d(toks, [B, T], 'int32'),
-      targets: tf.tensor2d(toks.map((_, i) => toks[i + 1] ?? 0), [B, T], 'int32'),
+      targets: tf.tensor2d(
+        toks.map((_, i) => toks[i + 1] ?? 0),
+        [B, T],
+        'int32',
+      ),
       adv: tf.tensor1d(new Float32Array(B * T).map(() => this.rng.normal())),
       mask: tf.tensor1d(new Float32Array(B * T).map((_, i) => (i % T >= P - 1 && i % T < T - 1 ? 1 : 0))),
     };
@@ -76,7 +104,13 @@ export class PolicyBenchWorkload {
 
   /** Generates the full budget for every prompt (EOS disabled); returns the tokens generated. */
   sampleOnce(repeat: number): number {
-    const res = sample(this.model, this.prompts, { budgetTokens: this.shape.contextLength - this.shape.promptTokens, temperature: 1, eosId: -1, padId: 0, rngs: this.prompts.map((_, i) => this.rng.fork(`s${repeat}.${i}`)) });
+    const res = sample(this.model, this.prompts, {
+      budgetTokens: this.shape.contextLength - this.shape.promptTokens,
+      temperature: 1,
+      eosId: -1,
+      padId: 0,
+      rngs: this.prompts.map((_, i) => this.rng.fork(`s${repeat}.${i}`)),
+    });
     return res.reduce((a, x) => a + x.tokens.length, 0);
   }
 
@@ -94,7 +128,11 @@ export class PolicyBenchWorkload {
   }
 }
 
-export function runPolicyBench(backend: string, shape: BenchShape, opts: { repeats: number; train?: boolean; now: () => number; log?: (s: string) => void }): BenchResult {
+export function runPolicyBench(
+  backend: string,
+  shape: BenchShape,
+  opts: { repeats: number; train?: boolean; now: () => number; log?: (s: string) => void },
+): BenchResult {
   const w = new PolicyBenchWorkload(shape);
   const sampleRuns: number[] = [];
   for (let r = 0; r <= opts.repeats; r++) {
@@ -116,10 +154,14 @@ export function runPolicyBench(backend: string, shape: BenchShape, opts: { repea
   w.dispose();
   const trainStepMs = trainStepRuns.length > 0 ? median(trainStepRuns) : NaN;
   return {
-    backend, shape, threads: 1,
+    backend,
+    shape,
+    threads: 1,
     sampleTokensPerSec: median(sampleRuns),
     trainTokensPerSec: (trained / trainStepMs) * 1000,
-    trainStepMs, sampleRuns, trainStepRuns,
+    trainStepMs,
+    sampleRuns,
+    trainStepRuns,
   };
 }
 
@@ -138,13 +180,25 @@ export interface BenchWorkerApi {
  * sampling (then training) at the same time: aggregate tokens/s = all threads' tokens / the wall
  * time until the last one finishes, per repeat; medians over repeats.
  */
-export async function runPolicyBenchThreads(backend: BackendName, shape: BenchShape, opts: { threads: number; repeats: number; train?: boolean; now: () => number; log?: (s: string) => void }): Promise<BenchResult> {
-  const workers = Array.from({ length: opts.threads }, (_, i) => new WorkerHandle<BenchWorkerApi>(`bench-${i}`, 'bench.worker.ts'));
+export async function runPolicyBenchThreads(
+  backend: BackendName,
+  shape: BenchShape,
+  opts: { threads: number; repeats: number; train?: boolean; now: () => number; log?: (s: string) => void },
+): Promise<BenchResult> {
+  const workers = Array.from(
+    { length: opts.threads },
+    (_, i) => new WorkerHandle<BenchWorkerApi>(`bench-${i}`, 'bench.worker.ts'),
+  );
   const timeout = 30 * 60_000;
   try {
-    const details = await Promise.all(workers.map((w, i) => w.call('init', (api) => api.init(backend, shape, `bench.${i}`), timeout)));
+    const details = await Promise.all(
+      workers.map((w, i) => w.call('init', (api) => api.init(backend, shape, `bench.${i}`), timeout)),
+    );
     opts.log?.(`${opts.threads} threads on ${details[0]}`);
-    const phase = async (what: string, f: (api: Comlink.Remote<BenchWorkerApi>) => Promise<number>): Promise<number[]> => {
+    const phase = async (
+      what: string,
+      f: (api: Comlink.Remote<BenchWorkerApi>) => Promise<number>,
+    ): Promise<number[]> => {
       const runs: number[] = [];
       for (let r = 0; r <= opts.repeats; r++) {
         const t0 = opts.now();
@@ -161,10 +215,14 @@ export async function runPolicyBenchThreads(backend: BackendName, shape: BenchSh
     const trainTokensPerSec = trainRuns.length > 0 ? median(trainRuns) : NaN;
     const perStep = opts.threads * shape.batch * (shape.contextLength - shape.promptTokens);
     return {
-      backend: details[0]!.split(' ')[0]!, shape, threads: opts.threads,
-      sampleTokensPerSec: median(sampleRuns), trainTokensPerSec,
+      backend: details[0]!.split(' ')[0]!,
+      shape,
+      threads: opts.threads,
+      sampleTokensPerSec: median(sampleRuns),
+      trainTokensPerSec,
       trainStepMs: (perStep / trainTokensPerSec) * 1000,
-      sampleRuns, trainStepRuns: trainRuns.map((t) => (perStep / t) * 1000),
+      sampleRuns,
+      trainStepRuns: trainRuns.map((t) => (perStep / t) * 1000),
     };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

@@ -18,33 +18,71 @@ import { PAD } from '../tasks/countdown/tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { median } from '../util/stats.js';
 
-export interface RlStepShape { checkpoint: string; problems: number; groupSize: number; budgetTokens: number; minibatches: number; difficulty: number }
+export interface RlStepShape {
+  checkpoint: string;
+  problems: number;
+  groupSize: number;
+  budgetTokens: number;
+  minibatches: number;
+  difficulty: number;
+}
 
-export interface RlStepRow { phase: string; medianMs: number; share: number }
+export interface RlStepRow {
+  phase: string;
+  medianMs: number;
+  share: number;
+}
 
-export function runRlStepBench(s: RlStepShape, o: { repeats: number; now: () => number; log?: (s: string) => void }): { rows: RlStepRow[]; totalMs: number; tokensPerStep: number } {
+export function runRlStepBench(
+  s: RlStepShape,
+  o: { repeats: number; now: () => number; log?: (s: string) => void },
+): { rows: RlStepRow[]; totalMs: number; tokensPerStep: number } {
   const { model } = loadCountdownPolicy(s.checkpoint);
   const reference = Gpt.fromPacked(model.config, model.pack(), 'reference');
   const adam = new Adam(model.variables, { lr: 1e-5, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: 1 });
-  const times: Record<string, number[]> = { sample: [], 'verify + grade': [], 'reference log-probs': [], 'proximal log-probs': [], 'optimiser steps': [], publish: [] };
+  const times: Record<string, number[]> = {
+    sample: [],
+    'verify + grade': [],
+    'reference log-probs': [],
+    'proximal log-probs': [],
+    'optimiser steps': [],
+    publish: [],
+  };
   let tokens = 0;
   for (let rep = 0; rep <= o.repeats; rep++) {
     const rng = new Rng(`rl-step-bench/${rep}`);
     const problems = Array.from({ length: s.problems }, () => generateProblem(rng, s.difficulty, 'train'));
     const t: Record<string, number> = {};
     let t0 = o.now();
-    const { rollouts } = generateRollouts(model, { step: rep + 1, problems, groupSize: s.groupSize, budgetTokens: s.budgetTokens, temperature: 1, seed: rep }, () => 0);
+    const { rollouts } = generateRollouts(
+      model,
+      { step: rep + 1, problems, groupSize: s.groupSize, budgetTokens: s.budgetTokens, temperature: 1, seed: rep },
+      () => 0,
+    );
     t.sample = o.now() - t0;
     t0 = o.now();
     const train: TrainRollout[] = [];
     problems.forEach((p, i) => {
       const rs = rollouts.slice(i * s.groupSize, (i + 1) * s.groupSize);
-      const adv = groupAdvantages(rs.map((r) => (verify(p, r.completion).correct ? 1 : 0)), s.groupSize).advantages;
-      rs.forEach((r, j) => train.push({ prompt: r.prompt, completion: r.completion, behaviourLogprobs: r.behaviourLogprobs, versions: r.versions, advantage: adv[j]! }));
+      const adv = groupAdvantages(
+        rs.map((r) => (verify(p, r.completion).correct ? 1 : 0)),
+        s.groupSize,
+      ).advantages;
+      rs.forEach((r, j) =>
+        train.push({
+          prompt: r.prompt,
+          completion: r.completion,
+          behaviourLogprobs: r.behaviourLogprobs,
+          versions: r.versions,
+          advantage: adv[j]!,
+        }),
+      );
     });
     t['verify + grade'] = o.now() - t0;
     // The scoring passes gptRlStep makes before its first step, timed alone; the update's own time minus them is the optimiser steps.
-    const slices = minibatchSlices(train, s.minibatches).map((rs) => padRollouts(rs, PAD, model.config.contextLength, 0));
+    const slices = minibatchSlices(train, s.minibatches).map((rs) =>
+      padRollouts(rs, PAD, model.config.contextLength, 0),
+    );
     t0 = o.now();
     for (const b of slices) scoreSequences(reference, b.tokens, b.B, b.T, PAD, 1);
     t['reference log-probs'] = o.now() - t0;
@@ -52,14 +90,25 @@ export function runRlStepBench(s: RlStepShape, o: { repeats: number; now: () => 
     for (const b of slices) scoreSequences(model, b.tokens, b.B, b.T, PAD, 1);
     t['proximal log-probs'] = o.now() - t0;
     t0 = o.now();
-    gptRlStep(model, adam, train, { loss: { ...E3_LOSS, correction: { kind: 'decoupled' } }, temperature: 1, padId: PAD, learnerVersion: 0, reference, minibatches: s.minibatches });
+    gptRlStep(model, adam, train, {
+      loss: { ...E3_LOSS, correction: { kind: 'decoupled' } },
+      temperature: 1,
+      padId: PAD,
+      learnerVersion: 0,
+      reference,
+      minibatches: s.minibatches,
+    });
     t['optimiser steps'] = Math.max(0, o.now() - t0 - t['reference log-probs']! - t['proximal log-probs']!);
     t0 = o.now();
     model.pack();
     t.publish = o.now() - t0;
     tokens = train.reduce((a, r) => a + r.completion.length, 0);
     if (rep > 0) for (const k of Object.keys(times)) times[k]!.push(t[k]!); // repeat 0 warms up
-    o.log?.(`repeat ${rep}${rep === 0 ? ' (warm-up)' : ''}: ${Object.entries(t).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+    o.log?.(
+      `repeat ${rep}${rep === 0 ? ' (warm-up)' : ''}: ${Object.entries(t)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+        .join(', ')}`,
+    );
   }
   adam.dispose();
   model.dispose();

@@ -24,9 +24,33 @@ export interface SimBenchCase {
 }
 
 export const SIM_BENCH_CASES: SimBenchCase[] = [
-  { name: '1,024 samplers, 1 prompt per request', samplers: 1024, problemsPerStep: 1024, groupSize: 8, problemsPerRequest: 1, steps: 300, transitions: false },
-  { name: '4,096 samplers, 1 prompt per request', samplers: 4096, problemsPerStep: 4096, groupSize: 4, problemsPerRequest: 1, steps: 100, transitions: false },
-  { name: '1,024 samplers, with transitions.jsonl', samplers: 1024, problemsPerStep: 1024, groupSize: 8, problemsPerRequest: 1, steps: 100, transitions: true },
+  {
+    name: '1,024 samplers, 1 prompt per request',
+    samplers: 1024,
+    problemsPerStep: 1024,
+    groupSize: 8,
+    problemsPerRequest: 1,
+    steps: 300,
+    transitions: false,
+  },
+  {
+    name: '4,096 samplers, 1 prompt per request',
+    samplers: 4096,
+    problemsPerStep: 4096,
+    groupSize: 4,
+    problemsPerRequest: 1,
+    steps: 100,
+    transitions: false,
+  },
+  {
+    name: '1,024 samplers, with transitions.jsonl',
+    samplers: 1024,
+    problemsPerStep: 1024,
+    groupSize: 8,
+    problemsPerRequest: 1,
+    steps: 100,
+    transitions: true,
+  },
 ];
 
 export interface SimBenchRow {
@@ -38,23 +62,47 @@ export interface SimBenchRow {
   eventsPerSecond: number;
 }
 
-export async function runSimBench(o: { repeats: number; now: () => number; cases?: SimBenchCase[]; log?: (s: string) => void }): Promise<SimBenchRow[]> {
+export async function runSimBench(o: {
+  repeats: number;
+  now: () => number;
+  cases?: SimBenchCase[];
+  log?: (s: string) => void;
+}): Promise<SimBenchRow[]> {
   const profile = loadProfile('gpu-cluster-1.7b', 'bench profile');
   const rows: SimBenchRow[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-simbench-'));
   try {
     for (const c of o.cases ?? SIM_BENCH_CASES) {
-      const config = parseTrainConfig({
-        name: 'sim-bench', model: { checkpoint: 'unused' }, rollout: { problemsPerStep: c.problemsPerStep, groupSize: c.groupSize, problemsPerRequest: c.problemsPerRequest },
-        curriculum: { stages: [{ difficulty: 3, budgetTokens: 8192, steps: c.steps }] }, staleness: { policy: 'async', eta: 4 },
-        topology: { samplers: c.samplers, verifierThreads: Math.max(1, c.samplers / 8) }, limits: { queueGroupsMax: 100_000 },
-      }, 'bench config');
+      const config = parseTrainConfig(
+        {
+          name: 'sim-bench',
+          model: { checkpoint: 'unused' },
+          rollout: {
+            problemsPerStep: c.problemsPerStep,
+            groupSize: c.groupSize,
+            problemsPerRequest: c.problemsPerRequest,
+          },
+          curriculum: { stages: [{ difficulty: 3, budgetTokens: 8192, steps: c.steps }] },
+          staleness: { policy: 'async', eta: 4 },
+          topology: { samplers: c.samplers, verifierThreads: Math.max(1, c.samplers / 8) },
+          limits: { queueGroupsMax: 100_000 },
+        },
+        'bench config',
+      );
       const settings = defaultSettings(profile, c.steps, {
-        compute: 'none', transitions: c.transitions,
-        surrogate: SurrogateSchema.parse({ promptTokens: 300, lengthMedian: 1500, lengthSigma: 0.8, tailFraction: 0.02, tailFactor: 4 }),
+        compute: 'none',
+        transitions: c.transitions,
+        surrogate: SurrogateSchema.parse({
+          promptTokens: 300,
+          lengthMedian: 1500,
+          lengthSigma: 0.8,
+          tailFraction: 0.02,
+          tailFactor: 4,
+        }),
       });
       const walls: number[] = [];
-      let events = 0, simSeconds = 0;
+      let events = 0,
+        simSeconds = 0;
       for (let r = 0; r <= o.repeats; r++) {
         const dir = c.transitions ? fs.mkdtempSync(path.join(tmp, 'run-')) : null;
         const t0 = o.now();
@@ -64,10 +112,19 @@ export async function runSimBench(o: { repeats: number; now: () => number; cases
         simSeconds = res.summary.simSeconds as number;
         if (r > 0) walls.push(wall); // the first run warms the JIT
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
-        o.log?.(`${c.name}: ${r === 0 ? 'warm-up' : `repeat ${r}`} ${events} events in ${wall.toFixed(2)} s (${Math.round(events / wall).toLocaleString('en-US')}/s)`);
+        o.log?.(
+          `${c.name}: ${r === 0 ? 'warm-up' : `repeat ${r}`} ${events} events in ${wall.toFixed(2)} s (${Math.round(events / wall).toLocaleString('en-US')}/s)`,
+        );
       }
       const mid = median(walls);
-      rows.push({ name: c.name, events, simSeconds, wallSeconds: walls, medianWallSeconds: mid, eventsPerSecond: events / mid });
+      rows.push({
+        name: c.name,
+        events,
+        simSeconds,
+        wallSeconds: walls,
+        medianWallSeconds: mid,
+        eventsPerSecond: events / mid,
+      });
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -40,7 +40,10 @@ export interface TopologyBenchResult {
 
 /** See TopologyBenchResult.steadyStateOverheadFraction; reads the run's transitions.jsonl. */
 function steadyIdle(dir: string, s: Summary): number {
-  const learner = fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"actor":"learner"'))
+  const learner = fs
+    .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"actor":"learner"'))
     .map((l) => JSON.parse(l) as { t: number; from: string | null; to: string });
   const start = learner.find((x) => x.to === 'training')?.t;
   const end = [...learner].reverse().find((x) => x.from === 'training')?.t;
@@ -49,41 +52,79 @@ function steadyIdle(dir: string, s: Summary): number {
 }
 
 export function topologyBenchConfig(policy: 'sync' | 'async', backend: BackendName, steps: number): TrainConfig {
-  return parseTrainConfig({
-    name: `bench-topology-${policy}`, seed: 0, backend,
-    model: { checkpoint: 'examples/checkpoints/base-countdown' },
-    rollout: { problemsPerStep: 4, groupSize: 8, temperature: 1 },
-    curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps }] },
-    learner: { lr: 1e-5, klCoef: 0, entropyCoef: 0, correction: policy === 'async' ? { kind: 'tis', c: 2 } : { kind: 'none' } },
-    staleness: policy === 'async' ? { policy: 'async', eta: 1 } : { policy: 'sync' },
-    topology: { samplers: 1, verifierThreads: 1 },
-    checkpoint: { every: steps, keep: 1 },
-  }, 'bench --topology');
+  return parseTrainConfig(
+    {
+      name: `bench-topology-${policy}`,
+      seed: 0,
+      backend,
+      model: { checkpoint: 'examples/checkpoints/base-countdown' },
+      rollout: { problemsPerStep: 4, groupSize: 8, temperature: 1 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps }] },
+      learner: {
+        lr: 1e-5,
+        klCoef: 0,
+        entropyCoef: 0,
+        correction: policy === 'async' ? { kind: 'tis', c: 2 } : { kind: 'none' },
+      },
+      staleness: policy === 'async' ? { policy: 'async', eta: 1 } : { policy: 'sync' },
+      topology: { samplers: 1, verifierThreads: 1 },
+      checkpoint: { every: steps, keep: 1 },
+    },
+    'bench --topology',
+  );
 }
 
-
 /** Alternates sync and async runs `repeats` times (the machine is noisy) and reports medians. */
-export async function runTopologyBench(o: { backend: BackendName; steps: number; repeats: number; now: Now; log?: (s: string) => void }): Promise<TopologyBenchResult> {
+export async function runTopologyBench(o: {
+  backend: BackendName;
+  steps: number;
+  repeats: number;
+  now: Now;
+  log?: (s: string) => void;
+}): Promise<TopologyBenchResult> {
   const runs: { policy: string; summary: Summary; steadyStateOverheadFraction: number }[] = [];
-  for (let rep = 0; rep < o.repeats; rep++) for (const policy of ['sync', 'async'] as const) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e3sim-bench-${policy}-`));
-    try {
-      const run = new TrainingRun({ config: topologyBenchConfig(policy, o.backend, o.steps), out: dir, resume: false, command: 'bench --topology', versions: {}, now: o.now });
-      const summary = await run.run();
-      o.log?.(`${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps} steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}%`);
-      runs.push({ policy, summary, steadyStateOverheadFraction: steadyIdle(dir, summary) });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+  for (let rep = 0; rep < o.repeats; rep++)
+    for (const policy of ['sync', 'async'] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `e3sim-bench-${policy}-`));
+      try {
+        const run = new TrainingRun({
+          config: topologyBenchConfig(policy, o.backend, o.steps),
+          out: dir,
+          resume: false,
+          command: 'bench --topology',
+          versions: {},
+          now: o.now,
+        });
+        const summary = await run.run();
+        o.log?.(
+          `${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps} steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}%`,
+        );
+        runs.push({ policy, summary, steadyStateOverheadFraction: steadyIdle(dir, summary) });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
-  }
   const of = (p: string) => runs.filter((r) => r.policy === p).map((r) => r.summary);
   const sync = median(of('sync').map((s) => s.tokensPerSec));
   const async_ = median(of('async').map((s) => s.tokensPerSec));
-  const critical = of('async').map((s) => 1 - Math.max(s.samplerComputeMs, s.learnerComputeMs + s.transferMs) / s.wallMs);
-  const bound = of('sync').map((s) => (s.samplerComputeMs + s.learnerComputeMs) / Math.max(s.samplerComputeMs, s.learnerComputeMs));
+  const critical = of('async').map(
+    (s) => 1 - Math.max(s.samplerComputeMs, s.learnerComputeMs + s.transferMs) / s.wallMs,
+  );
+  const bound = of('sync').map(
+    (s) => (s.samplerComputeMs + s.learnerComputeMs) / Math.max(s.samplerComputeMs, s.learnerComputeMs),
+  );
   return {
-    backend: o.backend, steps: o.steps, syncTokensPerSec: sync, asyncTokensPerSec: async_, speedup: async_ / sync,
-    overheadFraction: median(of('async').map((s) => s.overheadFraction)), criticalPathIdleFraction: median(critical), speedupBound: median(bound),
-    steadyStateOverheadFraction: median(runs.filter((r) => r.policy === 'async').map((r) => r.steadyStateOverheadFraction)), runs,
+    backend: o.backend,
+    steps: o.steps,
+    syncTokensPerSec: sync,
+    asyncTokensPerSec: async_,
+    speedup: async_ / sync,
+    overheadFraction: median(of('async').map((s) => s.overheadFraction)),
+    criticalPathIdleFraction: median(critical),
+    speedupBound: median(bound),
+    steadyStateOverheadFraction: median(
+      runs.filter((r) => r.policy === 'async').map((r) => r.steadyStateOverheadFraction),
+    ),
+    runs,
   };
 }

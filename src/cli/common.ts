@@ -20,9 +20,11 @@ export function versions(): Record<string, string> {
   };
   try {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-    const git = (...args: string[]) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     out.gitCommit = git('rev-parse', 'HEAD');
-    if (git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'package-lock.json') !== '') out.gitCommit += '-dirty';
+    if (git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'package-lock.json') !== '')
+      out.gitCommit += '-dirty';
   } catch {
     // not a git checkout (e.g. an installed package): the package version stands alone
   }
@@ -38,13 +40,15 @@ export function parseIntFlag(value: string, flag: string, min: number, max = Num
 
 export function parseFloatFlag(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InputError(`${flag}: expected a number in ${min}..${max}, got '${value}'`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+    throw new InputError(`${flag}: expected a number in ${min}..${max}, got '${value}'`);
   return n;
 }
 
 export function parseIntList(value: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number[] {
   const parts = value.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p === '')) throw new InputError(`${flag}: expected a comma-separated list of integers, got '${value}'`);
+  if (parts.length === 0 || parts.some((p) => p === ''))
+    throw new InputError(`${flag}: expected a comma-separated list of integers, got '${value}'`);
   return parts.map((p) => parseIntFlag(p, flag, min, max));
 }
 

@@ -8,7 +8,8 @@ import { registerFor } from './commands/index.js';
 import { packageVersion } from './common.js';
 
 const program = new Command();
-program.name('e3sim')
+program
+  .name('e3sim')
   .description('Train a small LM policy with the e3 recipe, as message-passing actors')
   .version(packageVersion(), '-V, --version')
   .showHelpAfterError(false)

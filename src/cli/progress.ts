@@ -9,15 +9,22 @@ export interface Progress {
 export function progress(label: string, total: number, quiet: boolean): Progress {
   if (quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} {info}`,
-      hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: `${label} [{bar}] {value}/{total} {info}`,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { info: '' });
     return {
       update(value, fields) {
-        bar.update(value, { info: Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ') });
+        bar.update(value, {
+          info: Object.entries(fields)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' '),
+        });
       },
       stop() {
         bar.stop();
@@ -30,7 +37,11 @@ export function progress(label: string, total: number, quiet: boolean): Progress
       const pct = Math.floor((100 * value) / Math.max(1, total));
       if (pct === lastPct && value !== total) return;
       lastPct = pct;
-      process.stderr.write(`${label} ${value}/${total} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+      process.stderr.write(
+        `${label} ${value}/${total} ${Object.entries(fields)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}\n`,
+      );
     },
     stop() {},
   };

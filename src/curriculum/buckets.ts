@@ -24,7 +24,10 @@ export function bucketByPassRate(items: readonly Measured[]): Map<string, Bucket
   const third = Math.ceil(items.length / 3);
   const solved = items.filter((x) => x.passAtK > 0);
   for (const x of items) if (x.passAtK === 0) out.set(x.id, 'hard');
-  const ranked = solved.map((x, i) => ({ x, i })).sort((a, b) => b.x.passRate - a.x.passRate || a.i - b.i).map((r) => r.x);
+  const ranked = solved
+    .map((x, i) => ({ x, i }))
+    .sort((a, b) => b.x.passRate - a.x.passRate || a.i - b.i)
+    .map((r) => r.x);
   const hardLeft = Math.max(0, third - (items.length - solved.length));
   ranked.forEach((x, rank) => {
     let b: Bucket = rank < third ? 'easy' : 'medium';
@@ -43,6 +46,10 @@ export interface BucketSummary {
 export function summarizeBuckets(items: readonly Measured[], buckets: ReadonlyMap<string, Bucket>): BucketSummary[] {
   return (['easy', 'medium', 'hard'] as const).map((bucket) => {
     const xs = items.filter((x) => buckets.get(x.id) === bucket);
-    return { bucket, problems: xs.length, meanPassRate: xs.length ? xs.reduce((s, x) => s + x.passRate, 0) / xs.length : 0 };
+    return {
+      bucket,
+      problems: xs.length,
+      meanPassRate: xs.length ? xs.reduce((s, x) => s + x.passRate, 0) / xs.length : 0,
+    };
   });
 }

@@ -23,12 +23,20 @@ export interface BudgetChoice {
   ratios: { budget: number; ratio: number | null }[];
 }
 
-export function pickBudget(ladder: readonly number[], scores: readonly number[], kappa: number, minBudget: number): BudgetChoice {
-  if (ladder.length === 0 || ladder.length !== scores.length) throw new RangeError(`pickBudget: ${ladder.length} budgets and ${scores.length} scores`);
+export function pickBudget(
+  ladder: readonly number[],
+  scores: readonly number[],
+  kappa: number,
+  minBudget: number,
+): BudgetChoice {
+  if (ladder.length === 0 || ladder.length !== scores.length)
+    throw new RangeError(`pickBudget: ${ladder.length} budgets and ${scores.length} scores`);
   if (!(kappa >= 1)) throw new RangeError(`pickBudget: kappa must be ≥ 1, got ${kappa}`);
   const order = ladder.map((b, i) => ({ b, j: scores[i]! })).sort((x, y) => x.b - y.b);
   const J = new Map(order.map((x) => [x.b, x.j]));
-  const ratios = order.filter((x) => J.has(2 * x.b)).map((x) => ({ budget: x.b, ratio: x.j > 0 ? J.get(2 * x.b)! / x.j : null }));
+  const ratios = order
+    .filter((x) => J.has(2 * x.b))
+    .map((x) => ({ budget: x.b, ratio: x.j > 0 ? J.get(2 * x.b)! / x.j : null }));
   const eligible = order.filter((x) => x.b >= minBudget);
   if (eligible.length === 0) return { budget: order.at(-1)!.b, reason: 'min-above-ladder', ratios };
   for (const { b, j } of eligible) {

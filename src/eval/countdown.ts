@@ -38,7 +38,9 @@ export interface Drawn {
 /** Samples `samplesPerProblem` completions per problem; sequence (problem i, sample j) always uses the same Rng stream. */
 export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
   const all: { problem: Problem; sampleIndex: number }[] = [];
-  job.problems.forEach((problem) => { for (let j = 0; j < job.samplesPerProblem; j++) all.push({ problem, sampleIndex: j }); });
+  job.problems.forEach((problem) => {
+    for (let j = 0; j < job.samplesPerProblem; j++) all.push({ problem, sampleIndex: j });
+  });
   const out: Drawn[] = [];
   const root = new Rng(`sample/${job.seed}`);
   // Group by prompt length: a sampling batch needs equal-length prompts.
@@ -55,7 +57,10 @@ export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
       const chunk = group.slice(i, i + job.batchSize);
       const prompts = chunk.map((x) => promptTokens(x.problem));
       const results = sample(model, prompts, {
-        budgetTokens: job.budgetTokens, temperature: job.temperature, eosId: EOS, padId: PAD,
+        budgetTokens: job.budgetTokens,
+        temperature: job.temperature,
+        eosId: EOS,
+        padId: PAD,
         rngs: chunk.map((x) => root.fork(`${x.problem.id}#${x.sampleIndex}`)),
         forbid: job.forbid ? (_row, completion) => job.forbid!(completion) : undefined,
       });
@@ -106,12 +111,38 @@ export interface VgGapReport {
   counts: { steps: number; attempts: number; verdicts: number; traces: number };
 }
 
-export function vgGap(model: Gpt, o: { difficulty: number; problems: number; samples: number; chains: number[]; seed: number; temperature: number; batchSize: number; onProgress?: (s: string) => void }): VgGapReport {
+export function vgGap(
+  model: Gpt,
+  o: {
+    difficulty: number;
+    problems: number;
+    samples: number;
+    chains: number[];
+    seed: number;
+    temperature: number;
+    batchSize: number;
+    onProgress?: (s: string) => void;
+  },
+): VgGapReport {
   const problems = evalSet(o.seed, o.difficulty, o.problems);
   const budget = model.config.contextLength - promptTokens(problems[0]!).length;
-  const natural = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: budget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize,
-    onBatch: (d, t) => o.onProgress?.(`natural ${d}/${t}`) });
-  let steps = 0, stepsRight = 0, attempts = 0, attemptsRight = 0, verdicts = 0, verdictsRight = 0, lengths = 0, correct = 0;
+  const natural = drawSamples(model, {
+    problems,
+    samplesPerProblem: o.samples,
+    budgetTokens: budget,
+    temperature: o.temperature,
+    seed: o.seed,
+    batchSize: o.batchSize,
+    onBatch: (d, t) => o.onProgress?.(`natural ${d}/${t}`),
+  });
+  let steps = 0,
+    stepsRight = 0,
+    attempts = 0,
+    attemptsRight = 0,
+    verdicts = 0,
+    verdictsRight = 0,
+    lengths = 0,
+    correct = 0;
   for (const d of natural) {
     const tr = parseTrace(d.result.tokens);
     for (const a of tr.attempts) {
@@ -134,13 +165,24 @@ export function vgGap(model: Gpt, o: { difficulty: number; problems: number; sam
   }
   const passAtChains: Record<string, number> = {};
   for (const c of o.chains) {
-    const forced = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: budget, temperature: o.temperature, seed: o.seed + 1 + c, batchSize: o.batchSize, forbid: forcedChains(c),
-      onBatch: (d, t) => o.onProgress?.(`chains=${c} ${d}/${t}`) });
+    const forced = drawSamples(model, {
+      problems,
+      samplesPerProblem: o.samples,
+      budgetTokens: budget,
+      temperature: o.temperature,
+      seed: o.seed + 1 + c,
+      batchSize: o.batchSize,
+      forbid: forcedChains(c),
+      onBatch: (d, t) => o.onProgress?.(`chains=${c} ${d}/${t}`),
+    });
     passAtChains[String(c)] = forced.filter((d) => verify(d.problem, d.result.tokens).correct).length / forced.length;
   }
   const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
   return {
-    difficulty: o.difficulty, problems: problems.length, samples: o.samples, temperature: o.temperature,
+    difficulty: o.difficulty,
+    problems: problems.length,
+    samples: o.samples,
+    temperature: o.temperature,
     arithmeticAccuracy: ratio(stepsRight, steps),
     verificationAccuracy: ratio(verdictsRight, verdicts),
     attemptSuccess: ratio(attemptsRight, attempts),
@@ -166,21 +208,52 @@ export interface BudgetRow {
   correct: number[];
 }
 
-export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number[]; samples: number; ks: number[]; problems: number; seed: number; temperature: number; batchSize: number; onProgress?: (s: string) => void }): { budgets: BudgetRow[]; problems: number; samples: number; difficulty: number; temperature: number } {
+export function evalBudgets(
+  model: Gpt,
+  o: {
+    difficulty: number;
+    budgets: number[];
+    samples: number;
+    ks: number[];
+    problems: number;
+    seed: number;
+    temperature: number;
+    batchSize: number;
+    onProgress?: (s: string) => void;
+  },
+): { budgets: BudgetRow[]; problems: number; samples: number; difficulty: number; temperature: number } {
   const kMax = Math.max(...o.ks);
-  if (o.samples < kMax) throw new InputError(`--samples: pass@${kMax} needs at least ${kMax} samples per problem, got ${o.samples}`);
+  if (o.samples < kMax)
+    throw new InputError(`--samples: pass@${kMax} needs at least ${kMax} samples per problem, got ${o.samples}`);
   const problems = evalSet(o.seed, o.difficulty, o.problems);
   const promptLen = promptTokens(problems[0]!).length;
   const maxBudget = Math.max(...o.budgets);
   if (promptLen + maxBudget > model.config.contextLength) {
-    throw new InputError(`--budgets: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens (largest allowed budget: ${model.config.contextLength - promptLen})`);
+    throw new InputError(
+      `--budgets: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens (largest allowed budget: ${model.config.contextLength - promptLen})`,
+    );
   }
-  const drawn = drawSamples(model, { problems, samplesPerProblem: o.samples, budgetTokens: maxBudget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize,
-    onBatch: (d, t) => o.onProgress?.(`sampled ${d}/${t}`) });
+  const drawn = drawSamples(model, {
+    problems,
+    samplesPerProblem: o.samples,
+    budgetTokens: maxBudget,
+    temperature: o.temperature,
+    seed: o.seed,
+    batchSize: o.batchSize,
+    onBatch: (d, t) => o.onProgress?.(`sampled ${d}/${t}`),
+  });
   const rows: BudgetRow[] = [];
   for (const B of [...o.budgets].sort((a, b) => a - b)) {
     const perProblem = new Map<string, [number, number]>();
-    let len = 0, lenC = 0, nC = 0, lenI = 0, nI = 0, att = 0, uniq = 0, ent = 0, entN = 0;
+    let len = 0,
+      lenC = 0,
+      nC = 0,
+      lenI = 0,
+      nI = 0,
+      att = 0,
+      uniq = 0,
+      ent = 0,
+      entN = 0;
     for (const d of drawn) {
       const cut = d.result.tokens.slice(0, B);
       const v = verify(d.problem, cut);
@@ -189,10 +262,19 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       if (v.correct) pc[1]++;
       perProblem.set(d.problem.id, pc);
       len += v.lengthTokens;
-      if (v.correct) { lenC += v.lengthTokens; nC++; } else { lenI += v.lengthTokens; nI++; }
+      if (v.correct) {
+        lenC += v.lengthTokens;
+        nC++;
+      } else {
+        lenI += v.lengthTokens;
+        nI++;
+      }
       att += v.attempts;
       uniq += v.uniqueAttempts;
-      for (const e of d.result.entropies.slice(0, B)) { ent += e; entN++; }
+      for (const e of d.result.entropies.slice(0, B)) {
+        ent += e;
+        entN++;
+      }
     }
     const counts = [...perProblem.values()];
     const correct = problems.map((p) => perProblem.get(p.id)?.[1] ?? 0);
@@ -208,7 +290,13 @@ export function evalBudgets(model: Gpt, o: { difficulty: number; budgets: number
       correct,
     });
   }
-  return { budgets: rows, problems: problems.length, samples: o.samples, difficulty: o.difficulty, temperature: o.temperature };
+  return {
+    budgets: rows,
+    problems: problems.length,
+    samples: o.samples,
+    difficulty: o.difficulty,
+    temperature: o.temperature,
+  };
 }
 
 export interface LadderPoint {
@@ -232,18 +320,32 @@ export interface LadderMeasurement {
  * split), by truncation of one draw at the largest budget (as evalBudgets), plus per-problem
  * pass rates. `k` ≤ `samples`.
  */
-export function measureLadder(model: Gpt, problems: readonly Problem[], o: { ladder: number[]; samples: number; k: number; seed: number; temperature: number; batchSize: number }): LadderMeasurement {
+export function measureLadder(
+  model: Gpt,
+  problems: readonly Problem[],
+  o: { ladder: number[]; samples: number; k: number; seed: number; temperature: number; batchSize: number },
+): LadderMeasurement {
   if (problems.length === 0) throw new InputError('measureLadder: no problems');
-  if (o.k > o.samples) throw new InputError(`measureLadder: pass@${o.k} needs at least ${o.k} samples per problem, got ${o.samples}`);
+  if (o.k > o.samples)
+    throw new InputError(`measureLadder: pass@${o.k} needs at least ${o.k} samples per problem, got ${o.samples}`);
   const ladder = [...new Set(o.ladder)].sort((a, b) => a - b);
   const maxBudget = ladder.at(-1)!;
   const promptLen = Math.max(...problems.map((p) => promptTokens(p).length));
   if (promptLen + maxBudget > model.config.contextLength) {
-    throw new InputError(`ladder: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens`);
+    throw new InputError(
+      `ladder: budget ${maxBudget} plus the ${promptLen}-token prompt exceeds the model's context of ${model.config.contextLength} tokens`,
+    );
   }
   // A problem listed twice is measured once.
   const unique = [...new Map(problems.map((p) => [p.id, p])).values()];
-  const drawn = drawSamples(model, { problems: unique, samplesPerProblem: o.samples, budgetTokens: maxBudget, temperature: o.temperature, seed: o.seed, batchSize: o.batchSize });
+  const drawn = drawSamples(model, {
+    problems: unique,
+    samplesPerProblem: o.samples,
+    budgetTokens: maxBudget,
+    temperature: o.temperature,
+    seed: o.seed,
+    batchSize: o.batchSize,
+  });
   const points: LadderPoint[] = [];
   let perProblem: LadderMeasurement['perProblem'] = [];
   for (const B of ladder) {
@@ -258,7 +360,8 @@ export function measureLadder(model: Gpt, problems: readonly Problem[], o: { lad
       len += v.lengthTokens;
     }
     points.push({ budget: B, J: meanPassAtK([...counts.values()], o.k), meanLength: len / drawn.length });
-    if (B === maxBudget) perProblem = [...counts].map(([id, [n, c]]) => ({ id, passRate: c / n, passAtK: meanPassAtK([[n, c]], o.k) }));
+    if (B === maxBudget)
+      perProblem = [...counts].map(([id, [n, c]]) => ({ id, passRate: c / n, passAtK: meanPassAtK([[n, c]], o.k) }));
   }
   return { k: o.k, samples: o.samples, ladder: points, perProblem };
 }

@@ -26,7 +26,11 @@ export interface Cell {
   matches?: (dir: string) => boolean;
 }
 
-export interface CellDone { name: string; wallSeconds: number; resumed: boolean }
+export interface CellDone {
+  name: string;
+  wallSeconds: number;
+  resumed: boolean;
+}
 
 export interface RunCellsOptions {
   out: string;
@@ -67,7 +71,9 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
     const dir = cellDir(o.out, c);
     if (!readDone(dir)) return true;
     if (c.matches && !c.matches(dir)) {
-      throw new InputError(`${dir}: this finished cell was run with other settings than the experiment now plans (its config.json differs); use a new --out, or remove the cell to run it again`);
+      throw new InputError(
+        `${dir}: this finished cell was run with other settings than the experiment now plans (its config.json differs); use a new --out, or remove the cell to run it again`,
+      );
     }
     return false;
   });
@@ -78,7 +84,8 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   let failure: Error | null = null;
   let stopping = false;
   let leftWeight = pending.reduce((s, c) => s + c.weight, 0);
-  let doneWeight = 0, doneSeconds = 0;
+  let doneWeight = 0,
+    doneSeconds = 0;
   const eta = () => {
     if (doneWeight === 0) return 'ETA —';
     return `ETA ${Math.ceil(((doneSeconds / doneWeight) * leftWeight) / jobs / 60)} min`;
@@ -92,11 +99,16 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const ticker = setInterval(() => {
-    if (running.size === 0) return;
-    const parts = [...running.values()].map((r) => `${r.cell.name}${o.stepOf ? ` ${o.stepOf(cellDir(o.out, r.cell)) ?? ''}` : ''}`.trim());
-    o.log?.(`${status()} running: ${parts.join(', ')}`);
-  }, (o.progressEverySeconds ?? 60) * 1000);
+  const ticker = setInterval(
+    () => {
+      if (running.size === 0) return;
+      const parts = [...running.values()].map((r) =>
+        `${r.cell.name}${o.stepOf ? ` ${o.stepOf(cellDir(o.out, r.cell)) ?? ''}` : ''}`.trim(),
+      );
+      o.log?.(`${status()} running: ${parts.join(', ')}`);
+    },
+    (o.progressEverySeconds ?? 60) * 1000,
+  );
   try {
     const queue = [...pending];
     await new Promise<void>((resolve) => {
@@ -123,7 +135,8 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
               writeFileAtomic(path.join(dir, 'done.json'), JSON.stringify(done) + '\n');
               finished.push(done);
               leftWeight -= cell.weight;
-              if (!canResume) { // a resumed cell's time covers only part of its work
+              if (!canResume) {
+                // a resumed cell's time covers only part of its work
                 doneWeight += cell.weight;
                 doneSeconds += wallSeconds;
               }

@@ -50,15 +50,31 @@ export interface ExperimentSize {
  * step so that 18 cells of 300 steps fit the 90-minute budget on 2 cores (the probe ran 8 × 8).
  */
 export const FULL: ExperimentSize = {
-  stageSteps: [100, 200], problemsPerStep: 4, groupSize: 8, poolPerDifficulty: 32, measureProblems: 16,
-  evalProblems: 256, evalSamples: 4, lr: 1e-4, minibatches: 2, checkpointEvery: 50,
+  stageSteps: [100, 200],
+  problemsPerStep: 4,
+  groupSize: 8,
+  poolPerDifficulty: 32,
+  measureProblems: 16,
+  evalProblems: 256,
+  evalSamples: 4,
+  lr: 1e-4,
+  minibatches: 2,
+  checkpointEvery: 50,
 };
 /** The shape the learning-rate probe ran at (8 × 8, before the step was halved for time). */
 export const PROBE: ExperimentSize = { ...FULL, problemsPerStep: 8 };
 /** A pipeline check (CI), not a result. */
 export const QUICK: ExperimentSize = {
-  stageSteps: [2, 2], problemsPerStep: 2, groupSize: 4, poolPerDifficulty: 4, measureProblems: 4,
-  evalProblems: 4, evalSamples: 4, lr: 3e-4, minibatches: 2, checkpointEvery: 2,
+  stageSteps: [2, 2],
+  problemsPerStep: 2,
+  groupSize: 4,
+  poolPerDifficulty: 4,
+  measureProblems: 4,
+  evalProblems: 4,
+  evalSamples: 4,
+  lr: 3e-4,
+  minibatches: 2,
+  checkpointEvery: 2,
 };
 
 /**
@@ -68,35 +84,70 @@ export const QUICK: ExperimentSize = {
 export const fixedArm = (b: number) => `e3-at-${b}`;
 export const C4_ARMS = LAYOUT.ladder.filter((b) => b !== B_TR).map(fixedArm);
 
-export function armConfig(arm: Arm | string, seed: number, size: ExperimentSize, backend: BackendName, over: { lr?: number; stages?: 1 | 2 } = {}): TrainConfig {
+export function armConfig(
+  arm: Arm | string,
+  seed: number,
+  size: ExperimentSize,
+  backend: BackendName,
+  over: { lr?: number; stages?: 1 | 2 } = {},
+): TrainConfig {
   const [s1, s2] = size.stageSteps;
   const ladder = [...LAYOUT.ladder];
   const all = ['easy', 'medium', 'hard'];
-  const staged = (budget?: number) => [{ buckets: ['easy'], steps: s1, budgetTokens: budget }, { buckets: ['medium', 'hard'], steps: s2, budgetTokens: budget }];
+  const staged = (budget?: number) => [
+    { buckets: ['easy'], steps: s1, budgetTokens: budget },
+    { buckets: ['medium', 'hard'], steps: s2, budgetTokens: budget },
+  ];
   const coupled = { kind: 'coupled', ladder, stages: staged().map(({ budgetTokens: _, ...s }) => s) };
   const fixedAt = /^e3-at-(\d+)$/.exec(arm);
   const curricula: Record<string, unknown> = {
-    'e3': coupled, 'mask': coupled, 'no-asymmetry': coupled,
+    e3: coupled,
+    mask: coupled,
+    'no-asymmetry': coupled,
     'no-curriculum': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR, steps: s1 + s2 }] },
-    'budget-only': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR / 2, steps: s1 }, { buckets: all, budgetTokens: B_TR, steps: s2 }] },
+    'budget-only': {
+      kind: 'fixed',
+      stages: [
+        { buckets: all, budgetTokens: B_TR / 2, steps: s1 },
+        { buckets: all, budgetTokens: B_TR, steps: s2 },
+      ],
+    },
     'data-only': { kind: 'fixed', stages: staged(B_TR) },
   };
   let curriculum = fixedAt ? { kind: 'fixed', stages: staged(Number(fixedAt[1])) } : curricula[arm];
   if (!curriculum) throw new Error(`experiment: unknown arm '${arm}'`);
-  if (over.stages === 1) curriculum = { ...(curriculum as { stages: unknown[] }), stages: (curriculum as { stages: unknown[] }).stages.slice(0, 1) };
-  return parseTrainConfig({
-    name: `${arm}-seed-${seed}`, seed, backend,
-    model: { checkpoint: arm === 'no-asymmetry' ? BASE_NOVERIFY : BASE },
-    rollout: { problemsPerStep: size.problemsPerStep, groupSize: size.groupSize, temperature: 1 },
-    curriculum: {
-      ...(curriculum as object), k: 4, kappa: 1.2, measure: { problems: size.measureProblems, samples: 8 },
-      pool: { difficulties: [3, 4, 5], perDifficulty: size.poolPerDifficulty, samples: 8, k: 8, budgetTokens: B_TR },
+  if (over.stages === 1)
+    curriculum = {
+      ...(curriculum as { stages: unknown[] }),
+      stages: (curriculum as { stages: unknown[] }).stages.slice(0, 1),
+    };
+  return parseTrainConfig(
+    {
+      name: `${arm}-seed-${seed}`,
+      seed,
+      backend,
+      model: { checkpoint: arm === 'no-asymmetry' ? BASE_NOVERIFY : BASE },
+      rollout: { problemsPerStep: size.problemsPerStep, groupSize: size.groupSize, temperature: 1 },
+      curriculum: {
+        ...(curriculum as object),
+        k: 4,
+        kappa: 1.2,
+        measure: { problems: size.measureProblems, samples: 8 },
+        pool: { difficulties: [3, 4, 5], perDifficulty: size.poolPerDifficulty, samples: 8, k: 8, budgetTokens: B_TR },
+      },
+      learner: { lr: over.lr ?? size.lr, negatives: arm === 'mask' ? 'mask' : 'keep', minibatches: size.minibatches },
+      staleness: { policy: 'sync' },
+      checkpoint: { every: size.checkpointEvery, keep: 1 },
+      eval: {
+        difficulty: 3,
+        problems: size.evalProblems,
+        samples: size.evalSamples,
+        ks: [1, 4],
+        budgets: LAYOUT.evalMultiples.map((m) => m * B_TR),
+      },
     },
-    learner: { lr: over.lr ?? size.lr, negatives: arm === 'mask' ? 'mask' : 'keep', minibatches: size.minibatches },
-    staleness: { policy: 'sync' },
-    checkpoint: { every: size.checkpointEvery, keep: 1 },
-    eval: { difficulty: 3, problems: size.evalProblems, samples: size.evalSamples, ks: [1, 4], budgets: LAYOUT.evalMultiples.map((m) => m * B_TR) },
-  }, `experiment arm ${arm}`);
+    `experiment arm ${arm}`,
+  );
 }
 
 /** A training cell: `e3sim train` on the real clock (sync: the learner and the sampler take turns, about one core). */
@@ -106,7 +157,8 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
   const steps = cfg.curriculum.stages.reduce((s, st) => s + st.steps, 0);
   return {
-    name, weight: 4 * steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + cfg.eval!.problems * cfg.eval!.samples, // a trained rollout ≈ 4 sampled ones
+    name,
+    weight: 4 * steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + cfg.eval!.problems * cfg.eval!.samples, // a trained rollout ≈ 4 sampled ones
     start: (dir) => ['train', '--config', cfgFile, '--out', dir, '--quiet'],
     resume: (dir) => ['train', '--resume', dir, '--quiet'],
     resumable: (dir) => fs.existsSync(path.join(dir, 'checkpoints', 'latest')),
@@ -118,34 +170,87 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
 }
 
 /** An evaluation-only cell: a base checkpoint on the same problems and sample streams as the trained arms of `seed`. */
-export function baseCell(name: string, checkpoint: string, seed: number, size: ExperimentSize, backend: BackendName): Cell {
+export function baseCell(
+  name: string,
+  checkpoint: string,
+  seed: number,
+  size: ExperimentSize,
+  backend: BackendName,
+): Cell {
   return {
-    name, weight: size.evalProblems * size.evalSamples, resume: null,
-    start: (dir) => ['eval', '--checkpoint', checkpoint, '--task', 'countdown', '--difficulty', '3', '--problems', String(size.evalProblems),
-      '--samples', String(size.evalSamples), '--seed', String(seed), '--budgets', LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
-      '--k', '1,4', '--batch', '64', '--backend', backend, '--json', '--out', path.join(dir, 'eval.json')],
+    name,
+    weight: size.evalProblems * size.evalSamples,
+    resume: null,
+    start: (dir) => [
+      'eval',
+      '--checkpoint',
+      checkpoint,
+      '--task',
+      'countdown',
+      '--difficulty',
+      '3',
+      '--problems',
+      String(size.evalProblems),
+      '--samples',
+      String(size.evalSamples),
+      '--seed',
+      String(seed),
+      '--budgets',
+      LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
+      '--k',
+      '1,4',
+      '--batch',
+      '64',
+      '--backend',
+      backend,
+      '--json',
+      '--out',
+      path.join(dir, 'eval.json'),
+    ],
   };
 }
 
-export interface CellPlan { cells: Cell[]; arms: string[]; seeds: number }
+export interface CellPlan {
+  cells: Cell[];
+  arms: string[];
+  seeds: number;
+}
 
 /** Every cell of the experiment, in the order they run: bases, then seed by seed every arm, then C4. */
-export function planE3Countdown(o: { out: string; seeds: number; size: ExperimentSize; backend: BackendName; arms: readonly string[]; c4: boolean }): CellPlan {
+export function planE3Countdown(o: {
+  out: string;
+  seeds: number;
+  size: ExperimentSize;
+  backend: BackendName;
+  arms: readonly string[];
+  c4: boolean;
+}): CellPlan {
   const cells: Cell[] = [];
   for (let seed = 0; seed < o.seeds; seed++) {
     cells.push(baseCell(`base/seed-${seed}`, BASE, seed, o.size, o.backend));
-    if (o.arms.includes('no-asymmetry')) cells.push(baseCell(`base-noverify/seed-${seed}`, BASE_NOVERIFY, seed, o.size, o.backend));
+    if (o.arms.includes('no-asymmetry'))
+      cells.push(baseCell(`base-noverify/seed-${seed}`, BASE_NOVERIFY, seed, o.size, o.backend));
   }
   for (let seed = 0; seed < o.seeds; seed++) {
-    for (const arm of o.arms) cells.push(trainCell(`${arm}/seed-${seed}`, armConfig(arm, seed, o.size, o.backend), o.out));
+    for (const arm of o.arms)
+      cells.push(trainCell(`${arm}/seed-${seed}`, armConfig(arm, seed, o.size, o.backend), o.out));
   }
-  if (o.c4) for (const arm of C4_ARMS) cells.push(trainCell(`${arm}/seed-0`, armConfig(arm, 0, o.size, o.backend), o.out));
+  if (o.c4)
+    for (const arm of C4_ARMS) cells.push(trainCell(`${arm}/seed-0`, armConfig(arm, 0, o.size, o.backend), o.out));
   return { cells, arms: [...o.arms, ...(o.c4 ? C4_ARMS : [])], seeds: o.seeds };
 }
 
 /** The learning-rate probe: the e3 arm's first stage at each rate, seed 0, evaluated at B_tr. */
-export function planLrProbe(o: { out: string; lrs: readonly number[]; steps: number; size: ExperimentSize; backend: BackendName }): Cell[] {
+export function planLrProbe(o: {
+  out: string;
+  lrs: readonly number[];
+  steps: number;
+  size: ExperimentSize;
+  backend: BackendName;
+}): Cell[] {
   const size = { ...o.size, stageSteps: [o.steps, 1] as [number, number] };
-  return [baseCell('base/seed-0', BASE, 0, size, o.backend),
-    ...o.lrs.map((lr) => trainCell(`lr-${lr}/seed-0`, armConfig('e3', 0, size, o.backend, { lr, stages: 1 }), o.out))];
+  return [
+    baseCell('base/seed-0', BASE, 0, size, o.backend),
+    ...o.lrs.map((lr) => trainCell(`lr-${lr}/seed-0`, armConfig('e3', 0, size, o.backend, { lr, stages: 1 }), o.out)),
+  ];
 }

@@ -69,10 +69,30 @@ export type PkSettings = Omit<PkOptions, 'negatives' | 'seed'>;
 /** The two named combinations of settings (docs/PK.md says what each one changes). */
 export const PK_PRESETS: Record<PkPresetName, PkSettings> = {
   'paper-text': {
-    steps: 120_000, budget: 100, actions: 100, groupSize: 64, advantage: { kind: 'group' }, optimizer: 'sgd', lr: 1e-2, reduce: 'sum', trajectoryLoss: 'mean', lengthFrom: 'first', logEvery: 5000,
+    steps: 120_000,
+    budget: 100,
+    actions: 100,
+    groupSize: 64,
+    advantage: { kind: 'group' },
+    optimizer: 'sgd',
+    lr: 1e-2,
+    reduce: 'sum',
+    trajectoryLoss: 'mean',
+    lengthFrom: 'first',
+    logEvery: 5000,
   },
   'paper-fig7': {
-    steps: 6000, budget: 100, actions: 200, groupSize: 1, advantage: { kind: 'baseline', baseline: 0.5 }, optimizer: 'adam', lr: 1e-2, reduce: 'sum', trajectoryLoss: 'mean', lengthFrom: 'second', logEvery: 100,
+    steps: 6000,
+    budget: 100,
+    actions: 200,
+    groupSize: 1,
+    advantage: { kind: 'baseline', baseline: 0.5 },
+    optimizer: 'adam',
+    lr: 1e-2,
+    reduce: 'sum',
+    trajectoryLoss: 'mean',
+    lengthFrom: 'second',
+    logEvery: 100,
   },
 };
 export const PK_DEFAULT_PRESET: PkPresetName = 'paper-fig7';
@@ -93,7 +113,9 @@ export function parseAdvantage(text: string): PkAdvantage | null {
   if (!m) return null;
   if (m[1] === 'mean') return { kind: 'baseline', baseline: 'mean' };
   const b = Number(m[1]);
-  return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(m[1]!) && Number.isFinite(b) && Math.abs(b) <= 1e3 ? { kind: 'baseline', baseline: b } : null;
+  return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(m[1]!) && Number.isFinite(b) && Math.abs(b) <= 1e3
+    ? { kind: 'baseline', baseline: b }
+    : null;
 }
 
 export function formatAdvantage(a: PkAdvantage): string {
@@ -173,7 +195,15 @@ export interface PkSummary {
   zeroAdvantageSteps: number;
 }
 
-export const PK_LOSS: LossConfig = { clipLow: 0.2, clipHigh: 0.2, klCoef: 0, entropyCoef: 0, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'seq-mean-token-mean' };
+export const PK_LOSS: LossConfig = {
+  clipLow: 0.2,
+  clipHigh: 0.2,
+  klCoef: 0,
+  entropyCoef: 0,
+  negatives: 'keep',
+  correction: { kind: 'none' },
+  aggregation: 'seq-mean-token-mean',
+};
 
 /**
  * ∂L/∂M of one on-policy policy-gradient iteration of the bigram through e3Loss, with the rows it
@@ -181,9 +211,16 @@ export const PK_LOSS: LossConfig = { clipLow: 0.2, clipHigh: 0.2, klCoef: 0, ent
  * (every advantage zero or masked). The experiment's loop skips the statistics: reading them
  * back costs a tenth of a paper-text run.
  */
-export function bigramPolicyGradient(policy: BigramPolicy, episodes: readonly PkEpisode[], advantages: ArrayLike<number>, cfg: LossConfig, withStats = true): { grad: Float64Array; rows: Set<number>; stats: LossStats | null } | null {
+export function bigramPolicyGradient(
+  policy: BigramPolicy,
+  episodes: readonly PkEpisode[],
+  advantages: ArrayLike<number>,
+  cfg: LossConfig,
+  withStats = true,
+): { grad: Float64Array; rows: Set<number>; stats: LossStats | null } | null {
   let live = false; // does any trajectory carry a gradient? (most iterations do not: checked before any work)
-  for (let k = 0; k < episodes.length && !live; k++) live = advantages[k]! > 0 || (advantages[k]! < 0 && cfg.negatives === 'keep');
+  for (let k = 0; k < episodes.length && !live; k++)
+    live = advantages[k]! > 0 || (advantages[k]! < 0 && cfg.negatives === 'keep');
   if (!live) return null;
   const { prev, next, episodeOf } = BigramPolicy.transitions(episodes);
   if (prev.length === 0) return null;
@@ -196,7 +233,9 @@ export function bigramPolicyGradient(policy: BigramPolicy, episodes: readonly Pk
   };
   const logprobs = tf.tensor1d(behaviour);
   let parts: ReturnType<typeof e3Loss> | undefined;
-  const { value, grad } = tf.valueAndGrad((lp: tf.Tensor) => (parts = e3Loss(lp as tf.Tensor1D, d, cfg)).loss)(logprobs);
+  const { value, grad } = tf.valueAndGrad((lp: tf.Tensor) => (parts = e3Loss(lp as tf.Tensor1D, d, cfg)).loss)(
+    logprobs,
+  );
   const dLogprob = grad.dataSync();
   const stats = withStats ? readStats(parts!, value.dataSync()[0]!) : null;
   tf.dispose([logprobs, value, grad, ...(withStats ? [] : Object.values(parts!.parts))]);
@@ -204,14 +243,23 @@ export function bigramPolicyGradient(policy: BigramPolicy, episodes: readonly Pk
 }
 
 /** bigramPolicyGradient and one SGD step of size lr (only rows with transitions move). */
-export function bigramPolicyStep(policy: BigramPolicy, episodes: readonly PkEpisode[], advantages: ArrayLike<number>, cfg: LossConfig, lr: number): LossStats | null {
+export function bigramPolicyStep(
+  policy: BigramPolicy,
+  episodes: readonly PkEpisode[],
+  advantages: ArrayLike<number>,
+  cfg: LossConfig,
+  lr: number,
+): LossStats | null {
   const g = bigramPolicyGradient(policy, episodes, advantages, cfg);
   if (g) policy.sgdStep(g.grad, lr, g.rows);
   return g?.stats ?? null;
 }
 
 function rowMeans(env: PkEnvConfig, policy: BigramPolicy): { pStop: number; entropy: number; pAnswer: number } {
-  let pStop = 0, entropy = 0, pAnswer = 0, n = 0;
+  let pStop = 0,
+    entropy = 0,
+    pAnswer = 0,
+    n = 0;
   for (let s = 0; s < env.tokens; s++) {
     if (s === env.answer) continue;
     pStop += policy.prob(s, stopAction(env));
@@ -224,9 +272,11 @@ function rowMeans(env: PkEnvConfig, policy: BigramPolicy): { pStop: number; entr
 
 /** The error in a combination of settings, naming the option; null when it can run. */
 export function checkPkOptions(o: PkSettings): string | null {
-  if (o.advantage.kind === 'group' && o.groupSize < 2) return `group: ${o.groupSize} trajectory per iteration with group-normalised advantages gives every advantage 0 (expected a group of at least 2, or advantage baseline)`;
+  if (o.advantage.kind === 'group' && o.groupSize < 2)
+    return `group: ${o.groupSize} trajectory per iteration with group-normalised advantages gives every advantage 0 (expected a group of at least 2, or advantage baseline)`;
   if (o.actions < 2) return `actions: expected at least 2 (a* and one other), got ${o.actions}`;
-  if (o.actions * (o.actions + 1) > PK_TABLE_MAX) return `actions: a table of ${o.actions} × ${o.actions + 1} is over the limit of ${PK_TABLE_MAX.toLocaleString('en-US')} entries`;
+  if (o.actions * (o.actions + 1) > PK_TABLE_MAX)
+    return `actions: a table of ${o.actions} × ${o.actions + 1} is over the limit of ${PK_TABLE_MAX.toLocaleString('en-US')} entries`;
   return null;
 }
 
@@ -240,12 +290,20 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
   const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives };
   const stepSize = o.reduce === 'sum' ? o.lr * o.groupSize : o.lr;
   const V = env.tokens + 1;
-  const opt: HostOptimizer = o.optimizer === 'adam' ? new HostAdam(stepSize, V, env.tokens * V) : new HostSgd(stepSize, V);
+  const opt: HostOptimizer =
+    o.optimizer === 'adam' ? new HostAdam(stepSize, V, env.tokens * V) : new HostSgd(stepSize, V);
   const zeroGrad = new Float64Array(env.tokens * V);
   const log: PkLogRow[] = [];
-  let lenSum = 0, rewSum = 0, count = 0, updates = 0, episodesTotal = 0, zeroSteps = 0;
+  let lenSum = 0,
+    rewSum = 0,
+    count = 0,
+    updates = 0,
+    episodesTotal = 0,
+    zeroSteps = 0;
   let rewardTotal = 0;
-  let negUpdates = 0, negUp = 0, negArgmax = 0;
+  let negUpdates = 0,
+    negUp = 0,
+    negArgmax = 0;
   const start = rowMeans(env, policy);
   const startExpected = policy.expectations();
   const skipFirst = o.lengthFrom === 'second' ? 1 : 0;
@@ -253,8 +311,14 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     const s = rowMeans(env, policy);
     const x = policy.expectations();
     const row: PkLogRow = {
-      step, episodes: episodesTotal, meanLength: lenSum / Math.max(1, count), reward: rewSum / Math.max(1, count), ...s,
-      expectedLength: x.length - skipFirst, expectedReward: x.reward, updates,
+      step,
+      episodes: episodesTotal,
+      meanLength: lenSum / Math.max(1, count),
+      reward: rewSum / Math.max(1, count),
+      ...s,
+      expectedLength: x.length - skipFirst,
+      expectedReward: x.reward,
+      updates,
     };
     log.push(row);
     onLog?.(row);
@@ -264,9 +328,13 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
   for (let step = 1; step <= o.steps; step++) {
     const episodes = policy.sampleEpisodes(o.groupSize, sampleRng);
     const rewards = episodes.map((e) => e.reward);
-    const advantages = o.advantage.kind === 'group'
-      ? groupAdvantages(rewards, o.groupSize).advantages
-      : baselineAdvantages(rewards, o.advantage.baseline === 'mean' ? rewardTotal / Math.max(1, episodesTotal) : o.advantage.baseline);
+    const advantages =
+      o.advantage.kind === 'group'
+        ? groupAdvantages(rewards, o.groupSize).advantages
+        : baselineAdvantages(
+            rewards,
+            o.advantage.baseline === 'mean' ? rewardTotal / Math.max(1, episodesTotal) : o.advantage.baseline,
+          );
     if (o.trajectoryLoss === 'sum') episodes.forEach((e, k) => (advantages[k]! *= e.actions.length - 1));
     for (const e of episodes) {
       lenSum += e.actions.length - skipFirst;
@@ -302,7 +370,8 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     const touchedNeg = new Set<number>();
     const touchedOther = new Set<number>();
     episodes.forEach((e, k) => {
-      for (let t = 1; t < e.actions.length; t++) (advantages[k]! < 0 ? touchedNeg : touchedOther).add(e.actions[t - 1]!);
+      for (let t = 1; t < e.actions.length; t++)
+        (advantages[k]! < 0 ? touchedNeg : touchedOther).add(e.actions[t - 1]!);
     });
     const before = new Map<number, { h: number; argmax: number }>();
     for (const s of touchedNeg) {
@@ -312,7 +381,9 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
       before.set(s, { h: policy.entropyOf(s), argmax: mx });
     }
     policy.step(opt, g.grad, g.rows);
-    let n = 0, up = 0, argmax = 0;
+    let n = 0,
+      up = 0,
+      argmax = 0;
     for (const [s, b] of before) {
       n++;
       if (policy.entropyOf(s) > b.h) up++;
@@ -329,16 +400,37 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
   return {
     log,
     summary: {
-      negatives: o.negatives, seed: o.seed, actions: o.actions, groupSize: o.groupSize, advantage: formatAdvantage(o.advantage), optimizer: o.optimizer,
-      lr: o.lr, reduce: o.reduce, trajectoryLoss: o.trajectoryLoss, lengthFrom: o.lengthFrom, steps: o.steps, episodes: episodesTotal,
-      lengthStart: first.meanLength, lengthPeak: peak.meanLength, lengthPeakStep: peak.step, lengthEnd: last.meanLength,
+      negatives: o.negatives,
+      seed: o.seed,
+      actions: o.actions,
+      groupSize: o.groupSize,
+      advantage: formatAdvantage(o.advantage),
+      optimizer: o.optimizer,
+      lr: o.lr,
+      reduce: o.reduce,
+      trajectoryLoss: o.trajectoryLoss,
+      lengthFrom: o.lengthFrom,
+      steps: o.steps,
+      episodes: episodesTotal,
+      lengthStart: first.meanLength,
+      lengthPeak: peak.meanLength,
+      lengthPeakStep: peak.step,
+      lengthEnd: last.meanLength,
       expectedLengthStart: startExpected.length - skipFirst,
       expectedLengthPeak: Math.max(...log.map((r) => r.expectedLength)),
       expectedLengthEnd: last.expectedLength,
-      expectedLengthMaxChange: Math.max(...log.map((r) => Math.abs(r.expectedLength / (startExpected.length - skipFirst) - 1))),
-      rewardEnd: last.reward, rewardMax: Math.max(...log.map((r) => r.reward)), iterationOfTransition: transition?.step ?? null,
-      pStopStart: start.pStop, pStopEnd: last.pStop,
-      entropyStart: start.entropy, entropyPeak: hPeak.entropy, entropyPeakStep: hPeak.step, entropyEnd: last.entropy,
+      expectedLengthMaxChange: Math.max(
+        ...log.map((r) => Math.abs(r.expectedLength / (startExpected.length - skipFirst) - 1)),
+      ),
+      rewardEnd: last.reward,
+      rewardMax: Math.max(...log.map((r) => r.reward)),
+      iterationOfTransition: transition?.step ?? null,
+      pStopStart: start.pStop,
+      pStopEnd: last.pStop,
+      entropyStart: start.entropy,
+      entropyPeak: hPeak.entropy,
+      entropyPeakStep: hPeak.step,
+      entropyEnd: last.entropy,
       negativeStepsEntropyUpFraction: negUpdates ? negUp / negUpdates : null,
       negativeStepsArgmaxMass: negUpdates ? negArgmax / negUpdates : null,
       negativeUpdates: negUpdates,

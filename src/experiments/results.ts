@@ -28,16 +28,42 @@ export function readCell(dir: string, arm: string, seed: number): CellResult {
   const evalFile = path.join(dir, 'eval.json');
   if (fs.existsSync(evalFile)) {
     const e = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as { samples: number; budgets: BudgetRow[] };
-    return { arm, seed, samples: e.samples, rows: e.budgets, finalEntropy: null, finalLength: null, budgetChoices: [], wallSeconds: done.wallSeconds };
+    return {
+      arm,
+      seed,
+      samples: e.samples,
+      rows: e.budgets,
+      finalEntropy: null,
+      finalLength: null,
+      budgetChoices: [],
+      wallSeconds: done.wallSeconds,
+    };
   }
-  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { eval?: { rows: BudgetRow[] } };
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as {
+    eval?: { rows: BudgetRow[] };
+  };
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { eval: { samples: number } };
   if (!summary.eval) throw new Error(`experiment: ${dir} has no final evaluation in summary.json`);
-  const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const steps = lines.filter((m) => m.type === undefined).slice(-10);
   const avg = (k: string) => (steps.length ? mean(steps.map((m) => m[k] as number)) : null);
-  const budgetChoices = lines.filter((m) => m.type === 'budget-choice').map((m) => ({ stage: m.stage as number, budget: m.budget as number, reason: m.reason as string }));
-  return { arm, seed, samples: config.eval.samples, rows: summary.eval.rows, finalEntropy: avg('entropy'), finalLength: avg('lengthMean'), budgetChoices, wallSeconds: done.wallSeconds };
+  const budgetChoices = lines
+    .filter((m) => m.type === 'budget-choice')
+    .map((m) => ({ stage: m.stage as number, budget: m.budget as number, reason: m.reason as string }));
+  return {
+    arm,
+    seed,
+    samples: config.eval.samples,
+    rows: summary.eval.rows,
+    finalEntropy: avg('entropy'),
+    finalLength: avg('lengthMean'),
+    budgetChoices,
+    wallSeconds: done.wallSeconds,
+  };
 }
 
 /** Per-problem pass@k at one budget (evaluation-set order). */
@@ -47,25 +73,58 @@ export function perProblem(r: CellResult, budget: number, k: number): number[] {
   return row.correct.map((c) => passAtK(r.samples, c, k));
 }
 
-export interface ArmBudget { budget: number; pass1: Ci; pass4: Ci; pass1PerSeed: number[]; entropy: number; uniqueAttempts: number; attempts: number; length: number }
+export interface ArmBudget {
+  budget: number;
+  pass1: Ci;
+  pass4: Ci;
+  pass1PerSeed: number[];
+  entropy: number;
+  uniqueAttempts: number;
+  attempts: number;
+  length: number;
+}
 
-export interface Diff { a: string; b: string; budgetA: number; budgetB: number; k: number; ci: Ci; perSeed: number[] }
+export interface Diff {
+  a: string;
+  b: string;
+  budgetA: number;
+  budgetB: number;
+  k: number;
+  ci: Ci;
+  perSeed: number[];
+}
 
 /** pass@k of arm `a` at budgetA minus arm `b` at budgetB, paired by (seed, problem); only seeds both have. */
-export function pairedDiff(results: readonly CellResult[], a: string, budgetA: number, b: string, budgetB: number, k = 1): Diff | null {
+export function pairedDiff(
+  results: readonly CellResult[],
+  a: string,
+  budgetA: number,
+  b: string,
+  budgetB: number,
+  k = 1,
+): Diff | null {
   const strata: number[][] = [];
   const perSeed: number[] = [];
   for (const ra of results.filter((r) => r.arm === a)) {
     const rb = results.find((r) => r.arm === b && r.seed === ra.seed);
     if (!rb) continue;
-    const xa = perProblem(ra, budgetA, k), xb = perProblem(rb, budgetB, k);
+    const xa = perProblem(ra, budgetA, k),
+      xb = perProblem(rb, budgetB, k);
     if (xa.length === 0 || xa.length !== xb.length) continue;
     const d = xa.map((x, i) => x - xb[i]!);
     strata.push(d);
     perSeed.push(mean(d));
   }
   if (strata.length === 0) return null;
-  return { a, b, budgetA, budgetB, k, ci: bootstrapMeanCi(strata, { seed: `${a}@${budgetA}-${b}@${budgetB}/k${k}` }), perSeed };
+  return {
+    a,
+    b,
+    budgetA,
+    budgetB,
+    k,
+    ci: bootstrapMeanCi(strata, { seed: `${a}@${budgetA}-${b}@${budgetB}/k${k}` }),
+    perSeed,
+  };
 }
 
 export function armBudgets(results: readonly CellResult[], arm: string): ArmBudget[] {
@@ -77,24 +136,45 @@ export function armBudgets(results: readonly CellResult[], arm: string): ArmBudg
     return {
       budget,
       pass1: bootstrapMeanCi(pass1, { seed: `${arm}@${budget}/k1` }),
-      pass4: bootstrapMeanCi(rs.map((r) => perProblem(r, budget, 4)), { seed: `${arm}@${budget}/k4` }),
+      pass4: bootstrapMeanCi(
+        rs.map((r) => perProblem(r, budget, 4)),
+        { seed: `${arm}@${budget}/k4` },
+      ),
       pass1PerSeed: pass1.map(mean),
-      entropy: mean(rows.map((x) => x.entropy)), uniqueAttempts: mean(rows.map((x) => x.meanUniqueAttempts)),
-      attempts: mean(rows.map((x) => x.meanAttempts)), length: mean(rows.map((x) => x.meanLength)),
+      entropy: mean(rows.map((x) => x.entropy)),
+      uniqueAttempts: mean(rows.map((x) => x.meanUniqueAttempts)),
+      attempts: mean(rows.map((x) => x.meanAttempts)),
+      length: mean(rows.map((x) => x.meanLength)),
     };
   });
 }
 
 /** The comparisons E3.md's claims rest on (each only when both arms ran). */
 export const COMPARISONS: [string, string, string][] = [
-  ['e3', 'base', 'learning'], ['e3', 'mask', 'C2 negative gradients'], ['e3', 'no-curriculum', 'C3 coupled − none'],
-  ['e3', 'budget-only', 'C3 coupled − budget-only'], ['budget-only', 'no-curriculum', 'C3 budget-only − none'],
-  ['e3', 'data-only', 'C3 coupled − data-only'], ['e3', 'no-asymmetry', 'C1 asymmetry'], ['no-asymmetry', 'base-noverify', 'learning (noverify base)'],
+  ['e3', 'base', 'learning'],
+  ['e3', 'mask', 'C2 negative gradients'],
+  ['e3', 'no-curriculum', 'C3 coupled − none'],
+  ['e3', 'budget-only', 'C3 coupled − budget-only'],
+  ['budget-only', 'no-curriculum', 'C3 budget-only − none'],
+  ['e3', 'data-only', 'C3 coupled − data-only'],
+  ['e3', 'no-asymmetry', 'C1 asymmetry'],
+  ['no-asymmetry', 'base-noverify', 'learning (noverify base)'],
 ];
 
 export interface ExperimentSummary {
   btr: number;
-  arms: Record<string, { seeds: number; budgets: ArmBudget[]; gain4x: Diff | null; ratio4x: number | null; finalEntropy: number | null; finalLength: number | null; budgetChoices: number[][] }>;
+  arms: Record<
+    string,
+    {
+      seeds: number;
+      budgets: ArmBudget[];
+      gain4x: Diff | null;
+      ratio4x: number | null;
+      finalEntropy: number | null;
+      finalLength: number | null;
+      budgetChoices: number[][];
+    }
+  >;
   diffs: (Diff & { claim: string })[];
   markdown: string;
 }
@@ -107,10 +187,14 @@ export function summarizeExperiment(results: readonly CellResult[], armOrder: re
     const rs = results.filter((r) => r.arm === arm);
     const budgets = armBudgets(results, arm);
     const at = (b: number) => budgets.find((x) => x.budget === b)?.pass1.mean;
-    const a = at(B_TR), c = at(top);
+    const a = at(B_TR),
+      c = at(top);
     const nums = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
     arms[arm] = {
-      seeds: rs.length, budgets, gain4x: pairedDiff(results, arm, top, arm, B_TR), ratio4x: a && c !== undefined ? c / a : null,
+      seeds: rs.length,
+      budgets,
+      gain4x: pairedDiff(results, arm, top, arm, B_TR),
+      ratio4x: a && c !== undefined ? c / a : null,
       finalEntropy: nums(rs.map((r) => r.finalEntropy)).length ? mean(nums(rs.map((r) => r.finalEntropy))) : null,
       finalLength: nums(rs.map((r) => r.finalLength)).length ? mean(nums(rs.map((r) => r.finalLength))) : null,
       budgetChoices: rs.map((r) => r.budgetChoices.map((x) => x.budget)),
@@ -127,7 +211,9 @@ export function summarizeExperiment(results: readonly CellResult[], armOrder: re
 }
 
 function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummary['diffs']): string {
-  const budgets = [...new Set(Object.values(arms).flatMap((a) => a.budgets.map((b) => b.budget)))].sort((x, y) => x - y);
+  const budgets = [...new Set(Object.values(arms).flatMap((a) => a.budgets.map((b) => b.budget)))].sort(
+    (x, y) => x - y,
+  );
   const seedVals = (xs: number[]) => `(${xs.map((x) => x.toFixed(3)).join(', ')})`;
   const out = [
     `B_tr = ${B_TR} tokens. pass@k pooled over seeds, [95% bootstrap CI over held-out problems, stratified by seed]; per-seed values in parentheses (the training noise the CI does not include).`,
@@ -136,7 +222,19 @@ function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummar
     `|---|---|${budgets.map(() => '---').join('|')}|---|---|---|---|---|---|---|`,
     ...Object.entries(arms).map(([arm, a]) => {
       const top = a.budgets.find((b) => b.budget === 4 * B_TR);
-      return `| ${arm} | ${a.seeds} | ${budgets.map((b) => { const x = a.budgets.find((y) => y.budget === b); return x ? `${formatCi(x.pass1)} ${seedVals(x.pass1PerSeed)}` : '—'; }).join(' | ')} | ${formatCi(top?.pass4)} | ${formatCi(a.gain4x?.ci)} | ${a.ratio4x?.toFixed(2) ?? '—'} | ${top?.entropy.toFixed(3) ?? '—'} | ${top?.uniqueAttempts.toFixed(2) ?? '—'} | ${a.finalLength?.toFixed(1) ?? '—'} | ${a.budgetChoices.filter((c) => c.length).map((c) => c.join('→')).join('; ') || '—'} |`;
+      return `| ${arm} | ${a.seeds} | ${budgets
+        .map((b) => {
+          const x = a.budgets.find((y) => y.budget === b);
+          return x ? `${formatCi(x.pass1)} ${seedVals(x.pass1PerSeed)}` : '—';
+        })
+        .join(
+          ' | ',
+        )} | ${formatCi(top?.pass4)} | ${formatCi(a.gain4x?.ci)} | ${a.ratio4x?.toFixed(2) ?? '—'} | ${top?.entropy.toFixed(3) ?? '—'} | ${top?.uniqueAttempts.toFixed(2) ?? '—'} | ${a.finalLength?.toFixed(1) ?? '—'} | ${
+        a.budgetChoices
+          .filter((c) => c.length)
+          .map((c) => c.join('→'))
+          .join('; ') || '—'
+      } |`;
     }),
     '',
     'Paired differences of pass@1 (same seed, same problems, same sample streams):',
@@ -150,16 +248,33 @@ function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummar
 
 /** C4: where the coupled rule's choice (e3, seed 0) falls among the e3 arm trained at each fixed ladder budget. */
 function c4Markdown(results: readonly CellResult[], arms: ExperimentSummary['arms']): string {
-  const fixed = Object.keys(arms).filter((a) => /^e3-at-\d+$/.test(a)).sort((x, y) => Number(x.slice(6)) - Number(y.slice(6)));
+  const fixed = Object.keys(arms)
+    .filter((a) => /^e3-at-\d+$/.test(a))
+    .sort((x, y) => Number(x.slice(6)) - Number(y.slice(6)));
   if (fixed.length === 0) return '';
   const rule = results.find((r) => r.arm === 'e3' && r.seed === 0)?.budgetChoices.map((c) => c.budget) ?? [];
   const budgets = [...new Set(fixed.flatMap((a) => arms[a]!.budgets.map((b) => b.budget)))].sort((x, y) => x - y);
   const e3 = results.find((r) => r.arm === 'e3' && r.seed === 0);
   const dataOnly = results.find((r) => r.arm === 'data-only' && r.seed === 0);
-  const e3Row = e3 ? `| e3, the rule's choice (${rule.join('→') || '?'}) | ${budgets.map((b) => mean(perProblem(e3, b, 1)).toFixed(3)).join(' | ')} |` : '';
-  return ['', `C4, seed 0: the e3 arm at each fixed budget of the ladder against the coupled rule's choice (pass@1, [95% CI over problems]):`, '',
-    `| budget | ${budgets.map((b) => `pass@1 @${b}`).join(' | ')} |`, `|---|${budgets.map(() => '---').join('|')}|`,
-    ...fixed.map((a) => `| fixed ${a.slice(6)} | ${budgets.map((b) => formatCi(arms[a]!.budgets.find((x) => x.budget === b)?.pass1)).join(' | ')} |`),
-    ...(dataOnly ? [`| fixed ${B_TR} (the data-only arm) | ${budgets.map((b) => mean(perProblem(dataOnly, b, 1)).toFixed(3)).join(' | ')} |`] : []),
-    e3Row, ''].join('\n');
+  const e3Row = e3
+    ? `| e3, the rule's choice (${rule.join('→') || '?'}) | ${budgets.map((b) => mean(perProblem(e3, b, 1)).toFixed(3)).join(' | ')} |`
+    : '';
+  return [
+    '',
+    `C4, seed 0: the e3 arm at each fixed budget of the ladder against the coupled rule's choice (pass@1, [95% CI over problems]):`,
+    '',
+    `| budget | ${budgets.map((b) => `pass@1 @${b}`).join(' | ')} |`,
+    `|---|${budgets.map(() => '---').join('|')}|`,
+    ...fixed.map(
+      (a) =>
+        `| fixed ${a.slice(6)} | ${budgets.map((b) => formatCi(arms[a]!.budgets.find((x) => x.budget === b)?.pass1)).join(' | ')} |`,
+    ),
+    ...(dataOnly
+      ? [
+          `| fixed ${B_TR} (the data-only arm) | ${budgets.map((b) => mean(perProblem(dataOnly, b, 1)).toFixed(3)).join(' | ')} |`,
+        ]
+      : []),
+    e3Row,
+    '',
+  ].join('\n');
 }

@@ -14,8 +14,17 @@ import { GptConfigSchema } from './transformer/config.js';
 export const CHECKPOINT_FORMAT = 'e3sim-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
 
-const TensorEntrySchema = z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), offset: z.number().int().min(0) });
-const BlobSchema = z.object({ file: z.string().regex(/^[\w.-]+$/), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().min(0), tensors: z.array(TensorEntrySchema) });
+const TensorEntrySchema = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int().min(0)),
+  offset: z.number().int().min(0),
+});
+const BlobSchema = z.object({
+  file: z.string().regex(/^[\w.-]+$/),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().min(0),
+  tensors: z.array(TensorEntrySchema),
+});
 
 export const ManifestSchema = z.object({
   format: z.literal(CHECKPOINT_FORMAT),
@@ -48,7 +57,12 @@ function bytesOf(data: Float32Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-export function saveCheckpoint(dir: string, manifest: Omit<Manifest, 'format' | 'formatVersion' | 'weights' | 'optimizer'>, weights: PackedWeights, optimizer?: { state: PackedWeights; step: number }): void {
+export function saveCheckpoint(
+  dir: string,
+  manifest: Omit<Manifest, 'format' | 'formatVersion' | 'weights' | 'optimizer'>,
+  weights: PackedWeights,
+  optimizer?: { state: PackedWeights; step: number },
+): void {
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   const tmp = `${path.resolve(dir)}.tmp-${process.pid}`;
@@ -65,7 +79,13 @@ export function saveCheckpoint(dir: string, manifest: Omit<Manifest, 'format' | 
   if (optimizer) {
     const obytes = bytesOf(optimizer.state.data);
     fs.writeFileSync(path.join(tmp, 'optimizer.bin'), obytes);
-    full.optimizer = { file: 'optimizer.bin', sha256: sha256(obytes), bytes: obytes.length, tensors: optimizer.state.manifest, step: optimizer.step };
+    full.optimizer = {
+      file: 'optimizer.bin',
+      sha256: sha256(obytes),
+      bytes: obytes.length,
+      tensors: optimizer.state.manifest,
+      step: optimizer.step,
+    };
   }
   fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
   const old = `${path.resolve(dir)}.old-${process.pid}`;
@@ -78,21 +98,30 @@ function readBlob(dir: string, blob: z.infer<typeof BlobSchema>, what: string): 
   const file = path.join(dir, blob.file);
   if (!fs.existsSync(file)) throw new InputError(`checkpoint ${dir}: ${what} file '${blob.file}' is missing`);
   const bytes = fs.readFileSync(file);
-  if (bytes.length !== blob.bytes) throw new InputError(`checkpoint ${dir}: ${blob.file} has ${bytes.length} bytes, the manifest says ${blob.bytes}`);
+  if (bytes.length !== blob.bytes)
+    throw new InputError(`checkpoint ${dir}: ${blob.file} has ${bytes.length} bytes, the manifest says ${blob.bytes}`);
   const digest = sha256(bytes);
-  if (digest !== blob.sha256) throw new InputError(`checkpoint ${dir}: ${blob.file} sha256 is ${digest}, the manifest expects ${blob.sha256}; the file is corrupt or was modified`);
-  if (bytes.length % 4 !== 0) throw new InputError(`checkpoint ${dir}: ${blob.file} is not a float32 array (${bytes.length} bytes)`);
+  if (digest !== blob.sha256)
+    throw new InputError(
+      `checkpoint ${dir}: ${blob.file} sha256 is ${digest}, the manifest expects ${blob.sha256}; the file is corrupt or was modified`,
+    );
+  if (bytes.length % 4 !== 0)
+    throw new InputError(`checkpoint ${dir}: ${blob.file} is not a float32 array (${bytes.length} bytes)`);
   const data = new Float32Array(bytes.length / 4);
   new Uint8Array(data.buffer).set(bytes);
   for (const t of blob.tensors) {
-    if (t.offset + sizeOf(t.shape) > data.length) throw new InputError(`checkpoint ${dir}: tensor '${t.name}' lies outside ${blob.file}`);
+    if (t.offset + sizeOf(t.shape) > data.length)
+      throw new InputError(`checkpoint ${dir}: tensor '${t.name}' lies outside ${blob.file}`);
   }
   return { manifest: blob.tensors, data };
 }
 
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`--checkpoint: '${dir}' is not a directory (expected a checkpoint directory with manifest.json)`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new InputError(
+      `--checkpoint: '${dir}' is not a directory (expected a checkpoint directory with manifest.json)`,
+    );
   if (!fs.existsSync(file)) throw new InputError(`checkpoint ${dir}: manifest.json is missing`);
   let raw: unknown;
   try {
@@ -103,7 +132,9 @@ export function readManifest(dir: string): Manifest {
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new InputError(`checkpoint ${dir}: manifest.json field '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+    throw new InputError(
+      `checkpoint ${dir}: manifest.json field '${issue.path.join('.') || '(root)'}': ${issue.message}`,
+    );
   }
   return parsed.data;
 }

@@ -160,10 +160,15 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   let resumed: LoadedCheckpoint | null = null;
   if (o.resume) {
     const ck = loadCheckpoint(o.out, { optimizer: true });
-    const ts = ck.manifest.trainState as { pool: number; inPool: number; trainedTokens: number; pretrainConfig?: unknown } | undefined;
-    if (!ts || !ck.optimizer) throw new InputError(`--resume: checkpoint ${o.out} has no optimizer state or data position`);
+    const ts = ck.manifest.trainState as
+      | { pool: number; inPool: number; trainedTokens: number; pretrainConfig?: unknown }
+      | undefined;
+    if (!ts || !ck.optimizer)
+      throw new InputError(`--resume: checkpoint ${o.out} has no optimizer state or data position`);
     if (JSON.stringify(ts.pretrainConfig) !== JSON.stringify(cfg)) {
-      throw new InputError(`--resume: the pretrain config (flags/--config) differs from the one recorded in ${o.out}/manifest.json; resume with the same flags`);
+      throw new InputError(
+        `--resume: the pretrain config (flags/--config) differs from the one recorded in ${o.out}/manifest.json; resume with the same flags`,
+      );
     }
     model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
     step = ck.manifest.step;
@@ -172,7 +177,9 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   } else if (o.init) {
     const ck = loadCheckpoint(o.init);
     if (JSON.stringify(ck.manifest.config) !== JSON.stringify(cfg.model)) {
-      throw new InputError(`--init: checkpoint ${o.init} has model config ${JSON.stringify(ck.manifest.config)}, the pretrain config has ${JSON.stringify(cfg.model)}`);
+      throw new InputError(
+        `--init: checkpoint ${o.init} has model config ${JSON.stringify(ck.manifest.config)}, the pretrain config has ${JSON.stringify(cfg.model)}`,
+      );
     }
     model = Gpt.fromPacked(cfg.model, ck.weights, o.init);
   } else {
@@ -185,13 +192,22 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
   // A finished run keeps only its weights (the shipped checkpoints must stay small); an
   // unfinished one keeps the optimiser state it needs to resume.
   const save = (finished: boolean) => {
-    saveCheckpoint(o.out, {
-      kind: 'gpt', config: cfg.model,
-      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
-      seed: o.seed, command: o.command, versions: o.versions, step,
-      trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
-      notes: { lastLoss: emaLoss },
-    }, model.pack(), finished ? undefined : { state: adam.packState(names), step: adam.step });
+    saveCheckpoint(
+      o.out,
+      {
+        kind: 'gpt',
+        config: cfg.model,
+        tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+        seed: o.seed,
+        command: o.command,
+        versions: o.versions,
+        step,
+        trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
+        notes: { lastLoss: emaLoss },
+      },
+      model.pack(),
+      finished ? undefined : { state: adam.packState(names), step: adam.step },
+    );
     o.onCheckpoint?.(o.out, step);
   };
 
@@ -217,7 +233,14 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
     windowTokens += batch.trainedTokens;
     if (step % 10 === 0 || step === cfg.steps) {
       const now = o.now();
-      o.onProgress?.({ step, steps: cfg.steps, loss: emaLoss, lr, tokensPerSec: (windowTokens / (now - windowStart)) * 1000, trainedTokens });
+      o.onProgress?.({
+        step,
+        steps: cfg.steps,
+        loss: emaLoss,
+        lr,
+        tokensPerSec: (windowTokens / (now - windowStart)) * 1000,
+        trainedTokens,
+      });
       windowTokens = 0;
       windowStart = now;
     }

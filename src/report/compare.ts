@@ -11,22 +11,38 @@ import { InputError } from '../util/errors.js';
 import { spread, type Spread } from '../util/stats.js';
 
 const isRun = (d: string) => fs.existsSync(path.join(d, 'config.json')) && fs.existsSync(path.join(d, 'metrics.jsonl'));
-const subdirs = (d: string) => fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name)).sort();
+const subdirs = (d: string) =>
+  fs
+    .readdirSync(d, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => path.join(d, e.name))
+    .sort();
 
 export function findArms(dir: string): Map<string, { seed: string; run: RunData }[]> {
   const arms = new Map<string, { seed: string; run: RunData }[]>();
-  const add = (arm: string, seed: string, runDir: string) => arms.set(arm, [...(arms.get(arm) ?? []), { seed, run: readRun(runDir) }]);
+  const add = (arm: string, seed: string, runDir: string) =>
+    arms.set(arm, [...(arms.get(arm) ?? []), { seed, run: readRun(runDir) }]);
   for (const d of subdirs(dir)) {
     if (isRun(d)) add(readRun(d).name, path.basename(d), d);
     else for (const s of subdirs(d)) if (isRun(s)) add(path.basename(d), path.basename(s), s);
   }
-  if (arms.size === 0) throw new InputError(`RUN_DIR: '${dir}' is neither a run (config.json) nor a directory of runs (DIR/RUN/ or DIR/ARM/SEED/)`);
+  if (arms.size === 0)
+    throw new InputError(
+      `RUN_DIR: '${dir}' is neither a run (config.json) nor a directory of runs (DIR/RUN/ or DIR/ARM/SEED/)`,
+    );
   return arms;
 }
 
 const METRICS: [string, string][] = [
-  ['passRate', 'Pass rate'], ['rewardMean', 'Reward'], ['lengthMean', 'Mean response length'], ['lengthCorrect', 'Length of correct responses'],
-  ['lengthIncorrect', 'Length of incorrect responses'], ['entropy', 'Entropy'], ['kl', 'KL'], ['stalenessMean', 'Staleness (mean)'], ['tokensPerSec', 'Tokens/s'],
+  ['passRate', 'Pass rate'],
+  ['rewardMean', 'Reward'],
+  ['lengthMean', 'Mean response length'],
+  ['lengthCorrect', 'Length of correct responses'],
+  ['lengthIncorrect', 'Length of incorrect responses'],
+  ['entropy', 'Entropy'],
+  ['kl', 'KL'],
+  ['stalenessMean', 'Staleness (mean)'],
+  ['tokensPerSec', 'Tokens/s'],
 ];
 
 type Agg = Spread;
@@ -34,25 +50,52 @@ const agg = spread;
 
 /** The mean of `key` over a run's last `k` steps. */
 function tail(run: RunData, key: string, k = 5): number | null {
-  const xs = run.metrics.slice(-k).map((m) => m[key]).filter((x): x is number => typeof x === 'number');
+  const xs = run.metrics
+    .slice(-k)
+    .map((m) => m[key])
+    .filter((x): x is number => typeof x === 'number');
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 }
 
 export function renderComparison(title: string, arms: Map<string, { seed: string; run: RunData }[]>): string {
   const curves = METRICS.map(([key, label]) => {
-    const steps = [...new Set([...arms.values()].flatMap((rs) => rs.flatMap((r) => r.run.metrics.map((m) => m.step as number))))].sort((a, b) => a - b);
+    const steps = [
+      ...new Set([...arms.values()].flatMap((rs) => rs.flatMap((r) => r.run.metrics.map((m) => m.step as number)))),
+    ].sort((a, b) => a - b);
     const series = [...arms].map(([arm, rs]) => {
-      const at = steps.map((st) => agg(rs.map((r) => r.run.metrics.find((m) => m.step === st)?.[key]).filter((x): x is number => typeof x === 'number')));
-      return { arm, mean: at.map((a) => a?.mean ?? null), min: at.map((a) => a?.min ?? null), max: at.map((a) => a?.max ?? null) };
+      const at = steps.map((st) =>
+        agg(
+          rs
+            .map((r) => r.run.metrics.find((m) => m.step === st)?.[key])
+            .filter((x): x is number => typeof x === 'number'),
+        ),
+      );
+      return {
+        arm,
+        mean: at.map((a) => a?.mean ?? null),
+        min: at.map((a) => a?.min ?? null),
+        max: at.map((a) => a?.max ?? null),
+      };
     });
     return { key, label, steps, series };
   });
   const table = [...arms].map(([arm, rs]) => {
     const row: Record<string, Agg | null | string | number> = { arm, seeds: rs.length };
     for (const [key] of METRICS) row[key] = agg(rs.map((r) => tail(r.run, key)).filter((x): x is number => x !== null));
-    const budgets = new Set(rs.flatMap((r) => ((r.run.evals.at(-1)?.budgets as { budget: number }[] | undefined) ?? []).map((b) => b.budget)));
+    const budgets = new Set(
+      rs.flatMap((r) => ((r.run.evals.at(-1)?.budgets as { budget: number }[] | undefined) ?? []).map((b) => b.budget)),
+    );
     for (const b of [...budgets].sort((x, y) => x - y)) {
-      row[`pass@1 @${b}`] = agg(rs.map((r) => ((r.run.evals.at(-1)?.budgets as { budget: number; passAt: Record<string, number> }[] | undefined) ?? []).find((x) => x.budget === b)?.passAt['1']).filter((x): x is number => typeof x === 'number'));
+      row[`pass@1 @${b}`] = agg(
+        rs
+          .map(
+            (r) =>
+              (
+                (r.run.evals.at(-1)?.budgets as { budget: number; passAt: Record<string, number> }[] | undefined) ?? []
+              ).find((x) => x.budget === b)?.passAt['1'],
+          )
+          .filter((x): x is number => typeof x === 'number'),
+      );
     }
     return row;
   });

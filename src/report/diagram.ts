@@ -58,20 +58,35 @@ export function machineDiagram(machine: AnyStateMachine): DiagramJson {
   const root = g.id;
   const edges: DiagramEdge[] = [];
   const collect = (n: GraphNode) => {
-    for (const e of n.edges) edges.push({ from: local(e.source.id, root), to: local(e.target.id, root), event: readableEvent(e.label.text), guard: guardName(e.transition.guard) });
+    for (const e of n.edges)
+      edges.push({
+        from: local(e.source.id, root),
+        to: local(e.target.id, root),
+        event: readableEvent(e.label.text),
+        guard: guardName(e.transition.guard),
+      });
     n.children.forEach(collect);
   };
   collect(g);
   // Eventless (`always`) transitions are not in the directed graph: read them from the state nodes.
   type Def = { target?: { id: string }[]; guard?: unknown };
   const walkAlways = (node: { id: string; always?: Def[]; states: Record<string, unknown> }) => {
-    for (const t of node.always ?? []) for (const target of t.target ?? [node]) edges.push({ from: local(node.id, root), to: local(target.id, root), event: 'always', guard: guardName(t.guard) });
+    for (const t of node.always ?? [])
+      for (const target of t.target ?? [node])
+        edges.push({
+          from: local(node.id, root),
+          to: local(target.id, root),
+          event: 'always',
+          guard: guardName(t.guard),
+        });
     for (const c of Object.values(node.states)) walkAlways(c as typeof node);
   };
   walkAlways(machine.root as unknown as Parameters<typeof walkAlways>[0]);
   return {
     machine: machine.id,
-    initial: String((machine.root as unknown as { initial?: { target: { key: string }[] } }).initial?.target[0]?.key ?? ''),
+    initial: String(
+      (machine.root as unknown as { initial?: { target: { key: string }[] } }).initial?.target[0]?.key ?? '',
+    ),
     states: g.children.map((c) => ({ name: local(c.id, root), final: c.stateNode.type === 'final' })),
     edges,
   };

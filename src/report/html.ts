@@ -15,7 +15,10 @@ import { BUNDLE_DIR } from '../runtime/bundle.js';
 
 /** A file from an npm package (beside the bundle, by its base name, in the single-file build). */
 export function asset(spec: string): string {
-  return fs.readFileSync(BUNDLE_DIR ? path.join(BUNDLE_DIR, 'assets', path.basename(spec)) : require_.resolve(spec), 'utf8');
+  return fs.readFileSync(
+    BUNDLE_DIR ? path.join(BUNDLE_DIR, 'assets', path.basename(spec)) : require_.resolve(spec),
+    'utf8',
+  );
 }
 
 /**
@@ -36,23 +39,35 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}
 }
 
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /** JSON safe inside a <script> element: no `<`, no U+2028/9 line terminators. */
 export function scriptJson(x: unknown): string {
-  return JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(x)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 function readJsonl(file: string): Record<string, unknown>[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as Record<string, unknown>;
-    } catch {
-      throw new InputError(`${file}: line ${i + 1} is not JSON`);
-    }
-  });
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new InputError(`${file}: line ${i + 1} is not JSON`);
+      }
+    });
 }
 
 export interface RunData {
@@ -68,7 +83,8 @@ export interface RunData {
 
 export function readRun(dir: string): RunData {
   const cfgFile = path.join(dir, 'config.json');
-  if (!fs.existsSync(cfgFile)) throw new InputError(`RUN_DIR: '${dir}' has no config.json (expected the directory of an e3sim train run)`);
+  if (!fs.existsSync(cfgFile))
+    throw new InputError(`RUN_DIR: '${dir}' has no config.json (expected the directory of an e3sim train run)`);
   const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { name?: string };
   const summaryFile = path.join(dir, 'summary.json');
   const all = readJsonl(path.join(dir, 'metrics.jsonl'));
@@ -85,19 +101,51 @@ export function readRun(dir: string): RunData {
 
 const CHARTS: { id: string; title: string; series: string[] }[] = [
   { id: 'reward', title: 'Reward and pass rate', series: ['rewardMean', 'passRate'] },
-  { id: 'length', title: 'Mean response length (tokens): all, correct, incorrect', series: ['lengthMean', 'lengthCorrect', 'lengthIncorrect'] },
+  {
+    id: 'length',
+    title: 'Mean response length (tokens): all, correct, incorrect',
+    series: ['lengthMean', 'lengthCorrect', 'lengthIncorrect'],
+  },
   { id: 'entropy', title: 'Entropy (nats / token)', series: ['entropy'] },
   { id: 'kl', title: 'KL to the reference (k3)', series: ['kl'] },
   { id: 'clip', title: 'Clip fractions', series: ['clipFracLow', 'clipFracHigh'] },
-  { id: 'staleness', title: 'Staleness (learner version − behaviour version)', series: ['stalenessMean', 'stalenessMax'] },
-  { id: 'dropped', title: 'Dropped rollouts (cumulative), stale and GRPOMask-masked tokens, IS weight', series: ['rolloutsDroppedStale', 'rolloutsDroppedInvalid', 'tokensDroppedStale', 'tokensMaskedNegative', 'isWeightMean', 'isWeightMax'] },
+  {
+    id: 'staleness',
+    title: 'Staleness (learner version − behaviour version)',
+    series: ['stalenessMean', 'stalenessMax'],
+  },
+  {
+    id: 'dropped',
+    title: 'Dropped rollouts (cumulative), stale and GRPOMask-masked tokens, IS weight',
+    series: [
+      'rolloutsDroppedStale',
+      'rolloutsDroppedInvalid',
+      'tokensDroppedStale',
+      'tokensMaskedNegative',
+      'isWeightMean',
+      'isWeightMax',
+    ],
+  },
   { id: 'throughput', title: 'Generated tokens per second', series: ['tokensPerSec'] },
-  { id: 'curriculum', title: 'Curriculum: stage, difficulty and budget', series: ['stage', 'difficulty', 'budgetTokens'] },
+  {
+    id: 'curriculum',
+    title: 'Curriculum: stage, difficulty and budget',
+    series: ['stage', 'difficulty', 'budgetTokens'],
+  },
 ];
 
 export function renderReport(run: RunData): string {
   const diagrams = Object.fromEntries(Object.entries(MACHINES).map(([role, m]) => [role, toMermaid(m)]));
-  const data = { name: run.name, metrics: run.metrics, evals: run.evals, decisions: run.decisions, transitions: run.transitions, charts: CHARTS, diagrams, budgetTrain: trainBudget(run) };
+  const data = {
+    name: run.name,
+    metrics: run.metrics,
+    evals: run.evals,
+    decisions: run.decisions,
+    transitions: run.transitions,
+    charts: CHARTS,
+    diagrams,
+    budgetTrain: trainBudget(run),
+  };
   const title = `e3sim report — ${escapeHtml(run.name)}`;
   return `${pageHead(title)}.empty{color:#888;font-style:italic}
 #gantt{width:100%;height:360px;border:1px solid #ccc;cursor:grab}
@@ -132,7 +180,9 @@ export function trainBudget(run: Pick<RunData, 'config' | 'metrics' | 'evals'>):
   const evalStep = Number(run.evals.at(-1)?.step ?? Infinity);
   const trained = run.metrics.filter((m) => typeof m.budgetTokens === 'number' && Number(m.step) <= evalStep);
   if (trained.length) return Number(trained.at(-1)!.budgetTokens);
-  const stages = (run.config as { curriculum?: { stages?: { budgetTokens?: number }[] } }).curriculum?.stages?.filter((st) => typeof st.budgetTokens === 'number');
+  const stages = (run.config as { curriculum?: { stages?: { budgetTokens?: number }[] } }).curriculum?.stages?.filter(
+    (st) => typeof st.budgetTokens === 'number',
+  );
   return stages?.length ? Math.max(...stages.map((st) => st.budgetTokens!)) : null;
 }
 

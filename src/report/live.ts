@@ -22,7 +22,11 @@ export async function startLiveView(runDir: string, port: number): Promise<LiveV
   const clients = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
     if (req.url === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       res.write(': e3sim live view\n\n');
       clients.add(res);
       req.on('close', () => clients.delete(res));
@@ -33,16 +37,26 @@ export async function startLiveView(runDir: string, port: number): Promise<LiveV
       try {
         html = renderReport(readRun(runDir));
       } catch (e) {
-        res.writeHead(503, { 'content-type': 'text/plain' }).end(`report not ready: ${e instanceof Error ? e.message : String(e)}`);
+        res
+          .writeHead(503, { 'content-type': 'text/plain' })
+          .end(`report not ready: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html.replace('</body>', `${CLIENT}</body>`));
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(html.replace('</body>', `${CLIENT}</body>`));
       return;
     }
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new InputError(`--port: 127.0.0.1:${port} is already in use; choose another --port (or 0 for any free one)`) : e));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new InputError(`--port: 127.0.0.1:${port} is already in use; choose another --port (or 0 for any free one)`)
+          : e,
+      ),
+    );
     server.listen(port, '127.0.0.1', () => resolve());
   });
   const { port: actual } = server.address() as AddressInfo;
@@ -51,10 +65,11 @@ export async function startLiveView(runDir: string, port: number): Promise<LiveV
     notify(step) {
       for (const c of clients) c.write(`data: ${JSON.stringify({ step })}\n\n`);
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const c of clients) c.end();
-      clients.clear();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of clients) c.end();
+        clients.clear();
+        server.close(() => resolve());
+      }),
   };
 }

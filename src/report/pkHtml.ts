@@ -5,7 +5,13 @@
  * the sampled one, and the summaries as a table.
  */
 import { asset, escapeHtml, pageHead, scriptJson } from './html.js';
-import { formatAdvantage, type PkLogRow, type PkPresetName, type PkSettings, type PkSummary } from '../experiments/pk.js';
+import {
+  formatAdvantage,
+  type PkLogRow,
+  type PkPresetName,
+  type PkSettings,
+  type PkSummary,
+} from '../experiments/pk.js';
 
 export interface PkRun {
   summary: PkSummary;
@@ -26,12 +32,22 @@ export function renderPkReport(r: { preset: PkPresetName; settings: PkSettings; 
   const settings = { ...r.settings, advantage: formatAdvantage(r.settings.advantage) };
   const data = {
     charts: PK_CHARTS,
-    runs: r.runs.map((x) => ({ negatives: x.summary.negatives, seed: x.summary.seed, steps: x.log.map((l) => l.step), log: x.log })),
+    runs: r.runs.map((x) => ({
+      negatives: x.summary.negatives,
+      seed: x.summary.seed,
+      steps: x.log.map((l) => l.step),
+      log: x.log,
+    })),
   };
   const title = `e3sim pk — ${escapeHtml(r.preset)}`;
-  const rows = r.runs.map(({ summary: s, wallSeconds }) => `<tr><td>${s.negatives}</td><td>${s.seed}</td><td>${s.lengthStart.toFixed(2)}</td><td>${s.lengthPeak.toFixed(2)} (${s.lengthPeakStep})</td><td>${s.lengthEnd.toFixed(2)}</td>` +
-    `<td>${s.pStopStart.toFixed(4)} → ${s.pStopEnd.toFixed(4)}</td><td>${s.entropyStart.toFixed(3)} → ${s.entropyPeak.toFixed(3)} (${s.entropyPeakStep}) → ${s.entropyEnd.toFixed(3)}</td>` +
-    `<td>${s.rewardEnd.toFixed(3)}</td><td>${s.iterationOfTransition ?? '—'}</td><td>${wallSeconds.toFixed(1)}</td></tr>`).join('\n');
+  const rows = r.runs
+    .map(
+      ({ summary: s, wallSeconds }) =>
+        `<tr><td>${s.negatives}</td><td>${s.seed}</td><td>${s.lengthStart.toFixed(2)}</td><td>${s.lengthPeak.toFixed(2)} (${s.lengthPeakStep})</td><td>${s.lengthEnd.toFixed(2)}</td>` +
+        `<td>${s.pStopStart.toFixed(4)} → ${s.pStopEnd.toFixed(4)}</td><td>${s.entropyStart.toFixed(3)} → ${s.entropyPeak.toFixed(3)} (${s.entropyPeakStep}) → ${s.entropyEnd.toFixed(3)}</td>` +
+        `<td>${s.rewardEnd.toFixed(3)}</td><td>${s.iterationOfTransition ?? '—'}</td><td>${wallSeconds.toFixed(1)}</td></tr>`,
+    )
+    .join('\n');
   return `${pageHead(title)}table{border-collapse:collapse}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left;font-size:12px}
 .keep{color:#1f77b4}.mask{color:#ff7f0e}
 </style></head><body>

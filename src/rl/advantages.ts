@@ -10,8 +10,10 @@ export interface GroupAdvantages {
 }
 
 export function groupAdvantages(rewards: ArrayLike<number>, groupSize: number, eps = 1e-6): GroupAdvantages {
-  if (!Number.isInteger(groupSize) || groupSize < 1) throw new RangeError(`groupAdvantages: groupSize must be a positive integer, got ${groupSize}`);
-  if (rewards.length % groupSize !== 0) throw new RangeError(`groupAdvantages: ${rewards.length} rewards do not split into groups of ${groupSize}`);
+  if (!Number.isInteger(groupSize) || groupSize < 1)
+    throw new RangeError(`groupAdvantages: groupSize must be a positive integer, got ${groupSize}`);
+  if (rewards.length % groupSize !== 0)
+    throw new RangeError(`groupAdvantages: ${rewards.length} rewards do not split into groups of ${groupSize}`);
   const advantages = new Float64Array(rewards.length);
   const groups = rewards.length / groupSize;
   let zeroAdvantageGroups = 0;

@@ -29,14 +29,23 @@ export interface PaddedBatch {
  * Right-padded [B, T] tokens (prompt + completion) and per-position token data: position t
  * scores token t+1, so completion token j of a sequence with prompt length P sits at P + j − 1.
  */
-export function padRollouts(rollouts: readonly TrainRollout[], padId: number, contextLength: number, learnerVersion: number): PaddedBatch {
+export function padRollouts(
+  rollouts: readonly TrainRollout[],
+  padId: number,
+  contextLength: number,
+  learnerVersion: number,
+): PaddedBatch {
   const B = rollouts.length;
   const T = Math.max(2, ...rollouts.map((r) => r.prompt.length + r.completion.length));
-  if (T > contextLength) throw new RangeError(`padRollouts: a rollout of ${T} tokens exceeds the context of ${contextLength}`);
+  if (T > contextLength)
+    throw new RangeError(`padRollouts: a rollout of ${T} tokens exceeds the context of ${contextLength}`);
   const tokens = new Int32Array(B * T).fill(padId);
   const N = B * T;
-  const advantages = new Float32Array(N), behaviour = new Float32Array(N), mask = new Float32Array(N);
-  const sequence = new Int32Array(N), versions = new Int32Array(N).fill(learnerVersion);
+  const advantages = new Float32Array(N),
+    behaviour = new Float32Array(N),
+    mask = new Float32Array(N);
+  const sequence = new Int32Array(N),
+    versions = new Int32Array(N).fill(learnerVersion);
   rollouts.forEach((r, b) => {
     tokens.set(r.prompt, b * T);
     tokens.set(r.completion, b * T + r.prompt.length);
@@ -94,12 +103,26 @@ export type UpdateStats = LossStats & { gradNorm: number; optimizerSteps: number
 export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollout[], o: GptStepOptions): UpdateStats {
   const epochs = o.epochs ?? 1;
   const parts = minibatchSlices(rollouts, o.minibatches ?? 1);
-  if (parts.length * epochs > UPDATE_STEPS_MAX) throw new RangeError(`gptRlStep: ${parts.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`);
+  if (parts.length * epochs > UPDATE_STEPS_MAX)
+    throw new RangeError(
+      `gptRlStep: ${parts.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`,
+    );
   const slices = parts.map((rs) => {
     const batch = padRollouts(rs, o.padId, model.config.contextLength, o.learnerVersion);
     const targets = shiftTargets(batch.tokens, batch.B, batch.T, o.padId);
-    const refLogprobs = o.loss.klCoef > 0 && o.reference ? scoreSequences(o.reference, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs : undefined;
-    if (o.loss.correction.kind === 'decoupled') batch.data.proximalLogprobs = scoreSequences(model, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs;
+    const refLogprobs =
+      o.loss.klCoef > 0 && o.reference
+        ? scoreSequences(o.reference, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs
+        : undefined;
+    if (o.loss.correction.kind === 'decoupled')
+      batch.data.proximalLogprobs = scoreSequences(
+        model,
+        batch.tokens,
+        batch.B,
+        batch.T,
+        o.padId,
+        o.temperature,
+      ).logprobs;
     return { batch, targets, refLogprobs };
   });
   const steps: (LossStats & { gradNorm: number })[] = [];
@@ -109,11 +132,23 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
   return combineStats(steps, slices.length);
 }
 
-function stepOn(model: Gpt, adam: Adam, batch: PaddedBatch, targets: Int32Array, refLogprobs: Float32Array | undefined, o: GptStepOptions): LossStats & { gradNorm: number } {
+function stepOn(
+  model: Gpt,
+  adam: Adam,
+  batch: PaddedBatch,
+  targets: Int32Array,
+  refLogprobs: Float32Array | undefined,
+  o: GptStepOptions,
+): LossStats & { gradNorm: number } {
   const { B, T, tokens } = batch;
   let parts: ReturnType<typeof e3Loss> | undefined;
   const { loss, gradNorm } = adam.minimize(() => {
-    const { logprobs, logits } = tokenLogprobsTensor(model, tf.tensor2d(tokens, [B, T], 'int32'), tf.tensor2d(targets, [B, T], 'int32'), o.temperature);
+    const { logprobs, logits } = tokenLogprobsTensor(
+      model,
+      tf.tensor2d(tokens, [B, T], 'int32'),
+      tf.tensor2d(targets, [B, T], 'int32'),
+      o.temperature,
+    );
     let entropies: tf.Tensor1D | undefined;
     if (o.loss.entropyCoef > 0) {
       const logp = tf.logSoftmax(logits);

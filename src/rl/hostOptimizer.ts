@@ -16,7 +16,10 @@ export interface HostOptimizer {
 
 export class HostSgd implements HostOptimizer {
   readonly kind = 'sgd';
-  constructor(readonly lr: number, readonly rowLength: number) {}
+  constructor(
+    readonly lr: number,
+    readonly rowLength: number,
+  ) {}
 
   step(params: Float64Array, grad: Float64Array, rows: Iterable<number>): number[] {
     const out = [...rows];
@@ -34,8 +37,16 @@ export class HostAdam implements HostOptimizer {
   private readonly active = new Set<number>();
   private t = 0;
 
-  constructor(readonly lr: number, readonly rowLength: number, size: number, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly eps = 1e-8) {
-    if (size % rowLength !== 0) throw new RangeError(`HostAdam: ${size} parameters do not split into rows of ${rowLength}`);
+  constructor(
+    readonly lr: number,
+    readonly rowLength: number,
+    size: number,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly eps = 1e-8,
+  ) {
+    if (size % rowLength !== 0)
+      throw new RangeError(`HostAdam: ${size} parameters do not split into rows of ${rowLength}`);
     this.m = new Float64Array(size);
     this.v = new Float64Array(size);
   }

@@ -27,7 +27,13 @@ export { CorrectionSchema, LossConfigSchema, type Correction, type LossConfig } 
 import type { LossConfig } from './lossConfig.js';
 
 export const E3_LOSS: LossConfig = {
-  clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', correction: { kind: 'none' }, aggregation: 'token-mean',
+  clipLow: 0.2,
+  clipHigh: 0.35,
+  klCoef: 0.001,
+  entropyCoef: 0.001,
+  negatives: 'keep',
+  correction: { kind: 'none' },
+  aggregation: 'token-mean',
 };
 
 /** Host-side per-token data of a batch (length N each). */
@@ -66,12 +72,25 @@ export interface LossStats {
 export interface LossTensors {
   loss: tf.Scalar;
   /** Tensors the caller reads back (after the gradient step) to fill LossStats. */
-  parts: { policyLoss: tf.Scalar; klLoss: tf.Scalar; entropyBonus: tf.Scalar; kl: tf.Scalar; entropy: tf.Scalar; clipLow: tf.Scalar; clipHigh: tf.Scalar; weightMean: tf.Scalar; weightMax: tf.Scalar };
+  parts: {
+    policyLoss: tf.Scalar;
+    klLoss: tf.Scalar;
+    entropyBonus: tf.Scalar;
+    kl: tf.Scalar;
+    entropy: tf.Scalar;
+    clipLow: tf.Scalar;
+    clipHigh: tf.Scalar;
+    weightMean: tf.Scalar;
+    weightMax: tf.Scalar;
+  };
   host: { tokens: number; tokensMaskedNegative: number; tokensDroppedStale: number; lagMax: number };
 }
 
 /** Effective mask after GRPOMask and the drop-past-lag rule, with counts. */
-export function effectiveMask(d: TokenData, cfg: LossConfig): { mask: Float32Array; maskedNegative: number; droppedStale: number; lagMax: number } {
+export function effectiveMask(
+  d: TokenData,
+  cfg: LossConfig,
+): { mask: Float32Array; maskedNegative: number; droppedStale: number; lagMax: number } {
   const mask = d.mask.slice();
   let maskedNegative = 0;
   let droppedStale = 0;
@@ -96,7 +115,12 @@ export function effectiveMask(d: TokenData, cfg: LossConfig): { mask: Float32Arr
  * `entropies` H(π_θ(·|prefix)) per token (differentiable, only needed when entropyCoef > 0);
  * `refLogprobs` log π_ref per token (only needed when klCoef > 0).
  */
-export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, extra: { entropies?: tf.Tensor1D; refLogprobs?: Float32Array } = {}): LossTensors {
+export function e3Loss(
+  logprobs: tf.Tensor1D,
+  d: TokenData,
+  cfg: LossConfig,
+  extra: { entropies?: tf.Tensor1D; refLogprobs?: Float32Array } = {},
+): LossTensors {
   const N = d.advantages.length;
   if (logprobs.shape[0] !== N) throw new RangeError(`e3Loss: ${logprobs.shape[0]} log-probs for ${N} tokens`);
   const { mask: m, maskedNegative, droppedStale, lagMax } = effectiveMask(d, cfg);
@@ -127,7 +151,8 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
       weight = tf.minimum(tf.exp(tf.sub(stopGradient(logprobs), mu)), c.c) as tf.Tensor1D;
       surrogate = tf.mul(tf.mul(weight, A), logprobs) as tf.Tensor1D;
     } else {
-      const old = c.kind === 'decoupled' ? tf.tensor1d(d.proximalLogprobs ?? fail('decoupled PPO needs proximalLogprobs')) : mu;
+      const old =
+        c.kind === 'decoupled' ? tf.tensor1d(d.proximalLogprobs ?? fail('decoupled PPO needs proximalLogprobs')) : mu;
       const ratio = tf.exp(tf.sub(logprobs, old));
       const clipped = tf.clipByValue(ratio, 1 - cfg.clipLow, 1 + cfg.clipHigh);
       surrogate = tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A)) as tf.Tensor1D;
@@ -141,8 +166,14 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
       // Clipped from below: ratio < 1−ε_low with A < 0; from above: ratio > 1+ε_high with A > 0.
       const r = stopGradient(ratio);
       const denom = Math.max(1, tokens);
-      clipLow = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.less(r, 1 - cfg.clipLow).toFloat(), tf.less(A, 0).toFloat()))), denom) as tf.Scalar;
-      clipHigh = tf.div(tf.sum(tf.mul(mt, tf.mul(tf.greater(r, 1 + cfg.clipHigh).toFloat(), tf.greater(A, 0).toFloat()))), denom) as tf.Scalar;
+      clipLow = tf.div(
+        tf.sum(tf.mul(mt, tf.mul(tf.less(r, 1 - cfg.clipLow).toFloat(), tf.less(A, 0).toFloat()))),
+        denom,
+      ) as tf.Scalar;
+      clipHigh = tf.div(
+        tf.sum(tf.mul(mt, tf.mul(tf.greater(r, 1 + cfg.clipHigh).toFloat(), tf.greater(A, 0).toFloat()))),
+        denom,
+      ) as tf.Scalar;
     }
     const policyLoss = tf.neg(tf.sum(tf.mul(surrogate, w8))) as tf.Scalar;
     let klLoss = tf.scalar(0);
@@ -162,7 +193,9 @@ export function e3Loss(logprobs: tf.Tensor1D, d: TokenData, cfg: LossConfig, ext
     const loss = tf.addN([policyLoss, klLoss, entropyBonus]) as tf.Scalar;
     const wd = stopGradient(weight);
     const weightMean = tf.div(tf.sum(tf.mul(wd, mt)), Math.max(1, tokens)) as tf.Scalar;
-    const weightMax = (tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)) as tf.Scalar;
+    const weightMax = (
+      tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)
+    ) as tf.Scalar;
     // Kept: the caller's gradient scope must not dispose them before readStats.
     const parts = { policyLoss, klLoss, entropyBonus, kl, entropy, clipLow, clipHigh, weightMean, weightMax };
     for (const t of Object.values(parts)) tf.keep(t);
@@ -176,9 +209,20 @@ export function readStats(t: LossTensors, loss: number): LossStats {
   const v = (x: tf.Scalar) => x.dataSync()[0]!;
   const p = t.parts;
   const stats: LossStats = {
-    loss, policyLoss: v(p.policyLoss), klLoss: v(p.klLoss), entropyBonus: v(p.entropyBonus), kl: v(p.kl), entropy: v(p.entropy),
-    clipFracLow: v(p.clipLow), clipFracHigh: v(p.clipHigh), isWeightMean: v(p.weightMean), isWeightMax: v(p.weightMax),
-    tokens: t.host.tokens, tokensMaskedNegative: t.host.tokensMaskedNegative, tokensDroppedStale: t.host.tokensDroppedStale, lagMax: t.host.lagMax,
+    loss,
+    policyLoss: v(p.policyLoss),
+    klLoss: v(p.klLoss),
+    entropyBonus: v(p.entropyBonus),
+    kl: v(p.kl),
+    entropy: v(p.entropy),
+    clipFracLow: v(p.clipLow),
+    clipFracHigh: v(p.clipHigh),
+    isWeightMean: v(p.weightMean),
+    isWeightMax: v(p.weightMax),
+    tokens: t.host.tokens,
+    tokensMaskedNegative: t.host.tokensMaskedNegative,
+    tokensDroppedStale: t.host.tokensDroppedStale,
+    lagMax: t.host.lagMax,
   };
   tf.dispose(Object.values(p));
   return stats;

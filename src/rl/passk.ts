@@ -4,7 +4,8 @@
  * Computed as a running product so that large n never overflows.
  */
 export function passAtK(n: number, c: number, k: number): number {
-  if (!Number.isInteger(n) || !Number.isInteger(c) || !Number.isInteger(k)) throw new RangeError(`passAtK: integers expected, got n=${n} c=${c} k=${k}`);
+  if (!Number.isInteger(n) || !Number.isInteger(c) || !Number.isInteger(k))
+    throw new RangeError(`passAtK: integers expected, got n=${n} c=${c} k=${k}`);
   if (k < 1 || k > n) throw new RangeError(`passAtK: need 1 <= k <= n, got k=${k} n=${n}`);
   if (c < 0 || c > n) throw new RangeError(`passAtK: need 0 <= c <= n, got c=${c} n=${n}`);
   if (n - c < k) return 1;

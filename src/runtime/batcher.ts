@@ -85,7 +85,10 @@ export class GroupQueue {
   private readonly byStep = new Map<number, ScoredGroup[]>();
   private size_ = 0;
 
-  constructor(readonly groupsPerStep: number, readonly capacity: number) {}
+  constructor(
+    readonly groupsPerStep: number,
+    readonly capacity: number,
+  ) {}
 
   add(g: ScoredGroup): void {
     assert(this.size_ < this.capacity, `batcher queue over its capacity of ${this.capacity} groups`);
@@ -136,10 +139,23 @@ export interface FormedBatch {
   zeroAdvantageGroups: number;
 }
 
-export function formBatch(groups: readonly ScoredGroup[], learnerVersion: number, eta: number, correction: Correction): FormedBatch {
+export function formBatch(
+  groups: readonly ScoredGroup[],
+  learnerVersion: number,
+  eta: number,
+  correction: Correction,
+): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
-  let lagSum = 0, lagMax = 0, rewardSum = 0, correct = 0, lengthSum = 0, n = 0, zero = 0, lenC = 0, lenI = 0;
+  let lagSum = 0,
+    lagMax = 0,
+    rewardSum = 0,
+    correct = 0,
+    lengthSum = 0,
+    n = 0,
+    zero = 0,
+    lenC = 0,
+    lenI = 0;
   for (const g of groups) {
     if (g.advantages.every((a) => a === 0)) zero++;
     g.rollouts.forEach((r, i) => {
@@ -152,18 +168,34 @@ export function formBatch(groups: readonly ScoredGroup[], learnerVersion: number
       lengthSum += r.completion.length;
       if (g.invalid[i] || r.completion.length === 0) return void dispositions.push([r.id, 'dropped-invalid']);
       const lag = learnerVersion - Math.min(...r.versions);
-      assert(lag >= 0, `rollout ${r.id} sampled by version ${Math.min(...r.versions)}, newer than the learner's ${learnerVersion}`);
+      assert(
+        lag >= 0,
+        `rollout ${r.id} sampled by version ${Math.min(...r.versions)}, newer than the learner's ${learnerVersion}`,
+      );
       assert(lag <= eta, `rollout ${r.id} has staleness ${lag} above the bound ${eta}`);
       if (correction.kind === 'drop' && lag > correction.maxLag) return void dispositions.push([r.id, 'dropped-stale']);
       dispositions.push([r.id, 'trained']);
       lagSum += lag;
       lagMax = Math.max(lagMax, lag);
-      rollouts.push({ prompt: r.prompt, completion: r.completion, behaviourLogprobs: r.behaviourLogprobs, versions: r.versions, advantage: g.advantages[i]! });
+      rollouts.push({
+        prompt: r.prompt,
+        completion: r.completion,
+        behaviourLogprobs: r.behaviourLogprobs,
+        versions: r.versions,
+        advantage: g.advantages[i]!,
+      });
     });
   }
   return {
-    rollouts, dispositions, lagMean: rollouts.length ? lagSum / rollouts.length : 0, lagMax,
-    rewardMean: n ? rewardSum / n : 0, passRate: n ? correct / n : 0, lengthMean: n ? lengthSum / n : 0,
-    lengthCorrect: correct ? lenC / correct : null, lengthIncorrect: n - correct ? lenI / (n - correct) : null, zeroAdvantageGroups: zero,
+    rollouts,
+    dispositions,
+    lagMean: rollouts.length ? lagSum / rollouts.length : 0,
+    lagMax,
+    rewardMean: n ? rewardSum / n : 0,
+    passRate: n ? correct / n : 0,
+    lengthMean: n ? lengthSum / n : 0,
+    lengthCorrect: correct ? lenC / correct : null,
+    lengthIncorrect: n - correct ? lenI / (n - correct) : null,
+    zeroAdvantageGroups: zero,
   };
 }

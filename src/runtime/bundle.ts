@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 declare const __E3SIM_BUNDLE__: { version: string; tfjs: string } | undefined;
 
-export const BUNDLE: { version: string; tfjs: string } | null = typeof __E3SIM_BUNDLE__ === 'undefined' ? null : __E3SIM_BUNDLE__;
+export const BUNDLE: { version: string; tfjs: string } | null =
+  typeof __E3SIM_BUNDLE__ === 'undefined' ? null : __E3SIM_BUNDLE__;
 
 /** The folder holding e3sim.mjs when bundled, else null. */
 export const BUNDLE_DIR: string | null = BUNDLE ? path.dirname(fileURLToPath(import.meta.url)) : null;

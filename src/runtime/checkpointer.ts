@@ -38,13 +38,27 @@ export interface RunState {
 const RunStateSchema = z.object({
   version: z.number().int().min(0),
   accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid'])])),
-  queue: z.array(z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough()),
-  curriculum: z.object({ stage: z.number().int().min(0), stepsInStage: z.number().int().min(0), budgets: z.record(z.string(), z.number().int()).default({}), passRates: z.array(z.number()).default([]) }),
+  queue: z.array(
+    z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough(),
+  ),
+  curriculum: z.object({
+    stage: z.number().int().min(0),
+    stepsInStage: z.number().int().min(0),
+    budgets: z.record(z.string(), z.number().int()).default({}),
+    passRates: z.array(z.number()).default([]),
+  }),
   faultsFired: z.array(z.string()),
   restarts: z.record(z.string(), z.number().int().min(0)),
   stalenessMax: z.number().int().min(0),
   tokensGenerated: z.number().int().min(0),
-  logs: z.object({ metrics: z.number().int().min(0), transitions: z.number().int().min(0), trace: z.number().int().min(0), tMs: z.number().min(0) }).optional(),
+  logs: z
+    .object({
+      metrics: z.number().int().min(0),
+      transitions: z.number().int().min(0),
+      trace: z.number().int().min(0),
+      tMs: z.number().min(0),
+    })
+    .optional(),
   evalsPending: z.array(z.number().int().min(0)).optional(),
 });
 
@@ -52,27 +66,52 @@ export function checkpointsDir(runDir: string): string {
   return path.join(runDir, 'checkpoints');
 }
 
-export function writeRunCheckpoint(runDir: string, o: {
-  gptConfig: GptConfig; seed: number; command: string; versions: Record<string, string>;
-  weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState; keep: number;
-}): string {
+export function writeRunCheckpoint(
+  runDir: string,
+  o: {
+    gptConfig: GptConfig;
+    seed: number;
+    command: string;
+    versions: Record<string, string>;
+    weights: PackedWeights;
+    optimizer?: { state: PackedWeights; step: number };
+    state: RunState;
+    keep: number;
+  },
+): string {
   const root = checkpointsDir(runDir);
   fs.mkdirSync(root, { recursive: true });
   const name = `step-${o.state.version}`;
-  saveCheckpoint(path.join(root, name), {
-    kind: 'gpt', config: o.gptConfig, tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
-    seed: o.seed, command: o.command, versions: o.versions, step: o.state.version, trainState: { run: o.state },
-  }, o.weights, o.optimizer);
+  saveCheckpoint(
+    path.join(root, name),
+    {
+      kind: 'gpt',
+      config: o.gptConfig,
+      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+      seed: o.seed,
+      command: o.command,
+      versions: o.versions,
+      step: o.state.version,
+      trainState: { run: o.state },
+    },
+    o.weights,
+    o.optimizer,
+  );
   const tmp = path.join(root, `latest.tmp-${process.pid}`);
   fs.writeFileSync(tmp, name + '\n');
   fs.renameSync(tmp, path.join(root, 'latest'));
   // Keep the newest `keep` checkpoints (never the one `latest` names).
-  const steps = fs.readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort((a, b) => Number(b.slice(5)) - Number(a.slice(5)));
+  const steps = fs
+    .readdirSync(root)
+    .filter((d) => /^step-\d+$/.test(d))
+    .sort((a, b) => Number(b.slice(5)) - Number(a.slice(5)));
   for (const d of steps.slice(o.keep)) if (d !== name) fs.rmSync(path.join(root, d), { recursive: true, force: true });
   return path.join(root, name);
 }
 
-export function readRunCheckpoint(runDir: string): { dir: string; weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState } | null {
+export function readRunCheckpoint(
+  runDir: string,
+): { dir: string; weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState } | null {
   const latest = path.join(checkpointsDir(runDir), 'latest');
   if (!fs.existsSync(latest)) return null;
   const name = fs.readFileSync(latest, 'utf8').trim();
@@ -81,6 +120,14 @@ export function readRunCheckpoint(runDir: string): { dir: string; weights: Packe
   const ck = loadCheckpoint(dir, { optimizer: true });
   const raw = (ck.manifest.trainState as { run?: unknown } | undefined)?.run;
   const r = RunStateSchema.safeParse(raw);
-  if (!r.success) throw new InputError(`checkpoint ${dir}: run state ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
-  return { dir, weights: ck.weights, optimizer: ck.optimizer ? { state: ck.optimizer, step: ck.manifest.optimizer!.step } : undefined, state: r.data as unknown as RunState };
+  if (!r.success)
+    throw new InputError(
+      `checkpoint ${dir}: run state ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+    );
+  return {
+    dir,
+    weights: ck.weights,
+    optimizer: ck.optimizer ? { state: ck.optimizer, step: ck.manifest.optimizer!.step } : undefined,
+    state: r.data as unknown as RunState,
+  };
 }

@@ -23,120 +23,187 @@ const TIMEOUT_MAX_MS = 86_400_000;
 
 export const BUCKETS = ['easy', 'medium', 'hard'] as const;
 
-export const StageSchema = z.object({
-  /** The stage's data: a number count, or difficulty buckets measured on the starting policy (curriculum.pool). */
-  difficulty: int(3, 6).optional(),
-  buckets: z.array(z.enum(BUCKETS)).min(1).optional(),
-  /** Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its context. */
-  budgetTokens: int(1, 65_536).optional(),
-  /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
-  steps: int(1, MAX_STEPS),
-  /** Move on once the mean pass rate of the last plateau.window steps reaches this. */
-  passThreshold: z.number().min(0).max(1).optional(),
-  /** Move on once the mean pass rate over a window gains less than minGain over the window before it. */
-  plateau: z.object({ window: int(1, 1000), minGain: z.number().min(0) }).strict().optional(),
-}).strict();
+export const StageSchema = z
+  .object({
+    /** The stage's data: a number count, or difficulty buckets measured on the starting policy (curriculum.pool). */
+    difficulty: int(3, 6).optional(),
+    buckets: z.array(z.enum(BUCKETS)).min(1).optional(),
+    /** Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its context. */
+    budgetTokens: int(1, 65_536).optional(),
+    /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
+    steps: int(1, MAX_STEPS),
+    /** Move on once the mean pass rate of the last plateau.window steps reaches this. */
+    passThreshold: z.number().min(0).max(1).optional(),
+    /** Move on once the mean pass rate over a window gains less than minGain over the window before it. */
+    plateau: z
+      .object({ window: int(1, 1000), minGain: z.number().min(0) })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
-export const CurriculumSchema = z.object({
-  /** fixed: the stage list as written; coupled: each stage's budget by E3.md's rule, measured at its start. */
-  kind: z.enum(['fixed', 'coupled']).default('fixed'),
-  stages: z.array(StageSchema).min(1),
-  /** Budget ladder for the coupled rule (doubling). */
-  ladder: z.array(int(1, 4096)).min(2).optional(),
-  kappa: z.number().min(1).max(100).default(1.2),
-  /** J = pass@k. */
-  k: int(1, 1024).default(4),
-  /** Problems and samples of each stage-start measurement. */
-  measure: z.object({ problems: int(1, 10_000).default(16), samples: int(1, 1024).default(8) }).strict().default({ problems: 16, samples: 8 }),
-  /** The problem pool bucketed by the starting policy's pass rate (for stages with buckets). */
-  pool: z.object({
-    difficulties: z.array(int(3, 6)).min(1).default([3, 4, 5]),
-    perDifficulty: int(3, 10_000).default(32),
-    samples: int(1, 1024).default(8),
-    k: int(1, 1024).default(8),
-    budgetTokens: int(1, 4096).default(128),
-  }).strict().optional(),
-}).strict();
+export const CurriculumSchema = z
+  .object({
+    /** fixed: the stage list as written; coupled: each stage's budget by E3.md's rule, measured at its start. */
+    kind: z.enum(['fixed', 'coupled']).default('fixed'),
+    stages: z.array(StageSchema).min(1),
+    /** Budget ladder for the coupled rule (doubling). */
+    ladder: z.array(int(1, 4096)).min(2).optional(),
+    kappa: z.number().min(1).max(100).default(1.2),
+    /** J = pass@k. */
+    k: int(1, 1024).default(4),
+    /** Problems and samples of each stage-start measurement. */
+    measure: z
+      .object({ problems: int(1, 10_000).default(16), samples: int(1, 1024).default(8) })
+      .strict()
+      .default({ problems: 16, samples: 8 }),
+    /** The problem pool bucketed by the starting policy's pass rate (for stages with buckets). */
+    pool: z
+      .object({
+        difficulties: z.array(int(3, 6)).min(1).default([3, 4, 5]),
+        perDifficulty: int(3, 10_000).default(32),
+        samples: int(1, 1024).default(8),
+        k: int(1, 1024).default(8),
+        budgetTokens: int(1, 4096).default(128),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
-export const TrainConfigSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('run'),
-  seed: int(0, 2 ** 31 - 1).default(0),
-  backend: z.enum(BACKENDS).default('auto'),
-  model: z.object({
-    /** Initial policy (also the frozen KL reference). */
-    checkpoint: z.string().min(1),
-  }).strict(),
-  task: z.object({ name: z.literal('countdown') }).strict().default({ name: 'countdown' }),
-  rollout: z.object({
-    /** Problems (GRPO groups) per learner step. */
-    problemsPerStep: int(1, 4096).default(4),
-    /** Samples per problem (group size G). */
-    groupSize: int(2, 1024).default(8),
-    temperature: z.number().positive().max(10).default(1),
-    /** Problems per sampler request (the sampling batch is problemsPerRequest × groupSize). */
-    problemsPerRequest: int(1, 4096).optional(),
-  }).strict().default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),
-  curriculum: CurriculumSchema,
-  learner: z.object({
-    lr: z.number().positive().max(1).default(1e-5),
-    clipNorm: z.number().min(0).max(1e6).default(1),
-    clipLow: z.number().min(0).max(1).default(0.2),
-    clipHigh: z.number().min(0).max(10).default(0.35),
-    klCoef: z.number().min(0).max(100).default(0.001),
-    entropyCoef: z.number().min(0).max(100).default(0.001),
-    negatives: z.enum(['keep', 'mask']).default('keep'),
-    aggregation: z.enum(['token-mean', 'seq-mean-token-mean']).default('token-mean'),
-    correction: CorrectionSchema.default({ kind: 'none' }),
-    /** Disjoint slices of each rollout batch, one Adam step each (π_prox of decoupled PPO = the policy at the batch's start). */
-    minibatches: int(1, 256).default(1),
-    /** Passes over the slices per batch. */
-    epochs: int(1, 4).default(1),
-  }).strict().default({ lr: 1e-5, clipNorm: 1, clipLow: 0.2, clipHigh: 0.35, klCoef: 0.001, entropyCoef: 0.001, negatives: 'keep', aggregation: 'token-mean', correction: { kind: 'none' }, minibatches: 1, epochs: 1 }),
-  staleness: z.object({
-    policy: z.enum(STALENESS_POLICIES).default('sync'),
-    /** Bound η on (learner version at training) − (version that sampled); async and inflight only. */
-    eta: z.union([int(0, 1_000_000), z.literal('inf')]).optional(),
-  }).strict().default({ policy: 'sync' }),
-  topology: z.object({
-    /** Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the virtual one. */
-    samplers: int(1, 100_000).default(1),
-    verifierThreads: int(1, 100_000).default(1),
-    /**
-     * With `e3sim train --transport nats`: the roles served by separate `e3sim worker` processes
-     * over NATS JetStream (the rest stay local). `samplers` is then the number of generate
-     * requests in flight at once, whichever processes take them.
-     */
-    remote: z.array(z.enum(['sampler', 'verifier', 'grader'])).refine((r) => new Set(r).size === r.length, 'roles listed twice').default(['sampler', 'verifier']),
-  }).strict().default({ samplers: 1, verifierThreads: 1, remote: ['sampler', 'verifier'] }),
-  limits: z.object({
-    /** Scored groups the batcher may hold (backpressure beyond it). */
-    queueGroupsMax: int(1, 100_000).default(256),
-    samplerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(300_000),
-    verifierTimeoutMs: int(100, TIMEOUT_MAX_MS).default(10_000),
-    learnerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(600_000),
-    /** Restarts per actor before the run fails. */
-    restartsMax: int(0, 100).default(3),
-    /** Attempts per verification before its rollouts count as dropped-invalid. */
-    verifyAttemptsMax: int(1, 10).default(3),
-    /** NATS transport: work a worker took but did not ack within this time is redelivered to another worker. */
-    natsAckWaitMs: int(500, 3_600_000).default(30_000),
-  }).strict().default({ queueGroupsMax: 256, samplerTimeoutMs: 300_000, verifierTimeoutMs: 10_000, learnerTimeoutMs: 600_000, restartsMax: 3, verifyAttemptsMax: 3, natsAckWaitMs: 30_000 }),
-  checkpoint: z.object({
-    every: int(1, MAX_STEPS).default(10),
-    keep: int(1, 1000).default(2),
-  }).strict().default({ every: 10, keep: 2 }),
-  /** Held-out evaluation by the evaluator actor (on sampler-0's thread), every N steps and at the end. */
-  eval: z.object({
-    every: int(1, MAX_STEPS).optional(),
-    difficulty: int(3, 6).default(3),
-    problems: int(1, 10_000).default(16),
-    samples: int(1, 1024).default(4),
-    budgets: z.array(int(1, 4096)).min(1).default([64, 128]),
-    /** pass@k reported (unbiased); samples must be ≥ the largest k. */
-    ks: z.array(int(1, 1024)).min(1).default([1, 4]),
-  }).strict().optional(),
-  faults: z.array(z.string()).default([]),
-}).strict();
+export const TrainConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only')
+      .default('run'),
+    seed: int(0, 2 ** 31 - 1).default(0),
+    backend: z.enum(BACKENDS).default('auto'),
+    model: z
+      .object({
+        /** Initial policy (also the frozen KL reference). */
+        checkpoint: z.string().min(1),
+      })
+      .strict(),
+    task: z
+      .object({ name: z.literal('countdown') })
+      .strict()
+      .default({ name: 'countdown' }),
+    rollout: z
+      .object({
+        /** Problems (GRPO groups) per learner step. */
+        problemsPerStep: int(1, 4096).default(4),
+        /** Samples per problem (group size G). */
+        groupSize: int(2, 1024).default(8),
+        temperature: z.number().positive().max(10).default(1),
+        /** Problems per sampler request (the sampling batch is problemsPerRequest × groupSize). */
+        problemsPerRequest: int(1, 4096).optional(),
+      })
+      .strict()
+      .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),
+    curriculum: CurriculumSchema,
+    learner: z
+      .object({
+        lr: z.number().positive().max(1).default(1e-5),
+        clipNorm: z.number().min(0).max(1e6).default(1),
+        clipLow: z.number().min(0).max(1).default(0.2),
+        clipHigh: z.number().min(0).max(10).default(0.35),
+        klCoef: z.number().min(0).max(100).default(0.001),
+        entropyCoef: z.number().min(0).max(100).default(0.001),
+        negatives: z.enum(['keep', 'mask']).default('keep'),
+        aggregation: z.enum(['token-mean', 'seq-mean-token-mean']).default('token-mean'),
+        correction: CorrectionSchema.default({ kind: 'none' }),
+        /** Disjoint slices of each rollout batch, one Adam step each (π_prox of decoupled PPO = the policy at the batch's start). */
+        minibatches: int(1, 256).default(1),
+        /** Passes over the slices per batch. */
+        epochs: int(1, 4).default(1),
+      })
+      .strict()
+      .default({
+        lr: 1e-5,
+        clipNorm: 1,
+        clipLow: 0.2,
+        clipHigh: 0.35,
+        klCoef: 0.001,
+        entropyCoef: 0.001,
+        negatives: 'keep',
+        aggregation: 'token-mean',
+        correction: { kind: 'none' },
+        minibatches: 1,
+        epochs: 1,
+      }),
+    staleness: z
+      .object({
+        policy: z.enum(STALENESS_POLICIES).default('sync'),
+        /** Bound η on (learner version at training) − (version that sampled); async and inflight only. */
+        eta: z.union([int(0, 1_000_000), z.literal('inf')]).optional(),
+      })
+      .strict()
+      .default({ policy: 'sync' }),
+    topology: z
+      .object({
+        /** Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the virtual one. */
+        samplers: int(1, 100_000).default(1),
+        verifierThreads: int(1, 100_000).default(1),
+        /**
+         * With `e3sim train --transport nats`: the roles served by separate `e3sim worker` processes
+         * over NATS JetStream (the rest stay local). `samplers` is then the number of generate
+         * requests in flight at once, whichever processes take them.
+         */
+        remote: z
+          .array(z.enum(['sampler', 'verifier', 'grader']))
+          .refine((r) => new Set(r).size === r.length, 'roles listed twice')
+          .default(['sampler', 'verifier']),
+      })
+      .strict()
+      .default({ samplers: 1, verifierThreads: 1, remote: ['sampler', 'verifier'] }),
+    limits: z
+      .object({
+        /** Scored groups the batcher may hold (backpressure beyond it). */
+        queueGroupsMax: int(1, 100_000).default(256),
+        samplerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(300_000),
+        verifierTimeoutMs: int(100, TIMEOUT_MAX_MS).default(10_000),
+        learnerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(600_000),
+        /** Restarts per actor before the run fails. */
+        restartsMax: int(0, 100).default(3),
+        /** Attempts per verification before its rollouts count as dropped-invalid. */
+        verifyAttemptsMax: int(1, 10).default(3),
+        /** NATS transport: work a worker took but did not ack within this time is redelivered to another worker. */
+        natsAckWaitMs: int(500, 3_600_000).default(30_000),
+      })
+      .strict()
+      .default({
+        queueGroupsMax: 256,
+        samplerTimeoutMs: 300_000,
+        verifierTimeoutMs: 10_000,
+        learnerTimeoutMs: 600_000,
+        restartsMax: 3,
+        verifyAttemptsMax: 3,
+        natsAckWaitMs: 30_000,
+      }),
+    checkpoint: z
+      .object({
+        every: int(1, MAX_STEPS).default(10),
+        keep: int(1, 1000).default(2),
+      })
+      .strict()
+      .default({ every: 10, keep: 2 }),
+    /** Held-out evaluation by the evaluator actor (on sampler-0's thread), every N steps and at the end. */
+    eval: z
+      .object({
+        every: int(1, MAX_STEPS).optional(),
+        difficulty: int(3, 6).default(3),
+        problems: int(1, 10_000).default(16),
+        samples: int(1, 1024).default(4),
+        budgets: z.array(int(1, 4096)).min(1).default([64, 128]),
+        /** pass@k reported (unbiased); samples must be ≥ the largest k. */
+        ks: z.array(int(1, 1024)).min(1).default([1, 4]),
+      })
+      .strict()
+      .optional(),
+    faults: z.array(z.string()).default([]),
+  })
+  .strict();
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
@@ -146,23 +213,37 @@ export const REAL_CLOCK_THREADS_MAX = 64;
 /** The real clock runs each sampler and verifier as a thread: refuse topologies it cannot start. */
 export function checkRealClockTopology(c: TrainConfig, source: string): void {
   for (const k of ['samplers', 'verifierThreads'] as const) {
-    if (c.topology[k] > REAL_CLOCK_THREADS_MAX) throw new InputError(`${source}: topology.${k}: at most ${REAL_CLOCK_THREADS_MAX} threads on the real clock, got ${c.topology[k]} (simulate larger topologies with --clock virtual)`);
+    if (c.topology[k] > REAL_CLOCK_THREADS_MAX)
+      throw new InputError(
+        `${source}: topology.${k}: at most ${REAL_CLOCK_THREADS_MAX} threads on the real clock, got ${c.topology[k]} (simulate larger topologies with --clock virtual)`,
+      );
   }
 }
 
 /** The staleness bound η implied by the policy (sync 0, one-step-off 1, async/inflight: eta). */
 export function stalenessBound(c: TrainConfig): number {
   switch (c.staleness.policy) {
-    case 'sync': return 0;
-    case 'one-step-off': return 1;
-    default: return c.staleness.eta === 'inf' ? Infinity : (c.staleness.eta ?? 2);
+    case 'sync':
+      return 0;
+    case 'one-step-off':
+      return 1;
+    default:
+      return c.staleness.eta === 'inf' ? Infinity : (c.staleness.eta ?? 2);
   }
 }
 
 /** The learner's loss settings from a config. */
 export function lossConfigOf(c: TrainConfig): LossConfig {
   const l = c.learner;
-  return { clipLow: l.clipLow, clipHigh: l.clipHigh, klCoef: l.klCoef, entropyCoef: l.entropyCoef, negatives: l.negatives, correction: l.correction, aggregation: l.aggregation };
+  return {
+    clipLow: l.clipLow,
+    clipHigh: l.clipHigh,
+    klCoef: l.klCoef,
+    entropyCoef: l.entropyCoef,
+    negatives: l.negatives,
+    correction: l.correction,
+    aggregation: l.aggregation,
+  };
 }
 
 /**
@@ -174,7 +255,9 @@ export function configWarnings(c: TrainConfig): string[] {
   const out: string[] = [];
   const ladder = c.curriculum.ladder;
   if (c.curriculum.kind === 'coupled' && ladder && !ladder.some((b) => ladder.includes(2 * b))) {
-    out.push(`curriculum.ladder [${ladder.join(', ')}]: no budget whose double is also in the ladder, so the coupled rule (J(2B) ≤ κ·J(B)) cannot fire and every stage will take ${Math.max(...ladder)} tokens; use a doubling ladder (e.g. [${Math.max(...ladder) / 4}, ${Math.max(...ladder) / 2}, ${Math.max(...ladder)}])`);
+    out.push(
+      `curriculum.ladder [${ladder.join(', ')}]: no budget whose double is also in the ladder, so the coupled rule (J(2B) ≤ κ·J(B)) cannot fire and every stage will take ${Math.max(...ladder)} tokens; use a doubling ladder (e.g. [${Math.max(...ladder) / 4}, ${Math.max(...ladder) / 2}, ${Math.max(...ladder)}])`,
+    );
   }
   return out;
 }
@@ -194,22 +277,44 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   if (!r.success) throw new InputError(`${source}: ${zodIssues(r.error)}`);
   const c = r.data;
   if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined) {
-    throw new InputError(`${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`);
+    throw new InputError(
+      `${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`,
+    );
   }
   const cur = c.curriculum;
-  if (totalSteps(c) > MAX_STEPS) throw new InputError(`${source}: curriculum.stages: ${totalSteps(c)} learner steps in all, expected at most ${MAX_STEPS}`);
+  if (totalSteps(c) > MAX_STEPS)
+    throw new InputError(
+      `${source}: curriculum.stages: ${totalSteps(c)} learner steps in all, expected at most ${MAX_STEPS}`,
+    );
   cur.stages.forEach((st, i) => {
-    if ((st.difficulty === undefined) === (st.buckets === undefined)) throw new InputError(`${source}: curriculum.stages.${i}: give exactly one of difficulty or buckets`);
-    if (cur.kind === 'fixed' && st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}.budgetTokens: required when curriculum.kind is fixed`);
-    if (st.buckets && !cur.pool) throw new InputError(`${source}: curriculum.pool: required when a stage uses buckets (curriculum.stages.${i}.buckets)`);
+    if ((st.difficulty === undefined) === (st.buckets === undefined))
+      throw new InputError(`${source}: curriculum.stages.${i}: give exactly one of difficulty or buckets`);
+    if (cur.kind === 'fixed' && st.budgetTokens === undefined)
+      throw new InputError(`${source}: curriculum.stages.${i}.budgetTokens: required when curriculum.kind is fixed`);
+    if (st.buckets && !cur.pool)
+      throw new InputError(
+        `${source}: curriculum.pool: required when a stage uses buckets (curriculum.stages.${i}.buckets)`,
+      );
   });
-  if (cur.kind === 'coupled' && !cur.ladder) throw new InputError(`${source}: curriculum.ladder: required when curriculum.kind is coupled`);
-  if (cur.kind === 'coupled' && cur.measure.samples < cur.k) throw new InputError(`${source}: curriculum.measure.samples: pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`);
-  if (cur.pool && cur.pool.samples < cur.pool.k) throw new InputError(`${source}: curriculum.pool.samples: pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`);
+  if (cur.kind === 'coupled' && !cur.ladder)
+    throw new InputError(`${source}: curriculum.ladder: required when curriculum.kind is coupled`);
+  if (cur.kind === 'coupled' && cur.measure.samples < cur.k)
+    throw new InputError(
+      `${source}: curriculum.measure.samples: pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`,
+    );
+  if (cur.pool && cur.pool.samples < cur.pool.k)
+    throw new InputError(
+      `${source}: curriculum.pool.samples: pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`,
+    );
   const perStep = c.rollout.problemsPerStep * c.rollout.groupSize;
-  if (c.learner.minibatches > perStep) throw new InputError(`${source}: learner.minibatches: at most the rollouts per step (problemsPerStep × groupSize = ${perStep}), got ${c.learner.minibatches}`);
+  if (c.learner.minibatches > perStep)
+    throw new InputError(
+      `${source}: learner.minibatches: at most the rollouts per step (problemsPerStep × groupSize = ${perStep}), got ${c.learner.minibatches}`,
+    );
   if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
-    throw new InputError(`${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`);
+    throw new InputError(
+      `${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`,
+    );
   }
   c.faults.forEach((f, i) => {
     try {
@@ -227,7 +332,9 @@ export function loadTrainConfig(file: string): TrainConfig {
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`--config: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new InputError(
+      `--config: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   }
   return parseTrainConfig(raw, file);
 }

@@ -31,12 +31,18 @@ export class CurriculumController {
   /** True between a stage change and its budget decision: no work for the new stage may be planned. */
   measuring = false;
 
-  constructor(cfg: TrainConfig, private readonly seed: number) {
+  constructor(
+    cfg: TrainConfig,
+    private readonly seed: number,
+  ) {
     this.c = cfg.curriculum;
   }
 
   get dynamic(): boolean {
-    return this.c.kind === 'coupled' || this.c.stages.some((s) => s.passThreshold !== undefined || s.plateau !== undefined || s.buckets !== undefined);
+    return (
+      this.c.kind === 'coupled' ||
+      this.c.stages.some((s) => s.passThreshold !== undefined || s.plateau !== undefined || s.buckets !== undefined)
+    );
   }
 
   usesBuckets(): boolean {
@@ -61,15 +67,22 @@ export class CurriculumController {
     return out;
   }
 
-  setBuckets(pool: ProblemSpec[], m: LadderMeasurement): { summary: ReturnType<typeof summarizeBuckets>; assignment: Record<string, Bucket> } {
+  setBuckets(
+    pool: ProblemSpec[],
+    m: LadderMeasurement,
+  ): { summary: ReturnType<typeof summarizeBuckets>; assignment: Record<string, Bucket> } {
     const measured: Measured[] = m.perProblem;
     const b = bucketByPassRate(measured);
-    this.buckets = new Map((['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => b.get(p.id) === k)]));
+    this.buckets = new Map(
+      (['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => b.get(p.id) === k)]),
+    );
     return { summary: summarizeBuckets(measured, b), assignment: Object.fromEntries(b) };
   }
 
   restoreBuckets(pool: ProblemSpec[], assignment: Record<string, Bucket>): void {
-    this.buckets = new Map((['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => assignment[p.id] === k)]));
+    this.buckets = new Map(
+      (['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => assignment[p.id] === k)]),
+    );
   }
 
   /** The stage's data for a measurement: `n` problems drawn from its buckets or difficulty. */
@@ -78,7 +91,8 @@ export class CurriculumController {
     const rng = new Rng(`stage-problems/${this.seed}/${stage}/${label}`);
     if (st.buckets) {
       const pool = st.buckets.flatMap((b) => this.buckets?.get(b) ?? []);
-      if (pool.length === 0) throw new Error(`curriculum: stage ${stage}'s buckets ${st.buckets.join('+')} hold no problems`);
+      if (pool.length === 0)
+        throw new Error(`curriculum: stage ${stage}'s buckets ${st.buckets.join('+')} hold no problems`);
       return Array.from({ length: n }, () => pool[rng.int(pool.length)]!);
     }
     return Array.from({ length: n }, (_, i) => {
@@ -100,7 +114,12 @@ export class CurriculumController {
   /** Applies the coupled rule to a stage-start measurement. B0 = the mean response length at the top of the ladder. */
   decide(stage: number, m: LadderMeasurement): BudgetChoice & { minBudget: number } {
     const minBudget = m.ladder.at(-1)!.meanLength;
-    const choice = pickBudget(m.ladder.map((p) => p.budget), m.ladder.map((p) => p.J), this.c.kappa, minBudget);
+    const choice = pickBudget(
+      m.ladder.map((p) => p.budget),
+      m.ladder.map((p) => p.J),
+      this.c.kappa,
+      minBudget,
+    );
     this.state.budgets[String(stage)] = choice.budget;
     return { ...choice, minBudget };
   }
@@ -118,7 +137,8 @@ export class CurriculumController {
     const w = st.plateau?.window ?? 5;
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     if (st.passThreshold !== undefined && r.length >= w && mean(r.slice(-w)) >= st.passThreshold) return 'threshold';
-    if (st.plateau && r.length >= 2 * w && mean(r.slice(-w)) - mean(r.slice(-2 * w, -w)) < st.plateau.minGain) return 'plateau';
+    if (st.plateau && r.length >= 2 * w && mean(r.slice(-w)) - mean(r.slice(-2 * w, -w)) < st.plateau.minGain)
+      return 'plateau';
     return null;
   }
 

@@ -18,19 +18,32 @@ export type FaultRole = (typeof FAULT_ROLES)[number];
 export const PUBLICATION_RETRY_MS = 1000;
 
 export const FaultSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.enum(['crash', 'hang']), role: z.enum(FAULT_ROLES), step: z.number().int().min(1).max(1_000_000) }),
+  z.object({
+    kind: z.enum(['crash', 'hang']),
+    role: z.enum(FAULT_ROLES),
+    step: z.number().int().min(1).max(1_000_000),
+  }),
   z.object({ kind: z.literal('slow'), role: z.enum(FAULT_ROLES), factor: z.number().min(1).max(100) }),
-  z.object({ kind: z.literal('delay-publication'), version: z.number().int().min(1).max(1_000_000), ms: z.number().int().min(1).max(3_600_000) }),
+  z.object({
+    kind: z.literal('delay-publication'),
+    version: z.number().int().min(1).max(1_000_000),
+    ms: z.number().int().min(1).max(3_600_000),
+  }),
   z.object({ kind: z.literal('drop-publication'), version: z.number().int().min(1).max(1_000_000) }),
 ]);
 export type Fault = z.infer<typeof FaultSchema>;
 
 const ROLE = FAULT_ROLES.join('|');
-const SPEC = new RegExp(`^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$`);
+const SPEC = new RegExp(
+  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$`,
+);
 
 export function parseFault(spec: string): Fault {
   const m = SPEC.exec(spec.trim());
-  if (!m) throw new Error(`'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms or drop:publication@version=N`);
+  if (!m)
+    throw new Error(
+      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms or drop:publication@version=N`,
+    );
   if (m[1]) return FaultSchema.parse({ kind: m[1], role: m[2], step: Number(m[3]) });
   if (m[4]) return FaultSchema.parse({ kind: 'slow', role: m[4], factor: Number(m[5]) });
   if (m[6]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[6]), ms: Number(m[7]) });
@@ -59,7 +72,8 @@ export class FaultPlan {
 
   /** How late the publication of `version` goes out (0: on time), and whether it was dropped first; once. */
   publication(version: number): { delayMs: number; dropped: boolean } {
-    let delayMs = 0, dropped = false;
+    let delayMs = 0,
+      dropped = false;
     for (const f of this.faults) {
       if ((f.kind !== 'delay-publication' && f.kind !== 'drop-publication') || f.version !== version) continue;
       const key = `${f.kind}@${version}`;

@@ -24,7 +24,11 @@ export interface GenerateWork {
  * `beforeDecode(position)` runs before the logits of completion position `position` are computed
  * (position 0 by the prefill); it may swap the model's weights and returns the version in use.
  */
-export function generateRollouts(model: Gpt, w: GenerateWork, beforeDecode: (position: number) => number): { rollouts: Rollout[]; generatedTokens: number } {
+export function generateRollouts(
+  model: Gpt,
+  w: GenerateWork,
+  beforeDecode: (position: number) => number,
+): { rollouts: Rollout[]; generatedTokens: number } {
   const prompts: number[][] = [];
   const rngs: Rng[] = [];
   const meta: { problemId: string; sampleIndex: number; prompt: number[] }[] = [];
@@ -38,20 +42,35 @@ export function generateRollouts(model: Gpt, w: GenerateWork, beforeDecode: (pos
     }
   }
   // A sampling batch needs equal-length prompts, so mixed difficulties are sampled one length at a time.
-  const results: { tokens: number[]; logprobs: number[]; stop: 'eos' | 'budget'; versions: number[] }[] = new Array(prompts.length);
+  const results: { tokens: number[]; logprobs: number[]; stop: 'eos' | 'budget'; versions: number[] }[] = new Array(
+    prompts.length,
+  );
   const byLength = new Map<number, number[]>();
   prompts.forEach((p, i) => byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]));
   for (const rows of byLength.values()) {
     const versionAt: number[] = [beforeDecode(0)];
-    const out = sample(model, rows.map((i) => prompts[i]!), {
-      budgetTokens: w.budgetTokens, temperature: w.temperature, eosId: EOS, padId: PAD, rngs: rows.map((i) => rngs[i]!),
-      beforeDecode: (position) => {
-        versionAt[position] = beforeDecode(position);
+    const out = sample(
+      model,
+      rows.map((i) => prompts[i]!),
+      {
+        budgetTokens: w.budgetTokens,
+        temperature: w.temperature,
+        eosId: EOS,
+        padId: PAD,
+        rngs: rows.map((i) => rngs[i]!),
+        beforeDecode: (position) => {
+          versionAt[position] = beforeDecode(position);
+        },
       },
-    });
+    );
     rows.forEach((i, j) => {
       const r = out[j]!;
-      results[i] = { tokens: r.tokens, logprobs: r.logprobs, stop: r.stop, versions: r.tokens.map((_, t) => versionAt[t]!) };
+      results[i] = {
+        tokens: r.tokens,
+        logprobs: r.logprobs,
+        stop: r.stop,
+        versions: r.tokens.map((_, t) => versionAt[t]!),
+      };
     });
   }
   const rollouts: Rollout[] = results.map((r, i) => ({

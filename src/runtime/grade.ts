@@ -10,8 +10,18 @@ import type { GradeJob } from '../../machines/grader.js';
 export function gradeGroup(j: GradeJob): ScoredGroup {
   const G = j.job.rollouts.length;
   const invalid = j.verdicts ? j.job.rollouts.map(() => false) : j.job.rollouts.map(() => true);
-  const verdicts: VerdictMsg[] = j.verdicts ?? j.job.rollouts.map(() => ({ correct: false, reason: 'unverified', attempts: 0, selfChecks: 0 }));
+  const verdicts: VerdictMsg[] =
+    j.verdicts ?? j.job.rollouts.map(() => ({ correct: false, reason: 'unverified', attempts: 0, selfChecks: 0 }));
   const rewards = verdicts.map((v) => (v.correct ? 1 : 0));
   const advantages = j.verdicts ? Array.from(groupAdvantages(rewards, G).advantages) : rewards.map(() => 0);
-  return { type: 'ScoredGroup', step: j.job.step, problemId: j.job.problemId, rollouts: j.job.rollouts, verdicts, rewards, advantages, invalid };
+  return {
+    type: 'ScoredGroup',
+    step: j.job.step,
+    problemId: j.job.problemId,
+    rollouts: j.job.rollouts,
+    verdicts,
+    rewards,
+    advantages,
+    invalid,
+  };
 }

@@ -8,7 +8,12 @@
  */
 import { z } from 'zod';
 
-export const ProblemSchema = z.object({ id: z.string(), numbers: z.array(z.number().int()), target: z.number().int(), difficulty: z.number().int() });
+export const ProblemSchema = z.object({
+  id: z.string(),
+  numbers: z.array(z.number().int()),
+  target: z.number().int(),
+  difficulty: z.number().int(),
+});
 
 export const GenerateSchema = z.object({
   type: z.literal('Generate'),
@@ -57,7 +62,12 @@ export const RolloutsSchema = z.object({
 });
 export type Rollouts = z.infer<typeof RolloutsSchema>;
 
-export const VerdictSchema = z.object({ correct: z.boolean(), reason: z.string(), attempts: z.number().int().min(0), selfChecks: z.number().int().min(0) });
+export const VerdictSchema = z.object({
+  correct: z.boolean(),
+  reason: z.string(),
+  attempts: z.number().int().min(0),
+  selfChecks: z.number().int().min(0),
+});
 export type VerdictMsg = z.infer<typeof VerdictSchema>;
 
 /** A whole group (one problem, G rollouts) after verification and grading. */
@@ -81,10 +91,24 @@ export interface TrainBatch {
 }
 
 export const TrainStatsSchema = z.object({
-  loss: z.number(), policyLoss: z.number(), klLoss: z.number(), entropyBonus: z.number(), kl: z.number(), entropy: z.number(),
-  clipFracLow: z.number(), clipFracHigh: z.number(), isWeightMean: z.number(), isWeightMax: z.number(),
-  tokens: z.number(), tokensMaskedNegative: z.number(), tokensDroppedStale: z.number(), lagMax: z.number(),
-  gradNorm: z.number(), optimizerSteps: z.number().int().optional(), computeMs: z.number(), numTensors: z.number().int(),
+  loss: z.number(),
+  policyLoss: z.number(),
+  klLoss: z.number(),
+  entropyBonus: z.number(),
+  kl: z.number(),
+  entropy: z.number(),
+  clipFracLow: z.number(),
+  clipFracHigh: z.number(),
+  isWeightMean: z.number(),
+  isWeightMax: z.number(),
+  tokens: z.number(),
+  tokensMaskedNegative: z.number(),
+  tokensDroppedStale: z.number(),
+  lagMax: z.number(),
+  gradNorm: z.number(),
+  optimizerSteps: z.number().int().optional(),
+  computeMs: z.number(),
+  numTensors: z.number().int(),
 });
 export type TrainStats = z.infer<typeof TrainStatsSchema>;
 

@@ -10,8 +10,16 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import {
-  samplerMachine, learnerMachine, verifierMachine, graderMachine, batcherMachine, weightStoreMachine,
-  curriculumMachine, supervisorMachine, coordinatorMachine, evaluatorMachine,
+  samplerMachine,
+  learnerMachine,
+  verifierMachine,
+  graderMachine,
+  batcherMachine,
+  weightStoreMachine,
+  curriculumMachine,
+  supervisorMachine,
+  coordinatorMachine,
+  evaluatorMachine,
 } from '../../machines/index.js';
 import type { VerifyJob } from '../../machines/verifier.js';
 import type { GradeJob } from '../../machines/grader.js';
@@ -35,8 +43,26 @@ import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, updateOf, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from './faults.js';
-import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate, type Rollouts, type ScoredGroup, type TrainBatch, type TrainStats, type VerdictMsg } from './messages.js';
-import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned, type FormedBatch } from './batcher.js';
+import {
+  GenerateSchema,
+  RolloutsSchema,
+  VerdictSchema,
+  type Generate,
+  type Rollouts,
+  type ScoredGroup,
+  type TrainBatch,
+  type TrainStats,
+  type VerdictMsg,
+} from './messages.js';
+import {
+  Accounting,
+  GroupQueue,
+  admissible,
+  formBatch,
+  minVersionFor,
+  unplanned,
+  type FormedBatch,
+} from './batcher.js';
 import { ACTORS_DIR, WorkerHandle, postWeights } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
 import { NatsCoordinator } from './nats/coordinator.js';
@@ -67,7 +93,9 @@ export interface StepProgress {
 export interface Summary {
   steps: number;
   /** `threads`, or `nats` with the work items published (re-issues included) and the duplicate results dropped. */
-  transport: { kind: 'threads' } | { kind: 'nats'; remote: string[]; published: number; redelivered: number; duplicatesDropped: number };
+  transport:
+    | { kind: 'threads' }
+    | { kind: 'nats'; remote: string[]; published: number; redelivered: number; duplicatesDropped: number };
   rolloutsGenerated: number;
   rolloutsTrained: number;
   rolloutsDroppedStale: number;
@@ -128,9 +156,12 @@ interface SamplerSlot {
 
 const WEIGHT_VERSIONS_KEPT = 2;
 
-
 /** Why a stage ended, in words (the log line). */
-const STAGE_REASONS = { steps: 'the stage ran all its steps', threshold: 'its pass rate reached curriculum passThreshold', plateau: 'its pass rate stopped rising (plateau)' } as const;
+const STAGE_REASONS = {
+  steps: 'the stage ran all its steps',
+  threshold: 'its pass rate reached curriculum passThreshold',
+  plateau: 'its pass rate stopped rising (plateau)',
+} as const;
 
 export class TrainingRun {
   readonly dir: string;
@@ -227,10 +258,27 @@ export class TrainingRun {
   }
 
   /** A measurement of J over `ladder` on sampler-0's thread (or the local eval thread), at the current version. */
-  private measureOnSampler(problems: ProblemSpec[], ladder: number[], samples: number, k: number, label: string): Promise<LadderMeasurement> {
-    return this.evalHandle().call(`measure ${label}`, (api) => api.measure({
-      version: this.version, problems, ladder, samples, k, temperature: this.cfg.rollout.temperature, seed: this.cfg.seed,
-    }), this.cfg.limits.samplerTimeoutMs);
+  private measureOnSampler(
+    problems: ProblemSpec[],
+    ladder: number[],
+    samples: number,
+    k: number,
+    label: string,
+  ): Promise<LadderMeasurement> {
+    return this.evalHandle().call(
+      `measure ${label}`,
+      (api) =>
+        api.measure({
+          version: this.version,
+          problems,
+          ladder,
+          samples,
+          k,
+          temperature: this.cfg.rollout.temperature,
+          seed: this.cfg.seed,
+        }),
+      this.cfg.limits.samplerTimeoutMs,
+    );
   }
 
   /** Coupled curriculum, at a stage start: J over the ladder on the stage's data, then E3.md's rule. */
@@ -240,10 +288,24 @@ export class TrainingRun {
     const m = await this.measureOnSampler(problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
     const d = this.cur.decide(stage, m);
     this.writeLine({
-      type: 'budget-choice', step: this.version, stage, minBudget: d.minBudget, ladder: m.ladder.map((p) => p.budget), scores: m.ladder.map((p) => p.J),
-      meanLengths: m.ladder.map((p) => p.meanLength), ratios: d.ratios, budget: d.budget, reason: d.reason, k: c.k, problems: problems.length, samples: c.measure.samples, kappa: c.kappa,
+      type: 'budget-choice',
+      step: this.version,
+      stage,
+      minBudget: d.minBudget,
+      ladder: m.ladder.map((p) => p.budget),
+      scores: m.ladder.map((p) => p.J),
+      meanLengths: m.ladder.map((p) => p.meanLength),
+      ratios: d.ratios,
+      budget: d.budget,
+      reason: d.reason,
+      k: c.k,
+      problems: problems.length,
+      samples: c.measure.samples,
+      kappa: c.kappa,
     });
-    this.log(`stage ${stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`);
+    this.log(
+      `stage ${stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`,
+    );
     this.cur.measuring = false;
     setImmediate(() => this.pump());
   }
@@ -253,18 +315,32 @@ export class TrainingRun {
     const file = path.join(this.dir, 'buckets.json');
     const pool = this.cur.poolProblems();
     if (fs.existsSync(file)) {
-      this.cur.restoreBuckets(pool, (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, 'easy' | 'medium' | 'hard'> }).assignment);
+      this.cur.restoreBuckets(
+        pool,
+        (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, 'easy' | 'medium' | 'hard'> })
+          .assignment,
+      );
       return;
     }
     const p = this.cfg.curriculum.pool!;
     const m = await this.measureOnSampler(pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
     const b = this.cur.setBuckets(pool, m);
-    const record = { measuredAtVersion: this.version, budgetTokens: p.budgetTokens, samples: p.samples, k: p.k, summary: b.summary, assignment: b.assignment, perProblem: m.perProblem };
+    const record = {
+      measuredAtVersion: this.version,
+      budgetTokens: p.budgetTokens,
+      samples: p.samples,
+      k: p.k,
+      summary: b.summary,
+      assignment: b.assignment,
+      perProblem: m.perProblem,
+    };
     const tmp = `${file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n');
     fs.renameSync(tmp, file);
     this.writeLine({ type: 'buckets', step: this.version, summary: b.summary });
-    this.log(`difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`);
+    this.log(
+      `difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`,
+    );
   }
 
   private log(s: string): void {
@@ -283,7 +359,11 @@ export class TrainingRun {
     if (!this.cur.dynamic) {
       // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
       const stage = stageOfStep(this.cfg.curriculum.stages, k);
-      return { stage: stage.index, budgetTokens: stage.budgetTokens!, problems: problemsOfStep(this.cfg.curriculum.stages, this.cfg.seed, k, n) };
+      return {
+        stage: stage.index,
+        budgetTokens: stage.budgetTokens!,
+        problems: problemsOfStep(this.cfg.curriculum.stages, this.cfg.seed, k, n),
+      };
     }
     // Buckets, thresholds or the coupled rule: the stage current when step k is planned.
     const stage = this.cur.state.stage;
@@ -296,14 +376,24 @@ export class TrainingRun {
     for (const p of plan.problems) this.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
     this.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
     const problems = unplanned(k, plan.problems, this.accounting);
-    const per = this.cfg.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
+    const per =
+      this.cfg.rollout.problemsPerRequest ??
+      Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
     const out: Generate[] = [];
     for (let i = 0; i < problems.length; i += per) {
       out.push({
-        type: 'Generate', requestId: `s${k}r${i / per}`, step: k, problems: problems.slice(i, i + per),
-        groupSize: this.cfg.rollout.groupSize, budgetTokens: plan.budgetTokens, temperature: this.cfg.rollout.temperature,
-        minVersion: minVersionFor(k, this.eta), inflight: this.cfg.staleness.policy === 'inflight', seed: this.cfg.seed,
-        fault: null, slowFactor: this.faults.slowFactor('sampler'),
+        type: 'Generate',
+        requestId: `s${k}r${i / per}`,
+        step: k,
+        problems: problems.slice(i, i + per),
+        groupSize: this.cfg.rollout.groupSize,
+        budgetTokens: plan.budgetTokens,
+        temperature: this.cfg.rollout.temperature,
+        minVersion: minVersionFor(k, this.eta),
+        inflight: this.cfg.staleness.policy === 'inflight',
+        seed: this.cfg.seed,
+        fault: null,
+        slowFactor: this.faults.slowFactor('sampler'),
       });
     }
     return out;
@@ -324,7 +414,11 @@ export class TrainingRun {
     while (this.idleSamplers.size > 0) {
       let req = this.reissue.shift();
       if (!req) {
-        while (this.planned.length === 0 && this.nextStep <= this.planLimit() && admissible(this.nextStep, this.version, this.eta)) {
+        while (
+          this.planned.length === 0 &&
+          this.nextStep <= this.planLimit() &&
+          admissible(this.nextStep, this.version, this.eta)
+        ) {
           this.planned.push(...this.requestsForStep(this.nextStep));
           this.nextStep++;
         }
@@ -360,19 +454,56 @@ export class TrainingRun {
     const w = this.weights.get(this.version)!;
     const data = w.data.slice();
     const { transfer } = await import('comlink');
-    await handle.call('init', (api) => api.init(transfer({
-      backend: this.cfg.backend, config: this.gptConfig, weights: { manifest: w.manifest, data }, version: this.version, weightsPort: port2, samplerId: id,
-    }, [data.buffer, port2 as unknown as Transferable])), 120_000).catch(asInputErrorIfBackend);
+    await handle
+      .call(
+        'init',
+        (api) =>
+          api.init(
+            transfer(
+              {
+                backend: this.cfg.backend,
+                config: this.gptConfig,
+                weights: { manifest: w.manifest, data },
+                version: this.version,
+                weightsPort: port2,
+                samplerId: id,
+              },
+              [data.buffer, port2 as unknown as Transferable],
+            ),
+          ),
+        120_000,
+      )
+      .catch(asInputErrorIfBackend);
     return { handle, port: port1 };
   }
 
-  private async startLearner(from: { weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; version: number }): Promise<void> {
+  private async startLearner(from: {
+    weights: PackedWeights;
+    optimizer?: { state: PackedWeights; step: number };
+    version: number;
+  }): Promise<void> {
     const handle = new WorkerHandle<LearnerApi>('learner', 'learner.worker.ts');
     const l = this.cfg.learner;
-    await handle.call('init', (api) => api.init({
-      backend: this.cfg.backend, config: this.gptConfig, weights: from.weights, reference: this.referenceWeights, version: from.version,
-      optimizer: from.optimizer, lr: l.lr, clipNorm: l.clipNorm, loss: this.lossConfig, temperature: this.cfg.rollout.temperature, update: updateOf(this.cfg),
-    }), 120_000).catch(asInputErrorIfBackend);
+    await handle
+      .call(
+        'init',
+        (api) =>
+          api.init({
+            backend: this.cfg.backend,
+            config: this.gptConfig,
+            weights: from.weights,
+            reference: this.referenceWeights,
+            version: from.version,
+            optimizer: from.optimizer,
+            lr: l.lr,
+            clipNorm: l.clipNorm,
+            loss: this.lossConfig,
+            temperature: this.cfg.rollout.temperature,
+            update: updateOf(this.cfg),
+          }),
+        120_000,
+      )
+      .catch(asInputErrorIfBackend);
     this.learner = handle;
   }
 
@@ -382,10 +513,19 @@ export class TrainingRun {
     for (const r of this.cfg.topology.remote) this.remote.add(r);
     const run = natsRunId(path.basename(path.resolve(this.dir)));
     this.nats = new NatsCoordinator({
-      url: n.url, credsFile: n.credsFile, queueMax: this.cfg.limits.queueGroupsMax * 4,
+      url: n.url,
+      credsFile: n.credsFile,
+      queueMax: this.cfg.limits.queueGroupsMax * 4,
       info: {
-        run, gptConfig: this.gptConfig, remote: [...this.remote], ackWaitMs: this.cfg.limits.natsAckWaitMs,
-        itemTimeoutMs: { generate: this.cfg.limits.samplerTimeoutMs, verify: this.cfg.limits.verifierTimeoutMs, grade: this.cfg.limits.verifierTimeoutMs },
+        run,
+        gptConfig: this.gptConfig,
+        remote: [...this.remote],
+        ackWaitMs: this.cfg.limits.natsAckWaitMs,
+        itemTimeoutMs: {
+          generate: this.cfg.limits.samplerTimeoutMs,
+          verify: this.cfg.limits.verifierTimeoutMs,
+          grade: this.cfg.limits.verifierTimeoutMs,
+        },
       },
       log: (line) => this.log(line),
       onFatal: (error) => this.abort(error),
@@ -411,7 +551,13 @@ export class TrainingRun {
         assert(run.version >= minVersion, `remote sampler at v${run.version} below v${minVersion}`);
         return run.version;
       },
-      generate: async (req: Generate) => run.nats!.call<Rollouts>('generate', req.requestId, { ...req, weightsVersion: run.version }, run.cfg.limits.samplerTimeoutMs),
+      generate: async (req: Generate) =>
+        run.nats!.call<Rollouts>(
+          'generate',
+          req.requestId,
+          { ...req, weightsVersion: run.version },
+          run.cfg.limits.samplerTimeoutMs,
+        ),
     };
     const handle: SamplerEndpoint = {
       call: <R>(_what: string, f: (a: never) => Promise<R>) => f(api as never),
@@ -434,13 +580,21 @@ export class TrainingRun {
     const machine = samplerMachine.provide({
       actors: {
         syncWeights: fromAsync(async ({ input }) => {
-          const v = await run.slot(input.id).handle.call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout);
-          assert(v >= input.request.minVersion, `sampler ${input.id} at v${v} below the admitted v${input.request.minVersion}`);
+          const v = await run
+            .slot(input.id)
+            .handle.call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout);
+          assert(
+            v >= input.request.minVersion,
+            `sampler ${input.id} at v${v} below the admitted v${input.request.minVersion}`,
+          );
         }),
         generate: fromAsync(async ({ input }) => {
           const raw = await run.slot(input.id).handle.call('generate', (api) => api.generate(input.request), timeout);
           const r = RolloutsSchema.safeParse(raw);
-          if (!r.success) throw new Error(`sampler ${input.id}: malformed Rollouts: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+          if (!r.success)
+            throw new Error(
+              `sampler ${input.id}: malformed Rollouts: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+            );
           return r.data;
         }),
         deliver: fromAsync(async ({ input }) => run.deliverRollouts(input.result)),
@@ -485,7 +639,8 @@ export class TrainingRun {
       this.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', this.sinceOpen());
     }
     this.pumpVerifiers();
-    while (this.verifyJobs.length > this.cfg.limits.queueGroupsMax && !this.fatal) await new Promise<void>((res) => this.deliveryWaiters.push(res));
+    while (this.verifyJobs.length > this.cfg.limits.queueGroupsMax && !this.fatal)
+      await new Promise<void>((res) => this.deliveryWaiters.push(res));
   }
 
   private pumpVerifiers(): void {
@@ -517,8 +672,10 @@ export class TrainingRun {
           run.trace.flow(`g:${input.job.jobId}`, 'rollouts', input.id, 'verifier', 't', run.sinceOpen());
           const problem = run.problemOf(input.job);
           const task: VerifyTask = {
-            ...problem, completions: input.job.rollouts.map((r) => r.completion),
-            fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null, slowFactor: run.faults.slowFactor('verifier'),
+            ...problem,
+            completions: input.job.rollouts.map((r) => r.completion),
+            fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null,
+            slowFactor: run.faults.slowFactor('verifier'),
           };
           if (run.nats && run.remote.has('verifier')) {
             const out = await run.nats.call('verify', input.job.jobId, task, run.cfg.limits.verifierTimeoutMs);
@@ -530,7 +687,10 @@ export class TrainingRun {
             const out = await run.pool!.run(task, { signal: ac.signal });
             return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
           } catch (e) {
-            if (ac.signal.aborted) throw new Error(`verification of ${input.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms`);
+            if (ac.signal.aborted)
+              throw new Error(
+                `verification of ${input.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms`,
+              );
             throw e;
           } finally {
             clearTimeout(timer);
@@ -548,7 +708,10 @@ export class TrainingRun {
         reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'verifier', error: p.error }),
       },
     });
-    return createActor(machine, { input: { id, attemptsMax: this.cfg.limits.verifyAttemptsMax }, inspect: this.transitions.inspector(id, 'verifier') });
+    return createActor(machine, {
+      input: { id, attemptsMax: this.cfg.limits.verifyAttemptsMax },
+      inspect: this.transitions.inspector(id, 'verifier'),
+    });
   }
 
   private nextBatchReady(): boolean {
@@ -573,10 +736,19 @@ export class TrainingRun {
 
   private async train(batch: TrainBatch): Promise<TrainOutput> {
     const formed = this.formed.get(batch.step)!;
-    for (const g of batch.groups) this.trace.flow(`g:${g.step}/${g.problemId}`, 'rollouts', 'learner', 'learner', 'f', this.sinceOpen());
-    const out = await this.learner!.call('train', (api) => api.train({
-      step: batch.step, rollouts: formed.rollouts, fault: this.faults.take('learner', batch.step), slowFactor: this.faults.slowFactor('learner'),
-    }), this.cfg.limits.learnerTimeoutMs);
+    for (const g of batch.groups)
+      this.trace.flow(`g:${g.step}/${g.problemId}`, 'rollouts', 'learner', 'learner', 'f', this.sinceOpen());
+    const out = await this.learner!.call(
+      'train',
+      (api) =>
+        api.train({
+          step: batch.step,
+          rollouts: formed.rollouts,
+          fault: this.faults.take('learner', batch.step),
+          slowFactor: this.faults.slowFactor('learner'),
+        }),
+      this.cfg.limits.learnerTimeoutMs,
+    );
     assert(out.version === batch.step, `learner returned version ${out.version} for step ${batch.step}`);
     this.storeWeights(out.version, out.weights);
     this.sinceCheckpoint.set(batch.step, formed.rollouts);
@@ -615,7 +787,12 @@ export class TrainingRun {
 
   /** Where the logs stand now (a checkpoint records it; a resume cuts the logs back to it). */
   private logOffsets(): NonNullable<RunState['logs']> {
-    return { metrics: fs.fstatSync(this.metricsFd).size, transitions: this.transitions.bytes(), trace: this.trace.bytes(), tMs: this.sinceOpen() };
+    return {
+      metrics: fs.fstatSync(this.metricsFd).size,
+      transitions: this.transitions.bytes(),
+      trace: this.trace.bytes(),
+      tMs: this.sinceOpen(),
+    };
   }
 
   private readonly publicationTimers = new Set<NodeJS.Timeout>();
@@ -624,7 +801,9 @@ export class TrainingRun {
   private broadcast(version: number): void {
     const pub = this.faults.publication(version);
     if (pub.delayMs === 0) return this.broadcastNow(version);
-    this.log(`weights v${version}: publication ${pub.dropped ? `lost (injected); sent again in ${pub.delayMs} ms` : `delayed by ${pub.delayMs} ms (injected)`}`);
+    this.log(
+      `weights v${version}: publication ${pub.dropped ? `lost (injected); sent again in ${pub.delayMs} ms` : `delayed by ${pub.delayMs} ms (injected)`}`,
+    );
     const t = setTimeout(() => {
       this.publicationTimers.delete(t);
       if (!this.fatal && this.weights.has(version)) this.broadcastNow(version); // (gone: a newer version went out first)
@@ -658,15 +837,38 @@ export class TrainingRun {
     const planned = this.stageOfPlannedStep.get(step) ?? { stage: this.cur.state.stage, budgetTokens: 0 };
     this.stageOfPlannedStep.delete(step);
     const st = this.cfg.curriculum.stages[planned.stage]!;
-    const stage = { index: planned.stage, difficulty: st.difficulty ?? null, buckets: st.buckets ?? null, budgetTokens: planned.budgetTokens };
+    const stage = {
+      index: planned.stage,
+      difficulty: st.difficulty ?? null,
+      buckets: st.buckets ?? null,
+      budgetTokens: planned.budgetTokens,
+    };
     const c = this.accounting.counts();
     const wallMs = this.o.now() - this.t0;
     const tokensPerSec = ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000;
     const line = {
-      step, version: step, stage: stage.index, difficulty: stage.difficulty, buckets: stage.buckets, budgetTokens: stage.budgetTokens,
-      rewardMean: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean, lengthCorrect: f.lengthCorrect, lengthIncorrect: f.lengthIncorrect, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
-      zeroAdvantageGroups: f.zeroAdvantageGroups, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
-      tokensGenerated: this.tokensGenerated, tokensPerSec, wallMs, ...s, learnerNumTensors: s.numTensors,
+      step,
+      version: step,
+      stage: stage.index,
+      difficulty: stage.difficulty,
+      buckets: stage.buckets,
+      budgetTokens: stage.budgetTokens,
+      rewardMean: f.rewardMean,
+      passRate: f.passRate,
+      lengthMean: f.lengthMean,
+      lengthCorrect: f.lengthCorrect,
+      lengthIncorrect: f.lengthIncorrect,
+      stalenessMean: f.lagMean,
+      stalenessMax: f.lagMax,
+      zeroAdvantageGroups: f.zeroAdvantageGroups,
+      rolloutsTrained: c.trained,
+      rolloutsDroppedStale: c.droppedStale,
+      rolloutsDroppedInvalid: c.droppedInvalid,
+      tokensGenerated: this.tokensGenerated,
+      tokensPerSec,
+      wallMs,
+      ...s,
+      learnerNumTensors: s.numTensors,
       samplerNumTensors: Object.fromEntries(this.samplerTensors),
     };
     fs.writeSync(this.metricsFd, JSON.stringify(line) + '\n');
@@ -676,9 +878,19 @@ export class TrainingRun {
     this.trace.counter('queues', t, { verifyJobs: this.verifyJobs.length, batcherGroups: this.queue.size });
     const done = step - this.stepsAtStart;
     this.o.onStep?.({
-      step, maxSteps: this.maxSteps, stage: stage.index, difficulty: stage.difficulty ?? stage.buckets?.join('+') ?? '?', budgetTokens: stage.budgetTokens,
-      passRate: f.passRate, rewardMean: f.rewardMean, lengthMean: f.lengthMean, stalenessMean: f.lagMean, stalenessMax: f.lagMax,
-      tokensPerSec, etaSeconds: done > 0 ? ((wallMs / done) * (this.maxSteps - step)) / 1000 : NaN, loss: s.loss,
+      step,
+      maxSteps: this.maxSteps,
+      stage: stage.index,
+      difficulty: stage.difficulty ?? stage.buckets?.join('+') ?? '?',
+      budgetTokens: stage.budgetTokens,
+      passRate: f.passRate,
+      rewardMean: f.rewardMean,
+      lengthMean: f.lengthMean,
+      stalenessMean: f.lagMean,
+      stalenessMax: f.lagMax,
+      tokensPerSec,
+      etaSeconds: done > 0 ? ((wallMs / done) * (this.maxSteps - step)) / 1000 : NaN,
+      loss: s.loss,
     });
   }
 
@@ -692,10 +904,17 @@ export class TrainingRun {
     for (let k = ck.state.version + 1; k <= this.version; k++) {
       const rollouts = this.sinceCheckpoint.get(k);
       assert(rollouts, `learner restart: batch of step ${k} not kept`);
-      const out = await this.learner!.call('replay', (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }), this.cfg.limits.learnerTimeoutMs);
-      if (k === this.version && weightsSha256(out.weights.data) !== weightsSha256(this.weights.get(k)!.data)) this.replayMismatches++;
+      const out = await this.learner!.call(
+        'replay',
+        (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }),
+        this.cfg.limits.learnerTimeoutMs,
+      );
+      if (k === this.version && weightsSha256(out.weights.data) !== weightsSha256(this.weights.get(k)!.data))
+        this.replayMismatches++;
     }
-    this.log(`learner restarted from checkpoint step ${ck.state.version}, replayed ${this.version - ck.state.version} steps`);
+    this.log(
+      `learner restarted from checkpoint step ${ck.state.version}, replayed ${this.version - ck.state.version} steps`,
+    );
   }
 
   private async checkpoint(): Promise<void> {
@@ -711,22 +930,34 @@ export class TrainingRun {
       this.snapshot = null;
       this.learnerActor.send({ type: 'SNAPSHOT' });
       while (!this.snapshot || !this.learnerActor.getSnapshot().matches('waitingForBatch')) {
-        if (this.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
+        if (this.learnerActor.getSnapshot().matches('failed'))
+          throw new Error('learner failed while taking a snapshot');
         await new Promise((r) => setTimeout(r, 5));
       }
       const snap = this.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
       assert(snap.version === this.version, `snapshot at v${snap.version}, published v${this.version}`);
       const held = new Set(this.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
       const state: RunState = {
-        version: this.version, accounting: this.accounting.toJSON(held), queue: this.queue.all(),
-        curriculum: { ...this.cur.state }, faultsFired: this.faults.firedKeys(),
+        version: this.version,
+        accounting: this.accounting.toJSON(held),
+        queue: this.queue.all(),
+        curriculum: { ...this.cur.state },
+        faultsFired: this.faults.firedKeys(),
         restarts: { ...(this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts },
-        stalenessMax: this.stalenessMax, tokensGenerated: this.tokensGenerated,
-        logs: this.logOffsets(), evalsPending: this.evalsInFlight.filter((v) => v === this.version),
+        stalenessMax: this.stalenessMax,
+        tokensGenerated: this.tokensGenerated,
+        logs: this.logOffsets(),
+        evalsPending: this.evalsInFlight.filter((v) => v === this.version),
       };
       writeRunCheckpoint(this.dir, {
-        gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
-        weights: snap.weights, optimizer: { state: snap.optimizer, step: snap.adamStep }, state, keep: this.cfg.checkpoint.keep,
+        gptConfig: this.gptConfig,
+        seed: this.cfg.seed,
+        command: this.o.command,
+        versions: this.o.versions,
+        weights: snap.weights,
+        optimizer: { state: snap.optimizer, step: snap.adamStep },
+        state,
+        keep: this.cfg.checkpoint.keep,
       });
       this.lastCheckpointStep = this.version;
       for (const k of [...this.sinceCheckpoint.keys()]) if (k <= this.version) this.sinceCheckpoint.delete(k);
@@ -755,7 +986,8 @@ export class TrainingRun {
     try {
       init = loadCheckpoint(this.cfg.model.checkpoint);
     } catch (e) {
-      if (e instanceof InputError) throw new InputError(`model.checkpoint: ${e.message.replace(/^--checkpoint: /, '')}`);
+      if (e instanceof InputError)
+        throw new InputError(`model.checkpoint: ${e.message.replace(/^--checkpoint: /, '')}`);
       throw e;
     }
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
@@ -802,125 +1034,206 @@ export class TrainingRun {
     const coupled = this.cfg.curriculum.kind === 'coupled';
     // A coupled stage starts by measuring, unless a resumed run already decided its budget.
     this.cur.measuring = coupled && this.cur.state.budgets[String(this.cur.state.stage)] === undefined;
-    this.curriculum = createActor(curriculumMachine.provide({
-      actors: { measure: fromAsync(async ({ input }) => run.measureStage(input.stage)) },
-      actions: {
-        stageChanged: (_, p) => {
-          const reason = run.cur.stageDoneReason();
-          run.cur.advance();
-          if (coupled) run.cur.measuring = true;
-          // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
-          if (run.version >= run.maxSteps) return;
-          run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
-          run.log(`stage ${p.stage} begins after step ${run.version} (${STAGE_REASONS[reason ?? 'steps']})`);
-          setImmediate(() => run.pump());
+    this.curriculum = createActor(
+      curriculumMachine.provide({
+        actors: { measure: fromAsync(async ({ input }) => run.measureStage(input.stage)) },
+        actions: {
+          stageChanged: (_, p) => {
+            const reason = run.cur.stageDoneReason();
+            run.cur.advance();
+            if (coupled) run.cur.measuring = true;
+            // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
+            if (run.version >= run.maxSteps) return;
+            run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
+            run.log(`stage ${p.stage} begins after step ${run.version} (${STAGE_REASONS[reason ?? 'steps']})`);
+            setImmediate(() => run.pump());
+          },
+          reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
         },
-        reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
-      },
-      guards: {
-        stageDone: () => run.cur.stageDoneReason() !== null,
-        measuresStages: () => coupled,
-      },
-    }), {
-      input: { stages: this.cfg.curriculum.stages, stage: this.cur.state.stage, stepsInStage: this.cur.state.stepsInStage, measureFirst: this.cur.measuring },
-      inspect: this.transitions.inspector('curriculum', 'curriculum'),
-    });
-    this.supervisor = createActor(supervisorMachine.provide({
-      actions: {
-        restart: (_, f: Failure) => {
-          if (f.role === 'sampler') run.slot(f.actor).actor.send({ type: 'RESTART' });
-          else if (f.role === 'learner') run.learnerActor.send({ type: 'RESTART' });
-          else if (f.role === 'grader') run.grader.send({ type: 'RESTART' });
-          run.log(`${f.actor} failed (${f.error}); restarting`);
+        guards: {
+          stageDone: () => run.cur.stageDoneReason() !== null,
+          measuresStages: () => coupled,
         },
-        giveUp: (_, f) => run.abort(`${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`),
-      },
-    }), { input: { restartsMax: this.cfg.limits.restartsMax, restarts: this.restarts }, inspect: this.transitions.inspector('supervisor', 'supervisor') });
-    this.weightStore = createActor(weightStoreMachine.provide({
-      actions: {
-        broadcast: (_, p) => run.broadcast(p.version),
-        versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
-      },
-    }), { input: { version: this.version }, inspect: this.transitions.inspector('weightStore', 'weightStore') });
-    this.batcher = createActor(batcherMachine.provide({
-      actors: { dispatch: fromAsync(async () => run.sendBatch()) },
-      actions: {
-        enqueue: (_, p) => {
-          run.queue.add(p.group);
-          run.trace.flow(`g:${p.group.step}/${p.group.problemId}`, 'rollouts', 'batcher', 'batcher', 't', run.sinceOpen());
+      }),
+      {
+        input: {
+          stages: this.cfg.curriculum.stages,
+          stage: this.cur.state.stage,
+          stepsInStage: this.cur.state.stepsInStage,
+          measureFirst: this.cur.measuring,
         },
+        inspect: this.transitions.inspector('curriculum', 'curriculum'),
       },
-      guards: { batchComplete: () => run.nextBatchReady() },
-    }), { inspect: this.transitions.inspector('batcher', 'batcher') });
-    this.grader = createActor(graderMachine.provide({
-      actors: {
-        grade: fromAsync(async ({ input }) => {
-          run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
-          // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a failure)
-          const fault = run.faults.take('grader', input.job.job.step);
-          if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
-          if (fault === 'hang') {
-            await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));
-            throw new Error(`grader: grading ${input.job.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms (injected hang)`);
-          }
-          const t0 = run.o.now();
-          const out = run.nats && run.remote.has('grader')
-            ? await run.nats.call<ScoredGroup>('grade', input.job.job.jobId, input.job, run.cfg.limits.verifierTimeoutMs)
-            : gradeGroup(input.job);
-          const slow = run.faults.slowFactor('grader');
-          if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
-          return out;
-        }),
-        deliver: fromAsync(async ({ input }) => {
-          run.batcher.send({ type: 'GROUP', group: input.group });
-        }),
-      },
-      actions: {
-        overflow: () => run.abort('grader queue overflow'),
-        reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
-      },
-    }), { input: { queueMax: this.cfg.limits.queueGroupsMax }, inspect: this.transitions.inspector('grader', 'grader') });
-    this.learnerActor = createActor(learnerMachine.provide({
-      actors: {
-        train: fromAsync(async ({ input }) => run.train(input.batch)),
-        publish: fromAsync(async ({ input }) => run.publish(input.output, input.batch)),
-        snapshot: fromAsync(async () => {
-          run.snapshot = await run.learner!.call('snapshot', (api) => api.snapshot(), run.cfg.limits.learnerTimeoutMs);
-        }),
-        restart: fromAsync(async () => run.restartLearner()),
-      },
-      actions: {
-        ready: () => setImmediate(() => run.batcher.send({ type: 'LEARNER_READY' })),
-        reportFailure: (_, p) => {
-          if (p.batch) run.retryBatch = p.batch;
-          run.supervisor.send({ type: 'FAILED', actor: 'learner', role: 'learner', error: p.error });
+    );
+    this.supervisor = createActor(
+      supervisorMachine.provide({
+        actions: {
+          restart: (_, f: Failure) => {
+            if (f.role === 'sampler') run.slot(f.actor).actor.send({ type: 'RESTART' });
+            else if (f.role === 'learner') run.learnerActor.send({ type: 'RESTART' });
+            else if (f.role === 'grader') run.grader.send({ type: 'RESTART' });
+            run.log(`${f.actor} failed (${f.error}); restarting`);
+          },
+          giveUp: (_, f) =>
+            run.abort(
+              `${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`,
+            ),
         },
+      }),
+      {
+        input: { restartsMax: this.cfg.limits.restartsMax, restarts: this.restarts },
+        inspect: this.transitions.inspector('supervisor', 'supervisor'),
       },
-    }), { inspect: this.transitions.inspector('learner', 'learner') });
-
-    if (this.cfg.eval) {
-      const ev = this.cfg.eval;
-      this.evaluator = createActor(evaluatorMachine.provide({
+    );
+    this.weightStore = createActor(
+      weightStoreMachine.provide({
+        actions: {
+          broadcast: (_, p) => run.broadcast(p.version),
+          versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
+        },
+      }),
+      { input: { version: this.version }, inspect: this.transitions.inspector('weightStore', 'weightStore') },
+    );
+    this.batcher = createActor(
+      batcherMachine.provide({
+        actors: { dispatch: fromAsync(async () => run.sendBatch()) },
+        actions: {
+          enqueue: (_, p) => {
+            run.queue.add(p.group);
+            run.trace.flow(
+              `g:${p.group.step}/${p.group.problemId}`,
+              'rollouts',
+              'batcher',
+              'batcher',
+              't',
+              run.sinceOpen(),
+            );
+          },
+        },
+        guards: { batchComplete: () => run.nextBatchReady() },
+      }),
+      { inspect: this.transitions.inspector('batcher', 'batcher') },
+    );
+    this.grader = createActor(
+      graderMachine.provide({
         actors: {
-          evaluate: fromAsync(async ({ input }) => {
-            const r: EvaluateResult = await run.evalHandle().call('evaluate', (api) => api.evaluate({ version: input.request.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: input.request.budgets, ks: ev.ks, temperature: run.cfg.rollout.temperature, seed: run.cfg.seed }), run.cfg.limits.samplerTimeoutMs);
-            return r;
+          grade: fromAsync(async ({ input }) => {
+            run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
+            // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a failure)
+            const fault = run.faults.take('grader', input.job.job.step);
+            if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
+            if (fault === 'hang') {
+              await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));
+              throw new Error(
+                `grader: grading ${input.job.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms (injected hang)`,
+              );
+            }
+            const t0 = run.o.now();
+            const out =
+              run.nats && run.remote.has('grader')
+                ? await run.nats.call<ScoredGroup>(
+                    'grade',
+                    input.job.job.jobId,
+                    input.job,
+                    run.cfg.limits.verifierTimeoutMs,
+                  )
+                : gradeGroup(input.job);
+            const slow = run.faults.slowFactor('grader');
+            if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
+            return out;
+          }),
+          deliver: fromAsync(async ({ input }) => {
+            run.batcher.send({ type: 'GROUP', group: input.group });
           }),
         },
         actions: {
-          report: (_, p) => {
-            const r = p.result;
-            run.evaluations.push({ step: p.request.version, rows: r.rows });
-            fs.writeSync(run.metricsFd, JSON.stringify({ type: 'eval', step: p.request.version, evaluatedVersion: r.version, difficulty: ev.difficulty, problems: ev.problems, samples: ev.samples, budgets: r.rows }) + '\n');
-            run.log(`eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`);
-            run.evalSettled(p.request.version);
-          },
+          overflow: () => run.abort('grader queue overflow'),
+          reportFailure: (_, p) =>
+            run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
+        },
+      }),
+      { input: { queueMax: this.cfg.limits.queueGroupsMax }, inspect: this.transitions.inspector('grader', 'grader') },
+    );
+    this.learnerActor = createActor(
+      learnerMachine.provide({
+        actors: {
+          train: fromAsync(async ({ input }) => run.train(input.batch)),
+          publish: fromAsync(async ({ input }) => run.publish(input.output, input.batch)),
+          snapshot: fromAsync(async () => {
+            run.snapshot = await run.learner!.call(
+              'snapshot',
+              (api) => api.snapshot(),
+              run.cfg.limits.learnerTimeoutMs,
+            );
+          }),
+          restart: fromAsync(async () => run.restartLearner()),
+        },
+        actions: {
+          ready: () => setImmediate(() => run.batcher.send({ type: 'LEARNER_READY' })),
           reportFailure: (_, p) => {
-            run.log(`evaluation failed: ${p.error}`);
-            run.evalSettled(p.request.version);
+            if (p.batch) run.retryBatch = p.batch;
+            run.supervisor.send({ type: 'FAILED', actor: 'learner', role: 'learner', error: p.error });
           },
         },
-      }), { inspect: this.transitions.inspector('evaluator', 'evaluator') });
+      }),
+      { inspect: this.transitions.inspector('learner', 'learner') },
+    );
+
+    if (this.cfg.eval) {
+      const ev = this.cfg.eval;
+      this.evaluator = createActor(
+        evaluatorMachine.provide({
+          actors: {
+            evaluate: fromAsync(async ({ input }) => {
+              const r: EvaluateResult = await run
+                .evalHandle()
+                .call(
+                  'evaluate',
+                  (api) =>
+                    api.evaluate({
+                      version: input.request.version,
+                      difficulty: ev.difficulty,
+                      problems: ev.problems,
+                      samples: ev.samples,
+                      budgets: input.request.budgets,
+                      ks: ev.ks,
+                      temperature: run.cfg.rollout.temperature,
+                      seed: run.cfg.seed,
+                    }),
+                  run.cfg.limits.samplerTimeoutMs,
+                );
+              return r;
+            }),
+          },
+          actions: {
+            report: (_, p) => {
+              const r = p.result;
+              run.evaluations.push({ step: p.request.version, rows: r.rows });
+              fs.writeSync(
+                run.metricsFd,
+                JSON.stringify({
+                  type: 'eval',
+                  step: p.request.version,
+                  evaluatedVersion: r.version,
+                  difficulty: ev.difficulty,
+                  problems: ev.problems,
+                  samples: ev.samples,
+                  budgets: r.rows,
+                }) + '\n',
+              );
+              run.log(
+                `eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`,
+              );
+              run.evalSettled(p.request.version);
+            },
+            reportFailure: (_, p) => {
+              run.log(`evaluation failed: ${p.error}`);
+              run.evalSettled(p.request.version);
+            },
+          },
+        }),
+        { inspect: this.transitions.inspector('evaluator', 'evaluator') },
+      );
     }
     for (const a of [this.supervisor, this.weightStore, this.batcher, this.grader, this.evaluator]) a?.start();
 
@@ -928,14 +1241,20 @@ export class TrainingRun {
     if (!this.remote.has('verifier')) {
       this.pool = new Piscina({
         filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
-        minThreads: this.cfg.topology.verifierThreads, maxThreads: this.cfg.topology.verifierThreads,
+        minThreads: this.cfg.topology.verifierThreads,
+        maxThreads: this.cfg.topology.verifierThreads,
       });
       this.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
     }
     await this.startLearner({ weights: this.weights.get(this.version)!, optimizer, version: this.version });
     for (let i = 0; i < this.cfg.topology.samplers; i++) {
       const id = `sampler-${i}`;
-      this.samplers.push({ id, handle: null as unknown as WorkerHandle<SamplerApi>, port: null as unknown as MessagePort, actor: null as unknown as AnyActorRef });
+      this.samplers.push({
+        id,
+        handle: null as unknown as WorkerHandle<SamplerApi>,
+        port: null as unknown as MessagePort,
+        actor: null as unknown as AnyActorRef,
+      });
       const s = await this.startSampler(id);
       Object.assign(this.samplers[i]!, { handle: s.handle, port: s.port, actor: this.makeSamplerActor(id) });
     }
@@ -946,11 +1265,24 @@ export class TrainingRun {
     if (!resume) {
       // A step-0 checkpoint: a learner that crashes before the first periodic one restarts from it.
       writeRunCheckpoint(this.dir, {
-        gptConfig: this.gptConfig, seed: this.cfg.seed, command: this.o.command, versions: this.o.versions,
-        weights: this.initWeights, state: {
-          version: 0, accounting: [], queue: [], curriculum: { ...this.cur.state }, faultsFired: [], restarts: {}, stalenessMax: 0, tokensGenerated: 0,
-          logs: this.logOffsets(), evalsPending: [],
-        }, keep: this.cfg.checkpoint.keep,
+        gptConfig: this.gptConfig,
+        seed: this.cfg.seed,
+        command: this.o.command,
+        versions: this.o.versions,
+        weights: this.initWeights,
+        state: {
+          version: 0,
+          accounting: [],
+          queue: [],
+          curriculum: { ...this.cur.state },
+          faultsFired: [],
+          restarts: {},
+          stalenessMax: 0,
+          tokensGenerated: 0,
+          logs: this.logOffsets(),
+          evalsPending: [],
+        },
+        keep: this.cfg.checkpoint.keep,
       });
     }
     if (this.cur.usesBuckets()) await this.measureBuckets();
@@ -977,11 +1309,22 @@ export class TrainingRun {
   private async stopAll(): Promise<void> {
     // The final evaluation runs on a sampler thread: let it finish (bounded by the sampler timeout).
     const deadline = this.o.now() + this.cfg.limits.samplerTimeoutMs;
-    while (this.evalsInFlight.length > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.evalsInFlight.length > 0 && !this.fatal && !this.interrupted && this.o.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     for (const w of this.deliveryWaiters.splice(0)) w();
     for (const t of this.publicationTimers) clearTimeout(t);
     this.publicationTimers.clear();
-    for (const a of [...this.samplers.map((s) => s.actor), ...this.verifiers.map((v) => v.actor), this.learnerActor, this.batcher, this.grader, this.weightStore, this.curriculum, this.supervisor, this.evaluator]) {
+    for (const a of [
+      ...this.samplers.map((s) => s.actor),
+      ...this.verifiers.map((v) => v.actor),
+      this.learnerActor,
+      this.batcher,
+      this.grader,
+      this.weightStore,
+      this.curriculum,
+      this.supervisor,
+      this.evaluator,
+    ]) {
       a?.stop();
     }
     await Promise.all(this.samplers.map((s) => s.handle?.terminate().catch(() => {})));
@@ -999,7 +1342,11 @@ export class TrainingRun {
     // A resume cuts each log back to where the checkpoint left it (what came after is redone), and
     // the run clock goes on from the checkpoint's time. No checkpoint yet: the logs start empty.
     // A checkpoint from before logs were recorded: appended to, as then.
-    const at = this.o.resume ? (this.resumed ? this.resumed.state.logs : { metrics: 0, transitions: 0, trace: 0, tMs: 0 }) : undefined;
+    const at = this.o.resume
+      ? this.resumed
+        ? this.resumed.state.logs
+        : { metrics: 0, transitions: 0, trace: 0, tMs: 0 }
+      : undefined;
     const tOpen = this.o.now();
     const tBase = at?.tMs ?? 0;
     this.sinceOpen = () => tBase + this.o.now() - tOpen;
@@ -1011,20 +1358,26 @@ export class TrainingRun {
     if (at) truncateFile(metricsFile, at.metrics);
     this.metricsFd = fs.openSync(metricsFile, 'a');
     const run = this;
-    this.coordinator = createActor(coordinatorMachine.provide({
-      actors: {
-        start: fromAsync(async () => {
-          try {
-            await run.start();
-          } catch (e) {
-            if (e instanceof InputError) run.startInputError = e; // bad input stays bad input (exit 2), not a failed run
-            throw e;
-          }
-        }),
-        checkpoint: fromAsync(async () => run.checkpoint()),
-        stop: fromAsync(async () => run.stopAll()),
+    this.coordinator = createActor(
+      coordinatorMachine.provide({
+        actors: {
+          start: fromAsync(async () => {
+            try {
+              await run.start();
+            } catch (e) {
+              if (e instanceof InputError) run.startInputError = e; // bad input stays bad input (exit 2), not a failed run
+              throw e;
+            }
+          }),
+          checkpoint: fromAsync(async () => run.checkpoint()),
+          stop: fromAsync(async () => run.stopAll()),
+        },
+      }),
+      {
+        input: { step: this.version, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every },
+        inspect: this.transitions.inspector('coordinator', 'coordinator'),
       },
-    }), { input: { step: this.version, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every }, inspect: this.transitions.inspector('coordinator', 'coordinator') });
+    );
     this.finished = new Promise((resolve) => {
       this.coordinator.subscribe({
         next: (s) => {
@@ -1055,24 +1408,58 @@ export class TrainingRun {
     const wallMs = this.o.now() - this.t0;
     const actors = this.cfg.topology.samplers + 1;
     const busy = this.samplerComputeMs + this.learnerComputeMs + this.transferMs;
-    const restarts = Object.values((this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts).reduce((a, b) => a + b, 0);
+    const restarts = Object.values(
+      (this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts,
+    ).reduce((a, b) => a + b, 0);
     const w = this.weights.get(this.version)!;
     const summary: Summary = {
-      steps: this.version, rolloutsGenerated: c.generated, rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale,
-      rolloutsDroppedInvalid: c.droppedInvalid, rolloutsLost: lost, stalenessMax: this.stalenessMax, stalenessBound: this.eta,
-      restarts, finalVersion: this.version, weightsSha256: weightsSha256(w.data), policy: this.cfg.staleness.policy, interrupted: this.interrupted,
-      inflightSwaps: this.inflightSwaps, replayMismatches: this.replayMismatches, wallMs,
-      tokensGenerated: this.tokensGenerated - this.tokensAtStart, tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
-      samplerComputeMs: this.samplerComputeMs, learnerComputeMs: this.learnerComputeMs, transferMs: this.transferMs,
-      overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)), transitions: this.transitions.count, faultsFired: this.faults.firedKeys(),
-      transport: this.nats ? { kind: 'nats', remote: [...this.remote], published: this.nats.published, redelivered: this.nats.redelivered, duplicatesDropped: this.nats.duplicates } : { kind: 'threads' },
+      steps: this.version,
+      rolloutsGenerated: c.generated,
+      rolloutsTrained: c.trained,
+      rolloutsDroppedStale: c.droppedStale,
+      rolloutsDroppedInvalid: c.droppedInvalid,
+      rolloutsLost: lost,
+      stalenessMax: this.stalenessMax,
+      stalenessBound: this.eta,
+      restarts,
+      finalVersion: this.version,
+      weightsSha256: weightsSha256(w.data),
+      policy: this.cfg.staleness.policy,
+      interrupted: this.interrupted,
+      inflightSwaps: this.inflightSwaps,
+      replayMismatches: this.replayMismatches,
+      wallMs,
+      tokensGenerated: this.tokensGenerated - this.tokensAtStart,
+      tokensPerSec: ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+      samplerComputeMs: this.samplerComputeMs,
+      learnerComputeMs: this.learnerComputeMs,
+      transferMs: this.transferMs,
+      overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)),
+      transitions: this.transitions.count,
+      faultsFired: this.faults.firedKeys(),
+      transport: this.nats
+        ? {
+            kind: 'nats',
+            remote: [...this.remote],
+            published: this.nats.published,
+            redelivered: this.nats.redelivered,
+            duplicatesDropped: this.nats.duplicates,
+          }
+        : { kind: 'threads' },
       eval: this.evaluations.at(-1) ?? null,
     };
     if (!this.interrupted) {
       assert(summary.rolloutsLost === 0, `${summary.rolloutsLost} rollouts generated but neither trained nor dropped`);
-      assert(summary.rolloutsGenerated === summary.rolloutsTrained + summary.rolloutsDroppedStale + summary.rolloutsDroppedInvalid, 'rollout accounting does not add up');
+      assert(
+        summary.rolloutsGenerated ===
+          summary.rolloutsTrained + summary.rolloutsDroppedStale + summary.rolloutsDroppedInvalid,
+        'rollout accounting does not add up',
+      );
     }
-    assert(summary.stalenessMax <= summary.stalenessBound, `staleness ${summary.stalenessMax} above the bound ${summary.stalenessBound}`);
+    assert(
+      summary.stalenessMax <= summary.stalenessBound,
+      `staleness ${summary.stalenessMax} above the bound ${summary.stalenessBound}`,
+    );
     fs.writeFileSync(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
   }
@@ -1089,6 +1476,7 @@ function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
  * a crash: the worker's InputError arrives as a plain Error (comlink keeps only the message).
  */
 function asInputErrorIfBackend(e: unknown): never {
-  if (e instanceof Error && e.message.startsWith('--backend ')) throw new InputError(`backend (config or --backend): ${e.message.replace(/^--backend /, '')}`);
+  if (e instanceof Error && e.message.startsWith('--backend '))
+    throw new InputError(`backend (config or --backend): ${e.message.replace(/^--backend /, '')}`);
   throw e;
 }

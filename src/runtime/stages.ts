@@ -16,7 +16,12 @@ export function stageOfStep(stages: readonly Stage[], k: number): Stage & { inde
  * Step k's problems in a fixed stage list (by number count): a pure function of (seed, k), the
  * same for the real clock's samplers and the virtual clock.
  */
-export function problemsOfStep(stages: readonly Stage[], seed: number, k: number, n: number): { id: string; numbers: number[]; target: number; difficulty: number }[] {
+export function problemsOfStep(
+  stages: readonly Stage[],
+  seed: number,
+  k: number,
+  n: number,
+): { id: string; numbers: number[]; target: number; difficulty: number }[] {
   const stage = stageOfStep(stages, k);
   const rng = new Rng(`problems/${seed}/${k}`);
   return Array.from({ length: n }, (_, i) => {

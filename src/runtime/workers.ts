@@ -56,10 +56,16 @@ export class WorkerHandle<T> {
   private gone: Error | null = null;
   private readonly waiters = new Set<(e: Error) => void>();
 
-  constructor(readonly name: string, file: string) {
+  constructor(
+    readonly name: string,
+    file: string,
+  ) {
     this.worker = BUNDLE_DIR
       ? new Worker(path.join(BUNDLE_DIR, BUNDLE_FILE), { workerData: { e3simWorker: file }, name })
-      : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), { workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href }, name });
+      : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), {
+          workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href },
+          name,
+        });
     this.api = Comlink.wrap<T>(nodeEndpoint(this.worker));
     const fail = (e: Error) => {
       if (this.gone) return;
@@ -84,7 +90,10 @@ export class WorkerHandle<T> {
           this.waiters.add(reject);
         }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new WorkerTimeout(`${this.name}: ${what} took longer than ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new WorkerTimeout(`${this.name}: ${what} took longer than ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         }),
       ]);
     } finally {

@@ -51,7 +51,13 @@ export interface Compute {
   /** Bytes of one weight publication (the cost model's 'model' size). */
   weightBytes(): number;
   /** Completion tokens of a step's problems before generation: the prompt length per slot. */
-  generate(step: number, slots: readonly number[], budgetTokens: number, groupSize: number, schedule: VersionSchedule): Generation;
+  generate(
+    step: number,
+    slots: readonly number[],
+    budgetTokens: number,
+    groupSize: number,
+    schedule: VersionSchedule,
+  ): Generation;
   score(step: number, g: GeneratedGroup): Scored;
   /** One learner step; returns its stats (JSON-safe numbers). */
   train(input: TrainInput): Record<string, number>;
@@ -70,17 +76,19 @@ export interface Compute {
   dispose(): void;
 }
 
-export const SurrogateSchema = z.object({
-  /** Probability a rollout is correct. */
-  passRate: z.number().min(0).max(1).default(0.3),
-  promptTokens: z.number().int().min(1).max(1_000_000).default(16),
-  /** Completion lengths: lognormal with this median and sigma (drawn by quantile, 4,096 levels), capped at the budget. */
-  lengthMedian: z.number().positive().default(40),
-  lengthSigma: z.number().min(0).max(5).default(0.5),
-  /** A fraction of rollouts run `tailFactor` times longer (the long tail of reasoning traces). */
-  tailFraction: z.number().min(0).max(1).default(0),
-  tailFactor: z.number().min(1).max(1000).default(8),
-}).strict();
+export const SurrogateSchema = z
+  .object({
+    /** Probability a rollout is correct. */
+    passRate: z.number().min(0).max(1).default(0.3),
+    promptTokens: z.number().int().min(1).max(1_000_000).default(16),
+    /** Completion lengths: lognormal with this median and sigma (drawn by quantile, 4,096 levels), capped at the budget. */
+    lengthMedian: z.number().positive().default(40),
+    lengthSigma: z.number().min(0).max(5).default(0.5),
+    /** A fraction of rollouts run `tailFactor` times longer (the long tail of reasoning traces). */
+    tailFraction: z.number().min(0).max(1).default(0),
+    tailFactor: z.number().min(1).max(1000).default(8),
+  })
+  .strict();
 export type Surrogate = z.infer<typeof SurrogateSchema>;
 
 const QUANTILES = 4096;
@@ -92,16 +100,27 @@ export class SurrogateCompute implements Compute {
   private readonly quantiles: Float64Array;
   private readonly rng = Rng.fromInts(0, 0, 0, 0);
 
-  constructor(readonly s: Surrogate, readonly seed: number, readonly bytes: number) {
+  constructor(
+    readonly s: Surrogate,
+    readonly seed: number,
+    readonly bytes: number,
+  ) {
     this.quantiles = new Float64Array(QUANTILES);
-    for (let i = 0; i < QUANTILES; i++) this.quantiles[i] = s.lengthMedian * Math.exp(s.lengthSigma * normalQuantile((i + 0.5) / QUANTILES));
+    for (let i = 0; i < QUANTILES; i++)
+      this.quantiles[i] = s.lengthMedian * Math.exp(s.lengthSigma * normalQuantile((i + 0.5) / QUANTILES));
   }
 
   weightBytes(): number {
     return this.bytes;
   }
 
-  generate(step: number, slots: readonly number[], budgetTokens: number, groupSize: number, schedule: VersionSchedule): Generation {
+  generate(
+    step: number,
+    slots: readonly number[],
+    budgetTokens: number,
+    groupSize: number,
+    schedule: VersionSchedule,
+  ): Generation {
     const s = this.s;
     const v0 = schedule[0]![1];
     const groups: GeneratedGroup[] = [];

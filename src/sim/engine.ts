@@ -29,8 +29,15 @@ import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } fro
 
 export class SimInvariantError extends Error {
   override readonly name = 'SimInvariantError';
-  constructor(readonly seed: number, readonly event: number, readonly t: number, what: string) {
-    super(`invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — the run is a pure function of its config.json and virtual.json: rerunning them replays it to this event`);
+  constructor(
+    readonly seed: number,
+    readonly event: number,
+    readonly t: number,
+    what: string,
+  ) {
+    super(
+      `invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — the run is a pure function of its config.json and virtual.json: rerunning them replays it to this event`,
+    );
   }
 }
 
@@ -221,17 +228,27 @@ export class SimEngine {
   /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
   private readonly capacity: number;
 
-  constructor(readonly o: SimOptions, resume?: { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string }) {
+  constructor(
+    readonly o: SimOptions,
+    resume?: { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string },
+  ) {
     const c = o.config;
     this.seed = c.seed;
     this.eta = stalenessBound(c);
     this.perStep = c.rollout.problemsPerStep;
     this.G = c.rollout.groupSize;
     this.perRequest = c.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.perStep / c.topology.samplers));
-    this.cost = new CostModel(o.profile, o.profile.weights.bytes === 'model' ? o.compute.weightBytes() : o.profile.weights.bytes, c.seed);
+    this.cost = new CostModel(
+      o.profile,
+      o.profile.weights.bytes === 'model' ? o.compute.weightBytes() : o.profile.weights.bytes,
+      c.seed,
+    );
     this.checkpointEvery = c.checkpoint.every;
     this.capacity = Math.max(c.limits.queueGroupsMax, this.perStep);
-    this.budgets = Array.from({ length: o.maxSteps + 1 }, (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!);
+    this.budgets = Array.from(
+      { length: o.maxSteps + 1 },
+      (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!,
+    );
     if (resume) {
       this.s = resume.state;
       this.q = EventQueue.fromJSON(resume.queue);
@@ -241,30 +258,93 @@ export class SimEngine {
       this.q = new EventQueue();
       const n = o.maxSteps * this.perStep * this.G;
       // One byte per rollout id (every id accounted once); a limit keeps memory and checkpoints bounded.
-      if (n > MAX_ROLLOUTS) throw new InputError(`steps × rollout.problemsPerStep × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`);
+      if (n > MAX_ROLLOUTS)
+        throw new InputError(
+          `steps × rollout.problemsPerStep × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`,
+        );
       this.accounting = new Uint8Array(n);
     }
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     if (o.dir) {
       this.metrics = new LineSink(path.join(o.dir, 'metrics.jsonl'), resume ? resume.state.metricsBytes : null);
-      if (o.transitions) this.transitions = new LineSink(path.join(o.dir, 'transitions.jsonl'), resume ? resume.state.transitionsBytes : null);
+      if (o.transitions)
+        this.transitions = new LineSink(
+          path.join(o.dir, 'transitions.jsonl'),
+          resume ? resume.state.transitionsBytes : null,
+        );
     }
   }
 
   private initialState(): SimState {
     const c = this.o.config;
-    const sampler = (): SamplerS => ({ state: 'idle', version: 0, syncTo: 0, epoch: 0, req: null, gen: null, schedule: [], genStart: 0, factor: 1, slow: 1, next: null, busySince: 0, busy: 0, restarts: 0 });
-    const verifier = (): VerifierS => ({ state: 'idle', epoch: 0, job: null, slow: 1, next: null, busySince: 0, busy: 0, restarts: 0 });
+    const sampler = (): SamplerS => ({
+      state: 'idle',
+      version: 0,
+      syncTo: 0,
+      epoch: 0,
+      req: null,
+      gen: null,
+      schedule: [],
+      genStart: 0,
+      factor: 1,
+      slow: 1,
+      next: null,
+      busySince: 0,
+      busy: 0,
+      restarts: 0,
+    });
+    const verifier = (): VerifierS => ({
+      state: 'idle',
+      epoch: 0,
+      job: null,
+      slow: 1,
+      next: null,
+      busySince: 0,
+      busy: 0,
+      restarts: 0,
+    });
     return {
-      t: 0, events: 0, published: 0, learnerVersion: 0, nextStep: 1, outstandingGroups: 0, planned: [], reissue: [],
+      t: 0,
+      events: 0,
+      published: 0,
+      learnerVersion: 0,
+      nextStep: 1,
+      outstandingGroups: 0,
+      planned: [],
+      reissue: [],
       idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
       samplers: Array.from({ length: c.topology.samplers }, sampler),
       verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
-      verifyQueue: [], graderStalledUntil: 0, graderWaiting: [], scored: {},
-      learner: { state: 'waitingForBatch', epoch: 0, batch: null, slow: 1, next: null, workStart: 0, busySince: 0, busy: 0, restarts: 0, publishAttempts: 0, replay: false },
+      verifyQueue: [],
+      graderStalledUntil: 0,
+      graderWaiting: [],
+      scored: {},
+      learner: {
+        state: 'waitingForBatch',
+        epoch: 0,
+        batch: null,
+        slow: 1,
+        next: null,
+        workStart: 0,
+        busySince: 0,
+        busy: 0,
+        restarts: 0,
+        publishAttempts: 0,
+        replay: false,
+      },
       counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 },
-      tokensGenerated: 0, tokensTrained: 0, stalenessHist: [], stalenessMax: 0, inflightSwaps: 0, faultsFired: [],
-      stepFaults: [], stormNext: [], invariantChecks: 0, metricsBytes: 0, transitionsBytes: 0, done: false,
+      tokensGenerated: 0,
+      tokensTrained: 0,
+      stalenessHist: [],
+      stalenessMax: 0,
+      inflightSwaps: 0,
+      faultsFired: [],
+      stepFaults: [],
+      stormNext: [],
+      invariantChecks: 0,
+      metricsBytes: 0,
+      transitionsBytes: 0,
+      done: false,
     };
   }
 
@@ -282,7 +362,6 @@ export class SimEngine {
   private fail(what: string): never {
     throw new SimInvariantError(this.seed, this.s.events, this.s.t, what);
   }
-
 
   /** One transitions.jsonl line, as the real runtime writes them ({t (ms), actor, role, from, to, event}). */
   private transition(actor: string, role: string, from: string | null, to: string, event: string): void {
@@ -346,22 +425,28 @@ export class SimEngine {
     const s = this.s;
     s.invariantChecks++;
     const c = s.counts;
-    if (c.generated !== c.trained + c.droppedStale + c.droppedInvalid + c.pending) this.fail('rollout accounting does not add up');
+    if (c.generated !== c.trained + c.droppedStale + c.droppedInvalid + c.pending)
+      this.fail('rollout accounting does not add up');
     if (s.published < lastPublished) this.fail(`published version went back from ${lastPublished} to ${s.published}`);
-    if (s.learnerVersion < lastLearner) this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
+    if (s.learnerVersion < lastLearner)
+      this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
     if (s.published > s.learnerVersion) this.fail(`version ${s.published} published before the learner trained it`);
     if (s.stalenessMax > this.eta) this.fail(`staleness ${s.stalenessMax} above the bound ${this.eta}`);
-    if (s.outstandingGroups > this.capacity) this.fail(`${s.outstandingGroups} groups outstanding, above the queue capacity ${this.capacity}`);
+    if (s.outstandingGroups > this.capacity)
+      this.fail(`${s.outstandingGroups} groups outstanding, above the queue capacity ${this.capacity}`);
   }
-
-
 
   // ── planning and sampling ─────────────────────────────────────────────────────────────
 
   private planStep(): boolean {
     const s = this.s;
     const k = s.nextStep;
-    if (k > this.o.maxSteps || s.published < minVersionFor(k, this.eta) || s.outstandingGroups + this.perStep > this.capacity) return false;
+    if (
+      k > this.o.maxSteps ||
+      s.published < minVersionFor(k, this.eta) ||
+      s.outstandingGroups + this.perStep > this.capacity
+    )
+      return false;
     for (let first = 0, r = 0; first < this.perStep; first += this.perRequest, r++) {
       const slots: number[] = [];
       for (let p = first; p < Math.min(this.perStep, first + this.perRequest); p++) slots.push(p);
@@ -402,7 +487,8 @@ export class SimEngine {
   }
 
   private generationSeconds(gen: Generation, factor: number): number {
-    let max = 0, total = 0;
+    let max = 0,
+      total = 0;
     for (const l of gen.rowLengths) {
       total += l;
       if (l > max) max = l;
@@ -413,10 +499,16 @@ export class SimEngine {
   private beginGenerate(i: number, event: string): void {
     const sm = this.s.samplers[i]!;
     const req = sm.req!;
-    if (sm.version < minVersionFor(req.step, this.eta)) this.fail(`sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, this.eta)}`);
+    if (sm.version < minVersionFor(req.step, this.eta))
+      this.fail(
+        `sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, this.eta)}`,
+      );
     sm.schedule = [[0, sm.version]];
     sm.gen = this.o.compute.generate(req.step, req.slots, this.budgetOf(req.step), this.G, sm.schedule);
-    sm.factor = this.cost.samplerSpeed(i) * sm.slow * jitterFactor(this.o.profile.sampler.jitter, this.seed, 1, req.attempt, req.step, req.index);
+    sm.factor =
+      this.cost.samplerSpeed(i) *
+      sm.slow *
+      jitterFactor(this.o.profile.sampler.jitter, this.seed, 1, req.attempt, req.step, req.index);
     sm.genStart = this.s.t;
     this.setSampler(i, 'generating', event);
     const dur = this.generationSeconds(sm.gen, sm.factor);
@@ -432,7 +524,8 @@ export class SimEngine {
     const maxLen = Math.max(...rows);
     // lo = the last position whose logits exist at `elapsed` (0 while the prefill runs). As in the
     // real sampler, new weights apply from the next decode step on: position lo + 1.
-    let lo = 0, hi = maxLen;
+    let lo = 0,
+      hi = maxLen;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.cost.decodeOffset(sm.gen.promptTokens, rows, mid) * sm.factor <= elapsed) lo = mid;
@@ -484,7 +577,10 @@ export class SimEngine {
     v.job = job;
     v.epoch++;
     this.setVerifier(i, 'verifying', event);
-    const dur = this.cost.verifySeconds(job.group.lengths.length) * v.slow * jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
+    const dur =
+      this.cost.verifySeconds(job.group.lengths.length) *
+      v.slow *
+      jitterFactor(this.o.profile.verifier.jitter, this.seed, 2, job.attempts, job.step, job.group.slot);
     this.scheduleWork('verifier', i, v, job.step, dur, 'verified');
   }
 
@@ -509,11 +605,21 @@ export class SimEngine {
     delete s.scored[k];
     list.sort((a, b) => a.slot - b.slot);
     const correction = this.o.config.learner.correction;
-    let n = 0, correct = 0, rewardSum = 0, lengthSum = 0, lagSum = 0, lagMax = 0, trainedN = 0, tokens = 0, zero = 0;
+    let n = 0,
+      correct = 0,
+      rewardSum = 0,
+      lengthSum = 0,
+      lagSum = 0,
+      lagMax = 0,
+      trainedN = 0,
+      tokens = 0,
+      zero = 0;
     const groups: StepBatch['groups'] = [];
     const hist = s.stalenessHist;
     const acc = this.accounting;
-    let nTrained = 0, nStale = 0, nInvalid = 0;
+    let nTrained = 0,
+      nStale = 0,
+      nInvalid = 0;
     for (const { group: g, scored } of list) {
       const r = scored.rewards;
       const inv = scored.invalid;
@@ -521,7 +627,10 @@ export class SimEngine {
       let same = true;
       const trained = new Array<boolean>(G);
       const lag = s.learnerVersion - g.minVersion; // one per group: its rows start together
-      if (lag < 0 || lag > this.eta) this.fail(`group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`);
+      if (lag < 0 || lag > this.eta)
+        this.fail(
+          `group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`,
+        );
       const stale = correction.kind === 'drop' && lag > correction.maxLag;
       const base = this.rolloutIndex(k, g.slot, 0);
       let valid = 0;
@@ -532,7 +641,10 @@ export class SimEngine {
         rewardSum += rj;
         if (rj > 0) correct++;
         lengthSum += len;
-        if (acc[base + j] !== 1) this.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
+        if (acc[base + j] !== 1)
+          this.fail(
+            `rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`,
+          );
         if (inv[j] || len === 0) {
           acc[base + j] = 4;
           nInvalid++;
@@ -570,11 +682,19 @@ export class SimEngine {
     s.tokensTrained += tokens;
     const stage = stageOfStep(this.o.config.curriculum.stages, k);
     l.batch = {
-      step: k, groups, tokens,
+      step: k,
+      groups,
+      tokens,
       stats: {
-        stage: stage.index, difficulty: stage.difficulty ?? null, budgetTokens: stage.budgetTokens ?? null,
-        rewardMean: n ? rewardSum / n : 0, passRate: n ? correct / n : 0, lengthMean: n ? lengthSum / n : 0,
-        stalenessMean: trainedN ? lagSum / trainedN : 0, stalenessMax: lagMax, zeroAdvantageGroups: zero,
+        stage: stage.index,
+        difficulty: stage.difficulty ?? null,
+        budgetTokens: stage.budgetTokens ?? null,
+        rewardMean: n ? rewardSum / n : 0,
+        passRate: n ? correct / n : 0,
+        lengthMean: n ? lengthSum / n : 0,
+        stalenessMean: trainedN ? lagSum / trainedN : 0,
+        stalenessMax: lagMax,
+        zeroAdvantageGroups: zero,
       },
     };
     this.startTraining('BATCH');
@@ -587,7 +707,10 @@ export class SimEngine {
     l.epoch++;
     l.workStart = this.s.t;
     this.setLearner('training', event);
-    const dur = this.cost.trainSeconds(b.tokens) * l.slow * jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
+    const dur =
+      this.cost.trainSeconds(b.tokens) *
+      l.slow *
+      jitterFactor(this.o.profile.learner.jitter, this.seed, 3, l.restarts, b.step, 0);
     this.scheduleWork('learner', 0, l, b.step, dur, 'trained');
   }
 
@@ -605,10 +728,22 @@ export class SimEngine {
     const { stage, difficulty, budgetTokens, ...rest } = b.stats;
     const c = s.counts;
     const line = {
-      step: b.step, version: b.step, t: s.t, stage, difficulty, budgetTokens, ...rest,
-      rolloutsTrained: c.trained, rolloutsDroppedStale: c.droppedStale, rolloutsDroppedInvalid: c.droppedInvalid,
-      tokensGenerated: s.tokensGenerated, tokensTrained: s.tokensTrained, tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
-      queueGroups: s.outstandingGroups, inflightSwaps: s.inflightSwaps, ...stats,
+      step: b.step,
+      version: b.step,
+      t: s.t,
+      stage,
+      difficulty,
+      budgetTokens,
+      ...rest,
+      rolloutsTrained: c.trained,
+      rolloutsDroppedStale: c.droppedStale,
+      rolloutsDroppedInvalid: c.droppedInvalid,
+      tokensGenerated: s.tokensGenerated,
+      tokensTrained: s.tokensTrained,
+      tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
+      queueGroups: s.outstandingGroups,
+      inflightSwaps: s.inflightSwaps,
+      ...stats,
     };
     this.metric(line);
     this.metrics?.flush(); // one write per step: metrics.jsonl can be followed while the run goes on
@@ -624,7 +759,8 @@ export class SimEngine {
     this.setLearner('publishing', event);
     let dt = this.cost.transferSeconds();
     for (const f of this.o.faults) {
-      if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0) dt += f.by, this.fired(`delay-publication:v${v}`);
+      if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0)
+        (dt += f.by), this.fired(`delay-publication:v${v}`);
       if (f.kind === 'drop-publication' && f.version === v && l.publishAttempts === 0) {
         this.fired(`drop-publication:v${v}`);
         l.publishAttempts++;
@@ -712,7 +848,8 @@ export class SimEngine {
 
   private scheduleFaults(): void {
     this.o.faults.forEach((f, fi) => {
-      if ((f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') && 'time' in f.at) this.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+      if ((f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') && 'time' in f.at)
+        this.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
       if (f.kind === 'stall') this.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
       if (f.kind === 'storm') {
         this.s.stormNext[fi] = 0;
@@ -738,7 +875,13 @@ export class SimEngine {
     return index === null ? Array.from({ length: n }, (_, i) => i) : [index];
   }
 
-  private applyFault(kind: 'crash' | 'hang' | 'slow', role: SimRole, i: number, factor: number, duration: number | undefined): void {
+  private applyFault(
+    kind: 'crash' | 'hang' | 'slow',
+    role: SimRole,
+    i: number,
+    factor: number,
+    duration: number | undefined,
+  ): void {
     const name = role === 'learner' ? 'learner' : `${role}-${i}`;
     this.fired(`${kind}:${name}@t=${Math.round(this.s.t * 1e6) / 1e6}`);
     if (kind === 'slow') {
@@ -753,19 +896,34 @@ export class SimEngine {
       const sm = this.s.samplers[i]!;
       if (sm.state === 'generating' || sm.state === 'syncingWeights') {
         sm.epoch++;
-        this.q.push(Math.max(this.s.t, sm.genStart + timeout), { kind: 'timeout', actor: i, epoch: sm.epoch, data: { role } });
+        this.q.push(Math.max(this.s.t, sm.genStart + timeout), {
+          kind: 'timeout',
+          actor: i,
+          epoch: sm.epoch,
+          data: { role },
+        });
       } else if (sm.state === 'idle' || sm.state === 'delivering') sm.next = 'hang';
     } else if (role === 'verifier') {
       const v = this.s.verifiers[i]!;
       if (v.state === 'verifying') {
         v.epoch++;
-        this.q.push(Math.max(this.s.t, v.busySince + timeout), { kind: 'timeout', actor: i, epoch: v.epoch, data: { role } });
+        this.q.push(Math.max(this.s.t, v.busySince + timeout), {
+          kind: 'timeout',
+          actor: i,
+          epoch: v.epoch,
+          data: { role },
+        });
       } else if (v.state === 'idle') v.next = 'hang';
     } else {
       const l = this.s.learner;
       if (l.state === 'training' || l.state === 'publishing') {
         l.epoch++;
-        this.q.push(Math.max(this.s.t, l.workStart + timeout), { kind: 'timeout', actor: 0, epoch: l.epoch, data: { role } });
+        this.q.push(Math.max(this.s.t, l.workStart + timeout), {
+          kind: 'timeout',
+          actor: 0,
+          epoch: l.epoch,
+          data: { role },
+        });
       } else if (l.state === 'waitingForBatch') l.next = 'hang';
     }
   }
@@ -787,7 +945,8 @@ export class SimEngine {
       sm.req = null;
       sm.gen = null;
       sm.epoch++;
-      if (++sm.restarts > limit) this.runFailed(`sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
+      if (++sm.restarts > limit)
+        this.runFailed(`sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
       this.setSampler(i, 'failed', event);
       this.setSampler(i, 'restarting', 'RESTART');
       this.q.add(this.s.t + p.sampler.restartS, 'restarted', i, sm.epoch, { role });
@@ -797,7 +956,8 @@ export class SimEngine {
       if (v.state !== 'verifying') return;
       v.job!.attempts++;
       v.epoch++;
-      if (++v.restarts > limit) this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
+      if (++v.restarts > limit)
+        this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
       this.setVerifier(i, 'failed', event);
       this.q.add(this.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
     } else {
@@ -901,7 +1061,8 @@ export class SimEngine {
       case 'crash':
       case 'timeout': {
         const role = ev.data!.role as SimRole;
-        if (this.actor(role, ev.actor).epoch === ev.epoch) this.crash(role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
+        if (this.actor(role, ev.actor).epoch === ev.epoch)
+          this.crash(role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
         break;
       }
       case 'restarted': {
@@ -929,8 +1090,10 @@ export class SimEngine {
           const a = actorOf(f.actor);
           // 'sampler' with no index: crash/hang one (chosen by the seeded stream), slow all.
           let targets = this.actorsOf(a.role, a.index);
-          if (a.index === null && f.kind !== 'slow' && targets.length > 0) targets = [new Rng(`fault-target/${this.seed}/${ev.data!.index}`).int(targets.length)];
-          for (const i of targets) this.applyFault(f.kind, a.role, i, f.kind === 'slow' ? f.factor : 1, f.kind === 'slow' ? f.for : undefined);
+          if (a.index === null && f.kind !== 'slow' && targets.length > 0)
+            targets = [new Rng(`fault-target/${this.seed}/${ev.data!.index}`).int(targets.length)];
+          for (const i of targets)
+            this.applyFault(f.kind, a.role, i, f.kind === 'slow' ? f.factor : 1, f.kind === 'slow' ? f.for : undefined);
         }
         break;
       }
@@ -965,17 +1128,23 @@ export class SimEngine {
     }
     let status: SimResult['status'] = 'event-budget';
     let sinceYield = 0;
-    const q = this.q, maxEvents = this.o.maxEvents, plant = this.o.plantDuplicateAtEvent ?? -1;
+    const q = this.q,
+      maxEvents = this.o.maxEvents,
+      plant = this.o.plantDuplicateAtEvent ?? -1;
     const yieldEvery = this.o.compute.kind === 'real' ? 1 : 20_000;
     while (s.events < maxEvents) {
       const item = q.pop();
-      if (!item) this.fail(`no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`);
+      if (!item)
+        this.fail(
+          `no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`,
+        );
       if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
       s.t = item.t;
       s.events++;
       const lastPublished = s.published;
       const lastLearner = s.learnerVersion;
-      if (plant === s.events && this.lastDeliveredGroup) this.markGenerated(this.lastDeliveredStep, this.lastDeliveredGroup);
+      if (plant === s.events && this.lastDeliveredGroup)
+        this.markGenerated(this.lastDeliveredStep, this.lastDeliveredGroup);
       const r = this.handle(item);
       q.release(item); // handlers keep no reference to the event
       this.checkInvariants(lastPublished, lastLearner);
@@ -1007,7 +1176,10 @@ export class SimEngine {
     const n = this.o.maxSteps * this.perStep * this.G;
     for (let i = 0; i < n; i++) {
       const a = this.accounting[i]!;
-      if (a < 2) this.fail(`rollout #${i} (step ${Math.floor(i / (this.perStep * this.G)) + 1}) ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`);
+      if (a < 2)
+        this.fail(
+          `rollout #${i} (step ${Math.floor(i / (this.perStep * this.G)) + 1}) ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`,
+        );
     }
   }
 
@@ -1029,7 +1201,13 @@ export class SimEngine {
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp);
     this.o.compute.save(tmp);
-    const body = { format: 'e3sim-sim-checkpoint', formatVersion: 1, state: this.s, queue: this.q.toJSON(), accounting: Buffer.from(this.accounting).toString('base64') };
+    const body = {
+      format: 'e3sim-sim-checkpoint',
+      formatVersion: 1,
+      state: this.s,
+      queue: this.q.toJSON(),
+      accounting: Buffer.from(this.accounting).toString('base64'),
+    };
     fs.writeFileSync(path.join(tmp, 'sim-state.json'), JSON.stringify(body));
     const final = path.join(root, `step-${v}`);
     fs.rmSync(final, { recursive: true, force: true });
@@ -1037,19 +1215,31 @@ export class SimEngine {
     fs.writeFileSync(path.join(root, '.latest.tmp'), `step-${v}\n`);
     fs.renameSync(path.join(root, '.latest.tmp'), path.join(root, 'latest'));
     const keep = this.o.config.checkpoint.keep;
-    const steps = fs.readdirSync(root).filter((d) => /^step-\d+$/.test(d)).map((d) => Number(d.slice(5))).sort((a, b) => a - b);
-    for (const k of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(root, `step-${k}`), { recursive: true, force: true });
+    const steps = fs
+      .readdirSync(root)
+      .filter((d) => /^step-\d+$/.test(d))
+      .map((d) => Number(d.slice(5)))
+      .sort((a, b) => a - b);
+    for (const k of steps.slice(0, Math.max(0, steps.length - keep)))
+      fs.rmSync(path.join(root, `step-${k}`), { recursive: true, force: true });
     this.o.onLog?.(`checkpoint step-${v} (t=${this.s.t.toFixed(3)} s)`);
   }
 
   /** Reads `DIR/checkpoints/latest`; null when there is none. */
-  static readCheckpoint(dir: string): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
+  static readCheckpoint(
+    dir: string,
+  ): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
     const latest = path.join(dir, 'checkpoints', 'latest');
     if (!fs.existsSync(latest)) return null;
     const ckDir = path.join(dir, 'checkpoints', fs.readFileSync(latest, 'utf8').trim());
     const file = path.join(ckDir, 'sim-state.json');
     if (!fs.existsSync(file)) return null;
-    const body = JSON.parse(fs.readFileSync(file, 'utf8')) as { format: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+    const body = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      format: string;
+      state: SimState;
+      queue: ReturnType<EventQueue['toJSON']>;
+      accounting: string;
+    };
     if (body.format !== 'e3sim-sim-checkpoint') return null;
     return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
   }
@@ -1060,22 +1250,56 @@ export class SimEngine {
     const hist = s.stalenessHist.map((x) => x ?? 0);
     const n = hist.reduce((a, b) => a + b, 0);
     const T = Math.max(s.t, 1e-12);
-    const samplersBusy = s.samplers.reduce((a, x) => a + x.busy + (x.state === 'generating' || x.state === 'syncingWeights' ? s.t - x.busySince : 0), 0);
-    const verifiersBusy = s.verifiers.reduce((a, x) => a + x.busy + (x.state === 'verifying' ? s.t - x.busySince : 0), 0);
+    const samplersBusy = s.samplers.reduce(
+      (a, x) => a + x.busy + (x.state === 'generating' || x.state === 'syncingWeights' ? s.t - x.busySince : 0),
+      0,
+    );
+    const verifiersBusy = s.verifiers.reduce(
+      (a, x) => a + x.busy + (x.state === 'verifying' ? s.t - x.busySince : 0),
+      0,
+    );
     const learnerBusy = s.learner.busy + (s.learner.state === 'training' ? s.t - s.learner.busySince : 0);
     return {
-      clock: 'virtual', compute: this.o.compute.kind, profile: this.o.profile.name, seed: this.seed, policy: this.o.config.staleness.policy,
-      stalenessBound: Number.isFinite(this.eta) ? this.eta : 'inf', correction: this.o.config.learner.correction.kind,
-      samplers: s.samplers.length, verifierThreads: s.verifiers.length, steps: s.learnerVersion, finalVersion: s.published,
-      simSeconds: s.t, events: s.events, invariantChecks: s.invariantChecks,
-      rolloutsGenerated: s.counts.generated, rolloutsTrained: s.counts.trained, rolloutsDroppedStale: s.counts.droppedStale,
-      rolloutsDroppedInvalid: s.counts.droppedInvalid, rolloutsLost: s.done ? s.counts.pending : 0,
-      tokensGenerated: s.tokensGenerated, tokensTrained: s.tokensTrained,
-      tokensPerSimSecond: s.tokensGenerated / T, stepsPerSimHour: (s.learnerVersion / T) * 3600,
-      utilisation: { samplers: samplersBusy / (T * s.samplers.length), verifiers: verifiersBusy / (T * s.verifiers.length), learner: learnerBusy / T },
+      clock: 'virtual',
+      compute: this.o.compute.kind,
+      profile: this.o.profile.name,
+      seed: this.seed,
+      policy: this.o.config.staleness.policy,
+      stalenessBound: Number.isFinite(this.eta) ? this.eta : 'inf',
+      correction: this.o.config.learner.correction.kind,
+      samplers: s.samplers.length,
+      verifierThreads: s.verifiers.length,
+      steps: s.learnerVersion,
+      finalVersion: s.published,
+      simSeconds: s.t,
+      events: s.events,
+      invariantChecks: s.invariantChecks,
+      rolloutsGenerated: s.counts.generated,
+      rolloutsTrained: s.counts.trained,
+      rolloutsDroppedStale: s.counts.droppedStale,
+      rolloutsDroppedInvalid: s.counts.droppedInvalid,
+      rolloutsLost: s.done ? s.counts.pending : 0,
+      tokensGenerated: s.tokensGenerated,
+      tokensTrained: s.tokensTrained,
+      tokensPerSimSecond: s.tokensGenerated / T,
+      stepsPerSimHour: (s.learnerVersion / T) * 3600,
+      utilisation: {
+        samplers: samplersBusy / (T * s.samplers.length),
+        verifiers: verifiersBusy / (T * s.verifiers.length),
+        learner: learnerBusy / T,
+      },
       // Over every valid rollout when its batch formed (trained and dropped-stale); trainedMax: trained ones only.
-      staleness: { mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0, max: hist.reduce((m, c, lag) => (c > 0 ? lag : m), 0), histogram: hist, trainedMax: s.stalenessMax },
-      inflightSwaps: s.inflightSwaps, restarts: s.samplers.reduce((a, x) => a + x.restarts, 0) + s.verifiers.reduce((a, x) => a + x.restarts, 0) + s.learner.restarts,
+      staleness: {
+        mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0,
+        max: hist.reduce((m, c, lag) => (c > 0 ? lag : m), 0),
+        histogram: hist,
+        trainedMax: s.stalenessMax,
+      },
+      inflightSwaps: s.inflightSwaps,
+      restarts:
+        s.samplers.reduce((a, x) => a + x.restarts, 0) +
+        s.verifiers.reduce((a, x) => a + x.restarts, 0) +
+        s.learner.restarts,
       faultsFired: s.faultsFired,
     };
   }

@@ -34,9 +34,15 @@ interface GroupPayload {
 
 /** The virtual clock plans every step from a fixed stage list (difficulty and budget per stage). */
 export function checkVirtualCurriculum(c: TrainConfig, source: string): void {
-  if (c.curriculum.kind !== 'fixed') throw new InputError(`${source}: curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}' (the coupled rule is real-clock only)`);
+  if (c.curriculum.kind !== 'fixed')
+    throw new InputError(
+      `${source}: curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}' (the coupled rule is real-clock only)`,
+    );
   for (const [i, st] of c.curriculum.stages.entries()) {
-    if (st.difficulty === undefined || st.budgetTokens === undefined) throw new InputError(`${source}: curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets are real-clock only`);
+    if (st.difficulty === undefined || st.budgetTokens === undefined)
+      throw new InputError(
+        `${source}: curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets are real-clock only`,
+      );
   }
 }
 
@@ -67,7 +73,8 @@ export class PolicyCompute implements Compute {
   private readonly problems = new Map<number, Problem[]>();
 
   constructor(readonly c: TrainConfig) {
-    if (!fs.existsSync(c.model.checkpoint)) throw new InputError(`model.checkpoint: '${c.model.checkpoint}' does not exist`);
+    if (!fs.existsSync(c.model.checkpoint))
+      throw new InputError(`model.checkpoint: '${c.model.checkpoint}' does not exist`);
     const init = loadCheckpoint(c.model.checkpoint);
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
       throw new InputError(`model.checkpoint: '${c.model.checkpoint}' is not a countdown policy`);
@@ -79,7 +86,13 @@ export class PolicyCompute implements Compute {
     this.loss = lossConfigOf(c);
     this.reference = this.loss.klCoef > 0 ? Gpt.fromPacked(this.gpt, init.weights, 'reference weights') : null;
     this.names = parameterShapes(this.gpt).map((p) => p.name);
-    this.adam = new Adam(this.learner.variables, { lr: c.learner.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: c.learner.clipNorm });
+    this.adam = new Adam(this.learner.variables, {
+      lr: c.learner.lr,
+      beta1: 0.9,
+      beta2: 0.99,
+      eps: 1e-8,
+      clipNorm: c.learner.clipNorm,
+    });
     this.store.set(0, init.weights);
     this.loaded = 0;
     this.bytes = init.weights.data.byteLength;
@@ -91,7 +104,11 @@ export class PolicyCompute implements Compute {
 
   private problemsOf(step: number): Problem[] {
     let p = this.problems.get(step);
-    if (!p) this.problems.set(step, (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.c.rollout.problemsPerStep)));
+    if (!p)
+      this.problems.set(
+        step,
+        (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.c.rollout.problemsPerStep)),
+      );
     return p;
   }
 
@@ -105,7 +122,13 @@ export class PolicyCompute implements Compute {
     return version;
   }
 
-  generate(step: number, slots: readonly number[], budgetTokens: number, groupSize: number, schedule: VersionSchedule): Generation {
+  generate(
+    step: number,
+    slots: readonly number[],
+    budgetTokens: number,
+    groupSize: number,
+    schedule: VersionSchedule,
+  ): Generation {
     const all = this.problemsOf(step);
     const problems = slots.map((s) => all[s]!);
     const versionAt = (position: number): number => {
@@ -113,7 +136,11 @@ export class PolicyCompute implements Compute {
       for (const [p, ver] of schedule) if (p <= position) v = ver;
       return v;
     };
-    const { rollouts } = generateRollouts(this.sampler, { step, problems, groupSize, budgetTokens, temperature: this.c.rollout.temperature, seed: this.c.seed }, (pos) => this.use(versionAt(pos)));
+    const { rollouts } = generateRollouts(
+      this.sampler,
+      { step, problems, groupSize, budgetTokens, temperature: this.c.rollout.temperature, seed: this.c.seed },
+      (pos) => this.use(versionAt(pos)),
+    );
     const groups: GeneratedGroup[] = slots.map((slot, i) => {
       const rs = rollouts.slice(i * groupSize, (i + 1) * groupSize);
       const payload: GroupPayload = { problem: problems[i]!, rollouts: rs };
@@ -126,7 +153,10 @@ export class PolicyCompute implements Compute {
 
   score(_step: number, g: GeneratedGroup): Scored {
     const { problem, rollouts } = g.payload as GroupPayload;
-    return { rewards: rollouts.map((r) => (verify(problem, r.completion).correct ? 1 : 0)), invalid: rollouts.map(() => false) };
+    return {
+      rewards: rollouts.map((r) => (verify(problem, r.completion).correct ? 1 : 0)),
+      invalid: rollouts.map(() => false),
+    };
   }
 
   train(input: TrainInput): Record<string, number> {
@@ -134,14 +164,30 @@ export class PolicyCompute implements Compute {
     for (const { group, scored, trained } of input.groups) {
       const { rollouts: rs } = group.payload as GroupPayload;
       const allInvalid = scored.invalid.every(Boolean);
-      const adv = allInvalid ? scored.rewards.map(() => 0) : Array.from(groupAdvantages(scored.rewards, scored.rewards.length).advantages);
+      const adv = allInvalid
+        ? scored.rewards.map(() => 0)
+        : Array.from(groupAdvantages(scored.rewards, scored.rewards.length).advantages);
       rs.forEach((r, j) => {
-        if (trained[j]) rollouts.push({ prompt: r.prompt, completion: r.completion, behaviourLogprobs: r.behaviourLogprobs, versions: r.versions, advantage: adv[j]! });
+        if (trained[j])
+          rollouts.push({
+            prompt: r.prompt,
+            completion: r.completion,
+            behaviourLogprobs: r.behaviourLogprobs,
+            versions: r.versions,
+            advantage: adv[j]!,
+          });
       });
     }
     this.problems.delete(input.step);
     if (rollouts.length === 0) return { loss: 0, tokens: 0 };
-    const s = gptRlStep(this.learner, this.adam, rollouts, { loss: this.loss, temperature: this.c.rollout.temperature, padId: PAD, learnerVersion: input.learnerVersion, reference: this.reference ?? undefined, ...updateOf(this.c) });
+    const s = gptRlStep(this.learner, this.adam, rollouts, {
+      loss: this.loss,
+      temperature: this.c.rollout.temperature,
+      padId: PAD,
+      learnerVersion: input.learnerVersion,
+      reference: this.reference ?? undefined,
+      ...updateOf(this.c),
+    });
     return { ...s }; // no tensor counts: they depend on the process's history, not on the run
   }
 
@@ -156,7 +202,16 @@ export class PolicyCompute implements Compute {
   evaluate(version: number): unknown {
     const e = this.c.eval!;
     this.use(version);
-    const r = evalBudgets(this.sampler, { difficulty: e.difficulty, budgets: e.budgets, samples: e.samples, ks: e.ks, problems: e.problems, seed: this.c.seed, temperature: this.c.rollout.temperature, batchSize: 64 });
+    const r = evalBudgets(this.sampler, {
+      difficulty: e.difficulty,
+      budgets: e.budgets,
+      samples: e.samples,
+      ks: e.ks,
+      problems: e.problems,
+      seed: this.c.seed,
+      temperature: this.c.rollout.temperature,
+      batchSize: 64,
+    });
     return { version, rows: r.budgets };
   }
 
@@ -180,7 +235,10 @@ export class PolicyCompute implements Compute {
   }
 
   restore(dir: string): void {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'compute.json'), 'utf8')) as { adamStep: number; versions: number[] };
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'compute.json'), 'utf8')) as {
+      adamStep: number;
+      versions: number[];
+    };
     this.learner.load(readPacked(dir, 'learner'), 'checkpoint learner weights');
     this.adam.loadState(this.names, readPacked(dir, 'optimizer'), meta.adamStep, 'checkpoint optimizer');
     this.store.clear();

@@ -18,65 +18,85 @@ import { Rng } from '../util/rng.js';
 
 const sec = z.number().min(0).max(1e6);
 
-export const ProfileSchema = z.object({
-  name: z.string().min(1),
-  description: z.string().default(''),
-  /** Where the numbers come from (papers, datasheets, measurements with their command). */
-  sources: z.array(z.string()).default([]),
-  sampler: z.object({
-    /** One prefill: fixed cost plus a cost per prompt token in the batch. */
-    prefillFixedS: sec,
-    prefillPerTokenS: sec,
-    /** One decode step: fixed cost (launches, weight reads) plus a cost per active sequence. */
-    decodeStepFixedS: sec,
-    decodeStepPerRowS: sec,
-    /** Speed multipliers per sampler, cycled over sampler-0, sampler-1, … (2 = twice as slow). */
-    speeds: z.array(z.number().positive().max(1000)).min(1).default([1]),
-    /** Lognormal sigma of a per-request duration factor (0 = none). */
-    jitter: z.number().min(0).max(3).default(0),
-    /** Seconds for a crashed or hung sampler to come back (process start, model load). */
-    restartS: sec.default(1),
-  }).strict(),
-  verifier: z.object({
-    perRolloutS: sec,
-    jitter: z.number().min(0).max(3).default(0),
-    restartS: sec.default(0.1),
-  }).strict(),
-  learner: z.object({
-    /** One optimizer step: fixed cost plus a cost per trained token. */
-    fixedS: sec,
-    perTokenS: sec,
-    jitter: z.number().min(0).max(3).default(0),
-    restartS: sec.default(2),
-  }).strict(),
-  weights: z.object({
-    /** Bytes moved per weight publication; 'model' = the trained model's packed size (4 bytes per parameter). */
-    bytes: z.union([z.literal('model'), z.number().int().positive()]).default('model'),
-    latencyS: sec,
-    bandwidthBytesPerS: z.number().positive(),
-  }).strict(),
-  /** One hop of a control message (a delivery, an ack). */
-  messageLatencyS: sec.default(0),
-}).strict();
+export const ProfileSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    /** Where the numbers come from (papers, datasheets, measurements with their command). */
+    sources: z.array(z.string()).default([]),
+    sampler: z
+      .object({
+        /** One prefill: fixed cost plus a cost per prompt token in the batch. */
+        prefillFixedS: sec,
+        prefillPerTokenS: sec,
+        /** One decode step: fixed cost (launches, weight reads) plus a cost per active sequence. */
+        decodeStepFixedS: sec,
+        decodeStepPerRowS: sec,
+        /** Speed multipliers per sampler, cycled over sampler-0, sampler-1, … (2 = twice as slow). */
+        speeds: z.array(z.number().positive().max(1000)).min(1).default([1]),
+        /** Lognormal sigma of a per-request duration factor (0 = none). */
+        jitter: z.number().min(0).max(3).default(0),
+        /** Seconds for a crashed or hung sampler to come back (process start, model load). */
+        restartS: sec.default(1),
+      })
+      .strict(),
+    verifier: z
+      .object({
+        perRolloutS: sec,
+        jitter: z.number().min(0).max(3).default(0),
+        restartS: sec.default(0.1),
+      })
+      .strict(),
+    learner: z
+      .object({
+        /** One optimizer step: fixed cost plus a cost per trained token. */
+        fixedS: sec,
+        perTokenS: sec,
+        jitter: z.number().min(0).max(3).default(0),
+        restartS: sec.default(2),
+      })
+      .strict(),
+    weights: z
+      .object({
+        /** Bytes moved per weight publication; 'model' = the trained model's packed size (4 bytes per parameter). */
+        bytes: z.union([z.literal('model'), z.number().int().positive()]).default('model'),
+        latencyS: sec,
+        bandwidthBytesPerS: z.number().positive(),
+      })
+      .strict(),
+    /** One hop of a control message (a delivery, an ack). */
+    messageLatencyS: sec.default(0),
+  })
+  .strict();
 
 export type Profile = z.infer<typeof ProfileSchema>;
 
 const BUILTIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/profiles');
 
 export function builtinProfiles(): string[] {
-  return fs.readdirSync(BUILTIN_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+  return fs
+    .readdirSync(BUILTIN_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5))
+    .sort();
 }
 
 /** A built-in profile by name (examples/profiles/NAME.yaml) or a YAML file path; `field` names the input in errors. */
 export function loadProfile(nameOrFile: string, field: string, relativeTo = process.cwd()): Profile {
   const builtin = path.join(BUILTIN_DIR, `${nameOrFile}.yaml`);
-  const file = /^[A-Za-z0-9._-]+$/.test(nameOrFile) && fs.existsSync(builtin) ? builtin : path.resolve(relativeTo, nameOrFile);
-  if (!fs.existsSync(file)) throw new InputError(`${field}: '${nameOrFile}' is neither a built-in profile (${builtinProfiles().join(', ')}) nor a file`);
+  const file =
+    /^[A-Za-z0-9._-]+$/.test(nameOrFile) && fs.existsSync(builtin) ? builtin : path.resolve(relativeTo, nameOrFile);
+  if (!fs.existsSync(file))
+    throw new InputError(
+      `${field}: '${nameOrFile}' is neither a built-in profile (${builtinProfiles().join(', ')}) nor a file`,
+    );
   let raw: unknown;
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`${field}: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new InputError(
+      `${field}: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   }
   return parseProfile(raw, `${field} (${file})`);
 }
@@ -91,7 +111,14 @@ export function parseProfile(raw: unknown, source: string): Profile {
  * exp(σ·Z), Z ~ N(0,1), from a stream keyed by the work item — (actor kind, attempt, step, index) — or 1
  * when σ = 0 (no draw at all).
  */
-export function jitterFactor(sigma: number, seed: number, kind: number, attempt: number, step: number, index: number): number {
+export function jitterFactor(
+  sigma: number,
+  seed: number,
+  kind: number,
+  attempt: number,
+  step: number,
+  index: number,
+): number {
   if (sigma === 0) return 1;
   return Math.exp(sigma * scratch.reseed(seed, (kind << 24) ^ attempt, step, index).normal());
 }
@@ -99,7 +126,11 @@ export function jitterFactor(sigma: number, seed: number, kind: number, attempt:
 const scratch = Rng.fromInts(0, 0, 0, 0);
 
 export class CostModel {
-  constructor(readonly profile: Profile, readonly weightBytes: number, readonly seed: number) {}
+  constructor(
+    readonly profile: Profile,
+    readonly weightBytes: number,
+    readonly seed: number,
+  ) {}
 
   samplerSpeed(index: number): number {
     const s = this.profile.sampler.speeds;
@@ -114,13 +145,23 @@ export class CostModel {
     const s = this.profile.sampler;
     let rowsTokens = 0;
     for (let i = 0; i < lengths.length; i++) rowsTokens += Math.min(lengths[i]!, position);
-    return s.prefillFixedS + s.prefillPerTokenS * promptTokens + position * s.decodeStepFixedS + rowsTokens * s.decodeStepPerRowS;
+    return (
+      s.prefillFixedS +
+      s.prefillPerTokenS * promptTokens +
+      position * s.decodeStepFixedS +
+      rowsTokens * s.decodeStepPerRowS
+    );
   }
 
   /** A whole generation: prefill, then decode steps until the longest row stops. */
   generateSeconds(promptTokens: number, maxLength: number, totalTokens: number): number {
     const s = this.profile.sampler;
-    return s.prefillFixedS + s.prefillPerTokenS * promptTokens + maxLength * s.decodeStepFixedS + totalTokens * s.decodeStepPerRowS;
+    return (
+      s.prefillFixedS +
+      s.prefillPerTokenS * promptTokens +
+      maxLength * s.decodeStepFixedS +
+      totalTokens * s.decodeStepPerRowS
+    );
   }
 
   verifySeconds(rollouts: number): number {

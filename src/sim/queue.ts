@@ -60,7 +60,9 @@ export class EventQueue {
       item.data = data;
     } else item = { t, seq, kind, actor, epoch, data };
     if (this.n === this.t.length) this.grow();
-    const T = this.t, S = this.s, E = this.ev;
+    const T = this.t,
+      S = this.s,
+      E = this.ev;
     let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -87,18 +89,23 @@ export class EventQueue {
 
   pop(): QueuedEvent | undefined {
     if (this.n === 0) return undefined;
-    const T = this.t, S = this.s, E = this.ev;
+    const T = this.t,
+      S = this.s,
+      E = this.ev;
     const top = E[0]!;
     const n = --this.n;
     if (n > 0) {
-      const lt = T[n]!, ls = S[n]!, le = E[n]!;
+      const lt = T[n]!,
+        ls = S[n]!,
+        le = E[n]!;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         if (l >= n) break;
         const r = l + 1;
         let c = l;
-        let ct = T[l]!, cs = S[l]!;
+        let ct = T[l]!,
+          cs = S[l]!;
         if (r < n) {
           const rt = T[r]!;
           if (rt < ct || (rt === ct && S[r]! < cs)) {
@@ -123,7 +130,10 @@ export class EventQueue {
 
   /** For checkpoints: the pending events in pop order, and the next sequence number. */
   toJSON(): { next: number; events: QueuedEvent[] } {
-    const events = this.ev.slice(0, this.n).map((e) => ({ ...e })).sort((a, b) => a.t - b.t || a.seq - b.seq);
+    const events = this.ev
+      .slice(0, this.n)
+      .map((e) => ({ ...e }))
+      .sort((a, b) => a.t - b.t || a.seq - b.seq);
     return { next: this.nextSeq, events };
   }
 

@@ -64,14 +64,28 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
     resume = o.dir ? SimEngine.readCheckpoint(o.dir) : null;
     if (!resume) throw new InputError(`--resume: ${o.dir} has no virtual-clock checkpoint (checkpoints/latest)`);
     compute.restore(resume.ckDir);
-    o.onLog?.(`resuming from ${path.relative(o.dir!, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`);
+    o.onLog?.(
+      `resuming from ${path.relative(o.dir!, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`,
+    );
   } else if (o.dir) {
     fs.writeFileSync(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
   }
-  const engine = new SimEngine({
-    config: o.config, profile: s.profile, compute, faults: s.faults as SimFault[], maxSteps: s.maxSteps, dir: o.dir,
-    transitions: s.transitions, maxEvents: s.maxEvents, onStep: o.onStep, onLog: o.onLog, plantDuplicateAtEvent: o.plantDuplicateAtEvent,
-  }, resume ?? undefined);
+  const engine = new SimEngine(
+    {
+      config: o.config,
+      profile: s.profile,
+      compute,
+      faults: s.faults as SimFault[],
+      maxSteps: s.maxSteps,
+      dir: o.dir,
+      transitions: s.transitions,
+      maxEvents: s.maxEvents,
+      onStep: o.onStep,
+      onLog: o.onLog,
+      plantDuplicateAtEvent: o.plantDuplicateAtEvent,
+    },
+    resume ?? undefined,
+  );
   o.onEngine?.(engine);
   const t0 = o.now?.() ?? 0;
   let r: SimResult;
@@ -83,8 +97,17 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
   const weightsSha256 = compute.weightsSha256();
   compute.dispose();
   const wallSeconds = ((o.now?.() ?? 0) - t0) / 1000;
-  const summary = { ...engine.summary(), weightsSha256, status: r.status, wallSeconds, eventsPerWallSecond: wallSeconds > 0 ? r.state.events / wallSeconds : null };
-  if (r.status === 'event-budget') throw new Error(`run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.learnerVersion} of ${s.maxSteps}); raise maxEvents`);
+  const summary = {
+    ...engine.summary(),
+    weightsSha256,
+    status: r.status,
+    wallSeconds,
+    eventsPerWallSecond: wallSeconds > 0 ? r.state.events / wallSeconds : null,
+  };
+  if (r.status === 'event-budget')
+    throw new Error(
+      `run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.learnerVersion} of ${s.maxSteps}); raise maxEvents`,
+    );
   if (o.dir) fs.writeFileSync(path.join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { status: r.status, summary };
 }
@@ -98,8 +121,19 @@ export function readVirtualSettings(dir: string): VirtualSettings {
   return r.data;
 }
 
-export function defaultSettings(profile: Profile, maxSteps: number, over: Partial<VirtualSettings> = {}): VirtualSettings {
+export function defaultSettings(
+  profile: Profile,
+  maxSteps: number,
+  over: Partial<VirtualSettings> = {},
+): VirtualSettings {
   return {
-    profile, compute: 'real', surrogate: SurrogateSchema.parse({}) as Surrogate, faults: [], maxSteps, transitions: true, maxEvents: 100_000_000, ...over,
+    profile,
+    compute: 'real',
+    surrogate: SurrogateSchema.parse({}) as Surrogate,
+    faults: [],
+    maxSteps,
+    transitions: true,
+    maxEvents: 100_000_000,
+    ...over,
   };
 }

@@ -20,24 +20,26 @@ import { checkVirtualCurriculum } from './policyCompute.js';
 
 const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
 
-const Body = z.object({
-  /** A train config (path relative to the scenario file), overridden by `config`. */
-  base: z.string().optional(),
-  config: z.record(z.string(), z.unknown()).default({}),
-  /** Learner steps per cell (default: all of the config's stages). */
-  steps: z.number().int().min(1).optional(),
-  clock: z.literal('virtual').default('virtual'),
-  profile: z.string().default('cpu-tiny'),
-  /** Deep-merged into the profile (e.g. `sampler: { speeds: [1, 1, 3] }` for heterogeneous samplers). */
-  profileOverrides: z.record(z.string(), z.unknown()).default({}),
-  compute: z.enum(['real', 'none']).default('real'),
-  surrogate: SurrogateSchema.default(SurrogateSchema.parse({})),
-  faults: z.array(SimFaultSchema).default([]),
-  /** Config paths (dot notation) → the values to run; the grid is their product. */
-  sweep: z.record(z.string(), z.array(SweepValue).min(1)).default({}),
-  transitions: z.boolean().default(true),
-  maxEvents: z.number().int().min(1).default(100_000_000),
-}).strict();
+const Body = z
+  .object({
+    /** A train config (path relative to the scenario file), overridden by `config`. */
+    base: z.string().optional(),
+    config: z.record(z.string(), z.unknown()).default({}),
+    /** Learner steps per cell (default: all of the config's stages). */
+    steps: z.number().int().min(1).optional(),
+    clock: z.literal('virtual').default('virtual'),
+    profile: z.string().default('cpu-tiny'),
+    /** Deep-merged into the profile (e.g. `sampler: { speeds: [1, 1, 3] }` for heterogeneous samplers). */
+    profileOverrides: z.record(z.string(), z.unknown()).default({}),
+    compute: z.enum(['real', 'none']).default('real'),
+    surrogate: SurrogateSchema.default(SurrogateSchema.parse({})),
+    faults: z.array(SimFaultSchema).default([]),
+    /** Config paths (dot notation) → the values to run; the grid is their product. */
+    sweep: z.record(z.string(), z.array(SweepValue).min(1)).default({}),
+    transitions: z.boolean().default(true),
+    maxEvents: z.number().int().min(1).default(100_000_000),
+  })
+  .strict();
 
 export const ScenarioSchema = Body.extend({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
@@ -60,7 +62,9 @@ export function loadScenario(file: string, quick: boolean): { scenario: Scenario
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError(`scenario: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new InputError(
+      `scenario: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   }
   const r = ScenarioSchema.safeParse(raw);
   if (!r.success) throw new InputError(`${file}: ${zodIssues(r.error, 3)}`);
@@ -103,10 +107,14 @@ export function correctionOf(v: unknown, field: string): unknown {
   if (!m) throw new InputError(`${field}: '${v}': expected none, tis[:C], decoupled[:C] or drop[:LAG]`);
   const x = m[2] === undefined ? undefined : Number(m[2]);
   switch (m[1]) {
-    case 'none': return { kind: 'none' };
-    case 'tis': return { kind: 'tis', c: x ?? 2 };
-    case 'decoupled': return { kind: 'decoupled', c: x ?? 2 };
-    default: return { kind: 'drop', maxLag: x ?? 1 };
+    case 'none':
+      return { kind: 'none' };
+    case 'tis':
+      return { kind: 'tis', c: x ?? 2 };
+    case 'decoupled':
+      return { kind: 'decoupled', c: x ?? 2 };
+    default:
+      return { kind: 'drop', maxLag: x ?? 1 };
   }
 }
 
@@ -115,7 +123,8 @@ function applySweep(cfg: Record<string, unknown>, key: string, value: unknown, f
   if (key === 'staleness.bound') {
     if (value === 0) return setPath(cfg, 'staleness', { policy: 'sync' });
     if (value === 'inf') return setPath(cfg, 'staleness', { policy: 'async', eta: 'inf' });
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new InputError(`${field}: '${String(value)}': expected a whole number ≥ 0 or inf`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+      throw new InputError(`${field}: '${String(value)}': expected a whole number ≥ 0 or inf`);
     return setPath(cfg, 'staleness', { policy: 'async', eta: value });
   }
   if (key === 'learner.correction') return setPath(cfg, key, correctionOf(value, field));
@@ -123,7 +132,10 @@ function applySweep(cfg: Record<string, unknown>, key: string, value: unknown, f
 }
 
 function label(v: unknown): string {
-  if (v && typeof v === 'object') return Object.values(v as Record<string, unknown>).map(String).join('-');
+  if (v && typeof v === 'object')
+    return Object.values(v as Record<string, unknown>)
+      .map(String)
+      .join('-');
   return String(v);
 }
 
@@ -145,11 +157,22 @@ export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
   return combos.map((params) => {
     const raw = structuredClone(merged);
     for (const [k, v] of Object.entries(params)) applySweep(raw, k, v, `sweep.${k}`);
-    const name = keys.length ? keys.map((k) => `${k.split('.').at(-1)}=${label(params[k])}`).join(',').replace(/[^A-Za-z0-9.,=_-]/g, '_') : 'base';
+    const name = keys.length
+      ? keys
+          .map((k) => `${k.split('.').at(-1)}=${label(params[k])}`)
+          .join(',')
+          .replace(/[^A-Za-z0-9.,=_-]/g, '_')
+      : 'base';
     const config = parseTrainConfig(raw, `scenario ${s.name}, cell ${name}`);
     checkVirtualCurriculum(config, `scenario ${s.name}, cell ${name}`);
     const maxSteps = s.steps ?? totalSteps(config);
-    const settings = defaultSettings(profile, maxSteps, { compute: s.compute, surrogate: s.surrogate, faults: s.faults, transitions: s.transitions, maxEvents: s.maxEvents });
+    const settings = defaultSettings(profile, maxSteps, {
+      compute: s.compute,
+      surrogate: s.surrogate,
+      faults: s.faults,
+      transitions: s.transitions,
+      maxEvents: s.maxEvents,
+    });
     return { name, params, config, settings };
   });
 }
@@ -182,39 +205,135 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const real = s.compute === 'real';
-  const head = [...keys, 'seeds', ...(real ? ['final train pass', 'eval pass@1'] : []), 'steps/sim-h', 'tokens/sim-s', 'util samplers', 'util learner', 'staleness mean', 'staleness max', 'staleness histogram (lag:rollouts)', 'dropped stale', 'dropped invalid', 'lost', ...(s.faults.length ? ['faults fired', 'restarts'] : []), 'failed cells'];
-  const lines = [`# ${s.name}`, '', s.description.trim(), '', `Command: \`${command}\``, '', `Clock: virtual; profile: ${s.profile}; compute: ${s.compute}; faults: ${s.faults.length}.`, '', `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const head = [
+    ...keys,
+    'seeds',
+    ...(real ? ['final train pass', 'eval pass@1'] : []),
+    'steps/sim-h',
+    'tokens/sim-s',
+    'util samplers',
+    'util learner',
+    'staleness mean',
+    'staleness max',
+    'staleness histogram (lag:rollouts)',
+    'dropped stale',
+    'dropped invalid',
+    'lost',
+    ...(s.faults.length ? ['faults fired', 'restarts'] : []),
+    'failed cells',
+  ];
+  const lines = [
+    `# ${s.name}`,
+    '',
+    s.description.trim(),
+    '',
+    `Command: \`${command}\``,
+    '',
+    `Clock: virtual; profile: ${s.profile}; compute: ${s.compute}; faults: ${s.faults.length}.`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+  ];
   for (const rs of groups.values()) {
     const ok = rs.filter((r) => r.status === 'done');
-    const num = (f: (r: CellResult) => unknown) => ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    const num = (f: (r: CellResult) => unknown) =>
+      ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
     const hist: number[] = [];
-    for (const r of ok) ((r.summary.staleness as { histogram: number[] }).histogram ?? []).forEach((c, i) => (hist[i] = (hist[i] ?? 0) + (c ?? 0)));
+    for (const r of ok)
+      ((r.summary.staleness as { histogram: number[] }).histogram ?? []).forEach(
+        (c, i) => (hist[i] = (hist[i] ?? 0) + (c ?? 0)),
+      );
     const evalFirst = (r: CellResult) => (r.evalPass1 ? Object.values(r.evalPass1)[0] : undefined);
     const row = [
-      ...keys.map((k) => label(rs[0]!.params[k])), String(rs.length),
-      ...(real ? [agg(num((r) => r.trainPassLast), 3), agg(num(evalFirst), 3)] : []),
-      agg(num((r) => r.summary.stepsPerSimHour), 0), agg(num((r) => r.summary.tokensPerSimSecond), 0),
-      agg(num((r) => (r.summary.utilisation as { samplers: number }).samplers), 2), agg(num((r) => (r.summary.utilisation as { learner: number }).learner), 2),
-      agg(num((r) => (r.summary.staleness as { mean: number }).mean), 2), agg(num((r) => histMax((r.summary.staleness as { histogram: number[] }).histogram)), 0),
+      ...keys.map((k) => label(rs[0]!.params[k])),
+      String(rs.length),
+      ...(real
+        ? [
+            agg(
+              num((r) => r.trainPassLast),
+              3,
+            ),
+            agg(num(evalFirst), 3),
+          ]
+        : []),
+      agg(
+        num((r) => r.summary.stepsPerSimHour),
+        0,
+      ),
+      agg(
+        num((r) => r.summary.tokensPerSimSecond),
+        0,
+      ),
+      agg(
+        num((r) => (r.summary.utilisation as { samplers: number }).samplers),
+        2,
+      ),
+      agg(
+        num((r) => (r.summary.utilisation as { learner: number }).learner),
+        2,
+      ),
+      agg(
+        num((r) => (r.summary.staleness as { mean: number }).mean),
+        2,
+      ),
+      agg(
+        num((r) => histMax((r.summary.staleness as { histogram: number[] }).histogram)),
+        0,
+      ),
       hist.map((c, i) => `${i}:${c}`).join(' ') || '—',
-      agg(num((r) => r.summary.rolloutsDroppedStale), 0), agg(num((r) => r.summary.rolloutsDroppedInvalid), 0), agg(num((r) => r.summary.rolloutsLost), 0),
-      ...(s.faults.length ? [agg(num((r) => (r.summary.faultsFired as string[]).length), 0), agg(num((r) => r.summary.restarts), 0)] : []),
+      agg(
+        num((r) => r.summary.rolloutsDroppedStale),
+        0,
+      ),
+      agg(
+        num((r) => r.summary.rolloutsDroppedInvalid),
+        0,
+      ),
+      agg(
+        num((r) => r.summary.rolloutsLost),
+        0,
+      ),
+      ...(s.faults.length
+        ? [
+            agg(
+              num((r) => (r.summary.faultsFired as string[]).length),
+              0,
+            ),
+            agg(
+              num((r) => r.summary.restarts),
+              0,
+            ),
+          ]
+        : []),
       String(rs.length - ok.length),
     ];
     lines.push(`| ${row.join(' | ')} |`);
   }
   const failed = results.filter((r) => r.status !== 'done');
   if (failed.length) lines.push('', '## Failed cells', '', ...failed.map((r) => `- ${r.name}: ${r.error}`));
-  lines.push('', `Columns: final train pass = mean pass rate of the last ≤ 5 training batches; eval pass@1 = held-out pass@1 at the first eval budget after the last step${real ? '' : ' (compute: none has no learning outcome)'}; steps/sim-h and tokens/sim-s per simulated hour / second; util = busy fraction; staleness = learner version − oldest token version, over every valid rollout when its batch formed (trained and dropped-stale).`, '');
+  lines.push(
+    '',
+    `Columns: final train pass = mean pass rate of the last ≤ 5 training batches; eval pass@1 = held-out pass@1 at the first eval budget after the last step${real ? '' : ' (compute: none has no learning outcome)'}; steps/sim-h and tokens/sim-s per simulated hour / second; util = busy fraction; staleness = learner version − oldest token version, over every valid rollout when its batch formed (trained and dropped-stale).`,
+    '',
+  );
   return lines.join('\n');
 }
 
 /** A finished cell's learning outcome from its metrics.jsonl (read once): see CellResult. */
 export function cellOutcome(metricsFile: string): Pick<CellResult, 'trainPassLast' | 'evalPass1'> {
   if (!fs.existsSync(metricsFile)) return { trainPassLast: null, evalPass1: null };
-  const lines = fs.readFileSync(metricsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const last = lines.filter((m) => m.type === undefined).slice(-5).map((m) => m.passRate as number);
-  const ev = lines.filter((m) => m.type === 'eval').at(-1) as { rows?: { budget: number; passAt: Record<string, number> }[] } | undefined;
+  const lines = fs
+    .readFileSync(metricsFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const last = lines
+    .filter((m) => m.type === undefined)
+    .slice(-5)
+    .map((m) => m.passRate as number);
+  const ev = lines.filter((m) => m.type === 'eval').at(-1) as
+    | { rows?: { budget: number; passAt: Record<string, number> }[] }
+    | undefined;
   return {
     trainPassLast: last.length ? mean(last) : null,
     evalPass1: ev?.rows ? Object.fromEntries(ev.rows.map((r) => [String(r.budget), r.passAt['1'] ?? NaN])) : null,

@@ -25,7 +25,6 @@ export interface BackendInfo {
 
 const require_ = createRequire(import.meta.url);
 
-
 async function startTensorflow(): Promise<string> {
   const errors: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -37,14 +36,23 @@ async function startTensorflow(): Promise<string> {
       errors.push(`${pkg}: ${firstLine(e)}`);
     }
   }
-  throw new Error(`neither tfjs-node-gpu nor tfjs-node could load (${errors.join('; ')}); they are optional dependencies that download libtensorflow at install time`);
+  throw new Error(
+    `neither tfjs-node-gpu nor tfjs-node could load (${errors.join('; ')}); they are optional dependencies that download libtensorflow at install time`,
+  );
 }
 
 let gpuObject: unknown = null;
 
 /** Dawn needs a Vulkan loader; without one it only prints warnings and finds no adapter. */
 function vulkanLoaderPresent(): boolean {
-  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib', ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)];
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+  ];
   return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
 }
 
@@ -76,13 +84,20 @@ async function startWebgpu(): Promise<string> {
 async function startWasm(): Promise<string> {
   // Imported here, not at the top: loading the package registers the backend, which should only
   // happen when it is asked for. (A literal import so that the single-file build includes it.)
-  const mod = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as { setWasmPaths?: (p: string) => void; default?: { setWasmPaths: (p: string) => void } };
+  const mod = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as {
+    setWasmPaths?: (p: string) => void;
+    default?: { setWasmPaths: (p: string) => void };
+  };
   const setWasmPaths = mod.setWasmPaths ?? mod.default!.setWasmPaths;
-  const dir = BUNDLE_DIR ?? path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+  const dir =
+    BUNDLE_DIR ?? path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
   setWasmPaths(dir + path.sep);
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  const k = process.env.E3SIM_WASM_STOCK_KERNELS === '1' ? { batchMatMul: 'stock', reason: 'E3SIM_WASM_STOCK_KERNELS=1' } : installWasmKernels();
+  const k =
+    process.env.E3SIM_WASM_STOCK_KERNELS === '1'
+      ? { batchMatMul: 'stock', reason: 'E3SIM_WASM_STOCK_KERNELS=1' }
+      : installWasmKernels();
   return `tfjs-backend-wasm ${tf.version_core} (${simd ? 'simd' : 'no simd'}, 1 thread, ${k.batchMatMul} batched matmul${k.reason ? `: ${k.reason}` : ''})`;
 }
 

@@ -29,7 +29,8 @@ export function packArrays(items: { name: string; shape: number[]; values: Array
   let offset = 0;
   for (const it of items) {
     const n = sizeOf(it.shape);
-    if (it.values.length !== n) throw new Error(`packArrays: '${it.name}' has ${it.values.length} values, shape [${it.shape}] needs ${n}`);
+    if (it.values.length !== n)
+      throw new Error(`packArrays: '${it.name}' has ${it.values.length} values, shape [${it.shape}] needs ${n}`);
     data.set(it.values, offset);
     manifest.push({ name: it.name, shape: [...it.shape], offset });
     offset += n;
@@ -38,12 +39,17 @@ export function packArrays(items: { name: string; shape: number[]; values: Array
 }
 
 /** Views (no copy) into the packed buffer, by name. */
-export function unpackArrays(packed: PackedWeights, source = 'weights'): Map<string, { shape: number[]; values: Float32Array }> {
+export function unpackArrays(
+  packed: PackedWeights,
+  source = 'weights',
+): Map<string, { shape: number[]; values: Float32Array }> {
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const e of packed.manifest) {
     const n = sizeOf(e.shape);
     if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset + n > packed.data.length) {
-      throw new InputError(`${source}: tensor '${e.name}' [${e.shape}] at offset ${e.offset} lies outside the ${packed.data.length}-float buffer`);
+      throw new InputError(
+        `${source}: tensor '${e.name}' [${e.shape}] at offset ${e.offset} lies outside the ${packed.data.length}-float buffer`,
+      );
     }
     if (out.has(e.name)) throw new InputError(`${source}: tensor '${e.name}' appears twice in the manifest`);
     out.set(e.name, { shape: e.shape, values: packed.data.subarray(e.offset, e.offset + n) });

@@ -15,7 +15,10 @@
  */
 
 // ---- a tiny WebAssembly assembler: just what the kernels below need ----
-const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b, VOID = 0x40;
+const I32 = 0x7f,
+  F32 = 0x7d,
+  V128 = 0x7b,
+  VOID = 0x40;
 const uleb = (n: number): number[] => {
   const out: number[] = [];
   do {
@@ -42,25 +45,48 @@ const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c
 const get = (i: number) => [0x20, ...uleb(i)];
 const set = (i: number) => [0x21, ...uleb(i)];
 const i32c = (n: number) => [0x41, ...sleb(n)];
-const add = [0x6a], mul = [0x6c], geU = [0x4f];
-const block = [0x02, VOID], loop = [0x03, VOID], end = [0x0b];
-const br = (d: number) => [0x0c, d], brIf = (d: number) => [0x0d, d];
-const f32Load = [0x2a, 0x02, 0x00], f32Store = [0x38, 0x02, 0x00], f32Add = [0x92], f32Mul = [0x94], f32Div = [0x95], f32Sqrt = [0x91];
+const add = [0x6a],
+  mul = [0x6c],
+  geU = [0x4f];
+const block = [0x02, VOID],
+  loop = [0x03, VOID],
+  end = [0x0b];
+const br = (d: number) => [0x0c, d],
+  brIf = (d: number) => [0x0d, d];
+const f32Load = [0x2a, 0x02, 0x00],
+  f32Store = [0x38, 0x02, 0x00],
+  f32Add = [0x92],
+  f32Mul = [0x94],
+  f32Div = [0x95],
+  f32Sqrt = [0x91];
 const f32FromU32 = [0xb3];
 const f32c = (x: number) => [0x43, ...new Uint8Array(new Float32Array([x]).buffer)];
 const f32x4Sub = [0xfd, 0xe5, 0x01];
-const v128Load = [0xfd, 0x00, 0x00, 0x00], v128Store = [0xfd, 0x0b, 0x00, 0x00];
+const v128Load = [0xfd, 0x00, 0x00, 0x00],
+  v128Store = [0xfd, 0x0b, 0x00, 0x00];
 const v128Zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
-const f32x4Add = [0xfd, 0xe4, 0x01], f32x4Mul = [0xfd, 0xe6, 0x01], f32x4Splat = [0xfd, 0x13];
+const f32x4Add = [0xfd, 0xe4, 0x01],
+  f32x4Mul = [0xfd, 0xe6, 0x01],
+  f32x4Splat = [0xfd, 0x13];
 const lane = (i: number) => [0xfd, 0x1f, i];
 /** `for (x = 0; x < limit; x += step) body` with limit and step as instruction lists. */
 const forLoop = (x: number, limit: number[], step: number[], body: number[]) => [
-  ...i32c(0), ...set(x),
-  ...block, ...loop,
-  ...get(x), ...limit, ...geU, ...brIf(1),
+  ...i32c(0),
+  ...set(x),
+  ...block,
+  ...loop,
+  ...get(x),
+  ...limit,
+  ...geU,
+  ...brIf(1),
   ...body,
-  ...get(x), ...step, ...add, ...set(x),
-  ...br(0), ...end, ...end,
+  ...get(x),
+  ...step,
+  ...add,
+  ...set(x),
+  ...br(0),
+  ...end,
+  ...end,
 ];
 
 /**
@@ -68,28 +94,86 @@ const forLoop = (x: number, limit: number[], step: number[], body: number[]) => 
  * params 0..7; locals r 8, l 9, d 10 (bytes), qo 11, kb 12, ko 13, so 14, acc 15 (v128)
  */
 function scoresBody(): number[] {
-  const [K, Q, S, rows, hd, maxLen, len, scale, r, l, d, qo, kb, ko, so, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const [K, Q, S, rows, hd, maxLen, len, scale, r, l, d, qo, kb, ko, so, acc] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+  ];
   const hdBytes = [...get(hd), ...i32c(4), ...mul];
   const dotRow = [
-    ...get(kb), ...get(l), ...hdBytes, ...mul, ...add, ...set(ko),
-    ...v128Zero, ...set(acc),
+    ...get(kb),
+    ...get(l),
+    ...hdBytes,
+    ...mul,
+    ...add,
+    ...set(ko),
+    ...v128Zero,
+    ...set(acc),
     ...forLoop(d, hdBytes, i32c(16), [
       ...get(acc),
-      ...get(qo), ...get(d), ...add, ...v128Load,
-      ...get(ko), ...get(d), ...add, ...v128Load,
-      ...f32x4Mul, ...f32x4Add, ...set(acc),
+      ...get(qo),
+      ...get(d),
+      ...add,
+      ...v128Load,
+      ...get(ko),
+      ...get(d),
+      ...add,
+      ...v128Load,
+      ...f32x4Mul,
+      ...f32x4Add,
+      ...set(acc),
     ]),
-    ...get(so), ...get(l), ...i32c(4), ...mul, ...add,
-    ...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32Add, ...get(acc), ...lane(2), ...f32Add, ...get(acc), ...lane(3), ...f32Add,
-    ...get(scale), ...f32Mul, ...f32Store,
+    ...get(so),
+    ...get(l),
+    ...i32c(4),
+    ...mul,
+    ...add,
+    ...get(acc),
+    ...lane(0),
+    ...get(acc),
+    ...lane(1),
+    ...f32Add,
+    ...get(acc),
+    ...lane(2),
+    ...f32Add,
+    ...get(acc),
+    ...lane(3),
+    ...f32Add,
+    ...get(scale),
+    ...f32Mul,
+    ...f32Store,
   ];
   const body = forLoop(r, get(rows), i32c(1), [
-    ...get(Q), ...get(r), ...hdBytes, ...mul, ...add, ...set(qo),
-    ...get(K), ...get(r), ...get(maxLen), ...mul, ...hdBytes, ...mul, ...add, ...set(kb),
-    ...get(S), ...get(r), ...get(len), ...mul, ...i32c(4), ...mul, ...add, ...set(so),
+    ...get(Q),
+    ...get(r),
+    ...hdBytes,
+    ...mul,
+    ...add,
+    ...set(qo),
+    ...get(K),
+    ...get(r),
+    ...get(maxLen),
+    ...mul,
+    ...hdBytes,
+    ...mul,
+    ...add,
+    ...set(kb),
+    ...get(S),
+    ...get(r),
+    ...get(len),
+    ...mul,
+    ...i32c(4),
+    ...mul,
+    ...add,
+    ...set(so),
     ...forLoop(l, get(len), i32c(1), dotRow),
   ]);
-  return [...vec([[7, I32], [1, V128]]), ...body, ...end];
+  return [
+    ...vec([
+      [7, I32],
+      [1, V128],
+    ]),
+    ...body,
+    ...end,
+  ];
 }
 
 /**
@@ -97,27 +181,75 @@ function scoresBody(): number[] {
  * params 0..6; locals r 7, l 8, d 9 (bytes), vb 10, po 11, oo 12, vo 13, acc 14 (v128)
  */
 function mixBody(): number[] {
-  const [V, P, O, rows, hd, maxLen, len, r, l, d, vb, po, oo, vo, acc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [V, P, O, rows, hd, maxLen, len, r, l, d, vb, po, oo, vo, acc] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+  ];
   const hdBytes = [...get(hd), ...i32c(4), ...mul];
   const column = [
-    ...v128Zero, ...set(acc),
-    ...get(vb), ...get(d), ...add, ...set(vo),
+    ...v128Zero,
+    ...set(acc),
+    ...get(vb),
+    ...get(d),
+    ...add,
+    ...set(vo),
     ...forLoop(l, get(len), i32c(1), [
       ...get(acc),
-      ...get(po), ...get(l), ...i32c(4), ...mul, ...add, ...f32Load, ...f32x4Splat,
-      ...get(vo), ...v128Load,
-      ...f32x4Mul, ...f32x4Add, ...set(acc),
-      ...get(vo), ...hdBytes, ...add, ...set(vo),
+      ...get(po),
+      ...get(l),
+      ...i32c(4),
+      ...mul,
+      ...add,
+      ...f32Load,
+      ...f32x4Splat,
+      ...get(vo),
+      ...v128Load,
+      ...f32x4Mul,
+      ...f32x4Add,
+      ...set(acc),
+      ...get(vo),
+      ...hdBytes,
+      ...add,
+      ...set(vo),
     ]),
-    ...get(oo), ...get(d), ...add, ...get(acc), ...v128Store,
+    ...get(oo),
+    ...get(d),
+    ...add,
+    ...get(acc),
+    ...v128Store,
   ];
   const body = forLoop(r, get(rows), i32c(1), [
-    ...get(V), ...get(r), ...get(maxLen), ...mul, ...hdBytes, ...mul, ...add, ...set(vb),
-    ...get(P), ...get(r), ...get(len), ...mul, ...i32c(4), ...mul, ...add, ...set(po),
-    ...get(O), ...get(r), ...hdBytes, ...mul, ...add, ...set(oo),
+    ...get(V),
+    ...get(r),
+    ...get(maxLen),
+    ...mul,
+    ...hdBytes,
+    ...mul,
+    ...add,
+    ...set(vb),
+    ...get(P),
+    ...get(r),
+    ...get(len),
+    ...mul,
+    ...i32c(4),
+    ...mul,
+    ...add,
+    ...set(po),
+    ...get(O),
+    ...get(r),
+    ...hdBytes,
+    ...mul,
+    ...add,
+    ...set(oo),
     ...forLoop(d, hdBytes, i32c(16), column),
   ]);
-  return [...vec([[7, I32], [1, V128]]), ...body, ...end];
+  return [
+    ...vec([
+      [7, I32],
+      [1, V128],
+    ]),
+    ...body,
+    ...end,
+  ];
 }
 
 /**
@@ -128,12 +260,26 @@ function colsumBody(): number[] {
   const [X, O, n, m, i, j, xo] = [0, 1, 2, 3, 4, 5, 6];
   const mBytes = [...get(m), ...i32c(4), ...mul];
   const body = forLoop(i, get(n), i32c(1), [
-    ...get(X), ...get(i), ...mBytes, ...mul, ...add, ...set(xo),
+    ...get(X),
+    ...get(i),
+    ...mBytes,
+    ...mul,
+    ...add,
+    ...set(xo),
     ...forLoop(j, mBytes, i32c(16), [
-      ...get(O), ...get(j), ...add,
-      ...get(O), ...get(j), ...add, ...v128Load,
-      ...get(xo), ...get(j), ...add, ...v128Load,
-      ...f32x4Add, ...v128Store,
+      ...get(O),
+      ...get(j),
+      ...add,
+      ...get(O),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...get(xo),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...f32x4Add,
+      ...v128Store,
     ]),
   ]);
   return [...vec([[3, I32]]), ...body, ...end];
@@ -144,32 +290,120 @@ function colsumBody(): number[] {
  * (D % 4 = 0). params 0..6; locals r 7, j 8 (bytes), xo 9, oo 10, acc 11 (v128), mean 12, rs 13, mv 14, rv 15 (v128)
  */
 function layerNormBody(): number[] {
-  const [X, G, B, O, rows, D, eps, r, j, xo, oo, acc, mean, rs, mv, rv] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const [X, G, B, O, rows, D, eps, r, j, xo, oo, acc, mean, rs, mv, rv] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+  ];
   const dBytes = [...get(D), ...i32c(4), ...mul];
-  const hsum = [...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32Add, ...get(acc), ...lane(2), ...f32Add, ...get(acc), ...lane(3), ...f32Add];
+  const hsum = [
+    ...get(acc),
+    ...lane(0),
+    ...get(acc),
+    ...lane(1),
+    ...f32Add,
+    ...get(acc),
+    ...lane(2),
+    ...f32Add,
+    ...get(acc),
+    ...lane(3),
+    ...f32Add,
+  ];
   const body = forLoop(r, get(rows), i32c(1), [
-    ...get(X), ...get(r), ...dBytes, ...mul, ...add, ...set(xo),
-    ...get(O), ...get(r), ...dBytes, ...mul, ...add, ...set(oo),
-    ...v128Zero, ...set(acc),
-    ...forLoop(j, dBytes, i32c(16), [...get(acc), ...get(xo), ...get(j), ...add, ...v128Load, ...f32x4Add, ...set(acc)]),
-    ...hsum, ...get(D), ...f32FromU32, ...f32Div, ...set(mean),
-    ...get(mean), ...f32x4Splat, ...set(mv),
-    ...v128Zero, ...set(acc),
+    ...get(X),
+    ...get(r),
+    ...dBytes,
+    ...mul,
+    ...add,
+    ...set(xo),
+    ...get(O),
+    ...get(r),
+    ...dBytes,
+    ...mul,
+    ...add,
+    ...set(oo),
+    ...v128Zero,
+    ...set(acc),
     ...forLoop(j, dBytes, i32c(16), [
-      ...get(xo), ...get(j), ...add, ...v128Load, ...get(mv), ...f32x4Sub, ...set(rv),
-      ...get(acc), ...get(rv), ...get(rv), ...f32x4Mul, ...f32x4Add, ...set(acc),
+      ...get(acc),
+      ...get(xo),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...f32x4Add,
+      ...set(acc),
     ]),
-    ...f32c(1), ...hsum, ...get(D), ...f32FromU32, ...f32Div, ...get(eps), ...f32Add, ...f32Sqrt, ...f32Div, ...set(rs),
-    ...get(rs), ...f32x4Splat, ...set(rv),
+    ...hsum,
+    ...get(D),
+    ...f32FromU32,
+    ...f32Div,
+    ...set(mean),
+    ...get(mean),
+    ...f32x4Splat,
+    ...set(mv),
+    ...v128Zero,
+    ...set(acc),
     ...forLoop(j, dBytes, i32c(16), [
-      ...get(oo), ...get(j), ...add,
-      ...get(xo), ...get(j), ...add, ...v128Load, ...get(mv), ...f32x4Sub, ...get(rv), ...f32x4Mul,
-      ...get(G), ...get(j), ...add, ...v128Load, ...f32x4Mul,
-      ...get(B), ...get(j), ...add, ...v128Load, ...f32x4Add,
+      ...get(xo),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...get(mv),
+      ...f32x4Sub,
+      ...set(rv),
+      ...get(acc),
+      ...get(rv),
+      ...get(rv),
+      ...f32x4Mul,
+      ...f32x4Add,
+      ...set(acc),
+    ]),
+    ...f32c(1),
+    ...hsum,
+    ...get(D),
+    ...f32FromU32,
+    ...f32Div,
+    ...get(eps),
+    ...f32Add,
+    ...f32Sqrt,
+    ...f32Div,
+    ...set(rs),
+    ...get(rs),
+    ...f32x4Splat,
+    ...set(rv),
+    ...forLoop(j, dBytes, i32c(16), [
+      ...get(oo),
+      ...get(j),
+      ...add,
+      ...get(xo),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...get(mv),
+      ...f32x4Sub,
+      ...get(rv),
+      ...f32x4Mul,
+      ...get(G),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...f32x4Mul,
+      ...get(B),
+      ...get(j),
+      ...add,
+      ...v128Load,
+      ...f32x4Add,
       ...v128Store,
     ]),
   ]);
-  return [...vec([[4, I32], [1, V128], [2, F32], [2, V128]]), ...body, ...end];
+  return [
+    ...vec([
+      [4, I32],
+      [1, V128],
+      [2, F32],
+      [2, V128],
+    ]),
+    ...body,
+    ...end,
+  ];
 }
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
@@ -181,11 +415,27 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
   const imports = vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]]);
   const funcs = vec([[0], [1], [2], [3]]);
-  const exports = vec([[...name('scores'), 0x00, 0x00], [...name('mix'), 0x00, 0x01], [...name('colsum'), 0x00, 0x02], [...name('layerNorm'), 0x00, 0x03]]);
+  const exports = vec([
+    [...name('scores'), 0x00, 0x00],
+    [...name('mix'), 0x00, 0x01],
+    [...name('colsum'), 0x00, 0x02],
+    [...name('layerNorm'), 0x00, 0x03],
+  ]);
   const code = vec([scoresBody(), mixBody(), colsumBody(), layerNormBody()].map((b) => [...uleb(b.length), ...b]));
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, types), ...section(2, imports), ...section(3, funcs), ...section(7, exports), ...section(10, code),
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, types),
+    ...section(2, imports),
+    ...section(3, funcs),
+    ...section(7, exports),
+    ...section(10, code),
   ]);
 }
 
@@ -212,4 +462,3 @@ export function instantiateSimd(memory: WebAssembly.Memory): SimdKernels | null 
   if (!m) return null;
   return new WebAssembly.Instance(m, { env: { memory } }).exports as unknown as SimdKernels;
 }
-

@@ -22,7 +22,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { instantiateSimd, type SimdKernels } from './simd.js';
 
-interface WasmData { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number }
+interface WasmData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: string;
+  refCount: number;
+}
 interface WasmBackend {
   incRef(dataId: unknown): void;
   disposeData(dataId: unknown): boolean;
@@ -78,19 +84,39 @@ export function installWasmKernels(): WasmKernelReport {
   const stockSlice = tf.getKernel('Slice', 'wasm');
   const stockSum = tf.getKernel('Sum', 'wasm');
   const stockIdentity = tf.getKernel('Identity', 'wasm');
-  if (!stockBmm || !stockSlice || !stockSum || !stockIdentity) return { batchMatMul: 'stock', slice: 'stock', reason: 'kernels not registered' };
+  if (!stockBmm || !stockSlice || !stockSum || !stockIdentity)
+    return { batchMatMul: 'stock', slice: 'stock', reason: 'kernels not registered' };
   let bmmCall: ((...a: unknown[]) => void) | null = null;
 
   const fastBmm = (args: KernelArgs): tf.TensorInfo => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const be = args.backend;
-    if (args.attrs.transposeA || args.attrs.transposeB || a.shape.length !== 3 || b.shape.length !== 3 ||
-        a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape[0] !== b.shape[0] || a.shape[0] === 1 || a.shape[1]! < MIN_ROWS) {
+    if (
+      args.attrs.transposeA ||
+      args.attrs.transposeB ||
+      a.shape.length !== 3 ||
+      b.shape.length !== 3 ||
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      a.shape[0] !== b.shape[0] ||
+      a.shape[0] === 1 ||
+      a.shape[1]! < MIN_ROWS
+    ) {
       return stockBmm.kernelFunc(args as never) as tf.TensorInfo;
     }
     const [batch, m, k] = a.shape as [number, number, number];
     const n = b.shape[2]!;
-    bmmCall ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    bmmCall ??= be.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     const out = be.makeOutput([batch, m, n], 'float32');
     // Offsets are read after makeOutput (which may grow the heap).
     const aOff = be.dataIdMap.get(a.dataId).memoryOffset;
@@ -119,8 +145,14 @@ export function installWasmKernels(): WasmKernelReport {
     const be = args.backend;
     const begin = args.attrs.begin as number[];
     const size = args.attrs.size as number[];
-    if (x.dtype === 'string' || !Array.isArray(begin) || !Array.isArray(size) || begin.length !== x.shape.length ||
-        size.some((s) => s < 0) || !tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+    if (
+      x.dtype === 'string' ||
+      !Array.isArray(begin) ||
+      !Array.isArray(size) ||
+      begin.length !== x.shape.length ||
+      size.some((s) => s < 0) ||
+      !tf.slice_util.isSliceContinous(x.shape, begin, size)
+    ) {
       return stockSlice.kernelFunc(args as never) as tf.TensorInfo;
     }
     const out = be.makeOutput(size, x.dtype);
@@ -147,8 +179,11 @@ export function installWasmKernels(): WasmKernelReport {
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
     const n = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
     const m = x.shape.slice(axes.length).reduce((a, b) => a * b, 1);
-    if (!simd || x.dtype !== 'float32' || !leading || m % 4 !== 0) return stockSum.kernelFunc(args as never) as tf.TensorInfo;
-    const outShape = args.attrs.keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+    if (!simd || x.dtype !== 'float32' || !leading || m % 4 !== 0)
+      return stockSum.kernelFunc(args as never) as tf.TensorInfo;
+    const outShape = args.attrs.keepDims
+      ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
+      : x.shape.slice(axes.length);
     const out = be.makeOutput(outShape, 'float32');
     be.typedArrayFromHeap(out).fill(0);
     simd.colsum(be.dataIdMap.get(x.dataId).memoryOffset, be.dataIdMap.get(out.dataId).memoryOffset, n, m);
@@ -199,13 +234,17 @@ function selfCheck(): string | null {
     const b = tf.tensor3d(vals(3 * 7 * 4, 2), [3, 7, 4]);
     const fast = tf.matMul(a, b).dataSync();
     const ref = new Float32Array(3 * M * 4);
-    const av = a.dataSync(), bv = b.dataSync();
-    for (let p = 0; p < 3; p++) for (let i = 0; i < M; i++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let q = 0; q < 7; q++) s += av[p * M * 7 + i * 7 + q]! * bv[p * 28 + q * 4 + j]!;
-      ref[p * M * 4 + i * 4 + j] = s;
-    }
-    for (let i = 0; i < ref.length; i++) if (Math.abs(ref[i]! - fast[i]!) > 1e-4) return `BatchMatMul self-check failed at ${i}`;
+    const av = a.dataSync(),
+      bv = b.dataSync();
+    for (let p = 0; p < 3; p++)
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < 4; j++) {
+          let s = 0;
+          for (let q = 0; q < 7; q++) s += av[p * M * 7 + i * 7 + q]! * bv[p * 28 + q * 4 + j]!;
+          ref[p * M * 4 + i * 4 + j] = s;
+        }
+    for (let i = 0; i < ref.length; i++)
+      if (Math.abs(ref[i]! - fast[i]!) > 1e-4) return `BatchMatMul self-check failed at ${i}`;
     const x = tf.tensor3d(vals(4 * 3 * 2, 3), [4, 3, 2]);
     const s = tf.slice(x, [1, 0, 0], [2, 3, 2]).dataSync();
     const xv = x.dataSync();

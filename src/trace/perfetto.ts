@@ -32,10 +32,18 @@ export class PerfettoTrace {
   constructor(file: string, resumeAt?: number) {
     if (resumeAt !== undefined && fs.existsSync(file) && resumeAt >= 2) {
       truncateFile(file, resumeAt);
-      const events = JSON.parse(fs.readFileSync(file, 'utf8').trimEnd() + '\n]') as { ph: string; name: string; pid: number; tid: number; id?: number; args?: { name?: string } }[];
+      const events = JSON.parse(fs.readFileSync(file, 'utf8').trimEnd() + '\n]') as {
+        ph: string;
+        name: string;
+        pid: number;
+        tid: number;
+        id?: number;
+        args?: { name?: string };
+      }[];
       for (const e of events) {
         if (e.ph === 'M' && e.name === 'process_name' && e.args?.name) this.processes.set(e.args.name, e.pid);
-        if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name) this.tracks.set(e.args.name.replace(/ \([^)]*\)$/, ''), { pid: e.pid, tid: e.tid, state: null, since: 0 });
+        if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name)
+          this.tracks.set(e.args.name.replace(/ \([^)]*\)$/, ''), { pid: e.pid, tid: e.tid, state: null, since: 0 });
         if (e.id !== undefined) this.nextFlowId = Math.max(this.nextFlowId, e.id + 1);
       }
       this.first = events.length === 0;
@@ -94,7 +102,15 @@ export class PerfettoTrace {
   private close(t: Track, tMs: number): void {
     if (t.state === null) return;
     const ts = PerfettoTrace.us(t.since);
-    this.emit({ ph: 'X', name: t.state, cat: 'state', pid: t.pid, tid: t.tid, ts, dur: Math.max(0, PerfettoTrace.us(tMs) - ts) });
+    this.emit({
+      ph: 'X',
+      name: t.state,
+      cat: 'state',
+      pid: t.pid,
+      tid: t.tid,
+      ts,
+      dur: Math.max(0, PerfettoTrace.us(tMs) - ts),
+    });
     t.state = null;
   }
 
@@ -110,7 +126,16 @@ export class PerfettoTrace {
       id = this.nextFlowId++;
       this.flowIds.set(key, id);
     }
-    this.emit({ ph: phase, id, name, cat: 'message', pid: t.pid, tid: t.tid, ts: PerfettoTrace.us(Math.max(tMs, t.since)), ...(phase === 'f' ? { bp: 'e' } : {}) });
+    this.emit({
+      ph: phase,
+      id,
+      name,
+      cat: 'message',
+      pid: t.pid,
+      tid: t.tid,
+      ts: PerfettoTrace.us(Math.max(tMs, t.since)),
+      ...(phase === 'f' ? { bp: 'e' } : {}),
+    });
     if (phase === 'f') this.flowIds.delete(key);
   }
 

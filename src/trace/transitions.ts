@@ -31,7 +31,11 @@ export class TransitionLog {
   extra?: (ev: InspectionEvent) => void;
 
   /** Appends to `file`; with `truncateTo`, first cuts it to that many bytes (a resume from a checkpoint). */
-  constructor(file: string, private readonly now: () => number, truncateTo?: number) {
+  constructor(
+    file: string,
+    private readonly now: () => number,
+    truncateTo?: number,
+  ) {
     if (truncateTo !== undefined) truncateFile(file, truncateTo);
     this.fd = fs.openSync(file, 'a');
   }

@@ -12,7 +12,12 @@ export function median(xs: readonly number[]): number {
 }
 
 /** Mean, min and max over seeds (or repeats); null for no values. */
-export interface Spread { mean: number; min: number; max: number; n: number }
+export interface Spread {
+  mean: number;
+  min: number;
+  max: number;
+  n: number;
+}
 
 export function spread(xs: readonly number[]): Spread | null {
   if (xs.length === 0) return null;
@@ -34,7 +39,12 @@ export function quantile(xs: readonly number[], q: number): number {
 }
 
 /** A point estimate with a confidence interval. */
-export interface Ci { mean: number; lo: number; hi: number; n: number }
+export interface Ci {
+  mean: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
 
 /** Bootstrap resamples drawn for a CI (a bound on the work). */
 export const BOOTSTRAP_RESAMPLES = 2000;
@@ -45,7 +55,10 @@ export const BOOTSTRAP_RESAMPLES = 2000;
  * are seeds (units: held-out problems), so the CI is the evaluation's sampling error; the seed
  * spread is reported beside it. Deterministic in `seed`.
  */
-export function bootstrapMeanCi(strata: readonly (readonly number[])[], o: { seed: string; resamples?: number; level?: number }): Ci {
+export function bootstrapMeanCi(
+  strata: readonly (readonly number[])[],
+  o: { seed: string; resamples?: number; level?: number },
+): Ci {
   const all = strata.flat();
   if (all.length === 0) return { mean: NaN, lo: NaN, hi: NaN, n: 0 };
   const R = Math.min(o.resamples ?? BOOTSTRAP_RESAMPLES, 100_000);

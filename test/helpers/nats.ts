@@ -10,10 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 
 export function natsServerBinary(): string {
-  for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) if (fs.existsSync(p)) return p;
+  for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'])
+    if (fs.existsSync(p)) return p;
   const w = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
   if (w.status === 0 && w.stdout.trim()) return w.stdout.trim();
-  throw new Error('nats-server not found: install Debian\'s nats-server package (apt-get install -y nats-server); .ci/run does this');
+  throw new Error(
+    "nats-server not found: install Debian's nats-server package (apt-get install -y nats-server); .ci/run does this",
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -32,7 +35,10 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   while (performance.now() - t0 < timeoutMs) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = net.connect(port, '127.0.0.1');
-      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -46,7 +52,10 @@ export class TestNatsServer {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-nats-'));
   log = '';
 
-  private constructor(readonly port: number, private readonly auth?: { user: string; pass: string }) {}
+  private constructor(
+    readonly port: number,
+    private readonly auth?: { user: string; pass: string },
+  ) {}
 
   static async start(auth?: { user: string; pass: string }): Promise<TestNatsServer> {
     const s = new TestNatsServer(await freePort(), auth);
@@ -55,7 +64,9 @@ export class TestNatsServer {
   }
 
   get url(): string {
-    return this.auth ? `nats://${this.auth.user}:${this.auth.pass}@127.0.0.1:${this.port}` : `nats://127.0.0.1:${this.port}`;
+    return this.auth
+      ? `nats://${this.auth.user}:${this.auth.pass}@127.0.0.1:${this.port}`
+      : `nats://127.0.0.1:${this.port}`;
   }
 
   private async launch(): Promise<void> {

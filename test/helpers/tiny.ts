@@ -15,14 +15,26 @@ export function tensorCountsOverSteps(rounds: number): number[] {
   const model = Gpt.create(TINY, new Rng(1));
   const adam = new Adam(model.variables);
   const rng = new Rng(2);
-  const B = 4, T = 12;
+  const B = 4,
+    T = 12;
   const toks = new Int32Array(B * T).map(() => rng.int(TINY.vocabSize));
   const counts: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    sample(model, [[1, 2, 3], [1, 4, 5], [1, 6, 7], [1, 8, 9]], { budgetTokens: 8, temperature: 1, eosId: 2, padId: 0, rngs: [0, 1, 2, 3].map((i) => rng.fork(`${r}.${i}`)) });
+    sample(
+      model,
+      [
+        [1, 2, 3],
+        [1, 4, 5],
+        [1, 6, 7],
+        [1, 8, 9],
+      ],
+      { budgetTokens: 8, temperature: 1, eosId: 2, padId: 0, rngs: [0, 1, 2, 3].map((i) => rng.fork(`${r}.${i}`)) },
+    );
     tf.tidy(() => {
       const tokens = tf.tensor2d(toks, [B, T], 'int32');
-      adam.minimize(() => pgLoss(model, tokens, tokens, tf.ones([B * T]) as tf.Tensor1D, tf.ones([B * T]) as tf.Tensor1D));
+      adam.minimize(() =>
+        pgLoss(model, tokens, tokens, tf.ones([B * T]) as tf.Tensor1D, tf.ones([B * T]) as tf.Tensor1D),
+      );
     });
     counts.push(tf.memory().numTensors);
   }

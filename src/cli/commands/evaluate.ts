@@ -87,15 +87,26 @@ export function registerEvaluate(program: Command): void {
     .action(async (o: Opts) => {
       const budgets = parseIntList(String(o.budgets), '--budgets', 1, 1_000_000);
       const ks = parseIntList(String(o.k), '--k', 1, 10_000);
-      if (o.out !== undefined && !fs.existsSync(path.dirname(String(o.out)))) throw new InputError(`--out: the directory of '${o.out}' does not exist`);
+      if (o.out !== undefined && !fs.existsSync(path.dirname(String(o.out))))
+        throw new InputError(`--out: the directory of '${o.out}' does not exist`);
       const s = await parseShared(o);
       const r = evalBudgets(s.model, { ...s, budgets, ks });
-      if (o.out !== undefined) writeFileAtomic(String(o.out), JSON.stringify({ checkpoint: o.checkpoint, ...r }) + '\n');
+      if (o.out !== undefined)
+        writeFileAtomic(String(o.out), JSON.stringify({ checkpoint: o.checkpoint, ...r }) + '\n');
       if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
       const head = ['budget', ...ks.map((k) => `pass@${k}`), 'len', 'lenCorrect', 'lenWrong', 'attempts', 'entropy'];
-      const rows = r.budgets.map((b) => [String(b.budget), ...ks.map((k) => fmt(b.passAt[String(k)]!)), b.meanLength.toFixed(1),
-        b.meanLengthCorrect?.toFixed(1) ?? '-', b.meanLengthIncorrect?.toFixed(1) ?? '-', b.meanAttempts.toFixed(2), b.entropy.toFixed(3)]);
-      process.stdout.write(`${o.checkpoint}: ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n`);
+      const rows = r.budgets.map((b) => [
+        String(b.budget),
+        ...ks.map((k) => fmt(b.passAt[String(k)]!)),
+        b.meanLength.toFixed(1),
+        b.meanLengthCorrect?.toFixed(1) ?? '-',
+        b.meanLengthIncorrect?.toFixed(1) ?? '-',
+        b.meanAttempts.toFixed(2),
+        b.entropy.toFixed(3),
+      ]);
+      process.stdout.write(
+        `${o.checkpoint}: ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n`,
+      );
       process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
     });
 }

@@ -7,17 +7,22 @@ import { InputError } from '../../util/errors.js';
 import { printJson } from '../common.js';
 
 export function registerReport(program: Command): void {
-  program.command('report')
+  program
+    .command('report')
     .description('one self-contained offline HTML report of a training run, or a comparison of a directory of runs')
     .argument('<runDir>', 'a run directory, or a directory of runs (DIR/RUN/ or DIR/ARM/SEED/)')
     .option('--out <file>', 'output file (default RUN_DIR/report.html)')
     .option('--json', 'print {report, bytes, kind} instead of the line')
     .action((runDir: string, o: { out?: string; json?: boolean }) => {
-      if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new InputError(`RUN_DIR: '${runDir}' is not a directory`);
+      if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory())
+        throw new InputError(`RUN_DIR: '${runDir}' is not a directory`);
       const out = o.out ?? path.join(runDir, 'report.html');
       // A run directory gets the run report; a directory of runs (experiment, scenario) the comparison.
       const kind = fs.existsSync(path.join(runDir, 'config.json')) ? 'run' : 'comparison';
-      const html = kind === 'run' ? renderReport(readRun(runDir)) : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
+      const html =
+        kind === 'run'
+          ? renderReport(readRun(runDir))
+          : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
       const tmp = `${out}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, html);
       fs.renameSync(tmp, out);

@@ -9,7 +9,8 @@ import { runVirtual } from '../../sim/run.js';
 import { SimInvariantError } from '../../sim/engine.js';
 
 export function registerScenario(program: Command): void {
-  program.command('scenario')
+  program
+    .command('scenario')
     .description('run a scenario grid on the virtual clock (examples/scenarios/*.yaml; see docs/STALENESS.md)')
     .argument('<file>', 'scenario YAML')
     .option('--out <dir>', 'output directory (default runs/scenarios/<name>[-quick])')
@@ -20,7 +21,8 @@ export function registerScenario(program: Command): void {
       const { scenario, dir } = loadScenario(file, Boolean(o.quick));
       const cells = expandCells(scenario, dir); // every cell's config is checked before anything runs
       const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
-      if (fs.existsSync(out) && fs.readdirSync(out).length > 0) throw new InputError(`--out: '${out}' already exists and is not empty; choose another --out`);
+      if (fs.existsSync(out) && fs.readdirSync(out).length > 0)
+        throw new InputError(`--out: '${out}' already exists and is not empty; choose another --out`);
       fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
       const log = o.quiet || o.json ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
       const command = `e3sim scenario ${process.argv.slice(3).join(' ')}`;
@@ -35,28 +37,72 @@ export function registerScenario(program: Command): void {
         try {
           const every = Math.max(1, Math.ceil(cell.settings.maxSteps / 5));
           const { status, summary } = await runVirtual({
-            config: cell.config, settings: cell.settings, dir: cellDir, now: wallNow,
+            config: cell.config,
+            settings: cell.settings,
+            dir: cellDir,
+            now: wallNow,
             onStep: (m) => {
               const k = m.step as number;
-              if (k % every === 0 && k < cell.settings.maxSteps) log(`  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`);
+              if (k % every === 0 && k < cell.settings.maxSteps)
+                log(
+                  `  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`,
+                );
             },
           });
-          r = { name: cell.name, params: cell.params, status, summary, ...cellOutcome(path.join(cellDir, 'metrics.jsonl')) };
+          r = {
+            name: cell.name,
+            params: cell.params,
+            status,
+            summary,
+            ...cellOutcome(path.join(cellDir, 'metrics.jsonl')),
+          };
         } catch (e) {
           if (e instanceof InputError) throw e;
           const msg = e instanceof Error ? e.message : String(e);
-          r = { name: cell.name, params: cell.params, status: e instanceof SimInvariantError ? 'invariant-violated' : 'failed', error: msg, summary: {}, trainPassLast: null, evalPass1: null };
+          r = {
+            name: cell.name,
+            params: cell.params,
+            status: e instanceof SimInvariantError ? 'invariant-violated' : 'failed',
+            error: msg,
+            summary: {},
+            trainPassLast: null,
+            evalPass1: null,
+          };
         }
         results.push(r);
-        const s = r.summary as { simSeconds?: number; staleness?: { mean: number; max: number }; rolloutsLost?: number };
-        log(`[${i + 1}/${cells.length}] ${cell.name}: ${r.status} in ${((wallNow() - c0) / 1000).toFixed(1)} s` +
-          (r.status === 'done' ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}/${s.staleness!.max}; lost ${s.rolloutsLost}${r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : ''})` : `: ${r.error}`));
+        const s = r.summary as {
+          simSeconds?: number;
+          staleness?: { mean: number; max: number };
+          rolloutsLost?: number;
+        };
+        log(
+          `[${i + 1}/${cells.length}] ${cell.name}: ${r.status} in ${((wallNow() - c0) / 1000).toFixed(1)} s` +
+            (r.status === 'done'
+              ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}/${s.staleness!.max}; lost ${s.rolloutsLost}${r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : ''})`
+              : `: ${r.error}`),
+        );
       }
-      const doc = { scenario: scenario.name, file, quick: Boolean(o.quick), command, wallSeconds: (wallNow() - t0) / 1000, profile: scenario.profile, compute: scenario.compute, sweep: scenario.sweep, cells: results };
+      const doc = {
+        scenario: scenario.name,
+        file,
+        quick: Boolean(o.quick),
+        command,
+        wallSeconds: (wallNow() - t0) / 1000,
+        profile: scenario.profile,
+        compute: scenario.compute,
+        sweep: scenario.sweep,
+        cells: results,
+      };
       fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
-      fs.writeFileSync(path.join(out, 'results.md'), resultsMarkdown(scenario, results, command) + `\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`);
+      fs.writeFileSync(
+        path.join(out, 'results.md'),
+        resultsMarkdown(scenario, results, command) + `\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`,
+      );
       if (o.json) printJson(doc);
-      else process.stdout.write(`${results.length} cells, ${results.filter((r) => r.status === 'done').length} done: ${path.join(out, 'results.md')}\n`);
+      else
+        process.stdout.write(
+          `${results.length} cells, ${results.filter((r) => r.status === 'done').length} done: ${path.join(out, 'results.md')}\n`,
+        );
       const bad = results.filter((r) => r.status !== 'done');
       if (bad.length) {
         process.stderr.write(`${bad.length} cell(s) failed: ${bad.map((r) => r.name).join(', ')}\n`);

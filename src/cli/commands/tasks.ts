@@ -3,5 +3,8 @@ import { InputError } from '../../util/errors.js';
 export const TASKS = ['countdown', 'pk'] as const;
 
 export function checkTask(task: string, allowed: readonly string[]): void {
-  if (!allowed.includes(task)) throw new InputError(`--task: unknown or unsupported task '${task}' for this command; expected ${allowed.join(' | ')}`);
+  if (!allowed.includes(task))
+    throw new InputError(
+      `--task: unknown or unsupported task '${task}' for this command; expected ${allowed.join(' | ')}`,
+    );
 }

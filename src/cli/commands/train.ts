@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkRealClockTopology, configWarnings, loadTrainConfig, parseTrainConfig, totalSteps, type TrainConfig } from '../../runtime/config.js';
+import {
+  checkRealClockTopology,
+  configWarnings,
+  loadTrainConfig,
+  parseTrainConfig,
+  totalSteps,
+  type TrainConfig,
+} from '../../runtime/config.js';
 import { faultsFromSpecs } from '../../sim/faults.js';
 import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../runtime/faults.js';
@@ -15,9 +22,24 @@ import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { InputError } from '../../util/errors.js';
 
 interface TrainFlags {
-  transport: string; nats?: string; natsCreds?: string;
-  config?: string; out?: string; seed?: string; backend?: string; maxSteps?: string; resume?: string; inject: string[]; json?: boolean; quiet?: boolean;
-  ui?: boolean; port: string; inspect?: boolean; clock: string; profile?: string; compute?: string;
+  transport: string;
+  nats?: string;
+  natsCreds?: string;
+  config?: string;
+  out?: string;
+  seed?: string;
+  backend?: string;
+  maxSteps?: string;
+  resume?: string;
+  inject: string[];
+  json?: boolean;
+  quiet?: boolean;
+  ui?: boolean;
+  port: string;
+  inspect?: boolean;
+  clock: string;
+  profile?: string;
+  compute?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -33,26 +55,47 @@ function freshRunDir(name: string): string {
 
 function fmtProgress(p: StepProgress): Record<string, string | number> {
   return {
-    stage: `${p.stage} (d${p.difficulty}, ${p.budgetTokens} tok)`, pass: p.passRate.toFixed(3), len: p.lengthMean.toFixed(1),
-    stale: `${p.stalenessMean.toFixed(2)}/${p.stalenessMax}`, 'tok/s': p.tokensPerSec.toFixed(0), eta: Number.isFinite(p.etaSeconds) ? `${p.etaSeconds.toFixed(0)}s` : '?',
+    stage: `${p.stage} (d${p.difficulty}, ${p.budgetTokens} tok)`,
+    pass: p.passRate.toFixed(3),
+    len: p.lengthMean.toFixed(1),
+    stale: `${p.stalenessMean.toFixed(2)}/${p.stalenessMax}`,
+    'tok/s': p.tokensPerSec.toFixed(0),
+    eta: Number.isFinite(p.etaSeconds) ? `${p.etaSeconds.toFixed(0)}s` : '?',
   };
 }
 
 export function registerTrain(program: Command): void {
-  program.command('train')
+  program
+    .command('train')
     .description('RL training of the countdown policy as a topology of actors (see docs/TRAIN.md)')
-    .option('--config <file>', 'YAML config (examples/*.yaml); with --resume, defaults to the run\'s config.json')
+    .option('--config <file>', "YAML config (examples/*.yaml); with --resume, defaults to the run's config.json")
     .option('--out <dir>', 'run directory (default runs/<config name>)')
-    .option('--seed <s>', 'override the config\'s seed')
-    .option('--backend <b>', 'override the config\'s backend: auto|tensorflow|webgpu|wasm|cpu')
+    .option('--seed <s>', "override the config's seed")
+    .option('--backend <b>', "override the config's backend: auto|tensorflow|webgpu|wasm|cpu")
     .option('--max-steps <n>', 'stop after this learner step (default: all curriculum stages)')
     .option('--resume <dir>', 'continue the run in DIR from its last checkpoint')
-    .option('--clock <c>', 'real (actors run concurrently) | virtual (discrete-event simulation on a cost model: replayable)', 'real')
+    .option(
+      '--clock <c>',
+      'real (actors run concurrently) | virtual (discrete-event simulation on a cost model: replayable)',
+      'real',
+    )
     .option('--profile <p>', 'virtual clock: hardware profile, built-in name or YAML file (default cpu-tiny)')
     .option('--compute <c>', 'virtual clock: real (the tiny GPT) | none (seeded surrogate, no tensors)')
-    .option('--inject <fault>', 'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, grader, learner) | delay:publication@version=N=MSms | drop:publication@version=N; repeatable', collect, [])
-    .option('--transport <t>', 'threads (every actor in this process) | nats (topology.remote roles served by `e3sim worker` processes)', 'threads')
-    .option('--nats <url>', 'with --transport nats: nats://[user:password@|token@]host[:port] of a JetStream-enabled server')
+    .option(
+      '--inject <fault>',
+      'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, grader, learner) | delay:publication@version=N=MSms | drop:publication@version=N; repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--transport <t>',
+      'threads (every actor in this process) | nats (topology.remote roles served by `e3sim worker` processes)',
+      'threads',
+    )
+    .option(
+      '--nats <url>',
+      'with --transport nats: nats://[user:password@|token@]host[:port] of a JetStream-enabled server',
+    )
     .option('--nats-creds <file>', 'with --transport nats: a NATS credentials (.creds) file')
     .option('--ui', 'serve the live report on 127.0.0.1 while training (server-sent events)')
     .option('--port <p>', 'port for --ui (0: any free port)', '8080')
@@ -68,28 +111,44 @@ export function registerTrain(program: Command): void {
           throw new InputError(`--inject: ${e instanceof Error ? e.message : String(e)}`);
         }
       });
-      if (f.clock !== 'real' && f.clock !== 'virtual') throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
-      if (f.transport !== 'threads' && f.transport !== 'nats') throw new InputError(`--transport: expected threads or nats, got '${f.transport}'`);
-      if (f.transport === 'nats' && !f.nats) throw new InputError('--nats: required with --transport nats (e.g. --nats nats://127.0.0.1:4222)');
-      if (f.transport !== 'nats' && (f.nats || f.natsCreds)) throw new InputError('--nats/--nats-creds: only with --transport nats');
+      if (f.clock !== 'real' && f.clock !== 'virtual')
+        throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
+      if (f.transport !== 'threads' && f.transport !== 'nats')
+        throw new InputError(`--transport: expected threads or nats, got '${f.transport}'`);
+      if (f.transport === 'nats' && !f.nats)
+        throw new InputError('--nats: required with --transport nats (e.g. --nats nats://127.0.0.1:4222)');
+      if (f.transport !== 'nats' && (f.nats || f.natsCreds))
+        throw new InputError('--nats/--nats-creds: only with --transport nats');
       if (f.nats) parseNatsUrl(f.nats);
-      if (f.natsCreds && !fs.existsSync(f.natsCreds)) throw new InputError(`--nats-creds: '${f.natsCreds}' does not exist`);
+      if (f.natsCreds && !fs.existsSync(f.natsCreds))
+        throw new InputError(`--nats-creds: '${f.natsCreds}' does not exist`);
       if (f.transport === 'nats' && f.clock === 'virtual') throw new InputError('--transport nats: real clock only');
       const virtual = f.clock === 'virtual' || Boolean(f.resume && fs.existsSync(path.join(f.resume, 'virtual.json')));
-      if (!virtual && (f.profile !== undefined || f.compute !== undefined)) throw new InputError('--profile/--compute: only with --clock virtual');
-      if (virtual && (f.ui || f.inspect)) throw new InputError('--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)');
+      if (!virtual && (f.profile !== undefined || f.compute !== undefined))
+        throw new InputError('--profile/--compute: only with --clock virtual');
+      if (virtual && (f.ui || f.inspect))
+        throw new InputError(
+          '--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)',
+        );
       let cfg: TrainConfig;
       let out: string;
       if (f.resume) {
         out = f.resume;
         const saved = path.join(out, 'config.json');
-        if (!fs.existsSync(saved)) throw new InputError(`--resume: '${out}' has no config.json (expected the directory of an earlier e3sim train run)`);
+        if (!fs.existsSync(saved))
+          throw new InputError(
+            `--resume: '${out}' has no config.json (expected the directory of an earlier e3sim train run)`,
+          );
         cfg = parseTrainConfig(JSON.parse(fs.readFileSync(saved, 'utf8')), saved);
         if (f.config && JSON.stringify(loadTrainConfig(f.config)) !== JSON.stringify(cfg)) {
-          throw new InputError(`--config: '${f.config}' differs from the config of the run in ${out}; resume without --config or with the same file`);
+          throw new InputError(
+            `--config: '${f.config}' differs from the config of the run in ${out}; resume without --config or with the same file`,
+          );
         }
-        if (f.out && path.resolve(f.out) !== path.resolve(out)) throw new InputError('--out: with --resume the run directory is the --resume one');
-        if (f.seed !== undefined || f.backend !== undefined) throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
+        if (f.out && path.resolve(f.out) !== path.resolve(out))
+          throw new InputError('--out: with --resume the run directory is the --resume one');
+        if (f.seed !== undefined || f.backend !== undefined)
+          throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
       } else {
         if (!f.config) throw new InputError('--config: required (e.g. --config examples/smoke.yaml), or --resume DIR');
         cfg = loadTrainConfig(f.config);
@@ -97,28 +156,42 @@ export function registerTrain(program: Command): void {
         if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
         out = f.out ?? freshRunDir(cfg.name);
         if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
-          throw new InputError(`--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`);
+          throw new InputError(
+            `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
+          );
         }
-        if (!fs.existsSync(cfg.model.checkpoint)) throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
+        if (!fs.existsSync(cfg.model.checkpoint))
+          throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
       }
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
-        throw new InputError('staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async');
+        throw new InputError(
+          'staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async',
+        );
       }
       const port = parseIntFlag(f.port, '--port', 0, 65535);
       const quiet = Boolean(f.quiet || f.json);
       // The backend, in this thread: one that cannot start is exit 2 here, before anything is
       // written (the worker threads start the same one).
       // The training code, loaded once the flags and the config are known good (a bad input exits fast).
-      const [{ initBackend }, { TrainingRun }, { startLiveView }] = await Promise.all([import('../../tensor/backend.js'), import('../../runtime/run.js'), import('../../report/live.js')]);
+      const [{ initBackend }, { TrainingRun }, { startLiveView }] = await Promise.all([
+        import('../../tensor/backend.js'),
+        import('../../runtime/run.js'),
+        import('../../report/live.js'),
+      ]);
       const backend = await initBackend(cfg.backend).catch((e: unknown) => {
         // named as the user gave it: the flag, or the config's field
-        throw f.backend === undefined && e instanceof InputError ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `)) : e;
+        throw f.backend === undefined && e instanceof InputError
+          ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `))
+          : e;
       });
-      if (!quiet) process.stderr.write(`backend: ${backend.name} (${backend.detail})${cfg.backend === 'auto' ? ', chosen by auto' : ''}\n`);
+      if (!quiet)
+        process.stderr.write(
+          `backend: ${backend.name} (${backend.detail})${cfg.backend === 'auto' ? ', chosen by auto' : ''}\n`,
+        );
       const live = f.ui ? await startLiveView(out, port) : null;
       if (live) process.stderr.write(`live view: ${live.url}\n`);
       let inspect: ((ev: InspectionEvent) => void) | undefined;
@@ -130,9 +203,16 @@ export function registerTrain(program: Command): void {
       }
       const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
       const run = new TrainingRun({
-        config: cfg, out, resume: Boolean(f.resume), maxSteps, extraFaults: faults,
-        command: process.argv.slice(2).join(' '), versions: versions(), now: wallNow,
-        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`), inspect,
+        config: cfg,
+        out,
+        resume: Boolean(f.resume),
+        maxSteps,
+        extraFaults: faults,
+        command: process.argv.slice(2).join(' '),
+        versions: versions(),
+        now: wallNow,
+        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
+        inspect,
         nats: f.transport === 'nats' ? { url: f.nats!, credsFile: f.natsCreds } : undefined,
         onStep: (p) => {
           bar.update(p.step, fmtProgress(p));
@@ -173,33 +253,54 @@ export function registerTrain(program: Command): void {
       process.off('SIGTERM', onSignal);
       if (f.json) printJson({ ...summary, runDir: out });
       else {
-        process.stdout.write(`${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
-          `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
-          `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`);
+        process.stdout.write(
+          `${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
+            `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
+            `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
+        );
         process.stdout.write(evalTable(out));
         process.stdout.write(`run directory: ${out}\n`);
-        process.stdout.write(summary.interrupted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
+        process.stdout.write(
+          summary.interrupted
+            ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n`
+            : `next: e3sim report ${out}   (an offline HTML report of the run)\n`,
+        );
       }
       if (summary.interrupted) process.exitCode = 130;
     });
 }
 
 /** `e3sim train --clock virtual`: the same config on the discrete-event clock (src/sim). */
-async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, injected: string[], maxSteps: number | undefined): Promise<void> {
-  const [{ loadProfile }, { defaultSettings, readVirtualSettings, runVirtual }, { checkVirtualCurriculum }] = await Promise.all([
-    import('../../sim/profile.js'), import('../../sim/run.js'), import('../../sim/policyCompute.js'),
-  ]);
+async function trainVirtual(
+  f: TrainFlags,
+  cfg: TrainConfig,
+  out: string,
+  injected: string[],
+  maxSteps: number | undefined,
+): Promise<void> {
+  const [{ loadProfile }, { defaultSettings, readVirtualSettings, runVirtual }, { checkVirtualCurriculum }] =
+    await Promise.all([
+      import('../../sim/profile.js'),
+      import('../../sim/run.js'),
+      import('../../sim/policyCompute.js'),
+    ]);
   let settings;
   if (f.resume) {
     if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
-      throw new InputError('--profile/--compute/--inject/--max-steps: a resumed virtual-clock run keeps the settings in its virtual.json');
+      throw new InputError(
+        '--profile/--compute/--inject/--max-steps: a resumed virtual-clock run keeps the settings in its virtual.json',
+      );
     }
     settings = readVirtualSettings(out);
   } else {
-    if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none') throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
+    if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none')
+      throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
     checkVirtualCurriculum(cfg, f.config ?? 'config');
     const profile = loadProfile(f.profile ?? 'cpu-tiny', '--profile');
-    settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), { compute: (f.compute ?? 'real') as 'real' | 'none', faults: faultsFromSpecs([...cfg.faults, ...injected]) });
+    settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), {
+      compute: (f.compute ?? 'real') as 'real' | 'none',
+      faults: faultsFromSpecs([...cfg.faults, ...injected]),
+    });
     fs.mkdirSync(out, { recursive: true });
     fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
@@ -212,7 +313,9 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
       process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
       process.exit(130);
     }
-    process.stderr.write(`\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`);
+    process.stderr.write(
+      `\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`,
+    );
     engine.requestHalt();
   };
   process.on('SIGINT', onSignal);
@@ -220,12 +323,20 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
   let result;
   try {
     result = await runVirtual({
-      config: cfg, settings, dir: out, resume: Boolean(f.resume), now: wallNow, onEngine: (e) => (engine = e),
+      config: cfg,
+      settings,
+      dir: out,
+      resume: Boolean(f.resume),
+      now: wallNow,
+      onEngine: (e) => (engine = e),
       onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
-      onStep: (m) => bar.update(m.step as number, {
-        t: `${(m.t as number).toFixed(1)}s`, pass: (m.passRate as number).toFixed(3), len: (m.lengthMean as number).toFixed(1),
-        stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
-      }),
+      onStep: (m) =>
+        bar.update(m.step as number, {
+          t: `${(m.t as number).toFixed(1)}s`,
+          pass: (m.passRate as number).toFixed(3),
+          len: (m.lengthMean as number).toFixed(1),
+          stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
+        }),
     });
   } finally {
     bar.stop();
@@ -237,10 +348,16 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
   if (f.json) printJson({ ...s, runDir: out });
   else {
     const st = s.staleness as Record<string, number>;
-    process.stdout.write(`${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
-      `${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost} lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}); ${s.restarts} restarts\n`);
+    process.stdout.write(
+      `${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
+        `${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost} lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}); ${s.restarts} restarts\n`,
+    );
     process.stdout.write(`run directory: ${out}\n`);
-    process.stdout.write(halted ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n` : `next: e3sim report ${out}   (an offline HTML report of the run)\n`);
+    process.stdout.write(
+      halted
+        ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n`
+        : `next: e3sim report ${out}   (an offline HTML report of the run)\n`,
+    );
   }
   if (halted) process.exitCode = 130;
 }
@@ -249,9 +366,22 @@ async function trainVirtual(f: TrainFlags, cfg: TrainConfig, out: string, inject
 export function evalTable(dir: string): string {
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) return '';
-  const evals = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"type":"eval"')).map((l) => JSON.parse(l) as { step: number; budgets: { budget: number; passAt: Record<string, number> }[] });
+  const evals = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"type":"eval"'))
+    .map((l) => JSON.parse(l) as { step: number; budgets: { budget: number; passAt: Record<string, number> }[] });
   if (evals.length === 0) return '';
   const budgets = evals.at(-1)!.budgets.map((r) => r.budget);
   const head = `held-out pass@1 by step (test budgets in tokens; beyond the training budget it is extrapolation):\n  ${'step'.padStart(6)}${budgets.map((b) => String(b).padStart(9)).join('')}\n`;
-  return head + evals.map((e) => `  ${String(e.step).padStart(6)}${budgets.map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9)).join('')}`).join('\n') + '\n';
+  return (
+    head +
+    evals
+      .map(
+        (e) =>
+          `  ${String(e.step).padStart(6)}${budgets.map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9)).join('')}`,
+      )
+      .join('\n') +
+    '\n'
+  );
 }

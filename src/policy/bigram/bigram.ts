@@ -35,7 +35,10 @@ export class BigramPolicy {
   private cdf: Float64Array;
   private variable_: tf.Variable | null = null;
 
-  private constructor(readonly env: PkEnvConfig, values: ArrayLike<number>) {
+  private constructor(
+    readonly env: PkEnvConfig,
+    values: ArrayLike<number>,
+  ) {
     this.V = env.tokens + 1;
     this.m = Float64Array.from(values);
     this.probs = new Float64Array(this.m.length);
@@ -60,7 +63,8 @@ export class BigramPolicy {
   }
 
   static fromValues(env: PkEnvConfig, values: ArrayLike<number>): BigramPolicy {
-    if (values.length !== env.tokens * (env.tokens + 1)) throw new RangeError(`bigram: expected ${env.tokens * (env.tokens + 1)} values, got ${values.length}`);
+    if (values.length !== env.tokens * (env.tokens + 1))
+      throw new RangeError(`bigram: expected ${env.tokens * (env.tokens + 1)} values, got ${values.length}`);
     return new BigramPolicy(env, values);
   }
 
@@ -118,7 +122,9 @@ export class BigramPolicy {
   static transitions(episodes: readonly PkEpisode[]): { prev: Int32Array; next: Int32Array; episodeOf: Int32Array } {
     let n = 0;
     for (const e of episodes) n += Math.max(0, e.actions.length - 1);
-    const prev = new Int32Array(n), next = new Int32Array(n), episodeOf = new Int32Array(n);
+    const prev = new Int32Array(n),
+      next = new Int32Array(n),
+      episodeOf = new Int32Array(n);
     let i = 0;
     episodes.forEach((e, k) => {
       for (let t = 1; t < e.actions.length; t++, i++) {
@@ -154,7 +160,10 @@ export class BigramPolicy {
     const logprobs = tf.tidy(() => {
       if (prev.length === 0) return tf.zeros([0]) as tf.Tensor1D;
       const rows = tf.matMul(tf.oneHot(tf.tensor1d(prev, 'int32'), this.env.tokens).toFloat(), M); // [N, V]
-      return tf.sum(tf.mul(tf.logSoftmax(rows), tf.oneHot(tf.tensor1d(next, 'int32'), this.V).toFloat()), -1) as tf.Tensor1D;
+      return tf.sum(
+        tf.mul(tf.logSoftmax(rows), tf.oneHot(tf.tensor1d(next, 'int32'), this.V).toFloat()),
+        -1,
+      ) as tf.Tensor1D;
     });
     return { logprobs, episodeOf };
   }
@@ -187,7 +196,8 @@ export class BigramPolicy {
 
   /** One optimiser step on M (SGD or Adam); `rows` are the rows whose gradient may be non-zero. */
   step(opt: HostOptimizer, grad: Float64Array, rows: Iterable<number>): void {
-    if (opt.rowLength !== this.V) throw new RangeError(`bigram: optimiser rows of ${opt.rowLength}, table rows of ${this.V}`);
+    if (opt.rowLength !== this.V)
+      throw new RangeError(`bigram: optimiser rows of ${opt.rowLength}, table rows of ${this.V}`);
     this.refresh(opt.step(this.m, grad, rows));
   }
 
@@ -202,13 +212,16 @@ export class BigramPolicy {
   expectations(): { length: number; reward: number } {
     const { tokens, answer, budget } = this.env;
     const V = this.V;
-    let R = new Float64Array(tokens), H = new Float64Array(tokens);
-    let R2 = new Float64Array(tokens), H2 = new Float64Array(tokens);
+    let R = new Float64Array(tokens),
+      H = new Float64Array(tokens);
+    let R2 = new Float64Array(tokens),
+      H2 = new Float64Array(tokens);
     for (let k = 1; k < budget; k++) {
       for (let s = 0; s < tokens; s++) {
         if (s === answer) continue;
         const o = s * V;
-        let r = 1, h = this.probs[o + answer]!;
+        let r = 1,
+          h = this.probs[o + answer]!;
         for (let j = 0; j < tokens; j++) {
           if (j === answer) continue;
           const p = this.probs[o + j]!;
@@ -221,7 +234,8 @@ export class BigramPolicy {
       [R, R2] = [R2, R];
       [H, H2] = [H2, H];
     }
-    let length = 0, reward = 0;
+    let length = 0,
+      reward = 0;
     for (let s = 0; s < tokens; s++) {
       if (s === answer) continue;
       length += 1 + R[s]!;
@@ -247,7 +261,7 @@ export class BigramPolicy {
       let max = -Infinity;
       for (let j = 0; j < V; j++) max = Math.max(max, this.m[o + j]!);
       let z = 0;
-      for (let j = 0; j < V; j++) z += (this.probs[o + j] = Math.exp(this.m[o + j]! - max));
+      for (let j = 0; j < V; j++) z += this.probs[o + j] = Math.exp(this.m[o + j]! - max);
       let c = 0;
       for (let j = 0; j < V; j++) {
         this.probs[o + j]! /= z;

@@ -27,7 +27,10 @@ export class Adam {
   private readonly v: tf.Variable[];
   step = 0;
 
-  constructor(private readonly vars: tf.Variable[], readonly config: AdamConfig = ADAM_DEFAULTS) {
+  constructor(
+    private readonly vars: tf.Variable[],
+    readonly config: AdamConfig = ADAM_DEFAULTS,
+  ) {
     this.m = vars.map((x) => tf.variable(tf.zerosLike(x), false));
     this.v = vars.map((x) => tf.variable(tf.zerosLike(x), false));
   }
@@ -68,9 +71,13 @@ export class Adam {
   loadState(names: string[], state: PackedWeights, step: number, source = 'optimizer state'): void {
     const byName = unpackArrays(state, source);
     names.forEach((n, i) => {
-      for (const [prefix, arr] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [prefix, arr] of [
+        ['m', this.m],
+        ['v', this.v],
+      ] as const) {
         const w = byName.get(`${prefix}.${n}`);
-        if (!w || w.values.length !== arr[i]!.size) throw new Error(`${source}: '${prefix}.${n}' missing or of the wrong size`);
+        if (!w || w.values.length !== arr[i]!.size)
+          throw new Error(`${source}: '${prefix}.${n}' missing or of the wrong size`);
         tf.tidy(() => arr[i]!.assign(tf.tensor(w.values.slice(), arr[i]!.shape)));
       }
     });

@@ -22,10 +22,22 @@ export function softmaxRows(S: Float32Array, rows: number, len: number): void {
 }
 
 /** Reference implementation in plain JavaScript (and the fallback). */
-export function jsAttention(K: Float32Array, V: Float32Array, q: Float32Array, out: Float32Array, rows: number, hd: number, maxLength: number, length: number, scores: Float32Array): void {
+export function jsAttention(
+  K: Float32Array,
+  V: Float32Array,
+  q: Float32Array,
+  out: Float32Array,
+  rows: number,
+  hd: number,
+  maxLength: number,
+  length: number,
+  scores: Float32Array,
+): void {
   const scale = 1 / Math.sqrt(hd);
   for (let r = 0; r < rows; r++) {
-    const qo = r * hd, base = r * maxLength * hd, so = r * length;
+    const qo = r * hd,
+      base = r * maxLength * hd,
+      so = r * length;
     for (let l = 0; l < length; l++) {
       let s = 0;
       for (let d = 0; d < hd; d++) s += q[qo + d]! * K[base + l * hd + d]!;
@@ -34,7 +46,9 @@ export function jsAttention(K: Float32Array, V: Float32Array, q: Float32Array, o
   }
   softmaxRows(scores, rows, length);
   for (let r = 0; r < rows; r++) {
-    const qo = r * hd, base = r * maxLength * hd, so = r * length;
+    const qo = r * hd,
+      base = r * maxLength * hd,
+      so = r * length;
     for (let d = 0; d < hd; d++) out[qo + d] = 0;
     for (let l = 0; l < length; l++) {
       const w = scores[so + l]!;

@@ -28,11 +28,19 @@ export class HostKvCache {
   /** Byte offsets of the arrays above inside the memory. */
   private readonly at: { k: number[]; v: number[]; q: number; out: number; scores: number };
 
-  constructor(readonly batch: number, readonly nHeads: number, readonly headDim: number, readonly maxLength: number, nLayers: number, opts: { simd?: boolean } = {}) {
+  constructor(
+    readonly batch: number,
+    readonly nHeads: number,
+    readonly headDim: number,
+    readonly maxLength: number,
+    nLayers: number,
+    opts: { simd?: boolean } = {},
+  ) {
     const rows = batch * nHeads;
     const n = rows * maxLength * headDim;
     const floats = 2 * nLayers * n + 2 * rows * headDim + rows * maxLength;
-    if (floats * 4 > 2 ** 32 - 65536) throw new RangeError(`KV cache of ${(floats * 4 / 2 ** 30).toFixed(1)} GiB exceeds WebAssembly's 4 GiB memory`);
+    if (floats * 4 > 2 ** 32 - 65536)
+      throw new RangeError(`KV cache of ${((floats * 4) / 2 ** 30).toFixed(1)} GiB exceeds WebAssembly's 4 GiB memory`);
     const memory = new WebAssembly.Memory({ initial: Math.ceil((floats * 4) / 65536) });
     let off = 0;
     const take = (len: number): [number, Float32Array] => {
@@ -67,10 +75,18 @@ export class HostKvCache {
    * (the projections' natural [B·T, D] layout); `rowStride` (default H·hd) lets k and v be views
    * into a wider row, e.g. the fused [B, 3D] q/k/v projection.
    */
-  write(layer: number, pos: number, T: number, k: Float32Array, v: Float32Array, rowStride = this.nHeads * this.headDim): void {
+  write(
+    layer: number,
+    pos: number,
+    T: number,
+    k: Float32Array,
+    v: Float32Array,
+    rowStride = this.nHeads * this.headDim,
+  ): void {
     const { batch: B, nHeads: H, headDim: hd, maxLength: L } = this;
     if (pos + T > L) throw new RangeError(`KV cache: position ${pos + T} exceeds its length ${L}`);
-    const K = this.k[layer]!, V = this.v[layer]!;
+    const K = this.k[layer]!,
+      V = this.v[layer]!;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const src = (b * T + t) * rowStride;
@@ -89,7 +105,9 @@ export class HostKvCache {
    * the filled ones); returns softmax(q·Kᵀ/√hd)·V as a new [B, H·hd] array.
    */
   attend(layer: number, q: Float32Array, len = this.length): Float32Array {
-    const rows = this.batch * this.nHeads, hd = this.headDim, L = this.maxLength;
+    const rows = this.batch * this.nHeads,
+      hd = this.headDim,
+      L = this.maxLength;
     if (!this.simd) {
       const out = new Float32Array(rows * hd);
       jsAttention(this.k[layer]!, this.v[layer]!, q, out, rows, hd, L, len, this.scores);

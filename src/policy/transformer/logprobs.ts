@@ -7,7 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { Gpt } from './model.js';
 
 /** log π(targets | prefix) and entropy per position, as tensors [B·T] (differentiable). */
-export function tokenLogprobsTensor(model: Gpt, tokens: tf.Tensor2D, targets: tf.Tensor2D, temperature = 1): { logprobs: tf.Tensor1D; logits: tf.Tensor2D } {
+export function tokenLogprobsTensor(
+  model: Gpt,
+  tokens: tf.Tensor2D,
+  targets: tf.Tensor2D,
+  temperature = 1,
+): { logprobs: tf.Tensor1D; logits: tf.Tensor2D } {
   const [B, T] = tokens.shape;
   const V = model.config.vocabSize;
   let logits = model.forward(tokens);
@@ -28,7 +33,14 @@ export function shiftTargets(tokens: Int32Array, B: number, T: number, padId: nu
  * Behaviour-free evaluation of log-probs and entropies of given sequences (no gradient).
  * Returns arrays [B, T] where entry t is about token t+1 (the last column is unused: 0).
  */
-export function scoreSequences(model: Gpt, tokens: Int32Array, B: number, T: number, padId: number, temperature = 1): { logprobs: Float32Array; entropies: Float32Array } {
+export function scoreSequences(
+  model: Gpt,
+  tokens: Int32Array,
+  B: number,
+  T: number,
+  padId: number,
+  temperature = 1,
+): { logprobs: Float32Array; entropies: Float32Array } {
   const targetsArr = shiftTargets(tokens, B, T, padId);
   const [lp, ent] = tf.tidy(() => {
     const toks = tf.tensor2d(tokens, [B, T], 'int32');

@@ -28,13 +28,22 @@ export function parameterShapes(c: GptConfig): { name: string; shape: number[] }
   for (let i = 0; i < c.nLayers; i++) {
     const p = `h.${i}`;
     out.push(
-      { name: `${p}.ln1.g`, shape: [D] }, { name: `${p}.ln1.b`, shape: [D] },
-      { name: `${p}.attn.wq`, shape: [D, D] }, { name: `${p}.attn.wk`, shape: [D, D] }, { name: `${p}.attn.wv`, shape: [D, D] },
-      { name: `${p}.attn.bq`, shape: [D] }, { name: `${p}.attn.bk`, shape: [D] }, { name: `${p}.attn.bv`, shape: [D] },
-      { name: `${p}.attn.wo`, shape: [D, D] }, { name: `${p}.attn.bo`, shape: [D] },
-      { name: `${p}.ln2.g`, shape: [D] }, { name: `${p}.ln2.b`, shape: [D] },
-      { name: `${p}.mlp.w1`, shape: [D, 4 * D] }, { name: `${p}.mlp.b1`, shape: [4 * D] },
-      { name: `${p}.mlp.w2`, shape: [4 * D, D] }, { name: `${p}.mlp.b2`, shape: [D] },
+      { name: `${p}.ln1.g`, shape: [D] },
+      { name: `${p}.ln1.b`, shape: [D] },
+      { name: `${p}.attn.wq`, shape: [D, D] },
+      { name: `${p}.attn.wk`, shape: [D, D] },
+      { name: `${p}.attn.wv`, shape: [D, D] },
+      { name: `${p}.attn.bq`, shape: [D] },
+      { name: `${p}.attn.bk`, shape: [D] },
+      { name: `${p}.attn.bv`, shape: [D] },
+      { name: `${p}.attn.wo`, shape: [D, D] },
+      { name: `${p}.attn.bo`, shape: [D] },
+      { name: `${p}.ln2.g`, shape: [D] },
+      { name: `${p}.ln2.b`, shape: [D] },
+      { name: `${p}.mlp.w1`, shape: [D, 4 * D] },
+      { name: `${p}.mlp.b1`, shape: [4 * D] },
+      { name: `${p}.mlp.w2`, shape: [4 * D, D] },
+      { name: `${p}.mlp.b2`, shape: [D] },
     );
   }
   out.push({ name: 'lnf.g', shape: [D] }, { name: 'lnf.b', shape: [D] }, { name: 'head', shape: [D, c.vocabSize] });
@@ -44,18 +53,20 @@ export function parameterShapes(c: GptConfig): { name: string; shape: number[] }
 /** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2·nLayers). */
 export function initialWeights(c: GptConfig, rng: Rng): PackedWeights {
   const residStd = 0.02 / Math.sqrt(2 * c.nLayers);
-  return packArrays(parameterShapes(c).map(({ name, shape }) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(n);
-    const leaf = name.split('.').at(-1)!;
-    if (leaf === 'g') values.fill(1);
-    else if (leaf.startsWith('b') && shape.length === 1) values.fill(0);
-    else {
-      const std = leaf === 'wo' || leaf === 'w2' ? residStd : 0.02;
-      for (let i = 0; i < n; i++) values[i] = rng.normal() * std;
-    }
-    return { name, shape, values };
-  }));
+  return packArrays(
+    parameterShapes(c).map(({ name, shape }) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(n);
+      const leaf = name.split('.').at(-1)!;
+      if (leaf === 'g') values.fill(1);
+      else if (leaf.startsWith('b') && shape.length === 1) values.fill(0);
+      else {
+        const std = leaf === 'wo' || leaf === 'w2' ? residStd : 0.02;
+        for (let i = 0; i < n; i++) values[i] = rng.normal() * std;
+      }
+      return { name, shape, values };
+    }),
+  );
 }
 
 export interface KvCache {
@@ -71,7 +82,11 @@ export class Gpt {
   private readonly masks = new Map<number, tf.Tensor2D>();
   private readonly qkvCache = new Map<number, { ids: object[]; w: tf.Tensor2D; b: tf.Tensor1D }>();
 
-  private constructor(readonly config: GptConfig, weights: PackedWeights, source: string) {
+  private constructor(
+    readonly config: GptConfig,
+    weights: PackedWeights,
+    source: string,
+  ) {
     const byName = unpackArrays(weights, source);
     this.params = new Map();
     for (const { name, shape } of parameterShapes(config)) {
@@ -100,9 +115,13 @@ export class Gpt {
 
   /** One packed copy of all weights (reads back from the backend). */
   pack(): PackedWeights {
-    return packArrays(parameterShapes(this.config).map(({ name, shape }) => ({
-      name, shape, values: this.params.get(name)!.dataSync() as Float32Array,
-    })));
+    return packArrays(
+      parameterShapes(this.config).map(({ name, shape }) => ({
+        name,
+        shape,
+        values: this.params.get(name)!.dataSync() as Float32Array,
+      })),
+    );
   }
 
   /** Replaces all weights in place (e.g. a new version from the weight store). */
@@ -110,7 +129,8 @@ export class Gpt {
     const byName = unpackArrays(weights, source);
     for (const [name, v] of this.params) {
       const w = byName.get(name);
-      if (!w || w.values.length !== v.size) throw new InputError(`${source}: tensor '${name}' missing or of the wrong size`);
+      if (!w || w.values.length !== v.size)
+        throw new InputError(`${source}: tensor '${name}' missing or of the wrong size`);
       tf.tidy(() => v.assign(tf.tensor(w.values.slice(), v.shape))); // tidy: the temporary is not the variable
     }
   }
@@ -152,7 +172,8 @@ export class Gpt {
   private embed(tokens: tf.Tensor2D, pos0: number): tf.Tensor2D {
     const [B, T] = tokens.shape;
     const { vocabSize: V, dModel: D, contextLength } = this.config;
-    if (pos0 + T > contextLength) throw new RangeError(`sequence of ${pos0 + T} tokens exceeds the context length ${contextLength}`);
+    if (pos0 + T > contextLength)
+      throw new RangeError(`sequence of ${pos0 + T} tokens exceeds the context length ${contextLength}`);
     const oneHot = tf.oneHot(tf.reshape(tokens, [B * T]), V).toFloat() as tf.Tensor2D;
     const tok = linear(oneHot, this.p('wte') as tf.Tensor2D);
     const pos = tf.slice(this.p('wpe'), [pos0, 0], [T, D]);
@@ -201,7 +222,10 @@ export class Gpt {
 
   /** LayerNorm for the decode step (no gradient): one SIMD pass on wasm, the tensor ops elsewhere. */
   private lnNoGrad(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    return wasmLayerNormForward(x, this.p(`${name}.g`) as tf.Tensor1D, this.p(`${name}.b`) as tf.Tensor1D) ?? this.ln(x, name);
+    return (
+      wasmLayerNormForward(x, this.p(`${name}.g`) as tf.Tensor1D, this.p(`${name}.b`) as tf.Tensor1D) ??
+      this.ln(x, name)
+    );
   }
 
   private ln(x: tf.Tensor2D, name: string): tf.Tensor2D {
@@ -238,13 +262,29 @@ export class Gpt {
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `h.${i}`;
       const qkvW = this.fusedQkv(i);
-      const qkv = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b }).dataSync() as Float32Array; // [B, 3D]
+      const qkv = tf.fused
+        .matMul({ a: this.lnNoGrad(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b })
+        .dataSync() as Float32Array; // [B, 3D]
       for (let b = 0; b < B; b++) q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
       cache.write(i, pos, 1, qkv.subarray(D), qkv.subarray(2 * D), 3 * D); // k and v straight from the fused rows
       const y = cache.attend(i, q, pos + 1); // a fresh array: the cpu backend may alias it
-      x = tf.add(x, tf.fused.matMul({ a: tf.tensor2d(y, [B, D]), b: this.p(`${p}.attn.wo`), bias: this.p(`${p}.attn.bo`) }));
-      const h = tf.fused.matMul({ a: this.lnNoGrad(x, `${p}.ln2`), b: this.p(`${p}.mlp.w1`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b1`) });
-      x = tf.add(x, tf.fused.matMul({ a: gelu(h as tf.Tensor2D), b: this.p(`${p}.mlp.w2`) as tf.Tensor2D, bias: this.p(`${p}.mlp.b2`) }));
+      x = tf.add(
+        x,
+        tf.fused.matMul({ a: tf.tensor2d(y, [B, D]), b: this.p(`${p}.attn.wo`), bias: this.p(`${p}.attn.bo`) }),
+      );
+      const h = tf.fused.matMul({
+        a: this.lnNoGrad(x, `${p}.ln2`),
+        b: this.p(`${p}.mlp.w1`) as tf.Tensor2D,
+        bias: this.p(`${p}.mlp.b1`),
+      });
+      x = tf.add(
+        x,
+        tf.fused.matMul({
+          a: gelu(h as tf.Tensor2D),
+          b: this.p(`${p}.mlp.w2`) as tf.Tensor2D,
+          bias: this.p(`${p}.mlp.b2`),
+        }),
+      );
     }
     cache.length = pos + 1;
     return linear(this.lnNoGrad(x, 'lnf'), this.p('head') as tf.Tensor2D);
@@ -262,7 +302,11 @@ export class Gpt {
     if (hit && hit.ids.every((id, j) => id === ids[j])) return hit;
     if (hit) tf.dispose([hit.w, hit.b]);
     const [wq, wk, wv, bq, bk, bv] = names.map((n) => this.p(n));
-    const entry = { ids, w: tf.keep(tf.concat([wq!, wk!, wv!], 1)) as tf.Tensor2D, b: tf.keep(tf.concat([bq!, bk!, bv!], 0)) as tf.Tensor1D };
+    const entry = {
+      ids,
+      w: tf.keep(tf.concat([wq!, wk!, wv!], 1)) as tf.Tensor2D,
+      b: tf.keep(tf.concat([bq!, bk!, bv!], 0)) as tf.Tensor1D,
+    };
     this.qkvCache.set(i, entry);
     return entry;
   }

@@ -48,7 +48,10 @@ export const layerNorm = tf.customGrad(((x: tf.Tensor, g: tf.Tensor, b: tf.Tenso
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xh, rs, gs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
       const dxhat = tf.mul(dy, gs);
-      const dx = tf.mul(rs, tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))));
+      const dx = tf.mul(
+        rs,
+        tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh, tf.mean(tf.mul(dxhat, xh), -1, true))),
+      );
       return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
     },
   };

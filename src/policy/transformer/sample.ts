@@ -54,19 +54,26 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
   const B = prompts.length;
   if (B === 0) return [];
   const P = prompts[0]!.length;
-  if (prompts.some((p) => p.length !== P)) throw new RangeError('sample: all prompts in a batch must have the same length');
+  if (prompts.some((p) => p.length !== P))
+    throw new RangeError('sample: all prompts in a batch must have the same length');
   if (opts.rngs.length !== B) throw new RangeError(`sample: need ${B} rngs, got ${opts.rngs.length}`);
   if (!(opts.temperature > 0)) throw new RangeError(`sample: temperature must be > 0, got ${opts.temperature}`);
   const V = model.config.vocabSize;
   const maxNew = Math.min(opts.budgetTokens, model.config.contextLength - P);
-  const results: SampleResult[] = prompts.map(() => ({ tokens: [], logprobs: [], entropies: [], stop: 'budget' as const }));
+  const results: SampleResult[] = prompts.map(() => ({
+    tokens: [],
+    logprobs: [],
+    entropies: [],
+    stop: 'budget' as const,
+  }));
   if (maxNew <= 0) return results;
   const done = new Array<boolean>(B).fill(false);
 
   const flat = new Int32Array(B * P);
   prompts.forEach((p, b) => flat.set(p, b * P));
   const { nHeads: H, dModel: D, nLayers, contextLength } = model.config;
-  const hostCache = (opts.hostKvCache ?? usesHostKvCache()) ? new HostKvCache(B, H, D / H, contextLength, nLayers) : null;
+  const hostCache =
+    (opts.hostKvCache ?? usesHostKvCache()) ? new HostKvCache(B, H, D / H, contextLength, nLayers) : null;
   let cache: KvCache = { k: [], v: [], length: 0 };
   let logits = tf.tidy(() => {
     const out: KvCache = { k: [], v: [], length: 0 };

@@ -25,25 +25,35 @@ export interface NatsTarget {
  */
 export function parseNatsUrl(url: string, field = '--nats'): NatsTarget {
   const scheme = /^([a-z]+):\/\//i.exec(url);
-  if (!scheme) throw new InputError(`${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`);
+  if (!scheme)
+    throw new InputError(
+      `${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`,
+    );
   const [first, ...rest] = url.slice(scheme[0].length).split(',');
   const hosts: URL[] = [];
   for (const [i, part] of [first!, ...rest].entries()) {
     if (part.trim() === '') throw new InputError(`${field}: '${url}' has an empty host in its list`);
-    if (i > 0 && part.includes('@')) throw new InputError(`${field}: credentials go on the first host only, not on '${part.replace(/^[^@]*@/, '***@')}'`);
+    if (i > 0 && part.includes('@'))
+      throw new InputError(
+        `${field}: credentials go on the first host only, not on '${part.replace(/^[^@]*@/, '***@')}'`,
+      );
     let u: URL;
     try {
       u = new URL(`${scheme[0]}${part}`);
     } catch {
-      throw new InputError(`${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`);
+      throw new InputError(
+        `${field}: '${url}' is not a URL; expected nats://[user:password@]host[:port][,host2[:port2]…]`,
+      );
     }
     hosts.push(u);
   }
   const u0 = hosts[0]!;
   for (const u of hosts) {
-    if (u.protocol !== 'nats:' && u.protocol !== 'tls:') throw new InputError(`${field}: scheme '${u.protocol}' not supported; expected nats:// or tls://`);
+    if (u.protocol !== 'nats:' && u.protocol !== 'tls:')
+      throw new InputError(`${field}: scheme '${u.protocol}' not supported; expected nats:// or tls://`);
     if (!u.hostname) throw new InputError(`${field}: '${url}' has no host`);
-    if (u.pathname && u.pathname !== '/' && u.pathname !== '') throw new InputError(`${field}: '${url}' has a path; expected nats://host[:port]`);
+    if (u.pathname && u.pathname !== '/' && u.pathname !== '')
+      throw new InputError(`${field}: '${url}' has a path; expected nats://host[:port]`);
   }
   const user = u0.username ? decodeURIComponent(u0.username) : undefined;
   const pass = u0.password ? decodeURIComponent(u0.password) : undefined;
@@ -51,7 +61,9 @@ export function parseNatsUrl(url: string, field = '--nats'): NatsTarget {
   const list = hosts.map((u) => u.host).join(',');
   const display = user ? `${u0.protocol}//${user}${pass ? ':***' : ''}@${list}` : `${u0.protocol}//${list}`;
   // nats://TOKEN@host: a user with no password is a token
-  return user !== undefined && pass === undefined ? { servers, token: user, display: `${u0.protocol}//***@${list}` } : { servers, user, pass, display };
+  return user !== undefined && pass === undefined
+    ? { servers, token: user, display: `${u0.protocol}//***@${list}` }
+    : { servers, user, pass, display };
 }
 
 export interface ConnectOptions {
@@ -65,7 +77,9 @@ export interface ConnectOptions {
   reconnectAttempts?: number;
 }
 
-export async function connectNats(o: ConnectOptions): Promise<{ nc: NatsConnection; jsm: JetStreamManager; target: NatsTarget }> {
+export async function connectNats(
+  o: ConnectOptions,
+): Promise<{ nc: NatsConnection; jsm: JetStreamManager; target: NatsTarget }> {
   const field = o.field ?? '--nats';
   const target = parseNatsUrl(o.url, field);
   let authenticator;
@@ -81,12 +95,20 @@ export async function connectNats(o: ConnectOptions): Promise<{ nc: NatsConnecti
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: target.servers, user: target.user, pass: target.pass, token: target.token, authenticator,
-      name: o.name, timeout: 5_000, maxReconnectAttempts: o.reconnectAttempts ?? 30, reconnectTimeWait: 2_000,
+      servers: target.servers,
+      user: target.user,
+      pass: target.pass,
+      token: target.token,
+      authenticator,
+      name: o.name,
+      timeout: 5_000,
+      maxReconnectAttempts: o.reconnectAttempts ?? 30,
+      reconnectTimeWait: 2_000,
     });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
-    if (/auth|permission/i.test(msg)) throw new InputError(`${field}: ${target.display} refused the credentials (${msg})`);
+    if (/auth|permission/i.test(msg))
+      throw new InputError(`${field}: ${target.display} refused the credentials (${msg})`);
     throw new InputError(`${field}: cannot connect to ${target.display}: ${msg}`);
   }
   let jsm: JetStreamManager;
@@ -94,7 +116,9 @@ export async function connectNats(o: ConnectOptions): Promise<{ nc: NatsConnecti
     jsm = await jetstreamManager(nc, { timeout: 5_000 });
   } catch (e) {
     await nc.close().catch(() => {});
-    throw new InputError(`${field}: ${target.display} has no JetStream (start nats-server with -js): ${(e as Error).message}`);
+    throw new InputError(
+      `${field}: ${target.display} has no JetStream (start nats-server with -js): ${(e as Error).message}`,
+    );
   }
   return { nc, jsm, target };
 }

@@ -8,10 +8,33 @@
  * finished twice, a re-issue racing the original) are counted in `duplicates` and dropped.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connectNats } from './connection.js';
-import { HeartbeatSchema, ResultSchema, RUNS_SUBJECT, WORK_KINDS, encodeWeights, names, parseJsonBytes, resultValueSchemas, retrying, type Heartbeat, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import {
+  HeartbeatSchema,
+  ResultSchema,
+  RUNS_SUBJECT,
+  WORK_KINDS,
+  encodeWeights,
+  names,
+  parseJsonBytes,
+  resultValueSchemas,
+  retrying,
+  type Heartbeat,
+  type RemoteRole,
+  type RunInfo,
+  type WorkKind,
+} from './protocol.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 
 export interface NatsCoordinatorOptions {
@@ -58,7 +81,11 @@ export class NatsCoordinator {
   }
 
   async start(now: () => number): Promise<void> {
-    const c = await connectNats({ url: this.o.url, credsFile: this.o.credsFile, name: `e3sim coordinator ${this.o.info.run}` });
+    const c = await connectNats({
+      url: this.o.url,
+      credsFile: this.o.credsFile,
+      name: `e3sim coordinator ${this.o.info.run}`,
+    });
     this.nc = c.nc;
     this.jsm = c.jsm;
     this.display = c.target.display;
@@ -67,32 +94,57 @@ export class NatsCoordinator {
     // A fresh run starts from empty queues (a resumed one re-plans its in-flight work itself).
     for (const s of [n.stream, n.resultsStream]) await this.jsm.streams.delete(s).catch(() => false);
     await this.jsm.streams.add({
-      name: n.stream, subjects: WORK_KINDS.map((k) => n.work(k)), retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File, max_msgs: this.o.queueMax, duplicate_window: 120_000_000_000,
+      name: n.stream,
+      subjects: WORK_KINDS.map((k) => n.work(k)),
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_msgs: this.o.queueMax,
+      duplicate_window: 120_000_000_000,
     });
     for (const kind of WORK_KINDS) {
       await this.jsm.consumers.add(n.stream, {
-        durable_name: kind, filter_subject: n.work(kind), ack_policy: AckPolicy.Explicit,
-        ack_wait: this.o.info.ackWaitMs * 1_000_000, max_deliver: 20, max_ack_pending: 1_000,
+        durable_name: kind,
+        filter_subject: n.work(kind),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: this.o.info.ackWaitMs * 1_000_000,
+        max_deliver: 20,
+        max_ack_pending: 1_000,
       });
     }
-    await this.jsm.streams.add({ name: n.resultsStream, subjects: [n.results], storage: StorageType.File, max_msgs: 100_000, max_age: 3_600_000_000_000 });
-    await this.jsm.consumers.add(n.resultsStream, { durable_name: 'coordinator', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000 });
+    await this.jsm.streams.add({
+      name: n.resultsStream,
+      subjects: [n.results],
+      storage: StorageType.File,
+      max_msgs: 100_000,
+      max_age: 3_600_000_000_000,
+    });
+    await this.jsm.consumers.add(n.resultsStream, {
+      durable_name: 'coordinator',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30_000_000_000,
+    });
     const objm = new Objm(this.nc);
-    await objm.open(n.weights).then((s) => s.destroy()).catch(() => false);
+    await objm
+      .open(n.weights)
+      .then((s) => s.destroy())
+      .catch(() => false);
     this.store = await objm.create(n.weights, { storage: StorageType.File });
 
     const info = JSON.stringify(this.o.info);
     this.subs.push(this.nc.subscribe(n.info, { callback: (_e, m) => void m.respond(info) }));
     this.subs.push(this.nc.subscribe(RUNS_SUBJECT, { callback: (_e, m) => void m.respond(info) }));
-    this.subs.push(this.nc.subscribe(n.heartbeats, {
-      callback: (_e, m) => {
-        const hb = HeartbeatSchema.safeParse(parseJsonBytes(m.data));
-        if (!hb.success) return;
-        if (!this.workers.has(hb.data.worker)) this.o.log(`worker joined: ${hb.data.worker} (${hb.data.role}, pid ${hb.data.pid} on ${hb.data.host})`);
-        this.workers.set(hb.data.worker, { ...hb.data, seenMs: now() });
-      },
-    }));
+    this.subs.push(
+      this.nc.subscribe(n.heartbeats, {
+        callback: (_e, m) => {
+          const hb = HeartbeatSchema.safeParse(parseJsonBytes(m.data));
+          if (!hb.success) return;
+          if (!this.workers.has(hb.data.worker))
+            this.o.log(`worker joined: ${hb.data.worker} (${hb.data.role}, pid ${hb.data.pid} on ${hb.data.host})`);
+          this.workers.set(hb.data.worker, { ...hb.data, seenMs: now() });
+        },
+      }),
+    );
     void this.watchStatus();
     void this.readResults();
     // Once a second: workers silent for longer than the ack wait (+3 s) are reported gone, and
@@ -112,7 +164,9 @@ export class NatsCoordinator {
     const out: Record<RemoteRole, number> = { sampler: 0, verifier: 0, grader: 0 };
     for (const [id, w] of this.workers) {
       if (now - w.seenMs > withinMs) {
-        this.o.log(`worker left: ${id} (${w.role}; no heartbeat for ${((now - w.seenMs) / 1000).toFixed(1)} s): its unacked work is redelivered after the ack wait`);
+        this.o.log(
+          `worker left: ${id} (${w.role}; no heartbeat for ${((now - w.seenMs) / 1000).toFixed(1)} s): its unacked work is redelivered after the ack wait`,
+        );
         this.workers.delete(id);
       } else out[w.role]++;
     }
@@ -149,7 +203,9 @@ export class NatsCoordinator {
   private accept(raw: unknown): void {
     const r = ResultSchema.safeParse(raw);
     if (!r.success) {
-      this.o.log(`NATS: malformed result dropped (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message})`);
+      this.o.log(
+        `NATS: malformed result dropped (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message})`,
+      );
       return;
     }
     const p = this.pending.get(r.data.id);
@@ -161,11 +217,19 @@ export class NatsCoordinator {
     this.attempts.delete(r.data.id);
     if (r.data.delivery > 1) {
       this.redelivered++;
-      this.o.log(`NATS: ${r.data.kind} ${r.data.id} done by ${r.data.worker} on delivery ${r.data.delivery} (redelivered)`);
+      this.o.log(
+        `NATS: ${r.data.kind} ${r.data.id} done by ${r.data.worker} on delivery ${r.data.delivery} (redelivered)`,
+      );
     }
-    if (!r.data.ok) return p.reject(new Error(`${r.data.kind} ${r.data.id} failed on ${r.data.worker}: ${r.data.error}`));
+    if (!r.data.ok)
+      return p.reject(new Error(`${r.data.kind} ${r.data.id} failed on ${r.data.worker}: ${r.data.error}`));
     const v = resultValueSchemas[r.data.kind].safeParse(r.data.value);
-    if (!v.success) return p.reject(new Error(`${r.data.kind} ${r.data.id} from ${r.data.worker}: malformed result: ${v.error.issues[0]?.path.join('.')}: ${v.error.issues[0]?.message}`));
+    if (!v.success)
+      return p.reject(
+        new Error(
+          `${r.data.kind} ${r.data.id} from ${r.data.worker}: malformed result: ${v.error.issues[0]?.path.join('.')}: ${v.error.issues[0]?.message}`,
+        ),
+      );
     p.resolve(v.data);
   }
 
@@ -189,7 +253,12 @@ export class NatsCoordinator {
 
   /** Publishes through a server outage of up to 60 s; JetStream de-duplicates re-published work by msgID. */
   private retrying<T>(what: string, f: () => Promise<T>): Promise<T> {
-    return retrying(f, { tries: 60, delayMs: 1_000, stop: () => this.closed, onRetry: (e) => this.o.log(`NATS: ${what}: ${e.message}; retrying for up to 60 s`) });
+    return retrying(f, {
+      tries: 60,
+      delayMs: 1_000,
+      stop: () => this.closed,
+      onRetry: (e) => this.o.log(`NATS: ${what}: ${e.message}; retrying for up to 60 s`),
+    });
   }
 
   weightsReady(version: number): Promise<void> {
@@ -211,12 +280,23 @@ export class NatsCoordinator {
         this.pending.set(id, entry);
       } else {
         const prev = entry;
-        entry = { resolve: (v) => { prev.resolve(v); resolve(v as T); }, reject: (e) => { prev.reject(e); reject(e); } };
+        entry = {
+          resolve: (v) => {
+            prev.resolve(v);
+            resolve(v as T);
+          },
+          reject: (e) => {
+            prev.reject(e);
+            reject(e);
+          },
+        };
         this.pending.set(id, entry);
       }
     });
     const body = JSON.stringify({ kind, id, attempt, payload });
-    const publish = this.retrying(`${kind} ${id}`, () => this.js.publish(this.n.work(kind), body, { msgID: `${kind}:${id}#${attempt}` })).then(() => {
+    const publish = this.retrying(`${kind} ${id}`, () =>
+      this.js.publish(this.n.work(kind), body, { msgID: `${kind}:${id}#${attempt}` }),
+    ).then(() => {
       this.published++;
     });
     let timer: NodeJS.Timeout | undefined;

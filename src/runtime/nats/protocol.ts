@@ -62,12 +62,17 @@ export const GenerateWorkSchema = GenerateSchema.extend({ weightsVersion: z.numb
 export type GenerateWork = Generate & { weightsVersion: number };
 
 export const VerifyWorkSchema = z.object({
-  numbers: z.array(z.number().int()), target: z.number().int(), completions: z.array(z.array(z.number().int())),
-  fault: z.enum(['crash', 'hang']).nullable(), slowFactor: z.number().min(1),
+  numbers: z.array(z.number().int()),
+  target: z.number().int(),
+  completions: z.array(z.array(z.number().int())),
+  fault: z.enum(['crash', 'hang']).nullable(),
+  slowFactor: z.number().min(1),
 });
 
 export const GradeWorkSchema = z.object({
-  job: z.object({ jobId: z.string(), step: z.number().int(), problemId: z.string(), rollouts: z.array(z.unknown()) }).passthrough(),
+  job: z
+    .object({ jobId: z.string(), step: z.number().int(), problemId: z.string(), rollouts: z.array(z.unknown()) })
+    .passthrough(),
   verdicts: z.array(VerdictSchema).nullable(),
 });
 
@@ -92,9 +97,20 @@ export const ResultSchema = z.object({
 });
 export type WorkResult = z.infer<typeof ResultSchema>;
 
-export const resultValueSchemas = { generate: RolloutsSchema, verify: VerdictSchema.array(), grade: z.unknown() } as const;
+export const resultValueSchemas = {
+  generate: RolloutsSchema,
+  verify: VerdictSchema.array(),
+  grade: z.unknown(),
+} as const;
 
-export const HeartbeatSchema = z.object({ worker: z.string(), role: z.enum(ROLES), pid: z.number().int(), host: z.string(), version: z.number().int(), busy: z.boolean() });
+export const HeartbeatSchema = z.object({
+  worker: z.string(),
+  role: z.enum(ROLES),
+  pid: z.number().int(),
+  host: z.string(),
+  version: z.number().int(),
+  busy: z.boolean(),
+});
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
 /** Weights as one blob: u32 manifest length, manifest JSON, then the float32 data (little endian). */
@@ -133,7 +149,10 @@ export function parseJsonBytes(data: Uint8Array): unknown {
  * client reconnects meanwhile); gives up early once `stop()` says so. `onRetry` hears the first
  * failure.
  */
-export async function retrying<T>(f: () => Promise<T>, o: { tries: number; delayMs: number; stop?: () => boolean; onRetry?: (e: Error) => void }): Promise<T> {
+export async function retrying<T>(
+  f: () => Promise<T>,
+  o: { tries: number; delayMs: number; stop?: () => boolean; onRetry?: (e: Error) => void },
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await f();

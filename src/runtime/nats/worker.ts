@@ -13,7 +13,23 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { transfer } from 'comlink';
 import { connectNats } from './connection.js';
-import { GenerateWorkSchema, GradeWorkSchema, HEARTBEAT_MS, KIND_OF_ROLE, RUNS_SUBJECT, RunInfoSchema, VerifyWorkSchema, WorkSchema, decodeWeights, names, parseJsonBytes, retrying, type RemoteRole, type RunInfo, type WorkKind } from './protocol.js';
+import {
+  GenerateWorkSchema,
+  GradeWorkSchema,
+  HEARTBEAT_MS,
+  KIND_OF_ROLE,
+  RUNS_SUBJECT,
+  RunInfoSchema,
+  VerifyWorkSchema,
+  WorkSchema,
+  decodeWeights,
+  names,
+  parseJsonBytes,
+  retrying,
+  type RemoteRole,
+  type RunInfo,
+  type WorkKind,
+} from './protocol.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
 import { WorkerHandle, postWeights } from '../workers.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
@@ -56,7 +72,10 @@ async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
       const m = await nc.request(subject, '', { timeout: 2_000 });
       const info = RunInfoSchema.safeParse(JSON.parse(new TextDecoder().decode(m.data)));
       if (!info.success) throw new Error(`malformed run info: ${info.error.issues[0]?.message}`);
-      if (!info.data.remote.includes(o.role)) throw new InputError(`--role ${o.role}: run ${info.data.run} keeps its ${o.role}s local (remote roles: ${info.data.remote.join(', ') || 'none'})`);
+      if (!info.data.remote.includes(o.role))
+        throw new InputError(
+          `--role ${o.role}: run ${info.data.run} keeps its ${o.role}s local (remote roles: ${info.data.remote.join(', ') || 'none'})`,
+        );
       return info.data;
     } catch (e) {
       if (e instanceof InputError) throw e;
@@ -64,7 +83,9 @@ async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
       await sleep(500);
     }
   }
-  throw new NoRunError(`no coordinator answered on ${subject} within ${o.waitMs} ms (${last}); start \`e3sim train --transport nats\` first${o.run ? ` or check --run ${o.run}` : ''}`);
+  throw new NoRunError(
+    `no coordinator answered on ${subject} within ${o.waitMs} ms (${last}); start \`e3sim train --transport nats\` first${o.run ? ` or check --run ${o.run}` : ''}`,
+  );
 }
 
 export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Promise<{ items: number }> {
@@ -102,7 +123,24 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         const handle = new WorkerHandle<SamplerApi>(`${o.id} sampler thread`, 'sampler.worker.ts');
         const { port1, port2 } = new MessageChannel();
         const data = w.data.slice();
-        await handle.call('init', (api) => api.init(transfer({ backend: o.backend, config: info.gptConfig, weights: { manifest: w.manifest, data }, version: v, weightsPort: port2, samplerId: o.id }, [data.buffer, port2 as unknown as Transferable])), 120_000);
+        await handle.call(
+          'init',
+          (api) =>
+            api.init(
+              transfer(
+                {
+                  backend: o.backend,
+                  config: info.gptConfig,
+                  weights: { manifest: w.manifest, data },
+                  version: v,
+                  weightsPort: port2,
+                  samplerId: o.id,
+                },
+                [data.buffer, port2 as unknown as Transferable],
+              ),
+            ),
+          120_000,
+        );
         thread = { handle, port: port1 };
         version = v;
       } else if (v > version) {
@@ -114,7 +152,10 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
 
     let busy = false;
     const hb = setInterval(() => {
-      nc.publish(n.heartbeat(o.id), JSON.stringify({ worker: o.id, role: o.role, pid: process.pid, host: os.hostname(), version, busy }));
+      nc.publish(
+        n.heartbeat(o.id),
+        JSON.stringify({ worker: o.id, role: o.role, pid: process.pid, host: os.hostname(), version, busy }),
+      );
     }, HEARTBEAT_MS);
     hb.unref();
 
@@ -130,7 +171,11 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         }
         const handle = await threadAt(req.weightsVersion);
         const { weightsVersion: _v, ...generate } = req;
-        return handle.call('generate', (api) => api.generate({ ...generate, fault: null, inflight: false }), GENERATE_TIMEOUT_MS);
+        return handle.call(
+          'generate',
+          (api) => api.generate({ ...generate, fault: null, inflight: false }),
+          GENERATE_TIMEOUT_MS,
+        );
       },
       verify: async (payload, firstDelivery) => {
         const t = VerifyWorkSchema.parse(payload);
@@ -141,7 +186,8 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     const handle = handlers[kind];
     const resultSubject = n.result(kind, o.id);
     // results ride out a server outage of up to 30 s, else the work is left for redelivery
-    const publishResult = (body: string) => retrying(() => js.publish(resultSubject, body), { tries: 30, delayMs: 1_000, stop: () => signal.aborted });
+    const publishResult = (body: string) =>
+      retrying(() => js.publish(resultSubject, body), { tries: 30, delayMs: 1_000, stop: () => signal.aborted });
 
     let items = 0;
     let consumer: Consumer | null = null;
@@ -175,13 +221,30 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       // coordinator's own timeout for it, so that a hung worker cannot hold an item for ever
       const tStart = o.now();
       const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
-      const keepAlive = setInterval(() => {
-        if (o.now() - tStart < itemMax) m.working();
-      }, Math.max(100, Math.floor(info.ackWaitMs / 3)));
+      const keepAlive = setInterval(
+        () => {
+          if (o.now() - tStart < itemMax) m.working();
+        },
+        Math.max(100, Math.floor(info.ackWaitMs / 3)),
+      );
       try {
-        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: true, value: await handle(w.data.payload, m.info.deliveryCount === 1) });
+        body = JSON.stringify({
+          kind,
+          id: w.data.id,
+          worker: o.id,
+          delivery: m.info.deliveryCount,
+          ok: true,
+          value: await handle(w.data.payload, m.info.deliveryCount === 1),
+        });
       } catch (e) {
-        body = JSON.stringify({ kind, id: w.data.id, worker: o.id, delivery: m.info.deliveryCount, ok: false, error: (e as Error).message });
+        body = JSON.stringify({
+          kind,
+          id: w.data.id,
+          worker: o.id,
+          delivery: m.info.deliveryCount,
+          ok: false,
+          error: (e as Error).message,
+        });
       } finally {
         clearInterval(keepAlive);
       }
@@ -189,7 +252,9 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         await publishResult(body);
         m.ack();
       } catch (e) {
-        o.log(`${o.id}: could not publish the result of ${kind} ${w.data.id}: ${(e as Error).message}; leaving it for redelivery`);
+        o.log(
+          `${o.id}: could not publish the result of ${kind} ${w.data.id}: ${(e as Error).message}; leaving it for redelivery`,
+        );
         m.nak();
       }
       busy = false;

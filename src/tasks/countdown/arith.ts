@@ -5,10 +5,19 @@ import { MAX_VALUE, type Op } from './tokenizer.js';
 export function applyOp(x: number, op: Op, y: number): number | null {
   let z: number;
   switch (op) {
-    case '+': z = x + y; break;
-    case '-': z = x - y; break;
-    case '*': z = x * y; break;
-    case '/': if (y === 0 || x % y !== 0) return null; z = x / y; break;
+    case '+':
+      z = x + y;
+      break;
+    case '-':
+      z = x - y;
+      break;
+    case '*':
+      z = x * y;
+      break;
+    case '/':
+      if (y === 0 || x % y !== 0) return null;
+      z = x / y;
+      break;
   }
   return z >= 0 && z <= MAX_VALUE ? z : null;
 }
@@ -16,10 +25,14 @@ export function applyOp(x: number, op: Op, y: number): number | null {
 /** The value `x op y` really has (for grading written arithmetic), null if undefined. */
 export function trueValue(x: number, op: Op, y: number): number | null {
   switch (op) {
-    case '+': return x + y;
-    case '-': return x - y;
-    case '*': return x * y;
-    case '/': return y === 0 || x % y !== 0 ? null : x / y;
+    case '+':
+      return x + y;
+    case '-':
+      return x - y;
+    case '*':
+      return x * y;
+    case '/':
+      return y === 0 || x % y !== 0 ? null : x / y;
   }
 }
 

@@ -31,7 +31,9 @@ export interface Problem {
 
 export function checkDifficulty(d: number, field = '--difficulty'): number {
   if (!Number.isInteger(d) || d < MIN_DIFFICULTY || d > MAX_DIFFICULTY) {
-    throw new InputError(`${field}: expected an integer number count in ${MIN_DIFFICULTY}..${MAX_DIFFICULTY}, got ${d}`);
+    throw new InputError(
+      `${field}: expected an integer number count in ${MIN_DIFFICULTY}..${MAX_DIFFICULTY}, got ${d}`,
+    );
   }
   return d;
 }
@@ -83,7 +85,10 @@ export function evalSet(seed: number | string, difficulty: number, n: number): P
   const seen = new Set<string>();
   const out: Problem[] = [];
   for (let tries = 0; out.length < n; tries++) {
-    if (tries > 50 * n + 10_000) throw new InputError(`countdown: only ${out.length} distinct held-out problems of difficulty ${difficulty} exist; asked for ${n}`);
+    if (tries > 50 * n + 10_000)
+      throw new InputError(
+        `countdown: only ${out.length} distinct held-out problems of difficulty ${difficulty} exist; asked for ${n}`,
+      );
     const p = generateProblem(rng, difficulty, 'eval');
     if (seen.has(p.id)) continue;
     seen.add(p.id);
@@ -112,13 +117,14 @@ export function solveChains(p: Pick<Problem, 'numbers' | 'target'>, limit = 32, 
       used[i] = true;
       const y = p.numbers[i]!;
       if (depth === 0) go(y, 1);
-      else for (const op of OPS) {
-        const z = applyOp(x, op, y);
-        if (z === null) continue;
-        steps.push({ x, op, y, z });
-        go(z, depth + 1);
-        steps.pop();
-      }
+      else
+        for (const op of OPS) {
+          const z = applyOp(x, op, y);
+          if (z === null) continue;
+          steps.push({ x, op, y, z });
+          go(z, depth + 1);
+          steps.pop();
+        }
       used[i] = false;
     }
   };

@@ -33,7 +33,12 @@ export const SynthKnobsSchema = z.object({
 export type SynthKnobs = z.infer<typeof SynthKnobsSchema>;
 
 /** Chosen by measurement (docs/REPRODUCTION.md "Base model v2"): 0.6 and 0.8 tried; the model's held-out attempt success is ≈ a quarter of the knob. */
-export const BASE_KNOBS: SynthKnobs = { generationSkill: 0.8, verifyAccuracy: 1, continueProb: 0.1, longFraction: 0.15 };
+export const BASE_KNOBS: SynthKnobs = {
+  generationSkill: 0.8,
+  verifyAccuracy: 1,
+  continueProb: 0.1,
+  longFraction: 0.15,
+};
 export const NOVERIFY_KNOBS: SynthKnobs = { ...BASE_KNOBS, verifyAccuracy: 0.5 };
 
 /** Draws of a random chain before giving up on finding an untried non-solution (then a repeat is allowed). */
@@ -54,7 +59,8 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
   const per = attemptLength(p.difficulty);
   const answerLen = per + 1; // 'A' + chain + EOS
   const room = contextLength - prompt.length - answerLen;
-  if (room < per) throw new RangeError(`synth: context ${contextLength} too short for a difficulty-${p.difficulty} trace`);
+  if (room < per)
+    throw new RangeError(`synth: context ${contextLength} too short for a difficulty-${p.difficulty} trace`);
   const long = rng.bernoulli(knobs.longFraction);
   const solutions = solveChains(p, 64, p.difficulty <= 4 ? 200_000 : 20_000);
   if (solutions.length === 0) solutions.push(p.witness);
@@ -63,7 +69,9 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
   const solvedList: boolean[] = [];
   let last: Step[] = [];
   for (;;) {
-    const steps = (rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ?? pickNonSolution(p, tried, rng);
+    const steps =
+      (rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ??
+      pickNonSolution(p, tried, rng);
     tried.add(chainKey(steps));
     const solved = steps.at(-1)!.z === p.target;
     const believed = rng.bernoulli(knobs.verifyAccuracy) ? solved : !solved;

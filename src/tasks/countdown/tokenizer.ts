@@ -36,7 +36,8 @@ export type Op = (typeof OPS)[number];
 export const OP_TOKEN: Record<Op, number> = { '+': PLUS, '-': MINUS, '*': TIMES, '/': DIVIDE };
 
 export function numberToken(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_VALUE) throw new RangeError(`countdown tokenizer: ${n} is not an integer in 0..${MAX_VALUE}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_VALUE)
+    throw new RangeError(`countdown tokenizer: ${n} is not an integer in 0..${MAX_VALUE}`);
   return NUMBER_BASE + n;
 }
 
@@ -58,7 +59,9 @@ export function opOf(t: number): Op {
 
 /** Token ids -> text, space separated; ids outside the vocabulary render as `<?id>`. */
 export function decode(tokens: readonly number[]): string {
-  return tokens.map((t) => (t >= 0 && t < NUMBER_BASE ? SYMBOLS[t]! : isNumberToken(t) ? String(tokenValue(t)) : `<?${t}>`)).join(' ');
+  return tokens
+    .map((t) => (t >= 0 && t < NUMBER_BASE ? SYMBOLS[t]! : isNumberToken(t) ? String(tokenValue(t)) : `<?${t}>`))
+    .join(' ');
 }
 
 const SYMBOL_ID = new Map<string, number>(SYMBOLS.map((s, i) => [s, i]));
@@ -72,7 +75,8 @@ export function encode(text: string): number[] {
     if (/^\s*$/.test(text.slice(pos))) break;
     re.lastIndex = pos;
     const m = re.exec(text);
-    if (!m) throw new InputError(`countdown tokenizer: unexpected text at character ${pos}: '${text.slice(pos, pos + 12)}'`);
+    if (!m)
+      throw new InputError(`countdown tokenizer: unexpected text at character ${pos}: '${text.slice(pos, pos + 12)}'`);
     const tok = m[1]!;
     out.push(/^\d+$/.test(tok) ? numberToken(Number(tok)) : SYMBOL_ID.get(tok)!);
     pos = re.lastIndex;

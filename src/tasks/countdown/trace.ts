@@ -1,8 +1,22 @@
 /** Building and parsing Countdown traces (the grammar is in tokenizer.ts). */
 import { trueValue, type Step } from './arith.js';
 import {
-  ANSWER, BAR, BOS, CHECK, COLON, COMMA, CROSS, EOS, EQUALS, OP_TOKEN, TARGET,
-  isNumberToken, isOpToken, numberToken, opOf, tokenValue,
+  ANSWER,
+  BAR,
+  BOS,
+  CHECK,
+  COLON,
+  COMMA,
+  CROSS,
+  EOS,
+  EQUALS,
+  OP_TOKEN,
+  TARGET,
+  isNumberToken,
+  isOpToken,
+  numberToken,
+  opOf,
+  tokenValue,
 } from './tokenizer.js';
 import type { Problem } from './problems.js';
 
@@ -117,4 +131,3 @@ export function parseTrace(completion: readonly number[]): ParsedTrace {
     length: eosAt >= 0 ? eosAt + 1 : completion.length,
   };
 }
-
