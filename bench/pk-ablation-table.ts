@@ -27,16 +27,20 @@ for (const file of process.argv.slice(2)) {
     runs: Run[];
   };
   const c = j.config;
+  const updatesOf = (r: Run) => r.log.reduce((a, b) => a + b.updates, 0);
   const settings = `${j.preset}: ${c.actions} actions, ${c.advantage}, G ${c.groupSize}, ${c.optimizer} lr ${c.lr}, ${c.steps} iterations`;
   for (const arm of ['keep', 'mask'] as const) {
     const runs = j.runs.filter((r) => r.summary.negatives === arm);
     if (runs.length === 0) continue;
     console.log(
-      `| ${path.basename(file, '.json')} | ${arm} | ${settings} | ${cell(runs, (r) => r.summary.expectedLengthStart)} | ${cell(runs, (r) => at(r, AT)?.meanLength ?? null)} | ` +
+      `| ${path.basename(file, '.json')} | ${arm} | ${settings} | ${cell(runs, (r) => r.summary.expectedLengthStart)}` +
+        ` | ${cell(runs, (r) => at(r, AT)?.meanLength ?? null)} | ` +
         `${cell(runs, (r) => r.summary.lengthPeak)} (${cell(runs, (r) => r.summary.lengthPeakStep, 0)}) | ` +
-        `${cell(runs, (r) => r.summary.pStopStart, 4)} → ${cell(runs, (r) => at(r, AT)?.pStop ?? null, 4)} → ${cell(runs, (r) => r.summary.pStopEnd, 4)} | ` +
-        `${cell(runs, (r) => r.summary.iterationOfTransition, 0)} | ${cell(runs, (r) => r.summary.entropyStart, 3)} → ${cell(runs, (r) => r.summary.entropyPeak, 3)} | ` +
-        `${cell(runs, (r) => r.summary.expectedLengthMaxChange, 3)} | ${cell(runs, (r) => r.log.reduce((a, b) => a + b.updates, 0), 0)} |`,
+        (`${cell(runs, (r) => r.summary.pStopStart, 4)} → ${cell(runs, (r) => at(r, AT)?.pStop ?? null, 4)}` +
+          ` → ${cell(runs, (r) => r.summary.pStopEnd, 4)} | `) +
+        (`${cell(runs, (r) => r.summary.iterationOfTransition, 0)} | ${cell(runs, (r) => r.summary.entropyStart, 3)}` +
+          ` → ${cell(runs, (r) => r.summary.entropyPeak, 3)} | `) +
+        (`${cell(runs, (r) => r.summary.expectedLengthMaxChange, 3)} | ${cell(runs, (r) => updatesOf(r), 0)}` + ` |`),
     );
   }
 }

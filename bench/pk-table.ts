@@ -95,7 +95,8 @@ for (const r of k) {
   console.log(
     `- keep seed ${s.seed}: start ${s.lengthStart.toFixed(2)} in 11–15 ${s.lengthStart >= 11 && s.lengthStart <= 15 ? 'yes' : 'NO'}; ` +
       `peak ${s.lengthPeak.toFixed(1)} ≥ 40 and ≥ 3× start ${s.lengthPeak >= 40 && s.lengthPeak >= 3 * s.lengthStart ? 'yes' : 'NO'}; peak before the transition ${peakBefore ? 'yes' : 'NO'}; ` +
-      `transition ${s.iterationOfTransition ?? 'none'} ≤ 6000 ${s.iterationOfTransition !== null && s.iterationOfTransition <= 6000 ? 'yes' : 'NO'}; entropy rises before it ${hBefore ? 'yes' : 'NO'}`,
+      (`transition ${s.iterationOfTransition ?? 'none'} ≤ 6000 ${s.iterationOfTransition !== null && s.iterationOfTransition <= 6000 ? 'yes' : 'NO'}` +
+        `; entropy rises before it ${hBefore ? 'yes' : 'NO'}`),
   );
 }
 for (const r of m) {

@@ -1,8 +1,11 @@
 // Re-renders a finished staleness sweep's results.md from its results.json (with the current table code) and
-// prints the pivot tables of docs/STALENESS.md:  npx tsx bench/staleness-pivot.ts examples/scenarios/staleness-sweep.yaml runs/scenarios/staleness-sweep
+// prints the pivot tables of docs/STALENESS.md:  npx tsx bench/staleness-pivot.ts
+// examples/scenarios/staleness-sweep.yaml runs/scenarios/staleness-sweep
 import fs from 'node:fs';
 import { loadScenario, resultsMarkdown, type CellResult } from '../src/sim/scenario.js';
 import { formatSpread, spread } from '../src/util/stats.js';
+
+const mean = (xs: number[]) => xs.reduce((a, v) => a + v, 0) / xs.length;
 const [file, dir] = [process.argv[2]!, process.argv[3]!];
 const { scenario } = loadScenario(file, false);
 const doc = JSON.parse(fs.readFileSync(`${dir}/results.json`, 'utf8')) as {
@@ -44,7 +47,7 @@ for (const [title, f, d] of [
           if (!xs.length) return '—';
           const main = agg(xs.map(f), d);
           return title.startsWith('mean staleness')
-            ? `${(xs.map(f).reduce((a, v) => a + v, 0) / xs.length).toFixed(2)} / ${Math.round(xs.map((x) => x.summary.rolloutsDroppedStale as number).reduce((a, v) => a + v, 0) / xs.length)}`
+            ? `${mean(xs.map(f)).toFixed(2)} / ${Math.round(mean(xs.map((x) => x.summary.rolloutsDroppedStale as number)))}`
             : main;
         })
         .join(' | ')} |`,

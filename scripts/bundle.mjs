@@ -40,12 +40,16 @@ const banner = [
   'const __dirname = __e3simDirname(__filename);',
 ].join('\n');
 
-/** The webgpu package looks for dist/<platform>-<arch>/dawn.node next to itself; in the bundle it sits beside e3sim.mjs. */
+/**
+ * The webgpu package looks for dist/<platform>-<arch>/dawn.node next to itself; in the bundle it sits beside
+ * e3sim.mjs.
+ */
 const dawnBeside = {
   name: 'dawn-beside-bundle',
   setup(build) {
     build.onLoad({ filter: /[\\/]node_modules[\\/]webgpu[\\/]index\.js$/ }, (args) => {
       const src = fs.readFileSync(args.path, 'utf8');
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the text searched for in webgpu's source
       const from = "join(__dirname, 'dist', `${process.platform}-${arch}`, 'dawn.node')";
       if (!src.includes(from))
         throw new Error(`webgpu/index.js changed: cannot find ${from}; update scripts/bundle.mjs`);

@@ -55,7 +55,8 @@ describe('e3sim experiment e3-countdown --quick', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(e3.filter((l) => l.type === undefined).map((l) => l.step)).toEqual([1, 2, 3, 4]); // each step once
-    expect(e3.filter((l) => l.type === undefined).map((l) => l.optimizerSteps)).toEqual([2, 2, 2, 2]); // learner.minibatches on the real clock
+    // learner.minibatches on the real clock
+    expect(e3.filter((l) => l.type === undefined).map((l) => l.optimizerSteps)).toEqual([2, 2, 2, 2]);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'e3', 'seed-0', 'done.json'), 'utf8')).resumed).toBe(true);
 
     const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));

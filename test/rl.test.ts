@@ -190,7 +190,8 @@ describe('negative gradients on the p^k bigram', () => {
     const stats = bigramPolicyStep(p, [ep], [-1], base, 0.5);
     expect(stats?.tokens).toBe(2);
     expect(p.prob(2, 4)).toBeLessThan(before);
-    // With GRPOMask the same step changes nothing: every token is masked (e3Loss's count of masked tokens is tested above).
+    // With GRPOMask the same step changes nothing: every token is masked (e3Loss's count of masked tokens is tested
+    // above).
     const q = BigramPolicy.fromValues(env, values);
     const masked = bigramPolicyStep(q, [ep], [-1], { ...base, negatives: 'mask' }, 0.5);
     expect(masked).toBeNull(); // every term masked: no gradient, no step

@@ -265,9 +265,10 @@ describe('virtual clock, compute: none', () => {
     const compute = new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1);
     const schedules: string[] = [];
     const generate = compute.generate.bind(compute);
-    compute.generate = (step, slots, budget, G, schedule) => (
-      schedules.push(`${step}:${JSON.stringify(schedule)}`), generate(step, slots, budget, G, schedule)
-    );
+    compute.generate = (step, slots, budget, G, schedule) => {
+      schedules.push(`${step}:${JSON.stringify(schedule)}`);
+      return generate(step, slots, budget, G, schedule);
+    };
     const e = new SimEngine({
       config: cfg,
       profile,

@@ -108,7 +108,8 @@ beforeAll(() => {
   ).eval;
   expect(ev.step).toBe(4);
   expect(ev.rows.map((r) => r.budget)).toEqual(SMOKE.eval.budgets);
-  // pass@k is a probability, rises with k, and pass@1 is a mean of c/n over the problems: a multiple of 1/(problems · samples)
+  // pass@k is a probability, rises with k, and pass@1 is a mean of c/n over the problems: a multiple of 1/(problems ·
+  // samples)
   const unit = 1 / (SMOKE.eval.problems * SMOKE.eval.samples);
   for (const r of ev.rows) {
     expect(r.passAt['1']).toBeGreaterThanOrEqual(0);

@@ -118,7 +118,8 @@ describe('tiny GPT', () => {
         rngs: prompts.map((_, i) => rng.fork(i)),
       });
     })();
-    expect(a.map((r) => r.tokens.slice(0, 5))).toEqual(noSwap.map((r) => r.tokens.slice(0, 5))); // before the swap: the same
+    // before the swap: the same
+    expect(a.map((r) => r.tokens.slice(0, 5))).toEqual(noSwap.map((r) => r.tokens.slice(0, 5)));
     expect(a.map((r) => r.tokens)).not.toEqual(noSwap.map((r) => r.tokens)); // after it: the other weights
     m.dispose();
   });

@@ -145,6 +145,7 @@ export async function runStress(
   const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
   fs.mkdirSync(work, { recursive: true });
   const timeout = o.processTimeoutMs ?? 120_000;
+  // biome-ignore lint/suspicious/noExplicitAny: a YAML tree edited in place
   const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, 'examples/smoke.yaml'), 'utf8')) as Record<string, any>;
   cfg.name = 'stress';
   cfg.model.checkpoint = path.join(ROOT, cfg.model.checkpoint);
@@ -273,7 +274,8 @@ export function stressTable(r: Awaited<ReturnType<typeof runStress>>): string {
   const rows = r.trials.map(
     (t) =>
       `| ${t.trial} | ${t.signal} at ${t.atMs} ms | ${t.phase} | ${t.exitCode} | ` +
-      `${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'} | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`,
+      (`${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'}` +
+        ` | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`),
   );
   return [
     '| trial | interruption | phase | exit | second interruption (during the resume) | resumes | outcome |',

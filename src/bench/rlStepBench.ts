@@ -79,7 +79,8 @@ export function runRlStepBench(
       );
     });
     t['verify + grade'] = o.now() - t0;
-    // The scoring passes gptRlStep makes before its first step, timed alone; the update's own time minus them is the optimiser steps.
+    // The scoring passes gptRlStep makes before its first step, timed alone; the update's own time minus them is the
+    // optimiser steps.
     const slices = minibatchSlices(train, s.minibatches).map((rs) =>
       padRollouts(rs, PAD, model.config.contextLength, 0),
     );

@@ -18,7 +18,10 @@ export interface TopologyBenchResult {
   syncTokensPerSec: number;
   asyncTokensPerSec: number;
   speedup: number;
-  /** Median over the async runs (each run's figures are in `runs`): the share of (sampler + learner) × wall time spent neither computing nor moving weights — waiting for the other side included. */
+  /**
+   * Median over the async runs (each run's figures are in `runs`): the share of (sampler + learner) × wall time spent
+   * neither computing nor moving weights — waiting for the other side included.
+   */
   overheadFraction: number;
   /**
    * Median over the async runs of 1 − (busiest actor's compute + transfer) / wall: the time the
@@ -26,7 +29,10 @@ export interface TopologyBenchResult {
    * fill at the start), not waiting that a faster bottleneck would remove.
    */
   criticalPathIdleFraction: number;
-  /** (S + L) / max(S, L) from the sync runs' sampler (S) and learner (L) compute: the best speedup overlap can give with two free cores. */
+  /**
+   * (S + L) / max(S, L) from the sync runs' sampler (S) and learner (L) compute: the best speedup overlap can give
+   * with two free cores.
+   */
   speedupBound: number;
   /**
    * Median over the async runs of the learner's idle share in steady state: from its first TRAIN
@@ -97,7 +103,9 @@ export async function runTopologyBench(o: {
         });
         const summary = await run.run();
         o.log?.(
-          `${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps} steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}%`,
+          `${policy}: ${summary.tokensPerSec.toFixed(0)} tokens/s over ${summary.steps}` +
+            ` steps (${(summary.wallMs / 1000).toFixed(1)} s), overhead ${(summary.overheadFraction * 100).toFixed(0)}` +
+            `%`,
         );
         runs.push({ policy, summary, steadyStateOverheadFraction: steadyIdle(dir, summary) });
       } finally {

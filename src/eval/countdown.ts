@@ -35,7 +35,10 @@ export interface Drawn {
   result: SampleResult;
 }
 
-/** Samples `samplesPerProblem` completions per problem; sequence (problem i, sample j) always uses the same Rng stream. */
+/**
+ * Samples `samplesPerProblem` completions per problem; sequence (problem i, sample j) always uses the same Rng
+ * stream.
+ */
 export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
   const all: { problem: Problem; sampleIndex: number }[] = [];
   job.problems.forEach((problem) => {

@@ -64,7 +64,9 @@ export function readDone(dir: string): CellDone | null {
   }
 }
 
-/** Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop). */
+/**
+ * Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop).
+ */
 export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
   const pending = o.cells.filter((c) => {

@@ -158,7 +158,8 @@ export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
   const steps = cfg.curriculum.stages.reduce((s, st) => s + st.steps, 0);
   return {
     name,
-    weight: 4 * steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + cfg.eval!.problems * cfg.eval!.samples, // a trained rollout ≈ 4 sampled ones
+    // a trained rollout ≈ 4 sampled ones
+    weight: 4 * steps * cfg.rollout.problemsPerStep * cfg.rollout.groupSize + cfg.eval!.problems * cfg.eval!.samples,
     start: (dir) => ['train', '--config', cfgFile, '--out', dir, '--quiet'],
     resume: (dir) => ['train', '--resume', dir, '--quiet'],
     resumable: (dir) => fs.existsSync(path.join(dir, 'checkpoints', 'latest')),

@@ -165,7 +165,10 @@ export interface PkSummary {
   lengthPeak: number;
   lengthPeakStep: number;
   lengthEnd: number;
-  /** The initial policy's exact expected length, its largest logged value, its last, and the largest |E[len]/E[len]₀ − 1| over the log. */
+  /**
+   * The initial policy's exact expected length, its largest logged value, its last, and the largest |E[len]/E[len]₀ −
+   * 1| over the log.
+   */
   expectedLengthStart: number;
   expectedLengthPeak: number;
   expectedLengthEnd: number;

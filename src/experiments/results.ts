@@ -222,19 +222,25 @@ function renderMarkdown(arms: ExperimentSummary['arms'], diffs: ExperimentSummar
     `|---|---|${budgets.map(() => '---').join('|')}|---|---|---|---|---|---|---|`,
     ...Object.entries(arms).map(([arm, a]) => {
       const top = a.budgets.find((b) => b.budget === 4 * B_TR);
-      return `| ${arm} | ${a.seeds} | ${budgets
-        .map((b) => {
+      const cells = [
+        arm,
+        String(a.seeds),
+        ...budgets.map((b) => {
           const x = a.budgets.find((y) => y.budget === b);
           return x ? `${formatCi(x.pass1)} ${seedVals(x.pass1PerSeed)}` : '—';
-        })
-        .join(
-          ' | ',
-        )} | ${formatCi(top?.pass4)} | ${formatCi(a.gain4x?.ci)} | ${a.ratio4x?.toFixed(2) ?? '—'} | ${top?.entropy.toFixed(3) ?? '—'} | ${top?.uniqueAttempts.toFixed(2) ?? '—'} | ${a.finalLength?.toFixed(1) ?? '—'} | ${
+        }),
+        formatCi(top?.pass4),
+        formatCi(a.gain4x?.ci),
+        a.ratio4x?.toFixed(2) ?? '—',
+        top?.entropy.toFixed(3) ?? '—',
+        top?.uniqueAttempts.toFixed(2) ?? '—',
+        a.finalLength?.toFixed(1) ?? '—',
         a.budgetChoices
           .filter((c) => c.length)
           .map((c) => c.join('→'))
-          .join('; ') || '—'
-      } |`;
+          .join('; ') || '—',
+      ];
+      return `| ${cells.join(' | ')} |`;
     }),
     '',
     'Paired differences of pass@1 (same seed, same problems, same sample streams):',

@@ -11,7 +11,7 @@ import { Rng } from '../util/rng.js';
 import { Gpt, parameterShapes } from './transformer/model.js';
 import { Adam } from './transformer/adam.js';
 import { tokenLogprobsTensor } from './transformer/logprobs.js';
-import { GptConfigSchema, type GptConfig } from './transformer/config.js';
+import { GptConfigSchema } from './transformer/config.js';
 import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { generateProblem } from '../tasks/countdown/problems.js';
 import { synthesizeTrace, SynthKnobsSchema } from '../tasks/countdown/synth.js';

@@ -20,7 +20,6 @@
  *              exceeds maxLag are masked out
  */
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
 import { stopGradient } from '../tensor/detach.js';
 
 export { CorrectionSchema, LossConfigSchema, type Correction, type LossConfig } from './lossConfig.js';

@@ -28,7 +28,10 @@ export const StageSchema = z
     /** The stage's data: a number count, or difficulty buckets measured on the starting policy (curriculum.pool). */
     difficulty: int(3, 6).optional(),
     buckets: z.array(z.enum(BUCKETS)).min(1).optional(),
-    /** Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its context. */
+    /**
+     * Fixed budget (required unless curriculum.kind is coupled, which picks it); the real model clamps it to its
+     * context.
+     */
     budgetTokens: int(1, 65_536).optional(),
     /** Learner steps in this stage (the most, when passThreshold or plateau can end it earlier). */
     steps: int(1, MAX_STEPS),
@@ -113,7 +116,10 @@ export const TrainConfigSchema = z
         negatives: z.enum(['keep', 'mask']).default('keep'),
         aggregation: z.enum(['token-mean', 'seq-mean-token-mean']).default('token-mean'),
         correction: CorrectionSchema.default({ kind: 'none' }),
-        /** Disjoint slices of each rollout batch, one Adam step each (π_prox of decoupled PPO = the policy at the batch's start). */
+        /**
+         * Disjoint slices of each rollout batch, one Adam step each (π_prox of decoupled PPO = the policy at the
+         * batch's start).
+         */
         minibatches: int(1, 256).default(1),
         /** Passes over the slices per batch. */
         epochs: int(1, 4).default(1),
@@ -142,7 +148,10 @@ export const TrainConfigSchema = z
       .default({ policy: 'sync' }),
     topology: z
       .object({
-        /** Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the virtual one. */
+        /**
+         * Sampler actors: worker threads on the real clock (at most REAL_CLOCK_THREADS_MAX), any number on the
+         * virtual one.
+         */
         samplers: int(1, 100_000).default(1),
         verifierThreads: int(1, 100_000).default(1),
         /**

@@ -22,7 +22,6 @@ import {
   evaluatorMachine,
 } from '../../machines/index.js';
 import type { VerifyJob } from '../../machines/verifier.js';
-import type { GradeJob } from '../../machines/grader.js';
 import type { TrainOutput } from '../../machines/learner.js';
 import type { Failure } from '../../machines/supervisor.js';
 import type { EvaluateResult } from '../../machines/evaluator.js';
@@ -52,7 +51,6 @@ import {
   type ScoredGroup,
   type TrainBatch,
   type TrainStats,
-  type VerdictMsg,
 } from './messages.js';
 import {
   Accounting,
@@ -144,7 +142,9 @@ export interface TrainOptions {
   nats?: { url: string; credsFile?: string };
 }
 
-/** What a sampler slot talks to: a worker thread, or (NATS transport) whichever remote sampler process takes the work. */
+/**
+ * What a sampler slot talks to: a worker thread, or (NATS transport) whichever remote sampler process takes the work.
+ */
 type SamplerEndpoint = Pick<WorkerHandle<SamplerApi>, 'call' | 'terminate'>;
 
 interface SamplerSlot {
@@ -214,7 +214,6 @@ export class TrainingRun {
   /** Batches trained since the last checkpoint (replayed after a learner restart). */
   private readonly sinceCheckpoint = new Map<number, TrainRollout[]>();
   private readonly formed = new Map<number, FormedBatch>();
-  private lastCheckpointStep = 0;
   private snapshot: Awaited<ReturnType<LearnerApi['snapshot']>> | null = null;
   private restarts: Record<string, number> = {};
   private stalenessMax = 0;
@@ -806,7 +805,8 @@ export class TrainingRun {
     );
     const t = setTimeout(() => {
       this.publicationTimers.delete(t);
-      if (!this.fatal && this.weights.has(version)) this.broadcastNow(version); // (gone: a newer version went out first)
+      // (gone: a newer version went out first)
+      if (!this.fatal && this.weights.has(version)) this.broadcastNow(version);
     }, pub.delayMs);
     this.publicationTimers.add(t);
   }
@@ -959,7 +959,6 @@ export class TrainingRun {
         state,
         keep: this.cfg.checkpoint.keep,
       });
-      this.lastCheckpointStep = this.version;
       for (const k of [...this.sinceCheckpoint.keys()]) if (k <= this.version) this.sinceCheckpoint.delete(k);
       this.log(`checkpoint step-${this.version}`);
     } finally {
@@ -1007,7 +1006,6 @@ export class TrainingRun {
       this.tokensGenerated = s.tokensGenerated;
       this.storeWeights(s.version, resume.weights);
       optimizer = resume.optimizer;
-      this.lastCheckpointStep = s.version;
       this.log(`resuming from checkpoint step-${s.version}`);
     } else {
       this.storeWeights(0, init.weights);
@@ -1119,7 +1117,8 @@ export class TrainingRun {
         actors: {
           grade: fromAsync(async ({ input }) => {
             run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
-            // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a failure)
+            // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a
+            // failure)
             const fault = run.faults.take('grader', input.job.job.step);
             if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
             if (fault === 'hang') {
@@ -1185,23 +1184,21 @@ export class TrainingRun {
         evaluatorMachine.provide({
           actors: {
             evaluate: fromAsync(async ({ input }) => {
-              const r: EvaluateResult = await run
-                .evalHandle()
-                .call(
-                  'evaluate',
-                  (api) =>
-                    api.evaluate({
-                      version: input.request.version,
-                      difficulty: ev.difficulty,
-                      problems: ev.problems,
-                      samples: ev.samples,
-                      budgets: input.request.budgets,
-                      ks: ev.ks,
-                      temperature: run.cfg.rollout.temperature,
-                      seed: run.cfg.seed,
-                    }),
-                  run.cfg.limits.samplerTimeoutMs,
-                );
+              const r: EvaluateResult = await run.evalHandle().call(
+                'evaluate',
+                (api) =>
+                  api.evaluate({
+                    version: input.request.version,
+                    difficulty: ev.difficulty,
+                    problems: ev.problems,
+                    samples: ev.samples,
+                    budgets: input.request.budgets,
+                    ks: ev.ks,
+                    temperature: run.cfg.rollout.temperature,
+                    seed: run.cfg.seed,
+                  }),
+                run.cfg.limits.samplerTimeoutMs,
+              );
               return r;
             }),
           },
@@ -1365,7 +1362,8 @@ export class TrainingRun {
             try {
               await run.start();
             } catch (e) {
-              if (e instanceof InputError) run.startInputError = e; // bad input stays bad input (exit 2), not a failed run
+              // bad input stays bad input (exit 2), not a failed run
+              if (e instanceof InputError) run.startInputError = e;
               throw e;
             }
           }),

@@ -81,7 +81,10 @@ export const SurrogateSchema = z
     /** Probability a rollout is correct. */
     passRate: z.number().min(0).max(1).default(0.3),
     promptTokens: z.number().int().min(1).max(1_000_000).default(16),
-    /** Completion lengths: lognormal with this median and sigma (drawn by quantile, 4,096 levels), capped at the budget. */
+    /**
+     * Completion lengths: lognormal with this median and sigma (drawn by quantile, 4,096 levels), capped at the
+     * budget.
+     */
     lengthMedian: z.number().positive().default(40),
     lengthSigma: z.number().min(0).max(5).default(0.5),
     /** A fraction of rollouts run `tailFactor` times longer (the long tail of reasoning traces). */

@@ -406,7 +406,10 @@ export class SimEngine {
     return ((step - 1) * this.perStep + slot) * this.G + j;
   }
 
-  /** Accounts a delivered group's rollouts as generated (state 1; later 2 trained, 3 dropped-stale, 4 dropped-invalid). */
+  /**
+   * Accounts a delivered group's rollouts as generated (state 1; later 2 trained, 3 dropped-stale, 4
+   * dropped-invalid).
+   */
   private markGenerated(step: number, g: GeneratedGroup): void {
     const base = this.rolloutIndex(step, g.slot, 0);
     let tokens = 0;
@@ -759,8 +762,10 @@ export class SimEngine {
     this.setLearner('publishing', event);
     let dt = this.cost.transferSeconds();
     for (const f of this.o.faults) {
-      if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0)
-        (dt += f.by), this.fired(`delay-publication:v${v}`);
+      if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0) {
+        dt += f.by;
+        this.fired(`delay-publication:v${v}`);
+      }
       if (f.kind === 'drop-publication' && f.version === v && l.publishAttempts === 0) {
         this.fired(`drop-publication:v${v}`);
         l.publishAttempts++;

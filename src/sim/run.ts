@@ -47,7 +47,10 @@ export interface VirtualRunResult {
   summary: Record<string, unknown>;
 }
 
-/** What `weights.bytes: model` means without a model (compute: none): a nominal 1 MB; set bytes in the profile for a real size. */
+/**
+ * What `weights.bytes: model` means without a model (compute: none): a nominal 1 MB; set bytes in the profile for a
+ * real size.
+ */
 const SURROGATE_MODEL_BYTES = 1_000_000;
 
 export async function makeCompute(config: TrainConfig, s: VirtualSettings): Promise<Compute> {

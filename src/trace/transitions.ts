@@ -50,7 +50,8 @@ export class TransitionLog {
     return (ev) => {
       this.extra?.(ev);
       if (ev.type !== '@xstate.snapshot') return;
-      if ((ev.actorRef as { sessionId?: string }).sessionId !== ev.rootId) return; // an invoked promise, not the role's machine
+      // an invoked promise, not the role's machine
+      if ((ev.actorRef as { sessionId?: string }).sessionId !== ev.rootId) return;
       const snap = ev.snapshot as { value?: unknown };
       if (snap.value === undefined) return;
       const to = stateName(snap.value);

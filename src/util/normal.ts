@@ -1,4 +1,7 @@
-/** The standard normal distribution's quantile function Φ⁻¹(p), by Acklam's rational approximation (relative error < 1.2e-9). */
+/**
+ * The standard normal distribution's quantile function Φ⁻¹(p), by Acklam's rational approximation (relative error <
+ * 1.2e-9).
+ */
 export function normalQuantile(p: number): number {
   const a = [
     -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,

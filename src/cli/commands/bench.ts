@@ -75,7 +75,9 @@ export function registerBench(program: Command): void {
           );
           for (const r of rows) {
             process.stdout.write(
-              `| ${r.name} | ${r.events.toLocaleString('en-US')} | ${r.simSeconds.toFixed(0)} | ${r.medianWallSeconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} |\n`,
+              `| ${r.name} | ${r.events.toLocaleString('en-US')} | ${r.simSeconds.toFixed(0)}` +
+                ` | ${r.medianWallSeconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')}` +
+                ` |\n`,
             );
           }
           return;
@@ -92,7 +94,11 @@ export function registerBench(program: Command): void {
           });
           if (o.json) return printJson(r);
           process.stdout.write(
-            `sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)} tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}% (in steady state: ${(r.steadyStateOverheadFraction * 100).toFixed(1)}%)\n`,
+            `sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)}` +
+              ` tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}` +
+              `x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}` +
+              `% (in steady state: ${(r.steadyStateOverheadFraction * 100).toFixed(1)}` +
+              `%)\n`,
           );
           return;
         }
@@ -128,7 +134,11 @@ export function registerBench(program: Command): void {
         });
         if (o.json) return printJson({ ...r, detail: backend.detail });
         process.stdout.write(
-          `${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)` : 'no training measured'}\n`,
+          `${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ` +
+            (o.train
+              ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)`
+              : 'no training measured') +
+            `\n`,
         );
       },
     );

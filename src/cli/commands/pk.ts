@@ -191,7 +191,10 @@ export function registerPk(program: Command): void {
           const t0 = wallNow();
           if (!f.json)
             process.stdout.write(
-              `# ${preset}, ${negatives}, seed ${seed}\n${'iteration'.padStart(9)} ${'episodes'.padStart(10)} ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)} ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)} ${'updates'.padStart(8)}\n`,
+              `# ${preset}, ${negatives}, seed ${seed}\n${'iteration'.padStart(9)} ${'episodes'.padStart(10)}` +
+                ` ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)}` +
+                ` ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)}` +
+                ` ${'updates'.padStart(8)}\n`,
             );
           const r = runPk({ ...settings, negatives, seed }, (row: PkLogRow) => {
             bar.update(row.step, {
@@ -201,7 +204,11 @@ export function registerPk(program: Command): void {
             });
             if (!f.json)
               process.stdout.write(
-                `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)} ${row.meanLength.toFixed(2).padStart(7)} ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)} ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)} ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}\n`,
+                `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)} ${row.meanLength.toFixed(2).padStart(7)}` +
+                  ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
+                  ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
+                  ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
+                  `\n`,
               );
           });
           bar.stop();
@@ -210,9 +217,14 @@ export function registerPk(program: Command): void {
           if (!f.json) {
             const s = r.summary;
             process.stdout.write(
-              `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)} → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}); ` +
+              `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}` +
+                `) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)}` +
+                ` → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}` +
+                `); ` +
                 `reward ${fmt(s.rewardEnd)}, transition (window reward ≥ 0.9) ${s.iterationOfTransition === null ? 'none' : `at ${s.iterationOfTransition}`}; ` +
-                `p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)} → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}; ` +
+                (`p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)}` +
+                  ` → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}` +
+                  `; `) +
                 (s.negativeStepsEntropyUpFraction === null
                   ? ''
                   : `negative-only updates that raised entropy ${fmt(s.negativeStepsEntropyUpFraction)} (argmax mass ${fmt(s.negativeStepsArgmaxMass)}); `) +

@@ -78,7 +78,12 @@ export function registerScenario(program: Command): void {
         log(
           `[${i + 1}/${cells.length}] ${cell.name}: ${r.status} in ${((wallNow() - c0) / 1000).toFixed(1)} s` +
             (r.status === 'done'
-              ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}/${s.staleness!.max}; lost ${s.rolloutsLost}${r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : ''})`
+              ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}` +
+                `/${s.staleness!.max}; lost ${s.rolloutsLost}` +
+                (r.trainPassLast !== null && scenario.compute === 'real'
+                  ? `; train pass ${r.trainPassLast.toFixed(3)}`
+                  : '') +
+                `)`
               : `: ${r.error}`),
         );
       }

@@ -242,7 +242,7 @@ export function registerTrain(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      let summary;
+      let summary: Awaited<ReturnType<typeof run.run>>;
       try {
         summary = await run.run();
       } finally {
@@ -255,7 +255,9 @@ export function registerTrain(program: Command): void {
       else {
         process.stdout.write(
           `${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
-            `${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid} invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax} (bound ${summary.stalenessBound}); ` +
+            (`${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid}` +
+              ` invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax}` +
+              ` (bound ${summary.stalenessBound}); `) +
             `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
         );
         process.stdout.write(evalTable(out));
@@ -284,7 +286,7 @@ async function trainVirtual(
       import('../../sim/run.js'),
       import('../../sim/policyCompute.js'),
     ]);
-  let settings;
+  let settings: ReturnType<typeof readVirtualSettings>;
   if (f.resume) {
     if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
       throw new InputError(
@@ -320,7 +322,7 @@ async function trainVirtual(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let result;
+  let result: Awaited<ReturnType<typeof runVirtual>>;
   try {
     result = await runVirtual({
       config: cfg,
@@ -350,7 +352,9 @@ async function trainVirtual(
     const st = s.staleness as Record<string, number>;
     process.stdout.write(
       `${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
-        `${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost} lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}); ${s.restarts} restarts\n`,
+        (`${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost}` +
+          ` lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}` +
+          `); ${s.restarts} restarts\n`),
     );
     process.stdout.write(`run directory: ${out}\n`);
     process.stdout.write(
@@ -362,7 +366,10 @@ async function trainVirtual(
   if (halted) process.exitCode = 130;
 }
 
-/** The run's held-out evaluations (metrics.jsonl "eval" lines): pass@1 per step, one column per test budget; '' when none. */
+/**
+ * The run's held-out evaluations (metrics.jsonl "eval" lines): pass@1 per step, one column per test budget; '' when
+ * none.
+ */
 export function evalTable(dir: string): string {
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) return '';
@@ -379,7 +386,10 @@ export function evalTable(dir: string): string {
     evals
       .map(
         (e) =>
-          `  ${String(e.step).padStart(6)}${budgets.map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9)).join('')}`,
+          `  ${String(e.step).padStart(6)}` +
+          budgets
+            .map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9))
+            .join(''),
       )
       .join('\n') +
     '\n'

@@ -8,12 +8,12 @@
  * for gather.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../util/rng.js';
+import type { Rng } from '../../util/rng.js';
 import { packArrays, unpackArrays, type PackedWeights } from '../../tensor/pack.js';
 import { InputError } from '../../util/errors.js';
 import type { GptConfig } from './config.js';
 import { bmm, gelu, layerNorm, linear } from './ops.js';
-import { HostKvCache } from './kvcache.js';
+import type { HostKvCache } from './kvcache.js';
 import { wasmLayerNormForward } from '../../tensor/wasmKernels.js';
 
 type Params = Map<string, tf.Variable>;
@@ -299,7 +299,7 @@ export class Gpt {
     const names = ['wq', 'wk', 'wv', 'bq', 'bk', 'bv'].map((n) => `h.${i}.attn.${n}`);
     const ids = names.map((n) => this.p(n).dataId);
     const hit = this.qkvCache.get(i);
-    if (hit && hit.ids.every((id, j) => id === ids[j])) return hit;
+    if (hit?.ids.every((id, j) => id === ids[j])) return hit;
     if (hit) tf.dispose([hit.w, hit.b]);
     const [wq, wk, wv, bq, bk, bv] = names.map((n) => this.p(n));
     const entry = {
@@ -333,7 +333,8 @@ export class Gpt {
       const vv = tf.concat([cache.v[i]!, v as tf.Tensor3D], 1) as tf.Tensor3D;
       next.k.push(kk);
       next.v.push(vv);
-      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, kk, false, true), 1 / Math.sqrt(hd))) as tf.Tensor3D; // [B·H, 1, L]
+      // [B·H, 1, L]
+      const att = tf.softmax(tf.mul(tf.matMul(q as tf.Tensor3D, kk, false, true), 1 / Math.sqrt(hd))) as tf.Tensor3D;
       const y = tf.reshape(tf.matMul(att, vv), [B, D]) as tf.Tensor2D;
       x = tf.add(x, this.dense(y as tf.Tensor2D, `${p}.wo`, `${p}.bo`));
       x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));

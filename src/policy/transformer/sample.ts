@@ -113,7 +113,8 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
       const banned = opts.forbid?.(b, r.tokens);
       if (banned && banned.length > 0) {
         for (const t of banned) probs[t] = 0;
-        if (!probs.some((p) => p > 0)) for (let j = 0; j < V; j++) probs[j] = Math.exp(scaled[j]! - logZ); // nothing left: ignore the constraint
+        // nothing left: ignore the constraint
+        if (!probs.some((p) => p > 0)) for (let j = 0; j < V; j++) probs[j] = Math.exp(scaled[j]! - logZ);
       }
       const tok = opts.rngs[b]!.categorical(probs);
       r.tokens.push(tok);

@@ -82,7 +82,7 @@ export async function connectNats(
 ): Promise<{ nc: NatsConnection; jsm: JetStreamManager; target: NatsTarget }> {
   const field = o.field ?? '--nats';
   const target = parseNatsUrl(o.url, field);
-  let authenticator;
+  let authenticator: ReturnType<typeof credsAuthenticator> | undefined;
   if (o.credsFile) {
     let creds: Uint8Array;
     try {

@@ -104,7 +104,8 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     let version = -1;
     let store: ObjectStore | null = null;
     if (o.role === 'sampler') {
-      const b = await initBackend(o.backend); // checked here: a backend that cannot start is exit 2 before any work is taken
+      // checked here: a backend that cannot start is exit 2 before any work is taken
+      const b = await initBackend(o.backend);
       o.log(`${o.id}: backend ${b.name} (${b.detail})`);
       store = await new Objm(nc).open(n.weights);
     }

@@ -32,7 +32,10 @@ export const SynthKnobsSchema = z.object({
 });
 export type SynthKnobs = z.infer<typeof SynthKnobsSchema>;
 
-/** Chosen by measurement (docs/REPRODUCTION.md "Base model v2"): 0.6 and 0.8 tried; the model's held-out attempt success is ≈ a quarter of the knob. */
+/**
+ * Chosen by measurement (docs/REPRODUCTION.md "Base model v2"): 0.6 and 0.8 tried; the model's held-out attempt
+ * success is ≈ a quarter of the knob.
+ */
 export const BASE_KNOBS: SynthKnobs = {
   generationSkill: 0.8,
   verifyAccuracy: 1,
