@@ -5,7 +5,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { ScoredGroup } from '../src/runtime/messages.js';
-import { notProvided } from './util.js';
+import { actionNotProvided, guardNotProvided, notProvided } from './util.js';
 
 export const batcherMachine = setup({
   types: {
@@ -21,11 +21,11 @@ export const batcherMachine = setup({
     dispatch: notProvided<void, void>('batcher', 'dispatch'),
   },
   actions: {
-    enqueue: (_, _p: { group: ScoredGroup }) => {},
+    enqueue: actionNotProvided<{ group: ScoredGroup }>('batcher', 'enqueue'),
   },
   guards: {
     /** All groups of the learner's next step are here (or a failed step's batch waits for a retry). */
-    batchComplete: () => false,
+    batchComplete: guardNotProvided('batcher', 'batchComplete'),
   },
 }).createMachine({
   id: 'batcher',

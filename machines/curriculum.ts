@@ -5,7 +5,7 @@
  * `stageDone` guard (step limit, pass-rate threshold or plateau) moves it to the next stage.
  */
 import { and, assign, not, setup } from 'xstate';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, guardNotProvided, notProvided } from './util.js';
 
 export interface Stage {
   difficulty?: number;
@@ -30,15 +30,15 @@ export const curriculumMachine = setup({
     measure: notProvided<void, { stage: number }>('curriculum', 'measure'),
   },
   actions: {
-    stageChanged: (_, _p: { stage: number }) => {},
-    reportFailure: (_, _p: { error: string }) => {},
+    stageChanged: actionNotProvided<{ stage: number }>('curriculum', 'stageChanged'),
+    reportFailure: actionNotProvided<{ error: string }>('curriculum', 'reportFailure'),
   },
   guards: {
     /** The stage's steps are used up (or, when injected, its pass rate reached the threshold or plateaued). */
     stageDone: ({ context }) => context.stepsInStage >= context.stages[context.stage]!.steps,
     lastStage: ({ context }) => context.stage >= context.stages.length - 1,
     /** Each stage starts with a measurement (coupled curriculum). */
-    measuresStages: () => false,
+    measuresStages: guardNotProvided('curriculum', 'measuresStages'),
     measureFirst: ({ context }) => context.measureFirst,
   },
 }).createMachine({

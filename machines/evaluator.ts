@@ -1,6 +1,6 @@
 /** Evaluator: measures the policy at a version (pass@k per budget) on a worker that holds a copy. */
 import { assign, setup } from 'xstate';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export interface EvaluateRequest {
   version: number;
@@ -23,8 +23,8 @@ export const evaluatorMachine = setup({
     evaluate: notProvided<EvaluateResult, { request: EvaluateRequest }>('evaluator', 'evaluate'),
   },
   actions: {
-    report: (_, _p: { request: EvaluateRequest; result: EvaluateResult }) => {},
-    reportFailure: (_, _p: { request: EvaluateRequest; error: string }) => {},
+    report: actionNotProvided<{ request: EvaluateRequest; result: EvaluateResult }>('evaluator', 'report'),
+    reportFailure: actionNotProvided<{ request: EvaluateRequest; error: string }>('evaluator', 'reportFailure'),
   },
 }).createMachine({
   id: 'evaluator',

@@ -6,7 +6,7 @@
 import { assign, setup } from 'xstate';
 import type { ScoredGroup, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from './verifier.js';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export interface GradeJob {
   job: VerifyJob;
@@ -24,8 +24,8 @@ export const graderMachine = setup({
     deliver: notProvided<void, { group: ScoredGroup }>('grader', 'deliver'),
   },
   actions: {
-    overflow: (_, _p: { job: GradeJob }) => {},
-    reportFailure: (_, _p: { job: GradeJob | null; error: string }) => {},
+    overflow: actionNotProvided<{ job: GradeJob }>('grader', 'overflow'),
+    reportFailure: actionNotProvided<{ job: GradeJob | null; error: string }>('grader', 'reportFailure'),
   },
   guards: {
     hasWork: ({ context }) => context.pending.length > 0,

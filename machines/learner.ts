@@ -1,7 +1,7 @@
 /** Learner: a worker thread holding weights, optimizer and reference policy; trains a batch, publishes the version. */
 import { assign, setup } from 'xstate';
 import type { TrainBatch, TrainStats } from '../src/runtime/messages.js';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export interface TrainOutput {
   version: number;
@@ -22,8 +22,8 @@ export const learnerMachine = setup({
     restart: notProvided<void, void>('learner', 'restart'),
   },
   actions: {
-    ready: () => {},
-    reportFailure: (_, _p: { batch: TrainBatch | null; error: string }) => {},
+    ready: actionNotProvided('learner', 'ready'),
+    reportFailure: actionNotProvided<{ batch: TrainBatch | null; error: string }>('learner', 'reportFailure'),
   },
 }).createMachine({
   id: 'learner',

@@ -1,7 +1,7 @@
 /** Sampler: a worker thread holding a policy copy; syncs weights, generates a request's groups, hands them on. */
 import { assign, setup } from 'xstate';
 import type { Generate, Rollouts } from '../src/runtime/messages.js';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export const samplerMachine = setup({
   types: {
@@ -17,8 +17,11 @@ export const samplerMachine = setup({
     restart: notProvided<void, { id: string }>('sampler', 'restart'),
   },
   actions: {
-    reportFailure: (_, _p: { id: string; request: Generate | null; error: string }) => {},
-    becameIdle: (_, _p: { id: string }) => {},
+    reportFailure: actionNotProvided<{ id: string; request: Generate | null; error: string }>(
+      'sampler',
+      'reportFailure',
+    ),
+    becameIdle: actionNotProvided<{ id: string }>('sampler', 'becameIdle'),
   },
 }).createMachine({
   id: 'sampler',

@@ -3,6 +3,7 @@
  * the run fails (with the error), never silently.
  */
 import { assign, setup } from 'xstate';
+import { actionNotProvided } from './util.js';
 
 export interface Failure {
   actor: string;
@@ -17,8 +18,8 @@ export const supervisorMachine = setup({
     events: {} as ({ type: 'FAILED' } & Failure) | { type: 'STOP' },
   },
   actions: {
-    restart: (_, _p: Failure) => {},
-    giveUp: (_, _p: Failure & { restarts: number }) => {},
+    restart: actionNotProvided<Failure>('supervisor', 'restart'),
+    giveUp: actionNotProvided<Failure & { restarts: number }>('supervisor', 'giveUp'),
   },
   guards: {
     withinBudget: ({ context, event }) =>

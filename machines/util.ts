@@ -7,6 +7,23 @@ export function notProvided<O, I>(machine: string, name: string) {
   });
 }
 
+/**
+ * Placeholder action: like `notProvided` for effects, an action the caller forgot to `.provide()`
+ * throws (an error path such as grader `overflow` must never be silently dropped).
+ */
+export function actionNotProvided<P = void>(machine: string, name: string) {
+  return (_: unknown, _params: P): void => {
+    throw new Error(`${machine}: action '${name}' was not provided`);
+  };
+}
+
+/** Placeholder guard: a guard the caller must provide (it answers from run state) throws until it does. */
+export function guardNotProvided(machine: string, name: string) {
+  return (_: unknown): boolean => {
+    throw new Error(`${machine}: guard '${name}' was not provided`);
+  };
+}
+
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

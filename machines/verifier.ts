@@ -5,7 +5,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { Rollouts, VerdictMsg } from '../src/runtime/messages.js';
-import { errorText, notProvided } from './util.js';
+import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export interface VerifyJob {
   jobId: string;
@@ -32,8 +32,8 @@ export const verifierMachine = setup({
     deliver: notProvided<void, { job: VerifyJob; verdicts: VerdictMsg[] | null }>('verifier', 'deliver'),
   },
   actions: {
-    becameIdle: (_, _p: { id: string }) => {},
-    reportFailure: (_, _p: { id: string; job: VerifyJob; error: string }) => {},
+    becameIdle: actionNotProvided<{ id: string }>('verifier', 'becameIdle'),
+    reportFailure: actionNotProvided<{ id: string; job: VerifyJob; error: string }>('verifier', 'reportFailure'),
   },
   guards: {
     attemptsLeft: ({ context }) => context.attempts < context.attemptsMax,

@@ -3,6 +3,7 @@
  * broadcasts each new one to the samplers. Versions must rise by exactly one.
  */
 import { assign, setup } from 'xstate';
+import { actionNotProvided } from './util.js';
 
 export const weightStoreMachine = setup({
   types: {
@@ -11,8 +12,8 @@ export const weightStoreMachine = setup({
     events: {} as { type: 'PUBLISHED'; version: number } | { type: 'STOP' },
   },
   actions: {
-    broadcast: (_, _p: { version: number }) => {},
-    versionError: (_, _p: { have: number; got: number }) => {},
+    broadcast: actionNotProvided<{ version: number }>('weightStore', 'broadcast'),
+    versionError: actionNotProvided<{ have: number; got: number }>('weightStore', 'versionError'),
   },
 }).createMachine({
   id: 'weightStore',

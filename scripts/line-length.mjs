@@ -39,7 +39,10 @@ function codeColumns(text) {
     if (inLiteral) {
       if (c === '\\') i++;
       else if (c === top) stack.pop();
-      else if (top === '`' && c === '$' && chars[i + 1] === '{') stack.push('{'), i++;
+      else if (top === '`' && c === '$' && chars[i + 1] === '{') {
+        stack.push('{');
+        i++;
+      }
       continue;
     }
     if (c === '/' && chars[i + 1] === '/') comment = '//';

@@ -8,6 +8,8 @@ import { verifierMachine } from '../machines/verifier.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { coordinatorMachine } from '../machines/coordinator.js';
 import { curriculumMachine } from '../machines/curriculum.js';
+import { graderMachine } from '../machines/grader.js';
+import { batcherMachine } from '../machines/batcher.js';
 import type { Generate, Rollouts, TrainBatch, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from '../machines/verifier.js';
 import type { TrainOutput } from '../machines/learner.js';
@@ -112,7 +114,7 @@ describe('machines with injected fakes', () => {
         deliver: fromPromise(async () => {}),
         restart: fromPromise(async () => {}),
       },
-      actions: { reportFailure: (_, p) => failures.push(p) },
+      actions: { reportFailure: (_, p) => failures.push(p), becameIdle: () => {} },
     });
     const a = createActor(m, { input: { id: 's0' } }).start();
     const seen: string[] = [];
@@ -140,7 +142,7 @@ describe('machines with injected fakes', () => {
         snapshot: fromPromise(async () => {}),
         restart: fromPromise(async () => {}),
       },
-      actions: { reportFailure: (_, p) => failures.push(p) },
+      actions: { reportFailure: (_, p) => failures.push(p), ready: () => {} },
     });
     const a = createActor(m).start();
     a.send({ type: 'SNAPSHOT' });
@@ -166,6 +168,7 @@ describe('machines with injected fakes', () => {
           delivered.push((input as { verdicts: unknown }).verdicts);
         }),
       },
+      actions: { becameIdle: () => {}, reportFailure: () => {} },
     });
     const a = createActor(m, { input: { id: 'v', attemptsMax: 3 } }).start();
     a.send({ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } });
@@ -277,7 +280,11 @@ describe('machines with injected fakes', () => {
 
   it('curriculum: advances through the stage list and announces each stage', () => {
     const changes: number[] = [];
-    const a = createActor(curriculumMachine.provide({ actions: { stageChanged: (_, p) => changes.push(p.stage) } }), {
+    const curriculum = curriculumMachine.provide({
+      actions: { stageChanged: (_, p) => changes.push(p.stage) },
+      guards: { measuresStages: () => false },
+    });
+    const a = createActor(curriculum, {
       input: {
         stages: [
           { difficulty: 3, budgetTokens: 8, steps: 2 },
@@ -293,5 +300,20 @@ describe('machines with injected fakes', () => {
     expect(changes).toEqual([1]);
     a.send({ type: 'STEP_DONE' });
     expect(a.getSnapshot().value).toBe('finished');
+  });
+
+  it('an action or guard nobody provided throws instead of doing nothing (grader overflow)', () => {
+    const a = createActor(graderMachine, { input: { queueMax: 0 } });
+    const errors: unknown[] = [];
+    a.subscribe({ error: (e) => errors.push(e) });
+    a.start();
+    a.send({ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: null } });
+    expect(String(errors[0])).toMatch(/grader: action 'overflow' was not provided/);
+    const b = createActor(batcherMachine);
+    const bErrors: unknown[] = [];
+    b.subscribe({ error: (e) => bErrors.push(e) });
+    b.start();
+    b.send({ type: 'LEARNER_READY' });
+    expect(String(bErrors[0])).toMatch(/batcher: guard 'batchComplete' was not provided/);
   });
 });

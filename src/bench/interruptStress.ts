@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { readYaml } from '../util/yaml.js';
 import { Rng } from '../util/rng.js';
 import { wallNow } from '../runtime/clock.js';
 
@@ -146,7 +147,7 @@ export async function runStress(
   fs.mkdirSync(work, { recursive: true });
   const timeout = o.processTimeoutMs ?? 120_000;
   // biome-ignore lint/suspicious/noExplicitAny: a YAML tree edited in place
-  const cfg = YAML.parse(fs.readFileSync(path.join(ROOT, 'examples/smoke.yaml'), 'utf8')) as Record<string, any>;
+  const cfg = readYaml(path.join(ROOT, 'examples/smoke.yaml'), 'examples/smoke.yaml') as Record<string, any>;
   cfg.name = 'stress';
   cfg.model.checkpoint = path.join(ROOT, cfg.model.checkpoint);
   cfg.curriculum.stages[0].steps = o.steps;

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { Cell } from './cells.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -154,7 +155,7 @@ export function armConfig(
 export function trainCell(name: string, cfg: TrainConfig, out: string): Cell {
   const cfgFile = path.join(out, 'configs', `${name.replace(/\//g, '.')}.json`);
   fs.mkdirSync(path.dirname(cfgFile), { recursive: true });
-  fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
+  writeFileAtomic(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
   const steps = cfg.curriculum.stages.reduce((s, st) => s + st.steps, 0);
   return {
     name,

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { sha256, sizeOf, type PackedWeights } from '../tensor/pack.js';
 import { GptConfigSchema } from './transformer/config.js';
+import { writeDirAtomic, writeFileSynced } from '../util/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'e3sim-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -63,35 +64,28 @@ export function saveCheckpoint(
   weights: PackedWeights,
   optimizer?: { state: PackedWeights; step: number },
 ): void {
-  const parent = path.dirname(path.resolve(dir));
-  fs.mkdirSync(parent, { recursive: true });
-  const tmp = `${path.resolve(dir)}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  const wbytes = bytesOf(weights.data);
-  fs.writeFileSync(path.join(tmp, 'weights.bin'), wbytes);
-  const full: Manifest = {
-    format: CHECKPOINT_FORMAT,
-    formatVersion: CHECKPOINT_FORMAT_VERSION,
-    ...manifest,
-    weights: { file: 'weights.bin', sha256: sha256(wbytes), bytes: wbytes.length, tensors: weights.manifest },
-  };
-  if (optimizer) {
-    const obytes = bytesOf(optimizer.state.data);
-    fs.writeFileSync(path.join(tmp, 'optimizer.bin'), obytes);
-    full.optimizer = {
-      file: 'optimizer.bin',
-      sha256: sha256(obytes),
-      bytes: obytes.length,
-      tensors: optimizer.state.manifest,
-      step: optimizer.step,
+  writeDirAtomic(dir, (tmp) => {
+    const wbytes = bytesOf(weights.data);
+    writeFileSynced(path.join(tmp, 'weights.bin'), wbytes);
+    const full: Manifest = {
+      format: CHECKPOINT_FORMAT,
+      formatVersion: CHECKPOINT_FORMAT_VERSION,
+      ...manifest,
+      weights: { file: 'weights.bin', sha256: sha256(wbytes), bytes: wbytes.length, tensors: weights.manifest },
     };
-  }
-  fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
-  const old = `${path.resolve(dir)}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+    if (optimizer) {
+      const obytes = bytesOf(optimizer.state.data);
+      writeFileSynced(path.join(tmp, 'optimizer.bin'), obytes);
+      full.optimizer = {
+        file: 'optimizer.bin',
+        sha256: sha256(obytes),
+        bytes: obytes.length,
+        tensors: optimizer.state.manifest,
+        step: optimizer.step,
+      };
+    }
+    writeFileSynced(path.join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
+  });
 }
 
 function readBlob(dir: string, blob: z.infer<typeof BlobSchema>, what: string): PackedWeights {

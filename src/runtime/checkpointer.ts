@@ -14,6 +14,7 @@ import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
 import type { Disposition } from './batcher.js';
 import type { ScoredGroup } from './messages.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export interface RunState {
   version: number;
@@ -97,9 +98,7 @@ export function writeRunCheckpoint(
     o.weights,
     o.optimizer,
   );
-  const tmp = path.join(root, `latest.tmp-${process.pid}`);
-  fs.writeFileSync(tmp, name + '\n');
-  fs.renameSync(tmp, path.join(root, 'latest'));
+  writeFileAtomic(path.join(root, 'latest'), name + '\n');
   // Keep the newest `keep` checkpoints (never the one `latest` names).
   const steps = fs
     .readdirSync(root)

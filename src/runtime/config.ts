@@ -2,8 +2,7 @@
  * The `e3sim train` config: YAML (or JSON) validated by zod. Every error names the file, the
  * field path and what was expected (exit 2). Defaults make a small config short.
  */
-import fs from 'node:fs';
-import YAML from 'yaml';
+import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { zodIssues } from '../util/zodIssues.js';
@@ -336,14 +335,5 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
 }
 
 export function loadTrainConfig(file: string): TrainConfig {
-  if (!fs.existsSync(file)) throw new InputError(`--config: '${file}' does not exist`);
-  let raw: unknown;
-  try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(
-      `--config: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
-    );
-  }
-  return parseTrainConfig(raw, file);
+  return parseTrainConfig(readYaml(file, '--config'), file);
 }

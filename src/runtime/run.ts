@@ -333,9 +333,7 @@ export class TrainingRun {
       assignment: b.assignment,
       perProblem: m.perProblem,
     };
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n');
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
     this.writeLine({ type: 'buckets', step: this.version, summary: b.summary });
     this.log(
       `difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`,
@@ -1458,13 +1456,14 @@ export class TrainingRun {
       summary.stalenessMax <= summary.stalenessBound,
       `staleness ${summary.stalenessMax} above the bound ${summary.stalenessBound}`,
     );
-    fs.writeFileSync(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
   }
 }
 
 /** A promise actor from an async function of its input (the machines' injected effects). */
 import { fromPromise } from 'xstate';
+import { writeFileAtomic } from '../util/atomic.js';
 function fromAsync<O, I>(f: (a: { input: I }) => Promise<O>) {
   return fromPromise<O, I>(({ input }) => f({ input }));
 }

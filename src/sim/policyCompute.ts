@@ -24,6 +24,7 @@ import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
+import { writeFileSynced } from '../util/atomic.js';
 
 type Problem = { id: string; numbers: number[]; target: number; difficulty: number };
 
@@ -47,8 +48,8 @@ export function checkVirtualCurriculum(c: TrainConfig, source: string): void {
 }
 
 function writePacked(dir: string, name: string, w: PackedWeights): void {
-  fs.writeFileSync(path.join(dir, `${name}.bin`), Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
-  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(w.manifest));
+  writeFileSynced(path.join(dir, `${name}.bin`), new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+  writeFileSynced(path.join(dir, `${name}.json`), JSON.stringify(w.manifest));
 }
 
 function readPacked(dir: string, name: string): PackedWeights {
@@ -231,7 +232,7 @@ export class PolicyCompute implements Compute {
     writePacked(dir, 'optimizer', this.adam.packState(this.names));
     const versions = [...this.store.keys()].sort((a, b) => a - b);
     for (const v of versions) writePacked(dir, `weights-v${v}`, this.store.get(v)!);
-    fs.writeFileSync(path.join(dir, 'compute.json'), JSON.stringify({ adamStep: this.adam.step, versions }));
+    writeFileSynced(path.join(dir, 'compute.json'), JSON.stringify({ adamStep: this.adam.step, versions }));
   }
 
   restore(dir: string): void {

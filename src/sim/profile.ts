@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
+import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
@@ -90,15 +90,7 @@ export function loadProfile(nameOrFile: string, field: string, relativeTo = proc
     throw new InputError(
       `${field}: '${nameOrFile}' is neither a built-in profile (${builtinProfiles().join(', ')}) nor a file`,
     );
-  let raw: unknown;
-  try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(
-      `${field}: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
-    );
-  }
-  return parseProfile(raw, `${field} (${file})`);
+  return parseProfile(readYaml(file, field), `${field} (${file})`);
 }
 
 export function parseProfile(raw: unknown, source: string): Profile {

@@ -15,6 +15,7 @@ import { ProfileSchema, type Profile } from './profile.js';
 import { SimFaultSchema, type SimFault, type SimFaultInput } from './faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute, type Surrogate } from './compute.js';
 import { PolicyCompute } from './policyCompute.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const VirtualSettingsSchema = z.object({
   profile: ProfileSchema,
@@ -71,7 +72,7 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
       `resuming from ${path.relative(o.dir!, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`,
     );
   } else if (o.dir) {
-    fs.writeFileSync(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
+    writeFileAtomic(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
   }
   const engine = new SimEngine(
     {
@@ -111,7 +112,7 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
     throw new Error(
       `run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.learnerVersion} of ${s.maxSteps}); raise maxEvents`,
     );
-  if (o.dir) fs.writeFileSync(path.join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  if (o.dir) writeFileAtomic(path.join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { status: r.status, summary };
 }
 

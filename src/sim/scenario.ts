@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { parseTrainConfig, totalSteps, type TrainConfig } from '../runtime/config.js';
 import { InputError } from '../util/errors.js';
@@ -57,15 +57,7 @@ export interface Cell {
 }
 
 export function loadScenario(file: string, quick: boolean): { scenario: Scenario; dir: string } {
-  if (!fs.existsSync(file)) throw new InputError(`scenario: '${file}' does not exist`);
-  let raw: unknown;
-  try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(
-      `scenario: '${file}' is not valid YAML: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
-    );
-  }
+  const raw = readYaml(file, 'scenario');
   const r = ScenarioSchema.safeParse(raw);
   if (!r.success) throw new InputError(`${file}: ${zodIssues(r.error, 3)}`);
   if (!quick || !r.data.quick) return { scenario: r.data, dir: path.dirname(path.resolve(file)) };
@@ -144,8 +136,10 @@ export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
   let base: Record<string, unknown> = {};
   if (s.base) {
     const file = path.resolve(scenarioDir, s.base);
-    if (!fs.existsSync(file)) throw new InputError(`scenario base: '${s.base}' (${file}) does not exist`);
-    base = YAML.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const raw = readYaml(file, `scenario base '${s.base}'`);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      throw new InputError(`scenario base '${s.base}': '${file}' is not a config (a YAML mapping)`);
+    base = raw as Record<string, unknown>;
     // A relative model checkpoint in the base config is relative to the working directory, as for `e3sim train`.
   }
   const merged = deepMerge(base, s.config) as Record<string, unknown>;

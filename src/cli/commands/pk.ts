@@ -20,6 +20,7 @@ import { parseFloatFlag, parseIntFlag, parseSeed, printJson } from '../common.js
 import { progress } from '../progress.js';
 import { InputError } from '../../util/errors.js';
 import { spread as spreadOf, formatSpread } from '../../util/stats.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 function choice<T extends string>(value: string, flag: string, options: readonly T[]): T {
   if (!(options as readonly string[]).includes(value))
@@ -238,9 +239,7 @@ export function registerPk(program: Command): void {
         arms.map((a) => [a, spreads(runs.filter((r) => r.summary.negatives === a).map((r) => r.summary))]),
       );
       if (htmlFile) {
-        const tmp = `${htmlFile}.tmp-${process.pid}`;
-        fs.writeFileSync(tmp, renderPkReport({ preset, settings, runs }));
-        fs.renameSync(tmp, htmlFile);
+        writeFileAtomic(htmlFile, renderPkReport({ preset, settings, runs }));
         if (!f.json) process.stdout.write(`wrote ${htmlFile}\n`);
       }
       if (f.json) {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import YAML from 'yaml';
+import { readYaml } from '../../util/yaml.js';
 import type { Command } from 'commander';
 import { initBackend, parseBackend } from '../../tensor/backend.js';
 import { DEFAULT_PRETRAIN, PretrainConfigSchema, runPretrain, type PretrainConfig } from '../../policy/pretrain.js';
@@ -103,13 +103,7 @@ export function registerPretrain(program: Command): void {
 }
 
 function mergeConfig(base: PretrainConfig, file: string): PretrainConfig {
-  if (!fs.existsSync(file)) throw new InputError(`--config: file '${file}' not found`);
-  let raw: unknown;
-  try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(`--config ${file}: not valid YAML/JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readYaml(file, '--config');
   const merged = { ...base, ...(raw as object) } as Record<string, unknown>;
   for (const k of ['model', 'knobs'] as const)
     merged[k] = { ...base[k], ...((raw as Record<string, object>)?.[k] ?? {}) };

@@ -5,6 +5,7 @@ import { readRun, renderReport } from '../../report/html.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { InputError } from '../../util/errors.js';
 import { printJson } from '../common.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 export function registerReport(program: Command): void {
   program
@@ -23,9 +24,7 @@ export function registerReport(program: Command): void {
         kind === 'run'
           ? renderReport(readRun(runDir))
           : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
-      const tmp = `${out}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, html);
-      fs.renameSync(tmp, out);
+      writeFileAtomic(out, html);
       if (o.json) return printJson({ report: out, bytes: Buffer.byteLength(html), kind });
       process.stdout.write(`${out} (${(html.length / 1e6).toFixed(1)} MB)\n`);
     });

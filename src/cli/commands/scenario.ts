@@ -7,6 +7,7 @@ import { InputError } from '../../util/errors.js';
 import { cellOutcome, expandCells, loadScenario, resultsMarkdown, type CellResult } from '../../sim/scenario.js';
 import { runVirtual } from '../../sim/run.js';
 import { SimInvariantError } from '../../sim/engine.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 export function registerScenario(program: Command): void {
   program
@@ -31,7 +32,7 @@ export function registerScenario(program: Command): void {
       for (const [i, cell] of cells.entries()) {
         const cellDir = path.join(out, 'cells', cell.name);
         fs.mkdirSync(cellDir, { recursive: true });
-        fs.writeFileSync(path.join(cellDir, 'config.json'), JSON.stringify(cell.config, null, 2) + '\n');
+        writeFileAtomic(path.join(cellDir, 'config.json'), JSON.stringify(cell.config, null, 2) + '\n');
         const c0 = wallNow();
         let r: CellResult;
         try {
@@ -98,8 +99,8 @@ export function registerScenario(program: Command): void {
         sweep: scenario.sweep,
         cells: results,
       };
-      fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
-      fs.writeFileSync(
+      writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+      writeFileAtomic(
         path.join(out, 'results.md'),
         resultsMarkdown(scenario, results, command) + `\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`,
       );

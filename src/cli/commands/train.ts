@@ -20,6 +20,7 @@ import { progress } from '../progress.js';
 import type { InspectionEvent } from 'xstate';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { InputError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 
 interface TrainFlags {
   transport: string;
@@ -228,7 +229,7 @@ export function registerTrain(program: Command): void {
       if (!f.resume) {
         // Written only once every input has been checked (bad input leaves no run directory behind).
         fs.mkdirSync(out, { recursive: true });
-        fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+        writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
       }
       let signals = 0;
       const onSignal = (sig: string) => {
@@ -304,7 +305,7 @@ async function trainVirtual(
       faults: faultsFromSpecs([...cfg.faults, ...injected]),
     });
     fs.mkdirSync(out, { recursive: true });
-    fs.writeFileSync(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
   const quiet = Boolean(f.quiet || f.json);
   const bar = progress(`train ${cfg.name} (virtual clock)`, settings.maxSteps, quiet);
