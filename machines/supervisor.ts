@@ -3,6 +3,7 @@
  * the run fails (with the error), never silently.
  */
 import { assign, setup } from 'xstate';
+import { afterFailure } from '../src/core/supervision.js';
 import { actionNotProvided } from './util.js';
 
 export interface Failure {
@@ -23,7 +24,8 @@ export const supervisorMachine = setup({
   },
   guards: {
     withinBudget: ({ context, event }) =>
-      event.type === 'FAILED' && (context.restarts[event.actor] ?? 0) < context.restartsMax,
+      event.type === 'FAILED' &&
+      afterFailure((context.restarts[event.actor] ?? 0) + 1, context.restartsMax) === 'restart',
   },
 }).createMachine({
   id: 'supervisor',

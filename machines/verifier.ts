@@ -5,6 +5,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { Rollouts, VerdictMsg } from '../src/runtime/messages.js';
+import { afterVerifyFailure } from '../src/core/supervision.js';
 import { actionNotProvided, errorText, notProvided } from './util.js';
 
 export interface VerifyJob {
@@ -36,7 +37,7 @@ export const verifierMachine = setup({
     reportFailure: actionNotProvided<{ id: string; job: VerifyJob; error: string }>('verifier', 'reportFailure'),
   },
   guards: {
-    attemptsLeft: ({ context }) => context.attempts < context.attemptsMax,
+    attemptsLeft: ({ context }) => afterVerifyFailure(context.attempts, context.attemptsMax) === 'retry',
   },
 }).createMachine({
   id: 'verifier',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Accounting, GroupQueue, admissible, formBatch, minVersionFor, unplanned } from '../src/runtime/batcher.js';
-import { FaultPlan, parseFault } from '../src/runtime/faults.js';
+import { Accounting, unplanned } from '../src/core/ledger.js';
+import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
+import { admissible, minVersionFor } from '../src/core/admission.js';
+import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/runtime/stages.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
@@ -113,16 +115,18 @@ describe('staleness policies', () => {
     expect(() => formBatch([g], 4, 1, { kind: 'none' })).toThrow(/staleness 2 above the bound 1/);
   });
 
-  it('the group queue is bounded, keyed by step, and hands groups back in a fixed order', () => {
+  it('the group queue is bounded, keyed by step, and hands groups back in plan (slot) order', () => {
     const q = new GroupQueue(2, 3);
-    q.add(group(1, 'b', [[0]], [0]));
+    q.add(group(1, '10:3+4=7', [[0]], [0]));
     expect(q.complete(1)).toBe(false);
-    q.add(group(1, 'a', [[0]], [0]));
-    q.add(group(2, 'a', [[0]], [0]));
-    expect(() => q.add(group(2, 'b', [[0]], [0]))).toThrow(/capacity/);
+    q.add(group(1, '2:1+1=2', [[0]], [0]));
+    q.add(group(2, '0:a', [[0]], [0]));
+    expect(() => q.add(group(2, '1:b', [[0]], [0]))).toThrow(/capacity/);
     expect(q.complete(1)).toBe(true);
-    expect(q.take(1).map((g) => g.problemId)).toEqual(['a', 'b']);
+    // slot 2 before slot 10 (a string sort would put '10:…' first)
+    expect(q.take(1).map((g) => g.problemId)).toEqual(['2:1+1=2', '10:3+4=7']);
     expect(q.size).toBe(1);
+    expect(() => slotOf('a')).toThrow(/does not start with its slot/);
   });
 });
 

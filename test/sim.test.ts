@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/queue.js';
 import { SimEngine, SimInvariantError } from '../src/sim/engine.js';
 import { parseProfile } from '../src/sim/profile.js';
-import type { SimFaultInput } from '../src/sim/faults.js';
+import type { SimFaultInput } from '../src/core/faults.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';

@@ -64,28 +64,36 @@ export function saveCheckpoint(
   weights: PackedWeights,
   optimizer?: { state: PackedWeights; step: number },
 ): void {
-  writeDirAtomic(dir, (tmp) => {
-    const wbytes = bytesOf(weights.data);
-    writeFileSynced(path.join(tmp, 'weights.bin'), wbytes);
-    const full: Manifest = {
-      format: CHECKPOINT_FORMAT,
-      formatVersion: CHECKPOINT_FORMAT_VERSION,
-      ...manifest,
-      weights: { file: 'weights.bin', sha256: sha256(wbytes), bytes: wbytes.length, tensors: weights.manifest },
+  writeDirAtomic(dir, (tmp) => writeCheckpointFiles(tmp, manifest, weights, optimizer));
+}
+
+/** A checkpoint's files (weights, optimizer, manifest), each fsynced, into `dir` — a directory not yet committed. */
+export function writeCheckpointFiles(
+  dir: string,
+  manifest: Omit<Manifest, 'format' | 'formatVersion' | 'weights' | 'optimizer'>,
+  weights: PackedWeights,
+  optimizer?: { state: PackedWeights; step: number },
+): void {
+  const wbytes = bytesOf(weights.data);
+  writeFileSynced(path.join(dir, 'weights.bin'), wbytes);
+  const full: Manifest = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    ...manifest,
+    weights: { file: 'weights.bin', sha256: sha256(wbytes), bytes: wbytes.length, tensors: weights.manifest },
+  };
+  if (optimizer) {
+    const obytes = bytesOf(optimizer.state.data);
+    writeFileSynced(path.join(dir, 'optimizer.bin'), obytes);
+    full.optimizer = {
+      file: 'optimizer.bin',
+      sha256: sha256(obytes),
+      bytes: obytes.length,
+      tensors: optimizer.state.manifest,
+      step: optimizer.step,
     };
-    if (optimizer) {
-      const obytes = bytesOf(optimizer.state.data);
-      writeFileSynced(path.join(tmp, 'optimizer.bin'), obytes);
-      full.optimizer = {
-        file: 'optimizer.bin',
-        sha256: sha256(obytes),
-        bytes: obytes.length,
-        tensors: optimizer.state.manifest,
-        step: optimizer.step,
-      };
-    }
-    writeFileSynced(path.join(tmp, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
-  });
+  }
+  writeFileSynced(path.join(dir, 'manifest.json'), JSON.stringify(full, null, 2) + '\n');
 }
 
 function readBlob(dir: string, blob: z.infer<typeof BlobSchema>, what: string): PackedWeights {

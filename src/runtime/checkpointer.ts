@@ -1,20 +1,22 @@
 /**
  * Run checkpoints: `checkpoints/step-N/` (weights, optimizer, and the run state — version,
- * accounting, batcher queue, curriculum, fired faults, restart counts) written atomically by
- * saveCheckpoint (temp dir + rename), then `checkpoints/latest` switched atomically
- * (temp file + rename). A reader follows `latest` only, so a half-written step-N is never loaded.
+ * accounting, batcher queue, curriculum, fired faults, restart counts) written whole by
+ * commitCheckpoint (temp dir + rename), then `checkpoints/latest` switched atomically. A reader
+ * follows `latest` only, so a half-written step-N is never loaded. The layout is core/runDir.ts;
+ * the virtual clock commits its checkpoints with the same function.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadCheckpoint, saveCheckpoint } from '../policy/checkpoint.js';
+import { loadCheckpoint, writeCheckpointFiles } from '../policy/checkpoint.js';
+import { RUN_FILES, checkpointsToRemove, stepDirName, stepOfDirName } from '../core/runDir.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import type { PackedWeights } from '../tensor/pack.js';
 import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
-import type { Disposition } from './batcher.js';
+import type { Disposition } from '../core/ledger.js';
 import type { ScoredGroup } from './messages.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
 export interface RunState {
   version: number;
@@ -64,7 +66,32 @@ const RunStateSchema = z.object({
 });
 
 export function checkpointsDir(runDir: string): string {
-  return path.join(runDir, 'checkpoints');
+  return path.join(runDir, RUN_FILES.checkpoints);
+}
+
+/**
+ * Both clocks' checkpoint commit (core/runDir.ts): `fill` writes checkpoints/step-N's files into a
+ * temporary directory that is renamed into place whole, then `latest` is switched to it, then all
+ * but the newest `keep` step directories are removed. Returns the step directory.
+ */
+export function commitCheckpoint(runDir: string, step: number, keep: number, fill: (tmp: string) => void): string {
+  const root = checkpointsDir(runDir);
+  fs.mkdirSync(root, { recursive: true });
+  const name = stepDirName(step);
+  writeDirAtomic(path.join(root, name), fill);
+  writeFileAtomic(path.join(root, RUN_FILES.latest), name + '\n');
+  for (const d of checkpointsToRemove(fs.readdirSync(root), keep, name))
+    fs.rmSync(path.join(root, d), { recursive: true, force: true });
+  return path.join(root, name);
+}
+
+/** The directory `checkpoints/latest` names, or null when there is no checkpoint yet. */
+export function latestCheckpointDir(runDir: string): string | null {
+  const latest = path.join(checkpointsDir(runDir), RUN_FILES.latest);
+  if (!fs.existsSync(latest)) return null;
+  const name = fs.readFileSync(latest, 'utf8').trim();
+  if (stepOfDirName(name) === null) throw new InputError(`${latest}: expected 'step-N', found '${name.slice(0, 40)}'`);
+  return path.join(checkpointsDir(runDir), name);
 }
 
 export function writeRunCheckpoint(
@@ -80,42 +107,26 @@ export function writeRunCheckpoint(
     keep: number;
   },
 ): string {
-  const root = checkpointsDir(runDir);
-  fs.mkdirSync(root, { recursive: true });
-  const name = `step-${o.state.version}`;
-  saveCheckpoint(
-    path.join(root, name),
-    {
-      kind: 'gpt',
-      config: o.gptConfig,
-      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
-      seed: o.seed,
-      command: o.command,
-      versions: o.versions,
-      step: o.state.version,
-      trainState: { run: o.state },
-    },
-    o.weights,
-    o.optimizer,
+  const manifest = {
+    kind: 'gpt' as const,
+    config: o.gptConfig,
+    tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+    seed: o.seed,
+    command: o.command,
+    versions: o.versions,
+    step: o.state.version,
+    trainState: { run: o.state },
+  };
+  return commitCheckpoint(runDir, o.state.version, o.keep, (tmp) =>
+    writeCheckpointFiles(tmp, manifest, o.weights, o.optimizer),
   );
-  writeFileAtomic(path.join(root, 'latest'), name + '\n');
-  // Keep the newest `keep` checkpoints (never the one `latest` names).
-  const steps = fs
-    .readdirSync(root)
-    .filter((d) => /^step-\d+$/.test(d))
-    .sort((a, b) => Number(b.slice(5)) - Number(a.slice(5)));
-  for (const d of steps.slice(o.keep)) if (d !== name) fs.rmSync(path.join(root, d), { recursive: true, force: true });
-  return path.join(root, name);
 }
 
 export function readRunCheckpoint(
   runDir: string,
 ): { dir: string; weights: PackedWeights; optimizer?: { state: PackedWeights; step: number }; state: RunState } | null {
-  const latest = path.join(checkpointsDir(runDir), 'latest');
-  if (!fs.existsSync(latest)) return null;
-  const name = fs.readFileSync(latest, 'utf8').trim();
-  if (!/^step-\d+$/.test(name)) throw new InputError(`${latest}: expected 'step-N', found '${name.slice(0, 40)}'`);
-  const dir = path.join(checkpointsDir(runDir), name);
+  const dir = latestCheckpointDir(runDir);
+  if (!dir) return null;
   const ck = loadCheckpoint(dir, { optimizer: true });
   const raw = (ck.manifest.trainState as { run?: unknown } | undefined)?.run;
   const r = RunStateSchema.safeParse(raw);

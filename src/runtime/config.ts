@@ -8,7 +8,7 @@ import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
-import { FaultSchema, parseFault } from './faults.js';
+import { FaultSchema, parseFault } from '../core/faults.js';
 
 export const STALENESS_POLICIES = ['sync', 'one-step-off', 'async', 'inflight'] as const;
 export type StalenessPolicy = (typeof STALENESS_POLICIES)[number];

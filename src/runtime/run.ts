@@ -41,7 +41,7 @@ import type { Now } from './clock.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, updateOf, type TrainConfig } from './config.js';
-import { FaultPlan, parseFault } from './faults.js';
+import { FaultPlan, parseFault } from '../core/faults.js';
 import {
   GenerateSchema,
   RolloutsSchema,
@@ -52,15 +52,9 @@ import {
   type TrainBatch,
   type TrainStats,
 } from './messages.js';
-import {
-  Accounting,
-  GroupQueue,
-  admissible,
-  formBatch,
-  minVersionFor,
-  unplanned,
-  type FormedBatch,
-} from './batcher.js';
+import { Accounting, unplanned } from '../core/ledger.js';
+import { GroupQueue, formBatch, type FormedBatch } from '../core/batch.js';
+import { admissible, minVersionFor } from '../core/admission.js';
 import { ACTORS_DIR, WorkerHandle, postWeights } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
 import { NatsCoordinator } from './nats/coordinator.js';

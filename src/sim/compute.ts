@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
 import { normalQuantile } from '../util/normal.js';
+import type { EvalBudgetRow } from '../core/metrics.js';
 
 /** (position, version) pairs: completion positions ≥ position were produced by that version. */
 export type VersionSchedule = [number, number][];
@@ -66,7 +67,7 @@ export interface Compute {
   /** Weight versions below this are no longer needed by anyone. */
   release(belowVersion: number): void;
   /** Held-out evaluation of the newest weights (real compute only). */
-  evaluate?(version: number): unknown;
+  evaluate?(version: number): { version: number; rows: EvalBudgetRow[] };
   /** SHA-256 of the learner's weights, or null without tensors. */
   weightsSha256(): string | null;
   /** Checkpoint: write what is not in the engine's JSON state into `dir`; restore from it. */

@@ -17,14 +17,26 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { minVersionFor } from '../runtime/batcher.js';
+import {
+  mayPlanStep,
+  minVersionFor,
+  problemsPerRequest,
+  queueCapacityGroups,
+  requestSlices,
+} from '../core/admission.js';
+import { DISPOSITION_CODE, dispositionOf } from '../core/ledger.js';
+import { accountingViolation, capacityViolation, stalenessBoundViolation } from '../core/invariants.js';
+import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
+import { commitCheckpoint, latestCheckpointDir } from '../runtime/checkpointer.js';
+import { writeFileSynced } from '../util/atomic.js';
+import { evalLine, stepRow, type BatchFigures, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { stalenessBound, type TrainConfig } from '../runtime/config.js';
 import { CostModel, jitterFactor, type Profile } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { Rng } from '../util/rng.js';
 import { InputError } from '../util/errors.js';
-import { actorOf, type SimFault, type SimRole } from './faults.js';
+import { actorOf, type SimFault, type SimRole } from '../core/faults.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 
 export class SimInvariantError extends Error {
@@ -94,7 +106,8 @@ interface StepBatch {
   step: number;
   groups: { group: GeneratedGroup; scored: Scored; trained: boolean[] }[];
   tokens: number;
-  stats: Record<string, number | null>;
+  stage: StepStage;
+  figures: BatchFigures;
 }
 
 interface LearnerS {
@@ -174,6 +187,7 @@ export interface SimResult {
 
 const FAULT_ROLES: SimRole[] = ['sampler', 'verifier', 'learner'];
 const MAX_ROLLOUTS = 256 * 1024 * 1024;
+const SIM_STATE_FILE = 'sim-state.json';
 
 /** Lines appended to a file, with the byte count kept for checkpoints. */
 class LineSink {
@@ -237,14 +251,14 @@ export class SimEngine {
     this.eta = stalenessBound(c);
     this.perStep = c.rollout.problemsPerStep;
     this.G = c.rollout.groupSize;
-    this.perRequest = c.rollout.problemsPerRequest ?? Math.max(1, Math.ceil(this.perStep / c.topology.samplers));
+    this.perRequest = problemsPerRequest(c.rollout, c.topology.samplers);
     this.cost = new CostModel(
       o.profile,
       o.profile.weights.bytes === 'model' ? o.compute.weightBytes() : o.profile.weights.bytes,
       c.seed,
     );
     this.checkpointEvery = c.checkpoint.every;
-    this.capacity = Math.max(c.limits.queueGroupsMax, this.perStep);
+    this.capacity = queueCapacityGroups(c.limits, this.perStep);
     this.budgets = Array.from(
       { length: o.maxSteps + 1 },
       (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!,
@@ -427,16 +441,14 @@ export class SimEngine {
   private checkInvariants(lastPublished: number, lastLearner: number): void {
     const s = this.s;
     s.invariantChecks++;
-    const c = s.counts;
-    if (c.generated !== c.trained + c.droppedStale + c.droppedInvalid + c.pending)
-      this.fail('rollout accounting does not add up');
+    const bad = accountingViolation(s.counts) ?? stalenessBoundViolation(s.stalenessMax, this.eta);
+    if (bad) this.fail(bad);
     if (s.published < lastPublished) this.fail(`published version went back from ${lastPublished} to ${s.published}`);
     if (s.learnerVersion < lastLearner)
       this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
     if (s.published > s.learnerVersion) this.fail(`version ${s.published} published before the learner trained it`);
-    if (s.stalenessMax > this.eta) this.fail(`staleness ${s.stalenessMax} above the bound ${this.eta}`);
-    if (s.outstandingGroups > this.capacity)
-      this.fail(`${s.outstandingGroups} groups outstanding, above the queue capacity ${this.capacity}`);
+    const over = capacityViolation(s.outstandingGroups, this.capacity);
+    if (over) this.fail(over);
   }
 
   // ── planning and sampling ─────────────────────────────────────────────────────────────
@@ -444,16 +456,20 @@ export class SimEngine {
   private planStep(): boolean {
     const s = this.s;
     const k = s.nextStep;
-    if (
-      k > this.o.maxSteps ||
-      s.published < minVersionFor(k, this.eta) ||
-      s.outstandingGroups + this.perStep > this.capacity
-    )
-      return false;
-    for (let first = 0, r = 0; first < this.perStep; first += this.perRequest, r++) {
+    const may = mayPlanStep({
+      step: k,
+      lastStep: this.o.maxSteps,
+      publishedVersion: s.published,
+      eta: this.eta,
+      outstandingGroups: s.outstandingGroups,
+      groupsPerStep: this.perStep,
+      capacityGroups: this.capacity,
+    });
+    if (!may) return false;
+    for (const r of requestSlices(this.perStep, this.perRequest)) {
       const slots: number[] = [];
-      for (let p = first; p < Math.min(this.perStep, first + this.perRequest); p++) slots.push(p);
-      s.planned.push({ step: k, index: r, slots, attempt: 0 });
+      for (let p = r.first; p < r.end; p++) slots.push(p);
+      s.planned.push({ step: k, index: r.index, slots, attempt: 0 });
     }
     s.outstandingGroups += this.perStep;
     s.nextStep++;
@@ -612,14 +628,15 @@ export class SimEngine {
       correct = 0,
       rewardSum = 0,
       lengthSum = 0,
+      lengthCorrectSum = 0,
       lagSum = 0,
       lagMax = 0,
-      trainedN = 0,
       tokens = 0,
       zero = 0;
     const groups: StepBatch['groups'] = [];
     const hist = s.stalenessHist;
     const acc = this.accounting;
+    const GENERATED = DISPOSITION_CODE.generated;
     let nTrained = 0,
       nStale = 0,
       nInvalid = 0;
@@ -632,37 +649,39 @@ export class SimEngine {
       const lag = s.learnerVersion - g.minVersion; // one per group: its rows start together
       if (lag < 0 || lag > this.eta)
         this.fail(
-          `group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: staleness ${lag} outside [0, ${this.eta}]`,
+          `group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: ` +
+            `staleness ${lag} outside [0, ${this.eta}]`,
         );
-      const stale = correction.kind === 'drop' && lag > correction.maxLag;
       const base = this.rolloutIndex(k, g.slot, 0);
-      let valid = 0;
+      let valid = 0,
+        stale = false;
       for (let j = 0; j < G; j++) {
         const len = g.lengths[j]!;
         const rj = r[j]!;
         if (rj !== r[0]) same = false;
         rewardSum += rj;
-        if (rj > 0) correct++;
+        if (rj > 0) {
+          correct++;
+          lengthCorrectSum += len;
+        }
         lengthSum += len;
-        if (acc[base + j] !== 1)
+        if (acc[base + j] !== GENERATED)
           this.fail(
             `rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`,
           );
-        if (inv[j] || len === 0) {
-          acc[base + j] = 4;
-          nInvalid++;
-          trained[j] = false;
-        } else if (stale) {
-          acc[base + j] = 3;
+        const d = dispositionOf(inv[j]!, len, lag, correction);
+        acc[base + j] = DISPOSITION_CODE[d];
+        trained[j] = d === 'trained';
+        if (d === 'dropped-invalid') nInvalid++;
+        else {
           valid++;
-          nStale++;
-          trained[j] = false;
-        } else {
-          acc[base + j] = 2;
-          valid++;
-          nTrained++;
-          tokens += len;
-          trained[j] = true;
+          if (d === 'dropped-stale') {
+            nStale++;
+            stale = true;
+          } else {
+            nTrained++;
+            tokens += len;
+          }
         }
       }
       n += G;
@@ -674,7 +693,6 @@ export class SimEngine {
       }
       groups.push({ group: g, scored, trained });
     }
-    trainedN = nTrained;
     s.counts.pending -= nTrained + nStale + nInvalid;
     s.counts.trained += nTrained;
     s.counts.droppedStale += nStale;
@@ -688,14 +706,19 @@ export class SimEngine {
       step: k,
       groups,
       tokens,
-      stats: {
+      stage: {
         stage: stage.index,
         difficulty: stage.difficulty ?? null,
-        budgetTokens: stage.budgetTokens ?? null,
+        buckets: null, // the virtual clock runs fixed stages (policyCompute checkVirtualCurriculum)
+        budgetTokens: stage.budgetTokens!,
+      },
+      figures: {
         rewardMean: n ? rewardSum / n : 0,
         passRate: n ? correct / n : 0,
         lengthMean: n ? lengthSum / n : 0,
-        stalenessMean: trainedN ? lagSum / trainedN : 0,
+        lengthCorrect: correct ? lengthCorrectSum / correct : null,
+        lengthIncorrect: n - correct ? (lengthSum - lengthCorrectSum) / (n - correct) : null,
+        stalenessMean: nTrained ? lagSum / nTrained : 0,
         stalenessMax: lagMax,
         zeroAdvantageGroups: zero,
       },
@@ -728,26 +751,19 @@ export class SimEngine {
     const stats = this.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
     s.learnerVersion = b.step;
     this.o.compute.publish(b.step);
-    const { stage, difficulty, budgetTokens, ...rest } = b.stats;
-    const c = s.counts;
-    const line = {
+    const line = stepRow({
       step: b.step,
-      version: b.step,
-      t: s.t,
-      stage,
-      difficulty,
-      budgetTokens,
-      ...rest,
-      rolloutsTrained: c.trained,
-      rolloutsDroppedStale: c.droppedStale,
-      rolloutsDroppedInvalid: c.droppedInvalid,
+      tSeconds: s.t,
+      stage: b.stage,
+      batch: b.figures,
+      counts: s.counts,
       tokensGenerated: s.tokensGenerated,
       tokensTrained: s.tokensTrained,
       tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
       queueGroups: s.outstandingGroups,
       inflightSwaps: s.inflightSwaps,
-      ...stats,
-    };
+      learner: stats,
+    });
     this.metric(line);
     this.metrics?.flush(); // one write per step: metrics.jsonl can be followed while the run goes on
     this.o.onStep?.(line);
@@ -796,7 +812,8 @@ export class SimEngine {
     this.o.compute.release(oldest);
     const ev = this.o.config.eval;
     if (ev && this.o.compute.evaluate && ((ev.every && v % ev.every === 0) || v === this.o.maxSteps)) {
-      this.metric({ type: 'eval', step: v, t: s.t, ...(this.o.compute.evaluate(v) as Record<string, unknown>) });
+      const r = this.o.compute.evaluate(v);
+      this.metric(evalLine({ step: v, tSeconds: s.t, evaluatedVersion: r.version, eval: ev, budgets: r.rows }));
     }
     if (v >= this.o.maxSteps) {
       s.done = true;
@@ -950,7 +967,7 @@ export class SimEngine {
       sm.req = null;
       sm.gen = null;
       sm.epoch++;
-      if (++sm.restarts > limit)
+      if (afterFailure(++sm.restarts, limit) === 'give-up')
         this.runFailed(`sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
       this.setSampler(i, 'failed', event);
       this.setSampler(i, 'restarting', 'RESTART');
@@ -961,7 +978,7 @@ export class SimEngine {
       if (v.state !== 'verifying') return;
       v.job!.attempts++;
       v.epoch++;
-      if (++v.restarts > limit)
+      if (afterFailure(++v.restarts, limit) === 'give-up')
         this.runFailed(`verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
       this.setVerifier(i, 'failed', event);
       this.q.add(this.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
@@ -971,7 +988,8 @@ export class SimEngine {
       if (l.state !== 'training' && l.state !== 'publishing') return;
       if (l.state === 'publishing') l.replay = true; // its weights were computed: the restart replays to them
       l.epoch++;
-      if (++l.restarts > limit) this.runFailed(`learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
+      if (afterFailure(++l.restarts, limit) === 'give-up')
+        this.runFailed(`learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
       this.setLearner('failed', event);
       this.setLearner('restarting', 'RESTART');
       this.q.add(this.s.t + p.learner.restartS, 'restarted', 0, l.epoch, { role });
@@ -988,7 +1006,7 @@ export class SimEngine {
     } else if (role === 'verifier') {
       const v = this.s.verifiers[i]!;
       const job = v.job!;
-      if (job.attempts >= this.o.config.limits.verifyAttemptsMax) {
+      if (afterVerifyFailure(job.attempts, this.o.config.limits.verifyAttemptsMax) === 'hand-on-invalid') {
         // Out of attempts: the group is handed on as invalid (its rollouts are dropped-invalid).
         v.job = null;
         this.setVerifier(i, 'delivering', 'GIVE_UP');
@@ -1196,16 +1214,9 @@ export class SimEngine {
   // ── checkpoints ───────────────────────────────────────────────────────────────────────
 
   private checkpoint(): void {
-    const dir = this.o.dir!;
     this.metrics?.flush();
     this.transitions?.flush();
     const v = this.s.learnerVersion;
-    const root = path.join(dir, 'checkpoints');
-    fs.mkdirSync(root, { recursive: true });
-    const tmp = path.join(root, `.step-${v}.tmp`);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp);
-    this.o.compute.save(tmp);
     const body = {
       format: 'e3sim-sim-checkpoint',
       formatVersion: 1,
@@ -1213,31 +1224,20 @@ export class SimEngine {
       queue: this.q.toJSON(),
       accounting: Buffer.from(this.accounting).toString('base64'),
     };
-    fs.writeFileSync(path.join(tmp, 'sim-state.json'), JSON.stringify(body));
-    const final = path.join(root, `step-${v}`);
-    fs.rmSync(final, { recursive: true, force: true });
-    fs.renameSync(tmp, final);
-    fs.writeFileSync(path.join(root, '.latest.tmp'), `step-${v}\n`);
-    fs.renameSync(path.join(root, '.latest.tmp'), path.join(root, 'latest'));
-    const keep = this.o.config.checkpoint.keep;
-    const steps = fs
-      .readdirSync(root)
-      .filter((d) => /^step-\d+$/.test(d))
-      .map((d) => Number(d.slice(5)))
-      .sort((a, b) => a - b);
-    for (const k of steps.slice(0, Math.max(0, steps.length - keep)))
-      fs.rmSync(path.join(root, `step-${k}`), { recursive: true, force: true });
+    commitCheckpoint(this.o.dir!, v, this.o.config.checkpoint.keep, (tmp) => {
+      this.o.compute.save(tmp);
+      writeFileSynced(path.join(tmp, SIM_STATE_FILE), JSON.stringify(body));
+    });
     this.o.onLog?.(`checkpoint step-${v} (t=${this.s.t.toFixed(3)} s)`);
   }
 
-  /** Reads `DIR/checkpoints/latest`; null when there is none. */
+  /** Reads the checkpoint `DIR/checkpoints/latest` names; null when there is none. */
   static readCheckpoint(
     dir: string,
   ): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
-    const latest = path.join(dir, 'checkpoints', 'latest');
-    if (!fs.existsSync(latest)) return null;
-    const ckDir = path.join(dir, 'checkpoints', fs.readFileSync(latest, 'utf8').trim());
-    const file = path.join(ckDir, 'sim-state.json');
+    const ckDir = latestCheckpointDir(dir);
+    if (!ckDir) return null;
+    const file = path.join(ckDir, SIM_STATE_FILE);
     if (!fs.existsSync(file)) return null;
     const body = JSON.parse(fs.readFileSync(file, 'utf8')) as {
       format: string;

@@ -25,6 +25,7 @@ import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
 import { writeFileSynced } from '../util/atomic.js';
+import type { EvalBudgetRow } from '../core/metrics.js';
 
 type Problem = { id: string; numbers: number[]; target: number; difficulty: number };
 
@@ -200,7 +201,7 @@ export class PolicyCompute implements Compute {
     for (const v of [...this.store.keys()]) if (v < belowVersion) this.store.delete(v);
   }
 
-  evaluate(version: number): unknown {
+  evaluate(version: number): { version: number; rows: EvalBudgetRow[] } {
     const e = this.c.eval!;
     this.use(version);
     const r = evalBudgets(this.sampler, {

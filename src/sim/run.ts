@@ -12,7 +12,7 @@ import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { SimEngine, type SimResult } from './engine.js';
 import { ProfileSchema, type Profile } from './profile.js';
-import { SimFaultSchema, type SimFault, type SimFaultInput } from './faults.js';
+import { SimFaultSchema, type SimFault, type SimFaultInput } from '../core/faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute, type Surrogate } from './compute.js';
 import { PolicyCompute } from './policyCompute.js';
 import { writeFileAtomic } from '../util/atomic.js';

@@ -13,7 +13,7 @@ import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { formatSpread, mean, spread } from '../util/stats.js';
 import { loadProfile, parseProfile } from './profile.js';
-import { SimFaultSchema } from './faults.js';
+import { SimFaultSchema } from '../core/faults.js';
 import { SurrogateSchema } from './compute.js';
 import { defaultSettings, type VirtualSettings } from './run.js';
 import { checkVirtualCurriculum } from './policyCompute.js';
@@ -326,10 +326,10 @@ export function cellOutcome(metricsFile: string): Pick<CellResult, 'trainPassLas
     .slice(-5)
     .map((m) => m.passRate as number);
   const ev = lines.filter((m) => m.type === 'eval').at(-1) as
-    | { rows?: { budget: number; passAt: Record<string, number> }[] }
+    | { budgets?: { budget: number; passAt: Record<string, number> }[] }
     | undefined;
   return {
     trainPassLast: last.length ? mean(last) : null,
-    evalPass1: ev?.rows ? Object.fromEntries(ev.rows.map((r) => [String(r.budget), r.passAt['1'] ?? NaN])) : null,
+    evalPass1: ev?.budgets ? Object.fromEntries(ev.budgets.map((r) => [String(r.budget), r.passAt['1'] ?? NaN])) : null,
   };
 }

@@ -9,9 +9,9 @@ import {
   totalSteps,
   type TrainConfig,
 } from '../../runtime/config.js';
-import { faultsFromSpecs } from '../../sim/faults.js';
+import { faultsFromSpecs } from '../../core/faults.js';
 import type { SimEngine } from '../../sim/engine.js';
-import { parseFault } from '../../runtime/faults.js';
+import { parseFault } from '../../core/faults.js';
 import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { wallNow } from '../../runtime/clock.js';

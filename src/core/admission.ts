@@ -1,0 +1,75 @@
+/**
+ * Admission and request planning — which learner step's work may start, how it is cut into sampler
+ * requests, and how many groups may be outstanding — written once for both clocks (the real clock
+ * in src/runtime/run.ts, the virtual one in src/sim/engine.ts).
+ */
+
+/** AReaL-style admission: work for learner step `step` may start at policy version ≥ step − 1 − η. */
+export function minVersionFor(step: number, eta: number): number {
+  return Math.max(0, step - 1 - eta);
+}
+
+export function admissible(step: number, publishedVersion: number, eta: number): boolean {
+  return publishedVersion >= minVersionFor(step, eta);
+}
+
+/**
+ * The most scored-or-in-flight groups the batcher may owe: steps are planned only while the groups
+ * planned and not yet formed into a batch stay within this. One step always fits, so the bound
+ * holds at η = ∞ too (where admission alone would plan without end).
+ */
+export function queueCapacityGroups(limits: { queueGroupsMax: number }, problemsPerStep: number): number {
+  return Math.max(limits.queueGroupsMax, problemsPerStep);
+}
+
+/** Problems per sampler request: the config's, or the step spread evenly over the samplers. */
+export function problemsPerRequest(
+  rollout: { problemsPerStep: number; problemsPerRequest?: number | undefined },
+  samplers: number,
+): number {
+  return rollout.problemsPerRequest ?? Math.max(1, Math.ceil(rollout.problemsPerStep / samplers));
+}
+
+/** Request `index` of a step covers the step's problem slots [first, end). */
+export interface RequestSlice {
+  index: number;
+  first: number;
+  end: number;
+}
+
+/** The requests of one step over `problems` problem slots, `per` to a request, in slot order. */
+export function requestSlices(problems: number, per: number): RequestSlice[] {
+  const out: RequestSlice[] = [];
+  for (let first = 0, index = 0; first < problems; first += per, index++)
+    out.push({ index, first, end: Math.min(problems, first + per) });
+  return out;
+}
+
+/** Whether step `step` may be planned now: in the run, admitted, and within the queue's capacity. */
+export function mayPlanStep(x: {
+  step: number;
+  lastStep: number;
+  publishedVersion: number;
+  eta: number;
+  outstandingGroups: number;
+  groupsPerStep: number;
+  capacityGroups: number;
+}): boolean {
+  return (
+    x.step <= x.lastStep &&
+    admissible(x.step, x.publishedVersion, x.eta) &&
+    x.outstandingGroups + x.groupsPerStep <= x.capacityGroups
+  );
+}
+
+/**
+ * The weights version a request runs at: the newest published when it starts (never older than
+ * admission allows). Both clocks hand a sampler that version at the request's start, so which
+ * weights sampled a step depends on the order of events, never on how fast a message travels.
+ */
+export function requestVersion(publishedVersion: number, step: number, eta: number): number {
+  const min = minVersionFor(step, eta);
+  if (publishedVersion < min)
+    throw new Error(`step ${step} started at v${publishedVersion}, below its admitted v${min}`);
+  return publishedVersion;
+}

@@ -1,0 +1,203 @@
+/**
+ * The one fault grammar. Specs (`--inject`, config `faults:`), understood by both clocks:
+ *   crash:ROLE@step=N    the role's first piece of work for learner step N fails once
+ *   hang:ROLE@step=N     it never answers (the role's timeout fires, then as a crash)
+ *   slow:ROLE=Kx         every piece of work of the role takes K times as long
+ *   delay:publication@version=N=MSms   weights version N reach the samplers MS ms late
+ *   drop:publication@version=N         the publication of version N is lost once and sent
+ *                                      again after PUBLICATION_RETRY_MS
+ * ROLE is sampler, verifier, grader or learner. Scenarios on the virtual clock can also write
+ * richer plans (SimFaultSchema below: simulated times, actor indices, grader stalls, seeded fault
+ * storms); `faultsFromSpecs` maps the spec grammar onto them.
+ */
+import { z } from 'zod';
+import { InputError } from '../util/errors.js';
+
+export const FAULT_ROLES = ['sampler', 'verifier', 'grader', 'learner'] as const;
+export type FaultRole = (typeof FAULT_ROLES)[number];
+
+/** How long a dropped weight publication takes to be sent again. */
+export const PUBLICATION_RETRY_MS = 1000;
+
+export const FaultSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.enum(['crash', 'hang']),
+    role: z.enum(FAULT_ROLES),
+    step: z.number().int().min(1).max(1_000_000),
+  }),
+  z.object({ kind: z.literal('slow'), role: z.enum(FAULT_ROLES), factor: z.number().min(1).max(100) }),
+  z.object({
+    kind: z.literal('delay-publication'),
+    version: z.number().int().min(1).max(1_000_000),
+    ms: z.number().int().min(1).max(3_600_000),
+  }),
+  z.object({ kind: z.literal('drop-publication'), version: z.number().int().min(1).max(1_000_000) }),
+]);
+export type Fault = z.infer<typeof FaultSchema>;
+
+const ROLE = FAULT_ROLES.join('|');
+const SPEC = new RegExp(
+  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$`,
+);
+
+export function parseFault(spec: string): Fault {
+  const m = SPEC.exec(spec.trim());
+  if (!m)
+    throw new Error(
+      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms or drop:publication@version=N`,
+    );
+  if (m[1]) return FaultSchema.parse({ kind: m[1], role: m[2], step: Number(m[3]) });
+  if (m[4]) return FaultSchema.parse({ kind: 'slow', role: m[4], factor: Number(m[5]) });
+  if (m[6]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[6]), ms: Number(m[7]) });
+  return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[8]) });
+}
+
+/** One-shot faults: `take` returns the fault for (role, step) once, then never again. */
+export class FaultPlan {
+  private readonly fired = new Set<string>();
+  constructor(readonly faults: readonly Fault[]) {}
+
+  take(role: FaultRole, step: number): 'crash' | 'hang' | null {
+    for (const f of this.faults) {
+      if ((f.kind !== 'crash' && f.kind !== 'hang') || f.role !== role || f.step !== step) continue;
+      const key = `${f.kind}:${role}@${step}`;
+      if (this.fired.has(key)) continue;
+      this.fired.add(key);
+      return f.kind;
+    }
+    return null;
+  }
+
+  slowFactor(role: FaultRole): number {
+    return this.faults.reduce((x, f) => (f.kind === 'slow' && f.role === role ? x * f.factor : x), 1);
+  }
+
+  /** How late the publication of `version` goes out (0: on time), and whether it was dropped first; once. */
+  publication(version: number): { delayMs: number; dropped: boolean } {
+    let delayMs = 0,
+      dropped = false;
+    for (const f of this.faults) {
+      if ((f.kind !== 'delay-publication' && f.kind !== 'drop-publication') || f.version !== version) continue;
+      const key = `${f.kind}@${version}`;
+      if (this.fired.has(key)) continue;
+      this.fired.add(key);
+      if (f.kind === 'delay-publication') delayMs += f.ms;
+      else {
+        dropped = true;
+        delayMs += PUBLICATION_RETRY_MS;
+      }
+    }
+    return { delayMs, dropped };
+  }
+
+  firedKeys(): string[] {
+    return [...this.fired];
+  }
+
+  restoreFired(keys: readonly string[]): void {
+    for (const k of keys) this.fired.add(k);
+  }
+}
+
+// ── the virtual clock's plans ──────────────────────────────────────────────────────────
+
+const ROLES = ['sampler', 'verifier', 'learner'] as const;
+export type SimRole = (typeof ROLES)[number];
+
+/** `sampler` (any / every sampler), `sampler-3`, `verifier`, `verifier-0`, `learner`. */
+const ActorName = z
+  .string()
+  .regex(/^(sampler|verifier)(-\d+)?$|^learner$/, 'expected sampler, sampler-N, verifier, verifier-N or learner');
+const At = z.union([
+  z.object({ time: z.number().min(0) }).strict(),
+  z.object({ step: z.number().int().min(1) }).strict(),
+]);
+
+export const SimFaultSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.enum(['crash', 'hang']), actor: ActorName, at: At }).strict(),
+  z
+    .object({
+      kind: z.literal('slow'),
+      actor: ActorName,
+      factor: z.number().min(1).max(1000),
+      at: z
+        .object({ time: z.number().min(0) })
+        .strict()
+        .default({ time: 0 }),
+      /** Simulated seconds the slowdown lasts (for ever when absent). */
+      for: z.number().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({ kind: z.literal('delay-publication'), version: z.number().int().min(1), by: z.number().positive() })
+    .strict(),
+  /** The publication of `version` is lost; the learner re-sends it after `retryAfter` simulated seconds. */
+  z
+    .object({
+      kind: z.literal('drop-publication'),
+      version: z.number().int().min(1),
+      retryAfter: z.number().positive().default(1),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('stall'),
+      actor: z.literal('graders'),
+      at: z.object({ time: z.number().min(0) }).strict(),
+      for: z.number().positive(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('storm'),
+      /** Faults per simulated second. */
+      rate: z.number().positive().max(1e6),
+      kinds: z
+        .array(z.enum(['crash', 'hang', 'slow']))
+        .min(1)
+        .default(['crash']),
+      roles: z.array(z.enum(ROLES)).min(1).default(['sampler']),
+      from: z.number().min(0).default(0),
+      until: z.number().positive(),
+      slowFactor: z.number().min(1).max(1000).default(4),
+      slowFor: z.number().positive().default(5),
+      /** At most this many faults from this storm. */
+      max: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .strict(),
+]);
+export type SimFault = z.infer<typeof SimFaultSchema>;
+/** A fault as written (defaults not yet filled in). */
+export type SimFaultInput = z.input<typeof SimFaultSchema>;
+
+export function parseSimFaults(raw: unknown, source: string): SimFault[] {
+  const r = z.array(SimFaultSchema).safeParse(raw ?? []);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new InputError(`${source}: faults.${i.path.join('.')}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** The train config's `--inject` / `faults:` strings as virtual-clock faults. */
+export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
+  return specs.map((s): SimFault => {
+    const f = parseFault(s);
+    if (f.kind === 'delay-publication') return { kind: 'delay-publication', version: f.version, by: f.ms / 1000 };
+    if (f.kind === 'drop-publication')
+      return { kind: 'drop-publication', version: f.version, retryAfter: PUBLICATION_RETRY_MS / 1000 };
+    if (f.role === 'grader') {
+      throw new InputError(
+        `'${s}': the virtual clock models the graders as a pool that can stall; write {kind: stall, actor: graders, at: {time: T}, for: S} in a scenario's faults instead`,
+      );
+    }
+    if (f.kind === 'slow') return { kind: 'slow', actor: f.role, factor: f.factor, at: { time: 0 } };
+    return { kind: f.kind, actor: f.role, at: { step: f.step } };
+  });
+}
+
+/** Role and index (null = any) of an actor name. */
+export function actorOf(name: string): { role: SimRole; index: number | null } {
+  const m = /^(sampler|verifier|learner)(?:-(\d+))?$/.exec(name)!;
+  return { role: m[1] as SimRole, index: m[2] === undefined ? null : Number(m[2]) };
+}
