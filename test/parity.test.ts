@@ -1,71 +1,81 @@
 /**
- * Backend parity: the same fixed-seed sampling, teacher-forced scoring and training step on the
- * cpu backend (plain JavaScript, tfjs's reference kernels) and on wasm (XNNPACK, e3sim's kernel
- * replacements, the host KV cache with SIMD attention) agree within float32 round-off.
- * Each backend runs in its own process (a process holds one backend).
+ * Clock parity (issue #18): the topology's rules live once (src/core), so one config run on the
+ * real clock (worker threads, xstate actors) and on the virtual clock (the discrete-event engine
+ * with the real tiny GPT) trains the same rollouts in the same order and ends with the same
+ * weights. In sync and one-step-off modes the schedule is forced by the order of events, not by
+ * speed (a request runs at the newest published version when it starts: core/admission), so the
+ * metrics rows agree apart from the clock's own fields (core/metrics CLOCK_FIELDS).
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { CLOCK_FIELDS } from '../src/core/metrics.js';
 
-interface Probe {
-  backend: string;
-  tokens: number[][];
-  logprobs: number[][];
-  scored: number[];
-  loss: number;
-  gradNorm: number;
-  gradients: Record<string, number[]>;
-  weights: number[];
+const BIN = path.resolve('bin/e3sim.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-parity-'));
+const SMOKE = YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8'));
+
+function train(dir: string, config: string, clock: 'real' | 'virtual') {
+  const extra = clock === 'virtual' ? ['--clock', 'virtual', '--compute', 'real'] : [];
+  const r = spawnSync(process.execPath, [BIN, 'train', '--quiet', '--config', config, '--out', dir, ...extra], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+  const lines = fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { summary, lines };
 }
 
-const root = path.resolve(import.meta.dirname, '..');
-const probe = (backend: string): Probe =>
-  JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/parity.ts', backend], {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    }),
+/** A metrics line without the fields that depend on the clock. */
+function clockFree(line: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...line };
+  for (const k of CLOCK_FIELDS) delete out[k];
+  return out;
+}
+
+describe('clock parity: one config on both clocks', () => {
+  it.each([
+    ['sync, one sampler', { policy: 'sync' }, 1],
+    ['sync, two samplers', { policy: 'sync' }, 2],
+    ['one-step-off, one sampler', { policy: 'one-step-off' }, 1],
+  ])(
+    '%s: same trained rollouts per step, same metrics rows apart from time, same final weights',
+    (name, staleness, samplers) => {
+      const slug = name.replace(/[^a-z0-9]+/g, '-');
+      const file = path.join(tmp, `${slug}.yaml`);
+      fs.writeFileSync(
+        file,
+        YAML.stringify({
+          ...SMOKE,
+          name: slug,
+          backend: 'wasm',
+          curriculum: { stages: [{ difficulty: 3, budgetTokens: 48, steps: 4 }] },
+          staleness,
+          topology: { samplers, verifierThreads: 1 },
+          eval: { ...SMOKE.eval, every: 2 },
+        }),
+      );
+      const real = train(path.join(tmp, `${slug}-real`), file, 'real');
+      const virtual = train(path.join(tmp, `${slug}-virtual`), file, 'virtual');
+
+      const steps = (r: typeof real) => r.lines.filter((l) => l.type === undefined);
+      expect(steps(real)).toHaveLength(4);
+      expect(steps(real).map((l) => l.trainedDigest)).toEqual(steps(virtual).map((l) => l.trainedDigest));
+      // the digests name the rollouts: different steps trained different ones
+      expect(new Set(steps(real).map((l) => l.trainedDigest)).size).toBe(4);
+      expect(real.lines.map(clockFree)).toEqual(virtual.lines.map(clockFree));
+      expect(real.lines.filter((l) => l.type === 'eval')).toHaveLength(2);
+      if (staleness.policy === 'one-step-off') expect(steps(real).map((l) => l.stalenessMax)).toEqual([0, 1, 1, 1]);
+      expect(real.summary.weightsSha256).toBe(virtual.summary.weightsSha256);
+      expect(real.summary.rolloutsTrained).toBe(virtual.summary.rolloutsTrained);
+    },
   );
-const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
-
-describe('cpu vs wasm backend parity', () => {
-  let cpu: Probe, wasm: Probe;
-  beforeAll(() => {
-    cpu = probe('cpu');
-    wasm = probe('wasm');
-  }, 120_000);
-
-  it('ran on the two backends', () => {
-    expect([cpu.backend, wasm.backend]).toEqual(['cpu', 'wasm']);
-  });
-
-  it('samples the same tokens with the same behaviour log-probs', () => {
-    expect(wasm.tokens).toEqual(cpu.tokens);
-    expect(maxAbsDiff(wasm.logprobs.flat(), cpu.logprobs.flat())).toBeLessThan(1e-4);
-  });
-
-  it('scores fixed sequences (teacher forcing) alike', () => {
-    expect(cpu.scored.length).toBe(6 * 32);
-    expect(maxAbsDiff(wasm.scored, cpu.scored)).toBeLessThan(1e-4);
-  });
-
-  it('computes the same loss and gradients', () => {
-    expect(Math.abs(wasm.loss - cpu.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(cpu.loss)));
-    expect(Math.abs(wasm.gradNorm - cpu.gradNorm) / cpu.gradNorm).toBeLessThan(1e-4);
-    // Relative to each tensor's largest gradient, with an absolute floor of 1e-9: the key biases'
-    // gradient is exactly zero in exact arithmetic (softmax ignores a shift shared by all keys),
-    // so both backends return round-off of ~1e-12 there.
-    for (const [name, g] of Object.entries(cpu.gradients)) {
-      const scale = Math.max(...g.map(Math.abs));
-      expect(maxAbsDiff(wasm.gradients[name]!, g), name).toBeLessThan(1e-3 * scale + 1e-9);
-    }
-  });
-
-  it('takes the same Adam step', () => {
-    // Adam moves every weight by about lr (1e-3) whatever its gradient's size; the two backends'
-    // steps must agree far below that.
-    expect(maxAbsDiff(wasm.weights, cpu.weights)).toBeLessThan(1e-4);
-  });
 });

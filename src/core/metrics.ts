@@ -1,8 +1,9 @@
 /**
  * metrics.jsonl, once for both clocks: the row of a learner step and the line of a held-out
  * evaluation. Times are seconds (`t`: since the run began, on the run's clock — wall time on the
- * real clock, simulated time on the virtual one). TIME_FIELDS are the fields that depend on the
- * clock or the machine; everything else in a row is a function of (config, seed) on either clock.
+ * real clock, simulated time on the virtual one). CLOCK_FIELDS are the fields that depend on the
+ * clock or the machine (CLOCK_FIELDS); everything else in a row is a function of (config, seed) on
+ * either clock, in sync and one-step-off modes (test/parity.test.ts).
  */
 import type { AccountingCounts } from './ledger.js';
 
@@ -28,10 +29,16 @@ export interface BatchFigures {
   zeroAdvantageGroups: number;
 }
 
-/** Fields that depend on the clock or the machine (a clock-parity comparison leaves them out). */
-export const TIME_FIELDS = [
+/**
+ * Fields that depend on the clock or the machine, left out when two clocks' rows are compared:
+ * times and rates, tensor counts, and the progress other actors had made by the time the row was
+ * written (tokens generated so far, groups planned ahead), which depends on their relative speeds.
+ */
+export const CLOCK_FIELDS = [
   't',
   'tokensPerSec',
+  'tokensGenerated',
+  'queueGroups',
   'wallMs',
   'computeMs',
   'numTensors',
@@ -50,9 +57,11 @@ export function stepRow(x: {
   tokensPerSec: number;
   queueGroups: number;
   inflightSwaps: number;
+  /** TrainedDigest of the step's trained rollouts. */
+  trained: string;
   /** The learner's figures of the step (loss terms, clip fractions, …: rl/gptStep.ts). */
   learner: Record<string, unknown>;
-  /** Clock-specific figures, last (TIME_FIELDS and the like). */
+  /** Clock-specific figures, last (CLOCK_FIELDS and the like). */
   extra?: Record<string, unknown>;
 }): Record<string, unknown> {
   const b = x.batch;
@@ -80,6 +89,7 @@ export function stepRow(x: {
     tokensPerSec: x.tokensPerSec,
     queueGroups: x.queueGroups,
     inflightSwaps: x.inflightSwaps,
+    trainedDigest: x.trained,
     ...x.learner,
     ...x.extra,
   };
@@ -108,4 +118,29 @@ export function evalLine(x: {
     samples: x.eval.samples,
     budgets: x.budgets,
   };
+}
+
+/**
+ * A step's trained rollouts as one number: FNV-1a (32 bits) over (step, slot, sample) of every
+ * trained rollout in batch order (core/batch.ts: by slot, then sample). Two runs that trained the
+ * same rollouts in the same order have the same digest on either clock (the parity test's key); a
+ * dropped rollout changes it.
+ */
+export class TrainedDigest {
+  private h = 0x811c9dc5;
+
+  constructor(private readonly step: number) {}
+
+  add(slot: number, sample: number): void {
+    for (const x of [this.step, slot, sample]) {
+      for (let b = 0; b < 4; b++) {
+        this.h ^= (x >>> (8 * b)) & 0xff;
+        this.h = Math.imul(this.h, 0x01000193) >>> 0;
+      }
+    }
+  }
+
+  hex(): string {
+    return this.h.toString(16).padStart(8, '0');
+  }
 }

@@ -27,6 +27,8 @@ export interface RunState {
   restarts: Record<string, number>;
   stalenessMax: number;
   tokensGenerated: number;
+  /** Completion tokens trained so far (absent in checkpoints of earlier versions: 0). */
+  tokensTrained?: number;
   /**
    * The run's logs at the moment this state was taken: byte lengths of metrics.jsonl,
    * transitions.jsonl and trace.json, and the run clock (ms). A resume truncates each log to its
@@ -54,6 +56,7 @@ const RunStateSchema = z.object({
   restarts: z.record(z.string(), z.number().int().min(0)),
   stalenessMax: z.number().int().min(0),
   tokensGenerated: z.number().int().min(0),
+  tokensTrained: z.number().int().min(0).optional(),
   logs: z
     .object({
       metrics: z.number().int().min(0),

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type * as Comlink from 'comlink';
 import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import {
   samplerMachine,
@@ -53,8 +54,16 @@ import {
   type TrainStats,
 } from './messages.js';
 import { Accounting, unplanned } from '../core/ledger.js';
-import { GroupQueue, formBatch, type FormedBatch } from '../core/batch.js';
-import { admissible, minVersionFor } from '../core/admission.js';
+import { GroupQueue, formBatch, slotOf, type FormedBatch } from '../core/batch.js';
+import {
+  mayPlanStep,
+  minVersionFor,
+  problemsPerRequest,
+  queueCapacityGroups,
+  requestSlices,
+} from '../core/admission.js';
+import { accountingViolation, lostViolation, publishViolation, stalenessBoundViolation } from '../core/invariants.js';
+import { TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
 import { ACTORS_DIR, WorkerHandle, postWeights } from './workers.js';
 import { BUNDLE_DIR } from './bundle.js';
 import { NatsCoordinator } from './nats/coordinator.js';
@@ -146,6 +155,10 @@ interface SamplerSlot {
   handle: SamplerEndpoint;
   port: MessagePort;
   actor: AnyActorRef;
+  /** The newest weights version posted to this sampler's port (its thread starts at one). */
+  posted: number;
+  /** Versions its pending syncs wait for that were not yet available when they began. */
+  needs: number[];
 }
 
 const WEIGHT_VERSIONS_KEPT = 2;
@@ -170,6 +183,13 @@ export class TrainingRun {
   private version = 0;
   private accounting = new Accounting();
   private queue: GroupQueue;
+  /** Groups planned and not yet formed into a batch may not exceed this (core/admission). */
+  private readonly capacityGroups: number;
+  /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
+  private formedThrough = 0;
+  /** The newest weights version the samplers may be handed (a publication fault can hold it back). */
+  private available = 0;
+  private tokensTrained = 0;
   private nextStep = 1;
   private readonly planned: Generate[] = [];
   private readonly reissue: Generate[] = [];
@@ -236,7 +256,8 @@ export class TrainingRun {
     this.maxSteps = o.maxSteps ?? totalSteps(this.cfg);
     this.faults = new FaultPlan([...this.cfg.faults, ...(o.extraFaults ?? [])].map(parseFault));
     const perStep = this.cfg.rollout.problemsPerStep;
-    this.queue = new GroupQueue(perStep, Math.max(this.cfg.limits.queueGroupsMax, (this.eta + 2) * perStep));
+    this.capacityGroups = queueCapacityGroups(this.cfg.limits, perStep);
+    this.queue = new GroupQueue(perStep, this.capacityGroups);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
   }
 
@@ -258,8 +279,9 @@ export class TrainingRun {
     k: number,
     label: string,
   ): Promise<LadderMeasurement> {
-    return this.evalHandle().call(
+    return this.onEvalThread(
       `measure ${label}`,
+      this.version,
       (api) =>
         api.measure({
           version: this.version,
@@ -367,16 +389,14 @@ export class TrainingRun {
     for (const p of plan.problems) this.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
     this.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
     const problems = unplanned(k, plan.problems, this.accounting);
-    const per =
-      this.cfg.rollout.problemsPerRequest ??
-      Math.max(1, Math.ceil(this.cfg.rollout.problemsPerStep / this.cfg.topology.samplers));
+    const per = problemsPerRequest(this.cfg.rollout, this.cfg.topology.samplers);
     const out: Generate[] = [];
-    for (let i = 0; i < problems.length; i += per) {
+    for (const r of requestSlices(problems.length, per)) {
       out.push({
         type: 'Generate',
-        requestId: `s${k}r${i / per}`,
+        requestId: `s${k}r${r.index}`,
         step: k,
-        problems: problems.slice(i, i + per),
+        problems: problems.slice(r.first, r.end),
         groupSize: this.cfg.rollout.groupSize,
         budgetTokens: plan.budgetTokens,
         temperature: this.cfg.rollout.temperature,
@@ -407,8 +427,15 @@ export class TrainingRun {
       if (!req) {
         while (
           this.planned.length === 0 &&
-          this.nextStep <= this.planLimit() &&
-          admissible(this.nextStep, this.version, this.eta)
+          mayPlanStep({
+            step: this.nextStep,
+            lastStep: this.planLimit(),
+            publishedVersion: this.version,
+            eta: this.eta,
+            outstandingGroups: this.outstandingGroups(),
+            groupsPerStep: this.cfg.rollout.problemsPerStep,
+            capacityGroups: this.capacityGroups,
+          })
         ) {
           this.planned.push(...this.requestsForStep(this.nextStep));
           this.nextStep++;
@@ -424,6 +451,48 @@ export class TrainingRun {
     }
   }
 
+  /**
+   * Hands sampler `slot` the weights a piece of work needing version ≥ `min` runs at: the newest
+   * available when it starts (core/admission requestVersion), posted now if its port lacks them;
+   * if even that is older than `min` (a held-back publication), the publication posts it when it
+   * comes. Weights reach a sampler only here (and in-flight swaps), never between two pieces of
+   * work, so which weights sampled a step follows the order of events, as on the virtual clock.
+   * Returns a release for the wait.
+   */
+  private handWeights(slot: SamplerSlot, min: number): () => void {
+    if (this.remote.has('sampler') || this.cfg.staleness.policy === 'inflight') return () => {};
+    this.postWeightsTo(slot, this.available);
+    if (slot.posted >= min) return () => {};
+    slot.needs.push(min);
+    return () => slot.needs.splice(slot.needs.indexOf(min), 1);
+  }
+
+  /** Runs `f` on the evaluation thread once it can have weights ≥ `version`. */
+  private async onEvalThread<R>(
+    what: string,
+    version: number,
+    f: (api: Comlink.Remote<SamplerApi>) => Promise<R>,
+    ms: number,
+  ): Promise<R> {
+    const slot = this.evalSlot();
+    const release = slot ? this.handWeights(slot, version) : () => {};
+    try {
+      return await this.evalHandle().call(what, f, ms);
+    } finally {
+      release();
+    }
+  }
+
+  /** The sampler slot evaluations and measurements run on (null: the separate eval thread, fed every version). */
+  private evalSlot(): SamplerSlot | null {
+    return this.evalSampler ? null : this.samplers[0]!;
+  }
+
+  /** Groups of the steps planned and not yet formed into a batch. */
+  private outstandingGroups(): number {
+    return (this.nextStep - 1 - this.formedThrough) * this.cfg.rollout.problemsPerStep;
+  }
+
   private slot(id: string): SamplerSlot {
     const s = this.samplers.find((x) => x.id === id);
     assert(s, `no sampler '${id}'`);
@@ -434,15 +503,19 @@ export class TrainingRun {
 
   private async startSampler(id: string): Promise<SamplerSlot> {
     if (this.remote.has('sampler')) return this.remoteSampler(id);
-    const { handle, port } = await this.spawnSamplerThread(id);
-    return { id, handle, port, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
+    const { handle, port, version } = await this.spawnSamplerThread(id);
+    const actor = this.samplers.find((s) => s.id === id)?.actor as AnyActorRef;
+    return { id, handle, port, actor, posted: version, needs: [] };
   }
 
-  /** A sampler worker thread at the current version, with the port its new weights arrive on. */
-  private async spawnSamplerThread(id: string): Promise<{ handle: WorkerHandle<SamplerApi>; port: MessagePort }> {
+  /** A sampler worker thread at the newest available version, with the port its new weights arrive on. */
+  private async spawnSamplerThread(
+    id: string,
+  ): Promise<{ handle: WorkerHandle<SamplerApi>; port: MessagePort; version: number }> {
     const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
     const { port1, port2 } = new MessageChannel();
-    const w = this.weights.get(this.version)!;
+    const version = this.available;
+    const w = this.weights.get(version)!;
     const data = w.data.slice();
     const { transfer } = await import('comlink');
     await handle
@@ -455,7 +528,7 @@ export class TrainingRun {
                 backend: this.cfg.backend,
                 config: this.gptConfig,
                 weights: { manifest: w.manifest, data },
-                version: this.version,
+                version,
                 weightsPort: port2,
                 samplerId: id,
               },
@@ -465,7 +538,7 @@ export class TrainingRun {
         120_000,
       )
       .catch(asInputErrorIfBackend);
-    return { handle, port: port1 };
+    return { handle, port: port1, version };
   }
 
   private async startLearner(from: {
@@ -555,7 +628,14 @@ export class TrainingRun {
       terminate: async () => {},
     };
     const port = { postMessage: () => {}, close: () => {} } as unknown as MessagePort;
-    return { id, handle, port, actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef };
+    return {
+      id,
+      handle,
+      port,
+      actor: this.samplers.find((s) => s.id === id)?.actor as AnyActorRef,
+      posted: 0,
+      needs: [],
+    };
   }
 
   private storeWeights(version: number, w: PackedWeights): void {
@@ -571,9 +651,11 @@ export class TrainingRun {
     const machine = samplerMachine.provide({
       actors: {
         syncWeights: fromAsync(async ({ input }) => {
-          const v = await run
-            .slot(input.id)
-            .handle.call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout);
+          const slot = run.slot(input.id);
+          const release = run.handWeights(slot, input.request.minVersion);
+          const v = await slot.handle
+            .call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout)
+            .finally(release);
           assert(
             v >= input.request.minVersion,
             `sampler ${input.id} at v${v} below the admitted v${input.request.minVersion}`,
@@ -596,6 +678,7 @@ export class TrainingRun {
           const fresh = await run.startSampler(input.id);
           old.handle = fresh.handle;
           old.port = fresh.port;
+          old.posted = fresh.posted;
         }),
       },
       actions: {
@@ -720,6 +803,7 @@ export class TrainingRun {
       const groups = this.queue.take(k);
       const formed = formBatch(groups, this.version, this.eta, this.cfg.learner.correction);
       this.formed.set(k, formed);
+      this.formedThrough = k;
       batch = { type: 'TrainBatch', step: k, learnerVersion: this.version, groups };
     }
     this.learnerActor.send({ type: 'TRAIN', batch });
@@ -752,7 +836,9 @@ export class TrainingRun {
     this.formed.delete(batch.step);
     for (const [id, d] of formed.dispositions) this.accounting.dispose(id, d);
     this.stalenessMax = Math.max(this.stalenessMax, formed.lagMax);
-    assert(out.version === this.version + 1, `version ${out.version} published after ${this.version}`);
+    for (const r of formed.rollouts) this.tokensTrained += r.completion.length;
+    const bad = publishViolation(this.version, out.version) ?? accountingViolation(this.accounting.counts());
+    assert(bad === null, bad!);
     this.version = out.version;
     this.weightStore.send({ type: 'PUBLISHED', version: out.version });
     this.writeMetrics(batch.step, formed, out.stats);
@@ -807,6 +893,7 @@ export class TrainingRun {
     const w = this.weights.get(version);
     assert(w, `weights v${version} not in the store`);
     const t = this.o.now();
+    this.available = Math.max(this.available, version);
     if (this.evalSampler) postWeights(this.evalSampler.port, version, w);
     if (this.nats && this.remote.has('sampler')) {
       // remote samplers fetch the version their next request names from the object store
@@ -816,13 +903,24 @@ export class TrainingRun {
         if (!nats.isClosed) this.abort(`publishing weights v${version} to NATS: ${e.message}`);
       });
     } else {
-      for (const s of this.samplers) {
-        this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
-        this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
-        postWeights(s.port, version, w);
-      }
+      // In-flight updates swap weights mid-generation: every sampler gets every version at once.
+      // Otherwise only a sampler waiting for this version gets it now (handWeights).
+      const inflight = this.cfg.staleness.policy === 'inflight';
+      for (const s of this.samplers)
+        if (inflight || s.needs.some((v) => v <= version)) this.postWeightsTo(s, version, false);
     }
     this.transferMs += this.o.now() - t;
+  }
+
+  /** Posts weights `version` to a sampler's port (once per version: `posted` only grows). */
+  private postWeightsTo(s: SamplerSlot, version: number, timed = true): void {
+    if (s.posted >= version) return;
+    const t = this.o.now();
+    this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', this.sinceOpen());
+    this.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', this.sinceOpen());
+    postWeights(s.port, version, this.weights.get(version)!);
+    s.posted = version;
+    if (timed) this.transferMs += this.o.now() - t;
   }
 
   private writeMetrics(step: number, f: FormedBatch, s: TrainStats): void {
@@ -835,34 +933,44 @@ export class TrainingRun {
       buckets: st.buckets ?? null,
       budgetTokens: planned.budgetTokens,
     };
-    const c = this.accounting.counts();
     const wallMs = this.o.now() - this.t0;
     const tokensPerSec = ((this.tokensGenerated - this.tokensAtStart) / Math.max(1, wallMs)) * 1000;
-    const line = {
+    const { computeMs, numTensors, ...learner } = s;
+    const line = stepRow({
       step,
-      version: step,
-      stage: stage.index,
-      difficulty: stage.difficulty,
-      buckets: stage.buckets,
-      budgetTokens: stage.budgetTokens,
-      rewardMean: f.rewardMean,
-      passRate: f.passRate,
-      lengthMean: f.lengthMean,
-      lengthCorrect: f.lengthCorrect,
-      lengthIncorrect: f.lengthIncorrect,
-      stalenessMean: f.lagMean,
-      stalenessMax: f.lagMax,
-      zeroAdvantageGroups: f.zeroAdvantageGroups,
-      rolloutsTrained: c.trained,
-      rolloutsDroppedStale: c.droppedStale,
-      rolloutsDroppedInvalid: c.droppedInvalid,
+      tSeconds: this.sinceOpen() / 1000,
+      stage: {
+        stage: stage.index,
+        difficulty: stage.difficulty,
+        buckets: stage.buckets,
+        budgetTokens: stage.budgetTokens,
+      },
+      batch: {
+        rewardMean: f.rewardMean,
+        passRate: f.passRate,
+        lengthMean: f.lengthMean,
+        lengthCorrect: f.lengthCorrect,
+        lengthIncorrect: f.lengthIncorrect,
+        stalenessMean: f.lagMean,
+        stalenessMax: f.lagMax,
+        zeroAdvantageGroups: f.zeroAdvantageGroups,
+      },
+      counts: this.accounting.counts(),
       tokensGenerated: this.tokensGenerated,
+      tokensTrained: this.tokensTrained,
       tokensPerSec,
-      wallMs,
-      ...s,
-      learnerNumTensors: s.numTensors,
-      samplerNumTensors: Object.fromEntries(this.samplerTensors),
-    };
+      queueGroups: this.outstandingGroups(),
+      inflightSwaps: this.inflightSwaps,
+      trained: trainedDigest(step, f),
+      learner,
+      extra: {
+        wallMs,
+        computeMs,
+        numTensors,
+        learnerNumTensors: numTensors,
+        samplerNumTensors: Object.fromEntries(this.samplerTensors),
+      },
+    });
     fs.writeSync(this.metricsFd, JSON.stringify(line) + '\n');
     const t = this.sinceOpen();
     this.trace.counter('learning', t, { reward: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean });
@@ -938,6 +1046,7 @@ export class TrainingRun {
         restarts: { ...(this.supervisor.getSnapshot().context as { restarts: Record<string, number> }).restarts },
         stalenessMax: this.stalenessMax,
         tokensGenerated: this.tokensGenerated,
+        tokensTrained: this.tokensTrained,
         logs: this.logOffsets(),
         evalsPending: this.evalsInFlight.filter((v) => v === this.version),
       };
@@ -996,6 +1105,7 @@ export class TrainingRun {
       this.restarts = s.restarts;
       this.stalenessMax = s.stalenessMax;
       this.tokensGenerated = s.tokensGenerated;
+      this.tokensTrained = s.tokensTrained ?? 0;
       this.storeWeights(s.version, resume.weights);
       optimizer = resume.optimizer;
       this.log(`resuming from checkpoint step-${s.version}`);
@@ -1003,6 +1113,8 @@ export class TrainingRun {
       this.storeWeights(0, init.weights);
     }
     this.nextStep = this.version + 1;
+    this.formedThrough = this.version;
+    this.available = this.version;
     this.tokensAtStart = this.tokensGenerated;
     this.stepsAtStart = this.version;
 
@@ -1176,8 +1288,9 @@ export class TrainingRun {
         evaluatorMachine.provide({
           actors: {
             evaluate: fromAsync(async ({ input }) => {
-              const r: EvaluateResult = await run.evalHandle().call(
+              const r: EvaluateResult = await run.onEvalThread(
                 'evaluate',
+                input.request.version,
                 (api) =>
                   api.evaluate({
                     version: input.request.version,
@@ -1198,17 +1311,14 @@ export class TrainingRun {
             report: (_, p) => {
               const r = p.result;
               run.evaluations.push({ step: p.request.version, rows: r.rows });
-              fs.writeSync(
-                run.metricsFd,
-                JSON.stringify({
-                  type: 'eval',
+              run.writeLine(
+                evalLine({
                   step: p.request.version,
+                  tSeconds: run.sinceOpen() / 1000,
                   evaluatedVersion: r.version,
-                  difficulty: ev.difficulty,
-                  problems: ev.problems,
-                  samples: ev.samples,
+                  eval: ev,
                   budgets: r.rows,
-                }) + '\n',
+                }),
               );
               run.log(
                 `eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`,
@@ -1243,9 +1353,16 @@ export class TrainingRun {
         handle: null as unknown as WorkerHandle<SamplerApi>,
         port: null as unknown as MessagePort,
         actor: null as unknown as AnyActorRef,
+        posted: this.available,
+        needs: [],
       });
       const s = await this.startSampler(id);
-      Object.assign(this.samplers[i]!, { handle: s.handle, port: s.port, actor: this.makeSamplerActor(id) });
+      Object.assign(this.samplers[i]!, {
+        handle: s.handle,
+        port: s.port,
+        posted: s.posted,
+        actor: this.makeSamplerActor(id),
+      });
     }
     for (let i = 0; i < this.cfg.topology.verifierThreads; i++) {
       const id = `verifier-${i}`;
@@ -1438,21 +1555,26 @@ export class TrainingRun {
         : { kind: 'threads' },
       eval: this.evaluations.at(-1) ?? null,
     };
-    if (!this.interrupted) {
-      assert(summary.rolloutsLost === 0, `${summary.rolloutsLost} rollouts generated but neither trained nor dropped`);
-      assert(
-        summary.rolloutsGenerated ===
-          summary.rolloutsTrained + summary.rolloutsDroppedStale + summary.rolloutsDroppedInvalid,
-        'rollout accounting does not add up',
-      );
-    }
-    assert(
-      summary.stalenessMax <= summary.stalenessBound,
-      `staleness ${summary.stalenessMax} above the bound ${summary.stalenessBound}`,
-    );
+    const bad =
+      lostViolation(c, this.interrupted) ??
+      accountingViolation(c) ??
+      stalenessBoundViolation(summary.stalenessMax, summary.stalenessBound);
+    assert(bad === null, bad!);
     writeFileAtomic(path.join(this.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     return summary;
   }
+}
+
+/** The TrainedDigest of a formed batch (rollout ids are `step/slot:problem/sample`). */
+function trainedDigest(step: number, f: FormedBatch): string {
+  const d = new TrainedDigest(step);
+  for (const [id, disposition] of f.dispositions) {
+    if (disposition !== 'trained') continue;
+    const first = id.indexOf('/');
+    const last = id.lastIndexOf('/');
+    d.add(slotOf(id.slice(first + 1, last)), Number(id.slice(last + 1)));
+  }
+  return d.hex();
 }
 
 /** A promise actor from an async function of its input (the machines' injected effects). */

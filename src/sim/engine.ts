@@ -29,7 +29,7 @@ import { accountingViolation, capacityViolation, stalenessBoundViolation } from 
 import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
 import { commitCheckpoint, latestCheckpointDir } from '../runtime/checkpointer.js';
 import { writeFileSynced } from '../util/atomic.js';
-import { evalLine, stepRow, type BatchFigures, type StepStage } from '../core/metrics.js';
+import { TrainedDigest, evalLine, stepRow, type BatchFigures, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { stalenessBound, type TrainConfig } from '../runtime/config.js';
 import { CostModel, jitterFactor, type Profile } from './profile.js';
@@ -107,6 +107,8 @@ interface StepBatch {
   groups: { group: GeneratedGroup; scored: Scored; trained: boolean[] }[];
   tokens: number;
   stage: StepStage;
+  /** TrainedDigest of the trained rollouts. */
+  trained: string;
   figures: BatchFigures;
 }
 
@@ -637,6 +639,7 @@ export class SimEngine {
     const hist = s.stalenessHist;
     const acc = this.accounting;
     const GENERATED = DISPOSITION_CODE.generated;
+    const digest = new TrainedDigest(k);
     let nTrained = 0,
       nStale = 0,
       nInvalid = 0;
@@ -672,6 +675,7 @@ export class SimEngine {
         const d = dispositionOf(inv[j]!, len, lag, correction);
         acc[base + j] = DISPOSITION_CODE[d];
         trained[j] = d === 'trained';
+        if (trained[j]) digest.add(g.slot, j);
         if (d === 'dropped-invalid') nInvalid++;
         else {
           valid++;
@@ -712,6 +716,7 @@ export class SimEngine {
         buckets: null, // the virtual clock runs fixed stages (policyCompute checkVirtualCurriculum)
         budgetTokens: stage.budgetTokens!,
       },
+      trained: digest.hex(),
       figures: {
         rewardMean: n ? rewardSum / n : 0,
         passRate: n ? correct / n : 0,
@@ -762,6 +767,7 @@ export class SimEngine {
       tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
       queueGroups: s.outstandingGroups,
       inflightSwaps: s.inflightSwaps,
+      trained: b.trained,
       learner: stats,
     });
     this.metric(line);
