@@ -4,6 +4,7 @@ import { initBackend } from '../src/tensor/backend.js';
 import { Rng } from '../src/util/rng.js';
 import { SIMD_PATH_CALLS, wasmLayerNormForward } from '../src/tensor/wasmKernels.js';
 import { layerNormReference } from '../src/policy/transformer/ops.js';
+import { kernelBytes } from '../src/tensor/simd.js';
 
 beforeAll(async () => {
   const info = await initBackend('wasm');
@@ -12,6 +13,18 @@ beforeAll(async () => {
 
 const rng = new Rng('wasm-kernels');
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+
+describe('the SIMD kernels', () => {
+  it('kernels.wat (the source) compiles with wabt to exactly the committed kernels.wasm.ts', async () => {
+    // @ts-expect-error: a plain .mjs build script, no type declarations
+    const { compileKernels } = await import('../scripts/build-kernels.mjs');
+    const compiled = (await compileKernels()) as Uint8Array;
+    expect(Buffer.from(compiled).equals(Buffer.from(kernelBytes()))).toBe(true);
+    expect(WebAssembly.validate(kernelBytes())).toBe(true);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(kernelBytes())).map((e) => e.name);
+    expect(exports).toEqual(['scores', 'mix', 'colsum', 'layerNorm']);
+  });
+});
 
 describe('wasm kernel replacements', () => {
   it('Sum over leading axes (SIMD column sum) and Identity (shared data) equal the reference', () => {
@@ -48,7 +61,9 @@ describe('wasm kernel replacements', () => {
     const g = tf.tensor1d(rand(16)),
       b = tf.tensor1d(rand(16));
     const before = tf.memory().numTensors;
+    const calls = SIMD_PATH_CALLS.layerNorm;
     const fast = wasmLayerNormForward(x, g, b)!;
+    expect(SIMD_PATH_CALLS.layerNorm - calls).toBe(1); // the SIMD kernel ran, not a fallback
     const ref = tf.tidy(() => layerNormReference(x, g, b));
     const [fv, rv] = [fast.dataSync(), ref.dataSync()];
     for (let i = 0; i < fv.length; i++) expect(Math.abs(fv[i]! - rv[i]!)).toBeLessThan(1e-5);

@@ -46,6 +46,17 @@ type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs: Record<string,
 let installed = false;
 
 let heap: SimdKernels | null | undefined;
+let heapMemory: WebAssembly.Memory | null = null;
+
+/**
+ * Asserts that [offset, offset + bytes) lies inside tfjs-wasm's heap before a kernel touches it:
+ * a wrong offset would otherwise corrupt other tensors silently.
+ */
+function assertInHeap(offset: number, bytes: number, what: string): void {
+  const size = heapMemory!.buffer.byteLength;
+  if (!Number.isInteger(offset) || offset < 0 || offset % 4 !== 0 || offset + bytes > size)
+    throw new Error(`SIMD kernel: ${what} at byte ${offset} (+${bytes}) is outside the ${size}-byte wasm heap`);
+}
 
 /**
  * The SIMD kernels (simd.ts) instantiated on tfjs-wasm's own WebAssembly.Memory (the emscripten
@@ -56,7 +67,8 @@ function heapKernels(): SimdKernels | null {
   if (heap === undefined) {
     const be = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown } } };
     const mem = be.wasm?.asm?.memory;
-    heap = mem instanceof WebAssembly.Memory ? instantiateSimd(mem) : null;
+    heapMemory = mem instanceof WebAssembly.Memory ? mem : null;
+    heap = heapMemory ? instantiateSimd(heapMemory) : null;
   }
   return heap;
 }
@@ -68,7 +80,7 @@ function heapKernels(): SimdKernels | null {
 const MIN_ROWS = 16;
 
 /** How often each SIMD path ran (tests check the path was taken, not only the numbers). */
-export const SIMD_PATH_CALLS = { colsum: 0 };
+export const SIMD_PATH_CALLS = { colsum: 0, layerNorm: 0 };
 
 export interface WasmKernelReport {
   batchMatMul: 'fast' | 'stock';
@@ -186,7 +198,11 @@ export function installWasmKernels(): WasmKernelReport {
       : x.shape.slice(axes.length);
     const out = be.makeOutput(outShape, 'float32');
     be.typedArrayFromHeap(out).fill(0);
-    simd.colsum(be.dataIdMap.get(x.dataId).memoryOffset, be.dataIdMap.get(out.dataId).memoryOffset, n, m);
+    const xOff = be.dataIdMap.get(x.dataId).memoryOffset;
+    const oOff = be.dataIdMap.get(out.dataId).memoryOffset;
+    assertInHeap(xOff, n * m * 4, 'Sum input');
+    assertInHeap(oOff, m * 4, 'Sum output');
+    simd.colsum(xOff, oOff, n, m);
     SIMD_PATH_CALLS.colsum++;
     return out;
   };
@@ -284,8 +300,15 @@ export function wasmLayerNormForward(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tenso
   if (!k) return null;
   const be = tf.backend() as unknown as WasmBackend;
   const [rows, D] = x.shape;
+  if (g.shape[0] !== D || b.shape[0] !== D || g.dtype !== 'float32' || b.dtype !== 'float32') return null;
   const out = be.makeOutput([rows, D], 'float32');
   const off = (t: tf.Tensor) => be.dataIdMap.get(t.dataId).memoryOffset;
-  k.layerNorm(off(x), off(g), off(b), be.dataIdMap.get(out.dataId).memoryOffset, rows, D, eps);
+  const [xo, go, bo, oo] = [off(x), off(g), off(b), be.dataIdMap.get(out.dataId).memoryOffset];
+  assertInHeap(xo, rows * D * 4, 'LayerNorm input');
+  assertInHeap(go, D * 4, 'LayerNorm gain');
+  assertInHeap(bo, D * 4, 'LayerNorm bias');
+  assertInHeap(oo, rows * D * 4, 'LayerNorm output');
+  k.layerNorm(xo, go, bo, oo, rows, D, eps);
+  SIMD_PATH_CALLS.layerNorm++;
   return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
 }
