@@ -1,0 +1,262 @@
+/**
+ * Evaluations, curriculum measurements and supervision on the real clock: the evaluator, curriculum
+ * and supervisor machines' effects, run on the evaluation sampler thread.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type * as Comlink from 'comlink';
+import { createActor } from 'xstate';
+import { curriculumMachine, supervisorMachine, evaluatorMachine } from '../../../machines/index.js';
+import type { Failure } from '../../../machines/supervisor.js';
+import type { EvaluateResult } from '../../../machines/evaluator.js';
+import type { SamplerApi } from '../../../actors/sampler.worker.js';
+import type { TrainConfig } from '../config.js';
+import { evalLine } from '../../core/metrics.js';
+import type { ProblemSpec } from '../curriculum.js';
+import type { LadderMeasurement } from '../../eval/countdown.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import type { TrainingRun, SamplerSlot, SamplerEndpoint } from '../run.js';
+import { fromAsync } from './effects.js';
+import { handWeights, pump, samplerSlot } from './samplers.js';
+
+/** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
+/** Why a stage ended, in words (the log line). */
+const STAGE_REASONS = {
+  steps: 'the stage ran all its steps',
+  threshold: 'its pass rate reached curriculum passThreshold',
+  plateau: 'its pass rate stopped rising (plateau)',
+} as const;
+
+export function evalHandle(run: TrainingRun): SamplerEndpoint {
+  return run.evalSampler?.handle ?? run.samplers[0]!.handle;
+}
+
+/** A measurement of J over `ladder` on sampler-0's thread (or the local eval thread), at the current version. */
+export function measureOnSampler(
+  run: TrainingRun,
+  problems: ProblemSpec[],
+  ladder: number[],
+  samples: number,
+  k: number,
+  label: string,
+): Promise<LadderMeasurement> {
+  return onEvalThread(
+    run,
+    `measure ${label}`,
+    run.version,
+    (api) =>
+      api.measure({
+        version: run.version,
+        problems,
+        ladder,
+        samples,
+        k,
+        temperature: run.cfg.rollout.temperature,
+        seed: run.cfg.seed,
+      }),
+    run.cfg.limits.samplerTimeoutMs,
+  );
+}
+
+/** Coupled curriculum, at a stage start: J over the ladder on the stage's data, then E3.md's rule. */
+export async function measureStage(run: TrainingRun, stage: number): Promise<void> {
+  const c = run.cfg.curriculum;
+  const problems = run.cur.stageProblems(stage, c.measure.problems, `measure-${run.version}`);
+  const m = await measureOnSampler(run, problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
+  const d = run.cur.decide(stage, m);
+  run.writeLine({
+    type: 'budget-choice',
+    step: run.version,
+    stage,
+    minBudget: d.minBudget,
+    ladder: m.ladder.map((p) => p.budget),
+    scores: m.ladder.map((p) => p.J),
+    meanLengths: m.ladder.map((p) => p.meanLength),
+    ratios: d.ratios,
+    budget: d.budget,
+    reason: d.reason,
+    k: c.k,
+    problems: problems.length,
+    samples: c.measure.samples,
+    kappa: c.kappa,
+  });
+  run.log(
+    `stage ${stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`,
+  );
+  run.cur.measuring = false;
+  setImmediate(() => pump(run));
+}
+
+/** Difficulty buckets from the starting policy's pass rates (once per run; kept in buckets.json). */
+export async function measureBuckets(run: TrainingRun): Promise<void> {
+  const file = path.join(run.dir, 'buckets.json');
+  const pool = run.cur.poolProblems();
+  if (fs.existsSync(file)) {
+    run.cur.restoreBuckets(
+      pool,
+      (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, 'easy' | 'medium' | 'hard'> })
+        .assignment,
+    );
+    return;
+  }
+  const p = run.cfg.curriculum.pool!;
+  const m = await measureOnSampler(run, pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
+  const b = run.cur.setBuckets(pool, m);
+  const record = {
+    measuredAtVersion: run.version,
+    budgetTokens: p.budgetTokens,
+    samples: p.samples,
+    k: p.k,
+    summary: b.summary,
+    assignment: b.assignment,
+    perProblem: m.perProblem,
+  };
+  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
+  run.writeLine({ type: 'buckets', step: run.version, summary: b.summary });
+  run.log(
+    `difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`,
+  );
+}
+
+/** Runs `f` on the evaluation thread once it can have weights ≥ `version`. */
+export async function onEvalThread<R>(
+  run: TrainingRun,
+  what: string,
+  version: number,
+  f: (api: Comlink.Remote<SamplerApi>) => Promise<R>,
+  ms: number,
+): Promise<R> {
+  const slot = evalSlot(run);
+  const release = slot ? handWeights(run, slot, version) : () => {};
+  try {
+    return await evalHandle(run).call(what, f, ms);
+  } finally {
+    release();
+  }
+}
+
+/** The sampler slot evaluations and measurements run on (null: the separate eval thread, fed every version). */
+export function evalSlot(run: TrainingRun): SamplerSlot | null {
+  return run.evalSampler ? null : run.samplers[0]!;
+}
+
+export function requestEval(run: TrainingRun, version: number): void {
+  run.evalsInFlight.push(version);
+  run.evaluator!.send({ type: 'EVALUATE', request: { version, budgets: run.cfg.eval!.budgets } });
+}
+
+export function evalSettled(run: TrainingRun, version: number): void {
+  const i = run.evalsInFlight.indexOf(version);
+  if (i >= 0) run.evalsInFlight.splice(i, 1);
+}
+
+export function makeCurriculum(run: TrainingRun) {
+  const coupled = run.cfg.curriculum.kind === 'coupled';
+  return createActor(
+    curriculumMachine.provide({
+      actors: { measure: fromAsync(async ({ input }) => measureStage(run, input.stage)) },
+      actions: {
+        stageChanged: (_, p) => {
+          const reason = run.cur.stageDoneReason();
+          run.cur.advance();
+          if (coupled) run.cur.measuring = true;
+          // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
+          if (run.version >= run.maxSteps) return;
+          run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
+          run.log(`stage ${p.stage} begins after step ${run.version} (${STAGE_REASONS[reason ?? 'steps']})`);
+          setImmediate(() => pump(run));
+        },
+        reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
+      },
+      guards: {
+        stageDone: () => run.cur.stageDoneReason() !== null,
+        measuresStages: () => coupled,
+      },
+    }),
+    {
+      input: {
+        stages: run.cfg.curriculum.stages,
+        stage: run.cur.state.stage,
+        stepsInStage: run.cur.state.stepsInStage,
+        measureFirst: run.cur.measuring,
+      },
+      inspect: run.transitions.inspector('curriculum', 'curriculum'),
+    },
+  );
+}
+
+export function makeEvaluator(run: TrainingRun, ev: NonNullable<TrainConfig['eval']>) {
+  return createActor(
+    evaluatorMachine.provide({
+      actors: {
+        evaluate: fromAsync(async ({ input }) => {
+          const r: EvaluateResult = await onEvalThread(
+            run,
+            'evaluate',
+            input.request.version,
+            (api) =>
+              api.evaluate({
+                version: input.request.version,
+                difficulty: ev.difficulty,
+                problems: ev.problems,
+                samples: ev.samples,
+                budgets: input.request.budgets,
+                ks: ev.ks,
+                temperature: run.cfg.rollout.temperature,
+                seed: run.cfg.seed,
+              }),
+            run.cfg.limits.samplerTimeoutMs,
+          );
+          return r;
+        }),
+      },
+      actions: {
+        report: (_, p) => {
+          const r = p.result;
+          run.evaluations.push({ step: p.request.version, rows: r.rows });
+          run.writeLine(
+            evalLine({
+              step: p.request.version,
+              tSeconds: run.sinceOpen() / 1000,
+              evaluatedVersion: r.version,
+              eval: ev,
+              budgets: r.rows,
+            }),
+          );
+          run.log(
+            `eval step ${p.request.version}: ${r.rows.map((x) => `pass@1 ${x.passAt['1']!.toFixed(3)} at ${x.budget}`).join(', ')}`,
+          );
+          evalSettled(run, p.request.version);
+        },
+        reportFailure: (_, p) => {
+          run.log(`evaluation failed: ${p.error}`);
+          evalSettled(run, p.request.version);
+        },
+      },
+    }),
+    { inspect: run.transitions.inspector('evaluator', 'evaluator') },
+  );
+}
+
+export function makeSupervisor(run: TrainingRun) {
+  return createActor(
+    supervisorMachine.provide({
+      actions: {
+        restart: (_, f: Failure) => {
+          if (f.role === 'sampler') samplerSlot(run, f.actor).actor.send({ type: 'RESTART' });
+          else if (f.role === 'learner') run.learnerActor.send({ type: 'RESTART' });
+          else if (f.role === 'grader') run.grader.send({ type: 'RESTART' });
+          run.log(`${f.actor} failed (${f.error}); restarting`);
+        },
+        giveUp: (_, f) =>
+          run.abort(
+            `${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`,
+          ),
+      },
+    }),
+    {
+      input: { restartsMax: run.cfg.limits.restartsMax, restarts: run.restarts },
+      inspect: run.transitions.inspector('supervisor', 'supervisor'),
+    },
+  );
+}

@@ -1,0 +1,247 @@
+import { createActor } from 'xstate';
+import { learnerMachine, weightStoreMachine } from '../../../machines/index.js';
+import type { TrainOutput } from '../../../machines/learner.js';
+import type { LearnerApi } from '../../../actors/learner.worker.js';
+import type { PackedWeights } from '../../tensor/pack.js';
+import { weightsSha256 } from '../../tensor/pack.js';
+import { assert } from '../../util/errors.js';
+import { updateOf } from '../config.js';
+import type { TrainBatch } from '../messages.js';
+import { accountingViolation, publishViolation } from '../../core/invariants.js';
+import { WorkerHandle, postWeights } from '../workers.js';
+import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
+import type { TrainingRun } from '../run.js';
+import { fromAsync, asInputErrorIfBackend } from './effects.js';
+import { requestEval } from './evaluation.js';
+import { logOffsets, writeMetrics } from './metrics.js';
+import { postWeightsTo, pump } from './samplers.js';
+
+/** Weight versions the store keeps (the newest and the one before: a delayed publication's). */
+const WEIGHT_VERSIONS_KEPT = 2;
+
+export async function startLearner(
+  run: TrainingRun,
+  from: {
+    weights: PackedWeights;
+    optimizer?: { state: PackedWeights; step: number };
+    version: number;
+  },
+): Promise<void> {
+  const handle = new WorkerHandle<LearnerApi>('learner', 'learner.worker.ts');
+  const l = run.cfg.learner;
+  await handle
+    .call(
+      'init',
+      (api) =>
+        api.init({
+          backend: run.cfg.backend,
+          config: run.gptConfig,
+          weights: from.weights,
+          reference: run.referenceWeights,
+          version: from.version,
+          optimizer: from.optimizer,
+          lr: l.lr,
+          clipNorm: l.clipNorm,
+          loss: run.lossConfig,
+          temperature: run.cfg.rollout.temperature,
+          update: updateOf(run.cfg),
+        }),
+      120_000,
+    )
+    .catch(asInputErrorIfBackend);
+  run.learner = handle;
+}
+
+export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainOutput> {
+  const formed = run.formed.get(batch.step)!;
+  for (const g of batch.groups)
+    run.trace.flow(`g:${g.step}/${g.problemId}`, 'rollouts', 'learner', 'learner', 'f', run.sinceOpen());
+  const out = await run.learner!.call(
+    'train',
+    (api) =>
+      api.train({
+        step: batch.step,
+        rollouts: formed.rollouts,
+        fault: run.faults.take('learner', batch.step),
+        slowFactor: run.faults.slowFactor('learner'),
+      }),
+    run.cfg.limits.learnerTimeoutMs,
+  );
+  assert(out.version === batch.step, `learner returned version ${out.version} for step ${batch.step}`);
+  storeWeights(run, out.version, out.weights);
+  run.sinceCheckpoint.set(batch.step, formed.rollouts);
+  run.learnerComputeMs += out.stats.computeMs;
+  return { version: out.version, stats: out.stats };
+}
+
+export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): void {
+  const formed = run.formed.get(batch.step)!;
+  run.formed.delete(batch.step);
+  for (const [id, d] of formed.dispositions) run.accounting.dispose(id, d);
+  run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
+  for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
+  const bad = publishViolation(run.version, out.version) ?? accountingViolation(run.accounting.counts());
+  assert(bad === null, bad!);
+  run.version = out.version;
+  run.weightStore.send({ type: 'PUBLISHED', version: out.version });
+  writeMetrics(run, batch.step, formed, out.stats);
+  const ev = run.cfg.eval;
+  if (run.evaluator && ev && ((ev.every && out.version % ev.every === 0) || out.version === run.maxSteps)) {
+    requestEval(run, out.version);
+  }
+  run.cur.recordStep(formed.passRate);
+  run.curriculum.send({ type: 'STEP_DONE' });
+  run.coordinator.send({ type: 'STEP_DONE', step: out.version });
+  setImmediate(() => pump(run));
+}
+
+export async function restartLearner(run: TrainingRun): Promise<void> {
+  await run.learner?.terminate().catch(() => {});
+  const ck = readRunCheckpoint(run.dir);
+  assert(ck, 'learner restart: no checkpoint to restart from');
+  await startLearner(run, { weights: ck.weights, optimizer: ck.optimizer, version: ck.state.version });
+  // Replay the steps trained since that checkpoint (same batches, same order): the learner
+  // catches up with the published version without rewinding anyone else.
+  for (let k = ck.state.version + 1; k <= run.version; k++) {
+    const rollouts = run.sinceCheckpoint.get(k);
+    assert(rollouts, `learner restart: batch of step ${k} not kept`);
+    const out = await run.learner!.call(
+      'replay',
+      (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }),
+      run.cfg.limits.learnerTimeoutMs,
+    );
+    if (k === run.version && weightsSha256(out.weights.data) !== weightsSha256(run.weights.get(k)!.data))
+      run.replayMismatches++;
+  }
+  run.log(
+    `learner restarted from checkpoint step ${ck.state.version}, replayed ${run.version - ck.state.version} steps`,
+  );
+}
+
+export async function checkpoint(run: TrainingRun): Promise<void> {
+  run.paused = true;
+  try {
+    // The learner must be between steps; the batcher holds new batches while paused.
+    const deadline = run.o.now() + run.cfg.limits.learnerTimeoutMs;
+    while (!run.learnerActor.getSnapshot().matches('waitingForBatch')) {
+      if (run.fatal) throw new Error(run.fatal);
+      if (run.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    run.snapshot = null;
+    run.learnerActor.send({ type: 'SNAPSHOT' });
+    while (!run.snapshot || !run.learnerActor.getSnapshot().matches('waitingForBatch')) {
+      if (run.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
+    assert(snap.version === run.version, `snapshot at v${snap.version}, published v${run.version}`);
+    const held = new Set(run.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
+    const state: RunState = {
+      version: run.version,
+      accounting: run.accounting.toJSON(held),
+      queue: run.queue.all(),
+      curriculum: { ...run.cur.state },
+      faultsFired: run.faults.firedKeys(),
+      restarts: { ...run.supervisor.getSnapshot().context.restarts },
+      stalenessMax: run.stalenessMax,
+      tokensGenerated: run.tokensGenerated,
+      tokensTrained: run.tokensTrained,
+      logs: logOffsets(run),
+      evalsPending: run.evalsInFlight.filter((v) => v === run.version),
+    };
+    writeRunCheckpoint(run.dir, {
+      gptConfig: run.gptConfig,
+      seed: run.cfg.seed,
+      command: run.o.command,
+      versions: run.o.versions,
+      weights: snap.weights,
+      optimizer: { state: snap.optimizer, step: snap.adamStep },
+      state,
+      keep: run.cfg.checkpoint.keep,
+    });
+    for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.version) run.sinceCheckpoint.delete(k);
+    run.log(`checkpoint step-${run.version}`);
+  } finally {
+    run.paused = false;
+    run.batcher.send({ type: 'POKE' });
+  }
+}
+
+export function storeWeights(run: TrainingRun, version: number, w: PackedWeights): void {
+  run.weights.set(version, w);
+  for (const v of run.weights.keys()) if (v < version - WEIGHT_VERSIONS_KEPT + 1) run.weights.delete(v);
+}
+
+export function makeLearnerActor(run: TrainingRun) {
+  return createActor(
+    learnerMachine.provide({
+      actors: {
+        train: fromAsync(async ({ input }) => train(run, input.batch)),
+        publish: fromAsync(async ({ input }) => publish(run, input.output, input.batch)),
+        snapshot: fromAsync(async () => {
+          run.snapshot = await run.learner!.call('snapshot', (api) => api.snapshot(), run.cfg.limits.learnerTimeoutMs);
+        }),
+        restart: fromAsync(async () => restartLearner(run)),
+      },
+      actions: {
+        ready: () => setImmediate(() => run.batcher.send({ type: 'LEARNER_READY' })),
+        reportFailure: (_, p) => {
+          if (p.batch) run.retryBatch = p.batch;
+          run.supervisor.send({ type: 'FAILED', actor: 'learner', role: 'learner', error: p.error });
+        },
+      },
+    }),
+    { inspect: run.transitions.inspector('learner', 'learner') },
+  );
+}
+
+export function makeWeightStore(run: TrainingRun) {
+  return createActor(
+    weightStoreMachine.provide({
+      actions: {
+        broadcast: (_, p) => broadcast(run, p.version),
+        versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
+      },
+    }),
+    { input: { version: run.version }, inspect: run.transitions.inspector('weightStore', 'weightStore') },
+  );
+}
+
+/** The weight store's broadcast of `version`, late or lost-then-resent when a fault says so. */
+export function broadcast(run: TrainingRun, version: number): void {
+  const pub = run.faults.publication(version);
+  if (pub.delayMs === 0) return broadcastNow(run, version);
+  run.log(
+    `weights v${version}: publication ${pub.dropped ? `lost (injected); sent again in ${pub.delayMs} ms` : `delayed by ${pub.delayMs} ms (injected)`}`,
+  );
+  const t = setTimeout(() => {
+    run.publicationTimers.delete(t);
+    // (gone: a newer version went out first)
+    if (!run.fatal && run.weights.has(version)) broadcastNow(run, version);
+  }, pub.delayMs);
+  run.publicationTimers.add(t);
+}
+
+export function broadcastNow(run: TrainingRun, version: number): void {
+  const w = run.weights.get(version);
+  assert(w, `weights v${version} not in the store`);
+  const t = run.o.now();
+  run.available = Math.max(run.available, version);
+  if (run.evalSampler) postWeights(run.evalSampler.port, version, w);
+  if (run.nats && run.remote.has('sampler')) {
+    // remote samplers fetch the version their next request names from the object store
+    run.trace.flow(`w:${version}:nats`, `weights v${version}`, 'learner', 'learner', 's', run.sinceOpen());
+    const nats = run.nats;
+    nats.publishWeights(version, w).catch((e: Error) => {
+      if (!nats.isClosed) run.abort(`publishing weights v${version} to NATS: ${e.message}`);
+    });
+  } else {
+    // In-flight updates swap weights mid-generation: every sampler gets every version at once.
+    // Otherwise only a sampler waiting for this version gets it now (handWeights).
+    const inflight = run.cfg.staleness.policy === 'inflight';
+    for (const s of run.samplers)
+      if (inflight || s.needs.some((v) => v <= version)) postWeightsTo(run, s, version, false);
+  }
+  run.transferMs += run.o.now() - t;
+}

@@ -1,0 +1,120 @@
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { ACTORS_DIR } from '../workers.js';
+import { BUNDLE_DIR } from '../bundle.js';
+import { writeRunCheckpoint } from '../checkpointer.js';
+
+import { makeCurriculum, makeEvaluator, makeSupervisor, measureBuckets, requestEval } from './evaluation.js';
+import { makeLearnerActor, makeWeightStore, startLearner } from './learner.js';
+import { logOffsets } from './metrics.js';
+import { startNats } from './nats.js';
+import { makeSamplerActor, startSampler } from './samplers.js';
+import { makeBatcher, makeGrader, makeVerifierActor } from './verifiers.js';
+
+export type {
+  StepProgress,
+  Summary,
+  TrainOptions,
+  SamplerEndpoint,
+  SamplerSlot,
+  SamplerConnection,
+} from '../runTypes.js';
+import type { TrainingRun } from '../run.js';
+
+export async function start(run: TrainingRun): Promise<void> {
+  const resume = run.resumed;
+  const optimizer = run.optimizer;
+  if (resume) run.cur.state = { ...resume.state.curriculum };
+  const coupled = run.cfg.curriculum.kind === 'coupled';
+  // A coupled stage starts by measuring, unless a resumed run already decided its budget.
+  run.cur.measuring = coupled && run.cur.state.budgets[String(run.cur.state.stage)] === undefined;
+  run.curriculum = makeCurriculum(run);
+  run.supervisor = makeSupervisor(run);
+  run.weightStore = makeWeightStore(run);
+  run.batcher = makeBatcher(run);
+  run.grader = makeGrader(run);
+  run.learnerActor = makeLearnerActor(run);
+
+  run.evaluator = run.cfg.eval ? makeEvaluator(run, run.cfg.eval) : null;
+  for (const a of [run.supervisor, run.weightStore, run.batcher, run.grader, run.evaluator]) a?.start();
+
+  if (run.o.nats) await startNats(run);
+  if (!run.remote.has('verifier')) {
+    run.pool = new Piscina({
+      filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
+      minThreads: run.cfg.topology.verifierThreads,
+      maxThreads: run.cfg.topology.verifierThreads,
+    });
+    run.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
+  }
+  await startLearner(run, { weights: run.weights.get(run.version)!, optimizer, version: run.version });
+  for (let i = 0; i < run.cfg.topology.samplers; i++) {
+    const id = `sampler-${i}`;
+    run.samplers.push({ id, ...(await startSampler(run, id)), actor: makeSamplerActor(run, id), needs: [] });
+  }
+  for (let i = 0; i < run.cfg.topology.verifierThreads; i++) {
+    const id = `verifier-${i}`;
+    run.verifiers.push({ id, actor: makeVerifierActor(run, id) });
+  }
+  if (!resume) {
+    // A step-0 checkpoint: a learner that crashes before the first periodic one restarts from it.
+    writeRunCheckpoint(run.dir, {
+      gptConfig: run.gptConfig,
+      seed: run.cfg.seed,
+      command: run.o.command,
+      versions: run.o.versions,
+      weights: run.initWeights,
+      state: {
+        version: 0,
+        accounting: [],
+        queue: [],
+        curriculum: { ...run.cur.state },
+        faultsFired: [],
+        restarts: {},
+        stalenessMax: 0,
+        tokensGenerated: 0,
+        logs: logOffsets(run),
+        evalsPending: [],
+      },
+      keep: run.cfg.checkpoint.keep,
+    });
+  }
+  if (run.cur.usesBuckets()) await measureBuckets(run);
+  run.curriculum.start();
+  run.t0 = run.o.now();
+  run.learnerActor.start();
+  for (const v of run.verifiers) v.actor.start();
+  for (const s of run.samplers) s.actor.start();
+  // Evaluations that were running when the checkpoint was taken: their lines were cut with the log.
+  for (const v of resume?.state.evalsPending ?? []) if (run.evaluator) requestEval(run, v);
+}
+
+export async function stopAll(run: TrainingRun): Promise<void> {
+  // The final evaluation runs on a sampler thread: let it finish (bounded by the sampler timeout).
+  const deadline = run.o.now() + run.cfg.limits.samplerTimeoutMs;
+  while (run.evalsInFlight.length > 0 && !run.fatal && !run.interrupted && run.o.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  for (const w of run.deliveryWaiters.splice(0)) w();
+  for (const t of run.publicationTimers) clearTimeout(t);
+  run.publicationTimers.clear();
+  for (const a of [
+    ...run.samplers.map((s) => s.actor),
+    ...run.verifiers.map((v) => v.actor),
+    run.learnerActor,
+    run.batcher,
+    run.grader,
+    run.weightStore,
+    run.curriculum,
+    run.supervisor,
+    run.evaluator,
+  ]) {
+    a?.stop();
+  }
+  await Promise.all(run.samplers.map((s) => s.handle?.terminate().catch(() => {})));
+  await run.evalSampler?.handle.terminate().catch(() => {});
+  await run.learner?.terminate().catch(() => {});
+  await run.pool?.destroy().catch(() => {});
+  // The run's queues and weights on NATS are deleted, also after an interruption: --resume
+  // re-plans its in-flight work and creates them afresh.
+  await run.nats?.close();
+}

@@ -1,0 +1,164 @@
+/**
+ * metrics.jsonl rows (core/metrics), the log offsets a checkpoint records, and summary.json on the real
+ * clock.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { weightsSha256 } from '../../tensor/pack.js';
+import { assert } from '../../util/errors.js';
+import type { TrainStats } from '../messages.js';
+import { slotOf, type FormedBatch } from '../../core/batch.js';
+import { accountingViolation, lostViolation, stalenessBoundViolation } from '../../core/invariants.js';
+import { TrainedDigest, stepRow } from '../../core/metrics.js';
+import type { RunState } from '../checkpointer.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import type { TrainingRun, Summary } from '../run.js';
+import { outstandingGroups } from './samplers.js';
+
+export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: TrainStats): void {
+  const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
+  run.stageOfPlannedStep.delete(step);
+  const st = run.cfg.curriculum.stages[planned.stage]!;
+  const stage = {
+    index: planned.stage,
+    difficulty: st.difficulty ?? null,
+    buckets: st.buckets ?? null,
+    budgetTokens: planned.budgetTokens,
+  };
+  const wallMs = run.o.now() - run.t0;
+  const tokensPerSec = ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000;
+  const { computeMs, numTensors, ...learner } = s;
+  const line = stepRow({
+    step,
+    tSeconds: run.sinceOpen() / 1000,
+    stage: {
+      stage: stage.index,
+      difficulty: stage.difficulty,
+      buckets: stage.buckets,
+      budgetTokens: stage.budgetTokens,
+    },
+    batch: {
+      rewardMean: f.rewardMean,
+      passRate: f.passRate,
+      lengthMean: f.lengthMean,
+      lengthCorrect: f.lengthCorrect,
+      lengthIncorrect: f.lengthIncorrect,
+      stalenessMean: f.lagMean,
+      stalenessMax: f.lagMax,
+      zeroAdvantageGroups: f.zeroAdvantageGroups,
+    },
+    counts: run.accounting.counts(),
+    tokensGenerated: run.tokensGenerated,
+    tokensTrained: run.tokensTrained,
+    tokensPerSec,
+    queueGroups: outstandingGroups(run),
+    inflightSwaps: run.inflightSwaps,
+    trained: trainedDigest(step, f),
+    learner,
+    extra: {
+      wallMs,
+      computeMs,
+      numTensors,
+      learnerNumTensors: numTensors,
+      samplerNumTensors: Object.fromEntries(run.samplerTensors),
+    },
+  });
+  fs.writeSync(run.metricsFd, JSON.stringify(line) + '\n');
+  const t = run.sinceOpen();
+  run.trace.counter('learning', t, { reward: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean });
+  run.trace.counter('staleness', t, { mean: f.lagMean, max: f.lagMax });
+  run.trace.counter('queues', t, { verifyJobs: run.verifyJobs.length, batcherGroups: run.queue.size });
+  const done = step - run.stepsAtStart;
+  run.o.onStep?.({
+    step,
+    maxSteps: run.maxSteps,
+    stage: stage.index,
+    difficulty: stage.difficulty ?? stage.buckets?.join('+') ?? '?',
+    budgetTokens: stage.budgetTokens,
+    passRate: f.passRate,
+    rewardMean: f.rewardMean,
+    lengthMean: f.lengthMean,
+    stalenessMean: f.lagMean,
+    stalenessMax: f.lagMax,
+    tokensPerSec,
+    etaSeconds: done > 0 ? ((wallMs / done) * (run.maxSteps - step)) / 1000 : NaN,
+    loss: s.loss,
+  });
+}
+
+export function writeSummary(run: TrainingRun): Summary {
+  const c = run.accounting.counts();
+  // At a normal end every generated rollout was trained or dropped (pending = lost); after an
+  // interrupt the pending ones are in the checkpoint's queue or are sampled again on --resume.
+  const lost = run.interrupted ? 0 : c.pending;
+  const wallMs = run.o.now() - run.t0;
+  const actors = run.cfg.topology.samplers + 1;
+  const busy = run.samplerComputeMs + run.learnerComputeMs + run.transferMs;
+  const restarts = Object.values(run.supervisor.getSnapshot().context.restarts).reduce((a, b) => a + b, 0);
+  const w = run.weights.get(run.version)!;
+  const summary: Summary = {
+    steps: run.version,
+    rolloutsGenerated: c.generated,
+    rolloutsTrained: c.trained,
+    rolloutsDroppedStale: c.droppedStale,
+    rolloutsDroppedInvalid: c.droppedInvalid,
+    rolloutsLost: lost,
+    stalenessMax: run.stalenessMax,
+    stalenessBound: run.eta,
+    restarts,
+    finalVersion: run.version,
+    weightsSha256: weightsSha256(w.data),
+    policy: run.cfg.staleness.policy,
+    interrupted: run.interrupted,
+    inflightSwaps: run.inflightSwaps,
+    replayMismatches: run.replayMismatches,
+    wallMs,
+    tokensGenerated: run.tokensGenerated - run.tokensAtStart,
+    tokensPerSec: ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+    samplerComputeMs: run.samplerComputeMs,
+    learnerComputeMs: run.learnerComputeMs,
+    transferMs: run.transferMs,
+    overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)),
+    transitions: run.transitions.count,
+    faultsFired: run.faults.firedKeys(),
+    transport: run.nats
+      ? {
+          kind: 'nats',
+          remote: [...run.remote],
+          published: run.nats.published,
+          redelivered: run.nats.redelivered,
+          duplicatesDropped: run.nats.duplicates,
+        }
+      : { kind: 'threads' },
+    eval: run.evaluations.at(-1) ?? null,
+  };
+  const bad =
+    lostViolation(c, run.interrupted) ??
+    accountingViolation(c) ??
+    stalenessBoundViolation(summary.stalenessMax, summary.stalenessBound);
+  assert(bad === null, bad!);
+  writeFileAtomic(path.join(run.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}
+
+/** Where the logs stand now (a checkpoint records it; a resume cuts the logs back to it). */
+export function logOffsets(run: TrainingRun): NonNullable<RunState['logs']> {
+  return {
+    metrics: fs.fstatSync(run.metricsFd).size,
+    transitions: run.transitions.bytes(),
+    trace: run.trace.bytes(),
+    tMs: run.sinceOpen(),
+  };
+}
+
+/** The TrainedDigest of a formed batch (rollout ids are `step/slot:problem/sample`). */
+function trainedDigest(step: number, f: FormedBatch): string {
+  const d = new TrainedDigest(step);
+  for (const [id, disposition] of f.dispositions) {
+    if (disposition !== 'trained') continue;
+    const first = id.indexOf('/');
+    const last = id.lastIndexOf('/');
+    d.add(slotOf(id.slice(first + 1, last)), Number(id.slice(last + 1)));
+  }
+  return d.hex();
+}

@@ -1,0 +1,163 @@
+import { createActor } from 'xstate';
+import { verifierMachine, graderMachine, batcherMachine } from '../../../machines/index.js';
+import type { VerifyJob } from '../../../machines/verifier.js';
+import type { VerifyTask } from '../../../actors/verify.task.js';
+import { gradeGroup } from '../grade.js';
+import { assert } from '../../util/errors.js';
+import { VerdictSchema, type ScoredGroup } from '../messages.js';
+import { formBatch } from '../../core/batch.js';
+import type { TrainingRun } from '../run.js';
+import { fromAsync } from './effects.js';
+
+export function pumpVerifiers(run: TrainingRun): void {
+  while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {
+    const id = run.idleVerifiers.values().next().value!;
+    run.idleVerifiers.delete(id);
+    run.verifiers.find((v) => v.id === id)!.actor.send({ type: 'VERIFY', job: run.verifyJobs.shift()! });
+  }
+  if (run.verifyJobs.length <= run.cfg.limits.queueGroupsMax) for (const w of run.deliveryWaiters.splice(0)) w();
+}
+
+export function problemOf(run: TrainingRun, job: VerifyJob): { numbers: number[]; target: number } {
+  // The prompt is `n1 n2 … → target :` (one token per integer); recover the problem from the planned step.
+  const p = run.requestsProblem.get(`${job.step}/${job.problemId}`);
+  assert(p, `no problem for ${job.step}/${job.problemId}`);
+  return p;
+}
+
+export function makeVerifierActor(run: TrainingRun, id: string) {
+  const machine = verifierMachine.provide({
+    actors: {
+      verify: fromAsync(async ({ input }) => {
+        run.trace.flow(`g:${input.job.jobId}`, 'rollouts', input.id, 'verifier', 't', run.sinceOpen());
+        const problem = problemOf(run, input.job);
+        const task: VerifyTask = {
+          ...problem,
+          completions: input.job.rollouts.map((r) => r.completion),
+          fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null,
+          slowFactor: run.faults.slowFactor('verifier'),
+        };
+        if (run.nats && run.remote.has('verifier')) {
+          const out = await run.nats.call('verify', input.job.jobId, task, run.cfg.limits.verifierTimeoutMs);
+          return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
+        }
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(), run.cfg.limits.verifierTimeoutMs);
+        try {
+          const out = await run.pool!.run(task, { signal: ac.signal });
+          return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
+        } catch (e) {
+          if (ac.signal.aborted)
+            throw new Error(
+              `verification of ${input.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms`,
+            );
+          throw e;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+      deliver: fromAsync(async ({ input }) => {
+        run.grader.send({ type: 'GRADE', job: { job: input.job, verdicts: input.verdicts } });
+      }),
+    },
+    actions: {
+      becameIdle: (_, p) => {
+        run.idleVerifiers.add(p.id);
+        setImmediate(() => pumpVerifiers(run));
+      },
+      reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'verifier', error: p.error }),
+    },
+  });
+  return createActor(machine, {
+    input: { id, attemptsMax: run.cfg.limits.verifyAttemptsMax },
+    inspect: run.transitions.inspector(id, 'verifier'),
+  });
+}
+
+export function makeGrader(run: TrainingRun) {
+  return createActor(
+    graderMachine.provide({
+      actors: {
+        grade: fromAsync(async ({ input }) => {
+          run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
+          // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a
+          // failure)
+          const fault = run.faults.take('grader', input.job.job.step);
+          if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
+          if (fault === 'hang') {
+            await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));
+            throw new Error(
+              `grader: grading ${input.job.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms (injected hang)`,
+            );
+          }
+          const t0 = run.o.now();
+          const out =
+            run.nats && run.remote.has('grader')
+              ? await run.nats.call<ScoredGroup>(
+                  'grade',
+                  input.job.job.jobId,
+                  input.job,
+                  run.cfg.limits.verifierTimeoutMs,
+                )
+              : gradeGroup(input.job);
+          const slow = run.faults.slowFactor('grader');
+          if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
+          return out;
+        }),
+        deliver: fromAsync(async ({ input }) => {
+          run.batcher.send({ type: 'GROUP', group: input.group });
+        }),
+      },
+      actions: {
+        overflow: () => run.abort('grader queue overflow'),
+        reportFailure: (_, p) =>
+          run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
+      },
+    }),
+    { input: { queueMax: run.cfg.limits.queueGroupsMax }, inspect: run.transitions.inspector('grader', 'grader') },
+  );
+}
+
+export function makeBatcher(run: TrainingRun) {
+  return createActor(
+    batcherMachine.provide({
+      actors: { dispatch: fromAsync(async () => sendBatch(run)) },
+      actions: {
+        enqueue: (_, p) => {
+          run.queue.add(p.group);
+          run.trace.flow(
+            `g:${p.group.step}/${p.group.problemId}`,
+            'rollouts',
+            'batcher',
+            'batcher',
+            't',
+            run.sinceOpen(),
+          );
+        },
+      },
+      guards: { batchComplete: () => nextBatchReady(run) },
+    }),
+    { inspect: run.transitions.inspector('batcher', 'batcher') },
+  );
+}
+
+export function nextBatchReady(run: TrainingRun): boolean {
+  if (run.paused || run.fatal) return false;
+  if (run.retryBatch) return true;
+  const k = run.version + 1;
+  return k <= run.maxSteps && run.queue.complete(k);
+}
+
+export function sendBatch(run: TrainingRun): void {
+  let batch = run.retryBatch;
+  run.retryBatch = null;
+  if (!batch) {
+    const k = run.version + 1;
+    const groups = run.queue.take(k);
+    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction);
+    run.formed.set(k, formed);
+    run.formedThrough = k;
+    batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups };
+  }
+  run.learnerActor.send({ type: 'TRAIN', batch });
+}

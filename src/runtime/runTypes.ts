@@ -1,0 +1,97 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { ActorRefFrom, InspectionEvent } from 'xstate';
+import type { samplerMachine } from '../../machines/index.js';
+import type { SamplerApi } from '../../actors/sampler.worker.js';
+import type { Now } from './clock.js';
+import type { TrainConfig } from './config.js';
+import type { WorkerHandle } from './workers.js';
+
+export interface StepProgress {
+  step: number;
+  maxSteps: number;
+  stage: number;
+  /** Number count, or the stage's buckets joined by '+'. */
+  difficulty: number | string;
+  budgetTokens: number;
+  passRate: number;
+  rewardMean: number;
+  lengthMean: number;
+  stalenessMean: number;
+  stalenessMax: number;
+  tokensPerSec: number;
+  etaSeconds: number;
+  loss: number;
+}
+
+export interface Summary {
+  steps: number;
+  /** `threads`, or `nats` with the work items published (re-issues included) and the duplicate results dropped. */
+  transport:
+    | { kind: 'threads' }
+    | { kind: 'nats'; remote: string[]; published: number; redelivered: number; duplicatesDropped: number };
+  rolloutsGenerated: number;
+  rolloutsTrained: number;
+  rolloutsDroppedStale: number;
+  rolloutsDroppedInvalid: number;
+  rolloutsLost: number;
+  stalenessMax: number;
+  stalenessBound: number;
+  restarts: number;
+  finalVersion: number;
+  weightsSha256: string;
+  policy: TrainConfig['staleness']['policy'];
+  interrupted: boolean;
+  /** Weight swaps between tokens (inflight). */
+  inflightSwaps: number;
+  /** Learner replays after a restart whose weights matched the published ones. */
+  replayMismatches: number;
+  wallMs: number;
+  tokensGenerated: number;
+  tokensPerSec: number;
+  samplerComputeMs: number;
+  learnerComputeMs: number;
+  transferMs: number;
+  /** Share of (samplers + learner) × wall time spent neither computing nor moving weights. */
+  overheadFraction: number;
+  transitions: number;
+  faultsFired: string[];
+  /** The last held-out evaluation (config `eval`), or null. */
+  eval: { step: number; rows: unknown[] } | null;
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  out: string;
+  resume: boolean;
+  /** Stop after this learner step (default: the curriculum's total). */
+  maxSteps?: number;
+  extraFaults?: string[];
+  command: string;
+  versions: Record<string, string>;
+  now: Now;
+  onStep?: (p: StepProgress) => void;
+  onLog?: (line: string) => void;
+  /** Receives every xstate inspection event of every actor (`--inspect`). */
+  inspect?: (ev: InspectionEvent) => void;
+  /** Run the config's remote roles (`topology.remote`) as separate processes over NATS JetStream. */
+  nats?: { url: string; credsFile?: string };
+}
+
+/**
+ * What a sampler slot talks to: a worker thread, or (NATS transport) whichever remote sampler process takes the work.
+ */
+export type SamplerEndpoint = Pick<WorkerHandle<SamplerApi>, 'call' | 'terminate'>;
+
+/** A sampler's link: its endpoint, the port its weights arrive on, the newest version posted there. */
+export type SamplerConnection = Pick<SamplerSlot, 'handle' | 'port' | 'posted'>;
+
+export interface SamplerSlot {
+  id: string;
+  handle: SamplerEndpoint;
+  port: MessagePort;
+  actor: ActorRefFrom<typeof samplerMachine>;
+  /** The newest weights version posted to this sampler's port (its thread starts at one). */
+  posted: number;
+  /** Versions its pending syncs wait for that were not yet available when they began. */
+  needs: number[];
+}
