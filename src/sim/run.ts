@@ -11,6 +11,7 @@ import { initBackend } from '../tensor/backend.js';
 import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { SimEngine, type SimResult } from './engine.js';
+import { simSummary } from './simSummary.js';
 import { ProfileSchema, type Profile } from './profile.js';
 import { SimFaultSchema, type SimFault, type SimFaultInput } from '../core/faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute, type Surrogate } from './compute.js';
@@ -102,7 +103,7 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
   compute.dispose();
   const wallSeconds = ((o.now?.() ?? 0) - t0) / 1000;
   const summary = {
-    ...engine.summary(),
+    ...simSummary(engine),
     weightsSha256,
     status: r.status,
     wallSeconds,

@@ -1,3 +1,7 @@
+/**
+ * The learner and the weight store on the real clock: the learner thread, a step's training and
+ * publication, restarts replaying from the last checkpoint, checkpoints, and the weights' broadcast.
+ */
 import { createActor } from 'xstate';
 import { learnerMachine, weightStoreMachine } from '../../../machines/index.js';
 import type { TrainOutput } from '../../../machines/learner.js';

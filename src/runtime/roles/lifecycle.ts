@@ -1,3 +1,8 @@
+/**
+ * The real clock's lifecycle: starting the topology (actors, threads, the verifier pool, the step-0
+ * checkpoint) in dependency order, and stopping it (actors, threads, pool, NATS) whatever state it
+ * is in.
+ */
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { ACTORS_DIR } from '../workers.js';

@@ -1,3 +1,6 @@
+/**
+ * The NATS JetStream transport of the real clock: remote roles' work items and weights (src/runtime/nats).
+ */
 import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import { assert } from '../../util/errors.js';

@@ -1,3 +1,7 @@
+/**
+ * The samplers' side of the real clock: planning each step's requests (core/admission), handing
+ * work and weights to sampler threads, the sampler machine's effects, and delivery to the verifiers.
+ */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { samplerMachine } from '../../../machines/index.js';

@@ -1,3 +1,7 @@
+/**
+ * Verification, grading and batching on the real clock: the verifier, grader and batcher machines'
+ * effects (a piscina pool or NATS for the work) and the forming of each step's TrainBatch (core/batch).
+ */
 import { createActor } from 'xstate';
 import { verifierMachine, graderMachine, batcherMachine } from '../../../machines/index.js';
 import type { VerifyJob } from '../../../machines/verifier.js';

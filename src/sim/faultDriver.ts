@@ -1,0 +1,221 @@
+/**
+ * The virtual clock's faults (core/faults.ts plans): one-shot crashes and hangs at a step or a
+ * time, slowdowns, grader stalls, seeded storms; crashes and restarts under core/supervision.
+ */
+import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
+import { Rng } from '../util/rng.js';
+import { actorOf, type SimRole } from '../core/faults.js';
+import type { SimEngine } from './engine.js';
+import type { ActorS } from './state.js';
+import { dispatchVerifiers, graded, startTraining, startVerify, tryTrain } from './learning.js';
+import { pump } from './sampling.js';
+
+export function fired(sim: SimEngine, key: string): void {
+  sim.s.faultsFired.push(key);
+  sim.metric({ type: 'fault', t: sim.s.t, event: sim.s.events, fault: key });
+  sim.o.onLog?.(`fault ${key} at t=${sim.s.t.toFixed(3)} s`);
+}
+
+/**
+ * The end of a piece of work that takes `dur` seconds: its completion event `done`, or — when a
+ * fault is planned for it (for its step, or waiting since the actor was idle) — a crash halfway
+ * through, or a hang the supervisor notices at the role's timeout.
+ */
+export function scheduleWork(
+  sim: SimEngine,
+  role: SimRole,
+  i: number,
+  a: ActorS,
+  step: number,
+  dur: number,
+  done: string,
+): void {
+  const fault = stepFault(sim, role, i, step) ?? a.next;
+  a.next = null;
+  if (fault === 'crash') sim.q.add(sim.s.t + dur / 2, 'crash', i, a.epoch, { role });
+  else if (fault === 'hang') sim.q.add(sim.s.t + timeoutSeconds(sim, role), 'timeout', i, a.epoch, { role });
+  else sim.q.add(sim.s.t + dur, done, i, a.epoch);
+}
+
+export function timeoutSeconds(sim: SimEngine, role: SimRole): number {
+  return sim.o.config.limits[`${role}TimeoutMs`] / 1000;
+}
+
+export function actor(sim: SimEngine, role: SimRole, i: number): ActorS {
+  return role === 'sampler' ? sim.s.samplers[i]! : role === 'verifier' ? sim.s.verifiers[i]! : sim.s.learner;
+}
+
+/** A crash or hang planned for `role`'s first work of `step` (fires once). */
+export function stepFault(sim: SimEngine, role: SimRole, index: number, step: number): 'crash' | 'hang' | null {
+  const faults = sim.o.faults;
+  for (let fi = 0; fi < faults.length; fi++) {
+    const f = faults[fi]!;
+    if ((f.kind !== 'crash' && f.kind !== 'hang') || !('step' in f.at) || f.at.step !== step) continue;
+    const a = actorOf(f.actor);
+    if (a.role !== role || (a.index !== null && a.index !== index) || sim.s.stepFaults.includes(fi)) continue;
+    sim.s.stepFaults.push(fi);
+    fired(sim, `${f.kind}:${role}-${index}@step=${step}`);
+    return f.kind;
+  }
+  return null;
+}
+
+export function scheduleFaults(sim: SimEngine): void {
+  sim.o.faults.forEach((f, fi) => {
+    if ((f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') && 'time' in f.at)
+      sim.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+    if (f.kind === 'stall') sim.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+    if (f.kind === 'storm') {
+      sim.s.stormNext[fi] = 0;
+      scheduleStorm(sim, fi, f.from);
+    }
+  });
+}
+
+export function scheduleStorm(sim: SimEngine, fi: number, from: number): void {
+  const f = sim.o.faults[fi]!;
+  if (f.kind !== 'storm') return;
+  const n = sim.s.stormNext[fi]!;
+  if (n >= f.max) return;
+  const rng = new Rng(`storm/${sim.seed}/${fi}/${n}`);
+  const t = from + -Math.log(1 - rng.float()) / f.rate;
+  if (t > f.until) return;
+  sim.q.push(t, { kind: 'storm', actor: -1, epoch: 0, data: { index: fi, n } });
+}
+
+export function actorsOf(sim: SimEngine, role: SimRole, index: number | null): number[] {
+  const n = role === 'sampler' ? sim.s.samplers.length : role === 'verifier' ? sim.s.verifiers.length : 1;
+  if (index !== null && index >= n) return [];
+  return index === null ? Array.from({ length: n }, (_, i) => i) : [index];
+}
+
+export function applyFault(
+  sim: SimEngine,
+  kind: 'crash' | 'hang' | 'slow',
+  role: SimRole,
+  i: number,
+  factor: number,
+  duration: number | undefined,
+): void {
+  const name = role === 'learner' ? 'learner' : `${role}-${i}`;
+  fired(sim, `${kind}:${name}@t=${Math.round(sim.s.t * 1e6) / 1e6}`);
+  if (kind === 'slow') {
+    actor(sim, role, i).slow *= factor;
+    if (duration !== undefined) sim.q.add(sim.s.t + duration, 'slow-end', i, 0, { role, factor });
+    return;
+  }
+  if (kind === 'crash') return crash(sim, role, i, 'CRASH');
+  // hang: work in progress stops; the supervisor notices at the timeout
+  const timeout = timeoutSeconds(sim, role);
+  if (role === 'sampler') {
+    const sm = sim.s.samplers[i]!;
+    if (sm.state === 'generating' || sm.state === 'syncingWeights') {
+      sm.epoch++;
+      sim.q.push(Math.max(sim.s.t, sm.genStart + timeout), {
+        kind: 'timeout',
+        actor: i,
+        epoch: sm.epoch,
+        data: { role },
+      });
+    } else if (sm.state === 'idle' || sm.state === 'delivering') sm.next = 'hang';
+  } else if (role === 'verifier') {
+    const v = sim.s.verifiers[i]!;
+    if (v.state === 'verifying') {
+      v.epoch++;
+      sim.q.push(Math.max(sim.s.t, v.busySince + timeout), {
+        kind: 'timeout',
+        actor: i,
+        epoch: v.epoch,
+        data: { role },
+      });
+    } else if (v.state === 'idle') v.next = 'hang';
+  } else {
+    const l = sim.s.learner;
+    if (l.state === 'training' || l.state === 'publishing') {
+      l.epoch++;
+      sim.q.push(Math.max(sim.s.t, l.workStart + timeout), {
+        kind: 'timeout',
+        actor: 0,
+        epoch: l.epoch,
+        data: { role },
+      });
+    } else if (l.state === 'waitingForBatch') l.next = 'hang';
+  }
+}
+
+/**
+ * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
+ * the edges of their machines (machines/): a sampler's request is re-issued; a verifier retries its
+ * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
+ * process is dead but nobody knows yet: its next piece of work fails.
+ */
+export function crash(sim: SimEngine, role: SimRole, i: number, event: string): void {
+  const p = sim.o.profile;
+  const limit = sim.o.config.limits.restartsMax;
+  if (role === 'sampler') {
+    const sm = sim.s.samplers[i]!;
+    if (sm.state === 'idle' || sm.state === 'delivering') return void (sm.next = 'crash');
+    if (sm.state !== 'syncingWeights' && sm.state !== 'generating') return; // already failed or restarting
+    sim.s.reissue.push({ ...sm.req!, attempt: sm.req!.attempt + 1 });
+    sm.req = null;
+    sm.gen = null;
+    sm.epoch++;
+    if (afterFailure(++sm.restarts, limit) === 'give-up')
+      runFailed(sim, `sampler-${i} failed ${sm.restarts} times (limits.restartsMax ${limit})`);
+    sim.setSampler(i, 'failed', event);
+    sim.setSampler(i, 'restarting', 'RESTART');
+    sim.q.add(sim.s.t + p.sampler.restartS, 'restarted', i, sm.epoch, { role });
+  } else if (role === 'verifier') {
+    const v = sim.s.verifiers[i]!;
+    if (v.state === 'idle') return void (v.next = 'crash');
+    if (v.state !== 'verifying') return;
+    v.job!.attempts++;
+    v.epoch++;
+    if (afterFailure(++v.restarts, limit) === 'give-up')
+      runFailed(sim, `verifier-${i} failed ${v.restarts} times (limits.restartsMax ${limit})`);
+    sim.setVerifier(i, 'failed', event);
+    sim.q.add(sim.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
+  } else {
+    const l = sim.s.learner;
+    if (l.state === 'waitingForBatch') return void (l.next = 'crash');
+    if (l.state !== 'training' && l.state !== 'publishing') return;
+    if (l.state === 'publishing') l.replay = true; // its weights were computed: the restart replays to them
+    l.epoch++;
+    if (afterFailure(++l.restarts, limit) === 'give-up')
+      runFailed(sim, `learner failed ${l.restarts} times (limits.restartsMax ${limit})`);
+    sim.setLearner('failed', event);
+    sim.setLearner('restarting', 'RESTART');
+    sim.q.add(sim.s.t + p.learner.restartS, 'restarted', 0, l.epoch, { role });
+  }
+}
+
+export function restarted(sim: SimEngine, role: SimRole, i: number): void {
+  if (role === 'sampler') {
+    const sm = sim.s.samplers[i]!;
+    sm.version = -1; // a fresh process: it loads the newest weights with its next request
+    sim.setSampler(i, 'idle', 'RESTARTED');
+    sim.s.idle.push(i);
+    pump(sim);
+  } else if (role === 'verifier') {
+    const v = sim.s.verifiers[i]!;
+    const job = v.job!;
+    if (afterVerifyFailure(job.attempts, sim.o.config.limits.verifyAttemptsMax) === 'hand-on-invalid') {
+      // Out of attempts: the group is handed on as invalid (its rollouts are dropped-invalid).
+      v.job = null;
+      sim.setVerifier(i, 'delivering', 'GIVE_UP');
+      const n = job.group.lengths.length;
+      graded(sim, job, { rewards: new Array(n).fill(0), invalid: new Array(n).fill(true) });
+      sim.setVerifier(i, 'idle', 'DELIVERED');
+      dispatchVerifiers(sim);
+    } else startVerify(sim, i, job, 'RETRY');
+  } else {
+    const l = sim.s.learner;
+    sim.setLearner('waitingForBatch', 'RESTARTED');
+    if (l.batch) startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
+    else tryTrain(sim);
+  }
+}
+
+export function runFailed(sim: SimEngine, why: string): never {
+  throw new Error(`run failed at t=${sim.s.t.toFixed(3)} s (event #${sim.s.events}, seed ${sim.seed}): ${why}`);
+}

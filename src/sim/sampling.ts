@@ -1,0 +1,155 @@
+/**
+ * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
+ * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
+ */
+import { mayPlanStep, minVersionFor, requestSlices } from '../core/admission.js';
+import { jitterFactor } from './profile.js';
+import type { GeneratedGroup, Generation } from './compute.js';
+import type { SimEngine } from './engine.js';
+import type { Request } from './state.js';
+import { scheduleWork } from './faultDriver.js';
+import { dispatchVerifiers } from './learning.js';
+
+export function planStep(sim: SimEngine): boolean {
+  const s = sim.s;
+  const k = s.nextStep;
+  const may = mayPlanStep({
+    step: k,
+    lastStep: sim.o.maxSteps,
+    publishedVersion: s.published,
+    eta: sim.eta,
+    outstandingGroups: s.outstandingGroups,
+    groupsPerStep: sim.perStep,
+    capacityGroups: sim.capacity,
+  });
+  if (!may) return false;
+  for (const r of requestSlices(sim.perStep, sim.perRequest)) {
+    const slots: number[] = [];
+    for (let p = r.first; p < r.end; p++) slots.push(p);
+    s.planned.push({ step: k, index: r.index, slots, attempt: 0 });
+  }
+  s.outstandingGroups += sim.perStep;
+  s.nextStep++;
+  return true;
+}
+
+export function pump(sim: SimEngine): void {
+  const s = sim.s;
+  while (s.idle.length > 0) {
+    let req = s.reissue.shift();
+    if (!req) {
+      if (s.planned.length === 0) planStep(sim);
+      req = s.planned.shift();
+    }
+    if (!req) return;
+    startRequest(sim, s.idle.shift()!, req);
+  }
+}
+
+export function startRequest(sim: SimEngine, i: number, req: Request): void {
+  const sm = sim.s.samplers[i]!;
+  sm.req = req;
+  sm.epoch++;
+  sm.genStart = sim.s.t; // the work's start (a hang while syncing times out from here)
+  sim.setSampler(i, 'syncingWeights', 'GENERATE');
+  if (sm.version < sim.s.published) {
+    sm.syncTo = sim.s.published;
+    sim.q.add(sim.s.t + sim.cost.transferSeconds(), 'synced', i, sm.epoch);
+  } else beginGenerate(sim, i, 'WEIGHTS_CURRENT'); // up to date: no transfer, no time
+}
+
+export function budgetOf(sim: SimEngine, step: number): number {
+  return sim.budgets[step]!;
+}
+
+export function generationSeconds(sim: SimEngine, gen: Generation, factor: number): number {
+  let max = 0,
+    total = 0;
+  for (const l of gen.rowLengths) {
+    total += l;
+    if (l > max) max = l;
+  }
+  return sim.cost.generateSeconds(gen.promptTokens, max, total) * factor;
+}
+
+export function beginGenerate(sim: SimEngine, i: number, event: string): void {
+  const sm = sim.s.samplers[i]!;
+  const req = sm.req!;
+  if (sm.version < minVersionFor(req.step, sim.eta))
+    sim.fail(
+      `sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, sim.eta)}`,
+    );
+  sm.schedule = [[0, sm.version]];
+  sm.gen = sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, sm.schedule);
+  sm.factor =
+    sim.cost.samplerSpeed(i) *
+    sm.slow *
+    jitterFactor(sim.o.profile.sampler.jitter, sim.seed, 1, req.attempt, req.step, req.index);
+  sm.genStart = sim.s.t;
+  sim.setSampler(i, 'generating', event);
+  const dur = generationSeconds(sim, sm.gen, sm.factor);
+  scheduleWork(sim, 'sampler', i, sm, req.step, dur, 'generated');
+}
+
+/** In-flight updates: version `v` reaches a generating sampler; tokens from the current position on use it. */
+export function swap(sim: SimEngine, i: number, v: number): void {
+  const sm = sim.s.samplers[i]!;
+  if (sm.state !== 'generating' || sm.version >= v || !sm.gen) return;
+  const elapsed = sim.s.t - sm.genStart;
+  const rows = sm.gen.rowLengths;
+  const maxLen = Math.max(...rows);
+  // lo = the last position whose logits exist at `elapsed` (0 while the prefill runs). As in the
+  // real sampler, new weights apply from the next decode step on: position lo + 1.
+  let lo = 0,
+    hi = maxLen;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (sim.cost.decodeOffset(sm.gen.promptTokens, rows, mid) * sm.factor <= elapsed) lo = mid;
+    else hi = mid - 1;
+  }
+  const from = lo + 1;
+  sm.version = v;
+  if (from >= maxLen) return; // every position already decoded: the result is on its way
+  const last = sm.schedule.at(-1)!;
+  if (last[0] === from) last[1] = v;
+  else sm.schedule.push([from, v]);
+  sim.s.inflightSwaps++;
+  const req = sm.req!;
+  sm.gen = sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, sm.schedule);
+  sm.epoch++;
+  const end = sm.genStart + generationSeconds(sim, sm.gen, sm.factor);
+  sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);
+}
+
+export function delivered(sim: SimEngine, i: number): void {
+  const sm = sim.s.samplers[i]!;
+  const req = sm.req!;
+  for (const g of sm.gen!.groups) {
+    markGenerated(sim, req.step, g);
+    sim.s.verifyQueue.push({ step: req.step, group: g, attempts: 0 });
+    sim.lastDeliveredStep = req.step;
+    sim.lastDeliveredGroup = g;
+  }
+  sm.req = null;
+  sm.gen = null;
+  sim.setSampler(i, 'idle', 'DELIVERED');
+  sim.s.idle.push(i);
+  dispatchVerifiers(sim);
+}
+
+/**
+ * Accounts a delivered group's rollouts as generated (state 1; later 2 trained, 3 dropped-stale, 4
+ * dropped-invalid).
+ */
+export function markGenerated(sim: SimEngine, step: number, g: GeneratedGroup): void {
+  const base = sim.rolloutIndex(step, g.slot, 0);
+  let tokens = 0;
+  for (let j = 0; j < g.lengths.length; j++) {
+    if (sim.accounting[base + j] !== 0) sim.fail(`rollout ${step}/${g.slot}/${j} generated twice`);
+    sim.accounting[base + j] = 1;
+    tokens += g.lengths[j]!;
+  }
+  sim.s.tokensGenerated += tokens;
+  sim.s.counts.generated += g.lengths.length;
+  sim.s.counts.pending += g.lengths.length;
+}

@@ -1,0 +1,47 @@
+/**
+ * The virtual clock's checkpoints: the whole engine state (queue, actors, accounting, counters, log
+ * offsets) plus the compute's weights, committed like the real clock's (runtime/checkpointer.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { commitCheckpoint, latestCheckpointDir } from '../runtime/checkpointer.js';
+import { writeFileSynced } from '../util/atomic.js';
+import type { EventQueue } from './queue.js';
+import { type SimState, SIM_STATE_FILE } from './state.js';
+import type { SimEngine } from './engine.js';
+
+export function writeSimCheckpoint(sim: SimEngine): void {
+  sim.metrics?.flush();
+  sim.transitions?.flush();
+  const v = sim.s.learnerVersion;
+  const body = {
+    format: 'e3sim-sim-checkpoint',
+    formatVersion: 1,
+    state: sim.s,
+    queue: sim.q.toJSON(),
+    accounting: Buffer.from(sim.accounting).toString('base64'),
+  };
+  commitCheckpoint(sim.o.dir!, v, sim.o.config.checkpoint.keep, (tmp) => {
+    sim.o.compute.save(tmp);
+    writeFileSynced(path.join(tmp, SIM_STATE_FILE), JSON.stringify(body));
+  });
+  sim.o.onLog?.(`checkpoint step-${v} (t=${sim.s.t.toFixed(3)} s)`);
+}
+
+/** Reads the checkpoint `DIR/checkpoints/latest` names; null when there is none. */
+export function readSimCheckpoint(
+  dir: string,
+): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
+  const ckDir = latestCheckpointDir(dir);
+  if (!ckDir) return null;
+  const file = path.join(ckDir, SIM_STATE_FILE);
+  if (!fs.existsSync(file)) return null;
+  const body = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    format: string;
+    state: SimState;
+    queue: ReturnType<EventQueue['toJSON']>;
+    accounting: string;
+  };
+  if (body.format !== 'e3sim-sim-checkpoint') return null;
+  return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
+}

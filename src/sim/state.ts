@@ -1,0 +1,263 @@
+/**
+ * The virtual clock's state: the actors' records, everything that changes during a run (JSON-safe:
+ * a checkpoint is this object), the engine's options, and the log sink.
+ */
+import fs from 'node:fs';
+import type { BatchFigures, StepStage } from '../core/metrics.js';
+import type { TrainConfig } from '../runtime/config.js';
+import type { Profile } from './profile.js';
+import type { SimFault, SimRole } from '../core/faults.js';
+import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
+
+export class SimInvariantError extends Error {
+  override readonly name = 'SimInvariantError';
+  constructor(
+    readonly seed: number,
+    readonly event: number,
+    readonly t: number,
+    what: string,
+  ) {
+    super(
+      `invariant violated at event #${event} (t=${t.toFixed(6)} s, seed ${seed}): ${what} — the run is a pure function of its config.json and virtual.json: rerunning them replays it to this event`,
+    );
+  }
+}
+
+export type SamplerState = 'idle' | 'syncingWeights' | 'generating' | 'delivering' | 'failed' | 'restarting';
+export type VerifierState = 'idle' | 'verifying' | 'delivering' | 'failed';
+export type LearnerState = 'waitingForBatch' | 'training' | 'publishing' | 'failed' | 'restarting';
+
+export interface Request {
+  step: number;
+  /** Request number within its step. */
+  index: number;
+  slots: number[];
+  attempt: number;
+}
+
+export interface SamplerS {
+  state: SamplerState;
+  version: number;
+  /** The version being fetched while syncingWeights. */
+  syncTo: number;
+  epoch: number;
+  req: Request | null;
+  gen: Generation | null;
+  schedule: VersionSchedule;
+  genStart: number;
+  factor: number;
+  slow: number;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
+  busySince: number;
+  busy: number;
+  restarts: number;
+}
+
+export interface VerifyJob {
+  step: number;
+  group: GeneratedGroup;
+  attempts: number;
+}
+
+export interface VerifierS {
+  state: VerifierState;
+  epoch: number;
+  job: VerifyJob | null;
+  slow: number;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
+  busySince: number;
+  busy: number;
+  restarts: number;
+}
+
+export interface StepBatch {
+  step: number;
+  groups: { group: GeneratedGroup; scored: Scored; trained: boolean[] }[];
+  tokens: number;
+  stage: StepStage;
+  /** TrainedDigest of the trained rollouts. */
+  trained: string;
+  figures: BatchFigures;
+}
+
+export interface LearnerS {
+  state: LearnerState;
+  epoch: number;
+  batch: StepBatch | null;
+  slow: number;
+  /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
+  next: 'crash' | 'hang' | null;
+  workStart: number;
+  busySince: number;
+  busy: number;
+  restarts: number;
+  publishAttempts: number;
+  /** Crashed while publishing: the restarted learner replays the step (its time) to the same weights. */
+  replay: boolean;
+}
+
+/** What every simulated actor has: its work epoch, speed factor and a fault waiting for its next work. */
+export type ActorS = SamplerS | VerifierS | LearnerS;
+
+/** Everything that changes during a run, JSON-safe (the checkpoint is this object). */
+export interface SimState {
+  t: number;
+  events: number;
+  published: number;
+  learnerVersion: number;
+  nextStep: number;
+  outstandingGroups: number;
+  planned: Request[];
+  reissue: Request[];
+  idle: number[];
+  samplers: SamplerS[];
+  verifiers: VerifierS[];
+  verifyQueue: VerifyJob[];
+  graderStalledUntil: number;
+  graderWaiting: { job: VerifyJob; scored: Scored }[];
+  scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
+  learner: LearnerS;
+  counts: { generated: number; trained: number; droppedStale: number; droppedInvalid: number; pending: number };
+  tokensGenerated: number;
+  tokensTrained: number;
+  stalenessHist: number[];
+  stalenessMax: number;
+  inflightSwaps: number;
+  faultsFired: string[];
+  stepFaults: number[];
+  stormNext: number[];
+  invariantChecks: number;
+  metricsBytes: number;
+  transitionsBytes: number;
+  done: boolean;
+}
+
+export interface SimOptions {
+  config: TrainConfig;
+  profile: Profile;
+  compute: Compute;
+  faults: SimFault[];
+  maxSteps: number;
+  /** Run directory; null = keep nothing on disk (benchmarks). */
+  dir: string | null;
+  /** Write transitions.jsonl (off for very large topologies). */
+  transitions: boolean;
+  /** Give up after this many events (a budget on every run). */
+  maxEvents: number;
+  /** Test hook: at this event number, deliver the last delivered group again (must be caught). */
+  plantDuplicateAtEvent?: number;
+  onStep?: (line: Record<string, unknown>) => void;
+  onLog?: (s: string) => void;
+}
+
+export interface SimResult {
+  status: 'done' | 'halted' | 'event-budget';
+  state: SimState;
+}
+
+export const FAULT_ROLES: SimRole[] = ['sampler', 'verifier', 'learner'];
+export const MAX_ROLLOUTS = 256 * 1024 * 1024;
+export const SIM_STATE_FILE = 'sim-state.json';
+
+/** Lines appended to a file, with the byte count kept for checkpoints. */
+export class LineSink {
+  fd: number;
+  buf: string[] = [];
+  pendingBytes = 0;
+  constructor(file: string, truncateTo: number | null) {
+    if (truncateTo === null) fs.writeFileSync(file, '');
+    else fs.truncateSync(file, truncateTo);
+    this.fd = fs.openSync(file, 'a');
+  }
+  write(line: string): number {
+    this.buf.push(line);
+    const n = Buffer.byteLength(line) + 1;
+    this.pendingBytes += n;
+    if (this.buf.length >= 512) this.flush();
+    return n;
+  }
+  flush(): void {
+    if (this.buf.length === 0) return;
+    fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.pendingBytes = 0;
+  }
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}
+
+export function initialState(c: TrainConfig): SimState {
+  const sampler = (): SamplerS => ({
+    state: 'idle',
+    version: 0,
+    syncTo: 0,
+    epoch: 0,
+    req: null,
+    gen: null,
+    schedule: [],
+    genStart: 0,
+    factor: 1,
+    slow: 1,
+    next: null,
+    busySince: 0,
+    busy: 0,
+    restarts: 0,
+  });
+  const verifier = (): VerifierS => ({
+    state: 'idle',
+    epoch: 0,
+    job: null,
+    slow: 1,
+    next: null,
+    busySince: 0,
+    busy: 0,
+    restarts: 0,
+  });
+  return {
+    t: 0,
+    events: 0,
+    published: 0,
+    learnerVersion: 0,
+    nextStep: 1,
+    outstandingGroups: 0,
+    planned: [],
+    reissue: [],
+    idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
+    samplers: Array.from({ length: c.topology.samplers }, sampler),
+    verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
+    verifyQueue: [],
+    graderStalledUntil: 0,
+    graderWaiting: [],
+    scored: {},
+    learner: {
+      state: 'waitingForBatch',
+      epoch: 0,
+      batch: null,
+      slow: 1,
+      next: null,
+      workStart: 0,
+      busySince: 0,
+      busy: 0,
+      restarts: 0,
+      publishAttempts: 0,
+      replay: false,
+    },
+    counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 },
+    tokensGenerated: 0,
+    tokensTrained: 0,
+    stalenessHist: [],
+    stalenessMax: 0,
+    inflightSwaps: 0,
+    faultsFired: [],
+    stepFaults: [],
+    stormNext: [],
+    invariantChecks: 0,
+    metricsBytes: 0,
+    transitionsBytes: 0,
+    done: false,
+  };
+}
