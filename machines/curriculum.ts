@@ -1,10 +1,13 @@
 /**
- * Curriculum: walks the stages of the config. With the coupled rule (E3.md) each stage starts
- * in `measuring`: the injected `measure` effect measures J over the budget ladder with the
- * current policy and picks the stage's budget; `running` counts learner steps until the injected
- * `stageDone` guard (step limit, pass-rate threshold or plateau) moves it to the next stage.
+ * Curriculum: walks the stages of the config. The stage state (stage index, steps in it, pass
+ * rates, chosen budgets) has one owner, runtime/curriculum.ts's CurriculumController (checkpointed
+ * with the run); this machine holds only where it is and asks the owner through its guards. With
+ * the coupled rule (E3.md) each stage starts in `measuring`: the injected `measure` effect
+ * measures J over the budget ladder with the current policy and picks the stage's budget;
+ * `running` stays until the injected `stageDone` guard (step limit, pass-rate threshold or
+ * plateau) says the stage is over, and `stageChanged` moves the owner to the next stage.
  */
-import { and, assign, not, setup } from 'xstate';
+import { and, not, setup } from 'xstate';
 import { actionNotProvided, errorText, guardNotProvided, notProvided } from './util.js';
 
 export interface Stage {
@@ -15,41 +18,30 @@ export interface Stage {
 
 export const curriculumMachine = setup({
   types: {
-    context: {} as {
-      stages: Stage[];
-      stage: number;
-      stepsInStage: number;
-      error: string | null;
-      measureFirst: boolean;
-    },
-    input: {} as { stages: Stage[]; stage: number; stepsInStage: number; measureFirst?: boolean },
+    context: {} as { error: string | null; measureFirst: boolean },
+    input: {} as { measureFirst?: boolean },
     events: {} as { type: 'STEP_DONE' } | { type: 'STOP' },
   },
   actors: {
-    /** Measures J(B) over the ladder for the stage and fixes its budget. */
-    measure: notProvided<void, { stage: number }>('curriculum', 'measure'),
+    /** Measures J(B) over the ladder for the current stage and fixes its budget. */
+    measure: notProvided<void, void>('curriculum', 'measure'),
   },
   actions: {
-    stageChanged: actionNotProvided<{ stage: number }>('curriculum', 'stageChanged'),
+    /** Moves the stage state (its owner, runtime/curriculum.ts) to the next stage and announces it. */
+    stageChanged: actionNotProvided('curriculum', 'stageChanged'),
     reportFailure: actionNotProvided<{ error: string }>('curriculum', 'reportFailure'),
   },
   guards: {
-    /** The stage's steps are used up (or, when injected, its pass rate reached the threshold or plateaued). */
-    stageDone: ({ context }) => context.stepsInStage >= context.stages[context.stage]!.steps,
-    lastStage: ({ context }) => context.stage >= context.stages.length - 1,
+    /** The stage is over: its steps are used up, its pass rate reached the threshold or plateaued. */
+    stageDone: guardNotProvided('curriculum', 'stageDone'),
+    lastStage: guardNotProvided('curriculum', 'lastStage'),
     /** Each stage starts with a measurement (coupled curriculum). */
     measuresStages: guardNotProvided('curriculum', 'measuresStages'),
     measureFirst: ({ context }) => context.measureFirst,
   },
 }).createMachine({
   id: 'curriculum',
-  context: ({ input }) => ({
-    stages: input.stages,
-    stage: input.stage,
-    stepsInStage: input.stepsInStage,
-    error: null,
-    measureFirst: input.measureFirst ?? false,
-  }),
+  context: ({ input }) => ({ error: null, measureFirst: input.measureFirst ?? false }),
   initial: 'starting',
   on: { STOP: '.finished' },
   states: {
@@ -59,7 +51,6 @@ export const curriculumMachine = setup({
     measuring: {
       invoke: {
         src: 'measure',
-        input: ({ context }) => ({ stage: context.stage }),
         onDone: 'running',
         onError: {
           target: 'failed',
@@ -68,24 +59,12 @@ export const curriculumMachine = setup({
       },
     },
     running: {
-      on: { STEP_DONE: { actions: assign({ stepsInStage: ({ context }) => context.stepsInStage + 1 }) } },
+      // The step is counted by the stage state's owner; the event makes the guards below be asked again.
+      on: { STEP_DONE: { actions: [] } },
       always: [
         { guard: and(['stageDone', 'lastStage']), target: 'finished' },
-        {
-          guard: and(['stageDone', 'measuresStages']),
-          target: 'measuring',
-          actions: [
-            assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }),
-            { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) },
-          ],
-        },
-        {
-          guard: and(['stageDone', not('measuresStages')]),
-          actions: [
-            assign({ stage: ({ context }) => context.stage + 1, stepsInStage: 0 }),
-            { type: 'stageChanged', params: ({ context }) => ({ stage: context.stage }) },
-          ],
-        },
+        { guard: and(['stageDone', 'measuresStages']), target: 'measuring', actions: 'stageChanged' },
+        { guard: and(['stageDone', not('measuresStages')]), actions: 'stageChanged' },
       ],
     },
     failed: { type: 'final' },

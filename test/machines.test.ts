@@ -60,21 +60,18 @@ const INPUTS: Record<string, unknown> = {
   verifier: { id: 'v', attemptsMax: 2 },
   grader: { queueMax: 4 },
   weightStore: { version: 0 },
-  curriculum: {
-    stages: [
-      { difficulty: 3, budgetTokens: 8, steps: 1 },
-      { difficulty: 4, budgetTokens: 8, steps: 1 },
-    ],
-    stage: 0,
-    stepsInStage: 0,
-    measureFirst: true,
-  },
+  curriculum: { measureFirst: true },
   supervisor: { restartsMax: 1, restarts: {} },
 };
 /** Injected guards to explore both ways (each variant's reachable states are united). */
 const GUARDED: Record<string, Record<string, () => boolean>[]> = {
   batcher: [{ batchComplete: () => true }, { batchComplete: () => false }],
-  curriculum: [{ measuresStages: () => true }, { measuresStages: () => false }],
+  // (a stage that is done, not the last, and not measured would loop: the owner's stageChanged moves it on)
+  curriculum: [
+    { measuresStages: () => true, stageDone: () => true, lastStage: () => false },
+    { measuresStages: () => false, stageDone: () => false, lastStage: () => false },
+    { measuresStages: () => false, stageDone: () => true, lastStage: () => true },
+  ],
 };
 const TRANSIENT: Record<string, string[]> = { batcher: ['checking'], curriculum: ['starting'] };
 
@@ -243,63 +240,76 @@ describe('machines with injected fakes', () => {
     expect(a.getSnapshot().context.interrupted).toBe(true);
   });
 
-  it('curriculum (coupled): measures at each stage start, then runs until the injected stageDone', async () => {
+  /** A stand-in for the stage state's owner (runtime/curriculum.ts), driving the machine's guards. */
+  function stageOwner(stageSteps: number[]) {
+    const st = { stage: 0, steps: 0, changes: [] as number[] };
+    return {
+      st,
+      stepDone: () => st.steps++,
+      guards: {
+        stageDone: () => st.steps >= stageSteps[st.stage]!,
+        lastStage: () => st.stage >= stageSteps.length - 1,
+      },
+      stageChanged: () => {
+        st.stage++;
+        st.steps = 0;
+        st.changes.push(st.stage);
+      },
+    };
+  }
+
+  it('curriculum (coupled): measures at each stage start, then runs until the owner says the stage is done', async () => {
     const measured: number[] = [];
-    const changes: number[] = [];
-    let done = false;
+    const owner = stageOwner([2, 2]);
     const a = createActor(
       curriculumMachine.provide({
         actors: {
-          measure: fromPromise<void, { stage: number }>(async ({ input }) => {
-            measured.push(input.stage);
-            done = false;
+          measure: fromPromise<void, void>(async () => {
+            measured.push(owner.st.stage);
           }),
         },
-        actions: { stageChanged: (_, p) => changes.push(p.stage) },
-        guards: { stageDone: () => done, measuresStages: () => true },
+        actions: { stageChanged: owner.stageChanged },
+        guards: { ...owner.guards, measuresStages: () => true },
       }),
-      { input: { stages: [{ steps: 9 }, { steps: 9 }], stage: 0, stepsInStage: 0, measureFirst: true } },
+      { input: { measureFirst: true } },
     );
     const seen: string[] = [];
     a.subscribe((s) => seen.push(String(s.value)));
     a.start();
     await waitFor(a, (s) => s.matches('running'));
     expect(measured).toEqual([0]);
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
-    expect(a.getSnapshot().value).toBe('running'); // a fake measurement says "not yet" (e.g. no plateau)
-    done = true;
+    expect(a.getSnapshot().value).toBe('running'); // one step of two
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
     await waitFor(a, (s) => s.matches('running') && measured.length === 2);
-    expect(changes).toEqual([1]);
+    expect(owner.st.changes).toEqual([1]);
     expect(measured).toEqual([0, 1]);
-    done = true;
+    owner.stepDone();
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
     expect(a.getSnapshot().value).toBe('finished');
     expect(seen).toEqual(expect.arrayContaining(['measuring', 'running', 'finished']));
   });
 
-  it('curriculum: advances through the stage list and announces each stage', () => {
-    const changes: number[] = [];
+  it('curriculum: advances through the stage list and announces each stage; it keeps no stage counters', () => {
+    const owner = stageOwner([2, 1]);
     const curriculum = curriculumMachine.provide({
-      actions: { stageChanged: (_, p) => changes.push(p.stage) },
-      guards: { measuresStages: () => false },
+      actions: { stageChanged: owner.stageChanged },
+      guards: { ...owner.guards, measuresStages: () => false },
     });
-    const a = createActor(curriculum, {
-      input: {
-        stages: [
-          { difficulty: 3, budgetTokens: 8, steps: 2 },
-          { difficulty: 4, budgetTokens: 16, steps: 1 },
-        ],
-        stage: 0,
-        stepsInStage: 0,
-      },
-    }).start();
+    const a = createActor(curriculum, { input: {} }).start();
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
-    expect(changes).toEqual([]);
+    expect(owner.st.changes).toEqual([]);
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
-    expect(changes).toEqual([1]);
+    expect(owner.st.changes).toEqual([1]);
+    owner.stepDone();
     a.send({ type: 'STEP_DONE' });
     expect(a.getSnapshot().value).toBe('finished');
+    expect(Object.keys(a.getSnapshot().context).sort()).toEqual(['error', 'measureFirst']);
   });
 
   it('an action or guard nobody provided throws instead of doing nothing (grader overflow)', () => {

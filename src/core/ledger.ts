@@ -16,17 +16,28 @@ export const DISPOSITION_CODE = { generated: 1, trained: 2, 'dropped-stale': 3, 
 /**
  * What becomes of a generated rollout when its step's batch forms: an invalid (unverified) or empty
  * one is dropped-invalid; with the `drop` correction one staler than `maxLag` is dropped-stale; the
- * rest is trained.
+ * rest is trained. As a DISPOSITION_CODE (the virtual clock's hot loop) and as a name.
  */
+export function dispositionCodeOf(
+  invalid: boolean,
+  completionTokens: number,
+  lag: number,
+  correction: Correction,
+): 2 | 3 | 4 {
+  if (invalid || completionTokens === 0) return DISPOSITION_CODE['dropped-invalid'];
+  if (correction.kind === 'drop' && lag > correction.maxLag) return DISPOSITION_CODE['dropped-stale'];
+  return DISPOSITION_CODE.trained;
+}
+
+const BY_CODE = { 2: 'trained', 3: 'dropped-stale', 4: 'dropped-invalid' } as const;
+
 export function dispositionOf(
   invalid: boolean,
   completionTokens: number,
   lag: number,
   correction: Correction,
 ): Disposition {
-  if (invalid || completionTokens === 0) return 'dropped-invalid';
-  if (correction.kind === 'drop' && lag > correction.maxLag) return 'dropped-stale';
-  return 'trained';
+  return BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction)];
 }
 
 /** A rollout's staleness when its batch forms: learner version − the oldest version among its tokens. */

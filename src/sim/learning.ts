@@ -2,7 +2,7 @@
  * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
-import { DISPOSITION_CODE, dispositionOf } from '../core/ledger.js';
+import { DISPOSITION_CODE, dispositionCodeOf } from '../core/ledger.js';
 import { TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { jitterFactor } from './profile.js';
@@ -11,6 +11,8 @@ import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch } from './state.js';
 import { fired, scheduleWork } from './faultDriver.js';
 import { pump } from './sampling.js';
+
+const { trained: TRAINED, 'dropped-stale': DROPPED_STALE, 'dropped-invalid': DROPPED_INVALID } = DISPOSITION_CODE;
 
 export function dispatchVerifiers(sim: SimEngine): void {
   const s = sim.s;
@@ -98,14 +100,14 @@ export function tryTrain(sim: SimEngine): void {
       lengthSum += len;
       if (acc[base + j] !== GENERATED)
         sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
-      const d = dispositionOf(inv[j]!, len, lag, correction);
-      acc[base + j] = DISPOSITION_CODE[d];
-      trained[j] = d === 'trained';
-      if (trained[j]) digest.add(g.slot, j);
-      if (d === 'dropped-invalid') nInvalid++;
+      const d = dispositionCodeOf(inv[j]!, len, lag, correction);
+      acc[base + j] = d;
+      trained[j] = d === TRAINED;
+      if (d === TRAINED) digest.add(g.slot, j);
+      if (d === DROPPED_INVALID) nInvalid++;
       else {
         valid++;
-        if (d === 'dropped-stale') {
+        if (d === DROPPED_STALE) {
           nStale++;
           stale = true;
         } else {

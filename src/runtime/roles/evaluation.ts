@@ -154,11 +154,12 @@ export function makeCurriculum(run: TrainingRun) {
   const coupled = run.cfg.curriculum.kind === 'coupled';
   return createActor(
     curriculumMachine.provide({
-      actors: { measure: fromAsync(async ({ input }) => measureStage(run, input.stage)) },
+      actors: { measure: fromAsync(async () => measureStage(run, run.cur.state.stage)) },
       actions: {
-        stageChanged: (_, p) => {
+        stageChanged: () => {
           const reason = run.cur.stageDoneReason();
           run.cur.advance();
+          const p = { stage: run.cur.state.stage };
           if (coupled) run.cur.measuring = true;
           // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
           if (run.version >= run.maxSteps) return;
@@ -170,16 +171,12 @@ export function makeCurriculum(run: TrainingRun) {
       },
       guards: {
         stageDone: () => run.cur.stageDoneReason() !== null,
+        lastStage: () => run.cur.state.stage >= run.cfg.curriculum.stages.length - 1,
         measuresStages: () => coupled,
       },
     }),
     {
-      input: {
-        stages: run.cfg.curriculum.stages,
-        stage: run.cur.state.stage,
-        stepsInStage: run.cur.state.stepsInStage,
-        measureFirst: run.cur.measuring,
-      },
+      input: { measureFirst: run.cur.measuring },
       inspect: run.transitions.inspector('curriculum', 'curriculum'),
     },
   );
