@@ -37,6 +37,24 @@ function drainWeights(): boolean {
   return true;
 }
 
+/**
+ * Runs `f` on the model at `w` (then puts the generation weights back), or at the current
+ * weights when `w` is absent.
+ */
+function withWeights<R>(
+  w: { version: number; weights: PackedWeights } | undefined,
+  f: (m: Gpt, version: number) => R,
+): R {
+  if (!w) return f(model!, version);
+  const saved = model!.pack();
+  model!.load(w.weights, `weights v${w.version}`);
+  try {
+    return f(model!, w.version);
+  } finally {
+    model!.load(saved, `weights v${version}`);
+  }
+}
+
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function blockMs(ms: number): void {
@@ -102,9 +120,13 @@ const api = {
     };
   },
 
-  /** Held-out pass@1 per budget at the current version (after syncing to `version`). */
+  /**
+   * Held-out pass@1 per budget at `version`: with `weights` given, at those (the generation
+   * weights are put back after); otherwise at the current version, after syncing to `version`.
+   */
   async evaluate(o: {
     version: number;
+    weights?: { version: number; weights: PackedWeights };
     difficulty: number;
     problems: number;
     samples: number;
@@ -114,23 +136,26 @@ const api = {
     seed: number;
   }): Promise<{ version: number; rows: BudgetRow[] }> {
     if (!model) throw new Error('sampler: evaluate before init');
-    await api.syncWeights(o.version, 60_000);
-    const r = evalBudgets(model, {
-      difficulty: o.difficulty,
-      budgets: o.budgets,
-      samples: o.samples,
-      ks: o.ks,
-      problems: o.problems,
-      seed: o.seed,
-      temperature: o.temperature,
-      batchSize: 64,
+    if (!o.weights) await api.syncWeights(o.version, 60_000);
+    return withWeights(o.weights, (m, at) => {
+      const r = evalBudgets(m, {
+        difficulty: o.difficulty,
+        budgets: o.budgets,
+        samples: o.samples,
+        ks: o.ks,
+        problems: o.problems,
+        seed: o.seed,
+        temperature: o.temperature,
+        batchSize: 64,
+      });
+      return { version: at, rows: r.budgets };
     });
-    return { version, rows: r.budgets };
   },
 
   /** J over a budget ladder and per-problem pass rates at `version` (the curriculum's measurements). */
   async measure(o: {
     version: number;
+    weights?: { version: number; weights: PackedWeights };
     problems: { id: string; numbers: number[]; target: number; difficulty: number }[];
     ladder: number[];
     samples: number;
@@ -139,11 +164,13 @@ const api = {
     seed: number;
   }): Promise<LadderMeasurement> {
     if (!model) throw new Error('sampler: measure before init');
-    await api.syncWeights(o.version, 60_000);
-    return measureLadder(
-      model,
-      o.problems.map((p) => ({ ...p, witness: [] })),
-      { ladder: o.ladder, samples: o.samples, k: o.k, seed: o.seed, temperature: o.temperature, batchSize: 64 },
+    if (!o.weights) await api.syncWeights(o.version, 60_000);
+    return withWeights(o.weights, (m) =>
+      measureLadder(
+        m,
+        o.problems.map((p) => ({ ...p, witness: [] })),
+        { ladder: o.ladder, samples: o.samples, k: o.k, seed: o.seed, temperature: o.temperature, batchSize: 64 },
+      ),
     );
   },
 

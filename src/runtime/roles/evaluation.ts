@@ -15,9 +15,10 @@ import { evalLine } from '../../core/metrics.js';
 import type { ProblemSpec } from '../curriculum.js';
 import type { LadderMeasurement } from '../../eval/countdown.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import type { PackedWeights } from '../../tensor/pack.js';
 import type { TrainingRun, SamplerSlot, SamplerEndpoint } from '../run.js';
 import { fromAsync } from './effects.js';
-import { handWeights, pump, samplerSlot } from './samplers.js';
+import { pump, samplerSlot } from './samplers.js';
 
 /** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
 /** Why a stage ended, in words (the log line). */
@@ -44,9 +45,10 @@ export function measureOnSampler(
     run,
     `measure ${label}`,
     run.version,
-    (api) =>
+    (api, weights) =>
       api.measure({
         version: run.version,
+        weights,
         problems,
         ladder,
         samples,
@@ -119,20 +121,22 @@ export async function measureBuckets(run: TrainingRun): Promise<void> {
 }
 
 /** Runs `f` on the evaluation thread once it can have weights ≥ `version`. */
+/**
+ * Runs `f` on the evaluation thread at weights `version`: the separate eval thread (beside remote
+ * samplers) has every version posted to it; sampler-0's thread gets them with the call.
+ */
 export async function onEvalThread<R>(
   run: TrainingRun,
   what: string,
   version: number,
-  f: (api: Comlink.Remote<SamplerApi>) => Promise<R>,
+  f: (api: Comlink.Remote<SamplerApi>, weights: { version: number; weights: PackedWeights } | undefined) => Promise<R>,
   ms: number,
 ): Promise<R> {
-  const slot = evalSlot(run);
-  const release = slot ? handWeights(run, slot, version) : () => {};
-  try {
-    return await evalHandle(run).call(what, f, ms);
-  } finally {
-    release();
-  }
+  // On sampler-0's thread the weights travel with the call and are put back afterwards: an
+  // evaluation never changes the weights the next request of that sampler generates with.
+  const weights = evalSlot(run) ? (run.weights.get(version) ?? run.weights.get(run.version)!) : undefined;
+  const at = run.weights.has(version) ? version : run.version;
+  return evalHandle(run).call(what, (api) => f(api, weights && { version: at, weights }), ms);
 }
 
 /** The sampler slot evaluations and measurements run on (null: the separate eval thread, fed every version). */
@@ -191,9 +195,10 @@ export function makeEvaluator(run: TrainingRun, ev: NonNullable<TrainConfig['eva
             run,
             'evaluate',
             input.request.version,
-            (api) =>
+            (api, weights) =>
               api.evaluate({
                 version: input.request.version,
+                weights,
                 difficulty: ev.difficulty,
                 problems: ev.problems,
                 samples: ev.samples,
