@@ -22,6 +22,23 @@ export function queueCapacityGroups(limits: { queueGroupsMax: number }, problems
   return Math.max(limits.queueGroupsMax, problemsPerStep);
 }
 
+/**
+ * Every queue `limits.queueGroupsMax` bounds, named once (the real clock has all four; the virtual
+ * clock models the first).
+ */
+export function queueBounds(limits: { queueGroupsMax: number }, problemsPerStep: number) {
+  return {
+    /** Groups planned and not yet formed into a batch (planning waits beyond it). */
+    plannedGroups: queueCapacityGroups(limits, problemsPerStep),
+    /** Delivered groups waiting for a verifier (a sampler's delivery waits beyond it). */
+    verifyJobs: limits.queueGroupsMax,
+    /** Verified groups waiting for the grader (beyond it the grader reports an overflow: the run fails). */
+    graderJobs: limits.queueGroupsMax,
+    /** The run's NATS work items in flight, generate, verify and grade together. */
+    natsItems: 4 * limits.queueGroupsMax,
+  } as const;
+}
+
 /** Problems per sampler request: the config's, or the step spread evenly over the samplers. */
 export function problemsPerRequest(
   rollout: { problemsPerStep: number; problemsPerRequest?: number | undefined },

@@ -167,7 +167,10 @@ export const TrainConfigSchema = z
       .default({ samplers: 1, verifierThreads: 1, remote: ['sampler', 'verifier'] }),
     limits: z
       .object({
-        /** Scored groups the batcher may hold (backpressure beyond it). */
+        /**
+         * Groups the topology's queues may hold: planned and not yet batched (at least one step), waiting
+         * for a verifier, waiting for the grader; four times it in NATS work items (core/admission queueBounds).
+         */
         queueGroupsMax: int(1, 100_000).default(256),
         samplerTimeoutMs: int(100, TIMEOUT_MAX_MS).default(300_000),
         verifierTimeoutMs: int(100, TIMEOUT_MAX_MS).default(10_000),

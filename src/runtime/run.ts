@@ -43,7 +43,7 @@ import { FaultPlan, parseFault } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
 import { Accounting } from '../core/ledger.js';
 import { GroupQueue, type FormedBatch } from '../core/batch.js';
-import { queueCapacityGroups } from '../core/admission.js';
+import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from './nats/protocol.js';
@@ -79,8 +79,8 @@ export class TrainingRun {
   version = 0;
   accounting = new Accounting();
   queue: GroupQueue;
-  /** Groups planned and not yet formed into a batch may not exceed this (core/admission). */
-  readonly capacityGroups: number;
+  /** The bounds of the run's queues (core/admission queueBounds). */
+  readonly bounds: ReturnType<typeof queueBounds>;
   /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
   formedThrough = 0;
   /** The newest weights version the samplers may be handed (a publication fault can hold it back). */
@@ -152,8 +152,8 @@ export class TrainingRun {
     this.maxSteps = o.maxSteps ?? totalSteps(this.cfg);
     this.faults = new FaultPlan([...this.cfg.faults, ...(o.extraFaults ?? [])].map(parseFault));
     const perStep = this.cfg.rollout.problemsPerStep;
-    this.capacityGroups = queueCapacityGroups(this.cfg.limits, perStep);
-    this.queue = new GroupQueue(perStep, this.capacityGroups);
+    this.bounds = queueBounds(this.cfg.limits, perStep);
+    this.queue = new GroupQueue(perStep, this.bounds.plannedGroups);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
   }
 

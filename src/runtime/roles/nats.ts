@@ -18,7 +18,7 @@ export async function startNats(run: TrainingRun): Promise<void> {
   run.nats = new NatsCoordinator({
     url: n.url,
     credsFile: n.credsFile,
-    queueMax: run.cfg.limits.queueGroupsMax * 4,
+    queueMax: run.bounds.natsItems,
     info: {
       run: runId,
       gptConfig: run.gptConfig,

@@ -86,7 +86,7 @@ export function pump(run: TrainingRun): void {
           eta: run.eta,
           outstandingGroups: outstandingGroups(run),
           groupsPerStep: run.cfg.rollout.problemsPerStep,
-          capacityGroups: run.capacityGroups,
+          capacityGroups: run.bounds.plannedGroups,
         })
       ) {
         run.planned.push(...requestsForStep(run, run.nextStep));
@@ -242,7 +242,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
     run.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', run.sinceOpen());
   }
   pumpVerifiers(run);
-  while (run.verifyJobs.length > run.cfg.limits.queueGroupsMax && !run.fatal)
+  while (run.verifyJobs.length > run.bounds.verifyJobs && !run.fatal)
     await new Promise<void>((res) => run.deliveryWaiters.push(res));
 }
 

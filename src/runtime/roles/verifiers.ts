@@ -19,7 +19,7 @@ export function pumpVerifiers(run: TrainingRun): void {
     run.idleVerifiers.delete(id);
     run.verifiers.find((v) => v.id === id)!.actor.send({ type: 'VERIFY', job: run.verifyJobs.shift()! });
   }
-  if (run.verifyJobs.length <= run.cfg.limits.queueGroupsMax) for (const w of run.deliveryWaiters.splice(0)) w();
+  if (run.verifyJobs.length <= run.bounds.verifyJobs) for (const w of run.deliveryWaiters.splice(0)) w();
 }
 
 export function problemOf(run: TrainingRun, job: VerifyJob): { numbers: number[]; target: number } {
@@ -118,7 +118,7 @@ export function makeGrader(run: TrainingRun) {
           run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
       },
     }),
-    { input: { queueMax: run.cfg.limits.queueGroupsMax }, inspect: run.transitions.inspector('grader', 'grader') },
+    { input: { queueMax: run.bounds.graderJobs }, inspect: run.transitions.inspector('grader', 'grader') },
   );
 }
 
