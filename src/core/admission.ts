@@ -80,13 +80,12 @@ export function mayPlanStep(x: {
 }
 
 /**
- * The weights version a request runs at: the newest published when it starts (never older than
- * admission allows). Both clocks hand a sampler that version at the request's start, so which
- * weights sampled a step depends on the order of events, never on how fast a message travels.
+ * The weights version a request runs at: the newest published (handed to samplers) when it starts.
+ * Admission makes that at least the request's minimum; only a publication held back (a fault) can
+ * leave it below, and then the request waits for the minimum. Both clocks hand a sampler its
+ * weights at this moment and no other (in-flight updates aside), so which weights sampled a step
+ * follows from the order of events, never from how fast a message travels.
  */
-export function requestVersion(publishedVersion: number, step: number, eta: number): number {
-  const min = minVersionFor(step, eta);
-  if (publishedVersion < min)
-    throw new Error(`step ${step} started at v${publishedVersion}, below its admitted v${min}`);
-  return publishedVersion;
+export function requestVersion(published: number, minVersion: number): { version: number; waits: boolean } {
+  return published >= minVersion ? { version: published, waits: false } : { version: minVersion, waits: true };
 }

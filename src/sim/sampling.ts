@@ -2,7 +2,7 @@
  * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
-import { mayPlanStep, minVersionFor, requestSlices } from '../core/admission.js';
+import { mayPlanStep, minVersionFor, requestSlices, requestVersion } from '../core/admission.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation } from './compute.js';
 import type { SimEngine } from './engine.js';
@@ -52,8 +52,10 @@ export function startRequest(sim: SimEngine, i: number, req: Request): void {
   sm.epoch++;
   sm.genStart = sim.s.t; // the work's start (a hang while syncing times out from here)
   sim.setSampler(i, 'syncingWeights', 'GENERATE');
-  if (sm.version < sim.s.published) {
-    sm.syncTo = sim.s.published;
+  const at = requestVersion(sim.s.published, minVersionFor(req.step, sim.eta));
+  if (at.waits) sim.fail(`step ${req.step} started at v${sim.s.published}, below its admitted v${at.version}`);
+  if (sm.version < at.version) {
+    sm.syncTo = at.version;
     sim.q.add(sim.s.t + sim.cost.transferSeconds(), 'synced', i, sm.epoch);
   } else beginGenerate(sim, i, 'WEIGHTS_CURRENT'); // up to date: no transfer, no time
 }

@@ -9,7 +9,7 @@ import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import { assert } from '../../util/errors.js';
 import { GenerateSchema, RolloutsSchema, type Generate, type Rollouts } from '../messages.js';
 import { unplanned } from '../../core/ledger.js';
-import { mayPlanStep, minVersionFor, problemsPerRequest, requestSlices } from '../../core/admission.js';
+import { mayPlanStep, minVersionFor, problemsPerRequest, requestSlices, requestVersion } from '../../core/admission.js';
 import { WorkerHandle, postWeights } from '../workers.js';
 import { problemsOfStep, stageOfStep } from '../stages.js';
 import type { ProblemSpec } from '../curriculum.js';
@@ -113,8 +113,9 @@ export function pump(run: TrainingRun): void {
  */
 export function handWeights(run: TrainingRun, slot: SamplerSlot, min: number): () => void {
   if (run.remote.has('sampler') || run.cfg.staleness.policy === 'inflight') return () => {};
+  const at = requestVersion(run.available, min);
   postWeightsTo(run, slot, run.available);
-  if (slot.posted >= min) return () => {};
+  if (!at.waits) return () => {};
   slot.needs.push(min);
   return () => slot.needs.splice(slot.needs.indexOf(min), 1);
 }

@@ -1,0 +1,163 @@
+/** The topology's rules (src/core), each against hand-computed cases. */
+import { describe, expect, it } from 'vitest';
+import {
+  mayPlanStep,
+  minVersionFor,
+  problemsPerRequest,
+  queueBounds,
+  queueCapacityGroups,
+  requestSlices,
+  requestVersion,
+} from '../src/core/admission.js';
+import { DISPOSITION_CODE, dispositionCodeOf, dispositionOf, stalenessViolation } from '../src/core/ledger.js';
+import { afterFailure, afterVerifyFailure } from '../src/core/supervision.js';
+import {
+  accountingViolation,
+  capacityViolation,
+  lostViolation,
+  publishViolation,
+  stalenessBoundViolation,
+} from '../src/core/invariants.js';
+import { checkpointsToRemove, stepDirName, stepOfDirName } from '../src/core/runDir.js';
+import { CLOCK_FIELDS, TrainedDigest, stepRow } from '../src/core/metrics.js';
+
+describe('core/admission', () => {
+  it('admits step k at v ≥ k − 1 − η, within the queue capacity, also at η = ∞', () => {
+    expect(minVersionFor(5, 0)).toBe(4);
+    expect(minVersionFor(5, 2)).toBe(2);
+    expect(minVersionFor(2, 4)).toBe(0);
+    const at = (over: Partial<Parameters<typeof mayPlanStep>[0]>) =>
+      mayPlanStep({
+        step: 5,
+        lastStep: 10,
+        publishedVersion: 2,
+        eta: 2,
+        outstandingGroups: 0,
+        groupsPerStep: 4,
+        capacityGroups: 8,
+        ...over,
+      });
+    expect(at({})).toBe(true);
+    expect(at({ publishedVersion: 1 })).toBe(false); // needs v2
+    expect(at({ step: 11 })).toBe(false); // past the run
+    expect(at({ outstandingGroups: 4 })).toBe(true); // 4 + 4 = 8 fits
+    expect(at({ outstandingGroups: 5 })).toBe(false);
+    // η = ∞: admission alone would plan every step; the capacity still bounds it
+    expect(at({ eta: Infinity, publishedVersion: 0, outstandingGroups: 8 })).toBe(false);
+    expect(queueCapacityGroups({ queueGroupsMax: 3 }, 8)).toBe(8); // one step always fits
+    expect(queueCapacityGroups({ queueGroupsMax: 256 }, 8)).toBe(256);
+    expect(queueBounds({ queueGroupsMax: 10 }, 4)).toEqual({
+      plannedGroups: 10,
+      verifyJobs: 10,
+      graderJobs: 10,
+      natsItems: 40,
+    });
+  });
+
+  it('cuts a step into requests in slot order, and runs a request at the newest published version', () => {
+    expect(problemsPerRequest({ problemsPerStep: 10 }, 4)).toBe(3);
+    expect(problemsPerRequest({ problemsPerStep: 10, problemsPerRequest: 5 }, 4)).toBe(5);
+    expect(requestSlices(10, 3)).toEqual([
+      { index: 0, first: 0, end: 3 },
+      { index: 1, first: 3, end: 6 },
+      { index: 2, first: 6, end: 9 },
+      { index: 3, first: 9, end: 10 },
+    ]);
+    expect(requestVersion(7, 5)).toEqual({ version: 7, waits: false });
+    expect(requestVersion(4, 5)).toEqual({ version: 5, waits: true });
+  });
+});
+
+describe('core/ledger and core/supervision', () => {
+  it('disposes of a rollout by one rule, as a name and as a code', () => {
+    const none = { kind: 'none' } as const;
+    const drop = { kind: 'drop', maxLag: 1 } as const;
+    expect(dispositionOf(true, 10, 0, none)).toBe('dropped-invalid');
+    expect(dispositionOf(false, 0, 0, none)).toBe('dropped-invalid');
+    expect(dispositionOf(false, 10, 2, drop)).toBe('dropped-stale');
+    expect(dispositionOf(false, 10, 1, drop)).toBe('trained');
+    expect(dispositionOf(false, 10, 5, none)).toBe('trained');
+    expect(dispositionCodeOf(false, 10, 2, drop)).toBe(DISPOSITION_CODE['dropped-stale']);
+    expect(stalenessViolation('1/0:x/0', 3, 2)).toMatch(/staleness 3 above the bound 2/);
+    expect(stalenessViolation('1/0:x/0', -1, 2)).toMatch(/newer than the learner/);
+    expect(stalenessViolation('1/0:x/0', 2, 2)).toBeNull();
+  });
+
+  it('restarts within the budget and gives up past it; retries a verification while attempts last', () => {
+    expect([1, 2, 3].map((n) => afterFailure(n, 2))).toEqual(['restart', 'restart', 'give-up']);
+    expect([1, 2, 3].map((n) => afterVerifyFailure(n, 3))).toEqual(['retry', 'retry', 'hand-on-invalid']);
+  });
+});
+
+describe('core/invariants, core/runDir, core/metrics', () => {
+  it('names what broke', () => {
+    const c = { generated: 10, trained: 5, droppedStale: 1, droppedInvalid: 1, pending: 3 };
+    expect(accountingViolation(c)).toBeNull();
+    expect(accountingViolation({ ...c, pending: 2 })).toMatch(/does not add up: 10 generated/);
+    expect(lostViolation(c, false)).toMatch(/3 rollouts generated but neither/);
+    expect(lostViolation(c, true)).toBeNull();
+    expect(publishViolation(3, 4)).toBeNull();
+    expect(publishViolation(3, 5)).toMatch(/version 5 published after 3/);
+    expect(stalenessBoundViolation(3, 2)).toMatch(/above the bound/);
+    expect(capacityViolation(9, 8)).toMatch(/9 groups outstanding/);
+  });
+
+  it('keeps the newest checkpoints and never the one latest names', () => {
+    expect(stepDirName(12)).toBe('step-12');
+    expect(stepOfDirName('step-12')).toBe(12);
+    expect(stepOfDirName('step-12.tmp-33')).toBeNull();
+    const names = ['step-2', 'step-10', 'latest', 'step-4', 'step-10.tmp-1', 'step-8'];
+    expect(checkpointsToRemove(names, 2, 'step-10').sort()).toEqual(['step-2', 'step-4']);
+    // `latest` can name an older one (a resume that has not checkpointed yet): it stays
+    expect(checkpointsToRemove(names, 1, 'step-4').sort()).toEqual(['step-2', 'step-8']);
+  });
+
+  it('digests the trained rollouts by (step, slot, sample) in order; the row has one schema', () => {
+    const d = (step: number, xs: [number, number][]) => {
+      const t = new TrainedDigest(step);
+      for (const [s, j] of xs) t.add(s, j);
+      return t.hex();
+    };
+    expect(d(1, [[0, 0]])).toMatch(/^[0-9a-f]{8}$/);
+    expect(d(1, [[0, 0]])).toBe(d(1, [[0, 0]]));
+    expect(d(1, [[0, 0]])).not.toBe(d(2, [[0, 0]]));
+    expect(
+      d(1, [
+        [0, 1],
+        [1, 0],
+      ]),
+    ).not.toBe(
+      d(1, [
+        [1, 0],
+        [0, 1],
+      ]),
+    );
+    const row = stepRow({
+      step: 3,
+      tSeconds: 1.5,
+      stage: { stage: 0, difficulty: 3, buckets: null, budgetTokens: 48 },
+      batch: {
+        rewardMean: 0.5,
+        passRate: 0.5,
+        lengthMean: 10,
+        lengthCorrect: 8,
+        lengthIncorrect: 12,
+        stalenessMean: 0,
+        stalenessMax: 0,
+        zeroAdvantageGroups: 1,
+      },
+      counts: { generated: 8, trained: 8, droppedStale: 0, droppedInvalid: 0, pending: 0 },
+      tokensGenerated: 80,
+      tokensTrained: 80,
+      tokensPerSec: 53,
+      queueGroups: 2,
+      inflightSwaps: 0,
+      trained: 'abcd0123',
+      learner: { loss: 0.1 },
+      extra: { wallMs: 1500 },
+    });
+    expect(Object.keys(row).slice(0, 4)).toEqual(['step', 'version', 't', 'stage']);
+    expect(row).toMatchObject({ t: 1.5, trainedDigest: 'abcd0123', loss: 0.1, wallMs: 1500, rolloutsTrained: 8 });
+    for (const k of ['t', 'tokensPerSec', 'wallMs']) expect(CLOCK_FIELDS).toContain(k);
+  });
+});
