@@ -100,15 +100,26 @@ describe('minibatch slicing', () => {
       tokensMaskedNegative: 1,
       tokensDroppedStale: 0,
       lagMax: 1,
+      logRatioAbsMean: 0.1,
+      logRatioAbsMax: 0.5,
+      mismatchKl: 0.01,
+      essFraction: 0.9,
       gradNorm: 4,
     };
     const s = combineStats(
-      [base, { ...base, loss: 3, tokens: 6, isWeightMax: 5 }, { ...base, loss: 2 }, { ...base, loss: 2 }],
+      [
+        base,
+        { ...base, loss: 3, tokens: 6, isWeightMax: 5, logRatioAbsMax: 0.7, essFraction: 0.5 },
+        { ...base, loss: 2 },
+        { ...base, loss: 2 },
+      ],
       2,
     );
     expect(s.loss).toBe(2);
     expect(s.tokens).toBe(16);
     expect(s.isWeightMax).toBe(5);
+    expect(s.logRatioAbsMax).toBe(0.7);
+    expect(s.essFraction).toBeCloseTo((0.9 * 3 + 0.5) / 4, 12);
     expect(s.optimizerSteps).toBe(4);
   });
 });

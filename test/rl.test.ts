@@ -91,6 +91,29 @@ describe('e3 loss terms', () => {
     expect(r.grad[2]).toBeCloseTo(-0.5 / 3, 5);
   });
 
+  it('measures the learner-behaviour mismatch: |log r|, KL(μ‖π) by k3, ESS/n — over unmasked tokens only', () => {
+    // r = π/μ = 1, 2, 0.5 on the real tokens; the fourth (r = e⁵) is padding and must not count
+    const d = data({
+      advantages: [1, 1, 1, 1],
+      behaviour: [L(0.2), L(0.2), L(0.4), L(0.001)],
+      mask: Float32Array.from([1, 1, 1, 0]),
+    });
+    const s = evalLoss([L(0.2), L(0.4), L(0.2), L(0.001) + 5], d, base).stats;
+    expect(s.logRatioAbsMean).toBeCloseTo((2 * Math.LN2) / 3, 5);
+    expect(s.logRatioAbsMax).toBeCloseTo(Math.LN2, 5);
+    // k3 = r − 1 − log r: 0, 1 − ln 2, −0.5 + ln 2 → mean 0.5 / 3
+    expect(s.mismatchKl).toBeCloseTo(0.5 / 3, 5);
+    // (Σr)² / (n Σr²) = 3.5² / (3 · 5.25)
+    expect(s.essFraction).toBeCloseTo(12.25 / 15.75, 5);
+    // on-policy: no mismatch, full ESS
+    const on = evalLoss(
+      [L(0.2), L(0.2), L(0.4)],
+      data({ advantages: [1, -1, 1], behaviour: [L(0.2), L(0.2), L(0.4)] }),
+      base,
+    );
+    expect([on.stats.logRatioAbsMax, on.stats.mismatchKl, on.stats.essFraction]).toEqual([0, 0, 1]);
+  });
+
   it('GRPOMask zeroes the terms (and gradients) of negative-advantage tokens', () => {
     const d = data({ advantages: [1, -1, -0.5, 2], behaviour: [L(0.5), L(0.5), L(0.5), L(0.5)] });
     const r = evalLoss([L(0.5), L(0.5), L(0.5), L(0.5)], d, { ...base, negatives: 'mask' });

@@ -161,7 +161,7 @@ function stepOn(
 }
 
 const SUMMED = new Set(['tokens', 'tokensMaskedNegative', 'tokensDroppedStale']);
-const MAXED = new Set(['isWeightMax', 'lagMax']);
+const MAXED = new Set(['isWeightMax', 'lagMax', 'logRatioAbsMax']);
 
 /** One step's statistics unchanged; several: means, maxima, and token counts of one pass. */
 export function combineStats(steps: readonly (LossStats & { gradNorm: number })[], slicesPerPass: number): UpdateStats {

@@ -66,6 +66,16 @@ export interface LossStats {
   tokensMaskedNegative: number;
   tokensDroppedStale: number;
   lagMax: number;
+  /**
+   * How far the learner is from the behaviour policy on the step's tokens (issue #19, measured
+   * before the step, r = π_θ/μ per unmasked token): mean and max of |log r|, the mismatch KL
+   * KL(μ‖π_θ) by the k3 estimator mean(r − 1 − log r), and the effective sample size of the weights
+   * r as a fraction of the tokens, (Σr)² / (n·Σr²) (1 when π_θ = μ).
+   */
+  logRatioAbsMean: number;
+  logRatioAbsMax: number;
+  mismatchKl: number;
+  essFraction: number;
 }
 
 export interface LossTensors {
@@ -81,6 +91,10 @@ export interface LossTensors {
     clipHigh: tf.Scalar;
     weightMean: tf.Scalar;
     weightMax: tf.Scalar;
+    logRatioAbsMean: tf.Scalar;
+    logRatioAbsMax: tf.Scalar;
+    mismatchKl: tf.Scalar;
+    essFraction: tf.Scalar;
   };
   host: { tokens: number; tokensMaskedNegative: number; tokensDroppedStale: number; lagMax: number };
 }
@@ -195,8 +209,20 @@ export function e3Loss(
     const weightMax = (
       tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)
     ) as tf.Scalar;
+    const mismatch = behaviourMismatch(stopGradient(logprobs) as tf.Tensor1D, mu, mt, tokens);
     // Kept: the caller's gradient scope must not dispose them before readStats.
-    const parts = { policyLoss, klLoss, entropyBonus, kl, entropy, clipLow, clipHigh, weightMean, weightMax };
+    const parts = {
+      policyLoss,
+      klLoss,
+      entropyBonus,
+      kl,
+      entropy,
+      clipLow,
+      clipHigh,
+      weightMean,
+      weightMax,
+      ...mismatch,
+    };
     for (const t of Object.values(parts)) tf.keep(t);
     return { loss, parts };
   });
@@ -218,6 +244,10 @@ export function readStats(t: LossTensors, loss: number): LossStats {
     clipFracHigh: v(p.clipHigh),
     isWeightMean: v(p.weightMean),
     isWeightMax: v(p.weightMax),
+    logRatioAbsMean: v(p.logRatioAbsMean),
+    logRatioAbsMax: v(p.logRatioAbsMax),
+    mismatchKl: v(p.mismatchKl),
+    essFraction: v(p.essFraction),
     tokens: t.host.tokens,
     tokensMaskedNegative: t.host.tokensMaskedNegative,
     tokensDroppedStale: t.host.tokensDroppedStale,
@@ -225,6 +255,23 @@ export function readStats(t: LossTensors, loss: number): LossStats {
   };
   tf.dispose(Object.values(p));
   return stats;
+}
+
+/**
+ * The distance between the learner (log π_θ, detached) and the behaviour policy (log μ) over the
+ * unmasked tokens: mean and max |log r|, KL(μ‖π_θ) by k3 = r − 1 − log r, and ESS/n of r.
+ */
+function behaviourMismatch(lp: tf.Tensor1D, mu: tf.Tensor1D, mt: tf.Tensor1D, tokens: number) {
+  const n = Math.max(1, tokens);
+  const d = tf.mul(tf.sub(lp, mu), mt); // log r, 0 where masked
+  const r = tf.mul(tf.exp(d), mt); // r, 0 where masked
+  const sumR = tf.sum(r);
+  return {
+    logRatioAbsMean: tf.div(tf.sum(tf.abs(d)), n) as tf.Scalar,
+    logRatioAbsMax: (tokens > 0 ? tf.max(tf.abs(d)) : tf.scalar(0)) as tf.Scalar,
+    mismatchKl: tf.div(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(d), 1), d), mt)), n) as tf.Scalar,
+    essFraction: (tokens > 0 ? tf.div(tf.square(sumR), tf.mul(tf.sum(tf.square(r)), n)) : tf.scalar(1)) as tf.Scalar,
+  };
 }
 
 function fail(msg: string): never {
