@@ -19,7 +19,7 @@ import {
   stalenessBoundViolation,
 } from '../src/core/invariants.js';
 import { checkpointsToRemove, stepDirName, stepOfDirName } from '../src/core/runDir.js';
-import { CLOCK_FIELDS, TrainedDigest, stepRow } from '../src/core/metrics.js';
+import { CLOCK_FIELDS, LengthAudit, TrainedDigest, nearestRank, stepRow } from '../src/core/metrics.js';
 
 describe('core/admission', () => {
   it('admits step k at v ≥ k − 1 − η, within the queue capacity, also at η = ∞', () => {
@@ -90,6 +90,27 @@ describe('core/ledger and core/supervision', () => {
 });
 
 describe('core/invariants, core/runDir, core/metrics', () => {
+  it('audits lengths: generated against trained, quantiles by nearest rank', () => {
+    const a = new LengthAudit(10);
+    // ten rollouts of lengths 1..10; the long ones (8, 9, 10) dropped
+    for (let x = 1; x <= 10; x++) a.add(x, x <= 7);
+    expect(a.figures()).toEqual({
+      lengthGeneratedP50: 5,
+      lengthGeneratedP90: 9,
+      lengthTrainedMean: 4,
+      lengthTrainedP50: 4,
+      lengthTrainedP90: 7,
+    });
+    expect(new LengthAudit(0).figures().lengthTrainedMean).toBeNull();
+    expect(nearestRank(Float64Array.of(3), 0.9)).toBe(3);
+    // quickselect against a sort, on seeded data with ties
+    let seed = 7;
+    const xs = Float64Array.from({ length: 1001 }, () => (seed = (seed * 48271) % 2147483647) % 50);
+    const sorted = Array.from(xs).sort((a, b) => a - b);
+    for (const q of [0, 0.1, 0.5, 0.9, 0.999, 1])
+      expect(nearestRank(xs.slice(), q)).toBe(sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]);
+  });
+
   it('names what broke', () => {
     const c = { generated: 10, trained: 5, droppedStale: 1, droppedInvalid: 1, pending: 3 };
     expect(accountingViolation(c)).toBeNull();
@@ -145,6 +166,13 @@ describe('core/invariants, core/runDir, core/metrics', () => {
         stalenessMean: 0,
         stalenessMax: 0,
         zeroAdvantageGroups: 1,
+        lengths: {
+          lengthGeneratedP50: 10,
+          lengthGeneratedP90: 14,
+          lengthTrainedMean: 10,
+          lengthTrainedP50: 10,
+          lengthTrainedP90: 14,
+        },
       },
       counts: { generated: 8, trained: 8, droppedStale: 0, droppedInvalid: 0, pending: 0 },
       tokensGenerated: 80,

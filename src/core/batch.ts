@@ -8,6 +8,7 @@ import type { Correction } from '../rl/loss.js';
 import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
+import { LengthAudit, type LengthFigures } from './metrics.js';
 
 /**
  * A step's problem ids are `${slot}:${problem}` (runtime/stages.ts, runtime/curriculum.ts): the slot
@@ -76,6 +77,7 @@ export interface FormedBatch {
   lengthCorrect: number | null;
   lengthIncorrect: number | null;
   zeroAdvantageGroups: number;
+  lengths: LengthFigures;
 }
 
 export function formBatch(
@@ -95,6 +97,7 @@ export function formBatch(
     zero = 0,
     lenC = 0,
     lenI = 0;
+  const audit = new LengthAudit(groups.reduce((a, g) => a + g.rollouts.length, 0));
   for (const g of groups) {
     if (g.advantages.every((a) => a === 0)) zero++;
     g.rollouts.forEach((r, i) => {
@@ -108,6 +111,7 @@ export function formBatch(
       const lag = learnerVersion - Math.min(...r.versions);
       const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction);
       dispositions.push([r.id, d]);
+      audit.add(r.completion.length, d === 'trained');
       if (d === 'dropped-invalid') return;
       const bad = stalenessViolation(r.id, lag, eta);
       assert(bad === null, bad!);
@@ -134,5 +138,6 @@ export function formBatch(
     lengthCorrect: correct ? lenC / correct : null,
     lengthIncorrect: n - correct ? lenI / (n - correct) : null,
     zeroAdvantageGroups: zero,
+    lengths: audit.figures(),
   };
 }

@@ -27,6 +27,87 @@ export interface BatchFigures {
   stalenessMean: number;
   stalenessMax: number;
   zeroAdvantageGroups: number;
+  /** The step's generated rollouts against those it trained (length-bias audit). */
+  lengths: LengthFigures;
+}
+
+/**
+ * Length-bias audit (issue #19): completion lengths of every rollout the step generated (trained,
+ * dropped or invalid) and of those it trained — so a correction that drops stale rollouts shows
+ * whether it drops the long ones (they take longest to sample, so they are the stalest). Quantiles
+ * by nearest rank; null where there is no rollout.
+ */
+export interface LengthFigures {
+  lengthGeneratedP50: number | null;
+  lengthGeneratedP90: number | null;
+  lengthTrainedMean: number | null;
+  lengthTrainedP50: number | null;
+  lengthTrainedP90: number | null;
+}
+
+/** Collects a step's lengths in typed arrays (the virtual clock audits millions of rollouts a run). */
+export class LengthAudit {
+  private readonly generated: Float64Array;
+  private readonly trained: Float64Array;
+  private nGenerated = 0;
+  private nTrained = 0;
+  private trainedSum = 0;
+
+  /** `rollouts`: how many rollouts the step has (the most `add` is called). */
+  constructor(rollouts: number) {
+    this.generated = new Float64Array(rollouts);
+    this.trained = new Float64Array(rollouts);
+  }
+
+  add(completionTokens: number, trained: boolean): void {
+    this.generated[this.nGenerated++] = completionTokens;
+    if (trained) {
+      this.trained[this.nTrained++] = completionTokens;
+      this.trainedSum += completionTokens;
+    }
+  }
+
+  figures(): LengthFigures {
+    const g = this.generated.subarray(0, this.nGenerated);
+    const t = this.trained.subarray(0, this.nTrained);
+    return {
+      lengthGeneratedP50: nearestRank(g, 0.5),
+      lengthGeneratedP90: nearestRank(g, 0.9),
+      lengthTrainedMean: this.nTrained ? this.trainedSum / this.nTrained : null,
+      lengthTrainedP50: nearestRank(t, 0.5),
+      lengthTrainedP90: nearestRank(t, 0.9),
+    };
+  }
+}
+
+/**
+ * The q-quantile of `xs` by nearest rank (the smallest x with at least q of the values ≤ x), by
+ * quickselect: O(n), reorders `xs` in place.
+ */
+export function nearestRank(xs: Float64Array, q: number): number | null {
+  const n = xs.length;
+  if (n === 0) return null;
+  const k = Math.max(0, Math.ceil(q * n) - 1);
+  let lo = 0,
+    hi = n - 1;
+  while (lo < hi) {
+    const pivot = xs[(lo + hi) >> 1]!;
+    let i = lo,
+      j = hi;
+    while (i <= j) {
+      while (xs[i]! < pivot) i++;
+      while (xs[j]! > pivot) j--;
+      if (i <= j) {
+        const x = xs[i]!;
+        xs[i++] = xs[j]!;
+        xs[j--] = x;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return xs[k]!;
+  }
+  return xs[k]!;
 }
 
 /**
@@ -81,6 +162,7 @@ export function stepRow(x: {
     stalenessMean: b.stalenessMean,
     stalenessMax: b.stalenessMax,
     zeroAdvantageGroups: b.zeroAdvantageGroups,
+    ...b.lengths,
     rolloutsTrained: x.counts.trained,
     rolloutsDroppedStale: x.counts.droppedStale,
     rolloutsDroppedInvalid: x.counts.droppedInvalid,

@@ -3,7 +3,7 @@
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
 import { DISPOSITION_CODE, dispositionCodeOf } from '../core/ledger.js';
-import { TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
+import { LengthAudit, TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { jitterFactor } from './profile.js';
 import type { Scored } from './compute.js';
@@ -70,6 +70,7 @@ export function tryTrain(sim: SimEngine): void {
   const acc = sim.accounting;
   const GENERATED = DISPOSITION_CODE.generated;
   const digest = new TrainedDigest(k);
+  const audit = new LengthAudit(sim.perStep * sim.G);
   let nTrained = 0,
     nStale = 0,
     nInvalid = 0;
@@ -104,6 +105,7 @@ export function tryTrain(sim: SimEngine): void {
       acc[base + j] = d;
       trained[j] = d === TRAINED;
       if (d === TRAINED) digest.add(g.slot, j);
+      audit.add(len, d === TRAINED);
       if (d === DROPPED_INVALID) nInvalid++;
       else {
         valid++;
@@ -154,6 +156,7 @@ export function tryTrain(sim: SimEngine): void {
       stalenessMean: nTrained ? lagSum / nTrained : 0,
       stalenessMax: lagMax,
       zeroAdvantageGroups: zero,
+      lengths: audit.figures(),
     },
   };
   startTraining(sim, 'BATCH');

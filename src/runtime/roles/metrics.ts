@@ -46,6 +46,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
       stalenessMean: f.lagMean,
       stalenessMax: f.lagMax,
       zeroAdvantageGroups: f.zeroAdvantageGroups,
+      lengths: f.lengths,
     },
     counts: run.accounting.counts(),
     tokensGenerated: run.tokensGenerated,
