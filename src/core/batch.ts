@@ -8,7 +8,7 @@ import type { Correction } from '../rl/loss.js';
 import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
-import { LengthAudit, type LengthFigures } from './metrics.js';
+import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
 
 /**
  * A step's problem ids are `${slot}:${problem}` (runtime/stages.ts, runtime/curriculum.ts): the slot
@@ -78,6 +78,8 @@ export interface FormedBatch {
   lengthIncorrect: number | null;
   zeroAdvantageGroups: number;
   lengths: LengthFigures;
+  /** TrainedDigest of the trained rollouts (core/metrics.ts). */
+  trainedDigest: string;
 }
 
 export function formBatch(
@@ -98,7 +100,9 @@ export function formBatch(
     lenC = 0,
     lenI = 0;
   const audit = new LengthAudit(groups.reduce((a, g) => a + g.rollouts.length, 0));
-  for (const g of groups) {
+  const digest = new TrainedDigest(groups[0]?.step ?? 0);
+  // A step's groups arrive in slot order, one per slot (GroupQueue.take): a group's index is its slot.
+  for (const [slot, g] of groups.entries()) {
     if (g.advantages.every((a) => a === 0)) zero++;
     g.rollouts.forEach((r, i) => {
       n++;
@@ -116,6 +120,7 @@ export function formBatch(
       const bad = stalenessViolation(r.id, lag, eta);
       assert(bad === null, bad!);
       if (d === 'dropped-stale') return;
+      digest.add(slot, i);
       lagSum += lag;
       lagMax = Math.max(lagMax, lag);
       rollouts.push({
@@ -139,5 +144,6 @@ export function formBatch(
     lengthIncorrect: n - correct ? lenI / (n - correct) : null,
     zeroAdvantageGroups: zero,
     lengths: audit.figures(),
+    trainedDigest: digest.hex(),
   };
 }

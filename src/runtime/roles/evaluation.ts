@@ -134,9 +134,10 @@ export async function onEvalThread<R>(
 ): Promise<R> {
   // On sampler-0's thread the weights travel with the call and are put back afterwards: an
   // evaluation never changes the weights the next request of that sampler generates with.
-  const weights = evalSlot(run) ? (run.weights.get(version) ?? run.weights.get(run.version)!) : undefined;
+  // (a version the store no longer keeps is evaluated at the newest, and says so)
   const at = run.weights.has(version) ? version : run.version;
-  return evalHandle(run).call(what, (api) => f(api, weights && { version: at, weights }), ms);
+  const weights = evalSlot(run) ? { version: at, weights: run.weights.get(at)! } : undefined;
+  return evalHandle(run).call(what, (api) => f(api, weights), ms);
 }
 
 /** The sampler slot evaluations and measurements run on (null: the separate eval thread, fed every version). */

@@ -16,14 +16,6 @@ import { startNats } from './nats.js';
 import { makeSamplerActor, startSampler } from './samplers.js';
 import { makeBatcher, makeGrader, makeVerifierActor } from './verifiers.js';
 
-export type {
-  StepProgress,
-  Summary,
-  TrainOptions,
-  SamplerEndpoint,
-  SamplerSlot,
-  SamplerConnection,
-} from '../runTypes.js';
 import type { TrainingRun } from '../run.js';
 
 export async function start(run: TrainingRun): Promise<void> {

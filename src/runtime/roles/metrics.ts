@@ -7,9 +7,9 @@ import path from 'node:path';
 import { weightsSha256 } from '../../tensor/pack.js';
 import { assert } from '../../util/errors.js';
 import type { TrainStats } from '../messages.js';
-import { slotOf, type FormedBatch } from '../../core/batch.js';
+import type { FormedBatch } from '../../core/batch.js';
 import { accountingViolation, lostViolation, stalenessBoundViolation } from '../../core/invariants.js';
-import { TrainedDigest, stepRow } from '../../core/metrics.js';
+import { stepRow } from '../../core/metrics.js';
 import type { RunState } from '../checkpointer.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainingRun, Summary } from '../run.js';
@@ -54,7 +54,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
     tokensPerSec,
     queueGroups: outstandingGroups(run),
     inflightSwaps: run.inflightSwaps,
-    trained: trainedDigest(step, f),
+    trained: f.trainedDigest,
     learner,
     extra: {
       wallMs,
@@ -150,16 +150,4 @@ export function logOffsets(run: TrainingRun): NonNullable<RunState['logs']> {
     trace: run.trace.bytes(),
     tMs: run.sinceOpen(),
   };
-}
-
-/** The TrainedDigest of a formed batch (rollout ids are `step/slot:problem/sample`). */
-function trainedDigest(step: number, f: FormedBatch): string {
-  const d = new TrainedDigest(step);
-  for (const [id, disposition] of f.dispositions) {
-    if (disposition !== 'trained') continue;
-    const first = id.indexOf('/');
-    const last = id.lastIndexOf('/');
-    d.add(slotOf(id.slice(first + 1, last)), Number(id.slice(last + 1)));
-  }
-  return d.hex();
 }
