@@ -170,15 +170,6 @@ export type SimFault = z.infer<typeof SimFaultSchema>;
 /** A fault as written (defaults not yet filled in). */
 export type SimFaultInput = z.input<typeof SimFaultSchema>;
 
-export function parseSimFaults(raw: unknown, source: string): SimFault[] {
-  const r = z.array(SimFaultSchema).safeParse(raw ?? []);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw new InputError(`${source}: faults.${i.path.join('.')}: ${i.message}`);
-  }
-  return r.data;
-}
-
 /** The train config's `--inject` / `faults:` strings as virtual-clock faults. */
 export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
   return specs.map((s): SimFault => {
