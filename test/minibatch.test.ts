@@ -104,12 +104,18 @@ describe('minibatch slicing', () => {
       logRatioAbsMax: 0.5,
       mismatchKl: 0.01,
       essFraction: 0.9,
+      tokensMaskedIs: 2,
+      tokensTruncatedIs: 0,
+      mismatchKlBehaviour: 0.02,
+      stalenessQueuedMean: 1,
+      stalenessGenerationMean: 0,
+      mixedVersionShare: 0,
       gradNorm: 4,
     };
     const s = combineStats(
       [
         base,
-        { ...base, loss: 3, tokens: 6, isWeightMax: 5, logRatioAbsMax: 0.7, essFraction: 0.5 },
+        { ...base, loss: 3, tokens: 6, isWeightMax: 5, logRatioAbsMax: 0.7, essFraction: 0.5, mismatchKlBehaviour: 9 },
         { ...base, loss: 2 },
         { ...base, loss: 2 },
       ],
@@ -120,6 +126,8 @@ describe('minibatch slicing', () => {
     expect(s.isWeightMax).toBe(5);
     expect(s.logRatioAbsMax).toBe(0.7);
     expect(s.essFraction).toBeCloseTo((0.9 * 3 + 0.5) / 4, 12);
+    expect(s.tokensMaskedIs).toBe(4); // one pass (two slices)
+    expect(s.mismatchKlBehaviour).toBe(0.02); // the batch's start: the first step's
     expect(s.optimizerSteps).toBe(4);
   });
 });

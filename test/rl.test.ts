@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { groupAdvantages } from '../src/rl/advantages.js';
-import { e3Loss, readStats, type LossConfig, type TokenData } from '../src/rl/loss.js';
+import {
+  behaviourKl,
+  e3Loss,
+  readStats,
+  versionSplit,
+  type Correction,
+  type LossConfig,
+  type TokenData,
+} from '../src/rl/loss.js';
+import { correctionWeights } from '../src/rl/corrections.js';
+import { correctionOf } from '../src/sim/scenario.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { scoreEpisode } from '../src/tasks/pk/env.js';
 import { bigramPolicyStep, bigramPolicyGradient, PK_LOSS } from '../src/experiments/pk.js';
@@ -302,5 +312,79 @@ describe('negative gradients on the p^k bigram', () => {
     expect(adam.steps).toBe(6);
     v.dispose();
     ref.dispose();
+  });
+});
+
+describe('staleness corrections (issue #19): weights and masks on a planted batch', () => {
+  // Two rollouts: tokens 0–1 are rollout 0, tokens 2–4 rollout 1; token 5 is padding.
+  // log π_prox − log μ per token: ln 2, ln 2 | ln 0.5, 0, ln 4 ; the padding's would be ln 100.
+  const mu = [L(0.2), L(0.1), L(0.4), L(0.3), L(0.1), L(0.01)];
+  const prox = Float32Array.from([L(0.4), L(0.2), L(0.2), L(0.3), L(0.4), L(1)]);
+  const planted = () =>
+    data({
+      advantages: [1, 1, -1, 1, 1, 1],
+      behaviour: mu,
+      proximalLogprobs: prox,
+      mask: Float32Array.from([1, 1, 1, 1, 1, 0]),
+      sequence: Int32Array.from([0, 0, 1, 1, 1, 1]),
+    });
+  const mu32 = Float32Array.from(mu);
+  const at = (c: Correction) => Array.from(correctionWeights(c, prox, mu32, planted().mask, planted().sequence).weight);
+  const close = (xs: number[]) => xs.map((x) => expect.closeTo(x, 5));
+  // The float32 ratios of tokens 0, 1 (≈ 2) and 2 (≈ 0.5), exactly as the weights see them: edges to test.
+  const ratio = (i: number) => Math.exp(prox[i]! - mu32[i]!);
+  const hi = Math.max(ratio(0), ratio(1));
+  const lo = ratio(2);
+
+  it('token, sequence and geometric ratios, masked outside [low, high] (edges kept)', () => {
+    // token ratios 2, 2, 0.5, 1, 4: [0.5, 2] keeps both edges, drops 4; just inside the edges drops them
+    expect(at({ kind: 'masked', level: 'token', low: lo, high: hi })).toEqual(close([2, 2, 0.5, 1, 0, 0]));
+    expect(
+      at({ kind: 'masked', level: 'token', low: lo * 1.0001, high: 0.9999 * Math.min(ratio(0), ratio(1)) }),
+    ).toEqual(close([0, 0, 0, 1, 0, 0]));
+    // sequence products: rollout 0 → 4, rollout 1 → 0.5·1·4 = 2
+    expect(at({ kind: 'masked', level: 'sequence', low: 0, high: 3 })).toEqual(close([0, 0, 2, 2, 2, 0]));
+    expect(at({ kind: 'masked', level: 'sequence', low: 0, high: 4.001 })).toEqual(close([4, 4, 2, 2, 2, 0]));
+    // geometric means: rollout 0 → 2, rollout 1 → 2^(1/3)
+    const g = 2 ** (1 / 3);
+    expect(at({ kind: 'masked', level: 'geometric', low: 1.2, high: 2.001 })).toEqual(close([2, 2, g, g, g, 0]));
+    expect(at({ kind: 'masked', level: 'geometric', low: 1.3, high: 1.9 })).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('truncation: decoupled caps token ratios, tis caps the sequence product', () => {
+    expect(at({ kind: 'decoupled', c: 1.5 })).toEqual(close([1.5, 1.5, 0.5, 1, 1.5, 0]));
+    expect(at({ kind: 'decoupled' })).toEqual(close([2, 2, 0.5, 1, 4, 0]));
+    expect(at({ kind: 'tis', c: 3, level: 'sequence' })).toEqual(close([3, 3, 2, 2, 2, 0]));
+    const w = correctionWeights({ kind: 'tis', c: 3 }, prox, Float32Array.from(mu), planted().mask, planted().sequence);
+    expect(w.truncated).toBe(1);
+    expect(at({ kind: 'none' })).toEqual([1, 1, 1, 1, 1, 0]);
+  });
+
+  it('in the loss: a masked token has no gradient and is counted; kept ones are PPO against π_prox times w', () => {
+    const logp = Array.from(prox); // π_θ = π_prox: ratio 1, no clip
+    const r = evalLoss(logp, planted(), { ...base, correction: { kind: 'masked', level: 'token', low: lo, high: hi } });
+    expect(r.stats.tokensMaskedIs).toBe(1);
+    expect(r.stats.tokens).toBe(5); // a masked token stays in the denominator
+    expect(r.grad).toEqual([-2 / 5, -2 / 5, 0.5 / 5, -1 / 5, 0, 0].map((x) => expect.closeTo(x, 5)));
+    // IcePop-style preset through the scenario shorthand
+    expect(correctionOf('icepop', 'f')).toEqual({ kind: 'masked', level: 'token', low: 0.5, high: 5 });
+    expect(correctionOf('masked-geo', 'f')).toEqual({ kind: 'masked', level: 'geometric', low: 0.99, high: 1.01 });
+    expect(correctionOf('masked-seq:0:2', 'f')).toEqual({ kind: 'masked', level: 'sequence', low: 0, high: 2 });
+    expect(correctionOf('tis-seq:4', 'f')).toEqual({ kind: 'tis', c: 4, level: 'sequence' });
+    expect(() => correctionOf('masked-seq:3:2', 'f')).toThrow(/low.*below high/);
+  });
+
+  it('the mismatch KL at the behaviour version counts lag-0 tokens only; staleness splits at the newest version', () => {
+    const d = data({
+      advantages: [1, 1, 1, 1],
+      behaviour: [L(0.5), L(0.5), L(0.5), L(0.5)],
+      sequence: Int32Array.from([0, 0, 1, 1]),
+      versions: Int32Array.from([4, 5, 3, 3]),
+      learnerVersion: 5,
+    });
+    // only token 1 is lag 0: r = 0.25 / 0.5, k3 = 0.5 − 1 + ln 2
+    expect(behaviourKl([L(0.25), L(0.25), L(0.9), L(0.9)], d, d.mask)).toBeCloseTo(Math.LN2 - 0.5, 6);
+    // rollout 0 newest 5: queued 0, generation 1 and 0; rollout 1 newest 3: queued 2, 2
+    expect(versionSplit(d)).toEqual({ stalenessQueuedMean: 1, stalenessGenerationMean: 0.25, mixedVersionShare: 0.5 });
   });
 });

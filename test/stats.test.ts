@@ -84,4 +84,20 @@ describe('config warnings', () => {
     expect(configWarnings(withLadder([18, 36, 72]))).toEqual([]);
     expect(configWarnings(armConfig('no-curriculum', 0, QUICK, 'wasm'))).toEqual([]);
   });
+
+  it('warn when a correction cannot act (issue #19): weights ≡ 1, a clip against π_prox = π_θ, drop past the bound', async () => {
+    const { correctionWarnings } = await import('../src/runtime/config.js');
+    const { armConfig, QUICK } = await import('../src/experiments/e3Countdown.js');
+    const cfg = armConfig('no-curriculum', 0, QUICK, 'wasm'); // sync, 2 minibatches
+    const w = (learner: object, staleness: object = cfg.staleness) =>
+      correctionWarnings({ ...cfg, learner: { ...cfg.learner, ...learner }, staleness } as typeof cfg);
+    expect(w({ correction: { kind: 'tis', c: 2 } })).toEqual([]); // the second minibatch is off-policy
+    expect(w({ correction: { kind: 'tis', c: 2 }, minibatches: 1 })[0]).toMatch(/every importance weight is 1/);
+    const async4 = { policy: 'async', eta: 4 };
+    expect(w({ correction: { kind: 'decoupled' }, minibatches: 1 }, async4)[0]).toMatch(/clip never acts/);
+    expect(w({ correction: { kind: 'masked', level: 'token', low: 0.5, high: 5 } }, async4)).toEqual([]);
+    expect(w({ correction: { kind: 'drop', maxLag: 4 } }, async4)[0]).toMatch(/maxLag 4 .* ever stale enough/);
+    expect(w({ correction: { kind: 'drop', maxLag: 3 } }, async4)).toEqual([]);
+    expect(w({ correction: { kind: 'none' }, minibatches: 1 })).toEqual([]);
+  });
 });

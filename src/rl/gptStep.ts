@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Gpt } from '../policy/transformer/model.js';
 import type { Adam } from '../policy/transformer/adam.js';
 import { scoreSequences, shiftTargets, tokenLogprobsTensor } from '../policy/transformer/logprobs.js';
-import { e3Loss, readStats, type LossConfig, type LossStats, type TokenData } from './loss.js';
+import { e3Loss, readStats, usesProximal, type LossConfig, type LossStats, type TokenData } from './loss.js';
 
 export interface TrainRollout {
   prompt: readonly number[];
@@ -114,7 +114,7 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
       o.loss.klCoef > 0 && o.reference
         ? scoreSequences(o.reference, batch.tokens, batch.B, batch.T, o.padId, o.temperature).logprobs
         : undefined;
-    if (o.loss.correction.kind === 'decoupled')
+    if (usesProximal(o.loss.correction))
       batch.data.proximalLogprobs = scoreSequences(
         model,
         batch.tokens,
@@ -127,7 +127,8 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
   });
   const steps: (LossStats & { gradNorm: number })[] = [];
   for (let e = 0; e < epochs; e++) {
-    for (const s of slices) steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o));
+    for (const [i, s] of slices.entries())
+      steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o, e === 0 && i === 0));
   }
   return combineStats(steps, slices.length);
 }
@@ -139,6 +140,7 @@ function stepOn(
   targets: Int32Array,
   refLogprobs: Float32Array | undefined,
   o: GptStepOptions,
+  batchStart: boolean,
 ): LossStats & { gradNorm: number } {
   const { B, T, tokens } = batch;
   let parts: ReturnType<typeof e3Loss> | undefined;
@@ -154,14 +156,16 @@ function stepOn(
       const logp = tf.logSoftmax(logits);
       entropies = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D;
     }
-    parts = e3Loss(logprobs, batch.data, o.loss, { entropies, refLogprobs });
+    parts = e3Loss(logprobs, batch.data, o.loss, { entropies, refLogprobs, batchStart });
     return parts.loss;
   });
   return { ...readStats(parts!, loss), gradNorm };
 }
 
-const SUMMED = new Set(['tokens', 'tokensMaskedNegative', 'tokensDroppedStale']);
+const SUMMED = new Set(['tokens', 'tokensMaskedNegative', 'tokensDroppedStale', 'tokensMaskedIs', 'tokensTruncatedIs']);
 const MAXED = new Set(['isWeightMax', 'lagMax', 'logRatioAbsMax']);
+/** Measured at the batch's start: the first step's value. */
+const FIRST = new Set(['mismatchKlBehaviour']);
 
 /** One step's statistics unchanged; several: means, maxima, and token counts of one pass. */
 export function combineStats(steps: readonly (LossStats & { gradNorm: number })[], slicesPerPass: number): UpdateStats {
@@ -171,6 +175,7 @@ export function combineStats(steps: readonly (LossStats & { gradNorm: number })[
     const xs = steps.map((s) => (s as unknown as Record<string, number>)[k]!);
     if (SUMMED.has(k)) out[k] = xs.slice(0, slicesPerPass).reduce((a, b) => a + b, 0);
     else if (MAXED.has(k)) out[k] = Math.max(...xs);
+    else if (FIRST.has(k)) out[k] = xs[0]!;
     else out[k] = xs.reduce((a, b) => a + b, 0) / xs.length;
   }
   return { ...(out as unknown as LossStats & { gradNorm: number }), optimizerSteps: steps.length };

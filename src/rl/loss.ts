@@ -13,17 +13,22 @@
  *
  *   none       π_old = μ, w = 1
  *   tis        truncated importance sampling (PipelineRL): no clip; surrogate = w·A·log π_θ with
- *              w = min(π_θ/μ, c) detached, so the gradient is min(π_θ/μ, c)·A·∇log π_θ
- *   decoupled  decoupled PPO (AReaL): π_old = π_prox (the policy at the start of the step),
+ *              w = min(π_θ/μ, c) detached, per token or per rollout (level: sequence, VCPO)
+ *   decoupled  decoupled PPO (AReaL): π_old = π_prox (the policy at the start of the batch),
  *              w = π_prox/μ detached, capped at c when c is given
+ *   masked     masked IS: π_old = π_prox, w = π_prox/μ at token, sequence or geometric-mean
+ *              level where it lies in [low, high], 0 outside (IcePop, TRL, SkyRL)
  *   drop       π_old = μ, w = 1, and tokens whose lag (learner version − behaviour version)
  *              exceeds maxLag are masked out
+ *
+ * The weights themselves are computed on the host (corrections.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { stopGradient } from '../tensor/detach.js';
+import { correctionWeights } from './corrections.js';
 
-export { CorrectionSchema, LossConfigSchema, type Correction, type LossConfig } from './lossConfig.js';
-import type { LossConfig } from './lossConfig.js';
+export { CorrectionSchema, LossConfigSchema, usesProximal, type Correction, type LossConfig } from './lossConfig.js';
+import { usesProximal, type LossConfig } from './lossConfig.js';
 
 export const E3_LOSS: LossConfig = {
   clipLow: 0.2,
@@ -65,6 +70,9 @@ export interface LossStats {
   tokens: number;
   tokensMaskedNegative: number;
   tokensDroppedStale: number;
+  /** Tokens whose importance weight masked IS zeroed (outside [low, high]) / truncated at c (tis, decoupled). */
+  tokensMaskedIs: number;
+  tokensTruncatedIs: number;
   lagMax: number;
   /**
    * How far the learner is from the behaviour policy on the step's tokens (issue #19, measured
@@ -76,6 +84,22 @@ export interface LossStats {
   logRatioAbsMax: number;
   mismatchKl: number;
   essFraction: number;
+  /**
+   * The train/inference mismatch alone: KL(μ‖π) by k3 between μ and the learner's log-probs at the
+   * behaviour version, over the tokens sampled by the learner's current version (lag 0), scored at
+   * the batch's start (first minibatch; NaN when it has no lag-0 token). 0 when the sampler and the
+   * learner compute the same policy; rollout.mismatch makes it positive.
+   */
+  mismatchKlBehaviour: number;
+  /**
+   * Token-weighted staleness (over real tokens) split at the rollout's newest token version v_end:
+   * queued = learner version − v_end (waiting after generation), generation = v_end − token version
+   * (weights swapped during generation); their sum is the mean lag.
+   */
+  stalenessQueuedMean: number;
+  stalenessGenerationMean: number;
+  /** Rollouts whose tokens come from more than one weight version (in-flight swaps). */
+  mixedVersionShare: number;
 }
 
 export interface LossTensors {
@@ -96,7 +120,18 @@ export interface LossTensors {
     mismatchKl: tf.Scalar;
     essFraction: tf.Scalar;
   };
-  host: { tokens: number; tokensMaskedNegative: number; tokensDroppedStale: number; lagMax: number };
+  host: {
+    tokens: number;
+    tokensMaskedNegative: number;
+    tokensDroppedStale: number;
+    tokensMaskedIs: number;
+    tokensTruncatedIs: number;
+    lagMax: number;
+    mismatchKlBehaviour: number;
+    stalenessQueuedMean: number;
+    stalenessGenerationMean: number;
+    mixedVersionShare: number;
+  };
 }
 
 /** Effective mask after GRPOMask and the drop-past-lag rule, with counts. */
@@ -132,7 +167,12 @@ export function e3Loss(
   logprobs: tf.Tensor1D,
   d: TokenData,
   cfg: LossConfig,
-  extra: { entropies?: tf.Tensor1D; refLogprobs?: Float32Array } = {},
+  extra: {
+    entropies?: tf.Tensor1D;
+    refLogprobs?: Float32Array;
+    /** `logprobs` are the learner's at the batch's start (the first optimiser step of a batch). */
+    batchStart?: boolean;
+  } = {},
 ): LossTensors {
   const N = d.advantages.length;
   if (logprobs.shape[0] !== N) throw new RangeError(`e3Loss: ${logprobs.shape[0]} log-probs for ${N} tokens`);
@@ -149,33 +189,40 @@ export function e3Loss(
     for (let i = 0; i < N; i++) scale[i] = m[i] ? 1 / (S * lengths.get(d.sequence[i]!)!) : 0;
   }
   const tokens = m.reduce((a, b) => a + b, 0);
+  let isMasked = 0;
+  let isTruncated = 0;
+  let klBehaviour = Number.NaN;
   const out = tf.tidy(() => {
     const A = tf.tensor1d(d.advantages);
     const w8 = tf.tensor1d(scale);
     const mu = tf.tensor1d(d.behaviourLogprobs);
     const mt = tf.tensor1d(m);
     const c = cfg.correction;
+    const proximal = usesProximal(c);
+    // π_old of the behaviour weight: π_θ now (tis), π_prox (decoupled, masked); the weights on the host.
+    const oldHost = proximal
+      ? (d.proximalLogprobs ?? fail(`${c.kind} needs proximalLogprobs`))
+      : c.kind === 'tis'
+        ? logprobs.dataSync()
+        : d.behaviourLogprobs;
+    const cw = correctionWeights(c, oldHost, d.behaviourLogprobs, m, d.sequence);
+    isMasked = cw.masked;
+    isTruncated = cw.truncated;
+    const atStart =
+      d.proximalLogprobs ?? (extra.batchStart ? (c.kind === 'tis' ? oldHost : logprobs.dataSync()) : null);
+    if (atStart) klBehaviour = behaviourKl(atStart, d, m);
+    const weight = tf.tensor1d(cw.weight);
     let surrogate: tf.Tensor1D;
-    let weight: tf.Tensor1D;
     let clipLow = tf.scalar(0);
     let clipHigh = tf.scalar(0);
     if (c.kind === 'tis') {
-      // w = min(π_θ/μ, c), detached; gradient min(π_θ/μ, c)·A·∇log π_θ
-      weight = tf.minimum(tf.exp(tf.sub(stopGradient(logprobs), mu)), c.c) as tf.Tensor1D;
+      // gradient w·A·∇log π_θ, no clip (PipelineRL)
       surrogate = tf.mul(tf.mul(weight, A), logprobs) as tf.Tensor1D;
     } else {
-      const old =
-        c.kind === 'decoupled' ? tf.tensor1d(d.proximalLogprobs ?? fail('decoupled PPO needs proximalLogprobs')) : mu;
+      const old = proximal ? tf.tensor1d(d.proximalLogprobs!) : mu;
       const ratio = tf.exp(tf.sub(logprobs, old));
       const clipped = tf.clipByValue(ratio, 1 - cfg.clipLow, 1 + cfg.clipHigh);
-      surrogate = tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A)) as tf.Tensor1D;
-      if (c.kind === 'decoupled') {
-        const behaviourWeight = tf.exp(tf.sub(old, mu));
-        weight = (c.c !== undefined ? tf.minimum(behaviourWeight, c.c) : behaviourWeight) as tf.Tensor1D;
-        surrogate = tf.mul(weight, surrogate) as tf.Tensor1D;
-      } else {
-        weight = tf.onesLike(logprobs) as tf.Tensor1D;
-      }
+      surrogate = tf.mul(weight, tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))) as tf.Tensor1D;
       // Clipped from below: ratio < 1−ε_low with A < 0; from above: ratio > 1+ε_high with A > 0.
       const r = stopGradient(ratio);
       const denom = Math.max(1, tokens);
@@ -204,7 +251,7 @@ export function e3Loss(
       entropyBonus = tf.mul(entropy, -cfg.entropyCoef) as tf.Scalar;
     } else if (cfg.entropyCoef > 0) fail('entropyCoef > 0 needs entropies');
     const loss = tf.addN([policyLoss, klLoss, entropyBonus]) as tf.Scalar;
-    const wd = stopGradient(weight);
+    const wd = weight;
     const weightMean = tf.div(tf.sum(tf.mul(wd, mt)), Math.max(1, tokens)) as tf.Scalar;
     const weightMax = (
       tokens > 0 ? tf.max(tf.where(tf.greater(mt, 0), wd, tf.zerosLike(wd))) : tf.scalar(0)
@@ -226,7 +273,19 @@ export function e3Loss(
     for (const t of Object.values(parts)) tf.keep(t);
     return { loss, parts };
   });
-  return { ...out, host: { tokens, tokensMaskedNegative: maskedNegative, tokensDroppedStale: droppedStale, lagMax } };
+  return {
+    ...out,
+    host: {
+      tokens,
+      tokensMaskedNegative: maskedNegative,
+      tokensDroppedStale: droppedStale,
+      tokensMaskedIs: isMasked,
+      tokensTruncatedIs: isTruncated,
+      lagMax,
+      mismatchKlBehaviour: klBehaviour,
+      ...versionSplit(d),
+    },
+  };
 }
 
 /** Reads back the statistics of a LossTensors (and disposes its parts). */
@@ -251,7 +310,13 @@ export function readStats(t: LossTensors, loss: number): LossStats {
     tokens: t.host.tokens,
     tokensMaskedNegative: t.host.tokensMaskedNegative,
     tokensDroppedStale: t.host.tokensDroppedStale,
+    tokensMaskedIs: t.host.tokensMaskedIs,
+    tokensTruncatedIs: t.host.tokensTruncatedIs,
     lagMax: t.host.lagMax,
+    mismatchKlBehaviour: t.host.mismatchKlBehaviour,
+    stalenessQueuedMean: t.host.stalenessQueuedMean,
+    stalenessGenerationMean: t.host.stalenessGenerationMean,
+    mixedVersionShare: t.host.mixedVersionShare,
   };
   tf.dispose(Object.values(p));
   return stats;
@@ -271,6 +336,56 @@ function behaviourMismatch(lp: tf.Tensor1D, mu: tf.Tensor1D, mt: tf.Tensor1D, to
     logRatioAbsMax: (tokens > 0 ? tf.max(tf.abs(d)) : tf.scalar(0)) as tf.Scalar,
     mismatchKl: tf.div(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(d), 1), d), mt)), n) as tf.Scalar,
     essFraction: (tokens > 0 ? tf.div(tf.square(sumR), tf.mul(tf.sum(tf.square(r)), n)) : tf.scalar(1)) as tf.Scalar,
+  };
+}
+
+/** k3 of KL(μ‖π) over the unmasked tokens of lag 0, with `pi` the learner's log-probs at the behaviour version. */
+export function behaviourKl(pi: ArrayLike<number>, d: TokenData, mask: ArrayLike<number>): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!(mask[i]! > 0)) continue;
+    if (d.versions && d.learnerVersion !== undefined && d.versions[i] !== d.learnerVersion) continue;
+    const l = pi[i]! - d.behaviourLogprobs[i]!; // log r, r = π/μ
+    sum += Math.exp(l) - 1 - l;
+    n++;
+  }
+  return n > 0 ? sum / n : Number.NaN;
+}
+
+/** Token-weighted queued and generation staleness and the share of mixed-version rollouts, over real tokens. */
+export function versionSplit(d: TokenData): {
+  stalenessQueuedMean: number;
+  stalenessGenerationMean: number;
+  mixedVersionShare: number;
+} {
+  if (!d.versions || d.learnerVersion === undefined)
+    return { stalenessQueuedMean: 0, stalenessGenerationMean: 0, mixedVersionShare: 0 };
+  const newest = new Map<number, number>();
+  const oldest = new Map<number, number>();
+  for (let i = 0; i < d.mask.length; i++) {
+    if (!(d.mask[i]! > 0)) continue;
+    const s = d.sequence[i]!;
+    const v = d.versions[i]!;
+    newest.set(s, Math.max(newest.get(s) ?? v, v));
+    oldest.set(s, Math.min(oldest.get(s) ?? v, v));
+  }
+  let queued = 0;
+  let generation = 0;
+  let n = 0;
+  for (let i = 0; i < d.mask.length; i++) {
+    if (!(d.mask[i]! > 0)) continue;
+    const end = newest.get(d.sequence[i]!)!;
+    queued += d.learnerVersion - end;
+    generation += end - d.versions[i]!;
+    n++;
+  }
+  let mixed = 0;
+  for (const [s, v] of newest) if (oldest.get(s) !== v) mixed++;
+  return {
+    stalenessQueuedMean: n > 0 ? queued / n : 0,
+    stalenessGenerationMean: n > 0 ? generation / n : 0,
+    mixedVersionShare: newest.size > 0 ? mixed / newest.size : 0,
   };
 }
 

@@ -270,6 +270,33 @@ export function configWarnings(c: TrainConfig): string[] {
       `curriculum.ladder [${ladder.join(', ')}]: no budget whose double is also in the ladder, so the coupled rule (J(2B) ≤ κ·J(B)) cannot fire and every stage will take ${Math.max(...ladder)} tokens; use a doubling ladder (e.g. [${Math.max(...ladder) / 4}, ${Math.max(...ladder) / 2}, ${Math.max(...ladder)}])`,
     );
   }
+  out.push(...correctionWarnings(c));
+  return out;
+}
+
+/**
+ * A loss correction that cannot act (issue #19): decoupled PPO and masked IS take PPO's ratio to
+ * π_prox, the learner at the batch's start, which with one optimiser step per batch is the
+ * current policy — the ratio is 1 and the clip a no-op (SkyRL#1315); with sync sampling and one
+ * step μ = π_θ, so every importance weight is 1; `drop` never fires when the bound η ≤ maxLag.
+ */
+export function correctionWarnings(c: TrainConfig): string[] {
+  const out: string[] = [];
+  const k = c.learner.correction;
+  const steps = c.learner.minibatches * c.learner.epochs;
+  const field = `learner.correction ${k.kind}`;
+  if (k.kind !== 'none' && k.kind !== 'drop' && c.staleness.policy === 'sync' && steps === 1)
+    out.push(
+      `${field}: sync sampling with one optimiser step per batch (learner.minibatches × epochs = 1) trains every token on the policy that sampled it, so every importance weight is 1 and the correction changes nothing; raise learner.minibatches or sample asynchronously`,
+    );
+  else if ((k.kind === 'decoupled' || k.kind === 'masked') && steps === 1)
+    out.push(
+      `${field}: PPO's ratio is taken to π_prox, the learner at the batch's start, which is the current policy at the only optimiser step of a batch (learner.minibatches × epochs = 1): the ratio is 1 and the clip never acts, only the weight π_prox/μ does; raise learner.minibatches for a trust region`,
+    );
+  if (k.kind === 'drop' && stalenessBound(c) <= k.maxLag)
+    out.push(
+      `${field}: maxLag ${k.maxLag} is at least the staleness bound (${c.staleness.policy}${c.staleness.eta !== undefined ? `, η = ${c.staleness.eta}` : ''}), so no rollout is ever stale enough to drop`,
+    );
   return out;
 }
 

@@ -17,6 +17,7 @@ import { SimFaultSchema } from '../core/faults.js';
 import { SurrogateSchema } from './compute.js';
 import { defaultSettings, type VirtualSettings } from './run.js';
 import { checkVirtualCurriculum } from './policyCompute.js';
+import { MASKED_DEFAULTS } from '../rl/lossConfig.js';
 
 const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
 
@@ -92,17 +93,44 @@ function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): 
   o[keys.at(-1)!] = value;
 }
 
-/** Shorthands: `none`, `tis` / `tis:C`, `decoupled` / `decoupled:C`, `drop` / `drop:LAG`. */
+const LEVEL_OF = { 'masked-token': 'token', 'masked-seq': 'sequence', 'masked-geo': 'geometric' } as const;
+
+/**
+ * Shorthands: `none`, `tis[:C]`, `tis-seq[:C]`, `decoupled[:C]`, `drop[:LAG]` (defaults 2, 2, 2, 1),
+ * `masked-token|masked-seq|masked-geo[:LOW:HIGH]` (defaults: lossConfig MASKED_DEFAULTS) and `icepop`
+ * (masked-token with IcePop's [0.5, 5]). Objects pass through (the config schema checks them).
+ */
 export function correctionOf(v: unknown, field: string): unknown {
   if (typeof v !== 'string') return v;
-  const m = /^(none|tis|decoupled|drop)(?::(\d+(?:\.\d+)?))?$/.exec(v);
-  if (!m) throw new InputError(`${field}: '${v}': expected none, tis[:C], decoupled[:C] or drop[:LAG]`);
-  const x = m[2] === undefined ? undefined : Number(m[2]);
-  switch (m[1]) {
+  const num = '(\\d+(?:\\.\\d+)?)';
+  const m = new RegExp(`^(none|tis|tis-seq|decoupled|drop)(?::${num})?$`).exec(v);
+  const mm = new RegExp(`^(masked-token|masked-seq|masked-geo|icepop)(?::${num}:${num})?$`).exec(v);
+  if (!m && !mm)
+    throw new InputError(
+      `${field}: '${v}': expected none, tis[:C], tis-seq[:C], decoupled[:C], drop[:LAG], ` +
+        'masked-token|masked-seq|masked-geo[:LOW:HIGH] or icepop',
+    );
+  if (mm) {
+    const level = mm[1] === 'icepop' ? 'token' : LEVEL_OF[mm[1] as keyof typeof LEVEL_OF];
+    const d = MASKED_DEFAULTS[level];
+    const out = {
+      kind: 'masked',
+      level,
+      low: mm[2] === undefined ? d.low : Number(mm[2]),
+      high: mm[3] === undefined ? d.high : Number(mm[3]),
+    };
+    if (!(out.low < out.high))
+      throw new InputError(`${field}: '${v}': low (${out.low}) must be below high (${out.high})`);
+    return out;
+  }
+  const x = m![2] === undefined ? undefined : Number(m![2]);
+  switch (m![1]) {
     case 'none':
       return { kind: 'none' };
     case 'tis':
       return { kind: 'tis', c: x ?? 2 };
+    case 'tis-seq':
+      return { kind: 'tis', c: x ?? 2, level: 'sequence' };
     case 'decoupled':
       return { kind: 'decoupled', c: x ?? 2 };
     default:
