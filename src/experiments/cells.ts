@@ -166,6 +166,15 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   return finished;
 }
 
+/** "step N" of a running cell, from the step rows of its metrics.jsonl (null before it has one). */
+export function metricsStepOf(dir: string): string | null {
+  const f = path.join(dir, 'metrics.jsonl');
+  if (!fs.existsSync(f)) return null;
+  let n = 0;
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) if (line.startsWith('{"step"')) n++;
+  return `step ${n}`;
+}
+
 export class CellsInterrupted extends Error {
   constructor() {
     super('interrupted: finished cells are kept and running ones checkpointed; run the same command again to continue');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ARMS, C4_ARMS, FULL, PROBE, QUICK, planE3Countdown, planLrProbe } from '../../experiments/e3Countdown.js';
-import { CellsInterrupted, runCells, type Cell } from '../../experiments/cells.js';
+import { CellsInterrupted, metricsStepOf, runCells, type Cell } from '../../experiments/cells.js';
 import { readCell, summarizeExperiment, type CellResult } from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
@@ -28,16 +28,6 @@ type Flags = {
   steps: string;
   json?: boolean;
 };
-
-/** "step N/M" of a running train cell, from its metrics.jsonl (or null). */
-function stepOf(dir: string): string | null {
-  const f = path.join(dir, 'metrics.jsonl');
-  if (!fs.existsSync(f)) return null;
-  const text = fs.readFileSync(f, 'utf8');
-  let n = 0;
-  for (const line of text.split('\n')) if (line.startsWith('{"step"')) n++;
-  return `step ${n}`;
-}
 
 function parseLrs(s: string): number[] {
   const xs = s.split(',').map((x) => Number(x.trim()));
@@ -129,7 +119,7 @@ export function registerExperiment(program: Command): void {
           nodeArgs: ['--max-semi-space-size=32'],
           log,
           now: wallNow,
-          stepOf,
+          stepOf: metricsStepOf,
         });
       } catch (e) {
         if (e instanceof CellsInterrupted) {

@@ -1,91 +1,107 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { wallNow } from '../../runtime/clock.js';
-import { printJson } from '../common.js';
+import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
-import { cellOutcome, expandCells, loadScenario, resultsMarkdown, type CellResult } from '../../sim/scenario.js';
+import {
+  cellOutcome,
+  expandCells,
+  loadScenario,
+  resultsMarkdown,
+  type Cell,
+  type CellResult,
+  type Scenario,
+} from '../../sim/scenario.js';
 import { runVirtual } from '../../sim/run.js';
-import { SimInvariantError } from '../../sim/engine.js';
+import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { CellsInterrupted, metricsStepOf, runCells, type Cell as ProcessCell } from '../../experiments/cells.js';
+import { correctionWarnings } from '../../runtime/config.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/e3sim.js', import.meta.url));
+const RESULT = 'cell-result.json';
+
+type Flags = {
+  out?: string;
+  quick?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  jobs: string;
+  cell?: string;
+};
 
 export function registerScenario(program: Command): void {
   program
     .command('scenario')
     .description('run a scenario grid on the virtual clock (examples/scenarios/*.yaml; see docs/STALENESS.md)')
     .argument('<file>', 'scenario YAML')
-    .option('--out <dir>', 'output directory (default runs/scenarios/<name>[-quick])')
+    .option(
+      '--out <dir>',
+      'output directory (default runs/scenarios/<name>[-quick]); with --jobs, the same --out again continues the grid',
+    )
     .option('--quick', "the scenario's reduced form (its `quick:` overrides): what CI runs")
+    .option('--jobs <n>', 'cells at once, each in its own process (1: one after another in this process)', '1')
+    .option('--cell <name>', '(used by --jobs) run only this cell, in --out')
     .option('--json', 'print results.json')
     .option('--quiet', 'no progress lines')
-    .action(async (file: string, o: { out?: string; quick?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, o: Flags) => {
       const { scenario, dir } = loadScenario(file, Boolean(o.quick));
       const cells = expandCells(scenario, dir); // every cell's config is checked before anything runs
-      const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
-      if (fs.existsSync(out) && fs.readdirSync(out).length > 0)
-        throw new InputError(`--out: '${out}' already exists and is not empty; choose another --out`);
-      fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
+      const jobs = parseIntFlag(o.jobs, '--jobs', 1, 64);
       const log = o.quiet || o.json ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+      if (o.cell !== undefined) {
+        const cell = cells.find((c) => c.name === o.cell);
+        if (!cell) throw new InputError(`--cell: '${o.cell}' is not a cell of ${file}`);
+        if (!o.out) throw new InputError('--cell: needs --out (the cell directory)');
+        const r = await runCell(scenario, cell, o.out, log);
+        writeFileAtomic(path.join(o.out, RESULT), JSON.stringify(r, null, 2) + '\n');
+        return;
+      }
+      const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
+      const plan = JSON.stringify(cells.map((c) => ({ name: c.name, config: c.config, settings: c.settings })));
+      const planFile = path.join(out, 'plan.json');
+      const continuing = jobs > 1 && fs.existsSync(planFile) && fs.readFileSync(planFile, 'utf8') === plan;
+      if (!continuing && fs.existsSync(out) && fs.readdirSync(out).length > 0)
+        throw new InputError(
+          `--out: '${out}' already exists and is not empty${jobs > 1 ? ' and holds another grid' : ''}; choose another --out`,
+        );
+      fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
+      if (!continuing) writeFileAtomic(planFile, plan);
+      warnOnce(cells, log);
       const command = `e3sim scenario ${process.argv.slice(3).join(' ')}`;
       const t0 = wallNow();
-      const results: CellResult[] = [];
-      for (const [i, cell] of cells.entries()) {
-        const cellDir = path.join(out, 'cells', cell.name);
-        fs.mkdirSync(cellDir, { recursive: true });
-        writeFileAtomic(path.join(cellDir, 'config.json'), JSON.stringify(cell.config, null, 2) + '\n');
-        const c0 = wallNow();
-        let r: CellResult;
-        try {
-          const every = Math.max(1, Math.ceil(cell.settings.maxSteps / 5));
-          const { status, summary } = await runVirtual({
-            config: cell.config,
-            settings: cell.settings,
-            dir: cellDir,
-            now: wallNow,
-            onStep: (m) => {
-              const k = m.step as number;
-              if (k % every === 0 && k < cell.settings.maxSteps)
-                log(
-                  `  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`,
-                );
-            },
-          });
-          r = {
-            name: cell.name,
-            params: cell.params,
-            status,
-            summary,
-            ...cellOutcome(path.join(cellDir, 'metrics.jsonl')),
-          };
-        } catch (e) {
-          if (e instanceof InputError) throw e;
-          const msg = e instanceof Error ? e.message : String(e);
-          r = {
-            name: cell.name,
-            params: cell.params,
-            status: e instanceof SimInvariantError ? 'invariant-violated' : 'failed',
-            error: msg,
-            summary: {},
-            trainPassLast: null,
-            evalPass1: null,
-          };
+      let results: CellResult[];
+      if (jobs === 1) {
+        results = [];
+        for (const [i, cell] of cells.entries()) {
+          const c0 = wallNow();
+          const r = await runCell(scenario, cell, path.join(out, 'cells', cell.name), log);
+          results.push(r);
+          log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
         }
-        results.push(r);
-        const s = r.summary as {
-          simSeconds?: number;
-          staleness?: { mean: number; max: number };
-          rolloutsLost?: number;
-        };
-        log(
-          `[${i + 1}/${cells.length}] ${cell.name}: ${r.status} in ${((wallNow() - c0) / 1000).toFixed(1)} s` +
-            (r.status === 'done'
-              ? ` (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}` +
-                `/${s.staleness!.max}; lost ${s.rolloutsLost}` +
-                (r.trainPassLast !== null && scenario.compute === 'real'
-                  ? `; train pass ${r.trainPassLast.toFixed(3)}`
-                  : '') +
-                `)`
-              : `: ${r.error}`),
+      } else {
+        const procs: ProcessCell[] = cells.map((cell) => ({
+          name: path.join('cells', cell.name),
+          weight: cell.settings.maxSteps,
+          start: (d) => ['scenario', file, ...(o.quick ? ['--quick'] : []), '--cell', cell.name, '--out', d, '--quiet'],
+          resume: (d) => ['scenario', file, ...(o.quick ? ['--quick'] : []), '--cell', cell.name, '--out', d, '--quiet'],
+          resumable: (d) => fs.existsSync(path.join(d, 'checkpoints', 'latest')),
+        }));
+        log(`${scenario.name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
+        try {
+          await runCells({ out, cells: procs, jobs, bin: BIN, log, now: wallNow, stepOf: metricsStepOf });
+        } catch (e) {
+          if (e instanceof CellsInterrupted) {
+            process.stderr.write(`${e.message}\n`);
+            process.exitCode = 130;
+            return;
+          }
+          throw e;
+        }
+        results = cells.map(
+          (c) => JSON.parse(fs.readFileSync(path.join(out, 'cells', c.name, RESULT), 'utf8')) as CellResult,
         );
       }
       const doc = {
@@ -93,6 +109,7 @@ export function registerScenario(program: Command): void {
         file,
         quick: Boolean(o.quick),
         command,
+        jobs,
         wallSeconds: (wallNow() - t0) / 1000,
         profile: scenario.profile,
         compute: scenario.compute,
@@ -115,4 +132,63 @@ export function registerScenario(program: Command): void {
         process.exitCode = 1;
       }
     });
+}
+
+/**
+ * One cell in this process, in `cellDir` (continued from its checkpoint when it has one): its
+ * result, with a failure or invariant violation as a status, not a throw (bad input still throws).
+ */
+async function runCell(scenario: Scenario, cell: Cell, cellDir: string, log: (s: string) => void): Promise<CellResult> {
+  const resume = SimEngine.readCheckpoint(cellDir) !== null;
+  fs.mkdirSync(cellDir, { recursive: true });
+  if (!resume) writeFileAtomic(path.join(cellDir, 'config.json'), JSON.stringify(cell.config, null, 2) + '\n');
+  const c0 = wallNow();
+  try {
+    const every = Math.max(1, Math.ceil(cell.settings.maxSteps / 5));
+    const { status, summary } = await runVirtual({
+      config: cell.config,
+      settings: cell.settings,
+      dir: cellDir,
+      resume,
+      now: wallNow,
+      onStep: (m) => {
+        const k = m.step as number;
+        if (k % every === 0 && k < cell.settings.maxSteps)
+          log(
+            `  ${cell.name}: step ${k}/${cell.settings.maxSteps} (simulated ${(m.t as number).toFixed(1)} s, ${((wallNow() - c0) / 1000).toFixed(0)} s)`,
+          );
+      },
+    });
+    return { name: cell.name, params: cell.params, status, summary, ...cellOutcome(path.join(cellDir, 'metrics.jsonl')) };
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    return {
+      name: cell.name,
+      params: cell.params,
+      status: e instanceof SimInvariantError ? 'invariant-violated' : 'failed',
+      error: e instanceof Error ? e.message : String(e),
+      summary: {},
+      trainPassLast: null,
+      evalPass1: null,
+    };
+  }
+}
+
+function describe(scenario: Scenario, r: CellResult, seconds: number): string {
+  const s = r.summary as { simSeconds?: number; staleness?: { mean: number; max: number }; rolloutsLost?: number };
+  if (r.status !== 'done') return `${r.status} in ${seconds.toFixed(1)} s: ${r.error}`;
+  return (
+    `${r.status} in ${seconds.toFixed(1)} s (simulated ${s.simSeconds!.toFixed(1)} s; staleness ${s.staleness!.mean.toFixed(2)}` +
+    `/${s.staleness!.max}; lost ${s.rolloutsLost}` +
+    (r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : '') +
+    ')'
+  );
+}
+
+/** Each distinct correction warning once, with the cells it concerns. */
+function warnOnce(cells: readonly Cell[], log: (s: string) => void): void {
+  const by = new Map<string, string[]>();
+  for (const c of cells) for (const w of correctionWarnings(c.config)) by.set(w, [...(by.get(w) ?? []), c.name]);
+  for (const [w, names] of by)
+    log(`warning: ${w} (${names.length === 1 ? names[0] : `${names.length} cells, e.g. ${names[0]}`})`);
 }
