@@ -16,6 +16,7 @@ import { evalBudgets, measureLadder, type BudgetRow, type LadderMeasurement } fr
 import { wallNow } from '../src/runtime/clock.js';
 import type { Generate, Rollouts } from '../src/runtime/messages.js';
 import { generateRollouts } from '../src/runtime/generate.js';
+import { roundWeights, type WeightsFormat } from '../src/policy/mismatch.js';
 
 export interface WeightsMessage {
   version: number;
@@ -24,6 +25,17 @@ export interface WeightsMessage {
 
 let model: Gpt | null = null;
 let version = -1;
+/** The published weights of `version` and the format the model holds them in (rollout.mismatch). */
+let published: PackedWeights | null = null;
+let format: WeightsFormat = 'exact';
+
+/** Loads `w` (version `v`) for generation, rounded to `fmt`. */
+function loadGeneration(w: PackedWeights, v: number, fmt: WeightsFormat): void {
+  model!.load(roundWeights(w, fmt), `weights v${v}`);
+  published = w;
+  version = v;
+  format = fmt;
+}
 let port: MessagePort | null = null;
 let samplerId = '';
 
@@ -32,8 +44,7 @@ function drainWeights(): boolean {
   let latest: WeightsMessage | null = null;
   for (let m = receiveMessageOnPort(port!); m; m = receiveMessageOnPort(port!)) latest = m.message as WeightsMessage;
   if (!latest || latest.version <= version) return false;
-  model!.load(latest.weights, `weights v${latest.version}`);
-  version = latest.version;
+  loadGeneration(latest.weights, latest.version, format);
   return true;
 }
 
@@ -72,6 +83,7 @@ const api = {
   }): Promise<string> {
     const b = await initBackend(o.backend);
     model = Gpt.fromPacked(o.config, o.weights, 'initial weights');
+    published = o.weights;
     version = o.version;
     port = o.weightsPort;
     samplerId = o.samplerId;
@@ -99,6 +111,8 @@ const api = {
     if (req.fault === 'hang') await new Promise(() => {});
     if (version < req.minVersion)
       throw new Error(`sampler ${samplerId}: at v${version}, request ${req.requestId} needs v${req.minVersion}`);
+    const fmt = req.mismatch?.weights ?? 'exact';
+    if (fmt !== format) loadGeneration(published!, version, fmt);
     const t0 = wallNow();
     let swaps = 0;
     const { rollouts, generatedTokens } = generateRollouts(model, req, () => {

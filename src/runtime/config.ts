@@ -5,6 +5,7 @@
 import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
+import { MismatchSchema, mismatchActive } from '../policy/mismatch.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
@@ -100,6 +101,8 @@ export const TrainConfigSchema = z
         temperature: z.number().positive().max(10).default(1),
         /** Problems per sampler request (the sampling batch is problemsPerRequest × groupSize). */
         problemsPerRequest: int(1, 4096).optional(),
+        /** Controlled train/inference mismatch of the samplers (policy/mismatch.ts); absent = exact. */
+        mismatch: MismatchSchema.optional(),
       })
       .strict()
       .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),
@@ -285,9 +288,15 @@ export function correctionWarnings(c: TrainConfig): string[] {
   const k = c.learner.correction;
   const steps = c.learner.minibatches * c.learner.epochs;
   const field = `learner.correction ${k.kind}`;
-  if (k.kind !== 'none' && k.kind !== 'drop' && c.staleness.policy === 'sync' && steps === 1)
+  if (
+    k.kind !== 'none' &&
+    k.kind !== 'drop' &&
+    c.staleness.policy === 'sync' &&
+    steps === 1 &&
+    !mismatchActive(c.rollout.mismatch)
+  )
     out.push(
-      `${field}: sync sampling with one optimiser step per batch (learner.minibatches × epochs = 1) trains every token on the policy that sampled it, so every importance weight is 1 and the correction changes nothing; raise learner.minibatches or sample asynchronously`,
+      `${field}: sync sampling with one optimiser step per batch (learner.minibatches × epochs = 1) trains every token on the policy that sampled it, so every importance weight is 1 and the correction changes nothing; raise learner.minibatches, sample asynchronously or set rollout.mismatch`,
     );
   else if ((k.kind === 'decoupled' || k.kind === 'masked') && steps === 1)
     out.push(

@@ -10,6 +10,7 @@ import { promptTokens } from '../tasks/countdown/trace.js';
 import { EOS, PAD } from '../tasks/countdown/tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { rolloutId, type Rollout } from './messages.js';
+import type { Mismatch } from '../policy/mismatch.js';
 
 export interface GenerateWork {
   step: number;
@@ -18,6 +19,8 @@ export interface GenerateWork {
   budgetTokens: number;
   temperature: number;
   seed: number;
+  /** Controlled mismatch: only its logit noise acts here (weights are rounded where they are loaded). */
+  mismatch?: Mismatch;
 }
 
 /**
@@ -31,6 +34,8 @@ export function generateRollouts(
 ): { rollouts: Rollout[]; generatedTokens: number } {
   const prompts: number[][] = [];
   const rngs: Rng[] = [];
+  const noiseRngs: Rng[] = [];
+  const sigma = w.mismatch?.logitNoise ?? 0;
   const meta: { problemId: string; sampleIndex: number; prompt: number[] }[] = [];
   const root = new Rng(`rollout/${w.seed}`);
   for (const p of w.problems) {
@@ -38,6 +43,7 @@ export function generateRollouts(
     for (let j = 0; j < w.groupSize; j++) {
       prompts.push(prompt);
       rngs.push(root.fork(`${w.step}/${p.id}/${j}`));
+      if (sigma > 0) noiseRngs.push(root.fork(`noise/${w.step}/${p.id}/${j}`));
       meta.push({ problemId: p.id, sampleIndex: j, prompt });
     }
   }
@@ -58,6 +64,7 @@ export function generateRollouts(
         eosId: EOS,
         padId: PAD,
         rngs: rows.map((i) => rngs[i]!),
+        logitNoise: sigma > 0 ? { sigma, rngs: rows.map((i) => noiseRngs[i]!) } : undefined,
         beforeDecode: (position) => {
           versionAt[position] = beforeDecode(position);
         },

@@ -7,6 +7,7 @@
  * train it, so every id is known before it is generated and accounted exactly once.
  */
 import { z } from 'zod';
+import { MismatchSchema } from '../policy/mismatch.js';
 
 export const ProblemSchema = z.object({
   id: z.string(),
@@ -31,6 +32,8 @@ export const GenerateSchema = z.object({
   seed: z.number().int(),
   fault: z.enum(['crash', 'hang']).nullable(),
   slowFactor: z.number().min(1),
+  /** rollout.mismatch: the sampler's perturbation of the policy (policy/mismatch.ts); absent = exact. */
+  mismatch: MismatchSchema.optional(),
 });
 export type Generate = z.infer<typeof GenerateSchema>;
 

@@ -19,6 +19,7 @@ import { verify } from '../tasks/countdown/verifier.js';
 import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets } from '../eval/countdown.js';
 import { generateRollouts } from '../runtime/generate.js';
+import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
 import { problemsOfStep } from '../runtime/stages.js';
 import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
@@ -83,7 +84,8 @@ export class PolicyCompute implements Compute {
     }
     checkVirtualCurriculum(c, 'config');
     this.gpt = init.manifest.config;
-    this.sampler = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');
+    // the sampler computes with the rollout.mismatch rounding of the weights (exact by default)
+    this.sampler = Gpt.fromPacked(this.gpt, roundWeights(init.weights, this.format()), 'initial weights');
     this.learner = Gpt.fromPacked(this.gpt, init.weights, 'initial weights');
     this.loss = lossConfigOf(c);
     this.reference = this.loss.klCoef > 0 ? Gpt.fromPacked(this.gpt, init.weights, 'reference weights') : null;
@@ -118,7 +120,7 @@ export class PolicyCompute implements Compute {
     if (this.loaded !== version) {
       const w = this.store.get(version);
       assert(w, `weights v${version} are not in the store`);
-      this.sampler.load(w, `weights v${version}`);
+      this.sampler.load(roundWeights(w, this.format()), `weights v${version}`);
       this.loaded = version;
     }
     return version;
@@ -140,7 +142,15 @@ export class PolicyCompute implements Compute {
     };
     const { rollouts } = generateRollouts(
       this.sampler,
-      { step, problems, groupSize, budgetTokens, temperature: this.c.rollout.temperature, seed: this.c.seed },
+      {
+        step,
+        problems,
+        groupSize,
+        budgetTokens,
+        temperature: this.c.rollout.temperature,
+        seed: this.c.seed,
+        mismatch: this.c.rollout.mismatch,
+      },
       (pos) => this.use(versionAt(pos)),
     );
     const groups: GeneratedGroup[] = slots.map((slot, i) => {
@@ -201,9 +211,18 @@ export class PolicyCompute implements Compute {
     for (const v of [...this.store.keys()]) if (v < belowVersion) this.store.delete(v);
   }
 
+  private format(): WeightsFormat {
+    return this.c.rollout.mismatch?.weights ?? 'exact';
+  }
+
+  /** Held-out pass@1 of the learner's policy at `version`: its exact weights, as on the real clock. */
   evaluate(version: number): { version: number; rows: EvalBudgetRow[] } {
     const e = this.c.eval!;
     this.use(version);
+    if (this.format() !== 'exact') {
+      this.sampler.load(this.store.get(version)!, `weights v${version}`);
+      this.loaded = -1; // the next generation loads its rounded weights again
+    }
     const r = evalBudgets(this.sampler, {
       difficulty: e.difficulty,
       budgets: e.budgets,

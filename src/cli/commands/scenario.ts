@@ -86,7 +86,16 @@ export function registerScenario(program: Command): void {
           name: path.join('cells', cell.name),
           weight: cell.settings.maxSteps,
           start: (d) => ['scenario', file, ...(o.quick ? ['--quick'] : []), '--cell', cell.name, '--out', d, '--quiet'],
-          resume: (d) => ['scenario', file, ...(o.quick ? ['--quick'] : []), '--cell', cell.name, '--out', d, '--quiet'],
+          resume: (d) => [
+            'scenario',
+            file,
+            ...(o.quick ? ['--quick'] : []),
+            '--cell',
+            cell.name,
+            '--out',
+            d,
+            '--quiet',
+          ],
           resumable: (d) => fs.existsSync(path.join(d, 'checkpoints', 'latest')),
         }));
         log(`${scenario.name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
@@ -159,7 +168,13 @@ async function runCell(scenario: Scenario, cell: Cell, cellDir: string, log: (s:
           );
       },
     });
-    return { name: cell.name, params: cell.params, status, summary, ...cellOutcome(path.join(cellDir, 'metrics.jsonl')) };
+    return {
+      name: cell.name,
+      params: cell.params,
+      status,
+      summary,
+      ...cellOutcome(path.join(cellDir, 'metrics.jsonl')),
+    };
   } catch (e) {
     if (e instanceof InputError) throw e;
     return {

@@ -39,6 +39,12 @@ export interface SampleOptions {
    * updates); the KV cache of earlier positions is kept.
    */
   beforeDecode?: (position: number) => void;
+  /**
+   * Controlled mismatch (policy/mismatch.ts): σ·N(0, 1) added to each logit of row b, drawn from
+   * `rngs[b]` (a stream of its own, so the sampling stream is unchanged). Recorded log-probs are
+   * the perturbed policy's.
+   */
+  logitNoise?: { sigma: number; rngs: Rng[] };
   /** Force the host KV cache on or off (default: on for the wasm and cpu backends). */
   hostKvCache?: boolean;
 }
@@ -57,6 +63,8 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
   if (prompts.some((p) => p.length !== P))
     throw new RangeError('sample: all prompts in a batch must have the same length');
   if (opts.rngs.length !== B) throw new RangeError(`sample: need ${B} rngs, got ${opts.rngs.length}`);
+  if (opts.logitNoise && opts.logitNoise.rngs.length !== B)
+    throw new RangeError(`sample: need ${B} noise rngs, got ${opts.logitNoise.rngs.length}`);
   if (!(opts.temperature > 0)) throw new RangeError(`sample: temperature must be > 0, got ${opts.temperature}`);
   const V = model.config.vocabSize;
   const maxNew = Math.min(opts.budgetTokens, model.config.contextLength - P);
@@ -97,8 +105,10 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
       }
       const r = results[b]!;
       let max = -Infinity;
+      const noise = opts.logitNoise && opts.logitNoise.sigma > 0 ? opts.logitNoise : null;
       for (let j = 0; j < V; j++) {
-        scaled[j] = host[b * V + j]! / opts.temperature;
+        const logit = host[b * V + j]! + (noise ? noise.sigma * noise.rngs[b]!.normal() : 0);
+        scaled[j] = logit / opts.temperature;
         if (scaled[j]! > max) max = scaled[j]!;
       }
       let z = 0;

@@ -57,6 +57,7 @@ export function requestsForStep(run: TrainingRun, k: number): Generate[] {
       seed: run.cfg.seed,
       fault: null,
       slowFactor: run.faults.slowFactor('sampler'),
+      mismatch: run.cfg.rollout.mismatch,
     });
   }
   return out;
