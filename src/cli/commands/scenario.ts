@@ -55,7 +55,7 @@ export function registerScenario(program: Command): void {
         const cell = cells.find((c) => c.name === o.cell);
         if (!cell) throw new InputError(`--cell: '${o.cell}' is not a cell of ${file}`);
         if (!o.out) throw new InputError('--cell: needs --out (the cell directory)');
-        const r = await runCell(scenario, cell, o.out, log);
+        const r = await runCell(cell, o.out, log);
         writeFileAtomic(path.join(o.out, RESULT), JSON.stringify(r, null, 2) + '\n');
         return;
       }
@@ -77,7 +77,7 @@ export function registerScenario(program: Command): void {
         results = [];
         for (const [i, cell] of cells.entries()) {
           const c0 = wallNow();
-          const r = await runCell(scenario, cell, path.join(out, 'cells', cell.name), log);
+          const r = await runCell(cell, path.join(out, 'cells', cell.name), log);
           results.push(r);
           log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
         }
@@ -147,7 +147,7 @@ export function registerScenario(program: Command): void {
  * One cell in this process, in `cellDir` (continued from its checkpoint when it has one): its
  * result, with a failure or invariant violation as a status, not a throw (bad input still throws).
  */
-async function runCell(scenario: Scenario, cell: Cell, cellDir: string, log: (s: string) => void): Promise<CellResult> {
+async function runCell(cell: Cell, cellDir: string, log: (s: string) => void): Promise<CellResult> {
   const resume = SimEngine.readCheckpoint(cellDir) !== null;
   fs.mkdirSync(cellDir, { recursive: true });
   if (!resume) writeFileAtomic(path.join(cellDir, 'config.json'), JSON.stringify(cell.config, null, 2) + '\n');
