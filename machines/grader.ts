@@ -3,6 +3,7 @@
  * fails (or times out) reports to the supervisor and, once restarted, grades the same group again:
  * nothing it held is lost.
  */
+import type { Overlong } from '../src/rl/overlong.js';
 import { assign, setup } from 'xstate';
 import type { ScoredGroup, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from './verifier.js';
@@ -11,6 +12,8 @@ import { actionNotProvided, errorText, notProvided } from './util.js';
 export interface GradeJob {
   job: VerifyJob;
   verdicts: VerdictMsg[] | null;
+  /** The step's token budget and rollout.overlong, for the soft overlong punishment (absent: none). */
+  shaping?: { budgetTokens: number; overlong: Overlong };
 }
 
 export const graderMachine = setup({

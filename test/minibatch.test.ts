@@ -106,6 +106,7 @@ describe('minibatch slicing', () => {
       essFraction: 0.9,
       tokensMaskedIs: 2,
       tokensTruncatedIs: 0,
+      tokensMaskedOverlong: 0,
       mismatchKlBehaviour: 0.02,
       stalenessQueuedMean: 1,
       stalenessGenerationMean: 0,

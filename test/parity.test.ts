@@ -46,9 +46,27 @@ describe('clock parity: one config on both clocks', () => {
     ['sync, one sampler', { policy: 'sync' }, 1],
     ['sync, two samplers', { policy: 'sync' }, 2],
     ['one-step-off, one sampler', { policy: 'one-step-off' }, 1],
-  ])(
+    [
+      // issue #19's knobs: controlled mismatch, masked IS against π_prox, soft overlong punishment
+      'one-step-off, bf16 + noisy samplers, two minibatches, masked IS, soft overlong',
+      { policy: 'one-step-off' },
+      1,
+      {
+        rollout: {
+          ...SMOKE.rollout,
+          mismatch: { weights: 'bf16', logitNoise: 0.5 },
+          overlong: { kind: 'soft', buffer: 16 },
+        },
+        learner: {
+          ...SMOKE.learner,
+          minibatches: 2,
+          correction: { kind: 'masked', level: 'token', low: 0.5, high: 5 },
+        },
+      },
+    ],
+  ] as [string, object, number, object?][])(
     '%s: same trained rollouts per step, same metrics rows apart from time, same final weights',
-    (name, staleness, samplers) => {
+    (name, staleness, samplers, extra = {}) => {
       const slug = name.replace(/[^a-z0-9]+/g, '-');
       const file = path.join(tmp, `${slug}.yaml`);
       fs.writeFileSync(
@@ -61,6 +79,7 @@ describe('clock parity: one config on both clocks', () => {
           staleness,
           topology: { samplers, verifierThreads: 1 },
           eval: { ...SMOKE.eval, every: 2 },
+          ...extra,
         }),
       );
       const real = train(path.join(tmp, `${slug}-real`), file, 'real');
@@ -72,6 +91,11 @@ describe('clock parity: one config on both clocks', () => {
       // the digests name the rollouts: different steps trained different ones
       expect(new Set(steps(real).map((l) => l.trainedDigest)).size).toBe(4);
       expect(steps(real).map(clockFree)).toEqual(steps(virtual).map(clockFree));
+      if ('rollout' in extra) {
+        // the knobs acted: the samplers' μ differs from the learner's policy at the same version
+        expect(Math.max(...steps(real).map((l) => (l.mismatchKlBehaviour as number | null) ?? 0))).toBeGreaterThan(0);
+        expect(Math.max(...steps(real).map((l) => l.optimizerSteps as number))).toBe(2);
+      }
       // Typed lines (eval, …) by type and step: an evaluation runs beside training, so where its
       // line lands among the step rows is a matter of time, what it says is not.
       const typed = (r: typeof real) =>

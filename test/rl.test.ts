@@ -12,6 +12,7 @@ import {
   type TokenData,
 } from '../src/rl/loss.js';
 import { correctionWeights } from '../src/rl/corrections.js';
+import { overlongMasked, overlongPenalty } from '../src/rl/overlong.js';
 import { correctionOf } from '../src/sim/scenario.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { scoreEpisode } from '../src/tasks/pk/env.js';
@@ -43,6 +44,7 @@ const data = (
   proximalLogprobs: over.proximalLogprobs,
   versions: over.versions,
   learnerVersion: over.learnerVersion,
+  overlong: over.overlong,
 });
 
 /** Loss value, stats and d loss / d logprobs for given current log-probs. */
@@ -386,5 +388,33 @@ describe('staleness corrections (issue #19): weights and masks on a planted batc
     expect(behaviourKl([L(0.25), L(0.25), L(0.9), L(0.9)], d, d.mask)).toBeCloseTo(Math.LN2 - 0.5, 6);
     // rollout 0 newest 5: queued 0, generation 1 and 0; rollout 1 newest 3: queued 2, 2
     expect(versionSplit(d)).toEqual({ stalenessQueuedMean: 1, stalenessGenerationMean: 0.25, mixedVersionShare: 0.5 });
+  });
+});
+
+describe('overlong handling (issue #19 item 5)', () => {
+  it('soft punishment: 0 up to B − buffer, linear to −penalty at the budget', () => {
+    const soft = { kind: 'soft' as const, buffer: 8, penalty: 1 };
+    expect(overlongPenalty(64, 72, soft)).toBe(0);
+    expect(overlongPenalty(66, 72, soft)).toBeCloseTo(-0.25, 12);
+    expect(overlongPenalty(72, 72, soft)).toBe(-1);
+    expect(overlongPenalty(72, 72, { ...soft, penalty: 0.5 })).toBe(-0.5);
+    expect(overlongPenalty(72, 72, { kind: 'mask' })).toBe(0);
+    expect(overlongPenalty(72, 72, undefined)).toBe(0);
+  });
+
+  it('mask: a rollout cut at the budget leaves the loss (no gradient, counted); one that stopped stays', () => {
+    expect(overlongMasked('budget', { kind: 'mask' })).toBe(true);
+    expect(overlongMasked('eos', { kind: 'mask' })).toBe(false);
+    expect(overlongMasked('budget', { kind: 'none' })).toBe(false);
+    const d = data({
+      advantages: [1, 1, -1],
+      behaviour: [L(0.5), L(0.5), L(0.5)],
+      sequence: Int32Array.from([0, 0, 1]),
+      overlong: Uint8Array.from([1, 1, 0]),
+    });
+    const r = evalLoss([L(0.5), L(0.5), L(0.5)], d, base);
+    expect(r.stats.tokensMaskedOverlong).toBe(2);
+    expect(r.stats.tokens).toBe(1);
+    expect(r.grad).toEqual([0, 0, expect.closeTo(1, 5)].map((x) => (x === 0 ? expect.closeTo(0, 12) : x)));
   });
 });

@@ -7,6 +7,7 @@ import { assert } from '../util/errors.js';
 import type { Correction } from '../rl/loss.js';
 import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
+import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
 import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
 
@@ -87,6 +88,7 @@ export function formBatch(
   learnerVersion: number,
   eta: number,
   correction: Correction,
+  overlong?: Overlong,
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
@@ -129,6 +131,7 @@ export function formBatch(
         behaviourLogprobs: r.behaviourLogprobs,
         versions: r.versions,
         advantage: g.advantages[i]!,
+        ...(overlongMasked(r.stop, overlong) ? { overlongMasked: true } : {}),
       });
     });
   }

@@ -16,6 +16,8 @@ export interface TrainRollout {
   behaviourLogprobs: readonly number[];
   versions: readonly number[];
   advantage: number;
+  /** rollout.overlong mask: a rollout cut at the budget, its tokens out of the loss (rl/overlong.ts). */
+  overlongMasked?: boolean;
 }
 
 export interface PaddedBatch {
@@ -46,6 +48,7 @@ export function padRollouts(
     mask = new Float32Array(N);
   const sequence = new Int32Array(N),
     versions = new Int32Array(N).fill(learnerVersion);
+  const overlong = rollouts.some((r) => r.overlongMasked) ? new Uint8Array(N) : undefined;
   rollouts.forEach((r, b) => {
     tokens.set(r.prompt, b * T);
     tokens.set(r.completion, b * T + r.prompt.length);
@@ -56,9 +59,15 @@ export function padRollouts(
       behaviour[i] = r.behaviourLogprobs[j]!;
       versions[i] = r.versions[j]!;
       mask[i] = 1;
+      if (overlong && r.overlongMasked) overlong[i] = 1;
     });
   });
-  return { B, T, tokens, data: { advantages, behaviourLogprobs: behaviour, mask, sequence, versions, learnerVersion } };
+  return {
+    B,
+    T,
+    tokens,
+    data: { advantages, behaviourLogprobs: behaviour, mask, sequence, versions, learnerVersion, overlong },
+  };
 }
 
 export interface GptStepOptions {
@@ -162,7 +171,14 @@ function stepOn(
   return { ...readStats(parts!, loss), gradNorm };
 }
 
-const SUMMED = new Set(['tokens', 'tokensMaskedNegative', 'tokensDroppedStale', 'tokensMaskedIs', 'tokensTruncatedIs']);
+const SUMMED = new Set([
+  'tokens',
+  'tokensMaskedNegative',
+  'tokensDroppedStale',
+  'tokensMaskedIs',
+  'tokensTruncatedIs',
+  'tokensMaskedOverlong',
+]);
 const MAXED = new Set(['isWeightMax', 'lagMax', 'logRatioAbsMax']);
 /** Measured at the batch's start: the first step's value. */
 const FIRST = new Set(['mismatchKlBehaviour']);

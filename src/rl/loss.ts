@@ -54,6 +54,8 @@ export interface TokenData {
   /** Policy version that sampled each token; staleness = learnerVersion − version. */
   versions?: Int32Array;
   learnerVersion?: number;
+  /** 1 for tokens of rollouts the overlong mask takes out of the loss (rl/overlong.ts). */
+  overlong?: Uint8Array;
 }
 
 export interface LossStats {
@@ -73,6 +75,8 @@ export interface LossStats {
   /** Tokens whose importance weight masked IS zeroed (outside [low, high]) / truncated at c (tis, decoupled). */
   tokensMaskedIs: number;
   tokensTruncatedIs: number;
+  /** Tokens of rollouts cut at the budget that rollout.overlong mask took out of the loss. */
+  tokensMaskedOverlong: number;
   lagMax: number;
   /**
    * How far the learner is from the behaviour policy on the step's tokens (issue #19, measured
@@ -126,6 +130,7 @@ export interface LossTensors {
     tokensDroppedStale: number;
     tokensMaskedIs: number;
     tokensTruncatedIs: number;
+    tokensMaskedOverlong: number;
     lagMax: number;
     mismatchKlBehaviour: number;
     stalenessQueuedMean: number;
@@ -138,16 +143,20 @@ export interface LossTensors {
 export function effectiveMask(
   d: TokenData,
   cfg: LossConfig,
-): { mask: Float32Array; maskedNegative: number; droppedStale: number; lagMax: number } {
+): { mask: Float32Array; maskedNegative: number; droppedStale: number; maskedOverlong: number; lagMax: number } {
   const mask = d.mask.slice();
   let maskedNegative = 0;
+  let maskedOverlong = 0;
   let droppedStale = 0;
   let lagMax = 0;
   for (let i = 0; i < mask.length; i++) {
     if (mask[i] === 0) continue;
     const lag = d.versions && d.learnerVersion !== undefined ? d.learnerVersion - d.versions[i]! : 0;
     if (lag > lagMax) lagMax = lag;
-    if (cfg.correction.kind === 'drop' && lag > cfg.correction.maxLag) {
+    if (d.overlong?.[i]) {
+      mask[i] = 0;
+      maskedOverlong++;
+    } else if (cfg.correction.kind === 'drop' && lag > cfg.correction.maxLag) {
       mask[i] = 0;
       droppedStale++;
     } else if (cfg.negatives === 'mask' && d.advantages[i]! < 0) {
@@ -155,7 +164,7 @@ export function effectiveMask(
       maskedNegative++;
     }
   }
-  return { mask, maskedNegative, droppedStale, lagMax };
+  return { mask, maskedNegative, droppedStale, maskedOverlong, lagMax };
 }
 
 /**
@@ -176,7 +185,7 @@ export function e3Loss(
 ): LossTensors {
   const N = d.advantages.length;
   if (logprobs.shape[0] !== N) throw new RangeError(`e3Loss: ${logprobs.shape[0]} log-probs for ${N} tokens`);
-  const { mask: m, maskedNegative, droppedStale, lagMax } = effectiveMask(d, cfg);
+  const { mask: m, maskedNegative, droppedStale, maskedOverlong, lagMax } = effectiveMask(d, cfg);
   // Per-token normaliser: 1/Σm (token mean) or 1/(S·|τ_s|) (mean over sequences of token means).
   const scale = new Float32Array(N);
   if (cfg.aggregation === 'token-mean') {
@@ -281,6 +290,7 @@ export function e3Loss(
       tokensDroppedStale: droppedStale,
       tokensMaskedIs: isMasked,
       tokensTruncatedIs: isTruncated,
+      tokensMaskedOverlong: maskedOverlong,
       lagMax,
       mismatchKlBehaviour: klBehaviour,
       ...versionSplit(d),
@@ -312,6 +322,7 @@ export function readStats(t: LossTensors, loss: number): LossStats {
     tokensDroppedStale: t.host.tokensDroppedStale,
     tokensMaskedIs: t.host.tokensMaskedIs,
     tokensTruncatedIs: t.host.tokensTruncatedIs,
+    tokensMaskedOverlong: t.host.tokensMaskedOverlong,
     lagMax: t.host.lagMax,
     mismatchKlBehaviour: t.host.mismatchKlBehaviour,
     stalenessQueuedMean: t.host.stalenessQueuedMean,

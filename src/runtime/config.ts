@@ -6,6 +6,7 @@ import { readYaml } from '../util/yaml.js';
 import { z } from 'zod';
 import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { MismatchSchema, mismatchActive } from '../policy/mismatch.js';
+import { OverlongSchema } from '../rl/overlong.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
@@ -103,6 +104,8 @@ export const TrainConfigSchema = z
         problemsPerRequest: int(1, 4096).optional(),
         /** Controlled train/inference mismatch of the samplers (policy/mismatch.ts); absent = exact. */
         mismatch: MismatchSchema.optional(),
+        /** Rollouts cut at the token budget: none | mask | soft punishment (rl/overlong.ts); absent = none. */
+        overlong: OverlongSchema.optional(),
       })
       .strict()
       .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),

@@ -38,6 +38,8 @@ export interface Generation {
 export interface Scored {
   rewards: number[];
   invalid: boolean[];
+  /** Verified correct (when rewards are shaped, e.g. rollout.overlong soft; absent: reward > 0). */
+  correct?: boolean[];
 }
 
 export interface TrainInput {

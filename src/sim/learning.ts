@@ -94,7 +94,7 @@ export function tryTrain(sim: SimEngine): void {
       const rj = r[j]!;
       if (rj !== r[0]) same = false;
       rewardSum += rj;
-      if (rj > 0) {
+      if (scored.correct ? scored.correct[j] : rj > 0) {
         correct++;
         lengthCorrectSum += len;
       }

@@ -20,7 +20,8 @@ import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets } from '../eval/countdown.js';
 import { generateRollouts } from '../runtime/generate.js';
 import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
-import { problemsOfStep } from '../runtime/stages.js';
+import { overlongMasked, overlongPenalty } from '../rl/overlong.js';
+import { problemsOfStep, stageOfStep } from '../runtime/stages.js';
 import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
@@ -163,10 +164,14 @@ export class PolicyCompute implements Compute {
     return { groups, promptTokens, rowLengths: rollouts.map((r) => r.completion.length) };
   }
 
-  score(_step: number, g: GeneratedGroup): Scored {
+  score(step: number, g: GeneratedGroup): Scored {
     const { problem, rollouts } = g.payload as GroupPayload;
+    const budget = stageOfStep(this.c.curriculum.stages, step).budgetTokens!;
+    const overlong = this.c.rollout.overlong;
+    const correct = rollouts.map((r) => verify(problem, r.completion).correct);
     return {
-      rewards: rollouts.map((r) => (verify(problem, r.completion).correct ? 1 : 0)),
+      correct,
+      rewards: rollouts.map((r, j) => (correct[j] ? 1 : 0) + overlongPenalty(r.completion.length, budget, overlong)),
       invalid: rollouts.map(() => false),
     };
   }
@@ -187,6 +192,7 @@ export class PolicyCompute implements Compute {
             behaviourLogprobs: r.behaviourLogprobs,
             versions: r.versions,
             advantage: adv[j]!,
+            ...(overlongMasked(r.stop, this.c.rollout.overlong) ? { overlongMasked: true } : {}),
           });
       });
     }

@@ -10,6 +10,7 @@
  *   core    e3sim.<run>.info / e3sim.runs   request/reply: the run's model shape and settings
  */
 import { z } from 'zod';
+import { OverlongSchema } from '../../rl/overlong.js';
 import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate } from '../messages.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import { GptConfigSchema } from '../../policy/transformer/config.js';
@@ -74,6 +75,7 @@ export const GradeWorkSchema = z.object({
     .object({ jobId: z.string(), step: z.number().int(), problemId: z.string(), rollouts: z.array(z.unknown()) })
     .passthrough(),
   verdicts: z.array(VerdictSchema).nullable(),
+  shaping: z.object({ budgetTokens: z.number().int().min(1), overlong: OverlongSchema }).optional(),
 });
 
 export const WorkSchema = z.object({

@@ -61,7 +61,11 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
         }
       }),
       deliver: fromAsync(async ({ input }) => {
-        run.grader.send({ type: 'GRADE', job: { job: input.job, verdicts: input.verdicts } });
+        const overlong = run.cfg.rollout.overlong;
+        const budgetTokens = run.stageOfPlannedStep.get(input.job.step)?.budgetTokens;
+        const shaping =
+          overlong?.kind === 'soft' && budgetTokens !== undefined ? { budgetTokens, overlong } : undefined;
+        run.grader.send({ type: 'GRADE', job: { job: input.job, verdicts: input.verdicts, shaping } });
       }),
     },
     actions: {
@@ -158,7 +162,7 @@ export function sendBatch(run: TrainingRun): void {
   if (!batch) {
     const k = run.version + 1;
     const groups = run.queue.take(k);
-    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction);
+    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout.overlong);
     run.formed.set(k, formed);
     run.formedThrough = k;
     batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups };
