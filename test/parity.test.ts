@@ -64,7 +64,7 @@ describe('clock parity: one config on both clocks', () => {
         },
       },
     ],
-  ] as [string, object, number, object?][])(
+  ] as [string, { policy: string }, number, object?][])(
     '%s: same trained rollouts per step, same metrics rows apart from time, same final weights',
     (name, staleness, samplers, extra = {}) => {
       const slug = name.replace(/[^a-z0-9]+/g, '-');
