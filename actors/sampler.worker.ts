@@ -115,7 +115,7 @@ const api = {
     if (fmt !== format) loadGeneration(published!, version, fmt);
     const t0 = wallNow();
     let swaps = 0;
-    const { rollouts, generatedTokens } = generateRollouts(model, req, () => {
+    const { rollouts, generatedTokens, recomputes, aborts } = generateRollouts(model, req, () => {
       if (req.inflight && drainWeights()) swaps++;
       return version;
     });
@@ -130,6 +130,8 @@ const api = {
       generatedTokens,
       computeMs: wallNow() - t0,
       swaps,
+      recomputes,
+      aborts,
       numTensors: tf.memory().numTensors,
     };
   },

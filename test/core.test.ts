@@ -180,6 +180,8 @@ describe('core/invariants, core/runDir, core/metrics', () => {
       tokensPerSec: 53,
       queueGroups: 2,
       inflightSwaps: 0,
+      inflightRecomputes: 0,
+      inflightAborts: 0,
       trained: 'abcd0123',
       learner: { loss: 0.1 },
       extra: { wallMs: 1500 },

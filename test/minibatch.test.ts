@@ -107,6 +107,7 @@ describe('minibatch slicing', () => {
       tokensMaskedIs: 2,
       tokensTruncatedIs: 0,
       tokensMaskedOverlong: 0,
+      tokensMaskedStalePrefix: 0,
       mismatchKlBehaviour: 0.02,
       stalenessQueuedMean: 1,
       stalenessGenerationMean: 0,

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { groupAdvantages } from '../src/rl/advantages.js';
 import {
+  EXCLUDED,
   behaviourKl,
   e3Loss,
   readStats,
@@ -44,7 +45,7 @@ const data = (
   proximalLogprobs: over.proximalLogprobs,
   versions: over.versions,
   learnerVersion: over.learnerVersion,
-  overlong: over.overlong,
+  exclude: over.exclude,
 });
 
 /** Loss value, stats and d loss / d logprobs for given current log-probs. */
@@ -410,7 +411,7 @@ describe('overlong handling (issue #19 item 5)', () => {
       advantages: [1, 1, -1],
       behaviour: [L(0.5), L(0.5), L(0.5)],
       sequence: Int32Array.from([0, 0, 1]),
-      overlong: Uint8Array.from([1, 1, 0]),
+      exclude: Uint8Array.from([EXCLUDED.overlong, EXCLUDED.overlong, 0]),
     });
     const r = evalLoss([L(0.5), L(0.5), L(0.5)], d, base);
     expect(r.stats.tokensMaskedOverlong).toBe(2);

@@ -8,6 +8,7 @@ import type { Correction } from '../rl/loss.js';
 import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { overlongMasked, type Overlong } from '../rl/overlong.js';
+import type { KvPolicy } from '../runtime/kvPolicy.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
 import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
 
@@ -88,7 +89,8 @@ export function formBatch(
   learnerVersion: number,
   eta: number,
   correction: Correction,
-  overlong?: Overlong,
+  /** The run's rollout settings the trained rollouts carry to the loss (overlong mask, stale-prefix mask). */
+  rollout?: { overlong?: Overlong; kv?: KvPolicy },
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
@@ -131,7 +133,8 @@ export function formBatch(
         behaviourLogprobs: r.behaviourLogprobs,
         versions: r.versions,
         advantage: g.advantages[i]!,
-        ...(overlongMasked(r.stop, overlong) ? { overlongMasked: true } : {}),
+        ...(overlongMasked(r.stop, rollout?.overlong) ? { overlongMasked: true } : {}),
+        ...(rollout?.kv?.maskStalePrefix ? { maskStalePrefix: true } : {}),
       });
     });
   }

@@ -138,6 +138,9 @@ export function stepRow(x: {
   tokensPerSec: number;
   queueGroups: number;
   inflightSwaps: number;
+  /** Swaps that recomputed the KV cache / started a generation over (rollout.kv), cumulative like inflightSwaps. */
+  inflightRecomputes: number;
+  inflightAborts: number;
   /** TrainedDigest of the step's trained rollouts. */
   trained: string;
   /** The learner's figures of the step (loss terms, clip fractions, …: rl/gptStep.ts). */
@@ -171,6 +174,8 @@ export function stepRow(x: {
     tokensPerSec: x.tokensPerSec,
     queueGroups: x.queueGroups,
     inflightSwaps: x.inflightSwaps,
+    inflightRecomputes: x.inflightRecomputes,
+    inflightAborts: x.inflightAborts,
     trainedDigest: x.trained,
     ...x.learner,
     ...x.extra,

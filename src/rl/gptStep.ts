@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Gpt } from '../policy/transformer/model.js';
 import type { Adam } from '../policy/transformer/adam.js';
 import { scoreSequences, shiftTargets, tokenLogprobsTensor } from '../policy/transformer/logprobs.js';
-import { e3Loss, readStats, usesProximal, type LossConfig, type LossStats, type TokenData } from './loss.js';
+import { EXCLUDED, e3Loss, readStats, usesProximal, type LossConfig, type LossStats, type TokenData } from './loss.js';
 
 export interface TrainRollout {
   prompt: readonly number[];
@@ -18,6 +18,8 @@ export interface TrainRollout {
   advantage: number;
   /** rollout.overlong mask: a rollout cut at the budget, its tokens out of the loss (rl/overlong.ts). */
   overlongMasked?: boolean;
+  /** rollout.kv maskStalePrefix: its tokens older than its newest version out of the loss. */
+  maskStalePrefix?: boolean;
 }
 
 export interface PaddedBatch {
@@ -48,8 +50,9 @@ export function padRollouts(
     mask = new Float32Array(N);
   const sequence = new Int32Array(N),
     versions = new Int32Array(N).fill(learnerVersion);
-  const overlong = rollouts.some((r) => r.overlongMasked) ? new Uint8Array(N) : undefined;
+  const exclude = rollouts.some((r) => r.overlongMasked || r.maskStalePrefix) ? new Uint8Array(N) : undefined;
   rollouts.forEach((r, b) => {
+    const newest = r.maskStalePrefix ? Math.max(...r.versions) : 0;
     tokens.set(r.prompt, b * T);
     tokens.set(r.completion, b * T + r.prompt.length);
     for (let t = 0; t < T; t++) sequence[b * T + t] = b;
@@ -59,14 +62,15 @@ export function padRollouts(
       behaviour[i] = r.behaviourLogprobs[j]!;
       versions[i] = r.versions[j]!;
       mask[i] = 1;
-      if (overlong && r.overlongMasked) overlong[i] = 1;
+      if (exclude && r.overlongMasked) exclude[i] = EXCLUDED.overlong;
+      else if (exclude && r.maskStalePrefix && r.versions[j]! < newest) exclude[i] = EXCLUDED.stalePrefix;
     });
   });
   return {
     B,
     T,
     tokens,
-    data: { advantages, behaviourLogprobs: behaviour, mask, sequence, versions, learnerVersion, overlong },
+    data: { advantages, behaviourLogprobs: behaviour, mask, sequence, versions, learnerVersion, exclude },
   };
 }
 
@@ -178,6 +182,7 @@ const SUMMED = new Set([
   'tokensMaskedIs',
   'tokensTruncatedIs',
   'tokensMaskedOverlong',
+  'tokensMaskedStalePrefix',
 ]);
 const MAXED = new Set(['isWeightMax', 'lagMax', 'logRatioAbsMax']);
 /** Measured at the batch's start: the first step's value. */

@@ -54,8 +54,8 @@ export interface TokenData {
   /** Policy version that sampled each token; staleness = learnerVersion − version. */
   versions?: Int32Array;
   learnerVersion?: number;
-  /** 1 for tokens of rollouts the overlong mask takes out of the loss (rl/overlong.ts). */
-  overlong?: Uint8Array;
+  /** Per token: why the rollout settings take it out of the loss (EXCLUDED), 0 = kept. */
+  exclude?: Uint8Array;
 }
 
 export interface LossStats {
@@ -77,6 +77,8 @@ export interface LossStats {
   tokensTruncatedIs: number;
   /** Tokens of rollouts cut at the budget that rollout.overlong mask took out of the loss. */
   tokensMaskedOverlong: number;
+  /** Tokens older than their rollout's newest version that rollout.kv maskStalePrefix took out. */
+  tokensMaskedStalePrefix: number;
   lagMax: number;
   /**
    * How far the learner is from the behaviour policy on the step's tokens (issue #19, measured
@@ -131,6 +133,7 @@ export interface LossTensors {
     tokensMaskedIs: number;
     tokensTruncatedIs: number;
     tokensMaskedOverlong: number;
+    tokensMaskedStalePrefix: number;
     lagMax: number;
     mismatchKlBehaviour: number;
     stalenessQueuedMean: number;
@@ -139,23 +142,36 @@ export interface LossTensors {
   };
 }
 
+/** Reasons a token leaves the loss before the correction sees it: TokenData.exclude codes. */
+export const EXCLUDED = { overlong: 1, stalePrefix: 2 } as const;
+
 /** Effective mask after GRPOMask and the drop-past-lag rule, with counts. */
 export function effectiveMask(
   d: TokenData,
   cfg: LossConfig,
-): { mask: Float32Array; maskedNegative: number; droppedStale: number; maskedOverlong: number; lagMax: number } {
+): {
+  mask: Float32Array;
+  maskedNegative: number;
+  droppedStale: number;
+  maskedOverlong: number;
+  maskedStalePrefix: number;
+  lagMax: number;
+} {
   const mask = d.mask.slice();
   let maskedNegative = 0;
   let maskedOverlong = 0;
+  let maskedStalePrefix = 0;
   let droppedStale = 0;
   let lagMax = 0;
   for (let i = 0; i < mask.length; i++) {
     if (mask[i] === 0) continue;
     const lag = d.versions && d.learnerVersion !== undefined ? d.learnerVersion - d.versions[i]! : 0;
     if (lag > lagMax) lagMax = lag;
-    if (d.overlong?.[i]) {
+    const why = d.exclude?.[i] ?? 0;
+    if (why !== 0) {
       mask[i] = 0;
-      maskedOverlong++;
+      if (why === EXCLUDED.overlong) maskedOverlong++;
+      else maskedStalePrefix++;
     } else if (cfg.correction.kind === 'drop' && lag > cfg.correction.maxLag) {
       mask[i] = 0;
       droppedStale++;
@@ -164,7 +180,7 @@ export function effectiveMask(
       maskedNegative++;
     }
   }
-  return { mask, maskedNegative, droppedStale, maskedOverlong, lagMax };
+  return { mask, maskedNegative, droppedStale, maskedOverlong, maskedStalePrefix, lagMax };
 }
 
 /**
@@ -185,7 +201,7 @@ export function e3Loss(
 ): LossTensors {
   const N = d.advantages.length;
   if (logprobs.shape[0] !== N) throw new RangeError(`e3Loss: ${logprobs.shape[0]} log-probs for ${N} tokens`);
-  const { mask: m, maskedNegative, droppedStale, maskedOverlong, lagMax } = effectiveMask(d, cfg);
+  const { mask: m, maskedNegative, droppedStale, maskedOverlong, maskedStalePrefix, lagMax } = effectiveMask(d, cfg);
   // Per-token normaliser: 1/Σm (token mean) or 1/(S·|τ_s|) (mean over sequences of token means).
   const scale = new Float32Array(N);
   if (cfg.aggregation === 'token-mean') {
@@ -291,6 +307,7 @@ export function e3Loss(
       tokensMaskedIs: isMasked,
       tokensTruncatedIs: isTruncated,
       tokensMaskedOverlong: maskedOverlong,
+      tokensMaskedStalePrefix: maskedStalePrefix,
       lagMax,
       mismatchKlBehaviour: klBehaviour,
       ...versionSplit(d),
@@ -323,6 +340,7 @@ export function readStats(t: LossTensors, loss: number): LossStats {
     tokensMaskedIs: t.host.tokensMaskedIs,
     tokensTruncatedIs: t.host.tokensTruncatedIs,
     tokensMaskedOverlong: t.host.tokensMaskedOverlong,
+    tokensMaskedStalePrefix: t.host.tokensMaskedStalePrefix,
     lagMax: t.host.lagMax,
     mismatchKlBehaviour: t.host.mismatchKlBehaviour,
     stalenessQueuedMean: t.host.stalenessQueuedMean,

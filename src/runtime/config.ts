@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { MismatchSchema, mismatchActive } from '../policy/mismatch.js';
 import { OverlongSchema } from '../rl/overlong.js';
+import { KvPolicySchema } from './kvPolicy.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
@@ -106,6 +107,8 @@ export const TrainConfigSchema = z
         mismatch: MismatchSchema.optional(),
         /** Rollouts cut at the token budget: none | mask | soft punishment (rl/overlong.ts); absent = none. */
         overlong: OverlongSchema.optional(),
+        /** In-flight weight swaps: keep | recompute | abort the KV cache, mask the stale prefix (runtime/kvPolicy.ts). */
+        kv: KvPolicySchema.optional(),
       })
       .strict()
       .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { MismatchSchema } from '../policy/mismatch.js';
+import { KvPolicySchema } from './kvPolicy.js';
 
 export const ProblemSchema = z.object({
   id: z.string(),
@@ -34,6 +35,8 @@ export const GenerateSchema = z.object({
   slowFactor: z.number().min(1),
   /** rollout.mismatch: the sampler's perturbation of the policy (policy/mismatch.ts); absent = exact. */
   mismatch: MismatchSchema.optional(),
+  /** rollout.kv: the KV cache on an in-flight weight swap (runtime/kvPolicy.ts); absent = keep. */
+  kv: KvPolicySchema.optional(),
 });
 export type Generate = z.infer<typeof GenerateSchema>;
 
@@ -60,6 +63,9 @@ export const RolloutsSchema = z.object({
   computeMs: z.number().min(0),
   /** Weight swaps applied between tokens (inflight only). */
   swaps: z.number().int().min(0),
+  /** Of those, the ones that recomputed the KV cache / started the generation over (rollout.kv). */
+  recomputes: z.number().int().min(0).default(0),
+  aborts: z.number().int().min(0).default(0),
   /** Live tensors in the sampler's thread after the request (must stay flat across requests). */
   numTensors: z.number().int().min(0),
 });

@@ -128,6 +128,8 @@ export class TrainingRun {
   restarts: Record<string, number> = {};
   stalenessMax = 0;
   inflightSwaps = 0;
+  inflightRecomputes = 0;
+  inflightAborts = 0;
   /** Live tensors per sampler thread after its last request. */
   readonly samplerTensors = new Map<string, number>();
   replayMismatches = 0;

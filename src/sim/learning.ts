@@ -198,6 +198,8 @@ export function trained(sim: SimEngine): void {
     tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
     queueGroups: s.outstandingGroups,
     inflightSwaps: s.inflightSwaps,
+    inflightRecomputes: s.inflightRecomputes,
+    inflightAborts: s.inflightAborts,
     trained: b.trained,
     learner: stats,
   });

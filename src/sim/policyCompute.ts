@@ -151,6 +151,8 @@ export class PolicyCompute implements Compute {
         temperature: this.c.rollout.temperature,
         seed: this.c.seed,
         mismatch: this.c.rollout.mismatch,
+        // a recompute changes what is computed; an abort changes when (sim/sampling.ts swap)
+        kv: this.c.rollout.kv?.onSwap === 'recompute' ? this.c.rollout.kv : undefined,
       },
       (pos) => this.use(versionAt(pos)),
     );
@@ -193,6 +195,7 @@ export class PolicyCompute implements Compute {
             versions: r.versions,
             advantage: adv[j]!,
             ...(overlongMasked(r.stop, this.c.rollout.overlong) ? { overlongMasked: true } : {}),
+            ...(this.c.rollout.kv?.maskStalePrefix ? { maskStalePrefix: true } : {}),
           });
       });
     }

@@ -88,6 +88,8 @@ export function beginGenerate(sim: SimEngine, i: number, event: string): void {
     sm.slow *
     jitterFactor(sim.o.profile.sampler.jitter, sim.seed, 1, req.attempt, req.step, req.index);
   sm.genStart = sim.s.t;
+  sm.decodeFrom = sim.s.t;
+  sm.aborts = 0;
   sim.setSampler(i, 'generating', event);
   const dur = generationSeconds(sim, sm.gen, sm.factor);
   scheduleWork(sim, 'sampler', i, sm, req.step, dur, 'generated');
@@ -97,7 +99,7 @@ export function beginGenerate(sim: SimEngine, i: number, event: string): void {
 export function swap(sim: SimEngine, i: number, v: number): void {
   const sm = sim.s.samplers[i]!;
   if (sm.state !== 'generating' || sm.version >= v || !sm.gen) return;
-  const elapsed = sim.s.t - sm.genStart;
+  const elapsed = sim.s.t - sm.decodeFrom;
   const rows = sm.gen.rowLengths;
   const maxLen = Math.max(...rows);
   // lo = the last position whose logits exist at `elapsed` (0 while the prefill runs). As in the
@@ -112,14 +114,24 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   const from = lo + 1;
   sm.version = v;
   if (from >= maxLen) return; // every position already decoded: the result is on its way
-  const last = sm.schedule.at(-1)!;
-  if (last[0] === from) last[1] = v;
-  else sm.schedule.push([from, v]);
+  const kv = sim.o.config.rollout.kv;
+  if (kv?.onSwap === 'abort' && sm.aborts < kv.abortsMax) {
+    // start over at v: the whole generation again from now (runtime/kvPolicy.ts)
+    sm.aborts++;
+    sim.s.inflightAborts++;
+    sm.schedule = [[0, v]];
+    sm.decodeFrom = sim.s.t;
+  } else {
+    const last = sm.schedule.at(-1)!;
+    if (last[0] === from) last[1] = v;
+    else sm.schedule.push([from, v]);
+    if (kv?.onSwap === 'recompute') sim.s.inflightRecomputes++;
+  }
   sim.s.inflightSwaps++;
   const req = sm.req!;
   sm.gen = sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, sm.schedule);
   sm.epoch++;
-  const end = sm.genStart + generationSeconds(sim, sm.gen, sm.factor);
+  const end = sm.decodeFrom + generationSeconds(sim, sm.gen, sm.factor);
   sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);
 }
 

@@ -45,6 +45,10 @@ export interface SamplerS {
   gen: Generation | null;
   schedule: VersionSchedule;
   genStart: number;
+  /** When the current generation's decoding began: genStart, or the time of its last kv abort. */
+  decodeFrom: number;
+  /** Generations of the current request started over on a weight swap (rollout.kv abort). */
+  aborts: number;
   factor: number;
   slow: number;
   /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
@@ -125,6 +129,8 @@ export interface SimState {
   stalenessHist: number[];
   stalenessMax: number;
   inflightSwaps: number;
+  inflightRecomputes: number;
+  inflightAborts: number;
   faultsFired: string[];
   stepFaults: number[];
   stormNext: number[];
@@ -200,6 +206,8 @@ export function initialState(c: TrainConfig): SimState {
     gen: null,
     schedule: [],
     genStart: 0,
+    decodeFrom: 0,
+    aborts: 0,
     factor: 1,
     slow: 1,
     next: null,
@@ -252,6 +260,8 @@ export function initialState(c: TrainConfig): SimState {
     stalenessHist: [],
     stalenessMax: 0,
     inflightSwaps: 0,
+    inflightRecomputes: 0,
+    inflightAborts: 0,
     faultsFired: [],
     stepFaults: [],
     stormNext: [],

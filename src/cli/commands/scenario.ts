@@ -60,15 +60,21 @@ export function registerScenario(program: Command): void {
         return;
       }
       const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
-      const plan = JSON.stringify(cells.map((c) => ({ name: c.name, config: c.config, settings: c.settings })));
+      // With --jobs, an --out holding a grid of the same scenario continues it: a finished cell is kept when
+      // its config is the one now planned (so the grid may be reordered or cut), and a
+      // finished cell planned with other settings stops the command (experiments/cells.ts).
+      const plan = cells.map((c) => ({ name: c.name, config: c.config, settings: c.settings }));
       const planFile = path.join(out, 'plan.json');
-      const continuing = jobs > 1 && fs.existsSync(planFile) && fs.readFileSync(planFile, 'utf8') === plan;
+      const previous = fs.existsSync(planFile)
+        ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as { scenario?: string; cells: typeof plan })
+        : null;
+      const continuing = jobs > 1 && previous?.scenario === scenario.name;
       if (!continuing && fs.existsSync(out) && fs.readdirSync(out).length > 0)
         throw new InputError(
           `--out: '${out}' already exists and is not empty${jobs > 1 ? ' and holds another grid' : ''}; choose another --out`,
         );
       fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
-      if (!continuing) writeFileAtomic(planFile, plan);
+      writeFileAtomic(planFile, JSON.stringify({ scenario: scenario.name, cells: plan }) + '\n');
       warnOnce(cells, log);
       const command = `e3sim scenario ${process.argv.slice(3).join(' ')}`;
       const t0 = wallNow();
@@ -97,6 +103,7 @@ export function registerScenario(program: Command): void {
             '--quiet',
           ],
           resumable: (d) => fs.existsSync(path.join(d, 'checkpoints', 'latest')),
+          matches: (d) => sameCell(d, cell),
         }));
         log(`${scenario.name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
         try {
@@ -198,6 +205,15 @@ function describe(scenario: Scenario, r: CellResult, seconds: number): string {
     (r.trainPassLast !== null && scenario.compute === 'real' ? `; train pass ${r.trainPassLast.toFixed(3)}` : '') +
     ')'
   );
+}
+
+/** Whether a finished cell directory ran `cell`'s config and settings. */
+function sameCell(dir: string, cell: Cell): boolean {
+  const read = (f: string) => {
+    const file = path.join(dir, f);
+    return fs.existsSync(file) ? JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8'))) : null;
+  };
+  return read('config.json') === JSON.stringify(cell.config) && read(RESULT) !== null;
 }
 
 /** Each distinct correction warning once, with the cells it concerns. */

@@ -38,7 +38,15 @@ export interface SampleOptions {
    * (position 0 comes from the prefill). A sampler may swap the model's weights here (in-flight
    * updates); the KV cache of earlier positions is kept.
    */
-  beforeDecode?: (position: number) => void;
+  beforeDecode?: (position: number) => void | boolean;
+  /**
+   * When beforeDecode returns true (it swapped the weights): `keep` the KV cache of earlier
+   * positions (computed by the old weights; the default), or `recompute` it — one prefill of the
+   * prompt and every token fed so far under the new weights, so later tokens are the new policy's.
+   */
+  kvOnSwap?: 'keep' | 'recompute';
+  /** Counts recomputed prefixes (one per swap with kvOnSwap recompute). */
+  onRecompute?: () => void;
   /**
    * Controlled mismatch (policy/mismatch.ts): σ·N(0, 1) added to each logit of row b, drawn from
    * `rngs[b]` (a stream of its own, so the sampling stream is unchanged). Recorded log-probs are
@@ -91,67 +99,92 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
     return last as tf.Tensor2D;
   });
 
+  // What each row has been fed after its prompt (its tokens, then pads once stopped), for a recompute.
+  const fed: number[][] = prompts.map(() => []);
   const scaled = new Float64Array(V);
   const probs = new Float64Array(V);
   const next = new Int32Array(B);
-  for (let step = 0; step < maxNew; step++) {
-    const host = logits.dataSync() as Float32Array;
-    logits.dispose();
-    let active = 0;
-    for (let b = 0; b < B; b++) {
-      if (done[b]) {
-        next[b] = opts.padId;
+  // A callback may throw (generate.ts aborts a generation on a weight swap): free the tensors either way.
+  try {
+    for (let step = 0; step < maxNew; step++) {
+      const host = logits.dataSync() as Float32Array;
+      logits.dispose();
+      let active = 0;
+      for (let b = 0; b < B; b++) {
+        if (done[b]) {
+          next[b] = opts.padId;
+          continue;
+        }
+        const r = results[b]!;
+        let max = -Infinity;
+        const noise = opts.logitNoise && opts.logitNoise.sigma > 0 ? opts.logitNoise : null;
+        for (let j = 0; j < V; j++) {
+          const logit = host[b * V + j]! + (noise ? noise.sigma * noise.rngs[b]!.normal() : 0);
+          scaled[j] = logit / opts.temperature;
+          if (scaled[j]! > max) max = scaled[j]!;
+        }
+        let z = 0;
+        for (let j = 0; j < V; j++) z += Math.exp(scaled[j]! - max);
+        const logZ = max + Math.log(z);
+        let entropy = 0;
+        for (let j = 0; j < V; j++) {
+          const lp = scaled[j]! - logZ;
+          probs[j] = Math.exp(lp);
+          entropy -= probs[j]! * lp;
+        }
+        const banned = opts.forbid?.(b, r.tokens);
+        if (banned && banned.length > 0) {
+          for (const t of banned) probs[t] = 0;
+          // nothing left: ignore the constraint
+          if (!probs.some((p) => p > 0)) for (let j = 0; j < V; j++) probs[j] = Math.exp(scaled[j]! - logZ);
+        }
+        const tok = opts.rngs[b]!.categorical(probs);
+        r.tokens.push(tok);
+        r.logprobs.push(scaled[tok]! - logZ);
+        r.entropies.push(entropy);
+        next[b] = tok;
+        if (tok === opts.eosId) {
+          r.stop = 'eos';
+          done[b] = true;
+        } else active++;
+      }
+      if (active === 0 || step === maxNew - 1) break;
+      for (let b = 0; b < B; b++) fed[b]!.push(next[b]!);
+      const swapped = opts.beforeDecode?.(step + 1) === true;
+      if (swapped && opts.kvOnSwap === 'recompute') {
+        opts.onRecompute?.();
+        const L = P + fed[0]!.length;
+        const all = new Int32Array(B * L);
+        prompts.forEach((p, b) => {
+          all.set(p, b * L);
+          all.set(fed[b]!, b * L + P);
+        });
+        for (const t of [...cache.k, ...cache.v]) t.dispose();
+        const out: KvCache = { k: [], v: [], length: 0 };
+        logits = tf.tidy(() => {
+          const y = model.forward(tf.tensor2d(all, [B, L], 'int32'), hostCache ? { host: hostCache } : { out });
+          const last = tf.reshape(tf.slice(tf.reshape(y, [B, L, V]), [0, L - 1, 0], [B, 1, V]), [B, V]);
+          cache = { k: out.k.map((t) => tf.keep(t)), v: out.v.map((t) => tf.keep(t)), length: L };
+          return last as tf.Tensor2D;
+        });
         continue;
       }
-      const r = results[b]!;
-      let max = -Infinity;
-      const noise = opts.logitNoise && opts.logitNoise.sigma > 0 ? opts.logitNoise : null;
-      for (let j = 0; j < V; j++) {
-        const logit = host[b * V + j]! + (noise ? noise.sigma * noise.rngs[b]!.normal() : 0);
-        scaled[j] = logit / opts.temperature;
-        if (scaled[j]! > max) max = scaled[j]!;
+      if (hostCache) {
+        logits = tf.tidy(() => model.decodeHost(tf.tensor1d(next, 'int32'), hostCache));
+        continue;
       }
-      let z = 0;
-      for (let j = 0; j < V; j++) z += Math.exp(scaled[j]! - max);
-      const logZ = max + Math.log(z);
-      let entropy = 0;
-      for (let j = 0; j < V; j++) {
-        const lp = scaled[j]! - logZ;
-        probs[j] = Math.exp(lp);
-        entropy -= probs[j]! * lp;
-      }
-      const banned = opts.forbid?.(b, r.tokens);
-      if (banned && banned.length > 0) {
-        for (const t of banned) probs[t] = 0;
-        // nothing left: ignore the constraint
-        if (!probs.some((p) => p > 0)) for (let j = 0; j < V; j++) probs[j] = Math.exp(scaled[j]! - logZ);
-      }
-      const tok = opts.rngs[b]!.categorical(probs);
-      r.tokens.push(tok);
-      r.logprobs.push(scaled[tok]! - logZ);
-      r.entropies.push(entropy);
-      next[b] = tok;
-      if (tok === opts.eosId) {
-        r.stop = 'eos';
-        done[b] = true;
-      } else active++;
+      const old = cache;
+      const out = tf.tidy(() => {
+        const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);
+        return { logits: o.logits, k: o.cache.k, v: o.cache.v };
+      });
+      for (const t of [...old.k, ...old.v]) t.dispose();
+      cache = { k: out.k, v: out.v, length: old.length + 1 };
+      logits = out.logits;
     }
-    if (active === 0 || step === maxNew - 1) break;
-    opts.beforeDecode?.(step + 1);
-    if (hostCache) {
-      logits = tf.tidy(() => model.decodeHost(tf.tensor1d(next, 'int32'), hostCache));
-      continue;
-    }
-    const old = cache;
-    const out = tf.tidy(() => {
-      const o = model.decodeStep(tf.tensor1d(next, 'int32'), old);
-      return { logits: o.logits, k: o.cache.k, v: o.cache.v };
-    });
-    for (const t of [...old.k, ...old.v]) t.dispose();
-    cache = { k: out.k, v: out.v, length: old.length + 1 };
-    logits = out.logits;
+  } finally {
+    if (!logits.isDisposed) logits.dispose();
+    for (const t of [...cache.k, ...cache.v]) t.dispose();
   }
-  if (!logits.isDisposed) logits.dispose();
-  for (const t of [...cache.k, ...cache.v]) t.dispose();
   return results;
 }

@@ -54,6 +54,8 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
     tokensPerSec,
     queueGroups: outstandingGroups(run),
     inflightSwaps: run.inflightSwaps,
+    inflightRecomputes: run.inflightRecomputes,
+    inflightAborts: run.inflightAborts,
     trained: f.trainedDigest,
     learner,
     extra: {

@@ -58,6 +58,7 @@ export function requestsForStep(run: TrainingRun, k: number): Generate[] {
       fault: null,
       slowFactor: run.faults.slowFactor('sampler'),
       mismatch: run.cfg.rollout.mismatch,
+      kv: run.cfg.rollout.kv,
     });
   }
   return out;
@@ -236,6 +237,8 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
   run.tokensGenerated += r.generatedTokens;
   run.samplerComputeMs += r.computeMs;
   run.inflightSwaps += r.swaps;
+  run.inflightRecomputes += r.recomputes;
+  run.inflightAborts += r.aborts;
   run.samplerTensors.set(r.samplerId, r.numTensors);
   const byProblem = new Map<string, Rollouts['rollouts']>();
   for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);

@@ -162,7 +162,7 @@ export function sendBatch(run: TrainingRun): void {
   if (!batch) {
     const k = run.version + 1;
     const groups = run.queue.take(k);
-    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout.overlong);
+    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout);
     run.formed.set(k, formed);
     run.formedThrough = k;
     batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups };
