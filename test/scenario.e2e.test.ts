@@ -63,6 +63,30 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
   }
 });
 
+describe('e3sim scenario --jobs', () => {
+  it('runs cells in their own processes with the results of one process; the same --out continues, keeping finished cells', () => {
+    const file = 'examples/scenarios/mismatch.yaml';
+    const one = path.join(tmp, 'jobs-1');
+    const two = path.join(tmp, 'jobs-2');
+    expect(e3sim('scenario', file, '--quick', '--out', one, '--quiet').code).toBe(0);
+    expect(e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two, '--quiet').code).toBe(0);
+    const read = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'results.json'), 'utf8')) as Results;
+    const key = (r: Results) =>
+      r.cells.map((c) => [c.name, c.status, c.summary.weightsSha256, c.summary.rolloutsTrained]);
+    expect(key(read(two))).toEqual(key(read(one)));
+    expect(read(two).cells.length).toBe(2);
+    // again: nothing runs, every cell is kept
+    const again = e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two);
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/2 of 2 cells already done \(kept\)/);
+    expect(key(read(two))).toEqual(key(read(one)));
+    // another scenario's grid in that --out is refused
+    const other = e3sim('scenario', 'examples/scenarios/staleness-sweep.yaml', '--quick', '--jobs', '2', '--out', two);
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/--out: .* holds another grid/);
+  });
+});
+
 describe('e3sim train --clock virtual', () => {
   it('SIGINT stops at the next checkpoint (exit 130); --resume finishes with the bytes of an uninterrupted run', async () => {
     const cfg = path.join(tmp, 'virtual.yaml');
