@@ -20,6 +20,13 @@ import { writeFileAtomic } from '../util/atomic.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
+/**
+ * Arms run only when --arms names them: overlong-soft is the e3 arm with DAPO's soft overlong
+ * punishment (rl/overlong.ts) over the last 16 tokens of each stage's budget — about one attempt
+ * (13 tokens) — which the coupled curriculum moves with the budget.
+ */
+export const EXTRA_ARMS = ['overlong-soft'] as const;
+export const OVERLONG_BUFFER = 16;
 
 export const BASE = 'examples/checkpoints/base-countdown';
 export const BASE_NOVERIFY = 'examples/checkpoints/base-countdown-noverify';
@@ -103,6 +110,7 @@ export function armConfig(
   const fixedAt = /^e3-at-(\d+)$/.exec(arm);
   const curricula: Record<string, unknown> = {
     e3: coupled,
+    'overlong-soft': coupled,
     mask: coupled,
     'no-asymmetry': coupled,
     'no-curriculum': { kind: 'fixed', stages: [{ buckets: all, budgetTokens: B_TR, steps: s1 + s2 }] },
@@ -128,7 +136,12 @@ export function armConfig(
       seed,
       backend,
       model: { checkpoint: arm === 'no-asymmetry' ? BASE_NOVERIFY : BASE },
-      rollout: { problemsPerStep: size.problemsPerStep, groupSize: size.groupSize, temperature: 1 },
+      rollout: {
+        problemsPerStep: size.problemsPerStep,
+        groupSize: size.groupSize,
+        temperature: 1,
+        ...(arm === 'overlong-soft' ? { overlong: { kind: 'soft', buffer: OVERLONG_BUFFER } } : {}),
+      },
       curriculum: {
         ...(curriculum as object),
         k: 4,

@@ -158,6 +158,7 @@ export const COMPARISONS: [string, string, string][] = [
   ['budget-only', 'no-curriculum', 'C3 budget-only − none'],
   ['e3', 'data-only', 'C3 coupled − data-only'],
   ['e3', 'no-asymmetry', 'C1 asymmetry'],
+  ['overlong-soft', 'e3', 'overlong: soft punishment − none (issue #19)'],
   ['no-asymmetry', 'base-noverify', 'learning (noverify base)'],
 ];
 

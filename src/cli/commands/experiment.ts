@@ -3,7 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { ARMS, C4_ARMS, FULL, PROBE, QUICK, planE3Countdown, planLrProbe } from '../../experiments/e3Countdown.js';
+import {
+  ARMS,
+  EXTRA_ARMS,
+  C4_ARMS,
+  FULL,
+  PROBE,
+  QUICK,
+  planE3Countdown,
+  planLrProbe,
+} from '../../experiments/e3Countdown.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell } from '../../experiments/cells.js';
 import { readCell, summarizeExperiment, type CellResult } from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
@@ -49,7 +58,10 @@ export function registerExperiment(program: Command): void {
       'output directory (default runs/experiments/<name>); the same --out again continues an interrupted experiment',
     )
     .option('--quick', 'tiny sizes and one seed: a pipeline check, not a result')
-    .option('--arms <list>', `comma-separated subset of ${ARMS.join(',')}`)
+    .option(
+      '--arms <list>',
+      `comma-separated subset of ${[...ARMS, ...EXTRA_ARMS].join(',')} (default: ${ARMS.join(',')})`,
+    )
     .option('--no-c4', 'skip C4 (the e3 arm at each fixed ladder budget, seed 0)')
     .option('--jobs <n>', 'cells run at once (each about one core)', String(Math.min(2, os.availableParallelism())))
     .option('--lrs <list>', 'lr-probe: learning rates', '1e-4,3e-4,1e-3')
@@ -63,8 +75,8 @@ export function registerExperiment(program: Command): void {
       const jobs = parseIntFlag(o.jobs, '--jobs', 1, 64);
       const arms = o.arms ? o.arms.split(',').map((a) => a.trim()) : [...ARMS];
       for (const a of arms)
-        if (!(ARMS as readonly string[]).includes(a))
-          throw new InputError(`--arms: unknown arm '${a}'; expected some of ${ARMS.join(', ')}`);
+        if (!([...ARMS, ...EXTRA_ARMS] as readonly string[]).includes(a))
+          throw new InputError(`--arms: unknown arm '${a}'; expected some of ${[...ARMS, ...EXTRA_ARMS].join(', ')}`);
       const backend = parseBackend(o.backend);
       const size = o.quick ? QUICK : name === 'lr-probe' ? PROBE : FULL;
       const out = o.out ?? path.join('runs', 'experiments', `${name}${o.quick ? '-quick' : ''}`);
