@@ -99,7 +99,10 @@ describe('tiny GPT', () => {
         padId: 0,
         rngs: prompts.map((_, i) => rng.fork(i)),
         hostKvCache,
-        beforeDecode: (pos) => pos === 5 && mm.load(other),
+        beforeDecode: (pos) => {
+          if (pos === 5) mm.load(other);
+          return pos === 5;
+        },
       });
       mm.dispose();
       return r;

@@ -29,7 +29,7 @@ export type Overlong = z.infer<typeof OverlongSchema>;
 
 /** The length penalty (≤ 0) of a completion of `length` tokens under budget `budget`. */
 export function overlongPenalty(length: number, budget: number, o: Overlong | undefined): number {
-  if (!o || o.kind !== 'soft') return 0;
+  if (o?.kind !== 'soft') return 0;
   const start = budget - o.buffer;
   if (length <= start) return 0;
   return (-o.penalty * Math.min(length - start, o.buffer)) / o.buffer;

@@ -17,6 +17,7 @@ import {
 import { runVirtual } from '../../sim/run.js';
 import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { writeAnalysis } from '../../sim/sweepAnalysis.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell as ProcessCell } from '../../experiments/cells.js';
 import { correctionWarnings } from '../../runtime/config.js';
 
@@ -133,9 +134,12 @@ export function registerScenario(program: Command): void {
         cells: results,
       };
       writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+      const analysis = writeAnalysis(out, scenario.name, results, writeFileAtomic);
       writeFileAtomic(
         path.join(out, 'results.md'),
-        resultsMarkdown(scenario, results, command) + `\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`,
+        resultsMarkdown(scenario, results, command) +
+          (analysis ? `\n## Learning outcome with CIs\n\n${analysis}` : '') +
+          `\nTotal wall time: ${doc.wallSeconds.toFixed(0)} s.\n`,
       );
       if (o.json) printJson(doc);
       else

@@ -38,7 +38,7 @@ export interface SampleOptions {
    * (position 0 comes from the prefill). A sampler may swap the model's weights here (in-flight
    * updates); the KV cache of earlier positions is kept.
    */
-  beforeDecode?: (position: number) => void | boolean;
+  beforeDecode?: (position: number) => boolean | undefined;
   /**
    * When beforeDecode returns true (it swapped the weights): `keep` the KV cache of earlier
    * positions (computed by the old weights; the default), or `recompute` it — one prefill of the

@@ -1,0 +1,48 @@
+/** The grid analysis of issue #19: pooled pass@1, the paired Δ to the first combination, the η chart. */
+import { describe, expect, it } from 'vitest';
+import { analysisMarkdown, boundChart, combine, type CellFigures } from '../src/sim/sweepAnalysis.js';
+
+const cell = (bound: number, correction: string, seed: number, pass1: number[]): CellFigures => ({
+  name: `bound=${bound},correction=${correction},seed=${seed}`,
+  params: { 'staleness.bound': bound, 'learner.correction': correction },
+  seed,
+  pass1,
+  budget: 72,
+  figures: { clipFrac: 0.1 * bound, essFraction: 1 },
+});
+
+describe('sweep analysis', () => {
+  const cells = [
+    cell(0, 'none', 0, [1, 0, 1, 0]),
+    cell(0, 'none', 1, [1, 1, 0, 0]),
+    cell(4, 'none', 0, [0, 0, 1, 0]),
+    cell(4, 'none', 1, [0, 1, 0, 0]),
+    cell(4, 'tis', 0, [1, 0, 1, 0]),
+  ];
+  it('pools seeds, pairs Δ with the first combination by seed and problem, averages the figures', () => {
+    const c = combine(cells);
+    expect(c.map((x) => x.key)).toEqual([
+      'staleness.bound=0,learner.correction=none',
+      'staleness.bound=4,learner.correction=none',
+      'staleness.bound=4,learner.correction=tis',
+    ]);
+    expect(c[0]!.pass1.mean).toBe(0.5);
+    expect(c[0]!.delta).toBeNull();
+    expect(c[1]!.delta!.mean).toBe(-0.25); // every seed loses exactly one problem
+    expect(c[1]!.delta!.lo).toBeLessThan(-0.25); // resampled over problems: which one was lost
+    expect(c[1]!.delta!.hi).toBe(0);
+    expect(c[2]!.delta!.mean).toBe(0); // seed 0 only: equal to its reference
+    expect(c[1]!.pass1PerSeed).toEqual([0.25, 0.25]);
+    expect(c[1]!.figures.clipFrac).toBeCloseTo(0.4, 12);
+    const md = analysisMarkdown(c, 72);
+    expect(md).toContain('| 4 | none | 2 | 0.250 [');
+    expect(md).toContain('| -0.250 [');
+  });
+
+  it('draws one line per correction against η', () => {
+    const html = boundChart('t', combine(cells))!;
+    expect(html.match(/<polyline/g)).toHaveLength(2);
+    expect(html).toContain('learner.correction=tis');
+    expect(boundChart('t', combine(cells.map((c) => ({ ...c, params: { x: 1 } }))))).toBeNull();
+  });
+});
