@@ -236,7 +236,7 @@ ${parts.join('\n')}
 }
 
 /**
- * Writes OUT/analysis.json, OUT/analysis.md and (with a staleness.bound key) OUT/report.html for a
+ * Writes OUT/analysis.json, OUT/analysis.md, OUT/analysis-cells.json and (with a staleness.bound key) OUT/report.html for a
  * finished grid in OUT (cells under OUT/cells/NAME); returns the markdown ('' without evaluations).
  */
 export function writeAnalysis(
@@ -256,6 +256,8 @@ export function writeAnalysis(
     JSON.stringify({ budget: cells[0]!.budget, combinations: combos }, null, 2) + '\n',
   );
   write(path.join(out, 'analysis.md'), `# ${title}: learning outcome with CIs\n\n${md}`);
+  // every cell's per-problem pass@1 and figures: what the tables are computed from (bench/paired-gap.ts)
+  write(path.join(out, 'analysis-cells.json'), JSON.stringify(cells) + '\n');
   const html = boundChart(title, combos);
   if (html) write(path.join(out, 'report.html'), html);
   return md;
