@@ -236,8 +236,9 @@ ${parts.join('\n')}
 }
 
 /**
- * Writes OUT/analysis.json, OUT/analysis.md, OUT/analysis-cells.json and (with a staleness.bound key) OUT/report.html for a
- * finished grid in OUT (cells under OUT/cells/NAME); returns the markdown ('' without evaluations).
+ * Writes OUT/analysis.json, OUT/analysis.md, OUT/analysis-cells.json and (with a staleness.bound
+ * key) OUT/report.html for a finished grid in OUT (cells under OUT/cells/NAME); returns the
+ * markdown ('' without evaluations).
  */
 export function writeAnalysis(
   out: string,
