@@ -28,7 +28,7 @@ interface Results {
 }
 
 describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
-  const scenarios = ['staleness-sweep', 'long-tail', 'fault-storm', 'cluster-1.7b'];
+  const scenarios = ['staleness-sweep', 'staleness-lr3e-4', 'mismatch', 'long-tail', 'fault-storm', 'cluster-1.7b'];
   for (const name of scenarios) {
     it(name, () => {
       const out = path.join(tmp, name);
