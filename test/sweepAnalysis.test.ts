@@ -42,7 +42,7 @@ describe('sweep analysis', () => {
   it('draws one line per correction against η', () => {
     const html = boundChart('t', combine(cells))!;
     expect(html.match(/<polyline/g)).toHaveLength(2);
-    expect(html).toContain('learner.correction=tis');
+    expect(html).toContain('>tis</text>');
     expect(boundChart('t', combine(cells.map((c) => ({ ...c, params: { x: 1 } }))))).toBeNull();
   });
 });

@@ -181,13 +181,13 @@ export function boundChart(title: string, combos: readonly Combination[]): strin
   for (const c of combos) {
     if (typeof c.params[boundKey] !== 'number') continue;
     const { [boundKey]: _, ...rest } = c.params;
-    const k = keyOf(rest) || 'all';
+    const k = Object.values(rest).map(label).join(', ') || 'all';
     series.set(k, [...(series.get(k) ?? []), c]);
   }
-  const W = 760,
+  const W = 800,
     H = 420,
     L = 60,
-    R = 170,
+    R = 210,
     T = 30,
     B = 50;
   const ys = combos.flatMap((c) => [c.pass1.lo, c.pass1.hi]).filter(Number.isFinite);
@@ -228,7 +228,11 @@ export function boundChart(title: string, combos: readonly Combination[]): strin
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}svg text{font-size:12px}</style></head>
 <body><h1>${escapeHtml(title)}</h1>
-<p>Held-out pass@1 per staleness bound, one line per correction, pooled over seeds; whiskers: 95% bootstrap CI over problems.</p>
+<p>Held-out pass@1 per staleness bound (equally spaced), one line per combination of the other sweep keys (${escapeHtml(
+    Object.keys(combos[0]!.params)
+      .filter((k) => k !== boundKey)
+      .join(', '),
+  )}), pooled over seeds; whiskers: 95% bootstrap CI over problems.</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="pass@1 against the staleness bound">
 ${parts.join('\n')}
 </svg></body></html>
