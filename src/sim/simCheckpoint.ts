@@ -43,5 +43,12 @@ export function readSimCheckpoint(
     accounting: string;
   };
   if (body.format !== 'e3sim-sim-checkpoint') return null;
+  // Written before issue #19's KV policies: a generation decodes from its start, no aborts yet.
+  for (const sm of body.state.samplers) {
+    sm.decodeFrom ??= sm.genStart;
+    sm.aborts ??= 0;
+  }
+  body.state.inflightRecomputes ??= 0;
+  body.state.inflightAborts ??= 0;
   return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
 }
