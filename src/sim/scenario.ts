@@ -151,7 +151,8 @@ function applySweep(cfg: Record<string, unknown>, key: string, value: unknown, f
   setPath(cfg, key, value);
 }
 
-function label(v: unknown): string {
+/** A sweep value as text: objects by their values joined with '-' (cell names, table rows). */
+export function label(v: unknown): string {
   if (v && typeof v === 'object')
     return Object.values(v as Record<string, unknown>)
       .map(String)

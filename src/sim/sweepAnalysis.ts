@@ -12,7 +12,7 @@ import path from 'node:path';
 import { passAtK } from '../rl/passk.js';
 import { bootstrapMeanCi, formatCi, mean, type Ci } from '../util/stats.js';
 import { escapeHtml } from '../report/html.js';
-import type { CellResult } from './scenario.js';
+import { label, type CellResult } from './scenario.js';
 
 export interface CellFigures {
   name: string;
@@ -88,14 +88,6 @@ const keyOf = (params: Record<string, unknown>) =>
   Object.entries(params)
     .map(([k, v]) => `${k}=${label(v)}`)
     .join(',');
-
-function label(v: unknown): string {
-  if (v && typeof v === 'object')
-    return Object.values(v as Record<string, unknown>)
-      .map(String)
-      .join('-');
-  return String(v);
-}
 
 /** Combinations in grid order, each pooled over its seeds; deltas paired against the first. */
 export function combine(cells: readonly CellFigures[]): Combination[] {
