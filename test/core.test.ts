@@ -72,12 +72,17 @@ describe('core/ledger and core/supervision', () => {
   it('disposes of a rollout by one rule, as a name and as a code', () => {
     const none = { kind: 'none' } as const;
     const drop = { kind: 'drop', maxLag: 1 } as const;
-    expect(dispositionOf(true, 10, 0, none)).toBe('dropped-invalid');
-    expect(dispositionOf(false, 0, 0, none)).toBe('dropped-invalid');
-    expect(dispositionOf(false, 10, 2, drop)).toBe('dropped-stale');
-    expect(dispositionOf(false, 10, 1, drop)).toBe('trained');
-    expect(dispositionOf(false, 10, 5, none)).toBe('trained');
-    expect(dispositionCodeOf(false, 10, 2, drop)).toBe(DISPOSITION_CODE['dropped-stale']);
+    expect(dispositionOf(true, 10, 0, none, false)).toBe('dropped-invalid');
+    expect(dispositionOf(false, 0, 0, none, false)).toBe('dropped-invalid');
+    expect(dispositionOf(false, 10, 2, drop, false)).toBe('dropped-stale');
+    expect(dispositionOf(false, 10, 1, drop, false)).toBe('trained');
+    expect(dispositionOf(false, 10, 5, none, false)).toBe('trained');
+    expect(dispositionCodeOf(false, 10, 2, drop, false)).toBe(DISPOSITION_CODE['dropped-stale']);
+    // a filtered group (dynamic sampling): its valid rollouts are dropped-filtered, stale or not; invalid stays invalid
+    expect(dispositionOf(false, 10, 0, none, true)).toBe('dropped-filtered');
+    expect(dispositionOf(false, 10, 2, drop, true)).toBe('dropped-filtered');
+    expect(dispositionOf(true, 10, 0, none, true)).toBe('dropped-invalid');
+    expect(dispositionCodeOf(false, 10, 0, none, true)).toBe(DISPOSITION_CODE['dropped-filtered']);
     expect(stalenessViolation('1/0:x/0', 3, 2)).toMatch(/staleness 3 above the bound 2/);
     expect(stalenessViolation('1/0:x/0', -1, 2)).toMatch(/newer than the learner/);
     expect(stalenessViolation('1/0:x/0', 2, 2)).toBeNull();
@@ -112,9 +117,10 @@ describe('core/invariants, core/runDir, core/metrics', () => {
   });
 
   it('names what broke', () => {
-    const c = { generated: 10, trained: 5, droppedStale: 1, droppedInvalid: 1, pending: 3 };
+    const c = { generated: 12, trained: 5, droppedStale: 1, droppedInvalid: 1, droppedFiltered: 2, pending: 3 };
     expect(accountingViolation(c)).toBeNull();
-    expect(accountingViolation({ ...c, pending: 2 })).toMatch(/does not add up: 10 generated/);
+    expect(accountingViolation({ ...c, pending: 2 })).toMatch(/does not add up: 12 generated/);
+    expect(accountingViolation({ ...c, droppedFiltered: 0 })).toMatch(/0 dropped filtered/);
     expect(lostViolation(c, false)).toMatch(/3 rollouts generated but neither/);
     expect(lostViolation(c, true)).toBeNull();
     expect(publishViolation(3, 4)).toBeNull();
@@ -173,8 +179,9 @@ describe('core/invariants, core/runDir, core/metrics', () => {
           lengthTrainedP50: 10,
           lengthTrainedP90: 14,
         },
+        filter: { groupsFiltered: 1, backfillGroups: 2, backfillRounds: 1, starved: false },
       },
-      counts: { generated: 8, trained: 8, droppedStale: 0, droppedInvalid: 0, pending: 0 },
+      counts: { generated: 8, trained: 8, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 0 },
       tokensGenerated: 80,
       tokensTrained: 80,
       tokensPerSec: 53,

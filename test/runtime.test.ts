@@ -44,7 +44,7 @@ describe('rollout accounting', () => {
     expect(() => a.dispose('1/p/0', 'dropped-stale')).toThrow(/accounted twice/);
     expect(() => a.dispose('9/p/0', 'trained')).toThrow(/never generated/);
     expect(() => a.generated('1/p/1')).toThrow(/generated twice/);
-    expect(a.counts()).toEqual({ generated: 2, trained: 1, droppedStale: 0, droppedInvalid: 0, pending: 1 });
+    expect(a.counts()).toEqual({ generated: 2, trained: 1, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 1 });
     // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
     expect(Accounting.fromJSON(a.toJSON(new Set())).counts().pending).toBe(0);
     expect(Accounting.fromJSON(a.toJSON(new Set(['1/p/1']))).counts().pending).toBe(1);
@@ -72,6 +72,8 @@ describe('rollout accounting', () => {
   });
 });
 
+const ONE = { problemsPerStep: 1 };
+
 describe('staleness policies', () => {
   it('admission: step k may start at version ≥ k − 1 − η', () => {
     expect(minVersionFor(5, 0)).toBe(4); // sync
@@ -95,24 +97,24 @@ describe('staleness policies', () => {
   });
 
   it('forms a batch: lag per rollout from its oldest token, drop past maxLag, invalid dropped, bound asserted', () => {
-    const g = group(5, 'p', [[4, 4], [2, 3], [3]], [1, -0.5, -0.5], [false, false, false]);
-    const b = formBatch([g], 4, 2, { kind: 'none' });
+    const g = group(5, '0:p', [[4, 4], [2, 3], [3]], [1, -0.5, -0.5], [false, false, false]);
+    const b = formBatch([g], 4, 2, { kind: 'none' }, ONE);
     expect(b.rollouts).toHaveLength(3);
     expect(b.lagMax).toBe(2);
     expect(b.lagMean).toBeCloseTo((0 + 2 + 1) / 3, 10);
-    const d = formBatch([g], 4, 2, { kind: 'drop', maxLag: 1 });
+    const d = formBatch([g], 4, 2, { kind: 'drop', maxLag: 1 }, ONE);
     expect(d.dispositions).toEqual([
-      ['5/p/0', 'trained'],
-      ['5/p/1', 'dropped-stale'],
-      ['5/p/2', 'trained'],
+      ['5/0:p/0', 'trained'],
+      ['5/0:p/1', 'dropped-stale'],
+      ['5/0:p/2', 'trained'],
     ]);
-    const inv = formBatch([group(5, 'q', [[4], [4]], [0, 0], [true, false])], 4, 0, { kind: 'none' });
+    const inv = formBatch([group(5, '0:q', [[4], [4]], [0, 0], [true, false])], 4, 0, { kind: 'none' }, ONE);
     expect(inv.dispositions).toEqual([
-      ['5/q/0', 'dropped-invalid'],
-      ['5/q/1', 'trained'],
+      ['5/0:q/0', 'dropped-invalid'],
+      ['5/0:q/1', 'trained'],
     ]);
     expect(inv.zeroAdvantageGroups).toBe(1);
-    expect(() => formBatch([g], 4, 1, { kind: 'none' })).toThrow(/staleness 2 above the bound 1/);
+    expect(() => formBatch([g], 4, 1, { kind: 'none' }, ONE)).toThrow(/staleness 2 above the bound 1/);
   });
 
   it('the group queue is bounded, keyed by step, and hands groups back in plan (slot) order', () => {

@@ -11,6 +11,7 @@ import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import type { KvPolicy } from '../runtime/kvPolicy.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
 import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
+import { FilterTally, isFiltered, stepComplete, type DynamicSampling, type FilterFigures } from './dynamicSampling.js';
 
 /**
  * A step's problem ids are `${slot}:${problem}` (runtime/stages.ts, runtime/curriculum.ts): the slot
@@ -22,7 +23,11 @@ export function slotOf(problemId: string): number {
   return slot;
 }
 
-/** Scored groups waiting for their step, bounded. */
+/**
+ * Scored groups waiting for their step, bounded. A step is complete when each of its
+ * `groupsPerStep` positions has ended its chain (core/dynamicSampling: without dynamic sampling,
+ * when it holds one group per slot).
+ */
 export class GroupQueue {
   private readonly byStep = new Map<number, ScoredGroup[]>();
   private size_ = 0;
@@ -30,6 +35,7 @@ export class GroupQueue {
   constructor(
     readonly groupsPerStep: number,
     readonly capacity: number,
+    readonly dynamicSampling?: DynamicSampling,
   ) {}
 
   add(g: ScoredGroup): void {
@@ -42,7 +48,18 @@ export class GroupQueue {
   }
 
   complete(step: number): boolean {
-    return (this.byStep.get(step)?.length ?? 0) === this.groupsPerStep;
+    return stepComplete(
+      this.byStep.get(step) ?? [],
+      this.groupsPerStep,
+      this.dynamicSampling,
+      (g) => slotOf(g.problemId),
+      (g) => g.rewards,
+    );
+  }
+
+  /** Whether dynamic sampling filters the group (its rollouts will be dropped-filtered). */
+  filtered(g: ScoredGroup): boolean {
+    return isFiltered(this.dynamicSampling, g.rewards);
   }
 
   has(step: number, problemId: string): boolean {
@@ -80,6 +97,7 @@ export interface FormedBatch {
   lengthIncorrect: number | null;
   zeroAdvantageGroups: number;
   lengths: LengthFigures;
+  filter: FilterFigures;
   /** TrainedDigest of the trained rollouts (core/metrics.ts). */
   trainedDigest: string;
 }
@@ -89,8 +107,11 @@ export function formBatch(
   learnerVersion: number,
   eta: number,
   correction: Correction,
-  /** The run's rollout settings the trained rollouts carry to the loss (overlong mask, stale-prefix mask). */
-  rollout?: { overlong?: Overlong; kv?: KvPolicy },
+  /**
+   * The run's rollout settings: what trained rollouts carry to the loss (overlong mask, stale-prefix
+   * mask) and dynamic sampling (a filtered group's rollouts are dropped-filtered).
+   */
+  rollout: { problemsPerStep: number; overlong?: Overlong; kv?: KvPolicy; dynamicSampling?: DynamicSampling },
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
@@ -105,9 +126,13 @@ export function formBatch(
     lenI = 0;
   const audit = new LengthAudit(groups.reduce((a, g) => a + g.rollouts.length, 0));
   const digest = new TrainedDigest(groups[0]?.step ?? 0);
-  // A step's groups arrive in slot order, one per slot (GroupQueue.take): a group's index is its slot.
-  for (const [slot, g] of groups.entries()) {
+  const tally = new FilterTally(rollout.problemsPerStep);
+  // A step's groups arrive in slot order (GroupQueue.take).
+  for (const g of groups) {
+    const slot = slotOf(g.problemId);
     if (g.advantages.every((a) => a === 0)) zero++;
+    const filtered = isFiltered(rollout.dynamicSampling, g.rewards);
+    tally.add(slot, filtered);
     g.rollouts.forEach((r, i) => {
       n++;
       rewardSum += g.rewards[i]!;
@@ -117,13 +142,13 @@ export function formBatch(
       } else lenI += r.completion.length;
       lengthSum += r.completion.length;
       const lag = learnerVersion - Math.min(...r.versions);
-      const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction);
+      const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction, filtered);
       dispositions.push([r.id, d]);
       audit.add(r.completion.length, d === 'trained');
       if (d === 'dropped-invalid') return;
       const bad = stalenessViolation(r.id, lag, eta);
       assert(bad === null, bad!);
-      if (d === 'dropped-stale') return;
+      if (d !== 'trained') return;
       digest.add(slot, i);
       lagSum += lag;
       lagMax = Math.max(lagMax, lag);
@@ -133,8 +158,8 @@ export function formBatch(
         behaviourLogprobs: r.behaviourLogprobs,
         versions: r.versions,
         advantage: g.advantages[i]!,
-        ...(overlongMasked(r.stop, rollout?.overlong) ? { overlongMasked: true } : {}),
-        ...(rollout?.kv?.maskStalePrefix ? { maskStalePrefix: true } : {}),
+        ...(overlongMasked(r.stop, rollout.overlong) ? { overlongMasked: true } : {}),
+        ...(rollout.kv?.maskStalePrefix ? { maskStalePrefix: true } : {}),
       });
     });
   }
@@ -150,6 +175,7 @@ export function formBatch(
     lengthIncorrect: n - correct ? lenI / (n - correct) : null,
     zeroAdvantageGroups: zero,
     lengths: audit.figures(),
+    filter: tally.figures(),
     trainedDigest: digest.hex(),
   };
 }

@@ -4,12 +4,13 @@
  */
 import type { AccountingCounts } from './ledger.js';
 
-/** Every generated rollout is pending, trained, dropped-stale or dropped-invalid. */
+/** Every generated rollout is pending, trained, dropped-stale, dropped-invalid or dropped-filtered. */
 export function accountingViolation(c: AccountingCounts): string | null {
-  return c.generated === c.trained + c.droppedStale + c.droppedInvalid + c.pending
+  return c.generated === c.trained + c.droppedStale + c.droppedInvalid + c.droppedFiltered + c.pending
     ? null
     : `rollout accounting does not add up: ${c.generated} generated, ${c.trained} trained, ` +
-        `${c.droppedStale} dropped stale, ${c.droppedInvalid} dropped invalid, ${c.pending} pending`;
+        `${c.droppedStale} dropped stale, ${c.droppedInvalid} dropped invalid, ` +
+        `${c.droppedFiltered} dropped filtered, ${c.pending} pending`;
 }
 
 /** At a normal end nothing is pending (after an interrupt the pending ones are in the checkpoint). */

@@ -1,6 +1,6 @@
 /**
  * The rollout ledger: every rollout id generated exactly once and then disposed of exactly once —
- * trained, dropped-stale or dropped-invalid — and the rule that decides which. The real clock keys
+ * trained, dropped-stale, dropped-invalid or dropped-filtered — and the rule that decides which. The real clock keys
  * the ledger by rollout id (a Map); the virtual clock keeps the same states in a dense byte array
  * (DISPOSITION_CODE) for speed. Both apply `dispositionOf`.
  */
@@ -8,36 +8,46 @@ import { assert } from '../util/errors.js';
 import type { Correction } from '../rl/loss.js';
 import { rolloutId } from '../runtime/messages.js';
 
-export type Disposition = 'trained' | 'dropped-stale' | 'dropped-invalid';
+export type Disposition = 'trained' | 'dropped-stale' | 'dropped-invalid' | 'dropped-filtered';
 
 /** The ledger's states as bytes (the virtual clock's dense ledger): 0 = not generated yet. */
-export const DISPOSITION_CODE = { generated: 1, trained: 2, 'dropped-stale': 3, 'dropped-invalid': 4 } as const;
+export const DISPOSITION_CODE = {
+  generated: 1,
+  trained: 2,
+  'dropped-stale': 3,
+  'dropped-invalid': 4,
+  'dropped-filtered': 5,
+} as const;
 
 /**
  * What becomes of a generated rollout when its step's batch forms: an invalid (unverified) or empty
- * one is dropped-invalid; with the `drop` correction one staler than `maxLag` is dropped-stale; the
- * rest is trained. As a DISPOSITION_CODE (the virtual clock's hot loop) and as a name.
+ * one is dropped-invalid; one of a group dynamic sampling filtered (core/dynamicSampling) is
+ * dropped-filtered; with the `drop` correction one staler than `maxLag` is dropped-stale; the rest is
+ * trained. As a DISPOSITION_CODE (the virtual clock's hot loop) and as a name.
  */
 export function dispositionCodeOf(
   invalid: boolean,
   completionTokens: number,
   lag: number,
   correction: Correction,
-): 2 | 3 | 4 {
+  filtered: boolean,
+): 2 | 3 | 4 | 5 {
   if (invalid || completionTokens === 0) return DISPOSITION_CODE['dropped-invalid'];
+  if (filtered) return DISPOSITION_CODE['dropped-filtered'];
   if (correction.kind === 'drop' && lag > correction.maxLag) return DISPOSITION_CODE['dropped-stale'];
   return DISPOSITION_CODE.trained;
 }
 
-const BY_CODE = { 2: 'trained', 3: 'dropped-stale', 4: 'dropped-invalid' } as const;
+const BY_CODE = { 2: 'trained', 3: 'dropped-stale', 4: 'dropped-invalid', 5: 'dropped-filtered' } as const;
 
 export function dispositionOf(
   invalid: boolean,
   completionTokens: number,
   lag: number,
   correction: Correction,
+  filtered: boolean,
 ): Disposition {
-  return BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction)];
+  return BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction, filtered)];
 }
 
 /** A rollout's staleness when its batch forms: learner version − the oldest version among its tokens. */
@@ -52,6 +62,7 @@ export interface AccountingCounts {
   trained: number;
   droppedStale: number;
   droppedInvalid: number;
+  droppedFiltered: number;
   /** Generated and not (yet) trained or dropped. */
   pending: number;
 }
@@ -76,11 +87,19 @@ export class Accounting {
   }
 
   counts(): AccountingCounts {
-    const c = { generated: this.state.size, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 };
+    const c = {
+      generated: this.state.size,
+      trained: 0,
+      droppedStale: 0,
+      droppedInvalid: 0,
+      droppedFiltered: 0,
+      pending: 0,
+    };
     for (const s of this.state.values()) {
       if (s === 'trained') c.trained++;
       else if (s === 'dropped-stale') c.droppedStale++;
       else if (s === 'dropped-invalid') c.droppedInvalid++;
+      else if (s === 'dropped-filtered') c.droppedFiltered++;
       else c.pending++;
     }
     return c;

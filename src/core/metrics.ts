@@ -6,6 +6,7 @@
  * either clock, in sync and one-step-off modes (test/parity.test.ts).
  */
 import type { AccountingCounts } from './ledger.js';
+import type { FilterFigures } from './dynamicSampling.js';
 
 /** The stage a step was planned in. */
 export interface StepStage {
@@ -29,6 +30,8 @@ export interface BatchFigures {
   zeroAdvantageGroups: number;
   /** The step's generated rollouts against those it trained (length-bias audit). */
   lengths: LengthFigures;
+  /** Dynamic sampling's figures of the step (core/dynamicSampling.ts). */
+  filter: FilterFigures;
 }
 
 /**
@@ -166,9 +169,11 @@ export function stepRow(x: {
     stalenessMax: b.stalenessMax,
     zeroAdvantageGroups: b.zeroAdvantageGroups,
     ...b.lengths,
+    ...b.filter,
     rolloutsTrained: x.counts.trained,
     rolloutsDroppedStale: x.counts.droppedStale,
     rolloutsDroppedInvalid: x.counts.droppedInvalid,
+    rolloutsDroppedFiltered: x.counts.droppedFiltered,
     tokensGenerated: x.tokensGenerated,
     tokensTrained: x.tokensTrained,
     tokensPerSec: x.tokensPerSec,

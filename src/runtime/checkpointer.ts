@@ -15,6 +15,7 @@ import type { PackedWeights } from '../tensor/pack.js';
 import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
 import type { Disposition } from '../core/ledger.js';
+import type { FilterTotals } from '../core/dynamicSampling.js';
 import type { ScoredGroup } from './messages.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
@@ -29,6 +30,8 @@ export interface RunState {
   tokensGenerated: number;
   /** Completion tokens trained so far (absent in checkpoints of earlier versions: 0). */
   tokensTrained?: number;
+  /** Dynamic sampling's counters so far (absent in checkpoints of earlier versions: zeros). */
+  filterTotals?: FilterTotals;
   /**
    * The run's logs at the moment this state was taken: byte lengths of metrics.jsonl,
    * transitions.jsonl and trace.json, and the run clock (ms). A resume truncates each log to its
@@ -42,7 +45,7 @@ export interface RunState {
 
 const RunStateSchema = z.object({
   version: z.number().int().min(0),
-  accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid'])])),
+  accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered'])])),
   queue: z.array(
     z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough(),
   ),
@@ -57,6 +60,13 @@ const RunStateSchema = z.object({
   stalenessMax: z.number().int().min(0),
   tokensGenerated: z.number().int().min(0),
   tokensTrained: z.number().int().min(0).optional(),
+  filterTotals: z
+    .object({
+      groupsFiltered: z.number().int().min(0),
+      backfillGroups: z.number().int().min(0),
+      stepsStarved: z.number().int().min(0),
+    })
+    .optional(),
   logs: z
     .object({
       metrics: z.number().int().min(0),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { MismatchSchema, mismatchActive } from '../policy/mismatch.js';
 import { OverlongSchema } from '../rl/overlong.js';
+import { DynamicSamplingSchema } from '../core/dynamicSampling.js';
 import { KvPolicySchema } from './kvPolicy.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
@@ -109,6 +110,8 @@ export const TrainConfigSchema = z
         overlong: OverlongSchema.optional(),
         /** In-flight weight swaps: keep | recompute | abort the KV cache, mask the stale prefix (runtime/kvPolicy.ts). */
         kv: KvPolicySchema.optional(),
+        /** DAPO's dynamic sampling (core/dynamicSampling.ts): filter zero-advantage groups, backfill; absent = off. */
+        dynamicSampling: DynamicSamplingSchema.optional(),
       })
       .strict()
       .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),

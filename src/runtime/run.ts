@@ -42,6 +42,7 @@ import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './co
 import { FaultPlan, parseFault } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
 import { Accounting } from '../core/ledger.js';
+import { noFilterTotals } from '../core/dynamicSampling.js';
 import { GroupQueue, type FormedBatch } from '../core/batch.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
@@ -49,7 +50,7 @@ import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from './nats/protocol.js';
 import { readRunCheckpoint } from './checkpointer.js';
 import { truncateFile } from '../trace/transitions.js';
-import { CurriculumController } from './curriculum.js';
+import { CurriculumController, type ProblemSpec } from './curriculum.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
 import { writeSummary } from './roles/metrics.js';
@@ -86,6 +87,8 @@ export class TrainingRun {
   /** The newest weights version the samplers may be handed (a publication fault can hold it back). */
   available = 0;
   tokensTrained = 0;
+  /** Dynamic sampling's counters (core/dynamicSampling). */
+  filterTotals = noFilterTotals();
   nextStep = 1;
   readonly planned: Generate[] = [];
   readonly reissue: Generate[] = [];
@@ -155,7 +158,9 @@ export class TrainingRun {
     this.faults = new FaultPlan([...this.cfg.faults, ...(o.extraFaults ?? [])].map(parseFault));
     const perStep = this.cfg.rollout.problemsPerStep;
     this.bounds = queueBounds(this.cfg.limits, perStep);
-    this.queue = new GroupQueue(perStep, this.bounds.plannedGroups);
+    const ds = this.cfg.rollout.dynamicSampling;
+    // backfills are outside the planning bound: each planned step may grow to slotsPerStep groups
+    this.queue = new GroupQueue(perStep, this.bounds.plannedGroups * (1 + (ds?.backfillRounds ?? 0)), ds);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
   }
 
@@ -181,6 +186,8 @@ export class TrainingRun {
   readonly requestsProblem = new Map<string, { numbers: number[]; target: number }>();
   /** Stage and budget each planned step was given (for metrics). */
   readonly stageOfPlannedStep = new Map<number, { stage: number; budgetTokens: number }>();
+  /** Problems of each planned step by slot, backfill slots included (until its batch forms). */
+  readonly problemsOfPlannedStep = new Map<number, ProblemSpec[]>();
   cur!: CurriculumController;
 
   readonly publicationTimers = new Set<NodeJS.Timeout>();
@@ -223,6 +230,7 @@ export class TrainingRun {
       this.stalenessMax = s.stalenessMax;
       this.tokensGenerated = s.tokensGenerated;
       this.tokensTrained = s.tokensTrained ?? 0;
+      this.filterTotals = s.filterTotals ?? noFilterTotals();
       storeWeights(this, s.version, resume.weights);
       optimizer = resume.optimizer;
       this.log(`resuming from checkpoint step-${s.version}`);

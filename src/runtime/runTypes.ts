@@ -5,6 +5,7 @@ import type { SamplerApi } from '../../actors/sampler.worker.js';
 import type { Now } from './clock.js';
 import type { TrainConfig } from './config.js';
 import type { WorkerHandle } from './workers.js';
+import type { FilterTotals } from '../core/dynamicSampling.js';
 
 export interface StepProgress {
   step: number;
@@ -33,6 +34,10 @@ export interface Summary {
   rolloutsTrained: number;
   rolloutsDroppedStale: number;
   rolloutsDroppedInvalid: number;
+  /** Rollouts of groups dynamic sampling filtered (rollout.dynamicSampling). */
+  rolloutsDroppedFiltered: number;
+  /** Groups filtered, groups generated to replace them, steps that trained fewer groups than planned. */
+  dynamicSampling: FilterTotals;
   rolloutsLost: number;
   stalenessMax: number;
   stalenessBound: number;

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { problemsPerRequest, queueCapacityGroups } from '../core/admission.js';
+import { DISPOSITION_CODE } from '../core/ledger.js';
+import { slotsPerStep } from '../core/dynamicSampling.js';
 import { accountingViolation, capacityViolation, stalenessBoundViolation } from '../core/invariants.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { stalenessBound } from '../runtime/config.js';
@@ -35,6 +37,8 @@ export class SimEngine {
   q: EventQueue;
   accounting: Uint8Array;
   readonly perStep: number;
+  /** Problem slots a step may use (core/dynamicSampling: the plan's, then backfill slots). */
+  readonly slotsPerStep: number;
   readonly G: number;
   readonly perRequest: number;
   readonly seed: number;
@@ -60,6 +64,7 @@ export class SimEngine {
     this.seed = c.seed;
     this.eta = stalenessBound(c);
     this.perStep = c.rollout.problemsPerStep;
+    this.slotsPerStep = slotsPerStep(this.perStep, c.rollout.dynamicSampling);
     this.G = c.rollout.groupSize;
     this.perRequest = problemsPerRequest(c.rollout, c.topology.samplers);
     this.cost = new CostModel(
@@ -80,11 +85,11 @@ export class SimEngine {
     } else {
       this.s = initialState(this.o.config);
       this.q = new EventQueue();
-      const n = o.maxSteps * this.perStep * this.G;
+      const n = o.maxSteps * this.slotsPerStep * this.G;
       // One byte per rollout id (every id accounted once); a limit keeps memory and checkpoints bounded.
       if (n > MAX_ROLLOUTS)
         throw new InputError(
-          `steps × rollout.problemsPerStep × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`,
+          `steps × problem slots per step × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`,
         );
       this.accounting = new Uint8Array(n);
     }
@@ -154,7 +159,7 @@ export class SimEngine {
   }
 
   rolloutIndex(step: number, slot: number, j: number): number {
-    return ((step - 1) * this.perStep + slot) * this.G + j;
+    return ((step - 1) * this.slotsPerStep + slot) * this.G + j;
   }
 
   /** O(1) checks after every event. */
@@ -351,15 +356,40 @@ export class SimEngine {
     return { status, state: s };
   }
 
-  /** At the end: every rollout of every step accounted exactly once (a full scan). */
+  /**
+   * At the end, a full scan: every rollout of every planned slot accounted exactly once; a backfill
+   * slot (core/dynamicSampling) generated exactly when the group before it in its chain was filtered.
+   */
   finalCheck(): void {
-    const n = this.o.maxSteps * this.perStep * this.G;
-    for (let i = 0; i < n; i++) {
-      const a = this.accounting[i]!;
-      if (a < 2)
-        this.fail(
-          `rollout #${i} (step ${Math.floor(i / (this.perStep * this.G)) + 1}) ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`,
-        );
+    const acc = this.accounting;
+    const { perStep: P, G } = this;
+    const FILTERED = DISPOSITION_CODE['dropped-filtered'];
+    for (let step = 1; step <= this.o.maxSteps; step++) {
+      for (let slot = 0; slot < this.slotsPerStep; slot++) {
+        const base = this.rolloutIndex(step, slot, 0);
+        const at = `step ${step} slot ${slot}`;
+        let owed = slot < P; // a plan's slot is always generated
+        if (!owed) {
+          const pred = this.rolloutIndex(step, slot - P, 0);
+          let filtered = false,
+            invalid = 0;
+          for (let j = 0; j < G; j++) {
+            if (acc[pred + j] === FILTERED) filtered = true;
+            else if (acc[pred + j] === DISPOSITION_CODE['dropped-invalid']) invalid++;
+          }
+          owed = filtered;
+          // a group of invalid rollouts only may have been filtered or not: both are consistent
+          if (!owed && invalid === G && acc[base] !== 0) owed = true;
+          if (!owed && acc[base] !== 0)
+            this.fail(`rollout ${at}/0 backfilled, but the group before it in its chain was not filtered`);
+        }
+        if (!owed) continue;
+        for (let j = 0; j < G; j++) {
+          const a = acc[base + j]!;
+          if (a < 2)
+            this.fail(`rollout ${at}/${j} ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`);
+        }
+      }
     }
   }
 

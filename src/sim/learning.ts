@@ -8,11 +8,17 @@ import { stageOfStep } from '../runtime/stages.js';
 import { jitterFactor } from './profile.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
-import type { VerifyJob, StepBatch } from './state.js';
+import type { VerifyJob, StepBatch, SimState } from './state.js';
+import { FilterTally, addFilterFigures, backfillSlot, isFiltered, stepComplete } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './faultDriver.js';
 import { pump } from './sampling.js';
 
-const { trained: TRAINED, 'dropped-stale': DROPPED_STALE, 'dropped-invalid': DROPPED_INVALID } = DISPOSITION_CODE;
+const {
+  trained: TRAINED,
+  'dropped-stale': DROPPED_STALE,
+  'dropped-invalid': DROPPED_INVALID,
+  'dropped-filtered': DROPPED_FILTERED,
+} = DISPOSITION_CODE;
 
 export function dispatchVerifiers(sim: SimEngine): void {
   const s = sim.s;
@@ -43,7 +49,25 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   }
   const list = (s.scored[job.step] ??= []);
   list.push({ slot: job.group.slot, group: job.group, scored });
-  if (list.length === sim.perStep) tryTrain(sim);
+  const ds = sim.o.config.rollout.dynamicSampling;
+  const next = isFiltered(ds, scored.rewards) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
+  if (next !== null) {
+    // its replacement goes ahead of planned work (core/dynamicSampling); request numbers past the plan's
+    s.reissue.push({ step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
+    pump(sim);
+  }
+  if (complete(sim, list)) tryTrain(sim);
+}
+
+function complete(sim: SimEngine, list: SimState['scored'][string]): boolean {
+  const ds = sim.o.config.rollout.dynamicSampling;
+  return stepComplete(
+    list,
+    sim.perStep,
+    ds,
+    (e) => e.slot,
+    (e) => e.scored.rewards,
+  );
 }
 
 export function tryTrain(sim: SimEngine): void {
@@ -52,10 +76,12 @@ export function tryTrain(sim: SimEngine): void {
   const k = s.learnerVersion + 1;
   if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
   const list = s.scored[k];
-  if (!list || list.length < sim.perStep) return;
+  if (!list || !complete(sim, list)) return;
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const correction = sim.o.config.learner.correction;
+  const ds = sim.o.config.rollout.dynamicSampling;
+  const tally = new FilterTally(sim.perStep);
   let n = 0,
     correct = 0,
     rewardSum = 0,
@@ -70,10 +96,11 @@ export function tryTrain(sim: SimEngine): void {
   const acc = sim.accounting;
   const GENERATED = DISPOSITION_CODE.generated;
   const digest = new TrainedDigest(k);
-  const audit = new LengthAudit(sim.perStep * sim.G);
+  const audit = new LengthAudit(list.length * sim.G);
   let nTrained = 0,
     nStale = 0,
-    nInvalid = 0;
+    nInvalid = 0,
+    nFiltered = 0;
   for (const { group: g, scored } of list) {
     const r = scored.rewards;
     const inv = scored.invalid;
@@ -87,6 +114,8 @@ export function tryTrain(sim: SimEngine): void {
           `staleness ${lag} outside [0, ${sim.eta}]`,
       );
     const base = sim.rolloutIndex(k, g.slot, 0);
+    const filtered = isFiltered(ds, r);
+    tally.add(g.slot, filtered);
     let valid = 0,
       stale = false;
     for (let j = 0; j < G; j++) {
@@ -101,12 +130,13 @@ export function tryTrain(sim: SimEngine): void {
       lengthSum += len;
       if (acc[base + j] !== GENERATED)
         sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
-      const d = dispositionCodeOf(inv[j]!, len, lag, correction);
+      const d = dispositionCodeOf(inv[j]!, len, lag, correction, filtered);
       acc[base + j] = d;
       trained[j] = d === TRAINED;
       if (d === TRAINED) digest.add(g.slot, j);
       audit.add(len, d === TRAINED);
       if (d === DROPPED_INVALID) nInvalid++;
+      else if (d === DROPPED_FILTERED) nFiltered++;
       else {
         valid++;
         if (d === DROPPED_STALE) {
@@ -127,10 +157,11 @@ export function tryTrain(sim: SimEngine): void {
     }
     groups.push({ group: g, scored, trained });
   }
-  s.counts.pending -= nTrained + nStale + nInvalid;
+  s.counts.pending -= nTrained + nStale + nInvalid + nFiltered;
   s.counts.trained += nTrained;
   s.counts.droppedStale += nStale;
   s.counts.droppedInvalid += nInvalid;
+  s.counts.droppedFiltered += nFiltered;
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
   s.stalenessMax = Math.max(s.stalenessMax, lagMax);
   s.outstandingGroups -= sim.perStep;
@@ -157,6 +188,7 @@ export function tryTrain(sim: SimEngine): void {
       stalenessMax: lagMax,
       zeroAdvantageGroups: zero,
       lengths: audit.figures(),
+      filter: tally.figures(),
     },
   };
   startTraining(sim, 'BATCH');
@@ -187,6 +219,7 @@ export function trained(sim: SimEngine): void {
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
   s.learnerVersion = b.step;
   sim.o.compute.publish(b.step);
+  addFilterFigures(s.filterTotals, b.figures.filter);
   const line = stepRow({
     step: b.step,
     tSeconds: s.t,

@@ -5,6 +5,7 @@
  * keeps only what an in-flight generation may still need. With the cpu or wasm backend every
  * result is a pure function of its inputs, which is what makes a virtual-clock run replayable.
  */
+import { slotsPerStep } from '../core/dynamicSampling.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../policy/checkpoint.js';
@@ -75,8 +76,11 @@ export class PolicyCompute implements Compute {
   private loaded = -1;
   private readonly bytes: number;
   private readonly problems = new Map<number, Problem[]>();
+  /** Problem slots per step, backfill slots included (core/dynamicSampling). */
+  private readonly slots: number;
 
   constructor(readonly c: TrainConfig) {
+    this.slots = slotsPerStep(c.rollout.problemsPerStep, c.rollout.dynamicSampling);
     if (!fs.existsSync(c.model.checkpoint))
       throw new InputError(`model.checkpoint: '${c.model.checkpoint}' does not exist`);
     const init = loadCheckpoint(c.model.checkpoint);
@@ -112,7 +116,7 @@ export class PolicyCompute implements Compute {
     if (!p)
       this.problems.set(
         step,
-        (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.c.rollout.problemsPerStep)),
+        (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.slots)),
       );
     return p;
   }

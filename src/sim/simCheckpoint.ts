@@ -2,6 +2,7 @@
  * The virtual clock's checkpoints: the whole engine state (queue, actors, accounting, counters, log
  * offsets) plus the compute's weights, committed like the real clock's (runtime/checkpointer.ts).
  */
+import { noFilterTotals } from '../core/dynamicSampling.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commitCheckpoint, latestCheckpointDir } from '../runtime/checkpointer.js';
@@ -50,5 +51,8 @@ export function readSimCheckpoint(
   }
   body.state.inflightRecomputes ??= 0;
   body.state.inflightAborts ??= 0;
+  // Written before dynamic sampling: nothing filtered yet.
+  body.state.counts.droppedFiltered ??= 0;
+  body.state.filterTotals ??= noFilterTotals();
   return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
 }

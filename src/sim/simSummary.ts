@@ -35,6 +35,8 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
     rolloutsTrained: s.counts.trained,
     rolloutsDroppedStale: s.counts.droppedStale,
     rolloutsDroppedInvalid: s.counts.droppedInvalid,
+    rolloutsDroppedFiltered: s.counts.droppedFiltered,
+    dynamicSampling: { ...s.filterTotals },
     rolloutsLost: s.done ? s.counts.pending : 0,
     tokensGenerated: s.tokensGenerated,
     tokensTrained: s.tokensTrained,

@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import type { BatchFigures, StepStage } from '../core/metrics.js';
+import type { AccountingCounts } from '../core/ledger.js';
+import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
 import type { TrainConfig } from '../runtime/config.js';
 import type { Profile } from './profile.js';
 import type { SimFault, SimRole } from '../core/faults.js';
@@ -123,7 +125,9 @@ export interface SimState {
   graderWaiting: { job: VerifyJob; scored: Scored }[];
   scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
   learner: LearnerS;
-  counts: { generated: number; trained: number; droppedStale: number; droppedInvalid: number; pending: number };
+  counts: AccountingCounts;
+  /** Dynamic sampling's counters (core/dynamicSampling). */
+  filterTotals: FilterTotals;
   tokensGenerated: number;
   tokensTrained: number;
   stalenessHist: number[];
@@ -254,7 +258,8 @@ export function initialState(c: TrainConfig): SimState {
       publishAttempts: 0,
       replay: false,
     },
-    counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, pending: 0 },
+    counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 0 },
+    filterTotals: noFilterTotals(),
     tokensGenerated: 0,
     tokensTrained: 0,
     stalenessHist: [],

@@ -12,6 +12,7 @@ import { assert } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { accountingViolation, publishViolation } from '../../core/invariants.js';
+import { addFilterFigures } from '../../core/dynamicSampling.js';
 import { WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
@@ -84,6 +85,7 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
   for (const [id, d] of formed.dispositions) run.accounting.dispose(id, d);
   run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
   for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
+  addFilterFigures(run.filterTotals, formed.filter);
   const bad = publishViolation(run.version, out.version) ?? accountingViolation(run.accounting.counts());
   assert(bad === null, bad!);
   run.version = out.version;
@@ -151,6 +153,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       stalenessMax: run.stalenessMax,
       tokensGenerated: run.tokensGenerated,
       tokensTrained: run.tokensTrained,
+      filterTotals: { ...run.filterTotals },
       logs: logOffsets(run),
       evalsPending: run.evalsInFlight.filter((v) => v === run.version),
     };

@@ -7,8 +7,10 @@ import { createActor } from 'xstate';
 import { samplerMachine } from '../../../machines/index.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import { assert } from '../../util/errors.js';
-import { GenerateSchema, RolloutsSchema, type Generate, type Rollouts } from '../messages.js';
+import { GenerateSchema, RolloutsSchema, type Generate, type Rollouts, type ScoredGroup } from '../messages.js';
 import { unplanned } from '../../core/ledger.js';
+import { slotOf } from '../../core/batch.js';
+import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
 import { mayPlanStep, minVersionFor, problemsPerRequest, requestSlices, requestVersion } from '../../core/admission.js';
 import { WorkerHandle, postWeights } from '../workers.js';
 import { problemsOfStep, stageOfStep } from '../stages.js';
@@ -18,9 +20,12 @@ import { fromAsync, asInputErrorIfBackend } from './effects.js';
 import { remoteSampler } from './nats.js';
 import { pumpVerifiers } from './verifiers.js';
 
-/** The stage, problems and budget of learner step k. */
+/**
+ * The stage, problems and budget of learner step k: the problems of every slot the step may use
+ * (with dynamic sampling, the backfill slots after the plan's; core/dynamicSampling).
+ */
 export function planOf(run: TrainingRun, k: number): { stage: number; budgetTokens: number; problems: ProblemSpec[] } {
-  const n = run.cfg.rollout.problemsPerStep;
+  const n = slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling);
   if (!run.cur.dynamic) {
     // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
     const stage = stageOfStep(run.cfg.curriculum.stages, k);
@@ -35,33 +40,74 @@ export function planOf(run: TrainingRun, k: number): { stage: number; budgetToke
   return { stage, budgetTokens: run.cur.budgetOf(stage), problems: run.cur.problemsForStep(k, n) };
 }
 
-/** The sampler requests of learner step k, minus groups already held. */
+/**
+ * The sampler requests of learner step k, minus groups already held: the plan's problems not yet
+ * generated, and (after a resume) the backfills its held filtered groups are owed.
+ */
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   const plan = planOf(run, k);
   for (const p of plan.problems) run.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
   run.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
-  const problems = unplanned(k, plan.problems, run.accounting);
+  run.problemsOfPlannedStep.set(k, plan.problems);
+  const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.accounting);
   const per = problemsPerRequest(run.cfg.rollout, run.cfg.topology.samplers);
-  const out: Generate[] = [];
-  for (const r of requestSlices(problems.length, per)) {
-    out.push({
-      type: 'Generate',
-      requestId: `s${k}r${r.index}`,
-      step: k,
-      problems: problems.slice(r.first, r.end),
-      groupSize: run.cfg.rollout.groupSize,
-      budgetTokens: plan.budgetTokens,
-      temperature: run.cfg.rollout.temperature,
-      minVersion: minVersionFor(k, run.eta),
-      inflight: run.cfg.staleness.policy === 'inflight',
-      seed: run.cfg.seed,
-      fault: null,
-      slowFactor: run.faults.slowFactor('sampler'),
-      mismatch: run.cfg.rollout.mismatch,
-      kv: run.cfg.rollout.kv,
-    });
+  const out = requestSlices(problems.length, per).map((r) =>
+    generateRequest(run, k, `s${k}r${r.index}`, problems.slice(r.first, r.end), plan.budgetTokens),
+  );
+  for (const g of run.queue.all()) {
+    const b = g.step === k ? backfillOf(run, g) : null;
+    if (b) out.push(b);
   }
   return out;
+}
+
+function generateRequest(
+  run: TrainingRun,
+  k: number,
+  requestId: string,
+  problems: ProblemSpec[],
+  budgetTokens: number,
+): Generate {
+  return {
+    type: 'Generate',
+    requestId,
+    step: k,
+    problems,
+    groupSize: run.cfg.rollout.groupSize,
+    budgetTokens,
+    temperature: run.cfg.rollout.temperature,
+    minVersion: minVersionFor(k, run.eta),
+    inflight: run.cfg.staleness.policy === 'inflight',
+    seed: run.cfg.seed,
+    fault: null,
+    slowFactor: run.faults.slowFactor('sampler'),
+    mismatch: run.cfg.rollout.mismatch,
+    kv: run.cfg.rollout.kv,
+  };
+}
+
+/**
+ * The request that replaces a filtered group (core/dynamicSampling): its slot's successor, unless
+ * the group is kept, its rounds are used, or the successor is already generated.
+ */
+function backfillOf(run: TrainingRun, g: ScoredGroup): Generate | null {
+  if (!run.queue.filtered(g)) return null;
+  const P = run.cfg.rollout.problemsPerStep;
+  const slot = backfillSlot(slotOf(g.problemId), P, run.cfg.rollout.dynamicSampling);
+  if (slot === null) return null;
+  const p = run.problemsOfPlannedStep.get(g.step)?.[slot];
+  assert(p, `no problem planned for step ${g.step} slot ${slot}`);
+  if (unplanned(g.step, [p], run.accounting).length === 0) return null;
+  const budget = run.stageOfPlannedStep.get(g.step)!.budgetTokens;
+  return generateRequest(run, g.step, `s${g.step}b${slot}`, [p], budget);
+}
+
+/** A group reached the batcher: a filtered one's replacement goes ahead of planned work. */
+export function backfill(run: TrainingRun, g: ScoredGroup): void {
+  const req = backfillOf(run, g);
+  if (!req) return;
+  run.reissue.push(req);
+  setImmediate(() => pump(run));
 }
 
 /** The last step that may be planned now: with a dynamic curriculum, not past the current stage. */

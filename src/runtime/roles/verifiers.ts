@@ -12,6 +12,7 @@ import { VerdictSchema, type ScoredGroup } from '../messages.js';
 import { formBatch } from '../../core/batch.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
+import { backfill } from './samplers.js';
 
 export function pumpVerifiers(run: TrainingRun): void {
   while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {
@@ -133,6 +134,7 @@ export function makeBatcher(run: TrainingRun) {
       actions: {
         enqueue: (_, p) => {
           run.queue.add(p.group);
+          backfill(run, p.group);
           run.trace.flow(
             `g:${p.group.step}/${p.group.problemId}`,
             'rollouts',
@@ -165,6 +167,7 @@ export function sendBatch(run: TrainingRun): void {
     const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout);
     run.formed.set(k, formed);
     run.formedThrough = k;
+    run.problemsOfPlannedStep.delete(k);
     batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups };
   }
   run.learnerActor.send({ type: 'TRAIN', batch });
