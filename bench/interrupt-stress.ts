@@ -2,7 +2,8 @@
  * Interruption stress (issue #17; docs/TRAIN.md "Crash consistency"): SIGINT and SIGKILL at
  * seeded random moments of a sync run, each followed by --resume, compared with the
  * uninterrupted run. Prints the table of moments and outcomes; exit 1 if any trial differs.
- *   npx tsx bench/interrupt-stress.ts [--trials 20] [--seed 1] [--steps 8] [--dir DIR]
+ *   npx tsx bench/interrupt-stress.ts [--trials 20] [--seed 1] [--steps 8] [--backfill-rounds R] [--dir DIR]
+ * `--backfill-rounds R` turns on dynamic sampling (rollout.dynamicSampling) with R rounds.
  */
 import { runStress, stressTable } from '../src/bench/interruptStress.js';
 
@@ -15,6 +16,9 @@ const r = await runStress({
   seed: Number(arg('--seed', '1')),
   steps: Number(arg('--steps', '8')),
   dir: process.argv.includes('--dir') ? arg('--dir', '') : undefined,
+  dynamicSampling: process.argv.includes('--backfill-rounds')
+    ? { backfillRounds: Number(arg('--backfill-rounds', '0')) }
+    : undefined,
   onTrial: (t) =>
     process.stderr.write(
       `trial ${t.trial}: ${t.signal} at ${t.atMs} ms (${t.phase}) → ${t.ok ? 'identical' : t.problems.join('; ')}\n`,

@@ -204,10 +204,12 @@ describe('dynamic sampling on the virtual clock', () => {
     ['sync', { policy: 'sync' }],
     ['async η = 3', { policy: 'async', eta: 3 }],
   ])('%s: the accounting adds up with backfill, and the rows sum to the summary', async (_, staleness) => {
-    const r = await simRun(
-      simConfig({ ...base, staleness }),
-      { compute: 'none', surrogate, profile: jitteryProfile(), maxSteps: 30 },
-    );
+    const r = await simRun(simConfig({ ...base, staleness }), {
+      compute: 'none',
+      surrogate,
+      profile: jitteryProfile(),
+      maxSteps: 30,
+    });
     expect(r.status).toBe('done'); // the final scan: every planned slot accounted, backfills only after a filter
     const s = r.summary as Record<string, number> & {
       dynamicSampling: { groupsFiltered: number; backfillGroups: number; stepsStarved: number };

@@ -10,7 +10,8 @@ import { runStress, stressTable } from '../src/bench/interruptStress.js';
 
 describe('interruptions', () => {
   it('SIGINT and SIGKILL at seeded moments, then --resume: the same run as never interrupted', async () => {
-    const r = await runStress({ trials: 5, seed: 3, steps: 3 });
+    // with dynamic sampling: an interruption also finds backfills in flight and filtered groups held
+    const r = await runStress({ trials: 5, seed: 3, steps: 3, dynamicSampling: { backfillRounds: 2 } });
     const table = stressTable(r);
     expect(
       r.trials.filter((t) => !t.ok),

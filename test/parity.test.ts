@@ -44,7 +44,13 @@ function clockFree(line: Record<string, unknown>): Record<string, unknown> {
 describe('clock parity: one config on both clocks', () => {
   it.each([
     ['sync, one sampler', { policy: 'sync' }, 1],
-    ['sync, two samplers', { policy: 'sync' }, 2],
+    [
+      // dynamic sampling: which groups are filtered and which problems replace them is forced in sync mode
+      'sync, two samplers, dynamic sampling',
+      { policy: 'sync' },
+      2,
+      { rollout: { ...SMOKE.rollout, dynamicSampling: { backfillRounds: 2 } } },
+    ],
     ['one-step-off, one sampler', { policy: 'one-step-off' }, 1],
     [
       // issue #19's knobs: controlled mismatch, masked IS against π_prox, soft overlong punishment
@@ -91,7 +97,7 @@ describe('clock parity: one config on both clocks', () => {
       // the digests name the rollouts: different steps trained different ones
       expect(new Set(steps(real).map((l) => l.trainedDigest)).size).toBe(4);
       expect(steps(real).map(clockFree)).toEqual(steps(virtual).map(clockFree));
-      if ('rollout' in extra) {
+      if ('mismatch' in ((extra as { rollout?: object }).rollout ?? {})) {
         // the knobs acted: the samplers' μ differs from the learner's policy at the same version
         expect(Math.max(...steps(real).map((l) => (l.mismatchKlBehaviour as number | null) ?? 0))).toBeGreaterThan(0);
         expect(Math.max(...steps(real).map((l) => l.optimizerSteps as number))).toBe(2);
@@ -108,6 +114,14 @@ describe('clock parity: one config on both clocks', () => {
       if (staleness.policy === 'one-step-off') expect(steps(real).map((l) => l.stalenessMax)).toEqual([0, 1, 1, 1]);
       expect(real.summary.weightsSha256).toBe(virtual.summary.weightsSha256);
       expect(real.summary.rolloutsTrained).toBe(virtual.summary.rolloutsTrained);
+      expect(real.summary.dynamicSampling).toEqual(virtual.summary.dynamicSampling);
+      if (name.includes('dynamic sampling')) {
+        // it acted: groups filtered and backfilled, every rollout accounted
+        expect((real.summary.dynamicSampling as { backfillGroups: number }).backfillGroups).toBeGreaterThan(0);
+        expect(real.summary.rolloutsGenerated).toBe(
+          (real.summary.rolloutsTrained as number) + (real.summary.rolloutsDroppedFiltered as number),
+        );
+      }
     },
   );
 });

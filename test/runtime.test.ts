@@ -44,7 +44,14 @@ describe('rollout accounting', () => {
     expect(() => a.dispose('1/p/0', 'dropped-stale')).toThrow(/accounted twice/);
     expect(() => a.dispose('9/p/0', 'trained')).toThrow(/never generated/);
     expect(() => a.generated('1/p/1')).toThrow(/generated twice/);
-    expect(a.counts()).toEqual({ generated: 2, trained: 1, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 1 });
+    expect(a.counts()).toEqual({
+      generated: 2,
+      trained: 1,
+      droppedStale: 0,
+      droppedInvalid: 0,
+      droppedFiltered: 0,
+      pending: 1,
+    });
     // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
     expect(Accounting.fromJSON(a.toJSON(new Set())).counts().pending).toBe(0);
     expect(Accounting.fromJSON(a.toJSON(new Set(['1/p/1']))).counts().pending).toBe(1);

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DynamicSampling } from '../core/dynamicSampling.js';
 import YAML from 'yaml';
 import { readYaml } from '../util/yaml.js';
 import { Rng } from '../util/rng.js';
@@ -26,6 +27,8 @@ export interface StressOptions {
   seed: number;
   /** Learner steps of the run (the smoke config with this many steps, a checkpoint every 2). */
   steps: number;
+  /** `rollout.dynamicSampling` of the run (backfills in flight and held filtered groups at each interruption). */
+  dynamicSampling?: DynamicSampling;
   /** Working directory (kept); a fresh temporary one when absent. */
   dir?: string;
   /** Per-process limit: a process still running after it is a hang (killed, reported). */
@@ -71,6 +74,7 @@ function facts(dir: string): RunFacts {
         'rolloutsTrained',
         'rolloutsDroppedStale',
         'rolloutsDroppedInvalid',
+        'rolloutsDroppedFiltered',
         'rolloutsLost',
         'steps',
       ].map((k) => [k, Number(s[k])]),
@@ -152,6 +156,7 @@ export async function runStress(
   cfg.model.checkpoint = path.join(ROOT, cfg.model.checkpoint);
   cfg.curriculum.stages[0].steps = o.steps;
   cfg.checkpoint = { every: 2, keep: 2 };
+  if (o.dynamicSampling) cfg.rollout.dynamicSampling = o.dynamicSampling;
   const cfgFile = path.join(work, 'stress.yaml');
   fs.writeFileSync(cfgFile, YAML.stringify(cfg));
 

@@ -45,7 +45,9 @@ export interface RunState {
 
 const RunStateSchema = z.object({
   version: z.number().int().min(0),
-  accounting: z.array(z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered'])])),
+  accounting: z.array(
+    z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered'])]),
+  ),
   queue: z.array(
     z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough(),
   ),

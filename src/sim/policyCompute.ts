@@ -113,11 +113,7 @@ export class PolicyCompute implements Compute {
 
   private problemsOf(step: number): Problem[] {
     let p = this.problems.get(step);
-    if (!p)
-      this.problems.set(
-        step,
-        (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.slots)),
-      );
+    if (!p) this.problems.set(step, (p = problemsOfStep(this.c.curriculum.stages, this.c.seed, step, this.slots)));
     return p;
   }
 
