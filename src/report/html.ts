@@ -116,10 +116,13 @@ const CHARTS: { id: string; title: string; series: string[] }[] = [
   },
   {
     id: 'dropped',
-    title: 'Dropped rollouts (cumulative), stale and GRPOMask-masked tokens, IS weight',
+    title: 'Dropped rollouts (cumulative), stale and GRPOMask-masked tokens, IS weight, dynamic sampling per step',
     series: [
       'rolloutsDroppedStale',
       'rolloutsDroppedInvalid',
+      'rolloutsDroppedFiltered',
+      'groupsFiltered',
+      'backfillGroups',
       'tokensDroppedStale',
       'tokensMaskedNegative',
       'isWeightMean',
