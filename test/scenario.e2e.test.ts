@@ -29,7 +29,14 @@ interface Results {
 
 describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
   // mismatch's quick form runs in the --jobs test below
-  const scenarios = ['staleness-sweep', 'staleness-lr3e-4', 'long-tail', 'fault-storm', 'cluster-1.7b'];
+  const scenarios = [
+    'staleness-sweep',
+    'staleness-lr3e-4',
+    'dynamic-sampling',
+    'long-tail',
+    'fault-storm',
+    'cluster-1.7b',
+  ];
   for (const name of scenarios) {
     it(name, () => {
       const out = path.join(tmp, name);
@@ -44,7 +51,8 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
         expect(c.summary.rolloutsGenerated).toBe(
           (c.summary.rolloutsTrained as number) +
             (c.summary.rolloutsDroppedStale as number) +
-            (c.summary.rolloutsDroppedInvalid as number),
+            (c.summary.rolloutsDroppedInvalid as number) +
+            (c.summary.rolloutsDroppedFiltered as number),
         );
         if (typeof c.summary.stalenessBound === 'number')
           expect(c.summary.staleness.max).toBeLessThanOrEqual(c.summary.stalenessBound);
