@@ -257,7 +257,7 @@ export function registerTrain(program: Command): void {
         process.stdout.write(
           `${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
             (`${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid}` +
-              ` invalid, ${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax}` +
+              ` invalid, ${filteredNote(summary)}${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax}` +
               ` (bound ${summary.stalenessBound}); `) +
             `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
         );
@@ -353,7 +353,7 @@ async function trainVirtual(
     const st = s.staleness as Record<string, number>;
     process.stdout.write(
       `${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
-        (`${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${s.rolloutsLost}` +
+        (`${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${filteredNote(s)}${s.rolloutsLost}` +
           ` lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}` +
           `); ${s.restarts} restarts\n`),
     );
@@ -395,4 +395,11 @@ export function evalTable(dir: string): string {
       .join('\n') +
     '\n'
   );
+}
+
+/** The end line's dynamic-sampling part: filtered rollouts, backfilled groups, starved steps (empty when none). */
+function filteredNote(s: { rolloutsDroppedFiltered?: unknown; dynamicSampling?: unknown }): string {
+  const d = s.dynamicSampling as { backfillGroups: number; stepsStarved: number } | undefined;
+  if (!d || !s.rolloutsDroppedFiltered) return '';
+  return `${s.rolloutsDroppedFiltered} filtered (${d.backfillGroups} groups backfilled, ${d.stepsStarved} steps starved), `;
 }
