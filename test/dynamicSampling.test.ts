@@ -10,9 +10,11 @@ import {
   FilterTally,
   backfillSlot,
   endsChain,
+  isFiltered,
   slotsPerStep,
   stepComplete,
   zeroAdvantage,
+  type DynamicSampling,
 } from '../src/core/dynamicSampling.js';
 import { GroupQueue, formBatch } from '../src/core/batch.js';
 import { TrainedDigest } from '../src/core/metrics.js';
@@ -23,10 +25,13 @@ import { SurrogateSchema } from '../src/sim/compute.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
 import { jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 
-const DS = { backfillRounds: 2 };
+const DS: DynamicSampling = { backfillRounds: 2, metric: 'reward' };
 
-/** A scored group of `rewards` at `slot` of `step` (one token per rollout, version 0). */
-function group(step: number, slot: number, rewards: number[]): ScoredGroup {
+/**
+ * A scored group of `rewards` at `slot` of `step` (one token per rollout, version 0); its verdicts
+ * are `correct`, or reward > 0.
+ */
+function group(step: number, slot: number, rewards: number[], correct = rewards.map((r) => r > 0)): ScoredGroup {
   const problemId = `${slot}:p${slot}`;
   const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
   return {
@@ -43,7 +48,7 @@ function group(step: number, slot: number, rewards: number[]): ScoredGroup {
       versions: [0, 0],
       stop: 'eos' as const,
     })),
-    verdicts: rewards.map((r) => ({ correct: r > 0, reason: 'ok', attempts: 1, selfChecks: 0 })),
+    verdicts: correct.map((c) => ({ correct: c, reason: 'ok', attempts: 1, selfChecks: 0 })),
     rewards,
     advantages: rewards.map((r) => r - mean),
     invalid: rewards.map(() => false),
@@ -59,7 +64,7 @@ describe('dynamic sampling: the rule', () => {
     // P = 4: slot 1 → 5 → 9 → none (two rounds)
     expect([1, 5, 9].map((s) => backfillSlot(s, 4, DS))).toEqual([5, 9, null]);
     expect(backfillSlot(1, 4, undefined)).toBeNull();
-    expect(backfillSlot(1, 4, { backfillRounds: 0 })).toBeNull(); // filter only
+    expect(backfillSlot(1, 4, { ...DS, backfillRounds: 0 })).toBeNull(); // filter only
     expect(endsChain(1, false, 4, DS)).toBe(true); // kept
     expect(endsChain(1, true, 4, DS)).toBe(false); // replaced by slot 5
     expect(endsChain(9, true, 4, DS)).toBe(true); // rounds used: the slot trains nothing
@@ -68,14 +73,8 @@ describe('dynamic sampling: the rule', () => {
   it('a step completes when every chain has ended, in any arrival order', () => {
     const P = 2;
     type G = { slot: number; rewards: number[] };
-    const done = (gs: G[]) =>
-      stepComplete(
-        gs,
-        P,
-        DS,
-        (g) => g.slot,
-        (g) => g.rewards,
-      );
+    const outcome = (g: G) => ({ rewards: g.rewards, correct: (i: number) => g.rewards[i]! > 0 });
+    const done = (gs: G[]) => stepComplete(gs, P, DS, (g) => g.slot, outcome);
     const kept = [0, 1];
     const filtered = [1, 1];
     // slot 0 kept at once; slot 1 filtered twice, then kept at slot 5 (1 → 3 → 5)
@@ -99,7 +98,7 @@ describe('dynamic sampling: the rule', () => {
         P,
         undefined,
         (g) => g.slot,
-        (g) => g.rewards,
+        outcome,
       ),
     ).toBe(true);
     const t = new FilterTally(P);
@@ -150,6 +149,40 @@ describe('dynamic sampling: the rule', () => {
     const off = formBatch([group(3, 0, [0, 1]), group(3, 1, [1, 1])], 2, 2, { kind: 'none' }, { problemsPerStep: P });
     expect(off.dispositions.filter(([, x]) => x === 'trained')).toHaveLength(4);
     expect(off.filter).toEqual({ groupsFiltered: 0, backfillGroups: 0, backfillRounds: 0, starved: false });
+  });
+
+  it('metric accuracy filters on verdicts (DAPO), reward on rewards: they differ only when rewards are shaped', () => {
+    const ACC: DynamicSampling = { ...DS, metric: 'accuracy' };
+    // soft overlong punishment: both answers right, one long (−0.25): a length signal, one verdict
+    const shaped = { rewards: [1, 0.75], correct: () => true };
+    expect(isFiltered(DS, shaped)).toBe(false);
+    expect(isFiltered(ACC, shaped)).toBe(true);
+    const mixed = { rewards: [1, -0.25], correct: (i: number) => i === 0 };
+    expect([isFiltered(DS, mixed), isFiltered(ACC, mixed)]).toEqual([false, false]);
+    const flat = { rewards: [0, 0], correct: () => false };
+    expect([isFiltered(DS, flat), isFiltered(ACC, flat), isFiltered(undefined, flat)]).toEqual([true, true, false]);
+    // through the batcher: slot 1's shaped group is filtered and owed its backfill at slot 3
+    const P = 2;
+    const q = new GroupQueue(P, 16, ACC);
+    q.add(group(2, 0, [0, 1]));
+    q.add(group(2, 1, [1, 0.75], [true, true]));
+    expect(q.complete(2)).toBe(false);
+    q.add(group(2, 3, [0.75, 0], [true, false]));
+    expect(q.complete(2)).toBe(true);
+    const b = formBatch(q.take(2), 2, 2, { kind: 'none' }, { problemsPerStep: P, dynamicSampling: ACC });
+    expect(b.dispositions.map(([, x]) => x)).toEqual([
+      'trained',
+      'trained',
+      'dropped-filtered',
+      'dropped-filtered',
+      'trained',
+      'trained',
+    ]);
+    // the same groups under metric reward: slot 1 carries advantage and trains, the step completes without slot 3
+    const r = new GroupQueue(P, 16, DS);
+    r.add(group(2, 0, [0, 1]));
+    r.add(group(2, 1, [1, 0.75], [true, true]));
+    expect(r.complete(2)).toBe(true);
   });
 
   it('a resume requests the backfill a held filtered group is owed, once', () => {

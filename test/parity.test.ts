@@ -45,11 +45,18 @@ describe('clock parity: one config on both clocks', () => {
   it.each([
     ['sync, one sampler', { policy: 'sync' }, 1],
     [
-      // dynamic sampling: which groups are filtered and which problems replace them is forced in sync mode
-      'sync, two samplers, dynamic sampling',
+      // dynamic sampling: which groups are filtered and which problems replace them is forced in sync mode;
+      // DAPO's filter on verdicts, with rewards shaped by length (each clock reads its own verdicts)
+      'sync, two samplers, dynamic sampling on accuracy, soft overlong',
       { policy: 'sync' },
       2,
-      { rollout: { ...SMOKE.rollout, dynamicSampling: { backfillRounds: 2 } } },
+      {
+        rollout: {
+          ...SMOKE.rollout,
+          dynamicSampling: { backfillRounds: 2, metric: 'accuracy' },
+          overlong: { kind: 'soft', buffer: 16 },
+        },
+      },
     ],
     ['one-step-off, one sampler', { policy: 'one-step-off' }, 1],
     [

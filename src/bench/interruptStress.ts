@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DynamicSampling } from '../core/dynamicSampling.js';
+import type { DynamicSamplingInput } from '../core/dynamicSampling.js';
 import YAML from 'yaml';
 import { readYaml } from '../util/yaml.js';
 import { Rng } from '../util/rng.js';
@@ -28,7 +28,7 @@ export interface StressOptions {
   /** Learner steps of the run (the smoke config with this many steps, a checkpoint every 2). */
   steps: number;
   /** `rollout.dynamicSampling` of the run (backfills in flight and held filtered groups at each interruption). */
-  dynamicSampling?: DynamicSampling;
+  dynamicSampling?: DynamicSamplingInput;
   /** Working directory (kept); a fresh temporary one when absent. */
   dir?: string;
   /** Per-process limit: a process still running after it is a hang (killed, reported). */

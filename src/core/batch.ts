@@ -11,7 +11,14 @@ import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import type { KvPolicy } from '../runtime/kvPolicy.js';
 import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
 import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
-import { FilterTally, isFiltered, stepComplete, type DynamicSampling, type FilterFigures } from './dynamicSampling.js';
+import {
+  FilterTally,
+  isFiltered,
+  stepComplete,
+  type DynamicSampling,
+  type FilterFigures,
+  type GroupOutcome,
+} from './dynamicSampling.js';
 
 /**
  * A step's problem ids are `${slot}:${problem}` (runtime/stages.ts, runtime/curriculum.ts): the slot
@@ -21,6 +28,11 @@ export function slotOf(problemId: string): number {
   const slot = Number.parseInt(problemId, 10);
   assert(Number.isInteger(slot) && slot >= 0, `problem id '${problemId}' does not start with its slot`);
   return slot;
+}
+
+/** A scored group's rewards and verdicts, as dynamic sampling's filter reads them. */
+function outcomeOf(g: ScoredGroup): GroupOutcome {
+  return { rewards: g.rewards, correct: (i) => g.verdicts[i]?.correct === true };
 }
 
 /**
@@ -53,13 +65,13 @@ export class GroupQueue {
       this.groupsPerStep,
       this.dynamicSampling,
       (g) => slotOf(g.problemId),
-      (g) => g.rewards,
+      outcomeOf,
     );
   }
 
   /** Whether dynamic sampling filters the group (its rollouts will be dropped-filtered). */
   filtered(g: ScoredGroup): boolean {
-    return isFiltered(this.dynamicSampling, g.rewards);
+    return isFiltered(this.dynamicSampling, outcomeOf(g));
   }
 
   has(step: number, problemId: string): boolean {
@@ -131,7 +143,7 @@ export function formBatch(
   for (const g of groups) {
     const slot = slotOf(g.problemId);
     if (g.advantages.every((a) => a === 0)) zero++;
-    const filtered = isFiltered(rollout.dynamicSampling, g.rewards);
+    const filtered = isFiltered(rollout.dynamicSampling, outcomeOf(g));
     tally.add(slot, filtered);
     g.rollouts.forEach((r, i) => {
       n++;

@@ -2,7 +2,10 @@
  * Dynamic sampling (DAPO; issue #19 item 4), `rollout.dynamicSampling`, once for both clocks: a
  * group whose rewards are all equal (zero advantage: no gradient) is filtered — its rollouts are
  * `dropped-filtered` — and a new problem takes its place, at most `backfillRounds` times per
- * problem slot of the step.
+ * problem slot of the step. With `metric: accuracy` the filter compares the verdicts instead, as
+ * DAPO does (verl's `filter_groups.metric: acc`): the two differ only when rewards are shaped
+ * (`rollout.overlong: soft`), where a group whose answers all pass or all fail may still carry a
+ * length signal that `reward` keeps and `accuracy` drops.
  *
  * The slots of a step: its plan has P problems at slots 0 … P − 1 (round 0); the problem that
  * replaces a filtered group at slot q is the step's problem at slot q + P (round ⌊q / P⌋ + 1).
@@ -22,9 +25,13 @@ export const DynamicSamplingSchema = z
   .object({
     /** How many times a slot's filtered group may be replaced by a new problem (0 = filter only). */
     backfillRounds: z.number().int().min(0).max(16).default(3),
+    /** What a group must have all equal to be filtered: its rewards, or its verdicts (DAPO). */
+    metric: z.enum(['reward', 'accuracy']).default('reward'),
   })
   .strict();
 export type DynamicSampling = z.infer<typeof DynamicSamplingSchema>;
+/** As a config file writes it (defaults not yet applied). */
+export type DynamicSamplingInput = z.input<typeof DynamicSamplingSchema>;
 
 /** Problem slots a step may use: P, or P × (1 + backfillRounds) with dynamic sampling. */
 export function slotsPerStep(problemsPerStep: number, ds: DynamicSampling | undefined): number {
@@ -37,9 +44,23 @@ export function zeroAdvantage(rewards: ArrayLike<number>): boolean {
   return true;
 }
 
-/** Whether a scored group is filtered: dynamic sampling is on and it carries no advantage. */
-export function isFiltered(ds: DynamicSampling | undefined, rewards: ArrayLike<number>): boolean {
-  return ds !== undefined && zeroAdvantage(rewards);
+/** What the filter reads of a scored group: its rewards and its rollouts' verdicts. */
+export interface GroupOutcome {
+  rewards: ArrayLike<number>;
+  correct: (i: number) => boolean;
+}
+
+/** Every rollout of the group passed, or every one failed. */
+export function sameVerdict(g: GroupOutcome): boolean {
+  const first = g.correct(0);
+  for (let i = 1; i < g.rewards.length; i++) if (g.correct(i) !== first) return false;
+  return true;
+}
+
+/** Whether a scored group is filtered: dynamic sampling is on and its metric is the same for all. */
+export function isFiltered(ds: DynamicSampling | undefined, g: GroupOutcome): boolean {
+  if (ds === undefined) return false;
+  return ds.metric === 'accuracy' ? sameVerdict(g) : zeroAdvantage(g.rewards);
 }
 
 /** The backfill round a slot belongs to (0 = the step's plan). */
@@ -72,17 +93,17 @@ export function stepComplete<T>(
   problemsPerStep: number,
   ds: DynamicSampling | undefined,
   slotOf: (g: T) => number,
-  rewardsOf: (g: T) => ArrayLike<number>,
+  outcomeOf: (g: T) => GroupOutcome,
 ): boolean {
   if (!ds) return groups.length === problemsPerStep; // the same count, without a pass (large topologies)
   let ended = 0;
-  for (const g of groups) if (endsChain(slotOf(g), zeroAdvantage(rewardsOf(g)), problemsPerStep, ds)) ended++;
+  for (const g of groups) if (endsChain(slotOf(g), isFiltered(ds, outcomeOf(g)), problemsPerStep, ds)) ended++;
   return ended === problemsPerStep;
 }
 
 /** A step's dynamic-sampling figures (metrics.jsonl, per step). */
 export interface FilterFigures {
-  /** Groups of the step filtered (zero advantage, dynamic sampling on). */
+  /** Groups of the step filtered (zero advantage, or one verdict with metric accuracy). */
   groupsFiltered: number;
   /** Groups of the step generated to replace filtered ones. */
   backfillGroups: number;

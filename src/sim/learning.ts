@@ -9,7 +9,14 @@ import { jitterFactor } from './profile.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
-import { FilterTally, addFilterFigures, backfillSlot, isFiltered, stepComplete } from '../core/dynamicSampling.js';
+import {
+  FilterTally,
+  addFilterFigures,
+  backfillSlot,
+  isFiltered,
+  stepComplete,
+  type GroupOutcome,
+} from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './faultDriver.js';
 import { pump } from './sampling.js';
 
@@ -50,7 +57,7 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   const list = (s.scored[job.step] ??= []);
   list.push({ slot: job.group.slot, group: job.group, scored });
   const ds = sim.o.config.rollout.dynamicSampling;
-  const next = isFiltered(ds, scored.rewards) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
+  const next = isFiltered(ds, outcomeOf(scored)) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
   if (next !== null) {
     // its replacement goes ahead of planned work (core/dynamicSampling); request numbers past the plan's
     s.reissue.push({ step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
@@ -66,8 +73,14 @@ function complete(sim: SimEngine, list: SimState['scored'][string]): boolean {
     sim.perStep,
     ds,
     (e) => e.slot,
-    (e) => e.scored.rewards,
+    (e) => outcomeOf(e.scored),
   );
+}
+
+/** A scored group's rewards and verdicts (a verdict absent from the compute: reward > 0). */
+function outcomeOf(scored: Scored): GroupOutcome {
+  const c = scored.correct;
+  return { rewards: scored.rewards, correct: c ? (i) => c[i]! : (i) => scored.rewards[i]! > 0 };
 }
 
 export function tryTrain(sim: SimEngine): void {
@@ -114,7 +127,8 @@ export function tryTrain(sim: SimEngine): void {
           `staleness ${lag} outside [0, ${sim.eta}]`,
       );
     const base = sim.rolloutIndex(k, g.slot, 0);
-    const filtered = isFiltered(ds, r);
+    const outcome = outcomeOf(scored);
+    const filtered = isFiltered(ds, outcome);
     tally.add(g.slot, filtered);
     let valid = 0,
       stale = false;
@@ -123,7 +137,7 @@ export function tryTrain(sim: SimEngine): void {
       const rj = r[j]!;
       if (rj !== r[0]) same = false;
       rewardSum += rj;
-      if (scored.correct ? scored.correct[j] : rj > 0) {
+      if (outcome.correct(j)) {
         correct++;
         lengthCorrectSum += len;
       }
