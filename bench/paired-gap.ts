@@ -29,5 +29,7 @@ for (const k of keys) {
     .map((c) => [c, ref.find((r) => r.seed === c.seed)] as const)
     .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
     .map(([c, r]) => c.pass1.map((x, j) => x - r!.pass1[j]!));
-  console.log(`| ${k || '(seeds only)'} | ${formatCi(bootstrapMeanCi(strata, { seed: `gap/${k}/${refKey}` }))} | ${strata.length} |`);
+  console.log(
+    `| ${k || '(seeds only)'} | ${formatCi(bootstrapMeanCi(strata, { seed: `gap/${k}/${refKey}` }))} | ${strata.length} |`,
+  );
 }
