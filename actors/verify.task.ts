@@ -3,6 +3,7 @@
  * come from the model's own verdict tokens). Stateless.
  */
 import { verify } from '../src/tasks/countdown/verifier.js';
+import type { MessagePort } from 'node:worker_threads';
 import type { VerdictMsg } from '../src/runtime/messages.js';
 
 export interface VerifyTask {
@@ -11,9 +12,13 @@ export interface VerifyTask {
   completions: number[][];
   fault: 'crash' | 'hang' | null;
   slowFactor: number;
+  /** Told when the task starts in a thread: the verifier's timeout counts from then (runtime/roles/verifiers). */
+  started?: MessagePort;
 }
 
 export default async function verifyGroup(t: VerifyTask): Promise<VerdictMsg[]> {
+  t.started?.postMessage('started');
+  t.started?.close();
   if (t.fault === 'crash') process.exit(70);
   if (t.fault === 'hang') await new Promise(() => {});
   const t0 = performance.now();

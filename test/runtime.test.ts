@@ -6,6 +6,8 @@ import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/runtime/stages.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
+import { verifyInPool } from '../src/runtime/roles/verifiers.js';
+import type { MessagePort } from 'node:worker_threads';
 
 function group(
   step: number,
@@ -223,5 +225,41 @@ describe('train config', () => {
   ])('names the field of a bad config: %#', (raw, message) => {
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(message);
     expect(() => parseTrainConfig(raw, 'cfg.yaml')).toThrow(/^cfg\.yaml: /);
+  });
+});
+
+describe("the verifier's timeout counts the verification, not the thread's start", () => {
+  const limits = { verifierTimeoutMs: 100 };
+  const task = { numbers: [1, 2], target: 3, completions: [[1], [2]], fault: null, slowFactor: 1 };
+  const verdicts = [0, 1].map(() => ({ correct: false, reason: 'no-answer', attempts: 1, selfChecks: 0 }));
+  /** A pool whose thread starts after `startMs`, then works `workMs` (null: hangs); aborts reject. */
+  const pool = (startMs: number, workMs: number | null) => ({
+    run: (t: { started: MessagePort }, o: { signal: AbortSignal }) =>
+      new Promise((resolve, reject) => {
+        const started = setTimeout(() => {
+          t.started.postMessage('started');
+          if (workMs !== null) setTimeout(() => resolve(verdicts), workMs);
+        }, startMs);
+        o.signal.addEventListener('abort', () => {
+          clearTimeout(started);
+          reject(new Error('The task has been aborted'));
+        });
+      }),
+  });
+  const run = (p: ReturnType<typeof pool>) =>
+    ({ cfg: { limits }, pool: p }) as unknown as Parameters<typeof verifyInPool>[0];
+
+  it('a thread that starts after 4× the timeout, then verifies at once, is not a timeout', async () => {
+    await expect(verifyInPool(run(pool(400, 0)), 'j', task, 2)).resolves.toEqual(verdicts);
+  });
+  it('a verification that hangs once started fails at the timeout, naming it', async () => {
+    await expect(verifyInPool(run(pool(0, null)), 'j', task, 2)).rejects.toThrow(
+      'verification of j took longer than 100 ms',
+    );
+  });
+  it('a thread that never starts fails at the start bound, naming it', async () => {
+    await expect(verifyInPool(run(pool(60_000, 0)), 'j', task, 2, 300)).rejects.toThrow(
+      'verification of j did not start: no verifier thread within 300 ms',
+    );
   });
 });

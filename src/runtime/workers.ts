@@ -43,6 +43,13 @@ export const ACTORS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.ur
  */
 export const WORKER_BOOT = 'boot.mjs';
 
+/**
+ * How long a worker thread may take to start (tsx, tfjs and its backend, the weights) before its
+ * first call fails: a role's own timeout (limits.*TimeoutMs) counts its work, never a thread's start,
+ * which on a loaded machine can take seconds.
+ */
+export const THREAD_START_MS = 120_000;
+
 export class WorkerGone extends Error {
   override readonly name = 'WorkerGone';
 }

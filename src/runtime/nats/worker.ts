@@ -31,7 +31,7 @@ import {
   type WorkKind,
 } from './protocol.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
-import { WorkerHandle, postWeights } from '../workers.js';
+import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import { gradeGroup } from '../grade.js';
@@ -140,7 +140,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
                 [data.buffer, port2 as unknown as Transferable],
               ),
             ),
-          120_000,
+          THREAD_START_MS,
         );
         thread = { handle, port: port1 };
         version = v;

@@ -13,7 +13,7 @@ import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { accountingViolation, publishViolation } from '../../core/invariants.js';
 import { addFilterFigures } from '../../core/dynamicSampling.js';
-import { WorkerHandle, postWeights } from '../workers.js';
+import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync, asInputErrorIfBackend } from './effects.js';
@@ -51,7 +51,7 @@ export async function startLearner(
           temperature: run.cfg.rollout.temperature,
           update: updateOf(run.cfg),
         }),
-      120_000,
+      THREAD_START_MS,
     )
     .catch(asInputErrorIfBackend);
   run.learner = handle;

@@ -12,7 +12,7 @@ import { unplanned } from '../../core/ledger.js';
 import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
 import { mayPlanStep, minVersionFor, problemsPerRequest, requestSlices, requestVersion } from '../../core/admission.js';
-import { WorkerHandle, postWeights } from '../workers.js';
+import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { problemsOfStep, stageOfStep } from '../stages.js';
 import type { ProblemSpec } from '../curriculum.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
@@ -214,7 +214,7 @@ export async function spawnSamplerThread(
             [data.buffer, port2 as unknown as Transferable],
           ),
         ),
-      120_000,
+      THREAD_START_MS,
     )
     .catch(asInputErrorIfBackend);
   return { handle, port: port1, version };

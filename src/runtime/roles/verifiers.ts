@@ -2,13 +2,15 @@
  * Verification, grading and batching on the real clock: the verifier, grader and batcher machines'
  * effects (a piscina pool or NATS for the work) and the forming of each step's TrainBatch (core/batch).
  */
+import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
 import { verifierMachine, graderMachine, batcherMachine } from '../../../machines/index.js';
 import type { VerifyJob } from '../../../machines/verifier.js';
 import type { VerifyTask } from '../../../actors/verify.task.js';
 import { gradeGroup } from '../grade.js';
 import { assert } from '../../util/errors.js';
-import { VerdictSchema, type ScoredGroup } from '../messages.js';
+import { VerdictSchema, type ScoredGroup, type VerdictMsg } from '../messages.js';
+import { THREAD_START_MS } from '../workers.js';
 import { formBatch } from '../../core/batch.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
@@ -30,6 +32,46 @@ export function problemOf(run: TrainingRun, job: VerifyJob): { numbers: number[]
   return p;
 }
 
+/**
+ * One verification in the piscina pool. limits.verifierTimeoutMs counts from the task's start in a
+ * thread, which the task reports on a port: a thread the pool is still starting (after a crash or
+ * an aborted hang it replaces it, and tsx's start takes seconds on a loaded machine) is bounded by
+ * THREAD_START_MS instead, so a slow start is not taken for a hung verification.
+ */
+export async function verifyInPool(
+  run: Pick<TrainingRun, 'cfg' | 'pool'>,
+  jobId: string,
+  task: VerifyTask,
+  n: number,
+  startMs = THREAD_START_MS,
+): Promise<VerdictMsg[]> {
+  const limit = run.cfg.limits.verifierTimeoutMs;
+  const ac = new AbortController();
+  const { port1, port2 } = new MessageChannel();
+  const thread = { started: false };
+  let timer = setTimeout(() => ac.abort(), startMs);
+  port1.once('message', () => {
+    clearTimeout(timer);
+    thread.started = true;
+    timer = setTimeout(() => ac.abort(), limit);
+  });
+  try {
+    const out = await run.pool!.run({ ...task, started: port2 }, { signal: ac.signal, transferList: [port2] });
+    return VerdictSchema.array().length(n).parse(out);
+  } catch (e) {
+    if (ac.signal.aborted)
+      throw new Error(
+        thread.started
+          ? `verification of ${jobId} took longer than ${limit} ms`
+          : `verification of ${jobId} did not start: no verifier thread within ${startMs} ms`,
+      );
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    port1.close();
+  }
+}
+
 export function makeVerifierActor(run: TrainingRun, id: string) {
   const machine = verifierMachine.provide({
     actors: {
@@ -46,20 +88,7 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
           const out = await run.nats.call('verify', input.job.jobId, task, run.cfg.limits.verifierTimeoutMs);
           return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
         }
-        const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(), run.cfg.limits.verifierTimeoutMs);
-        try {
-          const out = await run.pool!.run(task, { signal: ac.signal });
-          return VerdictSchema.array().length(input.job.rollouts.length).parse(out);
-        } catch (e) {
-          if (ac.signal.aborted)
-            throw new Error(
-              `verification of ${input.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms`,
-            );
-          throw e;
-        } finally {
-          clearTimeout(timer);
-        }
+        return verifyInPool(run, input.job.jobId, task, input.job.rollouts.length);
       }),
       deliver: fromAsync(async ({ input }) => {
         const overlong = run.cfg.rollout.overlong;
