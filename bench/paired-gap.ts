@@ -12,7 +12,8 @@ if (!fa || !fb) {
   console.error('usage: npx tsx bench/paired-gap.ts A/analysis-cells.json B/analysis-cells.json [B-combination]');
   process.exit(2);
 }
-const refName = refKey === '' ? '(seeds only)' : refKey;
+/** A combination's name in the table ('' is a grid that sweeps seeds only). */
+const label = (k: string) => (k === '' ? '(seeds only)' : k);
 const read = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8')) as CellFigures[];
 const key = (c: CellFigures) =>
   Object.entries(c.params)
@@ -22,7 +23,7 @@ const a = read(fa);
 const ref = read(fb).filter((c) => key(c) === refKey);
 if (ref.length === 0) throw new Error(`no cell of ${fb} is '${refKey}'`);
 const keys = [...new Set(a.map(key))];
-console.log(`| ${fa} | Δ pass@1 vs ${refName} of ${fb} [95% CI, paired] | seeds |\n|---|---|---|`);
+console.log(`| ${fa} | Δ pass@1 vs ${label(refKey)} of ${fb} [95% CI, paired] | seeds |\n|---|---|---|`);
 for (const k of keys) {
   const strata = a
     .filter((c) => key(c) === k)
@@ -30,6 +31,6 @@ for (const k of keys) {
     .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
     .map(([c, r]) => c.pass1.map((x, j) => x - r!.pass1[j]!));
   console.log(
-    `| ${k || '(seeds only)'} | ${formatCi(bootstrapMeanCi(strata, { seed: `gap/${k}/${refKey}` }))} | ${strata.length} |`,
+    `| ${label(k)} | ${formatCi(bootstrapMeanCi(strata, { seed: `gap/${k}/${refKey}` }))} | ${strata.length} |`,
   );
 }

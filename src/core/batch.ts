@@ -143,12 +143,13 @@ export function formBatch(
   for (const g of groups) {
     const slot = slotOf(g.problemId);
     if (g.advantages.every((a) => a === 0)) zero++;
-    const filtered = isFiltered(rollout.dynamicSampling, outcomeOf(g));
+    const outcome = outcomeOf(g);
+    const filtered = isFiltered(rollout.dynamicSampling, outcome);
     tally.add(slot, filtered);
     g.rollouts.forEach((r, i) => {
       n++;
       rewardSum += g.rewards[i]!;
-      if (g.verdicts[i]?.correct) {
+      if (outcome.correct(i)) {
         correct++;
         lenC += r.completion.length;
       } else lenI += r.completion.length;

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { problemsPerRequest, queueCapacityGroups } from '../core/admission.js';
-import { DISPOSITION_CODE } from '../core/ledger.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
 import { accountingViolation, capacityViolation, stalenessBoundViolation } from '../core/invariants.js';
 import { stageOfStep } from '../runtime/stages.js';
@@ -28,6 +27,7 @@ import {
   initialState,
 } from './state.js';
 import { readSimCheckpoint, writeSimCheckpoint } from './simCheckpoint.js';
+import { finalScan } from './finalScan.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
 export class SimEngine {
@@ -175,12 +175,6 @@ export class SimEngine {
     const over = capacityViolation(s.outstandingGroups, this.capacity);
     if (over) this.fail(over);
   }
-
-  // ── planning and sampling ─────────────────────────────────────────────────────────────
-
-  // ── verification, grading, batching ───────────────────────────────────────────────────
-
-  // ── faults ────────────────────────────────────────────────────────────────────────────
 
   // ── the loop ──────────────────────────────────────────────────────────────────────────
 
@@ -350,47 +344,10 @@ export class SimEngine {
         await new Promise((res) => setImmediate(res));
       }
     }
-    if (status === 'done') this.finalCheck();
+    if (status === 'done') finalScan(this);
     this.metrics?.flush();
     this.transitions?.flush();
     return { status, state: s };
-  }
-
-  /**
-   * At the end, a full scan: every rollout of every planned slot accounted exactly once; a backfill
-   * slot (core/dynamicSampling) generated exactly when the group before it in its chain was filtered.
-   */
-  finalCheck(): void {
-    const acc = this.accounting;
-    const { perStep: P, G } = this;
-    const FILTERED = DISPOSITION_CODE['dropped-filtered'];
-    for (let step = 1; step <= this.o.maxSteps; step++) {
-      for (let slot = 0; slot < this.slotsPerStep; slot++) {
-        const base = this.rolloutIndex(step, slot, 0);
-        const at = `step ${step} slot ${slot}`;
-        let owed = slot < P; // a plan's slot is always generated
-        if (!owed) {
-          const pred = this.rolloutIndex(step, slot - P, 0);
-          let filtered = false,
-            invalid = 0;
-          for (let j = 0; j < G; j++) {
-            if (acc[pred + j] === FILTERED) filtered = true;
-            else if (acc[pred + j] === DISPOSITION_CODE['dropped-invalid']) invalid++;
-          }
-          owed = filtered;
-          // a group of invalid rollouts only may have been filtered or not: both are consistent
-          if (!owed && invalid === G && acc[base] !== 0) owed = true;
-          if (!owed && acc[base] !== 0)
-            this.fail(`rollout ${at}/0 backfilled, but the group before it in its chain was not filtered`);
-        }
-        if (!owed) continue;
-        for (let j = 0; j < G; j++) {
-          const a = acc[base + j]!;
-          if (a < 2)
-            this.fail(`rollout ${at}/${j} ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`);
-        }
-      }
-    }
   }
 
   close(): void {

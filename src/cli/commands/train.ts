@@ -9,8 +9,6 @@ import {
   totalSteps,
   type TrainConfig,
 } from '../../runtime/config.js';
-import { faultsFromSpecs } from '../../core/faults.js';
-import type { SimEngine } from '../../sim/engine.js';
 import { parseFault } from '../../core/faults.js';
 import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
@@ -21,8 +19,10 @@ import type { InspectionEvent } from 'xstate';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
+import { trainVirtual } from './trainVirtual.js';
 
-interface TrainFlags {
+export interface TrainFlags {
   transport: string;
   nats?: string;
   natsCreds?: string;
@@ -262,144 +262,8 @@ export function registerTrain(program: Command): void {
             `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
         );
         process.stdout.write(evalTable(out));
-        process.stdout.write(`run directory: ${out}\n`);
-        process.stdout.write(
-          summary.interrupted
-            ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n`
-            : `next: e3sim report ${out}   (an offline HTML report of the run)\n`,
-        );
+        process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
       }
       if (summary.interrupted) process.exitCode = 130;
     });
-}
-
-/** `e3sim train --clock virtual`: the same config on the discrete-event clock (src/sim). */
-async function trainVirtual(
-  f: TrainFlags,
-  cfg: TrainConfig,
-  out: string,
-  injected: string[],
-  maxSteps: number | undefined,
-): Promise<void> {
-  const [{ loadProfile }, { defaultSettings, readVirtualSettings, runVirtual }, { checkVirtualCurriculum }] =
-    await Promise.all([
-      import('../../sim/profile.js'),
-      import('../../sim/run.js'),
-      import('../../sim/policyCompute.js'),
-    ]);
-  let settings: ReturnType<typeof readVirtualSettings>;
-  if (f.resume) {
-    if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
-      throw new InputError(
-        '--profile/--compute/--inject/--max-steps: a resumed virtual-clock run keeps the settings in its virtual.json',
-      );
-    }
-    settings = readVirtualSettings(out);
-  } else {
-    if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none')
-      throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
-    checkVirtualCurriculum(cfg, f.config ?? 'config');
-    const profile = loadProfile(f.profile ?? 'cpu-tiny', '--profile');
-    settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), {
-      compute: (f.compute ?? 'real') as 'real' | 'none',
-      faults: faultsFromSpecs([...cfg.faults, ...injected]),
-    });
-    fs.mkdirSync(out, { recursive: true });
-    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  }
-  const quiet = Boolean(f.quiet || f.json);
-  const bar = progress(`train ${cfg.name} (virtual clock)`, settings.maxSteps, quiet);
-  let engine: SimEngine | null = null;
-  let signals = 0;
-  const onSignal = (sig: string) => {
-    if (++signals > 1 || !engine) {
-      process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
-      process.exit(130);
-    }
-    process.stderr.write(
-      `\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`,
-    );
-    engine.requestHalt();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let result: Awaited<ReturnType<typeof runVirtual>>;
-  try {
-    result = await runVirtual({
-      config: cfg,
-      settings,
-      dir: out,
-      resume: Boolean(f.resume),
-      now: wallNow,
-      onEngine: (e) => (engine = e),
-      onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
-      onStep: (m) =>
-        bar.update(m.step as number, {
-          t: `${(m.t as number).toFixed(1)}s`,
-          pass: (m.passRate as number).toFixed(3),
-          len: (m.lengthMean as number).toFixed(1),
-          stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
-        }),
-    });
-  } finally {
-    bar.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  const s = result.summary as Record<string, number | string | Record<string, number>>;
-  const halted = result.status === 'halted';
-  if (f.json) printJson({ ...s, runDir: out });
-  else {
-    const st = s.staleness as Record<string, number>;
-    process.stdout.write(
-      `${halted ? 'interrupted' : 'finished'} at step ${s.steps} (simulated ${(s.simSeconds as number).toFixed(1)} s, ${s.events} events): ${s.rolloutsTrained} rollouts trained, ` +
-        (`${s.rolloutsDroppedStale} dropped stale, ${s.rolloutsDroppedInvalid} invalid, ${filteredNote(s)}${s.rolloutsLost}` +
-          ` lost; staleness mean ${st.mean!.toFixed(2)} max ${st.max} (bound ${s.stalenessBound}` +
-          `); ${s.restarts} restarts\n`),
-    );
-    process.stdout.write(`run directory: ${out}\n`);
-    process.stdout.write(
-      halted
-        ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n`
-        : `next: e3sim report ${out}   (an offline HTML report of the run)\n`,
-    );
-  }
-  if (halted) process.exitCode = 130;
-}
-
-/**
- * The run's held-out evaluations (metrics.jsonl "eval" lines): pass@1 per step, one column per test budget; '' when
- * none.
- */
-export function evalTable(dir: string): string {
-  const file = path.join(dir, 'metrics.jsonl');
-  if (!fs.existsSync(file)) return '';
-  const evals = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"type":"eval"'))
-    .map((l) => JSON.parse(l) as { step: number; budgets: { budget: number; passAt: Record<string, number> }[] });
-  if (evals.length === 0) return '';
-  const budgets = evals.at(-1)!.budgets.map((r) => r.budget);
-  const head = `held-out pass@1 by step (test budgets in tokens; beyond the training budget it is extrapolation):\n  ${'step'.padStart(6)}${budgets.map((b) => String(b).padStart(9)).join('')}\n`;
-  return (
-    head +
-    evals
-      .map(
-        (e) =>
-          `  ${String(e.step).padStart(6)}` +
-          budgets
-            .map((b) => (e.budgets.find((r) => r.budget === b)?.passAt['1']?.toFixed(3) ?? '—').padStart(9))
-            .join(''),
-      )
-      .join('\n') +
-    '\n'
-  );
-}
-
-/** The end line's dynamic-sampling part: filtered rollouts, backfilled groups, starved steps (empty when none). */
-function filteredNote(s: { rolloutsDroppedFiltered?: unknown; dynamicSampling?: unknown }): string {
-  const d = s.dynamicSampling as { backfillGroups: number; stepsStarved: number } | undefined;
-  if (!d || !s.rolloutsDroppedFiltered) return '';
-  return `${s.rolloutsDroppedFiltered} filtered (${d.backfillGroups} groups backfilled, ${d.stepsStarved} steps starved), `;
 }
