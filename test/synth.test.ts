@@ -96,3 +96,64 @@ describe('base-trace synthesizer (v2)', () => {
     expect(high.attemptSuccess).toBeGreaterThan(0.55);
   });
 });
+
+describe('base-trace synthesizer v3: given failures train every attempt index', () => {
+  const V3: SynthKnobs = { ...BASE_KNOBS, generationSkill: 0.3, givenFailuresFraction: 0.5 };
+  const run = (n: number) => {
+    const rng = new Rng('synth-v3');
+    const reach = new Array<number>(24).fill(0);
+    const hits = new Array<number>(24).fill(0);
+    let ownAttempts = 0;
+    let repeats = 0;
+    for (let i = 0; i < n; i++) {
+      const p = generateProblem(rng, 3, 'train');
+      const t = synthesizeTrace(p, V3, rng, 384);
+      expect(t.prompt.length + t.given.length + t.completion.length).toBeLessThanOrEqual(384);
+      const given = parseTrace(t.given).attempts;
+      expect(given).toHaveLength(t.givenAttempts);
+      // Every given attempt is a well-formed failure with its ✗.
+      for (const a of given) {
+        expect(a.verdict).toBe('✗');
+        expect(checkChain(p, a.steps!)).not.toBe('ok');
+      }
+      const own = parseTrace(t.completion).attempts;
+      const keys = [...given, ...own].map((a) => JSON.stringify(a.steps));
+      repeats += keys.length - new Set(keys).size;
+      ownAttempts += own.length;
+      own.forEach((a, j) => {
+        const k = t.givenAttempts + j;
+        reach[k]!++;
+        if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
+      });
+    }
+    return { reach, hits, meanOwnAttempts: ownAttempts / n, repeats };
+  };
+
+  it('trains every index up to 16 with a floor of 1% of traces, at a success rate within ±0.03 of attempt 1, no repeats', () => {
+    const n = 6000;
+    const s = run(n);
+    expect(s.repeats).toBe(0);
+    for (let k = 0; k < 16; k++) expect(s.reach[k]! / n).toBeGreaterThan(0.01);
+    // Index bands (one index alone holds ≈ 200 trained attempts: too few for ±0.03).
+    const rate = (lo: number, hi: number) => {
+      let h = 0,
+        r = 0;
+      for (let k = lo; k < hi; k++) {
+        h += s.hits[k]!;
+        r += s.reach[k]!;
+      }
+      return h / r;
+    };
+    const first = rate(0, 1);
+    expect(first).toBeCloseTo(0.3, 1);
+    for (const [lo, hi] of [
+      [1, 4],
+      [4, 8],
+      [8, 12],
+      [12, 16],
+    ] as const)
+      expect(Math.abs(rate(lo, hi) - first)).toBeLessThan(0.03);
+    // The model's own traces stay short: RL has room to lengthen them.
+    expect(s.meanOwnAttempts).toBeLessThan(1.5);
+  });
+});

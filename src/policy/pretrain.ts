@@ -68,7 +68,7 @@ export function poolBatches(cfg: PretrainConfig, seed: number | string, index: n
     const d = diffs[rng.categorical(weights)]!;
     const p = generateProblem(rng, d, 'train');
     const t = synthesizeTrace(p, cfg.knobs, rng, cfg.model.contextLength);
-    seqs.push({ toks: [...t.prompt, ...t.completion], promptLen: t.prompt.length });
+    seqs.push({ toks: [...t.prompt, ...t.given, ...t.completion], promptLen: t.prompt.length + t.given.length });
   }
   seqs.sort((a, b) => a.toks.length - b.toks.length);
   const batches: Batch[] = [];

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { initBackend, parseBackend } from '../../tensor/backend.js';
 import { loadCountdownPolicy } from '../../policy/load.js';
 import { evalBudgets, vgGap } from '../../eval/countdown.js';
+import { byAttempt, checkAttemptsFit, evalCutAfter } from '../../eval/byAttempt.js';
 import { checkDifficulty } from '../../tasks/countdown/problems.js';
 import type { Gpt } from '../../policy/transformer/model.js';
 import { parseFloatFlag, parseIntFlag, parseIntList, parseSeed, printJson } from '../common.js';
@@ -61,9 +62,18 @@ export function registerEvaluate(program: Command): void {
   sharedOptions(program.command('vg-gap'), { problems: 128, samples: 4 })
     .description('measure the verification–generation gap of a countdown checkpoint')
     .option('--chains <list>', 'forced chain counts for passAtChains', '1,2,4,8')
+    .option(
+      '--by-attempt [K]',
+      'instead: per attempt index up to K (default 16) under forced chains: hazard, repeats, malformed, solved by k',
+    )
     .action(async (o: Opts) => {
       const chains = parseIntList(String(o.chains), '--chains', 1, 64);
+      const maxK =
+        o.byAttempt === undefined
+          ? null
+          : parseIntFlag(o.byAttempt === true ? '16' : String(o.byAttempt), '--by-attempt', 1, 64);
       const s = await parseShared(o);
+      if (maxK !== null) return printByAttempt(o, s, maxK);
       const r = vgGap(s.model, { ...s, chains });
       if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
       const lines = [
@@ -84,12 +94,18 @@ export function registerEvaluate(program: Command): void {
     .option('--budgets <list>', 'test budgets in tokens', '32,64,128,256')
     .option('--k <list>', 'k values for pass@k', '1,4')
     .option('--out <file>', 'also write the JSON result (with per-problem counts) to this file')
+    .option(
+      '--cut-after <list>',
+      "instead of budgets: the e3 authors' protocol, each trace cut after C attempts and the answer forced (e.g. 2,4,8,16)",
+    )
     .action(async (o: Opts) => {
       const budgets = parseIntList(String(o.budgets), '--budgets', 1, 1_000_000);
       const ks = parseIntList(String(o.k), '--k', 1, 10_000);
+      const cuts = o.cutAfter === undefined ? null : parseIntList(String(o.cutAfter), '--cut-after', 1, 64);
       if (o.out !== undefined && !fs.existsSync(path.dirname(String(o.out))))
         throw new InputError(`--out: the directory of '${o.out}' does not exist`);
       const s = await parseShared(o);
+      if (cuts !== null) return printCutAfter(o, s, cuts);
       const r = evalBudgets(s.model, { ...s, budgets, ks });
       if (o.out !== undefined)
         writeFileAtomic(String(o.out), JSON.stringify({ checkpoint: o.checkpoint, ...r }) + '\n');
@@ -109,4 +125,44 @@ export function registerEvaluate(program: Command): void {
       );
       process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
     });
+}
+
+function printByAttempt(o: Opts, s: Shared, maxK: number): void {
+  checkAttemptsFit(s.model, s.difficulty, maxK, '--by-attempt');
+  const r = byAttempt(s.model, { ...s, maxK });
+  if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const head = ['k', 'written', 'hazard', 'repeats', 'malformed', 'solved by k'];
+  const rows = r.rows.map((x) => [
+    String(x.k),
+    String(x.written),
+    pct(x.hazard),
+    pct(x.repeats),
+    pct(x.malformed),
+    pct(x.solvedBy),
+  ]);
+  process.stdout.write(
+    `${o.checkpoint}: forced chains of ${maxK} attempts, ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n` +
+      '  hazard: share of the k-th attempts that solve the problem, among traces not solved before k\n',
+  );
+  process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
+}
+
+function printCutAfter(o: Opts, s: Shared, cuts: number[]): void {
+  checkAttemptsFit(s.model, s.difficulty, Math.max(...cuts), '--cut-after');
+  const r = evalCutAfter(s.model, { ...s, cuts });
+  if (o.out !== undefined) writeFileAtomic(String(o.out), JSON.stringify({ checkpoint: o.checkpoint, ...r }) + '\n');
+  if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
+  const head = ['cut after', 'pass@1', 'attempts', 'len', 'forced'];
+  const rows = r.rows.map((x) => [
+    String(x.cut),
+    fmt(x.passAt1),
+    x.meanAttempts.toFixed(2),
+    x.meanLength.toFixed(1),
+    fmt(x.forcedShare),
+  ]);
+  process.stdout.write(
+    `${o.checkpoint}: each trace cut after C attempts, the answer forced; ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n`,
+  );
+  process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
 }

@@ -100,22 +100,53 @@ export function evalSet(seed: number | string, difficulty: number, n: number): P
 /** Solutions of `p` as chains (depth-first, at most `limit`, bounded work). */
 export function solveChains(p: Pick<Problem, 'numbers' | 'target'>, limit = 32, nodeBudget = 200_000): Step[][] {
   const out: Step[][] = [];
+  walkChains(
+    p.numbers,
+    (steps) => {
+      if (steps.at(-1)!.z === p.target) out.push(steps.map((s) => ({ ...s })));
+      return out.length >= limit;
+    },
+    nodeBudget,
+  );
+  return out;
+}
+
+/** Every legal chain over `numbers` (depth-first, at most `limit`, bounded work): the synthesizer's last resort against repeats. */
+export function allChains(numbers: readonly number[], limit = 4096, nodeBudget = 200_000): Step[][] {
+  const out: Step[][] = [];
+  walkChains(
+    numbers,
+    (steps) => {
+      out.push(steps.map((s) => ({ ...s })));
+      return out.length >= limit;
+    },
+    nodeBudget,
+  );
+  return out;
+}
+
+/**
+ * Visits every legal chain that uses each number once (equal numbers tried once per position),
+ * depth-first, until `visit` returns true or `nodeBudget` nodes were expanded.
+ */
+function walkChains(numbers: readonly number[], visit: (steps: readonly Step[]) => boolean, nodeBudget: number): void {
   let nodes = 0;
-  const n = p.numbers.length;
+  let stop = false;
+  const n = numbers.length;
   const used = new Array<boolean>(n).fill(false);
   const steps: Step[] = [];
   const go = (x: number, depth: number): void => {
-    if (out.length >= limit || ++nodes > nodeBudget) return;
+    if (stop || ++nodes > nodeBudget) return;
     if (depth === n) {
-      if (x === p.target) out.push(steps.map((s) => ({ ...s })));
+      stop = visit(steps);
       return;
     }
     const tried = new Set<number>();
     for (let i = 0; i < n; i++) {
-      if (used[i] || tried.has(p.numbers[i]!)) continue;
-      tried.add(p.numbers[i]!);
+      if (used[i] || tried.has(numbers[i]!)) continue;
+      tried.add(numbers[i]!);
       used[i] = true;
-      const y = p.numbers[i]!;
+      const y = numbers[i]!;
       if (depth === 0) go(y, 1);
       else
         for (const op of OPS) {
@@ -129,5 +160,4 @@ export function solveChains(p: Pick<Problem, 'numbers' | 'target'>, limit = 32, 
     }
   };
   go(0, 0);
-  return out;
 }

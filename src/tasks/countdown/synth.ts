@@ -17,7 +17,7 @@
 import type { Rng } from '../../util/rng.js';
 import { z } from 'zod';
 import type { Step } from './arith.js';
-import { randomChain, solveChains, type Problem } from './problems.js';
+import { allChains, randomChain, solveChains, type Problem } from './problems.js';
 import { answerTokens, attemptLength, attemptTokens, promptTokens } from './trace.js';
 
 export const SynthKnobsSchema = z.object({
@@ -29,6 +29,15 @@ export const SynthKnobsSchema = z.object({
   continueProb: z.number().min(0).max(1),
   /** Fraction of traces that keep trying after every ✗ until a ✓ or a full context. */
   longFraction: z.number().min(0).max(1),
+  /**
+   * v3: fraction of traces that start after a given prefix of failed attempts (random
+   * non-solutions, each with its ✗), 1 to as many as leave room for one more attempt and the
+   * answer, uniformly. The prefix is context, not a target (masked from the loss like the
+   * prompt), so it trains every attempt index and position — what comes after m failures is
+   * drawn exactly as attempt 1 is — without teaching the model to write long failing chains
+   * itself: its own traces stay short. Absent = 0 (v1, v2).
+   */
+  givenFailuresFraction: z.number().min(0).max(1).optional(),
 });
 export type SynthKnobs = z.infer<typeof SynthKnobsSchema>;
 
@@ -44,15 +53,23 @@ export const BASE_KNOBS: SynthKnobs = {
 };
 export const NOVERIFY_KNOBS: SynthKnobs = { ...BASE_KNOBS, verifyAccuracy: 0.5 };
 
-/** Draws of a random chain before giving up on finding an untried non-solution (then a repeat is allowed). */
+/** v3: legal non-solutions a given prefix leaves untried for the trace's own attempts. */
+export const GIVEN_SPARE = 8;
+
+/** Draws of a random chain before enumerating the untried non-solutions. */
 export const UNTRIED_DRAWS = 64;
 
 export interface SynthTrace {
   prompt: number[];
+  /** Given failed attempts after the prompt (context, not trained; empty unless givenFailuresFraction > 0). */
+  given: number[];
   completion: number[];
+  /** Attempts written in the completion (the given ones not counted). */
   attempts: number;
-  /** Per attempt: whether it is a solution (for the stationarity test). */
+  /** Per attempt of the completion: whether it is a solution (for the stationarity test). */
   solved: boolean[];
+  /** Number of given failed attempts before the completion. */
+  givenAttempts: number;
 }
 
 const chainKey = (steps: readonly Step[]) => steps.map((s) => `${s.x}${s.op}${s.y}`).join(',');
@@ -68,13 +85,36 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
   const solutions = solveChains(p, 64, p.difficulty <= 4 ? 200_000 : 20_000);
   if (solutions.length === 0) solutions.push(p.witness);
   const tried = new Set<string>();
+  const given: number[] = [];
+  let givenAttempts = 0;
+  if (knobs.givenFailuresFraction && rng.bernoulli(knobs.givenFailuresFraction)) {
+    // Room for m given attempts and still one written attempt (m ≤ room / per − 1), and at
+    // 3–4 numbers, whose legal chains are few (tens to hundreds), GIVEN_SPARE non-solutions
+    // left untried for the trace's own attempts.
+    const nonSolutions =
+      p.difficulty <= 4 ? allChains(p.numbers).filter((c) => c.at(-1)!.z !== p.target).length : Infinity;
+    const most = Math.min(Math.floor(room / per) - 1, nonSolutions - GIVEN_SPARE);
+    if (most >= 1) {
+      givenAttempts = 1 + rng.int(most);
+      for (let i = 0; i < givenAttempts; i++) {
+        const steps = pickNonSolution(p, tried, rng);
+        if (!steps) break; // every legal non-solution was given: a shorter prefix, never a repeat
+        tried.add(chainKey(steps));
+        given.push(...attemptTokens(steps, '✗'));
+      }
+      givenAttempts = given.length / per;
+    }
+  }
   const completion: number[] = [];
   const solvedList: boolean[] = [];
   let last: Step[] = [];
   for (;;) {
+    // Never a repeat: with every non-solution tried, the trace gives up (answers its last attempt).
     const steps =
       (rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ??
-      pickNonSolution(p, tried, rng);
+      pickNonSolution(p, tried, rng) ??
+      (solvedList.length === 0 ? (pickSolution(solutions, tried, rng) ?? p.witness) : null);
+    if (!steps) break;
     tried.add(chainKey(steps));
     const solved = steps.at(-1)!.z === p.target;
     const believed = rng.bernoulli(knobs.verifyAccuracy) ? solved : !solved;
@@ -82,11 +122,11 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
     solvedList.push(solved);
     last = steps;
     if (believed) break;
-    const hasRoom = completion.length + per <= room;
+    const hasRoom = given.length + completion.length + per <= room;
     if (!hasRoom || !(long || rng.bernoulli(knobs.continueProb))) break;
   }
   completion.push(...answerTokens(last));
-  return { prompt, completion, attempts: solvedList.length, solved: solvedList };
+  return { prompt, given, completion, attempts: solvedList.length, solved: solvedList, givenAttempts };
 }
 
 /** An untried solution, or null once every solution was tried (only with unreliable verdicts: a ✓ ends the trace). */
@@ -95,14 +135,16 @@ function pickSolution(solutions: readonly Step[][], tried: ReadonlySet<string>, 
   return untried.length > 0 ? rng.pick(untried) : null;
 }
 
-/** A random chain that misses the target and was not tried yet (a repeat only if none is found). */
-function pickNonSolution(p: Problem, tried: ReadonlySet<string>, rng: Rng): Step[] {
-  let fallback: Step[] | null = null;
+/**
+ * A random chain that misses the target and was not tried yet: random draws first, then (when
+ * they keep hitting tried chains: few numbers, a long trace) one of the untried non-solutions of
+ * the enumeration; null when every non-solution was tried.
+ */
+function pickNonSolution(p: Problem, tried: ReadonlySet<string>, rng: Rng): Step[] | null {
   for (let i = 0; i < UNTRIED_DRAWS; i++) {
     const c = randomChain(p.numbers, rng);
-    if (c.at(-1)!.z === p.target) continue;
-    if (!tried.has(chainKey(c))) return c;
-    fallback ??= c;
+    if (c.at(-1)!.z !== p.target && !tried.has(chainKey(c))) return c;
   }
-  return fallback ?? randomChain(p.numbers, rng);
+  const untried = allChains(p.numbers).filter((c) => c.at(-1)!.z !== p.target && !tried.has(chainKey(c)));
+  return untried.length > 0 ? rng.pick(untried) : null;
 }
