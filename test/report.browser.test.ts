@@ -15,9 +15,10 @@ import YAML from 'yaml';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRun, renderReport } from '../src/report/html.js';
+import { chromiumPath } from '../scripts/test-deps.mjs';
 
 const BIN = path.resolve('bin/e3sim.js');
-const CHROMIUM = process.env.E3SIM_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-report-'));
 const run = path.join(tmp, 'run');
 let browser: Browser;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   expect(repJson.bytes).toBe(fs.statSync(path.join(run, 'report.html')).size);
   if (!fs.existsSync(CHROMIUM))
     throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does) or set E3SIM_CHROMIUM`,
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; npm test's pretest does) or set E3SIM_CHROMIUM`,
     );
   browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,21 +1,20 @@
 /**
  * A throwaway nats-server with JetStream on 127.0.0.1, a free port and its own store directory
- * (Debian's `nats-server`; `.ci/run` installs it when missing). `restart()` stops it and starts it
+ * (Debian's `nats-server`; `npm test` installs it when missing: scripts/test-deps.mjs). `restart()` stops it and starts it
  * again on the same port and store, as an operator restarting the server would.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findNatsServer } from '../../scripts/test-deps.mjs';
 
 export function natsServerBinary(): string {
-  for (const p of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'])
-    if (fs.existsSync(p)) return p;
-  const w = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
-  if (w.status === 0 && w.stdout.trim()) return w.stdout.trim();
+  const found = findNatsServer();
+  if (found) return found;
   throw new Error(
-    "nats-server not found: install Debian's nats-server package (apt-get install -y nats-server); .ci/run does this",
+    "nats-server not found: install Debian's nats-server package (apt-get install -y nats-server); npm test's pretest does this",
   );
 }
 
