@@ -16,10 +16,10 @@ const api: BenchWorkerApi = {
     workload = new PolicyBenchWorkload(shape, seed);
     return `${info.name} (${info.detail})`;
   },
-  sampleOnce(repeat: number): number {
+  sampleOnce(repeat: number): Promise<number> {
     return workload!.sampleOnce(repeat);
   },
-  trainOnce(): number {
+  trainOnce(): Promise<number> {
     return workload!.trainOnce();
   },
   echo(x: number): number {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Gpt, parameterShapes } from '../src/policy/transformer/model.js';
-import { sample } from '../src/policy/transformer/sample.js';
+import { sample, sampleAsync } from '../src/policy/transformer/sample.js';
+import { Adam } from '../src/policy/transformer/adam.js';
 import { HostKvCache } from '../src/policy/transformer/kvcache.js';
 import { scoreSequences, tokenLogprobsTensor } from '../src/policy/transformer/logprobs.js';
 import { packArrays, unpackArrays, weightsSha256 } from '../src/tensor/pack.js';
@@ -39,6 +40,25 @@ describe('tiny GPT', () => {
     const m = Gpt.create(TINY, new Rng(1));
     expect(draw(m, 'a')).toEqual(draw(m, 'a'));
     expect(draw(m, 'a').map((r) => r.tokens)).not.toEqual(draw(m, 'b').map((r) => r.tokens));
+    m.dispose();
+  });
+
+  it('the asynchronous drivers (the webgpu path) equal the synchronous ones: sampling and an Adam step', async () => {
+    const m = Gpt.create(TINY, new Rng(1));
+    const rng = new Rng('a');
+    const opts = { budgetTokens: 16, temperature: 0.8, eosId: 2, padId: 0 };
+    const viaAsync = await sampleAsync(m, prompts, { ...opts, rngs: prompts.map((_, i) => rng.fork(i)) });
+    expect(viaAsync).toEqual(draw(m, 'a'));
+    const twin = Gpt.create(TINY, new Rng(1));
+    const [a, b] = [new Adam(m.variables), new Adam(twin.variables)];
+    const loss = (g: Gpt) => () => tf.mean(tf.square(g.forward(tf.tensor2d([[1, 3, 4, 5]], [1, 4], 'int32'))));
+    const s1 = a.minimize(loss(m), 1e-2);
+    const s2 = await b.minimizeAsync(loss(twin), 1e-2);
+    expect(s2).toEqual(s1);
+    expect(weightsSha256(twin.pack().data)).toBe(weightsSha256(m.pack().data));
+    a.dispose();
+    b.dispose();
+    twin.dispose();
     m.dispose();
   });
 

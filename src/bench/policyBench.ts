@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { Gpt } from '../policy/transformer/model.js';
 import { Adam } from '../policy/transformer/adam.js';
-import { sample } from '../policy/transformer/sample.js';
+import { sample, sampleAsync, usesHostKvCache } from '../policy/transformer/sample.js';
 import { tokenLogprobsTensor } from '../policy/transformer/logprobs.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import { median } from '../util/stats.js';
@@ -102,9 +102,13 @@ export class PolicyBenchWorkload {
     };
   }
 
-  /** Generates the full budget for every prompt (EOS disabled); returns the tokens generated. */
-  sampleOnce(repeat: number): number {
-    const res = sample(this.model, this.prompts, {
+  /**
+   * Generates the full budget for every prompt (EOS disabled); returns the tokens generated.
+   * Host backends read synchronously, GPU backends asynchronously (sampleAsync says why).
+   */
+  async sampleOnce(repeat: number): Promise<number> {
+    const run = usesHostKvCache() ? sample : sampleAsync;
+    const res = await run(this.model, this.prompts, {
       budgetTokens: this.shape.contextLength - this.shape.promptTokens,
       temperature: 1,
       eosId: -1,
@@ -115,9 +119,11 @@ export class PolicyBenchWorkload {
   }
 
   /** One forward + backward + Adam step; returns the completion tokens it trained on. */
-  trainOnce(): number {
+  async trainOnce(): Promise<number> {
     const { tokens, targets, adv, mask } = this.batch;
-    this.adam.minimize(() => pgLoss(this.model, tokens, targets, adv, mask));
+    const loss = () => pgLoss(this.model, tokens, targets, adv, mask);
+    if (usesHostKvCache()) this.adam.minimize(loss);
+    else await this.adam.minimizeAsync(loss);
     return this.shape.batch * (this.shape.contextLength - this.shape.promptTokens);
   }
 
@@ -128,16 +134,16 @@ export class PolicyBenchWorkload {
   }
 }
 
-export function runPolicyBench(
+export async function runPolicyBench(
   backend: string,
   shape: BenchShape,
   opts: { repeats: number; train?: boolean; now: () => number; log?: (s: string) => void },
-): BenchResult {
+): Promise<BenchResult> {
   const w = new PolicyBenchWorkload(shape);
   const sampleRuns: number[] = [];
   for (let r = 0; r <= opts.repeats; r++) {
     const t0 = opts.now();
-    const n = w.sampleOnce(r);
+    const n = await w.sampleOnce(r);
     const dt = (opts.now() - t0) / 1000;
     if (r > 0) sampleRuns.push(n / dt); // first run warms up
     opts.log?.(`sample ${r === 0 ? 'warmup' : r}: ${(n / dt).toFixed(0)} tokens/s`);
@@ -146,7 +152,7 @@ export function runPolicyBench(
   let trained = 0;
   for (let r = 0; opts.train !== false && r <= opts.repeats; r++) {
     const t0 = opts.now();
-    trained = w.trainOnce();
+    trained = await w.trainOnce();
     const dt = opts.now() - t0;
     if (r > 0) trainStepRuns.push(dt);
     opts.log?.(`train ${r === 0 ? 'warmup' : r}: ${dt.toFixed(0)} ms/step`);
@@ -167,8 +173,8 @@ export function runPolicyBench(
 
 export interface BenchWorkerApi {
   init(backend: BackendName, shape: BenchShape, seed: string): Promise<string>;
-  sampleOnce(repeat: number): number;
-  trainOnce(): number;
+  sampleOnce(repeat: number): Promise<number>;
+  trainOnce(): Promise<number>;
   /** For the latency bench: returns its argument. */
   echo(x: number): number;
   /** For the latency bench: echoes every message that arrives on `port`. */

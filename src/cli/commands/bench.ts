@@ -126,7 +126,7 @@ export function registerBench(program: Command): void {
           process.stderr.write(
             `backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`,
           );
-        const r = runPolicyBench(backend.name, shape, {
+        const r = await runPolicyBench(backend.name, shape, {
           repeats,
           train: o.train,
           now: wallNow,

@@ -35,16 +35,43 @@ export class Adam {
     this.v = vars.map((x) => tf.variable(tf.zerosLike(x), false));
   }
 
-  /** One optimiser step on `lossFn` (a scalar built from the variables). Extra outputs are read back too. */
+  /** One optimiser step on `lossFn` (a scalar built from the variables), reading the loss and gradient norm synchronously. */
   minimize(lossFn: () => tf.Scalar, lr = this.config.lr): StepStats {
+    const g = this.gradients(lossFn);
+    return this.apply(g, g.value.dataSync()[0]!, g.normT.dataSync()[0]!, lr);
+  }
+
+  /** The same step, reading the loss and gradient norm asynchronously (the webgpu backend: see sampleAsync). */
+  async minimizeAsync(lossFn: () => tf.Scalar, lr = this.config.lr): Promise<StepStats> {
+    const g = this.gradients(lossFn);
+    let loss: number, gradNorm: number;
+    try {
+      [loss, gradNorm] = [(await g.value.data())[0]!, (await g.normT.data())[0]!];
+    } catch (e) {
+      tf.dispose([g.value, g.normT, ...Object.values(g.grads)]);
+      throw e;
+    }
+    return this.apply(g, loss, gradNorm, lr);
+  }
+
+  private gradients(lossFn: () => tf.Scalar): { value: tf.Scalar; normT: tf.Scalar; grads: tf.NamedTensorMap } {
     const { value, grads } = tf.variableGrads(lossFn, this.vars);
+    const normT = tf.tidy(() => tf.sqrt(tf.addN(this.vars.map((x) => tf.sum(tf.square(grads[x.name]!))))));
+    return { value, normT: normT as tf.Scalar, grads };
+  }
+
+  private apply(
+    g: { value: tf.Scalar; normT: tf.Scalar; grads: tf.NamedTensorMap },
+    loss: number,
+    gradNorm: number,
+    lr: number,
+  ): StepStats {
+    const { grads } = g;
+    g.value.dispose();
+    g.normT.dispose();
     this.step += 1;
     const t = this.step;
     const { beta1, beta2, eps, clipNorm } = this.config;
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(this.vars.map((x) => tf.sum(tf.square(grads[x.name]!))))));
-    const [loss, gradNorm] = [value.dataSync()[0]!, normT.dataSync()[0]!];
-    value.dispose();
-    normT.dispose();
     const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / gradNorm : 1;
     const stepSize = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     tf.tidy(() => {
@@ -57,7 +84,7 @@ export class Adam {
         x.assign(tf.sub(x, tf.mul(tf.div(m, tf.add(tf.sqrt(v), eps)), stepSize)));
       });
     });
-    for (const g of Object.values(grads)) g.dispose();
+    for (const x of Object.values(grads)) x.dispose();
     return { loss, gradNorm };
   }
 

@@ -64,7 +64,48 @@ export interface SampleResult {
   stop: 'eos' | 'budget';
 }
 
+/** Samples on this thread, reading each step's logits synchronously (the host backends, and the virtual clock). */
 export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts: SampleOptions): SampleResult[] {
+  const steps = sampleSteps(model, prompts, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next(r.value.dataSync() as Float32Array);
+  return r.value;
+}
+
+/**
+ * The same sampling, reading each step's logits asynchronously: the webgpu backend cannot read a
+ * GPU buffer synchronously in Node (tfjs-backend-webgpu's readSync draws through an
+ * OffscreenCanvas, which Node lacks; measured on an H200, BENCHMARKS.md).
+ */
+export async function sampleAsync(
+  model: Gpt,
+  prompts: readonly (readonly number[])[],
+  opts: SampleOptions,
+): Promise<SampleResult[]> {
+  const steps = sampleSteps(model, prompts, opts);
+  let r = steps.next();
+  while (!r.done) {
+    let host: Float32Array;
+    try {
+      host = (await r.value.data()) as Float32Array;
+    } catch (e) {
+      steps.return([]); // frees the KV cache and the logits (the generator's finally)
+      throw e;
+    }
+    r = steps.next(host);
+  }
+  return r.value;
+}
+
+/**
+ * The sampling loop, written once for both drivers: it yields each step's logits [B, V] and is
+ * given back their values on the host.
+ */
+function* sampleSteps(
+  model: Gpt,
+  prompts: readonly (readonly number[])[],
+  opts: SampleOptions,
+): Generator<tf.Tensor2D, SampleResult[], Float32Array> {
   const B = prompts.length;
   if (B === 0) return [];
   const P = prompts[0]!.length;
@@ -107,7 +148,7 @@ export function sample(model: Gpt, prompts: readonly (readonly number[])[], opts
   // A callback may throw (generate.ts aborts a generation on a weight swap): free the tensors either way.
   try {
     for (let step = 0; step < maxNew; step++) {
-      const host = logits.dataSync() as Float32Array;
+      const host = yield logits;
       logits.dispose();
       let active = 0;
       for (let b = 0; b < B; b++) {
