@@ -56,7 +56,12 @@ export class Adam {
 
   private gradients(lossFn: () => tf.Scalar): { value: tf.Scalar; normT: tf.Scalar; grads: tf.NamedTensorMap } {
     const { value, grads } = tf.variableGrads(lossFn, this.vars);
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(this.vars.map((x) => tf.sum(tf.square(grads[x.name]!))))));
+    // Summed one by one, not with tf.addN: webgpu's AddN is one shader with a storage buffer per
+    // input, and 38 inputs (134 at 8 layers) exceed WebGPU's limit of 8 per stage (measured on an
+    // H200). The cpu and wasm AddN add in the same order, so their bits are unchanged.
+    const normT = tf.tidy(() =>
+      tf.sqrt(this.vars.map((x) => tf.sum(tf.square(grads[x.name]!))).reduce((a, b) => tf.add(a, b))),
+    );
     return { value, normT: normT as tf.Scalar, grads };
   }
 
