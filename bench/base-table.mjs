@@ -1,0 +1,32 @@
+// Prints the tables of bench/measure-base.sh's JSON (a directory of them) as Markdown.
+import fs from 'node:fs';
+import path from 'node:path';
+const dir = process.argv[2];
+const read = (f) => {
+  const p = path.join(dir, f);
+  return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, 'utf8')) : null;
+};
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const f3 = (x) => x.toFixed(3);
+console.log('| difficulty | arithmetic | verification | attempt success | mean attempts | mean length | pass@1 |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const d of [3, 4, 5]) {
+  const r = read(`vg-gap-d${d}.json`);
+  if (r)
+    console.log(`| ${d} | ${f3(r.arithmeticAccuracy)} | ${f3(r.verificationAccuracy)} | ${f3(r.attemptSuccess)} | ${r.meanAttempts.toFixed(2)} | ${r.meanLengthTokens.toFixed(1)} | ${f3(r.passAt1)} |`);
+}
+for (const d of [3, 4]) {
+  const r = read(`by-attempt-d${d}.json`);
+  if (!r) continue;
+  console.log(`\nForced chains of 16, ${d} numbers (${r.problems} × ${r.samples}):\n`);
+  console.log(`| k | ${r.rows.map((x) => x.k).join(' | ')} |`);
+  console.log(`|---|${r.rows.map(() => '---:').join('|')}|`);
+  for (const [name, key] of [['hazard', 'hazard'], ['repeats', 'repeats'], ['malformed', 'malformed'], ['solved by k', 'solvedBy']])
+    console.log(`| ${name} | ${r.rows.map((x) => pct(x[key])).join(' | ')} |`);
+  const c = read(`cut-after-d${d}.json`);
+  if (c)
+    console.log(`\nCut after C attempts, ${d} numbers: ${c.rows.map((x) => `C=${x.cut} pass@1 ${f3(x.passAt1)} (${x.meanAttempts.toFixed(2)} attempts, forced ${pct(x.forcedShare)})`).join('; ')}`);
+  const b = read(`budgets-d${d}.json`);
+  if (b)
+    console.log(`\nBudgets, ${d} numbers: ${b.budgets.map((x) => `${x.budget}: pass@1 ${f3(x.passAt['1'])}, pass@4 ${f3(x.passAt['4'])}, len ${x.meanLength.toFixed(1)}`).join('; ')}`);
+}
