@@ -47,7 +47,7 @@ describe('e3sim experiment e3-countdown --quick', () => {
     expect(fs.existsSync(path.join(out, 'e3', 'seed-0', 'done.json'))).toBe(false);
     const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 250_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/2 of 8 cells already done \(kept\)/);
+    expect(r.stderr).toMatch(/2 of 11 cells already done \(kept\)/);
     expect(r.stderr).toContain('resuming e3/seed-0');
     const e3 = fs
       .readFileSync(path.join(out, 'e3', 'seed-0', 'metrics.jsonl'), 'utf8')
@@ -71,9 +71,16 @@ describe('e3sim experiment e3-countdown --quick', () => {
       expect(b.pass1.hi).toBeGreaterThanOrEqual(b.pass1.mean);
     }
     expect(res.diffs.some((d: { a: string; b: string }) => d.a === 'e3' && d.b === 'mask')).toBe(true);
+    // The authors' cut on the base and on e3's and mask's final policies, each after its training cell.
+    expect(res.cuts.map((c: { arm: string }) => c.arm)).toEqual(['base', 'e3', 'mask']);
+    for (const c of res.cuts) expect(c.cuts.map((x: { cut: number }) => x.cut)).toEqual([2, 4, 8, 16]);
+    const cutE3 = JSON.parse(fs.readFileSync(path.join(out, 'cut-e3', 'seed-0', 'eval.json'), 'utf8'));
+    expect(cutE3.checkpoint).toBe(path.join(out, 'e3', 'seed-0', 'checkpoints', 'step-4'));
+    for (const row of cutE3.rows) expect(row.meanAttempts).toBeLessThanOrEqual(row.cut);
     const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
     expect(md).toContain('quick: a pipeline check, not a result');
     expect(md).toContain('| C2 negative gradients | e3 − mask |');
+    expect(md).toContain("The authors' chained-attempts protocol");
     expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('e3sim comparison');
     // The coupled arms measured and chose their budgets; the no-asymmetry arm started from the noverify base.
     expect(e3.filter((l) => l.type === 'budget-choice').length).toBeGreaterThanOrEqual(1);
@@ -82,7 +89,7 @@ describe('e3sim experiment e3-countdown --quick', () => {
     ).toBe(BASE_NOVERIFY);
     // A finished experiment run again does nothing but summarise.
     const again = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-    expect(again.stderr).toMatch(/8 of 8 cells already done/);
+    expect(again.stderr).toMatch(/11 of 11 cells already done/);
     // Other settings in the same directory are refused.
     const other = spawnSync(
       process.execPath,
@@ -123,8 +130,8 @@ describe('e3sim experiment e3-countdown --quick', () => {
       ['medium', 'hard'],
     ]);
     expect(C4_ARMS.map((a) => armConfig(a, 0, QUICK, 'wasm').curriculum.stages.map((s) => s.budgetTokens))).toEqual([
-      [32, 32],
-      [48, 48],
+      [36, 36],
+      [144, 144],
     ]);
     expect({ ...armConfig('data-only', 0, QUICK, 'wasm'), name: 'x' }).toEqual({
       ...armConfig('e3-at-72', 0, QUICK, 'wasm'),

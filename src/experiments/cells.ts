@@ -24,6 +24,8 @@ export interface Cell {
   weight: number;
   /** Whether a finished `dir` was run with this cell's settings (a kept cell must be the planned one). */
   matches?: (dir: string) => boolean;
+  /** Cells that must be done before this one starts (it reads what they wrote). */
+  after?: readonly string[];
 }
 
 export interface CellDone {
@@ -114,9 +116,19 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
   try {
     const queue = [...pending];
     await new Promise<void>((resolve) => {
+      const isDone = (name: string) => readDone(cellDir(o.out, { name })) !== null;
       const launch = () => {
         while (!stopping && !failure && running.size < jobs && queue.length > 0) {
-          const cell = queue.shift()!;
+          // The first cell in plan order whose prerequisites are done.
+          const next = queue.findIndex((c) => (c.after ?? []).every(isDone));
+          if (next < 0) {
+            if (running.size > 0) break; // a prerequisite is still running
+            failure ??= new Error(
+              `cells ${queue.map((c) => c.name).join(', ')} wait for cells that are not planned or did not finish`,
+            );
+            break;
+          }
+          const cell = queue.splice(next, 1)[0]!;
           const dir = cellDir(o.out, cell);
           const canResume = cell.resume !== null && fs.existsSync(dir) && (cell.resumable?.(dir) ?? false);
           if (!canResume && fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });

@@ -32,11 +32,16 @@ export const BASE = 'examples/checkpoints/base-countdown';
 export const BASE_NOVERIFY = 'examples/checkpoints/base-countdown-noverify';
 
 /**
- * Budgets (docs/REPRODUCTION.md "The regime"): at difficulty 3 an attempt is 13 tokens and the
- * answer 13, so B_tr = 72 holds 4 attempts and the answer; the ladder 32/48/72 holds 1, 2 and 4
- * (the base model's natural trace is ≈ 1.2 attempts, 30 tokens); evaluation at 72, 144, 288.
+ * The regime (docs/REPRODUCTION.md "The regime", issue #28; chosen from the base model's
+ * measurements before any arm ran). B_tr = 72 tokens holds 4 attempts and the answer at 3
+ * numbers, 2 at 4 numbers and 1 at 5: shorter than the search a 4- or 5-number problem needs. The
+ * ladder doubles (36 / 72 / 144), so the coupled rule J(2B) ≤ κ·J(B) can judge 36 and 72 (the
+ * v2 regime's 32 / 48 / 72 could judge nothing). Evaluation at 4 numbers, at 72, 144 and 288
+ * tokens (B_tr, 2×, 4×; 288 + the 8-token prompt fits the 384-token context).
  */
-export const LAYOUT = { btr: 72, ladder: [32, 48, 72], evalMultiples: [1, 2, 4] } as const;
+export const LAYOUT = { btr: 72, ladder: [36, 72, 144], evalMultiples: [1, 2, 4], evalDifficulty: 4 } as const;
+/** The authors' chained-attempts protocol at the end of training (eval --cut-after). */
+export const CUTS = [2, 4, 8, 16] as const;
 export const B_TR = LAYOUT.btr;
 
 export interface ExperimentSize {
@@ -86,7 +91,7 @@ export const QUICK: ExperimentSize = {
 };
 
 /**
- * C4's arms: e3 with its budget fixed at one rung of the ladder below B_tr (at B_tr itself the
+ * C4's arms: e3 with its budget fixed at each other rung of the ladder (at B_tr itself the
  * e3 arm with a fixed budget is the data-only arm, which C4 reads instead).
  */
 export const fixedArm = (b: number) => `e3-at-${b}`;
@@ -153,7 +158,7 @@ export function armConfig(
       staleness: { policy: 'sync' },
       checkpoint: { every: size.checkpointEvery, keep: 1 },
       eval: {
-        difficulty: 3,
+        difficulty: LAYOUT.evalDifficulty,
         problems: size.evalProblems,
         samples: size.evalSamples,
         ks: [1, 4],
@@ -203,7 +208,7 @@ export function baseCell(
       '--task',
       'countdown',
       '--difficulty',
-      '3',
+      String(LAYOUT.evalDifficulty),
       '--problems',
       String(size.evalProblems),
       '--samples',
@@ -214,6 +219,53 @@ export function baseCell(
       LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
       '--k',
       '1,4',
+      '--batch',
+      '64',
+      '--backend',
+      backend,
+      '--json',
+      '--out',
+      path.join(dir, 'eval.json'),
+    ],
+  };
+}
+
+/** Arms whose final policy is also measured by the authors' cut (issue #28: base, e3 and mask). */
+export const CUT_ARMS = ['base', 'e3', 'mask'] as const;
+export const cutName = (arm: string, seed: number) => `cut-${arm}/seed-${seed}`;
+
+/**
+ * The chained-attempts table of one policy: `eval --cut-after 2,4,8,16` on the seed's held-out
+ * problems. A trained arm's cell waits for its training cell and reads its last checkpoint.
+ */
+export function cutCell(arm: string, seed: number, out: string, size: ExperimentSize, backend: BackendName): Cell {
+  const trained = arm === 'base' ? null : `${arm}/seed-${seed}`;
+  const checkpoint = () => {
+    if (!trained) return BASE;
+    const ck = path.join(out, trained, 'checkpoints');
+    return path.join(ck, fs.readFileSync(path.join(ck, 'latest'), 'utf8').trim());
+  };
+  return {
+    name: cutName(arm, seed),
+    weight: size.evalProblems * size.evalSamples * CUTS.length,
+    resume: null,
+    after: trained ? [trained] : [],
+    start: (dir) => [
+      'eval',
+      '--checkpoint',
+      checkpoint(),
+      '--task',
+      'countdown',
+      '--difficulty',
+      String(LAYOUT.evalDifficulty),
+      '--problems',
+      String(size.evalProblems),
+      '--samples',
+      String(size.evalSamples),
+      '--seed',
+      String(seed),
+      '--cut-after',
+      CUTS.join(','),
       '--batch',
       '64',
       '--backend',
@@ -252,6 +304,9 @@ export function planE3Countdown(o: {
   }
   if (o.c4)
     for (const arm of C4_ARMS) cells.push(trainCell(`${arm}/seed-0`, armConfig(arm, 0, o.size, o.backend), o.out));
+  for (let seed = 0; seed < o.seeds; seed++)
+    for (const arm of CUT_ARMS)
+      if (arm === 'base' || o.arms.includes(arm)) cells.push(cutCell(arm, seed, o.out, o.size, o.backend));
   return { cells, arms: [...o.arms, ...(o.c4 ? C4_ARMS : [])], seeds: o.seeds };
 }
 

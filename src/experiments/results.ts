@@ -9,6 +9,7 @@ import path from 'node:path';
 import { passAtK } from '../rl/passk.js';
 import { bootstrapMeanCi, formatCi, mean, type Ci } from '../util/stats.js';
 import type { BudgetRow } from '../eval/countdown.js';
+import type { CutRow } from '../eval/byAttempt.js';
 import { B_TR } from './e3Countdown.js';
 
 export interface CellResult {
@@ -284,4 +285,56 @@ function c4Markdown(results: readonly CellResult[], arms: ExperimentSummary['arm
     e3Row,
     '',
   ].join('\n');
+}
+
+/** One arm's chained-attempts table (the authors' protocol): pass@1 after a cut at C attempts, pooled over seeds. */
+export interface CutSummary {
+  arm: string;
+  seeds: number;
+  cuts: { cut: number; pass1: Ci; attempts: number; forced: number }[];
+}
+
+/** Reads the `cut-ARM/seed-N` cells (eval --cut-after) of an experiment directory. */
+export function summarizeCuts(out: string, arms: readonly string[], seeds: number): CutSummary[] {
+  const rows: CutSummary[] = [];
+  for (const arm of arms) {
+    const cells: { samples: number; rows: CutRow[] }[] = [];
+    for (let seed = 0; seed < seeds; seed++) {
+      const f = path.join(out, `cut-${arm}`, `seed-${seed}`, 'eval.json');
+      if (fs.existsSync(f)) cells.push(JSON.parse(fs.readFileSync(f, 'utf8')) as { samples: number; rows: CutRow[] });
+    }
+    if (cells.length === 0) continue;
+    const cuts = cells[0]!.rows.map((r) => r.cut);
+    rows.push({
+      arm,
+      seeds: cells.length,
+      cuts: cuts.map((cut) => {
+        const at = cells.map((c) => c.rows.find((r) => r.cut === cut)!);
+        return {
+          cut,
+          pass1: bootstrapMeanCi(
+            at.map((r, i) => r.correct.map((k) => k / cells[i]!.samples)),
+            { seed: `cut-${arm}@${cut}` },
+          ),
+          attempts: mean(at.map((r) => r.meanAttempts)),
+          forced: mean(at.map((r) => r.forcedShare)),
+        };
+      }),
+    });
+  }
+  return rows;
+}
+
+export function cutsMarkdown(cuts: readonly CutSummary[]): string {
+  if (cuts.length === 0) return '';
+  const cs = cuts[0]!.cuts.map((c) => c.cut);
+  const lines = [
+    "\nThe authors' chained-attempts protocol at the end of training (each trace cut after C attempts, the answer forced; pass@1 [95% CI], mean attempts):\n",
+    `| policy | seeds | ${cs.map((c) => `C = ${c}`).join(' | ')} |`,
+    `|---|---:|${cs.map(() => '---').join('|')}|`,
+    ...cuts.map(
+      (a) => `| ${a.arm} | ${a.seeds} | ${a.cuts.map((c) => `${formatCi(c.pass1)}, ${c.attempts.toFixed(2)}`).join(' | ')} |`,
+    ),
+  ];
+  return lines.join('\n') + '\n';
 }

@@ -11,10 +11,11 @@ import {
   PROBE,
   QUICK,
   planE3Countdown,
+  CUT_ARMS,
   planLrProbe,
 } from '../../experiments/e3Countdown.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell } from '../../experiments/cells.js';
-import { readCell, summarizeExperiment, type CellResult } from '../../experiments/results.js';
+import { cutsMarkdown, readCell, summarizeCuts, summarizeExperiment, type CellResult } from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
@@ -141,7 +142,9 @@ export function registerExperiment(program: Command): void {
         }
         throw e;
       }
-      const results: CellResult[] = plan.cells.map((c) => {
+      const trainAndBase = plan.cells.filter((c) => !c.name.startsWith('cut-'));
+      const cuts = name === 'lr-probe' ? [] : summarizeCuts(out, CUT_ARMS, seeds);
+      const results: CellResult[] = trainAndBase.map((c) => {
         const [arm, seedDir] = c.name.split('/') as [string, string];
         return readCell(path.join(out, c.name), arm, Number(seedDir.replace('seed-', '')));
       });
@@ -156,6 +159,7 @@ export function registerExperiment(program: Command): void {
         btr: s.btr,
         arms: s.arms,
         diffs: s.diffs,
+        cuts,
         c4Arms: c4 ? C4_ARMS : [],
         cells: results.map((r) => ({
           arm: r.arm,
@@ -169,12 +173,13 @@ export function registerExperiment(program: Command): void {
       const title = `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}`;
       writeFileAtomic(
         path.join(out, 'results.md'),
-        `${title}\n\n${s.markdown}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`,
+        `${title}\n\n${s.markdown}${cutsMarkdown(cuts)}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`,
       );
       writeFileAtomic(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
       if (o.json) return printJson(doc);
       process.stdout.write(
         s.markdown +
+          cutsMarkdown(cuts) +
           `\nresults: ${path.join(out, 'results.md')}, ${path.join(out, 'results.json')}, ${path.join(out, 'report.html')}\n`,
       );
     });
