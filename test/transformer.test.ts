@@ -51,7 +51,8 @@ describe('tiny GPT', () => {
     expect(viaAsync).toEqual(draw(m, 'a'));
     const twin = Gpt.create(TINY, new Rng(1));
     const [a, b] = [new Adam(m.variables), new Adam(twin.variables)];
-    const loss = (g: Gpt) => () => tf.mean(tf.square(g.forward(tf.tensor2d([[1, 3, 4, 5]], [1, 4], 'int32')))) as tf.Scalar;
+    const loss = (g: Gpt) => () =>
+      tf.mean(tf.square(g.forward(tf.tensor2d([[1, 3, 4, 5]], [1, 4], 'int32')))) as tf.Scalar;
     const s1 = a.minimize(loss(m), 1e-2);
     const s2 = await b.minimizeAsync(loss(twin), 1e-2);
     expect(s2).toEqual(s1);

@@ -333,7 +333,8 @@ export function cutsMarkdown(cuts: readonly CutSummary[]): string {
     `| policy | seeds | ${cs.map((c) => `C = ${c}`).join(' | ')} |`,
     `|---|---:|${cs.map(() => '---').join('|')}|`,
     ...cuts.map(
-      (a) => `| ${a.arm} | ${a.seeds} | ${a.cuts.map((c) => `${formatCi(c.pass1)}, ${c.attempts.toFixed(2)}`).join(' | ')} |`,
+      (a) =>
+        `| ${a.arm} | ${a.seeds} | ${a.cuts.map((c) => `${formatCi(c.pass1)}, ${c.attempts.toFixed(2)}`).join(' | ')} |`,
     ),
   ];
   return lines.join('\n') + '\n';

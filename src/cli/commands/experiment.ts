@@ -15,7 +15,13 @@ import {
   planLrProbe,
 } from '../../experiments/e3Countdown.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell } from '../../experiments/cells.js';
-import { cutsMarkdown, readCell, summarizeCuts, summarizeExperiment, type CellResult } from '../../experiments/results.js';
+import {
+  cutsMarkdown,
+  readCell,
+  summarizeCuts,
+  summarizeExperiment,
+  type CellResult,
+} from '../../experiments/results.js';
 import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
