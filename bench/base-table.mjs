@@ -12,8 +12,9 @@ console.log('| difficulty | arithmetic | verification | attempt success | mean a
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const d of [3, 4, 5]) {
   const r = read(`vg-gap-d${d}.json`);
-  if (r)
-    console.log(`| ${d} | ${f3(r.arithmeticAccuracy)} | ${f3(r.verificationAccuracy)} | ${f3(r.attemptSuccess)} | ${r.meanAttempts.toFixed(2)} | ${r.meanLengthTokens.toFixed(1)} | ${f3(r.passAt1)} |`);
+  if (!r) continue;
+  const cols = [f3(r.arithmeticAccuracy), f3(r.verificationAccuracy), f3(r.attemptSuccess), r.meanAttempts.toFixed(2)];
+  console.log(`| ${d} | ${[...cols, r.meanLengthTokens.toFixed(1), f3(r.passAt1)].join(' | ')} |`);
 }
 for (const d of [3, 4]) {
   const r = read(`by-attempt-d${d}.json`);

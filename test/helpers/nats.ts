@@ -1,7 +1,7 @@
 /**
  * A throwaway nats-server with JetStream on 127.0.0.1, a free port and its own store directory
- * (Debian's `nats-server`; `npm test` installs it when missing: scripts/test-deps.mjs). `restart()` stops it and starts it
- * again on the same port and store, as an operator restarting the server would.
+ * (Debian's `nats-server`; `npm test` installs it when missing: scripts/test-deps.mjs). `restart()`
+ * stops it and starts it again on the same port and store, as an operator restarting the server would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
