@@ -303,6 +303,41 @@ describe('checkpoints and resume', () => {
     expect(s.rolloutsTrained).toBe(baseline.rolloutsTrained);
   }, 180_000);
 
+  it('one run per directory: a second train or --resume on a held directory exits 2 naming the holder; a dead holder is taken over aloud', async () => {
+    const dir = path.join(tmp, 'locked');
+    // A slow learner (timing only: sync results do not depend on it) keeps the first run going while the others try.
+    const args = ['train', '--quiet', '--config', config('locked'), '--out', dir, '--inject', 'slow:learner=15x'];
+    const first = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    first.stderr.on('data', (d) => (err += d));
+    const lock = path.join(dir, '.lock');
+    for (let i = 0; i < 600 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(fs.existsSync(lock)).toBe(true);
+    // Both a fresh run with another seed and a --resume while the first runs (issue #29's two writers).
+    const second = train('--config', config('locked'), '--seed', '7', '--out', dir);
+    const resumed = train('--resume', dir);
+    for (const r of [second, resumed]) {
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toContain(`in use by process ${first.pid}`);
+    }
+    expect(await new Promise<number | null>((r) => first.on('exit', r)), err).toBe(0);
+    expect(fs.existsSync(lock)).toBe(false); // released at exit
+    const s = checkInvariants(dir, 4); // one run's rows, not two
+    expect(s.weightsSha256).toBe(baseline.weightsSha256);
+    // A lock left by a process that no longer runs (SIGKILL): taken over with a line naming it.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    fs.writeFileSync(lock, JSON.stringify({ pid: Number(dead.stdout), startedAt: 'then', argv: ['train'] }));
+    const again = train('--resume', dir);
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain(`taking over the lock of process ${dead.stdout}`);
+    expect(fs.existsSync(lock)).toBe(false);
+    // Bad input found after the lock was taken (a backend that cannot start) leaves no directory behind.
+    const bad = path.join(tmp, 'never-made');
+    const r = train('--config', config('bad-lock', { backend: 'webgpu' }), '--out', bad);
+    expect(r.code, r.err).toBe(2);
+    expect(fs.existsSync(bad)).toBe(false);
+  }, 180_000);
+
   it('a half-written checkpoint is never loaded; a corrupt one is refused with exit 2', () => {
     const dir = path.join(tmp, 'base');
     const ckDir = path.join(dir, 'checkpoints');

@@ -12,7 +12,8 @@ import {
 import { parseFault } from '../../core/faults.js';
 import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
-import { wallNow } from '../../runtime/clock.js';
+import { isoTimestamp, wallNow } from '../../runtime/clock.js';
+import { acquireRunLock, assertNotHeld } from '../../runtime/runLock.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
 import type { InspectionEvent } from 'xstate';
@@ -135,6 +136,7 @@ export function registerTrain(program: Command): void {
       let out: string;
       if (f.resume) {
         out = f.resume;
+        assertNotHeld(out);
         const saved = path.join(out, 'config.json');
         if (!fs.existsSync(saved))
           throw new InputError(
@@ -156,6 +158,7 @@ export function registerTrain(program: Command): void {
         if (f.seed !== undefined) cfg.seed = parseSeed(f.seed);
         if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
         out = f.out ?? freshRunDir(cfg.name);
+        assertNotHeld(out);
         if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
           throw new InputError(
             `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
@@ -166,6 +169,8 @@ export function registerTrain(program: Command): void {
       }
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
+      // One run per directory, from here (nothing written yet) to this process's exit.
+      acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {

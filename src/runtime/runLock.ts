@@ -1,0 +1,94 @@
+/**
+ * One run per run directory (issue #29): `train` (both clocks, fresh or --resume, and so every
+ * experiment and scenario cell) holds `RUN_DIR/.lock` from before it writes anything until it
+ * exits. The lock is created exclusively (O_EXCL), so of two processes racing for a directory
+ * exactly one gets it; the other exits 2 naming the holder's pid and start time. A lock whose
+ * process is gone (SIGKILL, a crash, a power cut) is stale: it is taken over with a line saying
+ * whose it was, never silently. `report` and `eval` only read and take no lock.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../util/errors.js';
+
+export const LOCK_FILE = '.lock';
+
+interface Holder {
+  pid: number;
+  startedAt: string;
+  argv: string[];
+}
+
+export interface RunLock {
+  /** Removes the lock (and the directory, if this process created it and left it empty). Idempotent. */
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
+  }
+}
+
+function readHolder(file: string): Holder | null {
+  try {
+    const h = JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
+    return Number.isInteger(h.pid) ? h : null;
+  } catch {
+    return null; // being written this instant, or garbage: treated as held by an unknown process
+  }
+}
+
+function inUse(dir: string, h: Holder | null): InputError {
+  return new InputError(
+    `${dir}: the run directory is in use by ${h ? `process ${h.pid} (started ${h.startedAt}: e3sim ${h.argv.join(' ')})` : 'another process'}; wait for it to end or stop it, or choose another directory`,
+  );
+}
+
+/** Throws (exit 2, naming the holder) when a running process holds `dir`: checked before any other refusal. */
+export function assertNotHeld(dir: string): void {
+  const file = path.join(dir, LOCK_FILE);
+  if (!fs.existsSync(file)) return;
+  const h = readHolder(file);
+  if (!h || alive(h.pid)) throw inUse(dir, h);
+}
+
+/**
+ * Takes the lock of `dir` (created if missing). `startedAt` is the wall-clock time to record
+ * (runtime/clock), `log` says when a stale lock is taken over.
+ */
+export function acquireRunLock(dir: string, startedAt: string, log: (s: string) => void): RunLock {
+  const created = !fs.existsSync(dir);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const me: Holder = { pid: process.pid, startedAt, argv: process.argv.slice(2) };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, JSON.stringify(me) + '\n');
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const h = readHolder(file);
+      if (!h || alive(h.pid) || attempt > 0) throw inUse(dir, h);
+      log(
+        `${dir}: taking over the lock of process ${h.pid} (started ${h.startedAt}), which is no longer running`,
+      );
+      fs.rmSync(file, { force: true });
+    }
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    process.off('exit', release);
+    const h = readHolder(file);
+    if (h?.pid === process.pid) fs.rmSync(file, { force: true });
+    if (created && fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  };
+  process.on('exit', release);
+  return { release };
+}
