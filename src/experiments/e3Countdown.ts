@@ -17,6 +17,7 @@ import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { Cell } from './cells.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { attemptLength } from '../tasks/countdown/trace.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -42,6 +43,22 @@ export const BASE_NOVERIFY = 'examples/checkpoints/base-countdown-noverify';
 export const LAYOUT = { btr: 72, ladder: [36, 72, 144], evalMultiples: [1, 2, 4], evalDifficulty: 4 } as const;
 /** The authors' chained-attempts protocol at the end of training (eval --cut-after). */
 export const CUTS = [2, 4, 8, 16] as const;
+
+/**
+ * The cuts whose C attempts and the answer fit the base model's context at the evaluation's
+ * difficulty (v2's 320 tokens hold 15 attempts of 4 numbers, so it is cut at 2, 4 and 8 only).
+ */
+export function cutsThatFit(contextLength: number, difficulty = LAYOUT.evalDifficulty): number[] {
+  const per = attemptLength(difficulty);
+  return CUTS.filter((c) => difficulty + 4 + c * per + per + 1 <= contextLength);
+}
+
+function baseContext(): number {
+  const m = JSON.parse(fs.readFileSync(path.join(BASE, 'manifest.json'), 'utf8')) as {
+    config: { contextLength: number };
+  };
+  return m.config.contextLength;
+}
 export const B_TR = LAYOUT.btr;
 
 export interface ExperimentSize {
@@ -265,7 +282,7 @@ export function cutCell(arm: string, seed: number, out: string, size: Experiment
       '--seed',
       String(seed),
       '--cut-after',
-      CUTS.join(','),
+      cutsThatFit(baseContext()).join(','),
       '--batch',
       '64',
       '--backend',

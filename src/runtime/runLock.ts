@@ -16,6 +16,20 @@ interface Holder {
   pid: number;
   startedAt: string;
   argv: string[];
+  /** Linux: the process's start time in clock ticks since boot (/proc/PID/stat field 22), against pid reuse. */
+  procStart?: string;
+}
+
+/** State and start time of a process from /proc (Linux), null where /proc is not there. */
+function procStat(pid: number): { state: string; start: string } | 'gone' | null {
+  if (!fs.existsSync('/proc/self/stat')) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
+    return { state: fields[0]!, start: fields[19]! };
+  } catch {
+    return 'gone';
+  }
 }
 
 export interface RunLock {
@@ -23,7 +37,15 @@ export interface RunLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/**
+ * Whether the holder still runs: on Linux it must exist, not be a zombie (a SIGKILLed process whose
+ * parent died too may never be reaped here) and have the recorded start time (not a reused pid).
+ */
+function alive(h: Holder): boolean {
+  const st = procStat(h.pid);
+  if (st === 'gone') return false;
+  if (st) return st.state !== 'Z' && (h.procStart === undefined || st.start === h.procStart);
+  const pid = h.pid;
   try {
     process.kill(pid, 0);
     return true;
@@ -52,7 +74,7 @@ export function assertNotHeld(dir: string): void {
   const file = path.join(dir, LOCK_FILE);
   if (!fs.existsSync(file)) return;
   const h = readHolder(file);
-  if (!h || alive(h.pid)) throw inUse(dir, h);
+  if (!h || alive(h)) throw inUse(dir, h);
 }
 
 /**
@@ -63,7 +85,13 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
   const created = !fs.existsSync(dir);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
-  const me: Holder = { pid: process.pid, startedAt, argv: process.argv.slice(2) };
+  const own = procStat(process.pid);
+  const me: Holder = {
+    pid: process.pid,
+    startedAt,
+    argv: process.argv.slice(2),
+    ...(own && own !== 'gone' ? { procStart: own.start } : {}),
+  };
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
@@ -73,10 +101,8 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const h = readHolder(file);
-      if (!h || alive(h.pid) || attempt > 0) throw inUse(dir, h);
-      log(
-        `${dir}: taking over the lock of process ${h.pid} (started ${h.startedAt}), which is no longer running`,
-      );
+      if (!h || alive(h) || attempt > 0) throw inUse(dir, h);
+      log(`${dir}: taking over the lock of process ${h.pid} (started ${h.startedAt}), which is no longer running`);
       fs.rmSync(file, { force: true });
     }
   }
