@@ -296,6 +296,15 @@ describe('checkpoints and resume', () => {
     expect(first.interrupted).toBe(true);
     expect(first.steps).toBeLessThan(4);
     expect(fs.readFileSync(path.join(dir, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`step-${first.steps}`);
+    // A hand-edited config.json is refused, naming the fields, not mixed into the resumed run (issue #29).
+    const cfgFile = path.join(dir, 'config.json');
+    const saved = fs.readFileSync(cfgFile, 'utf8');
+    const edited = JSON.parse(saved);
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...edited, seed: 5, learner: { ...edited.learner, lr: 1e-3 } }));
+    const refused = train('--resume', dir);
+    expect(refused.code, refused.err).toBe(2);
+    expect(refused.err).toMatch(/differs from the config the run's checkpoint .* recorded, in seed, learner\.lr;/);
+    fs.writeFileSync(cfgFile, saved);
     const r = train('--resume', dir);
     expect(r.code, r.err).toBe(0);
     const s = checkInvariants(dir, 4);

@@ -16,6 +16,7 @@ import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
 import type { Disposition } from '../core/ledger.js';
 import type { FilterTotals } from '../core/dynamicSampling.js';
+import type { TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
@@ -89,11 +90,21 @@ export function checkpointsDir(runDir: string): string {
  * temporary directory that is renamed into place whole, then `latest` is switched to it, then all
  * but the newest `keep` step directories are removed. Returns the step directory.
  */
-export function commitCheckpoint(runDir: string, step: number, keep: number, fill: (tmp: string) => void): string {
+export function commitCheckpoint(
+  runDir: string,
+  step: number,
+  keep: number,
+  config: TrainConfig,
+  fill: (tmp: string) => void,
+): string {
   const root = checkpointsDir(runDir);
   fs.mkdirSync(root, { recursive: true });
   const name = stepDirName(step);
-  writeDirAtomic(path.join(root, name), fill);
+  writeDirAtomic(path.join(root, name), (tmp) => {
+    fill(tmp);
+    // The resolved config the run was started with: a resume compares config.json with it.
+    fs.writeFileSync(path.join(tmp, RUN_CONFIG_FILE), JSON.stringify(config) + '\n');
+  });
   writeFileAtomic(path.join(root, RUN_FILES.latest), name + '\n');
   for (const d of checkpointsToRemove(fs.readdirSync(root), keep, name))
     fs.rmSync(path.join(root, d), { recursive: true, force: true });
@@ -120,6 +131,7 @@ export function writeRunCheckpoint(
     optimizer?: { state: PackedWeights; step: number };
     state: RunState;
     keep: number;
+    trainConfig: TrainConfig;
   },
 ): string {
   const manifest = {
@@ -132,7 +144,7 @@ export function writeRunCheckpoint(
     step: o.state.version,
     trainState: { run: o.state },
   };
-  return commitCheckpoint(runDir, o.state.version, o.keep, (tmp) =>
+  return commitCheckpoint(runDir, o.state.version, o.keep, o.trainConfig, (tmp) =>
     writeCheckpointFiles(tmp, manifest, o.weights, o.optimizer),
   );
 }
@@ -155,4 +167,34 @@ export function readRunCheckpoint(
     optimizer: ck.optimizer ? { state: ck.optimizer, step: ck.manifest.optimizer!.step } : undefined,
     state: r.data as unknown as RunState,
   };
+}
+
+/** The resolved config recorded in each checkpoint (both clocks). */
+export const RUN_CONFIG_FILE = 'run-config.json';
+
+/**
+ * `--resume`: the run's config.json must be the config its last checkpoint recorded — a
+ * hand-edited seed, learning rate or group size would be mixed into the resumed run. Exit 2
+ * naming the fields that differ. Checkpoints written before this check record nothing: accepted.
+ */
+export function checkResumeConfig(runDir: string, cfg: TrainConfig): void {
+  const dir = latestCheckpointDir(runDir);
+  const file = dir ? path.join(dir, RUN_CONFIG_FILE) : null;
+  if (!file || !fs.existsSync(file)) return;
+  const recorded = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  const fields = differingFields(recorded, JSON.parse(JSON.stringify(cfg)) as unknown);
+  if (fields.length === 0) return;
+  throw new InputError(
+    `--resume: ${path.join(runDir, 'config.json')} differs from the config the run's checkpoint ${dir} recorded, in ${fields.slice(0, 8).join(', ')}${fields.length > 8 ? ` and ${fields.length - 8} more` : ''}; a run resumes with the config it was started with (restore config.json, or start a new run with the new settings)`,
+  );
+}
+
+/** Dotted paths of the leaves where `a` and `b` differ. */
+function differingFields(a: unknown, b: unknown, at = ''): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => differingFields(a[k], b[k], at ? `${at}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [at || '(the whole config)'];
 }

@@ -22,7 +22,7 @@ export function writeSimCheckpoint(sim: SimEngine): void {
     queue: sim.q.toJSON(),
     accounting: Buffer.from(sim.accounting).toString('base64'),
   };
-  commitCheckpoint(sim.o.dir!, v, sim.o.config.checkpoint.keep, (tmp) => {
+  commitCheckpoint(sim.o.dir!, v, sim.o.config.checkpoint.keep, sim.o.config, (tmp) => {
     sim.o.compute.save(tmp);
     writeFileSynced(path.join(tmp, SIM_STATE_FILE), JSON.stringify(body));
   });

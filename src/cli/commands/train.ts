@@ -14,6 +14,7 @@ import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
 import { acquireRunLock, assertNotHeld } from '../../runtime/runLock.js';
+import { checkResumeConfig } from '../../runtime/checkpointer.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
 import type { InspectionEvent } from 'xstate';
@@ -152,6 +153,7 @@ export function registerTrain(program: Command): void {
           throw new InputError('--out: with --resume the run directory is the --resume one');
         if (f.seed !== undefined || f.backend !== undefined)
           throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
+        checkResumeConfig(out, cfg);
       } else {
         if (!f.config) throw new InputError('--config: required (e.g. --config examples/smoke.yaml), or --resume DIR');
         cfg = loadTrainConfig(f.config);

@@ -166,6 +166,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       optimizer: { state: snap.optimizer, step: snap.adamStep },
       state,
       keep: run.cfg.checkpoint.keep,
+      trainConfig: run.cfg,
     });
     for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.version) run.sinceCheckpoint.delete(k);
     run.log(`checkpoint step-${run.version}`);

@@ -74,6 +74,7 @@ export async function start(run: TrainingRun): Promise<void> {
         evalsPending: [],
       },
       keep: run.cfg.checkpoint.keep,
+      trainConfig: run.cfg,
     });
   }
   if (run.cur.usesBuckets()) await measureBuckets(run);
