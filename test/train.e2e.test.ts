@@ -312,7 +312,7 @@ describe('checkpoints and resume', () => {
     expect(s.rolloutsTrained).toBe(baseline.rolloutsTrained);
   }, 180_000);
 
-  it('one run per directory: a second train or --resume on a held directory exits 2 naming the holder; a dead holder is taken over aloud', async () => {
+  it('one run per directory: a second train or --resume on a held directory exits 2 naming the holder', async () => {
     const dir = path.join(tmp, 'locked');
     // A slow learner (timing only: sync results do not depend on it) keeps the first run going while the others try.
     const args = ['train', '--quiet', '--config', config('locked'), '--out', dir, '--inject', 'slow:learner=15x'];
