@@ -55,19 +55,37 @@ export function scriptJson(x: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-function readJsonl(file: string): Record<string, unknown>[] {
+/**
+ * The lines of a JSONL log. A last line that is not JSON is what a crash mid-write leaves (the
+ * run resumes from its checkpoint and cuts the log back): it is skipped with a warning. A bad line
+ * before the last one is an error naming it.
+ */
+function readJsonl(file: string, warnings: string[]): Record<string, unknown>[] {
   if (!fs.existsSync(file)) return [];
-  return fs
+  const lines = fs
     .readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        throw new InputError(`${file}: line ${i + 1} is not JSON`);
+    .map((l, i) => ({ l, n: i + 1 }))
+    .filter(({ l }) => l.trim() !== '');
+  return lines.flatMap(({ l, n }, i) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      if (i === lines.length - 1) {
+        warnings.push(`${file}: line ${n}, the last, is cut short (a crash while writing it?); skipped`);
+        return [];
       }
-    });
+      throw new InputError(`${file}: line ${n} is not JSON`);
+    }
+  });
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(`${file}: not readable as JSON (${e instanceof Error ? e.message.split('\n')[0] : e})`);
+  }
 }
 
 export interface RunData {
@@ -79,23 +97,27 @@ export interface RunData {
   /** Curriculum budget decisions: metrics lines {type: 'budget-choice', stage, ladder, scores, ratios, budget, reason, minBudget}. */
   decisions: Record<string, unknown>[];
   transitions: Record<string, unknown>[];
+  /** What was skipped while reading (a crash-cut last log line). */
+  warnings: string[];
 }
 
 export function readRun(dir: string): RunData {
   const cfgFile = path.join(dir, 'config.json');
   if (!fs.existsSync(cfgFile))
     throw new InputError(`RUN_DIR: '${dir}' has no config.json (expected the directory of an e3sim train run)`);
-  const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { name?: string };
+  const config = readJson(cfgFile) as { name?: string };
   const summaryFile = path.join(dir, 'summary.json');
-  const all = readJsonl(path.join(dir, 'metrics.jsonl'));
+  const warnings: string[] = [];
+  const all = readJsonl(path.join(dir, 'metrics.jsonl'), warnings);
   return {
     name: String(config.name ?? path.basename(dir)),
     config,
-    summary: fs.existsSync(summaryFile) ? JSON.parse(fs.readFileSync(summaryFile, 'utf8')) : null,
+    summary: fs.existsSync(summaryFile) ? readJson(summaryFile) : null,
     metrics: all.filter((m) => m.type === undefined),
     evals: all.filter((m) => m.type === 'eval'),
     decisions: all.filter((m) => m.type === 'budget-choice'),
-    transitions: readJsonl(path.join(dir, 'transitions.jsonl')),
+    transitions: readJsonl(path.join(dir, 'transitions.jsonl'), warnings),
+    warnings,
   };
 }
 

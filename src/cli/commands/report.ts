@@ -20,10 +20,12 @@ export function registerReport(program: Command): void {
       const out = o.out ?? path.join(runDir, 'report.html');
       // A run directory gets the run report; a directory of runs (experiment, scenario) the comparison.
       const kind = fs.existsSync(path.join(runDir, 'config.json')) ? 'run' : 'comparison';
-      const html =
-        kind === 'run'
-          ? renderReport(readRun(runDir))
-          : renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
+      let html: string;
+      if (kind === 'run') {
+        const run = readRun(runDir);
+        for (const w of run.warnings) process.stderr.write(`warning: ${w}\n`);
+        html = renderReport(run);
+      } else html = renderComparison(path.basename(path.resolve(runDir)), findArms(runDir));
       writeFileAtomic(out, html);
       if (o.json) return printJson({ report: out, bytes: Buffer.byteLength(html), kind });
       process.stdout.write(`${out} (${(html.length / 1e6).toFixed(1)} MB)\n`);
