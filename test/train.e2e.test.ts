@@ -379,10 +379,18 @@ describe('bad input', () => {
       /--max-steps: expected an integer in 1\.\./,
     ],
     [['--resume', '/nonexistent-run'], /--resume: '\/nonexistent-run' has no config\.json/],
+    // The machine around the run directory (issue #29 item 4): one line naming the path and the errno.
+    [['--config', 'examples/smoke.yaml', '--out', path.join(tmp, 'a-file')], /--out: '.*a-file' is a file/],
+    [
+      ['--config', 'examples/smoke.yaml', '--out', path.join(tmp, 'a-file', 'run')],
+      /a-file\/run: cannot use it as a run directory: a path component is a file, not a directory \(ENOTDIR\)/,
+    ],
   ])('exits 2 naming the input: %s', (args, message) => {
+    fs.writeFileSync(path.join(tmp, 'a-file'), '');
     const r = train(...(args as string[]));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
   });
 
   it('exits 2 naming the field of a bad config', () => {

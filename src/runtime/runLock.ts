@@ -83,8 +83,13 @@ export function assertNotHeld(dir: string): void {
  */
 export function acquireRunLock(dir: string, startedAt: string, log: (s: string) => void): RunLock {
   const created = !fs.existsSync(dir);
-  fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw environmentError(dir, e);
+  }
   const own = procStat(process.pid);
   const me: Holder = {
     pid: process.pid,
@@ -99,7 +104,7 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
       fs.closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw environmentError(dir, e);
       const h = readHolder(file);
       if (!h || alive(h) || attempt > 0) throw inUse(dir, h);
       log(`${dir}: taking over the lock of process ${h.pid} (started ${h.startedAt}), which is no longer running`);
@@ -117,4 +122,21 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
   };
   process.on('exit', release);
   return { release };
+}
+
+const ERRNO_MEANING: Record<string, string> = {
+  ENOTDIR: 'a path component is a file, not a directory',
+  EEXIST: 'it exists and is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+};
+
+/** An error of the machine around a run directory, as one line naming the path and the errno (exit 2). */
+export function environmentError(dir: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (!code || !(code in ERRNO_MEANING)) return e as Error;
+  return new InputError(`${dir}: cannot use it as a run directory: ${ERRNO_MEANING[code]} (${code})`);
 }

@@ -161,6 +161,8 @@ export function registerTrain(program: Command): void {
         if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
         out = f.out ?? freshRunDir(cfg.name);
         assertNotHeld(out);
+        if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+          throw new InputError(`--out: '${out}' is a file, not a directory; choose a new directory for the run`);
         if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
           throw new InputError(
             `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
