@@ -310,6 +310,17 @@ describe('checkpoints and resume', () => {
     const s = checkInvariants(dir, 4);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
     expect(s.rolloutsTrained).toBe(baseline.rolloutsTrained);
+    // Totals across the two pieces (issue #29 item 6): every token once, the wall time of both pieces.
+    type Totals = Summary & {
+      tokensGenerated: number;
+      wallMs: number;
+      lastPiece: { tokensGenerated: number; wallMs: number };
+    };
+    const whole = s as Totals;
+    expect(whole.tokensGenerated).toBe((baseline as Totals).tokensGenerated);
+    expect(whole.lastPiece.tokensGenerated).toBeLessThan(whole.tokensGenerated);
+    expect(first.steps).toBeGreaterThanOrEqual(1); // so the first piece's checkpoint recorded its wall time
+    expect(whole.wallMs).toBeGreaterThan(whole.lastPiece.wallMs);
   }, 180_000);
 
   it('one run per directory: a second train or --resume on a held directory exits 2 naming the holder', async () => {

@@ -42,6 +42,8 @@ export interface RunState {
   logs?: { metrics: number; transitions: number; trace: number; tMs: number };
   /** Evaluations requested at this version and not yet written: a resume runs them again. */
   evalsPending?: number[];
+  /** Wall time of the run so far, all pieces to this checkpoint (ms; absent in earlier checkpoints: 0). */
+  wallMs?: number;
 }
 
 const RunStateSchema = z.object({
@@ -63,6 +65,7 @@ const RunStateSchema = z.object({
   stalenessMax: z.number().int().min(0),
   tokensGenerated: z.number().int().min(0),
   tokensTrained: z.number().int().min(0).optional(),
+  wallMs: z.number().min(0).optional(),
   filterTotals: z
     .object({
       groupsFiltered: z.number().int().min(0),

@@ -142,6 +142,8 @@ export class TrainingRun {
   transferMs = 0;
   t0 = 0;
   tokensAtStart = 0;
+  /** Wall time of the earlier pieces of a resumed run, to its checkpoint (ms). */
+  wallMsBefore = 0;
   stepsAtStart = 0;
   interrupted = false;
   fatal: string | null = null;
@@ -229,6 +231,7 @@ export class TrainingRun {
       this.restarts = s.restarts;
       this.stalenessMax = s.stalenessMax;
       this.tokensGenerated = s.tokensGenerated;
+      this.wallMsBefore = s.wallMs ?? 0;
       this.tokensTrained = s.tokensTrained ?? 0;
       this.filterTotals = s.filterTotals ?? noFilterTotals();
       storeWeights(this, s.version, resume.weights);

@@ -50,13 +50,16 @@ export interface Summary {
   inflightSwaps: number;
   /** Learner replays after a restart whose weights matched the published ones. */
   replayMismatches: number;
+  /** The whole run across resumes (each earlier piece to its last checkpoint, then this one). */
   wallMs: number;
   tokensGenerated: number;
   tokensPerSec: number;
+  /** This process's piece of a resumed run (the whole run when it was not resumed). */
+  lastPiece?: { wallMs: number; tokensGenerated: number; tokensPerSec: number };
   samplerComputeMs: number;
   learnerComputeMs: number;
   transferMs: number;
-  /** Share of (samplers + learner) × wall time spent neither computing nor moving weights. */
+  /** Share of (samplers + learner) × wall time spent neither computing nor moving weights (this piece). */
   overheadFraction: number;
   transitions: number;
   faultsFired: string[];

@@ -156,6 +156,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       filterTotals: { ...run.filterTotals },
       logs: logOffsets(run),
       evalsPending: run.evalsInFlight.filter((v) => v === run.version),
+      wallMs: run.wallMsBefore + (run.o.now() - run.t0),
     };
     writeRunCheckpoint(run.dir, {
       gptConfig: run.gptConfig,

@@ -118,9 +118,15 @@ export function writeSummary(run: TrainingRun): Summary {
     interrupted: run.interrupted,
     inflightSwaps: run.inflightSwaps,
     replayMismatches: run.replayMismatches,
-    wallMs,
-    tokensGenerated: run.tokensGenerated - run.tokensAtStart,
-    tokensPerSec: ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+    // The whole run, across resumes; the last piece (this process) under its own name.
+    wallMs: run.wallMsBefore + wallMs,
+    tokensGenerated: run.tokensGenerated,
+    tokensPerSec: (run.tokensGenerated / Math.max(1, run.wallMsBefore + wallMs)) * 1000,
+    lastPiece: {
+      wallMs,
+      tokensGenerated: run.tokensGenerated - run.tokensAtStart,
+      tokensPerSec: ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+    },
     samplerComputeMs: run.samplerComputeMs,
     learnerComputeMs: run.learnerComputeMs,
     transferMs: run.transferMs,
