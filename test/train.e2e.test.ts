@@ -305,6 +305,13 @@ describe('checkpoints and resume', () => {
     expect(refused.code, refused.err).toBe(2);
     expect(refused.err).toMatch(/differs from the config the run's checkpoint .* recorded, in seed, learner\.lr;/);
     fs.writeFileSync(cfgFile, saved);
+    // A log shorter than its checkpoint recorded is refused, naming it (a cut metrics.jsonl would merge rows).
+    const metricsSaved = fs.readFileSync(metrics);
+    fs.writeFileSync(metrics, metricsSaved.subarray(0, metricsSaved.length - 50));
+    const short = train('--resume', dir);
+    expect(short.code, short.err).toBe(2);
+    expect(short.err).toMatch(/metrics\.jsonl has \d+ bytes, fewer than the \d+ its last checkpoint recorded/);
+    fs.writeFileSync(metrics, metricsSaved);
     const r = train('--resume', dir);
     expect(r.code, r.err).toBe(0);
     const s = checkInvariants(dir, 4);

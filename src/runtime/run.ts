@@ -48,7 +48,7 @@ import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from './nats/protocol.js';
-import { readRunCheckpoint } from './checkpointer.js';
+import { readRunCheckpoint, type RunState } from './checkpointer.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
 
@@ -278,6 +278,7 @@ export class TrainingRun {
         ? this.resumed.state.logs
         : { metrics: 0, transitions: 0, trace: 0, tMs: 0 }
       : undefined;
+    if (at) checkLogsNotShort(this.dir, at);
     const tOpen = this.o.now();
     const tBase = at?.tMs ?? 0;
     this.sinceOpen = () => tBase + this.o.now() - tOpen;
@@ -330,5 +331,25 @@ export class TrainingRun {
     if (end === 'failed' && this.startInputError) throw this.startInputError;
     if (end === 'failed') throw new Error(this.fatal ?? ctx.error ?? 'run failed');
     return writeSummary(this);
+  }
+}
+
+/**
+ * A resume cuts each log back to the length its checkpoint recorded; a log already shorter than
+ * that lost lines the checkpoint counts on (cut by hand, or restored from an older copy): exit 2
+ * naming it, before anything is written.
+ */
+function checkLogsNotShort(dir: string, at: NonNullable<RunState['logs']>): void {
+  for (const [name, bytes] of [
+    ['metrics.jsonl', at.metrics],
+    ['transitions.jsonl', at.transitions],
+    ['trace.json', at.trace],
+  ] as const) {
+    const file = path.join(dir, name);
+    const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
+    if (size < bytes)
+      throw new InputError(
+        `--resume: ${file} has ${size} bytes, fewer than the ${bytes} its last checkpoint recorded: lines the checkpoint counts on are missing (restore the file, or start a new run)`,
+      );
   }
 }

@@ -54,8 +54,9 @@ export class PerfettoTrace {
     fs.writeSync(this.fd, '[\n');
   }
 
-  /** Bytes written so far (the offset a checkpoint records). */
+  /** Bytes written so far (the offset a checkpoint records), on the disk first (fsync). */
   bytes(): number {
+    fs.fsyncSync(this.fd);
     return fs.fstatSync(this.fd).size;
   }
 

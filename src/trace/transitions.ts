@@ -40,8 +40,9 @@ export class TransitionLog {
     this.fd = fs.openSync(file, 'a');
   }
 
-  /** Bytes written so far (the offset a checkpoint records). */
+  /** Bytes written so far (the offset a checkpoint records), on the disk first (fsync). */
   bytes(): number {
+    fs.fsyncSync(this.fd);
     return fs.fstatSync(this.fd).size;
   }
 

@@ -155,6 +155,7 @@ export function writeSummary(run: TrainingRun): Summary {
 
 /** Where the logs stand now (a checkpoint records it; a resume cuts the logs back to it). */
 export function logOffsets(run: TrainingRun): NonNullable<RunState['logs']> {
+  fs.fsyncSync(run.metricsFd); // the logs a checkpoint points into are on the disk before it is
   return {
     metrics: fs.fstatSync(run.metricsFd).size,
     transitions: run.transitions.bytes(),
