@@ -14,8 +14,8 @@ import type { Gpt } from '../policy/transformer/model.js';
 import { evalSet, type Problem } from '../tasks/countdown/problems.js';
 import { attemptLength, checkChain, parseTrace, promptTokens } from '../tasks/countdown/trace.js';
 import { verify } from '../tasks/countdown/verifier.js';
-import { ANSWER, BAR, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
-import { drawSamples, forcedChains } from './countdown.js';
+import { ANSWER, BAR } from '../tasks/countdown/tokenizer.js';
+import { ALL_BUT_ANSWER, drawSamples, forcedChains } from './countdown.js';
 import { InputError } from '../util/errors.js';
 
 export interface AttemptRow {
@@ -118,8 +118,6 @@ export function byAttempt(
   return { difficulty: o.difficulty, problems: problems.length, samples: o.samples, maxK: o.maxK, rows };
 }
 
-const ALL_BUT_ANSWER = Array.from({ length: VOCAB_SIZE }, (_, i) => i).filter((t) => t !== ANSWER);
-
 /**
  * The authors' cut: after C attempts (C delimiters) without an answer, the next token must be the
  * answer marker; before that the trace is free (it may answer sooner).
@@ -201,13 +199,21 @@ export function evalCutAfter(
   return { difficulty: o.difficulty, problems: problems.length, samples: o.samples, rows };
 }
 
-/** The largest attempt count that fits the model's context at a difficulty (for --by-attempt/--cut-after checks). */
-export function checkAttemptsFit(model: Gpt, difficulty: number, attempts: number, flag: string): void {
+/**
+ * The most attempts of `difficulty` numbers that fit a context of `contextLength` tokens with the
+ * prompt and the answer (the synthesizer's room rule: an answer counted as an attempt's length + 1).
+ */
+export function attemptsThatFit(contextLength: number, difficulty: number): number {
   const per = attemptLength(difficulty);
   const prompt = difficulty + 4; // <bos>, the numbers, →, the target, ':'
-  const need = prompt + attempts * per + per + 1;
-  if (need > model.config.contextLength) {
-    const most = Math.floor((model.config.contextLength - prompt - per - 1) / per);
+  return Math.floor((contextLength - prompt - per - 1) / per);
+}
+
+/** --by-attempt / --cut-after: `attempts` must fit the model's context at `difficulty`. */
+export function checkAttemptsFit(model: Gpt, difficulty: number, attempts: number, flag: string): void {
+  const most = attemptsThatFit(model.config.contextLength, difficulty);
+  if (attempts > most) {
+    const need = difficulty + 4 + (attempts + 1) * attemptLength(difficulty) + 1;
     throw new InputError(
       `${flag}: ${attempts} attempts at ${difficulty} numbers need ${need} tokens with the answer, the model's context is ${model.config.contextLength} (at most ${most} attempts fit)`,
     );

@@ -75,7 +75,8 @@ export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
   return out;
 }
 
-const ALL_BUT_ANSWER = Array.from({ length: VOCAB_SIZE }, (_, i) => i).filter((t) => t !== ANSWER);
+/** Every token but the answer marker: what a protocol forbids when it forces the answer next. */
+export const ALL_BUT_ANSWER = Array.from({ length: VOCAB_SIZE }, (_, i) => i).filter((t) => t !== ANSWER);
 
 /**
  * The forced-chains protocol: ending (the answer marker and EOS) is masked until the trace has

@@ -17,7 +17,8 @@ import { parseTrainConfig, type TrainConfig } from '../runtime/config.js';
 import type { BackendName } from '../tensor/backend.js';
 import type { Cell } from './cells.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { attemptLength } from '../tasks/countdown/trace.js';
+import { attemptsThatFit } from '../eval/byAttempt.js';
+import { latestCheckpointDir } from '../runtime/checkpointer.js';
 
 export const ARMS = ['e3', 'mask', 'no-curriculum', 'budget-only', 'data-only', 'no-asymmetry'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -49,8 +50,8 @@ export const CUTS = [2, 4, 8, 16] as const;
  * difficulty (v2's 320 tokens hold 15 attempts of 4 numbers, so it is cut at 2, 4 and 8 only).
  */
 export function cutsThatFit(contextLength: number, difficulty = LAYOUT.evalDifficulty): number[] {
-  const per = attemptLength(difficulty);
-  return CUTS.filter((c) => difficulty + 4 + c * per + per + 1 <= contextLength);
+  const most = attemptsThatFit(contextLength, difficulty);
+  return CUTS.filter((c) => c <= most);
 }
 
 function baseContext(): number {
@@ -218,33 +219,48 @@ export function baseCell(
     name,
     weight: size.evalProblems * size.evalSamples,
     resume: null,
-    start: (dir) => [
-      'eval',
-      '--checkpoint',
-      checkpoint,
-      '--task',
-      'countdown',
-      '--difficulty',
-      String(LAYOUT.evalDifficulty),
-      '--problems',
-      String(size.evalProblems),
-      '--samples',
-      String(size.evalSamples),
-      '--seed',
-      String(seed),
-      '--budgets',
-      LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
-      '--k',
-      '1,4',
-      '--batch',
-      '64',
-      '--backend',
-      backend,
-      '--json',
-      '--out',
-      path.join(dir, 'eval.json'),
-    ],
+    start: (dir) =>
+      evalArgs(checkpoint, seed, size, backend, dir, [
+        '--budgets',
+        LAYOUT.evalMultiples.map((m) => m * B_TR).join(','),
+        '--k',
+        '1,4',
+      ]),
   };
+}
+
+/** `e3sim eval` of `checkpoint` on the seed's held-out problems, with a protocol's flags (budgets or cuts). */
+function evalArgs(
+  checkpoint: string,
+  seed: number,
+  size: ExperimentSize,
+  backend: BackendName,
+  dir: string,
+  protocol: string[],
+): string[] {
+  return [
+    'eval',
+    '--checkpoint',
+    checkpoint,
+    '--task',
+    'countdown',
+    '--difficulty',
+    String(LAYOUT.evalDifficulty),
+    '--problems',
+    String(size.evalProblems),
+    '--samples',
+    String(size.evalSamples),
+    '--seed',
+    String(seed),
+    ...protocol,
+    '--batch',
+    '64',
+    '--backend',
+    backend,
+    '--json',
+    '--out',
+    path.join(dir, 'eval.json'),
+  ];
 }
 
 /** Arms whose final policy is also measured by the authors' cut (issue #28: base, e3 and mask). */
@@ -259,38 +275,17 @@ export function cutCell(arm: string, seed: number, out: string, size: Experiment
   const trained = arm === 'base' ? null : `${arm}/seed-${seed}`;
   const checkpoint = () => {
     if (!trained) return BASE;
-    const ck = path.join(out, trained, 'checkpoints');
-    return path.join(ck, fs.readFileSync(path.join(ck, 'latest'), 'utf8').trim());
+    const ck = latestCheckpointDir(path.join(out, trained));
+    if (!ck) throw new Error(`experiment: ${trained} finished without a checkpoint`);
+    return ck;
   };
   return {
     name: cutName(arm, seed),
     weight: size.evalProblems * size.evalSamples * CUTS.length,
     resume: null,
     after: trained ? [trained] : [],
-    start: (dir) => [
-      'eval',
-      '--checkpoint',
-      checkpoint(),
-      '--task',
-      'countdown',
-      '--difficulty',
-      String(LAYOUT.evalDifficulty),
-      '--problems',
-      String(size.evalProblems),
-      '--samples',
-      String(size.evalSamples),
-      '--seed',
-      String(seed),
-      '--cut-after',
-      cutsThatFit(baseContext()).join(','),
-      '--batch',
-      '64',
-      '--backend',
-      backend,
-      '--json',
-      '--out',
-      path.join(dir, 'eval.json'),
-    ],
+    start: (dir) =>
+      evalArgs(checkpoint(), seed, size, backend, dir, ['--cut-after', cutsThatFit(baseContext()).join(',')]),
   };
 }
 

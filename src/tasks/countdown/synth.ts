@@ -85,19 +85,22 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
   const solutions = solveChains(p, 64, p.difficulty <= 4 ? 200_000 : 20_000);
   if (solutions.length === 0) solutions.push(p.witness);
   const tried = new Set<string>();
+  // The enumerated non-solutions, computed at most once per trace (for the prefix's cap and the
+  // untried fallback).
+  let enumerated: Step[][] | null = null;
+  const nonSolutions = () => (enumerated ??= allChains(p.numbers).filter((c) => c.at(-1)!.z !== p.target));
   const given: number[] = [];
   let givenAttempts = 0;
   if (knobs.givenFailuresFraction && rng.bernoulli(knobs.givenFailuresFraction)) {
     // Room for m given attempts and still one written attempt (m ≤ room / per − 1), and at
     // 3–4 numbers, whose legal chains are few (tens to hundreds), GIVEN_SPARE non-solutions
     // left untried for the trace's own attempts.
-    const nonSolutions =
-      p.difficulty <= 4 ? allChains(p.numbers).filter((c) => c.at(-1)!.z !== p.target).length : Infinity;
-    const most = Math.min(Math.floor(room / per) - 1, nonSolutions - GIVEN_SPARE);
+    const spare = p.difficulty <= 4 ? nonSolutions().length - GIVEN_SPARE : Infinity;
+    const most = Math.min(Math.floor(room / per) - 1, spare);
     if (most >= 1) {
       givenAttempts = 1 + rng.int(most);
       for (let i = 0; i < givenAttempts; i++) {
-        const steps = pickNonSolution(p, tried, rng);
+        const steps = pickNonSolution(p, tried, rng, nonSolutions);
         if (!steps) break; // every legal non-solution was given: a shorter prefix, never a repeat
         tried.add(chainKey(steps));
         given.push(...attemptTokens(steps, '✗'));
@@ -112,7 +115,7 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
     // Never a repeat: with every non-solution tried, the trace gives up (answers its last attempt).
     const steps =
       (rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ??
-      pickNonSolution(p, tried, rng) ??
+      pickNonSolution(p, tried, rng, nonSolutions) ??
       (solvedList.length === 0 ? (pickSolution(solutions, tried, rng) ?? p.witness) : null);
     if (!steps) break;
     tried.add(chainKey(steps));
@@ -140,11 +143,16 @@ function pickSolution(solutions: readonly Step[][], tried: ReadonlySet<string>, 
  * they keep hitting tried chains: few numbers, a long trace) one of the untried non-solutions of
  * the enumeration; null when every non-solution was tried.
  */
-function pickNonSolution(p: Problem, tried: ReadonlySet<string>, rng: Rng): Step[] | null {
+function pickNonSolution(
+  p: Problem,
+  tried: ReadonlySet<string>,
+  rng: Rng,
+  nonSolutions: () => readonly Step[][],
+): Step[] | null {
   for (let i = 0; i < UNTRIED_DRAWS; i++) {
     const c = randomChain(p.numbers, rng);
     if (c.at(-1)!.z !== p.target && !tried.has(chainKey(c))) return c;
   }
-  const untried = allChains(p.numbers).filter((c) => c.at(-1)!.z !== p.target && !tried.has(chainKey(c)));
+  const untried = nonSolutions().filter((c) => !tried.has(chainKey(c)));
   return untried.length > 0 ? rng.pick(untried) : null;
 }
