@@ -10,6 +10,7 @@ const WORKERS: Record<string, () => Promise<unknown>> = {
   'sampler.worker.ts': () => import('../actors/sampler.worker.js'),
   'learner.worker.ts': () => import('../actors/learner.worker.js'),
   'bench.worker.ts': () => import('../actors/bench.worker.js'),
+  'virtual.worker.ts': () => import('../actors/virtual.worker.js'),
 };
 
 const role = isMainThread ? undefined : (workerData as { e3simWorker?: string } | undefined)?.e3simWorker;

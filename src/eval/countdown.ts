@@ -27,6 +27,8 @@ export interface SampleJob {
   batchSize: number;
   forbid?: (completion: readonly number[]) => readonly number[] | null;
   onBatch?: (done: number, total: number) => void;
+  /** Called before each decode step (may throw to stop: a halt request between work items). */
+  beforeDecode?: () => void;
 }
 
 export interface Drawn {
@@ -66,6 +68,12 @@ export function drawSamples(model: Gpt, job: SampleJob): Drawn[] {
         padId: PAD,
         rngs: chunk.map((x) => root.fork(`${x.problem.id}#${x.sampleIndex}`)),
         forbid: job.forbid ? (_row, completion) => job.forbid!(completion) : undefined,
+        beforeDecode: job.beforeDecode
+          ? () => {
+              job.beforeDecode!();
+              return false;
+            }
+          : undefined,
       });
       chunk.forEach((x, k) => out.push({ ...x, result: results[k]! }));
       done += chunk.length;
@@ -224,6 +232,7 @@ export function evalBudgets(
     temperature: number;
     batchSize: number;
     onProgress?: (s: string) => void;
+    beforeDecode?: () => void;
   },
 ): { budgets: BudgetRow[]; problems: number; samples: number; difficulty: number; temperature: number } {
   const kMax = Math.max(...o.ks);
@@ -245,6 +254,7 @@ export function evalBudgets(
     seed: o.seed,
     batchSize: o.batchSize,
     onBatch: (d, t) => o.onProgress?.(`sampled ${d}/${t}`),
+    beforeDecode: o.beforeDecode,
   });
   const rows: BudgetRow[] = [];
   for (const B of [...o.budgets].sort((a, b) => a - b)) {

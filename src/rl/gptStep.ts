@@ -85,6 +85,11 @@ export interface GptStepOptions {
   minibatches?: number;
   /** Passes over the slices (default 1): minibatches × epochs optimiser steps per batch. */
   epochs?: number;
+  /**
+   * Called before each piece of work up to the first optimizer update (scoring a slice, the first
+   * update); it may throw to abandon the step while the weights are still untouched.
+   */
+  beforeUpdate?: () => void;
 }
 
 /** The most optimiser steps one batch may take (minibatches × epochs). */
@@ -121,6 +126,7 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
       `gptRlStep: ${parts.length} minibatches × ${epochs} epochs exceeds ${UPDATE_STEPS_MAX} optimiser steps`,
     );
   const slices = parts.map((rs) => {
+    o.beforeUpdate?.();
     const batch = padRollouts(rs, o.padId, model.config.contextLength, o.learnerVersion);
     const targets = shiftTargets(batch.tokens, batch.B, batch.T, o.padId);
     const refLogprobs =
@@ -139,6 +145,7 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
     return { batch, targets, refLogprobs };
   });
   const steps: (LossStats & { gradNorm: number })[] = [];
+  o.beforeUpdate?.(); // the last chance: after the first update the weights have changed
   for (let e = 0; e < epochs; e++) {
     for (const [i, s] of slices.entries())
       steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o, e === 0 && i === 0));

@@ -18,7 +18,7 @@ import type { Disposition } from '../core/ledger.js';
 import type { FilterTotals } from '../core/dynamicSampling.js';
 import type { TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
 export interface RunState {
   version: number;
@@ -112,6 +112,15 @@ export function commitCheckpoint(
   for (const d of checkpointsToRemove(fs.readdirSync(root), keep, name))
     fs.rmSync(path.join(root, d), { recursive: true, force: true });
   return path.join(root, name);
+}
+
+/**
+ * Before a resume, under the run lock: the temporaries an interrupted run left (a checkpoint
+ * half-written when the disk filled, a file rename cut by SIGKILL) are removed from the run
+ * directory and checkpoints/. Returns a line per thing done.
+ */
+export function sweepRunDir(runDir: string): string[] {
+  return [...sweepTemporaries(runDir), ...sweepTemporaries(checkpointsDir(runDir))];
 }
 
 /** The directory `checkpoints/latest` names, or null when there is no checkpoint yet. */

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../util/errors.js';
+import { ERRNO_MEANING, InputError } from '../util/errors.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -123,16 +123,6 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
   process.on('exit', release);
   return { release };
 }
-
-const ERRNO_MEANING: Record<string, string> = {
-  ENOTDIR: 'a path component is a file, not a directory',
-  EEXIST: 'it exists and is not a directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-};
 
 /** An error of the machine around a run directory, as one line naming the path and the errno (exit 2). */
 export function environmentError(dir: string, e: unknown): Error {

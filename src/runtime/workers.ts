@@ -50,6 +50,19 @@ export const WORKER_BOOT = 'boot.mjs';
  */
 export const THREAD_START_MS = 120_000;
 
+/**
+ * A worker thread running `actors/FILE` (from the single-file build or through tsx), with `data`
+ * in its workerData beside the fields that say which file it runs.
+ */
+export function startWorkerThread(file: string, name: string, data: Record<string, unknown> = {}): Worker {
+  return BUNDLE_DIR
+    ? new Worker(path.join(BUNDLE_DIR, BUNDLE_FILE), { workerData: { ...data, e3simWorker: file }, name })
+    : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), {
+        workerData: { ...data, entry: pathToFileURL(path.join(ACTORS_DIR, file)).href },
+        name,
+      });
+}
+
 export class WorkerGone extends Error {
   override readonly name = 'WorkerGone';
 }
@@ -67,12 +80,7 @@ export class WorkerHandle<T> {
     readonly name: string,
     file: string,
   ) {
-    this.worker = BUNDLE_DIR
-      ? new Worker(path.join(BUNDLE_DIR, BUNDLE_FILE), { workerData: { e3simWorker: file }, name })
-      : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), {
-          workerData: { entry: pathToFileURL(path.join(ACTORS_DIR, file)).href },
-          name,
-        });
+    this.worker = startWorkerThread(file, name);
     this.api = Comlink.wrap<T>(nodeEndpoint(this.worker));
     const fail = (e: Error) => {
       if (this.gone) return;

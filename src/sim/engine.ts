@@ -15,6 +15,7 @@ import { dispatchVerifiers, graded, publishedEvent, trained } from './learning.j
 import { beginGenerate, delivered, markGenerated, pump, swap } from './sampling.js';
 import {
   SimInvariantError,
+  Interrupted,
   type SamplerState,
   type VerifierState,
   type LearnerState,
@@ -26,7 +27,7 @@ import {
   LineSink,
   initialState,
 } from './state.js';
-import { readSimCheckpoint, writeSimCheckpoint } from './simCheckpoint.js';
+import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
 import { finalScan } from './finalScan.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
@@ -298,20 +299,46 @@ export class SimEngine {
   /** Runs until the last step is published, a checkpoint after a halt request, or the event budget. */
   async run(): Promise<SimResult> {
     const s = this.s;
+    const maxEvents = this.o.maxEvents,
+      plant = this.o.plantDuplicateAtEvent ?? -1,
+      halt = this.o.halt;
+    // With a shared halt flag and real compute, an event can be abandoned inside its compute: the
+    // state from before it (what a checkpoint holds) is kept, and the sinks' positions with it.
+    const abandonable = halt !== undefined && this.o.compute.kind === 'real' && this.o.dir !== null;
+    /** Whether `e` abandons the work since `before`: then the run halts with the state from before it. */
+    const abandoned = (e: unknown, before: ReturnType<SimEngine['snapshot']> | null, what: string): boolean => {
+      if (!(e instanceof Interrupted) || !before) return false;
+      this.restore(before);
+      writeSimCheckpoint(this);
+      this.o.onLog?.(`halted inside ${what}; it runs again on --resume`);
+      return true;
+    };
     if (s.events === 0 && this.q.size === 0) {
-      scheduleFaults(this);
-      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
-      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
-      this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
-      pump(this);
+      const before = abandonable ? this.snapshot() : null;
+      try {
+        scheduleFaults(this);
+        for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
+        for (let i = 0; i < s.verifiers.length; i++)
+          this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
+        this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
+        pump(this);
+      } catch (e) {
+        if (abandoned(e, before, "the run's start")) return { status: 'halted', state: this.s };
+        throw e;
+      }
     }
     let status: SimResult['status'] = 'event-budget';
     let sinceYield = 0;
-    const q = this.q,
-      maxEvents = this.o.maxEvents,
-      plant = this.o.plantDuplicateAtEvent ?? -1;
     const yieldEvery = this.o.compute.kind === 'real' ? 1 : 20_000;
     while (s.events < maxEvents) {
+      if (halt && Atomics.load(halt, 0) !== 0) this.haltRequested = true;
+      if (this.haltRequested && halt && this.o.dir) {
+        writeSimCheckpoint(this); // at this event boundary, not the next step's
+        status = 'halted';
+        break;
+      }
+      const before = abandonable ? this.snapshot() : null;
+      const q = this.q;
       const item = q.pop();
       if (!item)
         this.fail(
@@ -324,7 +351,14 @@ export class SimEngine {
       const lastLearner = s.learnerVersion;
       if (plant === s.events && this.lastDeliveredGroup)
         markGenerated(this, this.lastDeliveredStep, this.lastDeliveredGroup);
-      const r = this.handle(item);
+      let r: ReturnType<SimEngine['handle']>;
+      try {
+        r = this.handle(item);
+      } catch (e) {
+        if (!abandoned(e, before, `event #${s.events}`)) throw e;
+        status = 'halted';
+        break;
+      }
       q.release(item); // handlers keep no reference to the event
       this.checkInvariants(lastPublished, lastLearner);
       if (r === 'done') {
@@ -347,7 +381,31 @@ export class SimEngine {
     if (status === 'done') finalScan(this);
     this.metrics?.flush();
     this.transitions?.flush();
-    return { status, state: s };
+    return { status, state: this.s };
+  }
+
+  /** The state before an event: engine state as a checkpoint writes it, and the logs' buffers. */
+  private snapshot(): {
+    body: string;
+    metrics: ReturnType<LineSink['mark']> | null;
+    transitions: ReturnType<LineSink['mark']> | null;
+  } {
+    return {
+      body: simStateBody(this),
+      metrics: this.metrics?.mark() ?? null,
+      transitions: this.transitions?.mark() ?? null,
+    };
+  }
+
+  /** Back to a snapshot (an abandoned event: its state changes and its buffered log lines are dropped). */
+  private restore(b: ReturnType<SimEngine['snapshot']>): void {
+    const body = JSON.parse(b.body) as { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+    this.s = body.state;
+    this.q = EventQueue.fromJSON(body.queue);
+    this.accounting = new Uint8Array(Buffer.from(body.accounting, 'base64'));
+    this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+    if (b.metrics) this.metrics?.rewind(b.metrics);
+    if (b.transitions) this.transitions?.rewind(b.transitions);
   }
 
   close(): void {

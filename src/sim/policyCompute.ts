@@ -27,6 +27,7 @@ import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
 import type { Compute, GeneratedGroup, Generation, Scored, TrainInput, VersionSchedule } from './compute.js';
+import { interruptPoint } from './state.js';
 import { writeFileSynced } from '../util/atomic.js';
 import type { EvalBudgetRow } from '../core/metrics.js';
 
@@ -79,7 +80,15 @@ export class PolicyCompute implements Compute {
   /** Problem slots per step, backfill slots included (core/dynamicSampling). */
   private readonly slots: number;
 
-  constructor(readonly c: TrainConfig) {
+  /**
+   * @param halt a shared halt flag: checked before each decode step and before the optimizer
+   * update (sim/state.ts interruptPoint), never after the update — so an abandoned event leaves
+   * the weights and the optimizer as they were when it began.
+   */
+  constructor(
+    readonly c: TrainConfig,
+    private readonly halt?: Int32Array,
+  ) {
     this.slots = slotsPerStep(c.rollout.problemsPerStep, c.rollout.dynamicSampling);
     if (!fs.existsSync(c.model.checkpoint))
       throw new InputError(`model.checkpoint: '${c.model.checkpoint}' does not exist`);
@@ -154,7 +163,10 @@ export class PolicyCompute implements Compute {
         // a recompute changes what is computed; an abort changes when (sim/sampling.ts swap)
         kv: this.c.rollout.kv?.onSwap === 'recompute' ? this.c.rollout.kv : undefined,
       },
-      (pos) => this.use(versionAt(pos)),
+      (pos) => {
+        interruptPoint(this.halt);
+        return this.use(versionAt(pos));
+      },
     );
     const groups: GeneratedGroup[] = slots.map((slot, i) => {
       const rs = rollouts.slice(i * groupSize, (i + 1) * groupSize);
@@ -207,6 +219,7 @@ export class PolicyCompute implements Compute {
       padId: PAD,
       learnerVersion: input.learnerVersion,
       reference: this.reference ?? undefined,
+      beforeUpdate: () => interruptPoint(this.halt),
       ...updateOf(this.c),
     });
     return { ...s }; // no tensor counts: they depend on the process's history, not on the run
@@ -241,6 +254,7 @@ export class PolicyCompute implements Compute {
       seed: this.c.seed,
       temperature: this.c.rollout.temperature,
       batchSize: 64,
+      beforeDecode: () => interruptPoint(this.halt),
     });
     return { version, rows: r.budgets };
   }

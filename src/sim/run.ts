@@ -42,6 +42,10 @@ export interface VirtualRunOptions {
   /** Test hook, see SimOptions. */
   plantDuplicateAtEvent?: number;
   now?: () => number;
+  /** Shared halt flag (SimOptions.halt). */
+  halt?: Int32Array;
+  /** Test hook: wraps the compute the config asks for (e.g. to raise the halt flag inside a call). */
+  wrapCompute?: (c: Compute) => Compute;
 }
 
 export interface VirtualRunResult {
@@ -55,15 +59,16 @@ export interface VirtualRunResult {
  */
 const SURROGATE_MODEL_BYTES = 1_000_000;
 
-export async function makeCompute(config: TrainConfig, s: VirtualSettings): Promise<Compute> {
+export async function makeCompute(config: TrainConfig, s: VirtualSettings, halt?: Int32Array): Promise<Compute> {
   if (s.compute === 'none') return new SurrogateCompute(s.surrogate, config.seed, SURROGATE_MODEL_BYTES);
   await initBackend(config.backend); // once per process; a different backend later is a clear error
-  return new PolicyCompute(config);
+  return new PolicyCompute(config, halt);
 }
 
 export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult> {
   const s = { ...o.settings, faults: z.array(SimFaultSchema).parse(o.settings.faults) }; // defaults filled in
-  const compute = await makeCompute(o.config, s);
+  const made = await makeCompute(o.config, s, o.halt);
+  const compute = o.wrapCompute ? o.wrapCompute(made) : made;
   let resume: ReturnType<typeof SimEngine.readCheckpoint> = null;
   if (o.resume) {
     resume = o.dir ? SimEngine.readCheckpoint(o.dir) : null;
@@ -88,6 +93,7 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
       onStep: o.onStep,
       onLog: o.onLog,
       plantDuplicateAtEvent: o.plantDuplicateAtEvent,
+      halt: o.halt,
     },
     resume ?? undefined,
   );

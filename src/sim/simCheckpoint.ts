@@ -11,20 +11,25 @@ import type { EventQueue } from './queue.js';
 import { type SimState, SIM_STATE_FILE } from './state.js';
 import type { SimEngine } from './engine.js';
 
-export function writeSimCheckpoint(sim: SimEngine): void {
-  sim.metrics?.flush();
-  sim.transitions?.flush();
-  const v = sim.s.learnerVersion;
-  const body = {
+/** The engine's part of a checkpoint (sim-state.json), as a JSON string. */
+export function simStateBody(sim: SimEngine): string {
+  return JSON.stringify({
     format: 'e3sim-sim-checkpoint',
     formatVersion: 1,
     state: sim.s,
     queue: sim.q.toJSON(),
     accounting: Buffer.from(sim.accounting).toString('base64'),
-  };
+  });
+}
+
+export function writeSimCheckpoint(sim: SimEngine): void {
+  sim.metrics?.flush();
+  sim.transitions?.flush();
+  const v = sim.s.learnerVersion;
+  const body = simStateBody(sim);
   commitCheckpoint(sim.o.dir!, v, sim.o.config.checkpoint.keep, sim.o.config, (tmp) => {
     sim.o.compute.save(tmp);
-    writeFileSynced(path.join(tmp, SIM_STATE_FILE), JSON.stringify(body));
+    writeFileSynced(path.join(tmp, SIM_STATE_FILE), body);
   });
   sim.o.onLog?.(`checkpoint step-${v} (t=${sim.s.t.toFixed(3)} s)`);
 }

@@ -160,6 +160,26 @@ export interface SimOptions {
   plantDuplicateAtEvent?: number;
   onStep?: (line: Record<string, unknown>) => void;
   onLog?: (s: string) => void;
+  /**
+   * A halt request shared with another thread (element 0 ≠ 0: stop). Read between events and, by
+   * the compute, between its work items (decode steps, evaluation batches, before an update): a
+   * request inside an event abandons that event and checkpoints the state from before it
+   * (sim/engine.ts). Set by `train --clock virtual`, whose main thread stays free for signals.
+   */
+  halt?: Int32Array;
+}
+
+/**
+ * Thrown by a compute between work items when a halt was requested (SimOptions.halt). Only where
+ * the compute's own state is still as it was when the event began (before an optimizer update).
+ */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+}
+
+/** Throws Interrupted when `halt` says stop (the compute's check between work items). */
+export function interruptPoint(halt: Int32Array | undefined): void {
+  if (halt && Atomics.load(halt, 0) !== 0) throw new Interrupted('halt requested');
 }
 
 export interface SimResult {
@@ -181,6 +201,8 @@ export class LineSink {
     else fs.truncateSync(file, truncateTo);
     this.fd = fs.openSync(file, 'a');
   }
+  /** Times the buffer went to the file (lets the engine drop what an abandoned event wrote). */
+  flushes = 0;
   write(line: string): number {
     this.buf.push(line);
     const n = Buffer.byteLength(line) + 1;
@@ -191,8 +213,22 @@ export class LineSink {
   flush(): void {
     if (this.buf.length === 0) return;
     fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    this.flushes++;
     this.buf = [];
     this.pendingBytes = 0;
+  }
+  /** Where the buffer stands (for rewind). */
+  mark(): { flushes: number; lines: number } {
+    return { flushes: this.flushes, lines: this.buf.length };
+  }
+  /**
+   * Drops the lines written since `m` that are still buffered (lines already flushed stay in the
+   * file past the byte count the state records; a resume truncates them).
+   */
+  rewind(m: { flushes: number; lines: number }): void {
+    this.buf.length = this.flushes === m.flushes ? m.lines : 0;
+    this.pendingBytes = 0;
+    for (const l of this.buf) this.pendingBytes += Buffer.byteLength(l) + 1;
   }
   close(): void {
     this.flush();

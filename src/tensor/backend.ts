@@ -92,7 +92,18 @@ async function startWasm(): Promise<string> {
   const dir =
     BUNDLE_DIR ?? path.dirname(require_.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
   setWasmPaths(dir + path.sep);
+  const before = {
+    uncaught: process.listeners('uncaughtException'),
+    rejected: process.listeners('unhandledRejection'),
+  };
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
+  await tf.ready();
+  // The Emscripten module adds process handlers that rethrow every uncaught error (exit 7, its
+  // minified source on stderr); the process's own handlers (cli/main.ts) are the ones that should run.
+  for (const l of process.listeners('uncaughtException'))
+    if (!before.uncaught.includes(l)) process.off('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection'))
+    if (!before.rejected.includes(l)) process.off('unhandledRejection', l);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const k =
     process.env.E3SIM_WASM_STOCK_KERNELS === '1'

@@ -7,6 +7,42 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** Removes a file or directory tree; a failure to remove is ignored (the caller is already failing). */
+function removeQuietly(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    /* reported by the caller's own error */
+  }
+}
+
+/**
+ * Temporaries that an interrupted write left in `dir` (a crash or SIGKILL inside writeFileAtomic or
+ * writeDirAtomic): `.NAME.tmp-PID` files, `NAME.tmp-PID` and `NAME.old-PID` directories. Removed,
+ * except that an `.old` whose `NAME` is missing is the committed version and is put back. Call only
+ * while holding the directory's run lock (no writer of it is alive). Returns what it did, a line each.
+ */
+export function sweepTemporaries(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const done: string[] = [];
+  const names = fs.readdirSync(dir);
+  for (const n of names) {
+    const m = /^(.+)\.old-\d+$/.exec(n);
+    if (m && !fs.existsSync(path.join(dir, m[1]!))) {
+      fs.renameSync(path.join(dir, n), path.join(dir, m[1]!));
+      done.push(`restored ${path.join(dir, m[1]!)} from ${n}`);
+    }
+  }
+  for (const n of fs.readdirSync(dir)) {
+    if (/\.(tmp|old)-\d+$/.test(n)) {
+      fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+      done.push(`removed ${path.join(dir, n)}`);
+    }
+  }
+  if (done.length) fsyncDir(dir);
+  return done;
+}
+
 /** fsync a directory (its entries: a rename into it survives a power cut once this returns). */
 export function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
@@ -31,8 +67,13 @@ export function writeFileSynced(file: string, data: string | Uint8Array): void {
 /** Temp file beside the target, fsync, rename over the target, fsync the directory. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}`);
-  writeFileSynced(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    writeFileSynced(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp); // a failed write (ENOSPC, EROFS, …) leaves no temporary behind
+    throw e;
+  }
   fsyncDir(path.dirname(file));
 }
 
@@ -48,12 +89,19 @@ export function writeDirAtomic(dir: string, fill: (tmp: string) => void): void {
   fs.mkdirSync(parent, { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  fill(tmp);
-  fsyncDir(tmp);
   const old = `${target}.old-${process.pid}`;
-  if (fs.existsSync(target)) fs.renameSync(target, old);
-  fs.renameSync(tmp, target);
+  try {
+    fs.mkdirSync(tmp);
+    fill(tmp);
+    fsyncDir(tmp);
+    if (fs.existsSync(target)) fs.renameSync(target, old);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    // A failed write leaves the old directory in place and no temporary behind.
+    if (!fs.existsSync(target) && fs.existsSync(old)) fs.renameSync(old, target);
+    removeQuietly(tmp);
+    throw e;
+  }
   fsyncDir(parent);
   fs.rmSync(old, { recursive: true, force: true });
 }

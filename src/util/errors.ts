@@ -12,3 +12,27 @@ export class InputError extends Error {
 export function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(`invariant violated: ${message}`);
 }
+
+/** What an errno of the machine around a run means, for one-line messages (no stack traces). */
+export const ERRNO_MEANING: Record<string, string> = {
+  ENOTDIR: 'a path component is a file, not a directory',
+  EEXIST: 'it exists and is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+};
+
+/**
+ * One line for a failed file-system call of a known errno — `PATH: MEANING (CODE) in SYSCALL` —
+ * or null for any other error (those keep their stack: they are bugs).
+ */
+export function errnoLine(e: unknown): string | null {
+  const x = e as NodeJS.ErrnoException | null;
+  const code = x?.code;
+  if (!code || !(code in ERRNO_MEANING)) return null;
+  const where = x.path ? `${x.path}: ` : '';
+  return `${where}${ERRNO_MEANING[code]} (${code}${x.syscall ? ` in ${x.syscall}` : ''})`;
+}

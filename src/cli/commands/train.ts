@@ -14,7 +14,7 @@ import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
 import { acquireRunLock, assertNotHeld } from '../../runtime/runLock.js';
-import { checkResumeConfig } from '../../runtime/checkpointer.js';
+import { checkResumeConfig, sweepRunDir } from '../../runtime/checkpointer.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
 import type { InspectionEvent } from 'xstate';
@@ -65,6 +65,11 @@ function fmtProgress(p: StepProgress): Record<string, string | number> {
     'tok/s': p.tokensPerSec.toFixed(0),
     eta: Number.isFinite(p.etaSeconds) ? `${p.etaSeconds.toFixed(0)}s` : '?',
   };
+}
+
+/** 128 + the signal's number, as a shell reports a process the signal stopped: SIGINT 130, SIGTERM 143. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGTERM' ? 143 : 130;
 }
 
 export function registerTrain(program: Command): void {
@@ -175,6 +180,7 @@ export function registerTrain(program: Command): void {
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       // One run per directory, from here (nothing written yet) to this process's exit.
       acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
+      if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
@@ -241,12 +247,14 @@ export function registerTrain(program: Command): void {
         writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
       }
       let signals = 0;
-      const onSignal = (sig: string) => {
+      let stopSignal: NodeJS.Signals = 'SIGINT';
+      const onSignal = (sig: NodeJS.Signals) => {
         signals++;
         if (signals > 1) {
           process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
-          process.exit(130);
+          process.exit(signalExitCode(sig));
         }
+        stopSignal = sig;
         process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
         run.interrupt();
       };
@@ -273,6 +281,6 @@ export function registerTrain(program: Command): void {
         process.stdout.write(evalTable(out));
         process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
       }
-      if (summary.interrupted) process.exitCode = 130;
+      if (summary.interrupted) process.exitCode = signalExitCode(stopSignal);
     });
 }

@@ -9,7 +9,8 @@ import { printJson } from '../common.js';
 import { progress } from '../progress.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import type { TrainFlags } from './train.js';
+import { signalExitCode, type TrainFlags } from './train.js';
+import { latestCheckpointDir } from '../../runtime/checkpointer.js';
 import { filteredNote, runDirLines } from './trainEnd.js';
 
 export async function trainVirtual(
@@ -19,12 +20,17 @@ export async function trainVirtual(
   injected: string[],
   maxSteps: number | undefined,
 ): Promise<void> {
-  const [{ loadProfile }, { defaultSettings, readVirtualSettings, runVirtual }, { checkVirtualCurriculum }] =
-    await Promise.all([
-      import('../../sim/profile.js'),
-      import('../../sim/run.js'),
-      import('../../sim/policyCompute.js'),
-    ]);
+  const [
+    { loadProfile },
+    { defaultSettings, readVirtualSettings, runVirtual },
+    { checkVirtualCurriculum },
+    { runVirtualThread },
+  ] = await Promise.all([
+    import('../../sim/profile.js'),
+    import('../../sim/run.js'),
+    import('../../sim/policyCompute.js'),
+    import('../../sim/runThread.js'),
+  ]);
   let settings: ReturnType<typeof readVirtualSettings>;
   if (f.resume) {
     if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
@@ -47,38 +53,59 @@ export async function trainVirtual(
   }
   const quiet = Boolean(f.quiet || f.json);
   const bar = progress(`train ${cfg.name} (virtual clock)`, settings.maxSteps, quiet);
+  const onLog = quiet ? undefined : (s: string) => process.stderr.write(`${s}\n`);
+  const onStep = (m: Record<string, unknown>) =>
+    bar.update(m.step as number, {
+      t: `${(m.t as number).toFixed(1)}s`,
+      pass: (m.passRate as number).toFixed(3),
+      len: (m.lengthMean as number).toFixed(1),
+      stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
+    });
+  // Real compute runs in its own thread (its events can take minutes; this thread takes the
+  // signals and sets the halt flag the run reads between work items). The surrogate runs here and
+  // yields to the event loop every 20,000 events.
+  const thread =
+    settings.compute === 'real'
+      ? runVirtualThread({ config: cfg, settings, dir: out, resume: Boolean(f.resume), onStep, onLog })
+      : null;
   let engine: SimEngine | null = null;
   let signals = 0;
-  const onSignal = (sig: string) => {
-    if (++signals > 1 || !engine) {
-      process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
-      process.exit(130);
+  let stopSignal: NodeJS.Signals = 'SIGINT';
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1 || (!engine && !thread)) {
+      const kept = latestCheckpointDir(out);
+      process.stderr.write(
+        `\n${sig} again: exiting now; kept: ${kept ? `${path.relative(out, kept)} (continue with e3sim train --resume ${out})` : 'no checkpoint yet'}\n`,
+      );
+      process.exit(signalExitCode(sig));
     }
-    process.stderr.write(
-      `\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`,
-    );
-    engine.requestHalt();
+    stopSignal = sig;
+    if (thread) {
+      process.stderr.write(`\n${sig}: stopping at the next work item and writing a checkpoint (again to exit now)\n`);
+      thread.halt();
+    } else {
+      process.stderr.write(
+        `\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`,
+      );
+      engine!.requestHalt();
+    }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let result: Awaited<ReturnType<typeof runVirtual>>;
   try {
-    result = await runVirtual({
-      config: cfg,
-      settings,
-      dir: out,
-      resume: Boolean(f.resume),
-      now: wallNow,
-      onEngine: (e) => (engine = e),
-      onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
-      onStep: (m) =>
-        bar.update(m.step as number, {
-          t: `${(m.t as number).toFixed(1)}s`,
-          pass: (m.passRate as number).toFixed(3),
-          len: (m.lengthMean as number).toFixed(1),
-          stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
-        }),
-    });
+    result = thread
+      ? await thread.result
+      : await runVirtual({
+          config: cfg,
+          settings,
+          dir: out,
+          resume: Boolean(f.resume),
+          now: wallNow,
+          onEngine: (e) => (engine = e),
+          onLog,
+          onStep,
+        });
   } finally {
     bar.stop();
     process.off('SIGINT', onSignal);
@@ -97,5 +124,5 @@ export async function trainVirtual(
     );
     process.stdout.write(runDirLines(out, halted));
   }
-  if (halted) process.exitCode = 130;
+  if (halted) process.exitCode = signalExitCode(stopSignal);
 }

@@ -1,0 +1,88 @@
+/**
+ * Issue #29 item 3: a virtual-clock run with real compute halts at its next work item — inside a
+ * generation, before an optimizer update, inside an evaluation, or between events — writes a
+ * checkpoint holding the state from before the abandoned event, and a resume from it reaches the
+ * uninterrupted run's bytes and weights.
+ */
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultSettings, runVirtual } from '../src/sim/run.js';
+import type { Compute } from '../src/sim/compute.js';
+import { freshDir, jitteryProfile, simConfig } from './helpers/sim.js';
+
+const cfg = () =>
+  simConfig({
+    staleness: { policy: 'one-step-off' },
+    curriculum: { stages: [{ difficulty: 3, budgetTokens: 24, steps: 4 }] },
+    eval: { every: 2, problems: 2, samples: 2, budgets: [24], ks: [1] },
+  });
+const settings = () => defaultSettings(jitteryProfile(), 4, { compute: 'real' });
+
+/** Raises `halt` just before the n-th call of `method`, then lets the call run (and meet the check). */
+function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate', n: number) {
+  return (c: Compute): Compute => {
+    let calls = 0;
+    return new Proxy(c, {
+      get(target, prop, recv) {
+        const v = Reflect.get(target, prop, recv);
+        if (prop !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+        return (...args: unknown[]) => {
+          if (++calls === n) Atomics.store(halt, 0, 1);
+          return v.apply(target, args);
+        };
+      },
+    });
+  };
+}
+
+async function run(
+  dir: string,
+  o: { resume?: boolean; halt?: Int32Array; wrap?: (c: Compute) => Compute; onStep?: () => void } = {},
+) {
+  const logs: string[] = [];
+  const r = await runVirtual({
+    onLog: (s) => logs.push(s),
+    config: cfg(),
+    settings: settings(),
+    dir,
+    resume: o.resume,
+    halt: o.halt,
+    wrapCompute: o.wrap,
+    onStep: o.onStep,
+  });
+  const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
+  return { ...r, logs, metrics: read('metrics.jsonl'), transitions: read('transitions.jsonl') };
+}
+
+describe('virtual clock: a halt between work items', () => {
+  it('inside a generation, before an update, inside an evaluation and between events: each resumes to the same bytes and weights', async () => {
+    const ref = await run(freshDir('halt-ref'));
+    expect(ref.status).toBe('done');
+    expect(ref.metrics).toContain('"type":"eval"');
+    const cases: [string, (h: Int32Array) => Parameters<typeof run>[1], boolean][] = [
+      ['generation 3', (h) => ({ halt: h, wrap: raiseAt(h, 'generate', 3) }), true],
+      ['update 2', (h) => ({ halt: h, wrap: raiseAt(h, 'train', 2) }), true],
+      ['evaluation 1', (h) => ({ halt: h, wrap: raiseAt(h, 'evaluate', 1) }), true],
+      ['after step 1', (h) => ({ halt: h, onStep: () => Atomics.store(h, 0, 1) }), false],
+    ];
+    for (const [label, opts, inside] of cases) {
+      const dir = freshDir('halt');
+      const halt = new Int32Array(new SharedArrayBuffer(4));
+      const halted = await run(dir, opts(halt));
+      expect(halted.status, label).toBe('halted');
+      // abandoned inside the call (not at a later boundary), or at the boundary after the step
+      expect(
+        halted.logs.some((l) => l.startsWith('halted inside event')),
+        label,
+      ).toBe(inside);
+      // the checkpoint holds no more than the run had finished: its logs are a prefix of the reference's
+      expect(ref.metrics.startsWith(halted.metrics), label).toBe(true);
+      const resumed = await run(dir, { resume: true });
+      expect(resumed.status, label).toBe('done');
+      expect(resumed.metrics, label).toBe(ref.metrics);
+      expect(resumed.transitions, label).toBe(ref.transitions);
+      expect(resumed.summary.weightsSha256, label).toBe(ref.summary.weightsSha256);
+    }
+  }, 180_000);
+});
