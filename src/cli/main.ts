@@ -3,36 +3,12 @@
  * the input, the field and what was expected).
  */
 import { Command, CommanderError } from 'commander';
-import { InputError, errnoLine } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { failed, installFatalHandlers } from './fatal.js';
 import { registerFor } from './commands/index.js';
 import { packageVersion } from './common.js';
 
-/**
- * A failure once a run is under way: a known errno of the file system (ENOSPC, EROFS, …) is one
- * line naming the path, anything else keeps its stack (a bug). Exit 1; the run's newest checkpoint
- * is what --resume continues from.
- */
-function failed(e: unknown): never {
-  const line = errnoLine(e);
-  process.stderr.write(
-    line
-      ? `e3sim: run failed: ${line}\n`
-      : `e3sim: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-  );
-  process.exit(1);
-}
-// Errors thrown in callbacks (a log write in a timer, an actor's handler) end here too, not in the
-// wasm module's handler, which rethrows them (exit 7 with its minified source: tensor/backend.ts
-// removes it).
-const uncaught = (e: unknown) => {
-  if (e instanceof InputError) {
-    process.stderr.write(`e3sim: ${e.message}\n`);
-    process.exit(2);
-  }
-  failed(e);
-};
-process.on('uncaughtException', uncaught);
-process.on('unhandledRejection', uncaught);
+installFatalHandlers();
 
 const program = new Command();
 program

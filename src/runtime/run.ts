@@ -49,6 +49,7 @@ import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from './nats/protocol.js';
 import { readRunCheckpoint, type RunState } from './checkpointer.js';
+import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from './curriculum.js';
 
@@ -66,6 +67,7 @@ export type {
   SamplerConnection,
 } from './runTypes.js';
 import type { Summary, TrainOptions, SamplerSlot } from './runTypes.js';
+import { writeToLog } from '../util/atomic.js';
 
 export class TrainingRun {
   readonly dir: string;
@@ -147,6 +149,8 @@ export class TrainingRun {
   stepsAtStart = 0;
   interrupted = false;
   fatal: string | null = null;
+  /** A file-system error (ENOSPC, EROFS, …) that ended the run: what the command reports, as one line. */
+  envError: Error | null = null;
   /** Bad input found while starting (a checkpoint, a backend that cannot start): rethrown as is. */
   startInputError: InputError | null = null;
   finished!: Promise<'done' | 'failed'>;
@@ -168,7 +172,7 @@ export class TrainingRun {
 
   /** One line of metrics.jsonl (measurements and decisions carry a `type`). */
   writeLine(x: Record<string, unknown>): void {
-    fs.writeSync(this.metricsFd, JSON.stringify(x) + '\n');
+    writeToLog(this.metricsFd, path.join(this.dir, RUN_FILES.metrics), JSON.stringify(x) + '\n');
   }
 
   log(s: string): void {
@@ -329,7 +333,7 @@ export class TrainingRun {
     this.transitions.close();
     this.trace.close_(this.sinceOpen());
     if (end === 'failed' && this.startInputError) throw this.startInputError;
-    if (end === 'failed') throw new Error(this.fatal ?? ctx.error ?? 'run failed');
+    if (end === 'failed') throw this.envError ?? new Error(this.fatal ?? ctx.error ?? 'run failed');
     return writeSummary(this);
   }
 }

@@ -10,6 +10,7 @@ import type { TrainConfig } from '../runtime/config.js';
 import type { Profile } from './profile.js';
 import type { SimFault, SimRole } from '../core/faults.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
+import { writeToLog } from '../util/atomic.js';
 
 export class SimInvariantError extends Error {
   override readonly name = 'SimInvariantError';
@@ -196,7 +197,10 @@ export class LineSink {
   fd: number;
   buf: string[] = [];
   pendingBytes = 0;
-  constructor(file: string, truncateTo: number | null) {
+  constructor(
+    readonly file: string,
+    truncateTo: number | null,
+  ) {
     if (truncateTo === null) fs.writeFileSync(file, '');
     else fs.truncateSync(file, truncateTo);
     this.fd = fs.openSync(file, 'a');
@@ -212,7 +216,7 @@ export class LineSink {
   }
   flush(): void {
     if (this.buf.length === 0) return;
-    fs.writeSync(this.fd, this.buf.join('\n') + '\n');
+    writeToLog(this.fd, this.file, this.buf.join('\n') + '\n');
     this.flushes++;
     this.buf = [];
     this.pendingBytes = 0;

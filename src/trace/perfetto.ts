@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import { truncateFile } from './transitions.js';
+import { writeToLog } from '../util/atomic.js';
 
 interface Track {
   pid: number;
@@ -29,7 +30,10 @@ export class PerfettoTrace {
    * run's actors land on the same tracks. Spans open at the checkpoint were never written and
    * stay missing.
    */
-  constructor(file: string, resumeAt?: number) {
+  constructor(
+    private readonly file: string,
+    resumeAt?: number,
+  ) {
     if (resumeAt !== undefined && fs.existsSync(file) && resumeAt >= 2) {
       truncateFile(file, resumeAt);
       const events = JSON.parse(fs.readFileSync(file, 'utf8').trimEnd() + '\n]') as {
@@ -61,7 +65,7 @@ export class PerfettoTrace {
   }
 
   private emit(ev: Record<string, unknown>): void {
-    fs.writeSync(this.fd, (this.first ? '' : ',\n') + JSON.stringify(ev));
+    writeToLog(this.fd, this.file, (this.first ? '' : ',\n') + JSON.stringify(ev));
     this.first = false;
   }
 

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import type { InspectionEvent } from 'xstate';
+import { writeToLog } from '../util/atomic.js';
 
 export interface Transition {
   t: number;
@@ -32,7 +33,7 @@ export class TransitionLog {
 
   /** Appends to `file`; with `truncateTo`, first cuts it to that many bytes (a resume from a checkpoint). */
   constructor(
-    file: string,
+    private readonly file: string,
     private readonly now: () => number,
     truncateTo?: number,
   ) {
@@ -60,7 +61,7 @@ export class TransitionLog {
       if (from === to) return;
       this.last.set(actor, to);
       const line: Transition = { t: Math.round(this.now() * 1000) / 1000, actor, role, from, to, event: ev.event.type };
-      fs.writeSync(this.fd, JSON.stringify(line) + '\n');
+      writeToLog(this.fd, this.file, JSON.stringify(line) + '\n');
       this.count++;
       this.onTransition?.(line);
     };

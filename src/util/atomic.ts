@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { withPath } from './errors.js';
 
 /** Removes a file or directory tree; a failure to remove is ignored (the caller is already failing). */
 function removeQuietly(p: string): void {
@@ -53,12 +54,23 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** Appends to an open log; a failure (ENOSPC, EIO, …) names `file`, which the descriptor does not. */
+export function writeToLog(fd: number, file: string, data: string): void {
+  try {
+    fs.writeSync(fd, data);
+  } catch (e) {
+    throw withPath(e, file);
+  }
+}
+
 /** Writes `data` to `file` and fsyncs it (no rename: for files inside a directory not yet committed). */
 export function writeFileSynced(file: string, data: string | Uint8Array): void {
   const fd = fs.openSync(file, 'w');
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fs.fsyncSync(fd);
+  } catch (e) {
+    throw withPath(e, file); // a write to a descriptor names no file
   } finally {
     fs.closeSync(fd);
   }

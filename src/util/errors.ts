@@ -36,3 +36,13 @@ export function errnoLine(e: unknown): string | null {
   const where = x.path ? `${x.path}: ` : '';
   return `${where}${ERRNO_MEANING[code]} (${code}${x.syscall ? ` in ${x.syscall}` : ''})`;
 }
+
+/**
+ * Names `file` in an errno error that has no path (a write to an open descriptor reports none), so
+ * errnoLine can say which file; returns the error.
+ */
+export function withPath<E>(e: E, file: string): E {
+  const x = e as NodeJS.ErrnoException | null;
+  if (x && typeof x === 'object' && x.code && !x.path) x.path = file;
+  return e;
+}

@@ -8,7 +8,7 @@ import type { TrainOutput } from '../../../machines/learner.js';
 import type { LearnerApi } from '../../../actors/learner.worker.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import { weightsSha256 } from '../../tensor/pack.js';
-import { assert } from '../../util/errors.js';
+import { assert, errnoLine } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { accountingViolation, publishViolation } from '../../core/invariants.js';
@@ -158,17 +158,22 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       evalsPending: run.evalsInFlight.filter((v) => v === run.version),
       wallMs: run.wallMsBefore + (run.o.now() - run.t0),
     };
-    writeRunCheckpoint(run.dir, {
-      gptConfig: run.gptConfig,
-      seed: run.cfg.seed,
-      command: run.o.command,
-      versions: run.o.versions,
-      weights: snap.weights,
-      optimizer: { state: snap.optimizer, step: snap.adamStep },
-      state,
-      keep: run.cfg.checkpoint.keep,
-      trainConfig: run.cfg,
-    });
+    try {
+      writeRunCheckpoint(run.dir, {
+        gptConfig: run.gptConfig,
+        seed: run.cfg.seed,
+        command: run.o.command,
+        versions: run.o.versions,
+        weights: snap.weights,
+        optimizer: { state: snap.optimizer, step: snap.adamStep },
+        state,
+        keep: run.cfg.checkpoint.keep,
+        trainConfig: run.cfg,
+      });
+    } catch (e) {
+      if (errnoLine(e)) run.envError ??= e as Error; // the run ends with it (one line naming the file)
+      throw e;
+    }
     for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.version) run.sinceCheckpoint.delete(k);
     run.log(`checkpoint step-${run.version}`);
   } finally {

@@ -67,7 +67,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
       samplerNumTensors: Object.fromEntries(run.samplerTensors),
     },
   });
-  fs.writeSync(run.metricsFd, JSON.stringify(line) + '\n');
+  run.writeLine(line);
   const t = run.sinceOpen();
   run.trace.counter('learning', t, { reward: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean });
   run.trace.counter('staleness', t, { mean: f.lagMean, max: f.lagMax });
