@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -23,6 +24,9 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
 import { trainVirtual } from './trainVirtual.js';
+import { estimateRun, judgeEstimate } from '../../runtime/estimate.js';
+import { readManifest } from '../../policy/checkpoint.js';
+import { loadProfile } from '../../sim/profile.js';
 
 export interface TrainFlags {
   transport: string;
@@ -43,9 +47,35 @@ export interface TrainFlags {
   clock: string;
   profile?: string;
   compute?: string;
+  strict?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/**
+ * The run's size against this machine (runtime/estimate.ts), before anything is written: the
+ * estimate line, warnings (exit 2 with --strict), and a refusal for a run that cannot finish here.
+ * A virtual-clock run without tensors (--compute none) needs none.
+ */
+function checkEstimate(f: TrainFlags, cfg: TrainConfig, out: string, virtual: boolean): void {
+  const settings = path.join(out, 'virtual.json');
+  const compute =
+    f.resume && fs.existsSync(settings) ? JSON.parse(fs.readFileSync(settings, 'utf8')).compute : f.compute;
+  if (virtual && compute === 'none') return;
+  const e = estimateRun(cfg, readManifest(cfg.model.checkpoint).config, loadProfile('cpu-tiny', 'profile'));
+  const v = judgeEstimate(e, {
+    memoryBytes: os.totalmem(),
+    wasm: cfg.backend === 'wasm' ? 'yes' : cfg.backend === 'auto' ? 'maybe' : 'no',
+    samplerThreads: virtual ? 1 : cfg.topology.samplers,
+    source: f.config ?? path.join(out, 'config.json'),
+  });
+  if (v.refusal) throw new InputError(v.refusal);
+  if (!f.quiet && !f.json) process.stderr.write(`${v.line}\n`);
+  for (const w of v.warnings) {
+    if (f.strict) throw new InputError(`${w} (--strict)`);
+    process.stderr.write(`warning: ${w}\n`);
+  }
+}
 
 /** runs/<name>, or runs/<name>-2, -3, … when taken: a default never overwrites an earlier run. */
 function freshRunDir(name: string): string {
@@ -110,6 +140,7 @@ export function registerTrain(program: Command): void {
     .option('--inspect', 'stream every actor to the Stately inspector (@statelyai/inspect; needs internet)')
     .option('--json', 'print summary.json at the end')
     .option('--quiet', 'no progress display')
+    .option('--strict', "refuse (exit 2) a run whose estimate is beyond this machine's memory, not only warn")
     .action(async (f: TrainFlags) => {
       const faults = f.inject.map((spec) => {
         try {
@@ -178,6 +209,7 @@ export function registerTrain(program: Command): void {
       }
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
+      checkEstimate(f, cfg, out, virtual);
       // One run per directory, from here (nothing written yet) to this process's exit.
       acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
       if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
