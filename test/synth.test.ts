@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
-import { generateProblem, solveChains } from '../src/tasks/countdown/problems.js';
+import { allChains, generateProblem, solveChains } from '../src/tasks/countdown/problems.js';
 import { BASE_KNOBS, NOVERIFY_KNOBS, synthesizeTrace, type SynthKnobs } from '../src/tasks/countdown/synth.js';
 import { verify } from '../src/tasks/countdown/verifier.js';
 import { parseTrace, checkChain } from '../src/tasks/countdown/trace.js';
@@ -155,5 +155,81 @@ describe('base-trace synthesizer v3: given failures train every attempt index', 
       expect(Math.abs(rate(lo, hi) - first)).toBeLessThan(0.03);
     // The model's own traces stay short: RL has room to lengthen them.
     expect(s.meanOwnAttempts).toBeLessThan(1.5);
+  });
+});
+
+describe('base-trace synthesizer v4: depth-first search order', () => {
+  const V4: SynthKnobs = { ...BASE_KNOBS, searchOrder: 'dfs', longFraction: 0.05, givenFailuresFraction: 0.5 };
+  const run = (difficulty: number, n: number) => {
+    const rng = new Rng(`synth-v4/${difficulty}`);
+    const reach = new Array<number>(24).fill(0);
+    const hits = new Array<number>(24).fill(0);
+    let ownAttempts = 0;
+    let repeats = 0;
+    let successorsChecked = 0;
+    for (let i = 0; i < n; i++) {
+      const p = generateProblem(rng, difficulty, 'train');
+      const t = synthesizeTrace(p, V4, rng, 384);
+      expect(t.prompt.length + t.given.length + t.completion.length).toBeLessThanOrEqual(384);
+      const given = parseTrace(t.given).attempts;
+      expect(given).toHaveLength(t.givenAttempts);
+      for (const a of given) {
+        expect(a.verdict).toBe('✗');
+        expect(checkChain(p, a.steps!)).not.toBe('ok');
+      }
+      const own = parseTrace(t.completion).attempts;
+      const all = [...given, ...own].map((a) => JSON.stringify(a.steps));
+      repeats += all.length - new Set(all).size;
+      // each attempt is the depth-first successor of the one before (cyclically)
+      if (i < 200) {
+        const order = allChains(p.numbers).map((c) => JSON.stringify(c));
+        for (let j = 1; j < all.length; j++) {
+          expect(order.indexOf(all[j]!)).toBe((order.indexOf(all[j - 1]!) + 1) % order.length);
+          successorsChecked++;
+        }
+      }
+      ownAttempts += own.length;
+      own.forEach((a, j) => {
+        const k = t.givenAttempts + j;
+        if (k >= 24) return;
+        reach[k]!++;
+        if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
+      });
+    }
+    const rate = (lo: number, hi: number) => {
+      let h = 0,
+        r = 0;
+      for (let k = lo; k < hi; k++) {
+        h += hits[k]!;
+        r += reach[k]!;
+      }
+      return h / r;
+    };
+    return { reach, rate, meanOwnAttempts: ownAttempts / n, repeats, successorsChecked };
+  };
+  const BANDS = [
+    [1, 4],
+    [4, 8],
+    [8, 12],
+    [12, 16],
+  ] as const;
+
+  it('4 numbers: every index up to 16 trained (floor 1%), success within ±0.03 of attempt 1, successors in order, no repeats', () => {
+    const n = 3000;
+    const s = run(4, n);
+    expect(s.repeats).toBe(0);
+    expect(s.successorsChecked).toBeGreaterThan(500);
+    for (let k = 0; k < 16; k++) expect(s.reach[k]! / n).toBeGreaterThan(0.01);
+    const first = s.rate(0, 1);
+    for (const [lo, hi] of BANDS) expect(Math.abs(s.rate(lo, hi) - first)).toBeLessThan(0.03);
+    expect(s.meanOwnAttempts).toBeLessThan(2); // gives up early on its own
+  });
+
+  it('3 numbers (a pool of at most 96 chains, searched without replacement): the success rate never falls below attempt 1', () => {
+    const n = 3000;
+    const s = run(3, n);
+    expect(s.repeats).toBe(0);
+    const first = s.rate(0, 1);
+    for (const [lo, hi] of BANDS) expect(s.rate(lo, hi)).toBeGreaterThan(first - 0.03);
   });
 });

@@ -38,6 +38,17 @@ export const SynthKnobsSchema = z.object({
    * itself: its own traces stay short. Absent = 0 (v1, v2).
    */
   givenFailuresFraction: z.number().min(0).max(1).optional(),
+  /**
+   * v4: the order of a trace's attempts. `random` (absent: v1–v3): each attempt a solution with
+   * probability `generationSkill`, else an untried random non-solution — the next attempt depends on
+   * every earlier one (which were tried), so a small model must remember them all. `dfs`: the
+   * trace walks the problem's chains in depth-first order (problems.ts walkChains: the last
+   * operation changes fastest, like an odometer) from a random chain, cyclically, each once — the
+   * next attempt is a function of the previous one alone, as in Stream of Search and Qin et al.'s
+   * depth-first traces; `generationSkill` is not used, and the success at attempt k is the true
+   * chance that a depth-first search finds a solution at its k-th chain from a random start.
+   */
+  searchOrder: z.enum(['random', 'dfs']).optional(),
 });
 export type SynthKnobs = z.infer<typeof SynthKnobsSchema>;
 
@@ -75,6 +86,7 @@ export interface SynthTrace {
 const chainKey = (steps: readonly Step[]) => steps.map((s) => `${s.x}${s.op}${s.y}`).join(',');
 
 export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, contextLength: number): SynthTrace {
+  if (knobs.searchOrder === 'dfs') return synthesizeDfs(p, knobs, rng, contextLength);
   const prompt = promptTokens(p);
   const per = attemptLength(p.difficulty);
   const answerLen = per + 1; // 'A' + chain + EOS
@@ -155,4 +167,60 @@ function pickNonSolution(
   }
   const untried = nonSolutions().filter((c) => !tried.has(chainKey(c)));
   return untried.length > 0 ? rng.pick(untried) : null;
+}
+
+/** Prefix starts tried before a dfs trace goes without a given prefix. */
+const DFS_START_DRAWS = 64;
+
+/**
+ * searchOrder `dfs`: the chains in depth-first order from a random start, cyclically. A given
+ * prefix of m failures starts at a chain followed by m − 1 more non-solutions (drawn among such
+ * starts), so what follows it is what a depth-first search meets after m misses.
+ */
+function synthesizeDfs(p: Problem, knobs: SynthKnobs, rng: Rng, contextLength: number): SynthTrace {
+  const prompt = promptTokens(p);
+  const per = attemptLength(p.difficulty);
+  const room = contextLength - prompt.length - (per + 1);
+  if (room < per)
+    throw new RangeError(`synth: context ${contextLength} too short for a difficulty-${p.difficulty} trace`);
+  const long = rng.bernoulli(knobs.longFraction);
+  const order = allChains(p.numbers);
+  const N = order.length;
+  const solves = order.map((c) => c.at(-1)!.z === p.target);
+  const at = (k: number) => ((k % N) + N) % N;
+  let start = rng.int(N);
+  const given: number[] = [];
+  let givenAttempts = 0;
+  if (knobs.givenFailuresFraction && rng.bernoulli(knobs.givenFailuresFraction)) {
+    const most = Math.min(Math.floor(room / per) - 1, N - 1);
+    if (most >= 1) {
+      const m = 1 + rng.int(most);
+      for (let d = 0; d < DFS_START_DRAWS; d++) {
+        const s = rng.int(N);
+        let ok = true;
+        for (let i = 0; i < m && ok; i++) ok = !solves[at(s + i)];
+        if (!ok) continue;
+        for (let i = 0; i < m; i++) given.push(...attemptTokens(order[at(s + i)]!, '✗'));
+        givenAttempts = m;
+        start = s + m;
+        break;
+      }
+    }
+  }
+  const completion: number[] = [];
+  const solvedList: boolean[] = [];
+  let last: Step[] = [];
+  for (let k = 0; givenAttempts + k < N; k++) {
+    const steps = order[at(start + k)]!;
+    const solved = solves[at(start + k)]!;
+    const believed = rng.bernoulli(knobs.verifyAccuracy) ? solved : !solved;
+    completion.push(...attemptTokens(steps, believed ? '✓' : '✗'));
+    solvedList.push(solved);
+    last = steps;
+    if (believed) break;
+    const hasRoom = given.length + completion.length + per <= room;
+    if (!hasRoom || !(long || rng.bernoulli(knobs.continueProb))) break;
+  }
+  completion.push(...answerTokens(last));
+  return { prompt, given, completion, attempts: solvedList.length, solved: solvedList, givenAttempts };
 }
