@@ -106,6 +106,10 @@ describe('minibatch slicing', () => {
       essFraction: 0.9,
       tokensMaskedIs: 2,
       tokensTruncatedIs: 0,
+      tokensNegative: 4,
+      tokensNegativeStale: 2,
+      tokensNegativeCorrected: 1,
+      tokensNegativeCorrectedStale: 1,
       tokensMaskedOverlong: 0,
       tokensMaskedStalePrefix: 0,
       mismatchKlBehaviour: 0.02,
@@ -129,6 +133,7 @@ describe('minibatch slicing', () => {
     expect(s.logRatioAbsMax).toBe(0.7);
     expect(s.essFraction).toBeCloseTo((0.9 * 3 + 0.5) / 4, 12);
     expect(s.tokensMaskedIs).toBe(4); // one pass (two slices)
+    expect(s.tokensNegativeStale).toBe(4); // summed like the other token counts
     expect(s.mismatchKlBehaviour).toBe(0.02); // the batch's start: the first step's
     expect(s.optimizerSteps).toBe(4);
   });

@@ -392,6 +392,80 @@ describe('staleness corrections (issue #19): weights and masks on a planted batc
   });
 });
 
+describe('corrections for stale negatives (issue #31): topr and asym-clip on a planted batch', () => {
+  // Four tokens, one rollout each: A = +1, −1, −1, −1; r = π_θ/μ = 2, 0.5, 2, 4; lags 0, 0, 2, 3.
+  const mu = [L(0.2), L(0.4), L(0.1), L(0.05)];
+  const logp = [L(0.4), L(0.2), L(0.2), L(0.2)];
+  const planted = () =>
+    data({
+      advantages: [1, -1, -1, -1],
+      behaviour: mu,
+      sequence: Int32Array.from([0, 1, 2, 3]),
+      versions: Int32Array.from([5, 5, 3, 2]),
+      learnerVersion: 5,
+    });
+  const close = (xs: number[]) => xs.map((x) => expect.closeTo(x, 5));
+
+  it('topr: A > 0 untouched (weight 1), A < 0 weighted min(r, c); gradient w·A, no clip; counts by staleness', () => {
+    const d = planted();
+    const w = correctionWeights(
+      { kind: 'topr' },
+      Float32Array.from(logp),
+      d.behaviourLogprobs,
+      d.mask,
+      d.sequence,
+      d.advantages,
+    );
+    expect(Array.from(w.weight)).toEqual(close([1, 0.5, 1, 1])); // c = 1: the positive's r = 2 is not truncated
+    expect(w.truncated).toBe(2); // the negatives with r = 2 and 4
+    expect(w.downweighted).toBe(1);
+    const c3 = correctionWeights(
+      { kind: 'topr', c: 3 },
+      Float32Array.from(logp),
+      d.behaviourLogprobs,
+      d.mask,
+      d.sequence,
+      d.advantages,
+    );
+    expect(Array.from(c3.weight)).toEqual(close([1, 0.5, 2, 3])); // the edges: 2 < 3 kept, 4 cut to 3
+    const r = evalLoss(logp, d, { ...base, correction: { kind: 'topr' } });
+    // loss = −mean(w·A·log π): d/d log π = −w·A/4
+    expect(r.grad).toEqual(close([-1 / 4, 0.5 / 4, 1 / 4, 1 / 4]));
+    expect(r.stats).toMatchObject({
+      tokensNegative: 3,
+      tokensNegativeStale: 2,
+      tokensNegativeCorrected: 1,
+      tokensNegativeCorrectedStale: 0,
+    });
+  });
+
+  it('asym-clip: a stale negative whose ratio·A falls below high·A has no gradient; fresh negatives and positives are plain PPO', () => {
+    const none = evalLoss(logp, planted(), base);
+    // PPO (clip 0.8–1.35): token 0 clipped above, token 1 clipped below, tokens 2 and 3 unbounded (A < 0, r > 1)
+    expect(none.grad).toEqual(close([0, 0, 2 / 4, 4 / 4]));
+    const r = evalLoss(logp, planted(), { ...base, correction: { kind: 'asym-clip', high: 3 } });
+    expect(r.grad).toEqual(close([0, 0, 2 / 4, 0])); // token 3: r = 4 > 3, floored; token 2: r = 2 < 3, kept
+    expect(r.loss).toBeCloseTo(-(1.35 - 0.8 - 2 - 3) / 4, 5);
+    expect(r.stats).toMatchObject({
+      tokensNegative: 3,
+      tokensNegativeStale: 2,
+      tokensNegativeCorrected: 1,
+      tokensNegativeCorrectedStale: 1,
+    });
+    // minLag 3: token 2 (lag 2) no longer stale enough — unchanged; token 3 (lag 3) still floored
+    expect(evalLoss(logp, planted(), { ...base, correction: { kind: 'asym-clip', high: 3, minLag: 3 } }).grad).toEqual(
+      close([0, 0, 2 / 4, 0]),
+    );
+    // minLag 4: nothing is stale enough: plain PPO
+    expect(evalLoss(logp, planted(), { ...base, correction: { kind: 'asym-clip', high: 3, minLag: 4 } }).grad).toEqual(
+      none.grad,
+    );
+    expect(correctionOf('topr', 'f')).toEqual({ kind: 'topr', c: 1 });
+    expect(correctionOf('asym-clip:2:4', 'f')).toEqual({ kind: 'asym-clip', high: 2, minLag: 4 });
+    expect(correctionOf('asym-clip', 'f')).toEqual({ kind: 'asym-clip', high: 3, minLag: 1 });
+  });
+});
+
 describe('overlong handling (issue #19 item 5)', () => {
   it('soft punishment: 0 up to B − buffer, linear to −penalty at the budget', () => {
     const soft = { kind: 'soft' as const, buffer: 8, penalty: 1 };

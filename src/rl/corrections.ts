@@ -11,7 +11,9 @@
  * sequence TIS). `decoupled` is token-level with π_old = π_prox, capped at c when given (AReaL).
  * `masked` keeps the ratio inside [low, high] and zeroes it outside (IcePop at token level, TRL's
  * sequence mask, SkyRL's geometric mask), with π_old = π_prox; a zeroed token stays in the loss's
- * denominator and is counted in `masked`. `none` and `drop` weigh every token 1.
+ * denominator and is counted in `masked`. `none`, `drop` and `asym-clip` (a clip, not a weight)
+ * weigh every token 1. `topr` weighs a token with A ≥ 0 by 1 and one with A < 0 by min(r_t, c),
+ * π_old = π_θ now (TOPR's truncated IS on negatives only).
  */
 import type { Correction } from './lossConfig.js';
 
@@ -20,8 +22,10 @@ export interface CorrectionWeights {
   weight: Float32Array;
   /** Unmasked tokens whose weight the correction zeroed (masked IS outside [low, high]). */
   masked: number;
-  /** Unmasked tokens whose weight was truncated at c (tis, decoupled with c). */
+  /** Unmasked tokens whose weight was truncated at c (tis, decoupled with c, topr). */
   truncated: number;
+  /** topr: unmasked negative tokens weighted below 1 (r_t < 1). */
+  downweighted: number;
 }
 
 /**
@@ -34,14 +38,31 @@ export function correctionWeights(
   mu: ArrayLike<number>,
   mask: ArrayLike<number>,
   sequence: ArrayLike<number>,
+  advantages?: ArrayLike<number>,
 ): CorrectionWeights {
   const N = mask.length;
   const weight = new Float32Array(N);
   let masked = 0;
   let truncated = 0;
-  if (c.kind === 'none' || c.kind === 'drop') {
+  let downweighted = 0;
+  if (c.kind === 'none' || c.kind === 'drop' || c.kind === 'asym-clip') {
     for (let i = 0; i < N; i++) weight[i] = mask[i]! > 0 ? 1 : 0;
-    return { weight, masked, truncated };
+    return { weight, masked, truncated, downweighted };
+  }
+  if (c.kind === 'topr') {
+    if (!advantages) throw new Error('correctionWeights: topr needs the advantages');
+    const cap = c.c ?? 1;
+    const r = tokenRatios(old, mu, mask);
+    for (let i = 0; i < N; i++) {
+      if (!(mask[i]! > 0)) continue;
+      if (advantages[i]! >= 0) weight[i] = 1;
+      else {
+        if (r[i]! > cap) truncated++;
+        if (r[i]! < 1) downweighted++;
+        weight[i] = Math.min(r[i]!, cap);
+      }
+    }
+    return { weight, masked, truncated, downweighted };
   }
   const level = c.kind === 'decoupled' ? 'token' : (c.level ?? 'token');
   const ratio = level === 'token' ? tokenRatios(old, mu, mask) : sequenceRatios(old, mu, mask, sequence, level);
@@ -57,7 +78,7 @@ export function correctionWeights(
       weight[i] = Math.min(r, cap);
     }
   }
-  return { weight, masked, truncated };
+  return { weight, masked, truncated, downweighted };
 }
 
 function tokenRatios(old: ArrayLike<number>, mu: ArrayLike<number>, mask: ArrayLike<number>): Float64Array {

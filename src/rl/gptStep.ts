@@ -188,6 +188,10 @@ const SUMMED = new Set([
   'tokensDroppedStale',
   'tokensMaskedIs',
   'tokensTruncatedIs',
+  'tokensNegative',
+  'tokensNegativeStale',
+  'tokensNegativeCorrected',
+  'tokensNegativeCorrectedStale',
   'tokensMaskedOverlong',
   'tokensMaskedStalePrefix',
 ]);

@@ -78,6 +78,15 @@ export interface LossStats {
   /** Tokens whose importance weight masked IS zeroed (outside [low, high]) / truncated at c (tis, decoupled). */
   tokensMaskedIs: number;
   tokensTruncatedIs: number;
+  /**
+   * Negative-advantage tokens (unmasked), those at least one version old, and those the correction
+   * acted on — topr: weighted below 1; asym-clip: stale ones whose objective hit its floor — in all
+   * and among the stale (issue #31: what a correction does to stale negatives).
+   */
+  tokensNegative: number;
+  tokensNegativeStale: number;
+  tokensNegativeCorrected: number;
+  tokensNegativeCorrectedStale: number;
   /** Tokens of rollouts cut at the budget that rollout.overlong mask took out of the loss. */
   tokensMaskedOverlong: number;
   /** Tokens older than their rollout's newest version that rollout.kv maskStalePrefix took out. */
@@ -139,6 +148,10 @@ type HostStat =
   | 'tokensDroppedStale'
   | 'tokensMaskedIs'
   | 'tokensTruncatedIs'
+  | 'tokensNegative'
+  | 'tokensNegativeStale'
+  | 'tokensNegativeCorrected'
+  | 'tokensNegativeCorrectedStale'
   | 'tokensMaskedOverlong'
   | 'tokensMaskedStalePrefix'
   | 'lagMax'
@@ -221,6 +234,12 @@ export function e3Loss(
   const tokens = m.reduce((a, b) => a + b, 0);
   let isMasked = 0;
   let isTruncated = 0;
+  let negTokens = 0,
+    negStale = 0,
+    negCorrected = 0,
+    negCorrectedStale = 0;
+  let negHit: tf.Tensor | null = null;
+  let negHitHost: Float32Array | null = null;
   let klBehaviour = Number.NaN;
   const out = tf.tidy(() => {
     const A = tf.tensor1d(d.advantages);
@@ -232,12 +251,26 @@ export function e3Loss(
     // π_old of the behaviour weight: π_θ now (tis), π_prox (decoupled, masked); the weights on the host.
     const oldHost = proximal
       ? (d.proximalLogprobs ?? fail(`${c.kind} needs proximalLogprobs`))
-      : c.kind === 'tis'
+      : c.kind === 'tis' || c.kind === 'topr'
         ? logprobs.dataSync()
         : d.behaviourLogprobs;
-    const cw = correctionWeights(c, oldHost, d.behaviourLogprobs, m, d.sequence);
+    const cw = correctionWeights(c, oldHost, d.behaviourLogprobs, m, d.sequence, d.advantages);
     isMasked = cw.masked;
     isTruncated = cw.truncated;
+    // Negative tokens, stale ones, and (topr) the downweighted among each.
+    const lagOf = (i: number) => (d.versions && d.learnerVersion !== undefined ? d.learnerVersion - d.versions[i]! : 0);
+    const staleNegative = new Float32Array(N);
+    for (let i = 0; i < N; i++) {
+      if (!(m[i]! > 0) || !(d.advantages[i]! < 0)) continue;
+      negTokens++;
+      const stale = lagOf(i) >= 1;
+      if (stale) negStale++;
+      if (c.kind === 'topr' && cw.weight[i]! < 1) {
+        negCorrected++;
+        if (stale) negCorrectedStale++;
+      }
+      if (c.kind === 'asym-clip' && lagOf(i) >= (c.minLag ?? 1)) staleNegative[i] = 1;
+    }
     const atStart =
       d.proximalLogprobs ?? (extra.batchStart ? (c.kind === 'tis' ? oldHost : logprobs.dataSync()) : null);
     if (atStart) klBehaviour = behaviourKl(atStart, d, m);
@@ -245,14 +278,23 @@ export function e3Loss(
     let surrogate: tf.Tensor1D;
     let clipLow = tf.scalar(0);
     let clipHigh = tf.scalar(0);
-    if (c.kind === 'tis') {
-      // gradient w·A·∇log π_θ, no clip (PipelineRL)
+    if (c.kind === 'tis' || c.kind === 'topr') {
+      // gradient w·A·∇log π_θ, no clip (PipelineRL's TIS; TOPR)
       surrogate = tf.mul(tf.mul(weight, A), logprobs) as tf.Tensor1D;
     } else {
       const old = proximal ? tf.tensor1d(d.proximalLogprobs!) : mu;
       const ratio = tf.exp(tf.sub(logprobs, old));
       const clipped = tf.clipByValue(ratio, 1 - cfg.clipLow, 1 + cfg.clipHigh);
-      surrogate = tf.mul(weight, tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))) as tf.Tensor1D;
+      let ppo = tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A)) as tf.Tensor1D;
+      if (c.kind === 'asym-clip') {
+        // stale negatives: the objective floored at high·A (no gradient below it)
+        const sn = tf.tensor1d(staleNegative);
+        const floor = tf.mul(A, c.high);
+        const hit = tf.mul(sn, tf.less(tf.mul(stopGradient(ratio), A), floor).toFloat());
+        negHit = hit;
+        ppo = tf.where(tf.greater(sn, 0), tf.maximum(ppo, floor), ppo) as tf.Tensor1D;
+      }
+      surrogate = tf.mul(weight, ppo) as tf.Tensor1D;
       // Clipped from below: ratio < 1−ε_low with A < 0; from above: ratio > 1+ε_high with A > 0.
       const r = stopGradient(ratio);
       const denom = Math.max(1, tokens);
@@ -301,8 +343,17 @@ export function e3Loss(
       ...mismatch,
     };
     for (const t of Object.values(parts)) tf.keep(t);
+    if (negHit) negHitHost = (negHit as tf.Tensor).dataSync() as Float32Array;
     return { loss, parts };
   });
+  if (negHitHost) {
+    // asym-clip: stale negatives whose objective hit the floor (all of them stale by construction)
+    for (let i = 0; i < N; i++)
+      if (negHitHost[i]! > 0) {
+        negCorrected++;
+        negCorrectedStale++;
+      }
+  }
   return {
     ...out,
     host: {
@@ -311,6 +362,10 @@ export function e3Loss(
       tokensDroppedStale: droppedStale,
       tokensMaskedIs: isMasked,
       tokensTruncatedIs: isTruncated,
+      tokensNegative: negTokens,
+      tokensNegativeStale: negStale,
+      tokensNegativeCorrected: negCorrected,
+      tokensNegativeCorrectedStale: negCorrectedStale,
       tokensMaskedOverlong: maskedOverlong,
       tokensMaskedStalePrefix: maskedStalePrefix,
       lagMax,

@@ -36,6 +36,24 @@ export const CorrectionSchema = z.discriminatedUnion('kind', [
     .strict()
     .refine((m) => m.low < m.high, { message: 'low must be below high', path: ['low'] }),
   z.object({ kind: z.literal('drop'), maxLag: z.number().int().min(0).max(1_000_000) }).strict(),
+  /**
+   * TOPR (Tapered Off-Policy REINFORCE, arXiv 2503.14286), per token: a token with A ≥ 0 keeps
+   * weight 1 (plain REINFORCE), a token with A < 0 gets min(π_θ/μ, c) (c = 1 when absent); no clip.
+   */
+  z.object({ kind: z.literal('topr'), c: z.number().positive().max(1e6).optional() }).strict(),
+  /**
+   * Asymmetric clipping for stale negatives (what practitioners report fixes the collapse stale
+   * negative samples cause): PPO's clipped ratio to μ, and for a token with A < 0 at least
+   * `minLag` versions old (1 when absent) the objective is floored at high·A — dual-clip PPO's
+   * bound, applied to stale negatives only — so a large ratio cannot push them down without limit.
+   */
+  z
+    .object({
+      kind: z.literal('asym-clip'),
+      high: z.number().gt(1).max(1e6),
+      minLag: z.number().int().min(0).max(1_000_000).optional(),
+    })
+    .strict(),
 ]);
 export type Correction = z.infer<typeof CorrectionSchema>;
 

@@ -105,11 +105,19 @@ export function correctionOf(v: unknown, field: string): unknown {
   const num = '(\\d+(?:\\.\\d+)?)';
   const m = new RegExp(`^(none|tis|tis-seq|decoupled|drop)(?::${num})?$`).exec(v);
   const mm = new RegExp(`^(masked-token|masked-seq|masked-geo|icepop)(?::${num}:${num})?$`).exec(v);
-  if (!m && !mm)
+  const topr = new RegExp(`^topr(?::${num})?$`).exec(v);
+  const asym = new RegExp(`^asym-clip(?::${num}(?::(\\d+))?)?$`).exec(v);
+  if (!m && !mm && !topr && !asym)
     throw new InputError(
       `${field}: '${v}': expected none, tis[:C], tis-seq[:C], decoupled[:C], drop[:LAG], ` +
-        'masked-token|masked-seq|masked-geo[:LOW:HIGH] or icepop',
+        'masked-token|masked-seq|masked-geo[:LOW:HIGH], icepop, topr[:C] or asym-clip[:HIGH[:MINLAG]]',
     );
+  if (topr) return { kind: 'topr', c: topr[1] === undefined ? 1 : Number(topr[1]) };
+  if (asym) {
+    const high = asym[1] === undefined ? 3 : Number(asym[1]);
+    if (!(high > 1)) throw new InputError(`${field}: '${v}': HIGH must be above 1`);
+    return { kind: 'asym-clip', high, minLag: asym[2] === undefined ? 1 : Number(asym[2]) };
+  }
   if (mm) {
     const level = mm[1] === 'icepop' ? 'token' : LEVEL_OF[mm[1] as keyof typeof LEVEL_OF];
     const d = MASKED_DEFAULTS[level];
