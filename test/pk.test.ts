@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
-import { runPk, PK_PRESETS, PK_DEFAULTS, parseAdvantage } from '../src/experiments/pk.js';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import {
+  runPk,
+  PK_PRESETS,
+  PK_DEFAULTS,
+  parseAdvantage,
+  type PkInspect,
+  type PkLogRow,
+} from '../src/experiments/pk.js';
+import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { resolvePkSettings } from '../src/cli/commands/pk.js';
 
 beforeAll(async () => {
@@ -114,5 +124,76 @@ describe('the p^k experiment, paper-text', () => {
     const c = runPk({ ...PK_PRESETS['paper-fig7'], steps: 300, logEvery: 100, seed: 3, negatives: 'keep' });
     const d = runPk({ ...PK_PRESETS['paper-fig7'], steps: 300, logEvery: 100, seed: 3, negatives: 'keep' });
     expect(d.log).toEqual(c.log);
+  });
+});
+
+describe('the p^k experiment under staleness (issue #31)', () => {
+  const KEYS = [
+    'step',
+    'episodes',
+    'meanLength',
+    'reward',
+    'pStop',
+    'entropy',
+    'pAnswer',
+    'expectedLength',
+    'expectedReward',
+    'updates',
+  ] as const;
+  const digest = (log: PkLogRow[]) =>
+    createHash('sha256')
+      .update(JSON.stringify(log.map((l) => KEYS.map((k) => l[k]))))
+      .digest('hex');
+
+  it('--staleness 0 is the on-policy run bit for bit (the log of the code before issue #31)', () => {
+    // digests of runPk before the change (commit 8ea725e), paper-fig7, 1500 iterations, seed 4
+    const before = {
+      keep: '1ae72be2b29f58581a772a7e05fb08828226942e1a8bac5b3d3503a419c09f0e',
+      mask: '5e653ca50a9f356959043dc26d0a5e3cd4c56dd12a8235f32f08790f4cc9fb36',
+    };
+    for (const negatives of ['keep', 'mask'] as const) {
+      const r = runPk({ ...PK_PRESETS['paper-fig7'], steps: 1500, logEvery: 50, negatives, seed: 4, staleness: 0 });
+      expect(digest(r.log), negatives).toBe(before[negatives]);
+      expect(r.log.every((l) => l.logRatioAbsMean === 0 && l.essFraction === 1)).toBe(true);
+    }
+  });
+
+  it('a lagged run samples from the table of η iterations ago, and its behaviour log-probs are that table’s exactly', () => {
+    const eta = 3;
+    const o = { ...PK_PRESETS['paper-fig7'], actions: 20, budget: 20, steps: 40, logEvery: 10, seed: 2 };
+    const seen: PkInspect[] = [];
+    const r = runPk({ ...o, negatives: 'keep', staleness: eta, correction: 'topr' }, undefined, (x) => seen.push(x));
+    expect(seen.map((x) => x.behaviourVersion)).toEqual(seen.map((x) => Math.max(0, x.step - 1 - eta)));
+    const env = { tokens: o.actions, answer: 0, budget: o.budget };
+    let differs = 0;
+    for (const x of seen) {
+      const table = seen[x.behaviourVersion]!.values; // the trained policy's table at that version
+      const lagged = BigramPolicy.fromValues(env, table);
+      const { prev, next } = BigramPolicy.transitions(x.episodes);
+      expect(Array.from(x.behaviour)).toEqual(Array.from(lagged.hostLogprobs(prev, next)));
+      if (x.behaviourVersion < x.version && table.some((v, i) => v !== x.values[i])) differs++;
+    }
+    expect(differs).toBeGreaterThan(30); // the lag is real: the sampling table is not the trained one
+    expect(r.summary.staleness).toBe(eta);
+    expect(r.summary.correction).toBe('topr');
+    expect(r.log.some((l) => l.logRatioAbsMean > 0 && l.essFraction < 1)).toBe(true);
+  });
+
+  it('bad values exit 2 naming the flag', () => {
+    const bin = (args: string[]) =>
+      spawnSync(process.execPath, ['bin/e3sim.js', 'pk', '--steps', '10', ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const neg = bin(['--staleness', '-1']);
+    expect(neg.status).toBe(2);
+    expect(neg.stderr).toMatch(/--staleness: expected whole numbers 0…1000 separated by commas/);
+    const huge = bin(['--staleness', '0,5000']);
+    expect(huge.status).toBe(2);
+    const bad = bin(['--correction', 'clip']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(
+      /--correction: expected one of none \| tis \| decoupled \| topr \| asym-clip, got 'clip'/,
+    );
   });
 });

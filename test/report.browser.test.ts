@@ -351,6 +351,19 @@ describe('e3sim pk --html', () => {
     expect(state.legend).toBe(5); // the x axis and one series a run
     expect(state.rows).toBe(4);
     await page.close();
+    // under staleness (issue #31): one line per η and arm, named by both
+    const lagged = path.join(tmp, 'pk-lagged.html');
+    const s = cli('pk', '--steps', '200', '--log-every', '50', '--staleness', '0,4', '--quiet', '--html', lagged);
+    expect(s.status, s.stderr).toBe(0);
+    const second = await open(lagged);
+    const labels = await second.page.evaluate(() =>
+      [...[...document.querySelectorAll('.chart')][0]!.querySelectorAll('.u-series .u-label')].map(
+        (t) => t.textContent,
+      ),
+    );
+    expect(second.errors).toEqual([]);
+    expect(labels).toEqual(['iteration', 'keep η0 s0', 'mask η0 s0', 'keep η4 s0', 'mask η4 s0']);
+    await second.page.close();
   }, 120_000);
 });
 

@@ -24,7 +24,8 @@ import { e3Loss, readStats, type LossConfig, type LossStats, type TokenData } fr
 import { HostAdam, HostSgd, type HostOptimizer } from '../rl/hostOptimizer.js';
 
 export * from './pkConfig.js';
-import type { PkLogRow, PkOptions, PkSettings, PkSummary } from './pkConfig.js';
+import type { PkCorrection, PkLogRow, PkOptions, PkSettings, PkSummary } from './pkConfig.js';
+import type { Correction } from '../rl/lossConfig.js';
 import { PK_TABLE_MAX, PK_TRANSITION_REWARD, formatAdvantage } from './pkConfig.js';
 
 export const PK_LOSS: LossConfig = {
@@ -49,6 +50,7 @@ export function bigramPolicyGradient(
   advantages: ArrayLike<number>,
   cfg: LossConfig,
   withStats = true,
+  lagged?: { behaviour: BigramPolicy; lag: number },
 ): { grad: Float64Array; rows: Set<number>; stats: LossStats | null } | null {
   let live = false; // does any trajectory carry a gradient? (most iterations do not: checked before any work)
   for (let k = 0; k < episodes.length && !live; k++)
@@ -56,14 +58,23 @@ export function bigramPolicyGradient(
   if (!live) return null;
   const { prev, next, episodeOf } = BigramPolicy.transitions(episodes);
   if (prev.length === 0) return null;
-  const behaviour = policy.hostLogprobs(prev, next); // on-policy: μ = π_θ
+  const current = policy.hostLogprobs(prev, next);
+  // on-policy μ = π_θ; lagged, μ is the policy that sampled the episodes, η versions back
+  const behaviour = lagged ? lagged.behaviour.hostLogprobs(prev, next) : current;
   const d: TokenData = {
     advantages: Float32Array.from(episodeOf, (k) => advantages[k]!),
     behaviourLogprobs: behaviour,
     mask: new Float32Array(prev.length).fill(1),
     sequence: episodeOf,
+    ...(lagged
+      ? {
+          proximalLogprobs: current, // π_prox = the learner now (one optimiser step per batch)
+          versions: new Int32Array(prev.length).fill(0),
+          learnerVersion: lagged.lag,
+        }
+      : {}),
   };
-  const logprobs = tf.tensor1d(behaviour);
+  const logprobs = tf.tensor1d(current);
   let parts: ReturnType<typeof e3Loss> | undefined;
   const { value, grad } = tf.valueAndGrad((lp: tf.Tensor) => (parts = e3Loss(lp as tf.Tensor1D, d, cfg)).loss)(
     logprobs,
@@ -112,14 +123,55 @@ export function checkPkOptions(o: PkSettings): string | null {
   return null;
 }
 
-export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkLogRow[]; summary: PkSummary } {
+/** The loss correction of a `--correction` name (the peers' usual constants; docs/PK.md). */
+export function pkCorrection(c: PkCorrection): Correction {
+  switch (c) {
+    case 'none':
+      return { kind: 'none' };
+    case 'tis':
+      return { kind: 'tis', c: 2 };
+    case 'decoupled':
+      return { kind: 'decoupled', c: 2 };
+    case 'topr':
+      return { kind: 'topr', c: 1 };
+    case 'asym-clip':
+      return { kind: 'asym-clip', high: 3, minLag: 1 };
+  }
+}
+
+/** What a test may watch at each iteration: the versions, the episodes and the behaviour log-probs. */
+export interface PkInspect {
+  step: number;
+  /** Iterations completed before this one (the trained policy's version) and the sampling policy's. */
+  version: number;
+  behaviourVersion: number;
+  /** The trained policy's table before the iteration's update. */
+  values: Float64Array;
+  episodes: PkEpisode[];
+  /** log μ of the episodes' transitions (BigramPolicy.transitions order): the sampling policy's. */
+  behaviour: Float32Array;
+}
+
+export function runPk(
+  o: PkOptions,
+  onLog?: (row: PkLogRow) => void,
+  inspect?: (x: PkInspect) => void,
+): { log: PkLogRow[]; summary: PkSummary } {
   const problem = checkPkOptions(o);
   if (problem) throw new RangeError(`runPk: ${problem}`);
   const env: PkEnvConfig = { tokens: o.actions, answer: 0, budget: o.budget };
   const rng = new Rng(`pk/${o.seed}`);
   const sampleRng = rng.fork('sample');
   const policy = BigramPolicy.paperInit(env, rng.fork('init'), o.init);
-  const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives };
+  const eta = o.staleness ?? 0;
+  const correction = o.correction ?? 'none';
+  const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives, correction: pkCorrection(correction) };
+  // The last η + 1 tables, oldest first: history[0] samples iteration t once t > η.
+  const history: Float64Array[] = eta > 0 ? [policy.values()] : [];
+  let ratioAbs = 0,
+    essSum = 0,
+    essSq = 0,
+    ratioN = 0;
   const stepSize = o.reduce === 'sum' ? o.lr * o.groupSize : o.lr;
   const V = env.tokens + 1;
   const opt: HostOptimizer =
@@ -151,14 +203,43 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
       expectedLength: x.length - skipFirst,
       expectedReward: x.reward,
       updates,
+      logRatioAbsMean: ratioN ? ratioAbs / ratioN : 0,
+      essFraction: ratioN ? (essSum * essSum) / (ratioN * essSq) : 1,
     };
     log.push(row);
     onLog?.(row);
     lenSum = rewSum = count = updates = 0;
+    ratioAbs = essSum = essSq = ratioN = 0;
   };
   const stop = stopAction(env);
   for (let step = 1; step <= o.steps; step++) {
-    const episodes = policy.sampleEpisodes(o.groupSize, sampleRng);
+    // the sampling policy: this one (η = 0), or the table of η iterations ago (the first while t ≤ η)
+    const behaviour = eta > 0 ? BigramPolicy.fromValues(env, history[0]!) : policy;
+    const episodes = behaviour.sampleEpisodes(o.groupSize, sampleRng);
+    if (inspect) {
+      const { prev, next } = BigramPolicy.transitions(episodes);
+      inspect({
+        step,
+        version: step - 1,
+        behaviourVersion: Math.max(0, step - 1 - eta),
+        values: policy.values(),
+        episodes,
+        behaviour: behaviour.hostLogprobs(prev, next),
+      });
+    }
+    if (eta > 0) {
+      const { prev, next } = BigramPolicy.transitions(episodes);
+      const cur = policy.hostLogprobs(prev, next);
+      const mu = behaviour.hostLogprobs(prev, next);
+      for (let i = 0; i < prev.length; i++) {
+        const lr = cur[i]! - mu[i]!;
+        ratioAbs += Math.abs(lr);
+        const r = Math.exp(lr);
+        essSum += r;
+        essSq += r * r;
+        ratioN++;
+      }
+    }
     const rewards = episodes.map((e) => e.reward);
     const advantages =
       o.advantage.kind === 'group'
@@ -175,7 +256,12 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
       count++;
     }
     episodesTotal += episodes.length;
-    const up = update(episodes, advantages);
+    const up = update(episodes, advantages, eta > 0 ? { behaviour, lag: Math.min(eta, step - 1) } : undefined);
+    if (eta > 0) {
+      history.push(policy.values());
+      if (history.length > eta + 1) history.shift();
+      behaviour.dispose();
+    }
     if (up) {
       updates++;
       negUpdates += up.n;
@@ -187,8 +273,12 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
   logRow(o.steps);
 
   /** One optimiser step; with SGD, counts the entropy theorem's cases. Null when there was no gradient. */
-  function update(episodes: PkEpisode[], advantages: Float64Array): { n: number; up: number; argmax: number } | null {
-    const g = bigramPolicyGradient(policy, episodes, advantages, cfg, false);
+  function update(
+    episodes: PkEpisode[],
+    advantages: Float64Array,
+    lagged?: { behaviour: BigramPolicy; lag: number },
+  ): { n: number; up: number; argmax: number } | null {
+    const g = bigramPolicyGradient(policy, episodes, advantages, cfg, false, lagged);
     if (!g) {
       if (opt.kind === 'adam') policy.step(opt, zeroGrad, []); // an iteration is an optimiser step: momentum carries on
       return null;
@@ -233,6 +323,9 @@ export function runPk(o: PkOptions, onLog?: (row: PkLogRow) => void): { log: PkL
     log,
     summary: {
       negatives: o.negatives,
+      staleness: eta,
+      correction,
+      transitioned: transition !== undefined,
       seed: o.seed,
       actions: o.actions,
       groupSize: o.groupSize,

@@ -42,7 +42,21 @@ export interface PkOptions {
   logEvery: number;
   /** Initialisation of M (defaults: the paper's U[−3, 3], stop 4, a* −4). */
   init?: BigramInit;
+  /**
+   * Issue #31: the trajectories of iteration t are sampled from the policy after iteration t − 1 − η
+   * (the initial policy while t ≤ η), exactly (the tables are kept); 0 (absent) = on-policy.
+   */
+  staleness?: number;
+  /** The staleness correction of the loss (absent: none). */
+  correction?: PkCorrection;
 }
+
+/** Corrections `e3sim pk --correction` offers (rl/lossConfig.ts, with the peers' usual constants). */
+export const PK_CORRECTIONS = ['none', 'tis', 'decoupled', 'topr', 'asym-clip'] as const;
+export type PkCorrection = (typeof PK_CORRECTIONS)[number];
+
+/** Largest --staleness (tables kept: η + 1 copies of M). */
+export const PK_STALENESS_MAX = 1000;
 
 export type PkPresetName = 'paper-text' | 'paper-fig7';
 export type PkSettings = Omit<PkOptions, 'negatives' | 'seed'>;
@@ -125,10 +139,21 @@ export interface PkLogRow {
   expectedReward: number;
   /** Iterations in the window that made a gradient update (the others had no non-zero, unmasked advantage). */
   updates: number;
+  /**
+   * Over the window's transitions (0 and 1 on-policy): mean |log π_θ − log μ| (μ the lagged policy
+   * that sampled them) and the ESS of the weights π_θ/μ as a fraction, (Σr)² / (n·Σr²).
+   */
+  logRatioAbsMean: number;
+  essFraction: number;
 }
 
 export interface PkSummary {
   negatives: 'keep' | 'mask';
+  /** η: iterations between the sampling policy and the one trained (0: on-policy). */
+  staleness: number;
+  correction: PkCorrection;
+  /** Whether the window reward reached PK_TRANSITION_REWARD (iterationOfTransition not null). */
+  transitioned: boolean;
   seed: number;
   actions: number;
   groupSize: number;

@@ -9,6 +9,8 @@ import {
   formatAdvantage,
   PK_PRESETS,
   PK_DEFAULT_PRESET,
+  PK_CORRECTIONS,
+  PK_STALENESS_MAX,
   type PkLogRow,
   type PkPresetName,
   type PkSettings,
@@ -48,10 +50,26 @@ interface PkFlags {
   html?: string;
   json?: boolean;
   quiet?: boolean;
+  staleness: string;
+  correction: string;
+}
+
+/** `--staleness 0,2,8,32`: distinct whole numbers 0…PK_STALENESS_MAX, in the order given. */
+export function parseStalenessList(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^\d+$/.test(p) || Number(p) > PK_STALENESS_MAX)
+      throw new InputError(
+        `--staleness: expected whole numbers 0…${PK_STALENESS_MAX} separated by commas (e.g. 0,2,8,32), got '${text}'`,
+      );
+    if (!out.includes(Number(p))) out.push(Number(p));
+  }
+  return out;
 }
 
 /** The preset's settings with every flag the user gave on top (flags name what they change). */
-export function resolvePkSettings(f: Omit<PkFlags, 'negatives' | 'seed' | 'seeds'>): {
+export function resolvePkSettings(f: Omit<PkFlags, 'negatives' | 'seed' | 'seeds' | 'staleness' | 'correction'>): {
   preset: PkPresetName;
   settings: PkSettings;
 } {
@@ -134,6 +152,36 @@ function checkOutFile(file: string, flag: string): string {
   return abs;
 }
 
+/**
+ * The staleness table (issue #31): per arm and η, the length peak and the transition iteration
+ * as mean [min, max] over seeds, how many seeds transitioned, and the window-mean |Δ log p| and ESS.
+ */
+export function stalenessTable(
+  runs: PkRun[],
+  arms: readonly string[],
+  etas: readonly number[],
+  correction: string,
+): string {
+  const lines = [
+    `# correction ${correction}: length peak and transition (window reward ≥ 0.9) by η, mean [min, max] over seeds`,
+    `${'arm'.padEnd(6)} ${'η'.padStart(4)} ${'length peak'.padEnd(28)} ${'transition at'.padEnd(28)} seeds  |Δlog p|   ESS`,
+  ];
+  for (const a of arms)
+    for (const eta of etas) {
+      const rs = runs.filter((r) => r.summary.negatives === a && r.summary.staleness === eta);
+      if (!rs.length) continue;
+      const peak = spreadOf(rs.map((r) => r.summary.lengthPeak));
+      const at = rs.map((r) => r.summary.iterationOfTransition).filter((x): x is number => x !== null);
+      const dlp = rs.flatMap((r) => r.log.map((l) => l.logRatioAbsMean));
+      const ess = rs.flatMap((r) => r.log.map((l) => l.essFraction));
+      const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+      lines.push(
+        `${a.padEnd(6)} ${String(eta).padStart(4)} ${formatSpread(peak!, 2).padEnd(28)} ${(at.length ? formatSpread(spreadOf(at)!, 0) : 'none').padEnd(28)} ${`${at.length}/${rs.length}`.padStart(5)}  ${mean(dlp).toFixed(3).padStart(8)} ${mean(ess).toFixed(3).padStart(5)}`,
+      );
+    }
+  return `${lines.join('\n')}\n`;
+}
+
 export function registerPk(program: Command): void {
   const d = PK_PRESETS[PK_DEFAULT_PRESET];
   program
@@ -171,6 +219,12 @@ export function registerPk(program: Command): void {
       '--html <file>',
       'also write a self-contained HTML plot of length, p(stop), reward and entropy (keep and mask, one thin line a seed)',
     )
+    .option(
+      '--staleness <list>',
+      'η: iterations between the policy that samples a trajectory and the one it trains (issue #31); a list runs each, e.g. 0,2,8,32',
+      '0',
+    )
+    .option('--correction <c>', `the loss's staleness correction: ${PK_CORRECTIONS.join(' | ')}`, 'none')
     .option('--json', 'print one JSON document (per-iteration logs, summaries, spread over seeds)')
     .option('--quiet', 'no progress on stderr')
     .action(async (f: PkFlags) => {
@@ -179,64 +233,76 @@ export function registerPk(program: Command): void {
         f.negatives === 'both'
           ? (['keep', 'mask'] as const)
           : [choice(f.negatives, '--negatives', ['keep', 'mask', 'both'] as const) as 'keep' | 'mask'];
+      const etas = parseStalenessList(f.staleness);
+      const correction = choice(f.correction, '--correction', PK_CORRECTIONS);
       const seed0 = parseSeed(f.seed);
       const nSeeds = parseIntFlag(f.seeds, '--seeds', 1, 1000);
       const htmlFile = f.html === undefined ? undefined : checkOutFile(f.html, '--html');
       await initBackend('cpu'); // a table of a few hundred rows: the loss's tensors are tiny, cpu is fastest
       const runs: PkRun[] = [];
       const t00 = wallNow();
-      for (const negatives of arms) {
-        for (let k = 0; k < nSeeds; k++) {
-          const seed = seed0 + k;
-          const bar = progress(`pk ${preset} ${negatives} seed ${seed}`, settings.steps, Boolean(f.quiet || f.json));
-          const t0 = wallNow();
-          if (!f.json)
-            process.stdout.write(
-              `# ${preset}, ${negatives}, seed ${seed}\n${'iteration'.padStart(9)} ${'episodes'.padStart(10)}` +
-                ` ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)}` +
-                ` ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)}` +
-                ` ${'updates'.padStart(8)}\n`,
-            );
-          const r = runPk({ ...settings, negatives, seed }, (row: PkLogRow) => {
-            bar.update(row.step, {
-              length: row.meanLength.toFixed(2),
-              reward: row.reward.toFixed(3),
-              pStop: row.pStop.toFixed(4),
-            });
+      const lagged = etas.some((e) => e > 0);
+      for (const eta of etas)
+        for (const negatives of arms) {
+          for (let k = 0; k < nSeeds; k++) {
+            const seed = seed0 + k;
+            const tag = `${negatives}${lagged ? `, η ${eta}, ${correction}` : ''}`;
+            const bar = progress(`pk ${preset} ${tag} seed ${seed}`, settings.steps, Boolean(f.quiet || f.json));
+            const t0 = wallNow();
             if (!f.json)
               process.stdout.write(
-                `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)} ${row.meanLength.toFixed(2).padStart(7)}` +
-                  ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
-                  ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
-                  ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
-                  `\n`,
+                `# ${preset}, ${tag}, seed ${seed}\n${'iteration'.padStart(9)} ${'episodes'.padStart(10)}` +
+                  ` ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)}` +
+                  ` ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)}` +
+                  ` ${'updates'.padStart(8)}\n`,
               );
-          });
-          bar.stop();
-          const wallSeconds = (wallNow() - t0) / 1000;
-          runs.push({ ...r, wallSeconds });
-          if (!f.json) {
-            const s = r.summary;
-            process.stdout.write(
-              `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}` +
-                `) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)}` +
-                ` → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}` +
-                `); ` +
-                `reward ${fmt(s.rewardEnd)}, transition (window reward ≥ 0.9) ${s.iterationOfTransition === null ? 'none' : `at ${s.iterationOfTransition}`}; ` +
-                (`p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)}` +
-                  ` → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}` +
-                  `; `) +
-                (s.negativeStepsEntropyUpFraction === null
-                  ? ''
-                  : `negative-only updates that raised entropy ${fmt(s.negativeStepsEntropyUpFraction)} (argmax mass ${fmt(s.negativeStepsArgmaxMass)}); `) +
-                `${wallSeconds.toFixed(1)} s\n`,
-            );
+            const r = runPk({ ...settings, negatives, seed, staleness: eta, correction }, (row: PkLogRow) => {
+              bar.update(row.step, {
+                length: row.meanLength.toFixed(2),
+                reward: row.reward.toFixed(3),
+                pStop: row.pStop.toFixed(4),
+              });
+              if (!f.json)
+                process.stdout.write(
+                  `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)} ${row.meanLength.toFixed(2).padStart(7)}` +
+                    ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
+                    ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
+                    ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
+                    `\n`,
+                );
+            });
+            bar.stop();
+            const wallSeconds = (wallNow() - t0) / 1000;
+            runs.push({ ...r, wallSeconds });
+            if (!f.json) {
+              const s = r.summary;
+              process.stdout.write(
+                `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}` +
+                  `) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)}` +
+                  ` → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}` +
+                  `); ` +
+                  `reward ${fmt(s.rewardEnd)}, transition (window reward ≥ 0.9) ${s.iterationOfTransition === null ? 'none' : `at ${s.iterationOfTransition}`}; ` +
+                  (`p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)}` +
+                    ` → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}` +
+                    `; `) +
+                  (s.negativeStepsEntropyUpFraction === null
+                    ? ''
+                    : `negative-only updates that raised entropy ${fmt(s.negativeStepsEntropyUpFraction)} (argmax mass ${fmt(s.negativeStepsArgmaxMass)}); `) +
+                  `${wallSeconds.toFixed(1)} s\n`,
+              );
+            }
           }
         }
-      }
       const wallSeconds = (wallNow() - t00) / 1000;
+      // per arm (and per η when lagged: keys like 'keep η=8')
+      const groups = etas.flatMap((eta) => arms.map((a) => ({ a, eta, key: lagged ? `${a} η=${eta}` : a })));
       const spread = Object.fromEntries(
-        arms.map((a) => [a, spreads(runs.filter((r) => r.summary.negatives === a).map((r) => r.summary))]),
+        groups.map((g) => [
+          g.key,
+          spreads(
+            runs.filter((r) => r.summary.negatives === g.a && r.summary.staleness === g.eta).map((r) => r.summary),
+          ),
+        ]),
       );
       if (htmlFile) {
         writeFileAtomic(htmlFile, renderPkReport({ preset, settings, runs }));
@@ -251,6 +317,8 @@ export function registerPk(program: Command): void {
             ...settings,
             advantage: formatAdvantage(settings.advantage),
             negatives: arms,
+            staleness: etas,
+            correction,
             seeds: Array.from({ length: nSeeds }, (_, k) => seed0 + k),
           },
           runs,
@@ -259,12 +327,13 @@ export function registerPk(program: Command): void {
         });
       }
       if (nSeeds > 1) {
-        for (const a of arms) {
-          process.stdout.write(`# ${a} over ${nSeeds} seeds: mean [min, max]\n`);
+        for (const g of groups) {
+          process.stdout.write(`# ${g.key} over ${nSeeds} seeds: mean [min, max]\n`);
           for (const k of SPREAD_KEYS)
-            if (spread[a]![k]) process.stdout.write(`${k.padEnd(32)} ${formatSpread(spread[a]![k]!, 4)}\n`);
+            if (spread[g.key]![k]) process.stdout.write(`${k.padEnd(32)} ${formatSpread(spread[g.key]![k]!, 4)}\n`);
         }
       }
+      if (lagged && !f.json) process.stdout.write(stalenessTable(runs, arms, etas, correction));
       process.stdout.write(`${runs.length} runs in ${wallSeconds.toFixed(1)} s\n`);
     });
 }
