@@ -44,7 +44,8 @@ export function renderPkReport(r: { preset: PkPresetName; settings: PkSettings; 
   const rows = r.runs
     .map(
       ({ summary: s, wallSeconds }) =>
-        `<tr><td>${s.negatives}</td><td>${s.staleness ?? 0}</td><td>${s.seed}</td><td>${s.lengthStart.toFixed(2)}</td><td>${s.lengthPeak.toFixed(2)} (${s.lengthPeakStep})</td><td>${s.lengthEnd.toFixed(2)}</td>` +
+        `<tr><td>${s.negatives}</td><td>${s.staleness ?? 0}</td><td>${s.seed}</td><td>${s.lengthStart.toFixed(2)}</td>` +
+        `<td>${s.lengthPeak.toFixed(2)} (${s.lengthPeakStep})</td><td>${s.lengthEnd.toFixed(2)}</td>` +
         (`<td>${s.pStopStart.toFixed(4)} → ${s.pStopEnd.toFixed(4)}</td><td>${s.entropyStart.toFixed(3)}` +
           ` → ${s.entropyPeak.toFixed(3)} (${s.entropyPeakStep}) → ${s.entropyEnd.toFixed(3)}` +
           `</td>`) +

@@ -175,8 +175,10 @@ export function stalenessTable(
       const dlp = rs.flatMap((r) => r.log.map((l) => l.logRatioAbsMean));
       const ess = rs.flatMap((r) => r.log.map((l) => l.essFraction));
       const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+      const transition = at.length ? formatSpread(spreadOf(at)!, 0) : 'none';
       lines.push(
-        `${a.padEnd(6)} ${String(eta).padStart(4)} ${formatSpread(peak!, 2).padEnd(28)} ${(at.length ? formatSpread(spreadOf(at)!, 0) : 'none').padEnd(28)} ${`${at.length}/${rs.length}`.padStart(5)}  ${mean(dlp).toFixed(3).padStart(8)} ${mean(ess).toFixed(3).padStart(5)}`,
+        `${a.padEnd(6)} ${String(eta).padStart(4)} ${formatSpread(peak!, 2).padEnd(28)} ${transition.padEnd(28)}` +
+          ` ${`${at.length}/${rs.length}`.padStart(5)}  ${mean(dlp).toFixed(3).padStart(8)} ${mean(ess).toFixed(3).padStart(5)}`,
       );
     }
   return `${lines.join('\n')}\n`;
@@ -264,7 +266,8 @@ export function registerPk(program: Command): void {
               });
               if (!f.json)
                 process.stdout.write(
-                  `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)} ${row.meanLength.toFixed(2).padStart(7)}` +
+                  `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)}` +
+                    ` ${row.meanLength.toFixed(2).padStart(7)}` +
                     ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
                     ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
                     ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
