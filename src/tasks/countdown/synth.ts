@@ -120,27 +120,46 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
       givenAttempts = given.length / per;
     }
   }
-  const completion: number[] = [];
-  const solvedList: boolean[] = [];
-  let last: Step[] = [];
-  for (;;) {
+  return writeAttempts(p, knobs, rng, { prompt, given, givenAttempts, per, room, long }, (k) => {
     // Never a repeat: with every non-solution tried, the trace gives up (answers its last attempt).
     const steps =
       (rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ??
       pickNonSolution(p, tried, rng, nonSolutions) ??
-      (solvedList.length === 0 ? (pickSolution(solutions, tried, rng) ?? p.witness) : null);
+      (k === 0 ? (pickSolution(solutions, tried, rng) ?? p.witness) : null);
+    if (steps) tried.add(chainKey(steps));
+    return steps;
+  });
+}
+
+/**
+ * The trace's own attempts after its given prefix, each named by `next(k)` (null: none left): a
+ * verdict per attempt (right with probability verifyAccuracy), stopping at a believed ✓, a full
+ * context, or giving up after a ✗ (unless the trace is long); then the answer, the last attempt.
+ */
+function writeAttempts(
+  p: Problem,
+  knobs: SynthKnobs,
+  rng: Rng,
+  t: { prompt: number[]; given: number[]; givenAttempts: number; per: number; room: number; long: boolean },
+  next: (k: number) => Step[] | null,
+): SynthTrace {
+  const completion: number[] = [];
+  const solvedList: boolean[] = [];
+  let last: Step[] = [];
+  for (;;) {
+    const steps = next(solvedList.length);
     if (!steps) break;
-    tried.add(chainKey(steps));
     const solved = steps.at(-1)!.z === p.target;
     const believed = rng.bernoulli(knobs.verifyAccuracy) ? solved : !solved;
     completion.push(...attemptTokens(steps, believed ? '✓' : '✗'));
     solvedList.push(solved);
     last = steps;
     if (believed) break;
-    const hasRoom = given.length + completion.length + per <= room;
-    if (!hasRoom || !(long || rng.bernoulli(knobs.continueProb))) break;
+    const hasRoom = t.given.length + completion.length + t.per <= t.room;
+    if (!hasRoom || !(t.long || rng.bernoulli(knobs.continueProb))) break;
   }
   completion.push(...answerTokens(last));
+  const { prompt, given, givenAttempts } = t;
   return { prompt, given, completion, attempts: solvedList.length, solved: solvedList, givenAttempts };
 }
 
@@ -207,20 +226,7 @@ function synthesizeDfs(p: Problem, knobs: SynthKnobs, rng: Rng, contextLength: n
       }
     }
   }
-  const completion: number[] = [];
-  const solvedList: boolean[] = [];
-  let last: Step[] = [];
-  for (let k = 0; givenAttempts + k < N; k++) {
-    const steps = order[at(start + k)]!;
-    const solved = solves[at(start + k)]!;
-    const believed = rng.bernoulli(knobs.verifyAccuracy) ? solved : !solved;
-    completion.push(...attemptTokens(steps, believed ? '✓' : '✗'));
-    solvedList.push(solved);
-    last = steps;
-    if (believed) break;
-    const hasRoom = given.length + completion.length + per <= room;
-    if (!hasRoom || !(long || rng.bernoulli(knobs.continueProb))) break;
-  }
-  completion.push(...answerTokens(last));
-  return { prompt, given, completion, attempts: solvedList.length, solved: solvedList, givenAttempts };
+  return writeAttempts(p, knobs, rng, { prompt, given, givenAttempts, per, room, long }, (k) =>
+    givenAttempts + k < N ? order[at(start + k)]! : null,
+  );
 }
