@@ -4,9 +4,13 @@
  * `halt()` makes the run stop at its next work item and write a checkpoint from the last event
  * boundary (sim/engine.ts).
  */
+import path from 'node:path';
 import { startWorkerThread } from '../runtime/workers.js';
+import { latestCheckpointDir } from '../runtime/checkpointer.js';
+import { wallNow } from '../runtime/clock.js';
 import { InputError } from '../util/errors.js';
-import type { VirtualRunOptions, VirtualRunResult } from './run.js';
+import { runVirtual, type VirtualRunOptions, type VirtualRunResult } from './run.js';
+import type { SimEngine } from './engine.js';
 import type { VirtualWorkerData, VirtualWorkerMessage } from '../../actors/virtual.worker.js';
 
 export interface VirtualThread {
@@ -63,4 +67,57 @@ export function runVirtualThread(
       await worker.terminate();
     },
   };
+}
+
+/** 128 + the signal's number, as a shell reports a process the signal stopped: SIGINT 130, SIGTERM 143. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGTERM' ? 143 : 130;
+}
+
+/**
+ * A virtual-clock run that honours SIGINT and SIGTERM while it lasts — `train --clock virtual` and
+ * every scenario cell. With real compute it runs in its own thread and a signal stops it at its
+ * next work item with a checkpoint (runVirtualThread); without tensors it runs here and stops at
+ * its next checkpoint. A second signal exits the process at once, saying which checkpoint is kept.
+ * `stopSignal` is the signal that stopped it (null: none).
+ */
+export async function runVirtualWithSignals(
+  o: Pick<VirtualRunOptions, 'config' | 'settings' | 'onStep' | 'onLog'> & {
+    dir: string;
+    resume: boolean;
+    /** How the run directory is named in the "kept" line, e.g. `e3sim train --resume DIR`. */
+    resumeHint: string;
+  },
+): Promise<VirtualRunResult & { stopSignal: NodeJS.Signals | null }> {
+  const thread = o.settings.compute === 'real' ? runVirtualThread(o) : null;
+  let engine: SimEngine | null = null;
+  let stopSignal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopSignal !== null || (!engine && !thread)) {
+      const kept = latestCheckpointDir(o.dir);
+      process.stderr.write(
+        `\n${sig} again: exiting now; kept: ${kept ? `${path.relative(o.dir, kept)} (continue with ${o.resumeHint})` : 'no checkpoint yet'}\n`,
+      );
+      process.exit(signalExitCode(sig));
+    }
+    stopSignal = sig;
+    if (thread) {
+      process.stderr.write(`\n${sig}: stopping at the next work item and writing a checkpoint (again to exit now)\n`);
+      thread.halt();
+    } else {
+      process.stderr.write(
+        `\n${sig}: stopping at the next checkpoint (every ${o.config.checkpoint.every} steps; again to exit now)\n`,
+      );
+      engine!.requestHalt();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = thread ? await thread.result : await runVirtual({ ...o, now: wallNow, onEngine: (e) => (engine = e) });
+    return { ...r, stopSignal };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

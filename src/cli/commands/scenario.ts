@@ -14,7 +14,7 @@ import {
   type CellResult,
   type Scenario,
 } from '../../sim/scenario.js';
-import { runVirtual } from '../../sim/run.js';
+import { runVirtualWithSignals, signalExitCode } from '../../sim/runThread.js';
 import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { writeAnalysis } from '../../sim/sweepAnalysis.js';
@@ -56,8 +56,8 @@ export function registerScenario(program: Command): void {
         const cell = cells.find((c) => c.name === o.cell);
         if (!cell) throw new InputError(`--cell: '${o.cell}' is not a cell of ${file}`);
         if (!o.out) throw new InputError('--cell: needs --out (the cell directory)');
-        const r = await runCell(cell, o.out, log);
-        writeFileAtomic(path.join(o.out, RESULT), JSON.stringify(r, null, 2) + '\n');
+        const r = await stoppable(() => runCell(cell, o.out!, log));
+        if (r) writeFileAtomic(path.join(o.out, RESULT), JSON.stringify(r, null, 2) + '\n');
         return;
       }
       const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
@@ -84,7 +84,8 @@ export function registerScenario(program: Command): void {
         results = [];
         for (const [i, cell] of cells.entries()) {
           const c0 = wallNow();
-          const r = await runCell(cell, path.join(out, 'cells', cell.name), log);
+          const r = await stoppable(() => runCell(cell, path.join(out, 'cells', cell.name), log));
+          if (!r) return;
           results.push(r);
           log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
         }
@@ -154,6 +155,25 @@ export function registerScenario(program: Command): void {
     });
 }
 
+/** Runs a cell; a signal's stop is exit 130/143 with a line, and null. */
+async function stoppable(run: () => Promise<CellResult>): Promise<CellResult | null> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!(e instanceof CellStopped)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exitCode = signalExitCode(e.signal);
+    return null;
+  }
+}
+
+/** A signal stopped a cell (checkpointed): the scenario stops too, exit 130/143; the same command continues it. */
+class CellStopped extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal}: the cell stopped at a checkpoint; run the same command again to continue`);
+  }
+}
+
 /**
  * One cell in this process, in `cellDir` (continued from its checkpoint when it has one): its
  * result, with a failure or invariant violation as a status, not a throw (bad input still throws).
@@ -165,12 +185,12 @@ async function runCell(cell: Cell, cellDir: string, log: (s: string) => void): P
   const c0 = wallNow();
   try {
     const every = Math.max(1, Math.ceil(cell.settings.maxSteps / 5));
-    const { status, summary } = await runVirtual({
+    const { status, summary, stopSignal } = await runVirtualWithSignals({
       config: cell.config,
       settings: cell.settings,
       dir: cellDir,
       resume,
-      now: wallNow,
+      resumeHint: 'the same e3sim scenario command',
       onStep: (m) => {
         const k = m.step as number;
         if (k % every === 0 && k < cell.settings.maxSteps)
@@ -179,6 +199,7 @@ async function runCell(cell: Cell, cellDir: string, log: (s: string) => void): P
           );
       },
     });
+    if (stopSignal) throw new CellStopped(stopSignal);
     return {
       name: cell.name,
       params: cell.params,
@@ -187,7 +208,7 @@ async function runCell(cell: Cell, cellDir: string, log: (s: string) => void): P
       ...cellOutcome(path.join(cellDir, 'metrics.jsonl')),
     };
   } catch (e) {
-    if (e instanceof InputError) throw e;
+    if (e instanceof InputError || e instanceof CellStopped) throw e;
     return {
       name: cell.name,
       params: cell.params,

@@ -24,6 +24,7 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
 import { trainVirtual } from './trainVirtual.js';
+import { signalExitCode } from '../../sim/runThread.js';
 import { estimateRun, judgeEstimate } from '../../runtime/estimate.js';
 import { readManifest } from '../../policy/checkpoint.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -95,11 +96,6 @@ function fmtProgress(p: StepProgress): Record<string, string | number> {
     'tok/s': p.tokensPerSec.toFixed(0),
     eta: Number.isFinite(p.etaSeconds) ? `${p.etaSeconds.toFixed(0)}s` : '?',
   };
-}
-
-/** 128 + the signal's number, as a shell reports a process the signal stopped: SIGINT 130, SIGTERM 143. */
-export function signalExitCode(sig: NodeJS.Signals): number {
-  return sig === 'SIGTERM' ? 143 : 130;
 }
 
 export function registerTrain(program: Command): void {

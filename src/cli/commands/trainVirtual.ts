@@ -3,14 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { totalSteps, type TrainConfig } from '../../runtime/config.js';
 import { faultsFromSpecs } from '../../core/faults.js';
-import type { SimEngine } from '../../sim/engine.js';
-import { wallNow } from '../../runtime/clock.js';
 import { printJson } from '../common.js';
 import { progress } from '../progress.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { signalExitCode, type TrainFlags } from './train.js';
-import { latestCheckpointDir } from '../../runtime/checkpointer.js';
+import type { TrainFlags } from './train.js';
 import { filteredNote, runDirLines } from './trainEnd.js';
 
 export async function trainVirtual(
@@ -22,9 +19,9 @@ export async function trainVirtual(
 ): Promise<void> {
   const [
     { loadProfile },
-    { defaultSettings, readVirtualSettings, runVirtual },
+    { defaultSettings, readVirtualSettings },
     { checkVirtualCurriculum },
-    { runVirtualThread },
+    { runVirtualWithSignals, signalExitCode },
   ] = await Promise.all([
     import('../../sim/profile.js'),
     import('../../sim/run.js'),
@@ -61,55 +58,19 @@ export async function trainVirtual(
       len: (m.lengthMean as number).toFixed(1),
       stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
     });
-  // Real compute runs in its own thread (its events can take minutes; this thread takes the
-  // signals and sets the halt flag the run reads between work items). The surrogate runs here and
-  // yields to the event loop every 20,000 events.
-  const thread =
-    settings.compute === 'real'
-      ? runVirtualThread({ config: cfg, settings, dir: out, resume: Boolean(f.resume), onStep, onLog })
-      : null;
-  let engine: SimEngine | null = null;
-  let signals = 0;
-  let stopSignal: NodeJS.Signals = 'SIGINT';
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1 || (!engine && !thread)) {
-      const kept = latestCheckpointDir(out);
-      process.stderr.write(
-        `\n${sig} again: exiting now; kept: ${kept ? `${path.relative(out, kept)} (continue with e3sim train --resume ${out})` : 'no checkpoint yet'}\n`,
-      );
-      process.exit(signalExitCode(sig));
-    }
-    stopSignal = sig;
-    if (thread) {
-      process.stderr.write(`\n${sig}: stopping at the next work item and writing a checkpoint (again to exit now)\n`);
-      thread.halt();
-    } else {
-      process.stderr.write(
-        `\n${sig}: stopping at the next checkpoint (every ${cfg.checkpoint.every} steps; again to exit now)\n`,
-      );
-      engine!.requestHalt();
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let result: Awaited<ReturnType<typeof runVirtual>>;
+  let result: Awaited<ReturnType<typeof runVirtualWithSignals>>;
   try {
-    result = thread
-      ? await thread.result
-      : await runVirtual({
-          config: cfg,
-          settings,
-          dir: out,
-          resume: Boolean(f.resume),
-          now: wallNow,
-          onEngine: (e) => (engine = e),
-          onLog,
-          onStep,
-        });
+    result = await runVirtualWithSignals({
+      config: cfg,
+      settings,
+      dir: out,
+      resume: Boolean(f.resume),
+      onStep,
+      onLog,
+      resumeHint: `e3sim train --resume ${out}`,
+    });
   } finally {
     bar.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
   const s = result.summary as Record<string, number | string | Record<string, number>>;
   const halted = result.status === 'halted';
@@ -124,5 +85,5 @@ export async function trainVirtual(
     );
     process.stdout.write(runDirLines(out, halted));
   }
-  if (halted) process.exitCode = signalExitCode(stopSignal);
+  if (halted) process.exitCode = signalExitCode(result.stopSignal ?? 'SIGINT');
 }
