@@ -56,7 +56,7 @@ export function registerScenario(program: Command): void {
         const cell = cells.find((c) => c.name === o.cell);
         if (!cell) throw new InputError(`--cell: '${o.cell}' is not a cell of ${file}`);
         if (!o.out) throw new InputError('--cell: needs --out (the cell directory)');
-        const r = await stoppable(() => runCell(cell, o.out!, log));
+        const r = await stoppable(() => runCell(cell, o.out!, log), 'the grid continues it when run again');
         if (r) writeFileAtomic(path.join(o.out, RESULT), JSON.stringify(r, null, 2) + '\n');
         return;
       }
@@ -84,7 +84,10 @@ export function registerScenario(program: Command): void {
         results = [];
         for (const [i, cell] of cells.entries()) {
           const c0 = wallNow();
-          const r = await stoppable(() => runCell(cell, path.join(out, 'cells', cell.name), log));
+          const r = await stoppable(
+            () => runCell(cell, path.join(out, 'cells', cell.name), log),
+            '--jobs 1 does not continue a grid; use --jobs 2 or more for a grid you may stop and continue',
+          );
           if (!r) return;
           results.push(r);
           log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
@@ -156,12 +159,12 @@ export function registerScenario(program: Command): void {
 }
 
 /** Runs a cell; a signal's stop is exit 130/143 with a line, and null. */
-async function stoppable(run: () => Promise<CellResult>): Promise<CellResult | null> {
+async function stoppable(run: () => Promise<CellResult>, next: string): Promise<CellResult | null> {
   try {
     return await run();
   } catch (e) {
     if (!(e instanceof CellStopped)) throw e;
-    process.stderr.write(`${e.message}\n`);
+    process.stderr.write(`${e.message}; ${next}\n`);
     process.exitCode = signalExitCode(e.signal);
     return null;
   }
@@ -170,7 +173,7 @@ async function stoppable(run: () => Promise<CellResult>): Promise<CellResult | n
 /** A signal stopped a cell (checkpointed): the scenario stops too, exit 130/143; the same command continues it. */
 class CellStopped extends Error {
   constructor(readonly signal: NodeJS.Signals) {
-    super(`${signal}: the cell stopped at a checkpoint; run the same command again to continue`);
+    super(`${signal}: the cell stopped at a checkpoint in its directory`);
   }
 }
 
