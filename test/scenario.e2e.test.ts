@@ -73,7 +73,7 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
 });
 
 describe('e3sim scenario --jobs', () => {
-  it('runs cells in their own processes with the results of one process; the same --out continues, keeping finished cells', () => {
+  it('runs cells in their own processes with the results of one process; the same --out continues, keeping finished cells', async () => {
     const file = 'examples/scenarios/mismatch.yaml';
     const one = path.join(tmp, 'jobs-1');
     const two = path.join(tmp, 'jobs-2');
@@ -94,7 +94,36 @@ describe('e3sim scenario --jobs', () => {
     const other = e3sim('scenario', 'examples/scenarios/staleness-sweep.yaml', '--quick', '--jobs', '2', '--out', two);
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/--out: .* holds another grid/);
-  });
+    // SIGINT while the cells compute (issue #29): each stops at its next work item with a checkpoint and
+    // is not recorded as done; the same command continues the grid to the results of one process
+    const three = path.join(tmp, 'jobs-2-cut');
+    const child = spawn(process.execPath, [BIN, 'scenario', file, '--quick', '--jobs', '2', '--out', three], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    const started = () =>
+      fs.existsSync(path.join(three, 'cells')) &&
+      fs
+        .readdirSync(path.join(three, 'cells'))
+        .some(
+          (c) =>
+            fs.existsSync(path.join(three, 'cells', c, 'metrics.jsonl')) &&
+            fs.statSync(path.join(three, 'cells', c, 'metrics.jsonl')).size > 0,
+        );
+    for (let i = 0; i < 2400 && !started(); i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code, err).toBe(130);
+    expect(err).toMatch(/interrupted: finished cells are kept and running ones checkpointed/);
+    const cells = fs.readdirSync(path.join(three, 'cells')).filter((c) => !c.endsWith('.log'));
+    const halted = cells.filter((c) => !fs.existsSync(path.join(three, 'cells', c, 'done.json')));
+    expect(halted.length).toBeGreaterThan(0);
+    for (const c of halted) expect(fs.existsSync(path.join(three, 'cells', c, 'checkpoints', 'latest'))).toBe(true);
+    const resumed = e3sim('scenario', file, '--quick', '--jobs', '2', '--out', three, '--quiet');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(key(read(three))).toEqual(key(read(one)));
+  }, 300_000);
 });
 
 describe('e3sim train --clock virtual', () => {
