@@ -9,6 +9,7 @@ out=bench/results
 for c in none tis decoupled topr asym-clip; do
   f="$out/pk-staleness-$c.json"
   [[ -s $f ]] && { echo "kept $f"; continue; }
-  node bin/e3sim.js pk --staleness 0,2,8,32 --seeds 3 --correction "$c" --json --quiet > "$f.tmp" && mv "$f.tmp" "$f"
+  node bin/e3sim.js pk --staleness 0,2,8,32 --seeds 3 --correction "$c" --json --quiet > "$f.tmp"
+  mv "$f.tmp" "$f"
   echo "wrote $f"
 done

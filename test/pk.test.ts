@@ -174,6 +174,10 @@ describe('the p^k experiment under staleness (issue #31)', () => {
       if (x.behaviourVersion < x.version && table.some((v, i) => v !== x.values[i])) differs++;
     }
     expect(differs).toBeGreaterThan(30); // the lag is real: the sampling table is not the trained one
+    // every correction runs at every η, on-policy included (decoupled needs π_prox there too)
+    for (const correction of ['none', 'tis', 'decoupled', 'topr', 'asym-clip'] as const)
+      for (const staleness of [0, 2])
+        expect(() => runPk({ ...o, steps: 6, negatives: 'keep', staleness, correction })).not.toThrow();
     expect(r.summary.staleness).toBe(eta);
     expect(r.summary.correction).toBe('topr');
     expect(r.log.some((l) => l.logRatioAbsMean > 0 && l.essFraction < 1)).toBe(true);

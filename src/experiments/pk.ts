@@ -25,7 +25,7 @@ import { HostAdam, HostSgd, type HostOptimizer } from '../rl/hostOptimizer.js';
 
 export * from './pkConfig.js';
 import type { PkCorrection, PkLogRow, PkOptions, PkSettings, PkSummary } from './pkConfig.js';
-import type { Correction } from '../rl/lossConfig.js';
+import { usesProximal, type Correction } from '../rl/lossConfig.js';
 import { PK_TABLE_MAX, PK_TRANSITION_REWARD, formatAdvantage } from './pkConfig.js';
 
 export const PK_LOSS: LossConfig = {
@@ -72,7 +72,9 @@ export function bigramPolicyGradient(
           versions: new Int32Array(prev.length).fill(0),
           learnerVersion: lagged.lag,
         }
-      : {}),
+      : usesProximal(cfg.correction)
+        ? { proximalLogprobs: current } // on-policy: π_prox = π_θ = μ
+        : {}),
   };
   const logprobs = tf.tensor1d(current);
   let parts: ReturnType<typeof e3Loss> | undefined;
