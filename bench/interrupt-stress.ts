@@ -21,7 +21,7 @@ const r = await runStress({
     : undefined,
   onTrial: (t) =>
     process.stderr.write(
-      `trial ${t.trial}: ${t.signal} at ${t.atMs} ms (${t.phase}) → ${t.ok ? 'identical' : t.problems.join('; ')}\n`,
+      `trial ${t.trial}: ${t.signal} at ${t.atMs ?? '—'} ms (${t.phase}) → ${t.ok ? 'identical' : t.problems.join('; ')}\n`,
     ),
 });
 console.log(

@@ -108,6 +108,11 @@ if (hasWebgpu) {
   );
   if (fs.existsSync(dawn)) fs.copyFileSync(dawn, path.join(out, 'dawn.node'));
 }
+// the built-in cost-model profiles (src/sim/profile.ts reads them beside the bundle)
+const profiles = path.join(root, 'examples', 'profiles');
+fs.mkdirSync(path.join(out, 'profiles'), { recursive: true });
+for (const f of fs.readdirSync(profiles).filter((f) => f.endsWith('.yaml')))
+  fs.copyFileSync(path.join(profiles, f), path.join(out, 'profiles', f));
 for (const spec of ['uplot/dist/uPlot.min.css', 'uplot/dist/uPlot.iife.min.js', 'mermaid/dist/mermaid.min.js']) {
   fs.copyFileSync(require.resolve(spec), path.join(out, 'assets', path.basename(spec)));
 }

@@ -39,12 +39,13 @@ export interface StressOptions {
 export interface TrialResult {
   trial: number;
   signal: 'SIGINT' | 'SIGKILL';
-  atMs: number;
+  /** When the signal was sent, ms after the process started (null: the run had finished first). */
+  atMs: number | null;
   /** What the run was doing when the signal arrived (from its transitions.jsonl). */
   phase: string;
   exitCode: number | null;
   /** A second interruption during the first resume, if any. */
-  second: { signal: 'SIGINT' | 'SIGKILL'; atMs: number; phase: string; exitCode: number | null } | null;
+  second: { signal: 'SIGINT' | 'SIGKILL'; atMs: number | null; phase: string; exitCode: number | null } | null;
   resumes: number;
   ok: boolean;
   problems: string[];
@@ -109,25 +110,50 @@ function phaseOf(dir: string): string {
   return 'sampling';
 }
 
+/**
+ * When a signal is sent: `atMs` after the process starts, or `delayMs` after its metrics.jsonl holds
+ * `afterSteps` step rows — a moment tied to the run's progress, so that a run faster than the
+ * reference (a quieter machine) is still interrupted inside its training.
+ */
+type Moment = { atMs: number } | { afterSteps: number; delayMs: number };
+
+/** Step rows in a run directory's metrics.jsonl. */
+function stepRows(dir: string): number {
+  const f = path.join(dir, 'metrics.jsonl');
+  if (!fs.existsSync(f)) return 0;
+  let n = 0;
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) if (line.startsWith('{"step"')) n++;
+  return n;
+}
+
 function launch(
   args: string[],
-  signalAt: { signal: NodeJS.Signals; atMs: number; dir: string } | null,
+  signalAt: ({ signal: NodeJS.Signals; dir: string } & Moment) | null,
   timeoutMs: number,
   logFile?: string,
-): Promise<{ code: number | null; phase: string | null; stderr: string }> {
+): Promise<{ code: number | null; phase: string | null; stderr: string; firedAtMs: number | null }> {
   return new Promise((resolve) => {
+    const t0 = wallNow();
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     let phase: string | null = null;
+    let firedAtMs: number | null = null;
     const timers: NodeJS.Timeout[] = [];
+    let poll: NodeJS.Timeout | undefined;
     if (signalAt) {
-      timers.push(
-        setTimeout(() => {
-          phase = phaseOf(signalAt.dir);
-          child.kill(signalAt.signal);
-        }, signalAt.atMs),
-      );
+      const fire = () => {
+        phase = phaseOf(signalAt.dir);
+        firedAtMs = Math.round(wallNow() - t0);
+        child.kill(signalAt.signal);
+      };
+      if ('atMs' in signalAt) timers.push(setTimeout(fire, signalAt.atMs));
+      else
+        poll = setInterval(() => {
+          if (stepRows(signalAt.dir) < signalAt.afterSteps) return;
+          clearInterval(poll);
+          timers.push(setTimeout(fire, signalAt.delayMs));
+        }, 10);
     }
     timers.push(
       setTimeout(() => {
@@ -137,9 +163,15 @@ function launch(
     );
     child.on('exit', (code, sig) => {
       for (const t of timers) clearTimeout(t);
+      clearInterval(poll);
       if (logFile) fs.appendFileSync(logFile, `$ e3sim ${args.join(' ')}\n${stderr}\n[exit ${code ?? sig}]\n`);
       // killed by the signal itself (before the CLI handles it): the shell's 128 + signal number
-      resolve({ code: code ?? (sig === 'SIGKILL' ? 137 : sig === 'SIGINT' ? 130 : null), phase, stderr });
+      resolve({
+        code: code ?? (sig === 'SIGKILL' ? 137 : sig === 'SIGINT' ? 130 : null),
+        phase,
+        stderr,
+        firedAtMs,
+      });
     });
   });
 }
@@ -177,11 +209,15 @@ export async function runStress(
   const tRun = tr.find((t) => t.actor === 'coordinator' && t.to === 'running')?.t ?? 0;
   const tEnd = tr.filter((t) => t.actor === 'coordinator').at(-1)?.t ?? tRun;
   const trainingMs = Math.max(100, Math.min(referenceMs, tEnd - tRun));
-  /** A third of the moments anywhere in the run's life, the rest inside its training window. */
-  const moment = (rng: Rng) =>
-    Math.round(
-      rng.float() < 1 / 3 ? 200 + rng.float() * referenceMs : referenceMs - trainingMs + rng.float() * trainingMs,
-    );
+  /**
+   * A third of the moments anywhere in the run's life (by time), the rest inside its training: after
+   * step k (0 ≤ k < steps) and up to one step's time more.
+   */
+  const stepMs = trainingMs / o.steps;
+  const moment = (rng: Rng): Moment =>
+    rng.float() < 1 / 3
+      ? { atMs: Math.round(200 + rng.float() * referenceMs) }
+      : { afterSteps: rng.int(o.steps), delayMs: Math.round(rng.float() * stepMs) };
 
   const rng = new Rng(`interrupt-stress/${o.seed}`);
   const trials: TrialResult[] = [];
@@ -191,27 +227,31 @@ export async function runStress(
     const dir = path.join(work, `trial-${i}`);
     fs.rmSync(dir, { recursive: true, force: true });
     const signal = rng.float() < 0.5 ? ('SIGINT' as const) : ('SIGKILL' as const);
-    const atMs = moment(rng);
+    const when = moment(rng);
     const log = `${dir}.log`;
     fs.rmSync(log, { force: true });
     const first = await launch(
       ['train', '--quiet', '--config', cfgFile, '--out', dir],
-      { signal, atMs, dir },
+      { signal, ...when, dir },
       timeout,
       log,
     );
     const problems: string[] = [];
-    if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${atMs} ms)`);
+    if (first.stderr.includes('[stress]'))
+      problems.push(`the interrupted run hung (${signal} at ${first.firedAtMs} ms)`);
     if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0)
       problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
     let second: TrialResult['second'] = null;
-    if (rng.float() < 0.3)
-      second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: moment(rng), phase: '', exitCode: null };
+    let secondWhen: Moment | null = null;
+    if (rng.float() < 0.3) {
+      second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: null, phase: '', exitCode: null };
+      secondWhen = moment(rng);
+    }
     let resumes = 0;
     let finished = first.code === 0;
     while (!finished && resumes < 4 && problems.length === 0) {
       resumes++;
-      const interrupt = resumes === 1 && second ? { signal: second.signal, atMs: second.atMs, dir } : null;
+      const interrupt = resumes === 1 && second && secondWhen ? { signal: second.signal, ...secondWhen, dir } : null;
       // Stopped before the run directory was made: what a user does is run the command again.
       const again = !fs.existsSync(path.join(dir, 'config.json'));
       const r = await launch(
@@ -222,6 +262,7 @@ export async function runStress(
       );
       if (interrupt && second) {
         second.phase = r.phase ?? 'finished first';
+        second.atMs = r.firedAtMs;
         second.exitCode = r.code;
       }
       if (r.stderr.includes('[stress]')) problems.push(`resume ${resumes} hung`);
@@ -262,7 +303,7 @@ export async function runStress(
     const t: TrialResult = {
       trial: i,
       signal,
-      atMs,
+      atMs: first.firedAtMs,
       phase: first.phase ?? 'finished first',
       exitCode: first.code,
       second,
@@ -279,8 +320,8 @@ export async function runStress(
 export function stressTable(r: Awaited<ReturnType<typeof runStress>>): string {
   const rows = r.trials.map(
     (t) =>
-      `| ${t.trial} | ${t.signal} at ${t.atMs} ms | ${t.phase} | ${t.exitCode} | ` +
-      (`${t.second ? `${t.second.signal} at ${t.second.atMs} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'}` +
+      `| ${t.trial} | ${t.signal} at ${t.atMs ?? '—'} ms | ${t.phase} | ${t.exitCode} | ` +
+      (`${t.second ? `${t.second.signal} at ${t.second.atMs ?? '—'} ms (${t.second.phase}, exit ${t.second.exitCode})` : '—'}` +
         ` | ${t.resumes} | ${t.ok ? 'identical' : t.problems.join('; ')} |`),
   );
   return [

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { Rng } from '../util/rng.js';
+import { BUNDLE_DIR } from '../runtime/bundle.js';
 
 const sec = z.number().min(0).max(1e6);
 
@@ -71,7 +72,10 @@ export const ProfileSchema = z
 
 export type Profile = z.infer<typeof ProfileSchema>;
 
-const BUILTIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/profiles');
+/** examples/profiles, or `profiles/` beside the single-file build (scripts/bundle.mjs copies them). */
+const BUILTIN_DIR = BUNDLE_DIR
+  ? path.join(BUNDLE_DIR, 'profiles')
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/profiles');
 
 export function builtinProfiles(): string[] {
   return fs

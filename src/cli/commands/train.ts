@@ -63,7 +63,13 @@ function checkEstimate(f: TrainFlags, cfg: TrainConfig, out: string, virtual: bo
   const compute =
     f.resume && fs.existsSync(settings) ? JSON.parse(fs.readFileSync(settings, 'utf8')).compute : f.compute;
   if (virtual && compute === 'none') return;
-  const e = estimateRun(cfg, readManifest(cfg.model.checkpoint).config, loadProfile('cpu-tiny', 'profile'));
+  let gpt: ReturnType<typeof readManifest>['config'];
+  try {
+    gpt = readManifest(cfg.model.checkpoint).config;
+  } catch {
+    return; // not a checkpoint: the run's own check says so, naming model.checkpoint
+  }
+  const e = estimateRun(cfg, gpt, loadProfile('cpu-tiny', 'profile'));
   const v = judgeEstimate(e, {
     memoryBytes: os.totalmem(),
     wasm: cfg.backend === 'wasm' ? 'yes' : cfg.backend === 'auto' ? 'maybe' : 'no',
