@@ -124,6 +124,33 @@ export function acquireRunLock(dir: string, startedAt: string, log: (s: string) 
   return { release };
 }
 
+/** The exit code of a run stopped by a signal: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number). */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGTERM' ? 143 : 130;
+}
+
+/**
+ * From the lock until the run installs its own handlers (loading modules and the backend: nothing
+ * written yet but the lock): SIGINT or SIGTERM exits at once with 130/143, and the exit releases
+ * the lock and removes the directory if this process created it. Without it Node's default action
+ * ended the process without its exit handlers, leaving the lock in an otherwise empty directory
+ * that the same command then refused as not empty. `off()` before the run's own handlers.
+ */
+export function startupSignalGuard(dir: string): { off(): void } {
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\n${sig} during start-up: nothing written to ${dir}; exiting\n`);
+    process.exit(signalExitCode(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    off() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** An error of the machine around a run directory, as one line naming the path and the errno (exit 2). */
 export function environmentError(dir: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { startWorkerThread } from '../runtime/workers.js';
 import { latestCheckpointDir } from '../runtime/checkpointer.js';
 import { wallNow } from '../runtime/clock.js';
+import { signalExitCode } from '../runtime/runLock.js';
 import { InputError } from '../util/errors.js';
 import { runVirtual, type VirtualRunOptions, type VirtualRunResult } from './run.js';
 import type { SimEngine } from './engine.js';
@@ -69,11 +70,6 @@ export function runVirtualThread(
   };
 }
 
-/** 128 + the signal's number, as a shell reports a process the signal stopped: SIGINT 130, SIGTERM 143. */
-export function signalExitCode(sig: NodeJS.Signals): number {
-  return sig === 'SIGTERM' ? 143 : 130;
-}
-
 /**
  * A virtual-clock run that honours SIGINT and SIGTERM while it lasts — `train --clock virtual` and
  * every scenario cell. With real compute it runs in its own thread and a signal stops it at its
@@ -81,6 +77,8 @@ export function signalExitCode(sig: NodeJS.Signals): number {
  * its next checkpoint. A second signal exits the process at once, saying which checkpoint is kept.
  * `stopSignal` is the signal that stopped it (null: none).
  */
+export { signalExitCode };
+
 export async function runVirtualWithSignals(
   o: Pick<VirtualRunOptions, 'config' | 'settings' | 'onStep' | 'onLog'> & {
     dir: string;

@@ -14,7 +14,7 @@ import { parseFault } from '../../core/faults.js';
 import type { StepProgress } from '../../runtime/run.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
-import { acquireRunLock, assertNotHeld } from '../../runtime/runLock.js';
+import { acquireRunLock, assertNotHeld, signalExitCode, startupSignalGuard } from '../../runtime/runLock.js';
 import { checkResumeConfig, sweepRunDir } from '../../runtime/checkpointer.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
@@ -24,7 +24,6 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
 import { trainVirtual } from './trainVirtual.js';
-import { signalExitCode } from '../../sim/runThread.js';
 import { estimateRun, judgeEstimate } from '../../runtime/estimate.js';
 import { readManifest } from '../../policy/checkpoint.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -214,8 +213,9 @@ export function registerTrain(program: Command): void {
       checkEstimate(f, cfg, out, virtual);
       // One run per directory, from here (nothing written yet) to this process's exit.
       acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
+      const startup = startupSignalGuard(out);
       if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
-      if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps);
+      if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps, startup);
       checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
       if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
         throw new InputError(
@@ -292,6 +292,7 @@ export function registerTrain(program: Command): void {
         process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
         run.interrupt();
       };
+      startup.off();
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       let summary: Awaited<ReturnType<typeof run.run>>;

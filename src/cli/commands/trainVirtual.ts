@@ -16,6 +16,7 @@ export async function trainVirtual(
   out: string,
   injected: string[],
   maxSteps: number | undefined,
+  startup: { off(): void },
 ): Promise<void> {
   const [
     { loadProfile },
@@ -59,6 +60,7 @@ export async function trainVirtual(
       stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
     });
   let result: Awaited<ReturnType<typeof runVirtualWithSignals>>;
+  startup.off(); // the run's own handlers from here (runVirtualWithSignals installs them synchronously)
   try {
     result = await runVirtualWithSignals({
       config: cfg,
