@@ -1,4 +1,5 @@
 /** The run-directory lock's rules (src/runtime/runLock.ts); the two-writers case end to end is in train.e2e. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,4 +40,56 @@ describe('run-directory lock', () => {
       expect(fs.existsSync(dir)).toBe(true); // not created by the lock: kept
     },
   );
+
+  // A signal between the lock and the run's own handlers (loading modules and the backend) once
+  // ended the process by Node's default action, without its exit handlers: the lock stayed in an
+  // otherwise empty directory, which the same command then refused as not empty.
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${sig} during start-up exits ${code}, removing the lock and the directory the process made`, () => {
+      const dir = fresh();
+      const script = [
+        "const { acquireRunLock, startupSignalGuard } = await import('./src/runtime/runLock.ts');",
+        `const dir = ${JSON.stringify(dir)};`,
+        "acquireRunLock(dir, 'now', () => {});",
+        'startupSignalGuard(dir);',
+        `process.kill(process.pid, '${sig}');`,
+        'await new Promise((r) => setTimeout(r, 10_000));', // start-up that the signal cuts short
+        "console.log('not stopped');",
+      ].join('\n');
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: path.resolve(__dirname, '..'),
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.stdout).not.toContain('not stopped');
+      expect(r.status).toBe(code);
+      expect(r.stderr).toContain(`${sig} during start-up: nothing written to ${dir}; exiting`);
+      expect(fs.existsSync(dir)).toBe(false);
+    });
+  }
+
+  it('a guard turned off leaves the signal to the run (its own handler runs, the guard does not)', () => {
+    const dir = fresh();
+    const script = [
+      "const { acquireRunLock, startupSignalGuard } = await import('./src/runtime/runLock.ts');",
+      `const dir = ${JSON.stringify(dir)};`,
+      "acquireRunLock(dir, 'now', () => {});",
+      'const guard = startupSignalGuard(dir);',
+      'guard.off();',
+      "process.on('SIGINT', () => { console.log('run handler'); process.exit(0); });",
+      "process.kill(process.pid, 'SIGINT');",
+      'await new Promise((r) => setTimeout(r, 10_000));',
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: path.resolve(__dirname, '..'),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stdout).toContain('run handler');
+    expect(r.stderr).not.toContain('during start-up');
+    expect(r.status).toBe(0);
+  });
 });

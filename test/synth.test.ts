@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
-import { allChains, generateProblem, solveChains } from '../src/tasks/countdown/problems.js';
+import { allChains, generateProblem, randomChain, solveChains } from '../src/tasks/countdown/problems.js';
 import { BASE_KNOBS, NOVERIFY_KNOBS, synthesizeTrace, type SynthKnobs } from '../src/tasks/countdown/synth.js';
 import { verify } from '../src/tasks/countdown/verifier.js';
 import { parseTrace, checkChain } from '../src/tasks/countdown/trace.js';
@@ -231,5 +231,78 @@ describe('base-trace synthesizer v4: depth-first search order', () => {
     expect(s.repeats).toBe(0);
     const first = s.rate(0, 1);
     for (const [lo, hi] of BANDS) expect(s.rate(lo, hi)).toBeGreaterThan(first - 0.03);
+  });
+});
+
+describe('base-trace synthesizer v5: uniform search order', () => {
+  const V5: SynthKnobs = { ...BASE_KNOBS, searchOrder: 'uniform', longFraction: 0.05, givenFailuresFraction: 0.5 };
+  const run = (difficulty: number, n: number, knobs = V5) => {
+    const rng = new Rng(`synth-v5/${difficulty}`);
+    const reach = new Array<number>(24).fill(0);
+    const hits = new Array<number>(24).fill(0);
+    let ownAttempts = 0;
+    let plain = 0;
+    let repeats = 0;
+    // attempt 1 of the traces without a prefix beside one randomChain draw on the same problem
+    let firstHits = 0;
+    let drawHits = 0;
+    const traces: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const p = generateProblem(rng, difficulty, 'train');
+      const t = synthesizeTrace(p, knobs, rng, 384);
+      traces.push([...t.given, ...t.completion]);
+      expect(t.prompt.length + t.given.length + t.completion.length).toBeLessThanOrEqual(384);
+      const given = parseTrace(t.given).attempts;
+      for (const a of given) expect(checkChain(p, a.steps!)).not.toBe('ok');
+      const own = parseTrace(t.completion).attempts;
+      const all = [...given, ...own].map((a) => JSON.stringify(a.steps));
+      repeats += all.length - new Set(all).size;
+      if (t.givenAttempts === 0) {
+        plain++;
+        ownAttempts += own.length;
+        if (checkChain(p, own[0]!.steps!) === 'ok') firstHits++;
+        if (randomChain(p.numbers, rng).at(-1)!.z === p.target) drawHits++;
+      }
+      own.forEach((a, j) => {
+        const k = t.givenAttempts + j;
+        if (k >= 24) return;
+        reach[k]!++;
+        if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
+      });
+    }
+    const rate = (lo: number, hi: number) => {
+      let h = 0,
+        r = 0;
+      for (let k = lo; k < hi; k++) {
+        h += hits[k]!;
+        r += reach[k]!;
+      }
+      return h / r;
+    };
+    return { reach, rate, meanOwnAttempts: ownAttempts / plain, repeats, first: firstHits / plain, draw: drawHits / plain, traces };
+  };
+  const BANDS = [
+    [1, 4],
+    [4, 8],
+    [8, 12],
+    [12, 16],
+  ] as const;
+
+  it('4 numbers: every index up to 16 trained (floor 1%), success within ±0.03 of attempt 1, no repeats, short own traces', () => {
+    const n = 3000;
+    const s = run(4, n);
+    expect(s.repeats).toBe(0);
+    for (let k = 0; k < 16; k++) expect(s.reach[k]! / n).toBeGreaterThan(0.01);
+    const first = s.rate(0, 1);
+    for (const [lo, hi] of BANDS) expect(Math.abs(s.rate(lo, hi) - first)).toBeLessThan(0.03);
+    expect(s.meanOwnAttempts).toBeLessThan(2); // gives up early on its own (1.70 here: long traces at 4% a try)
+  });
+
+  it('has no preference for solutions: attempt 1 solves as often as a random chain, whatever generationSkill says', () => {
+    const s = run(3, 3000);
+    // a random legal chain solves 3-number problems ≈ 8% of the time; a preference (skill 0.3) ≈ 30%
+    expect(Math.abs(s.first - s.draw)).toBeLessThan(0.025);
+    const other = run(3, 300, { ...V5, generationSkill: 0.9 });
+    expect(other.traces).toEqual(s.traces.slice(0, 300));
   });
 });
