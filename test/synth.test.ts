@@ -279,7 +279,15 @@ describe('base-trace synthesizer v5: uniform search order', () => {
       }
       return h / r;
     };
-    return { reach, rate, meanOwnAttempts: ownAttempts / plain, repeats, first: firstHits / plain, draw: drawHits / plain, traces };
+    return {
+      reach,
+      rate,
+      meanOwnAttempts: ownAttempts / plain,
+      repeats,
+      first: firstHits / plain,
+      draw: drawHits / plain,
+      traces,
+    };
   };
   const BANDS = [
     [1, 4],

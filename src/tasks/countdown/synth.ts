@@ -53,7 +53,7 @@ export const SynthKnobsSchema = z.object({
    * (`generationSkill` is not used): the base imitates a searcher without a per-problem preference,
    * whose chance of a solution at attempt k is the problem's own share of solutions among the
    * chains left. Measured on the held-out set (docs/REPRODUCTION.md "Base model v5"): such a
-   * searcher's hazard is flat to attempt 16 (3 numbers 8.0 → 9.6%, 4 numbers 4.3 → 3.1%) and its
+   * searcher's hazard is flat to attempt 16 (3 numbers 8.0 → 9.1%, 4 numbers 4.4 → 3.2%) and its
    * first attempt as good as v3's, where a preference for solutions the model can only sometimes
    * compute (skill 0.3) makes the model solve some problems often and others never.
    */
@@ -134,7 +134,13 @@ export function synthesizeTrace(p: Problem, knobs: SynthKnobs, rng: Rng, context
     // Never a repeat: with every non-solution tried, the trace gives up (answers its last attempt).
     const steps =
       knobs.searchOrder === 'uniform'
-        ? pickUntried(p, tried, rng, () => (everyChain ??= allChains(p.numbers)), () => true)
+        ? pickUntried(
+            p,
+            tried,
+            rng,
+            () => (everyChain ??= allChains(p.numbers)),
+            () => true,
+          )
         : ((rng.bernoulli(knobs.generationSkill) ? pickSolution(solutions, tried, rng) : null) ??
           pickNonSolution(p, tried, rng, nonSolutions) ??
           (k === 0 ? (pickSolution(solutions, tried, rng) ?? p.witness) : null));
