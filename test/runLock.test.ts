@@ -12,6 +12,14 @@ const ownStart = () => {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
 };
 
+/** Runs `lines` as an ES module in a child Node (tsx), from the repository root. */
+const runScript = (lines: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], {
+    cwd: path.resolve(__dirname, '..'),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+
 describe('run-directory lock', () => {
   it('is exclusive while held, released (with the directory it created) at release', () => {
     const dir = fresh();
@@ -50,7 +58,7 @@ describe('run-directory lock', () => {
   ] as const) {
     it(`${sig} during start-up exits ${code}, removing the lock and the directory the process made`, () => {
       const dir = fresh();
-      const script = [
+      const r = runScript([
         "const { acquireRunLock, startupSignalGuard } = await import('./src/runtime/runLock.ts');",
         `const dir = ${JSON.stringify(dir)};`,
         "acquireRunLock(dir, 'now', () => {});",
@@ -58,12 +66,7 @@ describe('run-directory lock', () => {
         `process.kill(process.pid, '${sig}');`,
         'await new Promise((r) => setTimeout(r, 10_000));', // start-up that the signal cuts short
         "console.log('not stopped');",
-      ].join('\n');
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: path.resolve(__dirname, '..'),
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      ]);
       expect(r.stdout).not.toContain('not stopped');
       expect(r.status).toBe(code);
       expect(r.stderr).toContain(`${sig} during start-up: nothing written to ${dir}; exiting`);
@@ -73,7 +76,7 @@ describe('run-directory lock', () => {
 
   it('a guard turned off leaves the signal to the run (its own handler runs, the guard does not)', () => {
     const dir = fresh();
-    const script = [
+    const r = runScript([
       "const { acquireRunLock, startupSignalGuard } = await import('./src/runtime/runLock.ts');",
       `const dir = ${JSON.stringify(dir)};`,
       "acquireRunLock(dir, 'now', () => {});",
@@ -82,12 +85,7 @@ describe('run-directory lock', () => {
       "process.on('SIGINT', () => { console.log('run handler'); process.exit(0); });",
       "process.kill(process.pid, 'SIGINT');",
       'await new Promise((r) => setTimeout(r, 10_000));',
-    ].join('\n');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: path.resolve(__dirname, '..'),
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    ]);
     expect(r.stdout).toContain('run handler');
     expect(r.stderr).not.toContain('during start-up');
     expect(r.status).toBe(0);

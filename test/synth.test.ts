@@ -158,6 +158,25 @@ describe('base-trace synthesizer v3: given failures train every attempt index', 
   });
 });
 
+/** Attempt-index bands: one index alone holds too few trained attempts for ±0.03. */
+const BANDS = [
+  [1, 4],
+  [4, 8],
+  [8, 12],
+  [12, 16],
+] as const;
+
+/** Success rate of the attempts at indices lo … hi − 1. */
+const bandRate = (hits: readonly number[], reach: readonly number[]) => (lo: number, hi: number) => {
+  let h = 0,
+    r = 0;
+  for (let k = lo; k < hi; k++) {
+    h += hits[k]!;
+    r += reach[k]!;
+  }
+  return h / r;
+};
+
 describe('base-trace synthesizer v4: depth-first search order', () => {
   const V4: SynthKnobs = { ...BASE_KNOBS, searchOrder: 'dfs', longFraction: 0.05, givenFailuresFraction: 0.5 };
   const run = (difficulty: number, n: number) => {
@@ -196,23 +215,9 @@ describe('base-trace synthesizer v4: depth-first search order', () => {
         if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
       });
     }
-    const rate = (lo: number, hi: number) => {
-      let h = 0,
-        r = 0;
-      for (let k = lo; k < hi; k++) {
-        h += hits[k]!;
-        r += reach[k]!;
-      }
-      return h / r;
-    };
+    const rate = bandRate(hits, reach);
     return { reach, rate, meanOwnAttempts: ownAttempts / n, repeats, successorsChecked };
   };
-  const BANDS = [
-    [1, 4],
-    [4, 8],
-    [8, 12],
-    [12, 16],
-  ] as const;
 
   it('4 numbers: every index up to 16 trained (floor 1%), success within ±0.03 of attempt 1, successors in order, no repeats', () => {
     const n = 3000;
@@ -270,15 +275,7 @@ describe('base-trace synthesizer v5: uniform search order', () => {
         if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
       });
     }
-    const rate = (lo: number, hi: number) => {
-      let h = 0,
-        r = 0;
-      for (let k = lo; k < hi; k++) {
-        h += hits[k]!;
-        r += reach[k]!;
-      }
-      return h / r;
-    };
+    const rate = bandRate(hits, reach);
     return {
       reach,
       rate,
@@ -289,12 +286,6 @@ describe('base-trace synthesizer v5: uniform search order', () => {
       traces,
     };
   };
-  const BANDS = [
-    [1, 4],
-    [4, 8],
-    [8, 12],
-    [12, 16],
-  ] as const;
 
   it('4 numbers: every index up to 16 trained (floor 1%), success within ±0.03 of attempt 1, no repeats, short own traces', () => {
     const n = 3000;

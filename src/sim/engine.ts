@@ -6,11 +6,10 @@ import { stageOfStep } from '../runtime/stages.js';
 import { stalenessBound } from '../runtime/config.js';
 import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
-import { Rng } from '../util/rng.js';
 import { InputError } from '../util/errors.js';
-import { actorOf, type SimRole } from '../core/faults.js';
+import type { SimRole } from '../core/faults.js';
 import type { GeneratedGroup } from './compute.js';
-import { actor, actorsOf, applyFault, crash, fired, restarted, scheduleFaults, scheduleStorm } from './faultDriver.js';
+import { actor, crash, faultEvent, restarted, scheduleFaults, stormEvent } from './faultDriver.js';
 import { dispatchVerifiers, graded, publishedEvent, trained } from './learning.js';
 import { beginGenerate, delivered, markGenerated, pump, swap } from './sampling.js';
 import {
@@ -22,7 +21,6 @@ import {
   type SimState,
   type SimOptions,
   type SimResult,
-  FAULT_ROLES,
   MAX_ROLLOUTS,
   LineSink,
   initialState,
@@ -31,12 +29,15 @@ import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckp
 import { finalScan } from './finalScan.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
+/** What a checkpoint holds of the engine (simCheckpoint.ts simStateBody). */
+type SimBody = { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+
 export class SimEngine {
   readonly eta: number;
   readonly cost: CostModel;
-  s: SimState;
-  q: EventQueue;
-  accounting: Uint8Array;
+  s!: SimState;
+  q!: EventQueue;
+  accounting!: Uint8Array;
   readonly perStep: number;
   /** Problem slots a step may use (core/dynamicSampling: the plan's, then backfill slots). */
   readonly slotsPerStep: number;
@@ -51,7 +52,7 @@ export class SimEngine {
   haltRequested = false;
   checkpointEvery: number;
   /** Verifier threads in state idle (derived from the state; lets a dispatch with none idle stop at once). */
-  verifiersIdle: number;
+  verifiersIdle!: number;
   /** Budget of each step (index = step), from the fixed stage list. */
   readonly budgets: number[];
   /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
@@ -59,7 +60,7 @@ export class SimEngine {
 
   constructor(
     readonly o: SimOptions,
-    resume?: { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string },
+    resume?: SimBody,
   ) {
     const c = o.config;
     this.seed = c.seed;
@@ -79,11 +80,8 @@ export class SimEngine {
       { length: o.maxSteps + 1 },
       (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!,
     );
-    if (resume) {
-      this.s = resume.state;
-      this.q = EventQueue.fromJSON(resume.queue);
-      this.accounting = new Uint8Array(Buffer.from(resume.accounting, 'base64'));
-    } else {
+    if (resume) this.load(resume);
+    else {
       this.s = initialState(this.o.config);
       this.q = new EventQueue();
       const n = o.maxSteps * this.slotsPerStep * this.G;
@@ -93,8 +91,8 @@ export class SimEngine {
           `steps × problem slots per step × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`,
         );
       this.accounting = new Uint8Array(n);
+      this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     }
-    this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     if (o.dir) {
       this.metrics = new LineSink(path.join(o.dir, 'metrics.jsonl'), resume ? resume.state.metricsBytes : null);
       if (o.transitions)
@@ -253,43 +251,12 @@ export class SimEngine {
         for (const w of waiting) graded(this, w.job, w.scored);
         break;
       }
-      case 'fault': {
-        const f = this.o.faults[ev.data!.index as number]!;
-        if (f.kind === 'stall') {
-          fired(this, `stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
-          s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
-          this.q.push(s.graderStalledUntil, { kind: 'grader-resume', actor: -1, epoch: 0 });
-        } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {
-          const a = actorOf(f.actor);
-          // 'sampler' with no index: crash/hang one (chosen by the seeded stream), slow all.
-          let targets = actorsOf(this, a.role, a.index);
-          if (a.index === null && f.kind !== 'slow' && targets.length > 0)
-            targets = [new Rng(`fault-target/${this.seed}/${ev.data!.index}`).int(targets.length)];
-          for (const i of targets)
-            applyFault(
-              this,
-              f.kind,
-              a.role,
-              i,
-              f.kind === 'slow' ? f.factor : 1,
-              f.kind === 'slow' ? f.for : undefined,
-            );
-        }
+      case 'fault':
+        faultEvent(this, ev.data!.index as number);
         break;
-      }
-      case 'storm': {
-        const fi = ev.data!.index as number;
-        const f = this.o.faults[fi]!;
-        if (f.kind !== 'storm' || s.done) break;
-        const rng = new Rng(`storm-pick/${this.seed}/${fi}/${ev.data!.n}`);
-        const kind = rng.pick(f.kinds);
-        const role = rng.pick(f.roles.filter((r) => FAULT_ROLES.includes(r)));
-        const targets = actorsOf(this, role, null);
-        applyFault(this, kind, role, targets[rng.int(targets.length)]!, f.slowFactor, f.slowFor);
-        s.stormNext[fi] = (ev.data!.n as number) + 1;
-        scheduleStorm(this, fi, s.t);
+      case 'storm':
+        stormEvent(this, ev.data!.index as number, ev.data!.n as number);
         break;
-      }
       default:
         this.fail(`unknown event '${ev.kind}'`);
     }
@@ -397,13 +364,17 @@ export class SimEngine {
     };
   }
 
-  /** Back to a snapshot (an abandoned event: its state changes and its buffered log lines are dropped). */
-  private restore(b: ReturnType<SimEngine['snapshot']>): void {
-    const body = JSON.parse(b.body) as { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+  /** Takes the state, queue and accounting of a checkpoint's body (a resume, or a snapshot restored). */
+  private load(body: SimBody): void {
     this.s = body.state;
     this.q = EventQueue.fromJSON(body.queue);
     this.accounting = new Uint8Array(Buffer.from(body.accounting, 'base64'));
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+  }
+
+  /** Back to a snapshot (an abandoned event: its state changes and its buffered log lines are dropped). */
+  private restore(b: ReturnType<SimEngine['snapshot']>): void {
+    this.load(JSON.parse(b.body) as SimBody);
     if (b.metrics) this.metrics?.rewind(b.metrics);
     if (b.transitions) this.transitions?.rewind(b.transitions);
   }

@@ -5,6 +5,7 @@
 import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
 import { Rng } from '../util/rng.js';
 import { actorOf, type SimRole } from '../core/faults.js';
+import { FAULT_ROLES } from './state.js';
 import type { SimEngine } from './engine.js';
 import type { ActorS } from './state.js';
 import { dispatchVerifiers, graded, startTraining, startVerify, tryTrain } from './learning.js';
@@ -149,6 +150,39 @@ export function applyFault(
  * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
  * process is dead but nobody knows yet: its next piece of work fails.
  */
+/** A planned fault's moment (event `fault`): a grader stall, or a crash, hang or slowdown of its targets. */
+export function faultEvent(sim: SimEngine, index: number): void {
+  const s = sim.s;
+  const f = sim.o.faults[index]!;
+  if (f.kind === 'stall') {
+    fired(sim, `stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
+    s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
+    sim.q.push(s.graderStalledUntil, { kind: 'grader-resume', actor: -1, epoch: 0 });
+  } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {
+    const a = actorOf(f.actor);
+    // 'sampler' with no index: crash/hang one (chosen by the seeded stream), slow all.
+    let targets = actorsOf(sim, a.role, a.index);
+    if (a.index === null && f.kind !== 'slow' && targets.length > 0)
+      targets = [new Rng(`fault-target/${sim.seed}/${index}`).int(targets.length)];
+    for (const i of targets)
+      applyFault(sim, f.kind, a.role, i, f.kind === 'slow' ? f.factor : 1, f.kind === 'slow' ? f.for : undefined);
+  }
+}
+
+/** The `n`-th fault of storm `fi` (event `storm`): a seeded kind, role and target, then the next one scheduled. */
+export function stormEvent(sim: SimEngine, fi: number, n: number): void {
+  const s = sim.s;
+  const f = sim.o.faults[fi]!;
+  if (f.kind !== 'storm' || s.done) return;
+  const rng = new Rng(`storm-pick/${sim.seed}/${fi}/${n}`);
+  const kind = rng.pick(f.kinds);
+  const role = rng.pick(f.roles.filter((r) => FAULT_ROLES.includes(r)));
+  const targets = actorsOf(sim, role, null);
+  applyFault(sim, kind, role, targets[rng.int(targets.length)]!, f.slowFactor, f.slowFor);
+  s.stormNext[fi] = n + 1;
+  scheduleStorm(sim, fi, s.t);
+}
+
 export function crash(sim: SimEngine, role: SimRole, i: number, event: string): void {
   const p = sim.o.profile;
   const limit = sim.o.config.limits.restartsMax;

@@ -77,8 +77,6 @@ export function runVirtualThread(
  * its next checkpoint. A second signal exits the process at once, saying which checkpoint is kept.
  * `stopSignal` is the signal that stopped it (null: none).
  */
-export { signalExitCode };
-
 export async function runVirtualWithSignals(
   o: Pick<VirtualRunOptions, 'config' | 'settings' | 'onStep' | 'onLog'> & {
     dir: string;

@@ -14,7 +14,8 @@ import {
   type CellResult,
   type Scenario,
 } from '../../sim/scenario.js';
-import { runVirtualWithSignals, signalExitCode } from '../../sim/runThread.js';
+import { runVirtualWithSignals } from '../../sim/runThread.js';
+import { signalExitCode } from '../../runtime/runLock.js';
 import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { writeAnalysis } from '../../sim/sweepAnalysis.js';

@@ -9,6 +9,7 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainFlags } from './train.js';
 import { filteredNote, runDirLines } from './trainEnd.js';
+import { signalExitCode } from '../../runtime/runLock.js';
 
 export async function trainVirtual(
   f: TrainFlags,
@@ -22,7 +23,7 @@ export async function trainVirtual(
     { loadProfile },
     { defaultSettings, readVirtualSettings },
     { checkVirtualCurriculum },
-    { runVirtualWithSignals, signalExitCode },
+    { runVirtualWithSignals },
   ] = await Promise.all([
     import('../../sim/profile.js'),
     import('../../sim/run.js'),

@@ -47,8 +47,6 @@ export const SynthKnobsSchema = z.object({
    * next attempt is a function of the previous one alone, as in Stream of Search and Qin et al.'s
    * depth-first traces; `generationSkill` is not used, and the success at attempt k is the true
    * chance that a depth-first search finds a solution at its k-th chain from a random start.
-   */
-  /**
    * v5 `uniform`: each attempt a random legal chain not tried before in the trace, solution or not
    * (`generationSkill` is not used): the base imitates a searcher without a per-problem preference,
    * whose chance of a solution at attempt k is the problem's own share of solutions among the
