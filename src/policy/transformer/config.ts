@@ -8,10 +8,34 @@ export const GptConfigSchema = z
     nHeads: z.number().int().min(1).max(128),
     nLayers: z.number().int().min(1).max(96),
     contextLength: z.number().int().min(2).max(16384),
+    /**
+     * How the model knows positions. `learned` (absent: every checkpoint before base v6): one
+     * learned embedding per position of the context. `rope`: rotary embeddings in every attention
+     * layer (relative positions, as Qwen3 and Llama) plus learned embeddings for the first
+     * ROPE_ABSOLUTE positions only, later positions sharing the last one — the prompt keeps its
+     * absolute places, and an attempt late in the context looks to the model like an early one
+     * (issue #28: learned positions trained mostly on early attempts wrote late attempts with
+     * numbers the problem does not have).
+     */
+    positions: z.enum(['learned', 'rope']).optional(),
   })
-  .refine((c) => c.dModel % c.nHeads === 0, { message: 'dModel must be divisible by nHeads', path: ['nHeads'] });
+  .refine((c) => c.dModel % c.nHeads === 0, { message: 'dModel must be divisible by nHeads', path: ['nHeads'] })
+  .refine((c) => c.positions !== 'rope' || (c.dModel / c.nHeads) % 2 === 0, {
+    message: 'rope needs an even head size (dModel / nHeads)',
+    path: ['positions'],
+  });
 
 export type GptConfig = z.infer<typeof GptConfigSchema>;
+
+/** Learned absolute positions kept by a `rope` model (the longest prompt, 6 numbers, is 10 tokens). */
+export const ROPE_ABSOLUTE = 16;
+/** RoPE's base frequency (Su et al.; Llama's 10,000). */
+export const ROPE_BASE = 10_000;
+
+/** Rows of the learned position table: the context, or ROPE_ABSOLUTE for `rope`. */
+export function positionRows(c: GptConfig): number {
+  return c.positions === 'rope' ? Math.min(ROPE_ABSOLUTE, c.contextLength) : c.contextLength;
+}
 
 /** The reference shape used by `e3sim bench` (issue #2, item 10). */
 export const REFERENCE_SHAPE = { dModel: 128, nHeads: 4, nLayers: 2, contextLength: 128 } as const;

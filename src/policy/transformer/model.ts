@@ -1,6 +1,6 @@
 /**
- * A tiny decoder-only GPT in TensorFlow.js: pre-LayerNorm blocks, learned positions, an untied
- * output head. Reads like nanoGPT's model.py: parameters, then CausalSelfAttention, MLP, Block,
+ * A tiny decoder-only GPT in TensorFlow.js: pre-LayerNorm blocks, learned positions (or rotary
+ * ones with a short learned table: config.ts `positions`, rope.ts), an untied output head. Reads like nanoGPT's model.py: parameters, then CausalSelfAttention, MLP, Block,
  * then the two paths that use them — the teacher-forced batch forward (the learner's path) and
  * the KV-cached decoder (the sampler's path, in sample.ts).
  *
@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import { packArrays, unpackArrays, type PackedWeights } from '../../tensor/pack.js';
 import { InputError } from '../../util/errors.js';
-import type { GptConfig } from './config.js';
+import { positionRows, type GptConfig } from './config.js';
+import { ropeRows, ropeTables, type RopeTables } from './rope.js';
 import { bmm, gelu, layerNorm, linear } from './ops.js';
 import type { HostKvCache } from './kvcache.js';
 import { wasmLayerNormForward } from '../../tensor/wasmKernels.js';
@@ -23,7 +24,7 @@ export function parameterShapes(c: GptConfig): { name: string; shape: number[] }
   const D = c.dModel;
   const out: { name: string; shape: number[] }[] = [
     { name: 'wte', shape: [c.vocabSize, D] },
-    { name: 'wpe', shape: [c.contextLength, D] },
+    { name: 'wpe', shape: [positionRows(c), D] },
   ];
   for (let i = 0; i < c.nLayers; i++) {
     const p = `h.${i}`;
@@ -81,6 +82,8 @@ export class Gpt {
   readonly variables: tf.Variable[];
   private readonly masks = new Map<number, tf.Tensor2D>();
   private readonly qkvCache = new Map<number, { ids: object[]; w: tf.Tensor2D; b: tf.Tensor1D }>();
+  /** `rope` only: the host tables and their tensors (cos, sin [L, D]; rotate [D, D]), made once. */
+  private rope: { host: RopeTables; cos: tf.Tensor2D; sin: tf.Tensor2D; rotate: tf.Tensor2D } | null = null;
 
   private constructor(
     readonly config: GptConfig,
@@ -145,6 +148,33 @@ export class Gpt {
     this.masks.clear();
     for (const e of this.qkvCache.values()) tf.dispose([e.w, e.b]);
     this.qkvCache.clear();
+    if (this.rope) tf.dispose([this.rope.cos, this.rope.sin, this.rope.rotate]);
+    this.rope = null;
+  }
+
+  private ropeTensors(): NonNullable<Gpt['rope']> {
+    if (!this.rope) {
+      const { contextLength: L, nHeads: H, dModel: D } = this.config;
+      const host = ropeTables(L, H, D / H);
+      this.rope = {
+        host,
+        cos: tf.keep(tf.tensor2d(host.cos, [L, D])),
+        sin: tf.keep(tf.tensor2d(host.sin, [L, D])),
+        rotate: tf.keep(tf.tensor2d(host.rotate, [D, D])),
+      };
+    }
+    return this.rope;
+  }
+
+  /** Rotates q or k rows [B·T, D] of positions pos0 … pos0 + T − 1 (identity unless `rope`). */
+  private rotate(x: tf.Tensor2D, B: number, T: number, pos0: number): tf.Tensor2D {
+    if (this.config.positions !== 'rope') return x;
+    const D = this.config.dModel;
+    const r = this.ropeTensors();
+    const cos = tf.slice(r.cos, [pos0, 0], [T, D]);
+    const sin = tf.slice(r.sin, [pos0, 0], [T, D]);
+    const turned = tf.mul(tf.reshape(linear(x, r.rotate), [B, T, D]), sin);
+    return tf.reshape(tf.add(tf.mul(tf.reshape(x, [B, T, D]), cos), turned), [B * T, D]);
   }
 
   private p(name: string): tf.Variable {
@@ -176,8 +206,18 @@ export class Gpt {
       throw new RangeError(`sequence of ${pos0 + T} tokens exceeds the context length ${contextLength}`);
     const oneHot = tf.oneHot(tf.reshape(tokens, [B * T]), V).toFloat() as tf.Tensor2D;
     const tok = linear(oneHot, this.p('wte') as tf.Tensor2D);
-    const pos = tf.slice(this.p('wpe'), [pos0, 0], [T, D]);
-    return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), pos), [B * T, D]);
+    return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), this.positionEmbedding(pos0, T)), [B * T, D]);
+  }
+
+  /** Learned position rows for positions pos0 … pos0 + T − 1: [T, D]; a `rope` model's short
+   * table gives every position past its end the last row (a broadcast, so its gradient sums). */
+  private positionEmbedding(pos0: number, T: number): tf.Tensor2D {
+    const D = this.config.dModel;
+    const wpe = this.p('wpe') as tf.Tensor2D;
+    const A = wpe.shape[0];
+    if (pos0 + T <= A) return tf.slice(wpe, [pos0, 0], [T, D]);
+    const tail = tf.add(tf.zeros([pos0 + T - Math.max(pos0, A), D]), tf.slice(wpe, [A - 1, 0], [1, D])) as tf.Tensor2D;
+    return pos0 >= A ? tail : tf.concat([tf.slice(wpe, [pos0, 0], [A - pos0, D]), tail], 0);
   }
 
   private dense(x: tf.Tensor2D, w: string, b: string): tf.Tensor2D {
@@ -198,8 +238,8 @@ export class Gpt {
     // Three products rather than one fused [D, 3D] one: splitting the fused result into heads
     // (a 5-D transpose and slices, whose gradients are pads) made the training step 1.9x slower
     // on wasm (measured).
-    const q = this.heads(this.dense(x, `${p}.wq`, `${p}.bq`), B, T);
-    const k = this.dense(x, `${p}.wk`, `${p}.bk`);
+    const q = this.heads(this.rotate(this.dense(x, `${p}.wq`, `${p}.bq`), B, T, 0), B, T);
+    const k = this.rotate(this.dense(x, `${p}.wk`, `${p}.bk`), B, T, 0);
     const kT = tf.reshape(tf.transpose(tf.reshape(k, [B, T, H, hd]), [0, 2, 3, 1]), [B * H, hd, T]) as tf.Tensor3D;
     const vRows = this.dense(x, `${p}.wv`, `${p}.bv`);
     const v = this.heads(vRows, B, T);
@@ -265,6 +305,13 @@ export class Gpt {
       const qkv = tf.fused
         .matMul({ a: this.lnNoGrad(x, `${p}.ln1`), b: qkvW.w, bias: qkvW.b })
         .dataSync() as Float32Array; // [B, 3D]
+      if (this.config.positions === 'rope') {
+        const host = this.ropeTensors().host;
+        const nHeads = this.config.nHeads,
+          headDim = D / nHeads;
+        ropeRows(host, qkv, { rows: B, pos, offset: 0, stride: 3 * D, nHeads, headDim }); // q
+        ropeRows(host, qkv, { rows: B, pos, offset: D, stride: 3 * D, nHeads, headDim }); // k
+      }
       for (let b = 0; b < B; b++) q.set(qkv.subarray(3 * b * D, 3 * b * D + D), b * D);
       cache.write(i, pos, 1, qkv.subarray(D), qkv.subarray(2 * D), 3 * D); // k and v straight from the fused rows
       const y = cache.attend(i, q, pos + 1); // a fresh array: the cpu backend may alias it
@@ -324,8 +371,8 @@ export class Gpt {
     for (let i = 0; i < this.config.nLayers; i++) {
       const p = `h.${i}.attn`;
       const a = this.ln(x, `h.${i}.ln1`);
-      const q = tf.reshape(this.dense(a, `${p}.wq`, `${p}.bq`), [B * H, 1, hd]);
-      const k = tf.reshape(this.dense(a, `${p}.wk`, `${p}.bk`), [B * H, 1, hd]);
+      const q = tf.reshape(this.rotate(this.dense(a, `${p}.wq`, `${p}.bq`), B, 1, cache.length), [B * H, 1, hd]);
+      const k = tf.reshape(this.rotate(this.dense(a, `${p}.wk`, `${p}.bk`), B, 1, cache.length), [B * H, 1, hd]);
       const v = tf.reshape(this.dense(a, `${p}.wv`, `${p}.bv`), [B * H, 1, hd]);
       // Keys stay [B·H, L, hd] so the cache grows along axis 1 (concat on the last axis is
       // several times slower on wasm); the transpose flag is cheap in this tiny product.
