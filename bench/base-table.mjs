@@ -22,8 +22,17 @@ for (const d of [3, 4]) {
   console.log(`\nForced chains of 16, ${d} numbers (${r.problems} × ${r.samples}):\n`);
   console.log(`| k | ${r.rows.map((x) => x.k).join(' | ')} |`);
   console.log(`|---|${r.rows.map(() => '---:').join('|')}|`);
-  for (const [name, key] of [['hazard', 'hazard'], ['repeats', 'repeats'], ['malformed', 'malformed'], ['solved by k', 'solvedBy']])
-    console.log(`| ${name} | ${r.rows.map((x) => pct(x[key])).join(' | ')} |`);
+  const cols = [
+    ['hazard', 'hazard'],
+    ['uniform searcher', 'uniformHazard'],
+    ['repeats', 'repeats'],
+    ['malformed', 'malformed'],
+    ['wrong numbers', 'wrongNumbers'],
+    ['arithmetic errors', 'arithmetic'],
+    ['solved by k', 'solvedBy'],
+  ];
+  for (const [name, key] of cols)
+    if (r.rows[0][key] !== undefined) console.log(`| ${name} | ${r.rows.map((x) => pct(x[key])).join(' | ')} |`);
   const c = read(`cut-after-d${d}.json`);
   if (c)
     console.log(`\nCut after C attempts, ${d} numbers: ${c.rows.map((x) => `C=${x.cut} pass@1 ${f3(x.passAt1)} (${x.meanAttempts.toFixed(2)} attempts, forced ${pct(x.forcedShare)})`).join('; ')}`);

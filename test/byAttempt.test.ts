@@ -3,7 +3,7 @@ import { attemptTable, cutAfter, evalCutAfter } from '../src/eval/byAttempt.js';
 import { ANSWER, BAR, EOS, encode } from '../src/tasks/countdown/tokenizer.js';
 import { Gpt } from '../src/policy/transformer/model.js';
 import { Rng } from '../src/util/rng.js';
-import { VOCAB_SIZE } from '../src/tasks/countdown/tokenizer.js';
+import { MAX_VALUE, VOCAB_SIZE } from '../src/tasks/countdown/tokenizer.js';
 import { initBackend } from '../src/tensor/backend.js';
 
 // 3 7 9 → 30: 7*3=21,21+9=30 solves it; 7+3=10,10+9=19 and 9-7=2,2*3=6 do not.
@@ -29,6 +29,45 @@ describe('attempt table (vg-gap --by-attempt)', () => {
     expect(rows[1]!.malformed).toBeCloseTo(1 / 3);
     expect(rows[2]!.malformed).toBe(0);
     expect(rows.map((r) => r.solvedBy)).toEqual([0.25, 0.5, 0.5, 0.5]);
+  });
+
+  it('says why an attempt fails (a wrong number, a miscomputed step) and what a searcher with no preference would solve', () => {
+    const traces = [
+      `${miss1} 7+7=14,14+9=23 ✗ | 7*3=22,22+9=31 ✗ | ${miss2} A 9-7=2,2*3=6 <eos>`,
+      `${miss2} 3*3=9,9+7=16 ✗ | A 9-7=2,2*3=6 <eos>`,
+    ].map((t) => ({ problem, tokens: encode(t) }));
+    const rows = attemptTable(traces, 4);
+    expect(rows[0]!.wrongNumbers).toBe(0);
+    expect(rows[1]!.wrongNumbers).toBe(1); // 7 twice; 3 twice
+    expect(rows[2]!.arithmetic).toBe(1); // 7*3=22: the right numbers, a wrong product
+    expect(rows[2]!.wrongNumbers).toBe(0);
+    expect(rows[3]!.arithmetic).toBe(0);
+    expect(rows[3]!.wrongNumbers).toBe(0);
+    // the legal chains of 3 7 9 (values 0 … MAX_VALUE), and those that reach 30, counted here
+    // independently of allChains
+    const ops = ['+', '-', '*', '/'] as const;
+    const val = (x: number, op: string, y: number) =>
+      op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y : y !== 0 && x % y === 0 ? x / y : null;
+    const legal: { key: string; z: number }[] = [];
+    const nums = [3, 7, 9];
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        if (i === j) continue;
+        const rest = nums[3 - i - j]!;
+        for (const o1 of ops) {
+          const a = val(nums[i]!, o1, nums[j]!);
+          if (a === null || a < 0 || a > MAX_VALUE) continue;
+          for (const o2 of ops) {
+            const b = val(a, o2, rest);
+            if (b === null || b < 0 || b > MAX_VALUE) continue;
+            legal.push({ key: `${nums[i]}${o1}${nums[j]}=${a},${a}${o2}${rest}=${b}`, z: b });
+          }
+        }
+      }
+    const solving = legal.filter((c) => c.z === 30).length;
+    expect(rows[0]!.uniformHazard).toBeCloseTo(solving / legal.length, 6);
+    // at attempt 2 both traces have tried one legal non-solution
+    expect(rows[1]!.uniformHazard).toBeCloseTo(solving / (legal.length - 1), 6);
   });
 
   it('does not count an attempt cut off by the context as written or malformed', () => {

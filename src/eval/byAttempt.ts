@@ -4,15 +4,20 @@
  *   attempts), the hazard (share of the k-th attempts that solve the problem, among traces with
  *   no solve before k), the share that repeat an earlier attempt of the same trace, the share
  *   that are malformed, and the share of traces solved by attempt k. A model whose attempt k is
- *   as good as attempt 1 has a flat hazard.
+ *   as good as attempt 1 has a flat hazard. Why an attempt fails: the share that use numbers the
+ *   problem does not have (or one twice), and the share with the right numbers but a step computed
+ *   wrongly; and the hazard a searcher with no preference would have at the same point — a random
+ *   legal chain the trace has not tried (the yardstick of bench/searcher-hazard.ts, given the
+ *   model's own earlier attempts).
  * - `cutAfter` / `evalCutAfter`: the e3 authors' chained-attempts protocol: the trace runs
  *   naturally, but once it has written C attempts the next segment must be the answer (a trace
  *   that ends sooner by itself is left alone). pass@1 at C = 2, 4, 8, 16 stands beside their table
  *   (E3.md, countdown-curriculum analysis/negative_grad).
  */
 import type { Gpt } from '../policy/transformer/model.js';
-import { evalSet, type Problem } from '../tasks/countdown/problems.js';
+import { allChains, evalSet, type Problem } from '../tasks/countdown/problems.js';
 import { attemptLength, checkChain, parseTrace, promptTokens } from '../tasks/countdown/trace.js';
+import { trueValue, type Step } from '../tasks/countdown/arith.js';
 import { verify } from '../tasks/countdown/verifier.js';
 import { ANSWER, BAR } from '../tasks/countdown/tokenizer.js';
 import { ALL_BUT_ANSWER, drawSamples, forcedChains } from './countdown.js';
@@ -29,11 +34,21 @@ export interface AttemptRow {
   repeats: number;
   /** Share of the k-th attempts that do not parse as a chain with a verdict. */
   malformed: number;
+  /** Share of the k-th attempts that parse but use a number the problem does not have, or one twice. */
+  wrongNumbers: number;
+  /** Share of the k-th attempts with the problem's numbers and a step whose written value is wrong. */
+  arithmetic: number;
+  /**
+   * Among the traces at risk at k: the mean chance that a random legal chain not yet tried in the
+   * trace solves the problem (the problem's share of solutions among the chains left).
+   */
+  uniformHazard: number;
   /** Share of all traces with a solving attempt at index ≤ k. */
   solvedBy: number;
 }
 
 const chainKey = (tokens: readonly number[]) => tokens.join(',');
+const stepsKey = (steps: readonly Step[]) => steps.map((s) => `${s.x}${s.op}${s.y}=${s.z}`).join(',');
 
 /** The by-attempt table of a set of traces (any protocol; forced chains in `vg-gap --by-attempt`). */
 export function attemptTable(
@@ -46,24 +61,48 @@ export function attemptTable(
   const repeats = new Array<number>(maxK).fill(0);
   const malformed = new Array<number>(maxK).fill(0);
   const firstSolve = new Array<number>(maxK).fill(0);
+  const wrongNumbers = new Array<number>(maxK).fill(0);
+  const arithmetic = new Array<number>(maxK).fill(0);
+  const uniform = new Array<number>(maxK).fill(0);
+  const legalOf = new Map<string, { keys: string[]; solves: boolean[] }>();
   for (const t of traces) {
     const tr = parseTrace(t.tokens);
     const seen = new Set<string>();
     let solved = false;
+    const problemKey = `${t.problem.numbers.join(' ')}→${t.problem.target}`;
+    let legal = legalOf.get(problemKey);
+    if (!legal) {
+      const chains = allChains(t.problem.numbers);
+      legal = { keys: chains.map(stepsKey), solves: chains.map((c) => c.at(-1)!.z === t.problem.target) };
+      legalOf.set(problemKey, legal);
+    }
+    const tried = new Set<string>();
     tr.attempts.slice(0, maxK).forEach((a, i) => {
       const cutOff = i === tr.attempts.length - 1 && !tr.hasEos && tr.answer === null && a.verdict === null;
       if (cutOff) return;
       written[i]!++;
+      const check = a.steps ? checkChain(t.problem, a.steps) : null;
       if (!a.steps || !a.verdict) {
         malformed[i]!++;
       } else {
         const key = chainKey(a.tokens.slice(0, -1));
         if (seen.has(key)) repeats[i]!++;
         seen.add(key);
+        if (check === 'wrong-numbers') wrongNumbers[i]!++;
+        else if (a.steps.some((s) => trueValue(s.x, s.op, s.y) !== s.z)) arithmetic[i]!++;
       }
       if (solved) return;
       atRisk[i]!++;
-      if (a.steps && checkChain(t.problem, a.steps) === 'ok') {
+      let left = 0,
+        leftSolving = 0;
+      legal!.keys.forEach((k, j) => {
+        if (tried.has(k)) return;
+        left++;
+        if (legal!.solves[j]) leftSolving++;
+      });
+      uniform[i]! += left > 0 ? leftSolving / left : 0;
+      if (a.steps) tried.add(stepsKey(a.steps));
+      if (check === 'ok') {
         solves[i]!++;
         firstSolve[i]!++;
         solved = true;
@@ -80,6 +119,9 @@ export function attemptTable(
       hazard: share(solves[i]!, atRisk[i]!),
       repeats: share(repeats[i]!, w),
       malformed: share(malformed[i]!, w),
+      wrongNumbers: share(wrongNumbers[i]!, w),
+      arithmetic: share(arithmetic[i]!, w),
+      uniformHazard: share(uniform[i]!, atRisk[i]!),
       solvedBy: share(cumulative, traces.length),
     };
   });
