@@ -5,11 +5,11 @@
  */
 import { assign, setup } from 'xstate';
 import type { ScoredGroup } from '../src/runtime/messages.js';
-import { actionNotProvided, guardNotProvided, notProvided } from './util.js';
+import { actionNotProvided, errorText, guardNotProvided, notProvided } from './util.js';
 
 export const batcherMachine = setup({
   types: {
-    context: {} as { learnerWaiting: boolean },
+    context: {} as { learnerWaiting: boolean; error: string | null },
     events: {} as
       | { type: 'GROUP'; group: ScoredGroup }
       | { type: 'LEARNER_READY' }
@@ -22,6 +22,8 @@ export const batcherMachine = setup({
   },
   actions: {
     enqueue: actionNotProvided<{ group: ScoredGroup }>('batcher', 'enqueue'),
+    /** Forming or sending a batch threw (an invariant broke): abort the run. */
+    broken: actionNotProvided<{ error: string }>('batcher', 'broken'),
   },
   guards: {
     /** All groups of the learner's next step are here (or a failed step's batch waits for a retry). */
@@ -29,7 +31,7 @@ export const batcherMachine = setup({
   },
 }).createMachine({
   id: 'batcher',
-  context: { learnerWaiting: false },
+  context: { learnerWaiting: false, error: null },
   initial: 'collecting',
   on: {
     GROUP: { actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
@@ -55,7 +57,16 @@ export const batcherMachine = setup({
       },
     },
     dispatching: {
-      invoke: { src: 'dispatch', onDone: { target: 'collecting', actions: assign({ learnerWaiting: false }) } },
+      invoke: {
+        src: 'dispatch',
+        onDone: { target: 'collecting', actions: assign({ learnerWaiting: false }) },
+        onError: { target: 'broken', actions: assign({ error: ({ event }) => `dispatch: ${errorText(event.error)}` }) },
+      },
+    },
+    /** A delivery threw (a bug, not a fault: faults are handled above): the run aborts. */
+    broken: {
+      entry: { type: 'broken', params: ({ context }) => ({ error: context.error ?? 'unknown' }) },
+      type: 'final',
     },
     stopped: { type: 'final' },
   },

@@ -29,6 +29,8 @@ export const graderMachine = setup({
   actions: {
     overflow: actionNotProvided<{ job: GradeJob }>('grader', 'overflow'),
     reportFailure: actionNotProvided<{ job: GradeJob | null; error: string }>('grader', 'reportFailure'),
+    /** An internal error (not a grading fault): abort the run. */
+    broken: actionNotProvided<{ error: string }>('grader', 'broken'),
   },
   guards: {
     hasWork: ({ context }) => context.pending.length > 0,
@@ -71,7 +73,13 @@ export const graderMachine = setup({
         src: 'deliver',
         input: ({ context }) => ({ group: context.graded! }),
         onDone: { target: 'idle', actions: assign({ graded: null }) },
+        onError: { target: 'broken', actions: assign({ error: ({ event }) => `deliver: ${errorText(event.error)}` }) },
       },
+    },
+    /** A delivery threw (a bug, not a fault: faults are handled above): the run aborts. */
+    broken: {
+      entry: { type: 'broken', params: ({ context }) => ({ error: context.error ?? 'unknown' }) },
+      type: 'final',
     },
     stopped: { type: 'final' },
   },

@@ -35,6 +35,8 @@ export const verifierMachine = setup({
   actions: {
     becameIdle: actionNotProvided<{ id: string }>('verifier', 'becameIdle'),
     reportFailure: actionNotProvided<{ id: string; job: VerifyJob; error: string }>('verifier', 'reportFailure'),
+    /** An internal error (not a verification fault): abort the run. */
+    broken: actionNotProvided<{ error: string }>('verifier', 'broken'),
   },
   guards: {
     attemptsLeft: ({ context }) => afterVerifyFailure(context.attempts, context.attemptsMax) === 'retry',
@@ -88,7 +90,13 @@ export const verifierMachine = setup({
         src: 'deliver',
         input: ({ context }) => ({ job: context.job!, verdicts: context.verdicts }),
         onDone: { target: 'idle', actions: assign({ job: null, verdicts: null }) },
+        onError: { target: 'broken', actions: assign({ error: ({ event }) => `deliver: ${errorText(event.error)}` }) },
       },
+    },
+    /** A delivery threw (a bug, not a fault: faults are handled above): the run aborts. */
+    broken: {
+      entry: { type: 'broken', params: ({ context }) => ({ error: context.error ?? 'unknown' }) },
+      type: 'final',
     },
     stopped: { type: 'final' },
   },

@@ -10,7 +10,7 @@ import { coordinatorMachine } from '../machines/coordinator.js';
 import { curriculumMachine } from '../machines/curriculum.js';
 import { graderMachine } from '../machines/grader.js';
 import { batcherMachine } from '../machines/batcher.js';
-import type { Generate, Rollouts, TrainBatch, VerdictMsg } from '../src/runtime/messages.js';
+import type { Generate, Rollouts, ScoredGroup, TrainBatch, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from '../machines/verifier.js';
 import type { TrainOutput } from '../machines/learner.js';
 
@@ -172,6 +172,42 @@ describe('machines with injected fakes', () => {
     await waitFor(a, (s) => s.matches('idle') && delivered.length === 1, { timeout: 2000 });
     expect(calls).toBe(3);
     expect(delivered).toEqual([null]);
+  });
+
+  it('an error inside a delivery or a batch dispatch (a bug, not a fault) ends in broken and aborts, naming it', async () => {
+    const boom = fromPromise(async () => {
+      throw new Error('invariant broke');
+    }) as never;
+    const broken: string[] = [];
+    const onBroken = (_: unknown, p: { error: string }) => void broken.push(p.error);
+    const b = createActor(
+      batcherMachine.provide({
+        actors: { dispatch: boom },
+        actions: { broken: onBroken },
+        guards: { batchComplete: () => true },
+      }),
+    ).start();
+    b.send({ type: 'LEARNER_READY' });
+    await waitFor(b, (s) => s.matches('broken'), { timeout: 2000 });
+    const g = createActor(
+      graderMachine.provide({
+        actors: { grade: fromPromise(async () => ({}) as ScoredGroup), deliver: boom },
+        actions: { overflow: () => {}, reportFailure: () => {}, broken: onBroken },
+      }),
+      { input: { queueMax: 2 } },
+    ).start();
+    g.send({ type: 'GRADE', job: { job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] }, verdicts: [] } });
+    await waitFor(g, (s) => s.matches('broken'), { timeout: 2000 });
+    const v = createActor(
+      verifierMachine.provide({
+        actors: { verify: fromPromise(async () => [] as VerdictMsg[]), deliver: boom },
+        actions: { becameIdle: () => {}, reportFailure: () => {}, broken: onBroken },
+      }),
+      { input: { id: 'v', attemptsMax: 1 } },
+    ).start();
+    v.send({ type: 'VERIFY', job: { jobId: 'j', step: 1, problemId: 'p', rollouts: [] } });
+    await waitFor(v, (s) => s.matches('broken'), { timeout: 2000 });
+    expect(broken).toEqual(['dispatch: invariant broke', 'deliver: invariant broke', 'deliver: invariant broke']);
   });
 
   it('supervisor: restarts within the budget, gives up past it', () => {

@@ -121,13 +121,6 @@ export const TrainStatsSchema = z.object({
 });
 export type TrainStats = z.infer<typeof TrainStatsSchema>;
 
-export interface ActorFailed {
-  type: 'ActorFailed';
-  actor: string;
-  role: 'sampler' | 'verifier' | 'learner';
-  error: string;
-}
-
 export function rolloutId(step: number, problemId: string, sampleIndex: number): string {
   return `${step}/${problemId}/${sampleIndex}`;
 }

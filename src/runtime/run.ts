@@ -189,7 +189,8 @@ export class TrainingRun {
 
   // ── machines ────────────────────────────────────────────────────────────────────────────
 
-  readonly requestsProblem = new Map<string, { numbers: number[]; target: number }>();
+  /** Problems of each planned step by id, for the verifiers; freed when the step's metrics are written. */
+  readonly requestsProblem = new Map<number, Map<string, { numbers: number[]; target: number }>>();
   /** Stage and budget each planned step was given (for metrics). */
   readonly stageOfPlannedStep = new Map<number, { stage: number; budgetTokens: number }>();
   /** Problems of each planned step by slot, backfill slots included (until its batch forms). */

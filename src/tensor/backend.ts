@@ -149,10 +149,6 @@ export async function initBackend(requested: BackendName = 'auto'): Promise<Back
   throw new Error(`no tensor backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
 }
 
-export function currentBackend(): BackendInfo | null {
-  return current;
-}
-
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.split('\n')[0]!;

@@ -18,6 +18,7 @@ import { outstandingGroups } from './samplers.js';
 export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: TrainStats): void {
   const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
   run.stageOfPlannedStep.delete(step);
+  run.requestsProblem.delete(step);
   const st = run.cfg.curriculum.stages[planned.stage]!;
   const stage = {
     index: planned.stage,

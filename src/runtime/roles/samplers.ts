@@ -46,7 +46,7 @@ export function planOf(run: TrainingRun, k: number): { stage: number; budgetToke
  */
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   const plan = planOf(run, k);
-  for (const p of plan.problems) run.requestsProblem.set(`${k}/${p.id}`, { numbers: p.numbers, target: p.target });
+  run.requestsProblem.set(k, new Map(plan.problems.map((p) => [p.id, { numbers: p.numbers, target: p.target }])));
   run.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
   run.problemsOfPlannedStep.set(k, plan.problems);
   const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.accounting);

@@ -27,7 +27,7 @@ export function pumpVerifiers(run: TrainingRun): void {
 
 export function problemOf(run: TrainingRun, job: VerifyJob): { numbers: number[]; target: number } {
   // The prompt is `n1 n2 … → target :` (one token per integer); recover the problem from the planned step.
-  const p = run.requestsProblem.get(`${job.step}/${job.problemId}`);
+  const p = run.requestsProblem.get(job.step)?.get(job.problemId);
   assert(p, `no problem for ${job.step}/${job.problemId}`);
   return p;
 }
@@ -104,6 +104,7 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
         setImmediate(() => pumpVerifiers(run));
       },
       reportFailure: (_, p) => run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'verifier', error: p.error }),
+      broken: (_, p) => run.abort(`${id}: ${p.error}`),
     },
   });
   return createActor(machine, {
@@ -148,6 +149,7 @@ export function makeGrader(run: TrainingRun) {
       },
       actions: {
         overflow: () => run.abort('grader queue overflow'),
+        broken: (_, p) => run.abort(`grader: ${p.error}`),
         reportFailure: (_, p) =>
           run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
       },
@@ -161,6 +163,7 @@ export function makeBatcher(run: TrainingRun) {
     batcherMachine.provide({
       actors: { dispatch: fromAsync(async () => sendBatch(run)) },
       actions: {
+        broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
           run.queue.add(p.group);
           backfill(run, p.group);
