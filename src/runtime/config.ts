@@ -62,7 +62,7 @@ export const CurriculumSchema = z
     measure: z
       .object({ problems: int(1, 10_000).default(16), samples: int(1, 1024).default(8) })
       .strict()
-      .default({ problems: 16, samples: 8 }),
+      .prefault({}),
     /** The problem pool bucketed by the starting policy's pass rate (for stages with buckets). */
     pool: z
       .object({
@@ -92,9 +92,9 @@ export const TrainConfigSchema = z
       })
       .strict(),
     task: z
-      .object({ name: z.literal('countdown') })
+      .object({ name: z.literal('countdown').default('countdown') })
       .strict()
-      .default({ name: 'countdown' }),
+      .prefault({}),
     rollout: z
       .object({
         /** Problems (GRPO groups) per learner step. */
@@ -114,7 +114,7 @@ export const TrainConfigSchema = z
         dynamicSampling: DynamicSamplingSchema.optional(),
       })
       .strict()
-      .default({ problemsPerStep: 4, groupSize: 8, temperature: 1 }),
+      .prefault({}),
     curriculum: CurriculumSchema,
     learner: z
       .object({
@@ -136,19 +136,7 @@ export const TrainConfigSchema = z
         epochs: int(1, 4).default(1),
       })
       .strict()
-      .default({
-        lr: 1e-5,
-        clipNorm: 1,
-        clipLow: 0.2,
-        clipHigh: 0.35,
-        klCoef: 0.001,
-        entropyCoef: 0.001,
-        negatives: 'keep',
-        aggregation: 'token-mean',
-        correction: { kind: 'none' },
-        minibatches: 1,
-        epochs: 1,
-      }),
+      .prefault({}),
     staleness: z
       .object({
         policy: z.enum(STALENESS_POLICIES).default('sync'),
@@ -156,7 +144,7 @@ export const TrainConfigSchema = z
         eta: z.union([int(0, 1_000_000), z.literal('inf')]).optional(),
       })
       .strict()
-      .default({ policy: 'sync' }),
+      .prefault({}),
     topology: z
       .object({
         /**
@@ -176,7 +164,7 @@ export const TrainConfigSchema = z
           .default(['sampler', 'verifier']),
       })
       .strict()
-      .default({ samplers: 1, verifierThreads: 1, remote: ['sampler', 'verifier'] }),
+      .prefault({}),
     limits: z
       .object({
         /**
@@ -195,22 +183,14 @@ export const TrainConfigSchema = z
         natsAckWaitMs: int(500, 3_600_000).default(30_000),
       })
       .strict()
-      .default({
-        queueGroupsMax: 256,
-        samplerTimeoutMs: 300_000,
-        verifierTimeoutMs: 10_000,
-        learnerTimeoutMs: 600_000,
-        restartsMax: 3,
-        verifyAttemptsMax: 3,
-        natsAckWaitMs: 30_000,
-      }),
+      .prefault({}),
     checkpoint: z
       .object({
         every: int(1, MAX_STEPS).default(10),
         keep: int(1, 1000).default(2),
       })
       .strict()
-      .default({ every: 10, keep: 2 }),
+      .prefault({}),
     /** Held-out evaluation by the evaluator actor (on sampler-0's thread), every N steps and at the end. */
     eval: z
       .object({
