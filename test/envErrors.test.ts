@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../src/util/atomic.js';
-import { errnoLine } from '../src/util/errors.js';
+import { errnoLine, InputError } from '../src/util/errors.js';
+import { loadCheckpoint } from '../src/policy/checkpoint.js';
 
 const fresh = () => fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-env-'));
 const enospc = (p: string) =>
@@ -83,5 +84,26 @@ describe('environment errors', () => {
     });
     expect(r.status, r.stderr.slice(0, 2000)).toBe(1);
     expect(r.stderr).toBe('e3sim: run failed: /runs/a/metrics.jsonl: no space left on the device (ENOSPC in write)\n');
+  });
+});
+
+describe('bad input names its field', () => {
+  it('a flag’s complaint is re-said under the config field that fed it, without rewriting text', () => {
+    let caught: unknown;
+    try {
+      loadCheckpoint(path.join(os.tmpdir(), 'e3sim-no-such-checkpoint'));
+    } catch (e) {
+      caught = e;
+    }
+    const e = caught as InputError;
+    expect(e).toBeInstanceOf(InputError);
+    expect(e.field).toBe('--checkpoint');
+    expect(e.message).toMatch(/^--checkpoint: '.*e3sim-no-such-checkpoint' is not a directory/);
+    const renamed = e.as('model.checkpoint');
+    expect(renamed.message).toBe(`model.checkpoint: ${e.detail}`);
+    // a message with no field is kept whole under the new one
+    expect(new InputError('checkpoint x: manifest.json is missing').as('model.checkpoint').message).toBe(
+      'model.checkpoint: checkpoint x: manifest.json is missing',
+    );
   });
 });

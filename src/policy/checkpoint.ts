@@ -122,7 +122,8 @@ export function readManifest(dir: string): Manifest {
   const file = path.join(dir, 'manifest.json');
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     throw new InputError(
-      `--checkpoint: '${dir}' is not a directory (expected a checkpoint directory with manifest.json)`,
+      `'${dir}' is not a directory (expected a checkpoint directory with manifest.json)`,
+      '--checkpoint',
     );
   if (!fs.existsSync(file)) throw new InputError(`checkpoint ${dir}: manifest.json is missing`);
   let raw: unknown;

@@ -217,8 +217,7 @@ export class TrainingRun {
     try {
       init = loadCheckpoint(this.cfg.model.checkpoint);
     } catch (e) {
-      if (e instanceof InputError)
-        throw new InputError(`model.checkpoint: ${e.message.replace(/^--checkpoint: /, '')}`);
+      if (e instanceof InputError) throw e.as('model.checkpoint');
       throw e;
     }
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {

@@ -4,8 +4,19 @@
  */
 export class InputError extends Error {
   override readonly name = 'InputError';
-  constructor(message: string) {
-    super(message);
+  /** The input or field the message names first (`--checkpoint`, `model.checkpoint`), when the thrower gave it. */
+  readonly field: string | null;
+  /** The message without the field. */
+  readonly detail: string;
+  constructor(message: string, field?: string) {
+    super(field ? `${field}: ${message}` : message);
+    this.field = field ?? null;
+    this.detail = message;
+  }
+
+  /** The same complaint named by the field the user actually wrote (a config field that fed a flag's check). */
+  as(field: string): InputError {
+    return new InputError(this.field ? this.detail : this.message, field);
   }
 }
 
