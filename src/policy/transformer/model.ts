@@ -1,6 +1,7 @@
 /**
  * A tiny decoder-only GPT in TensorFlow.js: pre-LayerNorm blocks, learned positions (or rotary
- * ones with a short learned table: config.ts `positions`, rope.ts), an untied output head. Reads like nanoGPT's model.py: parameters, then CausalSelfAttention, MLP, Block,
+ * ones with a short learned table: config.ts `positions`, rope.ts), an untied output head. Reads
+ * like nanoGPT's model.py: parameters, then CausalSelfAttention, MLP, Block,
  * then the two paths that use them — the teacher-forced batch forward (the learner's path) and
  * the KV-cached decoder (the sampler's path, in sample.ts).
  *
