@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { accountingViolation } from '../src/core/invariants.js';
 import { Accounting, unplanned } from '../src/core/ledger.js';
 import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
 import { admissible, minVersionFor } from '../src/core/admission.js';
@@ -55,8 +56,58 @@ describe('rollout accounting', () => {
       pending: 1,
     });
     // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
-    expect(Accounting.fromJSON(a.toJSON(new Set())).counts().pending).toBe(0);
-    expect(Accounting.fromJSON(a.toJSON(new Set(['1/p/1']))).counts().pending).toBe(1);
+    const restore = (keep: Set<string>) => {
+      const j = a.toJSON(keep);
+      return Accounting.fromJSON(j.entries, j.settled);
+    };
+    expect(restore(new Set()).counts().pending).toBe(0);
+    expect(restore(new Set(['1/p/1'])).counts().pending).toBe(1);
+  });
+
+  it('folds trained steps into counters: the ledger and its checkpoint hold a window, the sums still check', () => {
+    const a = new Accounting();
+    const sizes: number[] = [];
+    for (let step = 1; step <= 50; step++) {
+      for (let i = 0; i < 8; i++) a.generated(`${step}/p/${i}`);
+      for (let i = 0; i < 8; i++) a.dispose(`${step}/p/${i}`, i === 0 ? 'dropped-invalid' : 'trained');
+      a.generated(`${step + 1}/q/0`); // the next step's first rollout, in flight at the publish
+      a.settle(step);
+      sizes.push(a.size, a.toJSON(new Set()).entries.length);
+      a.dispose(`${step + 1}/q/0`, 'trained');
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2); // not 8 × 50
+    expect(a.counts()).toEqual({
+      generated: 450,
+      trained: 400,
+      droppedStale: 0,
+      droppedInvalid: 50,
+      droppedFiltered: 0,
+      pending: 0,
+    });
+    expect(accountingViolation(a.counts())).toBeNull();
+    // a folded step is never planned again, and nothing may be generated for it
+    expect(a.has('3/anything/0')).toBe(true);
+    expect(() => a.generated('3/late/0')).toThrow(/already trained/);
+    // a checkpoint round trip keeps every count
+    const j = a.toJSON(new Set());
+    expect(j.settled.through).toBe(50);
+    expect(Accounting.fromJSON(j.entries, j.settled).counts()).toEqual(a.counts());
+    // an old checkpoint (every entry, no counters) still loads
+    const b = new Accounting();
+    b.generated('1/p/0');
+    b.dispose('1/p/0', 'trained');
+    expect(Accounting.fromJSON(b.toJSON(new Set()).entries).counts().trained).toBe(1);
+  });
+
+  it('the sum check fails when a pending rollout is lost from the ledger (it can fail on the real clock)', () => {
+    const a = new Accounting();
+    a.generated('1/p/0');
+    a.generated('1/p/1');
+    a.dispose('1/p/0', 'trained');
+    expect(accountingViolation(a.counts())).toBeNull();
+    // a bug that drops an entry (reached through the private map: the API has no way to)
+    (a as unknown as { state: Map<string, string> }).state.delete('1/p/1');
+    expect(accountingViolation(a.counts())).toMatch(/does not add up: 2 generated, 1 trained/);
   });
 
   it('never plans a group again once its rollouts are accounted, wherever the group is now', () => {

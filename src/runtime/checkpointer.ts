@@ -14,7 +14,7 @@ import type { GptConfig } from '../policy/transformer/config.js';
 import type { PackedWeights } from '../tensor/pack.js';
 import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
-import type { Disposition } from '../core/ledger.js';
+import type { Disposition, SettledCounts } from '../core/ledger.js';
 import type { FilterTotals } from '../core/dynamicSampling.js';
 import type { TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
@@ -23,6 +23,8 @@ import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomi
 export interface RunState {
   version: number;
   accounting: [string, Disposition | 'generated'][];
+  /** The ledger's folded steps (absent in checkpoints from before folding: every entry is in `accounting`). */
+  accountingSettled?: SettledCounts;
   queue: ScoredGroup[];
   curriculum: { stage: number; stepsInStage: number; budgets: Record<string, number>; passRates: number[] };
   faultsFired: string[];
@@ -51,6 +53,16 @@ const RunStateSchema = z.object({
   accounting: z.array(
     z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered'])]),
   ),
+  accountingSettled: z
+    .object({
+      through: z.number().int().min(0),
+      trained: z.number().int().min(0),
+      droppedStale: z.number().int().min(0),
+      droppedInvalid: z.number().int().min(0),
+      droppedFiltered: z.number().int().min(0),
+    })
+    .strict()
+    .optional(),
   queue: z.array(
     z.object({ type: z.literal('ScoredGroup'), step: z.number().int(), problemId: z.string() }).passthrough(),
   ),

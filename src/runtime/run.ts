@@ -229,7 +229,7 @@ export class TrainingRun {
     if (resume) {
       const s = resume.state;
       this.version = s.version;
-      this.accounting = Accounting.fromJSON(s.accounting);
+      this.accounting = Accounting.fromJSON(s.accounting, s.accountingSettled);
       for (const g of s.queue) this.queue.add(g);
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;

@@ -83,6 +83,7 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
   for (const [id, d] of formed.dispositions) run.accounting.dispose(id, d);
+  run.accounting.settle(out.version);
   run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
   for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
   addFilterFigures(run.filterTotals, formed.filter);
@@ -143,9 +144,11 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
     const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
     assert(snap.version === run.version, `snapshot at v${snap.version}, published v${run.version}`);
     const held = new Set(run.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
+    const ledger = run.accounting.toJSON(held);
     const state: RunState = {
       version: run.version,
-      accounting: run.accounting.toJSON(held),
+      accounting: ledger.entries,
+      accountingSettled: ledger.settled,
       queue: run.queue.all(),
       curriculum: { ...run.cur.state },
       faultsFired: run.faults.firedKeys(),
