@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
-import { allChains, generateProblem, randomChain, solveChains } from '../src/tasks/countdown/problems.js';
+import { allChains, generateProblem, randomChain, solveChains, type Problem } from '../src/tasks/countdown/problems.js';
+import type { Step } from '../src/tasks/countdown/arith.js';
 import { BASE_KNOBS, NOVERIFY_KNOBS, synthesizeTrace, type SynthKnobs } from '../src/tasks/countdown/synth.js';
 import { verify } from '../src/tasks/countdown/verifier.js';
 import { parseTrace, checkChain } from '../src/tasks/countdown/trace.js';
@@ -167,6 +168,22 @@ const BANDS = [
 ] as const;
 
 /** Success rate of the attempts at indices lo … hi − 1. */
+/** Per attempt index (given prefix included, below 24): traces that reach it and those whose attempt there solves. */
+function countByIndex(
+  own: readonly { steps: Step[] | null }[],
+  given: number,
+  p: Pick<Problem, 'numbers' | 'target'>,
+  reach: number[],
+  hits: number[],
+): void {
+  own.forEach((a, j) => {
+    const k = given + j;
+    if (k >= 24) return;
+    reach[k]!++;
+    if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
+  });
+}
+
 const bandRate = (hits: readonly number[], reach: readonly number[]) => (lo: number, hi: number) => {
   let h = 0,
     r = 0;
@@ -208,12 +225,7 @@ describe('base-trace synthesizer v4: depth-first search order', () => {
         }
       }
       ownAttempts += own.length;
-      own.forEach((a, j) => {
-        const k = t.givenAttempts + j;
-        if (k >= 24) return;
-        reach[k]!++;
-        if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
-      });
+      countByIndex(own, t.givenAttempts, p, reach, hits);
     }
     const rate = bandRate(hits, reach);
     return { reach, rate, meanOwnAttempts: ownAttempts / n, repeats, successorsChecked };
@@ -268,12 +280,7 @@ describe('base-trace synthesizer v5: uniform search order', () => {
         if (checkChain(p, own[0]!.steps!) === 'ok') firstHits++;
         if (randomChain(p.numbers, rng).at(-1)!.z === p.target) drawHits++;
       }
-      own.forEach((a, j) => {
-        const k = t.givenAttempts + j;
-        if (k >= 24) return;
-        reach[k]!++;
-        if (a.steps && checkChain(p, a.steps) === 'ok') hits[k]!++;
-      });
+      countByIndex(own, t.givenAttempts, p, reach, hits);
     }
     const rate = bandRate(hits, reach);
     return {
