@@ -2,14 +2,24 @@
 import { describe, expect, it } from 'vitest';
 import {
   mayPlanStep,
-  minVersionFor,
   problemsPerRequest,
   queueBounds,
   queueCapacityGroups,
   requestSlices,
-  requestVersion,
 } from '../src/core/admission.js';
-import { DISPOSITION_CODE, dispositionCodeOf, dispositionOf, stalenessViolation } from '../src/core/ledger.js';
+import {
+  DISPOSITION_CODE,
+  dispositionCodeOf,
+  dispositionOf,
+  etaOf,
+  lagOf,
+  minVersionFor,
+  oldestVersion,
+  requestVersion,
+  stalenessViolation,
+  swapsInFlight,
+} from '../src/core/staleness.js';
+import { outcomeOf, zeroAdvantage } from '../src/core/dynamicSampling.js';
 import { afterFailure, afterVerifyFailure } from '../src/core/supervision.js';
 import {
   accountingViolation,
@@ -65,6 +75,30 @@ describe('core/admission', () => {
     ]);
     expect(requestVersion(7, 5)).toEqual({ version: 7, waits: false });
     expect(requestVersion(4, 5)).toEqual({ version: 5, waits: true });
+  });
+});
+
+describe('core/staleness: one definition each, for both clocks', () => {
+  it('η per policy, lag from the oldest token, swaps in flight only for inflight', () => {
+    expect(etaOf('sync', 7)).toBe(0);
+    expect(etaOf('one-step-off', 7)).toBe(1);
+    expect(etaOf('async', undefined)).toBe(2);
+    expect(etaOf('inflight', 5)).toBe(5);
+    expect(etaOf('async', 'inf')).toBe(Infinity);
+    // an in-flight rollout's tokens from v3, v5 and v4: its lag at learner v6 is 6 − 3
+    expect(lagOf(6, oldestVersion([3, 5, 4]))).toBe(3);
+    expect(lagOf(6, oldestVersion([6]))).toBe(0);
+    expect([swapsInFlight('inflight'), swapsInFlight('async'), swapsInFlight('sync')]).toEqual([true, false, false]);
+  });
+
+  it('a group with no advantage is one whose rewards are all equal; correct is the verdict, else reward > 0', () => {
+    expect(zeroAdvantage([1, 1, 1])).toBe(true);
+    expect(zeroAdvantage([0, 0])).toBe(true); // an unverified group: rewards 0, advantages 0
+    expect(zeroAdvantage([1, 0.5])).toBe(false); // a shaped reward still moves the advantages
+    const withVerdicts = outcomeOf([1, 0], (i) => i === 1);
+    expect([withVerdicts.correct(0), withVerdicts.correct(1)]).toEqual([false, true]);
+    const costModel = outcomeOf([1, 0]);
+    expect([costModel.correct(0), costModel.correct(1)]).toEqual([true, false]);
   });
 });
 

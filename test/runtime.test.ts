@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { accountingViolation } from '../src/core/invariants.js';
 import { Accounting, unplanned } from '../src/core/ledger.js';
 import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
-import { admissible, minVersionFor } from '../src/core/admission.js';
+import { admissible, minVersionFor } from '../src/core/staleness.js';
 import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/runtime/stages.js';
@@ -175,6 +175,14 @@ describe('staleness policies', () => {
     ]);
     expect(inv.zeroAdvantageGroups).toBe(1);
     expect(() => formBatch([g], 4, 1, { kind: 'none' }, ONE)).toThrow(/staleness 2 above the bound 1/);
+    // the bound skips a dropped-invalid rollout (core/staleness), whatever its lag; a valid one is checked
+    const staleInvalid = group(5, '0:r', [[1], [4]], [0, 0], [true, false]);
+    expect(formBatch([staleInvalid], 4, 1, { kind: 'none' }, ONE).dispositions[0]).toEqual([
+      '5/0:r/0',
+      'dropped-invalid',
+    ]);
+    const staleValid = group(5, '0:r', [[4], [1]], [0, 0], [true, false]);
+    expect(() => formBatch([staleValid], 4, 1, { kind: 'none' }, ONE)).toThrow(/5\/0:r\/1 has staleness 3/);
   });
 
   it('the group queue is bounded, keyed by step, and hands groups back in plan (slot) order', () => {

@@ -1,17 +1,9 @@
 /**
- * Admission and request planning — which learner step's work may start, how it is cut into sampler
- * requests, and how many groups may be outstanding — written once for both clocks (the real clock
- * in src/runtime/run.ts, the virtual one in src/sim/engine.ts).
+ * Request planning — how a step's work is cut into sampler requests and how many groups may be
+ * outstanding — written once for both clocks (the real clock in src/runtime/roles/samplers.ts, the
+ * virtual one in src/sim/sampling.ts). Which version a step is admitted at is core/staleness.
  */
-
-/** AReaL-style admission: work for learner step `step` may start at policy version ≥ step − 1 − η. */
-export function minVersionFor(step: number, eta: number): number {
-  return Math.max(0, step - 1 - eta);
-}
-
-export function admissible(step: number, publishedVersion: number, eta: number): boolean {
-  return publishedVersion >= minVersionFor(step, eta);
-}
+import { admissible } from './staleness.js';
 
 /**
  * The most scored-or-in-flight groups the batcher may owe: steps are planned only while the groups
@@ -77,15 +69,4 @@ export function mayPlanStep(x: {
     admissible(x.step, x.publishedVersion, x.eta) &&
     x.outstandingGroups + x.groupsPerStep <= x.capacityGroups
   );
-}
-
-/**
- * The weights version a request runs at: the newest published (handed to samplers) when it starts.
- * Admission makes that at least the request's minimum; only a publication held back (a fault) can
- * leave it below, and then the request waits for the minimum. Both clocks hand a sampler its
- * weights at this moment and no other (in-flight updates aside), so which weights sampled a step
- * follows from the order of events, never from how fast a message travels.
- */
-export function requestVersion(published: number, minVersion: number): { version: number; waits: boolean } {
-  return published >= minVersion ? { version: published, waits: false } : { version: minVersion, waits: true };
 }

@@ -9,12 +9,14 @@ import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import type { KvPolicy } from '../runtime/kvPolicy.js';
-import { dispositionOf, stalenessViolation, type Disposition } from './ledger.js';
+import { dispositionOf, lagOf, oldestVersion, stalenessViolation, type Disposition } from './staleness.js';
 import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
 import {
   FilterTally,
   isFiltered,
+  outcomeOf as outcomeOfRewards,
   stepComplete,
+  zeroAdvantage,
   type DynamicSampling,
   type FilterFigures,
   type GroupOutcome,
@@ -32,7 +34,7 @@ export function slotOf(problemId: string): number {
 
 /** A scored group's rewards and verdicts, as dynamic sampling's filter reads them. */
 function outcomeOf(g: ScoredGroup): GroupOutcome {
-  return { rewards: g.rewards, correct: (i) => g.verdicts[i]?.correct === true };
+  return outcomeOfRewards(g.rewards, (i) => g.verdicts[i]?.correct === true);
 }
 
 /**
@@ -142,7 +144,7 @@ export function formBatch(
   // A step's groups arrive in slot order (GroupQueue.take).
   for (const g of groups) {
     const slot = slotOf(g.problemId);
-    if (g.advantages.every((a) => a === 0)) zero++;
+    if (zeroAdvantage(g.rewards)) zero++;
     const outcome = outcomeOf(g);
     const filtered = isFiltered(rollout.dynamicSampling, outcome);
     tally.add(slot, filtered);
@@ -154,7 +156,7 @@ export function formBatch(
         lenC += r.completion.length;
       } else lenI += r.completion.length;
       lengthSum += r.completion.length;
-      const lag = learnerVersion - Math.min(...r.versions);
+      const lag = lagOf(learnerVersion, oldestVersion(r.versions));
       const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction, filtered);
       dispositions.push([r.id, d]);
       audit.add(r.completion.length, d === 'trained');

@@ -50,6 +50,15 @@ export interface GroupOutcome {
   correct: (i: number) => boolean;
 }
 
+/**
+ * A scored group's outcome, on both clocks: a rollout is correct when its verifier said so; a group
+ * scored without verdicts (the virtual clock's cost-model groups, which carry rewards only) counts a
+ * positive reward as correct.
+ */
+export function outcomeOf(rewards: ArrayLike<number>, verdict?: (i: number) => boolean): GroupOutcome {
+  return { rewards, correct: verdict ?? ((i) => rewards[i]! > 0) };
+}
+
 /** Every rollout of the group passed, or every one failed. */
 export function sameVerdict(g: GroupOutcome): boolean {
   const first = g.correct(0);

@@ -1,61 +1,12 @@
 /**
  * The rollout ledger: every rollout id generated exactly once and then disposed of exactly once —
- * trained, dropped-stale, dropped-invalid or dropped-filtered — and the rule that decides which. The real clock keys
- * the ledger by rollout id (a Map); the virtual clock keeps the same states in a dense byte array
- * (DISPOSITION_CODE) for speed. Both apply `dispositionOf`.
+ * trained, dropped-stale, dropped-invalid or dropped-filtered (the rule that decides which is
+ * core/staleness `dispositionOf`). The real clock keys the ledger by rollout id (a Map); the virtual
+ * clock keeps the same states in a dense byte array (DISPOSITION_CODE) for speed.
  */
 import { assert } from '../util/errors.js';
-import type { Correction } from '../rl/loss.js';
 import { rolloutId } from '../runtime/messages.js';
-
-export type Disposition = 'trained' | 'dropped-stale' | 'dropped-invalid' | 'dropped-filtered';
-
-/** The ledger's states as bytes (the virtual clock's dense ledger): 0 = not generated yet. */
-export const DISPOSITION_CODE = {
-  generated: 1,
-  trained: 2,
-  'dropped-stale': 3,
-  'dropped-invalid': 4,
-  'dropped-filtered': 5,
-} as const;
-
-/**
- * What becomes of a generated rollout when its step's batch forms: an invalid (unverified) or empty
- * one is dropped-invalid; one of a group dynamic sampling filtered (core/dynamicSampling) is
- * dropped-filtered; with the `drop` correction one staler than `maxLag` is dropped-stale; the rest is
- * trained. As a DISPOSITION_CODE (the virtual clock's hot loop) and as a name.
- */
-export function dispositionCodeOf(
-  invalid: boolean,
-  completionTokens: number,
-  lag: number,
-  correction: Correction,
-  filtered: boolean,
-): 2 | 3 | 4 | 5 {
-  if (invalid || completionTokens === 0) return DISPOSITION_CODE['dropped-invalid'];
-  if (filtered) return DISPOSITION_CODE['dropped-filtered'];
-  if (correction.kind === 'drop' && lag > correction.maxLag) return DISPOSITION_CODE['dropped-stale'];
-  return DISPOSITION_CODE.trained;
-}
-
-const BY_CODE = { 2: 'trained', 3: 'dropped-stale', 4: 'dropped-invalid', 5: 'dropped-filtered' } as const;
-
-export function dispositionOf(
-  invalid: boolean,
-  completionTokens: number,
-  lag: number,
-  correction: Correction,
-  filtered: boolean,
-): Disposition {
-  return BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction, filtered)];
-}
-
-/** A rollout's staleness when its batch forms: learner version − the oldest version among its tokens. */
-export function stalenessViolation(id: string, lag: number, eta: number): string | null {
-  if (lag < 0) return `rollout ${id} was sampled by a version newer than the learner's (staleness ${lag})`;
-  if (lag > eta) return `rollout ${id} has staleness ${lag} above the bound ${eta}`;
-  return null;
-}
+import type { Disposition } from './staleness.js';
 
 export interface AccountingCounts {
   generated: number;

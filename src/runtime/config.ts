@@ -13,9 +13,7 @@ import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
 import { FaultSchema, parseFault } from '../core/faults.js';
-
-export const STALENESS_POLICIES = ['sync', 'one-step-off', 'async', 'inflight'] as const;
-export type StalenessPolicy = (typeof STALENESS_POLICIES)[number];
+import { STALENESS_POLICIES, etaOf } from '../core/staleness.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
@@ -225,14 +223,7 @@ export function checkRealClockTopology(c: TrainConfig, source: string): void {
 
 /** The staleness bound η implied by the policy (sync 0, one-step-off 1, async/inflight: eta). */
 export function stalenessBound(c: TrainConfig): number {
-  switch (c.staleness.policy) {
-    case 'sync':
-      return 0;
-    case 'one-step-off':
-      return 1;
-    default:
-      return c.staleness.eta === 'inf' ? Infinity : (c.staleness.eta ?? 2);
-  }
+  return etaOf(c.staleness.policy, c.staleness.eta);
 }
 
 /** The learner's loss settings from a config. */

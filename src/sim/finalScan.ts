@@ -3,7 +3,7 @@
  * ledger — every rollout of every planned slot accounted exactly once, and a backfill slot
  * (core/dynamicSampling) generated exactly when the group before it in its chain was filtered.
  */
-import { DISPOSITION_CODE } from '../core/ledger.js';
+import { DISPOSITION_CODE } from '../core/staleness.js';
 import type { SimEngine } from './engine.js';
 
 export function finalScan(sim: SimEngine): void {

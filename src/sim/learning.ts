@@ -2,7 +2,7 @@
  * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
-import { DISPOSITION_CODE, dispositionCodeOf } from '../core/ledger.js';
+import { DISPOSITION_CODE, dispositionCodeOf, lagOf, stalenessViolation, swapsInFlight } from '../core/staleness.js';
 import { LengthAudit, TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import { jitterFactor } from './profile.js';
@@ -14,7 +14,9 @@ import {
   addFilterFigures,
   backfillSlot,
   isFiltered,
+  outcomeOf as outcomeOfRewards,
   stepComplete,
+  zeroAdvantage,
   type GroupOutcome,
 } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './faultDriver.js';
@@ -77,10 +79,10 @@ function complete(sim: SimEngine, list: SimState['scored'][string]): boolean {
   );
 }
 
-/** A scored group's rewards and verdicts (a verdict absent from the compute: reward > 0). */
+/** A scored group's rewards and verdicts (core/dynamicSampling `outcomeOf`). */
 function outcomeOf(scored: Scored): GroupOutcome {
   const c = scored.correct;
-  return { rewards: scored.rewards, correct: c ? (i) => c[i]! : (i) => scored.rewards[i]! > 0 };
+  return outcomeOfRewards(scored.rewards, c ? (i) => c[i]! : undefined);
 }
 
 export function tryTrain(sim: SimEngine): void {
@@ -118,25 +120,20 @@ export function tryTrain(sim: SimEngine): void {
     const r = scored.rewards;
     const inv = scored.invalid;
     const G = g.lengths.length;
-    let same = true;
     const trained = new Array<boolean>(G);
-    const lag = s.learnerVersion - g.minVersion; // one per group: its rows start together
-    if (lag < 0 || lag > sim.eta)
-      sim.fail(
-        `group ${k}/${g.slot} sampled at v${g.minVersion} trained at v${s.learnerVersion}: ` +
-          `staleness ${lag} outside [0, ${sim.eta}]`,
-      );
+    // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
+    // oldest version is the group's
+    const lag = lagOf(s.learnerVersion, g.minVersion);
     const base = sim.rolloutIndex(k, g.slot, 0);
     const outcome = outcomeOf(scored);
     const filtered = isFiltered(ds, outcome);
     tally.add(g.slot, filtered);
     let valid = 0,
+      filteredHere = 0,
       stale = false;
     for (let j = 0; j < G; j++) {
       const len = g.lengths[j]!;
-      const rj = r[j]!;
-      if (rj !== r[0]) same = false;
-      rewardSum += rj;
+      rewardSum += r[j]!;
       if (outcome.correct(j)) {
         correct++;
         lengthCorrectSum += len;
@@ -150,8 +147,10 @@ export function tryTrain(sim: SimEngine): void {
       if (d === TRAINED) digest.add(g.slot, j);
       audit.add(len, d === TRAINED);
       if (d === DROPPED_INVALID) nInvalid++;
-      else if (d === DROPPED_FILTERED) nFiltered++;
-      else {
+      else if (d === DROPPED_FILTERED) {
+        nFiltered++;
+        filteredHere++;
+      } else {
         valid++;
         if (d === DROPPED_STALE) {
           nStale++;
@@ -163,7 +162,12 @@ export function tryTrain(sim: SimEngine): void {
       }
     }
     n += G;
-    if (same) zero++;
+    // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
+    if (valid + filteredHere > 0) {
+      const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
+      if (bad !== null) sim.fail(bad);
+    }
+    if (zeroAdvantage(r)) zero++;
     if (valid > 0) hist[lag] = (hist[lag] ?? 0) + valid;
     if (!stale && valid > 0) {
       lagSum += lag * valid;
@@ -286,7 +290,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   s.learner.batch = null;
   sim.setLearner('waitingForBatch', 'PUBLISHED');
   // One pass over the samplers: in-flight swaps to v, and the oldest weights still in use.
-  const inflight = sim.o.config.staleness.policy === 'inflight';
+  const inflight = swapsInFlight(sim.o.config.staleness.policy);
   const arrive = s.t + sim.cost.transferSeconds();
   let oldest = v;
   s.samplers.forEach((sm, i) => {

@@ -2,7 +2,8 @@
  * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
-import { mayPlanStep, minVersionFor, requestSlices, requestVersion } from '../core/admission.js';
+import { mayPlanStep, requestSlices } from '../core/admission.js';
+import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation } from './compute.js';
 import type { SimEngine } from './engine.js';

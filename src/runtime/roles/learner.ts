@@ -13,6 +13,7 @@ import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { accountingViolation, publishViolation } from '../../core/invariants.js';
 import { addFilterFigures } from '../../core/dynamicSampling.js';
+import { swapsInFlight } from '../../core/staleness.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
@@ -256,7 +257,7 @@ export function broadcastNow(run: TrainingRun, version: number): void {
   } else {
     // In-flight updates swap weights mid-generation: every sampler gets every version at once.
     // Otherwise only a sampler waiting for this version gets it now (handWeights).
-    const inflight = run.cfg.staleness.policy === 'inflight';
+    const inflight = swapsInFlight(run.cfg.staleness.policy);
     for (const s of run.samplers)
       if (inflight || s.needs.some((v) => v <= version)) postWeightsTo(run, s, version, false);
   }

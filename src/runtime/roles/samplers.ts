@@ -11,7 +11,8 @@ import { GenerateSchema, RolloutsSchema, type Generate, type Rollouts, type Scor
 import { unplanned } from '../../core/ledger.js';
 import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
-import { mayPlanStep, minVersionFor, problemsPerRequest, requestSlices, requestVersion } from '../../core/admission.js';
+import { mayPlanStep, problemsPerRequest, requestSlices } from '../../core/admission.js';
+import { minVersionFor, requestVersion, swapsInFlight } from '../../core/staleness.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { problemsOfStep, stageOfStep } from '../stages.js';
 import type { ProblemSpec } from '../curriculum.js';
@@ -77,7 +78,7 @@ function generateRequest(
     budgetTokens,
     temperature: run.cfg.rollout.temperature,
     minVersion: minVersionFor(k, run.eta),
-    inflight: run.cfg.staleness.policy === 'inflight',
+    inflight: swapsInFlight(run.cfg.staleness.policy),
     seed: run.cfg.seed,
     fault: null,
     slowFactor: run.faults.slowFactor('sampler'),
@@ -160,7 +161,7 @@ export function pump(run: TrainingRun): void {
  * Returns a release for the wait.
  */
 export function handWeights(run: TrainingRun, slot: SamplerSlot, min: number): () => void {
-  if (run.remote.has('sampler') || run.cfg.staleness.policy === 'inflight') return () => {};
+  if (run.remote.has('sampler') || swapsInFlight(run.cfg.staleness.policy)) return () => {};
   const at = requestVersion(run.available, min);
   postWeightsTo(run, slot, run.available);
   if (!at.waits) return () => {};
