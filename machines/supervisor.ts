@@ -4,11 +4,12 @@
  */
 import { assign, setup } from 'xstate';
 import { afterFailure } from '../src/core/supervision.js';
+import type { FaultRole } from '../src/core/roles.js';
 import { actionNotProvided } from './util.js';
 
 export interface Failure {
   actor: string;
-  role: 'sampler' | 'verifier' | 'grader' | 'learner';
+  role: FaultRole;
   error: string;
 }
 

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor, type AnyStateMachine } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
 import { MACHINES } from '../machines/index.js';
+import { FAULT_ROLES, REMOTE_ROLES, ROLE_TABLE, SIM_FAULT_ROLES } from '../src/core/roles.js';
 import { samplerMachine } from '../machines/sampler.js';
 import { learnerMachine } from '../machines/learner.js';
 import { verifierMachine } from '../machines/verifier.js';
@@ -74,6 +76,22 @@ const GUARDED: Record<string, Record<string, () => boolean>[]> = {
   ],
 };
 const TRANSIENT: Record<string, string[]> = { batcher: ['checking'], curriculum: ['starting'] };
+
+describe('the role table (src/core/roles.ts)', () => {
+  it('has one row per machine, an effects module that exists, and the lists read from it', () => {
+    expect(Object.keys(ROLE_TABLE).sort()).toEqual(Object.keys(MACHINES).sort());
+    for (const row of Object.values(ROLE_TABLE))
+      expect(existsSync(new URL(`../src/runtime/roles/${row.effects}`, import.meta.url))).toBe(true);
+    expect(FAULT_ROLES).toEqual(['sampler', 'verifier', 'grader', 'learner']);
+    expect(SIM_FAULT_ROLES).toEqual(['sampler', 'verifier', 'learner']);
+    expect(REMOTE_ROLES).toEqual(['sampler', 'verifier', 'grader']);
+    // a role that recovers by restart is one whose machine takes RESTART
+    for (const [role, row] of Object.entries(ROLE_TABLE)) {
+      const events: readonly string[] = MACHINES[role as keyof typeof MACHINES].root.events;
+      expect(events.includes('RESTART'), `${role} takes RESTART`).toBe(row.recovery === 'restart');
+    }
+  });
+});
 
 describe('every machine, by xstate/graph shortest paths', () => {
   for (const [role, machine] of Object.entries(MACHINES)) {

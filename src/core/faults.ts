@@ -13,8 +13,7 @@
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 
-export const FAULT_ROLES = ['sampler', 'verifier', 'grader', 'learner'] as const;
-export type FaultRole = (typeof FAULT_ROLES)[number];
+import { FAULT_ROLES, SIM_FAULT_ROLES, type FaultRole, type SimRole } from './roles.js';
 
 /** How long a dropped weight publication takes to be sent again. */
 export const PUBLICATION_RETRY_MS = 1000;
@@ -101,9 +100,6 @@ export class FaultPlan {
 
 // ── the virtual clock's plans ──────────────────────────────────────────────────────────
 
-const ROLES = ['sampler', 'verifier', 'learner'] as const;
-export type SimRole = (typeof ROLES)[number];
-
 /** `sampler` (any / every sampler), `sampler-3`, `verifier`, `verifier-0`, `learner`. */
 const ActorName = z
   .string()
@@ -156,7 +152,7 @@ export const SimFaultSchema = z.discriminatedUnion('kind', [
         .array(z.enum(['crash', 'hang', 'slow']))
         .min(1)
         .default(['crash']),
-      roles: z.array(z.enum(ROLES)).min(1).default(['sampler']),
+      roles: z.array(z.enum(SIM_FAULT_ROLES)).min(1).default(['sampler']),
       from: z.number().min(0).default(0),
       until: z.number().positive(),
       slowFactor: z.number().min(1).max(1000).default(4),

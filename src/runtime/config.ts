@@ -14,6 +14,7 @@ import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
 import { FaultSchema, parseFault } from '../core/faults.js';
 import { STALENESS_POLICIES, etaOf } from '../core/staleness.js';
+import { REMOTE_ROLES } from '../core/roles.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 
@@ -157,7 +158,7 @@ export const TrainConfigSchema = z
          * requests in flight at once, whichever processes take them.
          */
         remote: z
-          .array(z.enum(['sampler', 'verifier', 'grader']))
+          .array(z.enum(REMOTE_ROLES))
           .refine((r) => new Set(r).size === r.length, 'roles listed twice')
           .default(['sampler', 'verifier']),
       })

@@ -47,7 +47,7 @@ import { GroupQueue, type FormedBatch } from '../core/batch.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
-import type { RemoteRole } from './nats/protocol.js';
+import type { RemoteRole } from '../core/roles.js';
 import { readRunCheckpoint, type RunState } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';

@@ -7,7 +7,7 @@ import { stalenessBound } from '../runtime/config.js';
 import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { InputError } from '../util/errors.js';
-import type { SimRole } from '../core/faults.js';
+import type { SimRole } from '../core/roles.js';
 import type { GeneratedGroup } from './compute.js';
 import { actor, crash, faultEvent, restarted, scheduleFaults, stormEvent } from './faultDriver.js';
 import { dispatchVerifiers, graded, publishedEvent, trained } from './learning.js';

@@ -4,8 +4,8 @@
  */
 import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
 import { Rng } from '../util/rng.js';
-import { actorOf, type SimRole } from '../core/faults.js';
-import { FAULT_ROLES } from './state.js';
+import { actorOf } from '../core/faults.js';
+import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
 import type { ActorS } from './state.js';
 import { dispatchVerifiers, graded, startTraining, startVerify, tryTrain } from './learning.js';
@@ -176,7 +176,7 @@ export function stormEvent(sim: SimEngine, fi: number, n: number): void {
   if (f.kind !== 'storm' || s.done) return;
   const rng = new Rng(`storm-pick/${sim.seed}/${fi}/${n}`);
   const kind = rng.pick(f.kinds);
-  const role = rng.pick(f.roles.filter((r) => FAULT_ROLES.includes(r)));
+  const role = rng.pick(f.roles);
   const targets = actorsOf(sim, role, null);
   applyFault(sim, kind, role, targets[rng.int(targets.length)]!, f.slowFactor, f.slowFor);
   s.stormNext[fi] = n + 1;

@@ -8,7 +8,8 @@ import type { AccountingCounts } from '../core/ledger.js';
 import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
 import type { TrainConfig } from '../runtime/config.js';
 import type { Profile } from './profile.js';
-import type { SimFault, SimRole } from '../core/faults.js';
+import type { SimFault } from '../core/faults.js';
+import type { SimRole } from '../core/roles.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 import { writeToLog } from '../util/atomic.js';
 
@@ -188,7 +189,6 @@ export interface SimResult {
   state: SimState;
 }
 
-export const FAULT_ROLES: SimRole[] = ['sampler', 'verifier', 'learner'];
 export const MAX_ROLLOUTS = 256 * 1024 * 1024;
 export const SIM_STATE_FILE = 'sim-state.json';
 

@@ -5,7 +5,8 @@ import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
-import { ROLES, natsRunId, type RemoteRole } from '../../runtime/nats/protocol.js';
+import { natsRunId } from '../../runtime/nats/protocol.js';
+import { REMOTE_ROLES, type RemoteRole } from '../../core/roles.js';
 import { parseNatsUrl } from '../../runtime/nats/connection.js';
 import { NoRunError, runNatsWorker } from '../../runtime/nats/worker.js';
 
@@ -39,8 +40,8 @@ export function registerWorker(program: Command): void {
         maxItems?: string;
         json?: boolean;
       }) => {
-        if (!(ROLES as readonly string[]).includes(o.role))
-          throw new InputError(`--role: expected one of ${ROLES.join(', ')}, got '${o.role}'`);
+        if (!(REMOTE_ROLES as readonly string[]).includes(o.role))
+          throw new InputError(`--role: expected one of ${REMOTE_ROLES.join(', ')}, got '${o.role}'`);
         parseNatsUrl(o.nats);
         if (o.run !== undefined && o.run.trim() === '')
           throw new InputError("--run: empty; expected the run directory's name");

@@ -31,10 +31,10 @@ import {
   resultValueSchemas,
   retrying,
   type Heartbeat,
-  type RemoteRole,
   type RunInfo,
   type WorkKind,
 } from './protocol.js';
+import type { RemoteRole } from '../../core/roles.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 
 export interface NatsCoordinatorOptions {

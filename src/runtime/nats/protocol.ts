@@ -15,8 +15,7 @@ import { GenerateSchema, RolloutsSchema, VerdictSchema, type Generate } from '..
 import type { PackedWeights } from '../../tensor/pack.js';
 import { GptConfigSchema } from '../../policy/transformer/config.js';
 
-export const ROLES = ['sampler', 'verifier', 'grader'] as const;
-export type RemoteRole = (typeof ROLES)[number];
+import { REMOTE_ROLES, type RemoteRole } from '../../core/roles.js';
 export const KIND_OF_ROLE: Record<RemoteRole, WorkKind> = { sampler: 'generate', verifier: 'verify', grader: 'grade' };
 export const WORK_KINDS = ['generate', 'verify', 'grade'] as const;
 export type WorkKind = (typeof WORK_KINDS)[number];
@@ -48,7 +47,7 @@ export const RunInfoSchema = z.object({
   run: z.string(),
   gptConfig: GptConfigSchema,
   /** Roles the coordinator sends over NATS. */
-  remote: z.array(z.enum(ROLES)),
+  remote: z.array(z.enum(REMOTE_ROLES)),
   /** Redelivery deadline of work a worker took and did not ack (limits.natsAckWaitMs). */
   ackWaitMs: z.number().int().positive(),
   /**
@@ -107,7 +106,7 @@ export const resultValueSchemas = {
 
 export const HeartbeatSchema = z.object({
   worker: z.string(),
-  role: z.enum(ROLES),
+  role: z.enum(REMOTE_ROLES),
   pid: z.number().int(),
   host: z.string(),
   version: z.number().int(),

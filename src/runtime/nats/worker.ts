@@ -26,10 +26,10 @@ import {
   names,
   parseJsonBytes,
   retrying,
-  type RemoteRole,
   type RunInfo,
   type WorkKind,
 } from './protocol.js';
+import type { RemoteRole } from '../../core/roles.js';
 import { initBackend, type BackendName } from '../../tensor/backend.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
