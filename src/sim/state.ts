@@ -9,7 +9,6 @@ import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
 import type { TrainConfig } from '../runtime/config.js';
 import type { Profile } from './profile.js';
 import type { SimFault } from '../core/faults.js';
-import type { SimRole } from '../core/roles.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 import { writeToLog } from '../util/atomic.js';
 
