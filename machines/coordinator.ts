@@ -25,7 +25,6 @@ export const coordinatorMachine = setup({
   },
   guards: {
     finished: ({ context }) => context.step >= context.maxSteps,
-    checkpointDue: ({ context }) => context.step - context.lastCheckpoint >= context.checkpointEvery,
   },
 }).createMachine({
   id: 'coordinator',
