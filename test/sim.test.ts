@@ -44,15 +44,20 @@ describe('event queue', () => {
   it('pops by time, then by scheduling order, and survives a JSON round trip', () => {
     const q = new EventQueue();
     const times = [5, 1, 3, 1, 5, 0, 3, 2];
-    times.forEach((t, i) => q.push(t, { kind: `e${i}`, actor: i, epoch: 0 }));
-    const first = [q.pop()!, q.pop()!, q.pop()!].map((e) => e.kind);
-    expect(first).toEqual(['e5', 'e1', 'e3']);
+    // the actor index names each event; one kind with a payload survives the round trip too
+    times.forEach((t, i) => q.add(t, 'fault', i, 0, { index: 10 * i }));
+    const first = [q.pop()!, q.pop()!, q.pop()!].map((e) => e.actor);
+    expect(first).toEqual([5, 1, 3]);
     const copy = EventQueue.fromJSON(JSON.parse(JSON.stringify(q.toJSON())));
-    copy.push(3, { kind: 'late', actor: 0, epoch: 0 });
-    q.push(3, { kind: 'late', actor: 0, epoch: 0 });
-    const rest = (x: EventQueue) => Array.from({ length: x.size }, () => x.pop()!.kind);
-    expect(rest(copy)).toEqual(['e7', 'e2', 'e6', 'late', 'e0', 'e4']);
-    expect(rest(q)).toEqual(['e7', 'e2', 'e6', 'late', 'e0', 'e4']);
+    copy.add(3, 'trained', 99, 0);
+    q.add(3, 'trained', 99, 0);
+    const rest = (x: EventQueue) =>
+      Array.from({ length: x.size }, () => {
+        const e = x.pop()!;
+        return e.kind === 'fault' ? `${e.actor}:${e.data.index}` : `${e.actor}:${e.kind}`;
+      });
+    expect(rest(copy)).toEqual(['7:70', '2:20', '6:60', '99:trained', '0:0', '4:40']);
+    expect(rest(q)).toEqual(['7:70', '2:20', '6:60', '99:trained', '0:0', '4:40']);
   });
 
   it('normal quantiles match known values', () => {

@@ -7,7 +7,6 @@ import { stalenessBound } from '../runtime/config.js';
 import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { InputError } from '../util/errors.js';
-import type { SimRole } from '../core/roles.js';
 import type { GeneratedGroup } from './compute.js';
 import { actor, crash, faultEvent, restarted, scheduleFaults, stormEvent } from './faultDriver.js';
 import { dispatchVerifiers, graded, publishedEvent, trained } from './learning.js';
@@ -203,7 +202,7 @@ export class SimEngine {
       }
       case 'swap': {
         const sm = s.samplers[ev.actor]!;
-        if (sm.epoch === ev.epoch) swap(this, ev.actor, ev.data!.version as number);
+        if (sm.epoch === ev.epoch) swap(this, ev.actor, ev.data.version);
         break;
       }
       case 'verified': {
@@ -231,18 +230,18 @@ export class SimEngine {
         break;
       case 'crash':
       case 'timeout': {
-        const role = ev.data!.role as SimRole;
+        const role = ev.data.role;
         if (actor(this, role, ev.actor).epoch === ev.epoch)
           crash(this, role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
         break;
       }
       case 'restarted': {
-        const role = ev.data!.role as SimRole;
+        const role = ev.data.role;
         if (actor(this, role, ev.actor).epoch === ev.epoch) restarted(this, role, ev.actor);
         break;
       }
       case 'slow-end': {
-        actor(this, ev.data!.role as SimRole, ev.actor).slow /= ev.data!.factor as number;
+        actor(this, ev.data.role, ev.actor).slow /= ev.data.factor;
         break;
       }
       case 'grader-resume': {
@@ -252,13 +251,13 @@ export class SimEngine {
         break;
       }
       case 'fault':
-        faultEvent(this, ev.data!.index as number);
+        faultEvent(this, ev.data.index);
         break;
       case 'storm':
-        stormEvent(this, ev.data!.index as number, ev.data!.n as number);
+        stormEvent(this, ev.data.index, ev.data.n);
         break;
       default:
-        this.fail(`unknown event '${ev.kind}'`);
+        this.fail(`unknown event '${(ev as { kind: string }).kind}'`);
     }
     return 'continue';
   }

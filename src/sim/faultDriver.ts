@@ -29,7 +29,7 @@ export function scheduleWork(
   a: ActorS,
   step: number,
   dur: number,
-  done: string,
+  done: 'verified' | 'trained' | 'generated',
 ): void {
   const fault = stepFault(sim, role, i, step) ?? a.next;
   a.next = null;
@@ -64,8 +64,8 @@ export function stepFault(sim: SimEngine, role: SimRole, index: number, step: nu
 export function scheduleFaults(sim: SimEngine): void {
   sim.o.faults.forEach((f, fi) => {
     if ((f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') && 'time' in f.at)
-      sim.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
-    if (f.kind === 'stall') sim.q.push(f.at.time, { kind: 'fault', actor: -1, epoch: 0, data: { index: fi } });
+      sim.q.add(f.at.time, 'fault', -1, 0, { index: fi });
+    if (f.kind === 'stall') sim.q.add(f.at.time, 'fault', -1, 0, { index: fi });
     if (f.kind === 'storm') {
       sim.s.stormNext[fi] = 0;
       scheduleStorm(sim, fi, f.from);
@@ -81,7 +81,7 @@ export function scheduleStorm(sim: SimEngine, fi: number, from: number): void {
   const rng = new Rng(`storm/${sim.seed}/${fi}/${n}`);
   const t = from + -Math.log(1 - rng.float()) / f.rate;
   if (t > f.until) return;
-  sim.q.push(t, { kind: 'storm', actor: -1, epoch: 0, data: { index: fi, n } });
+  sim.q.add(t, 'storm', -1, 0, { index: fi, n });
 }
 
 export function actorsOf(sim: SimEngine, role: SimRole, index: number | null): number[] {
@@ -112,34 +112,19 @@ export function applyFault(
     const sm = sim.s.samplers[i]!;
     if (sm.state === 'generating' || sm.state === 'syncingWeights') {
       sm.epoch++;
-      sim.q.push(Math.max(sim.s.t, sm.genStart + timeout), {
-        kind: 'timeout',
-        actor: i,
-        epoch: sm.epoch,
-        data: { role },
-      });
+      sim.q.add(Math.max(sim.s.t, sm.genStart + timeout), 'timeout', i, sm.epoch, { role });
     } else if (sm.state === 'idle' || sm.state === 'delivering') sm.next = 'hang';
   } else if (role === 'verifier') {
     const v = sim.s.verifiers[i]!;
     if (v.state === 'verifying') {
       v.epoch++;
-      sim.q.push(Math.max(sim.s.t, v.busySince + timeout), {
-        kind: 'timeout',
-        actor: i,
-        epoch: v.epoch,
-        data: { role },
-      });
+      sim.q.add(Math.max(sim.s.t, v.busySince + timeout), 'timeout', i, v.epoch, { role });
     } else if (v.state === 'idle') v.next = 'hang';
   } else {
     const l = sim.s.learner;
     if (l.state === 'training' || l.state === 'publishing') {
       l.epoch++;
-      sim.q.push(Math.max(sim.s.t, l.workStart + timeout), {
-        kind: 'timeout',
-        actor: 0,
-        epoch: l.epoch,
-        data: { role },
-      });
+      sim.q.add(Math.max(sim.s.t, l.workStart + timeout), 'timeout', 0, l.epoch, { role });
     } else if (l.state === 'waitingForBatch') l.next = 'hang';
   }
 }
@@ -157,7 +142,7 @@ export function faultEvent(sim: SimEngine, index: number): void {
   if (f.kind === 'stall') {
     fired(sim, `stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
     s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
-    sim.q.push(s.graderStalledUntil, { kind: 'grader-resume', actor: -1, epoch: 0 });
+    sim.q.add(s.graderStalledUntil, 'grader-resume', -1, 0);
   } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {
     const a = actorOf(f.actor);
     // 'sampler' with no index: crash/hang one (chosen by the seeded stream), slow all.

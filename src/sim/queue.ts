@@ -5,36 +5,74 @@
  * The keys live in typed arrays next to each other (sifting touches no event object); the events
  * themselves are pooled and reused once the engine has handled them.
  */
-export interface SimEvent {
-  kind: string;
+import type { SimRole } from '../core/roles.js';
+
+/** Every event of the virtual clock, with its payload (none where `undefined`). */
+export interface SimEventData {
+  /** A sampler's weights arrived. */
+  synced: undefined;
+  generated: undefined;
+  delivered: undefined;
+  /** In-flight updates: version `version` reaches a generating sampler. */
+  swap: { version: number };
+  verified: undefined;
+  trained: undefined;
+  published: undefined;
+  republish: undefined;
+  crash: { role: SimRole };
+  timeout: { role: SimRole };
+  restarted: { role: SimRole };
+  'slow-end': { role: SimRole; factor: number };
+  'grader-resume': undefined;
+  /** The scenario's fault number `index` fires. */
+  fault: { index: number };
+  /** Storm `index`'s fault number `n`. */
+  storm: { index: number; n: number };
+}
+export type SimEventKind = keyof SimEventData;
+
+interface EventOf<K extends SimEventKind> {
+  kind: K;
   /** Index of the actor the event belongs to (sampler, verifier thread), or -1. */
   actor: number;
   /** The actor's work epoch when scheduled; a stale epoch means the work was cancelled. */
   epoch: number;
-  /** Small JSON-safe payload (fault specs, versions). */
-  data?: Record<string, unknown>;
+  data: SimEventData[K];
 }
+/** An event, its payload typed by its kind (a `switch` on `kind` narrows `data`). */
+export type SimEvent = { [K in SimEventKind]: EventOf<K> }[SimEventKind];
 
 /** An event with its time and sequence number. */
-export interface QueuedEvent extends SimEvent {
+export type QueuedEvent = SimEvent & { t: number; seq: number };
+
+/** The payload argument of `add`: none for the kinds without one. */
+type DataArg<K extends SimEventKind> = SimEventData[K] extends undefined ? [] : [data: SimEventData[K]];
+
+/** The pooled form the heap stores (one object reused for any kind). */
+interface Slot {
   t: number;
   seq: number;
+  kind: SimEventKind;
+  actor: number;
+  epoch: number;
+  data: unknown;
 }
 
 export class EventQueue {
   private t = new Float64Array(1024);
   private s = new Float64Array(1024);
-  private ev: QueuedEvent[] = [];
+  private ev: Slot[] = [];
   private n = 0;
   private nextSeq = 0;
   /** Popped events handed back with `release` (reused: the hot loop allocates no event objects). */
-  private free: QueuedEvent[] = [];
+  private free: Slot[] = [];
 
   /** Returns a popped event whose fields nobody will read again. */
   release(item: QueuedEvent): void {
     if (this.free.length < 4096) {
-      item.data = undefined;
-      this.free.push(item);
+      const slot = item as Slot;
+      slot.data = undefined;
+      this.free.push(slot);
     }
   }
 
@@ -42,12 +80,14 @@ export class EventQueue {
     return this.n;
   }
 
-  push(t: number, ev: SimEvent): void {
-    this.add(t, ev.kind, ev.actor, ev.epoch, ev.data);
+  /** Schedules `kind` for `actor` at `epoch`, at simulated time t (the hot path: no event object built). */
+  add<K extends SimEventKind>(t: number, kind: K, actor: number, epoch: number, ...data: DataArg<K>): void;
+  // one optional parameter, not a rest array: the hot loop allocates nothing per event
+  add(t: number, kind: SimEventKind, actor: number, epoch: number, data?: unknown): void {
+    this.insert(t, kind, actor, epoch, data);
   }
 
-  /** As push, without an intermediate event object (the hot path). */
-  add(t: number, kind: string, actor: number, epoch: number, data?: Record<string, unknown>): void {
+  private insert(t: number, kind: SimEventKind, actor: number, epoch: number, data: unknown): void {
     if (!Number.isFinite(t)) throw new RangeError(`EventQueue: event '${kind}' at non-finite time ${t}`);
     const seq = this.nextSeq++;
     let item = this.free.pop();
@@ -88,6 +128,10 @@ export class EventQueue {
   }
 
   pop(): QueuedEvent | undefined {
+    return this.popSlot() as QueuedEvent | undefined;
+  }
+
+  private popSlot(): Slot | undefined {
     if (this.n === 0) return undefined;
     const T = this.t,
       S = this.s,
@@ -124,7 +168,7 @@ export class EventQueue {
       S[i] = ls;
       E[i] = le;
     }
-    E[n] = undefined as unknown as QueuedEvent; // no stale reference
+    E[n] = undefined as unknown as Slot; // no stale reference
     return top;
   }
 
@@ -132,7 +176,7 @@ export class EventQueue {
   toJSON(): { next: number; events: QueuedEvent[] } {
     const events = this.ev
       .slice(0, this.n)
-      .map((e) => ({ ...e }))
+      .map((e) => ({ ...e }) as QueuedEvent)
       .sort((a, b) => a.t - b.t || a.seq - b.seq);
     return { next: this.nextSeq, events };
   }
@@ -142,7 +186,7 @@ export class EventQueue {
     for (const e of j.events) {
       // Re-insert with the saved sequence numbers (so ties keep their order).
       q.nextSeq = e.seq;
-      q.add(e.t, e.kind, e.actor, e.epoch, e.data);
+      q.insert(e.t, e.kind, e.actor, e.epoch, e.data);
     }
     q.nextSeq = j.next;
     return q;
