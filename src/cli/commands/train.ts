@@ -12,6 +12,7 @@ import {
 } from '../../runtime/config.js';
 import { parseFault } from '../../core/faults.js';
 import type { StepProgress } from '../../runtime/run.js';
+import type { Summary } from '../../runtime/runTypes.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
 import { acquireRunLock, assertNotHeld, signalExitCode, startupSignalGuard } from '../../runtime/runLock.js';
@@ -143,71 +144,8 @@ export function registerTrain(program: Command): void {
     .option('--quiet', 'no progress display')
     .option('--strict', "refuse (exit 2) a run whose estimate is beyond this machine's memory, not only warn")
     .action(async (f: TrainFlags) => {
-      const faults = f.inject.map((spec) => {
-        try {
-          parseFault(spec);
-          return spec;
-        } catch (e) {
-          throw new InputError(`--inject: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      });
-      if (f.clock !== 'real' && f.clock !== 'virtual')
-        throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
-      if (f.transport !== 'threads' && f.transport !== 'nats')
-        throw new InputError(`--transport: expected threads or nats, got '${f.transport}'`);
-      if (f.transport === 'nats' && !f.nats)
-        throw new InputError('--nats: required with --transport nats (e.g. --nats nats://127.0.0.1:4222)');
-      if (f.transport !== 'nats' && (f.nats || f.natsCreds))
-        throw new InputError('--nats/--nats-creds: only with --transport nats');
-      if (f.nats) parseNatsUrl(f.nats);
-      if (f.natsCreds && !fs.existsSync(f.natsCreds))
-        throw new InputError(`--nats-creds: '${f.natsCreds}' does not exist`);
-      if (f.transport === 'nats' && f.clock === 'virtual') throw new InputError('--transport nats: real clock only');
-      const virtual = f.clock === 'virtual' || Boolean(f.resume && fs.existsSync(path.join(f.resume, 'virtual.json')));
-      if (!virtual && (f.profile !== undefined || f.compute !== undefined))
-        throw new InputError('--profile/--compute: only with --clock virtual');
-      if (virtual && (f.ui || f.inspect))
-        throw new InputError(
-          '--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)',
-        );
-      let cfg: TrainConfig;
-      let out: string;
-      if (f.resume) {
-        out = f.resume;
-        assertNotHeld(out);
-        const saved = path.join(out, 'config.json');
-        if (!fs.existsSync(saved))
-          throw new InputError(
-            `--resume: '${out}' has no config.json (expected the directory of an earlier e3sim train run)`,
-          );
-        cfg = parseTrainConfig(JSON.parse(fs.readFileSync(saved, 'utf8')), saved);
-        if (f.config && JSON.stringify(loadTrainConfig(f.config)) !== JSON.stringify(cfg)) {
-          throw new InputError(
-            `--config: '${f.config}' differs from the config of the run in ${out}; resume without --config or with the same file`,
-          );
-        }
-        if (f.out && path.resolve(f.out) !== path.resolve(out))
-          throw new InputError('--out: with --resume the run directory is the --resume one');
-        if (f.seed !== undefined || f.backend !== undefined)
-          throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
-        checkResumeConfig(out, cfg);
-      } else {
-        if (!f.config) throw new InputError('--config: required (e.g. --config examples/smoke.yaml), or --resume DIR');
-        cfg = loadTrainConfig(f.config);
-        if (f.seed !== undefined) cfg.seed = parseSeed(f.seed);
-        if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
-        out = f.out ?? freshRunDir(cfg.name);
-        assertNotHeld(out);
-        if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
-          throw new InputError(`--out: '${out}' is a file, not a directory; choose a new directory for the run`);
-        if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
-          throw new InputError(
-            `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
-          );
-        }
-        if (!fs.existsSync(cfg.model.checkpoint))
-          throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
-      }
+      const { faults, virtual } = checkTrainFlags(f);
+      const { cfg, out } = configAndRunDir(f);
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       checkEstimate(f, cfg, out, virtual);
@@ -216,106 +154,222 @@ export function registerTrain(program: Command): void {
       const startup = startupSignalGuard(out);
       if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
       if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps, startup);
-      checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
-      if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
-        throw new InputError(
-          'staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async',
-        );
-      }
-      const port = parseIntFlag(f.port, '--port', 0, 65535);
-      const quiet = Boolean(f.quiet || f.json);
-      // The backend, in this thread: one that cannot start is exit 2 here, before anything is
-      // written (the worker threads start the same one).
-      // The training code, loaded once the flags and the config are known good (a bad input exits fast).
-      const [{ initBackend }, { TrainingRun }, { startLiveView }] = await Promise.all([
-        import('../../tensor/backend.js'),
-        import('../../runtime/run.js'),
-        import('../../report/live.js'),
-      ]);
-      const backend = await initBackend(cfg.backend).catch((e: unknown) => {
-        // named as the user gave it: the flag, or the config's field
-        throw f.backend === undefined && e instanceof InputError
-          ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `))
-          : e;
-      });
-      if (!quiet)
-        process.stderr.write(
-          `backend: ${backend.name} (${backend.detail})${cfg.backend === 'auto' ? ', chosen by auto' : ''}\n`,
-        );
-      const live = f.ui ? await startLiveView(out, port) : null;
-      if (live) process.stderr.write(`live view: ${live.url}\n`);
-      let inspect: ((ev: InspectionEvent) => void) | undefined;
-      if (f.inspect) {
-        // Loaded only when asked for: no cost when off.
-        const { createSkyInspector } = await import('@statelyai/inspect');
-        const sky = createSkyInspector({ onerror: (e: Error) => process.stderr.write(`inspector: ${e.message}\n`) });
-        inspect = (ev) => sky.inspect.next?.(ev);
-      }
-      const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
-      const run = new TrainingRun({
-        config: cfg,
-        out,
-        resume: Boolean(f.resume),
-        maxSteps,
-        extraFaults: faults,
-        command: process.argv.slice(2).join(' '),
-        versions: versions(),
-        now: wallNow,
-        onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
-        inspect,
-        nats: f.transport === 'nats' ? { url: f.nats!, credsFile: f.natsCreds } : undefined,
-        onStep: (p) => {
-          bar.update(p.step, fmtProgress(p));
-          live?.notify(p.step);
-        },
-      });
-      try {
-        run.prepare(); // the initial policy and the resume checkpoint, checked
-      } catch (e) {
-        await live?.close();
-        throw e;
-      }
-      if (!f.resume) {
-        // Written only once every input has been checked (bad input leaves no run directory behind).
-        fs.mkdirSync(out, { recursive: true });
-        writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-      }
-      let signals = 0;
-      let stopSignal: NodeJS.Signals = 'SIGINT';
-      const onSignal = (sig: NodeJS.Signals) => {
-        signals++;
-        if (signals > 1) {
-          process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
-          process.exit(signalExitCode(sig));
-        }
-        stopSignal = sig;
-        process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
-        run.interrupt();
-      };
-      startup.off();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      let summary: Awaited<ReturnType<typeof run.run>>;
-      try {
-        summary = await run.run();
-      } finally {
-        await live?.close();
-      }
-      bar.stop();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (f.json) printJson({ ...summary, runDir: out });
-      else {
-        process.stdout.write(
-          `${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
-            (`${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid}` +
-              ` invalid, ${filteredNote(summary)}${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax}` +
-              ` (bound ${summary.stalenessBound}); `) +
-            `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
-        );
-        process.stdout.write(evalTable(out));
-        process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
-      }
-      if (summary.interrupted) process.exitCode = signalExitCode(stopSignal);
+      return trainReal(f, cfg, out, faults, maxSteps, startup);
     });
+}
+
+/** The flags checked against each other (exit 2 naming the flag); the faults, and whether the run is virtual. */
+function checkTrainFlags(f: TrainFlags): { faults: string[]; virtual: boolean } {
+  const faults = f.inject.map((spec) => {
+    try {
+      parseFault(spec);
+      return spec;
+    } catch (e) {
+      throw new InputError(`--inject: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+  if (f.clock !== 'real' && f.clock !== 'virtual')
+    throw new InputError(`--clock: expected real or virtual, got '${f.clock}'`);
+  if (f.transport !== 'threads' && f.transport !== 'nats')
+    throw new InputError(`--transport: expected threads or nats, got '${f.transport}'`);
+  if (f.transport === 'nats' && !f.nats)
+    throw new InputError('--nats: required with --transport nats (e.g. --nats nats://127.0.0.1:4222)');
+  if (f.transport !== 'nats' && (f.nats || f.natsCreds))
+    throw new InputError('--nats/--nats-creds: only with --transport nats');
+  if (f.nats) parseNatsUrl(f.nats);
+  if (f.natsCreds && !fs.existsSync(f.natsCreds)) throw new InputError(`--nats-creds: '${f.natsCreds}' does not exist`);
+  if (f.transport === 'nats' && f.clock === 'virtual') throw new InputError('--transport nats: real clock only');
+  const virtual = f.clock === 'virtual' || Boolean(f.resume && fs.existsSync(path.join(f.resume, 'virtual.json')));
+  if (!virtual && (f.profile !== undefined || f.compute !== undefined))
+    throw new InputError('--profile/--compute: only with --clock virtual');
+  if (virtual && (f.ui || f.inspect))
+    throw new InputError(
+      '--ui/--inspect: real clock only (a virtual-clock run is replayed from its files: e3sim report)',
+    );
+  return { faults, virtual };
+}
+
+/** The config (a fresh run's, or a resumed run's own) and the run directory, checked before anything is written. */
+function configAndRunDir(f: TrainFlags): { cfg: TrainConfig; out: string } {
+  let cfg: TrainConfig;
+  let out: string;
+  if (f.resume) {
+    out = f.resume;
+    assertNotHeld(out);
+    const saved = path.join(out, 'config.json');
+    if (!fs.existsSync(saved))
+      throw new InputError(
+        `--resume: '${out}' has no config.json (expected the directory of an earlier e3sim train run)`,
+      );
+    cfg = parseTrainConfig(JSON.parse(fs.readFileSync(saved, 'utf8')), saved);
+    if (f.config && JSON.stringify(loadTrainConfig(f.config)) !== JSON.stringify(cfg)) {
+      throw new InputError(
+        `--config: '${f.config}' differs from the config of the run in ${out}; resume without --config or with the same file`,
+      );
+    }
+    if (f.out && path.resolve(f.out) !== path.resolve(out))
+      throw new InputError('--out: with --resume the run directory is the --resume one');
+    if (f.seed !== undefined || f.backend !== undefined)
+      throw new InputError('--seed/--backend: a resumed run keeps the seed and backend it was started with');
+    checkResumeConfig(out, cfg);
+  } else {
+    if (!f.config) throw new InputError('--config: required (e.g. --config examples/smoke.yaml), or --resume DIR');
+    cfg = loadTrainConfig(f.config);
+    if (f.seed !== undefined) cfg.seed = parseSeed(f.seed);
+    if (f.backend !== undefined) cfg.backend = parseBackend(f.backend);
+    out = f.out ?? freshRunDir(cfg.name);
+    assertNotHeld(out);
+    if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+      throw new InputError(`--out: '${out}' is a file, not a directory; choose a new directory for the run`);
+    if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+      throw new InputError(
+        `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
+      );
+    }
+    if (!fs.existsSync(cfg.model.checkpoint))
+      throw new InputError(`model.checkpoint: '${cfg.model.checkpoint}' does not exist`);
+  }
+  return { cfg, out };
+}
+
+/** A real-clock run: the backend, the live view, the run itself, signals and the end-of-run lines. */
+async function trainReal(
+  f: TrainFlags,
+  cfg: TrainConfig,
+  out: string,
+  faults: string[],
+  maxSteps: number | undefined,
+  startup: ReturnType<typeof startupSignalGuard>,
+): Promise<void> {
+  checkRealClockTopology(cfg, f.config ?? path.join(out, 'config.json'));
+  if (f.transport === 'nats' && cfg.staleness.policy === 'inflight' && cfg.topology.remote.includes('sampler')) {
+    throw new InputError(
+      'staleness.policy: inflight updates swap weights between tokens inside a sampler thread; with remote samplers (--transport nats) use sync, one-step-off or async',
+    );
+  }
+  const port = parseIntFlag(f.port, '--port', 0, 65535);
+  const quiet = Boolean(f.quiet || f.json);
+  // The backend, in this thread: one that cannot start is exit 2 here, before anything is
+  // written (the worker threads start the same one).
+  // The training code, loaded once the flags and the config are known good (a bad input exits fast).
+  const [{ initBackend }, { TrainingRun }, { startLiveView }] = await Promise.all([
+    import('../../tensor/backend.js'),
+    import('../../runtime/run.js'),
+    import('../../report/live.js'),
+  ]);
+  await startBackend(f, cfg, out, initBackend, quiet);
+  const live = f.ui ? await startLiveView(out, port) : null;
+  if (live) process.stderr.write(`live view: ${live.url}\n`);
+  const inspect = f.inspect ? await skyInspector() : undefined;
+  const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
+  const run = new TrainingRun({
+    config: cfg,
+    out,
+    resume: Boolean(f.resume),
+    maxSteps,
+    extraFaults: faults,
+    command: process.argv.slice(2).join(' '),
+    versions: versions(),
+    now: wallNow,
+    onLog: quiet ? undefined : (s) => process.stderr.write(`${s}\n`),
+    inspect,
+    nats: f.transport === 'nats' ? { url: f.nats!, credsFile: f.natsCreds } : undefined,
+    onStep: (p) => {
+      bar.update(p.step, fmtProgress(p));
+      live?.notify(p.step);
+    },
+  });
+  try {
+    run.prepare(); // the initial policy and the resume checkpoint, checked
+  } catch (e) {
+    await live?.close();
+    throw e;
+  }
+  if (!f.resume) {
+    // Written only once every input has been checked (bad input leaves no run directory behind).
+    fs.mkdirSync(out, { recursive: true });
+    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  }
+  const { summary, stopSignal } = await runUntilDone(run, startup, live);
+  bar.stop();
+  printSummary(f, summary, out);
+  if (summary.interrupted) process.exitCode = signalExitCode(stopSignal);
+}
+
+/** The end of a real-clock run: summary.json with --json, else the one-line summary, the eval table and the files. */
+function printSummary(f: TrainFlags, summary: Summary, out: string): void {
+  if (f.json) printJson({ ...summary, runDir: out });
+  else {
+    process.stdout.write(
+      `${summary.interrupted ? 'interrupted' : 'finished'} at step ${summary.steps}: ${summary.rolloutsTrained} rollouts trained, ` +
+        (`${summary.rolloutsDroppedStale} dropped stale, ${summary.rolloutsDroppedInvalid}` +
+          ` invalid, ${filteredNote(summary)}${summary.rolloutsLost} lost; staleness max ${summary.stalenessMax}` +
+          ` (bound ${summary.stalenessBound}); `) +
+        `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
+    );
+    process.stdout.write(evalTable(out));
+    process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
+  }
+}
+
+/** The backend, in this thread: one that cannot start is exit 2 named as the user gave it (the flag, or the config's field). */
+async function startBackend(
+  f: TrainFlags,
+  cfg: TrainConfig,
+  out: string,
+  initBackend: typeof import('../../tensor/backend.js').initBackend,
+  quiet: boolean,
+): Promise<void> {
+  const backend = await initBackend(cfg.backend).catch((e: unknown) => {
+    // named as the user gave it: the flag, or the config's field
+    throw f.backend === undefined && e instanceof InputError
+      ? new InputError(e.message.replace(/^--backend /, `${f.config ?? path.join(out, 'config.json')}: backend: `))
+      : e;
+  });
+  if (!quiet)
+    process.stderr.write(
+      `backend: ${backend.name} (${backend.detail})${cfg.backend === 'auto' ? ', chosen by auto' : ''}\n`,
+    );
+}
+
+/** The Stately inspector, loaded only when asked for (no cost when off). */
+async function skyInspector(): Promise<(ev: InspectionEvent) => void> {
+  const { createSkyInspector } = await import('@statelyai/inspect');
+  const sky = createSkyInspector({ onerror: (e: Error) => process.stderr.write(`inspector: ${e.message}\n`) });
+  return (ev) => sky.inspect.next?.(ev);
+}
+
+/**
+ * Runs to the end; the first SIGINT/SIGTERM finishes the current step and writes a checkpoint, a
+ * second exits at once.
+ */
+async function runUntilDone(
+  run: import('../../runtime/run.js').TrainingRun,
+  startup: ReturnType<typeof startupSignalGuard>,
+  live: { close(): Promise<void> } | null,
+): Promise<{ summary: Summary; stopSignal: NodeJS.Signals }> {
+  let signals = 0;
+  let stopSignal: NodeJS.Signals = 'SIGINT';
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`\n${sig} again: exiting without a final checkpoint\n`);
+      process.exit(signalExitCode(sig));
+    }
+    stopSignal = sig;
+    process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
+    run.interrupt();
+  };
+  startup.off();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let summary: Summary;
+  try {
+    summary = await run.run();
+  } finally {
+    await live?.close();
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return { summary, stopSignal };
 }
