@@ -27,6 +27,7 @@ const {
   'dropped-stale': DROPPED_STALE,
   'dropped-invalid': DROPPED_INVALID,
   'dropped-filtered': DROPPED_FILTERED,
+  generated: GENERATED,
 } = DISPOSITION_CODE;
 
 export function dispatchVerifiers(sim: SimEngine): void {
@@ -85,6 +86,116 @@ function outcomeOf(scored: Scored): GroupOutcome {
   return outcomeOfRewards(scored.rewards, c ? (i) => c[i]! : undefined);
 }
 
+/** What a step's batch accumulates over its groups (tryTrain, one `disposeGroup` per group). */
+class StepTally {
+  n = 0;
+  correct = 0;
+  rewardSum = 0;
+  lengthSum = 0;
+  lengthCorrectSum = 0;
+  lagSum = 0;
+  lagMax = 0;
+  tokens = 0;
+  zero = 0;
+  trained = 0;
+  stale = 0;
+  invalid = 0;
+  filtered = 0;
+
+  constructor(
+    readonly digest: TrainedDigest,
+    readonly audit: LengthAudit,
+    readonly filter: FilterTally,
+  ) {}
+
+  figures(): NonNullable<SimState['learner']['batch']>['figures'] {
+    const { n, correct, lengthSum, lengthCorrectSum } = this;
+    return {
+      rewardMean: n ? this.rewardSum / n : 0,
+      passRate: n ? correct / n : 0,
+      lengthMean: n ? lengthSum / n : 0,
+      lengthCorrect: correct ? lengthCorrectSum / correct : null,
+      lengthIncorrect: n - correct ? (lengthSum - lengthCorrectSum) / (n - correct) : null,
+      stalenessMean: this.trained ? this.lagSum / this.trained : 0,
+      stalenessMax: this.lagMax,
+      zeroAdvantageGroups: this.zero,
+      lengths: this.audit.figures(),
+      filter: this.filter.figures(),
+    };
+  }
+}
+
+/**
+ * One group of step k into the batch: each rollout's disposition into the dense ledger (core/staleness
+ * rule), the bound checked, the figures tallied. Returns which rollouts train.
+ */
+function disposeGroup(
+  sim: SimEngine,
+  k: number,
+  g: StepBatch['groups'][number]['group'],
+  scored: Scored,
+  t: StepTally,
+) {
+  const s = sim.s;
+  const acc = sim.accounting;
+  const r = scored.rewards;
+  const G = g.lengths.length;
+  const trained = new Array<boolean>(G);
+  // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
+  // oldest version is the group's
+  const lag = lagOf(s.learnerVersion, g.minVersion);
+  const base = sim.rolloutIndex(k, g.slot, 0);
+  const outcome = outcomeOf(scored);
+  const filtered = isFiltered(sim.o.config.rollout.dynamicSampling, outcome);
+  t.filter.add(g.slot, filtered);
+  let valid = 0,
+    filteredHere = 0,
+    stale = false;
+  for (let j = 0; j < G; j++) {
+    const len = g.lengths[j]!;
+    t.rewardSum += r[j]!;
+    if (outcome.correct(j)) {
+      t.correct++;
+      t.lengthCorrectSum += len;
+    }
+    t.lengthSum += len;
+    if (acc[base + j] !== GENERATED)
+      sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
+    const d = dispositionCodeOf(scored.invalid[j]!, len, lag, sim.o.config.learner.correction, filtered);
+    acc[base + j] = d;
+    trained[j] = d === TRAINED;
+    if (d === TRAINED) t.digest.add(g.slot, j);
+    t.audit.add(len, d === TRAINED);
+    if (d === DROPPED_INVALID) t.invalid++;
+    else if (d === DROPPED_FILTERED) {
+      t.filtered++;
+      filteredHere++;
+    } else {
+      valid++;
+      if (d === DROPPED_STALE) {
+        t.stale++;
+        stale = true;
+      } else {
+        t.trained++;
+        t.tokens += len;
+      }
+    }
+  }
+  t.n += G;
+  // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
+  if (valid + filteredHere > 0) {
+    const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
+    if (bad !== null) sim.fail(bad);
+  }
+  if (zeroAdvantage(r)) t.zero++;
+  if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
+  if (!stale && valid > 0) {
+    t.lagSum += lag * valid;
+    if (lag > t.lagMax) t.lagMax = lag;
+  }
+  return trained;
+}
+
 export function tryTrain(sim: SimEngine): void {
   const s = sim.s;
   const l = s.learner;
@@ -94,120 +205,34 @@ export function tryTrain(sim: SimEngine): void {
   if (!list || !complete(sim, list)) return;
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
-  const correction = sim.o.config.learner.correction;
-  const ds = sim.o.config.rollout.dynamicSampling;
-  const tally = new FilterTally(sim.perStep);
-  let n = 0,
-    correct = 0,
-    rewardSum = 0,
-    lengthSum = 0,
-    lengthCorrectSum = 0,
-    lagSum = 0,
-    lagMax = 0,
-    tokens = 0,
-    zero = 0;
-  const groups: StepBatch['groups'] = [];
-  const hist = s.stalenessHist;
-  const acc = sim.accounting;
-  const GENERATED = DISPOSITION_CODE.generated;
-  const digest = new TrainedDigest(k);
-  const audit = new LengthAudit(list.length * sim.G);
-  let nTrained = 0,
-    nStale = 0,
-    nInvalid = 0,
-    nFiltered = 0;
-  for (const { group: g, scored } of list) {
-    const r = scored.rewards;
-    const inv = scored.invalid;
-    const G = g.lengths.length;
-    const trained = new Array<boolean>(G);
-    // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
-    // oldest version is the group's
-    const lag = lagOf(s.learnerVersion, g.minVersion);
-    const base = sim.rolloutIndex(k, g.slot, 0);
-    const outcome = outcomeOf(scored);
-    const filtered = isFiltered(ds, outcome);
-    tally.add(g.slot, filtered);
-    let valid = 0,
-      filteredHere = 0,
-      stale = false;
-    for (let j = 0; j < G; j++) {
-      const len = g.lengths[j]!;
-      rewardSum += r[j]!;
-      if (outcome.correct(j)) {
-        correct++;
-        lengthCorrectSum += len;
-      }
-      lengthSum += len;
-      if (acc[base + j] !== GENERATED)
-        sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
-      const d = dispositionCodeOf(inv[j]!, len, lag, correction, filtered);
-      acc[base + j] = d;
-      trained[j] = d === TRAINED;
-      if (d === TRAINED) digest.add(g.slot, j);
-      audit.add(len, d === TRAINED);
-      if (d === DROPPED_INVALID) nInvalid++;
-      else if (d === DROPPED_FILTERED) {
-        nFiltered++;
-        filteredHere++;
-      } else {
-        valid++;
-        if (d === DROPPED_STALE) {
-          nStale++;
-          stale = true;
-        } else {
-          nTrained++;
-          tokens += len;
-        }
-      }
-    }
-    n += G;
-    // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
-    if (valid + filteredHere > 0) {
-      const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
-      if (bad !== null) sim.fail(bad);
-    }
-    if (zeroAdvantage(r)) zero++;
-    if (valid > 0) hist[lag] = (hist[lag] ?? 0) + valid;
-    if (!stale && valid > 0) {
-      lagSum += lag * valid;
-      if (lag > lagMax) lagMax = lag;
-    }
-    groups.push({ group: g, scored, trained });
-  }
-  s.counts.pending -= nTrained + nStale + nInvalid + nFiltered;
-  s.counts.trained += nTrained;
-  s.counts.droppedStale += nStale;
-  s.counts.droppedInvalid += nInvalid;
-  s.counts.droppedFiltered += nFiltered;
+  const t = new StepTally(new TrainedDigest(k), new LengthAudit(list.length * sim.G), new FilterTally(sim.perStep));
+  const groups: StepBatch['groups'] = list.map(({ group, scored }) => ({
+    group,
+    scored,
+    trained: disposeGroup(sim, k, group, scored, t),
+  }));
+  s.counts.pending -= t.trained + t.stale + t.invalid + t.filtered;
+  s.counts.trained += t.trained;
+  s.counts.droppedStale += t.stale;
+  s.counts.droppedInvalid += t.invalid;
+  s.counts.droppedFiltered += t.filtered;
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
-  s.stalenessMax = Math.max(s.stalenessMax, lagMax);
+  s.stalenessMax = Math.max(s.stalenessMax, t.lagMax);
   s.outstandingGroups -= sim.perStep;
-  s.tokensTrained += tokens;
+  s.tokensTrained += t.tokens;
   const stage = stageOfStep(sim.o.config.curriculum.stages, k);
   l.batch = {
     step: k,
     groups,
-    tokens,
+    tokens: t.tokens,
     stage: {
       stage: stage.index,
       difficulty: stage.difficulty ?? null,
       buckets: null, // the virtual clock runs fixed stages (policyCompute checkVirtualCurriculum)
       budgetTokens: stage.budgetTokens!,
     },
-    trained: digest.hex(),
-    figures: {
-      rewardMean: n ? rewardSum / n : 0,
-      passRate: n ? correct / n : 0,
-      lengthMean: n ? lengthSum / n : 0,
-      lengthCorrect: correct ? lengthCorrectSum / correct : null,
-      lengthIncorrect: n - correct ? (lengthSum - lengthCorrectSum) / (n - correct) : null,
-      stalenessMean: nTrained ? lagSum / nTrained : 0,
-      stalenessMax: lagMax,
-      zeroAdvantageGroups: zero,
-      lengths: audit.figures(),
-      filter: tally.figures(),
-    },
+    trained: t.digest.hex(),
+    figures: t.figures(),
   };
   startTraining(sim, 'BATCH');
   pump(sim); // capacity freed
