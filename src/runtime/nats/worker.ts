@@ -88,6 +88,171 @@ async function findRun(nc: NatsConnection, o: WorkerOptions): Promise<RunInfo> {
   );
 }
 
+/**
+ * The sampler thread of a sampler worker (actors/sampler.worker.ts, as on the real clock's worker
+ * threads): this thread's event loop stays free for heartbeats and the in-progress acks that keep
+ * JetStream from redelivering an item that takes longer than the ack wait. Weights come from the
+ * run's object store.
+ */
+class SamplerThread {
+  private thread: { handle: WorkerHandle<SamplerApi>; port: MessagePort } | null = null;
+  version = -1;
+
+  constructor(
+    private readonly o: WorkerOptions,
+    private readonly info: RunInfo,
+    private readonly store: ObjectStore,
+  ) {}
+
+  private async fetchWeights(v: number): Promise<PackedWeights> {
+    for (let tries = 0; ; tries++) {
+      const blob = await this.store.getBlob(`v${v}`);
+      if (blob) return decodeWeights(blob, `weights v${v}`);
+      if (tries >= 60) throw new Error(`weights v${v} not in the object store after 30 s`);
+      await sleep(500);
+    }
+  }
+
+  /** The thread at weights ≥ v (a redelivered older item runs at the newer weights the thread has). */
+  async at(v: number): Promise<WorkerHandle<SamplerApi>> {
+    const o = this.o;
+    if (!this.thread) {
+      const w = await this.fetchWeights(v);
+      const handle = new WorkerHandle<SamplerApi>(`${o.id} sampler thread`, 'sampler.worker.ts');
+      const { port1, port2 } = new MessageChannel();
+      const data = w.data.slice();
+      await handle.call(
+        'init',
+        (api) =>
+          api.init(
+            transfer(
+              {
+                backend: o.backend,
+                config: this.info.gptConfig,
+                weights: { manifest: w.manifest, data },
+                version: v,
+                weightsPort: port2,
+                samplerId: o.id,
+              },
+              [data.buffer, port2 as unknown as Transferable],
+            ),
+          ),
+        THREAD_START_MS,
+      );
+      this.thread = { handle, port: port1 };
+      this.version = v;
+    } else if (v > this.version) {
+      const thread = this.thread;
+      postWeights(thread.port, v, await this.fetchWeights(v));
+      this.version = await thread.handle.call('syncWeights', (api) => api.syncWeights(v, 60_000), 60_000);
+    }
+    return this.thread.handle;
+  }
+
+  async terminate(): Promise<void> {
+    await this.thread?.handle.terminate().catch(() => {});
+  }
+}
+
+/**
+ * This role's work. An injected fault fires on the first delivery only: work redelivered after the
+ * worker it crashed or hung is done normally by the next one.
+ */
+function workHandler(
+  o: WorkerOptions,
+  kind: WorkKind,
+  sampler: SamplerThread | null,
+): (payload: unknown, firstDelivery: boolean) => Promise<unknown> {
+  switch (kind) {
+    case 'generate':
+      return async (payload, firstDelivery) => {
+        const req = GenerateWorkSchema.parse(payload);
+        if (firstDelivery && req.fault === 'crash') process.exit(70);
+        if (firstDelivery && req.fault === 'hang') {
+          o.log(`${o.id}: injected fault: hang on ${req.requestId}`);
+          await new Promise(() => {});
+        }
+        const handle = await sampler!.at(req.weightsVersion);
+        const { weightsVersion: _v, ...generate } = req;
+        return handle.call(
+          'generate',
+          (api) => api.generate({ ...generate, fault: null, inflight: false }),
+          GENERATE_TIMEOUT_MS,
+        );
+      };
+    case 'verify':
+      return async (payload, firstDelivery) => {
+        const t = VerifyWorkSchema.parse(payload);
+        return verifyGroup(firstDelivery ? t : { ...t, fault: null });
+      };
+    case 'grade':
+      return async (payload) => gradeGroup(GradeWorkSchema.parse(payload) as unknown as GradeJob);
+  }
+}
+
+/**
+ * One work item: the handler's result (or its error) as the result message, "still working on it"
+ * well inside the ack wait for as long as the item takes — up to the coordinator's own timeout for
+ * it, so that a hung worker cannot hold an item for ever.
+ */
+async function doItem(
+  o: WorkerOptions,
+  info: RunInfo,
+  kind: WorkKind,
+  m: JsMsg,
+  item: { id: string; payload: unknown },
+  handle: (payload: unknown, firstDelivery: boolean) => Promise<unknown>,
+): Promise<string> {
+  const tStart = o.now();
+  const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
+  const keepAlive = setInterval(
+    () => {
+      if (o.now() - tStart < itemMax) m.working();
+    },
+    Math.max(100, Math.floor(info.ackWaitMs / 3)),
+  );
+  const head = { kind, id: item.id, worker: o.id, delivery: m.info.deliveryCount };
+  try {
+    return JSON.stringify({ ...head, ok: true, value: await handle(item.payload, m.info.deliveryCount === 1) });
+  } catch (e) {
+    return JSON.stringify({ ...head, ok: false, error: (e as Error).message });
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/** Pulls this role's work items; a stream or consumer gone means the run has ended. */
+class WorkPuller {
+  private consumer: Consumer | null = null;
+
+  constructor(
+    private readonly o: WorkerOptions,
+    private readonly js: ReturnType<typeof jetstream>,
+    private readonly stream: string,
+    private readonly kind: WorkKind,
+    private readonly run: string,
+  ) {}
+
+  /** The next item, null when none came within 2 s (or after a pull error, retried), 'ended' at the run's end. */
+  async next(signal: AbortSignal): Promise<JsMsg | null | 'ended'> {
+    try {
+      this.consumer ??= await this.js.consumers.get(this.stream, this.kind);
+      return await this.consumer.next({ expires: 2_000 });
+    } catch (e) {
+      if (signal.aborted) return 'ended';
+      const msg = (e as Error).message;
+      if (/stream not found|consumer not found|consumer deleted/i.test(msg)) {
+        this.o.log(`${this.o.id}: run ${this.run} has ended (${msg})`);
+        return 'ended';
+      }
+      this.o.log(`${this.o.id}: pulling work: ${msg}; retrying`);
+      this.consumer = null;
+      await sleep(1_000);
+      return null;
+    }
+  }
+}
+
 export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Promise<{ items: number }> {
   const { nc, target } = await connectNats({ url: o.url, credsFile: o.credsFile, name: `e3sim worker ${o.id}` });
   try {
@@ -96,119 +261,33 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
     const kind: WorkKind = KIND_OF_ROLE[o.role];
     const js = jetstream(nc);
     o.log(`${o.id}: ${o.role} for run ${info.run} on ${target.display}`);
-
-    // A sampler generates in a sampler thread (actors/sampler.worker.ts, as on the real clock's
-    // worker threads): this thread's event loop stays free for heartbeats and the in-progress acks
-    // that keep JetStream from redelivering an item that takes longer than the ack wait.
-    let thread: { handle: WorkerHandle<SamplerApi>; port: MessagePort } | null = null;
-    let version = -1;
-    let store: ObjectStore | null = null;
+    let sampler: SamplerThread | null = null;
     if (o.role === 'sampler') {
       // checked here: a backend that cannot start is exit 2 before any work is taken
       const b = await initBackend(o.backend);
       o.log(`${o.id}: backend ${b.name} (${b.detail})`);
-      store = await new Objm(nc).open(n.weights);
+      sampler = new SamplerThread(o, info, await new Objm(nc).open(n.weights));
     }
-    const fetchWeights = async (v: number): Promise<PackedWeights> => {
-      for (let tries = 0; ; tries++) {
-        const blob = await store!.getBlob(`v${v}`);
-        if (blob) return decodeWeights(blob, `weights v${v}`);
-        if (tries >= 60) throw new Error(`weights v${v} not in the object store after 30 s`);
-        await sleep(500);
-      }
-    };
-    /** The thread at weights ≥ v (a redelivered older item runs at the newer weights the thread has). */
-    const threadAt = async (v: number): Promise<WorkerHandle<SamplerApi>> => {
-      if (!thread) {
-        const w = await fetchWeights(v);
-        const handle = new WorkerHandle<SamplerApi>(`${o.id} sampler thread`, 'sampler.worker.ts');
-        const { port1, port2 } = new MessageChannel();
-        const data = w.data.slice();
-        await handle.call(
-          'init',
-          (api) =>
-            api.init(
-              transfer(
-                {
-                  backend: o.backend,
-                  config: info.gptConfig,
-                  weights: { manifest: w.manifest, data },
-                  version: v,
-                  weightsPort: port2,
-                  samplerId: o.id,
-                },
-                [data.buffer, port2 as unknown as Transferable],
-              ),
-            ),
-          THREAD_START_MS,
-        );
-        thread = { handle, port: port1 };
-        version = v;
-      } else if (v > version) {
-        postWeights(thread.port, v, await fetchWeights(v));
-        version = await thread.handle.call('syncWeights', (api) => api.syncWeights(v, 60_000), 60_000);
-      }
-      return thread.handle;
-    };
-
     let busy = false;
     const hb = setInterval(() => {
+      const version = sampler?.version ?? -1;
       nc.publish(
         n.heartbeat(o.id),
         JSON.stringify({ worker: o.id, role: o.role, pid: process.pid, host: os.hostname(), version, busy }),
       );
     }, HEARTBEAT_MS);
     hb.unref();
-
-    // This role's work. An injected fault fires on the first delivery only: work redelivered
-    // after the worker it crashed or hung is done normally by the next one.
-    const handlers: Record<WorkKind, (payload: unknown, firstDelivery: boolean) => Promise<unknown>> = {
-      generate: async (payload, firstDelivery) => {
-        const req = GenerateWorkSchema.parse(payload);
-        if (firstDelivery && req.fault === 'crash') process.exit(70);
-        if (firstDelivery && req.fault === 'hang') {
-          o.log(`${o.id}: injected fault: hang on ${req.requestId}`);
-          await new Promise(() => {});
-        }
-        const handle = await threadAt(req.weightsVersion);
-        const { weightsVersion: _v, ...generate } = req;
-        return handle.call(
-          'generate',
-          (api) => api.generate({ ...generate, fault: null, inflight: false }),
-          GENERATE_TIMEOUT_MS,
-        );
-      },
-      verify: async (payload, firstDelivery) => {
-        const t = VerifyWorkSchema.parse(payload);
-        return verifyGroup(firstDelivery ? t : { ...t, fault: null });
-      },
-      grade: async (payload) => gradeGroup(GradeWorkSchema.parse(payload) as unknown as GradeJob),
-    };
-    const handle = handlers[kind];
+    const handle = workHandler(o, kind, sampler);
     const resultSubject = n.result(kind, o.id);
     // results ride out a server outage of up to 30 s, else the work is left for redelivery
     const publishResult = (body: string) =>
       retrying(() => js.publish(resultSubject, body), { tries: 30, delayMs: 1_000, stop: () => signal.aborted });
 
     let items = 0;
-    let consumer: Consumer | null = null;
+    const pull = new WorkPuller(o, js, n.stream, kind, info.run);
     while (!signal.aborted && (o.maxItems === undefined || items < o.maxItems)) {
-      let m: JsMsg | null;
-      try {
-        consumer ??= await js.consumers.get(n.stream, kind);
-        m = await consumer.next({ expires: 2_000 });
-      } catch (e) {
-        if (signal.aborted) break;
-        const msg = (e as Error).message;
-        if (/stream not found|consumer not found|consumer deleted/i.test(msg)) {
-          o.log(`${o.id}: run ${info.run} has ended (${msg})`);
-          break;
-        }
-        o.log(`${o.id}: pulling work: ${msg}; retrying`);
-        consumer = null;
-        await sleep(1_000);
-        continue;
-      }
+      const m = await pull.next(signal);
+      if (m === 'ended') break;
       if (!m) continue;
       const w = WorkSchema.safeParse(parseJsonBytes(m.data));
       if (!w.success || w.data.kind !== kind) {
@@ -217,38 +296,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         continue;
       }
       busy = true;
-      let body: string;
-      // "still working on it" well inside the ack wait, for as long as the item takes — up to the
-      // coordinator's own timeout for it, so that a hung worker cannot hold an item for ever
-      const tStart = o.now();
-      const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
-      const keepAlive = setInterval(
-        () => {
-          if (o.now() - tStart < itemMax) m.working();
-        },
-        Math.max(100, Math.floor(info.ackWaitMs / 3)),
-      );
-      try {
-        body = JSON.stringify({
-          kind,
-          id: w.data.id,
-          worker: o.id,
-          delivery: m.info.deliveryCount,
-          ok: true,
-          value: await handle(w.data.payload, m.info.deliveryCount === 1),
-        });
-      } catch (e) {
-        body = JSON.stringify({
-          kind,
-          id: w.data.id,
-          worker: o.id,
-          delivery: m.info.deliveryCount,
-          ok: false,
-          error: (e as Error).message,
-        });
-      } finally {
-        clearInterval(keepAlive);
-      }
+      const body = await doItem(o, info, kind, m, w.data, handle);
       try {
         await publishResult(body);
         m.ack();
@@ -262,7 +310,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
       items++;
     }
     clearInterval(hb);
-    await (thread as { handle: WorkerHandle<SamplerApi> } | null)?.handle.terminate().catch(() => {});
+    await sampler?.terminate();
     return { items };
   } finally {
     await nc.drain().catch(() => {});
