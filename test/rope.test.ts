@@ -54,39 +54,43 @@ describe('rotary positions', () => {
     expect(parameterShapes({ ...ROPE, positions: 'learned' }).find((s) => s.name === 'wpe')!.shape[0]).toBe(48);
   });
 
-  it('teacher forcing, the host KV cache and the tensor KV cache agree past the table (to position 47)', () => {
-    const m = Gpt.create(ROPE, new Rng(5));
-    const prompts = [
-      [1, 3, 4, 5],
-      [1, 6, 7, 8],
-    ];
-    const run = (hostKvCache: boolean) => {
-      const rng = new Rng('rope');
-      return sample(m, prompts, {
-        budgetTokens: 44,
-        temperature: 1,
-        eosId: -1,
-        padId: 0,
-        rngs: prompts.map((_, i) => rng.fork(i)),
-        hostKvCache,
+  for (const [label, cfg] of [
+    ['full', ROPE],
+    ['partial (ropeDims 4)', { ...ROPE, ropeDims: 4 }],
+  ] as const)
+    it(`${label}: teacher forcing, the host KV cache and the tensor KV cache agree past the table (to position 47)`, () => {
+      const m = Gpt.create(cfg, new Rng(5));
+      const prompts = [
+        [1, 3, 4, 5],
+        [1, 6, 7, 8],
+      ];
+      const run = (hostKvCache: boolean) => {
+        const rng = new Rng('rope');
+        return sample(m, prompts, {
+          budgetTokens: 44,
+          temperature: 1,
+          eosId: -1,
+          padId: 0,
+          rngs: prompts.map((_, i) => rng.fork(i)),
+          hostKvCache,
+        });
+      };
+      const host = run(true),
+        tensor = run(false);
+      expect(host.every((r) => r.tokens.length === 44)).toBe(true);
+      expect(host.map((r) => r.tokens)).toEqual(tensor.map((r) => r.tokens));
+      let maxDiff = 0;
+      host.forEach((r, b) => {
+        const seq = [...prompts[b]!, ...r.tokens];
+        const s = scoreSequences(m, Int32Array.from(seq), 1, seq.length, 0);
+        r.tokens.forEach((_, t) => {
+          maxDiff = Math.max(maxDiff, Math.abs(s.logprobs[prompts[b]!.length - 1 + t]! - r.logprobs[t]!));
+          maxDiff = Math.max(maxDiff, Math.abs(tensor[b]!.logprobs[t]! - r.logprobs[t]!));
+        });
       });
-    };
-    const host = run(true),
-      tensor = run(false);
-    expect(host.every((r) => r.tokens.length === 44)).toBe(true);
-    expect(host.map((r) => r.tokens)).toEqual(tensor.map((r) => r.tokens));
-    let maxDiff = 0;
-    host.forEach((r, b) => {
-      const seq = [...prompts[b]!, ...r.tokens];
-      const s = scoreSequences(m, Int32Array.from(seq), 1, seq.length, 0);
-      r.tokens.forEach((_, t) => {
-        maxDiff = Math.max(maxDiff, Math.abs(s.logprobs[prompts[b]!.length - 1 + t]! - r.logprobs[t]!));
-        maxDiff = Math.max(maxDiff, Math.abs(tensor[b]!.logprobs[t]! - r.logprobs[t]!));
-      });
+      expect(maxDiff).toBeLessThan(1e-4);
+      m.dispose();
     });
-    expect(maxDiff).toBeLessThan(1e-4);
-    m.dispose();
-  });
 
   it('passes a finite-difference gradient check, the shared last position row included', () => {
     const m = Gpt.create({ ...ROPE, nLayers: 1 }, new Rng(9));
@@ -126,7 +130,39 @@ describe('rotary positions', () => {
     m.dispose();
   });
 
+  it('partial rotary: the dimensions past ropeDims carry no position, the rest still score by distance', () => {
+    const H = 2,
+      hd = 8,
+      D = H * hd;
+    const t = ropeTables(64, H, hd, 4); // per head: pairs (0,4) and (1,5) rotate, (2,6) and (3,7) do not
+    const rng = new Rng(5);
+    const q = Float32Array.from({ length: D }, () => rng.normal());
+    const rotated = (pos: number) => {
+      const a = q.slice();
+      ropeRows(t, a, { rows: 1, pos, offset: 0, stride: D, nHeads: H, headDim: hd });
+      return a;
+    };
+    const at37 = rotated(37);
+    for (const h of [0, 1]) for (const i of [2, 3, 6, 7]) expect(at37[h * hd + i]).toBe(q[h * hd + i]); // untouched at any position
+    expect(Math.abs(at37[0]! - q[0]!)).toBeGreaterThan(1e-3); // a rotating pair moved
+    // the rotating pairs span the whole frequency range: pair 1 turns at base^(−2/4) = 1/100 per position
+    expect(t.cos[1 * D + 1]).toBeCloseTo(Math.cos(0.01), 6);
+    // full rope is ropeDims = headDim
+    expect([...ropeTables(8, H, hd, hd).cos]).toEqual([...ropeTables(8, H, hd).cos]);
+  });
+
   it('refuses an odd head size and an unknown scheme, naming the field', () => {
+    const partial = GptConfigSchema.safeParse({ ...ROPE, ropeDims: 6 }); // head size 8: even, ≤ 8
+    expect(partial.success).toBe(true);
+    for (const bad of [
+      { ...ROPE, ropeDims: 5 },
+      { ...ROPE, ropeDims: 10 },
+      { ...ROPE, positions: 'learned', ropeDims: 4 },
+    ]) {
+      const r = GptConfigSchema.safeParse(bad);
+      expect(r.success).toBe(false);
+      expect(r.error!.issues[0]!.path).toEqual(['ropeDims']);
+    }
     const odd = GptConfigSchema.safeParse({ ...ROPE, dModel: 6, nHeads: 2 });
     expect(odd.success).toBe(false);
     expect(odd.error!.issues[0]!.path).toEqual(['positions']);

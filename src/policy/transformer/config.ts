@@ -18,11 +18,27 @@ export const GptConfigSchema = z
      * numbers the problem does not have).
      */
     positions: z.enum(['learned', 'rope']).optional(),
+    /**
+     * With `rope`: how many dimensions of each head rotate (even; absent: all of them). The rest
+     * carry no position at all, so a head can find a token by its content at any distance — GPT-NeoX's
+     * and GPT-J's partial rotary (rotary_pct). Issue #28: with every dimension rotating, the base
+     * never learned its verdict (✓ as often after a wrong value as after the target), which
+     * needs the prompt's target from anywhere in the trace.
+     */
+    ropeDims: z.number().int().min(2).max(1024).optional(),
   })
   .refine((c) => c.dModel % c.nHeads === 0, { message: 'dModel must be divisible by nHeads', path: ['nHeads'] })
   .refine((c) => c.positions !== 'rope' || (c.dModel / c.nHeads) % 2 === 0, {
     message: 'rope needs an even head size (dModel / nHeads)',
     path: ['positions'],
+  })
+  .refine((c) => c.ropeDims === undefined || c.positions === 'rope', {
+    message: 'ropeDims needs positions: rope',
+    path: ['ropeDims'],
+  })
+  .refine((c) => c.ropeDims === undefined || (c.ropeDims % 2 === 0 && c.ropeDims <= c.dModel / c.nHeads), {
+    message: 'ropeDims must be even and at most the head size (dModel / nHeads)',
+    path: ['ropeDims'],
   });
 
 export type GptConfig = z.infer<typeof GptConfigSchema>;

@@ -156,7 +156,7 @@ export class Gpt {
   private ropeTensors(): NonNullable<Gpt['rope']> {
     if (!this.rope) {
       const { contextLength: L, nHeads: H, dModel: D } = this.config;
-      const host = ropeTables(L, H, D / H);
+      const host = ropeTables(L, H, D / H, this.config.ropeDims);
       this.rope = {
         host,
         cos: tf.keep(tf.tensor2d(host.cos, [L, D])),

@@ -18,14 +18,20 @@ export interface RopeTables {
   rotate: Float32Array;
 }
 
-export function ropeTables(contextLength: number, nHeads: number, headDim: number): RopeTables {
+/**
+ * `ropeDims` (even, ≤ headDim; default headDim) of each head rotate: pairs i < ropeDims/2 at the
+ * frequencies base^(−2i/ropeDims), the other pairs not at all (cos 1, sin 0: partial rotary, as
+ * GPT-NeoX), so those dimensions match by content at any distance.
+ */
+export function ropeTables(contextLength: number, nHeads: number, headDim: number, ropeDims = headDim): RopeTables {
   const D = nHeads * headDim,
-    half = headDim / 2;
+    half = headDim / 2,
+    rotating = ropeDims / 2;
   const cos = new Float32Array(contextLength * D);
   const sin = new Float32Array(contextLength * D);
   for (let pos = 0; pos < contextLength; pos++) {
     for (let i = 0; i < half; i++) {
-      const angle = pos * ROPE_BASE ** (-(2 * i) / headDim);
+      const angle = i < rotating ? pos * ROPE_BASE ** (-(2 * i) / ropeDims) : 0;
       const c = Math.cos(angle),
         s = Math.sin(angle);
       for (let h = 0; h < nHeads; h++) {
