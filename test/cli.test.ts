@@ -156,6 +156,10 @@ describe('e3sim command line', () => {
     ])
       expect(typeof gj[k]).toBe('number');
     expect(Object.keys(gj.passAtChains)).toEqual(['1', '2']);
+    // the verdict's two sides recompose its accuracy: right = ✓ on hits + ✗ on misses
+    const { verdicts, hits } = gj.counts;
+    const right = hits * gj.checkWhenHit + (verdicts - hits) * (1 - gj.checkWhenMiss);
+    expect(gj.verificationAccuracy * verdicts).toBeCloseTo(right, 6);
     const e = run(
       'eval',
       '--checkpoint',

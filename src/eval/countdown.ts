@@ -112,6 +112,12 @@ export interface VgGapReport {
   arithmeticAccuracy: number;
   /** Verdict (✓/✗) right given the written final value (over every attempt with a verdict). */
   verificationAccuracy: number;
+  /**
+   * The verdict's two sides: P(✓ | the final value is the target) and P(✓ | it is not). A verdict that
+   * reads the target has the first near 1 and the second near 0; one that does not has them equal.
+   */
+  checkWhenHit: number;
+  checkWhenMiss: number;
   /** Attempts that are a correct solution (uses every number once, right arithmetic, hits the target). */
   attemptSuccess: number;
   meanAttempts: number;
@@ -120,7 +126,8 @@ export interface VgGapReport {
   passAt1: number;
   /** pass@1 under the forced-chains protocol, per number of chains. */
   passAtChains: Record<string, number>;
-  counts: { steps: number; attempts: number; verdicts: number; traces: number };
+  /** `hits`: attempts with a verdict whose final value is the target. */
+  counts: { steps: number; attempts: number; verdicts: number; hits: number; traces: number };
 }
 
 export function vgGap(
@@ -153,6 +160,9 @@ export function vgGap(
     attemptsRight = 0,
     verdicts = 0,
     verdictsRight = 0,
+    hits = 0,
+    hitsChecked = 0,
+    missesChecked = 0,
     lengths = 0,
     correct = 0;
   for (const d of natural) {
@@ -167,7 +177,10 @@ export function vgGap(
         if (checkChain(d.problem, a.steps) === 'ok') attemptsRight++;
         if (a.verdict) {
           verdicts++;
-          if ((a.verdict === '✓') === (a.steps.at(-1)!.z === d.problem.target)) verdictsRight++;
+          const hit = a.steps.at(-1)!.z === d.problem.target;
+          if ((a.verdict === '✓') === hit) verdictsRight++;
+          if (hit) hits++;
+          if (a.verdict === '✓') hit ? hitsChecked++ : missesChecked++;
         }
       }
     }
@@ -197,12 +210,14 @@ export function vgGap(
     temperature: o.temperature,
     arithmeticAccuracy: ratio(stepsRight, steps),
     verificationAccuracy: ratio(verdictsRight, verdicts),
+    checkWhenHit: ratio(hitsChecked, hits),
+    checkWhenMiss: ratio(missesChecked, verdicts - hits),
     attemptSuccess: ratio(attemptsRight, attempts),
     meanAttempts: ratio(attempts, natural.length),
     meanLengthTokens: ratio(lengths, natural.length),
     passAt1: ratio(correct, natural.length),
     passAtChains,
-    counts: { steps, attempts, verdicts, traces: natural.length },
+    counts: { steps, attempts, verdicts, hits, traces: natural.length },
   };
 }
 

@@ -80,6 +80,7 @@ export function registerEvaluate(program: Command): void {
         `vg-gap of ${o.checkpoint} on ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})`,
         `  arithmeticAccuracy    ${fmt(r.arithmeticAccuracy)}   (${r.counts.steps} written steps)`,
         `  verificationAccuracy  ${fmt(r.verificationAccuracy)}   (${r.counts.verdicts} verdicts)`,
+        `  P(✓ | value = target) ${fmt(r.checkWhenHit)}   P(✓ | value ≠ target) ${fmt(r.checkWhenMiss)}`,
         `  attemptSuccess        ${fmt(r.attemptSuccess)}   (${r.counts.attempts} attempts)`,
         `  meanAttempts          ${r.meanAttempts.toFixed(2)}`,
         `  meanLengthTokens      ${r.meanLengthTokens.toFixed(1)}`,
