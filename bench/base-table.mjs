@@ -8,12 +8,15 @@ const read = (f) => {
 };
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const f3 = (x) => x.toFixed(3);
-console.log('| difficulty | arithmetic | verification | attempt success | mean attempts | mean length | pass@1 |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '| difficulty | arithmetic | verification | P(✓ given target) | P(✓ given not) | attempt success | mean attempts | mean length | pass@1 |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const d of [3, 4, 5]) {
   const r = read(`vg-gap-d${d}.json`);
   if (!r) continue;
-  const cols = [f3(r.arithmeticAccuracy), f3(r.verificationAccuracy), f3(r.attemptSuccess), r.meanAttempts.toFixed(2)];
+  const sides = r.checkWhenHit === undefined ? ['—', '—'] : [f3(r.checkWhenHit), f3(r.checkWhenMiss)];
+  const cols = [f3(r.arithmeticAccuracy), f3(r.verificationAccuracy), ...sides, f3(r.attemptSuccess), r.meanAttempts.toFixed(2)];
   console.log(`| ${d} | ${[...cols, r.meanLengthTokens.toFixed(1), f3(r.passAt1)].join(' | ')} |`);
 }
 for (const d of [3, 4]) {
