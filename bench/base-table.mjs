@@ -16,7 +16,8 @@ for (const d of [3, 4, 5]) {
   const r = read(`vg-gap-d${d}.json`);
   if (!r) continue;
   const sides = r.checkWhenHit === undefined ? ['—', '—'] : [f3(r.checkWhenHit), f3(r.checkWhenMiss)];
-  const cols = [f3(r.arithmeticAccuracy), f3(r.verificationAccuracy), ...sides, f3(r.attemptSuccess), r.meanAttempts.toFixed(2)];
+  const acc = [f3(r.arithmeticAccuracy), f3(r.verificationAccuracy), ...sides];
+  const cols = [...acc, f3(r.attemptSuccess), r.meanAttempts.toFixed(2)];
   console.log(`| ${d} | ${[...cols, r.meanLengthTokens.toFixed(1), f3(r.passAt1)].join(' | ')} |`);
 }
 for (const d of [3, 4]) {
