@@ -204,6 +204,9 @@ describe('faults and stages', () => {
   it('parses fault specs and fires crash/hang once', () => {
     expect(parseFault('crash:sampler@step=3')).toEqual({ kind: 'crash', role: 'sampler', step: 3 });
     expect(parseFault('slow:learner=2.5x')).toEqual({ kind: 'slow', role: 'learner', factor: 2.5 });
+    expect(parseFault('break:batch@step=3')).toEqual({ kind: 'break-invariant', step: 3 });
+    expect(new FaultPlan([parseFault('break:batch@step=3')]).brokenInvariant(2)).toBeNull();
+    expect(new FaultPlan([parseFault('break:batch@step=3')]).brokenInvariant(3)).toMatch(/batch forming of step 3/);
     expect(() => parseFault('explode:sampler@step=1')).toThrow(/expected crash:ROLE@step=N/);
     const plan = new FaultPlan([parseFault('hang:verifier@step=2'), parseFault('slow:sampler=3x')]);
     expect(plan.take('verifier', 1)).toBeNull();

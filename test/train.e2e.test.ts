@@ -258,6 +258,31 @@ describe('supervision', () => {
     180_000,
   );
 
+  it.each([['real'], ['virtual']])(
+    'an invariant broken inside batch forming aborts the %s clock the same way: exit 1 naming it, last checkpoint kept',
+    (clock) => {
+      const dir = path.join(tmp, `broken-${clock}`);
+      const r = train(
+        '--config',
+        config(`broken-${clock}`),
+        '--out',
+        dir,
+        '--clock',
+        clock,
+        '--inject',
+        'break:batch@step=3',
+      );
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(/invariant broken in batch forming of step 3 \(injected: break:batch@step=3\)/);
+      // the smoke config checkpoints every 2 steps: step 2's checkpoint is the last, and it is whole
+      const ck = path.join(dir, 'checkpoints');
+      expect(fs.readFileSync(path.join(ck, 'latest'), 'utf8').trim()).toBe('step-2');
+      expect(fs.existsSync(path.join(ck, 'step-2'))).toBe(true);
+      expect(fs.readdirSync(ck).filter((d) => d.startsWith('step-') && d > 'step-2')).toEqual([]);
+    },
+    180_000,
+  );
+
   it('weight publications late or lost (then sent again) change the timing, never the result', () => {
     const dir = path.join(tmp, 'publications');
     const r = train(

@@ -31,24 +31,35 @@ export const FaultSchema = z.discriminatedUnion('kind', [
     ms: z.number().int().min(1).max(3_600_000),
   }),
   z.object({ kind: z.literal('drop-publication'), version: z.number().int().min(1).max(1_000_000) }),
+  /**
+   * An invariant breaks inside step N's batch forming (the rule every clock runs in core): the run
+   * must abort the same way on both clocks — last checkpoint kept, exit 1, a message naming it.
+   */
+  z.object({ kind: z.literal('break-invariant'), step: z.number().int().min(1).max(1_000_000) }),
 ]);
 export type Fault = z.infer<typeof FaultSchema>;
 
 const ROLE = FAULT_ROLES.join('|');
 const SPEC = new RegExp(
-  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$`,
+  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$|^break:batch@step=(\\d+)$`,
 );
 
 export function parseFault(spec: string): Fault {
   const m = SPEC.exec(spec.trim());
   if (!m)
     throw new Error(
-      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms or drop:publication@version=N`,
+      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms, drop:publication@version=N or break:batch@step=N`,
     );
   if (m[1]) return FaultSchema.parse({ kind: m[1], role: m[2], step: Number(m[3]) });
   if (m[4]) return FaultSchema.parse({ kind: 'slow', role: m[4], factor: Number(m[5]) });
   if (m[6]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[6]), ms: Number(m[7]) });
-  return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[8]) });
+  if (m[8]) return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[8]) });
+  return FaultSchema.parse({ kind: 'break-invariant', step: Number(m[9]) });
+}
+
+/** The message of an injected invariant break (the same on both clocks). */
+export function brokenInvariantMessage(step: number): string {
+  return `invariant broken in batch forming of step ${step} (injected: break:batch@step=${step})`;
 }
 
 /** One-shot faults: `take` returns the fault for (role, step) once, then never again. */
@@ -65,6 +76,13 @@ export class FaultPlan {
       return f.kind;
     }
     return null;
+  }
+
+  /** The injected invariant break of step k's batch forming, as the message an assert would carry. */
+  brokenInvariant(step: number): string | null {
+    return this.faults.some((f) => f.kind === 'break-invariant' && f.step === step)
+      ? brokenInvariantMessage(step)
+      : null;
   }
 
   slowFactor(role: FaultRole): number {
@@ -135,6 +153,7 @@ export const SimFaultSchema = z.discriminatedUnion('kind', [
       retryAfter: z.number().positive().default(1),
     })
     .strict(),
+  z.object({ kind: z.literal('break-invariant'), step: z.number().int().min(1) }).strict(),
   z
     .object({
       kind: z.literal('stall'),
@@ -173,6 +192,7 @@ export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
     if (f.kind === 'delay-publication') return { kind: 'delay-publication', version: f.version, by: f.ms / 1000 };
     if (f.kind === 'drop-publication')
       return { kind: 'drop-publication', version: f.version, retryAfter: PUBLICATION_RETRY_MS / 1000 };
+    if (f.kind === 'break-invariant') return f;
     if (f.role === 'grader') {
       throw new InputError(
         `'${s}': the virtual clock models the graders as a pool that can stall; write {kind: stall, actor: graders, at: {time: T}, for: S} in a scenario's faults instead`,

@@ -20,6 +20,7 @@ import {
   type GroupOutcome,
 } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './faultDriver.js';
+import { brokenInvariantMessage } from '../core/faults.js';
 import { pump } from './sampling.js';
 
 const {
@@ -203,6 +204,7 @@ export function tryTrain(sim: SimEngine): void {
   if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
   const list = s.scored[k];
   if (!list || !complete(sim, list)) return;
+  for (const f of sim.o.faults) if (f.kind === 'break-invariant' && f.step === k) sim.fail(brokenInvariantMessage(k));
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const t = new StepTally(new TrainedDigest(k), new LengthAudit(list.length * sim.G), new FilterTally(sim.perStep));

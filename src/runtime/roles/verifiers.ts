@@ -195,6 +195,8 @@ export function sendBatch(run: TrainingRun): void {
   run.retryBatch = null;
   if (!batch) {
     const k = run.version + 1;
+    const broken = run.faults.brokenInvariant(k);
+    assert(broken === null, broken!);
     const groups = run.queue.take(k);
     const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout);
     run.formed.set(k, formed);
