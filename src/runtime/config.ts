@@ -76,7 +76,7 @@ export const CurriculumSchema = z
   })
   .strict();
 
-export const TrainConfigSchema = z
+const TrainConfigBase = z
   .object({
     name: z
       .string()
@@ -207,6 +207,55 @@ export const TrainConfigSchema = z
   })
   .strict();
 
+/**
+ * The config's cross-field rules, as zod issues with the path of the field they name (so an error
+ * reads like any other: `source: path: message`).
+ */
+function crossFieldIssues(c: z.infer<typeof TrainConfigBase>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined)
+    issue(
+      ['staleness', 'eta'],
+      `only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`,
+    );
+  const cur = c.curriculum;
+  const steps = cur.stages.reduce((n, st) => n + st.steps, 0);
+  if (steps > MAX_STEPS)
+    issue(['curriculum', 'stages'], `${steps} learner steps in all, expected at most ${MAX_STEPS}`);
+  cur.stages.forEach((st, i) => {
+    if ((st.difficulty === undefined) === (st.buckets === undefined))
+      issue(['curriculum', 'stages', i], 'give exactly one of difficulty or buckets');
+    if (cur.kind === 'fixed' && st.budgetTokens === undefined)
+      issue(['curriculum', 'stages', i, 'budgetTokens'], 'required when curriculum.kind is fixed');
+    if (st.buckets && !cur.pool)
+      issue(['curriculum', 'pool'], `required when a stage uses buckets (curriculum.stages.${i}.buckets)`);
+  });
+  if (cur.kind === 'coupled' && !cur.ladder)
+    issue(['curriculum', 'ladder'], 'required when curriculum.kind is coupled');
+  if (cur.kind === 'coupled' && cur.measure.samples < cur.k)
+    issue(
+      ['curriculum', 'measure', 'samples'],
+      `pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`,
+    );
+  if (cur.pool && cur.pool.samples < cur.pool.k)
+    issue(
+      ['curriculum', 'pool', 'samples'],
+      `pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`,
+    );
+  const perStep = c.rollout.problemsPerStep * c.rollout.groupSize;
+  if (c.learner.minibatches > perStep)
+    issue(
+      ['learner', 'minibatches'],
+      `at most the rollouts per step (problemsPerStep × groupSize = ${perStep}), got ${c.learner.minibatches}`,
+    );
+  if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
+    const k = Math.max(...c.eval.ks);
+    issue(['eval', 'samples'], `pass@${k} (eval.ks) needs at least ${k} samples per problem, got ${c.eval.samples}`);
+  }
+}
+
+export const TrainConfigSchema = TrainConfigBase.superRefine(crossFieldIssues);
+
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 /** Worker threads per role that the real clock starts (the virtual clock simulates any number). */
@@ -304,46 +353,6 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const r = TrainConfigSchema.safeParse(raw);
   if (!r.success) throw new InputError(`${source}: ${zodIssues(r.error)}`);
   const c = r.data;
-  if ((c.staleness.policy === 'sync' || c.staleness.policy === 'one-step-off') && c.staleness.eta !== undefined) {
-    throw new InputError(
-      `${source}: staleness.eta: only async and inflight take a bound; ${c.staleness.policy} fixes it at ${c.staleness.policy === 'sync' ? 0 : 1}`,
-    );
-  }
-  const cur = c.curriculum;
-  if (totalSteps(c) > MAX_STEPS)
-    throw new InputError(
-      `${source}: curriculum.stages: ${totalSteps(c)} learner steps in all, expected at most ${MAX_STEPS}`,
-    );
-  cur.stages.forEach((st, i) => {
-    if ((st.difficulty === undefined) === (st.buckets === undefined))
-      throw new InputError(`${source}: curriculum.stages.${i}: give exactly one of difficulty or buckets`);
-    if (cur.kind === 'fixed' && st.budgetTokens === undefined)
-      throw new InputError(`${source}: curriculum.stages.${i}.budgetTokens: required when curriculum.kind is fixed`);
-    if (st.buckets && !cur.pool)
-      throw new InputError(
-        `${source}: curriculum.pool: required when a stage uses buckets (curriculum.stages.${i}.buckets)`,
-      );
-  });
-  if (cur.kind === 'coupled' && !cur.ladder)
-    throw new InputError(`${source}: curriculum.ladder: required when curriculum.kind is coupled`);
-  if (cur.kind === 'coupled' && cur.measure.samples < cur.k)
-    throw new InputError(
-      `${source}: curriculum.measure.samples: pass@${cur.k} (curriculum.k) needs at least ${cur.k} samples, got ${cur.measure.samples}`,
-    );
-  if (cur.pool && cur.pool.samples < cur.pool.k)
-    throw new InputError(
-      `${source}: curriculum.pool.samples: pass@${cur.pool.k} needs at least ${cur.pool.k} samples, got ${cur.pool.samples}`,
-    );
-  const perStep = c.rollout.problemsPerStep * c.rollout.groupSize;
-  if (c.learner.minibatches > perStep)
-    throw new InputError(
-      `${source}: learner.minibatches: at most the rollouts per step (problemsPerStep × groupSize = ${perStep}), got ${c.learner.minibatches}`,
-    );
-  if (c.eval && c.eval.samples < Math.max(...c.eval.ks)) {
-    throw new InputError(
-      `${source}: eval.samples: pass@${Math.max(...c.eval.ks)} (eval.ks) needs at least ${Math.max(...c.eval.ks)} samples per problem, got ${c.eval.samples}`,
-    );
-  }
   c.faults.forEach((f, i) => {
     try {
       FaultSchema.parse(parseFault(f));
