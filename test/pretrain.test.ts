@@ -3,7 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
-import { DEFAULT_PRETRAIN, poolBatches, runPretrain, type PretrainConfig } from '../src/policy/pretrain.js';
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_PRETRAIN, poolBatches, runPretrain, sftLoss, type PretrainConfig } from '../src/policy/pretrain.js';
+import { Gpt } from '../src/policy/transformer/model.js';
+import { Rng } from '../src/util/rng.js';
+import { BOS, COLON } from '../src/tasks/countdown/tokenizer.js';
 import { loadCheckpoint } from '../src/policy/checkpoint.js';
 import { weightsSha256 } from '../src/tensor/pack.js';
 
@@ -32,6 +36,43 @@ describe('pretrain', () => {
       expect(b.T % 16).toBe(0);
     }
     expect(a.reduce((n, b) => n + b.B, 0)).toBe(cfg.poolTraces);
+  });
+
+  it('positionShift: the prompt stays at 0 … P − 1, a share of completions starts later, inside the context', () => {
+    const plain = poolBatches(cfg, 1, 0);
+    expect(plain.every((b) => b.positions === undefined)).toBe(true);
+    const shifted = poolBatches({ ...cfg, positionShift: { share: 0.5, max: 40 } }, 1, 0);
+    let rows = 0,
+      moved = 0;
+    for (const b of shifted) {
+      for (let r = 0; r < b.B; r++) {
+        const tok = b.tokens.subarray(r * b.T, (r + 1) * b.T);
+        const pos = b.positions!.subarray(r * b.T, (r + 1) * b.T);
+        expect(tok[0]).toBe(BOS);
+        const colon = tok.indexOf(COLON); // the prompt ends at its colon
+        for (let t = 0; t <= colon; t++) expect(pos[t]).toBe(t);
+        const shift = pos[colon + 1]! - (colon + 1);
+        expect(shift).toBeGreaterThanOrEqual(0);
+        expect(shift).toBeLessThanOrEqual(40);
+        for (let t = colon + 1; t < b.T; t++) expect(pos[t]).toBe(Math.min(cfg.model.contextLength - 1, t + shift));
+        rows++;
+        if (shift > 0) moved++;
+      }
+    }
+    expect(moved / rows).toBeGreaterThan(0.3);
+    expect(moved / rows).toBeLessThan(0.7);
+    // positions 0 … T − 1 given explicitly are the default: the same loss
+    const m = Gpt.create(cfg.model, new Rng(4));
+    const b = plain[0]!;
+    const identity = Int32Array.from({ length: b.B * b.T }, (_, i) => i % b.T);
+    const l0 = tf.tidy(() => sftLoss(m, b).dataSync()[0]!);
+    const l1 = tf.tidy(() => sftLoss(m, { ...b, positions: identity }).dataSync()[0]!);
+    expect(l1).toBeCloseTo(l0, 5);
+    const s = shifted.find((x) => x.positions!.some((p, i) => p !== i % x.T))!;
+    const l2 = tf.tidy(() => sftLoss(m, s).dataSync()[0]!);
+    const l3 = tf.tidy(() => sftLoss(m, { ...s, positions: undefined }).dataSync()[0]!);
+    expect(Math.abs(l2 - l3)).toBeGreaterThan(1e-6); // the positions reach the model
+    m.dispose();
   });
 
   it('lowers the loss on a tiny corpus, and a resumed run ends where an uninterrupted one does', () => {

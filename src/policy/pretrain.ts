@@ -18,21 +18,38 @@ import { synthesizeTrace, SynthKnobsSchema } from '../tasks/countdown/synth.js';
 import { MAX_VALUE, PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
 
-export const PretrainConfigSchema = z.object({
-  model: GptConfigSchema,
-  knobs: SynthKnobsSchema,
-  /** Mix of difficulties (number counts) in the training traces: weight per difficulty. */
-  difficultyWeights: z.record(z.string().regex(/^[3-6]$/), z.number().min(0)),
-  steps: z.number().int().min(1),
-  batchTokens: z.number().int().min(64),
-  /** Traces per pool (the unit of length bucketing). */
-  poolTraces: z.number().int().min(16),
-  lr: z.number().positive(),
-  lrMin: z.number().min(0),
-  warmupSteps: z.number().int().min(0),
-  clipNorm: z.number().min(0),
-  checkpointEvery: z.number().int().min(1),
-});
+export const PretrainConfigSchema = z
+  .object({
+    model: GptConfigSchema,
+    knobs: SynthKnobsSchema,
+    /** Mix of difficulties (number counts) in the training traces: weight per difficulty. */
+    difficultyWeights: z.record(z.string().regex(/^[3-6]$/), z.number().min(0)),
+    steps: z.number().int().min(1),
+    batchTokens: z.number().int().min(64),
+    /** Traces per pool (the unit of length bucketing). */
+    poolTraces: z.number().int().min(16),
+    lr: z.number().positive(),
+    lrMin: z.number().min(0),
+    warmupSteps: z.number().int().min(0),
+    clipNorm: z.number().min(0),
+    checkpointEvery: z.number().int().min(1),
+    /**
+     * Randomized positions (Ruoss et al. 2023, "Randomized Positional Encodings Boost Length
+     * Generalization of Transformers"), learned positions only: a `share` of the traces has its
+     * completion moved to start up to `max` positions later than right after the prompt (uniform,
+     * within the context), the prompt staying at 0 … P − 1. Every position row then trains on every
+     * attempt index, so a late place in the context no longer means "an attempt the data rarely
+     * shows" (issue #28: learned positions wrote late attempts with numbers the problem lacks).
+     */
+    positionShift: z
+      .object({ share: z.number().min(0).max(1), max: z.number().int().min(1).max(16_384) })
+      .strict()
+      .optional(),
+  })
+  .refine((c) => c.positionShift === undefined || c.model.positions !== 'rope', {
+    message: 'needs learned positions (model.positions rope rotates by position inside attention)',
+    path: ['positionShift'],
+  });
 export type PretrainConfig = z.infer<typeof PretrainConfigSchema>;
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {
@@ -51,6 +68,8 @@ export const DEFAULT_PRETRAIN: PretrainConfig = {
 
 export interface Batch {
   tokens: Int32Array;
+  /** Each token's position, [B, T] (only with positionShift; else 0 … T − 1 in every row). */
+  positions?: Int32Array;
   targets: Int32Array;
   mask: Float32Array;
   B: number;
@@ -63,12 +82,17 @@ export function poolBatches(cfg: PretrainConfig, seed: number | string, index: n
   const rng = new Rng(`pretrain/${seed}/pool/${index}`);
   const diffs = Object.keys(cfg.difficultyWeights).map(Number);
   const weights = diffs.map((d) => cfg.difficultyWeights[String(d)]!);
-  const seqs: { toks: number[]; promptLen: number }[] = [];
+  const seqs: { toks: number[]; promptLen: number; shiftAt: number; shift: number }[] = [];
+  const ps = cfg.positionShift;
   for (let i = 0; i < cfg.poolTraces; i++) {
     const d = diffs[rng.categorical(weights)]!;
     const p = generateProblem(rng, d, 'train');
     const t = synthesizeTrace(p, cfg.knobs, rng, cfg.model.contextLength);
-    seqs.push({ toks: [...t.prompt, ...t.given, ...t.completion], promptLen: t.prompt.length + t.given.length });
+    const toks = [...t.prompt, ...t.given, ...t.completion];
+    // drawn only when configured, so configs without it keep their data exactly
+    const room = cfg.model.contextLength - toks.length;
+    const shift = ps && room > 0 && rng.bernoulli(ps.share) ? rng.int(Math.min(ps.max, room) + 1) : 0;
+    seqs.push({ toks, promptLen: t.prompt.length + t.given.length, shiftAt: t.prompt.length, shift });
   }
   seqs.sort((a, b) => a.toks.length - b.toks.length);
   const batches: Batch[] = [];
@@ -83,9 +107,14 @@ export function poolBatches(cfg: PretrainConfig, seed: number | string, index: n
     const tokens = new Int32Array(B * T).fill(PAD);
     const targets = new Int32Array(B * T).fill(PAD);
     const mask = new Float32Array(B * T);
+    const positions = ps ? new Int32Array(B * T) : undefined;
     let trained = 0;
     group.forEach((s, b) => {
       tokens.set(s.toks, b * T);
+      // padding past the context's end keeps a valid row (its targets are masked)
+      if (positions)
+        for (let t = 0; t < T; t++)
+          positions[b * T + t] = Math.min(cfg.model.contextLength - 1, t < s.shiftAt ? t : t + s.shift);
       for (let t = 0; t + 1 < s.toks.length; t++) {
         targets[b * T + t] = s.toks[t + 1]!;
         if (t + 1 >= s.promptLen) {
@@ -94,7 +123,7 @@ export function poolBatches(cfg: PretrainConfig, seed: number | string, index: n
         }
       }
     });
-    batches.push({ tokens, targets, mask, B, T, trainedTokens: trained });
+    batches.push({ tokens, targets, mask, B, T, trainedTokens: trained, ...(positions ? { positions } : {}) });
     i = j;
   }
   return rng.shuffle(batches);
@@ -114,7 +143,8 @@ export function sftLoss(model: Gpt, batch: Batch): tf.Scalar {
   const tokens = tf.tensor2d(batch.tokens, [batch.B, batch.T], 'int32');
   const targets = tf.tensor2d(batch.targets, [batch.B, batch.T], 'int32');
   const mask = tf.tensor1d(batch.mask);
-  const { logprobs } = tokenLogprobsTensor(model, tokens, targets);
+  const positions = batch.positions ? tf.tensor2d(batch.positions, [batch.B, batch.T], 'int32') : undefined;
+  const { logprobs } = tokenLogprobsTensor(model, tokens, targets, 1, positions);
   return tf.div(tf.neg(tf.sum(tf.mul(logprobs, mask))), Math.max(1, batch.trainedTokens)) as tf.Scalar;
 }
 

@@ -12,10 +12,12 @@ export function tokenLogprobsTensor(
   tokens: tf.Tensor2D,
   targets: tf.Tensor2D,
   temperature = 1,
+  /** [B, T] int32: each token's position (learned positions; default 0 … T − 1). */
+  positions?: tf.Tensor2D,
 ): { logprobs: tf.Tensor1D; logits: tf.Tensor2D } {
   const [B, T] = tokens.shape;
   const V = model.config.vocabSize;
-  let logits = model.forward(tokens);
+  let logits = model.forward(tokens, undefined, positions);
   if (temperature !== 1) logits = tf.div(logits, temperature);
   const logp = tf.logSoftmax(logits);
   const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [B * T]), V)), -1) as tf.Tensor1D;

@@ -199,14 +199,25 @@ export class Gpt {
     return T === L ? m : tf.slice(m, [0, 0], [T, T]);
   }
 
-  /** Token + position embedding for a [B, T] batch starting at position `pos0`: [B·T, D]. */
-  private embed(tokens: tf.Tensor2D, pos0: number): tf.Tensor2D {
+  /**
+   * Token + position embedding for a [B, T] batch starting at position `pos0`: [B·T, D]. With
+   * `positions` ([B, T] int32, learned positions only), each token's own position row instead (the
+   * pretraining's shifted traces, pretrain.ts positionShift), picked as oneHot · wpe (no gather
+   * gradient on wasm).
+   */
+  private embed(tokens: tf.Tensor2D, pos0: number, positions?: tf.Tensor2D): tf.Tensor2D {
     const [B, T] = tokens.shape;
     const { vocabSize: V, dModel: D, contextLength } = this.config;
     if (pos0 + T > contextLength)
       throw new RangeError(`sequence of ${pos0 + T} tokens exceeds the context length ${contextLength}`);
     const oneHot = tf.oneHot(tf.reshape(tokens, [B * T]), V).toFloat() as tf.Tensor2D;
     const tok = linear(oneHot, this.p('wte') as tf.Tensor2D);
+    if (positions) {
+      if (this.config.positions === 'rope') throw new RangeError('explicit positions need learned positions');
+      const wpe = this.p('wpe') as tf.Tensor2D;
+      const pick = tf.oneHot(tf.reshape(positions, [B * T]), wpe.shape[0]).toFloat() as tf.Tensor2D;
+      return tf.add(tok, linear(pick, wpe)) as tf.Tensor2D;
+    }
     return tf.reshape(tf.add(tf.reshape(tok, [B, T, D]), this.positionEmbedding(pos0, T)), [B * T, D]);
   }
 
@@ -277,9 +288,9 @@ export class Gpt {
    * Teacher-forced forward over a [B, T] batch from position 0: logits [B·T, V].
    * With `cache`, also returns each layer's K and V (the sampler's prefill).
    */
-  forward(tokens: tf.Tensor2D, cache?: { out?: KvCache; host?: HostKvCache }): tf.Tensor2D {
+  forward(tokens: tf.Tensor2D, cache?: { out?: KvCache; host?: HostKvCache }, positions?: tf.Tensor2D): tf.Tensor2D {
     const [B, T] = tokens.shape;
-    let x = this.embed(tokens, 0);
+    let x = this.embed(tokens, 0, positions);
     for (let i = 0; i < this.config.nLayers; i++) {
       x = tf.add(x, this.attention(i, this.ln(x, `h.${i}.ln1`), B, T, cache?.out, cache?.host));
       x = tf.add(x, this.mlp(i, this.ln(x, `h.${i}.ln2`)));
