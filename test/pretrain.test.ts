@@ -42,6 +42,10 @@ describe('pretrain', () => {
     const plain = poolBatches(cfg, 1, 0);
     expect(plain.every((b) => b.positions === undefined)).toBe(true);
     const shifted = poolBatches({ ...cfg, positionShift: { share: 0.5, max: 40 } }, 1, 0);
+    // the same traces, only their positions differ (a paired comparison)
+    const traces = (bs: typeof plain) =>
+      bs.flatMap((b) => Array.from({ length: b.B }, (_, r) => b.tokens.subarray(r * b.T, (r + 1) * b.T).join())).sort();
+    expect(traces(shifted)).toEqual(traces(plain));
     let rows = 0,
       moved = 0;
     for (const b of shifted) {

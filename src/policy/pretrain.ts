@@ -84,14 +84,15 @@ export function poolBatches(cfg: PretrainConfig, seed: number | string, index: n
   const weights = diffs.map((d) => cfg.difficultyWeights[String(d)]!);
   const seqs: { toks: number[]; promptLen: number; shiftAt: number; shift: number }[] = [];
   const ps = cfg.positionShift;
+  // its own stream: the traces are the same with or without positionShift (paired runs)
+  const shiftRng = new Rng(`pretrain/${seed}/pool/${index}/shift`);
   for (let i = 0; i < cfg.poolTraces; i++) {
     const d = diffs[rng.categorical(weights)]!;
     const p = generateProblem(rng, d, 'train');
     const t = synthesizeTrace(p, cfg.knobs, rng, cfg.model.contextLength);
     const toks = [...t.prompt, ...t.given, ...t.completion];
-    // drawn only when configured, so configs without it keep their data exactly
     const room = cfg.model.contextLength - toks.length;
-    const shift = ps && room > 0 && rng.bernoulli(ps.share) ? rng.int(Math.min(ps.max, room) + 1) : 0;
+    const shift = ps && room > 0 && shiftRng.bernoulli(ps.share) ? shiftRng.int(Math.min(ps.max, room) + 1) : 0;
     seqs.push({ toks, promptLen: t.prompt.length + t.given.length, shiftAt: t.prompt.length, shift });
   }
   seqs.sort((a, b) => a.toks.length - b.toks.length);
