@@ -39,6 +39,25 @@ describe('sweep analysis', () => {
     expect(md).toContain('| -0.250 [');
   });
 
+  it('with a last budget: pass@1 there, its paired Δ, the gain last − first paired within each cell, the ratio', () => {
+    const two = (c: CellFigures, last: number[]): CellFigures => ({ ...c, pass1Last: last, budgetLast: 288 });
+    const c = combine([
+      two(cells[0]!, [1, 1, 1, 0]), // gain +0.25
+      two(cells[1]!, [1, 1, 0, 0]), // gain 0
+      two(cells[2]!, [0, 0, 1, 0]),
+      two(cells[3]!, [1, 1, 0, 0]),
+    ]);
+    expect(c[0]!.last!.pass1.mean).toBe(0.625);
+    expect(c[0]!.last!.gain.mean).toBe(0.125);
+    expect(c[0]!.last!.ratio).toBe(1.25);
+    expect(c[0]!.last!.delta).toBeNull();
+    expect(c[1]!.last!.delta!.mean).toBe(-0.25); // (0.25 − 0.75 + 0.5 − 0.5) / 2
+    const md = analysisMarkdown(c, 72, 288);
+    expect(md).toContain('gain @288 − @72');
+    expect(md).toContain('| 1.25 |');
+    expect(analysisMarkdown(c, 72)).not.toContain('gain @'); // one budget: the table as before
+  });
+
   it('draws one line per correction against η', () => {
     const html = boundChart('t', combine(cells))!;
     expect(html.match(/<polyline/g)).toHaveLength(2);

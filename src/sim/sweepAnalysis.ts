@@ -21,6 +21,12 @@ export interface CellFigures {
   /** pass@1 per held-out problem at the final evaluation's first budget. */
   pass1: number[];
   budget: number | null;
+  /**
+   * The same at the evaluation's last budget, when it has more than one (e3's extrapolation: the
+   * first budget B_tr, the last a multiple of it); absent otherwise.
+   */
+  pass1Last?: number[];
+  budgetLast?: number;
   /** Means over the cell's steps (NaN-free; null when no step has the figure). */
   figures: Record<string, number | null>;
 }
@@ -33,6 +39,8 @@ export interface Combination {
   pass1PerSeed: number[];
   /** Paired pass@1 difference to the first combination (null for the first itself). */
   delta: Ci | null;
+  /** With a last budget: pass@1 there, its paired Δ to the first combination, and the gain last − first. */
+  last?: { pass1: Ci; delta: Ci | null; gain: Ci; ratio: number | null };
   figures: Record<string, number | null>;
 }
 
@@ -73,6 +81,7 @@ export function readCellFigures(dir: string, r: CellResult): CellFigures | null 
     | { samples: number; budgets: { budget: number; correct: number[] }[] }
     | undefined;
   const first = ev?.budgets[0];
+  const last = ev && ev.budgets.length > 1 ? ev.budgets.at(-1)! : undefined;
   const { seed, ...params } = r.params as Record<string, unknown> & { seed?: number };
   return {
     name: r.name,
@@ -80,6 +89,7 @@ export function readCellFigures(dir: string, r: CellResult): CellFigures | null 
     seed: typeof seed === 'number' ? seed : 0,
     pass1: first ? first.correct.map((c) => passAtK(ev!.samples, c, 1)) : [],
     budget: first?.budget ?? null,
+    ...(last ? { pass1Last: last.correct.map((c) => passAtK(ev!.samples, c, 1)), budgetLast: last.budget } : {}),
     figures: Object.fromEntries(FIGURES.map(([k, f]) => [k, f(rows)])),
   };
 }
@@ -99,15 +109,37 @@ export function combine(cells: readonly CellFigures[]): Combination[] {
   }
   const list = [...groups.entries()];
   const ref = list[0]?.[1] ?? [];
+  /** Paired Δ of `of` against the reference combination, by seed and problem (null when none pairs). */
+  const pairedDelta = (cs: CellFigures[], of: (c: CellFigures) => number[] | undefined, seed: string) => {
+    const paired = cs
+      .map((c) => [of(c), ref.find((r) => r.seed === c.seed)] as const)
+      .map(([x, r]) => [x, r ? of(r) : undefined] as const)
+      .filter((p): p is readonly [number[], number[]] => !!p[0] && !!p[1] && p[0].length === p[1].length)
+      .map(([x, r]) => x.map((v, j) => v - r[j]!));
+    return paired.length ? bootstrapMeanCi(paired, { seed }) : null;
+  };
   return list.map(([key, cs], i) => {
     const strata = cs.map((c) => c.pass1);
-    let delta: Ci | null = null;
-    if (i > 0) {
-      const paired = cs
-        .map((c) => [c, ref.find((r) => r.seed === c.seed)] as const)
-        .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
-        .map(([c, r]) => c.pass1.map((x, j) => x - r!.pass1[j]!));
-      if (paired.length) delta = bootstrapMeanCi(paired, { seed: `delta/${key}` });
+    const delta = i > 0 ? pairedDelta(cs, (c) => c.pass1, `delta/${key}`) : null;
+    const withLast = cs.every((c) => c.pass1Last && c.pass1Last.length === c.pass1.length);
+    let last: Combination['last'];
+    if (withLast) {
+      const pass1 = bootstrapMeanCi(
+        cs.map((c) => c.pass1Last!),
+        { seed: `last/${key}` },
+      );
+      // the gain last − first, paired within each cell by problem
+      const gain = bootstrapMeanCi(
+        cs.map((c) => c.pass1Last!.map((x, j) => x - c.pass1[j]!)),
+        { seed: `gain/${key}` },
+      );
+      const first = mean(strata.flat());
+      last = {
+        pass1,
+        delta: i > 0 ? pairedDelta(cs, (c) => c.pass1Last, `delta-last/${key}`) : null,
+        gain,
+        ratio: first > 0 ? mean(cs.flatMap((c) => c.pass1Last!)) / first : null,
+      };
     }
     return {
       key,
@@ -116,6 +148,7 @@ export function combine(cells: readonly CellFigures[]): Combination[] {
       pass1: bootstrapMeanCi(strata, { seed: `pass1/${key}` }),
       pass1PerSeed: cs.map((c) => mean(c.pass1)),
       delta,
+      ...(last ? { last } : {}),
       figures: Object.fromEntries(
         FIGURE_NAMES.map((f) => [f, meanOf(cs.map((c) => c.figures[f]))] as [string, number | null]),
       ),
@@ -131,20 +164,33 @@ const fmt = (x: number | null | undefined, d = 3) =>
       : x.toFixed(d);
 
 /** The markdown table: one row per combination. */
-export function analysisMarkdown(combos: readonly Combination[], budget: number | null): string {
+export function analysisMarkdown(
+  combos: readonly Combination[],
+  budget: number | null,
+  budgetLast: number | null = null,
+): string {
   if (combos.length === 0) return '';
   const keys = Object.keys(combos[0]!.params);
   const ref = combos[0]!.key;
+  const withLast = budgetLast !== null && combos.every((c) => c.last);
   const head = [
     ...keys,
     'seeds',
     `pass@1${budget ? ` @${budget}` : ''} [95% CI]`,
     `Δ vs ${ref} [95% CI, paired]`,
     'per seed',
+    ...(withLast
+      ? [
+          `pass@1 @${budgetLast} [95% CI]`,
+          `Δ @${budgetLast} vs ${ref} [95% CI, paired]`,
+          `gain @${budgetLast} − @${budget} [95% CI, paired]`,
+          'ratio',
+        ]
+      : []),
     ...FIGURE_NAMES,
   ];
   const lines = [
-    `Held-out pass@1 pooled over seeds with 95% bootstrap CIs over problems (stratified by seed); Δ paired with the first combination on the same seed, problems and sample streams; per-seed pass@1 beside (training noise). Mechanism columns: means over each cell's steps, then over seeds — clipFrac = PPO clip fraction (low + high), essFraction = ESS/N of the importance weights, logRatioAbsMean = mean |log π_θ − log μ|, mismatchKlBehaviour = KL(μ‖π) at the behaviour version, maskedIsFrac = tokens masked by IS, droppedStale = rollouts dropped stale per run.`,
+    `Held-out pass@1 pooled over seeds with 95% bootstrap CIs over problems (stratified by seed); Δ paired with the first combination on the same seed, problems and sample streams; per-seed pass@1 beside (training noise). Mechanism columns: means over each cell's steps, then over seeds — clipFrac = PPO clip fraction (low + high), essFraction = ESS/N of the importance weights, logRatioAbsMean = mean |log π_θ − log μ|, mismatchKlBehaviour = KL(μ‖π) at the behaviour version, maskedIsFrac = tokens masked by IS, droppedStale = rollouts dropped stale per run.${withLast ? ` With two or more evaluation budgets: pass@1 at the last, its paired Δ, the gain last − first paired by cell and problem (e3's extrapolation), and the ratio of the pooled means.` : ''}`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
@@ -157,6 +203,14 @@ export function analysisMarkdown(combos: readonly Combination[], budget: number 
         formatCi(c.pass1),
         c.delta ? formatCi(c.delta) : '(reference)',
         `(${c.pass1PerSeed.map((x) => x.toFixed(3)).join(', ')})`,
+        ...(withLast
+          ? [
+              formatCi(c.last!.pass1),
+              c.last!.delta ? formatCi(c.last!.delta) : '(reference)',
+              formatCi(c.last!.gain),
+              fmt(c.last!.ratio, 2),
+            ]
+          : []),
         ...FIGURE_NAMES.map((f) => fmt(c.figures[f], f === 'droppedStale' ? 0 : 3)),
       ].join(' | ')} |`,
     );
@@ -247,10 +301,11 @@ export function writeAnalysis(
     .filter((c): c is CellFigures => c !== null && c.pass1.length > 0);
   if (cells.length === 0) return '';
   const combos = combine(cells);
-  const md = analysisMarkdown(combos, cells[0]!.budget);
+  const budgetLast = cells[0]!.budgetLast ?? null;
+  const md = analysisMarkdown(combos, cells[0]!.budget, budgetLast);
   write(
     path.join(out, 'analysis.json'),
-    JSON.stringify({ budget: cells[0]!.budget, combinations: combos }, null, 2) + '\n',
+    JSON.stringify({ budget: cells[0]!.budget, budgetLast, combinations: combos }, null, 2) + '\n',
   );
   write(path.join(out, 'analysis.md'), `# ${title}: learning outcome with CIs\n\n${md}`);
   // every cell's per-problem pass@1 and figures: what the tables are computed from (bench/paired-gap.ts)
