@@ -36,6 +36,7 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
     'long-tail',
     'fault-storm',
     'cluster-1.7b',
+    'e3-staleness',
   ];
   for (const name of scenarios) {
     it(name, () => {
@@ -58,6 +59,9 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
           expect(c.summary.staleness.max).toBeLessThanOrEqual(c.summary.stalenessBound);
         expect(fs.existsSync(path.join(out, 'cells', c.name, 'metrics.jsonl'))).toBe(true);
       }
+      // two evaluation budgets: the extrapolation columns (issue #31)
+      if (name === 'e3-staleness')
+        expect(fs.readFileSync(path.join(out, 'analysis.md'), 'utf8')).toContain('gain @64 − @32 [95% CI, paired]');
       const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
       expect(md).toContain('| staleness');
       if (name === 'staleness-sweep') {
