@@ -15,6 +15,15 @@ export function queueCapacityGroups(limits: { queueGroupsMax: number }, problems
 }
 
 /**
+ * Groups the queue bound counts, on both clocks: those of the steps planned and not yet formed into
+ * a batch, (planned through − formed through) × groups per step. The virtual clock also keeps a
+ * running count of the same and checks the two agree after every event (sim/engine checkInvariants).
+ */
+export function outstandingGroupsOf(plannedThrough: number, formedThrough: number, groupsPerStep: number): number {
+  return (plannedThrough - formedThrough) * groupsPerStep;
+}
+
+/**
  * Every queue `limits.queueGroupsMax` bounds, named once (the real clock has all four; the virtual
  * clock models the first).
  */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { problemsPerRequest, queueCapacityGroups } from '../core/admission.js';
+import { outstandingGroupsOf, problemsPerRequest, queueCapacityGroups } from '../core/admission.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
 import { accountingViolation, capacityViolation, stalenessBoundViolation } from '../core/invariants.js';
 import { stageOfStep } from '../runtime/stages.js';
@@ -160,6 +160,13 @@ export class SimEngine {
     return ((step - 1) * this.slotsPerStep + slot) * this.G + j;
   }
 
+  /** Groups of the steps planned and not yet formed into a batch (core/admission outstandingGroupsOf). */
+  outstandingGroups(): number {
+    const s = this.s;
+    const formedThrough = s.learner.batch ? s.learner.batch.step : s.learnerVersion;
+    return outstandingGroupsOf(s.nextStep - 1, formedThrough, this.perStep);
+  }
+
   /** O(1) checks after every event. */
   checkInvariants(lastPublished: number, lastLearner: number): void {
     const s = this.s;
@@ -170,7 +177,10 @@ export class SimEngine {
     if (s.learnerVersion < lastLearner)
       this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
     if (s.published > s.learnerVersion) this.fail(`version ${s.published} published before the learner trained it`);
-    const over = capacityViolation(s.outstandingGroups, this.capacity);
+    const derived = this.outstandingGroups();
+    if (s.outstandingGroups !== derived)
+      this.fail(`${s.outstandingGroups} groups counted outstanding, ${derived} by the steps planned and formed`);
+    const over = capacityViolation(derived, this.capacity);
     if (over) this.fail(over);
   }
 

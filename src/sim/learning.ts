@@ -274,7 +274,7 @@ export function trained(sim: SimEngine): void {
     tokensGenerated: s.tokensGenerated,
     tokensTrained: s.tokensTrained,
     tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
-    queueGroups: s.outstandingGroups,
+    queueGroups: sim.outstandingGroups(),
     inflightSwaps: s.inflightSwaps,
     inflightRecomputes: s.inflightRecomputes,
     inflightAborts: s.inflightAborts,

@@ -19,7 +19,7 @@ export function planStep(sim: SimEngine): boolean {
     lastStep: sim.o.maxSteps,
     publishedVersion: s.published,
     eta: sim.eta,
-    outstandingGroups: s.outstandingGroups,
+    outstandingGroups: sim.outstandingGroups(),
     groupsPerStep: sim.perStep,
     capacityGroups: sim.capacity,
   });

@@ -11,7 +11,7 @@ import { GenerateSchema, RolloutsSchema, type Generate, type Rollouts, type Scor
 import { unplanned } from '../../core/ledger.js';
 import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
-import { mayPlanStep, problemsPerRequest, requestSlices } from '../../core/admission.js';
+import { mayPlanStep, outstandingGroupsOf, problemsPerRequest, requestSlices } from '../../core/admission.js';
 import { minVersionFor, requestVersion, swapsInFlight } from '../../core/staleness.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { problemsOfStep, stageOfStep } from '../stages.js';
@@ -171,7 +171,7 @@ export function handWeights(run: TrainingRun, slot: SamplerSlot, min: number): (
 
 /** Groups of the steps planned and not yet formed into a batch. */
 export function outstandingGroups(run: TrainingRun): number {
-  return (run.nextStep - 1 - run.formedThrough) * run.cfg.rollout.problemsPerStep;
+  return outstandingGroupsOf(run.nextStep - 1, run.formedThrough, run.cfg.rollout.problemsPerStep);
 }
 
 export function samplerSlot(run: TrainingRun, id: string): SamplerSlot {
