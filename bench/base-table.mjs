@@ -33,6 +33,7 @@ for (const d of [3, 4]) {
     ['malformed', 'malformed'],
     ['wrong numbers', 'wrongNumbers'],
     ['arithmetic errors', 'arithmetic'],
+    ['false ✓', 'falseCheck'],
     ['solved by k', 'solvedBy'],
   ];
   for (const [name, key] of cols)

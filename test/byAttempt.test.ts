@@ -31,6 +31,19 @@ describe('attempt table (vg-gap --by-attempt)', () => {
     expect(rows.map((r) => r.solvedBy)).toEqual([0.25, 0.5, 0.5, 0.5]);
   });
 
+  it('splits the verdict at each index: ✓ on the target, and the false ✓ on a wrong value', () => {
+    const traces = [
+      `${hit} A 7*3=21,21+9=30 <eos>`, // 1: hit, ✓
+      '7*3=21,21+9=30 ✗ | 7+3=10,10+9=19 ✓ | A 7+3=10,10+9=19 <eos>', // 1: hit, ✗; 2: miss, ✓ (false)
+      `${miss1} ${miss2} A 9-7=2,2*3=6 <eos>`, // 1: miss, ✗; 2: miss, ✗
+    ].map((t) => ({ problem, tokens: encode(t) }));
+    const rows = attemptTable(traces, 3);
+    expect(rows[0]!.checkWhenHit).toBe(0.5);
+    expect(rows[0]!.falseCheck).toBe(0);
+    expect(rows[1]!.checkWhenHit).toBeNull(); // no hit at index 2
+    expect(rows[1]!.falseCheck).toBe(0.5);
+  });
+
   it('says why an attempt fails (a wrong number, a miscomputed step) and what a searcher with no preference would solve', () => {
     const traces = [
       `${miss1} 7+7=14,14+9=23 ✗ | 7*3=22,22+9=31 ✗ | ${miss2} A 9-7=2,2*3=6 <eos>`,

@@ -45,6 +45,13 @@ export interface AttemptRow {
   uniformHazard: number;
   /** Share of all traces with a solving attempt at index ≤ k. */
   solvedBy: number;
+  /**
+   * The verdict at index k, split by what it judged: P(✓ | final value = target) (null when no
+   * attempt at k hit the target) and P(✓ | final value ≠ target), the false ✓ that ends a trace on
+   * a wrong chain.
+   */
+  checkWhenHit: number | null;
+  falseCheck: number;
 }
 
 const chainKey = (tokens: readonly number[]) => tokens.join(',');
@@ -64,6 +71,10 @@ export function attemptTable(
   const wrongNumbers = new Array<number>(maxK).fill(0);
   const arithmetic = new Array<number>(maxK).fill(0);
   const uniform = new Array<number>(maxK).fill(0);
+  const hits = new Array<number>(maxK).fill(0);
+  const hitsChecked = new Array<number>(maxK).fill(0);
+  const misses = new Array<number>(maxK).fill(0);
+  const missesChecked = new Array<number>(maxK).fill(0);
   const legalOf = new Map<string, { keys: string[]; solves: boolean[] }>();
   for (const t of traces) {
     const tr = parseTrace(t.tokens);
@@ -90,6 +101,9 @@ export function attemptTable(
         seen.add(key);
         if (check === 'wrong-numbers') wrongNumbers[i]!++;
         else if (a.steps.some((s) => trueValue(s.x, s.op, s.y) !== s.z)) arithmetic[i]!++;
+        const hit = a.steps.at(-1)!.z === t.problem.target;
+        (hit ? hits : misses)[i]!++;
+        if (a.verdict === '✓') (hit ? hitsChecked : missesChecked)[i]!++;
       }
       if (solved) return;
       atRisk[i]!++;
@@ -123,6 +137,8 @@ export function attemptTable(
       arithmetic: share(arithmetic[i]!, w),
       uniformHazard: share(uniform[i]!, atRisk[i]!),
       solvedBy: share(cumulative, traces.length),
+      checkWhenHit: hits[i]! > 0 ? hitsChecked[i]! / hits[i]! : null,
+      falseCheck: share(missesChecked[i]!, misses[i]!),
     };
   });
 }

@@ -133,7 +133,19 @@ function printByAttempt(o: Opts, s: Shared, maxK: number): void {
   const r = byAttempt(s.model, { ...s, maxK });
   if (o.json) return printJson({ checkpoint: o.checkpoint, ...r });
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const head = ['k', 'written', 'hazard', 'uniform', 'repeats', 'malformed', 'wrong nums', 'arith err', 'solved by k'];
+  const head = [
+    'k',
+    'written',
+    'hazard',
+    'uniform',
+    'repeats',
+    'malformed',
+    'wrong nums',
+    'arith err',
+    '✓ | target',
+    'false ✓',
+    'solved by k',
+  ];
   const rows = r.rows.map((x) => [
     String(x.k),
     String(x.written),
@@ -143,13 +155,16 @@ function printByAttempt(o: Opts, s: Shared, maxK: number): void {
     pct(x.malformed),
     pct(x.wrongNumbers),
     pct(x.arithmetic),
+    x.checkWhenHit === null ? '-' : pct(x.checkWhenHit),
+    pct(x.falseCheck),
     pct(x.solvedBy),
   ]);
   process.stdout.write(
     `${o.checkpoint}: forced chains of ${maxK} attempts, ${r.problems} held-out ${s.difficulty}-number problems × ${s.samples} samples (T=${s.temperature})\n` +
       '  hazard: share of the k-th attempts that solve the problem, among traces not solved before k\n' +
       '  uniform: the hazard of a random legal chain the trace has not tried (a searcher with no preference)\n' +
-      '  wrong nums: a number the problem does not have (or one twice); arith err: right numbers, a step miscomputed\n',
+      '  wrong nums: a number the problem does not have (or one twice); arith err: right numbers, a step miscomputed\n' +
+      '  ✓ | target: P(✓ | final value = target); false ✓: P(✓ | final value ≠ target)\n',
   );
   process.stdout.write([head, ...rows].map((row) => row.map((c) => c.padStart(12)).join('')).join('\n') + '\n');
 }
