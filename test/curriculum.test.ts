@@ -108,3 +108,47 @@ describe("measuring J over a budget ladder (the curriculum actor's measurement)"
     model.dispose();
   }, 60_000);
 });
+
+import { CurriculumController } from '../src/runtime/curriculum.js';
+import { parseTrainConfig } from '../src/runtime/config.js';
+
+describe("the curriculum's state is bounded (issue #30: checkpoints do not grow with run length)", () => {
+  it('keeps 2 × window pass rates, and decides a stage end exactly as with the whole history', () => {
+    const window = 3;
+    const cfg = parseTrainConfig(
+      {
+        name: 'bounded',
+        model: { checkpoint: 'x' },
+        curriculum: {
+          stages: [
+            { difficulty: 3, budgetTokens: 48, steps: 500, plateau: { window, minGain: 0.02 } },
+            { difficulty: 4, budgetTokens: 48, steps: 10 },
+          ],
+        },
+      },
+      'cfg.yaml',
+    );
+    const c = new CurriculumController(cfg, 1);
+    const rng = new Rng(4);
+    const all: number[] = [];
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    let ended = -1;
+    const sizes: number[] = [];
+    for (let step = 1; step <= 200 && ended < 0; step++) {
+      // a pass rate rising 0.01 a step (the window's gain 0.03 > minGain) that flattens at step 100:
+      // the plateau test must fire there, not before
+      const p = Math.min(step, 100) / 100 + (rng.float() - 0.5) * 1e-3;
+      all.push(p);
+      c.recordStep(p);
+      sizes.push(JSON.stringify(c.state).length);
+      const full = all.length >= 2 * window && mean(all.slice(-window)) - mean(all.slice(-2 * window, -window)) < 0.02;
+      expect(c.stageDoneReason() === 'plateau').toBe(full);
+      if (full) ended = step;
+      expect(c.state.passRates.length).toBeLessThanOrEqual(2 * window);
+    }
+    expect(ended).toBeGreaterThan(100);
+    expect(ended).toBeLessThan(110);
+    // the state at step 10 and at the end: within 10% (the digits of the numbers vary)
+    expect(sizes.at(-1)! / sizes[9]!).toBeLessThan(1.1);
+  });
+});

@@ -19,7 +19,10 @@ export interface CurriculumState {
   stepsInStage: number;
   /** Budget chosen for each stage so far (coupled), by stage index. */
   budgets: Record<string, number>;
-  /** Pass rate of each step of the current stage. */
+  /**
+   * Pass rate of the current stage's last steps: as many as its threshold and plateau tests read
+   * (2 × window), so the state and every checkpoint stay the same size however long the stage.
+   */
   passRates: number[];
 }
 
@@ -126,7 +129,14 @@ export class CurriculumController {
 
   recordStep(passRate: number): void {
     this.state.stepsInStage++;
-    this.state.passRates.push(passRate);
+    const r = this.state.passRates;
+    r.push(passRate);
+    if (r.length > 2 * this.window()) r.splice(0, r.length - 2 * this.window());
+  }
+
+  /** The current stage's plateau window (also the threshold's): the steps each mean is taken over. */
+  private window(): number {
+    return this.c.stages[this.state.stage]!.plateau?.window ?? 5;
   }
 
   /** Why the current stage should end now, or null. */
@@ -134,7 +144,7 @@ export class CurriculumController {
     const st = this.c.stages[this.state.stage]!;
     const r = this.state.passRates;
     if (this.state.stepsInStage >= st.steps) return 'steps';
-    const w = st.plateau?.window ?? 5;
+    const w = this.window();
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     if (st.passThreshold !== undefined && r.length >= w && mean(r.slice(-w)) >= st.passThreshold) return 'threshold';
     if (st.plateau && r.length >= 2 * w && mean(r.slice(-w)) - mean(r.slice(-2 * w, -w)) < st.plateau.minGain)
