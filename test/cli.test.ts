@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,11 +8,14 @@ import { saveCheckpoint } from '../src/policy/checkpoint.js';
 import { VOCAB_SIZE } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
 
-const BIN = path.resolve('bin/e3sim.js');
-const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+import { runCli as run, spawnCli } from './helpers/cli.js';
+
+/**
+ * In-process (helpers/cli.ts) but for these, which go through the executable: one per exit code
+ * (2 here, 0 in 'pk prints the documented summary JSON'), and a backend that must fail to start
+ * in a process that has none yet (this file's process runs on cpu).
+ */
+const SPAWNED = new Set(['frobnicate', 'bench --backend webgpu']);
 
 let ck = '';
 beforeAll(async () => {
@@ -90,26 +92,26 @@ describe('e3sim command line', () => {
     [['pk', '--trajectory-loss', 'max'], /--trajectory-loss: expected one of mean \| sum, got 'max'/],
     [['pk', '--length-from', 'third'], /--length-from: expected one of first \| second, got 'third'/],
     [['pk', '--html', '/nonexistent/dir/pk.html'], /--html: directory '\/nonexistent\/dir' does not exist/],
-  ])('exits 2 with a message naming the input: %s', (args, message) => {
-    const r = run(...args);
+  ])('exits 2 with a message naming the input: %s', async (args, message) => {
+    const r = SPAWNED.has(args.join(' ')) ? spawnCli(...args) : await run(...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
   });
 
-  it('exits 2 on a checkpoint whose weights were modified', () => {
+  it('exits 2 on a checkpoint whose weights were modified', async () => {
     const bad = ck + '-tampered';
     fs.cpSync(ck, bad, { recursive: true });
     const f = path.join(bad, 'weights.bin');
     const bytes = fs.readFileSync(f);
     bytes[8] = bytes[8]! ^ 1;
     fs.writeFileSync(f, bytes);
-    const r = run('vg-gap', '--checkpoint', bad, '--task', 'countdown', '--backend', 'cpu');
+    const r = await run('vg-gap', '--checkpoint', bad, '--task', 'countdown', '--backend', 'cpu');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/weights\.bin sha256 .* manifest expects/);
   });
 
-  it('exits 2 when a budget does not fit the model context', () => {
-    const r = run(
+  it('exits 2 when a budget does not fit the model context', async () => {
+    const r = await run(
       'eval',
       '--checkpoint',
       ck,
@@ -128,8 +130,8 @@ describe('e3sim command line', () => {
     expect(r.err).toMatch(/--budgets: budget 500 plus the 7-token prompt exceeds the model's context of 72/);
   });
 
-  it('vg-gap and eval print the documented JSON', () => {
-    const g = run(
+  it('vg-gap and eval print the documented JSON', async () => {
+    const g = await run(
       'vg-gap',
       '--checkpoint',
       ck,
@@ -160,7 +162,7 @@ describe('e3sim command line', () => {
     const { verdicts, hits } = gj.counts;
     const right = hits * gj.checkWhenHit + (verdicts - hits) * (1 - gj.checkWhenMiss);
     expect(gj.verificationAccuracy * verdicts).toBeCloseTo(right, 6);
-    const e = run(
+    const e = await run(
       'eval',
       '--checkpoint',
       ck,
@@ -188,7 +190,7 @@ describe('e3sim command line', () => {
   });
 
   it('pk prints the documented summary JSON', () => {
-    const r = run('pk', '--negatives', 'keep', '--steps', '200', '--log-every', '100', '--json');
+    const r = spawnCli('pk', '--negatives', 'keep', '--steps', '200', '--log-every', '100', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     for (const k of [
@@ -220,9 +222,9 @@ describe('e3sim command line', () => {
     expect(j.runs[0].log[1]).toMatchObject({ step: 200, episodes: 200 });
   });
 
-  it('pk: a flag overrides its preset; both arms by default, with an HTML plot written whole', () => {
+  it('pk: a flag overrides its preset; both arms by default, with an HTML plot written whole', async () => {
     const html = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-pk-')), 'pk.html');
-    const r = run(
+    const r = await run(
       'pk',
       '--preset',
       'paper-text',

@@ -5,13 +5,16 @@
  */
 import { InputError, errnoLine } from '../util/errors.js';
 
-export function failed(e: unknown): never {
+/** The line a failed run ends with: the errno's one line, else the stack (a bug). */
+export function failureLine(e: unknown): string {
   const line = errnoLine(e);
-  process.stderr.write(
-    line
-      ? `e3sim: run failed: ${line}\n`
-      : `e3sim: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-  );
+  return line
+    ? `e3sim: run failed: ${line}\n`
+    : `e3sim: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`;
+}
+
+export function failed(e: unknown): never {
+  process.stderr.write(failureLine(e));
   process.exit(1);
 }
 

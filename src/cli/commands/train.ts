@@ -149,12 +149,19 @@ export function registerTrain(program: Command): void {
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       checkEstimate(f, cfg, out, virtual);
-      // One run per directory, from here (nothing written yet) to this process's exit.
-      acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
+      // One run per directory, from here (nothing written yet) to the command's end — or the
+      // process's exit, when a signal ends it first. Released here, a refused run leaves no
+      // directory even when the command runs in-process (src/cli/program.ts main).
+      const lock = acquireRunLock(out, isoTimestamp(), (s) => process.stderr.write(`${s}\n`));
       const startup = startupSignalGuard(out);
-      if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
-      if (virtual) return trainVirtual(f, cfg, out, faults, maxSteps, startup);
-      return trainReal(f, cfg, out, faults, maxSteps, startup);
+      try {
+        if (f.resume) for (const line of sweepRunDir(out)) process.stderr.write(`resume: ${line}\n`);
+        if (virtual) return await trainVirtual(f, cfg, out, faults, maxSteps, startup);
+        return await trainReal(f, cfg, out, faults, maxSteps, startup);
+      } finally {
+        startup.off();
+        lock.release();
+      }
     });
 }
 
