@@ -170,10 +170,7 @@ export function runPk(
   const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives, correction: pkCorrection(correction) };
   // The last η + 1 tables, oldest first: history[0] samples iteration t once t > η.
   const history: Float64Array[] = eta > 0 ? [policy.values()] : [];
-  let ratioAbs = 0,
-    essSum = 0,
-    essSq = 0,
-    ratioN = 0;
+  const ratios = new RatioStats();
   const stepSize = o.reduce === 'sum' ? o.lr * o.groupSize : o.lr;
   const V = env.tokens + 1;
   const opt: HostOptimizer =
@@ -205,13 +202,11 @@ export function runPk(
       expectedLength: x.length - skipFirst,
       expectedReward: x.reward,
       updates,
-      logRatioAbsMean: ratioN ? ratioAbs / ratioN : 0,
-      essFraction: ratioN ? (essSum * essSum) / (ratioN * essSq) : 1,
+      ...ratios.take(),
     };
     log.push(row);
     onLog?.(row);
     lenSum = rewSum = count = updates = 0;
-    ratioAbs = essSum = essSq = ratioN = 0;
   };
   const stop = stopAction(env);
   for (let step = 1; step <= o.steps; step++) {
@@ -231,16 +226,7 @@ export function runPk(
     }
     if (eta > 0) {
       const { prev, next } = BigramPolicy.transitions(episodes);
-      const cur = policy.hostLogprobs(prev, next);
-      const mu = behaviour.hostLogprobs(prev, next);
-      for (let i = 0; i < prev.length; i++) {
-        const lr = cur[i]! - mu[i]!;
-        ratioAbs += Math.abs(lr);
-        const r = Math.exp(lr);
-        essSum += r;
-        essSq += r * r;
-        ratioN++;
-      }
+      ratios.add(policy.hostLogprobs(prev, next), behaviour.hostLogprobs(prev, next));
     }
     const rewards = episodes.map((e) => e.reward);
     const advantages =
@@ -258,7 +244,8 @@ export function runPk(
       count++;
     }
     episodesTotal += episodes.length;
-    const up = update(episodes, advantages, eta > 0 ? { behaviour, lag: Math.min(eta, step - 1) } : undefined);
+    const lagged = eta > 0 ? { behaviour, lag: Math.min(eta, step - 1) } : undefined;
+    const up = pkUpdate(policy, opt, zeroGrad, o.negatives, cfg, stop, episodes, advantages, lagged);
     if (eta > 0) {
       history.push(policy.values());
       if (history.length > eta + 1) history.shift();
@@ -274,94 +261,136 @@ export function runPk(
   }
   logRow(o.steps);
 
-  /** One optimiser step; with SGD, counts the entropy theorem's cases. Null when there was no gradient. */
-  function update(
-    episodes: PkEpisode[],
-    advantages: Float64Array,
-    lagged?: { behaviour: BigramPolicy; lag: number },
-  ): { n: number; up: number; argmax: number } | null {
-    const g = bigramPolicyGradient(policy, episodes, advantages, cfg, false, lagged);
-    if (!g) {
-      if (opt.kind === 'adam') policy.step(opt, zeroGrad, []); // an iteration is an optimiser step: momentum carries on
-      return null;
-    }
-    if (o.negatives === 'mask' || opt.kind !== 'sgd') {
-      policy.step(opt, g.grad, g.rows);
-      return { n: 0, up: 0, argmax: 0 };
-    }
-    // States updated in this iteration by negative-advantage transitions only (so only the
-    // negative gradient moved that row): did H(π(·|s)) go up?
-    const touchedNeg = new Set<number>();
-    const touchedOther = new Set<number>();
-    episodes.forEach((e, k) => {
-      for (let t = 1; t < e.actions.length; t++)
-        (advantages[k]! < 0 ? touchedNeg : touchedOther).add(e.actions[t - 1]!);
-    });
-    const before = new Map<number, { h: number; argmax: number }>();
-    for (const s of touchedNeg) {
-      if (touchedOther.has(s)) continue;
-      let mx = 0;
-      for (let j = 0; j <= stop; j++) mx = Math.max(mx, policy.prob(s, j));
-      before.set(s, { h: policy.entropyOf(s), argmax: mx });
-    }
-    policy.step(opt, g.grad, g.rows);
-    let n = 0,
-      up = 0,
-      argmax = 0;
-    for (const [s, b] of before) {
-      n++;
-      if (policy.entropyOf(s) > b.h) up++;
-      argmax += b.argmax;
-    }
-    return { n, up, argmax };
-  }
   policy.dispose();
+  const counts = { episodesTotal, negUpdates, negUp, negArgmax, zeroSteps };
+  return { log, summary: pkSummary(o, log, counts, start, startExpected.length - skipFirst) };
+}
+
+/** One optimiser step; with SGD, counts the entropy theorem's cases. Null when there was no gradient. */
+function pkUpdate(
+  policy: BigramPolicy,
+  opt: HostOptimizer,
+  zeroGrad: Float64Array,
+  negatives: PkOptions['negatives'],
+  cfg: LossConfig,
+  stop: number,
+  episodes: PkEpisode[],
+  advantages: Float64Array,
+  lagged?: { behaviour: BigramPolicy; lag: number },
+): { n: number; up: number; argmax: number } | null {
+  const g = bigramPolicyGradient(policy, episodes, advantages, cfg, false, lagged);
+  if (!g) {
+    if (opt.kind === 'adam') policy.step(opt, zeroGrad, []); // an iteration is an optimiser step: momentum carries on
+    return null;
+  }
+  if (negatives === 'mask' || opt.kind !== 'sgd') {
+    policy.step(opt, g.grad, g.rows);
+    return { n: 0, up: 0, argmax: 0 };
+  }
+  // States updated in this iteration by negative-advantage transitions only (so only the
+  // negative gradient moved that row): did H(π(·|s)) go up?
+  const touchedNeg = new Set<number>();
+  const touchedOther = new Set<number>();
+  episodes.forEach((e, k) => {
+    for (let t = 1; t < e.actions.length; t++) (advantages[k]! < 0 ? touchedNeg : touchedOther).add(e.actions[t - 1]!);
+  });
+  const before = new Map<number, { h: number; argmax: number }>();
+  for (const s of touchedNeg) {
+    if (touchedOther.has(s)) continue;
+    let mx = 0;
+    for (let j = 0; j <= stop; j++) mx = Math.max(mx, policy.prob(s, j));
+    before.set(s, { h: policy.entropyOf(s), argmax: mx });
+  }
+  policy.step(opt, g.grad, g.rows);
+  let n = 0,
+    up = 0,
+    argmax = 0;
+  for (const [s, b] of before) {
+    n++;
+    if (policy.entropyOf(s) > b.h) up++;
+    argmax += b.argmax;
+  }
+  return { n, up, argmax };
+}
+
+/** The run's summary from its log rows and counters (`lengthStart0`: the expected length at the start). */
+function pkSummary(
+  o: PkOptions,
+  log: PkLogRow[],
+  c: { episodesTotal: number; negUpdates: number; negUp: number; negArgmax: number; zeroSteps: number },
+  start: { pStop: number; entropy: number },
+  lengthStart0: number,
+): PkSummary {
   const first = log[0]!;
   const last = log.at(-1)!;
   const peak = log.reduce((a, b) => (b.meanLength > a.meanLength ? b : a));
   const hPeak = log.reduce((a, b) => (b.entropy > a.entropy ? b : a));
   const transition = log.find((r) => r.reward >= PK_TRANSITION_REWARD);
   return {
-    log,
-    summary: {
-      negatives: o.negatives,
-      staleness: eta,
-      correction,
-      transitioned: transition !== undefined,
-      seed: o.seed,
-      actions: o.actions,
-      groupSize: o.groupSize,
-      advantage: formatAdvantage(o.advantage),
-      optimizer: o.optimizer,
-      lr: o.lr,
-      reduce: o.reduce,
-      trajectoryLoss: o.trajectoryLoss,
-      lengthFrom: o.lengthFrom,
-      steps: o.steps,
-      episodes: episodesTotal,
-      lengthStart: first.meanLength,
-      lengthPeak: peak.meanLength,
-      lengthPeakStep: peak.step,
-      lengthEnd: last.meanLength,
-      expectedLengthStart: startExpected.length - skipFirst,
-      expectedLengthPeak: Math.max(...log.map((r) => r.expectedLength)),
-      expectedLengthEnd: last.expectedLength,
-      expectedLengthMaxChange: Math.max(
-        ...log.map((r) => Math.abs(r.expectedLength / (startExpected.length - skipFirst) - 1)),
-      ),
-      rewardEnd: last.reward,
-      rewardMax: Math.max(...log.map((r) => r.reward)),
-      iterationOfTransition: transition?.step ?? null,
-      pStopStart: start.pStop,
-      pStopEnd: last.pStop,
-      entropyStart: start.entropy,
-      entropyPeak: hPeak.entropy,
-      entropyPeakStep: hPeak.step,
-      entropyEnd: last.entropy,
-      negativeStepsEntropyUpFraction: negUpdates ? negUp / negUpdates : null,
-      negativeStepsArgmaxMass: negUpdates ? negArgmax / negUpdates : null,
-      negativeUpdates: negUpdates,
-      zeroAdvantageSteps: zeroSteps,
-    },
+    negatives: o.negatives,
+    staleness: o.staleness ?? 0,
+    correction: o.correction ?? 'none',
+    transitioned: transition !== undefined,
+    seed: o.seed,
+    actions: o.actions,
+    groupSize: o.groupSize,
+    advantage: formatAdvantage(o.advantage),
+    optimizer: o.optimizer,
+    lr: o.lr,
+    reduce: o.reduce,
+    trajectoryLoss: o.trajectoryLoss,
+    lengthFrom: o.lengthFrom,
+    steps: o.steps,
+    episodes: c.episodesTotal,
+    lengthStart: first.meanLength,
+    lengthPeak: peak.meanLength,
+    lengthPeakStep: peak.step,
+    lengthEnd: last.meanLength,
+    expectedLengthStart: lengthStart0,
+    expectedLengthPeak: Math.max(...log.map((r) => r.expectedLength)),
+    expectedLengthEnd: last.expectedLength,
+    expectedLengthMaxChange: Math.max(...log.map((r) => Math.abs(r.expectedLength / lengthStart0 - 1))),
+    rewardEnd: last.reward,
+    rewardMax: Math.max(...log.map((r) => r.reward)),
+    iterationOfTransition: transition?.step ?? null,
+    pStopStart: start.pStop,
+    pStopEnd: last.pStop,
+    entropyStart: start.entropy,
+    entropyPeak: hPeak.entropy,
+    entropyPeakStep: hPeak.step,
+    entropyEnd: last.entropy,
+    negativeStepsEntropyUpFraction: c.negUpdates ? c.negUp / c.negUpdates : null,
+    negativeStepsArgmaxMass: c.negUpdates ? c.negArgmax / c.negUpdates : null,
+    negativeUpdates: c.negUpdates,
+    zeroAdvantageSteps: c.zeroSteps,
   };
+}
+
+/** |log π − log μ| and the effective sample size of the ratios π/μ since the last log row (staleness > 0). */
+class RatioStats {
+  private abs = 0;
+  private sum = 0;
+  private sq = 0;
+  private n = 0;
+
+  add(cur: ArrayLike<number>, mu: ArrayLike<number>): void {
+    for (let i = 0; i < cur.length; i++) {
+      const lr = cur[i]! - mu[i]!;
+      this.abs += Math.abs(lr);
+      const r = Math.exp(lr);
+      this.sum += r;
+      this.sq += r * r;
+      this.n++;
+    }
+  }
+
+  /** The means since the last call, then zero. */
+  take(): { logRatioAbsMean: number; essFraction: number } {
+    const out = {
+      logRatioAbsMean: this.n ? this.abs / this.n : 0,
+      essFraction: this.n ? (this.sum * this.sum) / (this.n * this.sq) : 1,
+    };
+    this.abs = this.sum = this.sq = this.n = 0;
+    return out;
+  }
 }
