@@ -229,114 +229,121 @@ export function registerPk(program: Command): void {
     .option('--correction <c>', `the loss's staleness correction: ${PK_CORRECTIONS.join(' | ')}`, 'none')
     .option('--json', 'print one JSON document (per-iteration logs, summaries, spread over seeds)')
     .option('--quiet', 'no progress on stderr')
-    .action(async (f: PkFlags) => {
-      const { preset, settings } = resolvePkSettings(f);
-      const arms =
-        f.negatives === 'both'
-          ? (['keep', 'mask'] as const)
-          : [choice(f.negatives, '--negatives', ['keep', 'mask', 'both'] as const) as 'keep' | 'mask'];
-      const etas = parseStalenessList(f.staleness);
-      const correction = choice(f.correction, '--correction', PK_CORRECTIONS);
-      const seed0 = parseSeed(f.seed);
-      const nSeeds = parseIntFlag(f.seeds, '--seeds', 1, 1000);
-      const htmlFile = f.html === undefined ? undefined : checkOutFile(f.html, '--html');
-      await initBackend('cpu'); // a table of a few hundred rows: the loss's tensors are tiny, cpu is fastest
-      const runs: PkRun[] = [];
-      const t00 = wallNow();
-      const lagged = etas.some((e) => e > 0);
-      for (const eta of etas)
-        for (const negatives of arms) {
-          for (let k = 0; k < nSeeds; k++) {
-            const seed = seed0 + k;
-            const tag = `${negatives}${lagged ? `, η ${eta}, ${correction}` : ''}`;
-            const bar = progress(`pk ${preset} ${tag} seed ${seed}`, settings.steps, Boolean(f.quiet || f.json));
-            const t0 = wallNow();
-            if (!f.json)
-              process.stdout.write(
-                `# ${preset}, ${tag}, seed ${seed}\n${'iteration'.padStart(9)} ${'episodes'.padStart(10)}` +
-                  ` ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)}` +
-                  ` ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)}` +
-                  ` ${'updates'.padStart(8)}\n`,
-              );
-            const r = runPk({ ...settings, negatives, seed, staleness: eta, correction }, (row: PkLogRow) => {
-              bar.update(row.step, {
-                length: row.meanLength.toFixed(2),
-                reward: row.reward.toFixed(3),
-                pStop: row.pStop.toFixed(4),
-              });
-              if (!f.json)
-                process.stdout.write(
-                  `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)}` +
-                    ` ${row.meanLength.toFixed(2).padStart(7)}` +
-                    ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
-                    ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
-                    ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
-                    `\n`,
-                );
-            });
-            bar.stop();
-            const wallSeconds = (wallNow() - t0) / 1000;
-            runs.push({ ...r, wallSeconds });
-            if (!f.json) {
-              const s = r.summary;
-              process.stdout.write(
-                `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}` +
-                  `) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)}` +
-                  ` → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}` +
-                  `); ` +
-                  `reward ${fmt(s.rewardEnd)}, transition (window reward ≥ 0.9) ${s.iterationOfTransition === null ? 'none' : `at ${s.iterationOfTransition}`}; ` +
-                  (`p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)}` +
-                    ` → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}` +
-                    `; `) +
-                  (s.negativeStepsEntropyUpFraction === null
-                    ? ''
-                    : `negative-only updates that raised entropy ${fmt(s.negativeStepsEntropyUpFraction)} (argmax mass ${fmt(s.negativeStepsArgmaxMass)}); `) +
-                  `${wallSeconds.toFixed(1)} s\n`,
-              );
-            }
-          }
-        }
-      const wallSeconds = (wallNow() - t00) / 1000;
-      // per arm (and per η when lagged: keys like 'keep η=8')
-      const groups = etas.flatMap((eta) => arms.map((a) => ({ a, eta, key: lagged ? `${a} η=${eta}` : a })));
-      const spread = Object.fromEntries(
-        groups.map((g) => [
-          g.key,
-          spreads(
-            runs.filter((r) => r.summary.negatives === g.a && r.summary.staleness === g.eta).map((r) => r.summary),
-          ),
-        ]),
-      );
-      if (htmlFile) {
-        writeFileAtomic(htmlFile, renderPkReport({ preset, settings, runs }));
-        if (!f.json) process.stdout.write(`wrote ${htmlFile}\n`);
-      }
-      if (f.json) {
-        const only = runs.length === 1 ? runs[0]!.summary : {};
-        return printJson({
-          ...only,
-          preset,
-          config: {
-            ...settings,
-            advantage: formatAdvantage(settings.advantage),
-            negatives: arms,
-            staleness: etas,
-            correction,
-            seeds: Array.from({ length: nSeeds }, (_, k) => seed0 + k),
-          },
-          runs,
-          spread,
-          wallSeconds,
+    .action(pkCommand);
+}
+
+/** `e3sim pk`: every η × arm × seed run in turn, then the text, JSON and HTML outputs. */
+async function pkCommand(f: PkFlags): Promise<void> {
+  const { preset, settings } = resolvePkSettings(f);
+  const arms =
+    f.negatives === 'both'
+      ? (['keep', 'mask'] as const)
+      : [choice(f.negatives, '--negatives', ['keep', 'mask', 'both'] as const) as 'keep' | 'mask'];
+  const etas = parseStalenessList(f.staleness);
+  const correction = choice(f.correction, '--correction', PK_CORRECTIONS);
+  const seed0 = parseSeed(f.seed);
+  const nSeeds = parseIntFlag(f.seeds, '--seeds', 1, 1000);
+  const htmlFile = f.html === undefined ? undefined : checkOutFile(f.html, '--html');
+  await initBackend('cpu'); // a table of a few hundred rows: the loss's tensors are tiny, cpu is fastest
+  const runs: PkRun[] = [];
+  const t00 = wallNow();
+  const lagged = etas.some((e) => e > 0);
+  for (const eta of etas)
+    for (const negatives of arms) {
+      for (let k = 0; k < nSeeds; k++) {
+        const seed = seed0 + k;
+        const tag = `${negatives}${lagged ? `, η ${eta}, ${correction}` : ''}`;
+        const bar = progress(`pk ${preset} ${tag} seed ${seed}`, settings.steps, Boolean(f.quiet || f.json));
+        const t0 = wallNow();
+        if (!f.json) process.stdout.write(`# ${preset}, ${tag}, seed ${seed}\n${ROW_HEADER}`);
+        const r = runPk({ ...settings, negatives, seed, staleness: eta, correction }, (row: PkLogRow) => {
+          bar.update(row.step, {
+            length: row.meanLength.toFixed(2),
+            reward: row.reward.toFixed(3),
+            pStop: row.pStop.toFixed(4),
+          });
+          if (!f.json) process.stdout.write(rowLine(row));
         });
+        bar.stop();
+        const wallSeconds = (wallNow() - t0) / 1000;
+        runs.push({ ...r, wallSeconds });
+        if (!f.json) process.stdout.write(summaryLine(r.summary, wallSeconds));
       }
-      if (nSeeds > 1) {
-        for (const g of groups) {
-          process.stdout.write(`# ${g.key} over ${nSeeds} seeds: mean [min, max]\n`);
-          for (const k of SPREAD_KEYS)
-            if (spread[g.key]![k]) process.stdout.write(`${k.padEnd(32)} ${formatSpread(spread[g.key]![k]!, 4)}\n`);
-        }
-      }
-      if (lagged && !f.json) process.stdout.write(stalenessTable(runs, arms, etas, correction));
-      process.stdout.write(`${runs.length} runs in ${wallSeconds.toFixed(1)} s\n`);
+    }
+  const wallSeconds = (wallNow() - t00) / 1000;
+  // per arm (and per η when lagged: keys like 'keep η=8')
+  const groups = etas.flatMap((eta) => arms.map((a) => ({ a, eta, key: lagged ? `${a} η=${eta}` : a })));
+  const spread = Object.fromEntries(
+    groups.map((g) => [
+      g.key,
+      spreads(runs.filter((r) => r.summary.negatives === g.a && r.summary.staleness === g.eta).map((r) => r.summary)),
+    ]),
+  );
+  if (htmlFile) {
+    writeFileAtomic(htmlFile, renderPkReport({ preset, settings, runs }));
+    if (!f.json) process.stdout.write(`wrote ${htmlFile}\n`);
+  }
+  if (f.json) {
+    const only = runs.length === 1 ? runs[0]!.summary : {};
+    return printJson({
+      ...only,
+      preset,
+      config: {
+        ...settings,
+        advantage: formatAdvantage(settings.advantage),
+        negatives: arms,
+        staleness: etas,
+        correction,
+        seeds: Array.from({ length: nSeeds }, (_, k) => seed0 + k),
+      },
+      runs,
+      spread,
+      wallSeconds,
     });
+  }
+  if (nSeeds > 1) {
+    for (const g of groups) {
+      process.stdout.write(`# ${g.key} over ${nSeeds} seeds: mean [min, max]\n`);
+      for (const k of SPREAD_KEYS)
+        if (spread[g.key]![k]) process.stdout.write(`${k.padEnd(32)} ${formatSpread(spread[g.key]![k]!, 4)}\n`);
+    }
+  }
+  if (lagged && !f.json) process.stdout.write(stalenessTable(runs, arms, etas, correction));
+  process.stdout.write(`${runs.length} runs in ${wallSeconds.toFixed(1)} s\n`);
+}
+
+const ROW_HEADER =
+  `${'iteration'.padStart(9)} ${'episodes'.padStart(10)}` +
+  ` ${'length'.padStart(7)} ${'E[len]'.padStart(7)} ${'reward'.padStart(7)}` +
+  ` ${'p(stop)'.padStart(8)} ${'entropy'.padStart(8)} ${'p(a*)'.padStart(9)}` +
+  ` ${'updates'.padStart(8)}\n`;
+
+/** One logged iteration, under ROW_HEADER. */
+function rowLine(row: PkLogRow): string {
+  return (
+    `${String(row.step).padStart(9)} ${String(row.episodes).padStart(10)}` +
+    ` ${row.meanLength.toFixed(2).padStart(7)}` +
+    ` ${row.expectedLength.toFixed(2).padStart(7)} ${row.reward.toFixed(4).padStart(7)}` +
+    ` ${row.pStop.toFixed(4).padStart(8)} ${row.entropy.toFixed(4).padStart(8)}` +
+    ` ${row.pAnswer.toExponential(2).padStart(9)} ${String(row.updates).padStart(8)}` +
+    `\n`
+  );
+}
+
+/** A run's summary in one line: length, reward and transition, p(stop), entropy, the theorem's count. */
+function summaryLine(s: PkSummary, wallSeconds: number): string {
+  return (
+    `length ${fmt(s.lengthStart, 2)} → peak ${fmt(s.lengthPeak, 2)} (iteration ${s.lengthPeakStep}` +
+    `) → ${fmt(s.lengthEnd, 2)} (exact expectation ${fmt(s.expectedLengthStart, 2)}` +
+    ` → peak ${fmt(s.expectedLengthPeak, 2)} → ${fmt(s.expectedLengthEnd, 2)}` +
+    `); ` +
+    `reward ${fmt(s.rewardEnd)}, transition (window reward ≥ 0.9) ${s.iterationOfTransition === null ? 'none' : `at ${s.iterationOfTransition}`}; ` +
+    (`p(stop) ${fmt(s.pStopStart, 4)} → ${fmt(s.pStopEnd, 4)}; entropy ${fmt(s.entropyStart)}` +
+      ` → peak ${fmt(s.entropyPeak)} (${s.entropyPeakStep}) → ${fmt(s.entropyEnd)}` +
+      `; `) +
+    (s.negativeStepsEntropyUpFraction === null
+      ? ''
+      : `negative-only updates that raised entropy ${fmt(s.negativeStepsEntropyUpFraction)} (argmax mass ${fmt(s.negativeStepsArgmaxMass)}); `) +
+    `${wallSeconds.toFixed(1)} s\n`
+  );
 }
