@@ -99,23 +99,7 @@ export function registerExperiment(program: Command): void {
         size,
       };
       const c4 = o.c4 && !o.quick && name === 'e3-countdown';
-      // An experiment directory is continued only with the settings it was started with (more
-      // seeds, or C4, only add cells: a cell depends on its arm and seed alone).
-      const settingsFile = path.join(out, 'experiment.json');
-      if (fs.existsSync(settingsFile)) {
-        const was = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { settings: unknown };
-        if (JSON.stringify(was.settings) !== JSON.stringify(settings))
-          throw new InputError(
-            `--out: '${out}' holds an experiment started with other settings (${settingsFile}); use the same flags to continue it, or another --out`,
-          );
-      } else if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
-        throw new InputError(
-          `--out: '${out}' exists, is not empty and is not an experiment directory; choose another --out`,
-        );
-      }
-      fs.mkdirSync(out, { recursive: true });
-      if (!fs.existsSync(settingsFile))
-        writeFileAtomic(settingsFile, JSON.stringify({ settings, versions: versions() }, null, 2) + '\n');
+      openExperimentDir(out, settings);
       const plan: { cells: Cell[]; arms: string[] } =
         name === 'lr-probe'
           ? {
@@ -148,45 +132,84 @@ export function registerExperiment(program: Command): void {
         }
         throw e;
       }
-      const trainAndBase = plan.cells.filter((c) => !c.name.startsWith('cut-'));
-      const cuts = name === 'lr-probe' ? [] : summarizeCuts(out, CUT_ARMS, seeds);
-      const results: CellResult[] = trainAndBase.map((c) => {
-        const [arm, seedDir] = c.name.split('/') as [string, string];
-        return readCell(path.join(out, c.name), arm, Number(seedDir.replace('seed-', '')));
-      });
-      const s = summarizeExperiment(results, plan.arms);
-      const cellSeconds = results.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
-      const doc = {
-        ...settings,
-        seeds,
-        c4,
-        wallSeconds: (wallNow() - t0) / 1000,
-        cellSeconds,
-        btr: s.btr,
-        arms: s.arms,
-        diffs: s.diffs,
-        cuts,
-        c4Arms: c4 ? C4_ARMS : [],
-        cells: results.map((r) => ({
-          arm: r.arm,
-          seed: r.seed,
-          wallSeconds: r.wallSeconds,
-          budgetChoices: r.budgetChoices,
-          eval: r.rows.map(({ correct: _, ...row }) => row),
-        })),
-      };
-      writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
-      const title = `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}`;
-      writeFileAtomic(
-        path.join(out, 'results.md'),
-        `${title}\n\n${s.markdown}${cutsMarkdown(cuts)}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`,
-      );
-      writeFileAtomic(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
-      if (o.json) return printJson(doc);
-      process.stdout.write(
-        s.markdown +
-          cutsMarkdown(cuts) +
-          `\nresults: ${path.join(out, 'results.md')}, ${path.join(out, 'results.json')}, ${path.join(out, 'report.html')}\n`,
-      );
+      const doc = writeResults(name, o, out, settings, seeds, c4, plan, t0);
+      if (o.json) return printJson(doc.json);
+      process.stdout.write(doc.text);
     });
+}
+
+/**
+ * An experiment directory is continued only with the settings it was started with (more seeds, or
+ * C4, only add cells: a cell depends on its arm and seed alone); a new one gets experiment.json.
+ */
+function openExperimentDir(out: string, settings: unknown): void {
+  const settingsFile = path.join(out, 'experiment.json');
+  if (fs.existsSync(settingsFile)) {
+    const was = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as { settings: unknown };
+    if (JSON.stringify(was.settings) !== JSON.stringify(settings))
+      throw new InputError(
+        `--out: '${out}' holds an experiment started with other settings (${settingsFile}); use the same flags to continue it, or another --out`,
+      );
+  } else if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+    throw new InputError(
+      `--out: '${out}' exists, is not empty and is not an experiment directory; choose another --out`,
+    );
+  }
+  fs.mkdirSync(out, { recursive: true });
+  if (!fs.existsSync(settingsFile))
+    writeFileAtomic(settingsFile, JSON.stringify({ settings, versions: versions() }, null, 2) + '\n');
+}
+
+/** The finished cells read and summarised: results.json, results.md and report.html written; the JSON and the text to print. */
+function writeResults(
+  name: string,
+  o: Flags,
+  out: string,
+  settings: Record<string, unknown>,
+  seeds: number,
+  c4: boolean,
+  plan: { cells: Cell[]; arms: string[] },
+  t0: number,
+): { json: unknown; text: string } {
+  const trainAndBase = plan.cells.filter((c) => !c.name.startsWith('cut-'));
+  const cuts = name === 'lr-probe' ? [] : summarizeCuts(out, CUT_ARMS, seeds);
+  const results: CellResult[] = trainAndBase.map((c) => {
+    const [arm, seedDir] = c.name.split('/') as [string, string];
+    return readCell(path.join(out, c.name), arm, Number(seedDir.replace('seed-', '')));
+  });
+  const s = summarizeExperiment(results, plan.arms);
+  const cellSeconds = results.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
+  const doc = {
+    ...settings,
+    seeds,
+    c4,
+    wallSeconds: (wallNow() - t0) / 1000,
+    cellSeconds,
+    btr: s.btr,
+    arms: s.arms,
+    diffs: s.diffs,
+    cuts,
+    c4Arms: c4 ? C4_ARMS : [],
+    cells: results.map((r) => ({
+      arm: r.arm,
+      seed: r.seed,
+      wallSeconds: r.wallSeconds,
+      budgetChoices: r.budgetChoices,
+      eval: r.rows.map(({ correct: _, ...row }) => row),
+    })),
+  };
+  writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(doc, null, 2) + '\n');
+  const title = `# ${name}${o.quick ? ' (quick: a pipeline check, not a result)' : ''}`;
+  writeFileAtomic(
+    path.join(out, 'results.md'),
+    `${title}\n\n${s.markdown}${cutsMarkdown(cuts)}\nWall time of this invocation: ${doc.wallSeconds.toFixed(0)} s; all cells together ${cellSeconds.toFixed(0)} s of cell time.\n`,
+  );
+  writeFileAtomic(path.join(out, 'report.html'), renderComparison(name, findArms(out)));
+  return {
+    json: doc,
+    text:
+      s.markdown +
+      cutsMarkdown(cuts) +
+      `\nresults: ${path.join(out, 'results.md')}, ${path.join(out, 'results.json')}, ${path.join(out, 'report.html')}\n`,
+  };
 }
