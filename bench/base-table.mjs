@@ -4,7 +4,12 @@ import path from 'node:path';
 const dir = process.argv[2];
 const read = (f) => {
   const p = path.join(dir, f);
-  return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, 'utf8')) : null;
+  if (!fs.existsSync(p)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(p, 'utf8'));
+  } catch {
+    return null; // still being written by bench/measure-base.sh: print what is finished
+  }
 };
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const f3 = (x) => x.toFixed(3);
