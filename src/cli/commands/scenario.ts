@@ -62,70 +62,15 @@ export function registerScenario(program: Command): void {
         return;
       }
       const out = o.out ?? path.join('runs', 'scenarios', `${scenario.name}${o.quick ? '-quick' : ''}`);
-      // With --jobs, an --out holding a grid of the same scenario continues it: a finished cell is kept when
-      // its config is the one now planned (so the grid may be reordered or cut), and a
-      // finished cell planned with other settings stops the command (experiments/cells.ts).
-      const plan = cells.map((c) => ({ name: c.name, config: c.config, settings: c.settings }));
-      const planFile = path.join(out, 'plan.json');
-      const previous = fs.existsSync(planFile)
-        ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as { scenario?: string; cells: typeof plan })
-        : null;
-      const continuing = jobs > 1 && previous?.scenario === scenario.name;
-      if (!continuing && fs.existsSync(out) && fs.readdirSync(out).length > 0)
-        throw new InputError(
-          `--out: '${out}' already exists and is not empty${jobs > 1 ? ' and holds another grid' : ''}; choose another --out`,
-        );
-      fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
-      writeFileAtomic(planFile, JSON.stringify({ scenario: scenario.name, cells: plan }) + '\n');
+      openGridDir(out, scenario.name, cells, jobs);
       warnOnce(cells, log);
       const command = `e3sim scenario ${process.argv.slice(3).join(' ')}`;
       const t0 = wallNow();
-      let results: CellResult[];
-      if (jobs === 1) {
-        results = [];
-        for (const [i, cell] of cells.entries()) {
-          const c0 = wallNow();
-          const r = await stoppable(
-            () => runCell(cell, path.join(out, 'cells', cell.name), log),
-            '--jobs 1 does not continue a grid; use --jobs 2 or more for a grid you may stop and continue',
-          );
-          if (!r) return;
-          results.push(r);
-          log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
-        }
-      } else {
-        const procs: ProcessCell[] = cells.map((cell) => ({
-          name: path.join('cells', cell.name),
-          weight: cell.settings.maxSteps,
-          start: (d) => ['scenario', file, ...(o.quick ? ['--quick'] : []), '--cell', cell.name, '--out', d, '--quiet'],
-          resume: (d) => [
-            'scenario',
-            file,
-            ...(o.quick ? ['--quick'] : []),
-            '--cell',
-            cell.name,
-            '--out',
-            d,
-            '--quiet',
-          ],
-          resumable: (d) => fs.existsSync(path.join(d, 'checkpoints', 'latest')),
-          matches: (d) => sameCell(d, cell),
-        }));
-        log(`${scenario.name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
-        try {
-          await runCells({ out, cells: procs, jobs, bin: BIN, log, now: wallNow, stepOf: metricsStepOf });
-        } catch (e) {
-          if (e instanceof CellsInterrupted) {
-            process.stderr.write(`${e.message}\n`);
-            process.exitCode = 130;
-            return;
-          }
-          throw e;
-        }
-        results = cells.map(
-          (c) => JSON.parse(fs.readFileSync(path.join(out, 'cells', c.name, RESULT), 'utf8')) as CellResult,
-        );
-      }
+      const results =
+        jobs === 1
+          ? await runInProcess(scenario, cells, out, log)
+          : await runInProcesses(file, Boolean(o.quick), scenario.name, cells, out, jobs, log);
+      if (!results) return; // stopped by a signal (exit code set)
       const doc = {
         scenario: scenario.name,
         file,
@@ -157,6 +102,90 @@ export function registerScenario(program: Command): void {
         process.exitCode = 1;
       }
     });
+}
+
+/**
+ * With --jobs, an --out holding a grid of the same scenario continues it: a finished cell is kept
+ * when its config is the one now planned (so the grid may be reordered or cut), and a finished cell
+ * planned with other settings stops the command (experiments/cells.ts). Otherwise --out must be
+ * new or empty. Writes plan.json.
+ */
+function openGridDir(out: string, name: string, cells: Cell[], jobs: number): void {
+  const plan = cells.map((c) => ({ name: c.name, config: c.config, settings: c.settings }));
+  const planFile = path.join(out, 'plan.json');
+  const previous = fs.existsSync(planFile)
+    ? (JSON.parse(fs.readFileSync(planFile, 'utf8')) as { scenario?: string; cells: typeof plan })
+    : null;
+  const continuing = jobs > 1 && previous?.scenario === name;
+  if (!continuing && fs.existsSync(out) && fs.readdirSync(out).length > 0)
+    throw new InputError(
+      `--out: '${out}' already exists and is not empty${jobs > 1 ? ' and holds another grid' : ''}; choose another --out`,
+    );
+  fs.mkdirSync(path.join(out, 'cells'), { recursive: true });
+  writeFileAtomic(planFile, JSON.stringify({ scenario: name, cells: plan }) + '\n');
+}
+
+/** --jobs 1: the cells one after another in this process; null when a signal stopped one. */
+async function runInProcess(
+  scenario: Scenario,
+  cells: Cell[],
+  out: string,
+  log: (s: string) => void,
+): Promise<CellResult[] | null> {
+  const results: CellResult[] = [];
+  for (const [i, cell] of cells.entries()) {
+    const c0 = wallNow();
+    const r = await stoppable(
+      () => runCell(cell, path.join(out, 'cells', cell.name), log),
+      '--jobs 1 does not continue a grid; use --jobs 2 or more for a grid you may stop and continue',
+    );
+    if (!r) return null;
+    results.push(r);
+    log(`[${i + 1}/${cells.length}] ${cell.name}: ${describe(scenario, r, (wallNow() - c0) / 1000)}`);
+  }
+  return results;
+}
+
+/** --jobs N: each cell in its own process (`--cell`), N at a time, resumable; null when interrupted. */
+async function runInProcesses(
+  file: string,
+  quick: boolean,
+  name: string,
+  cells: Cell[],
+  out: string,
+  jobs: number,
+  log: (s: string) => void,
+): Promise<CellResult[] | null> {
+  const args = (cell: Cell, d: string) => [
+    'scenario',
+    file,
+    ...(quick ? ['--quick'] : []),
+    '--cell',
+    cell.name,
+    '--out',
+    d,
+    '--quiet',
+  ];
+  const procs: ProcessCell[] = cells.map((cell) => ({
+    name: path.join('cells', cell.name),
+    weight: cell.settings.maxSteps,
+    start: (d) => args(cell, d),
+    resume: (d) => args(cell, d), // a cell directory with a checkpoint continues from it
+    resumable: (d) => fs.existsSync(path.join(d, 'checkpoints', 'latest')),
+    matches: (d) => sameCell(d, cell),
+  }));
+  log(`${name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
+  try {
+    await runCells({ out, cells: procs, jobs, bin: BIN, log, now: wallNow, stepOf: metricsStepOf });
+  } catch (e) {
+    if (e instanceof CellsInterrupted) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 130;
+      return null;
+    }
+    throw e;
+  }
+  return cells.map((c) => JSON.parse(fs.readFileSync(path.join(out, 'cells', c.name, RESULT), 'utf8')) as CellResult);
 }
 
 /** Runs a cell; a signal's stop is exit 130/143 with a line, and null. */
