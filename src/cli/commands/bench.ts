@@ -38,110 +38,119 @@ export function registerBench(program: Command): void {
       "where one learner step's time goes at the e3-countdown experiment's shape (sample, verify/grade, log-probs, optimiser steps, publish)",
     )
     .option('--latency', 'message latency: xstate send, worker round trip, and both (p50/p99)')
-    .action(
-      async (o: {
-        backend: string;
-        shape: string;
-        repeats: string;
-        threads: string;
-        train: boolean;
-        json?: boolean;
-        topology?: boolean;
-        steps: string;
-        sim?: boolean;
-        latency?: boolean;
-        rlStep?: boolean;
-      }) => {
-        if (o.rlStep) return rlStep(o);
-        if (o.latency) {
-          const rows = await runLatencyBench({ messages: 20_000, now: wallNow });
-          if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
-          process.stdout.write('| path | messages | p50 µs | p99 µs | mean µs |\n|---|---:|---:|---:|---:|\n');
-          for (const r of rows)
-            process.stdout.write(
-              `| ${r.name} | ${r.messages.toLocaleString('en-US')} | ${r.p50Us.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.meanUs.toFixed(1)} |\n`,
-            );
-          return;
-        }
-        if (o.sim) {
-          const rows = await runSimBench({
-            repeats: parseIntFlag(o.repeats, '--repeats', 1, 100),
-            now: wallNow,
-            log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
-          });
-          if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
-          process.stdout.write(
-            '| topology | events | simulated s | wall s (median) | events/s |\n|---|---:|---:|---:|---:|\n',
-          );
-          for (const r of rows) {
-            process.stdout.write(
-              `| ${r.name} | ${r.events.toLocaleString('en-US')} | ${r.simSeconds.toFixed(0)}` +
-                ` | ${r.medianWallSeconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')}` +
-                ` |\n`,
-            );
-          }
-          return;
-        }
-        if (o.topology) {
-          const backend = parseBackend(o.backend);
-          const steps = parseIntFlag(o.steps, '--steps', 2, 1000);
-          const r = await runTopologyBench({
-            backend,
-            steps,
-            repeats: parseIntFlag(o.repeats, '--repeats', 1, 100),
-            now: wallNow,
-            log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
-          });
-          if (o.json) return printJson(r);
-          process.stdout.write(
-            `sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)}` +
-              ` tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}` +
-              `x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}` +
-              `% (in steady state: ${(r.steadyStateOverheadFraction * 100).toFixed(1)}` +
-              `%)\n`,
-          );
-          return;
-        }
-        const shape = BENCH_SHAPES[o.shape];
-        if (!shape)
-          throw new InputError(`--shape: expected one of ${Object.keys(BENCH_SHAPES).join(', ')}, got '${o.shape}'`);
-        const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
-        const threads = parseIntFlag(o.threads, '--threads', 1, 16);
-        if (threads > 1) {
-          const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, {
-            threads,
-            repeats,
-            train: o.train,
-            now: wallNow,
-            log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
-          });
-          if (o.json) return printJson(r);
-          process.stdout.write(
-            `${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s` : 'no training measured'} (all threads)\n`,
-          );
-          return;
-        }
-        const backend = await initBackend(parseBackend(o.backend));
-        if (!o.json)
-          process.stderr.write(
-            `backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`,
-          );
-        const r = await runPolicyBench(backend.name, shape, {
-          repeats,
-          train: o.train,
-          now: wallNow,
-          log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
-        });
-        if (o.json) return printJson({ ...r, detail: backend.detail });
-        process.stdout.write(
-          `${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ` +
-            (o.train
-              ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)`
-              : 'no training measured') +
-            `\n`,
-        );
-      },
+    .action(async (o: BenchFlags) => {
+      if (o.rlStep) return rlStep(o);
+      if (o.latency) return latencyBench(o);
+      if (o.sim) return simBench(o);
+      if (o.topology) return topologyBench(o);
+      return policyBench(o);
+    });
+}
+
+interface BenchFlags {
+  backend: string;
+  shape: string;
+  repeats: string;
+  threads: string;
+  train: boolean;
+  json?: boolean;
+  topology?: boolean;
+  steps: string;
+  sim?: boolean;
+  latency?: boolean;
+  rlStep?: boolean;
+}
+
+/** --latency: what one message costs (xstate, a worker round trip, both). */
+async function latencyBench(o: BenchFlags): Promise<void> {
+  const rows = await runLatencyBench({ messages: 20_000, now: wallNow });
+  if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
+  process.stdout.write('| path | messages | p50 µs | p99 µs | mean µs |\n|---|---:|---:|---:|---:|\n');
+  for (const r of rows)
+    process.stdout.write(
+      `| ${r.name} | ${r.messages.toLocaleString('en-US')} | ${r.p50Us.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.meanUs.toFixed(1)} |\n`,
     );
+}
+
+/** --sim: simulated events per second of the virtual clock. */
+async function simBench(o: BenchFlags): Promise<void> {
+  const rows = await runSimBench({
+    repeats: parseIntFlag(o.repeats, '--repeats', 1, 100),
+    now: wallNow,
+    log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
+  });
+  if (o.json) return printJson({ cpu: os.cpus()[0]?.model ?? 'cpu', rows });
+  process.stdout.write('| topology | events | simulated s | wall s (median) | events/s |\n|---|---:|---:|---:|---:|\n');
+  for (const r of rows) {
+    process.stdout.write(
+      `| ${r.name} | ${r.events.toLocaleString('en-US')} | ${r.simSeconds.toFixed(0)}` +
+        ` | ${r.medianWallSeconds.toFixed(2)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')}` +
+        ` |\n`,
+    );
+  }
+}
+
+/** --topology: sync against async training of the same small config. */
+async function topologyBench(o: BenchFlags): Promise<void> {
+  const backend = parseBackend(o.backend);
+  const steps = parseIntFlag(o.steps, '--steps', 2, 1000);
+  const r = await runTopologyBench({
+    backend,
+    steps,
+    repeats: parseIntFlag(o.repeats, '--repeats', 1, 100),
+    now: wallNow,
+    log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
+  });
+  if (o.json) return printJson(r);
+  process.stdout.write(
+    `sync ${r.syncTokensPerSec.toFixed(0)} tokens/s, async ${r.asyncTokensPerSec.toFixed(0)}` +
+      ` tokens/s: speedup ${r.speedup.toFixed(2)}x (bound from the sync runs' compute: ${r.speedupBound.toFixed(2)}` +
+      `x); async: actors idle ${(r.overheadFraction * 100).toFixed(0)}%, bottleneck idle ${(r.criticalPathIdleFraction * 100).toFixed(1)}` +
+      `% (in steady state: ${(r.steadyStateOverheadFraction * 100).toFixed(1)}` +
+      `%)\n`,
+  );
+}
+
+/** The default: sampling and training tokens/s of the tiny GPT at a shape, in one or more threads. */
+async function policyBench(o: BenchFlags): Promise<void> {
+  const shape = BENCH_SHAPES[o.shape];
+  if (!shape)
+    throw new InputError(`--shape: expected one of ${Object.keys(BENCH_SHAPES).join(', ')}, got '${o.shape}'`);
+  const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
+  const threads = parseIntFlag(o.threads, '--threads', 1, 16);
+  if (threads > 1) {
+    const r = await runPolicyBenchThreads(parseBackend(o.backend), shape, {
+      threads,
+      repeats,
+      train: o.train,
+      now: wallNow,
+      log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
+    });
+    if (o.json) return printJson(r);
+    process.stdout.write(
+      `${r.backend} × ${threads} threads: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ${o.train ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s` : 'no training measured'} (all threads)\n`,
+    );
+    return;
+  }
+  const backend = await initBackend(parseBackend(o.backend));
+  if (!o.json)
+    process.stderr.write(
+      `backend: ${backend.name} (${backend.detail}); ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}\n`,
+    );
+  const r = await runPolicyBench(backend.name, shape, {
+    repeats,
+    train: o.train,
+    now: wallNow,
+    log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
+  });
+  if (o.json) return printJson({ ...r, detail: backend.detail });
+  process.stdout.write(
+    `${r.backend}: sample ${r.sampleTokensPerSec.toFixed(0)} tokens/s, ` +
+      (o.train
+        ? `train ${r.trainTokensPerSec.toFixed(0)} tokens/s (${r.trainStepMs.toFixed(0)} ms/step)`
+        : 'no training measured') +
+      `\n`,
+  );
 }
 
 async function rlStep(o: { backend: string; repeats: string; json?: boolean }): Promise<void> {
