@@ -11,30 +11,11 @@ import { Gpt, parameterShapes } from '../src/policy/transformer/model.js';
 import type { GptConfig } from '../src/policy/transformer/config.js';
 import { Adam } from '../src/policy/transformer/adam.js';
 import type { PackedWeights } from '../src/tensor/pack.js';
-import { gptRlStep, type TrainRollout } from '../src/rl/gptStep.js';
+import { EMPTY_UPDATE_STATS, gptRlStep, type TrainRollout } from '../src/rl/gptStep.js';
 import type { LossConfig } from '../src/rl/loss.js';
 import { PAD } from '../src/tasks/countdown/tokenizer.js';
 import { wallNow } from '../src/runtime/clock.js';
 import type { TrainStats } from '../src/runtime/messages.js';
-
-const EMPTY_STATS = {
-  loss: 0,
-  policyLoss: 0,
-  klLoss: 0,
-  entropyBonus: 0,
-  kl: 0,
-  entropy: 0,
-  clipFracLow: 0,
-  clipFracHigh: 0,
-  isWeightMean: 0,
-  isWeightMax: 0,
-  tokens: 0,
-  tokensMaskedNegative: 0,
-  tokensDroppedStale: 0,
-  lagMax: 0,
-  gradNorm: 0,
-  optimizerSteps: 0,
-};
 
 let model: Gpt | null = null;
 let reference: Gpt | null = null;
@@ -103,7 +84,7 @@ const api = {
             reference: reference ?? undefined,
             ...update,
           })
-        : { ...EMPTY_STATS };
+        : { ...EMPTY_UPDATE_STATS };
     const computeMs = wallNow() - t0;
     if (batch.slowFactor > 1) blockMs(computeMs * (batch.slowFactor - 1));
     version = batch.step;

@@ -110,6 +110,29 @@ export function minibatchSlices<T>(xs: readonly T[], M: number): T[][] {
 export type UpdateStats = LossStats & { gradNorm: number; optimizerSteps: number };
 
 /**
+ * The figures of a step that trains nothing (every rollout dropped or filtered: the version still
+ * advances): the learner figures of a metrics row, 0, on both clocks, so their rows agree.
+ */
+export const EMPTY_UPDATE_STATS = {
+  loss: 0,
+  policyLoss: 0,
+  klLoss: 0,
+  entropyBonus: 0,
+  kl: 0,
+  entropy: 0,
+  clipFracLow: 0,
+  clipFracHigh: 0,
+  isWeightMean: 0,
+  isWeightMax: 0,
+  tokens: 0,
+  tokensMaskedNegative: 0,
+  tokensDroppedStale: 0,
+  lagMax: 0,
+  gradNorm: 0,
+  optimizerSteps: 0,
+} satisfies Partial<UpdateStats>;
+
+/**
  * One learner update on a batch of scored rollouts: the batch cut into `minibatches` disjoint
  * slices, `epochs` passes, one Adam step per slice per pass. Before the first step every slice is
  * scored under the reference policy (KL) and, for decoupled PPO, under the learner itself: that

@@ -13,7 +13,7 @@ import { Gpt, parameterShapes } from '../policy/transformer/model.js';
 import { Adam } from '../policy/transformer/adam.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import { weightsSha256, type PackedWeights } from '../tensor/pack.js';
-import { gptRlStep, type TrainRollout } from '../rl/gptStep.js';
+import { EMPTY_UPDATE_STATS, gptRlStep, type TrainRollout } from '../rl/gptStep.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import type { LossConfig } from '../rl/loss.js';
 import { verify } from '../tasks/countdown/verifier.js';
@@ -212,7 +212,7 @@ export class PolicyCompute implements Compute {
       });
     }
     this.problems.delete(input.step);
-    if (rollouts.length === 0) return { loss: 0, tokens: 0 };
+    if (rollouts.length === 0) return { ...EMPTY_UPDATE_STATS }; // as the real clock's learner
     const s = gptRlStep(this.learner, this.adam, rollouts, {
       loss: this.loss,
       temperature: this.c.rollout.temperature,
