@@ -5,25 +5,21 @@
  */
 import { InputError, errnoLine } from '../util/errors.js';
 
-/** The line a failed run ends with: the errno's one line, else the stack (a bug). */
-export function failureLine(e: unknown): string {
-  const line = errnoLine(e);
-  return line
-    ? `e3sim: run failed: ${line}\n`
-    : `e3sim: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`;
+/**
+ * How an error ends the command: bad input is its message and exit 2; a known errno its one line
+ * and exit 1; anything else its stack (a bug) and exit 1.
+ */
+export function failure(e: unknown): { code: 1 | 2; line: string } {
+  if (e instanceof InputError) return { code: 2, line: `e3sim: ${e.message}\n` };
+  const errno = errnoLine(e);
+  const what = errno ?? (e instanceof Error ? (e.stack ?? e.message) : String(e));
+  return { code: 1, line: `e3sim: run failed: ${what}\n` };
 }
 
 export function failed(e: unknown): never {
-  process.stderr.write(failureLine(e));
-  process.exit(1);
-}
-
-function uncaught(e: unknown): never {
-  if (e instanceof InputError) {
-    process.stderr.write(`e3sim: ${e.message}\n`);
-    process.exit(2);
-  }
-  failed(e);
+  const f = failure(e);
+  process.stderr.write(f.line);
+  process.exit(f.code);
 }
 
 /**
@@ -32,6 +28,6 @@ function uncaught(e: unknown): never {
  * removes it).
  */
 export function installFatalHandlers(): void {
-  process.on('uncaughtException', uncaught);
-  process.on('unhandledRejection', uncaught);
+  process.on('uncaughtException', failed);
+  process.on('unhandledRejection', failed);
 }

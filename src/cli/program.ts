@@ -5,8 +5,7 @@
  * it in-process; src/cli/main.ts is the executable around it.
  */
 import { Command, CommanderError } from 'commander';
-import { InputError } from '../util/errors.js';
-import { failureLine } from './fatal.js';
+import { failure } from './fatal.js';
 import { registerFor } from './commands/index.js';
 import { packageVersion } from './common.js';
 
@@ -21,7 +20,7 @@ export async function main(args: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const before = process.exitCode;
   try {
-    await registerFor(program, ['node', 'e3sim', ...args]);
+    await registerFor(program, args);
     for (const c of program.commands) c.exitOverride();
     await program.parseAsync([...args], { from: 'user' });
     return Number(process.exitCode ?? 0); // a command that ends otherwise than 0 sets it (130 on SIGINT, …)
@@ -30,12 +29,9 @@ export async function main(args: readonly string[]): Promise<number> {
       // commander already printed "error: unknown option '--x'" etc.
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
     }
-    if (e instanceof InputError) {
-      process.stderr.write(`e3sim: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(failureLine(e));
-    return 1;
+    const f = failure(e);
+    process.stderr.write(f.line);
+    return f.code;
   } finally {
     process.exitCode = before;
   }

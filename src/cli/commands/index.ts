@@ -19,10 +19,10 @@ export const COMMANDS: Record<string, () => Promise<(program: Command) => void>>
   worker: async () => (await import('./worker.js')).registerWorker,
 };
 
-/** Registers the command named in argv (when it is one), else every command. */
-export async function registerFor(program: Command, argv: readonly string[]): Promise<void> {
-  const name = argv[2];
-  const only = name !== undefined && Object.hasOwn(COMMANDS, name) && !argv.includes('--help') && !argv.includes('-h');
+/** Registers the command named first in `args` (the arguments after `e3sim`), else every command. */
+export async function registerFor(program: Command, args: readonly string[]): Promise<void> {
+  const name = args[0];
+  const only = name !== undefined && Object.hasOwn(COMMANDS, name) && !args.includes('--help') && !args.includes('-h');
   const loaders = only ? [COMMANDS[name]!] : [...new Set(Object.values(COMMANDS))];
   const registered = new Set<(program: Command) => void>();
   for (const load of loaders) {
