@@ -19,7 +19,7 @@ import {
 import { GroupQueue, formBatch } from '../src/core/batch.js';
 import { TrainedDigest } from '../src/core/metrics.js';
 import { TrainingRun } from '../src/runtime/run.js';
-import { requestsForStep } from '../src/runtime/roles/samplers.js';
+import { requestsForStep } from '../src/runtime/roles/planning.js';
 import { parseTrainConfig } from '../src/runtime/config.js';
 import { SurrogateSchema } from '../src/sim/compute.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
-import { Gpt, parameterShapes } from '../src/policy/transformer/model.js';
+import { Gpt } from '../src/policy/transformer/model.js';
+import { parameterShapes } from '../src/policy/transformer/params.js';
 import { sample } from '../src/policy/transformer/sample.js';
 import { scoreSequences, tokenLogprobsTensor } from '../src/policy/transformer/logprobs.js';
 import { GptConfigSchema, ROPE_ABSOLUTE, type GptConfig } from '../src/policy/transformer/config.js';

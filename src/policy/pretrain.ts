@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { Rng } from '../util/rng.js';
-import { Gpt, parameterShapes } from './transformer/model.js';
+import { Gpt } from './transformer/model.js';
+import { parameterShapes } from './transformer/params.js';
 import { Adam } from './transformer/adam.js';
 import { tokenLogprobsTensor } from './transformer/logprobs.js';
 import { GptConfigSchema } from './transformer/config.js';

@@ -8,9 +8,6 @@ import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
 import { InputError } from '../util/errors.js';
 import type { GeneratedGroup } from './compute.js';
-import { actor, crash, faultEvent, restarted, scheduleFaults, stormEvent } from './faultDriver.js';
-import { dispatchVerifiers, graded, publishedEvent, trained } from './learning.js';
-import { beginGenerate, delivered, markGenerated, pump, swap } from './sampling.js';
 import {
   SimInvariantError,
   Interrupted,
@@ -26,6 +23,9 @@ import {
 } from './state.js';
 import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
 import { finalScan } from './finalScan.js';
+import { handleEvent } from './events.js';
+import { scheduleFaults } from './faultDriver.js';
+import { markGenerated, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
 /** What a checkpoint holds of the engine (simCheckpoint.ts simStateBody). */
@@ -186,90 +186,9 @@ export class SimEngine {
 
   // ── the loop ──────────────────────────────────────────────────────────────────────────
 
+  /** One event's effects on the state (sim/events.ts). */
   handle(ev: SimEvent): 'continue' | 'done' | 'checkpoint' {
-    const s = this.s;
-    switch (ev.kind) {
-      case 'synced': {
-        const sm = s.samplers[ev.actor]!;
-        if (sm.epoch !== ev.epoch || sm.state !== 'syncingWeights') break;
-        sm.version = sm.syncTo;
-        beginGenerate(this, ev.actor, 'WEIGHTS_SYNCED');
-        break;
-      }
-      case 'generated': {
-        const sm = s.samplers[ev.actor]!;
-        if (sm.epoch !== ev.epoch || sm.state !== 'generating') break;
-        this.setSampler(ev.actor, 'delivering', 'GENERATED');
-        this.q.add(this.s.t + this.o.profile.messageLatencyS, 'delivered', ev.actor, sm.epoch);
-        break;
-      }
-      case 'delivered': {
-        const sm = s.samplers[ev.actor]!;
-        if (sm.epoch !== ev.epoch || sm.state !== 'delivering') break;
-        delivered(this, ev.actor);
-        pump(this);
-        break;
-      }
-      case 'swap': {
-        const sm = s.samplers[ev.actor]!;
-        if (sm.epoch === ev.epoch) swap(this, ev.actor, ev.data.version);
-        break;
-      }
-      case 'verified': {
-        const v = s.verifiers[ev.actor]!;
-        if (v.epoch !== ev.epoch || v.state !== 'verifying') break;
-        const job = v.job!;
-        v.job = null;
-        this.setVerifier(ev.actor, 'delivering', 'VERIFIED');
-        graded(this, job, this.o.compute.score(job.step, job.group));
-        this.setVerifier(ev.actor, 'idle', 'DELIVERED');
-        dispatchVerifiers(this);
-        break;
-      }
-      case 'trained':
-        if (s.learner.epoch === ev.epoch && s.learner.state === 'training') trained(this);
-        break;
-      case 'published':
-        if (s.learner.epoch === ev.epoch && s.learner.state === 'publishing') return publishedEvent(this);
-        break;
-      case 'republish':
-        if (s.learner.epoch === ev.epoch && s.learner.state === 'publishing') {
-          s.learner.publishAttempts++;
-          this.q.add(this.s.t + this.cost.transferSeconds(), 'published', 0, s.learner.epoch);
-        }
-        break;
-      case 'crash':
-      case 'timeout': {
-        const role = ev.data.role;
-        if (actor(this, role, ev.actor).epoch === ev.epoch)
-          crash(this, role, ev.actor, ev.kind === 'crash' ? 'CRASH' : 'TIMEOUT');
-        break;
-      }
-      case 'restarted': {
-        const role = ev.data.role;
-        if (actor(this, role, ev.actor).epoch === ev.epoch) restarted(this, role, ev.actor);
-        break;
-      }
-      case 'slow-end': {
-        actor(this, ev.data.role, ev.actor).slow /= ev.data.factor;
-        break;
-      }
-      case 'grader-resume': {
-        if (s.t < s.graderStalledUntil) break;
-        const waiting = s.graderWaiting.splice(0);
-        for (const w of waiting) graded(this, w.job, w.scored);
-        break;
-      }
-      case 'fault':
-        faultEvent(this, ev.data.index);
-        break;
-      case 'storm':
-        stormEvent(this, ev.data.index, ev.data.n);
-        break;
-      default:
-        this.fail(`unknown event '${(ev as { kind: string }).kind}'`);
-    }
-    return 'continue';
+    return handleEvent(this, ev);
   }
 
   /** Runs until the last step is published, a checkpoint after a halt request, or the event budget. */

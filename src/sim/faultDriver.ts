@@ -7,59 +7,10 @@ import { Rng } from '../util/rng.js';
 import { actorOf } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
-import type { ActorS } from './state.js';
-import { dispatchVerifiers, graded, startTraining, startVerify, tryTrain } from './learning.js';
+import { graded, startTraining, tryTrain } from './learning.js';
 import { pump } from './sampling.js';
-
-export function fired(sim: SimEngine, key: string): void {
-  sim.s.faultsFired.push(key);
-  sim.metric({ type: 'fault', t: sim.s.t, event: sim.s.events, fault: key });
-  sim.o.onLog?.(`fault ${key} at t=${sim.s.t.toFixed(3)} s`);
-}
-
-/**
- * The end of a piece of work that takes `dur` seconds: its completion event `done`, or — when a
- * fault is planned for it (for its step, or waiting since the actor was idle) — a crash halfway
- * through, or a hang the supervisor notices at the role's timeout.
- */
-export function scheduleWork(
-  sim: SimEngine,
-  role: SimRole,
-  i: number,
-  a: ActorS,
-  step: number,
-  dur: number,
-  done: 'verified' | 'trained' | 'generated',
-): void {
-  const fault = stepFault(sim, role, i, step) ?? a.next;
-  a.next = null;
-  if (fault === 'crash') sim.q.add(sim.s.t + dur / 2, 'crash', i, a.epoch, { role });
-  else if (fault === 'hang') sim.q.add(sim.s.t + timeoutSeconds(sim, role), 'timeout', i, a.epoch, { role });
-  else sim.q.add(sim.s.t + dur, done, i, a.epoch);
-}
-
-export function timeoutSeconds(sim: SimEngine, role: SimRole): number {
-  return sim.o.config.limits[`${role}TimeoutMs`] / 1000;
-}
-
-export function actor(sim: SimEngine, role: SimRole, i: number): ActorS {
-  return role === 'sampler' ? sim.s.samplers[i]! : role === 'verifier' ? sim.s.verifiers[i]! : sim.s.learner;
-}
-
-/** A crash or hang planned for `role`'s first work of `step` (fires once). */
-export function stepFault(sim: SimEngine, role: SimRole, index: number, step: number): 'crash' | 'hang' | null {
-  const faults = sim.o.faults;
-  for (let fi = 0; fi < faults.length; fi++) {
-    const f = faults[fi]!;
-    if ((f.kind !== 'crash' && f.kind !== 'hang') || !('step' in f.at) || f.at.step !== step) continue;
-    const a = actorOf(f.actor);
-    if (a.role !== role || (a.index !== null && a.index !== index) || sim.s.stepFaults.includes(fi)) continue;
-    sim.s.stepFaults.push(fi);
-    fired(sim, `${f.kind}:${role}-${index}@step=${step}`);
-    return f.kind;
-  }
-  return null;
-}
+import { dispatchVerifiers, startVerify } from './verifying.js';
+import { actor, fired, timeoutSeconds } from './work.js';
 
 export function scheduleFaults(sim: SimEngine): void {
   sim.o.faults.forEach((f, fi) => {
@@ -129,12 +80,6 @@ export function applyFault(
   }
 }
 
-/**
- * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
- * the edges of their machines (machines/): a sampler's request is re-issued; a verifier retries its
- * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
- * process is dead but nobody knows yet: its next piece of work fails.
- */
 /** A planned fault's moment (event `fault`): a grader stall, or a crash, hang or slowdown of its targets. */
 export function faultEvent(sim: SimEngine, index: number): void {
   const s = sim.s;
@@ -168,6 +113,12 @@ export function stormEvent(sim: SimEngine, fi: number, n: number): void {
   scheduleStorm(sim, fi, s.t);
 }
 
+/**
+ * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
+ * the edges of their machines (machines/): a sampler's request is re-issued; a verifier retries its
+ * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
+ * process is dead but nobody knows yet: its next piece of work fails.
+ */
 export function crash(sim: SimEngine, role: SimRole, i: number, event: string): void {
   const p = sim.o.profile;
   const limit = sim.o.config.limits.restartsMax;

@@ -5,7 +5,6 @@
 import { DISPOSITION_CODE, dispositionCodeOf, lagOf, stalenessViolation, swapsInFlight } from '../core/staleness.js';
 import { LengthAudit, TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
-import { jitterFactor } from './profile.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
@@ -19,7 +18,8 @@ import {
   zeroAdvantage,
   type GroupOutcome,
 } from '../core/dynamicSampling.js';
-import { fired, scheduleWork } from './faultDriver.js';
+import { fired, scheduleWork } from './work.js';
+import { jitterFactor } from './profile.js';
 import { brokenInvariantMessage } from '../core/faults.js';
 import { pump } from './sampling.js';
 
@@ -30,27 +30,6 @@ const {
   'dropped-filtered': DROPPED_FILTERED,
   generated: GENERATED,
 } = DISPOSITION_CODE;
-
-export function dispatchVerifiers(sim: SimEngine): void {
-  const s = sim.s;
-  for (let i = 0; i < s.verifiers.length && s.verifyQueue.length > 0 && sim.verifiersIdle > 0; i++) {
-    const v = s.verifiers[i]!;
-    if (v.state !== 'idle') continue;
-    startVerify(sim, i, s.verifyQueue.shift()!, 'VERIFY');
-  }
-}
-
-export function startVerify(sim: SimEngine, i: number, job: VerifyJob, event: string): void {
-  const v = sim.s.verifiers[i]!;
-  v.job = job;
-  v.epoch++;
-  sim.setVerifier(i, 'verifying', event);
-  const dur =
-    sim.cost.verifySeconds(job.group.lengths.length) *
-    v.slow *
-    jitterFactor(sim.o.profile.verifier.jitter, sim.seed, 2, job.attempts, job.step, job.group.slot);
-  scheduleWork(sim, 'verifier', i, v, job.step, dur, 'verified');
-}
 
 export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   const s = sim.s;

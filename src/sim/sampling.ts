@@ -8,8 +8,8 @@ import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { Request } from './state.js';
-import { scheduleWork } from './faultDriver.js';
-import { dispatchVerifiers } from './learning.js';
+import { scheduleWork } from './work.js';
+import { dispatchVerifiers } from './verifying.js';
 
 export function planStep(sim: SimEngine): boolean {
   const s = sim.s;

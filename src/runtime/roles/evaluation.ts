@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import type { TrainingRun, SamplerSlot, SamplerEndpoint } from '../run.js';
 import { fromAsync } from './effects.js';
-import { pump, samplerSlot } from './samplers.js';
+import { pump, samplerSlot } from './planning.js';
 
 /** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
 /** Why a stage ended, in words (the log line). */

@@ -20,7 +20,8 @@ import type { TrainingRun } from '../run.js';
 import { fromAsync, asInputErrorIfBackend } from './effects.js';
 import { requestEval } from './evaluation.js';
 import { logOffsets, writeMetrics } from './metrics.js';
-import { postWeightsTo, pump } from './samplers.js';
+import { pump } from './planning.js';
+import { postWeightsTo } from './samplers.js';
 
 /** Weight versions the store keeps (the newest and the one before: a delayed publication's). */
 const WEIGHT_VERSIONS_KEPT = 2;

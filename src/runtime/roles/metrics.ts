@@ -13,7 +13,7 @@ import { stepRow } from '../../core/metrics.js';
 import type { RunState } from '../checkpointer.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainingRun, Summary } from '../run.js';
-import { outstandingGroups } from './samplers.js';
+import { outstandingGroups } from './planning.js';
 
 export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: TrainStats): void {
   const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };

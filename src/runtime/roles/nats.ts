@@ -8,7 +8,7 @@ import type { Generate, Rollouts } from '../messages.js';
 import { NatsCoordinator } from '../nats/coordinator.js';
 import { natsRunId } from '../nats/protocol.js';
 import type { TrainingRun, SamplerConnection, SamplerEndpoint } from '../run.js';
-import { spawnSamplerThread } from './samplers.js';
+import { spawnSamplerThread } from './samplerThread.js';
 
 /** NATS transport: connect, create the run's queues, publish the current weights, start the local eval thread. */
 export async function startNats(run: TrainingRun): Promise<void> {

@@ -14,7 +14,7 @@ import { THREAD_START_MS } from '../workers.js';
 import { formBatch } from '../../core/batch.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
-import { backfill } from './samplers.js';
+import { backfill } from './planning.js';
 
 export function pumpVerifiers(run: TrainingRun): void {
   while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {

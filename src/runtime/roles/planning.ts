@@ -1,0 +1,157 @@
+/**
+ * The real clock's planner: each learner step's requests (core/admission, the curriculum's stage
+ * and problems), backfills of filtered groups (core/dynamicSampling), and handing the next
+ * request to an idle sampler.
+ */
+import { assert } from '../../util/errors.js';
+import { GenerateSchema, type Generate, type ScoredGroup } from '../messages.js';
+import { unplanned } from '../../core/ledger.js';
+import { slotOf } from '../../core/batch.js';
+import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
+import { mayPlanStep, outstandingGroupsOf, problemsPerRequest, requestSlices } from '../../core/admission.js';
+import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
+import { problemsOfStep, stageOfStep } from '../stages.js';
+import type { ProblemSpec } from '../curriculum.js';
+import type { TrainingRun, SamplerSlot } from '../run.js';
+
+/**
+ * The stage, problems and budget of learner step k: the problems of every slot the step may use
+ * (with dynamic sampling, the backfill slots after the plan's; core/dynamicSampling).
+ */
+export function planOf(run: TrainingRun, k: number): { stage: number; budgetTokens: number; problems: ProblemSpec[] } {
+  const n = slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling);
+  if (!run.cur.dynamic) {
+    // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
+    const stage = stageOfStep(run.cfg.curriculum.stages, k);
+    return {
+      stage: stage.index,
+      budgetTokens: stage.budgetTokens!,
+      problems: problemsOfStep(run.cfg.curriculum.stages, run.cfg.seed, k, n),
+    };
+  }
+  // Buckets, thresholds or the coupled rule: the stage current when step k is planned.
+  const stage = run.cur.state.stage;
+  return { stage, budgetTokens: run.cur.budgetOf(stage), problems: run.cur.problemsForStep(k, n) };
+}
+
+/**
+ * The sampler requests of learner step k, minus groups already held: the plan's problems not yet
+ * generated, and (after a resume) the backfills its held filtered groups are owed.
+ */
+export function requestsForStep(run: TrainingRun, k: number): Generate[] {
+  const plan = planOf(run, k);
+  run.requestsProblem.set(k, new Map(plan.problems.map((p) => [p.id, { numbers: p.numbers, target: p.target }])));
+  run.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
+  run.problemsOfPlannedStep.set(k, plan.problems);
+  const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.accounting);
+  const per = problemsPerRequest(run.cfg.rollout, run.cfg.topology.samplers);
+  const out = requestSlices(problems.length, per).map((r) =>
+    generateRequest(run, k, `s${k}r${r.index}`, problems.slice(r.first, r.end), plan.budgetTokens),
+  );
+  for (const g of run.queue.all()) {
+    const b = g.step === k ? backfillOf(run, g) : null;
+    if (b) out.push(b);
+  }
+  return out;
+}
+
+function generateRequest(
+  run: TrainingRun,
+  k: number,
+  requestId: string,
+  problems: ProblemSpec[],
+  budgetTokens: number,
+): Generate {
+  return {
+    type: 'Generate',
+    requestId,
+    step: k,
+    problems,
+    groupSize: run.cfg.rollout.groupSize,
+    budgetTokens,
+    temperature: run.cfg.rollout.temperature,
+    minVersion: minVersionFor(k, run.eta),
+    inflight: swapsInFlight(run.cfg.staleness.policy),
+    seed: run.cfg.seed,
+    fault: null,
+    slowFactor: run.faults.slowFactor('sampler'),
+    mismatch: run.cfg.rollout.mismatch,
+    kv: run.cfg.rollout.kv,
+  };
+}
+
+/**
+ * The request that replaces a filtered group (core/dynamicSampling): its slot's successor, unless
+ * the group is kept, its rounds are used, or the successor is already generated.
+ */
+function backfillOf(run: TrainingRun, g: ScoredGroup): Generate | null {
+  if (!run.queue.filtered(g)) return null;
+  const P = run.cfg.rollout.problemsPerStep;
+  const slot = backfillSlot(slotOf(g.problemId), P, run.cfg.rollout.dynamicSampling);
+  if (slot === null) return null;
+  const p = run.problemsOfPlannedStep.get(g.step)?.[slot];
+  assert(p, `no problem planned for step ${g.step} slot ${slot}`);
+  if (unplanned(g.step, [p], run.accounting).length === 0) return null;
+  const budget = run.stageOfPlannedStep.get(g.step)!.budgetTokens;
+  return generateRequest(run, g.step, `s${g.step}b${slot}`, [p], budget);
+}
+
+/** A group reached the batcher: a filtered one's replacement goes ahead of planned work. */
+export function backfill(run: TrainingRun, g: ScoredGroup): void {
+  const req = backfillOf(run, g);
+  if (!req) return;
+  run.reissue.push(req);
+  setImmediate(() => pump(run));
+}
+
+/** The last step that may be planned now: with a dynamic curriculum, not past the current stage. */
+export function planLimit(run: TrainingRun): number {
+  if (!run.cur.dynamic) return run.maxSteps;
+  if (run.cur.measuring) return run.version; // the stage's budget is being decided
+  const st = run.cur.state;
+  if (st.stage >= run.cfg.curriculum.stages.length - 1) return run.maxSteps;
+  return Math.min(run.maxSteps, run.version - st.stepsInStage + run.cfg.curriculum.stages[st.stage]!.steps);
+}
+
+/** Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η). */
+export function pump(run: TrainingRun): void {
+  if (run.fatal || run.interrupted) return;
+  while (run.idleSamplers.size > 0) {
+    let req = run.reissue.shift();
+    if (!req) {
+      while (
+        run.planned.length === 0 &&
+        mayPlanStep({
+          step: run.nextStep,
+          lastStep: planLimit(run),
+          publishedVersion: run.version,
+          eta: run.eta,
+          outstandingGroups: outstandingGroups(run),
+          groupsPerStep: run.cfg.rollout.problemsPerStep,
+          capacityGroups: run.bounds.plannedGroups,
+        })
+      ) {
+        run.planned.push(...requestsForStep(run, run.nextStep));
+        run.nextStep++;
+      }
+      req = run.planned.shift();
+    }
+    if (!req) return;
+    const id = run.idleSamplers.values().next().value!;
+    run.idleSamplers.delete(id);
+    const request = GenerateSchema.parse({ ...req, fault: run.faults.take('sampler', req.step) });
+    run.inflight.set(request.requestId, request);
+    samplerSlot(run, id).actor.send({ type: 'GENERATE', request });
+  }
+}
+
+/** Groups of the steps planned and not yet formed into a batch. */
+export function outstandingGroups(run: TrainingRun): number {
+  return outstandingGroupsOf(run.nextStep - 1, run.formedThrough, run.cfg.rollout.problemsPerStep);
+}
+
+export function samplerSlot(run: TrainingRun, id: string): SamplerSlot {
+  const s = run.samplers.find((x) => x.id === id);
+  assert(s, `no sampler '${id}'`);
+  return s;
+}
