@@ -152,3 +152,98 @@ describe("the curriculum's state is bounded (issue #30: checkpoints do not grow 
     expect(sizes.at(-1)! / sizes[9]!).toBeLessThan(1.1);
   });
 });
+
+import { createActor, fromPromise } from 'xstate';
+import { curriculumMachine } from '../machines/index.js';
+
+describe('the curriculum on both clocks decides alike (issue #30)', () => {
+  it("the virtual clock's decisions (CurriculumController.stepDone, decideStage) change stage where the machine does, measurements spanning steps included", async () => {
+    for (const kind of ['coupled', 'fixed'] as const) {
+      const budget = kind === 'fixed' ? { budgetTokens: 48 } : {};
+      const cfg = parseTrainConfig(
+        {
+          name: 'decide',
+          model: { checkpoint: 'x' },
+          curriculum: {
+            kind,
+            ...(kind === 'coupled' ? { ladder: [24, 48], measure: { problems: 2, samples: 2 }, k: 2 } : {}),
+            stages: [
+              { difficulty: 3, ...budget, steps: 50, passThreshold: 0.5 },
+              { difficulty: 4, ...budget, steps: 1 },
+              { difficulty: 5, ...budget, steps: 3 },
+              { difficulty: 5, ...budget, steps: 3 },
+            ],
+          },
+        },
+        'cfg.yaml',
+      );
+      // the real clock: the machine, its guards asking one controller, its stage change advancing
+      // it; a measurement lasts two published steps (steps of the old stage still training)
+      const real = new CurriculumController(cfg, 1);
+      const changes: number[] = [];
+      let finishMeasure: (() => void) | null = null;
+      let step = 0;
+      const actor = createActor(
+        curriculumMachine.provide({
+          actors: { measure: fromPromise(() => new Promise<void>((res) => (finishMeasure = res))) },
+          actions: {
+            stageChanged: () => {
+              real.advance();
+              real.measuring = kind === 'coupled';
+              changes.push(step);
+            },
+            reportFailure: () => {
+              throw new Error('no failure planted');
+            },
+          },
+          guards: {
+            stageDone: () => real.stageDoneReason() !== null,
+            lastStage: () => real.state.stage >= cfg.curriculum.stages.length - 1,
+            measuresStages: () => kind === 'coupled',
+          },
+        }),
+        { input: { measureFirst: false } },
+      );
+      actor.start();
+      // the virtual clock: sim/curriculum.ts's calls, the measurement's end an event two steps later
+      const virtual = new CurriculumController(cfg, 1);
+      const virtualChanges: number[] = [];
+      let measuredAt = -1;
+      const rng = new Rng(9);
+      for (step = 1; step <= 40; step++) {
+        if (step === measuredAt) {
+          real.measuring = false;
+          (finishMeasure as (() => void) | null)?.();
+          await new Promise((res) => setTimeout(res, 0)); // the machine takes its onDone
+          virtual.measuring = false;
+          const next = virtual.decideStage();
+          if (next !== 'same') {
+            virtual.advance();
+            virtual.measuring = next === 'measure';
+            virtualChanges.push(step);
+            measuredAt = next === 'measure' ? step + 2 : -1;
+          }
+        }
+        const p = step < 6 ? 0.2 : rng.float(); // below the threshold, then noise around it
+        real.recordStep(p);
+        actor.send({ type: 'STEP_DONE' });
+        const next = virtual.stepDone(p);
+        expect(next === 'measure').toBe(next !== 'same' && kind === 'coupled');
+        if (next !== 'same') {
+          virtual.advance();
+          virtual.measuring = next === 'measure';
+          virtualChanges.push(step);
+          if (next === 'measure') measuredAt = step + 2;
+        }
+        expect(virtual.state).toEqual(real.state);
+      }
+      expect(virtualChanges).toEqual(changes);
+      expect(changes).toHaveLength(3); // every stage end happened; the last stage never ends
+      expect(changes[0]).toBeGreaterThanOrEqual(6);
+      // the one-step stage 1 was over during its measurement: decided when the measurement ended
+      if (kind === 'coupled') expect(changes[1]).toBe(changes[0]! + 2);
+      else expect(changes[1]).toBe(changes[0]! + 1);
+      actor.stop();
+    }
+  });
+});

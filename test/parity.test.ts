@@ -77,6 +77,28 @@ describe('clock parity: one config on both clocks', () => {
         },
       },
     ],
+    [
+      // issue #30: the curriculum actor on both clocks — difficulty buckets measured on the base, each
+      // stage's budget by the coupled rule at its start (a measurement during which nothing of the
+      // new stage is planned), and the stage change drains the one-step-off pipeline
+      'one-step-off, coupled curriculum with difficulty buckets',
+      { policy: 'one-step-off' },
+      1,
+      {
+        curriculum: {
+          kind: 'coupled',
+          ladder: [24, 48, 96],
+          kappa: 1.2,
+          k: 2,
+          measure: { problems: 4, samples: 4 },
+          pool: { difficulties: [3, 4], perDifficulty: 6, samples: 4, k: 2, budgetTokens: 48 },
+          stages: [
+            { buckets: ['easy', 'medium'], steps: 2 },
+            { buckets: ['medium', 'hard'], steps: 2 },
+          ],
+        },
+      },
+    ],
   ] as [string, { policy: string }, number, object?][])(
     '%s: same trained rollouts per step, same metrics rows apart from time, same final weights',
     (name, staleness, samplers, extra = {}) => {
@@ -118,7 +140,20 @@ describe('clock parity: one config on both clocks', () => {
           .sort((a, b) => `${a.type}/${a.step}`.localeCompare(`${b.type}/${b.step}`));
       expect(typed(real)).toEqual(typed(virtual));
       expect(real.lines.filter((l) => l.type === 'eval')).toHaveLength(2);
-      if (staleness.policy === 'one-step-off') expect(steps(real).map((l) => l.stalenessMax)).toEqual([0, 1, 1, 1]);
+      const coupled = 'curriculum' in extra;
+      if (staleness.policy === 'one-step-off')
+        expect(steps(real).map((l) => l.stalenessMax)).toEqual(coupled ? [0, 1, 0, 1] : [0, 1, 1, 1]);
+      if (coupled) {
+        // it acted: buckets measured, a budget chosen per stage at the version the stage began, step
+        // rows naming their stage's buckets and budget
+        expect(real.lines.filter((l) => l.type === 'budget-choice').map((l) => l.step)).toEqual([0, 2]);
+        expect(real.lines.filter((l) => l.type === 'buckets')).toHaveLength(1);
+        expect(real.lines.filter((l) => l.type === 'stage').map((l) => l.stage)).toEqual([1]);
+        expect(steps(real).map((l) => l.stage)).toEqual([0, 0, 1, 1]);
+        expect(fs.readFileSync(path.join(tmp, `${slug}-virtual`, 'buckets.json'), 'utf8')).toBe(
+          fs.readFileSync(path.join(tmp, `${slug}-real`, 'buckets.json'), 'utf8'),
+        );
+      }
       expect(real.summary.weightsSha256).toBe(virtual.summary.weightsSha256);
       expect(real.summary.rolloutsTrained).toBe(virtual.summary.rolloutsTrained);
       expect(real.summary.dynamicSampling).toEqual(virtual.summary.dynamicSampling);

@@ -210,8 +210,18 @@ describe('e3sim train --clock virtual', () => {
       ],
       [['scenario', path.join(tmp, 'missing.yaml')], /scenario: '.*missing.yaml' does not exist/],
       [
-        ['train', '--config', 'examples/curriculum-coupled.yaml', '--clock', 'virtual', '--out', path.join(tmp, 'x4')],
-        /curriculum.kind: the virtual clock runs 'fixed' curricula, got 'coupled'/,
+        [
+          'train',
+          '--config',
+          'examples/curriculum-coupled.yaml',
+          '--clock',
+          'virtual',
+          '--compute',
+          'none',
+          '--out',
+          path.join(tmp, 'x4'),
+        ],
+        /curriculum: a coupled curriculum, difficulty buckets or a pass-rate stage end needs compute 'real' on the virtual clock .* got compute 'none'/,
       ],
       [['scenario', bad], /sweep.staleness.bound: '-1': expected a whole number ≥ 0 or inf/],
     ];

@@ -11,16 +11,30 @@ import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import type { Compute } from '../src/sim/compute.js';
 import { freshDir, jitteryProfile, simConfig } from './helpers/sim.js';
 
-const cfg = () =>
+const FIXED = { stages: [{ difficulty: 3, budgetTokens: 24, steps: 4 }] };
+/** Issue #30: the curriculum actor on the virtual clock — buckets, then a measured budget per stage. */
+const COUPLED = {
+  kind: 'coupled',
+  ladder: [24, 48],
+  kappa: 1.2,
+  k: 2,
+  measure: { problems: 2, samples: 2 },
+  pool: { difficulties: [3], perDifficulty: 6, samples: 4, k: 2, budgetTokens: 48 },
+  stages: [
+    { buckets: ['easy', 'medium'], steps: 2 },
+    { buckets: ['medium', 'hard'], steps: 2 },
+  ],
+};
+const cfg = (curriculum: object = FIXED) =>
   simConfig({
     staleness: { policy: 'one-step-off' },
-    curriculum: { stages: [{ difficulty: 3, budgetTokens: 24, steps: 4 }] },
+    curriculum,
     eval: { every: 2, problems: 2, samples: 2, budgets: [24], ks: [1] },
   });
 const settings = () => defaultSettings(jitteryProfile(), 4, { compute: 'real' });
 
 /** Raises `halt` just before the n-th call of `method`, then lets the call run (and meet the check). */
-function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate', n: number) {
+function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate' | 'measure', n: number) {
   return (c: Compute): Compute => {
     let calls = 0;
     return new Proxy(c, {
@@ -38,12 +52,18 @@ function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate', n:
 
 async function run(
   dir: string,
-  o: { resume?: boolean; halt?: Int32Array; wrap?: (c: Compute) => Compute; onStep?: () => void } = {},
+  o: {
+    resume?: boolean;
+    halt?: Int32Array;
+    wrap?: (c: Compute) => Compute;
+    onStep?: () => void;
+    curriculum?: object;
+  } = {},
 ) {
   const logs: string[] = [];
   const r = await runVirtual({
     onLog: (s) => logs.push(s),
-    config: cfg(),
+    config: cfg(o.curriculum),
     settings: settings(),
     dir,
     resume: o.resume,
@@ -79,6 +99,34 @@ describe('virtual clock: a halt between work items', () => {
       // the checkpoint holds no more than the run had finished: its logs are a prefix of the reference's
       expect(ref.metrics.startsWith(halted.metrics), label).toBe(true);
       const resumed = await run(dir, { resume: true });
+      expect(resumed.status, label).toBe('done');
+      expect(resumed.metrics, label).toBe(ref.metrics);
+      expect(resumed.transitions, label).toBe(ref.transitions);
+      expect(resumed.summary.weightsSha256, label).toBe(ref.summary.weightsSha256);
+    }
+  }, 180_000);
+
+  it('a coupled curriculum (issue #30): halted during a measurement or the next generation, it resumes to the same bytes and weights', async () => {
+    const ref = await run(freshDir('halt-cur-ref'), { curriculum: COUPLED });
+    expect(ref.status).toBe('done');
+    const lines = ref.metrics
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type?: string; step: number });
+    expect(lines.filter((l) => l.type === 'budget-choice').map((l) => l.step)).toEqual([0, 2]);
+    expect(lines.filter((l) => l.type === 'buckets')).toHaveLength(1);
+    const cases: [string, (h: Int32Array) => Parameters<typeof run>[1]][] = [
+      ['stage 1 measurement', (h) => ({ halt: h, wrap: raiseAt(h, 'measure', 3), curriculum: COUPLED })],
+      ['the buckets', (h) => ({ halt: h, wrap: raiseAt(h, 'measure', 1), curriculum: COUPLED })],
+      ['generation 3', (h) => ({ halt: h, wrap: raiseAt(h, 'generate', 3), curriculum: COUPLED })],
+    ];
+    for (const [label, opts] of cases) {
+      const dir = freshDir('halt-cur');
+      const halt = new Int32Array(new SharedArrayBuffer(4));
+      const halted = await run(dir, opts(halt));
+      expect(halted.status, label).toBe('halted');
+      expect(ref.metrics.startsWith(halted.metrics), label).toBe(true);
+      const resumed = await run(dir, { resume: true, curriculum: COUPLED });
       expect(resumed.status, label).toBe('done');
       expect(resumed.metrics, label).toBe(ref.metrics);
       expect(resumed.transitions, label).toBe(ref.transitions);

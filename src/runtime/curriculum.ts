@@ -11,8 +11,16 @@ import { generateProblem, type Problem } from '../tasks/countdown/problems.js';
 import { Rng } from '../util/rng.js';
 import type { LadderMeasurement } from '../eval/countdown.js';
 import type { TrainConfig } from './config.js';
+import { problemsOfStep, stageOfStep } from './stages.js';
 
 export type ProblemSpec = Pick<Problem, 'id' | 'numbers' | 'target' | 'difficulty'>;
+
+/** What a planned learner step runs on: its stage, budget and problems. */
+export interface StepPlan {
+  stage: number;
+  budgetTokens: number;
+  problems: ProblemSpec[];
+}
 
 export interface CurriculumState {
   stage: number;
@@ -150,6 +158,57 @@ export class CurriculumController {
     if (st.plateau && r.length >= 2 * w && mean(r.slice(-w)) - mean(r.slice(-2 * w, -w)) < st.plateau.minGain)
       return 'plateau';
     return null;
+  }
+
+  /**
+   * The stage, problems and budget of learner step k, both clocks: a fixed list is a pure function
+   * of (seed, k); a dynamic curriculum (buckets, thresholds, the coupled rule) gives the stage
+   * current when step k is planned. `n` problem slots (with dynamic sampling, the backfill slots
+   * after the plan's; core/dynamicSampling).
+   */
+  planOf(k: number, n: number): StepPlan {
+    if (!this.dynamic) {
+      const stage = stageOfStep(this.c.stages, k);
+      return {
+        stage: stage.index,
+        budgetTokens: stage.budgetTokens!,
+        problems: problemsOfStep(this.c.stages, this.seed, k, n),
+      };
+    }
+    const stage = this.state.stage;
+    return { stage, budgetTokens: this.budgetOf(stage), problems: this.problemsForStep(k, n) };
+  }
+
+  /**
+   * The last step that may be planned when `published` is the newest version, both clocks: with a
+   * dynamic curriculum, not past the current stage, and none while its budget is being measured.
+   */
+  planLimit(published: number, maxSteps: number): number {
+    if (!this.dynamic) return maxSteps;
+    if (this.measuring) return published;
+    const st = this.state;
+    if (st.stage >= this.c.stages.length - 1) return maxSteps;
+    return Math.min(maxSteps, published - st.stepsInStage + this.c.stages[st.stage]!.steps);
+  }
+
+  /**
+   * A step was published with the batch's pass rate `passRate`: counted, then the stage decision.
+   * (The virtual clock's path; the real clock counts with recordStep and its machine decides.)
+   */
+  stepDone(passRate: number): 'same' | 'next' | 'measure' {
+    this.recordStep(passRate);
+    return this.decideStage();
+  }
+
+  /**
+   * What the curriculum machine (machines/curriculum.ts) does in `running`: nothing, the next
+   * stage, or the next stage after a measurement (coupled). While measuring the machine is not in
+   * `running` and decides when the measurement is over; the last stage never ends.
+   */
+  decideStage(): 'same' | 'next' | 'measure' {
+    if (this.measuring) return 'same';
+    if (this.stageDoneReason() === null || this.state.stage >= this.c.stages.length - 1) return 'same';
+    return this.c.kind === 'coupled' ? 'measure' : 'next';
   }
 
   advance(): void {

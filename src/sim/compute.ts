@@ -6,6 +6,8 @@
  * regenerates the same rollouts).
  */
 import { z } from 'zod';
+import type { ProblemSpec } from '../runtime/curriculum.js';
+import type { LadderMeasurement } from '../eval/countdown.js';
 import { Rng } from '../util/rng.js';
 import { normalQuantile } from '../util/normal.js';
 import type { EvalBudgetRow } from '../core/metrics.js';
@@ -60,8 +62,20 @@ export interface Compute {
     budgetTokens: number,
     groupSize: number,
     schedule: VersionSchedule,
+    /** The step's problems by slot, when a dynamic curriculum planned them (else the fixed list's). */
+    problems?: readonly ProblemSpec[],
   ): Generation;
   score(step: number, g: GeneratedGroup): Scored;
+  /**
+   * The curriculum's measurement at the published `version` (real compute only): J over the ladder
+   * and per-problem pass rates, as the real clock's sampler thread measures them, and the size of
+   * the generation it took (for the cost model).
+   */
+  measure?(
+    version: number,
+    problems: readonly ProblemSpec[],
+    o: { ladder: number[]; samples: number; k: number },
+  ): { m: LadderMeasurement; promptTokens: number; maxLength: number; totalTokens: number };
   /** One learner step; returns its stats (JSON-safe numbers). */
   train(input: TrainInput): Record<string, number>;
   /** The learner's weights become version `version` in the weight store. */

@@ -24,6 +24,14 @@ import {
 import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
 import { finalScan } from './finalScan.js';
 import { handleEvent } from './events.js';
+import {
+  checkVirtualCurriculum,
+  initialCurriculum,
+  makeCurriculum,
+  restoreCurriculum,
+  startCurriculum,
+} from './curriculum.js';
+import type { CurriculumController } from '../runtime/curriculum.js';
 import { scheduleFaults } from './faultDriver.js';
 import { markGenerated, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
@@ -56,6 +64,8 @@ export class SimEngine {
   readonly budgets: number[];
   /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
   readonly capacity: number;
+  /** A dynamic curriculum's controller (its state lives in `s.curriculum`); null for a fixed list. */
+  readonly cur: CurriculumController | null;
 
   constructor(
     readonly o: SimOptions,
@@ -75,13 +85,18 @@ export class SimEngine {
     );
     this.checkpointEvery = c.checkpoint.every;
     this.capacity = queueCapacityGroups(c.limits, this.perStep);
-    this.budgets = Array.from(
-      { length: o.maxSteps + 1 },
-      (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!,
-    );
+    this.cur = makeCurriculum(c);
+    checkVirtualCurriculum(c, o.compute.kind === 'real' ? 'real' : 'none', 'config');
+    this.budgets = this.cur
+      ? []
+      : Array.from(
+          { length: o.maxSteps + 1 },
+          (_, k) => stageOfStep(c.curriculum.stages, Math.max(1, k)).budgetTokens!,
+        );
     if (resume) this.load(resume);
     else {
       this.s = initialState(this.o.config);
+      this.s.curriculum = initialCurriculum(this.cur);
       this.q = new EventQueue();
       const n = o.maxSteps * this.slotsPerStep * this.G;
       // One byte per rollout id (every id accounted once); a limit keeps memory and checkpoints bounded.
@@ -216,7 +231,7 @@ export class SimEngine {
         for (let i = 0; i < s.verifiers.length; i++)
           this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
         this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
-        pump(this);
+        if (!startCurriculum(this)) pump(this);
       } catch (e) {
         if (abandoned(e, before, "the run's start")) return { status: 'halted', state: this.s };
         throw e;
@@ -298,6 +313,7 @@ export class SimEngine {
     this.q = EventQueue.fromJSON(body.queue);
     this.accounting = new Uint8Array(Buffer.from(body.accounting, 'base64'));
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+    if (this.cur) restoreCurriculum(this.cur, this.s.curriculum!);
   }
 
   /** Back to a snapshot (an abandoned event: its state changes and its buffered log lines are dropped). */

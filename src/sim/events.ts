@@ -9,6 +9,7 @@ import type { SimEvent } from './queue.js';
 import { beginGenerate, delivered, pump, swap } from './sampling.js';
 import { dispatchVerifiers } from './verifying.js';
 import { actor } from './work.js';
+import { measuredEvent } from './curriculum.js';
 
 /** One event's effects on the state: 'done' when the last step is published, 'checkpoint' when one is due. */
 export function handleEvent(sim: SimEngine, ev: SimEvent): 'continue' | 'done' | 'checkpoint' {
@@ -90,6 +91,9 @@ export function handleEvent(sim: SimEngine, ev: SimEvent): 'continue' | 'done' |
       break;
     case 'storm':
       stormEvent(sim, ev.data.index, ev.data.n);
+      break;
+    case 'measured':
+      if (measuredEvent(sim)) pump(sim);
       break;
     default:
       sim.fail(`unknown event '${(ev as { kind: string }).kind}'`);

@@ -3,7 +3,7 @@
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
 import { DISPOSITION_CODE, dispositionCodeOf, lagOf, stalenessViolation, swapsInFlight } from '../core/staleness.js';
-import { LengthAudit, TrainedDigest, evalLine, stepRow } from '../core/metrics.js';
+import { LengthAudit, TrainedDigest, evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
@@ -19,6 +19,7 @@ import {
   type GroupOutcome,
 } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
+import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
 import { brokenInvariantMessage } from '../core/faults.js';
 import { pump } from './sampling.js';
@@ -201,22 +202,34 @@ export function tryTrain(sim: SimEngine): void {
   s.stalenessMax = Math.max(s.stalenessMax, t.lagMax);
   s.outstandingGroups -= sim.perStep;
   s.tokensTrained += t.tokens;
-  const stage = stageOfStep(sim.o.config.curriculum.stages, k);
   l.batch = {
     step: k,
     groups,
     tokens: t.tokens,
-    stage: {
-      stage: stage.index,
-      difficulty: stage.difficulty ?? null,
-      buckets: null, // the virtual clock runs fixed stages (policyCompute checkVirtualCurriculum)
-      budgetTokens: stage.budgetTokens!,
-    },
+    stage: stageOfBatch(sim, k),
     trained: t.digest.hex(),
     figures: t.figures(),
   };
   startTraining(sim, 'BATCH');
   pump(sim); // capacity freed
+}
+
+/** The stage a step's metrics row names: the plan's (a dynamic curriculum's plan is freed here). */
+function stageOfBatch(sim: SimEngine, k: number): StepStage {
+  const stages = sim.o.config.curriculum.stages;
+  if (!sim.cur) {
+    const st = stageOfStep(stages, k);
+    return { stage: st.index, difficulty: st.difficulty ?? null, buckets: null, budgetTokens: st.budgetTokens! };
+  }
+  const plan = planOfStep(sim, k);
+  delete sim.s.curriculum!.plans[k];
+  const st = stages[plan.stage]!;
+  return {
+    stage: plan.stage,
+    difficulty: st.difficulty ?? null,
+    buckets: st.buckets ?? null,
+    budgetTokens: plan.budgetTokens,
+  };
 }
 
 export function startTraining(sim: SimEngine, event: string): void {
@@ -293,6 +306,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   const s = sim.s;
   const v = s.learnerVersion;
   s.published = v;
+  const passRate = s.learner.batch!.figures.passRate;
   s.learner.batch = null;
   sim.setLearner('waitingForBatch', 'PUBLISHED');
   // One pass over the samplers: in-flight swaps to v, and the oldest weights still in use.
@@ -311,6 +325,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
     const r = sim.o.compute.evaluate(v);
     sim.metric(evalLine({ step: v, tSeconds: s.t, evaluatedVersion: r.version, eval: ev, budgets: r.rows }));
   }
+  curriculumStepDone(sim, v, passRate);
   if (v >= sim.o.maxSteps) {
     s.done = true;
     return 'done';

@@ -19,11 +19,13 @@ import { groupAdvantages } from '../rl/advantages.js';
 import type { LossConfig } from '../rl/loss.js';
 import { verify } from '../tasks/countdown/verifier.js';
 import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
-import { evalBudgets } from '../eval/countdown.js';
+import { evalBudgets, measureLadder, type LadderMeasurement } from '../eval/countdown.js';
 import { generateRollouts } from '../runtime/generate.js';
 import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
 import { overlongMasked, overlongPenalty } from '../rl/overlong.js';
-import { problemsOfStep, stageOfStep } from '../runtime/stages.js';
+import { problemsOfStep } from '../runtime/stages.js';
+import type { ProblemSpec } from '../runtime/curriculum.js';
+import { promptTokens } from '../tasks/countdown/trace.js';
 import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';
 import { InputError, assert } from '../util/errors.js';
@@ -37,20 +39,8 @@ type Problem = { id: string; numbers: number[]; target: number; difficulty: numb
 interface GroupPayload {
   problem: Problem;
   rollouts: Rollout[];
-}
-
-/** The virtual clock plans every step from a fixed stage list (difficulty and budget per stage). */
-export function checkVirtualCurriculum(c: TrainConfig, source: string): void {
-  if (c.curriculum.kind !== 'fixed')
-    throw new InputError(
-      `${source}: curriculum.kind: the virtual clock runs 'fixed' curricula, got '${c.curriculum.kind}' (the coupled rule is real-clock only)`,
-    );
-  for (const [i, st] of c.curriculum.stages.entries()) {
-    if (st.difficulty === undefined || st.budgetTokens === undefined)
-      throw new InputError(
-        `${source}: curriculum.stages.${i}: the virtual clock runs fixed stages (difficulty and budgetTokens); buckets are real-clock only`,
-      );
-  }
+  /** The step's budget (the overlong penalty's). */
+  budget: number;
 }
 
 function writePacked(dir: string, name: string, w: PackedWeights): void {
@@ -97,7 +87,6 @@ export class PolicyCompute implements Compute {
     if (init.manifest.tokenizer.name !== 'countdown' || init.manifest.tokenizer.vocabSize !== VOCAB_SIZE) {
       throw new InputError(`model.checkpoint: '${c.model.checkpoint}' is not a countdown policy`);
     }
-    checkVirtualCurriculum(c, 'config');
     this.gpt = init.manifest.config;
     // the sampler computes with the rollout.mismatch rounding of the weights (exact by default)
     this.sampler = Gpt.fromPacked(this.gpt, roundWeights(init.weights, this.format()), 'initial weights');
@@ -143,8 +132,9 @@ export class PolicyCompute implements Compute {
     budgetTokens: number,
     groupSize: number,
     schedule: VersionSchedule,
+    planned?: readonly ProblemSpec[],
   ): Generation {
-    const all = this.problemsOf(step);
+    const all = planned ?? this.problemsOf(step);
     const problems = slots.map((s) => all[s]!);
     const versionAt = (position: number): number => {
       let v = schedule[0]![1];
@@ -171,7 +161,7 @@ export class PolicyCompute implements Compute {
     );
     const groups: GeneratedGroup[] = slots.map((slot, i) => {
       const rs = rollouts.slice(i * groupSize, (i + 1) * groupSize);
-      const payload: GroupPayload = { problem: problems[i]!, rollouts: rs };
+      const payload: GroupPayload = { problem: problems[i]!, rollouts: rs, budget: budgetTokens };
       return { slot, lengths: rs.map((r) => r.completion.length), minVersion: schedule[0]![1], payload };
     });
     let promptTokens = 0;
@@ -179,9 +169,8 @@ export class PolicyCompute implements Compute {
     return { groups, promptTokens, rowLengths: rollouts.map((r) => r.completion.length) };
   }
 
-  score(step: number, g: GeneratedGroup): Scored {
-    const { problem, rollouts } = g.payload as GroupPayload;
-    const budget = stageOfStep(this.c.curriculum.stages, step).budgetTokens!;
+  score(_step: number, g: GeneratedGroup): Scored {
+    const { problem, rollouts, budget } = g.payload as GroupPayload;
     const overlong = this.c.rollout.overlong;
     const correct = rollouts.map((r) => verify(problem, r.completion).correct);
     return {
@@ -238,14 +227,43 @@ export class PolicyCompute implements Compute {
     return this.c.rollout.mismatch?.weights ?? 'exact';
   }
 
-  /** Held-out pass@1 of the learner's policy at `version`: its exact weights, as on the real clock. */
-  evaluate(version: number): { version: number; rows: EvalBudgetRow[] } {
-    const e = this.c.eval!;
+  /** The sampler at the exact weights of `version` (evaluations and measurements, as on the real clock). */
+  private exact(version: number): void {
     this.use(version);
     if (this.format() !== 'exact') {
       this.sampler.load(this.store.get(version)!, `weights v${version}`);
       this.loaded = -1; // the next generation loads its rounded weights again
     }
+  }
+
+  /** The curriculum's measurement at `version`, as the sampler thread's `measure` (actors/sampler.worker.ts). */
+  measure(
+    version: number,
+    problems: readonly ProblemSpec[],
+    o: { ladder: number[]; samples: number; k: number },
+  ): { m: LadderMeasurement; promptTokens: number; maxLength: number; totalTokens: number } {
+    this.exact(version);
+    const m = measureLadder(
+      this.sampler,
+      problems.map((p) => ({ ...p, witness: [] })),
+      { ...o, seed: this.c.seed, temperature: this.c.rollout.temperature, batchSize: 64 },
+    );
+    const unique = [...new Map(problems.map((p) => [p.id, p])).values()];
+    let prompt = 0;
+    for (const p of unique) prompt += promptTokens(p).length * o.samples;
+    const top = m.ladder.at(-1)!;
+    return {
+      m,
+      promptTokens: prompt,
+      maxLength: top.budget,
+      totalTokens: Math.round(top.meanLength * unique.length * o.samples),
+    };
+  }
+
+  /** Held-out pass@1 of the learner's policy at `version`: its exact weights, as on the real clock. */
+  evaluate(version: number): { version: number; rows: EvalBudgetRow[] } {
+    const e = this.c.eval!;
+    this.exact(version);
     const r = evalBudgets(this.sampler, {
       difficulty: e.difficulty,
       budgets: e.budgets,

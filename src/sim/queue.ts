@@ -28,6 +28,8 @@ export interface SimEventData {
   fault: { index: number };
   /** Storm `index`'s fault number `n`. */
   storm: { index: number; n: number };
+  /** The curriculum's measurement (buckets, a coupled stage's budget) has taken its time. */
+  measured: undefined;
 }
 export type SimEventKind = keyof SimEventData;
 

@@ -10,13 +10,14 @@ import type { SimEngine } from './engine.js';
 import type { Request } from './state.js';
 import { scheduleWork } from './work.js';
 import { dispatchVerifiers } from './verifying.js';
+import { planLimit, planOfStep, planned } from './curriculum.js';
 
 export function planStep(sim: SimEngine): boolean {
   const s = sim.s;
   const k = s.nextStep;
   const may = mayPlanStep({
     step: k,
-    lastStep: sim.o.maxSteps,
+    lastStep: planLimit(sim),
     publishedVersion: s.published,
     eta: sim.eta,
     outstandingGroups: sim.outstandingGroups(),
@@ -29,6 +30,7 @@ export function planStep(sim: SimEngine): boolean {
     for (let p = r.first; p < r.end; p++) slots.push(p);
     s.planned.push({ step: k, index: r.index, slots, attempt: 0 });
   }
+  planned(sim, k);
   s.outstandingGroups += sim.perStep;
   s.nextStep++;
   return true;
@@ -62,7 +64,12 @@ export function startRequest(sim: SimEngine, i: number, req: Request): void {
 }
 
 export function budgetOf(sim: SimEngine, step: number): number {
-  return sim.budgets[step]!;
+  return sim.cur ? planOfStep(sim, step).budgetTokens : sim.budgets[step]!;
+}
+
+/** Step `step`'s problems when a dynamic curriculum planned them (else the compute's fixed list). */
+function problemsOf(sim: SimEngine, step: number) {
+  return sim.cur ? planOfStep(sim, step).problems : undefined;
 }
 
 export function generationSeconds(sim: SimEngine, gen: Generation, factor: number): number {
@@ -83,7 +90,14 @@ export function beginGenerate(sim: SimEngine, i: number, event: string): void {
       `sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, sim.eta)}`,
     );
   sm.schedule = [[0, sm.version]];
-  sm.gen = sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, sm.schedule);
+  sm.gen = sim.o.compute.generate(
+    req.step,
+    req.slots,
+    budgetOf(sim, req.step),
+    sim.G,
+    sm.schedule,
+    problemsOf(sim, req.step),
+  );
   sm.factor =
     sim.cost.samplerSpeed(i) *
     sm.slow *
@@ -130,7 +144,14 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   }
   sim.s.inflightSwaps++;
   const req = sm.req!;
-  sm.gen = sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, sm.schedule);
+  sm.gen = sim.o.compute.generate(
+    req.step,
+    req.slots,
+    budgetOf(sim, req.step),
+    sim.G,
+    sm.schedule,
+    problemsOf(sim, req.step),
+  );
   sm.epoch++;
   const end = sm.decodeFrom + generationSeconds(sim, sm.gen, sm.factor);
   sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);

@@ -16,7 +16,7 @@ import { loadProfile, parseProfile } from './profile.js';
 import { SimFaultSchema } from '../core/faults.js';
 import { SurrogateSchema } from './compute.js';
 import { defaultSettings, type VirtualSettings } from './run.js';
-import { checkVirtualCurriculum } from './policyCompute.js';
+import { checkVirtualCurriculum } from './curriculum.js';
 import { MASKED_DEFAULTS } from '../rl/lossConfig.js';
 
 const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
@@ -195,7 +195,7 @@ export function expandCells(s: Scenario, scenarioDir: string): Cell[] {
           .replace(/[^A-Za-z0-9.,=_-]/g, '_')
       : 'base';
     const config = parseTrainConfig(raw, `scenario ${s.name}, cell ${name}`);
-    checkVirtualCurriculum(config, `scenario ${s.name}, cell ${name}`);
+    checkVirtualCurriculum(config, s.compute, `scenario ${s.name}, cell ${name}`);
     const maxSteps = s.steps ?? totalSteps(config);
     const settings = defaultSettings(profile, maxSteps, {
       compute: s.compute,

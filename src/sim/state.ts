@@ -11,6 +11,7 @@ import type { Profile } from './profile.js';
 import type { SimFault } from '../core/faults.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 import { writeToLog } from '../util/atomic.js';
+import type { SimCurriculum } from './curriculum.js';
 
 export class SimInvariantError extends Error {
   override readonly name = 'SimInvariantError';
@@ -140,6 +141,8 @@ export interface SimState {
   stepFaults: number[];
   stormNext: number[];
   invariantChecks: number;
+  /** A dynamic curriculum's state (sim/curriculum.ts); null for a fixed stage list. */
+  curriculum: SimCurriculum | null;
   metricsBytes: number;
   transitionsBytes: number;
   done: boolean;
@@ -310,6 +313,7 @@ export function initialState(c: TrainConfig): SimState {
     stepFaults: [],
     stormNext: [],
     invariantChecks: 0,
+    curriculum: null, // set by the engine for a dynamic curriculum
     metricsBytes: 0,
     transitionsBytes: 0,
     done: false,

@@ -27,7 +27,7 @@ export async function trainVirtual(
   ] = await Promise.all([
     import('../../sim/profile.js'),
     import('../../sim/run.js'),
-    import('../../sim/policyCompute.js'),
+    import('../../sim/curriculum.js'),
     import('../../sim/runThread.js'),
   ]);
   let settings: ReturnType<typeof readVirtualSettings>;
@@ -41,7 +41,7 @@ export async function trainVirtual(
   } else {
     if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none')
       throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
-    checkVirtualCurriculum(cfg, f.config ?? 'config');
+    checkVirtualCurriculum(cfg, (f.compute ?? 'real') as 'real' | 'none', f.config ?? 'config');
     const profile = loadProfile(f.profile ?? 'cpu-tiny', '--profile');
     settings = defaultSettings(profile, maxSteps ?? totalSteps(cfg), {
       compute: (f.compute ?? 'real') as 'real' | 'none',

@@ -20,7 +20,6 @@ import type { TrainingRun, SamplerSlot, SamplerEndpoint } from '../run.js';
 import { fromAsync } from './effects.js';
 import { pump, samplerSlot } from './planning.js';
 
-/** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
 /** Why a stage ended, in words (the log line). */
 const STAGE_REASONS = {
   steps: 'the stage ran all its steps',
@@ -28,6 +27,7 @@ const STAGE_REASONS = {
   plateau: 'its pass rate stopped rising (plateau)',
 } as const;
 
+/** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
 export function evalHandle(run: TrainingRun): SamplerEndpoint {
   return run.evalSampler?.handle ?? run.samplers[0]!.handle;
 }
@@ -120,7 +120,6 @@ export async function measureBuckets(run: TrainingRun): Promise<void> {
   );
 }
 
-/** Runs `f` on the evaluation thread once it can have weights ≥ `version`. */
 /**
  * Runs `f` on the evaluation thread at weights `version`: the separate eval thread (beside remote
  * samplers) has every version posted to it; sampler-0's thread gets them with the call.

@@ -10,36 +10,15 @@ import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
 import { mayPlanStep, outstandingGroupsOf, problemsPerRequest, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
-import { problemsOfStep, stageOfStep } from '../stages.js';
 import type { ProblemSpec } from '../curriculum.js';
 import type { TrainingRun, SamplerSlot } from '../run.js';
-
-/**
- * The stage, problems and budget of learner step k: the problems of every slot the step may use
- * (with dynamic sampling, the backfill slots after the plan's; core/dynamicSampling).
- */
-export function planOf(run: TrainingRun, k: number): { stage: number; budgetTokens: number; problems: ProblemSpec[] } {
-  const n = slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling);
-  if (!run.cur.dynamic) {
-    // A fixed list by number count: step k's stage and problems are a pure function of (seed, k).
-    const stage = stageOfStep(run.cfg.curriculum.stages, k);
-    return {
-      stage: stage.index,
-      budgetTokens: stage.budgetTokens!,
-      problems: problemsOfStep(run.cfg.curriculum.stages, run.cfg.seed, k, n),
-    };
-  }
-  // Buckets, thresholds or the coupled rule: the stage current when step k is planned.
-  const stage = run.cur.state.stage;
-  return { stage, budgetTokens: run.cur.budgetOf(stage), problems: run.cur.problemsForStep(k, n) };
-}
 
 /**
  * The sampler requests of learner step k, minus groups already held: the plan's problems not yet
  * generated, and (after a resume) the backfills its held filtered groups are owed.
  */
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
-  const plan = planOf(run, k);
+  const plan = run.cur.planOf(k, slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling));
   run.requestsProblem.set(k, new Map(plan.problems.map((p) => [p.id, { numbers: p.numbers, target: p.target }])));
   run.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
   run.problemsOfPlannedStep.set(k, plan.problems);
@@ -104,15 +83,6 @@ export function backfill(run: TrainingRun, g: ScoredGroup): void {
   setImmediate(() => pump(run));
 }
 
-/** The last step that may be planned now: with a dynamic curriculum, not past the current stage. */
-export function planLimit(run: TrainingRun): number {
-  if (!run.cur.dynamic) return run.maxSteps;
-  if (run.cur.measuring) return run.version; // the stage's budget is being decided
-  const st = run.cur.state;
-  if (st.stage >= run.cfg.curriculum.stages.length - 1) return run.maxSteps;
-  return Math.min(run.maxSteps, run.version - st.stepsInStage + run.cfg.curriculum.stages[st.stage]!.steps);
-}
-
 /** Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η). */
 export function pump(run: TrainingRun): void {
   if (run.fatal || run.interrupted) return;
@@ -123,7 +93,7 @@ export function pump(run: TrainingRun): void {
         run.planned.length === 0 &&
         mayPlanStep({
           step: run.nextStep,
-          lastStep: planLimit(run),
+          lastStep: run.cur.planLimit(run.version, run.maxSteps),
           publishedVersion: run.version,
           eta: run.eta,
           outstandingGroups: outstandingGroups(run),
