@@ -42,6 +42,7 @@ interface WasmBackend {
   };
 }
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs: Record<string, unknown>; backend: WasmBackend };
+type KernelFunc = (args: KernelArgs) => tf.TensorInfo;
 
 let installed = false;
 
@@ -90,17 +91,10 @@ export interface WasmKernelReport {
   reason?: string;
 }
 
-export function installWasmKernels(): WasmKernelReport {
-  if (installed) return { batchMatMul: 'fast', slice: 'fast', sum: 'fast', identity: 'fast' };
-  const stockBmm = tf.getKernel('BatchMatMul', 'wasm');
-  const stockSlice = tf.getKernel('Slice', 'wasm');
-  const stockSum = tf.getKernel('Sum', 'wasm');
-  const stockIdentity = tf.getKernel('Identity', 'wasm');
-  if (!stockBmm || !stockSlice || !stockSum || !stockIdentity)
-    return { batchMatMul: 'stock', slice: 'stock', reason: 'kernels not registered' };
+/** BatchMatMul of [B, m, k] · [B, k, n] (B > 1, m ≥ MIN_ROWS) as B stock matmuls over views of the heap. */
+function fastBatchMatMul(stockBmm: tf.KernelConfig): KernelFunc {
   let bmmCall: ((...a: unknown[]) => void) | null = null;
-
-  const fastBmm = (args: KernelArgs): tf.TensorInfo => {
+  return (args: KernelArgs): tf.TensorInfo => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const be = args.backend;
     if (
@@ -151,8 +145,11 @@ export function installWasmKernels(): WasmKernelReport {
     }
     return out;
   };
+}
 
-  const fastSlice = (args: KernelArgs): tf.TensorInfo => {
+/** Slice of a contiguous region: one copy on the heap. */
+function fastSlice(stockSlice: tf.KernelConfig): KernelFunc {
+  return (args: KernelArgs): tf.TensorInfo => {
     const x = args.inputs.x!;
     const be = args.backend;
     const begin = args.attrs.begin as number[];
@@ -174,16 +171,17 @@ export function installWasmKernels(): WasmKernelReport {
     be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(x).subarray(offset, offset + n));
     return out;
   };
+}
 
-  /**
-   * Sum over axes 0..k-1 only (k < rank, m % 4 = 0): a SIMD column sum over the backend's own
-   * heap (heapKernels). An XNNPACK product
-   * ones[1, n] · x[n, m] was tried first: it packs x as weights on every call (7 ms for
-   * [8192, 128]), and reusing the stock kernel's per-tensor operator cache crashed once a reshape
-   * of the same data came through with other dimensions.
-   */
-  const simd = heapKernels();
-  const fastSum = (args: KernelArgs): tf.TensorInfo => {
+/**
+ * Sum over axes 0..k-1 only (k < rank, m % 4 = 0): a SIMD column sum over the backend's own
+ * heap (heapKernels). An XNNPACK product
+ * ones[1, n] · x[n, m] was tried first: it packs x as weights on every call (7 ms for
+ * [8192, 128]), and reusing the stock kernel's per-tensor operator cache crashed once a reshape
+ * of the same data came through with other dimensions.
+ */
+function fastSum(stockSum: tf.KernelConfig, simd: ReturnType<typeof heapKernels>): KernelFunc {
+  return (args: KernelArgs): tf.TensorInfo => {
     const x = args.inputs.x!;
     const be = args.backend;
     const rank = x.shape.length;
@@ -206,34 +204,45 @@ export function installWasmKernels(): WasmKernelReport {
     SIMD_PATH_CALLS.colsum++;
     return out;
   };
+}
 
-  const fastIdentity = (args: KernelArgs): tf.TensorInfo => {
+/** Identity without a copy: the output shares the input's data (one more reference). */
+function fastIdentity(stockIdentity: tf.KernelConfig): KernelFunc {
+  return (args: KernelArgs): tf.TensorInfo => {
     const x = args.inputs.x!;
     if (x.dtype === 'string') return stockIdentity.kernelFunc(args as never) as tf.TensorInfo;
     args.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
+}
 
-  const swap = (name: string, stock: tf.KernelConfig, fn: (a: KernelArgs) => tf.TensorInfo) => {
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...stock, kernelFunc: fn as never });
+export function installWasmKernels(): WasmKernelReport {
+  if (installed) return { batchMatMul: 'fast', slice: 'fast', sum: 'fast', identity: 'fast' };
+  const stock = {
+    BatchMatMul: tf.getKernel('BatchMatMul', 'wasm'),
+    Slice: tf.getKernel('Slice', 'wasm'),
+    Sum: tf.getKernel('Sum', 'wasm'),
+    Identity: tf.getKernel('Identity', 'wasm'),
   };
-  const restore = (name: string, stock: tf.KernelConfig) => {
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel(stock);
-  };
-
-  swap('BatchMatMul', stockBmm, fastBmm);
-  swap('Slice', stockSlice, fastSlice);
-  swap('Sum', stockSum, fastSum);
-  swap('Identity', stockIdentity, fastIdentity);
+  if (!stock.BatchMatMul || !stock.Slice || !stock.Sum || !stock.Identity)
+    return { batchMatMul: 'stock', slice: 'stock', reason: 'kernels not registered' };
+  const fast: [tf.KernelConfig, KernelFunc][] = [
+    [stock.BatchMatMul, fastBatchMatMul(stock.BatchMatMul)],
+    [stock.Slice, fastSlice(stock.Slice)],
+    [stock.Sum, fastSum(stock.Sum, heapKernels())],
+    [stock.Identity, fastIdentity(stock.Identity)],
+  ];
+  for (const [k, fn] of fast) {
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({ ...k, kernelFunc: fn as never });
+  }
   installed = true;
   const problem = selfCheck();
   if (problem) {
-    restore('BatchMatMul', stockBmm);
-    restore('Slice', stockSlice);
-    restore('Sum', stockSum);
-    restore('Identity', stockIdentity);
+    for (const [k] of fast) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
     installed = false;
     return { batchMatMul: 'stock', slice: 'stock', sum: 'stock', identity: 'stock', reason: problem };
   }
