@@ -228,6 +228,54 @@ function histMax(h: (number | null)[]): number {
 const agg = (xs: number[], digits: number) => formatSpread(spread(xs), digits, { single: 'mean' });
 
 /** results.md: one row per parameter combination, seeds aggregated as mean [min, max]. */
+/** One column of the scenario table: its header and its text for a group's finished cells. */
+type Column = [head: string, text: (ok: CellResult[]) => string];
+
+/** A column aggregating one number per finished cell (agg: mean with min–max). */
+function numberColumn(head: string, f: (r: CellResult) => unknown, digits: number): Column {
+  return [
+    head,
+    (ok) =>
+      agg(
+        ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)),
+        digits,
+      ),
+  ];
+}
+
+/** The table's columns after the swept keys and the seed count (learning outcome with real compute, faults when planned). */
+function resultColumns(s: Scenario): Column[] {
+  const staleness = (r: CellResult) => r.summary.staleness as { mean: number; histogram: number[] };
+  const utilisation = (r: CellResult) => r.summary.utilisation as { samplers: number; learner: number };
+  const evalFirst = (r: CellResult) => (r.evalPass1 ? Object.values(r.evalPass1)[0] : undefined);
+  const histogram = (ok: CellResult[]) => {
+    const hist: number[] = [];
+    for (const r of ok) (staleness(r).histogram ?? []).forEach((c, i) => (hist[i] = (hist[i] ?? 0) + (c ?? 0)));
+    return hist.map((c, i) => `${i}:${c}`).join(' ') || '—';
+  };
+  return [
+    ...(s.compute === 'real'
+      ? [numberColumn('final train pass', (r) => r.trainPassLast, 3), numberColumn('eval pass@1', evalFirst, 3)]
+      : []),
+    numberColumn('steps/sim-h', (r) => r.summary.stepsPerSimHour, 0),
+    numberColumn('tokens/sim-s', (r) => r.summary.tokensPerSimSecond, 0),
+    numberColumn('util samplers', (r) => utilisation(r).samplers, 2),
+    numberColumn('util learner', (r) => utilisation(r).learner, 2),
+    numberColumn('staleness mean', (r) => staleness(r).mean, 2),
+    numberColumn('staleness max', (r) => histMax(staleness(r).histogram), 0),
+    ['staleness histogram (lag:rollouts)', histogram],
+    numberColumn('dropped stale', (r) => r.summary.rolloutsDroppedStale, 0),
+    numberColumn('dropped invalid', (r) => r.summary.rolloutsDroppedInvalid, 0),
+    numberColumn('lost', (r) => r.summary.rolloutsLost, 0),
+    ...(s.faults.length
+      ? [
+          numberColumn('faults fired', (r) => (r.summary.faultsFired as string[]).length, 0),
+          numberColumn('restarts', (r) => r.summary.restarts, 0),
+        ]
+      : []),
+  ];
+}
+
 export function resultsMarkdown(s: Scenario, results: CellResult[], command: string): string {
   const keys = Object.keys(s.sweep).filter((k) => k !== 'seed');
   const groups = new Map<string, CellResult[]>();
@@ -236,23 +284,8 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const real = s.compute === 'real';
-  const head = [
-    ...keys,
-    'seeds',
-    ...(real ? ['final train pass', 'eval pass@1'] : []),
-    'steps/sim-h',
-    'tokens/sim-s',
-    'util samplers',
-    'util learner',
-    'staleness mean',
-    'staleness max',
-    'staleness histogram (lag:rollouts)',
-    'dropped stale',
-    'dropped invalid',
-    'lost',
-    ...(s.faults.length ? ['faults fired', 'restarts'] : []),
-    'failed cells',
-  ];
+  const columns = resultColumns(s);
+  const head = [...keys, 'seeds', ...columns.map(([h]) => h), 'failed cells'];
   const lines = [
     `# ${s.name}`,
     '',
@@ -267,75 +300,10 @@ export function resultsMarkdown(s: Scenario, results: CellResult[], command: str
   ];
   for (const rs of groups.values()) {
     const ok = rs.filter((r) => r.status === 'done');
-    const num = (f: (r: CellResult) => unknown) =>
-      ok.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-    const hist: number[] = [];
-    for (const r of ok)
-      ((r.summary.staleness as { histogram: number[] }).histogram ?? []).forEach(
-        (c, i) => (hist[i] = (hist[i] ?? 0) + (c ?? 0)),
-      );
-    const evalFirst = (r: CellResult) => (r.evalPass1 ? Object.values(r.evalPass1)[0] : undefined);
     const row = [
       ...keys.map((k) => label(rs[0]!.params[k])),
       String(rs.length),
-      ...(real
-        ? [
-            agg(
-              num((r) => r.trainPassLast),
-              3,
-            ),
-            agg(num(evalFirst), 3),
-          ]
-        : []),
-      agg(
-        num((r) => r.summary.stepsPerSimHour),
-        0,
-      ),
-      agg(
-        num((r) => r.summary.tokensPerSimSecond),
-        0,
-      ),
-      agg(
-        num((r) => (r.summary.utilisation as { samplers: number }).samplers),
-        2,
-      ),
-      agg(
-        num((r) => (r.summary.utilisation as { learner: number }).learner),
-        2,
-      ),
-      agg(
-        num((r) => (r.summary.staleness as { mean: number }).mean),
-        2,
-      ),
-      agg(
-        num((r) => histMax((r.summary.staleness as { histogram: number[] }).histogram)),
-        0,
-      ),
-      hist.map((c, i) => `${i}:${c}`).join(' ') || '—',
-      agg(
-        num((r) => r.summary.rolloutsDroppedStale),
-        0,
-      ),
-      agg(
-        num((r) => r.summary.rolloutsDroppedInvalid),
-        0,
-      ),
-      agg(
-        num((r) => r.summary.rolloutsLost),
-        0,
-      ),
-      ...(s.faults.length
-        ? [
-            agg(
-              num((r) => (r.summary.faultsFired as string[]).length),
-              0,
-            ),
-            agg(
-              num((r) => r.summary.restarts),
-              0,
-            ),
-          ]
-        : []),
+      ...columns.map(([, text]) => text(ok)),
       String(rs.length - ok.length),
     ];
     lines.push(`| ${row.join(' | ')} |`);
