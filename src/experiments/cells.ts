@@ -66,12 +66,9 @@ export function readDone(dir: string): CellDone | null {
   }
 }
 
-/**
- * Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop).
- */
-export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
-  const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
-  const pending = o.cells.filter((c) => {
+/** The cells not yet done; a finished cell planned with other settings is refused (its config.json differs). */
+function pendingCells(o: RunCellsOptions): Cell[] {
+  return o.cells.filter((c) => {
     const dir = cellDir(o.out, c);
     if (!readDone(dir)) return true;
     if (c.matches && !c.matches(dir)) {
@@ -81,6 +78,28 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
     }
     return false;
   });
+}
+
+/** Starts one cell's process: resumed from its checkpoint where it has one, else from an empty directory. */
+function startCell(o: RunCellsOptions, cell: Cell) {
+  const dir = cellDir(o.out, cell);
+  const canResume = cell.resume !== null && fs.existsSync(dir) && (cell.resumable?.(dir) ?? false);
+  if (!canResume && fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const args = canResume ? cell.resume!(dir)! : cell.start(dir);
+  const logFile = `${dir}.log`;
+  const fd = fs.openSync(logFile, canResume ? 'a' : 'w');
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bin, ...args], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  return { dir, canResume, logFile, child };
+}
+
+/**
+ * Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop).
+ */
+export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
+  const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
+  const pending = pendingCells(o);
   const kept = o.cells.length - pending.length;
   if (kept > 0) o.log?.(`${kept} of ${o.cells.length} cells already done (kept)`);
   const running = new Map<string, { child: ChildProcess; t0: number; cell: Cell }>();
@@ -129,15 +148,7 @@ export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
             break;
           }
           const cell = queue.splice(next, 1)[0]!;
-          const dir = cellDir(o.out, cell);
-          const canResume = cell.resume !== null && fs.existsSync(dir) && (cell.resumable?.(dir) ?? false);
-          if (!canResume && fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-          fs.mkdirSync(dir, { recursive: true });
-          const args = canResume ? cell.resume!(dir)! : cell.start(dir);
-          const logFile = `${dir}.log`;
-          const fd = fs.openSync(logFile, canResume ? 'a' : 'w');
-          const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bin, ...args], { stdio: ['ignore', fd, fd] });
-          fs.closeSync(fd);
+          const { dir, canResume, logFile, child } = startCell(o, cell);
           running.set(cell.name, { child, t0: o.now(), cell });
           o.log?.(`${status()} ${canResume ? 'resuming' : 'starting'} ${cell.name}`);
           child.on('exit', (code, signal) => {
