@@ -1,9 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor, type AnyStateMachine } from 'xstate';
 import { getShortestPaths } from 'xstate/graph';
 import { MACHINES } from '../machines/index.js';
-import { FAULT_ROLES, REMOTE_ROLES, ROLE_TABLE, SIM_FAULT_ROLES } from '../src/core/roles.js';
+import {
+  FAULT_ROLES,
+  REMOTE_ROLES,
+  ROLE_TABLE,
+  SIM_FAULT_ROLES,
+  topologyEdges,
+  topologyMarkdown,
+  type RoleRow,
+} from '../src/core/roles.js';
 import { samplerMachine } from '../machines/sampler.js';
 import { learnerMachine } from '../machines/learner.js';
 import { verifierMachine } from '../machines/verifier.js';
@@ -90,6 +98,24 @@ describe('the role table (src/core/roles.ts)', () => {
       const events: readonly string[] = MACHINES[role as keyof typeof MACHINES].root.events;
       expect(events.includes('RESTART'), `${role} takes RESTART`).toBe(row.recovery === 'restart');
     }
+  });
+
+  it("sends only to roles of the table, RESTART only from the supervisor to roles that recover by restart, and docs/ARCHITECTURE.md's table is generated from it", () => {
+    for (const [from, row] of Object.entries(ROLE_TABLE) as [string, RoleRow][])
+      for (const m of row.sends) {
+        expect(Object.keys(ROLE_TABLE), `${from} → ${m.to}`).toContain(m.to);
+        if (m.what === 'RESTART') {
+          expect(from).toBe('supervisor');
+          expect(ROLE_TABLE[m.to as keyof typeof ROLE_TABLE].recovery).toBe('restart');
+        }
+        if (m.what === 'FAILED') expect(m.to).toBe('supervisor');
+      }
+    // every role that fails to the supervisor says so (the supervisor restarts or gives up)
+    for (const r of FAULT_ROLES) expect(topologyEdges().has(`${r}→supervisor`), r).toBe(true);
+    const doc = readFileSync(new URL('../docs/ARCHITECTURE.md', import.meta.url), 'utf8');
+    const generated = /<!-- roles:begin[^>]*-->\n([\s\S]*?)<!-- roles:end -->/.exec(doc);
+    expect(generated, 'the generated section of docs/ARCHITECTURE.md').not.toBeNull();
+    expect(generated![1]).toBe(topologyMarkdown());
   });
 });
 

@@ -16,6 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRun, renderReport } from '../src/report/html.js';
 import { chromiumPath } from '../scripts/test-deps.mjs';
+import { topologyEdges } from '../src/core/roles.js';
 
 const BIN = path.resolve('bin/e3sim.js');
 const CHROMIUM = chromiumPath();
@@ -136,6 +137,41 @@ describe('trace.json', () => {
       expect(f.f[0]!).toBeGreaterThanOrEqual(f.s[0]!);
     }
     expect(events.some((x) => x.ph === 'C' && x.name === 'learning')).toBe(true);
+  });
+
+  it("every message flow goes along an edge of the role table (docs/ARCHITECTURE.md's 'who sends what to whom')", () => {
+    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as {
+      ph: string;
+      pid: number;
+      tid: number;
+      ts: number;
+      id?: number;
+      name: string;
+      args?: { name: string };
+    }[];
+    // a track's role: its thread name is "actor (role)"
+    const roleOf = new Map<string, string>();
+    for (const e of events.filter((x) => x.ph === 'M' && x.name === 'thread_name'))
+      roleOf.set(`${e.pid}/${e.tid}`, /\(([^)]+)\)$/.exec(e.args!.name)![1]!);
+    const hops = new Map<number, { ts: number; role: string }[]>();
+    for (const e of events.filter((x) => x.ph === 's' || x.ph === 't' || x.ph === 'f'))
+      hops.set(e.id!, [...(hops.get(e.id!) ?? []), { ts: e.ts, role: roleOf.get(`${e.pid}/${e.tid}`)! }]);
+    const seen = new Set<string>();
+    for (const list of hops.values()) {
+      const roles = list.sort((a, b) => a.ts - b.ts).map((h) => h.role);
+      for (let i = 1; i < roles.length; i++) seen.add(`${roles[i - 1]}→${roles[i]}`);
+    }
+    const table = topologyEdges();
+    for (const edge of seen) expect(table.has(edge), edge).toBe(true);
+    // the whole data path was seen: rollouts through every role to the learner, weights back
+    for (const edge of [
+      'sampler→verifier',
+      'verifier→grader',
+      'grader→batcher',
+      'batcher→learner',
+      'weightStore→sampler',
+    ])
+      expect(seen.has(edge), edge).toBe(true);
   });
 });
 

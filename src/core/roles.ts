@@ -21,19 +21,119 @@ export interface RoleRow {
    * `retry` (the machine retries its own work, then hands on), or `none` (a failure aborts the run).
    */
   recovery: 'restart' | 'retry' | 'none';
+  /**
+   * What this role sends to whom on the real clock (events to a machine, or weights on a port):
+   * the picture of docs/ARCHITECTURE.md is generated from these rows (topologyMarkdown), and the
+   * message flows of a run's trace.json are checked against them (test/report.browser.test.ts).
+   */
+  sends: readonly { to: string; what: string }[];
 }
 
 export const ROLE_TABLE = {
-  coordinator: { effects: 'lifecycle.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
-  sampler: { effects: 'samplers.ts', realFaults: true, simFaults: true, remote: true, recovery: 'restart' },
-  verifier: { effects: 'verifiers.ts', realFaults: true, simFaults: true, remote: true, recovery: 'retry' },
-  grader: { effects: 'verifiers.ts', realFaults: true, simFaults: false, remote: true, recovery: 'restart' },
-  batcher: { effects: 'verifiers.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
-  learner: { effects: 'learner.ts', realFaults: true, simFaults: true, remote: false, recovery: 'restart' },
-  weightStore: { effects: 'learner.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
-  curriculum: { effects: 'evaluation.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
-  evaluator: { effects: 'evaluation.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
-  supervisor: { effects: 'evaluation.ts', realFaults: false, simFaults: false, remote: false, recovery: 'none' },
+  coordinator: {
+    effects: 'lifecycle.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [
+      { to: 'sampler', what: 'GENERATE {step, problems, budget, minVersion} (admission: roles/planning.ts pump)' },
+      { to: 'learner', what: 'SNAPSHOT (a checkpoint)' },
+      { to: 'batcher', what: 'POKE (the checkpoint is written)' },
+    ],
+  },
+  sampler: {
+    effects: 'samplers.ts',
+    realFaults: true,
+    simFaults: true,
+    remote: true,
+    recovery: 'restart',
+    sends: [
+      { to: 'verifier', what: "VERIFY (one problem's rollouts: tokens, μ log-probs, versions)" },
+      { to: 'supervisor', what: 'FAILED' },
+    ],
+  },
+  verifier: {
+    effects: 'verifiers.ts',
+    realFaults: true,
+    simFaults: true,
+    remote: true,
+    recovery: 'retry',
+    sends: [
+      { to: 'grader', what: 'GRADE (verdicts)' },
+      { to: 'supervisor', what: 'FAILED' },
+    ],
+  },
+  grader: {
+    effects: 'verifiers.ts',
+    realFaults: true,
+    simFaults: false,
+    remote: true,
+    recovery: 'restart',
+    sends: [
+      { to: 'batcher', what: 'GROUP (rewards, group-normalised advantages)' },
+      { to: 'supervisor', what: 'FAILED' },
+    ],
+  },
+  batcher: {
+    effects: 'verifiers.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [{ to: 'learner', what: "TRAIN (the step's batch, every rollout disposed once)" }],
+  },
+  learner: {
+    effects: 'learner.ts',
+    realFaults: true,
+    simFaults: true,
+    remote: false,
+    recovery: 'restart',
+    sends: [
+      { to: 'weightStore', what: 'PUBLISHED {v}' },
+      { to: 'batcher', what: 'LEARNER_READY' },
+      { to: 'curriculum', what: "STEP_DONE (the batch's pass rate)" },
+      { to: 'coordinator', what: 'STEP_DONE {step}' },
+      { to: 'evaluator', what: 'EVALUATE {v}' },
+      { to: 'supervisor', what: 'FAILED' },
+    ],
+  },
+  weightStore: {
+    effects: 'learner.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [{ to: 'sampler', what: "weights v (on a request's start; every version at once when in-flight)" }],
+  },
+  curriculum: {
+    effects: 'evaluation.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [{ to: 'coordinator', what: 'the stage and its budget (what admission may plan)' }],
+  },
+  evaluator: {
+    effects: 'evaluation.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [],
+  },
+  supervisor: {
+    effects: 'evaluation.ts',
+    realFaults: false,
+    simFaults: false,
+    remote: false,
+    recovery: 'none',
+    sends: [
+      { to: 'sampler', what: 'RESTART' },
+      { to: 'grader', what: 'RESTART' },
+      { to: 'learner', what: 'RESTART' },
+    ],
+  },
 } as const satisfies Record<string, RoleRow>;
 
 type Table = typeof ROLE_TABLE;
@@ -57,3 +157,19 @@ export const FAULT_ROLES = rolesWhere('realFaults');
 export const SIM_FAULT_ROLES = rolesWhere('simFaults');
 /** Roles `e3sim worker` serves over NATS (and `topology.remote` may list). */
 export const REMOTE_ROLES = rolesWhere('remote');
+
+/** Who sends what to whom, from the table: the generated section of docs/ARCHITECTURE.md. */
+export function topologyMarkdown(): string {
+  const lines = ['| from | to | what |', '|---|---|---|'];
+  for (const [from, row] of Object.entries(ROLE_TABLE) as [TopologyRole, RoleRow][])
+    for (const m of row.sends) lines.push(`| ${from} | ${m.to} | ${m.what} |`);
+  return lines.join('\n') + '\n';
+}
+
+/** The (from, to) pairs of the table, as `from→to`. */
+export function topologyEdges(): Set<string> {
+  const out = new Set<string>();
+  for (const [from, row] of Object.entries(ROLE_TABLE) as [TopologyRole, RoleRow][])
+    for (const m of row.sends) out.add(`${from}→${m.to}`);
+  return out;
+}

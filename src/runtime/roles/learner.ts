@@ -250,7 +250,7 @@ export function broadcastNow(run: TrainingRun, version: number): void {
   if (run.evalSampler) postWeights(run.evalSampler.port, version, w);
   if (run.nats && run.remote.has('sampler')) {
     // remote samplers fetch the version their next request names from the object store
-    run.trace.flow(`w:${version}:nats`, `weights v${version}`, 'learner', 'learner', 's', run.sinceOpen());
+    run.trace.flow(`w:${version}:nats`, `weights v${version}`, 'weightStore', 'weightStore', 's', run.sinceOpen());
     const nats = run.nats;
     nats.publishWeights(version, w).catch((e: Error) => {
       if (!nats.isClosed) run.abort(`publishing weights v${version} to NATS: ${e.message}`);

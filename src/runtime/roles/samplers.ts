@@ -120,7 +120,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
 export function postWeightsTo(run: TrainingRun, s: SamplerSlot, version: number, timed = true): void {
   if (s.posted >= version) return;
   const t = run.o.now();
-  run.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'learner', 'learner', 's', run.sinceOpen());
+  run.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, 'weightStore', 'weightStore', 's', run.sinceOpen());
   run.trace.flow(`w:${version}:${s.id}`, `weights v${version}`, s.id, 'sampler', 'f', run.sinceOpen());
   postWeights(s.port, version, run.weights.get(version)!);
   s.posted = version;
