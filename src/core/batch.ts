@@ -10,7 +10,7 @@ import type { TrainRollout } from '../rl/gptStep.js';
 import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import type { KvPolicy } from '../runtime/kvPolicy.js';
 import { dispositionOf, lagOf, oldestVersion, stalenessViolation, type Disposition } from './staleness.js';
-import { LengthAudit, TrainedDigest, type LengthFigures } from './metrics.js';
+import { LengthAudit, TrainedDigest, type BatchFigures, type LengthFigures } from './metrics.js';
 import {
   FilterTally,
   isFiltered,
@@ -97,6 +97,90 @@ export class GroupQueue {
   }
 }
 
+/**
+ * The figures of a forming batch, both clocks (one definition: core/batch.ts formBatch on the real
+ * clock, sim/learning.ts on the virtual one): each group and each rollout is told once, with its
+ * disposition and lag; `figures()` is the step row's batch part (core/metrics BatchFigures).
+ */
+export class BatchTally {
+  /** Rollouts told, correct ones, and their sums. */
+  n = 0;
+  correct = 0;
+  rewardSum = 0;
+  lengthSum = 0;
+  lengthCorrectSum = 0;
+  /** Trained rollouts' lags (learner version − oldest token version). */
+  lagSum = 0;
+  lagMax = 0;
+  zero = 0;
+  /** Rollouts by disposition, and the trained ones' completion tokens. */
+  trained = 0;
+  stale = 0;
+  invalid = 0;
+  filtered = 0;
+  tokens = 0;
+  readonly digest: TrainedDigest;
+  readonly audit: LengthAudit;
+  readonly filter: FilterTally;
+
+  constructor(step: number, rollouts: number, problemsPerStep: number) {
+    this.digest = new TrainedDigest(step);
+    this.audit = new LengthAudit(rollouts);
+    this.filter = new FilterTally(problemsPerStep);
+  }
+
+  /** A group of problem slot `slot`, before its rollouts: filtered by dynamic sampling, all rewards equal. */
+  group(slot: number, rewards: readonly number[], filtered: boolean): void {
+    this.filter.add(slot, filtered);
+    if (zeroAdvantage(rewards)) this.zero++;
+  }
+
+  /** Rollout `sample` of slot `slot`: its length, verdict, reward, disposition and lag. */
+  rollout(
+    slot: number,
+    sample: number,
+    length: number,
+    correct: boolean,
+    reward: number,
+    d: Disposition,
+    lag: number,
+  ): void {
+    this.n++;
+    this.rewardSum += reward;
+    this.lengthSum += length;
+    if (correct) {
+      this.correct++;
+      this.lengthCorrectSum += length;
+    }
+    this.audit.add(length, d === 'trained');
+    if (d === 'trained') {
+      this.trained++;
+      this.tokens += length;
+      this.digest.add(slot, sample);
+      this.lagSum += lag;
+      if (lag > this.lagMax) this.lagMax = lag;
+    } else if (d === 'dropped-stale') this.stale++;
+    else if (d === 'dropped-invalid') this.invalid++;
+    else this.filtered++;
+  }
+
+  figures(): BatchFigures {
+    const { n, correct, lengthSum, lengthCorrectSum } = this;
+    return {
+      rewardMean: n ? this.rewardSum / n : 0,
+      passRate: n ? correct / n : 0,
+      lengthMean: n ? lengthSum / n : 0,
+      lengthCorrect: correct ? lengthCorrectSum / correct : null,
+      lengthIncorrect: n - correct ? (lengthSum - lengthCorrectSum) / (n - correct) : null,
+      stalenessMean: this.trained ? this.lagSum / this.trained : 0,
+      stalenessMax: this.lagMax,
+      zeroAdvantageGroups: this.zero,
+      lengths: this.audit.figures(),
+      filter: this.filter.figures(),
+    };
+  }
+}
+
 export interface FormedBatch {
   rollouts: TrainRollout[];
   dispositions: [string, Disposition][];
@@ -129,44 +213,26 @@ export function formBatch(
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
-  let lagSum = 0,
-    lagMax = 0,
-    rewardSum = 0,
-    correct = 0,
-    lengthSum = 0,
-    n = 0,
-    zero = 0,
-    lenC = 0,
-    lenI = 0;
-  const audit = new LengthAudit(groups.reduce((a, g) => a + g.rollouts.length, 0));
-  const digest = new TrainedDigest(groups[0]?.step ?? 0);
-  const tally = new FilterTally(rollout.problemsPerStep);
+  const t = new BatchTally(
+    groups[0]?.step ?? 0,
+    groups.reduce((a, g) => a + g.rollouts.length, 0),
+    rollout.problemsPerStep,
+  );
   // A step's groups arrive in slot order (GroupQueue.take).
   for (const g of groups) {
     const slot = slotOf(g.problemId);
-    if (zeroAdvantage(g.rewards)) zero++;
     const outcome = outcomeOf(g);
     const filtered = isFiltered(rollout.dynamicSampling, outcome);
-    tally.add(slot, filtered);
+    t.group(slot, g.rewards, filtered);
     g.rollouts.forEach((r, i) => {
-      n++;
-      rewardSum += g.rewards[i]!;
-      if (outcome.correct(i)) {
-        correct++;
-        lenC += r.completion.length;
-      } else lenI += r.completion.length;
-      lengthSum += r.completion.length;
       const lag = lagOf(learnerVersion, oldestVersion(r.versions));
       const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction, filtered);
       dispositions.push([r.id, d]);
-      audit.add(r.completion.length, d === 'trained');
+      t.rollout(slot, i, r.completion.length, outcome.correct(i), g.rewards[i]!, d, lag);
       if (d === 'dropped-invalid') return;
       const bad = stalenessViolation(r.id, lag, eta);
       assert(bad === null, bad!);
       if (d !== 'trained') return;
-      digest.add(slot, i);
-      lagSum += lag;
-      lagMax = Math.max(lagMax, lag);
       rollouts.push({
         prompt: r.prompt,
         completion: r.completion,
@@ -178,19 +244,20 @@ export function formBatch(
       });
     });
   }
+  const f = t.figures();
   return {
     rollouts,
     dispositions,
-    lagMean: rollouts.length ? lagSum / rollouts.length : 0,
-    lagMax,
-    rewardMean: n ? rewardSum / n : 0,
-    passRate: n ? correct / n : 0,
-    lengthMean: n ? lengthSum / n : 0,
-    lengthCorrect: correct ? lenC / correct : null,
-    lengthIncorrect: n - correct ? lenI / (n - correct) : null,
-    zeroAdvantageGroups: zero,
-    lengths: audit.figures(),
-    filter: tally.figures(),
-    trainedDigest: digest.hex(),
+    lagMean: f.stalenessMean,
+    lagMax: f.stalenessMax,
+    rewardMean: f.rewardMean,
+    passRate: f.passRate,
+    lengthMean: f.lengthMean,
+    lengthCorrect: f.lengthCorrect,
+    lengthIncorrect: f.lengthIncorrect,
+    zeroAdvantageGroups: f.zeroAdvantageGroups,
+    lengths: f.lengths,
+    filter: f.filter,
+    trainedDigest: t.digest.hex(),
   };
 }

@@ -108,7 +108,13 @@ export function dispositionCodeOf(
   return DISPOSITION_CODE.trained;
 }
 
-const BY_CODE = { 2: 'trained', 3: 'dropped-stale', 4: 'dropped-invalid', 5: 'dropped-filtered' } as const;
+/** A disposition's name by its DISPOSITION_CODE. */
+export const DISPOSITION_BY_CODE = {
+  2: 'trained',
+  3: 'dropped-stale',
+  4: 'dropped-invalid',
+  5: 'dropped-filtered',
+} as const;
 
 export function dispositionOf(
   invalid: boolean,
@@ -117,5 +123,5 @@ export function dispositionOf(
   correction: Correction,
   filtered: boolean,
 ): Disposition {
-  return BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction, filtered)];
+  return DISPOSITION_BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction, filtered)];
 }

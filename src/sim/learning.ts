@@ -2,20 +2,26 @@
  * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
-import { DISPOSITION_CODE, dispositionCodeOf, lagOf, stalenessViolation, swapsInFlight } from '../core/staleness.js';
-import { LengthAudit, TrainedDigest, evalLine, stepRow, type StepStage } from '../core/metrics.js';
+import {
+  DISPOSITION_BY_CODE,
+  DISPOSITION_CODE,
+  dispositionCodeOf,
+  lagOf,
+  stalenessViolation,
+  swapsInFlight,
+} from '../core/staleness.js';
+import { BatchTally } from '../core/batch.js';
+import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../runtime/stages.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
 import {
-  FilterTally,
   addFilterFigures,
   backfillSlot,
   isFiltered,
   outcomeOf as outcomeOfRewards,
   stepComplete,
-  zeroAdvantage,
   type GroupOutcome,
 } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
@@ -26,7 +32,6 @@ import { pump } from './sampling.js';
 
 const {
   trained: TRAINED,
-  'dropped-stale': DROPPED_STALE,
   'dropped-invalid': DROPPED_INVALID,
   'dropped-filtered': DROPPED_FILTERED,
   generated: GENERATED,
@@ -68,44 +73,6 @@ function outcomeOf(scored: Scored): GroupOutcome {
 }
 
 /** What a step's batch accumulates over its groups (tryTrain, one `disposeGroup` per group). */
-class StepTally {
-  n = 0;
-  correct = 0;
-  rewardSum = 0;
-  lengthSum = 0;
-  lengthCorrectSum = 0;
-  lagSum = 0;
-  lagMax = 0;
-  tokens = 0;
-  zero = 0;
-  trained = 0;
-  stale = 0;
-  invalid = 0;
-  filtered = 0;
-
-  constructor(
-    readonly digest: TrainedDigest,
-    readonly audit: LengthAudit,
-    readonly filter: FilterTally,
-  ) {}
-
-  figures(): NonNullable<SimState['learner']['batch']>['figures'] {
-    const { n, correct, lengthSum, lengthCorrectSum } = this;
-    return {
-      rewardMean: n ? this.rewardSum / n : 0,
-      passRate: n ? correct / n : 0,
-      lengthMean: n ? lengthSum / n : 0,
-      lengthCorrect: correct ? lengthCorrectSum / correct : null,
-      lengthIncorrect: n - correct ? (lengthSum - lengthCorrectSum) / (n - correct) : null,
-      stalenessMean: this.trained ? this.lagSum / this.trained : 0,
-      stalenessMax: this.lagMax,
-      zeroAdvantageGroups: this.zero,
-      lengths: this.audit.figures(),
-      filter: this.filter.figures(),
-    };
-  }
-}
-
 /**
  * One group of step k into the batch: each rollout's disposition into the dense ledger (core/staleness
  * rule), the bound checked, the figures tallied. Returns which rollouts train.
@@ -115,7 +82,7 @@ function disposeGroup(
   k: number,
   g: StepBatch['groups'][number]['group'],
   scored: Scored,
-  t: StepTally,
+  t: BatchTally,
 ) {
   const s = sim.s;
   const acc = sim.accounting;
@@ -128,52 +95,26 @@ function disposeGroup(
   const base = sim.rolloutIndex(k, g.slot, 0);
   const outcome = outcomeOf(scored);
   const filtered = isFiltered(sim.o.config.rollout.dynamicSampling, outcome);
-  t.filter.add(g.slot, filtered);
+  t.group(g.slot, r, filtered);
   let valid = 0,
-    filteredHere = 0,
-    stale = false;
+    filteredHere = 0;
   for (let j = 0; j < G; j++) {
     const len = g.lengths[j]!;
-    t.rewardSum += r[j]!;
-    if (outcome.correct(j)) {
-      t.correct++;
-      t.lengthCorrectSum += len;
-    }
-    t.lengthSum += len;
     if (acc[base + j] !== GENERATED)
       sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
     const d = dispositionCodeOf(scored.invalid[j]!, len, lag, sim.o.config.learner.correction, filtered);
     acc[base + j] = d;
     trained[j] = d === TRAINED;
-    if (d === TRAINED) t.digest.add(g.slot, j);
-    t.audit.add(len, d === TRAINED);
-    if (d === DROPPED_INVALID) t.invalid++;
-    else if (d === DROPPED_FILTERED) {
-      t.filtered++;
-      filteredHere++;
-    } else {
-      valid++;
-      if (d === DROPPED_STALE) {
-        t.stale++;
-        stale = true;
-      } else {
-        t.trained++;
-        t.tokens += len;
-      }
-    }
+    t.rollout(g.slot, j, len, outcome.correct(j), r[j]!, DISPOSITION_BY_CODE[d], lag);
+    if (d === DROPPED_FILTERED) filteredHere++;
+    else if (d !== DROPPED_INVALID) valid++;
   }
-  t.n += G;
   // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
   if (valid + filteredHere > 0) {
     const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
     if (bad !== null) sim.fail(bad);
   }
-  if (zeroAdvantage(r)) t.zero++;
   if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
-  if (!stale && valid > 0) {
-    t.lagSum += lag * valid;
-    if (lag > t.lagMax) t.lagMax = lag;
-  }
   return trained;
 }
 
@@ -187,7 +128,7 @@ export function tryTrain(sim: SimEngine): void {
   for (const f of sim.o.faults) if (f.kind === 'break-invariant' && f.step === k) sim.fail(brokenInvariantMessage(k));
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
-  const t = new StepTally(new TrainedDigest(k), new LengthAudit(list.length * sim.G), new FilterTally(sim.perStep));
+  const t = new BatchTally(k, list.length * sim.G, sim.perStep);
   const groups: StepBatch['groups'] = list.map(({ group, scored }) => ({
     group,
     scored,
