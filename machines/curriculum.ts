@@ -1,6 +1,6 @@
 /**
  * Curriculum: walks the stages of the config. The stage state (stage index, steps in it, pass
- * rates, chosen budgets) has one owner, runtime/curriculum.ts's CurriculumController (checkpointed
+ * rates, chosen budgets) has one owner, curriculum/controller.ts's CurriculumController (checkpointed
  * with the run); this machine holds only where it is and asks the owner through its guards. With
  * the coupled rule (E3.md) each stage starts in `measuring`: the injected `measure` effect
  * measures J over the budget ladder with the current policy and picks the stage's budget;
@@ -27,7 +27,7 @@ export const curriculumMachine = setup({
     measure: notProvided<void, void>('curriculum', 'measure'),
   },
   actions: {
-    /** Moves the stage state (its owner, runtime/curriculum.ts) to the next stage and announces it. */
+    /** Moves the stage state (its owner, curriculum/controller.ts) to the next stage and announces it. */
     stageChanged: actionNotProvided('curriculum', 'stageChanged'),
     reportFailure: actionNotProvided<{ error: string }>('curriculum', 'reportFailure'),
   },

@@ -109,7 +109,7 @@ describe("measuring J over a budget ladder (the curriculum actor's measurement)"
   }, 60_000);
 });
 
-import { CurriculumController } from '../src/runtime/curriculum.js';
+import { CurriculumController } from '../src/curriculum/controller.js';
 import { parseTrainConfig } from '../src/runtime/config.js';
 
 describe("the curriculum's state is bounded (issue #30: checkpoints do not grow with run length)", () => {

@@ -320,7 +320,7 @@ describe('machines with injected fakes', () => {
     expect(a.getSnapshot().context.interrupted).toBe(true);
   });
 
-  /** A stand-in for the stage state's owner (runtime/curriculum.ts), driving the machine's guards. */
+  /** A stand-in for the stage state's owner (curriculum/controller.ts), driving the machine's guards. */
   function stageOwner(stageSteps: number[]) {
     const st = { stage: 0, steps: 0, changes: [] as number[] };
     return {

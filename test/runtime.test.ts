@@ -5,7 +5,7 @@ import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
 import { admissible, minVersionFor } from '../src/core/staleness.js';
 import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
-import { stageOfStep } from '../src/runtime/stages.js';
+import { stageOfStep } from '../src/curriculum/stages.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
 import { verifyInPool } from '../src/runtime/roles/verifiers.js';
 import type { MessagePort } from 'node:worker_threads';

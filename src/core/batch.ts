@@ -23,7 +23,7 @@ import {
 } from './dynamicSampling.js';
 
 /**
- * A step's problem ids are `${slot}:${problem}` (runtime/stages.ts, runtime/curriculum.ts): the slot
+ * A step's problem ids are `${slot}:${problem}` (curriculum/stages.ts, curriculum/controller.ts): the slot
  * is the problem's position in the step's plan, the order both clocks train a step's groups in.
  */
 export function slotOf(problemId: string): number {

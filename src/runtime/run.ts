@@ -51,7 +51,7 @@ import type { RemoteRole } from '../core/roles.js';
 import { readRunCheckpoint, type RunState } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
-import { CurriculumController, type ProblemSpec } from './curriculum.js';
+import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
 import { writeSummary } from './roles/metrics.js';

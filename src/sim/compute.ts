@@ -6,7 +6,7 @@
  * regenerates the same rollouts).
  */
 import { z } from 'zod';
-import type { ProblemSpec } from '../runtime/curriculum.js';
+import type { ProblemSpec } from '../curriculum/controller.js';
 import type { LadderMeasurement } from '../eval/countdown.js';
 import { Rng } from '../util/rng.js';
 import { normalQuantile } from '../util/normal.js';

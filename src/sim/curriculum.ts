@@ -1,13 +1,13 @@
 /**
  * The curriculum actor on the virtual clock (issue #30): the same controller as the real clock
- * (runtime/curriculum.ts: which stage, which problems and budget a planned step gets, when a stage
+ * (curriculum/controller.ts: which stage, which problems and budget a planned step gets, when a stage
  * ends, the coupled budget rule), stepped from the engine's events. Its measurements — difficulty
  * buckets at the start, each coupled stage's ladder — generate with the policy at the published
  * version like the real clock's sampler thread does, and take the cost model's time for that
  * generation, during which no step of the new stage is planned.
  */
 import path from 'node:path';
-import { CurriculumController, type ProblemSpec, type StepPlan } from '../runtime/curriculum.js';
+import { CurriculumController, type ProblemSpec, type StepPlan } from '../curriculum/controller.js';
 import type { TrainConfig } from '../runtime/config.js';
 import type { Bucket } from '../curriculum/buckets.js';
 import { writeFileAtomic } from '../util/atomic.js';

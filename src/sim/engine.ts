@@ -2,7 +2,7 @@ import path from 'node:path';
 import { outstandingGroupsOf, problemsPerRequest, queueCapacityGroups } from '../core/admission.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
 import { accountingViolation, capacityViolation, stalenessBoundViolation } from '../core/invariants.js';
-import { stageOfStep } from '../runtime/stages.js';
+import { stageOfStep } from '../curriculum/stages.js';
 import { stalenessBound } from '../runtime/config.js';
 import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
@@ -31,7 +31,7 @@ import {
   restoreCurriculum,
   startCurriculum,
 } from './curriculum.js';
-import type { CurriculumController } from '../runtime/curriculum.js';
+import type { CurriculumController } from '../curriculum/controller.js';
 import { scheduleFaults } from './faultDriver.js';
 import { markGenerated, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';

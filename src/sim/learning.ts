@@ -12,7 +12,7 @@ import {
 } from '../core/staleness.js';
 import { BatchTally } from '../core/batch.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
-import { stageOfStep } from '../runtime/stages.js';
+import { stageOfStep } from '../curriculum/stages.js';
 import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';

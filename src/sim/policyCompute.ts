@@ -23,8 +23,8 @@ import { evalBudgets, measureLadder, type LadderMeasurement } from '../eval/coun
 import { generateRollouts } from '../runtime/generate.js';
 import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
 import { overlongMasked, overlongPenalty } from '../rl/overlong.js';
-import { problemsOfStep } from '../runtime/stages.js';
-import type { ProblemSpec } from '../runtime/curriculum.js';
+import { problemsOfStep } from '../curriculum/stages.js';
+import type { ProblemSpec } from '../curriculum/controller.js';
 import { promptTokens } from '../tasks/countdown/trace.js';
 import { lossConfigOf, updateOf, type TrainConfig } from '../runtime/config.js';
 import type { Rollout } from '../runtime/messages.js';

@@ -12,7 +12,7 @@ import type { EvaluateResult } from '../../../machines/evaluator.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import type { TrainConfig } from '../config.js';
 import { evalLine } from '../../core/metrics.js';
-import type { ProblemSpec } from '../curriculum.js';
+import type { ProblemSpec } from '../../curriculum/controller.js';
 import type { LadderMeasurement } from '../../eval/countdown.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { PackedWeights } from '../../tensor/pack.js';

@@ -10,7 +10,7 @@ import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
 import { mayPlanStep, outstandingGroupsOf, problemsPerRequest, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
-import type { ProblemSpec } from '../curriculum.js';
+import type { ProblemSpec } from '../../curriculum/controller.js';
 import type { TrainingRun, SamplerSlot } from '../run.js';
 
 /**

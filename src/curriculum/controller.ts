@@ -4,13 +4,13 @@
  * when a stage ends (step limit, pass-rate threshold, plateau). The machine (machines/curriculum.ts)
  * decides when; this holds the state and the pure decisions.
  */
-import type { Bucket, Measured } from '../curriculum/buckets.js';
-import { bucketByPassRate, summarizeBuckets } from '../curriculum/buckets.js';
-import { pickBudget, type BudgetChoice } from '../curriculum/pickBudget.js';
+import type { Bucket, Measured } from './buckets.js';
+import { bucketByPassRate, summarizeBuckets } from './buckets.js';
+import { pickBudget, type BudgetChoice } from './pickBudget.js';
 import { generateProblem, type Problem } from '../tasks/countdown/problems.js';
 import { Rng } from '../util/rng.js';
 import type { LadderMeasurement } from '../eval/countdown.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../runtime/config.js';
 import { problemsOfStep, stageOfStep } from './stages.js';
 
 export type ProblemSpec = Pick<Problem, 'id' | 'numbers' | 'target' | 'difficulty'>;
