@@ -15,7 +15,7 @@ import type { PackedWeights } from '../src/tensor/pack.js';
 import { evalBudgets, measureLadder, type BudgetRow, type LadderMeasurement } from '../src/eval/countdown.js';
 import { wallNow } from '../src/runtime/clock.js';
 import type { Generate, Rollouts } from '../src/runtime/messages.js';
-import { generateRollouts } from '../src/runtime/generate.js';
+import { generateRollouts } from '../src/policy/generate.js';
 import { roundWeights, type WeightsFormat } from '../src/policy/mismatch.js';
 
 export interface WeightsMessage {

@@ -10,13 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Gpt } from '../src/policy/transformer/model.js';
 import { scoreSequences } from '../src/policy/transformer/logprobs.js';
-import { generateRollouts, type GenerateWork } from '../src/runtime/generate.js';
+import { generateRollouts, type GenerateWork } from '../src/policy/generate.js';
 import { loadCheckpoint } from '../src/policy/checkpoint.js';
 import { PAD } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
 import { padRollouts } from '../src/rl/gptStep.js';
 import { EXCLUDED } from '../src/rl/loss.js';
-import type { KvPolicy } from '../src/runtime/kvPolicy.js';
+import type { KvPolicy } from '../src/policy/kvPolicy.js';
 import type { Rollout } from '../src/runtime/messages.js';
 import type { PackedWeights } from '../src/tensor/pack.js';
 

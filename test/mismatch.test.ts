@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/tensor/backend.js';
 import { Gpt } from '../src/policy/transformer/model.js';
 import { scoreSequences } from '../src/policy/transformer/logprobs.js';
-import { generateRollouts, type GenerateWork } from '../src/runtime/generate.js';
+import { generateRollouts, type GenerateWork } from '../src/policy/generate.js';
 import { roundWeights, toBf16, toFp16, MismatchSchema } from '../src/policy/mismatch.js';
 import { VOCAB_SIZE, PAD } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';

@@ -8,7 +8,7 @@ import { Gpt } from '../policy/transformer/model.js';
 import { loadCountdownPolicy } from '../policy/load.js';
 import { Adam } from '../policy/transformer/adam.js';
 import { scoreSequences } from '../policy/transformer/logprobs.js';
-import { generateRollouts } from '../runtime/generate.js';
+import { generateRollouts } from '../policy/generate.js';
 import { gptRlStep, minibatchSlices, padRollouts, type TrainRollout } from '../rl/gptStep.js';
 import { groupAdvantages } from '../rl/advantages.js';
 import { E3_LOSS } from '../rl/loss.js';

@@ -8,7 +8,7 @@ import type { Correction } from '../rl/loss.js';
 import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { overlongMasked, type Overlong } from '../rl/overlong.js';
-import type { KvPolicy } from '../runtime/kvPolicy.js';
+import type { KvPolicy } from '../policy/kvPolicy.js';
 import { dispositionOf, lagOf, oldestVersion, stalenessViolation, type Disposition } from './staleness.js';
 import { LengthAudit, TrainedDigest, type BatchFigures, type LengthFigures } from './metrics.js';
 import {

@@ -8,7 +8,7 @@ import { CorrectionSchema, type LossConfig } from '../rl/lossConfig.js';
 import { MismatchSchema, mismatchActive } from '../policy/mismatch.js';
 import { OverlongSchema } from '../rl/overlong.js';
 import { DynamicSamplingSchema } from '../core/dynamicSampling.js';
-import { KvPolicySchema } from './kvPolicy.js';
+import { KvPolicySchema } from '../policy/kvPolicy.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { BACKENDS } from '../tensor/backendNames.js';
 import { InputError } from '../util/errors.js';
@@ -107,7 +107,7 @@ const TrainConfigBase = z
         mismatch: MismatchSchema.optional(),
         /** Rollouts cut at the token budget: none | mask | soft punishment (rl/overlong.ts); absent = none. */
         overlong: OverlongSchema.optional(),
-        /** In-flight weight swaps: keep | recompute | abort the KV cache, mask the stale prefix (runtime/kvPolicy.ts). */
+        /** In-flight weight swaps: keep | recompute | abort the KV cache, mask the stale prefix (policy/kvPolicy.ts). */
         kv: KvPolicySchema.optional(),
         /** DAPO's dynamic sampling (core/dynamicSampling.ts): filter zero-advantage groups, backfill; absent = off. */
         dynamicSampling: DynamicSamplingSchema.optional(),

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { MismatchSchema } from '../policy/mismatch.js';
-import { KvPolicySchema } from './kvPolicy.js';
+import { KvPolicySchema } from '../policy/kvPolicy.js';
 
 export const ProblemSchema = z.object({
   id: z.string(),
@@ -35,7 +35,7 @@ export const GenerateSchema = z.object({
   slowFactor: z.number().min(1),
   /** rollout.mismatch: the sampler's perturbation of the policy (policy/mismatch.ts); absent = exact. */
   mismatch: MismatchSchema.optional(),
-  /** rollout.kv: the KV cache on an in-flight weight swap (runtime/kvPolicy.ts); absent = keep. */
+  /** rollout.kv: the KV cache on an in-flight weight swap (policy/kvPolicy.ts); absent = keep. */
   kv: KvPolicySchema.optional(),
 });
 export type Generate = z.infer<typeof GenerateSchema>;

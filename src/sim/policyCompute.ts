@@ -1,6 +1,6 @@
 /**
  * compute: real — the tiny GPT on the virtual clock, in one thread. Sampling uses the same
- * problems and seeds as the real runtime's samplers (src/runtime/generate.ts), verification the
+ * problems and seeds as the real runtime's samplers (src/policy/generate.ts), verification the
  * task's verifier, training gptRlStep with the run's loss; weight versions live in a store that
  * keeps only what an in-flight generation may still need. With the cpu or wasm backend every
  * result is a pure function of its inputs, which is what makes a virtual-clock run replayable.
@@ -20,7 +20,7 @@ import type { LossConfig } from '../rl/loss.js';
 import { verify } from '../tasks/countdown/verifier.js';
 import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets, measureLadder, type LadderMeasurement } from '../eval/countdown.js';
-import { generateRollouts } from '../runtime/generate.js';
+import { generateRollouts } from '../policy/generate.js';
 import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
 import { overlongMasked, overlongPenalty } from '../rl/overlong.js';
 import { problemsOfStep } from '../curriculum/stages.js';

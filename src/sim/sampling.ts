@@ -131,7 +131,7 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   if (from >= maxLen) return; // every position already decoded: the result is on its way
   const kv = sim.o.config.rollout.kv;
   if (kv?.onSwap === 'abort' && sm.aborts < kv.abortsMax) {
-    // start over at v: the whole generation again from now (runtime/kvPolicy.ts)
+    // start over at v: the whole generation again from now (policy/kvPolicy.ts)
     sm.aborts++;
     sim.s.inflightAborts++;
     sm.schedule = [[0, v]];

@@ -4,13 +4,13 @@
  * (seed, step, problem id, sample index) — so re-issued work regenerates the same rollouts — and
  * record, per completion token, the policy version that produced it.
  */
-import type { Gpt } from '../policy/transformer/model.js';
-import { sample } from '../policy/transformer/sample.js';
+import type { Gpt } from './transformer/model.js';
+import { sample } from './transformer/sample.js';
 import { promptTokens } from '../tasks/countdown/trace.js';
 import { EOS, PAD } from '../tasks/countdown/tokenizer.js';
 import { Rng } from '../util/rng.js';
-import { rolloutId, type Rollout } from './messages.js';
-import type { Mismatch } from '../policy/mismatch.js';
+import { rolloutId, type Rollout } from '../runtime/messages.js';
+import type { Mismatch } from './mismatch.js';
 import type { KvPolicy } from './kvPolicy.js';
 
 export interface GenerateWork {
@@ -22,7 +22,7 @@ export interface GenerateWork {
   seed: number;
   /** Controlled mismatch: only its logit noise acts here (weights are rounded where they are loaded). */
   mismatch?: Mismatch;
-  /** What a weight swap does to the KV cache (runtime/kvPolicy.ts); absent = keep. */
+  /** What a weight swap does to the KV cache (policy/kvPolicy.ts); absent = keep. */
   kv?: KvPolicy;
 }
 
