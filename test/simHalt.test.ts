@@ -133,4 +133,23 @@ describe('virtual clock: a halt between work items', () => {
       expect(resumed.summary.weightsSha256, label).toBe(ref.summary.weightsSha256);
     }
   }, 180_000);
+
+  it("checks the learner's own count of what it trained against the ledger (issue #30: independent counters): an update that under-reports fails the run", async () => {
+    let calls = 0;
+    const underReport = (c: Compute): Compute =>
+      new Proxy(c, {
+        get(target, prop, recv) {
+          const v = Reflect.get(target, prop, recv);
+          if (prop !== 'train') return typeof v === 'function' ? v.bind(target) : v;
+          return (input: Parameters<Compute['train']>[0]) => {
+            const stats = (v as Compute['train']).call(target, input);
+            return ++calls === 2 ? { ...stats, updateRollouts: stats.updateRollouts! - 1 } : stats;
+          };
+        },
+      });
+    await expect(run(freshDir('miscount'), { wrap: underReport })).rejects.toThrow(
+      /the ledger says 16 rollouts trained, the learner trained 15/,
+    );
+    expect(calls).toBe(2); // it stopped at the update that miscounted
+  }, 60_000);
 });

@@ -13,6 +13,16 @@ export function accountingViolation(c: AccountingCounts): string | null {
         `${c.droppedFiltered} dropped filtered, ${c.pending} pending`;
 }
 
+/**
+ * Two independent counts of what was trained: the ledger's (dispositions at batch forming) and the
+ * learner's own (the rollouts each update trained on, counted where the update ran).
+ */
+export function learnerCountViolation(ledgerTrained: number, learnerTrained: number): string | null {
+  return ledgerTrained === learnerTrained
+    ? null
+    : `the ledger says ${ledgerTrained} rollouts trained, the learner trained ${learnerTrained}`;
+}
+
 /** At a normal end nothing is pending (after an interrupt the pending ones are in the checkpoint). */
 export function lostViolation(c: AccountingCounts, interrupted: boolean): string | null {
   return interrupted || c.pending === 0 ? null : `${c.pending} rollouts generated but neither trained nor dropped`;

@@ -107,7 +107,12 @@ export function minibatchSlices<T>(xs: readonly T[], M: number): T[][] {
   return out;
 }
 
-export type UpdateStats = LossStats & { gradNorm: number; optimizerSteps: number };
+export type UpdateStats = LossStats & {
+  gradNorm: number;
+  optimizerSteps: number;
+  /** Rollouts the update trained on: the learner's own count, checked against the ledger (core/invariants). */
+  updateRollouts: number;
+};
 
 /**
  * The figures of a step that trains nothing (every rollout dropped or filtered: the version still
@@ -130,6 +135,7 @@ export const EMPTY_UPDATE_STATS = {
   lagMax: 0,
   gradNorm: 0,
   optimizerSteps: 0,
+  updateRollouts: 0,
 } satisfies Partial<UpdateStats>;
 
 /**
@@ -173,7 +179,7 @@ export function gptRlStep(model: Gpt, adam: Adam, rollouts: readonly TrainRollou
     for (const [i, s] of slices.entries())
       steps.push(stepOn(model, adam, s.batch, s.targets, s.refLogprobs, o, e === 0 && i === 0));
   }
-  return combineStats(steps, slices.length);
+  return { ...combineStats(steps, slices.length), updateRollouts: rollouts.length };
 }
 
 function stepOn(
@@ -223,7 +229,10 @@ const MAXED = new Set(['isWeightMax', 'lagMax', 'logRatioAbsMax']);
 const FIRST = new Set(['mismatchKlBehaviour']);
 
 /** One step's statistics unchanged; several: means, maxima, and token counts of one pass. */
-export function combineStats(steps: readonly (LossStats & { gradNorm: number })[], slicesPerPass: number): UpdateStats {
+export function combineStats(
+  steps: readonly (LossStats & { gradNorm: number })[],
+  slicesPerPass: number,
+): Omit<UpdateStats, 'updateRollouts'> {
   if (steps.length === 1) return { ...steps[0]!, optimizerSteps: 1 };
   const out: Record<string, number> = {};
   for (const k of Object.keys(steps[0]!)) {

@@ -116,6 +116,8 @@ export const TrainStatsSchema = z.object({
   lagMax: z.number(),
   gradNorm: z.number(),
   optimizerSteps: z.number().int().optional(),
+  /** Rollouts the update trained on, by the learner's own count. */
+  updateRollouts: z.number().int().min(0),
   computeMs: z.number(),
   numTensors: z.number().int(),
 });

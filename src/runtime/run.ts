@@ -81,6 +81,8 @@ export class TrainingRun {
   readonly weights = new Map<number, PackedWeights>();
   version = 0;
   accounting = new Accounting();
+  /** Rollouts the learner reports it trained on, since the run (or its resume) began from the ledger's count. */
+  learnerTrained = 0;
   queue: GroupQueue;
   /** The bounds of the run's queues (core/admission queueBounds). */
   readonly bounds: ReturnType<typeof queueBounds>;
@@ -230,6 +232,7 @@ export class TrainingRun {
       const s = resume.state;
       this.version = s.version;
       this.accounting = Accounting.fromJSON(s.accounting, s.accountingSettled);
+      this.learnerTrained = this.accounting.counts().trained;
       for (const g of s.queue) this.queue.add(g);
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;

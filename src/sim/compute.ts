@@ -171,9 +171,15 @@ export class SurrogateCompute implements Compute {
   }
 
   train(input: TrainInput): Record<string, number> {
-    let tokens = 0;
-    for (const g of input.groups) g.group.lengths.forEach((l, j) => (tokens += g.trained[j] ? l : 0));
-    return { tokens };
+    let tokens = 0,
+      updateRollouts = 0;
+    for (const g of input.groups)
+      g.group.lengths.forEach((l, j) => {
+        if (!g.trained[j]) return;
+        tokens += l;
+        updateRollouts++;
+      });
+    return { tokens, updateRollouts };
   }
 
   publish(): void {}

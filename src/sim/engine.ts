@@ -313,6 +313,7 @@ export class SimEngine {
     this.q = EventQueue.fromJSON(body.queue);
     this.accounting = new Uint8Array(Buffer.from(body.accounting, 'base64'));
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+    this.s.learnerTrained ??= this.s.counts.trained; // a checkpoint from before the learner's count
     if (this.cur) restoreCurriculum(this.cur, this.s.curriculum!);
   }
 

@@ -28,6 +28,7 @@ import { fired, scheduleWork } from './work.js';
 import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
 import { brokenInvariantMessage } from '../core/faults.js';
+import { learnerCountViolation } from '../core/invariants.js';
 import { pump } from './sampling.js';
 
 const {
@@ -195,6 +196,10 @@ export function trained(sim: SimEngine): void {
     return startPublishing(sim, 'TRAINED');
   }
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
+  // the compute's own count of what it trained against the ledger's (core/invariants)
+  s.learnerTrained += stats.updateRollouts ?? 0;
+  const miscount = learnerCountViolation(s.counts.trained, s.learnerTrained);
+  if (miscount) sim.fail(miscount);
   s.learnerVersion = b.step;
   sim.o.compute.publish(b.step);
   addFilterFigures(s.filterTotals, b.figures.filter);

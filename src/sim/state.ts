@@ -128,6 +128,8 @@ export interface SimState {
   scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
   learner: LearnerS;
   counts: AccountingCounts;
+  /** Rollouts the compute says its updates trained on (checked against counts.trained). */
+  learnerTrained: number;
   /** Dynamic sampling's counters (core/dynamicSampling). */
   filterTotals: FilterTotals;
   tokensGenerated: number;
@@ -301,6 +303,7 @@ export function initialState(c: TrainConfig): SimState {
       replay: false,
     },
     counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 0 },
+    learnerTrained: 0,
     filterTotals: noFilterTotals(),
     tokensGenerated: 0,
     tokensTrained: 0,

@@ -11,7 +11,7 @@ import { weightsSha256 } from '../../tensor/pack.js';
 import { assert, errnoLine } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
-import { accountingViolation, publishViolation } from '../../core/invariants.js';
+import { accountingViolation, learnerCountViolation, publishViolation } from '../../core/invariants.js';
 import { addFilterFigures } from '../../core/dynamicSampling.js';
 import { swapsInFlight } from '../../core/staleness.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
@@ -89,7 +89,12 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
   run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
   for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
   addFilterFigures(run.filterTotals, formed.filter);
-  const bad = publishViolation(run.version, out.version) ?? accountingViolation(run.accounting.counts());
+  run.learnerTrained += out.stats.updateRollouts;
+  const counts = run.accounting.counts();
+  const bad =
+    publishViolation(run.version, out.version) ??
+    accountingViolation(counts) ??
+    learnerCountViolation(counts.trained, run.learnerTrained);
   assert(bad === null, bad!);
   run.version = out.version;
   run.weightStore.send({ type: 'PUBLISHED', version: out.version });
