@@ -6,25 +6,22 @@
  * speed (a request runs at the newest published version when it starts: core/admission), so the
  * metrics rows agree apart from the clock's own fields (core/metrics CLOCK_FIELDS).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_FIELDS } from '../src/core/metrics.js';
+import { runCli } from './helpers/cli.js';
 
-const BIN = path.resolve('bin/e3sim.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-parity-'));
 const SMOKE = YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8'));
 
-function train(dir: string, config: string, clock: 'real' | 'virtual') {
+/** `e3sim train` in-process (test/helpers/cli.ts): no process start per run. */
+async function train(dir: string, config: string, clock: 'real' | 'virtual') {
   const extra = clock === 'virtual' ? ['--clock', 'virtual', '--compute', 'real'] : [];
-  const r = spawnSync(process.execPath, [BIN, 'train', '--quiet', '--config', config, '--out', dir, ...extra], {
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
+  const r = await runCli('train', '--quiet', '--config', config, '--out', dir, ...extra);
+  expect(r.code, r.err).toBe(0);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>;
   const lines = fs
     .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
@@ -101,7 +98,7 @@ describe('clock parity: one config on both clocks', () => {
     ],
   ] as [string, { policy: string }, number, object?][])(
     '%s: same trained rollouts per step, same metrics rows apart from time, same final weights',
-    (name, staleness, samplers, extra = {}) => {
+    async (name, staleness, samplers, extra = {}) => {
       const slug = name.replace(/[^a-z0-9]+/g, '-');
       const file = path.join(tmp, `${slug}.yaml`);
       fs.writeFileSync(
@@ -117,8 +114,8 @@ describe('clock parity: one config on both clocks', () => {
           ...extra,
         }),
       );
-      const real = train(path.join(tmp, `${slug}-real`), file, 'real');
-      const virtual = train(path.join(tmp, `${slug}-virtual`), file, 'virtual');
+      const real = await train(path.join(tmp, `${slug}-real`), file, 'real');
+      const virtual = await train(path.join(tmp, `${slug}-virtual`), file, 'virtual');
 
       const steps = (r: typeof real) => r.lines.filter((l) => l.type === undefined);
       expect(steps(real)).toHaveLength(4);
