@@ -37,6 +37,7 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
     'fault-storm',
     'cluster-1.7b',
     'e3-staleness',
+    'e3-staleness-curriculum', // the coupled curriculum under staleness (issue #30 item 4)
   ];
   for (const name of scenarios) {
     it(name, () => {
