@@ -4,7 +4,7 @@
 //   npx tsx bench/paired-gap.ts A/analysis-cells.json B/analysis-cells.json 'staleness.bound=0,learner.correction=none'
 // The reference key is B's combination without its seed; '' when B sweeps seeds only.
 import fs from 'node:fs';
-import type { CellFigures } from '../src/sim/sweepAnalysis.js';
+import type { CellFigures } from '../src/experiments/sweepAnalysis.js';
 import { bootstrapMeanCi, formatCi } from '../src/util/stats.js';
 
 const [fa, fb, refKey = ''] = process.argv.slice(2) as [string, string, string?];

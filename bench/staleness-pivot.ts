@@ -4,8 +4,8 @@
 //   npx tsx bench/staleness-pivot.ts examples/scenarios/staleness-sweep.yaml runs/scenarios/staleness-sweep
 import fs from 'node:fs';
 import path from 'node:path';
-import { expandCells, loadScenario, resultsMarkdown, type CellResult } from '../src/sim/scenario.js';
-import { writeAnalysis } from '../src/sim/sweepAnalysis.js';
+import { expandCells, loadScenario, resultsMarkdown, type CellResult } from '../src/experiments/scenario.js';
+import { writeAnalysis } from '../src/experiments/sweepAnalysis.js';
 
 const [file, dir] = [process.argv[2]!, process.argv[3]!];
 const { scenario, dir: scenarioDir } = loadScenario(file, false);

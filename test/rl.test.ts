@@ -14,7 +14,7 @@ import {
 } from '../src/rl/loss.js';
 import { correctionWeights } from '../src/rl/corrections.js';
 import { overlongMasked, overlongPenalty } from '../src/rl/overlong.js';
-import { correctionOf } from '../src/sim/scenario.js';
+import { correctionOf } from '../src/experiments/scenario.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { scoreEpisode } from '../src/tasks/pk/env.js';
 import { bigramPolicyStep, bigramPolicyGradient, PK_LOSS } from '../src/experiments/pk.js';

@@ -1,6 +1,6 @@
 /** The grid analysis of issue #19: pooled pass@1, the paired Δ to the first combination, the η chart. */
 import { describe, expect, it } from 'vitest';
-import { analysisMarkdown, boundChart, combine, type CellFigures } from '../src/sim/sweepAnalysis.js';
+import { analysisMarkdown, boundChart, combine, type CellFigures } from '../src/experiments/sweepAnalysis.js';
 
 const cell = (bound: number, correction: string, seed: number, pass1: number[]): CellFigures => ({
   name: `bound=${bound},correction=${correction},seed=${seed}`,

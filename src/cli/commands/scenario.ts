@@ -13,12 +13,12 @@ import {
   type Cell,
   type CellResult,
   type Scenario,
-} from '../../sim/scenario.js';
+} from '../../experiments/scenario.js';
 import { runVirtualWithSignals } from '../../sim/runThread.js';
 import { signalExitCode } from '../../runtime/runLock.js';
 import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { writeAnalysis } from '../../sim/sweepAnalysis.js';
+import { writeAnalysis } from '../../experiments/sweepAnalysis.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell as ProcessCell } from '../../experiments/cells.js';
 import { correctionWarnings } from '../../runtime/config.js';
 

@@ -12,11 +12,11 @@ import { parseTrainConfig, totalSteps, type TrainConfig } from '../runtime/confi
 import { InputError } from '../util/errors.js';
 import { zodIssues } from '../util/zodIssues.js';
 import { formatSpread, mean, spread } from '../util/stats.js';
-import { loadProfile, parseProfile } from './profile.js';
+import { loadProfile, parseProfile } from '../sim/profile.js';
 import { SimFaultSchema } from '../core/faults.js';
-import { SurrogateSchema } from './compute.js';
-import { defaultSettings, type VirtualSettings } from './run.js';
-import { checkVirtualCurriculum } from './curriculum.js';
+import { SurrogateSchema } from '../sim/compute.js';
+import { defaultSettings, type VirtualSettings } from '../sim/run.js';
+import { checkVirtualCurriculum } from '../sim/curriculum.js';
 import { MASKED_DEFAULTS } from '../rl/lossConfig.js';
 
 const SweepValue = z.union([z.number(), z.string(), z.boolean(), z.record(z.string(), z.unknown())]);
