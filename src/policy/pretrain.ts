@@ -182,14 +182,20 @@ export interface PretrainResult {
   seconds: number;
 }
 
-export function runPretrain(o: PretrainOptions): PretrainResult {
+/**
+ * Where a pretraining starts: a resumed checkpoint (its weights, step and data position, refused
+ * when its recorded config differs), `--init` weights (their model config must match), or a fresh
+ * GPT-2 initialisation from the seed.
+ */
+function startingPoint(o: PretrainOptions): {
+  model: Gpt;
+  step: number;
+  pool: number;
+  inPool: number;
+  trainedTokens: number;
+  resumed: LoadedCheckpoint | null;
+} {
   const cfg = o.config;
-  let model: Gpt;
-  let step = 0;
-  let pool = 0;
-  let inPool = 0;
-  let trainedTokens = 0;
-  let resumed: LoadedCheckpoint | null = null;
   if (o.resume) {
     const ck = loadCheckpoint(o.out, { optimizer: true });
     const ts = ck.manifest.trainState as
@@ -202,21 +208,35 @@ export function runPretrain(o: PretrainOptions): PretrainResult {
         `--resume: the pretrain config (flags/--config) differs from the one recorded in ${o.out}/manifest.json; resume with the same flags`,
       );
     }
-    model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
-    step = ck.manifest.step;
-    ({ pool, inPool, trainedTokens } = ts);
-    resumed = ck;
-  } else if (o.init) {
+    const model = Gpt.fromPacked(ck.manifest.config, ck.weights, o.out);
+    return {
+      model,
+      step: ck.manifest.step,
+      pool: ts.pool,
+      inPool: ts.inPool,
+      trainedTokens: ts.trainedTokens,
+      resumed: ck,
+    };
+  }
+  const fresh = { step: 0, pool: 0, inPool: 0, trainedTokens: 0, resumed: null };
+  if (o.init) {
     const ck = loadCheckpoint(o.init);
     if (JSON.stringify(ck.manifest.config) !== JSON.stringify(cfg.model)) {
       throw new InputError(
         `--init: checkpoint ${o.init} has model config ${JSON.stringify(ck.manifest.config)}, the pretrain config has ${JSON.stringify(cfg.model)}`,
       );
     }
-    model = Gpt.fromPacked(cfg.model, ck.weights, o.init);
-  } else {
-    model = Gpt.create(cfg.model, new Rng(`pretrain/${o.seed}/init`));
+    return { model: Gpt.fromPacked(cfg.model, ck.weights, o.init), ...fresh };
   }
+  return { model: Gpt.create(cfg.model, new Rng(`pretrain/${o.seed}/init`)), ...fresh };
+}
+
+export function runPretrain(o: PretrainOptions): PretrainResult {
+  const cfg = o.config;
+  const start = startingPoint(o);
+  const model = start.model;
+  let { step, pool, inPool, trainedTokens } = start;
+  const resumed = start.resumed;
   const names = parameterShapes(cfg.model).map((p) => p.name);
   const adam = new Adam(model.variables, { lr: cfg.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: cfg.clipNorm });
   if (resumed) adam.loadState(names, resumed.optimizer!, resumed.manifest.optimizer!.step, `checkpoint ${o.out}`);
