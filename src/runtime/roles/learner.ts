@@ -104,7 +104,8 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
     requestEval(run, out.version);
   }
   run.cur.recordStep(formed.passRate);
-  run.curriculum.send({ type: 'STEP_DONE' });
+  // the machine ends with the last stage (a final state takes no events; sending one only warns)
+  if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
   run.coordinator.send({ type: 'STEP_DONE', step: out.version });
   setImmediate(() => pump(run));
 }
