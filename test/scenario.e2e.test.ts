@@ -3,19 +3,21 @@
  * scenario in its reduced (--quick) form, a virtual-clock training run interrupted by SIGINT and
  * resumed to the bytes of an uninterrupted one, and bad input that exits 2 naming the field.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 
 const BIN = path.resolve('bin/e3sim.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-scenario-'));
 
-function e3sim(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** The CLI in-process (test/helpers/cli.ts): no process start per command; cells of --jobs 2 still run in processes. */
+async function e3sim(...args: string[]) {
+  const r = await runCli(...args);
+  return { code: r.code, out: r.out, err: r.err };
 }
 
 interface Results {
@@ -40,9 +42,9 @@ describe('e3sim scenario --quick (each built-in scenario, reduced)', () => {
     'e3-staleness-curriculum', // the coupled curriculum under staleness (issue #30 item 4)
   ];
   for (const name of scenarios) {
-    it(name, () => {
+    it(name, async () => {
       const out = path.join(tmp, name);
-      const r = e3sim('scenario', `examples/scenarios/${name}.yaml`, '--quick', '--out', out, '--quiet');
+      const r = await e3sim('scenario', `examples/scenarios/${name}.yaml`, '--quick', '--out', out, '--quiet');
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as Results;
@@ -82,8 +84,8 @@ describe('e3sim scenario --jobs', () => {
     const file = 'examples/scenarios/mismatch.yaml';
     const one = path.join(tmp, 'jobs-1');
     const two = path.join(tmp, 'jobs-2');
-    expect(e3sim('scenario', file, '--quick', '--out', one, '--quiet').code).toBe(0);
-    expect(e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two, '--quiet').code).toBe(0);
+    expect((await e3sim('scenario', file, '--quick', '--out', one, '--quiet')).code).toBe(0);
+    expect((await e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two, '--quiet')).code).toBe(0);
     const read = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'results.json'), 'utf8')) as Results;
     const key = (r: Results) =>
       r.cells.map((c) => [c.name, c.status, c.summary.weightsSha256, c.summary.rolloutsTrained]);
@@ -91,12 +93,20 @@ describe('e3sim scenario --jobs', () => {
     expect(read(two).cells.length).toBe(2);
     for (const c of read(two).cells) expect([c.status, c.summary.rolloutsLost]).toEqual(['done', 0]);
     // again: nothing runs, every cell is kept
-    const again = e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two);
+    const again = await e3sim('scenario', file, '--quick', '--jobs', '2', '--out', two);
     expect(again.code).toBe(0);
     expect(again.err).toMatch(/2 of 2 cells already done \(kept\)/);
     expect(key(read(two))).toEqual(key(read(one)));
     // another scenario's grid in that --out is refused
-    const other = e3sim('scenario', 'examples/scenarios/staleness-sweep.yaml', '--quick', '--jobs', '2', '--out', two);
+    const other = await e3sim(
+      'scenario',
+      'examples/scenarios/staleness-sweep.yaml',
+      '--quick',
+      '--jobs',
+      '2',
+      '--out',
+      two,
+    );
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/--out: .* holds another grid/);
     // SIGINT while the cells compute (issue #29): each stops at its next work item with a checkpoint and
@@ -125,7 +135,7 @@ describe('e3sim scenario --jobs', () => {
     const halted = cells.filter((c) => !fs.existsSync(path.join(three, 'cells', c, 'done.json')));
     expect(halted.length).toBeGreaterThan(0);
     for (const c of halted) expect(fs.existsSync(path.join(three, 'cells', c, 'checkpoints', 'latest'))).toBe(true);
-    const resumed = e3sim('scenario', file, '--quick', '--jobs', '2', '--out', three, '--quiet');
+    const resumed = await e3sim('scenario', file, '--quick', '--jobs', '2', '--out', three, '--quiet');
     expect(resumed.code, resumed.err).toBe(0);
     expect(key(read(three))).toEqual(key(read(one)));
   }, 300_000);
@@ -146,7 +156,7 @@ describe('e3sim train --clock virtual', () => {
       }),
     );
     const full = path.join(tmp, 'v-full');
-    expect(e3sim('train', '--config', cfg, '--clock', 'virtual', '--out', full, '--quiet').code).toBe(0);
+    expect((await e3sim('train', '--config', cfg, '--clock', 'virtual', '--out', full, '--quiet')).code).toBe(0);
     const cut = path.join(tmp, 'v-cut');
     const child = spawn(process.execPath, [BIN, 'train', '--config', cfg, '--clock', 'virtual', '--out', cut], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -174,7 +184,7 @@ describe('e3sim train --clock virtual', () => {
     expect(err).toMatch(/stopping at the next work item and writing a checkpoint/);
     expect(summary.status).toBe('halted');
     expect(summary.steps).toBeLessThan(6);
-    const r = e3sim('train', '--resume', cut, '--quiet');
+    const r = await e3sim('train', '--resume', cut, '--quiet');
     expect(r.code, r.err).toBe(0);
     for (const f of ['metrics.jsonl', 'transitions.jsonl'])
       expect(fs.readFileSync(path.join(cut, f), 'utf8')).toBe(fs.readFileSync(path.join(full, f), 'utf8'));
@@ -183,7 +193,7 @@ describe('e3sim train --clock virtual', () => {
     );
   });
 
-  it('bad input exits 2 naming the field', () => {
+  it('bad input exits 2 naming the field', async () => {
     const bad = path.join(tmp, 'bad.yaml');
     fs.writeFileSync(
       bad,
@@ -227,14 +237,14 @@ describe('e3sim train --clock virtual', () => {
       [['scenario', bad], /sweep.staleness.bound: '-1': expected a whole number ≥ 0 or inf/],
     ];
     for (const [args, msg] of cases) {
-      const r = e3sim(...args);
+      const r = await e3sim(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(msg);
     }
     expect(fs.existsSync(path.join(tmp, 'x4'))).toBe(false); // bad input leaves no run directory
     const big = path.join(tmp, 'big.yaml');
     fs.writeFileSync(big, fs.readFileSync('examples/smoke.yaml', 'utf8').replace('samplers: 1', 'samplers: 500'));
-    const r = e3sim('train', '--config', big, '--out', path.join(tmp, 'x3'));
+    const r = await e3sim('train', '--config', big, '--out', path.join(tmp, 'x3'));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(
       /topology.samplers: at most 64 threads on the real clock, got 500 \(simulate larger topologies with --clock virtual\)/,
