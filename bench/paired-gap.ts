@@ -1,6 +1,8 @@
 // Paired pass@1 differences across two grids' analysis-cells.json (written by e3sim scenario):
 // each combination of grid A against one combination of grid B, paired by seed and problem (the
-// grids must share the evaluation: the same seeds, problems and sample streams).
+// grids must share the evaluation: the same seeds, problems and sample streams). With two or more
+// evaluation budgets, also at the last budget and for the extrapolation gain (last − first).
+// A and B may be the same file (e.g. every correction at η 16 against none at η 16).
 //   npx tsx bench/paired-gap.ts A/analysis-cells.json B/analysis-cells.json 'staleness.bound=0,learner.correction=none'
 // The reference key is B's combination without its seed; '' when B sweeps seeds only.
 import fs from 'node:fs';
@@ -23,14 +25,36 @@ const a = read(fa);
 const ref = read(fb).filter((c) => key(c) === refKey);
 if (ref.length === 0) throw new Error(`no cell of ${fb} is '${refKey}'`);
 const keys = [...new Set(a.map(key))];
-console.log(`| ${fa} | Δ pass@1 vs ${label(refKey)} of ${fb} [95% CI, paired] | seeds |\n|---|---|---|`);
-for (const k of keys) {
-  const strata = a
+/** Per seed, per problem: `f(cell) − f(reference)`, for the cells of combination `k` with a reference of their seed. */
+const strataOf = (k: string, f: (c: CellFigures) => number[] | undefined) =>
+  a
     .filter((c) => key(c) === k)
     .map((c) => [c, ref.find((r) => r.seed === c.seed)] as const)
-    .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
-    .map(([c, r]) => c.pass1.map((x, j) => x - r!.pass1[j]!));
-  console.log(
-    `| ${label(k)} | ${formatCi(bootstrapMeanCi(strata, { seed: `gap/${k}/${refKey}` }))} | ${strata.length} |`,
-  );
+    .filter(([c, r]) => r && f(c) && f(r) && f(r)!.length === f(c)!.length)
+    .map(([c, r]) => f(c)!.map((x, j) => x - f(r!)![j]!));
+/** The extrapolation gain per problem: pass@1 at the last budget less at the first. */
+const gain = (c: CellFigures) => c.pass1Last?.map((x, j) => x - c.pass1[j]!);
+const last = a.some((c) => c.pass1Last);
+console.log(
+  `| ${fa} | Δ pass@1 @${a[0]?.budget} vs ${label(refKey)} of ${fb} [95% CI, paired] |${last ? ` Δ pass@1 @${a[0]?.budgetLast} | Δ gain (@${a[0]?.budgetLast} − @${a[0]?.budget}) |` : ''} seeds |`,
+);
+console.log(`|---|---|${last ? '---|---|' : ''}---|`);
+for (const k of keys) {
+  const ci = (f: (c: CellFigures) => number[] | undefined, what: string) =>
+    formatCi(bootstrapMeanCi(strataOf(k, f), { seed: `gap/${what}/${k}/${refKey}` }));
+  // the first budget keeps the resampling seed this script always used, so its CIs are unchanged
+  const cols = [
+    formatCi(
+      bootstrapMeanCi(
+        strataOf(k, (c) => c.pass1),
+        { seed: `gap/${k}/${refKey}` },
+      ),
+    ),
+  ];
+  if (last)
+    cols.push(
+      ci((c) => c.pass1Last, 'last'),
+      ci(gain, 'gain'),
+    );
+  console.log(`| ${label(k)} | ${cols.join(' | ')} | ${strataOf(k, (c) => c.pass1).length} |`);
 }
