@@ -93,17 +93,23 @@ async function open(file: string) {
   return { page, errors, blocked };
 }
 
+/** The run's trace.json events (the Chrome Trace Event fields the tests read). */
+function traceEvents() {
+  return JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as {
+    ph: string;
+    pid: number;
+    tid: number;
+    ts: number;
+    dur?: number;
+    id?: number;
+    name: string;
+    args?: { name: string };
+  }[];
+}
+
 describe('trace.json', () => {
   it('is well-formed: spans nest per track, timestamps monotonic, every state closed, flows paired', () => {
-    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as {
-      ph: string;
-      pid: number;
-      tid: number;
-      ts: number;
-      dur?: number;
-      id?: number;
-      name: string;
-    }[];
+    const events = traceEvents();
     const spans = new Map<string, { ts: number; dur: number }[]>();
     for (const e of events.filter((x) => x.ph === 'X')) {
       expect(e.ts).toBeGreaterThanOrEqual(0);
@@ -140,15 +146,7 @@ describe('trace.json', () => {
   });
 
   it("every message flow goes along an edge of the role table (docs/ARCHITECTURE.md's 'who sends what to whom')", () => {
-    const events = JSON.parse(fs.readFileSync(path.join(run, 'trace.json'), 'utf8')) as {
-      ph: string;
-      pid: number;
-      tid: number;
-      ts: number;
-      id?: number;
-      name: string;
-      args?: { name: string };
-    }[];
+    const events = traceEvents();
     // a track's role: its thread name is "actor (role)"
     const roleOf = new Map<string, string>();
     for (const e of events.filter((x) => x.ph === 'M' && x.name === 'thread_name'))

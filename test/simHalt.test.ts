@@ -33,21 +33,29 @@ const cfg = (curriculum: object = FIXED) =>
   });
 const settings = () => defaultSettings(jitteryProfile(), 4, { compute: 'real' });
 
-/** Raises `halt` just before the n-th call of `method`, then lets the call run (and meet the check). */
-function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate' | 'measure', n: number) {
+/** The compute with `method` replaced by `around(call, nth)`: `call` runs the real method, `nth` counts from 1. */
+function wrapMethod<M extends 'generate' | 'train' | 'evaluate' | 'measure'>(
+  method: M,
+  around: (call: () => unknown, nth: number) => unknown,
+) {
   return (c: Compute): Compute => {
     let calls = 0;
     return new Proxy(c, {
       get(target, prop, recv) {
         const v = Reflect.get(target, prop, recv);
         if (prop !== method || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
-        return (...args: unknown[]) => {
-          if (++calls === n) Atomics.store(halt, 0, 1);
-          return v.apply(target, args);
-        };
+        return (...args: unknown[]) => around(() => v.apply(target, args), ++calls);
       },
     });
   };
+}
+
+/** Raises `halt` just before the n-th call of `method`, then lets the call run (and meet the check). */
+function raiseAt(halt: Int32Array, method: 'generate' | 'train' | 'evaluate' | 'measure', n: number) {
+  return wrapMethod(method, (call, nth) => {
+    if (nth === n) Atomics.store(halt, 0, 1);
+    return call();
+  });
 }
 
 async function run(
@@ -136,17 +144,11 @@ describe('virtual clock: a halt between work items', () => {
 
   it("checks the learner's own count of what it trained against the ledger (issue #30: independent counters): an update that under-reports fails the run", async () => {
     let calls = 0;
-    const underReport = (c: Compute): Compute =>
-      new Proxy(c, {
-        get(target, prop, recv) {
-          const v = Reflect.get(target, prop, recv);
-          if (prop !== 'train') return typeof v === 'function' ? v.bind(target) : v;
-          return (input: Parameters<Compute['train']>[0]) => {
-            const stats = (v as Compute['train']).call(target, input);
-            return ++calls === 2 ? { ...stats, updateRollouts: stats.updateRollouts! - 1 } : stats;
-          };
-        },
-      });
+    const underReport = wrapMethod('train', (call, nth) => {
+      calls = nth;
+      const stats = call() as Record<string, number>;
+      return nth === 2 ? { ...stats, updateRollouts: stats.updateRollouts! - 1 } : stats;
+    });
     await expect(run(freshDir('miscount'), { wrap: underReport })).rejects.toThrow(
       /the ledger says 16 rollouts trained, the learner trained 15/,
     );

@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkInvariants, config, tmp, train, trainSpawned, type Summary } from './helpers/train.js';
+import { checkInvariants, config, tmp, trainSpawned, type Summary, baselineRun } from './helpers/train.js';
 
 /** The run without faults every faulted run must match (the same weights, the same totals). */
 let baseline: Summary;
 beforeAll(async () => {
-  const r = await train('--config', config('base'), '--out', path.join(tmp, 'base'));
-  expect(r.code, r.err).toBe(0);
-  baseline = checkInvariants(path.join(tmp, 'base'), 4);
+  baseline = await baselineRun();
 }, 180_000);
 
 describe('supervision', () => {

@@ -34,13 +34,33 @@ export interface CurriculumState {
   passRates: number[];
 }
 
+/**
+ * What the controller changes as the run goes: the stage state, and whether a measurement is under
+ * way. Held in one object the owner may give (the virtual clock's checkpointed state), so no copy
+ * of it has to be kept in step.
+ */
+export interface CurriculumHold {
+  state: CurriculumState;
+  /** True between a stage change and its budget decision: no work for the new stage may be planned. */
+  measuring: boolean;
+}
+
+/** Buckets, thresholds, plateaus or the coupled rule: a curriculum whose stages depend on measurements. */
+export function isDynamicCurriculum(c: TrainConfig['curriculum']): boolean {
+  return (
+    c.kind === 'coupled' ||
+    c.stages.some((s) => s.passThreshold !== undefined || s.plateau !== undefined || s.buckets !== undefined)
+  );
+}
+
 export class CurriculumController {
   readonly c: TrainConfig['curriculum'];
-  state: CurriculumState = { stage: 0, stepsInStage: 0, budgets: {}, passRates: [] };
   /** Problem pool by bucket (when a stage uses buckets), measured at the start. */
   buckets: Map<Bucket, ProblemSpec[]> | null = null;
-  /** True between a stage change and its budget decision: no work for the new stage may be planned. */
-  measuring = false;
+  private hold: CurriculumHold = {
+    state: { stage: 0, stepsInStage: 0, budgets: {}, passRates: [] },
+    measuring: false,
+  };
 
   constructor(
     cfg: TrainConfig,
@@ -49,11 +69,26 @@ export class CurriculumController {
     this.c = cfg.curriculum;
   }
 
+  /** From now on the state lives in `hold` (the virtual clock's state, restored from a checkpoint). */
+  holdIn(hold: CurriculumHold): void {
+    this.hold = hold;
+  }
+
+  get state(): CurriculumState {
+    return this.hold.state;
+  }
+  set state(s: CurriculumState) {
+    this.hold.state = s;
+  }
+  get measuring(): boolean {
+    return this.hold.measuring;
+  }
+  set measuring(m: boolean) {
+    this.hold.measuring = m;
+  }
+
   get dynamic(): boolean {
-    return (
-      this.c.kind === 'coupled' ||
-      this.c.stages.some((s) => s.passThreshold !== undefined || s.plateau !== undefined || s.buckets !== undefined)
-    );
+    return isDynamicCurriculum(this.c);
   }
 
   usesBuckets(): boolean {
@@ -214,4 +249,64 @@ export class CurriculumController {
   advance(): void {
     this.state = { ...this.state, stage: this.state.stage + 1, stepsInStage: 0, passRates: [] };
   }
+}
+
+/** Why a stage ended, in words (both clocks' log line). */
+export const STAGE_REASONS = {
+  steps: 'the stage ran all its steps',
+  threshold: 'its pass rate reached curriculum passThreshold',
+  plateau: 'its pass rate stopped rising (plateau)',
+} as const;
+
+/** The log line of a stage change. */
+export function stageLog(stage: number, afterStep: number, reason: keyof typeof STAGE_REASONS | null): string {
+  return `stage ${stage} begins after step ${afterStep} (${STAGE_REASONS[reason ?? 'steps']})`;
+}
+
+/** A coupled stage's decision as both clocks write it: its metrics.jsonl line and its log line. */
+export function budgetChoiceRecord(
+  c: TrainConfig['curriculum'],
+  o: { step: number; stage: number; problems: number; m: LadderMeasurement; d: BudgetChoice & { minBudget: number } },
+): { line: Record<string, unknown>; log: string } {
+  const { m, d } = o;
+  return {
+    line: {
+      type: 'budget-choice',
+      step: o.step,
+      stage: o.stage,
+      minBudget: d.minBudget,
+      ladder: m.ladder.map((p) => p.budget),
+      scores: m.ladder.map((p) => p.J),
+      meanLengths: m.ladder.map((p) => p.meanLength),
+      ratios: d.ratios,
+      budget: d.budget,
+      reason: d.reason,
+      k: c.k,
+      problems: o.problems,
+      samples: c.measure.samples,
+      kappa: c.kappa,
+    },
+    log: `stage ${o.stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`,
+  };
+}
+
+/** The difficulty buckets' measurement as both clocks keep it: buckets.json, its metrics line and log line. */
+export function bucketsRecord(
+  c: TrainConfig['curriculum'],
+  o: { step: number; m: LadderMeasurement; b: ReturnType<CurriculumController['setBuckets']> },
+): { file: Record<string, unknown>; line: Record<string, unknown>; log: string } {
+  const p = c.pool!;
+  return {
+    file: {
+      measuredAtVersion: o.step,
+      budgetTokens: p.budgetTokens,
+      samples: p.samples,
+      k: p.k,
+      summary: o.b.summary,
+      assignment: o.b.assignment,
+      perProblem: o.m.perProblem,
+    },
+    line: { type: 'buckets', step: o.step, summary: o.b.summary },
+    log: `difficulty buckets: ${o.b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`,
+  };
 }

@@ -5,7 +5,7 @@
 import { mayPlanStep, requestSlices } from '../core/admission.js';
 import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
-import type { GeneratedGroup, Generation } from './compute.js';
+import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { Request } from './state.js';
 import { scheduleWork } from './work.js';
@@ -67,9 +67,13 @@ export function budgetOf(sim: SimEngine, step: number): number {
   return sim.cur ? planOfStep(sim, step).budgetTokens : sim.budgets[step]!;
 }
 
-/** Step `step`'s problems when a dynamic curriculum planned them (else the compute's fixed list). */
-function problemsOf(sim: SimEngine, step: number) {
-  return sim.cur ? planOfStep(sim, step).problems : undefined;
+/**
+ * The compute's generation of request `req` under the version schedule: the step's budget, and its
+ * problems when a dynamic curriculum planned them (else the compute's fixed list).
+ */
+function generateRequest(sim: SimEngine, req: Request, schedule: VersionSchedule): Generation {
+  const problems = sim.cur ? planOfStep(sim, req.step).problems : undefined;
+  return sim.o.compute.generate(req.step, req.slots, budgetOf(sim, req.step), sim.G, schedule, problems);
 }
 
 export function generationSeconds(sim: SimEngine, gen: Generation, factor: number): number {
@@ -90,14 +94,7 @@ export function beginGenerate(sim: SimEngine, i: number, event: string): void {
       `sampler-${i} at v${sm.version} started step ${req.step}, which needs v${minVersionFor(req.step, sim.eta)}`,
     );
   sm.schedule = [[0, sm.version]];
-  sm.gen = sim.o.compute.generate(
-    req.step,
-    req.slots,
-    budgetOf(sim, req.step),
-    sim.G,
-    sm.schedule,
-    problemsOf(sim, req.step),
-  );
+  sm.gen = generateRequest(sim, req, sm.schedule);
   sm.factor =
     sim.cost.samplerSpeed(i) *
     sm.slow *
@@ -144,14 +141,7 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   }
   sim.s.inflightSwaps++;
   const req = sm.req!;
-  sm.gen = sim.o.compute.generate(
-    req.step,
-    req.slots,
-    budgetOf(sim, req.step),
-    sim.G,
-    sm.schedule,
-    problemsOf(sim, req.step),
-  );
+  sm.gen = generateRequest(sim, req, sm.schedule);
   sm.epoch++;
   const end = sm.decodeFrom + generationSeconds(sim, sm.gen, sm.factor);
   sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);

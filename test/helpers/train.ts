@@ -9,6 +9,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { expect } from 'vitest';
 import { runCli } from './cli.js';
+import type { Summary } from '../../src/runtime/runTypes.js';
 
 export const BIN = path.resolve('bin/e3sim.js');
 export const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-train-'));
@@ -32,23 +33,8 @@ export function trainSpawned(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-export interface Summary {
-  steps: number;
-  rolloutsGenerated: number;
-  rolloutsTrained: number;
-  rolloutsDroppedStale: number;
-  rolloutsDroppedInvalid: number;
-  rolloutsLost: number;
-  stalenessMax: number;
-  stalenessBound: number;
-  restarts: number;
-  finalVersion: number;
-  weightsSha256: string;
-  transitions: number;
-  faultsFired: string[];
-  replayMismatches: number;
-  interrupted: boolean;
-}
+/** summary.json of a real-clock run (src/runtime/runTypes.ts). */
+export type { Summary };
 export const summaryOf = (dir: string) =>
   JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
 export const metricsOf = (dir: string) =>
@@ -100,4 +86,11 @@ export function checkInvariants(dir: string, steps: number): Summary {
   ])
     expect(roles).toContain(r);
   return s;
+}
+
+/** The smoke config trained without faults into tmp/base, its invariants checked: what faulted runs must match. */
+export async function baselineRun(): Promise<Summary> {
+  const r = await train('--config', config('base'), '--out', path.join(tmp, 'base'));
+  expect(r.code, r.err).toBe(0);
+  return checkInvariants(path.join(tmp, 'base'), 4);
 }

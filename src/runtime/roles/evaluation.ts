@@ -12,20 +12,13 @@ import type { EvaluateResult } from '../../../machines/evaluator.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import type { TrainConfig } from '../config.js';
 import { evalLine } from '../../core/metrics.js';
-import type { ProblemSpec } from '../../curriculum/controller.js';
+import { budgetChoiceRecord, bucketsRecord, stageLog, type ProblemSpec } from '../../curriculum/controller.js';
 import type { LadderMeasurement } from '../../eval/countdown.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import type { TrainingRun, SamplerSlot, SamplerEndpoint } from '../run.js';
 import { fromAsync } from './effects.js';
 import { pump, samplerSlot } from './planning.js';
-
-/** Why a stage ended, in words (the log line). */
-const STAGE_REASONS = {
-  steps: 'the stage ran all its steps',
-  threshold: 'its pass rate reached curriculum passThreshold',
-  plateau: 'its pass rate stopped rising (plateau)',
-} as const;
 
 /** The sampler thread that evaluates and measures: sampler-0, or the local one beside remote samplers. */
 export function evalHandle(run: TrainingRun): SamplerEndpoint {
@@ -66,25 +59,9 @@ export async function measureStage(run: TrainingRun, stage: number): Promise<voi
   const problems = run.cur.stageProblems(stage, c.measure.problems, `measure-${run.version}`);
   const m = await measureOnSampler(run, problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
   const d = run.cur.decide(stage, m);
-  run.writeLine({
-    type: 'budget-choice',
-    step: run.version,
-    stage,
-    minBudget: d.minBudget,
-    ladder: m.ladder.map((p) => p.budget),
-    scores: m.ladder.map((p) => p.J),
-    meanLengths: m.ladder.map((p) => p.meanLength),
-    ratios: d.ratios,
-    budget: d.budget,
-    reason: d.reason,
-    k: c.k,
-    problems: problems.length,
-    samples: c.measure.samples,
-    kappa: c.kappa,
-  });
-  run.log(
-    `stage ${stage}: budget ${d.budget} tokens (${d.reason}; J ${m.ladder.map((p) => `${p.budget}:${p.J.toFixed(3)}`).join(' ')}; B0 ${d.minBudget.toFixed(1)})`,
-  );
+  const r = budgetChoiceRecord(c, { step: run.version, stage, problems: problems.length, m, d });
+  run.writeLine(r.line);
+  run.log(r.log);
   run.cur.measuring = false;
   setImmediate(() => pump(run));
 }
@@ -104,20 +81,10 @@ export async function measureBuckets(run: TrainingRun): Promise<void> {
   const p = run.cfg.curriculum.pool!;
   const m = await measureOnSampler(run, pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
   const b = run.cur.setBuckets(pool, m);
-  const record = {
-    measuredAtVersion: run.version,
-    budgetTokens: p.budgetTokens,
-    samples: p.samples,
-    k: p.k,
-    summary: b.summary,
-    assignment: b.assignment,
-    perProblem: m.perProblem,
-  };
-  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
-  run.writeLine({ type: 'buckets', step: run.version, summary: b.summary });
-  run.log(
-    `difficulty buckets: ${b.summary.map((x) => `${x.bucket} ${x.problems} (pass ${x.meanPassRate.toFixed(2)})`).join(', ')}`,
-  );
+  const r = bucketsRecord(run.cfg.curriculum, { step: run.version, m, b });
+  writeFileAtomic(file, JSON.stringify(r.file, null, 2) + '\n');
+  run.writeLine(r.line);
+  run.log(r.log);
 }
 
 /**
@@ -168,7 +135,7 @@ export function makeCurriculum(run: TrainingRun) {
           // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
           if (run.version >= run.maxSteps) return;
           run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
-          run.log(`stage ${p.stage} begins after step ${run.version} (${STAGE_REASONS[reason ?? 'steps']})`);
+          run.log(stageLog(p.stage, run.version, reason));
           setImmediate(() => pump(run));
         },
         reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
