@@ -1,6 +1,15 @@
 /** The grid analysis of issue #19: pooled pass@1, the paired Δ to the first combination, the η chart. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { analysisMarkdown, boundChart, combine, type CellFigures } from '../src/experiments/sweepAnalysis.js';
+import {
+  analysisMarkdown,
+  boundChart,
+  combine,
+  readCellFigures,
+  type CellFigures,
+} from '../src/experiments/sweepAnalysis.js';
 
 const cell = (bound: number, correction: string, seed: number, pass1: number[]): CellFigures => ({
   name: `bound=${bound},correction=${correction},seed=${seed}`,
@@ -63,5 +72,48 @@ describe('sweep analysis', () => {
     expect(html.match(/<polyline/g)).toHaveLength(2);
     expect(html).toContain('>tis</text>');
     expect(boundChart('t', combine(cells.map((c) => ({ ...c, params: { x: 1 } }))))).toBeNull();
+  });
+
+  it("reads a cell: step means, and the final evaluation's unique attempts and length at its first and last budget", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-cellfig-'));
+    const evalRow = (budgets: number[], unique: number[]) => ({
+      type: 'eval',
+      samples: 2,
+      budgets: budgets.map((budget, i) => ({
+        budget,
+        correct: [2, 0],
+        meanUniqueAttempts: unique[i],
+        meanLength: 10 * budget,
+      })),
+    });
+    const write = (evs: object[]) =>
+      fs.writeFileSync(
+        path.join(dir, 'metrics.jsonl'),
+        [{ step: 1, essFraction: 0.5 }, { step: 2, essFraction: 1 }, ...evs].map((x) => JSON.stringify(x)).join('\n'),
+      );
+    const result = {
+      name: 'c',
+      params: { seed: 3, 'staleness.bound': 4 },
+      status: 'done',
+      summary: {},
+      trainPassLast: null,
+      evalPass1: null,
+    };
+    write([evalRow([72, 288], [9, 9]), evalRow([72, 288], [1.5, 2.75])]); // the last evaluation counts
+    const f = readCellFigures(dir, result)!;
+    expect(f.seed).toBe(3);
+    expect(f.pass1).toEqual([1, 0]);
+    expect(f.budgetLast).toBe(288);
+    expect(f.figures.essFraction).toBe(0.75);
+    expect(f.figures.uniqueAttemptsFirst).toBe(1.5);
+    expect(f.figures.uniqueAttemptsLast).toBe(2.75);
+    expect(f.figures.evalLengthLast).toBe(2880);
+    write([evalRow([72], [1.5])]); // one budget: no last-budget figures
+    const one = readCellFigures(dir, result)!;
+    expect(one.figures.uniqueAttemptsFirst).toBe(1.5);
+    expect(one.figures.uniqueAttemptsLast).toBeNull();
+    expect(one.figures.evalLengthLast).toBeNull();
+    expect(readCellFigures(dir, { ...result, status: 'failed' })).toBeNull();
+    fs.rmSync(dir, { recursive: true });
   });
 });

@@ -44,8 +44,18 @@ export interface Combination {
   figures: Record<string, number | null>;
 }
 
-/** Figures averaged over a cell's step rows, and how (mean of the rows unless said). */
-const FIGURES: [string, (rows: Record<string, number>[]) => number | null][] = [
+/** A cell's final evaluation row, as far as the figures read it. */
+interface EvalRow {
+  samples: number;
+  budgets: { budget: number; correct: number[]; meanUniqueAttempts?: number; meanLength?: number }[];
+}
+
+/**
+ * Figures of a cell, and how: means over its step rows unless said; the `…First` / `…Last` ones
+ * from its final evaluation at the first and last budget (the distinct attempts per answer and the
+ * answer length — at the last budget, e3's 4 × B_tr, the figures of in-context exploration).
+ */
+const FIGURES: [string, (rows: Record<string, number>[], ev: EvalRow | undefined) => number | null][] = [
   ['clipFrac', (r) => meanOf(r.map((x) => (x.clipFracLow ?? 0) + (x.clipFracHigh ?? 0)))],
   ['essFraction', (r) => meanOf(r.map((x) => x.essFraction))],
   ['logRatioAbsMean', (r) => meanOf(r.map((x) => x.logRatioAbsMean))],
@@ -57,7 +67,11 @@ const FIGURES: [string, (rows: Record<string, number>[]) => number | null][] = [
   ['entropyLast10', (r) => meanOf(r.slice(-10).map((x) => x.entropy))],
   ['lengthTrainedLast10', (r) => meanOf(r.slice(-10).map((x) => x.lengthTrainedMean))],
   ['droppedStale', (r) => r.at(-1)?.rolloutsDroppedStale ?? null],
+  ['uniqueAttemptsFirst', (_, ev) => ev?.budgets[0]?.meanUniqueAttempts ?? null],
+  ['uniqueAttemptsLast', (_, ev) => lastBudget(ev)?.meanUniqueAttempts ?? null],
+  ['evalLengthLast', (_, ev) => lastBudget(ev)?.meanLength ?? null],
 ];
+const lastBudget = (ev: EvalRow | undefined) => (ev && ev.budgets.length > 1 ? ev.budgets.at(-1) : undefined);
 export const FIGURE_NAMES = FIGURES.map(([k]) => k);
 
 function meanOf(xs: readonly (number | null | undefined)[]): number | null {
@@ -77,11 +91,9 @@ export function readCellFigures(dir: string, r: CellResult): CellFigures | null 
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
   const rows = lines.filter((l) => l.type === undefined) as Record<string, number>[];
-  const ev = lines.filter((l) => l.type === 'eval').at(-1) as
-    | { samples: number; budgets: { budget: number; correct: number[] }[] }
-    | undefined;
+  const ev = lines.filter((l) => l.type === 'eval').at(-1) as EvalRow | undefined;
   const first = ev?.budgets[0];
-  const last = ev && ev.budgets.length > 1 ? ev.budgets.at(-1)! : undefined;
+  const last = lastBudget(ev);
   const { seed, ...params } = r.params as Record<string, unknown> & { seed?: number };
   return {
     name: r.name,
@@ -90,7 +102,7 @@ export function readCellFigures(dir: string, r: CellResult): CellFigures | null 
     pass1: first ? first.correct.map((c) => passAtK(ev!.samples, c, 1)) : [],
     budget: first?.budget ?? null,
     ...(last ? { pass1Last: last.correct.map((c) => passAtK(ev!.samples, c, 1)), budgetLast: last.budget } : {}),
-    figures: Object.fromEntries(FIGURES.map(([k, f]) => [k, f(rows)])),
+    figures: Object.fromEntries(FIGURES.map(([k, f]) => [k, f(rows, ev)])),
   };
 }
 
@@ -190,7 +202,7 @@ export function analysisMarkdown(
     ...FIGURE_NAMES,
   ];
   const lines = [
-    `Held-out pass@1 pooled over seeds with 95% bootstrap CIs over problems (stratified by seed); Δ paired with the first combination on the same seed, problems and sample streams; per-seed pass@1 beside (training noise). Mechanism columns: means over each cell's steps, then over seeds — clipFrac = PPO clip fraction (low + high), essFraction = ESS/N of the importance weights, logRatioAbsMean = mean |log π_θ − log μ|, mismatchKlBehaviour = KL(μ‖π) at the behaviour version, maskedIsFrac = tokens masked by IS, droppedStale = rollouts dropped stale per run.${withLast ? ` With two or more evaluation budgets: pass@1 at the last, its paired Δ, the gain last − first paired by cell and problem (e3's extrapolation), and the ratio of the pooled means.` : ''}`,
+    `Held-out pass@1 pooled over seeds with 95% bootstrap CIs over problems (stratified by seed); Δ paired with the first combination on the same seed, problems and sample streams; per-seed pass@1 beside (training noise). Mechanism columns: means over each cell's steps, then over seeds — clipFrac = PPO clip fraction (low + high), essFraction = ESS/N of the importance weights, logRatioAbsMean = mean |log π_θ − log μ|, mismatchKlBehaviour = KL(μ‖π) at the behaviour version, maskedIsFrac = tokens masked by IS, droppedStale = rollouts dropped stale per run; uniqueAttemptsFirst / uniqueAttemptsLast = distinct attempts per answer in the final evaluation at the first / last budget, evalLengthLast = its mean answer length at the last budget.${withLast ? ` With two or more evaluation budgets: pass@1 at the last, its paired Δ, the gain last − first paired by cell and problem (e3's extrapolation), and the ratio of the pooled means.` : ''}`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
