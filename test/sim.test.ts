@@ -10,7 +10,8 @@ import { EventQueue } from '../src/sim/queue.js';
 import { SimEngine, SimInvariantError } from '../src/sim/engine.js';
 import { parseProfile } from '../src/sim/profile.js';
 import type { SimFaultInput } from '../src/core/faults.js';
-import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
+import { SurrogateCompute, SurrogateSchema, type Compute } from '../src/sim/compute.js';
+import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
@@ -245,6 +246,54 @@ describe('virtual clock, compute: none', () => {
     expect(d.rolloutsDroppedStale as number).toBeGreaterThan(0);
     expect(d.rolloutsDroppedStale).toBe(d.staleness.histogram.slice(1).reduce((a, b) => a + b, 0));
     expect((d.rolloutsTrained as number) + (d.rolloutsDroppedStale as number)).toBe(d.rolloutsGenerated);
+  });
+
+  it('accounts a step when its update is applied, as the real clock does at publish (ARCHITECTURE "One definition each", 5)', async () => {
+    // async η 2 with a drop correction: batches hold trained and dropped-stale rollouts
+    let engine: SimEngine | undefined;
+    const seen: { trained: number; pending: number; batchTrained: number; batchSize: number }[] = [];
+    const r = await runVirtual({
+      config: simConfig({
+        staleness: { policy: 'async', eta: 2 },
+        topology: { samplers: 3, verifierThreads: 1 },
+        rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 1 },
+        curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps: 10 }] },
+        learner: { correction: { kind: 'drop', maxLag: 0 } },
+      }),
+      settings: defaultSettings(jitteryProfile(), 10, none),
+      dir: null,
+      onEngine: (e) => {
+        engine = e;
+      },
+      wrapCompute: (c) =>
+        new Proxy(c, {
+          get(target, prop, recv) {
+            const v = Reflect.get(target, prop, recv);
+            if (prop !== 'train' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+            return (input: Parameters<Compute['train']>[0]) => {
+              const s = engine!.s;
+              seen.push({
+                trained: s.counts.trained,
+                pending: s.counts.pending,
+                batchTrained: input.groups.reduce((a, g) => a + g.trained.filter(Boolean).length, 0),
+                batchSize: input.groups.reduce((a, g) => a + g.trained.length, 0),
+              });
+              return v.apply(target, [input]);
+            };
+          },
+        }),
+    });
+    expect(r.status).toBe('done');
+    expect(seen).toHaveLength(10);
+    expect(r.summary.rolloutsDroppedStale as number).toBeGreaterThan(0);
+    let before = 0;
+    for (const x of seen) {
+      // the batch being trained is not yet in the ledger: the counts hold the earlier updates only
+      expect(x.trained).toBe(before);
+      expect(x.pending).toBeGreaterThanOrEqual(x.batchSize);
+      before += x.batchTrained;
+    }
+    expect(r.summary.rolloutsTrained).toBe(before);
   });
 
   it('an in-flight update applies from the first position decoded after the weights arrive', async () => {

@@ -34,6 +34,7 @@ import { pump } from './sampling.js';
 const {
   trained: TRAINED,
   'dropped-invalid': DROPPED_INVALID,
+  'dropped-stale': DROPPED_STALE,
   'dropped-filtered': DROPPED_FILTERED,
   generated: GENERATED,
 } = DISPOSITION_CODE;
@@ -73,10 +74,10 @@ function outcomeOf(scored: Scored): GroupOutcome {
   return outcomeOfRewards(scored.rewards, c ? (i) => c[i]! : undefined);
 }
 
-/** What a step's batch accumulates over its groups (tryTrain, one `disposeGroup` per group). */
 /**
- * One group of step k into the batch: each rollout's disposition into the dense ledger (core/staleness
- * rule), the bound checked, the figures tallied. Returns which rollouts train.
+ * One group of step k into the batch: each rollout's disposition (core/staleness rule), decided
+ * here and written into the dense ledger when the update is applied (`accountBatch`), the bound
+ * checked, the figures tallied. Returns the dispositions' codes and the group's lag.
  */
 function disposeGroup(
   sim: SimEngine,
@@ -84,39 +85,76 @@ function disposeGroup(
   g: StepBatch['groups'][number]['group'],
   scored: Scored,
   t: BatchTally,
-) {
+): Pick<StepBatch['groups'][number], 'trained' | 'codes' | 'lag'> {
   const s = sim.s;
-  const acc = sim.accounting;
   const r = scored.rewards;
   const G = g.lengths.length;
   const trained = new Array<boolean>(G);
+  const codes = new Array<number>(G);
   // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
   // oldest version is the group's
   const lag = lagOf(s.learnerVersion, g.minVersion);
-  const base = sim.rolloutIndex(k, g.slot, 0);
   const outcome = outcomeOf(scored);
   const filtered = isFiltered(sim.o.config.rollout.dynamicSampling, outcome);
   t.group(g.slot, r, filtered);
-  let valid = 0,
-    filteredHere = 0;
+  let checked = 0;
   for (let j = 0; j < G; j++) {
     const len = g.lengths[j]!;
-    if (acc[base + j] !== GENERATED)
-      sim.fail(`rollout ${k}/${g.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`);
     const d = dispositionCodeOf(scored.invalid[j]!, len, lag, sim.o.config.learner.correction, filtered);
-    acc[base + j] = d;
+    codes[j] = d;
     trained[j] = d === TRAINED;
     t.rollout(g.slot, j, len, outcome.correct(j), r[j]!, DISPOSITION_BY_CODE[d], lag);
-    if (d === DROPPED_FILTERED) filteredHere++;
-    else if (d !== DROPPED_INVALID) valid++;
+    if (d !== DROPPED_INVALID) checked++;
   }
   // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
-  if (valid + filteredHere > 0) {
+  if (checked > 0) {
     const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
     if (bad !== null) sim.fail(bad);
   }
-  if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
-  return trained;
+  return { trained, codes, lag };
+}
+
+/**
+ * A step's rollouts into the dense ledger and the counts, its lags into the histogram: when its
+ * update is applied, as the real clock does at publish (roles/learner.ts) — one moment on both
+ * clocks (docs/ARCHITECTURE.md "One definition each", 5).
+ */
+function accountBatch(sim: SimEngine, b: StepBatch): void {
+  // a batch from a checkpoint written before this rule (halted between forming and the update)
+  // was accounted when it formed
+  if (b.groups.some((g) => g.codes === undefined)) return;
+  const s = sim.s;
+  const acc = sim.accounting;
+  const n = [0, 0, 0, 0, 0, 0];
+  for (const { group, codes, lag } of b.groups) {
+    const base = sim.rolloutIndex(b.step, group.slot, 0);
+    let valid = 0;
+    for (let j = 0; j < codes.length; j++) {
+      const d = codes[j]!;
+      if (acc[base + j] !== GENERATED)
+        sim.fail(
+          `rollout ${b.step}/${group.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`,
+        );
+      acc[base + j] = d;
+      n[d]!++;
+      if (d !== DROPPED_INVALID && d !== DROPPED_FILTERED) valid++;
+    }
+    if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
+  }
+  const [trained, stale, invalid, filtered] = [
+    n[TRAINED]!,
+    n[DROPPED_STALE]!,
+    n[DROPPED_INVALID]!,
+    n[DROPPED_FILTERED]!,
+  ];
+  s.counts.pending -= trained + stale + invalid + filtered;
+  s.counts.trained += trained;
+  s.counts.droppedStale += stale;
+  s.counts.droppedInvalid += invalid;
+  s.counts.droppedFiltered += filtered;
+  for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
+  s.stalenessMax = Math.max(s.stalenessMax, b.lagMax);
+  s.tokensTrained += b.tokens;
 }
 
 export function tryTrain(sim: SimEngine): void {
@@ -133,21 +171,14 @@ export function tryTrain(sim: SimEngine): void {
   const groups: StepBatch['groups'] = list.map(({ group, scored }) => ({
     group,
     scored,
-    trained: disposeGroup(sim, k, group, scored, t),
+    ...disposeGroup(sim, k, group, scored, t),
   }));
-  s.counts.pending -= t.trained + t.stale + t.invalid + t.filtered;
-  s.counts.trained += t.trained;
-  s.counts.droppedStale += t.stale;
-  s.counts.droppedInvalid += t.invalid;
-  s.counts.droppedFiltered += t.filtered;
-  for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
-  s.stalenessMax = Math.max(s.stalenessMax, t.lagMax);
   s.outstandingGroups -= sim.perStep;
-  s.tokensTrained += t.tokens;
   l.batch = {
     step: k,
     groups,
     tokens: t.tokens,
+    lagMax: t.lagMax,
     stage: stageOfBatch(sim, k),
     trained: t.digest.hex(),
     figures: t.figures(),
@@ -196,6 +227,7 @@ export function trained(sim: SimEngine): void {
     return startPublishing(sim, 'TRAINED');
   }
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
+  accountBatch(sim, b);
   // the compute's own count of what it trained against the ledger's (core/invariants)
   s.learnerTrained += stats.updateRollouts ?? 0;
   const miscount = learnerCountViolation(s.counts.trained, s.learnerTrained);

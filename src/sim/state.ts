@@ -82,8 +82,11 @@ export interface VerifierS {
 
 export interface StepBatch {
   step: number;
-  groups: { group: GeneratedGroup; scored: Scored; trained: boolean[] }[];
+  /** Each group's rollouts: which train, their disposition codes (core/staleness), its lag. */
+  groups: { group: GeneratedGroup; scored: Scored; trained: boolean[]; codes: number[]; lag: number }[];
+  /** Tokens of the trained rollouts, and the largest lag among them (accounted when the update is applied). */
   tokens: number;
+  lagMax: number;
   stage: StepStage;
   /** TrainedDigest of the trained rollouts. */
   trained: string;
