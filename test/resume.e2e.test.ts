@@ -3,7 +3,7 @@
  * SIGINT writes a checkpoint and --resume reaches the uninterrupted run's weights, one run holds a
  * directory, and a half-written checkpoint is never loaded.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ describe('checkpoints and resume', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code, err).toBe(130);
+    expect(fs.existsSync(path.join(dir, '.lock'))).toBe(false); // released at exit
     const first = summaryOf(dir);
     expect(first.interrupted).toBe(true);
     expect(first.steps).toBeLessThan(4);
@@ -84,17 +85,23 @@ describe('checkpoints and resume', () => {
       expect(r.code, r.err).toBe(2);
       expect(r.err).toContain(`in use by process ${first.pid}`);
     }
-    expect(await new Promise<number | null>((r) => first.on('exit', r)), err).toBe(0);
-    expect(fs.existsSync(lock)).toBe(false); // released at exit
-    const s = checkInvariants(dir, 4); // one run's rows, not two
-    expect(s.weightsSha256).toBe(baseline.weightsSha256);
-    // A lock left by a process that no longer runs (SIGKILL): taken over with a line naming it.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    fs.writeFileSync(lock, JSON.stringify({ pid: Number(dead.stdout), startedAt: 'then', argv: ['train'] }));
+    // Its first checkpoint, then SIGKILL: the lock stays behind, naming a process that no longer
+    // runs; --resume takes it over with a line naming it and finishes the run (one run's rows, the
+    // uninterrupted weights), and releases it at exit.
+    const latest = path.join(dir, 'checkpoints', 'latest');
+    for (let i = 0; i < 3000 && !fs.existsSync(latest) && first.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(fs.existsSync(latest), err).toBe(true);
+    const exited = new Promise((r) => first.on('exit', r));
+    first.kill('SIGKILL');
+    await exited;
+    expect(fs.existsSync(lock)).toBe(true);
     const again = await train('--resume', dir);
     expect(again.code, again.err).toBe(0);
-    expect(again.err).toContain(`taking over the lock of process ${dead.stdout}`);
+    expect(again.err).toContain(`taking over the lock of process ${first.pid}`);
     expect(fs.existsSync(lock)).toBe(false);
+    const s = checkInvariants(dir, 4);
+    expect(s.weightsSha256).toBe(baseline.weightsSha256);
     // Bad input found after the lock was taken (a backend that cannot start) leaves no directory behind.
     const bad = path.join(tmp, 'never-made');
     const r = await train('--config', config('bad-lock', { backend: 'webgpu' }), '--out', bad);
