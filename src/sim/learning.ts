@@ -75,25 +75,19 @@ function outcomeOf(scored: Scored): GroupOutcome {
 }
 
 /**
- * One group of step k into the batch: each rollout's disposition (core/staleness rule), decided
- * here and written into the dense ledger when the update is applied (`accountBatch`), the bound
- * checked, the figures tallied. Returns the dispositions' codes and the group's lag.
+ * One group of step k into the batch entry `e`: each rollout's disposition (core/staleness rule),
+ * decided here and written into the dense ledger when the update is applied (`accountBatch`), the
+ * bound checked, the figures tallied; `e` gets which rollouts train, their codes and the lag.
  */
-function disposeGroup(
-  sim: SimEngine,
-  k: number,
-  g: StepBatch['groups'][number]['group'],
-  scored: Scored,
-  t: BatchTally,
-): Pick<StepBatch['groups'][number], 'trained' | 'codes' | 'lag'> {
-  const s = sim.s;
+function disposeGroup(sim: SimEngine, k: number, e: StepBatch['groups'][number], t: BatchTally): void {
+  const { group: g, scored } = e;
   const r = scored.rewards;
   const G = g.lengths.length;
   const trained = new Array<boolean>(G);
   const codes = new Array<number>(G);
   // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
   // oldest version is the group's
-  const lag = lagOf(s.learnerVersion, g.minVersion);
+  const lag = lagOf(sim.s.learnerVersion, g.minVersion);
   const outcome = outcomeOf(scored);
   const filtered = isFiltered(sim.o.config.rollout.dynamicSampling, outcome);
   t.group(g.slot, r, filtered);
@@ -111,7 +105,9 @@ function disposeGroup(
     const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
     if (bad !== null) sim.fail(bad);
   }
-  return { trained, codes, lag };
+  e.trained = trained;
+  e.codes = codes;
+  e.lag = lag;
 }
 
 /**
@@ -120,13 +116,16 @@ function disposeGroup(
  * clocks (docs/ARCHITECTURE.md "One definition each", 5).
  */
 function accountBatch(sim: SimEngine, b: StepBatch): void {
-  // a batch from a checkpoint written before this rule (halted between forming and the update)
-  // was accounted when it formed
-  if (b.groups.some((g) => g.codes === undefined)) return;
   const s = sim.s;
   const acc = sim.accounting;
-  const n = [0, 0, 0, 0, 0, 0];
+  let trained = 0,
+    stale = 0,
+    invalid = 0,
+    filtered = 0;
   for (const { group, codes, lag } of b.groups) {
+    // a batch from a checkpoint written before this rule (halted between forming and the update)
+    // was accounted when it formed
+    if (codes === undefined) return;
     const base = sim.rolloutIndex(b.step, group.slot, 0);
     let valid = 0;
     for (let j = 0; j < codes.length; j++) {
@@ -136,17 +135,14 @@ function accountBatch(sim: SimEngine, b: StepBatch): void {
           `rollout ${b.step}/${group.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`,
         );
       acc[base + j] = d;
-      n[d]!++;
-      if (d !== DROPPED_INVALID && d !== DROPPED_FILTERED) valid++;
+      if (d === TRAINED) trained++;
+      else if (d === DROPPED_STALE) stale++;
+      else if (d === DROPPED_INVALID) invalid++;
+      else if (d === DROPPED_FILTERED) filtered++;
+      if (d === TRAINED || d === DROPPED_STALE) valid++;
     }
     if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
   }
-  const [trained, stale, invalid, filtered] = [
-    n[TRAINED]!,
-    n[DROPPED_STALE]!,
-    n[DROPPED_INVALID]!,
-    n[DROPPED_FILTERED]!,
-  ];
   s.counts.pending -= trained + stale + invalid + filtered;
   s.counts.trained += trained;
   s.counts.droppedStale += stale;
@@ -168,11 +164,12 @@ export function tryTrain(sim: SimEngine): void {
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const t = new BatchTally(k, list.length * sim.G, sim.perStep);
-  const groups: StepBatch['groups'] = list.map(({ group, scored }) => ({
-    group,
-    scored,
-    ...disposeGroup(sim, k, group, scored, t),
-  }));
+  const groups: StepBatch['groups'] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = { group: list[i]!.group, scored: list[i]!.scored, trained: [], codes: [], lag: 0 };
+    disposeGroup(sim, k, e, t);
+    groups[i] = e;
+  }
   s.outstandingGroups -= sim.perStep;
   l.batch = {
     step: k,
