@@ -1,13 +1,15 @@
 // Paired pass@1 differences across two grids' analysis-cells.json (written by e3sim scenario):
 // each combination of grid A against one combination of grid B, paired by seed and problem (the
 // grids must share the evaluation: the same seeds, problems and sample streams). With two or more
-// evaluation budgets, also at the last budget and for the extrapolation gain (last − first).
+// evaluation budgets, also at the last budget, for the extrapolation gain (last − first) and for the
+// extrapolation ratio (pooled pass@1 at the last budget over the first; its difference resampled
+// by problem within seeds: src/util/stats.ts bootstrapStatCi).
 // A and B may be the same file (e.g. every correction at η 16 against none at η 16).
 //   npx tsx bench/paired-gap.ts A/analysis-cells.json B/analysis-cells.json 'staleness.bound=0,learner.correction=none'
 // The reference key is B's combination without its seed; '' when B sweeps seeds only.
 import fs from 'node:fs';
 import type { CellFigures } from '../src/experiments/sweepAnalysis.js';
-import { bootstrapMeanCi, formatCi } from '../src/util/stats.js';
+import { bootstrapMeanCi, bootstrapStatCi, formatCi } from '../src/util/stats.js';
 
 const [fa, fb, refKey = ''] = process.argv.slice(2) as [string, string, string?];
 if (!fa || !fb) {
@@ -32,13 +34,23 @@ const strataOf = (k: string, f: (c: CellFigures) => number[] | undefined) =>
     .map((c) => [c, ref.find((r) => r.seed === c.seed)] as const)
     .filter(([c, r]) => r && f(c) && f(r) && f(r)!.length === f(c)!.length)
     .map(([c, r]) => f(c)!.map((x, j) => x - f(r!)![j]!));
+/**
+ * Per seed, per problem: [A first, A last, reference first, reference last] — the units whose
+ * column means give the two extrapolation ratios.
+ */
+const ratioUnits = (k: string) =>
+  a
+    .filter((c) => key(c) === k && c.pass1Last)
+    .map((c) => [c, ref.find((r) => r.seed === c.seed && r.pass1Last)] as const)
+    .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
+    .map(([c, r]) => c.pass1.map((x, j) => [x, c.pass1Last![j]!, r!.pass1[j]!, r!.pass1Last![j]!]));
 /** The extrapolation gain per problem: pass@1 at the last budget less at the first. */
 const gain = (c: CellFigures) => c.pass1Last?.map((x, j) => x - c.pass1[j]!);
 const last = a.some((c) => c.pass1Last);
 console.log(
-  `| ${fa} | Δ pass@1 @${a[0]?.budget} vs ${label(refKey)} of ${fb} [95% CI, paired] |${last ? ` Δ pass@1 @${a[0]?.budgetLast} | Δ gain (@${a[0]?.budgetLast} − @${a[0]?.budget}) |` : ''} seeds |`,
+  `| ${fa} | Δ pass@1 @${a[0]?.budget} vs ${label(refKey)} of ${fb} [95% CI, paired] |${last ? ` Δ pass@1 @${a[0]?.budgetLast} | Δ gain (@${a[0]?.budgetLast} − @${a[0]?.budget}) | Δ ratio (@${a[0]?.budgetLast} / @${a[0]?.budget}) |` : ''} seeds |`,
 );
-console.log(`|---|---|${last ? '---|---|' : ''}---|`);
+console.log(`|---|---|${last ? '---|---|---|' : ''}---|`);
 for (const k of keys) {
   const ci = (f: (c: CellFigures) => number[] | undefined, what: string) =>
     formatCi(bootstrapMeanCi(strataOf(k, f), { seed: `gap/${what}/${k}/${refKey}` }));
@@ -55,6 +67,10 @@ for (const k of keys) {
     cols.push(
       ci((c) => c.pass1Last, 'last'),
       ci(gain, 'gain'),
+      formatCi(
+        bootstrapStatCi(ratioUnits(k), (m) => m[1]! / m[0]! - m[3]! / m[2]!, { seed: `gap/ratio/${k}/${refKey}` }),
+        2,
+      ),
     );
   console.log(`| ${label(k)} | ${cols.join(' | ')} | ${strataOf(k, (c) => c.pass1).length} |`);
 }

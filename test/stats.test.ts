@@ -1,6 +1,6 @@
 /** Bootstrap CIs (against the closed form on a planted sample) and paired differences between arms. */
 import { describe, expect, it } from 'vitest';
-import { bootstrapMeanCi } from '../src/util/stats.js';
+import { bootstrapMeanCi, bootstrapStatCi } from '../src/util/stats.js';
 import { pairedDiff, summarizeExperiment, type CellResult } from '../src/experiments/results.js';
 import type { BudgetRow } from '../src/eval/countdown.js';
 
@@ -46,6 +46,35 @@ describe('bootstrap confidence intervals', () => {
   it('are deterministic in their seed', () => {
     const xs = [0, 1, 1, 0, 1, 0, 0, 0];
     expect(bootstrapMeanCi([xs], { seed: 'a' })).toEqual(bootstrapMeanCi([xs], { seed: 'a' }));
+  });
+
+  it('of any statistic of the column means: the mean itself is bootstrapMeanCi; a paired ratio difference', () => {
+    const strata = [
+      [0, 1, 1, 0, 1, 0, 0, 0],
+      [1, 1, 0, 0.5],
+    ];
+    const one = bootstrapStatCi(
+      strata.map((s) => s.map((x) => [x])),
+      (m) => m[0]!,
+      { seed: 'a' },
+    );
+    expect(one).toEqual(bootstrapMeanCi(strata, { seed: 'a' }));
+    // units [a first, a last, b first, b last]: a's ratio 2 (0.2 → 0.4), b's 1.5 (0.2 → 0.3)
+    const units = Array.from({ length: 200 }, (_, i) => [
+      i % 5 === 0 ? 1 : 0,
+      i % 5 < 2 ? 1 : 0,
+      i % 5 === 0 ? 1 : 0,
+      i % 10 < 3 ? 1 : 0,
+    ]);
+    const d = bootstrapStatCi([units], (m) => m[1]! / m[0]! - m[3]! / m[2]!, { seed: 'r' });
+    expect(d.mean).toBeCloseTo(0.5, 12);
+    expect(d.lo).toBeLessThan(0.5);
+    expect(d.hi).toBeGreaterThan(0.5);
+    expect(d.lo).toBeGreaterThan(0); // separated from 0 at 200 units
+    // a zero denominator in every draw: no interval, the point kept
+    const zero = bootstrapStatCi([[[0, 1]]], (m) => m[1]! / m[0]!, { seed: 'z' });
+    expect(zero.mean).toBe(Infinity);
+    expect(zero.lo).toBeNaN();
   });
 });
 
