@@ -47,9 +47,9 @@ const ratioUnits = (k: string) =>
 /** The extrapolation gain per problem: pass@1 at the last budget less at the first. */
 const gain = (c: CellFigures) => c.pass1Last?.map((x, j) => x - c.pass1[j]!);
 const last = a.some((c) => c.pass1Last);
-console.log(
-  `| ${fa} | Δ pass@1 @${a[0]?.budget} vs ${label(refKey)} of ${fb} [95% CI, paired] |${last ? ` Δ pass@1 @${a[0]?.budgetLast} | Δ gain (@${a[0]?.budgetLast} − @${a[0]?.budget}) | Δ ratio (@${a[0]?.budgetLast} / @${a[0]?.budget}) |` : ''} seeds |`,
-);
+const [b0, b1] = [a[0]?.budget, a[0]?.budgetLast];
+const lastHeads = last ? ` Δ pass@1 @${b1} | Δ gain (@${b1} − @${b0}) | Δ ratio (@${b1} / @${b0}) |` : '';
+console.log(`| ${fa} | Δ pass@1 @${b0} vs ${label(refKey)} of ${fb} [95% CI, paired] |${lastHeads} seeds |`);
 console.log(`|---|---|${last ? '---|---|---|' : ''}---|`);
 for (const k of keys) {
   const ci = (f: (c: CellFigures) => number[] | undefined, what: string) =>
