@@ -176,12 +176,42 @@ function launch(
   });
 }
 
-export async function runStress(
-  o: StressOptions,
-): Promise<{ reference: RunFacts; referenceMs: number; trials: TrialResult[] }> {
-  const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
-  fs.mkdirSync(work, { recursive: true });
-  const timeout = o.processTimeoutMs ?? 120_000;
+/** How a finished trial's run directory differs from the uninterrupted reference (empty: it does not). */
+function differences(dir: string, reference: RunFacts): string[] {
+  const problems: string[] = [];
+  const f = facts(dir);
+  if (f.weightsSha256 !== reference.weightsSha256) problems.push('weights differ from the uninterrupted run');
+  for (const [k, v] of Object.entries(reference.counts))
+    if (f.counts[k] !== v) problems.push(`${k} ${f.counts[k]} (uninterrupted: ${v})`);
+  if (JSON.stringify(f.steps) !== JSON.stringify(reference.steps))
+    problems.push(`metrics.jsonl steps ${f.steps.join(',')} (expected ${reference.steps.join(',')})`);
+  if (JSON.stringify(f.stalenessByStep) !== JSON.stringify(reference.stalenessByStep))
+    problems.push('staleness per step differs');
+  if (f.evalLines !== reference.evalLines)
+    problems.push(`${f.evalLines} eval lines (uninterrupted: ${reference.evalLines})`);
+  try {
+    JSON.parse(fs.readFileSync(path.join(dir, 'trace.json'), 'utf8'));
+  } catch (e) {
+    problems.push(`trace.json does not parse: ${(e as Error).message.slice(0, 80)}`);
+  }
+  const bad = fs
+    .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .filter((l) => {
+      try {
+        JSON.parse(l);
+        return false;
+      } catch {
+        return true;
+      }
+    }).length;
+  if (bad) problems.push(`${bad} transitions.jsonl lines do not parse`);
+  return problems;
+}
+
+/** The smoke config with `o.steps` steps and a checkpoint every 2, written into `work`: its path. */
+function stressConfig(work: string, o: StressOptions): string {
   // biome-ignore lint/suspicious/noExplicitAny: a YAML tree edited in place
   const cfg = readYaml(path.join(ROOT, 'examples/smoke.yaml'), 'examples/smoke.yaml') as Record<string, any>;
   cfg.name = 'stress';
@@ -191,7 +221,11 @@ export async function runStress(
   if (o.dynamicSampling) cfg.rollout.dynamicSampling = o.dynamicSampling;
   const cfgFile = path.join(work, 'stress.yaml');
   fs.writeFileSync(cfgFile, YAML.stringify(cfg));
+  return cfgFile;
+}
 
+/** The uninterrupted run: its facts, its wall time and its training window (coordinator running → done). */
+async function referenceRun(work: string, cfgFile: string, timeout: number) {
   const refDir = path.join(work, 'reference');
   fs.rmSync(refDir, { recursive: true, force: true });
   const t0 = wallNow();
@@ -199,8 +233,6 @@ export async function runStress(
   const referenceMs = wallNow() - t0;
   if (ref.code !== 0)
     throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
-  const reference = facts(refDir);
-  // The reference's training window (coordinator running → done), to aim most interruptions past start-up.
   const tr = fs
     .readFileSync(path.join(refDir, 'transitions.jsonl'), 'utf8')
     .split('\n')
@@ -208,7 +240,90 @@ export async function runStress(
     .map((l) => JSON.parse(l) as { t: number; actor: string; to: string });
   const tRun = tr.find((t) => t.actor === 'coordinator' && t.to === 'running')?.t ?? 0;
   const tEnd = tr.filter((t) => t.actor === 'coordinator').at(-1)?.t ?? tRun;
-  const trainingMs = Math.max(100, Math.min(referenceMs, tEnd - tRun));
+  return { reference: facts(refDir), referenceMs, trainingMs: Math.max(100, Math.min(referenceMs, tEnd - tRun)) };
+}
+
+interface TrialContext {
+  work: string;
+  cfgFile: string;
+  timeout: number;
+  reference: RunFacts;
+  moment: (rng: Rng) => Moment;
+}
+
+/**
+ * Trial `i`: a run interrupted at a seeded moment (and, in some trials, again during its first
+ * resume), resumed until it finishes (at most 4 times), then compared with the reference.
+ */
+async function runTrial(i: number, rng: Rng, c: TrialContext): Promise<TrialResult> {
+  const dir = path.join(c.work, `trial-${i}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const signal = rng.float() < 0.5 ? ('SIGINT' as const) : ('SIGKILL' as const);
+  const when = c.moment(rng);
+  const log = `${dir}.log`;
+  fs.rmSync(log, { force: true });
+  const first = await launch(
+    ['train', '--quiet', '--config', c.cfgFile, '--out', dir],
+    { signal, ...when, dir },
+    c.timeout,
+    log,
+  );
+  const problems: string[] = [];
+  if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${first.firedAtMs} ms)`);
+  if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0)
+    problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  let second: TrialResult['second'] = null;
+  let secondWhen: Moment | null = null;
+  if (rng.float() < 0.3) {
+    second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: null, phase: '', exitCode: null };
+    secondWhen = c.moment(rng);
+  }
+  let resumes = 0;
+  let finished = first.code === 0;
+  while (!finished && resumes < 4 && problems.length === 0) {
+    resumes++;
+    const interrupt = resumes === 1 && second && secondWhen ? { signal: second.signal, ...secondWhen, dir } : null;
+    // Stopped before the run directory was made: what a user does is run the command again.
+    const again = !fs.existsSync(path.join(dir, 'config.json'));
+    const r = await launch(
+      again ? ['train', '--quiet', '--config', c.cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir],
+      interrupt,
+      c.timeout,
+      log,
+    );
+    if (interrupt && second) {
+      second.phase = r.phase ?? 'finished first';
+      second.atMs = r.firedAtMs;
+      second.exitCode = r.code;
+    }
+    if (r.stderr.includes('[stress]')) problems.push(`resume ${resumes} hung`);
+    else if (r.code === 0) finished = true;
+    else if (!(interrupt && (r.code === 130 || r.code === 137)))
+      problems.push(`resume ${resumes}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  if (finished && problems.length === 0) problems.push(...differences(dir, c.reference));
+  else if (!finished && problems.length === 0) problems.push('did not finish within 4 resumes');
+  return {
+    trial: i,
+    signal,
+    atMs: first.firedAtMs,
+    phase: first.phase ?? 'finished first',
+    exitCode: first.code,
+    second,
+    resumes,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
+export async function runStress(
+  o: StressOptions,
+): Promise<{ reference: RunFacts; referenceMs: number; trials: TrialResult[] }> {
+  const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
+  fs.mkdirSync(work, { recursive: true });
+  const timeout = o.processTimeoutMs ?? 120_000;
+  const cfgFile = stressConfig(work, o);
+  const { reference, referenceMs, trainingMs } = await referenceRun(work, cfgFile, timeout);
   /**
    * A third of the moments anywhere in the run's life (by time), the rest inside its training: after
    * step k (0 ≤ k < steps) and up to one step's time more.
@@ -218,99 +333,12 @@ export async function runStress(
     rng.float() < 1 / 3
       ? { atMs: Math.round(200 + rng.float() * referenceMs) }
       : { afterSteps: rng.int(o.steps), delayMs: Math.round(rng.float() * stepMs) };
-
   const rng = new Rng(`interrupt-stress/${o.seed}`);
   const trials: TrialResult[] = [];
   // `trials` counts real interruptions: a signal that came after the run had already finished
   // is recorded but does not count (at most 2 × trials attempts).
   for (let i = 0; trials.filter((t) => t.exitCode !== 0).length < o.trials && i < 2 * o.trials; i++) {
-    const dir = path.join(work, `trial-${i}`);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const signal = rng.float() < 0.5 ? ('SIGINT' as const) : ('SIGKILL' as const);
-    const when = moment(rng);
-    const log = `${dir}.log`;
-    fs.rmSync(log, { force: true });
-    const first = await launch(
-      ['train', '--quiet', '--config', cfgFile, '--out', dir],
-      { signal, ...when, dir },
-      timeout,
-      log,
-    );
-    const problems: string[] = [];
-    if (first.stderr.includes('[stress]'))
-      problems.push(`the interrupted run hung (${signal} at ${first.firedAtMs} ms)`);
-    if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0)
-      problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-    let second: TrialResult['second'] = null;
-    let secondWhen: Moment | null = null;
-    if (rng.float() < 0.3) {
-      second = { signal: rng.float() < 0.5 ? 'SIGINT' : 'SIGKILL', atMs: null, phase: '', exitCode: null };
-      secondWhen = moment(rng);
-    }
-    let resumes = 0;
-    let finished = first.code === 0;
-    while (!finished && resumes < 4 && problems.length === 0) {
-      resumes++;
-      const interrupt = resumes === 1 && second && secondWhen ? { signal: second.signal, ...secondWhen, dir } : null;
-      // Stopped before the run directory was made: what a user does is run the command again.
-      const again = !fs.existsSync(path.join(dir, 'config.json'));
-      const r = await launch(
-        again ? ['train', '--quiet', '--config', cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir],
-        interrupt,
-        timeout,
-        log,
-      );
-      if (interrupt && second) {
-        second.phase = r.phase ?? 'finished first';
-        second.atMs = r.firedAtMs;
-        second.exitCode = r.code;
-      }
-      if (r.stderr.includes('[stress]')) problems.push(`resume ${resumes} hung`);
-      else if (r.code === 0) finished = true;
-      else if (!(interrupt && (r.code === 130 || r.code === 137)))
-        problems.push(`resume ${resumes}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
-    }
-    if (finished && problems.length === 0) {
-      const f = facts(dir);
-      if (f.weightsSha256 !== reference.weightsSha256) problems.push('weights differ from the uninterrupted run');
-      for (const [k, v] of Object.entries(reference.counts))
-        if (f.counts[k] !== v) problems.push(`${k} ${f.counts[k]} (uninterrupted: ${v})`);
-      if (JSON.stringify(f.steps) !== JSON.stringify(reference.steps))
-        problems.push(`metrics.jsonl steps ${f.steps.join(',')} (expected ${reference.steps.join(',')})`);
-      if (JSON.stringify(f.stalenessByStep) !== JSON.stringify(reference.stalenessByStep))
-        problems.push('staleness per step differs');
-      if (f.evalLines !== reference.evalLines)
-        problems.push(`${f.evalLines} eval lines (uninterrupted: ${reference.evalLines})`);
-      try {
-        JSON.parse(fs.readFileSync(path.join(dir, 'trace.json'), 'utf8'));
-      } catch (e) {
-        problems.push(`trace.json does not parse: ${(e as Error).message.slice(0, 80)}`);
-      }
-      const bad = fs
-        .readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .filter((l) => {
-          try {
-            JSON.parse(l);
-            return false;
-          } catch {
-            return true;
-          }
-        }).length;
-      if (bad) problems.push(`${bad} transitions.jsonl lines do not parse`);
-    } else if (!finished && problems.length === 0) problems.push('did not finish within 4 resumes');
-    const t: TrialResult = {
-      trial: i,
-      signal,
-      atMs: first.firedAtMs,
-      phase: first.phase ?? 'finished first',
-      exitCode: first.code,
-      second,
-      resumes,
-      ok: problems.length === 0,
-      problems,
-    };
+    const t = await runTrial(i, rng, { work, cfgFile, timeout, reference, moment });
     trials.push(t);
     o.onTrial?.(t);
   }
