@@ -102,6 +102,15 @@ describe('checkpoints and resume', () => {
     expect(fs.existsSync(lock)).toBe(false);
     const s = checkInvariants(dir, 4);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
+    // A run SIGKILLed in its start-up leaves only its lock (bench/interrupt-stress found it): the
+    // same command again starts the run, taking the dead lock over.
+    const early = path.join(tmp, 'killed-in-start-up');
+    fs.mkdirSync(early);
+    fs.writeFileSync(path.join(early, '.lock'), JSON.stringify({ pid: first.pid, startedAt: 'then', argv: ['train'] }));
+    const fresh = await train('--config', config('locked'), '--out', early, '--max-steps', '1');
+    expect(fresh.code, fresh.err).toBe(0);
+    expect(fresh.err).toContain(`taking over the lock of process ${first.pid}`);
+    expect(summaryOf(early).steps).toBe(1);
     // Bad input found after the lock was taken (a backend that cannot start) leaves no directory behind.
     const bad = path.join(tmp, 'never-made');
     const r = await train('--config', config('bad-lock', { backend: 'webgpu' }), '--out', bad);

@@ -15,7 +15,7 @@ import type { StepProgress } from '../../runtime/run.js';
 import type { Summary } from '../../runtime/runTypes.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
-import { acquireRunLock, assertNotHeld, signalExitCode, startupSignalGuard } from '../../runtime/runLock.js';
+import { LOCK_FILE, acquireRunLock, assertNotHeld, signalExitCode, startupSignalGuard } from '../../runtime/runLock.js';
 import { checkResumeConfig, sweepRunDir } from '../../runtime/checkpointer.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
@@ -228,7 +228,9 @@ function configAndRunDir(f: TrainFlags): { cfg: TrainConfig; out: string } {
     assertNotHeld(out);
     if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
       throw new InputError(`--out: '${out}' is a file, not a directory; choose a new directory for the run`);
-    if (fs.existsSync(out) && fs.readdirSync(out).length > 0) {
+    // A lock left by a process that no longer runs (assertNotHeld passed: a live holder is refused)
+    // is not a run: a run killed in its start-up, before it wrote config.json, leaves only that.
+    if (fs.existsSync(out) && fs.readdirSync(out).some((n) => n !== LOCK_FILE)) {
       throw new InputError(
         `--out: '${out}' already exists and is not empty; pass --resume ${out} to continue it, or choose another --out`,
       );
