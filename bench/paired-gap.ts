@@ -27,23 +27,25 @@ const a = read(fa);
 const ref = read(fb).filter((c) => key(c) === refKey);
 if (ref.length === 0) throw new Error(`no cell of ${fb} is '${refKey}'`);
 const keys = [...new Set(a.map(key))];
-/** Per seed, per problem: `f(cell) − f(reference)`, for the cells of combination `k` with a reference of their seed. */
-const strataOf = (k: string, f: (c: CellFigures) => number[] | undefined) =>
+/** The cells of combination `k`, each with the reference cell of its seed (cells without one are left out). */
+const pairsOf = (k: string) =>
   a
     .filter((c) => key(c) === k)
     .map((c) => [c, ref.find((r) => r.seed === c.seed)] as const)
-    .filter(([c, r]) => r && f(c) && f(r) && f(r)!.length === f(c)!.length)
-    .map(([c, r]) => f(c)!.map((x, j) => x - f(r!)![j]!));
+    .filter((p): p is readonly [CellFigures, CellFigures] => p[1] !== undefined);
+/** Per seed, per problem: `f(cell) − f(reference)`, for the cells of combination `k` with a reference of their seed. */
+const strataOf = (k: string, f: (c: CellFigures) => number[] | undefined) =>
+  pairsOf(k)
+    .filter(([c, r]) => f(c) && f(r) && f(r)!.length === f(c)!.length)
+    .map(([c, r]) => f(c)!.map((x, j) => x - f(r)![j]!));
 /**
  * Per seed, per problem: [A first, A last, reference first, reference last] — the units whose
  * column means give the two extrapolation ratios.
  */
 const ratioUnits = (k: string) =>
-  a
-    .filter((c) => key(c) === k && c.pass1Last)
-    .map((c) => [c, ref.find((r) => r.seed === c.seed && r.pass1Last)] as const)
-    .filter(([c, r]) => r && r.pass1.length === c.pass1.length)
-    .map(([c, r]) => c.pass1.map((x, j) => [x, c.pass1Last![j]!, r!.pass1[j]!, r!.pass1Last![j]!]));
+  pairsOf(k)
+    .filter(([c, r]) => c.pass1Last && r.pass1Last && r.pass1.length === c.pass1.length)
+    .map(([c, r]) => c.pass1.map((x, j) => [x, c.pass1Last![j]!, r.pass1[j]!, r.pass1Last![j]!]));
 /** The extrapolation gain per problem: pass@1 at the last budget less at the first. */
 const gain = (c: CellFigures) => c.pass1Last?.map((x, j) => x - c.pass1[j]!);
 const last = a.some((c) => c.pass1Last);

@@ -13,7 +13,7 @@ import {
 import { BatchTally } from '../core/batch.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
-import type { Scored } from './compute.js';
+import type { GeneratedGroup, Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
 import {
@@ -75,12 +75,17 @@ function outcomeOf(scored: Scored): GroupOutcome {
 }
 
 /**
- * One group of step k into the batch entry `e`: each rollout's disposition (core/staleness rule),
- * decided here and written into the dense ledger when the update is applied (`accountBatch`), the
- * bound checked, the figures tallied; `e` gets which rollouts train, their codes and the lag.
+ * One group of step k into the batch: each rollout's disposition (core/staleness rule), decided
+ * here and written into the dense ledger when the update is applied (`accountBatch`), the bound
+ * checked, the figures tallied. Returns the batch's entry: which rollouts train, their codes, the lag.
  */
-function disposeGroup(sim: SimEngine, k: number, e: StepBatch['groups'][number], t: BatchTally): void {
-  const { group: g, scored } = e;
+function disposeGroup(
+  sim: SimEngine,
+  k: number,
+  g: GeneratedGroup,
+  scored: Scored,
+  t: BatchTally,
+): StepBatch['groups'][number] {
   const r = scored.rewards;
   const G = g.lengths.length;
   const trained = new Array<boolean>(G);
@@ -105,9 +110,7 @@ function disposeGroup(sim: SimEngine, k: number, e: StepBatch['groups'][number],
     const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
     if (bad !== null) sim.fail(bad);
   }
-  e.trained = trained;
-  e.codes = codes;
-  e.lag = lag;
+  return { group: g, scored, trained, codes, lag };
 }
 
 /**
@@ -164,12 +167,7 @@ export function tryTrain(sim: SimEngine): void {
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const t = new BatchTally(k, list.length * sim.G, sim.perStep);
-  const groups: StepBatch['groups'] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const e = { group: list[i]!.group, scored: list[i]!.scored, trained: [], codes: [], lag: 0 };
-    disposeGroup(sim, k, e, t);
-    groups[i] = e;
-  }
+  const groups = list.map(({ group, scored }) => disposeGroup(sim, k, group, scored, t));
   s.outstandingGroups -= sim.perStep;
   l.batch = {
     step: k,

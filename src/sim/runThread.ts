@@ -43,26 +43,25 @@ function rebuild(e: Extract<VirtualWorkerMessage, { type: 'error' }>['error']): 
  * another in one process. It is unref'd while idle, so it never keeps the process alive; a thread
  * whose run failed or was killed is ended, never reused.
  */
-let idleThread: Worker | null = null;
+let idle: { worker: Worker; onExit: () => void } | null = null;
 
 function takeThread(): Worker {
-  const w = idleThread ?? startWorkerThread('virtual.worker.ts', 'virtual-clock');
-  idleThread = null;
-  w.removeAllListeners('exit');
-  w.ref();
-  return w;
+  if (!idle) return startWorkerThread('virtual.worker.ts', 'virtual-clock');
+  const { worker, onExit } = idle;
+  idle = null;
+  worker.off('exit', onExit).ref();
+  return worker;
 }
 
-function keepThread(w: Worker): void {
-  if (idleThread) void w.terminate();
-  else {
-    w.unref();
-    idleThread = w;
-    // a kept thread that ends while idle (it should not) is forgotten, not handed a run
-    w.once('exit', () => {
-      if (idleThread === w) idleThread = null;
-    });
-  }
+function keepThread(worker: Worker): void {
+  if (idle) return void worker.terminate();
+  // a kept thread that ends while idle (it should not) is forgotten, not handed a run
+  const onExit = () => {
+    if (idle?.worker === worker) idle = null;
+  };
+  worker.unref();
+  worker.once('exit', onExit);
+  idle = { worker, onExit };
 }
 
 export function runVirtualThread(
