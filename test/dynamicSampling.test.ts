@@ -210,7 +210,7 @@ describe('dynamic sampling: the rule', () => {
     const held = group(1, 1, [0, 0]);
     const ids = held.rollouts.map((r, i) => ({ ...r, id: `1/${problem1.id}/${i}`, problemId: problem1.id }));
     const restored = { ...held, problemId: problem1.id, rollouts: ids };
-    for (const r of ids) run.accounting.generated(r.id);
+    for (let i = 0; i < ids.length; i++) expect(run.accounting.generated(1, 1, i)).toBeNull();
     run.queue.add(restored);
     const again = requestsForStep(run, 1);
     expect(again.map((r) => [r.requestId, r.problems.map((p) => p.id.split(':')[0])])).toEqual([
@@ -220,7 +220,7 @@ describe('dynamic sampling: the rule', () => {
     // the backfill's problem is the step's slot 3 on every call (the same one the virtual clock uses)
     expect(again[1]!.problems[0]).toEqual(requestsForStep(run, 1)[1]!.problems[0]);
     // once its backfill is generated, nothing more is owed
-    run.accounting.generated(`1/${again[1]!.problems[0]!.id}/0`);
+    expect(run.accounting.generated(1, 3, 0)).toBeNull();
     expect(requestsForStep(run, 1).map((r) => r.requestId)).toEqual(['s1r0']);
   });
 });

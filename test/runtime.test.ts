@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { accountingViolation } from '../src/core/invariants.js';
-import { Accounting, unplanned } from '../src/core/ledger.js';
+import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
 import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
-import { admissible, minVersionFor } from '../src/core/staleness.js';
+import { DISPOSITION_CODE, admissible, minVersionFor } from '../src/core/staleness.js';
 import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/curriculum/stages.js';
@@ -38,15 +38,18 @@ function group(
   };
 }
 
-describe('rollout accounting', () => {
-  it('accounts each id exactly once and refuses doubles', () => {
-    const a = new Accounting();
-    a.generated('1/p/0');
-    a.generated('1/p/1');
-    a.dispose('1/p/0', 'trained');
-    expect(() => a.dispose('1/p/0', 'dropped-stale')).toThrow(/accounted twice/);
-    expect(() => a.dispose('9/p/0', 'trained')).toThrow(/never generated/);
-    expect(() => a.generated('1/p/1')).toThrow(/generated twice/);
+describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () => {
+  const T = DISPOSITION_CODE.trained;
+  const shape = { slotsPerStep: 2, groupSize: 2, problemsPerStep: 2 };
+
+  it('accounts each rollout exactly once and names each double', () => {
+    const a = new RolloutLedger(shape);
+    expect(a.generated(1, 0, 0, 2)).toBeNull();
+    expect(a.dispose(1, 0, 0, T)).toBeNull();
+    expect(a.dispose(1, 0, 0, DISPOSITION_CODE['dropped-stale'])).toMatch(/rollout 1\/0\/0 accounted twice/);
+    expect(a.dispose(9, 1, 0, T)).toMatch(/rollout 9\/1\/0 accounted before it was generated/);
+    expect(a.generated(1, 0, 1)).toMatch(/rollout 1\/0\/1 generated twice/);
+    expect(() => a.generated(1, 2, 0)).toThrow(/outside the ledger's 2 slots × 2 samples/);
     expect(a.counts()).toEqual({
       generated: 2,
       trained: 1,
@@ -55,58 +58,95 @@ describe('rollout accounting', () => {
       droppedFiltered: 0,
       pending: 1,
     });
-    // A checkpoint keeps settled ids and the ones held in the queue; in-flight ones are regenerated.
-    const restore = (keep: Set<string>) => {
-      const j = a.toJSON(keep);
-      return Accounting.fromJSON(j.entries, j.settled);
+    // A checkpoint keeps settled rollouts and the ones held in the queue; in-flight ones are regenerated.
+    const restore = (keep: boolean) => {
+      const j = a.toEntries(() => keep);
+      return RolloutLedger.fromEntries(shape, j.entries, j.settled);
     };
-    expect(restore(new Set()).counts().pending).toBe(0);
-    expect(restore(new Set(['1/p/1'])).counts().pending).toBe(1);
+    expect(restore(false).counts().pending).toBe(0);
+    expect(restore(true).counts().pending).toBe(1);
+    // the virtual clock's form keeps everything
+    expect(RolloutLedger.fromDense(shape, a.toDense()).counts()).toEqual(a.counts());
   });
 
-  it('folds trained steps into counters: the ledger and its checkpoint hold a window, the sums still check', () => {
-    const a = new Accounting();
+  it('folds trained steps into counters: the window and its checkpoint stay the same size, the sums still check', () => {
+    const a = new RolloutLedger(shape);
     const sizes: number[] = [];
-    for (let step = 1; step <= 50; step++) {
-      for (let i = 0; i < 8; i++) a.generated(`${step}/p/${i}`);
-      for (let i = 0; i < 8; i++) a.dispose(`${step}/p/${i}`, i === 0 ? 'dropped-invalid' : 'trained');
-      a.generated(`${step + 1}/q/0`); // the next step's first rollout, in flight at the publish
-      a.settle(step);
-      sizes.push(a.size, a.toJSON(new Set()).entries.length);
-      a.dispose(`${step + 1}/q/0`, 'trained');
+    expect(a.generated(1, 0, 0)).toBeNull();
+    for (let step = 1; step <= 200; step++) {
+      expect(a.generated(step, 0, 1)).toBeNull();
+      expect(a.generated(step, 1, 0, 2)).toBeNull();
+      expect(a.generated(step + 1, 0, 0)).toBeNull(); // the next step's first rollout, in flight at the update
+      for (let j = 0; j < 2; j++) {
+        expect(a.dispose(step, 0, j, j === 0 ? DISPOSITION_CODE['dropped-invalid'] : T)).toBeNull();
+        expect(a.dispose(step, 1, j, T)).toBeNull();
+      }
+      expect(a.settle(step)).toBeNull();
+      sizes.push(a.windowRollouts, a.toEntries(() => true).entries.length, a.toDense().window.length);
     }
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(2); // not 8 × 50
+    expect(new Set(sizes.filter((_, i) => i % 3 === 0)).size).toBe(1); // the window never grows past its first size
+    expect(Math.max(...sizes.filter((_, i) => i % 3 === 1))).toBe(1); // not 4 × 200 entries
+    expect(new Set(sizes.filter((_, i) => i % 3 === 2)).size).toBe(1);
     expect(a.counts()).toEqual({
-      generated: 450,
-      trained: 400,
+      generated: 200 * 4 + 1,
+      trained: 200 * 3,
       droppedStale: 0,
-      droppedInvalid: 50,
+      droppedInvalid: 200,
       droppedFiltered: 0,
-      pending: 0,
+      pending: 1,
     });
     expect(accountingViolation(a.counts())).toBeNull();
-    // a folded step is never planned again, and nothing may be generated for it
-    expect(a.has('3/anything/0')).toBe(true);
-    expect(() => a.generated('3/late/0')).toThrow(/already trained/);
-    // a checkpoint round trip keeps every count
-    const j = a.toJSON(new Set());
-    expect(j.settled.through).toBe(50);
-    expect(Accounting.fromJSON(j.entries, j.settled).counts()).toEqual(a.counts());
-    // an old checkpoint (every entry, no counters) still loads
-    const b = new Accounting();
-    b.generated('1/p/0');
-    b.dispose('1/p/0', 'trained');
-    expect(Accounting.fromJSON(b.toJSON(new Set()).entries).counts().trained).toBe(1);
+    // a folded step is never planned again, and nothing may be generated or disposed of for it
+    expect(a.hasGroup(3, 1)).toBe(true);
+    expect(a.generated(3, 1, 0)).toMatch(/generated for step 3, already trained/);
+    expect(a.dispose(3, 1, 0, T)).toMatch(/accounted after its step was trained/);
+    // both checkpoint forms keep every count
+    const j = a.toEntries(() => true);
+    expect(j.settled.through).toBe(200);
+    expect(RolloutLedger.fromEntries(shape, j.entries, j.settled).counts()).toEqual(a.counts());
+    expect(RolloutLedger.fromDense(shape, a.toDense()).counts()).toEqual(a.counts());
+    // an old checkpoint (entries by rollout id, every step listed, no counters) still loads
+    const old = RolloutLedger.fromEntries(shape, [
+      ['1/0:x/0', 'trained'],
+      ['1/0:x/1', 'dropped-invalid'],
+      ['2/1:y/0', 'generated'],
+    ]);
+    expect(old.counts()).toMatchObject({ generated: 3, trained: 1, droppedInvalid: 1, pending: 1 });
+    expect(old.hasGroup(2, 1)).toBe(true);
   });
 
-  it('the sum check fails when a pending rollout is lost from the ledger (it can fail on the real clock)', () => {
-    const a = new Accounting();
-    a.generated('1/p/0');
-    a.generated('1/p/1');
-    a.dispose('1/p/0', 'trained');
+  it('a step folds only whole: a rollout pending, never generated, or a backfill without a filtered group before it fails', () => {
+    const pending = new RolloutLedger(shape);
+    pending.generated(1, 0, 0, 2);
+    pending.generated(1, 1, 0, 2);
+    pending.dispose(1, 0, 0, T);
+    pending.dispose(1, 0, 1, T);
+    pending.dispose(1, 1, 0, T);
+    expect(pending.settle(1)).toMatch(/rollout step 1 slot 1\/1 generated but never trained or dropped/);
+    const missing = new RolloutLedger(shape);
+    missing.generated(1, 0, 0, 2);
+    missing.dispose(1, 0, 0, T);
+    missing.dispose(1, 0, 1, T);
+    expect(missing.settle(1)).toMatch(/rollout step 1 slot 1\/0 never generated/);
+    // dynamic sampling: slot 1 backfills slot 0 (one plan slot, one round)
+    const ds = { slotsPerStep: 2, groupSize: 2, problemsPerStep: 1 };
+    const code = (d: 'trained' | 'dropped-filtered') => DISPOSITION_CODE[d];
+    expect(stepViolation(1, [code('trained'), code('trained'), 0, 0], ds)).toBeNull();
+    expect(stepViolation(1, [code('dropped-filtered'), code('dropped-filtered'), 0, 0], ds)).toMatch(
+      /slot 1\/0 never generated/,
+    );
+    expect(stepViolation(1, [code('trained'), code('trained'), code('trained'), code('trained')], ds)).toMatch(
+      /backfilled, but the group before it in its chain was not filtered/,
+    );
+  });
+
+  it('the sum check fails when a pending rollout is lost from the ledger (it can fail on both clocks)', () => {
+    const a = new RolloutLedger(shape);
+    a.generated(1, 0, 0, 2);
+    a.dispose(1, 0, 0, T);
     expect(accountingViolation(a.counts())).toBeNull();
-    // a bug that drops an entry (reached through the private map: the API has no way to)
-    (a as unknown as { state: Map<string, string> }).state.delete('1/p/1');
+    // a bug that clears a byte (reached through the private window: the API has no way to)
+    (a as unknown as { bytes: Uint8Array }).bytes[1] = 0;
     expect(accountingViolation(a.counts())).toMatch(/does not add up: 2 generated, 1 trained/);
   });
 
@@ -115,20 +155,21 @@ describe('rollout accounting', () => {
     // batcher may take them into a batch before the planner runs. Planning by "held in the queue"
     // then generated them a second time ("rollout … generated twice"); planning by the accounting
     // does not.
-    const restored = Accounting.fromJSON([
-      ['6/a/0', 'generated'],
-      ['6/a/1', 'generated'],
-      ['6/b/0', 'generated'],
-      ['6/b/1', 'generated'],
-      ['5/a/0', 'trained'],
+    const three = { slotsPerStep: 3, groupSize: 2, problemsPerStep: 3 };
+    const restored = RolloutLedger.fromEntries(three, [
+      ['6/0:a/0', 'generated'],
+      ['6/0:a/1', 'generated'],
+      ['6/1:b/0', 'generated'],
+      ['6/1:b/1', 'generated'],
+      ['5/0:a/0', 'trained'],
     ]);
-    const problems = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+    const problems = [{ id: '0:a' }, { id: '1:b' }, { id: '2:c' }];
     const queue = new GroupQueue(3, 8); // empty: its groups were taken into the batch
-    expect(problems.filter((p) => !queue.has(6, p.id)).map((p) => p.id)).toEqual(['a', 'b', 'c']); // the old rule
-    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['c']);
-    expect(unplanned(7, problems, restored).map((p) => p.id)).toEqual(['a', 'b', 'c']);
-    restored.dispose('6/a/0', 'trained');
-    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['c']);
+    expect(problems.filter((p) => !queue.has(6, p.id)).map((p) => p.id)).toEqual(['0:a', '1:b', '2:c']); // the old rule
+    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['2:c']);
+    expect(unplanned(7, problems, restored).map((p) => p.id)).toEqual(['0:a', '1:b', '2:c']);
+    restored.dispose(6, 0, 0, T);
+    expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['2:c']);
   });
 });
 

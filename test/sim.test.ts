@@ -166,6 +166,26 @@ describe('virtual clock, compute: none', () => {
     expect(resumed.summary.invariantChecks).toBe(full.summary.invariantChecks);
   });
 
+  it('checkpoints do not grow with run length: step 10 of a 20-step run and step 200 of a 210-step run within 10% (issue #30)', async () => {
+    // The ledger holds the steps not yet trained (core/ledger.ts); it used to hold one byte per
+    // rollout of the whole run from the start, so a longer run's checkpoints were larger at every step.
+    const size = async (steps: number, at: number) => {
+      const cfg = simConfig({
+        staleness: { policy: 'async', eta: 2 },
+        topology: { samplers: 3, verifierThreads: 2 },
+        rollout: { problemsPerStep: 4, groupSize: 4, problemsPerRequest: 1 },
+        curriculum: { stages: [{ difficulty: 3, budgetTokens: 64, steps }] },
+        checkpoint: { every: 10, keep: 2 },
+      });
+      const r = await simRun(cfg, { ...none, profile: jitteryProfile(), maxSteps: steps }, { dir: freshDir('size') });
+      expect(r.status).toBe('done');
+      return fs.statSync(path.join(r.dir!, 'checkpoints', `step-${at}`, 'sim-state.json')).size;
+    };
+    const early = await size(20, 10);
+    const late = await size(210, 200);
+    expect(Math.abs(late - early) / early, `${early} vs ${late} bytes`).toBeLessThan(0.1);
+  });
+
   it("learner-bound async: throughput and staleness are Little's law's (L = λW with the queue full)", async () => {
     // Samplers plentiful, verification and transfers free, a request takes 1 s, a step 2 s; the
     // queue holds Q = m·P groups. Steady state: λ = P/D_l groups/s, L = Q, so W = L/λ = m·D_l and

@@ -1,12 +1,17 @@
 /**
- * The rollout ledger: every rollout id generated exactly once and then disposed of exactly once —
- * trained, dropped-stale, dropped-invalid or dropped-filtered (the rule that decides which is
- * core/staleness `dispositionOf`). The real clock keys the ledger by rollout id (a Map); the virtual
- * clock keeps the same states in a dense byte array (DISPOSITION_CODE) for speed.
+ * The rollout ledger, one for both clocks: every rollout (step, slot, sample) generated exactly once
+ * and then disposed of exactly once — trained, dropped-stale, dropped-invalid or dropped-filtered
+ * (the rule that decides which is core/staleness `dispositionOf`). One byte per rollout
+ * (DISPOSITION_CODE; 0 = not generated) for the steps not yet trained — a window the planner
+ * bounds (admission at η, the queue's capacity) — and counters for the steps folded out of it when
+ * their update is applied (`settle`), so memory and checkpoints do not grow with the run's length.
+ *
+ * The counters are counted as things happen and `pending` is read from the bytes, so
+ * core/invariants `accountingViolation(counts())` compares two independent records and can fail;
+ * a folded step is checked whole (`stepViolation`).
  */
 import { assert } from '../util/errors.js';
-import { rolloutId } from '../runtime/messages.js';
-import type { Disposition } from './staleness.js';
+import { DISPOSITION_BY_CODE, DISPOSITION_CODE, type Disposition } from './staleness.js';
 
 export interface AccountingCounts {
   generated: number;
@@ -18,7 +23,7 @@ export interface AccountingCounts {
   pending: number;
 }
 
-/** Settled rollouts of the steps folded out of the ledger (checkpoints carry it beside the entries). */
+/** Settled rollouts of the steps folded out of the ledger (the real clock's checkpoints carry it beside the entries). */
 export interface SettledCounts {
   /** Steps ≤ this were folded: every rollout of theirs trained or dropped. */
   through: number;
@@ -28,98 +33,282 @@ export interface SettledCounts {
   droppedFiltered: number;
 }
 
-const COUNTER: Record<Disposition, Exclude<keyof SettledCounts, 'through'>> = {
-  trained: 'trained',
-  'dropped-stale': 'droppedStale',
-  'dropped-invalid': 'droppedInvalid',
-  'dropped-filtered': 'droppedFiltered',
-};
+/** The virtual clock's checkpoint form: the window's bytes and the folded steps' counters. */
+export interface DenseLedger {
+  settled: SettledCounts;
+  /** One byte per rollout of steps through + 1 … (step, slot, sample order), base64. */
+  window: string;
+}
 
-const stepOfId = (id: string) => Number.parseInt(id, 10);
+/** A ledger's shape: problem slots per step (backfills included) and rollouts per group. */
+export interface LedgerShape {
+  slotsPerStep: number;
+  groupSize: number;
+  /** Plan slots per step (the rest are backfills, core/dynamicSampling): the whole-step check reads it. */
+  problemsPerStep: number;
+}
 
-/**
- * The real clock's ledger, keyed by rollout id for the steps not yet folded; the steps the learner
- * trained are folded into counters (`settle`), so the ledger and every checkpoint hold a window of
- * steps, not the whole run. `generated` and the disposition counts are counted as they happen and
- * `pending` is read from the entries, so `accountingViolation` can fail: an entry lost or folded
- * while still pending breaks the sum.
- */
-export class Accounting {
-  private readonly state = new Map<string, Disposition | 'generated'>();
+const {
+  generated: GENERATED,
+  trained: TRAINED,
+  'dropped-stale': STALE,
+  'dropped-invalid': INVALID,
+  'dropped-filtered': FILTERED,
+} = DISPOSITION_CODE;
+
+/** Bytes the window may hold (steps in flight × slots × group size): far above any admitted window. */
+export const MAX_WINDOW_ROLLOUTS = 256 * 1024 * 1024;
+
+/** A rollout id's parts: `step/slot:problem/sample` (runtime/messages rolloutId) or `step/slot/sample`. */
+export function rolloutKey(id: string): { step: number; slot: number; sample: number } {
+  const a = id.indexOf('/');
+  const b = id.lastIndexOf('/');
+  const step = Number.parseInt(id.slice(0, a), 10);
+  const slot = Number.parseInt(id.slice(a + 1), 10);
+  const sample = Number.parseInt(id.slice(b + 1), 10);
+  assert(
+    a > 0 && b > a && Number.isInteger(step) && step >= 1 && Number.isInteger(slot) && slot >= 0 && sample >= 0,
+    `rollout id '${id}' is not step/slot:problem/sample`,
+  );
+  return { step, slot, sample };
+}
+
+const rolloutName = (step: number, slot: number, j: number) => `${step}/${slot}/${j}`;
+
+export class RolloutLedger {
+  /** Steps ≤ through are folded into `settledCounts`. */
+  private through = 0;
+  /** The window: byte (step − through − 1) × stride + slot × G + sample. */
+  private bytes: Uint8Array;
+  private readonly stride: number;
   private readonly totals = { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0 };
-  private settledThrough = 0;
+  private readonly folded = { trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0 };
 
-  generated(id: string): void {
-    assert(!this.state.has(id), `rollout ${id} generated twice`);
-    assert(stepOfId(id) > this.settledThrough, `rollout ${id} generated for step ${stepOfId(id)}, already trained`);
-    this.state.set(id, 'generated');
-    this.totals.generated++;
+  constructor(readonly shape: LedgerShape) {
+    assert(
+      shape.slotsPerStep >= shape.problemsPerStep && shape.problemsPerStep >= 1 && shape.groupSize >= 1,
+      'ledger shape',
+    );
+    this.stride = shape.slotsPerStep * shape.groupSize;
+    this.bytes = new Uint8Array(this.stride * 4);
   }
 
-  dispose(id: string, d: Disposition): void {
-    const s = this.state.get(id);
-    assert(s !== undefined, `rollout ${id} accounted (${d}) but never generated`);
-    assert(s === 'generated', `rollout ${id} accounted twice (${s}, then ${d})`);
-    this.state.set(id, d);
-    this.totals[COUNTER[d]]++;
+  /** Steps folded out of the window (every rollout of theirs trained or dropped). */
+  get settledThrough(): number {
+    return this.through;
   }
 
-  /** Whether a rollout was generated (any rollout of a folded step counts: such a step is never planned again). */
-  has(id: string): boolean {
-    return stepOfId(id) <= this.settledThrough || this.state.has(id);
+  /** Rollouts the window holds room for (it grows as later steps are planned, shrinks back never). */
+  get windowRollouts(): number {
+    return this.bytes.length;
+  }
+
+  /** The byte index of rollout (step, slot, j), growing the window to reach it. */
+  private at(step: number, slot: number, j: number): number {
+    const { slotsPerStep, groupSize } = this.shape;
+    assert(
+      Number.isInteger(slot) && slot >= 0 && slot < slotsPerStep && Number.isInteger(j) && j >= 0 && j < groupSize,
+      `rollout ${rolloutName(step, slot, j)} outside the ledger's ${slotsPerStep} slots × ${groupSize} samples`,
+    );
+    const i = (step - this.through - 1) * this.stride + slot * groupSize + j;
+    if (i >= this.bytes.length) {
+      let n = this.bytes.length;
+      while (n <= i) n *= 2;
+      assert(n <= MAX_WINDOW_ROLLOUTS, `ledger window over ${MAX_WINDOW_ROLLOUTS} rollouts (step ${step})`);
+      const grown = new Uint8Array(n);
+      grown.set(this.bytes);
+      this.bytes = grown;
+    }
+    return i;
+  }
+
+  /** Rollouts j … j + n − 1 of (step, slot) generated; a violation (generated twice, or for a folded step) or null. */
+  generated(step: number, slot: number, j = 0, n = 1): string | null {
+    if (step <= this.through)
+      return `rollout ${rolloutName(step, slot, j)} generated for step ${step}, already trained`;
+    const i = this.at(step, slot, j + n - 1) - (n - 1);
+    for (let x = 0; x < n; x++)
+      if (this.bytes[i + x] !== 0) return `rollout ${rolloutName(step, slot, j + x)} generated twice`;
+    this.bytes.fill(GENERATED, i, i + n);
+    this.totals.generated += n;
+    return null;
+  }
+
+  /** Rollout (step, slot, j) disposed of with DISPOSITION_CODE `code`; a violation or null. */
+  dispose(step: number, slot: number, j: number, code: number): string | null {
+    if (step <= this.through) return `rollout ${rolloutName(step, slot, j)} accounted after its step was trained`;
+    const i = this.at(step, slot, j);
+    const was = this.bytes[i]!;
+    if (was !== GENERATED)
+      return `rollout ${rolloutName(step, slot, j)} accounted ${was === 0 ? 'before it was generated' : 'twice'}`;
+    this.bytes[i] = code;
+    if (code === TRAINED) this.totals.trained++;
+    else if (code === STALE) this.totals.droppedStale++;
+    else if (code === INVALID) this.totals.droppedInvalid++;
+    else if (code === FILTERED) this.totals.droppedFiltered++;
+    else return `rollout ${rolloutName(step, slot, j)} disposed of with code ${code}`;
+    return null;
+  }
+
+  /** The DISPOSITION_CODE of (step, slot, j): 0 never generated; a folded step reads as settled (-1). */
+  code(step: number, slot: number, j: number): number {
+    if (step <= this.through) return -1;
+    const i = (step - this.through - 1) * this.stride + slot * this.shape.groupSize + j;
+    return i < this.bytes.length ? this.bytes[i]! : 0;
+  }
+
+  /** Whether any rollout of group (step, slot) was generated (a folded step's were: it is never planned again). */
+  hasGroup(step: number, slot: number): boolean {
+    return this.code(step, slot, 0) !== 0;
   }
 
   /**
-   * Folds the settled entries of steps ≤ `step` (the learner's version after a publish) into the
-   * counters; a pending entry of such a step stays (it is lost work, which the end of the run reports).
+   * Folds steps ≤ `step` (the version an update just made) into the counters, each checked whole
+   * first (`stepViolation`); returns the first violation, or null. The window moves on.
    */
-  settle(step: number): void {
-    if (step <= this.settledThrough) return;
-    for (const [id, s] of this.state) if (s !== 'generated' && stepOfId(id) <= step) this.state.delete(id);
-    this.settledThrough = step;
+  settle(step: number): string | null {
+    if (step <= this.through) return null;
+    const n = step - this.through;
+    for (let k = 0; k < n; k++) {
+      const codes = this.bytes.subarray(k * this.stride, (k + 1) * this.stride);
+      const bad = stepViolation(this.through + k + 1, codes, this.shape);
+      if (bad) return bad;
+      for (const c of codes) {
+        if (c === TRAINED) this.folded.trained++;
+        else if (c === STALE) this.folded.droppedStale++;
+        else if (c === INVALID) this.folded.droppedInvalid++;
+        else if (c === FILTERED) this.folded.droppedFiltered++;
+      }
+    }
+    const from = Math.min(n * this.stride, this.bytes.length);
+    this.bytes.copyWithin(0, from);
+    this.bytes.fill(0, this.bytes.length - from);
+    this.through = step;
+    return null;
   }
 
-  /** Entries held (the window of unfolded steps). */
-  get size(): number {
-    return this.state.size;
-  }
-
+  /** The counters, `pending` read from the window's bytes (a folded step holds none). */
   counts(): AccountingCounts {
     let pending = 0;
-    for (const s of this.state.values()) if (s === 'generated') pending++;
+    for (const c of this.bytes) if (c === GENERATED) pending++;
     return { ...this.totals, pending };
   }
 
-  /**
-   * For checkpoints: the unfolded ids whose fate is settled, plus `keep` (ids held in the saved
-   * queue), and the folded steps' counters.
-   */
-  toJSON(keep: ReadonlySet<string>): { entries: [string, Disposition | 'generated'][]; settled: SettledCounts } {
-    const entries = [...this.state].filter(([id, s]) => s !== 'generated' || keep.has(id));
-    // the folded steps' share of each count: the total less what the entries hold (a pending entry
-    // not kept is neither: the resume generates it again)
-    const { generated: _, ...folded } = this.totals;
-    for (const [, s] of entries) if (s !== 'generated') folded[COUNTER[s]]--;
-    return { entries, settled: { through: this.settledThrough, ...folded } };
+  /** The folded steps' counters. */
+  settledCounts(): SettledCounts {
+    return { through: this.through, ...this.folded };
   }
 
-  /** A ledger from a checkpoint (one without `settled`, from before folding, holds every entry). */
-  static fromJSON(entries: [string, Disposition | 'generated'][], settled?: SettledCounts): Accounting {
-    const a = new Accounting();
-    if (settled) {
-      a.settledThrough = settled.through;
-      for (const k of ['trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered'] as const) {
-        a.totals[k] += settled[k];
-        a.totals.generated += settled[k];
-      }
-    }
-    for (const [id, s] of entries) {
-      a.state.set(id, s);
-      a.totals.generated++;
-      if (s !== 'generated') a.totals[COUNTER[s]]++;
-    }
-    return a;
+  /**
+   * The real clock's checkpoint form: the window's settled rollouts as `step/slot/sample`, the
+   * pending ones only where `keep` (held in the saved queue; the others are generated again on
+   * resume), and the folded steps' counters.
+   */
+  toEntries(keep: (step: number, slot: number, j: number) => boolean): {
+    entries: [string, Disposition | 'generated'][];
+    settled: SettledCounts;
+  } {
+    const entries: [string, Disposition | 'generated'][] = [];
+    const G = this.shape.groupSize;
+    this.bytes.forEach((c, i) => {
+      if (c === 0) return;
+      const step = this.through + 1 + Math.floor(i / this.stride);
+      const slot = Math.floor((i % this.stride) / G);
+      const id = rolloutName(step, slot, i % G);
+      if (c === GENERATED) {
+        if (keep(step, slot, i % G)) entries.push([id, 'generated']);
+      } else entries.push([id, DISPOSITION_BY_CODE[c as 2 | 3 | 4 | 5]]);
+    });
+    return { entries, settled: this.settledCounts() };
   }
+
+  /**
+   * A ledger from the real clock's checkpoint: entries keyed `step/slot/sample` (or by rollout id,
+   * `step/slot:problem/sample`, in checkpoints written before the dense ledger)
+   * and the folded steps' counters (absent in checkpoints from before folding: every entry is listed).
+   */
+  static fromEntries(
+    shape: LedgerShape,
+    entries: readonly [string, Disposition | 'generated'][],
+    settled?: SettledCounts,
+  ): RolloutLedger {
+    const l = new RolloutLedger(shape);
+    if (settled) l.restoreSettled(settled);
+    for (const [id, d] of entries) {
+      const { step, slot, sample } = rolloutKey(id);
+      if (step <= l.through) continue; // listed and folded: the counters hold it
+      const bad =
+        l.generated(step, slot, sample) ??
+        (d === 'generated' ? null : l.dispose(step, slot, sample, DISPOSITION_CODE[d]));
+      assert(bad === null, `checkpoint ledger: ${bad}`);
+    }
+    return l;
+  }
+
+  /** The virtual clock's checkpoint form. */
+  toDense(): DenseLedger {
+    return { settled: this.settledCounts(), window: Buffer.from(this.bytes).toString('base64') };
+  }
+
+  static fromDense(shape: LedgerShape, d: DenseLedger): RolloutLedger {
+    const l = new RolloutLedger(shape);
+    l.restoreSettled(d.settled);
+    l.bytes = new Uint8Array(Buffer.from(d.window, 'base64'));
+    assert(l.bytes.length % l.stride === 0 && l.bytes.length > 0, 'checkpoint ledger: window is not whole steps');
+    for (const c of l.bytes) {
+      if (c === 0) continue;
+      l.totals.generated++;
+      if (c === TRAINED) l.totals.trained++;
+      else if (c === STALE) l.totals.droppedStale++;
+      else if (c === INVALID) l.totals.droppedInvalid++;
+      else if (c === FILTERED) l.totals.droppedFiltered++;
+    }
+    return l;
+  }
+
+  private restoreSettled(s: SettledCounts): void {
+    this.through = s.through;
+    for (const k of ['trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered'] as const) {
+      this.folded[k] = s[k];
+      this.totals[k] += s[k];
+      this.totals.generated += s[k];
+    }
+  }
+}
+
+/**
+ * A trained step, whole: every rollout of each plan slot trained or dropped, and a backfill slot
+ * (core/dynamicSampling) generated exactly when the group before it in its chain was filtered —
+ * and then wholly accounted. `codes` is the step's bytes (slot × groupSize + sample).
+ */
+export function stepViolation(step: number, codes: ArrayLike<number>, shape: LedgerShape): string | null {
+  const { problemsPerStep: P, slotsPerStep, groupSize: G } = shape;
+  for (let slot = 0; slot < slotsPerStep; slot++) {
+    const base = slot * G;
+    const at = `step ${step} slot ${slot}`;
+    let owed = slot < P; // a plan's slot is always generated
+    if (!owed) {
+      const pred = (slot - P) * G;
+      let filtered = false,
+        invalid = 0;
+      for (let j = 0; j < G; j++) {
+        if (codes[pred + j] === FILTERED) filtered = true;
+        else if (codes[pred + j] === INVALID) invalid++;
+      }
+      owed = filtered;
+      // a group of invalid rollouts only may have been filtered or not: both are consistent
+      if (!owed && invalid === G && codes[base] !== 0) owed = true;
+      if (!owed && codes[base] !== 0)
+        return `rollout ${at}/0 backfilled, but the group before it in its chain was not filtered`;
+    }
+    if (!owed) continue;
+    for (let j = 0; j < G; j++) {
+      const a = codes[base + j]!;
+      if (a < TRAINED)
+        return `rollout ${at}/${j} ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`;
+    }
+  }
+  return null;
 }
 
 /**
@@ -128,6 +317,6 @@ export class Accounting {
  * restored from a checkpoint — is never planned again (one rule, whatever the batcher has done
  * with the group since).
  */
-export function unplanned<P extends { id: string }>(k: number, problems: readonly P[], accounting: Accounting): P[] {
-  return problems.filter((p) => !accounting.has(rolloutId(k, p.id, 0)));
+export function unplanned<P extends { id: string }>(k: number, problems: readonly P[], ledger: RolloutLedger): P[] {
+  return problems.filter((p) => !ledger.hasGroup(k, Number.parseInt(p.id, 10)));
 }

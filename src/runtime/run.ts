@@ -41,8 +41,8 @@ import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
 import { FaultPlan, parseFault } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
-import { Accounting } from '../core/ledger.js';
-import { noFilterTotals } from '../core/dynamicSampling.js';
+import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
+import { noFilterTotals, slotsPerStep } from '../core/dynamicSampling.js';
 import { GroupQueue, type FormedBatch } from '../core/batch.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
@@ -80,7 +80,9 @@ export class TrainingRun {
   referenceWeights!: PackedWeights;
   readonly weights = new Map<number, PackedWeights>();
   version = 0;
-  accounting = new Accounting();
+  /** The rollout ledger (core/ledger.ts), as on the virtual clock. */
+  accounting: RolloutLedger;
+  readonly ledgerShape: LedgerShape;
   /** Rollouts the learner reports it trained on, since the run (or its resume) began from the ledger's count. */
   learnerTrained = 0;
   queue: GroupQueue;
@@ -169,6 +171,12 @@ export class TrainingRun {
     const ds = this.cfg.rollout.dynamicSampling;
     // backfills are outside the planning bound: each planned step may grow to slotsPerStep groups
     this.queue = new GroupQueue(perStep, this.bounds.plannedGroups * (1 + (ds?.backfillRounds ?? 0)), ds);
+    this.ledgerShape = {
+      slotsPerStep: slotsPerStep(perStep, ds),
+      groupSize: this.cfg.rollout.groupSize,
+      problemsPerStep: perStep,
+    };
+    this.accounting = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
   }
 
@@ -231,7 +239,7 @@ export class TrainingRun {
     if (resume) {
       const s = resume.state;
       this.version = s.version;
-      this.accounting = Accounting.fromJSON(s.accounting, s.accountingSettled);
+      this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
       this.learnerTrained = this.accounting.counts().trained;
       for (const g of s.queue) this.queue.add(g);
       this.faults.restoreFired(s.faultsFired);

@@ -6,7 +6,6 @@ import { stageOfStep } from '../curriculum/stages.js';
 import { stalenessBound } from '../runtime/config.js';
 import { CostModel } from './profile.js';
 import { EventQueue, type SimEvent } from './queue.js';
-import { InputError } from '../util/errors.js';
 import type { GeneratedGroup } from './compute.js';
 import {
   SimInvariantError,
@@ -17,12 +16,11 @@ import {
   type SimState,
   type SimOptions,
   type SimResult,
-  MAX_ROLLOUTS,
   LineSink,
   initialState,
 } from './state.js';
 import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
-import { finalScan } from './finalScan.js';
+import { RolloutLedger, type DenseLedger } from '../core/ledger.js';
 import { handleEvent } from './events.js';
 import {
   checkVirtualCurriculum,
@@ -37,14 +35,21 @@ import { markGenerated, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
 /** What a checkpoint holds of the engine (simCheckpoint.ts simStateBody). */
-type SimBody = { state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string };
+type SimBody = {
+  state: SimState;
+  queue: ReturnType<EventQueue['toJSON']>;
+  /** The window of the ledger (core/ledger.ts); `accounting`, the whole run's bytes, in checkpoints before it. */
+  ledger?: DenseLedger;
+  accounting?: string;
+};
 
 export class SimEngine {
   readonly eta: number;
   readonly cost: CostModel;
   s!: SimState;
   q!: EventQueue;
-  accounting!: Uint8Array;
+  /** The rollout ledger (core/ledger.ts), as on the real clock. */
+  ledger!: RolloutLedger;
   readonly perStep: number;
   /** Problem slots a step may use (core/dynamicSampling: the plan's, then backfill slots). */
   readonly slotsPerStep: number;
@@ -98,13 +103,7 @@ export class SimEngine {
       this.s = initialState(this.o.config);
       this.s.curriculum = initialCurriculum(this.cur);
       this.q = new EventQueue();
-      const n = o.maxSteps * this.slotsPerStep * this.G;
-      // One byte per rollout id (every id accounted once); a limit keeps memory and checkpoints bounded.
-      if (n > MAX_ROLLOUTS)
-        throw new InputError(
-          `steps × problem slots per step × rollout.groupSize = ${n} rollouts: the virtual clock accounts at most ${MAX_ROLLOUTS} per run; run fewer steps`,
-        );
-      this.accounting = new Uint8Array(n);
+      this.ledger = new RolloutLedger(this.ledgerShape());
       this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     }
     if (o.dir) {
@@ -171,8 +170,8 @@ export class SimEngine {
     l.state = to;
   }
 
-  rolloutIndex(step: number, slot: number, j: number): number {
-    return ((step - 1) * this.slotsPerStep + slot) * this.G + j;
+  ledgerShape() {
+    return { slotsPerStep: this.slotsPerStep, groupSize: this.G, problemsPerStep: this.perStep };
   }
 
   /** Groups of the steps planned and not yet formed into a batch (core/admission outstandingGroupsOf). */
@@ -288,7 +287,12 @@ export class SimEngine {
         await new Promise((res) => setImmediate(res));
       }
     }
-    if (status === 'done') finalScan(this);
+    if (status === 'done') {
+      // every step folded out of the ledger, each checked whole when its update was applied
+      const c = this.ledger.counts();
+      if (this.ledger.settledThrough !== this.o.maxSteps || c.pending !== 0)
+        this.fail(`run done with the ledger settled through step ${this.ledger.settledThrough}, ${c.pending} pending`);
+    }
     this.metrics?.flush();
     this.transitions?.flush();
     return { status, state: this.s };
@@ -311,7 +315,12 @@ export class SimEngine {
   private load(body: SimBody): void {
     this.s = body.state;
     this.q = EventQueue.fromJSON(body.queue);
-    this.accounting = new Uint8Array(Buffer.from(body.accounting, 'base64'));
+    this.ledger = body.ledger
+      ? RolloutLedger.fromDense(this.ledgerShape(), body.ledger)
+      : RolloutLedger.fromDense(this.ledgerShape(), {
+          settled: { through: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0 },
+          window: body.accounting!,
+        });
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     this.s.learnerTrained ??= this.s.counts.trained; // a checkpoint from before the learner's count
     if (this.cur) restoreCurriculum(this.cur, this.s.curriculum!);

@@ -11,6 +11,7 @@ import {
   swapsInFlight,
 } from '../core/staleness.js';
 import { BatchTally } from '../core/batch.js';
+import type { AccountingCounts } from '../core/ledger.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
 import type { GeneratedGroup, Scored } from './compute.js';
@@ -36,7 +37,6 @@ const {
   'dropped-invalid': DROPPED_INVALID,
   'dropped-stale': DROPPED_STALE,
   'dropped-filtered': DROPPED_FILTERED,
-  generated: GENERATED,
 } = DISPOSITION_CODE;
 
 export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
@@ -120,7 +120,7 @@ function disposeGroup(
  */
 function accountBatch(sim: SimEngine, b: StepBatch): void {
   const s = sim.s;
-  const acc = sim.accounting;
+  const ledger = sim.ledger;
   let trained = 0,
     stale = 0,
     invalid = 0,
@@ -129,15 +129,11 @@ function accountBatch(sim: SimEngine, b: StepBatch): void {
     // a batch from a checkpoint written before this rule (halted between forming and the update)
     // was accounted when it formed
     if (codes === undefined) return;
-    const base = sim.rolloutIndex(b.step, group.slot, 0);
     let valid = 0;
     for (let j = 0; j < codes.length; j++) {
       const d = codes[j]!;
-      if (acc[base + j] !== GENERATED)
-        sim.fail(
-          `rollout ${b.step}/${group.slot}/${j} accounted ${acc[base + j] === 0 ? 'before it was generated' : 'twice'}`,
-        );
-      acc[base + j] = d;
+      const bad = ledger.dispose(b.step, group.slot, j, d);
+      if (bad) sim.fail(bad);
       if (d === TRAINED) trained++;
       else if (d === DROPPED_STALE) stale++;
       else if (d === DROPPED_INVALID) invalid++;
@@ -223,6 +219,9 @@ export function trained(sim: SimEngine): void {
   }
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
   accountBatch(sim, b);
+  // the step folds out of the ledger, checked whole; the ledger's counters against the run's own
+  const bad = sim.ledger.settle(b.step) ?? countsDiffer(sim.ledger.counts(), s.counts);
+  if (bad) sim.fail(bad);
   // the compute's own count of what it trained against the ledger's (core/invariants)
   s.learnerTrained += stats.updateRollouts ?? 0;
   const miscount = learnerCountViolation(s.counts.trained, s.learnerTrained);
@@ -306,4 +305,11 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   tryTrain(sim);
   pump(sim);
   return sim.o.dir && v % sim.checkpointEvery === 0 ? 'checkpoint' : 'continue';
+}
+
+/** The ledger's counts against the run's running ones (two records of the same events). */
+function countsDiffer(a: AccountingCounts, b: AccountingCounts): string | null {
+  for (const k of ['generated', 'trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered', 'pending'] as const)
+    if (a[k] !== b[k]) return `the ledger counts ${a[k]} ${k}, the run ${b[k]}`;
+  return null;
 }

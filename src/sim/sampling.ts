@@ -163,19 +163,14 @@ export function delivered(sim: SimEngine, i: number): void {
   dispatchVerifiers(sim);
 }
 
-/**
- * Accounts a delivered group's rollouts as generated (state 1; later 2 trained, 3 dropped-stale, 4
- * dropped-invalid).
- */
+/** Accounts a delivered group's rollouts as generated in the ledger (core/ledger.ts). */
 export function markGenerated(sim: SimEngine, step: number, g: GeneratedGroup): void {
-  const base = sim.rolloutIndex(step, g.slot, 0);
+  const G = g.lengths.length;
+  const bad = sim.ledger.generated(step, g.slot, 0, G);
+  if (bad) sim.fail(bad);
   let tokens = 0;
-  for (let j = 0; j < g.lengths.length; j++) {
-    if (sim.accounting[base + j] !== 0) sim.fail(`rollout ${step}/${g.slot}/${j} generated twice`);
-    sim.accounting[base + j] = 1;
-    tokens += g.lengths[j]!;
-  }
+  for (let j = 0; j < G; j++) tokens += g.lengths[j]!;
   sim.s.tokensGenerated += tokens;
-  sim.s.counts.generated += g.lengths.length;
-  sim.s.counts.pending += g.lengths.length;
+  sim.s.counts.generated += G;
+  sim.s.counts.pending += G;
 }

@@ -10,6 +10,7 @@ import { writeFileSynced } from '../util/atomic.js';
 import type { EventQueue } from './queue.js';
 import { type SimState, SIM_STATE_FILE } from './state.js';
 import type { SimEngine } from './engine.js';
+import type { DenseLedger } from '../core/ledger.js';
 
 /** The engine's part of a checkpoint (sim-state.json), as a JSON string. */
 export function simStateBody(sim: SimEngine): string {
@@ -18,7 +19,7 @@ export function simStateBody(sim: SimEngine): string {
     formatVersion: 1,
     state: sim.s,
     queue: sim.q.toJSON(),
-    accounting: Buffer.from(sim.accounting).toString('base64'),
+    ledger: sim.ledger.toDense(),
   });
 }
 
@@ -35,9 +36,13 @@ export function writeSimCheckpoint(sim: SimEngine): void {
 }
 
 /** Reads the checkpoint `DIR/checkpoints/latest` names; null when there is none. */
-export function readSimCheckpoint(
-  dir: string,
-): { ckDir: string; state: SimState; queue: ReturnType<EventQueue['toJSON']>; accounting: string } | null {
+export function readSimCheckpoint(dir: string): {
+  ckDir: string;
+  state: SimState;
+  queue: ReturnType<EventQueue['toJSON']>;
+  ledger?: DenseLedger;
+  accounting?: string;
+} | null {
   const ckDir = latestCheckpointDir(dir);
   if (!ckDir) return null;
   const file = path.join(ckDir, SIM_STATE_FILE);
@@ -46,7 +51,8 @@ export function readSimCheckpoint(
     format: string;
     state: SimState;
     queue: ReturnType<EventQueue['toJSON']>;
-    accounting: string;
+    ledger?: DenseLedger;
+    accounting?: string;
   };
   if (body.format !== 'e3sim-sim-checkpoint') return null;
   // Written before issue #19's KV policies: a generation decodes from its start, no aborts yet.
@@ -59,5 +65,5 @@ export function readSimCheckpoint(
   // Written before dynamic sampling: nothing filtered yet.
   body.state.counts.droppedFiltered ??= 0;
   body.state.filterTotals ??= noFilterTotals();
-  return { ckDir, state: body.state, queue: body.queue, accounting: body.accounting };
+  return { ckDir, state: body.state, queue: body.queue, ledger: body.ledger, accounting: body.accounting };
 }

@@ -196,7 +196,6 @@ export interface SimResult {
   state: SimState;
 }
 
-export const MAX_ROLLOUTS = 256 * 1024 * 1024;
 export const SIM_STATE_FILE = 'sim-state.json';
 
 /** Lines appended to a file, with the byte count kept for checkpoints. */

@@ -13,7 +13,9 @@ import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { accountingViolation, learnerCountViolation, publishViolation } from '../../core/invariants.js';
 import { addFilterFigures } from '../../core/dynamicSampling.js';
-import { swapsInFlight } from '../../core/staleness.js';
+import { DISPOSITION_CODE, swapsInFlight } from '../../core/staleness.js';
+import { rolloutKey } from '../../core/ledger.js';
+import { slotOf } from '../../core/batch.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
@@ -84,8 +86,14 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
 export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): void {
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
-  for (const [id, d] of formed.dispositions) run.accounting.dispose(id, d);
-  run.accounting.settle(out.version);
+  for (const [id, d] of formed.dispositions) {
+    const { step, slot, sample } = rolloutKey(id);
+    const bad = run.accounting.dispose(step, slot, sample, DISPOSITION_CODE[d]);
+    assert(bad === null, bad!);
+  }
+  // the step folds out of the ledger, checked whole (core/ledger stepViolation)
+  const unsettled = run.accounting.settle(out.version);
+  assert(unsettled === null, unsettled!);
   run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
   for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
   addFilterFigures(run.filterTotals, formed.filter);
@@ -151,8 +159,8 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
     }
     const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
     assert(snap.version === run.version, `snapshot at v${snap.version}, published v${run.version}`);
-    const held = new Set(run.queue.all().flatMap((g) => g.rollouts.map((r) => r.id)));
-    const ledger = run.accounting.toJSON(held);
+    const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
+    const ledger = run.accounting.toEntries((step, slot) => held.has(`${step}/${slot}`));
     const state: RunState = {
       version: run.version,
       accounting: ledger.entries,

@@ -7,6 +7,7 @@ import { samplerMachine } from '../../../machines/index.js';
 import { assert } from '../../util/errors.js';
 import { RolloutsSchema, type Rollouts } from '../messages.js';
 import { requestVersion, swapsInFlight } from '../../core/staleness.js';
+import { rolloutKey } from '../../core/ledger.js';
 import { postWeights } from '../workers.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
 import { fromAsync } from './effects.js';
@@ -98,7 +99,11 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
 /** Sampler → verifiers: account the ids, split into groups, wait while the verify queue is full. */
 export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<void> {
   assert(run.inflight.delete(r.requestId), `rollouts for unknown request ${r.requestId}`);
-  for (const x of r.rollouts) run.accounting.generated(x.id);
+  for (const x of r.rollouts) {
+    const { step, slot, sample } = rolloutKey(x.id);
+    const bad = run.accounting.generated(step, slot, sample);
+    assert(bad === null, bad!);
+  }
   run.tokensGenerated += r.generatedTokens;
   run.samplerComputeMs += r.computeMs;
   run.inflightSwaps += r.swaps;
