@@ -78,6 +78,8 @@ const rolloutName = (step: number, slot: number, j: number) => `${step}/${slot}/
 export class RolloutLedger {
   /** Steps ≤ through are folded into `settledCounts`. */
   private through = 0;
+  /** The latest step touched (the window's bytes past its rows are all 0). */
+  private top = 0;
   /** The window: byte (step − through − 1) × stride + slot × G + sample. */
   private bytes: Uint8Array;
   private readonly stride: number;
@@ -106,20 +108,29 @@ export class RolloutLedger {
   /** The byte index of rollout (step, slot, j), growing the window to reach it. */
   private at(step: number, slot: number, j: number): number {
     const { slotsPerStep, groupSize } = this.shape;
-    assert(
-      Number.isInteger(slot) && slot >= 0 && slot < slotsPerStep && Number.isInteger(j) && j >= 0 && j < groupSize,
-      `rollout ${rolloutName(step, slot, j)} outside the ledger's ${slotsPerStep} slots × ${groupSize} samples`,
-    );
+    if (!(slot >= 0 && slot < slotsPerStep && j >= 0 && j < groupSize && Number.isInteger(slot) && Number.isInteger(j)))
+      assert(
+        false,
+        `rollout ${rolloutName(step, slot, j)} outside the ledger's ${slotsPerStep} slots × ${groupSize} samples`,
+      );
     const i = (step - this.through - 1) * this.stride + slot * groupSize + j;
-    if (i >= this.bytes.length) {
-      let n = this.bytes.length;
-      while (n <= i) n *= 2;
-      assert(n <= MAX_WINDOW_ROLLOUTS, `ledger window over ${MAX_WINDOW_ROLLOUTS} rollouts (step ${step})`);
-      const grown = new Uint8Array(n);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
+    if (i >= this.bytes.length) this.grow(i, step);
+    if (step > this.top) this.top = step;
     return i;
+  }
+
+  private grow(i: number, step: number): void {
+    let n = this.bytes.length;
+    while (n <= i) n *= 2;
+    assert(n <= MAX_WINDOW_ROLLOUTS, `ledger window over ${MAX_WINDOW_ROLLOUTS} rollouts (step ${step})`);
+    const grown = new Uint8Array(n);
+    grown.set(this.bytes);
+    this.bytes = grown;
+  }
+
+  /** The window's bytes in use: the steps after `through` up to the latest touched. */
+  private used(): Uint8Array {
+    return this.bytes.subarray(0, Math.max(0, this.top - this.through) * this.stride);
   }
 
   /** Rollouts j … j + n − 1 of (step, slot) generated; a violation (generated twice, or for a folded step) or null. */
@@ -173,24 +184,28 @@ export class RolloutLedger {
       const codes = this.bytes.subarray(k * this.stride, (k + 1) * this.stride);
       const bad = stepViolation(this.through + k + 1, codes, this.shape);
       if (bad) return bad;
-      for (const c of codes) {
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i];
         if (c === TRAINED) this.folded.trained++;
         else if (c === STALE) this.folded.droppedStale++;
         else if (c === INVALID) this.folded.droppedInvalid++;
         else if (c === FILTERED) this.folded.droppedFiltered++;
       }
     }
-    const from = Math.min(n * this.stride, this.bytes.length);
-    this.bytes.copyWithin(0, from);
-    this.bytes.fill(0, this.bytes.length - from);
+    const end = this.used().length;
+    const from = Math.min(n * this.stride, end);
+    this.bytes.copyWithin(0, from, end);
+    this.bytes.fill(0, end - from, end);
     this.through = step;
+    if (this.top < step) this.top = step;
     return null;
   }
 
   /** The counters, `pending` read from the window's bytes (a folded step holds none). */
   counts(): AccountingCounts {
+    const b = this.used();
     let pending = 0;
-    for (const c of this.bytes) if (c === GENERATED) pending++;
+    for (let i = 0; i < b.length; i++) if (b[i] === GENERATED) pending++;
     return { ...this.totals, pending };
   }
 
@@ -210,7 +225,7 @@ export class RolloutLedger {
   } {
     const entries: [string, Disposition | 'generated'][] = [];
     const G = this.shape.groupSize;
-    this.bytes.forEach((c, i) => {
+    this.used().forEach((c, i) => {
       if (c === 0) return;
       const step = this.through + 1 + Math.floor(i / this.stride);
       const slot = Math.floor((i % this.stride) / G);
@@ -255,6 +270,7 @@ export class RolloutLedger {
     l.restoreSettled(d.settled);
     l.bytes = new Uint8Array(Buffer.from(d.window, 'base64'));
     assert(l.bytes.length % l.stride === 0 && l.bytes.length > 0, 'checkpoint ledger: window is not whole steps');
+    l.top = l.through + l.bytes.length / l.stride;
     for (const c of l.bytes) {
       if (c === 0) continue;
       l.totals.generated++;
@@ -268,6 +284,7 @@ export class RolloutLedger {
 
   private restoreSettled(s: SettledCounts): void {
     this.through = s.through;
+    this.top = s.through;
     for (const k of ['trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered'] as const) {
       this.folded[k] = s[k];
       this.totals[k] += s[k];
