@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { accountingViolation } from '../src/core/invariants.js';
 import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
-import { GroupQueue, formBatch, slotOf } from '../src/core/batch.js';
+import { BatchTally, GroupQueue, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
 import { DISPOSITION_CODE, admissible, minVersionFor } from '../src/core/staleness.js';
 import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
@@ -223,7 +223,64 @@ describe('staleness policies', () => {
       'dropped-invalid',
     ]);
     const staleValid = group(5, '0:r', [[4], [1]], [0, 0], [true, false]);
-    expect(() => formBatch([staleValid], 4, 1, { kind: 'none' }, ONE)).toThrow(/5\/0:r\/1 has staleness 3/);
+    expect(() => formBatch([staleValid], 4, 1, { kind: 'none' }, ONE)).toThrow(/rollout 5\/0\/1 has staleness 3/);
+  });
+
+  it("one group's dispositions for both clocks (core/batch disposeGroup): per-rollout oldest versions or one per group, verdicts or rewards", () => {
+    const rules = { learnerVersion: 6, eta: 3, correction: { kind: 'drop' as const, maxLag: 2 } };
+    const g = {
+      slot: 1,
+      rewards: [1, 0, 0, 1],
+      invalid: [false, true, false, false],
+      lengths: [7, 5, 0, 9],
+      correct: [true, false, false, true],
+    };
+    const tell = (oldest: number | number[], group: Partial<typeof g> = {}, more: object = {}) => {
+      const t = new BatchTally(6, 4, 2);
+      const codes: number[] = [];
+      const lags: number[] = [];
+      const bad = disposeGroup(6, { ...g, ...group, oldest }, { ...rules, ...more }, t, codes, lags);
+      return { bad, codes, lags, figures: t.figures(), digest: t.digest.hex() };
+    };
+    const C = DISPOSITION_CODE;
+    // the virtual clock's form (one version for the group) equals the real clock's with every rollout at it
+    const perGroup = tell(4);
+    expect(perGroup).toEqual(tell([4, 4, 4, 4]));
+    // hand-computed: lag 2 ≤ maxLag trains; sample 1 invalid, sample 2 empty → dropped-invalid
+    expect(perGroup.codes).toEqual([C.trained, C['dropped-invalid'], C['dropped-invalid'], C.trained]);
+    expect(perGroup.bad).toBeNull();
+    expect(perGroup.figures).toMatchObject({
+      passRate: 0.5,
+      stalenessMean: 2,
+      stalenessMax: 2,
+      zeroAdvantageGroups: 0,
+    });
+    // per rollout: sample 3 at lag 3 > maxLag is dropped-stale, the mean lag over trained ones is 1
+    const mixed = tell([5, 1, 4, 3]);
+    expect(mixed.codes).toEqual([C.trained, C['dropped-invalid'], C['dropped-invalid'], C['dropped-stale']]);
+    expect(mixed.lags).toEqual([1, 5, 2, 3]);
+    expect(mixed.figures.stalenessMean).toBe(1);
+    // the bound skips the invalid sample 1 (lag 5 > η 3); a valid rollout past it is named
+    expect(mixed.bad).toBeNull();
+    expect(tell([5, 4, 4, 2]).bad).toMatch(/rollout 6\/1\/3 has staleness 4 above the bound 3/);
+    // without verdicts (cost-model groups) reward > 0 is correct; dynamic sampling on accuracy
+    // filters a same-verdict group
+    const noVerdicts = tell(4, { correct: undefined });
+    expect(noVerdicts.figures.passRate).toBe(0.5);
+    const same = tell(
+      4,
+      { rewards: [0, 0, 0, 0], correct: [false, false, false, false] },
+      {
+        dynamicSampling: { metric: 'accuracy', backfillRounds: 1 },
+      },
+    );
+    expect(same.codes).toEqual([
+      C['dropped-filtered'],
+      C['dropped-invalid'],
+      C['dropped-invalid'],
+      C['dropped-filtered'],
+    ]);
+    expect(same.figures.zeroAdvantageGroups).toBe(1);
   });
 
   it('the group queue is bounded, keyed by step, and hands groups back in plan (slot) order', () => {

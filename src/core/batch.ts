@@ -9,7 +9,15 @@ import type { ScoredGroup } from '../runtime/messages.js';
 import type { TrainRollout } from '../rl/gptStep.js';
 import { overlongMasked, type Overlong } from '../rl/overlong.js';
 import type { KvPolicy } from '../policy/kvPolicy.js';
-import { dispositionOf, lagOf, oldestVersion, stalenessViolation, type Disposition } from './staleness.js';
+import {
+  DISPOSITION_BY_CODE,
+  DISPOSITION_CODE,
+  dispositionCodeOf,
+  lagOf,
+  oldestVersion,
+  stalenessViolation,
+  type Disposition,
+} from './staleness.js';
 import { LengthAudit, TrainedDigest, type BatchFigures, type LengthFigures } from './metrics.js';
 import {
   FilterTally,
@@ -130,7 +138,7 @@ export class BatchTally {
   }
 
   /** A group of problem slot `slot`, before its rollouts: filtered by dynamic sampling, all rewards equal. */
-  group(slot: number, rewards: readonly number[], filtered: boolean): void {
+  group(slot: number, rewards: ArrayLike<number>, filtered: boolean): void {
     this.filter.add(slot, filtered);
     if (zeroAdvantage(rewards)) this.zero++;
   }
@@ -181,6 +189,60 @@ export class BatchTally {
   }
 }
 
+/** One group of a forming batch, as either clock holds it (arrays indexed by sample). */
+export interface BatchGroup {
+  /** Problem slot within its step: the order a step's groups are told in. */
+  slot: number;
+  rewards: ArrayLike<number>;
+  invalid: ArrayLike<boolean>;
+  /** Completion tokens per rollout. */
+  lengths: ArrayLike<number>;
+  /** The verifier's verdicts; absent (cost-model groups): reward > 0 is correct (`outcomeOf`). */
+  correct?: ArrayLike<boolean>;
+  /** The oldest version among each rollout's tokens, or one for the whole group (its rows start and swap together). */
+  oldest: number | ArrayLike<number>;
+}
+
+/** What decides dispositions: the learner's version, the bound, the correction, dynamic sampling. */
+export interface BatchRules {
+  learnerVersion: number;
+  eta: number;
+  correction: Correction;
+  dynamicSampling?: DynamicSampling;
+}
+
+/**
+ * One group of step `step` into a forming batch, once for both clocks: each rollout's lag
+ * (core/staleness lagOf) and disposition (dispositionCodeOf), written into `codes`, told to the
+ * tally; the staleness bound checked on every rollout not dropped-invalid. Returns the first
+ * bound violation (the clock aborts the run with it), or null.
+ */
+export function disposeGroup(
+  step: number,
+  g: BatchGroup,
+  rules: BatchRules,
+  t: BatchTally,
+  codes: number[],
+  lags?: number[],
+): string | null {
+  const outcome = outcomeOfRewards(g.rewards, g.correct ? (i) => g.correct![i]! : undefined);
+  const filtered = isFiltered(rules.dynamicSampling, outcome);
+  t.group(g.slot, g.rewards, filtered);
+  const perRollout = typeof g.oldest !== 'number';
+  let bad: string | null = null;
+  for (let j = 0; j < g.lengths.length; j++) {
+    const lag = lagOf(rules.learnerVersion, perRollout ? (g.oldest as ArrayLike<number>)[j]! : (g.oldest as number));
+    const len = g.lengths[j]!;
+    const d = dispositionCodeOf(g.invalid[j]!, len, lag, rules.correction, filtered);
+    codes[j] = d;
+    if (lags) lags[j] = lag;
+    t.rollout(g.slot, j, len, outcome.correct(j), g.rewards[j]!, DISPOSITION_BY_CODE[d], lag);
+    if (bad === null && d !== DISPOSITION_CODE['dropped-invalid'])
+      bad = stalenessViolation(`${step}/${g.slot}/${j}`, lag, rules.eta);
+  }
+  return bad;
+}
+
 export interface FormedBatch {
   rollouts: TrainRollout[];
   dispositions: [string, Disposition][];
@@ -213,25 +275,34 @@ export function formBatch(
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
   const dispositions: [string, Disposition][] = [];
+  const step = groups[0]?.step ?? 0;
   const t = new BatchTally(
-    groups[0]?.step ?? 0,
+    step,
     groups.reduce((a, g) => a + g.rollouts.length, 0),
     rollout.problemsPerStep,
   );
+  const rules = { learnerVersion, eta, correction, dynamicSampling: rollout.dynamicSampling };
+  const codes: number[] = [];
   // A step's groups arrive in slot order (GroupQueue.take).
   for (const g of groups) {
-    const slot = slotOf(g.problemId);
-    const outcome = outcomeOf(g);
-    const filtered = isFiltered(rollout.dynamicSampling, outcome);
-    t.group(slot, g.rewards, filtered);
+    const bad = disposeGroup(
+      step,
+      {
+        slot: slotOf(g.problemId),
+        rewards: g.rewards,
+        invalid: g.invalid,
+        lengths: g.rollouts.map((r) => r.completion.length),
+        correct: g.rollouts.map((_, i) => g.verdicts[i]?.correct === true),
+        oldest: g.rollouts.map((r) => oldestVersion(r.versions)),
+      },
+      rules,
+      t,
+      codes,
+    );
+    assert(bad === null, bad!);
     g.rollouts.forEach((r, i) => {
-      const lag = lagOf(learnerVersion, oldestVersion(r.versions));
-      const d = dispositionOf(g.invalid[i]!, r.completion.length, lag, correction, filtered);
+      const d = DISPOSITION_BY_CODE[codes[i] as 2 | 3 | 4 | 5];
       dispositions.push([r.id, d]);
-      t.rollout(slot, i, r.completion.length, outcome.correct(i), g.rewards[i]!, d, lag);
-      if (d === 'dropped-invalid') return;
-      const bad = stalenessViolation(r.id, lag, eta);
-      assert(bad === null, bad!);
       if (d !== 'trained') return;
       rollouts.push({
         prompt: r.prompt,

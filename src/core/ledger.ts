@@ -1,7 +1,7 @@
 /**
  * The rollout ledger, one for both clocks: every rollout (step, slot, sample) generated exactly once
  * and then disposed of exactly once — trained, dropped-stale, dropped-invalid or dropped-filtered
- * (the rule that decides which is core/staleness `dispositionOf`). One byte per rollout
+ * (the rule that decides which is core/staleness `dispositionCodeOf`). One byte per rollout
  * (DISPOSITION_CODE; 0 = not generated) for the steps not yet trained — a window the planner
  * bounds (admission at η, the queue's capacity) — and counters for the steps folded out of it when
  * their update is applied (`settle`), so memory and checkpoints do not grow with the run's length.

@@ -115,13 +115,3 @@ export const DISPOSITION_BY_CODE = {
   4: 'dropped-invalid',
   5: 'dropped-filtered',
 } as const;
-
-export function dispositionOf(
-  invalid: boolean,
-  completionTokens: number,
-  lag: number,
-  correction: Correction,
-  filtered: boolean,
-): Disposition {
-  return DISPOSITION_BY_CODE[dispositionCodeOf(invalid, completionTokens, lag, correction, filtered)];
-}

@@ -2,15 +2,8 @@
  * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
-import {
-  DISPOSITION_BY_CODE,
-  DISPOSITION_CODE,
-  dispositionCodeOf,
-  lagOf,
-  stalenessViolation,
-  swapsInFlight,
-} from '../core/staleness.js';
-import { BatchTally } from '../core/batch.js';
+import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
+import { BatchTally, disposeGroup } from '../core/batch.js';
 import type { AccountingCounts } from '../core/ledger.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
@@ -75,42 +68,48 @@ function outcomeOf(scored: Scored): GroupOutcome {
 }
 
 /**
- * One group of step k into the batch: each rollout's disposition (core/staleness rule), decided
- * here and written into the dense ledger when the update is applied (`accountBatch`), the bound
- * checked, the figures tallied. Returns the batch's entry: which rollouts train, their codes, the lag.
+ * One group of step k into the batch (core/batch.ts disposeGroup, the real clock's rule): each
+ * rollout's disposition, decided here and written into the ledger when the update is applied
+ * (`accountBatch`), the bound checked, the figures tallied. Returns the batch's entry: which
+ * rollouts train, their codes, the lag (a group's rows start and swap together: one per group).
  */
-function disposeGroup(
+function formGroup(
   sim: SimEngine,
   k: number,
   g: GeneratedGroup,
   scored: Scored,
   t: BatchTally,
 ): StepBatch['groups'][number] {
-  const r = scored.rewards;
-  const G = g.lengths.length;
-  const trained = new Array<boolean>(G);
-  const codes = new Array<number>(G);
-  // per rollout (core/staleness lagOf); a group's rows start and swap together, so each rollout's
-  // oldest version is the group's
-  const lag = lagOf(sim.s.learnerVersion, g.minVersion);
-  const outcome = outcomeOf(scored);
-  const filtered = isFiltered(sim.o.config.rollout.dynamicSampling, outcome);
-  t.group(g.slot, r, filtered);
-  let checked = 0;
-  for (let j = 0; j < G; j++) {
-    const len = g.lengths[j]!;
-    const d = dispositionCodeOf(scored.invalid[j]!, len, lag, sim.o.config.learner.correction, filtered);
-    codes[j] = d;
-    trained[j] = d === TRAINED;
-    t.rollout(g.slot, j, len, outcome.correct(j), r[j]!, DISPOSITION_BY_CODE[d], lag);
-    if (d !== DROPPED_INVALID) checked++;
-  }
-  // the bound holds for every rollout not dropped-invalid (core/staleness stalenessViolation)
-  if (checked > 0) {
-    const bad = stalenessViolation(`${k}/${g.slot}/*`, lag, sim.eta);
-    if (bad !== null) sim.fail(bad);
-  }
-  return { group: g, scored, trained, codes, lag };
+  const codes: number[] = [];
+  const c = sim.o.config;
+  const rules = {
+    learnerVersion: sim.s.learnerVersion,
+    eta: sim.eta,
+    correction: c.learner.correction,
+    dynamicSampling: c.rollout.dynamicSampling,
+  };
+  const bad = disposeGroup(
+    k,
+    {
+      slot: g.slot,
+      rewards: scored.rewards,
+      invalid: scored.invalid,
+      lengths: g.lengths,
+      correct: scored.correct,
+      oldest: g.minVersion,
+    },
+    rules,
+    t,
+    codes,
+  );
+  if (bad !== null) sim.fail(bad);
+  return {
+    group: g,
+    scored,
+    trained: codes.map((d) => d === TRAINED),
+    codes,
+    lag: lagOf(rules.learnerVersion, g.minVersion),
+  };
 }
 
 /**
@@ -163,7 +162,7 @@ export function tryTrain(sim: SimEngine): void {
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const t = new BatchTally(k, list.length * sim.G, sim.perStep);
-  const groups = list.map(({ group, scored }) => disposeGroup(sim, k, group, scored, t));
+  const groups = list.map(({ group, scored }) => formGroup(sim, k, group, scored, t));
   s.outstandingGroups -= sim.perStep;
   l.batch = {
     step: k,
