@@ -2,9 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   mayPlanStep,
+  nextRequest,
   problemsPerRequest,
   queueBounds,
   queueCapacityGroups,
+  reissue,
   requestSlices,
 } from '../src/core/admission.js';
 import {
@@ -76,6 +78,60 @@ describe('core/admission', () => {
     ]);
     expect(requestVersion(7, 5)).toEqual({ version: 7, waits: false });
     expect(requestVersion(4, 5)).toEqual({ version: 5, waits: true });
+  });
+});
+
+describe('core/admission: the planner both clocks drive (nextRequest, reissue)', () => {
+  type Req = { step: number; i: number };
+  const plan = (k: number): Req[] => [
+    { step: k, i: 0 },
+    { step: k, i: 1 },
+  ];
+  const limits = { eta: 0, groupsPerStep: 2, capacityGroups: 4 };
+
+  it('plans a step when admitted and within capacity, hands out its requests in order, then waits', () => {
+    const q = { nextStep: 1, planned: [] as Req[], reissue: [] as Req[] };
+    let view = { lastStep: 5, publishedVersion: 0, formedThrough: 0 };
+    const next = () => nextRequest(q, limits, () => view, plan);
+    expect([next(), next()]).toEqual(plan(1));
+    expect(next()).toBeUndefined(); // sync: step 2 needs v1
+    expect(q.nextStep).toBe(2);
+    view = { lastStep: 5, publishedVersion: 1, formedThrough: 1 };
+    expect(next()).toEqual({ step: 2, i: 0 });
+    // η 1: step 3 is admitted at v1, but 2 steps outstanding fill the capacity of 4 groups
+    const wide = { ...limits, eta: 1 };
+    const q2 = { nextStep: 1, planned: [] as Req[], reissue: [] as Req[] };
+    const v0 = () => ({ lastStep: 5, publishedVersion: 0, formedThrough: 0 });
+    const got = Array.from({ length: 5 }, () => nextRequest(q2, wide, v0, plan));
+    expect(got).toEqual([...plan(1), ...plan(2), undefined]);
+    // the run's last step bounds planning
+    const q3 = { nextStep: 5, planned: [] as Req[], reissue: [] as Req[] };
+    expect(nextRequest(q3, wide, () => ({ lastStep: 4, publishedVersion: 9, formedThrough: 4 }), plan)).toBeUndefined();
+  });
+
+  it('work given back goes first, in step order; a step with nothing left to plan (a resume) is passed over', () => {
+    const q = { nextStep: 3, planned: [] as Req[], reissue: [] as Req[] };
+    for (const step of [3, 1, 2, 1]) reissue(q, { step, i: q.reissue.length });
+    expect(q.reissue).toEqual([
+      { step: 1, i: 1 },
+      { step: 1, i: 3 },
+      { step: 2, i: 2 },
+      { step: 3, i: 0 },
+    ]);
+    const view = () => ({ lastStep: 9, publishedVersion: 9, formedThrough: 2 });
+    const planOnly4 = (k: number) => (k === 4 ? plan(4) : []);
+    const out = Array.from({ length: 5 }, () =>
+      nextRequest(q, { ...limits, eta: 9, capacityGroups: 99 }, view, planOnly4),
+    );
+    expect(out).toEqual([
+      { step: 1, i: 1 },
+      { step: 1, i: 3 },
+      { step: 2, i: 2 },
+      { step: 3, i: 0 },
+      { step: 4, i: 0 },
+    ]);
+    expect(q.nextStep).toBe(5); // step 3 planned nothing, step 4 its two requests
+    expect(q.planned).toEqual([{ step: 4, i: 1 }]);
   });
 });
 

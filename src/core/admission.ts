@@ -79,3 +79,66 @@ export function mayPlanStep(x: {
     x.outstandingGroups + x.groupsPerStep <= x.capacityGroups
   );
 }
+
+/**
+ * The planner's queues, as both clocks hold them: the next step to plan, the planned requests not
+ * yet handed out, and work given back (a crashed or hung sampler's request, a filtered group's
+ * backfill), which goes first.
+ */
+export interface PlannerQueues<R extends { step: number }> {
+  nextStep: number;
+  planned: R[];
+  reissue: R[];
+}
+
+/**
+ * Work given back joins the reissue queue in step order (the oldest step's missing group is what
+ * its batch waits for), after any of the same step — one rule for crashed work and backfills on
+ * both clocks.
+ */
+export function reissue<R extends { step: number }>(q: { reissue: R[] }, req: R): void {
+  let i = q.reissue.length;
+  while (i > 0 && q.reissue[i - 1]!.step > req.step) i--;
+  q.reissue.splice(i, 0, req);
+}
+
+/** What admission reads when a step is planned (each clock's own state, read at the moment). */
+export interface PlanningView {
+  /** The last step that may be planned now (the run's, or the curriculum's while it measures). */
+  lastStep: number;
+  publishedVersion: number;
+  /** The last step whose batch has formed. */
+  formedThrough: number;
+}
+
+/**
+ * The next request for an idle sampler, once for both clocks: reissued work first, else the next
+ * planned request, planning steps while admission and the queue's capacity allow (`plan(k)` gives
+ * step k's requests — none when a resume finds them all generated — and the next step is tried).
+ * undefined: nothing may start now.
+ */
+export function nextRequest<R extends { step: number }>(
+  q: PlannerQueues<R>,
+  limits: { eta: number; groupsPerStep: number; capacityGroups: number },
+  view: () => PlanningView,
+  plan: (k: number) => R[],
+): R | undefined {
+  const again = q.reissue.shift();
+  if (again) return again;
+  while (q.planned.length === 0) {
+    const v = view();
+    const may = mayPlanStep({
+      step: q.nextStep,
+      lastStep: v.lastStep,
+      publishedVersion: v.publishedVersion,
+      eta: limits.eta,
+      outstandingGroups: outstandingGroupsOf(q.nextStep - 1, v.formedThrough, limits.groupsPerStep),
+      groupsPerStep: limits.groupsPerStep,
+      capacityGroups: limits.capacityGroups,
+    });
+    if (!may) break;
+    q.planned.push(...plan(q.nextStep));
+    q.nextStep++;
+  }
+  return q.planned.shift();
+}

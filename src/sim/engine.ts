@@ -174,11 +174,15 @@ export class SimEngine {
     return { slotsPerStep: this.slotsPerStep, groupSize: this.G, problemsPerStep: this.perStep };
   }
 
+  /** The last step whose batch has formed (the one the learner holds, or the last it trained). */
+  formedThrough(): number {
+    const s = this.s;
+    return s.learner.batch ? s.learner.batch.step : s.learnerVersion;
+  }
+
   /** Groups of the steps planned and not yet formed into a batch (core/admission outstandingGroupsOf). */
   outstandingGroups(): number {
-    const s = this.s;
-    const formedThrough = s.learner.batch ? s.learner.batch.step : s.learnerVersion;
-    return outstandingGroupsOf(s.nextStep - 1, formedThrough, this.perStep);
+    return outstandingGroupsOf(this.s.nextStep - 1, this.formedThrough(), this.perStep);
   }
 
   /** O(1) checks after every event. */

@@ -3,6 +3,7 @@
  * time, slowdowns, grader stalls, seeded storms; crashes and restarts under core/supervision.
  */
 import { afterFailure, afterVerifyFailure } from '../core/supervision.js';
+import { reissue } from '../core/admission.js';
 import { Rng } from '../util/rng.js';
 import { actorOf } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
@@ -126,7 +127,7 @@ export function crash(sim: SimEngine, role: SimRole, i: number, event: string): 
     const sm = sim.s.samplers[i]!;
     if (sm.state === 'idle' || sm.state === 'delivering') return void (sm.next = 'crash');
     if (sm.state !== 'syncingWeights' && sm.state !== 'generating') return; // already failed or restarting
-    sim.s.reissue.push({ ...sm.req!, attempt: sm.req!.attempt + 1 });
+    reissue(sim.s, { ...sm.req!, attempt: sm.req!.attempt + 1 });
     sm.req = null;
     sm.gen = null;
     sm.epoch++;

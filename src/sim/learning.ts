@@ -4,6 +4,7 @@
  */
 import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
 import { BatchTally, disposeGroup } from '../core/batch.js';
+import { reissue } from '../core/admission.js';
 import type { AccountingCounts } from '../core/ledger.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
@@ -44,7 +45,7 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   const next = isFiltered(ds, outcomeOf(scored)) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
   if (next !== null) {
     // its replacement goes ahead of planned work (core/dynamicSampling); request numbers past the plan's
-    s.reissue.push({ step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
+    reissue(s, { step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
     pump(sim);
   }
   if (complete(sim, list)) tryTrain(sim);

@@ -2,7 +2,7 @@
  * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
-import { mayPlanStep, requestSlices } from '../core/admission.js';
+import { nextRequest, requestSlices } from '../core/admission.js';
 import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
@@ -12,38 +12,26 @@ import { scheduleWork } from './work.js';
 import { dispatchVerifiers } from './verifying.js';
 import { planLimit, planOfStep, planned } from './curriculum.js';
 
-export function planStep(sim: SimEngine): boolean {
-  const s = sim.s;
-  const k = s.nextStep;
-  const may = mayPlanStep({
-    step: k,
-    lastStep: planLimit(sim),
-    publishedVersion: s.published,
-    eta: sim.eta,
-    outstandingGroups: sim.outstandingGroups(),
-    groupsPerStep: sim.perStep,
-    capacityGroups: sim.capacity,
-  });
-  if (!may) return false;
+/** Step k's requests (core/admission requestSlices), its plan fixed (curriculum), its groups outstanding. */
+function planStep(sim: SimEngine, k: number): Request[] {
+  const out: Request[] = [];
   for (const r of requestSlices(sim.perStep, sim.perRequest)) {
     const slots: number[] = [];
     for (let p = r.first; p < r.end; p++) slots.push(p);
-    s.planned.push({ step: k, index: r.index, slots, attempt: 0 });
+    out.push({ step: k, index: r.index, slots, attempt: 0 });
   }
   planned(sim, k);
-  s.outstandingGroups += sim.perStep;
-  s.nextStep++;
-  return true;
+  sim.s.outstandingGroups += sim.perStep;
+  return out;
 }
 
+/** Hands work to idle samplers while admission allows (core/admission nextRequest, as on the real clock). */
 export function pump(sim: SimEngine): void {
   const s = sim.s;
+  const limits = { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity };
+  const view = () => ({ lastStep: planLimit(sim), publishedVersion: s.published, formedThrough: sim.formedThrough() });
   while (s.idle.length > 0) {
-    let req = s.reissue.shift();
-    if (!req) {
-      if (s.planned.length === 0) planStep(sim);
-      req = s.planned.shift();
-    }
+    const req = nextRequest(s, limits, view, (k) => planStep(sim, k));
     if (!req) return;
     startRequest(sim, s.idle.shift()!, req);
   }

@@ -8,7 +8,7 @@ import { GenerateSchema, type Generate, type ScoredGroup } from '../messages.js'
 import { unplanned } from '../../core/ledger.js';
 import { slotOf } from '../../core/batch.js';
 import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
-import { mayPlanStep, outstandingGroupsOf, problemsPerRequest, requestSlices } from '../../core/admission.js';
+import { nextRequest, outstandingGroupsOf, problemsPerRequest, reissue, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
 import type { ProblemSpec } from '../../curriculum/controller.js';
 import type { TrainingRun, SamplerSlot } from '../run.js';
@@ -79,33 +79,28 @@ function backfillOf(run: TrainingRun, g: ScoredGroup): Generate | null {
 export function backfill(run: TrainingRun, g: ScoredGroup): void {
   const req = backfillOf(run, g);
   if (!req) return;
-  run.reissue.push(req);
+  reissue(run, req);
   setImmediate(() => pump(run));
 }
 
-/** Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η). */
+/**
+ * Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η;
+ * core/admission nextRequest, as on the virtual clock).
+ */
 export function pump(run: TrainingRun): void {
   if (run.fatal || run.interrupted) return;
+  const limits = {
+    eta: run.eta,
+    groupsPerStep: run.cfg.rollout.problemsPerStep,
+    capacityGroups: run.bounds.plannedGroups,
+  };
+  const view = () => ({
+    lastStep: run.cur.planLimit(run.version, run.maxSteps),
+    publishedVersion: run.version,
+    formedThrough: run.formedThrough,
+  });
   while (run.idleSamplers.size > 0) {
-    let req = run.reissue.shift();
-    if (!req) {
-      while (
-        run.planned.length === 0 &&
-        mayPlanStep({
-          step: run.nextStep,
-          lastStep: run.cur.planLimit(run.version, run.maxSteps),
-          publishedVersion: run.version,
-          eta: run.eta,
-          outstandingGroups: outstandingGroups(run),
-          groupsPerStep: run.cfg.rollout.problemsPerStep,
-          capacityGroups: run.bounds.plannedGroups,
-        })
-      ) {
-        run.planned.push(...requestsForStep(run, run.nextStep));
-        run.nextStep++;
-      }
-      req = run.planned.shift();
-    }
+    const req = nextRequest(run, limits, view, (k) => requestsForStep(run, k));
     if (!req) return;
     const id = run.idleSamplers.values().next().value!;
     run.idleSamplers.delete(id);

@@ -8,6 +8,7 @@ import { assert } from '../../util/errors.js';
 import { RolloutsSchema, type Rollouts } from '../messages.js';
 import { requestVersion, swapsInFlight } from '../../core/staleness.js';
 import { rolloutKey } from '../../core/ledger.js';
+import { reissue } from '../../core/admission.js';
 import { postWeights } from '../workers.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
 import { fromAsync } from './effects.js';
@@ -87,7 +88,7 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
       reportFailure: (_, p) => {
         if (p.request) {
           run.inflight.delete(p.request.requestId);
-          run.reissue.unshift({ ...p.request, fault: null });
+          reissue(run, { ...p.request, fault: null });
         }
         run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'sampler', error: p.error });
       },
