@@ -6,6 +6,7 @@
  * resume requests the backfills its held filtered groups are owed.
  */
 import { describe, expect, it } from 'vitest';
+import { dispositionsOf } from './helpers/batch.js';
 import {
   FilterTally,
   backfillSlot,
@@ -122,19 +123,19 @@ describe('dynamic sampling: the rule', () => {
     const groups = q.take(3);
     expect(groups.map((g) => g.problemId)).toEqual(['0:p0', '1:p1', '3:p3']);
     const b = formBatch(groups, 2, 2, { kind: 'none' }, { problemsPerStep: P, dynamicSampling: DS });
-    expect(b.dispositions).toEqual([
-      ['3/0:p0/0', 'trained'],
-      ['3/0:p0/1', 'trained'],
-      ['3/1:p1/0', 'dropped-filtered'],
-      ['3/1:p1/1', 'dropped-filtered'],
-      ['3/3:p3/0', 'trained'],
-      ['3/3:p3/1', 'trained'],
+    expect(dispositionsOf(b, 3)).toEqual([
+      ['3/0/0', 'trained'],
+      ['3/0/1', 'trained'],
+      ['3/1/0', 'dropped-filtered'],
+      ['3/1/1', 'dropped-filtered'],
+      ['3/3/0', 'trained'],
+      ['3/3/1', 'trained'],
     ]);
     expect(b.rollouts).toHaveLength(4);
-    expect(b.filter).toEqual({ groupsFiltered: 1, backfillGroups: 1, backfillRounds: 1, starved: false });
+    expect(b.figures.filter).toEqual({ groupsFiltered: 1, backfillGroups: 1, backfillRounds: 1, starved: false });
     // the figures of what was sampled count every group (the pass rate is the step's, filtered included)
-    expect(b.passRate).toBeCloseTo(4 / 6, 12);
-    expect(b.zeroAdvantageGroups).toBe(1);
+    expect(b.figures.passRate).toBeCloseTo(4 / 6, 12);
+    expect(b.figures.zeroAdvantageGroups).toBe(1);
     // the digest names the backfilled slot, not the group's position in the batch
     const d = new TrainedDigest(3);
     for (const [slot, i] of [
@@ -147,8 +148,8 @@ describe('dynamic sampling: the rule', () => {
     expect(b.trainedDigest).toBe(d.hex());
     // without dynamic sampling the same zero-advantage group trains (advantage 0)
     const off = formBatch([group(3, 0, [0, 1]), group(3, 1, [1, 1])], 2, 2, { kind: 'none' }, { problemsPerStep: P });
-    expect(off.dispositions.filter(([, x]) => x === 'trained')).toHaveLength(4);
-    expect(off.filter).toEqual({ groupsFiltered: 0, backfillGroups: 0, backfillRounds: 0, starved: false });
+    expect(dispositionsOf(off, 3).filter(([, x]) => x === 'trained')).toHaveLength(4);
+    expect(off.figures.filter).toEqual({ groupsFiltered: 0, backfillGroups: 0, backfillRounds: 0, starved: false });
   });
 
   it('metric accuracy filters on verdicts (DAPO), reward on rewards: they differ only when rewards are shaped', () => {
@@ -170,7 +171,7 @@ describe('dynamic sampling: the rule', () => {
     q.add(group(2, 3, [0.75, 0], [true, false]));
     expect(q.complete(2)).toBe(true);
     const b = formBatch(q.take(2), 2, 2, { kind: 'none' }, { problemsPerStep: P, dynamicSampling: ACC });
-    expect(b.dispositions.map(([, x]) => x)).toEqual([
+    expect(dispositionsOf(b, 2).map(([, x]) => x)).toEqual([
       'trained',
       'trained',
       'dropped-filtered',

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { dispositionsOf } from './helpers/batch.js';
+import { applyUpdate } from '../src/core/update.js';
+import { noFilterTotals } from '../src/core/dynamicSampling.js';
 import { accountingViolation } from '../src/core/invariants.js';
 import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
 import { BatchTally, GroupQueue, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
@@ -107,9 +110,9 @@ describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () =
     expect(RolloutLedger.fromDense(shape, a.toDense()).counts()).toEqual(a.counts());
     // an old checkpoint (entries by rollout id, every step listed, no counters) still loads
     const old = RolloutLedger.fromEntries(shape, [
-      ['1/0:x/0', 'trained'],
-      ['1/0:x/1', 'dropped-invalid'],
-      ['2/1:y/0', 'generated'],
+      ['1/0/0', 'trained'],
+      ['1/0/1', 'dropped-invalid'],
+      ['2/1/0', 'generated'],
     ]);
     expect(old.counts()).toMatchObject({ generated: 3, trained: 1, droppedInvalid: 1, pending: 1 });
     expect(old.hasGroup(2, 1)).toBe(true);
@@ -150,6 +153,45 @@ describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () =
     expect(accountingViolation(a.counts())).toMatch(/does not add up: 2 generated, 1 trained/);
   });
 
+  it('an update applied (core/update.ts, both clocks): dispositions in, the step folded whole, totals moved, counts compared', () => {
+    const fresh = () => {
+      const ledger = new RolloutLedger(shape);
+      ledger.generated(1, 0, 0, 2);
+      ledger.generated(1, 1, 0, 2);
+      ledger.generated(2, 0, 0, 2); // the next step, in flight
+      const totals = { stalenessMax: 1, tokensTrained: 10, filterTotals: noFilterTotals(), learnerTrained: 0 };
+      return { ledger, totals };
+    };
+    const filter = { groupsFiltered: 0, backfillGroups: 0, backfillRounds: 0, starved: false };
+    const batch = {
+      step: 1,
+      groups: [
+        { slot: 0, codes: [T, DISPOSITION_CODE['dropped-stale']] },
+        { slot: 1, codes: [T, T] },
+      ],
+      lagMax: 3,
+      tokens: 21,
+      filter,
+    };
+    const { ledger, totals } = fresh();
+    expect(applyUpdate(ledger, totals, batch, 3)).toBeNull();
+    expect(totals).toMatchObject({ stalenessMax: 3, tokensTrained: 31, learnerTrained: 3 });
+    expect(ledger.settledThrough).toBe(1);
+    expect(ledger.counts()).toMatchObject({ generated: 6, trained: 3, droppedStale: 1, pending: 2 });
+    // the learner's own count disagrees with the ledger's: named with both
+    const under = fresh();
+    expect(applyUpdate(under.ledger, under.totals, batch, 2)).toMatch(
+      /the ledger says 3 rollouts trained, the learner trained 2/,
+    );
+    // a group missing from the batch: the step does not fold whole
+    const partial = fresh();
+    expect(applyUpdate(partial.ledger, partial.totals, { ...batch, groups: [batch.groups[0]!] }, 1)).toMatch(
+      /step 1 slot 1\/0 generated but never trained or dropped/,
+    );
+    // the same batch applied twice
+    expect(applyUpdate(ledger, totals, batch, 3)).toMatch(/accounted after its step was trained/);
+  });
+
   it('never plans a group again once its rollouts are accounted, wherever the group is now', () => {
     // A resume restores step 6's two groups into the queue (ids accounted as generated); the
     // batcher may take them into a batch before the planner runs. Planning by "held in the queue"
@@ -157,11 +199,11 @@ describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () =
     // does not.
     const three = { slotsPerStep: 3, groupSize: 2, problemsPerStep: 3 };
     const restored = RolloutLedger.fromEntries(three, [
-      ['6/0:a/0', 'generated'],
-      ['6/0:a/1', 'generated'],
-      ['6/1:b/0', 'generated'],
-      ['6/1:b/1', 'generated'],
-      ['5/0:a/0', 'trained'],
+      ['6/0/0', 'generated'],
+      ['6/0/1', 'generated'],
+      ['6/1/0', 'generated'],
+      ['6/1/1', 'generated'],
+      ['5/0/0', 'trained'],
     ]);
     const problems = [{ id: '0:a' }, { id: '1:b' }, { id: '2:c' }];
     const queue = new GroupQueue(3, 8); // empty: its groups were taken into the batch
@@ -201,25 +243,25 @@ describe('staleness policies', () => {
     const g = group(5, '0:p', [[4, 4], [2, 3], [3]], [1, -0.5, -0.5], [false, false, false]);
     const b = formBatch([g], 4, 2, { kind: 'none' }, ONE);
     expect(b.rollouts).toHaveLength(3);
-    expect(b.lagMax).toBe(2);
-    expect(b.lagMean).toBeCloseTo((0 + 2 + 1) / 3, 10);
+    expect(b.figures.stalenessMax).toBe(2);
+    expect(b.figures.stalenessMean).toBeCloseTo((0 + 2 + 1) / 3, 10);
     const d = formBatch([g], 4, 2, { kind: 'drop', maxLag: 1 }, ONE);
-    expect(d.dispositions).toEqual([
-      ['5/0:p/0', 'trained'],
-      ['5/0:p/1', 'dropped-stale'],
-      ['5/0:p/2', 'trained'],
+    expect(dispositionsOf(d, 5)).toEqual([
+      ['5/0/0', 'trained'],
+      ['5/0/1', 'dropped-stale'],
+      ['5/0/2', 'trained'],
     ]);
     const inv = formBatch([group(5, '0:q', [[4], [4]], [0, 0], [true, false])], 4, 0, { kind: 'none' }, ONE);
-    expect(inv.dispositions).toEqual([
-      ['5/0:q/0', 'dropped-invalid'],
-      ['5/0:q/1', 'trained'],
+    expect(dispositionsOf(inv, 5)).toEqual([
+      ['5/0/0', 'dropped-invalid'],
+      ['5/0/1', 'trained'],
     ]);
-    expect(inv.zeroAdvantageGroups).toBe(1);
+    expect(inv.figures.zeroAdvantageGroups).toBe(1);
     expect(() => formBatch([g], 4, 1, { kind: 'none' }, ONE)).toThrow(/staleness 2 above the bound 1/);
     // the bound skips a dropped-invalid rollout (core/staleness), whatever its lag; a valid one is checked
     const staleInvalid = group(5, '0:r', [[1], [4]], [0, 0], [true, false]);
-    expect(formBatch([staleInvalid], 4, 1, { kind: 'none' }, ONE).dispositions[0]).toEqual([
-      '5/0:r/0',
+    expect(dispositionsOf(formBatch([staleInvalid], 4, 1, { kind: 'none' }, ONE), 5)[0]).toEqual([
+      '5/0/0',
       'dropped-invalid',
     ]);
     const staleValid = group(5, '0:r', [[4], [1]], [0, 0], [true, false]);

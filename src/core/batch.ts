@@ -18,7 +18,7 @@ import {
   stalenessViolation,
   type Disposition,
 } from './staleness.js';
-import { LengthAudit, TrainedDigest, type BatchFigures, type LengthFigures } from './metrics.js';
+import { LengthAudit, TrainedDigest, type BatchFigures } from './metrics.js';
 import {
   FilterTally,
   isFiltered,
@@ -26,7 +26,6 @@ import {
   stepComplete,
   zeroAdvantage,
   type DynamicSampling,
-  type FilterFigures,
   type GroupOutcome,
 } from './dynamicSampling.js';
 
@@ -244,20 +243,14 @@ export function disposeGroup(
 }
 
 export interface FormedBatch {
+  /** The trained rollouts, as the learner takes them. */
   rollouts: TrainRollout[];
-  dispositions: [string, Disposition][];
-  /** Per trained rollout: learnerVersion − oldest token version. */
-  lagMean: number;
-  lagMax: number;
-  rewardMean: number;
-  passRate: number;
-  lengthMean: number;
-  /** Mean completion length of correct / incorrect rollouts (null when there are none). */
-  lengthCorrect: number | null;
-  lengthIncorrect: number | null;
-  zeroAdvantageGroups: number;
-  lengths: LengthFigures;
-  filter: FilterFigures;
+  /** Each group's disposition codes by sample (core/staleness DISPOSITION_CODE), kept until the update. */
+  groups: { slot: number; codes: number[] }[];
+  /** The step row's batch part (core/metrics BatchFigures). */
+  figures: BatchFigures;
+  /** Completion tokens of the trained rollouts. */
+  tokens: number;
   /** TrainedDigest of the trained rollouts (core/metrics.ts). */
   trainedDigest: string;
 }
@@ -274,7 +267,7 @@ export function formBatch(
   rollout: { problemsPerStep: number; overlong?: Overlong; kv?: KvPolicy; dynamicSampling?: DynamicSampling },
 ): FormedBatch {
   const rollouts: TrainRollout[] = [];
-  const dispositions: [string, Disposition][] = [];
+  const formed: FormedBatch['groups'] = [];
   const step = groups[0]?.step ?? 0;
   const t = new BatchTally(
     step,
@@ -282,13 +275,14 @@ export function formBatch(
     rollout.problemsPerStep,
   );
   const rules = { learnerVersion, eta, correction, dynamicSampling: rollout.dynamicSampling };
-  const codes: number[] = [];
   // A step's groups arrive in slot order (GroupQueue.take).
   for (const g of groups) {
+    const slot = slotOf(g.problemId);
+    const codes: number[] = [];
     const bad = disposeGroup(
       step,
       {
-        slot: slotOf(g.problemId),
+        slot,
         rewards: g.rewards,
         invalid: g.invalid,
         lengths: g.rollouts.map((r) => r.completion.length),
@@ -300,10 +294,9 @@ export function formBatch(
       codes,
     );
     assert(bad === null, bad!);
+    formed.push({ slot, codes });
     g.rollouts.forEach((r, i) => {
-      const d = DISPOSITION_BY_CODE[codes[i] as 2 | 3 | 4 | 5];
-      dispositions.push([r.id, d]);
-      if (d !== 'trained') return;
+      if (codes[i] !== DISPOSITION_CODE.trained) return;
       rollouts.push({
         prompt: r.prompt,
         completion: r.completion,
@@ -315,20 +308,5 @@ export function formBatch(
       });
     });
   }
-  const f = t.figures();
-  return {
-    rollouts,
-    dispositions,
-    lagMean: f.stalenessMean,
-    lagMax: f.stalenessMax,
-    rewardMean: f.rewardMean,
-    passRate: f.passRate,
-    lengthMean: f.lengthMean,
-    lengthCorrect: f.lengthCorrect,
-    lengthIncorrect: f.lengthIncorrect,
-    zeroAdvantageGroups: f.zeroAdvantageGroups,
-    lengths: f.lengths,
-    filter: f.filter,
-    trainedDigest: t.digest.hex(),
-  };
+  return { rollouts, groups: formed, figures: t.figures(), tokens: t.tokens, trainedDigest: t.digest.hex() };
 }

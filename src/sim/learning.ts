@@ -5,6 +5,7 @@
 import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
 import { BatchTally, disposeGroup } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
+import { applyUpdate } from '../core/update.js';
 import type { AccountingCounts } from '../core/ledger.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
@@ -12,7 +13,6 @@ import type { GeneratedGroup, Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
 import {
-  addFilterFigures,
   backfillSlot,
   isFiltered,
   outcomeOf as outcomeOfRewards,
@@ -23,7 +23,6 @@ import { fired, scheduleWork } from './work.js';
 import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
 import { brokenInvariantMessage } from '../core/faults.js';
-import { learnerCountViolation } from '../core/invariants.js';
 import { pump } from './sampling.js';
 
 const {
@@ -114,26 +113,20 @@ function formGroup(
 }
 
 /**
- * A step's rollouts into the dense ledger and the counts, its lags into the histogram: when its
- * update is applied, as the real clock does at publish (roles/learner.ts) — one moment on both
- * clocks (docs/ARCHITECTURE.md "One definition each", 5).
+ * A step's rollouts into the run's running counts and its lags into the histogram, when its update
+ * is applied (the ledger's part is core/update.ts applyUpdate, as on the real clock). These counts
+ * are the virtual clock's second record: each fold compares them with the ledger's.
  */
-function accountBatch(sim: SimEngine, b: StepBatch): void {
+function countBatch(sim: SimEngine, b: StepBatch): void {
   const s = sim.s;
-  const ledger = sim.ledger;
   let trained = 0,
     stale = 0,
     invalid = 0,
     filtered = 0;
-  for (const { group, codes, lag } of b.groups) {
-    // a batch from a checkpoint written before this rule (halted between forming and the update)
-    // was accounted when it formed
-    if (codes === undefined) return;
+  for (const { codes, lag } of b.groups) {
     let valid = 0;
     for (let j = 0; j < codes.length; j++) {
       const d = codes[j]!;
-      const bad = ledger.dispose(b.step, group.slot, j, d);
-      if (bad) sim.fail(bad);
       if (d === TRAINED) trained++;
       else if (d === DROPPED_STALE) stale++;
       else if (d === DROPPED_INVALID) invalid++;
@@ -148,8 +141,6 @@ function accountBatch(sim: SimEngine, b: StepBatch): void {
   s.counts.droppedInvalid += invalid;
   s.counts.droppedFiltered += filtered;
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
-  s.stalenessMax = Math.max(s.stalenessMax, b.lagMax);
-  s.tokensTrained += b.tokens;
 }
 
 export function tryTrain(sim: SimEngine): void {
@@ -218,17 +209,27 @@ export function trained(sim: SimEngine): void {
     return startPublishing(sim, 'TRAINED');
   }
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
-  accountBatch(sim, b);
-  // the step folds out of the ledger, checked whole; the ledger's counters against the run's own
-  const bad = sim.ledger.settle(b.step) ?? countsDiffer(sim.ledger.counts(), s.counts);
+  // a batch from a checkpoint written before accounting at the update (halted between forming
+  // and the update) was accounted when it formed
+  const legacy = b.groups.some((g) => g.codes === undefined);
+  if (!legacy) countBatch(sim, b);
+  // the update applied (core/update.ts, as on the real clock); then the ledger's counts against the run's own
+  const bad =
+    applyUpdate(
+      sim.ledger,
+      s,
+      {
+        step: b.step,
+        groups: b.groups.map((g) => ({ slot: g.group.slot, codes: g.codes })),
+        lagMax: b.lagMax,
+        tokens: legacy ? 0 : b.tokens,
+        filter: b.figures.filter,
+      },
+      stats.updateRollouts ?? 0,
+    ) ?? countsDiffer(sim.ledger.counts(), s.counts);
   if (bad) sim.fail(bad);
-  // the compute's own count of what it trained against the ledger's (core/invariants)
-  s.learnerTrained += stats.updateRollouts ?? 0;
-  const miscount = learnerCountViolation(s.counts.trained, s.learnerTrained);
-  if (miscount) sim.fail(miscount);
   s.learnerVersion = b.step;
   sim.o.compute.publish(b.step);
-  addFilterFigures(s.filterTotals, b.figures.filter);
   const line = stepRow({
     step: b.step,
     tSeconds: s.t,

@@ -11,10 +11,9 @@ import { weightsSha256 } from '../../tensor/pack.js';
 import { assert, errnoLine } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
-import { accountingViolation, learnerCountViolation, publishViolation } from '../../core/invariants.js';
-import { addFilterFigures } from '../../core/dynamicSampling.js';
-import { DISPOSITION_CODE, swapsInFlight } from '../../core/staleness.js';
-import { rolloutKey } from '../../core/ledger.js';
+import { publishViolation } from '../../core/invariants.js';
+import { swapsInFlight } from '../../core/staleness.js';
+import { applyUpdate } from '../../core/update.js';
 import { slotOf } from '../../core/batch.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
@@ -86,23 +85,20 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
 export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): void {
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
-  for (const [id, d] of formed.dispositions) {
-    const { step, slot, sample } = rolloutKey(id);
-    const bad = run.accounting.dispose(step, slot, sample, DISPOSITION_CODE[d]);
-    assert(bad === null, bad!);
-  }
-  // the step folds out of the ledger, checked whole (core/ledger stepViolation)
-  const unsettled = run.accounting.settle(out.version);
-  assert(unsettled === null, unsettled!);
-  run.stalenessMax = Math.max(run.stalenessMax, formed.lagMax);
-  for (const r of formed.rollouts) run.tokensTrained += r.completion.length;
-  addFilterFigures(run.filterTotals, formed.filter);
-  run.learnerTrained += out.stats.updateRollouts;
-  const counts = run.accounting.counts();
+  // the update applied (core/update.ts, as on the virtual clock), then the publication order
   const bad =
-    publishViolation(run.version, out.version) ??
-    accountingViolation(counts) ??
-    learnerCountViolation(counts.trained, run.learnerTrained);
+    applyUpdate(
+      run.accounting,
+      run,
+      {
+        step: batch.step,
+        groups: formed.groups,
+        lagMax: formed.figures.stalenessMax,
+        tokens: formed.tokens,
+        filter: formed.figures.filter,
+      },
+      out.stats.updateRollouts,
+    ) ?? publishViolation(run.version, out.version);
   assert(bad === null, bad!);
   run.version = out.version;
   run.weightStore.send({ type: 'PUBLISHED', version: out.version });
@@ -111,7 +107,7 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
   if (run.evaluator && ev && ((ev.every && out.version % ev.every === 0) || out.version === run.maxSteps)) {
     requestEval(run, out.version);
   }
-  run.cur.recordStep(formed.passRate);
+  run.cur.recordStep(formed.figures.passRate);
   // the machine ends with the last stage (a final state takes no events; sending one only warns)
   if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
   run.coordinator.send({ type: 'STEP_DONE', step: out.version });

@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainingRun, Summary } from '../run.js';
 import { outstandingGroups } from './planning.js';
 
-export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: TrainStats): void {
+export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch, s: TrainStats): void {
+  const f = formed.figures;
   const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
   run.stageOfPlannedStep.delete(step);
   run.requestsProblem.delete(step);
@@ -38,18 +39,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
       buckets: stage.buckets,
       budgetTokens: stage.budgetTokens,
     },
-    batch: {
-      rewardMean: f.rewardMean,
-      passRate: f.passRate,
-      lengthMean: f.lengthMean,
-      lengthCorrect: f.lengthCorrect,
-      lengthIncorrect: f.lengthIncorrect,
-      stalenessMean: f.lagMean,
-      stalenessMax: f.lagMax,
-      zeroAdvantageGroups: f.zeroAdvantageGroups,
-      lengths: f.lengths,
-      filter: f.filter,
-    },
+    batch: f,
     counts: run.accounting.counts(),
     tokensGenerated: run.tokensGenerated,
     tokensTrained: run.tokensTrained,
@@ -58,7 +48,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
     inflightSwaps: run.inflightSwaps,
     inflightRecomputes: run.inflightRecomputes,
     inflightAborts: run.inflightAborts,
-    trained: f.trainedDigest,
+    trained: formed.trainedDigest,
     learner,
     extra: {
       wallMs,
@@ -71,7 +61,7 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
   run.writeLine(line);
   const t = run.sinceOpen();
   run.trace.counter('learning', t, { reward: f.rewardMean, passRate: f.passRate, lengthMean: f.lengthMean });
-  run.trace.counter('staleness', t, { mean: f.lagMean, max: f.lagMax });
+  run.trace.counter('staleness', t, { mean: f.stalenessMean, max: f.stalenessMax });
   run.trace.counter('queues', t, { verifyJobs: run.verifyJobs.length, batcherGroups: run.queue.size });
   const done = step - run.stepsAtStart;
   run.o.onStep?.({
@@ -83,8 +73,8 @@ export function writeMetrics(run: TrainingRun, step: number, f: FormedBatch, s: 
     passRate: f.passRate,
     rewardMean: f.rewardMean,
     lengthMean: f.lengthMean,
-    stalenessMean: f.lagMean,
-    stalenessMax: f.lagMax,
+    stalenessMean: f.stalenessMean,
+    stalenessMax: f.stalenessMax,
     tokensPerSec,
     etaSeconds: done > 0 ? ((wallMs / done) * (run.maxSteps - step)) / 1000 : NaN,
     loss: s.loss,
