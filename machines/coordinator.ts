@@ -1,8 +1,10 @@
 /**
- * Coordinator: starts the topology, counts learner steps, checkpoints every N steps and on
- * interrupt, and stops everything at the end or on a fatal error.
+ * Coordinator: starts the topology, counts learner steps, checkpoints at every multiple of N
+ * (core/update.ts checkpointDue, as on the virtual clock), at the last step and on interrupt, and
+ * stops everything at the end or on a fatal error.
  */
 import { assign, setup } from 'xstate';
+import { checkpointDue } from '../src/core/update.js';
 import { errorText, notProvided } from './util.js';
 
 export const coordinatorMachine = setup({
@@ -11,7 +13,6 @@ export const coordinatorMachine = setup({
       step: number;
       maxSteps: number;
       checkpointEvery: number;
-      lastCheckpoint: number;
       interrupted: boolean;
       error: string | null;
     },
@@ -28,7 +29,7 @@ export const coordinatorMachine = setup({
   },
 }).createMachine({
   id: 'coordinator',
-  context: ({ input }) => ({ ...input, lastCheckpoint: input.step, interrupted: false, error: null }),
+  context: ({ input }) => ({ ...input, interrupted: false, error: null }),
   initial: 'starting',
   on: {
     ABORT: { target: '.failing', actions: assign({ error: ({ event }) => event.error }) },
@@ -52,7 +53,7 @@ export const coordinatorMachine = setup({
         STEP_DONE: [
           {
             guard: ({ context, event }) =>
-              event.step >= context.maxSteps || event.step - context.lastCheckpoint >= context.checkpointEvery,
+              event.step >= context.maxSteps || checkpointDue(event.step, context.checkpointEvery),
             target: 'checkpointing',
             actions: assign({ step: ({ event }) => event.step }),
           },
@@ -69,9 +70,8 @@ export const coordinatorMachine = setup({
           {
             guard: ({ context }) => context.interrupted || context.step >= context.maxSteps,
             target: 'stopping',
-            actions: assign({ lastCheckpoint: ({ context }) => context.step }),
           },
-          { target: 'running', actions: assign({ lastCheckpoint: ({ context }) => context.step }) },
+          'running',
         ],
         onError: {
           target: 'failing',

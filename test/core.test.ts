@@ -1,5 +1,6 @@
 /** The topology's rules (src/core), each against hand-computed cases. */
 import { describe, expect, it } from 'vitest';
+import { checkpointDue, evalDue } from '../src/core/update.js';
 import {
   mayPlanStep,
   nextRequest,
@@ -132,6 +133,15 @@ describe('core/admission: the planner both clocks drive (nextRequest, reissue)',
     ]);
     expect(q.nextStep).toBe(5); // step 3 planned nothing, step 4 its two requests
     expect(q.planned).toEqual([{ step: 4, i: 1 }]);
+  });
+});
+
+describe('core/update: what follows an update, both clocks', () => {
+  it('a periodic checkpoint at multiples of every; the evaluation every N steps (if set) and at the last step', () => {
+    expect([1, 2, 3, 4, 5, 6].filter((v) => checkpointDue(v, 3))).toEqual([3, 6]);
+    expect([1, 2, 3, 4, 5].filter((v) => evalDue(v, { every: 2 }, 5))).toEqual([2, 4, 5]);
+    expect([1, 2, 3, 4, 5].filter((v) => evalDue(v, {}, 5))).toEqual([5]);
+    expect(evalDue(5, undefined, 5)).toBe(false); // no eval configured
   });
 });
 

@@ -272,7 +272,12 @@ describe('machines with injected fakes', () => {
     expect(a.getSnapshot().value).toBe('gaveUp');
   });
 
-  it('coordinator: checkpoints every N steps and at the end, then stops', async () => {
+  it.each([
+    [0, [2, 4, 5]],
+    // resumed from an interrupt's checkpoint at step 1: the multiples of 2, as an uninterrupted run
+    // (counting 2 from the resume gave 3 and 5), then the end
+    [1, [2, 4, 5]],
+  ])('coordinator: from step %i, checkpoints at every multiple of N and at the end, then stops', async (from, want) => {
     const checkpoints: number[] = [];
     const a = createActor(
       coordinatorMachine.provide({
@@ -284,15 +289,15 @@ describe('machines with injected fakes', () => {
           stop: fromPromise(async () => {}),
         },
       }),
-      { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } },
+      { input: { step: from, maxSteps: 5, checkpointEvery: 2 } },
     ).start();
     await waitFor(a, (s) => s.matches('running'));
-    for (let k = 1; k <= 5; k++) {
+    for (let k = from + 1; k <= 5; k++) {
       a.send({ type: 'STEP_DONE', step: k });
       await waitFor(a, (s) => s.matches('running') || s.status === 'done');
     }
     await waitFor(a, (s) => s.status === 'done');
-    expect(checkpoints).toEqual([2, 4, 5]);
+    expect(checkpoints).toEqual(want);
     expect(a.getSnapshot().value).toBe('done');
   });
 

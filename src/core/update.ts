@@ -54,3 +54,18 @@ export function applyUpdate(
   const counts = ledger.counts();
   return accountingViolation(counts) ?? learnerCountViolation(counts.trained, totals.learnerTrained);
 }
+
+/**
+ * Whether the update that made version `v` is followed by a periodic checkpoint: at every multiple
+ * of `every`, counted from step 0 on both clocks — so a run resumed from an odd step (an interrupt's
+ * checkpoint) checkpoints at the steps an uninterrupted run does. (The real clock used to count
+ * `every` from its last checkpoint.)
+ */
+export function checkpointDue(v: number, every: number): boolean {
+  return v % every === 0;
+}
+
+/** Whether the held-out evaluation runs after version `v`: every `eval.every` steps (if set) and at the last step. */
+export function evalDue(v: number, ev: { every?: number | undefined } | undefined, maxSteps: number): boolean {
+  return ev !== undefined && ((ev.every !== undefined && ev.every > 0 && v % ev.every === 0) || v === maxSteps);
+}

@@ -5,7 +5,7 @@
 import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
 import { BatchTally, disposeGroup } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
-import { applyUpdate } from '../core/update.js';
+import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
 import type { AccountingCounts } from '../core/ledger.js';
 import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
@@ -294,7 +294,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   });
   sim.o.compute.release(oldest);
   const ev = sim.o.config.eval;
-  if (ev && sim.o.compute.evaluate && ((ev.every && v % ev.every === 0) || v === sim.o.maxSteps)) {
+  if (ev && sim.o.compute.evaluate && evalDue(v, ev, sim.o.maxSteps)) {
     const r = sim.o.compute.evaluate(v);
     sim.metric(evalLine({ step: v, tSeconds: s.t, evaluatedVersion: r.version, eval: ev, budgets: r.rows }));
   }
@@ -305,7 +305,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   }
   tryTrain(sim);
   pump(sim);
-  return sim.o.dir && v % sim.checkpointEvery === 0 ? 'checkpoint' : 'continue';
+  return sim.o.dir && checkpointDue(v, sim.checkpointEvery) ? 'checkpoint' : 'continue';
 }
 
 /** The ledger's counts against the run's running ones (two records of the same events). */

@@ -13,7 +13,7 @@ import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { publishViolation } from '../../core/invariants.js';
 import { swapsInFlight } from '../../core/staleness.js';
-import { applyUpdate } from '../../core/update.js';
+import { applyUpdate, evalDue } from '../../core/update.js';
 import { slotOf } from '../../core/batch.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
@@ -103,10 +103,7 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
   run.version = out.version;
   run.weightStore.send({ type: 'PUBLISHED', version: out.version });
   writeMetrics(run, batch.step, formed, out.stats);
-  const ev = run.cfg.eval;
-  if (run.evaluator && ev && ((ev.every && out.version % ev.every === 0) || out.version === run.maxSteps)) {
-    requestEval(run, out.version);
-  }
+  if (run.evaluator && evalDue(out.version, run.cfg.eval, run.maxSteps)) requestEval(run, out.version);
   run.cur.recordStep(formed.figures.passRate);
   // the machine ends with the last stage (a final state takes no events; sending one only warns)
   if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
