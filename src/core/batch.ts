@@ -21,6 +21,7 @@ import {
 import { LengthAudit, TrainedDigest, type BatchFigures } from './metrics.js';
 import {
   FilterTally,
+  correctAt,
   isFiltered,
   outcomeOf as outcomeOfRewards,
   stepComplete,
@@ -224,8 +225,10 @@ export function disposeGroup(
   codes: number[],
   lags?: number[],
 ): string | null {
-  const outcome = outcomeOfRewards(g.rewards, g.correct ? (i) => g.correct![i]! : undefined);
-  const filtered = isFiltered(rules.dynamicSampling, outcome);
+  const verdicts = g.correct;
+  const filtered =
+    rules.dynamicSampling !== undefined &&
+    isFiltered(rules.dynamicSampling, outcomeOfRewards(g.rewards, verdicts ? (i) => verdicts[i]! : undefined));
   t.group(g.slot, g.rewards, filtered);
   const perRollout = typeof g.oldest !== 'number';
   let bad: string | null = null;
@@ -235,8 +238,9 @@ export function disposeGroup(
     const d = dispositionCodeOf(g.invalid[j]!, len, lag, rules.correction, filtered);
     codes[j] = d;
     if (lags) lags[j] = lag;
-    t.rollout(g.slot, j, len, outcome.correct(j), g.rewards[j]!, DISPOSITION_BY_CODE[d], lag);
-    if (bad === null && d !== DISPOSITION_CODE['dropped-invalid'])
+    t.rollout(g.slot, j, len, correctAt(g.rewards, verdicts, j), g.rewards[j]!, DISPOSITION_BY_CODE[d], lag);
+    // (the rollout's name is built only for a breach: this loop runs for every rollout)
+    if (bad === null && d !== DISPOSITION_CODE['dropped-invalid'] && (lag < 0 || lag > rules.eta))
       bad = stalenessViolation(`${step}/${g.slot}/${j}`, lag, rules.eta);
   }
   return bad;

@@ -56,7 +56,12 @@ export interface GroupOutcome {
  * positive reward as correct.
  */
 export function outcomeOf(rewards: ArrayLike<number>, verdict?: (i: number) => boolean): GroupOutcome {
-  return { rewards, correct: verdict ?? ((i) => rewards[i]! > 0) };
+  return { rewards, correct: verdict ?? ((i) => correctAt(rewards, undefined, i)) };
+}
+
+/** Rollout i's outcome by the same rule, from arrays (the hot loops' form): its verdict, else reward > 0. */
+export function correctAt(rewards: ArrayLike<number>, verdicts: ArrayLike<boolean> | undefined, i: number): boolean {
+  return verdicts ? verdicts[i] === true : rewards[i]! > 0;
 }
 
 /** Every rollout of the group passed, or every one failed. */

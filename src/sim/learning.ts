@@ -3,7 +3,7 @@
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
 import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
-import { BatchTally, disposeGroup } from '../core/batch.js';
+import { BatchTally, disposeGroup, type BatchRules } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
 import type { AccountingCounts } from '../core/ledger.js';
@@ -78,38 +78,23 @@ function formGroup(
   k: number,
   g: GeneratedGroup,
   scored: Scored,
+  rules: BatchRules,
   t: BatchTally,
 ): StepBatch['groups'][number] {
-  const codes: number[] = [];
-  const c = sim.o.config;
-  const rules = {
-    learnerVersion: sim.s.learnerVersion,
-    eta: sim.eta,
-    correction: c.learner.correction,
-    dynamicSampling: c.rollout.dynamicSampling,
+  const codes = new Array<number>(g.lengths.length);
+  const view = {
+    slot: g.slot,
+    rewards: scored.rewards,
+    invalid: scored.invalid,
+    lengths: g.lengths,
+    correct: scored.correct,
+    oldest: g.minVersion,
   };
-  const bad = disposeGroup(
-    k,
-    {
-      slot: g.slot,
-      rewards: scored.rewards,
-      invalid: scored.invalid,
-      lengths: g.lengths,
-      correct: scored.correct,
-      oldest: g.minVersion,
-    },
-    rules,
-    t,
-    codes,
-  );
+  const bad = disposeGroup(k, view, rules, t, codes);
   if (bad !== null) sim.fail(bad);
-  return {
-    group: g,
-    scored,
-    trained: codes.map((d) => d === TRAINED),
-    codes,
-    lag: lagOf(rules.learnerVersion, g.minVersion),
-  };
+  const trained = new Array<boolean>(codes.length);
+  for (let j = 0; j < codes.length; j++) trained[j] = codes[j] === TRAINED;
+  return { group: g, slot: g.slot, scored, trained, codes, lag: lagOf(rules.learnerVersion, g.minVersion) };
 }
 
 /**
@@ -154,7 +139,14 @@ export function tryTrain(sim: SimEngine): void {
   delete s.scored[k];
   list.sort((a, b) => a.slot - b.slot);
   const t = new BatchTally(k, list.length * sim.G, sim.perStep);
-  const groups = list.map(({ group, scored }) => formGroup(sim, k, group, scored, t));
+  const c = sim.o.config;
+  const rules: BatchRules = {
+    learnerVersion: s.learnerVersion,
+    eta: sim.eta,
+    correction: c.learner.correction,
+    dynamicSampling: c.rollout.dynamicSampling,
+  };
+  const groups = list.map(({ group, scored }) => formGroup(sim, k, group, scored, rules, t));
   s.outstandingGroups -= sim.perStep;
   l.batch = {
     step: k,
@@ -220,7 +212,7 @@ export function trained(sim: SimEngine): void {
       s,
       {
         step: b.step,
-        groups: b.groups.map((g) => ({ slot: g.group.slot, codes: g.codes })),
+        groups: b.groups,
         lagMax: b.lagMax,
         tokens: legacy ? 0 : b.tokens,
         filter: b.figures.filter,

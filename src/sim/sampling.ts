@@ -2,7 +2,7 @@
  * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
-import { nextRequest, requestSlices } from '../core/admission.js';
+import { nextRequest, requestSlices, type PlanningView } from '../core/admission.js';
 import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
@@ -25,13 +25,33 @@ function planStep(sim: SimEngine, k: number): Request[] {
   return out;
 }
 
+/** What the planner reads of a run, built once per engine (a pump runs after most events). */
+interface Planning {
+  limits: { eta: number; groupsPerStep: number; capacityGroups: number };
+  view: () => PlanningView;
+  plan: (k: number) => Request[];
+}
+const planning = new WeakMap<SimEngine, Planning>();
+
+function planningOf(sim: SimEngine): Planning {
+  let p = planning.get(sim);
+  if (!p) {
+    p = {
+      limits: { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity },
+      view: () => ({ lastStep: planLimit(sim), publishedVersion: sim.s.published, formedThrough: sim.formedThrough() }),
+      plan: (k) => planStep(sim, k),
+    };
+    planning.set(sim, p);
+  }
+  return p;
+}
+
 /** Hands work to idle samplers while admission allows (core/admission nextRequest, as on the real clock). */
 export function pump(sim: SimEngine): void {
   const s = sim.s;
-  const limits = { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity };
-  const view = () => ({ lastStep: planLimit(sim), publishedVersion: s.published, formedThrough: sim.formedThrough() });
+  const p = planningOf(sim);
   while (s.idle.length > 0) {
-    const req = nextRequest(s, limits, view, (k) => planStep(sim, k));
+    const req = nextRequest(s, p.limits, p.view, p.plan);
     if (!req) return;
     startRequest(sim, s.idle.shift()!, req);
   }

@@ -65,5 +65,7 @@ export function readSimCheckpoint(dir: string): {
   // Written before dynamic sampling: nothing filtered yet.
   body.state.counts.droppedFiltered ??= 0;
   body.state.filterTotals ??= noFilterTotals();
+  // Written before a batch entry named its slot
+  for (const g of body.state.learner.batch?.groups ?? []) g.slot ??= g.group.slot;
   return { ckDir, state: body.state, queue: body.queue, ledger: body.ledger, accounting: body.accounting };
 }

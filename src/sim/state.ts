@@ -83,7 +83,7 @@ export interface VerifierS {
 export interface StepBatch {
   step: number;
   /** Each group's rollouts: which train, their disposition codes (core/staleness), its lag. */
-  groups: { group: GeneratedGroup; scored: Scored; trained: boolean[]; codes: number[]; lag: number }[];
+  groups: { group: GeneratedGroup; slot: number; scored: Scored; trained: boolean[]; codes: number[]; lag: number }[];
   /** Tokens of the trained rollouts, and the largest lag among them (accounted when the update is applied). */
   tokens: number;
   lagMax: number;
