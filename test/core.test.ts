@@ -1,6 +1,7 @@
 /** The topology's rules (src/core), each against hand-computed cases. */
 import { describe, expect, it } from 'vitest';
 import { checkpointDue, evalDue } from '../src/core/update.js';
+import { stepStageOf } from '../src/core/metrics.js';
 import {
   mayPlanStep,
   nextRequest,
@@ -142,6 +143,22 @@ describe('core/update: what follows an update, both clocks', () => {
     expect([1, 2, 3, 4, 5].filter((v) => evalDue(v, { every: 2 }, 5))).toEqual([2, 4, 5]);
     expect([1, 2, 3, 4, 5].filter((v) => evalDue(v, {}, 5))).toEqual([5]);
     expect(evalDue(5, undefined, 5)).toBe(false); // no eval configured
+  });
+
+  it("a step's stage as its metrics row names it: the plan's stage and budget, the stage's difficulty or buckets", () => {
+    const stages = [{ difficulty: 3 }, { buckets: ['easy', 'hard'] }];
+    expect(stepStageOf(stages, { stage: 0, budgetTokens: 48 })).toEqual({
+      stage: 0,
+      difficulty: 3,
+      buckets: null,
+      budgetTokens: 48,
+    });
+    expect(stepStageOf(stages, { stage: 1, budgetTokens: 96 })).toEqual({
+      stage: 1,
+      difficulty: null,
+      buckets: ['easy', 'hard'],
+      budgetTokens: 96,
+    });
   });
 });
 

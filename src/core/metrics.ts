@@ -16,6 +16,23 @@ export interface StepStage {
   budgetTokens: number;
 }
 
+/**
+ * A step's stage as its metrics row names it, both clocks: the stage and budget its plan was given
+ * (the curriculum controller's plan, or the fixed stage list's), the stage's difficulty or buckets.
+ */
+export function stepStageOf(
+  stages: readonly { difficulty?: number | undefined; buckets?: readonly string[] | undefined }[],
+  plan: { stage: number; budgetTokens: number },
+): StepStage {
+  const st = stages[plan.stage]!;
+  return {
+    stage: plan.stage,
+    difficulty: st.difficulty ?? null,
+    buckets: st.buckets ?? null,
+    budgetTokens: plan.budgetTokens,
+  };
+}
+
 /** What the batch of a step looked like when it formed (core/batch.ts formBatch, or the simulator's). */
 export interface BatchFigures {
   rewardMean: number;

@@ -7,7 +7,7 @@ import { BatchTally, disposeGroup, type BatchRules } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
 import type { AccountingCounts } from '../core/ledger.js';
-import { evalLine, stepRow, type StepStage } from '../core/metrics.js';
+import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
 import type { GeneratedGroup, Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
@@ -161,22 +161,16 @@ export function tryTrain(sim: SimEngine): void {
   pump(sim); // capacity freed
 }
 
-/** The stage a step's metrics row names: the plan's (a dynamic curriculum's plan is freed here). */
+/** The stage a step's metrics row names: the plan's (core/metrics stepStageOf; a dynamic curriculum's plan is freed here). */
 function stageOfBatch(sim: SimEngine, k: number): StepStage {
   const stages = sim.o.config.curriculum.stages;
   if (!sim.cur) {
     const st = stageOfStep(stages, k);
-    return { stage: st.index, difficulty: st.difficulty ?? null, buckets: null, budgetTokens: st.budgetTokens! };
+    return stepStageOf(stages, { stage: st.index, budgetTokens: st.budgetTokens! });
   }
   const plan = planOfStep(sim, k);
   delete sim.s.curriculum!.plans[k];
-  const st = stages[plan.stage]!;
-  return {
-    stage: plan.stage,
-    difficulty: st.difficulty ?? null,
-    buckets: st.buckets ?? null,
-    budgetTokens: plan.budgetTokens,
-  };
+  return stepStageOf(stages, plan);
 }
 
 export function startTraining(sim: SimEngine, event: string): void {

@@ -9,7 +9,7 @@ import { assert } from '../../util/errors.js';
 import type { TrainStats } from '../messages.js';
 import type { FormedBatch } from '../../core/batch.js';
 import { accountingViolation, lostViolation, stalenessBoundViolation } from '../../core/invariants.js';
-import { stepRow } from '../../core/metrics.js';
+import { stepRow, stepStageOf } from '../../core/metrics.js';
 import type { RunState } from '../checkpointer.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainingRun, Summary } from '../run.js';
@@ -20,25 +20,14 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
   const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
   run.stageOfPlannedStep.delete(step);
   run.requestsProblem.delete(step);
-  const st = run.cfg.curriculum.stages[planned.stage]!;
-  const stage = {
-    index: planned.stage,
-    difficulty: st.difficulty ?? null,
-    buckets: st.buckets ?? null,
-    budgetTokens: planned.budgetTokens,
-  };
+  const stage = stepStageOf(run.cfg.curriculum.stages, planned);
   const wallMs = run.o.now() - run.t0;
   const tokensPerSec = ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000;
   const { computeMs, numTensors, ...learner } = s;
   const line = stepRow({
     step,
     tSeconds: run.sinceOpen() / 1000,
-    stage: {
-      stage: stage.index,
-      difficulty: stage.difficulty,
-      buckets: stage.buckets,
-      budgetTokens: stage.budgetTokens,
-    },
+    stage,
     batch: f,
     counts: run.accounting.counts(),
     tokensGenerated: run.tokensGenerated,
@@ -67,7 +56,7 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
   run.o.onStep?.({
     step,
     maxSteps: run.maxSteps,
-    stage: stage.index,
+    stage: stage.stage,
     difficulty: stage.difficulty ?? stage.buckets?.join('+') ?? '?',
     budgetTokens: stage.budgetTokens,
     passRate: f.passRate,
