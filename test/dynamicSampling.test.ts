@@ -114,11 +114,11 @@ describe('dynamic sampling: the rule', () => {
   it('the batcher forms the batch with exact dispositions: filtered groups dropped-filtered, slots kept', () => {
     const P = 2;
     const q = new GroupQueue(P, 16, DS);
-    q.add(group(3, 1, [1, 1]));
+    q.push(group(3, 1, [1, 1]));
     expect(q.complete(3)).toBe(false);
-    q.add(group(3, 0, [0, 1]));
+    q.push(group(3, 0, [0, 1]));
     expect(q.complete(3)).toBe(false); // slot 1 is owed its backfill at slot 3
-    q.add(group(3, 3, [1, 0]));
+    q.push(group(3, 3, [1, 0]));
     expect(q.complete(3)).toBe(true);
     const groups = q.take(3);
     expect(groups.map((g) => g.problemId)).toEqual(['0:p0', '1:p1', '3:p3']);
@@ -165,10 +165,10 @@ describe('dynamic sampling: the rule', () => {
     // through the batcher: slot 1's shaped group is filtered and owed its backfill at slot 3
     const P = 2;
     const q = new GroupQueue(P, 16, ACC);
-    q.add(group(2, 0, [0, 1]));
-    q.add(group(2, 1, [1, 0.75], [true, true]));
+    q.push(group(2, 0, [0, 1]));
+    q.push(group(2, 1, [1, 0.75], [true, true]));
     expect(q.complete(2)).toBe(false);
-    q.add(group(2, 3, [0.75, 0], [true, false]));
+    q.push(group(2, 3, [0.75, 0], [true, false]));
     expect(q.complete(2)).toBe(true);
     const b = formBatch(q.take(2), 2, 2, { kind: 'none' }, { problemsPerStep: P, dynamicSampling: ACC });
     expect(dispositionsOf(b, 2).map(([, x]) => x)).toEqual([
@@ -181,8 +181,8 @@ describe('dynamic sampling: the rule', () => {
     ]);
     // the same groups under metric reward: slot 1 carries advantage and trains, the step completes without slot 3
     const r = new GroupQueue(P, 16, DS);
-    r.add(group(2, 0, [0, 1]));
-    r.add(group(2, 1, [1, 0.75], [true, true]));
+    r.push(group(2, 0, [0, 1]));
+    r.push(group(2, 1, [1, 0.75], [true, true]));
     expect(r.complete(2)).toBe(true);
   });
 
@@ -212,7 +212,7 @@ describe('dynamic sampling: the rule', () => {
     const ids = held.rollouts.map((r, i) => ({ ...r, id: `1/${problem1.id}/${i}`, problemId: problem1.id }));
     const restored = { ...held, problemId: problem1.id, rollouts: ids };
     for (let i = 0; i < ids.length; i++) expect(run.accounting.generated(1, 1, i)).toBeNull();
-    run.queue.add(restored);
+    run.queue.push(restored);
     const again = requestsForStep(run, 1);
     expect(again.map((r) => [r.requestId, r.problems.map((p) => p.id.split(':')[0])])).toEqual([
       ['s1r0', ['0']],

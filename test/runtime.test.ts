@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { dispositionsOf } from './helpers/batch.js';
 import { applyUpdate } from '../src/core/update.js';
-import { noFilterTotals } from '../src/core/dynamicSampling.js';
+import { noFilterTotals, outcomeOf } from '../src/core/dynamicSampling.js';
 import { accountingViolation } from '../src/core/invariants.js';
 import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
-import { BatchTally, GroupQueue, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
+import { BatchTally, GroupQueue, StepQueue, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
 import { DISPOSITION_CODE, admissible, minVersionFor } from '../src/core/staleness.js';
 import { FaultPlan, parseFault } from '../src/core/faults.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
@@ -207,7 +207,8 @@ describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () =
     ]);
     const problems = [{ id: '0:a' }, { id: '1:b' }, { id: '2:c' }];
     const queue = new GroupQueue(3, 8); // empty: its groups were taken into the batch
-    expect(problems.filter((p) => !queue.has(6, p.id)).map((p) => p.id)).toEqual(['0:a', '1:b', '2:c']); // the old rule
+    const held = (p: { id: string }) => queue.all().some((g) => g.step === 6 && g.problemId === p.id);
+    expect(problems.filter((p) => !held(p)).map((p) => p.id)).toEqual(['0:a', '1:b', '2:c']); // the old rule
     expect(unplanned(6, problems, restored).map((p) => p.id)).toEqual(['2:c']);
     expect(unplanned(7, problems, restored).map((p) => p.id)).toEqual(['0:a', '1:b', '2:c']);
     restored.dispose(6, 0, 0, T);
@@ -327,16 +328,34 @@ describe('staleness policies', () => {
 
   it('the group queue is bounded, keyed by step, and hands groups back in plan (slot) order', () => {
     const q = new GroupQueue(2, 3);
-    q.add(group(1, '10:3+4=7', [[0]], [0]));
+    q.push(group(1, '10:3+4=7', [[0]], [0]));
     expect(q.complete(1)).toBe(false);
-    q.add(group(1, '2:1+1=2', [[0]], [0]));
-    q.add(group(2, '0:a', [[0]], [0]));
-    expect(() => q.add(group(2, '1:b', [[0]], [0]))).toThrow(/capacity/);
+    q.push(group(1, '2:1+1=2', [[0]], [0]));
+    q.push(group(2, '0:a', [[0]], [0]));
+    expect(() => q.push(group(2, '1:b', [[0]], [0]))).toThrow(/capacity/);
     expect(q.complete(1)).toBe(true);
     // slot 2 before slot 10 (a string sort would put '10:…' first)
     expect(q.take(1).map((g) => g.problemId)).toEqual(['2:1+1=2', '10:3+4=7']);
     expect(q.size).toBe(1);
     expect(() => slotOf('a')).toThrow(/does not start with its slot/);
+    // the virtual clock's form: entries naming their slot, the groups held in its JSON state
+    type Entry = { slot: number; rewards: number[] };
+    const state: Record<string, Entry[]> = JSON.parse('{"4":[{"slot":1,"rewards":[1,0]}]}');
+    const v = new StepQueue<Entry>(
+      2,
+      8,
+      undefined,
+      (e) => e.slot,
+      (e) => outcomeOf(e.rewards),
+      state,
+    );
+    expect(v.size).toBe(1);
+    expect(v.add(4, { slot: 1, rewards: [0, 0] })).toMatch(/group 4\/1 queued twice/);
+    expect(v.complete(4)).toBe(false);
+    expect(v.add(4, { slot: 0, rewards: [0, 1] })).toBeNull();
+    expect(v.complete(4)).toBe(true);
+    expect(v.take(4).map((e) => e.slot)).toEqual([0, 1]);
+    expect(state).toEqual({}); // what the clock checkpoints is the queue's own
   });
 });
 

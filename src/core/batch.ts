@@ -46,62 +46,89 @@ function outcomeOf(g: ScoredGroup): GroupOutcome {
 }
 
 /**
- * Scored groups waiting for their step, bounded. A step is complete when each of its
- * `groupsPerStep` positions has ended its chain (core/dynamicSampling: without dynamic sampling,
- * when it holds one group per slot).
+ * Scored groups waiting for their step, bounded — once for both clocks, over each clock's own form
+ * of a group (`slotOf`, `outcomeOf` read it). A step is complete when each of its `groupsPerStep`
+ * positions has ended its chain (core/dynamicSampling: without dynamic sampling, when it holds one
+ * group per slot); `take` hands a step's groups back in slot order, whatever order they arrived in.
+ * The groups live in a plain object keyed by step (`byStep`), so a clock that checkpoints its
+ * state as JSON can hold it there and give it back here.
  */
-export class GroupQueue {
-  private readonly byStep = new Map<number, ScoredGroup[]>();
+export class StepQueue<G> {
   private size_ = 0;
 
   constructor(
     readonly groupsPerStep: number,
     readonly capacity: number,
-    readonly dynamicSampling?: DynamicSampling,
-  ) {}
+    readonly dynamicSampling: DynamicSampling | undefined,
+    private readonly slotOfGroup: (g: G) => number,
+    private readonly outcomeOfGroup: (g: G) => GroupOutcome,
+    readonly byStep: Record<string, G[]> = {},
+  ) {
+    for (const list of Object.values(byStep)) this.size_ += list.length;
+  }
 
-  add(g: ScoredGroup): void {
-    assert(this.size_ < this.capacity, `batcher queue over its capacity of ${this.capacity} groups`);
-    const list = this.byStep.get(g.step) ?? [];
-    assert(!list.some((x) => x.problemId === g.problemId), `group ${g.step}/${g.problemId} queued twice`);
+  /** Queues group `g` of `step`; a violation (over capacity, or its slot queued twice), or null. */
+  add(step: number, g: G): string | null {
+    if (this.size_ >= this.capacity) return `batcher queue over its capacity of ${this.capacity} groups`;
+    const list = (this.byStep[step] ??= []);
+    const slot = this.slotOfGroup(g);
+    if (list.some((x) => this.slotOfGroup(x) === slot)) return `group ${step}/${slot} queued twice`;
     list.push(g);
-    this.byStep.set(g.step, list);
     this.size_++;
+    return null;
   }
 
   complete(step: number): boolean {
     return stepComplete(
-      this.byStep.get(step) ?? [],
+      this.byStep[step] ?? [],
       this.groupsPerStep,
       this.dynamicSampling,
-      (g) => slotOf(g.problemId),
-      outcomeOf,
+      this.slotOfGroup,
+      this.outcomeOfGroup,
     );
   }
 
   /** Whether dynamic sampling filters the group (its rollouts will be dropped-filtered). */
-  filtered(g: ScoredGroup): boolean {
-    return isFiltered(this.dynamicSampling, outcomeOf(g));
+  filtered(g: G): boolean {
+    return isFiltered(this.dynamicSampling, this.outcomeOfGroup(g));
   }
 
-  has(step: number, problemId: string): boolean {
-    return this.byStep.get(step)?.some((g) => g.problemId === problemId) ?? false;
-  }
-
-  take(step: number): ScoredGroup[] {
-    const list = this.byStep.get(step) ?? [];
-    this.byStep.delete(step);
+  take(step: number): G[] {
+    const list = this.byStep[step] ?? [];
+    delete this.byStep[step];
     this.size_ -= list.length;
     // The plan's order whatever the arrival order (samplers race in async modes).
-    return list.sort((a, b) => slotOf(a.problemId) - slotOf(b.problemId));
+    return list.sort((a, b) => this.slotOfGroup(a) - this.slotOfGroup(b));
   }
 
   get size(): number {
     return this.size_;
   }
 
-  all(): ScoredGroup[] {
-    return [...this.byStep.values()].flat();
+  all(): G[] {
+    return Object.values(this.byStep).flat();
+  }
+}
+
+/**
+ * The queue's capacity: the groups planning may leave outstanding (core/admission plannedGroups),
+ * each of which dynamic sampling may replace `backfillRounds` times (backfills are outside the
+ * planning bound).
+ */
+export function stepQueueCapacity(plannedGroups: number, ds: DynamicSampling | undefined): number {
+  return plannedGroups * (1 + (ds?.backfillRounds ?? 0));
+}
+
+/** The real clock's queue: message objects (ScoredGroup), slot from the problem id, verdicts from the verifier. */
+export class GroupQueue extends StepQueue<ScoredGroup> {
+  constructor(groupsPerStep: number, capacity: number, dynamicSampling?: DynamicSampling) {
+    super(groupsPerStep, capacity, dynamicSampling, (g) => slotOf(g.problemId), outcomeOf);
+  }
+
+  /** Queues a scored group under its own step; throws on a violation. */
+  push(g: ScoredGroup): void {
+    const bad = this.add(g.step, g);
+    assert(bad === null, bad!);
   }
 }
 

@@ -43,7 +43,7 @@ import { FaultPlan, parseFault } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { noFilterTotals, slotsPerStep } from '../core/dynamicSampling.js';
-import { GroupQueue, type FormedBatch } from '../core/batch.js';
+import { GroupQueue, stepQueueCapacity, type FormedBatch } from '../core/batch.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
@@ -169,8 +169,7 @@ export class TrainingRun {
     const perStep = this.cfg.rollout.problemsPerStep;
     this.bounds = queueBounds(this.cfg.limits, perStep);
     const ds = this.cfg.rollout.dynamicSampling;
-    // backfills are outside the planning bound: each planned step may grow to slotsPerStep groups
-    this.queue = new GroupQueue(perStep, this.bounds.plannedGroups * (1 + (ds?.backfillRounds ?? 0)), ds);
+    this.queue = new GroupQueue(perStep, stepQueueCapacity(this.bounds.plannedGroups, ds), ds);
     this.ledgerShape = {
       slotsPerStep: slotsPerStep(perStep, ds),
       groupSize: this.cfg.rollout.groupSize,
@@ -241,7 +240,7 @@ export class TrainingRun {
       this.version = s.version;
       this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
       this.learnerTrained = this.accounting.counts().trained;
-      for (const g of s.queue) this.queue.add(g);
+      for (const g of s.queue) this.queue.push(g);
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;
       this.stalenessMax = s.stalenessMax;

@@ -3,7 +3,7 @@
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
 import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
-import { BatchTally, disposeGroup, type BatchRules } from '../core/batch.js';
+import { BatchTally, StepQueue, disposeGroup, stepQueueCapacity, type BatchRules } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
 import type { AccountingCounts } from '../core/ledger.js';
@@ -12,13 +12,7 @@ import { stageOfStep } from '../curriculum/stages.js';
 import type { GeneratedGroup, Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
-import {
-  backfillSlot,
-  isFiltered,
-  outcomeOf as outcomeOfRewards,
-  stepComplete,
-  type GroupOutcome,
-} from '../core/dynamicSampling.js';
+import { backfillSlot, isFiltered, outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
 import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
@@ -38,8 +32,9 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
     s.graderWaiting.push({ job, scored });
     return;
   }
-  const list = (s.scored[job.step] ??= []);
-  list.push({ slot: job.group.slot, group: job.group, scored });
+  const queue = queueOf(sim);
+  const bad = queue.add(job.step, { slot: job.group.slot, group: job.group, scored });
+  if (bad) sim.fail(bad);
   const ds = sim.o.config.rollout.dynamicSampling;
   const next = isFiltered(ds, outcomeOf(scored)) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
   if (next !== null) {
@@ -47,18 +42,30 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
     reissue(s, { step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
     pump(sim);
   }
-  if (complete(sim, list)) tryTrain(sim);
+  if (queue.complete(job.step)) tryTrain(sim);
 }
 
-function complete(sim: SimEngine, list: SimState['scored'][string]): boolean {
-  const ds = sim.o.config.rollout.dynamicSampling;
-  return stepComplete(
-    list,
-    sim.perStep,
-    ds,
-    (e) => e.slot,
-    (e) => outcomeOf(e.scored),
-  );
+type ScoredEntry = SimState['scored'][string][number];
+/** Each state's queue (core/batch StepQueue) over its `scored` groups: rebuilt when a checkpoint or snapshot is loaded. */
+const queues = new WeakMap<object, StepQueue<ScoredEntry>>();
+
+function queueOf(sim: SimEngine): StepQueue<ScoredEntry> {
+  const held = sim.s.scored;
+  let q = queues.get(held);
+  if (!q) {
+    const ds = sim.o.config.rollout.dynamicSampling;
+    const capacity = stepQueueCapacity(sim.capacity, ds);
+    q = new StepQueue<ScoredEntry>(
+      sim.perStep,
+      capacity,
+      ds,
+      (e) => e.slot,
+      (e) => outcomeOf(e.scored),
+      held,
+    );
+    queues.set(held, q);
+  }
+  return q;
 }
 
 /** A scored group's rewards and verdicts (core/dynamicSampling `outcomeOf`). */
@@ -133,11 +140,10 @@ export function tryTrain(sim: SimEngine): void {
   const l = s.learner;
   const k = s.learnerVersion + 1;
   if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
-  const list = s.scored[k];
-  if (!list || !complete(sim, list)) return;
+  const queue = queueOf(sim);
+  if (!queue.complete(k)) return;
   for (const f of sim.o.faults) if (f.kind === 'break-invariant' && f.step === k) sim.fail(brokenInvariantMessage(k));
-  delete s.scored[k];
-  list.sort((a, b) => a.slot - b.slot);
+  const list = queue.take(k);
   const t = new BatchTally(k, list.length * sim.G, sim.perStep);
   const c = sim.o.config;
   const rules: BatchRules = {

@@ -165,7 +165,7 @@ export function makeBatcher(run: TrainingRun) {
       actions: {
         broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
-          run.queue.add(p.group);
+          run.queue.push(p.group);
           backfill(run, p.group);
           run.trace.flow(
             `g:${p.group.step}/${p.group.problemId}`,
