@@ -255,7 +255,7 @@ export class RolloutLedger {
       const bad =
         l.generated(step, slot, sample) ??
         (d === 'generated' ? null : l.dispose(step, slot, sample, DISPOSITION_CODE[d]));
-      assert(bad === null, `checkpoint ledger: ${bad}`);
+      assert(bad === null, bad!);
     }
     return l;
   }

@@ -52,7 +52,11 @@ export interface RunState {
 const RunStateSchema = z.object({
   version: z.number().int().min(0),
   accounting: z.array(
-    z.tuple([z.string(), z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered'])]),
+    z.tuple([
+      // step/slot/sample, or step/slot:problem/sample (a rollout id, in checkpoints before the dense ledger)
+      z.string().regex(/^\d+\/\d+(:.*)?\/\d+$/, 'expected a rollout step/slot/sample'),
+      z.enum(['generated', 'trained', 'dropped-stale', 'dropped-invalid', 'dropped-filtered']),
+    ]),
   ),
   accountingSettled: z
     .object({

@@ -143,6 +143,12 @@ export class TrainingRun {
   readonly samplerTensors = new Map<string, number>();
   replayMismatches = 0;
   tokensGenerated = 0;
+  /**
+   * Completion tokens of rollouts delivered and not yet in the batcher's queue (being verified or
+   * graded). A checkpoint does not keep such rollouts — the resume generates them again — so it
+   * does not count their tokens either (every token once across the pieces of a run).
+   */
+  tokensUnqueued = 0;
   samplerComputeMs = 0;
   learnerComputeMs = 0;
   transferMs = 0;
@@ -238,7 +244,14 @@ export class TrainingRun {
     if (resume) {
       const s = resume.state;
       this.version = s.version;
-      this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
+      try {
+        this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
+      } catch (e) {
+        // the entries parse, but do not fit this run (a slot or sample outside it, one listed twice)
+        throw new InputError(
+          `checkpoint ${resume.dir}: run state accounting: ${(e as Error).message.replace(/^invariant violated: /, '')}`,
+        );
+      }
       this.learnerTrained = this.accounting.counts().trained;
       for (const g of s.queue) this.queue.push(g);
       this.faults.restoreFired(s.faultsFired);

@@ -163,7 +163,8 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       faultsFired: run.faults.firedKeys(),
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
       stalenessMax: run.stalenessMax,
-      tokensGenerated: run.tokensGenerated,
+      // the rollouts being verified are generated again on resume: their tokens are not kept either
+      tokensGenerated: run.tokensGenerated - run.tokensUnqueued,
       tokensTrained: run.tokensTrained,
       filterTotals: { ...run.filterTotals },
       logs: logOffsets(run),

@@ -104,6 +104,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
     const { step, slot, sample } = rolloutKey(x.id);
     const bad = run.accounting.generated(step, slot, sample);
     assert(bad === null, bad!);
+    run.tokensUnqueued += x.completion.length;
   }
   run.tokensGenerated += r.generatedTokens;
   run.samplerComputeMs += r.computeMs;

@@ -166,6 +166,7 @@ export function makeBatcher(run: TrainingRun) {
         broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
           run.queue.push(p.group);
+          for (const r of p.group.rollouts) run.tokensUnqueued -= r.completion.length;
           backfill(run, p.group);
           run.trace.flow(
             `g:${p.group.step}/${p.group.problemId}`,
