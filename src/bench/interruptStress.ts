@@ -78,6 +78,8 @@ function facts(dir: string): RunFacts {
         'rolloutsDroppedFiltered',
         'rolloutsLost',
         'steps',
+        // every token once across the pieces (a group being verified at a checkpoint is generated again)
+        'tokensGenerated',
       ].map((k) => [k, Number(s[k])]),
     ),
     stalenessByStep: stepLines.map((l) => Number(l.stalenessMax)),
