@@ -56,6 +56,22 @@ const {
   'dropped-filtered': FILTERED,
 } = DISPOSITION_CODE;
 
+type DisposedKey = Exclude<keyof SettledCounts, 'through'>;
+const COUNTER_OF_CODE: Record<number, DisposedKey | undefined> = {
+  [TRAINED]: 'trained',
+  [STALE]: 'droppedStale',
+  [INVALID]: 'droppedInvalid',
+  [FILTERED]: 'droppedFiltered',
+};
+
+/** Counts one disposed rollout (DISPOSITION_CODE `code`) into `c`; false when `code` is no disposition. */
+export function countDisposition(c: Record<DisposedKey, number>, code: number): boolean {
+  const k = COUNTER_OF_CODE[code];
+  if (k === undefined) return false;
+  c[k]++;
+  return true;
+}
+
 /** Bytes the window may hold (steps in flight × slots × group size): far above any admitted window. */
 export const MAX_WINDOW_ROLLOUTS = 256 * 1024 * 1024;
 
@@ -84,7 +100,6 @@ export class RolloutLedger {
   private bytes: Uint8Array;
   private readonly stride: number;
   private readonly totals = { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0 };
-  private readonly folded = { trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0 };
 
   constructor(readonly shape: LedgerShape) {
     assert(
@@ -152,12 +167,9 @@ export class RolloutLedger {
     const was = this.bytes[i]!;
     if (was !== GENERATED)
       return `rollout ${rolloutName(step, slot, j)} accounted ${was === 0 ? 'before it was generated' : 'twice'}`;
+    if (!countDisposition(this.totals, code))
+      return `rollout ${rolloutName(step, slot, j)} disposed of with code ${code}`;
     this.bytes[i] = code;
-    if (code === TRAINED) this.totals.trained++;
-    else if (code === STALE) this.totals.droppedStale++;
-    else if (code === INVALID) this.totals.droppedInvalid++;
-    else if (code === FILTERED) this.totals.droppedFiltered++;
-    else return `rollout ${rolloutName(step, slot, j)} disposed of with code ${code}`;
     return null;
   }
 
@@ -184,13 +196,6 @@ export class RolloutLedger {
       const codes = this.bytes.subarray(k * this.stride, (k + 1) * this.stride);
       const bad = stepViolation(this.through + k + 1, codes, this.shape);
       if (bad) return bad;
-      for (let i = 0; i < codes.length; i++) {
-        const c = codes[i];
-        if (c === TRAINED) this.folded.trained++;
-        else if (c === STALE) this.folded.droppedStale++;
-        else if (c === INVALID) this.folded.droppedInvalid++;
-        else if (c === FILTERED) this.folded.droppedFiltered++;
-      }
     }
     const end = this.used().length;
     const from = Math.min(n * this.stride, end);
@@ -209,9 +214,15 @@ export class RolloutLedger {
     return { ...this.totals, pending };
   }
 
-  /** The folded steps' counters. */
+  /** The folded steps' counters: the totals less what the window holds (a folded step holds no pending one). */
   settledCounts(): SettledCounts {
-    return { through: this.through, ...this.folded };
+    const { generated: _, ...folded } = this.totals;
+    const b = this.used();
+    for (let i = 0; i < b.length; i++) {
+      const k = COUNTER_OF_CODE[b[i]!];
+      if (k) folded[k]--;
+    }
+    return { through: this.through, ...folded };
   }
 
   /**
@@ -274,10 +285,7 @@ export class RolloutLedger {
     for (const c of l.bytes) {
       if (c === 0) continue;
       l.totals.generated++;
-      if (c === TRAINED) l.totals.trained++;
-      else if (c === STALE) l.totals.droppedStale++;
-      else if (c === INVALID) l.totals.droppedInvalid++;
-      else if (c === FILTERED) l.totals.droppedFiltered++;
+      countDisposition(l.totals, c);
     }
     return l;
   }
@@ -286,7 +294,6 @@ export class RolloutLedger {
     this.through = s.through;
     this.top = s.through;
     for (const k of ['trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered'] as const) {
-      this.folded[k] = s[k];
       this.totals[k] += s[k];
       this.totals.generated += s[k];
     }

@@ -8,7 +8,7 @@
  */
 import { addFilterFigures, type FilterFigures, type FilterTotals } from './dynamicSampling.js';
 import { accountingViolation, learnerCountViolation } from './invariants.js';
-import type { RolloutLedger } from './ledger.js';
+import type { AccountingCounts, RolloutLedger } from './ledger.js';
 
 /** The run's totals an update moves (each clock holds them in its own state; checkpoints carry them). */
 export interface UpdateTotals {
@@ -31,12 +31,17 @@ export interface UpdateBatch {
   filter: FilterFigures;
 }
 
-/** Applies step `b`'s update; `updateRollouts` is the learner's own count. Returns the first violation, or null. */
+/**
+ * Applies step `b`'s update; `updateRollouts` is the learner's own count, `running` a clock's own
+ * running counts of the same events where it keeps them (the virtual clock), compared with the
+ * ledger's. Returns the first violation, or null.
+ */
 export function applyUpdate(
   ledger: RolloutLedger,
   totals: UpdateTotals,
   b: UpdateBatch,
   updateRollouts: number,
+  running?: AccountingCounts,
 ): string | null {
   for (const g of b.groups) {
     if (g.codes === undefined) continue;
@@ -52,7 +57,18 @@ export function applyUpdate(
   addFilterFigures(totals.filterTotals, b.filter);
   totals.learnerTrained += updateRollouts;
   const counts = ledger.counts();
-  return accountingViolation(counts) ?? learnerCountViolation(counts.trained, totals.learnerTrained);
+  return (
+    accountingViolation(counts) ??
+    learnerCountViolation(counts.trained, totals.learnerTrained) ??
+    (running ? countsViolation(counts, running) : null)
+  );
+}
+
+/** The ledger's counts against a clock's running ones (two records of the same events). */
+function countsViolation(ledger: AccountingCounts, run: AccountingCounts): string | null {
+  for (const k of ['generated', 'trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered', 'pending'] as const)
+    if (ledger[k] !== run[k]) return `the ledger counts ${ledger[k]} ${k}, the run ${run[k]}`;
+  return null;
 }
 
 /**

@@ -6,25 +6,20 @@ import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
 import { BatchTally, StepQueue, disposeGroup, stepQueueCapacity, type BatchRules } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
-import type { AccountingCounts } from '../core/ledger.js';
+import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
 import { stageOfStep } from '../curriculum/stages.js';
 import type { GeneratedGroup, Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
-import { backfillSlot, isFiltered, outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
+import { backfillSlot, outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
 import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
 import { brokenInvariantMessage } from '../core/faults.js';
 import { pump } from './sampling.js';
 
-const {
-  trained: TRAINED,
-  'dropped-invalid': DROPPED_INVALID,
-  'dropped-stale': DROPPED_STALE,
-  'dropped-filtered': DROPPED_FILTERED,
-} = DISPOSITION_CODE;
+const { trained: TRAINED, 'dropped-stale': DROPPED_STALE } = DISPOSITION_CODE;
 
 export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   const s = sim.s;
@@ -33,10 +28,11 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
     return;
   }
   const queue = queueOf(sim);
-  const bad = queue.add(job.step, { slot: job.group.slot, group: job.group, scored });
+  const entry = { slot: job.group.slot, group: job.group, scored };
+  const bad = queue.add(job.step, entry);
   if (bad) sim.fail(bad);
   const ds = sim.o.config.rollout.dynamicSampling;
-  const next = isFiltered(ds, outcomeOf(scored)) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
+  const next = queue.filtered(entry) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
   if (next !== null) {
     // its replacement goes ahead of planned work (core/dynamicSampling); request numbers past the plan's
     reissue(s, { step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
@@ -77,7 +73,7 @@ function outcomeOf(scored: Scored): GroupOutcome {
 /**
  * One group of step k into the batch (core/batch.ts disposeGroup, the real clock's rule): each
  * rollout's disposition, decided here and written into the ledger when the update is applied
- * (`accountBatch`), the bound checked, the figures tallied. Returns the batch's entry: which
+ * (core/update.ts `applyUpdate`), the bound checked, the figures tallied. Returns the batch's entry: which
  * rollouts train, their codes, the lag (a group's rows start and swap together: one per group).
  */
 function formGroup(
@@ -111,27 +107,15 @@ function formGroup(
  */
 function countBatch(sim: SimEngine, b: StepBatch): void {
   const s = sim.s;
-  let trained = 0,
-    stale = 0,
-    invalid = 0,
-    filtered = 0;
   for (const { codes, lag } of b.groups) {
     let valid = 0;
-    for (let j = 0; j < codes.length; j++) {
-      const d = codes[j]!;
-      if (d === TRAINED) trained++;
-      else if (d === DROPPED_STALE) stale++;
-      else if (d === DROPPED_INVALID) invalid++;
-      else if (d === DROPPED_FILTERED) filtered++;
+    for (const d of codes) {
+      countDisposition(s.counts, d);
+      s.counts.pending--;
       if (d === TRAINED || d === DROPPED_STALE) valid++;
     }
     if (valid > 0) s.stalenessHist[lag] = (s.stalenessHist[lag] ?? 0) + valid;
   }
-  s.counts.pending -= trained + stale + invalid + filtered;
-  s.counts.trained += trained;
-  s.counts.droppedStale += stale;
-  s.counts.droppedInvalid += invalid;
-  s.counts.droppedFiltered += filtered;
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
 }
 
@@ -206,19 +190,19 @@ export function trained(sim: SimEngine): void {
   const legacy = b.groups.some((g) => g.codes === undefined);
   if (!legacy) countBatch(sim, b);
   // the update applied (core/update.ts, as on the real clock); then the ledger's counts against the run's own
-  const bad =
-    applyUpdate(
-      sim.ledger,
-      s,
-      {
-        step: b.step,
-        groups: b.groups,
-        lagMax: b.lagMax,
-        tokens: legacy ? 0 : b.tokens,
-        filter: b.figures.filter,
-      },
-      stats.updateRollouts ?? 0,
-    ) ?? countsDiffer(sim.ledger.counts(), s.counts);
+  const bad = applyUpdate(
+    sim.ledger,
+    s,
+    {
+      step: b.step,
+      groups: b.groups,
+      lagMax: b.lagMax,
+      tokens: legacy ? 0 : b.tokens,
+      filter: b.figures.filter,
+    },
+    stats.updateRollouts ?? 0,
+    s.counts,
+  );
   if (bad) sim.fail(bad);
   s.learnerVersion = b.step;
   sim.o.compute.publish(b.step);
@@ -298,11 +282,4 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   tryTrain(sim);
   pump(sim);
   return sim.o.dir && checkpointDue(v, sim.checkpointEvery) ? 'checkpoint' : 'continue';
-}
-
-/** The ledger's counts against the run's running ones (two records of the same events). */
-function countsDiffer(a: AccountingCounts, b: AccountingCounts): string | null {
-  for (const k of ['generated', 'trained', 'droppedStale', 'droppedInvalid', 'droppedFiltered', 'pending'] as const)
-    if (a[k] !== b[k]) return `the ledger counts ${a[k]} ${k}, the run ${b[k]}`;
-  return null;
 }

@@ -7,7 +7,7 @@ import { samplerMachine } from '../../../machines/index.js';
 import { assert } from '../../util/errors.js';
 import { RolloutsSchema, type Rollouts } from '../messages.js';
 import { requestVersion, swapsInFlight } from '../../core/staleness.js';
-import { rolloutKey } from '../../core/ledger.js';
+import { slotOf } from '../../core/batch.js';
 import { reissue } from '../../core/admission.js';
 import { postWeights } from '../workers.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
@@ -101,8 +101,7 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
 export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<void> {
   assert(run.inflight.delete(r.requestId), `rollouts for unknown request ${r.requestId}`);
   for (const x of r.rollouts) {
-    const { step, slot, sample } = rolloutKey(x.id);
-    const bad = run.accounting.generated(step, slot, sample);
+    const bad = run.accounting.generated(r.step, slotOf(x.problemId), x.sampleIndex);
     assert(bad === null, bad!);
     run.tokensUnqueued += x.completion.length;
   }
