@@ -1,10 +1,10 @@
 /**
- * Coordinator: starts the topology, counts learner steps, checkpoints at every multiple of N
- * (core/update.ts checkpointDue, as on the virtual clock), at the last step and on interrupt, and
- * stops everything at the end or on a fatal error.
+ * Coordinator: starts the topology, counts learner steps, checkpoints after a step when the
+ * topology's step says one is due (core/topology `stepDone`: every multiple of N, counted from 0 as
+ * on the virtual clock, and the last step) and on interrupt, and stops everything at the end or on
+ * a fatal error.
  */
 import { assign, setup } from 'xstate';
-import { checkpointDue } from '../src/core/update.js';
 import { errorText, notProvided } from './util.js';
 
 export const coordinatorMachine = setup({
@@ -12,12 +12,14 @@ export const coordinatorMachine = setup({
     context: {} as {
       step: number;
       maxSteps: number;
-      checkpointEvery: number;
       interrupted: boolean;
       error: string | null;
     },
-    input: {} as { step: number; maxSteps: number; checkpointEvery: number },
-    events: {} as { type: 'STEP_DONE'; step: number } | { type: 'INTERRUPT' } | { type: 'ABORT'; error: string },
+    input: {} as { step: number; maxSteps: number },
+    events: {} as
+      | { type: 'STEP_DONE'; step: number; checkpoint: boolean }
+      | { type: 'INTERRUPT' }
+      | { type: 'ABORT'; error: string },
   },
   actors: {
     start: notProvided<void, void>('coordinator', 'start'),
@@ -52,8 +54,7 @@ export const coordinatorMachine = setup({
       on: {
         STEP_DONE: [
           {
-            guard: ({ context, event }) =>
-              event.step >= context.maxSteps || checkpointDue(event.step, context.checkpointEvery),
+            guard: ({ event }) => event.checkpoint,
             target: 'checkpointing',
             actions: assign({ step: ({ event }) => event.step }),
           },

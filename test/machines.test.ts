@@ -23,6 +23,8 @@ import { batcherMachine } from '../machines/batcher.js';
 import type { Generate, Rollouts, ScoredGroup, TrainBatch, VerdictMsg } from '../src/runtime/messages.js';
 import type { VerifyJob } from '../machines/verifier.js';
 import type { TrainOutput } from '../machines/learner.js';
+import { stepLearning } from '../src/core/topology.js';
+import { publishing } from './helpers/topology.js';
 
 /** Every state node's path-style id under the root, e.g. 'idle' (these machines are flat). */
 function stateNames(m: AnyStateMachine): string[] {
@@ -45,8 +47,8 @@ function invokeEvents(m: AnyStateMachine): { type: string; output?: unknown; err
 const request = { requestId: 'r', step: 1 } as unknown as Generate;
 const USER_EVENTS: Record<string, object[]> = {
   coordinator: [
-    { type: 'STEP_DONE', step: 1 },
-    { type: 'STEP_DONE', step: 2 },
+    { type: 'STEP_DONE', step: 1, checkpoint: true },
+    { type: 'STEP_DONE', step: 2, checkpoint: true },
     { type: 'INTERRUPT' },
     { type: 'ABORT', error: 'x' },
   ],
@@ -65,7 +67,7 @@ const USER_EVENTS: Record<string, object[]> = {
   supervisor: [{ type: 'FAILED', actor: 'a', role: 'sampler', error: 'x' }, { type: 'STOP' }],
 };
 const INPUTS: Record<string, unknown> = {
-  coordinator: { step: 0, maxSteps: 2, checkpointEvery: 1 },
+  coordinator: { step: 0, maxSteps: 2 },
   sampler: { id: 's' },
   verifier: { id: 'v', attemptsMax: 2 },
   grader: { queueMax: 4 },
@@ -289,11 +291,16 @@ describe('machines with injected fakes', () => {
           stop: fromPromise(async () => {}),
         },
       }),
-      { input: { step: from, maxSteps: 5, checkpointEvery: 2 } },
+      { input: { step: from, maxSteps: 5 } },
     ).start();
     await waitFor(a, (s) => s.matches('running'));
+    // the topology's step decides (core/topology `published` → stepDone), as roles/learner.ts sends it
+    const learning = publishing({ maxSteps: 5, checkpointEvery: 2 }, from);
     for (let k = from + 1; k <= 5; k++) {
-      a.send({ type: 'STEP_DONE', step: k });
+      const done = stepLearning(learning, { type: 'published', version: k, passRate: 0 }).find(
+        (e) => e.type === 'stepDone',
+      )!;
+      a.send({ type: 'STEP_DONE', step: k, checkpoint: done.checkpoint || done.last });
       await waitFor(a, (s) => s.matches('running') || s.status === 'done');
     }
     await waitFor(a, (s) => s.status === 'done');
@@ -314,7 +321,7 @@ describe('machines with injected fakes', () => {
           stop: fromPromise(async () => {}),
         },
       }),
-      { input: { step: 0, maxSteps: 5, checkpointEvery: 2 } },
+      { input: { step: 0, maxSteps: 5 } },
     ).start();
     a.send({ type: 'INTERRUPT' });
     expect(a.getSnapshot().value).toBe('starting');

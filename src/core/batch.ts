@@ -273,6 +273,83 @@ export function disposeGroup(
   return bad;
 }
 
+/** A group of a formed step: the clock's own form of it, its slot, each rollout's disposition code, its lag. */
+export interface DisposedGroup<G> {
+  group: G;
+  slot: number;
+  /** Disposition codes by sample (core/staleness DISPOSITION_CODE). */
+  codes: number[];
+  /** The lag of the group's oldest token (the largest of its rollouts' lags). */
+  lag: number;
+}
+
+/** A step's batch as it formed, either clock: its groups in slot order with their codes, and its figures. */
+export interface DisposedStep<G> {
+  step: number;
+  groups: DisposedGroup<G>[];
+  /** Completion tokens of the trained rollouts, and the largest lag among them. */
+  tokens: number;
+  lagMax: number;
+  /** The step row's batch part (core/metrics BatchFigures). */
+  figures: BatchFigures;
+  /** TrainedDigest of the trained rollouts (core/metrics.ts). */
+  trainedDigest: string;
+}
+
+/**
+ * Step `step`'s groups (in slot order: StepQueue.take) into a batch, once for both clocks, over
+ * each clock's own form of a group (`viewOf` reads it as a BatchGroup): every group through
+ * `disposeGroup`, the figures tallied. Returns the step, or the first staleness-bound violation.
+ */
+export function disposeStep<G>(
+  step: number,
+  groups: readonly G[],
+  viewOf: (g: G) => BatchGroup,
+  rules: BatchRules,
+  problemsPerStep: number,
+): DisposedStep<G> | { violation: string } {
+  const views = groups.map(viewOf);
+  let n = 0;
+  for (const v of views) n += v.lengths.length;
+  const t = new BatchTally(step, n, problemsPerStep);
+  const out: DisposedGroup<G>[] = [];
+  for (let i = 0; i < views.length; i++) {
+    const v = views[i]!;
+    const codes = new Array<number>(v.lengths.length);
+    const bad = disposeGroup(step, v, rules, t, codes);
+    if (bad !== null) return { violation: bad };
+    out.push({ group: groups[i]!, slot: v.slot, codes, lag: lagOf(rules.learnerVersion, oldestOf(v.oldest)) });
+  }
+  return {
+    step,
+    groups: out,
+    tokens: t.tokens,
+    lagMax: t.lagMax,
+    figures: t.figures(),
+    trainedDigest: t.digest.hex(),
+  };
+}
+
+/** The oldest version among a group's tokens. */
+function oldestOf(oldest: number | ArrayLike<number>): number {
+  if (typeof oldest === 'number') return oldest;
+  let m = Number.POSITIVE_INFINITY;
+  for (let j = 0; j < oldest.length; j++) if (oldest[j]! < m) m = oldest[j]!;
+  return m;
+}
+
+/** The real clock's group (a ScoredGroup message) as the batch rule reads it. */
+export function scoredGroupView(g: ScoredGroup): BatchGroup {
+  return {
+    slot: slotOf(g.problemId),
+    rewards: g.rewards,
+    invalid: g.invalid,
+    lengths: g.rollouts.map((r) => r.completion.length),
+    correct: g.rollouts.map((_, i) => g.verdicts[i]?.correct === true),
+    oldest: g.rollouts.map((r) => oldestVersion(r.versions)),
+  };
+}
+
 export interface FormedBatch {
   /** The trained rollouts, as the learner takes them. */
   rollouts: TrainRollout[];
@@ -286,46 +363,18 @@ export interface FormedBatch {
   trainedDigest: string;
 }
 
-export function formBatch(
-  groups: readonly ScoredGroup[],
-  learnerVersion: number,
-  eta: number,
-  correction: Correction,
-  /**
-   * The run's rollout settings: what trained rollouts carry to the loss (overlong mask, stale-prefix
-   * mask) and dynamic sampling (a filtered group's rollouts are dropped-filtered).
-   */
-  rollout: { problemsPerStep: number; overlong?: Overlong; kv?: KvPolicy; dynamicSampling?: DynamicSampling },
-): FormedBatch {
+/** What trained rollouts carry to the loss (overlong mask, stale-prefix mask), and dynamic sampling. */
+export interface RolloutRules {
+  problemsPerStep: number;
+  overlong?: Overlong;
+  kv?: KvPolicy;
+  dynamicSampling?: DynamicSampling;
+}
+
+/** A disposed step's trained rollouts, as the learner takes them (the real clock's payload). */
+export function trainRollouts(d: DisposedStep<ScoredGroup>, rollout: RolloutRules): FormedBatch {
   const rollouts: TrainRollout[] = [];
-  const formed: FormedBatch['groups'] = [];
-  const step = groups[0]?.step ?? 0;
-  const t = new BatchTally(
-    step,
-    groups.reduce((a, g) => a + g.rollouts.length, 0),
-    rollout.problemsPerStep,
-  );
-  const rules = { learnerVersion, eta, correction, dynamicSampling: rollout.dynamicSampling };
-  // A step's groups arrive in slot order (GroupQueue.take).
-  for (const g of groups) {
-    const slot = slotOf(g.problemId);
-    const codes: number[] = [];
-    const bad = disposeGroup(
-      step,
-      {
-        slot,
-        rewards: g.rewards,
-        invalid: g.invalid,
-        lengths: g.rollouts.map((r) => r.completion.length),
-        correct: g.rollouts.map((_, i) => g.verdicts[i]?.correct === true),
-        oldest: g.rollouts.map((r) => oldestVersion(r.versions)),
-      },
-      rules,
-      t,
-      codes,
-    );
-    assert(bad === null, bad!);
-    formed.push({ slot, codes });
+  for (const { group: g, codes } of d.groups)
     g.rollouts.forEach((r, i) => {
       if (codes[i] !== DISPOSITION_CODE.trained) return;
       rollouts.push({
@@ -338,6 +387,25 @@ export function formBatch(
         ...(rollout.kv?.maskStalePrefix ? { maskStalePrefix: true } : {}),
       });
     });
-  }
-  return { rollouts, groups: formed, figures: t.figures(), tokens: t.tokens, trainedDigest: t.digest.hex() };
+  return {
+    rollouts,
+    groups: d.groups.map(({ slot, codes }) => ({ slot, codes })),
+    figures: d.figures,
+    tokens: d.tokens,
+    trainedDigest: d.trainedDigest,
+  };
+}
+
+/** A step's scored groups (slot order) formed into the learner's batch; throws on a bound violation. */
+export function formBatch(
+  groups: readonly ScoredGroup[],
+  learnerVersion: number,
+  eta: number,
+  correction: Correction,
+  rollout: RolloutRules,
+): FormedBatch {
+  const rules = { learnerVersion, eta, correction, dynamicSampling: rollout.dynamicSampling };
+  const d = disposeStep(groups[0]?.step ?? 0, groups, scoredGroupView, rules, rollout.problemsPerStep);
+  assert(!('violation' in d), 'violation' in d ? d.violation : '');
+  return trainRollouts(d, rollout);
 }

@@ -62,6 +62,11 @@ export function brokenInvariantMessage(step: number): string {
   return `invariant broken in batch forming of step ${step} (injected: break:batch@step=${step})`;
 }
 
+/** The steps whose batch forming an injected `break-invariant` fault breaks (either clock's fault list). */
+export function brokenSteps(faults: readonly { kind: string; step?: unknown }[]): number[] {
+  return faults.flatMap((f) => (f.kind === 'break-invariant' ? [f.step as number] : []));
+}
+
 /** One-shot faults: `take` returns the fault for (role, step) once, then never again. */
 export class FaultPlan {
   private readonly fired = new Set<string>();
@@ -76,13 +81,6 @@ export class FaultPlan {
       return f.kind;
     }
     return null;
-  }
-
-  /** The injected invariant break of step k's batch forming, as the message an assert would carry. */
-  brokenInvariant(step: number): string | null {
-    return this.faults.some((f) => f.kind === 'break-invariant' && f.step === step)
-      ? brokenInvariantMessage(step)
-      : null;
   }
 
   slowFactor(role: FaultRole): number {

@@ -39,11 +39,12 @@ import { InputError } from '../util/errors.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
-import { FaultPlan, parseFault } from '../core/faults.js';
-import type { Generate, TrainBatch } from './messages.js';
+import { FaultPlan, brokenSteps, parseFault } from '../core/faults.js';
+import type { Generate, ScoredGroup, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { noFilterTotals, slotsPerStep } from '../core/dynamicSampling.js';
-import { GroupQueue, stepQueueCapacity, type FormedBatch } from '../core/batch.js';
+import { GroupQueue, scoredGroupView, stepQueueCapacity, type FormedBatch } from '../core/batch.js';
+import type { LearnContext, LearnRules } from '../core/topology.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
@@ -194,6 +195,41 @@ export class TrainingRun {
     this.o.onLog?.(s);
   }
 
+  /**
+   * The learning side's two versions (core/topology LearnState) are one on the real clock: its
+   * learner publishes the version it trained in the same call (roles/learner.ts `publish`).
+   */
+  get learnerVersion(): number {
+    return this.version;
+  }
+  set learnerVersion(v: number) {
+    this.version = v;
+  }
+  get published(): number {
+    return this.version;
+  }
+  set published(v: number) {
+    this.version = v;
+  }
+
+  private learnRules: LearnRules | null = null;
+
+  /** The learning side as core/topology steps it: this run's versions, totals, ledger, queue and rules. */
+  learning(): LearnContext<ScoredGroup> {
+    const c = this.cfg;
+    this.learnRules ??= {
+      groupsPerStep: c.rollout.problemsPerStep,
+      eta: this.eta,
+      maxSteps: this.maxSteps,
+      correction: c.learner.correction,
+      dynamicSampling: c.rollout.dynamicSampling,
+      checkpointEvery: c.checkpoint.every,
+      eval: c.eval,
+      brokenSteps: brokenSteps(this.faults.faults),
+    };
+    return { rules: this.learnRules, state: this, ledger: this.accounting, queue: this.queue, viewOf: scoredGroupView };
+  }
+
   get lossConfig(): LossConfig {
     return lossConfigOf(this.cfg);
   }
@@ -334,7 +370,7 @@ export class TrainingRun {
         },
       }),
       {
-        input: { step: this.version, maxSteps: this.maxSteps, checkpointEvery: this.cfg.checkpoint.every },
+        input: { step: this.version, maxSteps: this.maxSteps },
         inspect: this.transitions.inspector('coordinator', 'coordinator'),
       },
     );

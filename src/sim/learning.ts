@@ -2,22 +2,22 @@
  * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
  * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
  */
-import { DISPOSITION_CODE, lagOf, swapsInFlight } from '../core/staleness.js';
-import { BatchTally, StepQueue, disposeGroup, stepQueueCapacity, type BatchRules } from '../core/batch.js';
+import { DISPOSITION_CODE, swapsInFlight } from '../core/staleness.js';
+import { StepQueue, stepQueueCapacity, type BatchGroup, type DisposedStep } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
-import { applyUpdate, checkpointDue, evalDue } from '../core/update.js';
 import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
+import { stepLearning, type LearnContext, type LearnEffect, type LearnRules } from '../core/topology.js';
 import { stageOfStep } from '../curriculum/stages.js';
-import type { GeneratedGroup, Scored } from './compute.js';
+import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
-import { backfillSlot, outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
+import { outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
 import { curriculumStepDone, planOfStep } from './curriculum.js';
 import { jitterFactor } from './profile.js';
-import { brokenInvariantMessage } from '../core/faults.js';
 import { pump } from './sampling.js';
+import { brokenSteps } from '../core/faults.js';
 
 const { trained: TRAINED, 'dropped-stale': DROPPED_STALE } = DISPOSITION_CODE;
 
@@ -27,18 +27,8 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
     s.graderWaiting.push({ job, scored });
     return;
   }
-  const queue = queueOf(sim);
-  const entry = { slot: job.group.slot, group: job.group, scored };
-  const bad = queue.add(job.step, entry);
-  if (bad) sim.fail(bad);
-  const ds = sim.o.config.rollout.dynamicSampling;
-  const next = queue.filtered(entry) ? backfillSlot(job.group.slot, sim.perStep, ds) : null;
-  if (next !== null) {
-    // its replacement goes ahead of planned work (core/dynamicSampling); request numbers past the plan's
-    reissue(s, { step: job.step, index: sim.perStep + next, slots: [next], attempt: 0 });
-    pump(sim);
-  }
-  if (queue.complete(job.step)) tryTrain(sim);
+  const group = { slot: job.group.slot, group: job.group, scored };
+  carryOut(sim, stepLearning(learningOf(sim), { type: 'scored', step: job.step, group }));
 }
 
 type ScoredEntry = SimState['scored'][string][number];
@@ -64,40 +54,109 @@ function queueOf(sim: SimEngine): StepQueue<ScoredEntry> {
   return q;
 }
 
+/** The run's rules the learning side reads, once per engine. */
+const rulesOf = new WeakMap<SimEngine, LearnRules>();
+
+/** The virtual clock's learning side (core/topology.ts): its state, ledger, queue and rules. */
+function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
+  let rules = rulesOf.get(sim);
+  if (!rules) {
+    const c = sim.o.config;
+    rules = {
+      groupsPerStep: sim.perStep,
+      eta: sim.eta,
+      maxSteps: sim.o.maxSteps,
+      correction: c.learner.correction,
+      dynamicSampling: c.rollout.dynamicSampling,
+      checkpointEvery: sim.o.dir ? sim.checkpointEvery : null,
+      eval: sim.o.compute.evaluate ? c.eval : undefined,
+      brokenSteps: brokenSteps(sim.o.faults),
+    };
+    rulesOf.set(sim, rules);
+  }
+  return { rules, state: sim.s, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
+}
+
+/** A queued group as the batch rule reads it (its rows start and swap together: one oldest version). */
+function viewOfEntry(e: ScoredEntry): BatchGroup {
+  const { scored, group } = e;
+  return {
+    slot: e.slot,
+    rewards: scored.rewards,
+    invalid: scored.invalid,
+    lengths: group.lengths,
+    correct: scored.correct,
+    oldest: group.minVersion,
+  };
+}
+
+/**
+ * The learning side's effects on the virtual clock (core/topology.ts LearnEffect): each becomes
+ * state, scheduled work or a line. Returns what the engine does next: a checkpoint after the step,
+ * or the end of the run.
+ */
+function carryOut(
+  sim: SimEngine,
+  effects: LearnEffect<ScoredEntry>[],
+  /** The learner's statistics, when the event was its update (its row carries them). */
+  stats?: Record<string, number>,
+): 'continue' | 'done' | 'checkpoint' {
+  let next: 'continue' | 'done' | 'checkpoint' = 'continue';
+  for (const e of effects) {
+    switch (e.type) {
+      case 'fail':
+        sim.fail(e.message);
+        break;
+      case 'backfill':
+        // its replacement goes ahead of planned work (core/admission reissue); request numbers past the plan's
+        reissue(sim.s, { step: e.step, index: sim.perStep + e.slot, slots: [e.slot], attempt: 0 });
+        pump(sim);
+        break;
+      case 'stepComplete':
+      case 'learnerFree':
+        tryTrain(sim);
+        break;
+      case 'train':
+        holdBatch(sim, e.batch);
+        startTraining(sim, 'BATCH');
+        break;
+      case 'pump':
+        pump(sim);
+        break;
+      case 'row':
+        writeRow(sim, stats!);
+        break;
+      case 'publish':
+        sim.o.compute.publish(e.version);
+        sim.s.learner.publishAttempts = 0;
+        startPublishing(sim, 'TRAINED');
+        break;
+      case 'evaluate': {
+        const r = sim.o.compute.evaluate!(e.version);
+        const ev = sim.o.config.eval!;
+        sim.metric(
+          evalLine({ step: e.version, tSeconds: sim.s.t, evaluatedVersion: r.version, eval: ev, budgets: r.rows }),
+        );
+        break;
+      }
+      case 'curriculum':
+        curriculumStepDone(sim, e.version, e.passRate);
+        break;
+      case 'stepDone':
+        if (e.last) {
+          sim.s.done = true;
+          next = 'done';
+        } else if (e.checkpoint) next = 'checkpoint';
+        break;
+    }
+  }
+  return next;
+}
+
 /** A scored group's rewards and verdicts (core/dynamicSampling `outcomeOf`). */
 function outcomeOf(scored: Scored): GroupOutcome {
   const c = scored.correct;
   return outcomeOfRewards(scored.rewards, c ? (i) => c[i]! : undefined);
-}
-
-/**
- * One group of step k into the batch (core/batch.ts disposeGroup, the real clock's rule): each
- * rollout's disposition, decided here and written into the ledger when the update is applied
- * (core/update.ts `applyUpdate`), the bound checked, the figures tallied. Returns the batch's entry: which
- * rollouts train, their codes, the lag (a group's rows start and swap together: one per group).
- */
-function formGroup(
-  sim: SimEngine,
-  k: number,
-  g: GeneratedGroup,
-  scored: Scored,
-  rules: BatchRules,
-  t: BatchTally,
-): StepBatch['groups'][number] {
-  const codes = new Array<number>(g.lengths.length);
-  const view = {
-    slot: g.slot,
-    rewards: scored.rewards,
-    invalid: scored.invalid,
-    lengths: g.lengths,
-    correct: scored.correct,
-    oldest: g.minVersion,
-  };
-  const bad = disposeGroup(k, view, rules, t, codes);
-  if (bad !== null) sim.fail(bad);
-  const trained = new Array<boolean>(codes.length);
-  for (let j = 0; j < codes.length; j++) trained[j] = codes[j] === TRAINED;
-  return { group: g, slot: g.slot, scored, trained, codes, lag: lagOf(rules.learnerVersion, g.minVersion) };
 }
 
 /**
@@ -119,36 +178,33 @@ function countBatch(sim: SimEngine, b: StepBatch): void {
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
 }
 
+/** The learner takes its next batch when it waits for one and the step's groups are all here (core/topology). */
 export function tryTrain(sim: SimEngine): void {
   const s = sim.s;
   const l = s.learner;
-  const k = s.learnerVersion + 1;
   if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
-  const queue = queueOf(sim);
-  if (!queue.complete(k)) return;
-  for (const f of sim.o.faults) if (f.kind === 'break-invariant' && f.step === k) sim.fail(brokenInvariantMessage(k));
-  const list = queue.take(k);
-  const t = new BatchTally(k, list.length * sim.G, sim.perStep);
-  const c = sim.o.config;
-  const rules: BatchRules = {
-    learnerVersion: s.learnerVersion,
-    eta: sim.eta,
-    correction: c.learner.correction,
-    dynamicSampling: c.rollout.dynamicSampling,
+  carryOut(sim, stepLearning(learningOf(sim), { type: 'learnerWaiting' }));
+}
+
+/** The formed step, as the learner holds it (in the state: a checkpoint keeps it). */
+function holdBatch(sim: SimEngine, d: DisposedStep<ScoredEntry>): void {
+  sim.s.outstandingGroups -= sim.perStep;
+  sim.s.learner.batch = {
+    step: d.step,
+    groups: d.groups.map(({ group: { group, scored }, slot, codes, lag }) => ({
+      group,
+      slot,
+      scored,
+      trained: codes.map((c) => c === TRAINED),
+      codes,
+      lag,
+    })),
+    tokens: d.tokens,
+    lagMax: d.lagMax,
+    stage: stageOfBatch(sim, d.step),
+    trained: d.trainedDigest,
+    figures: d.figures,
   };
-  const groups = list.map(({ group, scored }) => formGroup(sim, k, group, scored, rules, t));
-  s.outstandingGroups -= sim.perStep;
-  l.batch = {
-    step: k,
-    groups,
-    tokens: t.tokens,
-    lagMax: t.lagMax,
-    stage: stageOfBatch(sim, k),
-    trained: t.digest.hex(),
-    figures: t.figures(),
-  };
-  startTraining(sim, 'BATCH');
-  pump(sim); // capacity freed
 }
 
 /** The stage a step's metrics row names: the plan's (core/metrics stepStageOf; a dynamic curriculum's plan is freed here). */
@@ -176,6 +232,7 @@ export function startTraining(sim: SimEngine, event: string): void {
   scheduleWork(sim, 'learner', 0, l, b.step, dur, 'trained');
 }
 
+/** The learner's update ended: the compute trains, then the update is applied (core/topology `updated`). */
 export function trained(sim: SimEngine): void {
   const s = sim.s;
   const l = s.learner;
@@ -185,27 +242,33 @@ export function trained(sim: SimEngine): void {
     return startPublishing(sim, 'TRAINED');
   }
   const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
-  // a batch from a checkpoint written before accounting at the update (halted between forming
-  // and the update) was accounted when it formed
+  // a batch from a checkpoint written before accounting at the update (halted between forming and
+  // the update) was accounted when it formed
   const legacy = b.groups.some((g) => g.codes === undefined);
   if (!legacy) countBatch(sim, b);
-  // the update applied (core/update.ts, as on the real clock); then the ledger's counts against the run's own
-  const bad = applyUpdate(
-    sim.ledger,
-    s,
-    {
-      step: b.step,
-      groups: b.groups,
-      lagMax: b.lagMax,
-      tokens: legacy ? 0 : b.tokens,
-      filter: b.figures.filter,
-    },
-    stats.updateRollouts ?? 0,
-    s.counts,
+  carryOut(
+    sim,
+    stepLearning(learningOf(sim), {
+      type: 'updated',
+      batch: {
+        step: b.step,
+        groups: b.groups,
+        lagMax: b.lagMax,
+        tokens: legacy ? 0 : b.tokens,
+        filter: b.figures.filter,
+      },
+      version: b.step,
+      updateRollouts: stats.updateRollouts ?? 0,
+      running: s.counts,
+    }),
+    stats,
   );
-  if (bad) sim.fail(bad);
-  s.learnerVersion = b.step;
-  sim.o.compute.publish(b.step);
+}
+
+/** The metrics row of the step the learner just trained, with its statistics. */
+function writeRow(sim: SimEngine, stats: Record<string, number>): void {
+  const s = sim.s;
+  const b = s.learner.batch!;
   const line = stepRow({
     step: b.step,
     tSeconds: s.t,
@@ -225,8 +288,6 @@ export function trained(sim: SimEngine): void {
   sim.metric(line);
   sim.metrics?.flush(); // one write per step: metrics.jsonl can be followed while the run goes on
   sim.o.onStep?.(line);
-  l.publishAttempts = 0;
-  startPublishing(sim, 'TRAINED');
 }
 
 export function startPublishing(sim: SimEngine, event: string): void {
@@ -251,13 +312,14 @@ export function startPublishing(sim: SimEngine, event: string): void {
   sim.q.add(sim.s.t + dt, 'published', 0, l.epoch);
 }
 
+/** A version reached the weight store: in-flight swaps, then the learning side's effects (core/topology `published`). */
 export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoint' {
   const s = sim.s;
   const v = s.learnerVersion;
-  s.published = v;
   const passRate = s.learner.batch!.figures.passRate;
   s.learner.batch = null;
   sim.setLearner('waitingForBatch', 'PUBLISHED');
+  const effects = stepLearning(learningOf(sim), { type: 'published', version: v, passRate });
   // One pass over the samplers: in-flight swaps to v, and the oldest weights still in use.
   const inflight = swapsInFlight(sim.o.config.staleness.policy);
   const arrive = s.t + sim.cost.transferSeconds();
@@ -269,17 +331,5 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
     } else if (sm.state === 'syncingWeights') oldest = Math.min(oldest, sm.syncTo);
   });
   sim.o.compute.release(oldest);
-  const ev = sim.o.config.eval;
-  if (ev && sim.o.compute.evaluate && evalDue(v, ev, sim.o.maxSteps)) {
-    const r = sim.o.compute.evaluate(v);
-    sim.metric(evalLine({ step: v, tSeconds: s.t, evaluatedVersion: r.version, eval: ev, budgets: r.rows }));
-  }
-  curriculumStepDone(sim, v, passRate);
-  if (v >= sim.o.maxSteps) {
-    s.done = true;
-    return 'done';
-  }
-  tryTrain(sim);
-  pump(sim);
-  return sim.o.dir && checkpointDue(v, sim.checkpointEvery) ? 'checkpoint' : 'continue';
+  return carryOut(sim, effects);
 }

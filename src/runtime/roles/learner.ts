@@ -11,9 +11,8 @@ import { weightsSha256 } from '../../tensor/pack.js';
 import { assert, errnoLine } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
-import { publishViolation } from '../../core/invariants.js';
 import { swapsInFlight } from '../../core/staleness.js';
-import { applyUpdate, evalDue } from '../../core/update.js';
+import { stepLearning } from '../../core/topology.js';
 import { slotOf } from '../../core/batch.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
@@ -82,33 +81,60 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
   return { version: out.version, stats: out.stats };
 }
 
+/**
+ * The trained step applied and published at once (core/topology `updated`, then `published`): the
+ * ledger folds the step, the version moves, its row, the weight store, evaluation, curriculum and
+ * the coordinator (which checkpoints and ends the run by the same schedule, core/update checkpointDue).
+ */
 export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): void {
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
-  // the update applied (core/update.ts, as on the virtual clock), then the publication order
-  const bad =
-    applyUpdate(
-      run.accounting,
-      run,
-      {
-        step: batch.step,
-        groups: formed.groups,
-        lagMax: formed.figures.stalenessMax,
-        tokens: formed.tokens,
-        filter: formed.figures.filter,
-      },
-      out.stats.updateRollouts,
-    ) ?? publishViolation(run.version, out.version);
-  assert(bad === null, bad!);
-  run.version = out.version;
-  run.weightStore.send({ type: 'PUBLISHED', version: out.version });
-  writeMetrics(run, batch.step, formed, out.stats);
-  if (run.evaluator && evalDue(out.version, run.cfg.eval, run.maxSteps)) requestEval(run, out.version);
-  run.cur.recordStep(formed.figures.passRate);
-  // the machine ends with the last stage (a final state takes no events; sending one only warns)
-  if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
-  run.coordinator.send({ type: 'STEP_DONE', step: out.version });
-  setImmediate(() => pump(run));
+  const c = run.learning();
+  const update = {
+    step: batch.step,
+    groups: formed.groups,
+    lagMax: formed.figures.stalenessMax,
+    tokens: formed.tokens,
+    filter: formed.figures.filter,
+  };
+  const effects = [
+    ...stepLearning(c, {
+      type: 'updated',
+      batch: update,
+      version: out.version,
+      updateRollouts: out.stats.updateRollouts,
+    }),
+  ];
+  if (effects[0]?.type !== 'fail')
+    effects.push(...stepLearning(c, { type: 'published', version: out.version, passRate: formed.figures.passRate }));
+  for (const e of effects) {
+    switch (e.type) {
+      case 'fail':
+        assert(false, e.message);
+        break;
+      case 'row':
+        writeMetrics(run, e.step, formed, out.stats);
+        break;
+      case 'publish':
+        run.weightStore.send({ type: 'PUBLISHED', version: e.version });
+        break;
+      case 'evaluate':
+        if (run.evaluator) requestEval(run, e.version);
+        break;
+      case 'curriculum':
+        run.cur.recordStep(e.passRate);
+        // the machine ends with the last stage (a final state takes no events; sending one only warns)
+        if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
+        break;
+      case 'stepDone':
+        run.coordinator.send({ type: 'STEP_DONE', step: e.version, checkpoint: e.checkpoint || e.last });
+        break;
+      case 'pump':
+        setImmediate(() => pump(run));
+        break;
+      // learnerFree: the learner machine says so itself when this publication ends (LEARNER_READY)
+    }
+  }
 }
 
 export async function restartLearner(run: TrainingRun): Promise<void> {

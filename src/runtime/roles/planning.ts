@@ -4,10 +4,10 @@
  * request to an idle sampler.
  */
 import { assert } from '../../util/errors.js';
-import { GenerateSchema, type Generate, type ScoredGroup } from '../messages.js';
+import { GenerateSchema, type Generate } from '../messages.js';
 import { unplanned } from '../../core/ledger.js';
-import { slotOf } from '../../core/batch.js';
-import { backfillSlot, slotsPerStep } from '../../core/dynamicSampling.js';
+import { slotsPerStep } from '../../core/dynamicSampling.js';
+import { backfillOf } from '../../core/topology.js';
 import { nextRequest, outstandingGroupsOf, problemsPerRequest, reissue, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
 import type { ProblemSpec } from '../../curriculum/controller.js';
@@ -27,8 +27,10 @@ export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   const out = requestSlices(problems.length, per).map((r) =>
     generateRequest(run, k, `s${k}r${r.index}`, problems.slice(r.first, r.end), plan.budgetTokens),
   );
+  // the backfills its held filtered groups are owed (core/topology backfillOf)
   for (const g of run.queue.all()) {
-    const b = g.step === k ? backfillOf(run, g) : null;
+    const slot = g.step === k ? backfillOf(run.learning(), g) : null;
+    const b = slot === null ? null : backfillRequest(run, k, slot);
     if (b) out.push(b);
   }
   return out;
@@ -59,25 +61,18 @@ function generateRequest(
   };
 }
 
-/**
- * The request that replaces a filtered group (core/dynamicSampling): its slot's successor, unless
- * the group is kept, its rounds are used, or the successor is already generated.
- */
-function backfillOf(run: TrainingRun, g: ScoredGroup): Generate | null {
-  if (!run.queue.filtered(g)) return null;
-  const P = run.cfg.rollout.problemsPerStep;
-  const slot = backfillSlot(slotOf(g.problemId), P, run.cfg.rollout.dynamicSampling);
-  if (slot === null) return null;
-  const p = run.problemsOfPlannedStep.get(g.step)?.[slot];
-  assert(p, `no problem planned for step ${g.step} slot ${slot}`);
-  if (unplanned(g.step, [p], run.accounting).length === 0) return null;
-  const budget = run.stageOfPlannedStep.get(g.step)!.budgetTokens;
-  return generateRequest(run, g.step, `s${g.step}b${slot}`, [p], budget);
+/** The request for slot `slot` of step `step` (a filtered group's backfill), unless that slot is already generated. */
+function backfillRequest(run: TrainingRun, step: number, slot: number): Generate | null {
+  const p = run.problemsOfPlannedStep.get(step)?.[slot];
+  assert(p, `no problem planned for step ${step} slot ${slot}`);
+  if (unplanned(step, [p], run.accounting).length === 0) return null;
+  const budget = run.stageOfPlannedStep.get(step)!.budgetTokens;
+  return generateRequest(run, step, `s${step}b${slot}`, [p], budget);
 }
 
-/** A group reached the batcher: a filtered one's replacement goes ahead of planned work. */
-export function backfill(run: TrainingRun, g: ScoredGroup): void {
-  const req = backfillOf(run, g);
+/** A filtered group's replacement (core/topology `backfill`) goes ahead of planned work. */
+export function backfill(run: TrainingRun, step: number, slot: number): void {
+  const req = backfillRequest(run, step, slot);
   if (!req) return;
   reissue(run, req);
   setImmediate(() => pump(run));

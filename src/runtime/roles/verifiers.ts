@@ -11,10 +11,11 @@ import { gradeGroup } from '../grade.js';
 import { assert } from '../../util/errors.js';
 import { VerdictSchema, type ScoredGroup, type VerdictMsg } from '../messages.js';
 import { THREAD_START_MS } from '../workers.js';
-import { formBatch } from '../../core/batch.js';
+import { trainRollouts } from '../../core/batch.js';
+import { stepLearning } from '../../core/topology.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
-import { backfill } from './planning.js';
+import { backfill, pump } from './planning.js';
 
 export function pumpVerifiers(run: TrainingRun): void {
   while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {
@@ -165,9 +166,12 @@ export function makeBatcher(run: TrainingRun) {
       actions: {
         broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
-          run.queue.push(p.group);
+          for (const e of stepLearning(run.learning(), { type: 'scored', step: p.group.step, group: p.group })) {
+            assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+            // (stepComplete: the machine's guard looks again on every group)
+            if (e.type === 'backfill') backfill(run, e.step, e.slot);
+          }
           for (const r of p.group.rollouts) run.tokensUnqueued -= r.completion.length;
-          backfill(run, p.group);
           run.trace.flow(
             `g:${p.group.step}/${p.group.problemId}`,
             'rollouts',
@@ -191,19 +195,23 @@ export function nextBatchReady(run: TrainingRun): boolean {
   return k <= run.maxSteps && run.queue.complete(k);
 }
 
+/** The learner takes its next batch (core/topology `learnerWaiting`), or a failed step's batch again. */
 export function sendBatch(run: TrainingRun): void {
   let batch = run.retryBatch;
   run.retryBatch = null;
   if (!batch) {
-    const k = run.version + 1;
-    const broken = run.faults.brokenInvariant(k);
-    assert(broken === null, broken!);
-    const groups = run.queue.take(k);
-    const formed = formBatch(groups, run.version, run.eta, run.cfg.learner.correction, run.cfg.rollout);
-    run.formed.set(k, formed);
-    run.formedThrough = k;
-    run.problemsOfPlannedStep.delete(k);
-    batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups };
+    const effects = stepLearning(run.learning(), { type: 'learnerWaiting' });
+    assert(effects.length > 0, `step ${run.version + 1}'s batch is not complete`);
+    for (const e of effects) {
+      assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+      if (e.type === 'pump') setImmediate(() => pump(run));
+      if (e.type !== 'train') continue;
+      const k = e.batch.step;
+      run.formed.set(k, trainRollouts(e.batch, run.cfg.rollout));
+      run.formedThrough = k;
+      run.problemsOfPlannedStep.delete(k);
+      batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups: e.batch.groups.map((g) => g.group) };
+    }
   }
-  run.learnerActor.send({ type: 'TRAIN', batch });
+  run.learnerActor.send({ type: 'TRAIN', batch: batch! });
 }

@@ -1,0 +1,168 @@
+/**
+ * The learning side of the topology as one step function both clocks drive (docs/ARCHITECTURE.md
+ * "The topology's step"): a scored group into the step queue, a batch formed, an update applied,
+ * a version published — each an event, each answered with effects as data. No I/O, threads or clock
+ * in here: the real clock turns the effects into machine events, thread and file calls
+ * (runtime/roles), the virtual clock into scheduled completions (sim/learning.ts).
+ *
+ * The state it moves is each clock's own (versions and totals on the run or the sim state, the
+ * ledger, the queue over the clock's own form of a group); `LearnContext` names it.
+ */
+import type { Correction } from '../rl/loss.js';
+import { backfillSlot, type DynamicSampling } from './dynamicSampling.js';
+import { disposeStep, type BatchGroup, type DisposedStep, type StepQueue } from './batch.js';
+import { brokenInvariantMessage } from './faults.js';
+import { publishViolation } from './invariants.js';
+import type { AccountingCounts, RolloutLedger } from './ledger.js';
+import { applyUpdate, checkpointDue, evalDue, type UpdateBatch, type UpdateTotals } from './update.js';
+
+/** The run's rules the learning side reads (fixed for a run). */
+export interface LearnRules {
+  /** Problems per step (the plan's slots before backfills). */
+  groupsPerStep: number;
+  eta: number;
+  maxSteps: number;
+  correction: Correction;
+  dynamicSampling?: DynamicSampling | undefined;
+  /** Periodic checkpoints every this many steps (core/update checkpointDue); null: none are taken. */
+  checkpointEvery: number | null;
+  /** The held-out evaluation's schedule (core/update evalDue); undefined: none. */
+  eval?: { every?: number | undefined } | undefined;
+  /** Steps whose batch forming an injected fault breaks (core/faults `break-invariant`). */
+  brokenSteps: readonly number[];
+}
+
+/** What the learning side moves: the versions and the update's totals (each clock keeps them in its own state). */
+export interface LearnState extends UpdateTotals {
+  /** The newest version the learner trained. */
+  learnerVersion: number;
+  /** The newest version published to the samplers. */
+  published: number;
+}
+
+/** One clock's learning side: its rules, state, ledger and queue, and how its form of a group reads. */
+export interface LearnContext<G> {
+  rules: LearnRules;
+  state: LearnState;
+  ledger: RolloutLedger;
+  queue: StepQueue<G>;
+  viewOf: (g: G) => BatchGroup;
+}
+
+export type LearnEvent<G> =
+  /** A group of `step` was verified and graded. */
+  | { type: 'scored'; step: number; group: G }
+  /** The learner waits for a batch (its clock's gate: not training, not publishing, not paused). */
+  | { type: 'learnerWaiting' }
+  /** The learner trained step `batch.step` into `version`, counting `updateRollouts` rollouts itself. */
+  | {
+      type: 'updated';
+      batch: UpdateBatch;
+      version: number;
+      updateRollouts: number;
+      /** A clock's own running counts of the same events, compared with the ledger's (the virtual clock). */
+      running?: AccountingCounts | undefined;
+    }
+  /** Version `version` reached the weight store; `passRate` is its batch's. */
+  | { type: 'published'; version: number; passRate: number };
+
+export type LearnEffect<G> =
+  /** An invariant broke: the run aborts with this message (its last checkpoint kept). */
+  | { type: 'fail'; message: string }
+  /** A filtered group's replacement: slot `slot` of step `step` is generated, ahead of planned work. */
+  | { type: 'backfill'; step: number; slot: number }
+  /** Step `step`'s groups are all here: if the learner waits, it can take a batch. */
+  | { type: 'stepComplete'; step: number }
+  /** Train this batch (its groups in slot order, each rollout's disposition decided). */
+  | { type: 'train'; batch: DisposedStep<G> }
+  /** The planner's capacity or the admission version moved: hand out work. */
+  | { type: 'pump' }
+  /** The metrics row of the step just trained. */
+  | { type: 'row'; step: number }
+  /** Send version `version` to the weight store. */
+  | { type: 'publish'; version: number }
+  /** Run the held-out evaluation of version `version`. */
+  | { type: 'evaluate'; version: number }
+  /** The curriculum sees step `version` end with its batch's pass rate. */
+  | { type: 'curriculum'; version: number; passRate: number }
+  /** Step `version` is done: a checkpoint is due after it, or it was the last. */
+  | { type: 'stepDone'; version: number; checkpoint: boolean; last: boolean }
+  /** The learner is free: form its next batch when the clock's gate allows. */
+  | { type: 'learnerFree' };
+
+/** The learning side's answer to one event: effects in the order they are carried out. */
+export function stepLearning<G>(c: LearnContext<G>, ev: LearnEvent<G>): LearnEffect<G>[] {
+  switch (ev.type) {
+    case 'scored':
+      return scored(c, ev.step, ev.group);
+    case 'learnerWaiting':
+      return form(c);
+    case 'updated':
+      return updated(c, ev);
+    case 'published':
+      return published(c, ev.version, ev.passRate);
+  }
+}
+
+/** Queues the group (bounded), owes a filtered group its backfill, and says when its step is whole. */
+function scored<G>(c: LearnContext<G>, step: number, g: G): LearnEffect<G>[] {
+  const bad = c.queue.add(step, g);
+  if (bad) return [{ type: 'fail', message: bad }];
+  const out: LearnEffect<G>[] = [];
+  const slot = backfillOf(c, g);
+  if (slot !== null) out.push({ type: 'backfill', step, slot });
+  if (c.queue.complete(step)) out.push({ type: 'stepComplete', step });
+  return out;
+}
+
+/**
+ * The slot a queued group's backfill generates (core/dynamicSampling backfillSlot): null when the
+ * group is kept or its slot's rounds are used. (A resumed run asks it of the groups its checkpoint held.)
+ */
+export function backfillOf<G>(c: LearnContext<G>, g: G): number | null {
+  if (!c.queue.filtered(g)) return null;
+  return backfillSlot(c.viewOf(g).slot, c.rules.groupsPerStep, c.rules.dynamicSampling);
+}
+
+/** The learner's next step, formed when all its groups are here (core/batch disposeStep); else nothing. */
+function form<G>(c: LearnContext<G>): LearnEffect<G>[] {
+  const k = c.state.learnerVersion + 1;
+  if (k > c.rules.maxSteps || !c.queue.complete(k)) return [];
+  if (c.rules.brokenSteps.includes(k)) return [{ type: 'fail', message: brokenInvariantMessage(k) }];
+  const rules = {
+    learnerVersion: c.state.learnerVersion,
+    eta: c.rules.eta,
+    correction: c.rules.correction,
+    dynamicSampling: c.rules.dynamicSampling,
+  };
+  const d = disposeStep(k, c.queue.take(k), c.viewOf, rules, c.rules.groupsPerStep);
+  if ('violation' in d) return [{ type: 'fail', message: d.violation }];
+  // its groups no longer count against the planner's capacity
+  return [{ type: 'train', batch: d }, { type: 'pump' }];
+}
+
+/** The update applied (core/update applyUpdate): the ledger folds the step, the version moves, the row, the publication. */
+function updated<G>(c: LearnContext<G>, ev: Extract<LearnEvent<G>, { type: 'updated' }>): LearnEffect<G>[] {
+  const bad =
+    applyUpdate(c.ledger, c.state, ev.batch, ev.updateRollouts, ev.running) ??
+    publishViolation(c.state.learnerVersion, ev.version);
+  if (bad) return [{ type: 'fail', message: bad }];
+  c.state.learnerVersion = ev.version;
+  return [
+    { type: 'row', step: ev.batch.step },
+    { type: 'publish', version: ev.version },
+  ];
+}
+
+/** A version out: evaluation and curriculum when due, the step done (checkpoint, last), the learner free. */
+function published<G>(c: LearnContext<G>, v: number, passRate: number): LearnEffect<G>[] {
+  c.state.published = v;
+  const out: LearnEffect<G>[] = [];
+  if (evalDue(v, c.rules.eval, c.rules.maxSteps)) out.push({ type: 'evaluate', version: v });
+  out.push({ type: 'curriculum', version: v, passRate });
+  const last = v >= c.rules.maxSteps;
+  const every = c.rules.checkpointEvery;
+  out.push({ type: 'stepDone', version: v, checkpoint: every !== null && checkpointDue(v, every), last });
+  if (!last) out.push({ type: 'learnerFree' }, { type: 'pump' });
+  return out;
+}
