@@ -13,6 +13,7 @@ import { loadTrainConfig } from '../src/runtime/config.js';
 import { readManifest } from '../src/policy/checkpoint.js';
 import { loadProfile } from '../src/sim/profile.js';
 import { simConfig } from './helpers/sim.js';
+import { E3SIM } from './helpers/bin.js';
 
 const gpt = readManifest('examples/checkpoints/base-countdown').config;
 const cpuTiny = loadProfile('cpu-tiny', 'profile');
@@ -68,7 +69,7 @@ describe('run estimate', () => {
         .replace('groupSize: 4', 'groupSize: 64'),
     );
     const out = path.join(tmp, 'run');
-    const r = spawnSync(process.execPath, ['bin/e3sim.js', 'train', '--config', cfg, '--out', out, '--strict'], {
+    const r = spawnSync(process.execPath, [E3SIM, 'train', '--config', cfg, '--out', out, '--strict'], {
       encoding: 'utf8',
       timeout: 60_000,
     });

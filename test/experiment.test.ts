@@ -19,8 +19,9 @@ import {
   cutsThatFit,
 } from '../src/experiments/e3Countdown.js';
 import { evalSet } from '../src/tasks/countdown/problems.js';
+import { E3SIM } from './helpers/bin.js';
 
-const BIN = path.resolve('bin/e3sim.js');
+const BIN = E3SIM;
 
 async function killWhen(args: string[], ready: () => boolean, timeoutMs: number): Promise<void> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore', detached: true });

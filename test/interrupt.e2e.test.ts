@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runStress, stressTable } from '../src/bench/interruptStress.js';
+import { E3SIM } from './helpers/bin.js';
 
 describe('interruptions', () => {
   it('SIGINT and SIGKILL at seeded moments, then --resume: the same run as never interrupted', async () => {
     // with dynamic sampling: an interruption also finds backfills in flight and filtered groups held
-    const r = await runStress({ trials: 5, seed: 3, steps: 3, dynamicSampling: { backfillRounds: 2 } });
+    const r = await runStress({ bin: E3SIM, trials: 5, seed: 3, steps: 3, dynamicSampling: { backfillRounds: 2 } });
     const table = stressTable(r);
     expect(
       r.trials.filter((t) => !t.ok),

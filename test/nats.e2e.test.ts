@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { TestNatsServer, freePort } from './helpers/nats.js';
+import { E3SIM } from './helpers/bin.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-nats-e2e-'));
@@ -46,7 +47,7 @@ interface Proc {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 function e3(args: string[]): Proc {
-  const p = spawn(process.execPath, [path.join(root, 'bin/e3sim.js'), ...args], {
+  const p = spawn(process.execPath, [E3SIM, ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

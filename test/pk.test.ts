@@ -13,6 +13,7 @@ import {
 } from '../src/experiments/pk.js';
 import { BigramPolicy } from '../src/policy/bigram/bigram.js';
 import { resolvePkSettings } from '../src/cli/commands/pk.js';
+import { E3SIM } from './helpers/bin.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -185,7 +186,7 @@ describe('the p^k experiment under staleness (issue #31)', () => {
 
   it('bad values exit 2 naming the flag', () => {
     const bin = (args: string[]) =>
-      spawnSync(process.execPath, ['bin/e3sim.js', 'pk', '--steps', '10', ...args], {
+      spawnSync(process.execPath, [E3SIM, 'pk', '--steps', '10', ...args], {
         encoding: 'utf8',
         timeout: 60_000,
       });

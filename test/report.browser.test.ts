@@ -17,8 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRun, renderReport } from '../src/report/html.js';
 import { chromiumPath } from '../scripts/test-deps.mjs';
 import { topologyEdges } from '../src/core/roles.js';
+import { E3SIM } from './helpers/bin.js';
 
-const BIN = path.resolve('bin/e3sim.js');
+const BIN = E3SIM;
 const CHROMIUM = chromiumPath();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-report-'));
 const run = path.join(tmp, 'run');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { trainBudget } from '../src/report/html.js';
+import { E3SIM } from './helpers/bin.js';
 
 describe('report: the training budget beside the last evaluation', () => {
   const config = {
@@ -34,8 +35,7 @@ describe('report reads what a crash leaves (issue #29 item 5)', () => {
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ name: 'cut' }));
     const rows = [1, 2, 3].map((step) => JSON.stringify({ step, budgetTokens: 48, passRate: 0.5 }));
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), `${rows.join('\n')}\n{"step": 4, "budg`);
-    const report = () =>
-      spawnSync(process.execPath, [path.resolve('bin/e3sim.js'), 'report', dir], { encoding: 'utf8' });
+    const report = () => spawnSync(process.execPath, [E3SIM, 'report', dir], { encoding: 'utf8' });
     const ok = report();
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/warning: .*metrics\.jsonl: line 4, the last, is cut short/);

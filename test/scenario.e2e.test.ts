@@ -10,8 +10,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import { E3SIM } from './helpers/bin.js';
 
-const BIN = path.resolve('bin/e3sim.js');
+const BIN = E3SIM;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-scenario-'));
 
 /** The CLI in-process (test/helpers/cli.ts): no process start per command; cells of --jobs 2 still run in processes. */

@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { E3SIM } from './helpers/bin.js';
 
-const BIN = path.resolve('bin/e3sim.js');
+const BIN = E3SIM;
 
 describe('virtual clock, real compute: signals', () => {
   it('SIGTERM while it computes: a checkpoint, exit 143, and --resume finishes the run', async () => {

@@ -25,6 +25,8 @@ export interface StressOptions {
   /** Interruptions wanted (a signal that arrives after the run finished does not count). */
   trials: number;
   seed: number;
+  /** The executable to run (default bin/e3sim.js; the tests pass the bundle they built, which starts faster). */
+  bin?: string;
   /** Learner steps of the run (the smoke config with this many steps, a checkpoint every 2). */
   steps: number;
   /** `rollout.dynamicSampling` of the run (backfills in flight and held filtered groups at each interruption). */
@@ -129,6 +131,7 @@ function stepRows(dir: string): number {
 }
 
 function launch(
+  bin: string,
   args: string[],
   signalAt: ({ signal: NodeJS.Signals; dir: string } & Moment) | null,
   timeoutMs: number,
@@ -136,7 +139,7 @@ function launch(
 ): Promise<{ code: number | null; phase: string | null; stderr: string; firedAtMs: number | null }> {
   return new Promise((resolve) => {
     const t0 = wallNow();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     let phase: string | null = null;
@@ -227,11 +230,11 @@ function stressConfig(work: string, o: StressOptions): string {
 }
 
 /** The uninterrupted run: its facts, its wall time and its training window (coordinator running → done). */
-async function referenceRun(work: string, cfgFile: string, timeout: number) {
+async function referenceRun(bin: string, work: string, cfgFile: string, timeout: number) {
   const refDir = path.join(work, 'reference');
   fs.rmSync(refDir, { recursive: true, force: true });
   const t0 = wallNow();
-  const ref = await launch(['train', '--quiet', '--config', cfgFile, '--out', refDir], null, timeout);
+  const ref = await launch(bin, ['train', '--quiet', '--config', cfgFile, '--out', refDir], null, timeout);
   const referenceMs = wallNow() - t0;
   if (ref.code !== 0)
     throw new Error(`the uninterrupted reference run failed (exit ${ref.code}): ${ref.stderr.slice(-2000)}`);
@@ -246,6 +249,7 @@ async function referenceRun(work: string, cfgFile: string, timeout: number) {
 }
 
 interface TrialContext {
+  bin: string;
   work: string;
   cfgFile: string;
   timeout: number;
@@ -265,6 +269,7 @@ async function runTrial(i: number, rng: Rng, c: TrialContext): Promise<TrialResu
   const log = `${dir}.log`;
   fs.rmSync(log, { force: true });
   const first = await launch(
+    c.bin,
     ['train', '--quiet', '--config', c.cfgFile, '--out', dir],
     { signal, ...when, dir },
     c.timeout,
@@ -288,6 +293,7 @@ async function runTrial(i: number, rng: Rng, c: TrialContext): Promise<TrialResu
     // Stopped before the run directory was made: what a user does is run the command again.
     const again = !fs.existsSync(path.join(dir, 'config.json'));
     const r = await launch(
+      c.bin,
       again ? ['train', '--quiet', '--config', c.cfgFile, '--out', dir] : ['train', '--quiet', '--resume', dir],
       interrupt,
       c.timeout,
@@ -324,8 +330,9 @@ export async function runStress(
   const work = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-stress-'));
   fs.mkdirSync(work, { recursive: true });
   const timeout = o.processTimeoutMs ?? 120_000;
+  const bin = o.bin ?? BIN;
   const cfgFile = stressConfig(work, o);
-  const { reference, referenceMs, trainingMs } = await referenceRun(work, cfgFile, timeout);
+  const { reference, referenceMs, trainingMs } = await referenceRun(bin, work, cfgFile, timeout);
   /**
    * A third of the moments anywhere in the run's life (by time), the rest inside its training: after
    * step k (0 ≤ k < steps) and up to one step's time more.
@@ -340,7 +347,7 @@ export async function runStress(
   // `trials` counts real interruptions: a signal that came after the run had already finished
   // is recorded but does not count (at most 2 × trials attempts).
   for (let i = 0; trials.filter((t) => t.exitCode !== 0).length < o.trials && i < 2 * o.trials; i++) {
-    const t = await runTrial(i, rng, { work, cfgFile, timeout, reference, moment });
+    const t = await runTrial(i, rng, { bin, work, cfgFile, timeout, reference, moment });
     trials.push(t);
     o.onTrial?.(t);
   }

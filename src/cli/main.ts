@@ -5,6 +5,8 @@
  */
 import { installFatalHandlers } from './fatal.js';
 import { main } from './program.js';
+import { setSelfExecutable } from './self.js';
 
 installFatalHandlers();
+if (process.argv[1]) setSelfExecutable(process.argv[1]);
 process.exit(await main(process.argv.slice(2)));

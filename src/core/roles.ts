@@ -93,7 +93,7 @@ export const ROLE_TABLE = {
       { to: 'weightStore', what: 'PUBLISHED {v}' },
       { to: 'batcher', what: 'LEARNER_READY' },
       { to: 'curriculum', what: "STEP_DONE (the batch's pass rate)" },
-      { to: 'coordinator', what: 'STEP_DONE {step}' },
+      { to: 'coordinator', what: 'STEP_DONE {step, checkpoint} (core/topology stepDone)' },
       { to: 'evaluator', what: 'EVALUATE {v}' },
       { to: 'supervisor', what: 'FAILED' },
     ],

@@ -10,8 +10,10 @@ import YAML from 'yaml';
 import { expect } from 'vitest';
 import { runCli } from './cli.js';
 import type { Summary } from '../../src/runtime/runTypes.js';
+import { E3SIM } from './bin.js';
 
-export const BIN = path.resolve('bin/e3sim.js');
+/** The executable spawned runs start (test/helpers/bin.ts: the suite's bundle). */
+export const BIN = E3SIM;
 export const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-train-'));
 export const SMOKE = YAML.parse(fs.readFileSync('examples/smoke.yaml', 'utf8'));
 

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import {
   ARMS,
@@ -26,10 +25,10 @@ import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson, versions } from '../common.js';
+import { selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/e3sim.js', import.meta.url));
 const NAMES = ['e3-countdown', 'lr-probe'] as const;
 
 type Flags = {
@@ -118,7 +117,7 @@ export function registerExperiment(program: Command): void {
           out,
           cells: plan.cells,
           jobs,
-          bin: BIN,
+          bin: selfExecutable(),
           nodeArgs: ['--max-semi-space-size=32'],
           log,
           now: wallNow,

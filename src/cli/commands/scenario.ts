@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
+import { selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import {
   cellOutcome,
@@ -22,7 +22,6 @@ import { writeAnalysis } from '../../experiments/sweepAnalysis.js';
 import { CellsInterrupted, metricsStepOf, runCells, type Cell as ProcessCell } from '../../experiments/cells.js';
 import { correctionWarnings } from '../../runtime/config.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/e3sim.js', import.meta.url));
 const RESULT = 'cell-result.json';
 
 type Flags = {
@@ -176,7 +175,7 @@ async function runInProcesses(
   }));
   log(`${name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
   try {
-    await runCells({ out, cells: procs, jobs, bin: BIN, log, now: wallNow, stepOf: metricsStepOf });
+    await runCells({ out, cells: procs, jobs, bin: selfExecutable(), log, now: wallNow, stepOf: metricsStepOf });
   } catch (e) {
     if (e instanceof CellsInterrupted) {
       process.stderr.write(`${e.message}\n`);
