@@ -5,7 +5,13 @@
  * virtual clock's replay bytes and the parity tests hold them to it.
  */
 import { describe, expect, it } from 'vitest';
-import { stepLearning, type LearnEffect } from '../src/core/topology.js';
+import { stepLearning, type LearnContext, type LearnEffect, type LearnEvent } from '../src/core/topology.js';
+import type { ScoredGroup } from '../src/runtime/messages.js';
+import { TrainingRun } from '../src/runtime/run.js';
+import { SimEngine } from '../src/sim/engine.js';
+import { learningOf, type ScoredEntry } from '../src/sim/learning.js';
+import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
+import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
 import { DISPOSITION_CODE } from '../src/core/staleness.js';
 import { learningAt, type PlantedGroup } from './helpers/topology.js';
 
@@ -160,5 +166,159 @@ describe('core/topology stepLearning', () => {
     const c = learningAt({ groupsPerStep: 1, maxSteps: 1 }, 1);
     stepLearning(c, { type: 'scored', step: 2, group: { slot: 0, rewards: [1, 0], oldest: 1 } });
     expect(stepLearning(c, { type: 'learnerWaiting' })).toEqual([]);
+  });
+});
+
+describe('both clocks drive the same step', () => {
+  /** A group as the real clock holds it (a ScoredGroup message): samples of `lengths` tokens from version `oldest`. */
+  function message(step: number, g: PlantedGroup): ScoredGroup {
+    return {
+      type: 'ScoredGroup',
+      step,
+      problemId: `${g.slot}:p${g.slot}`,
+      rollouts: g.rewards.map((_, i) => ({
+        id: `${step}/${g.slot}/${i}`,
+        problemId: `${g.slot}:p${g.slot}`,
+        sampleIndex: i,
+        prompt: [1],
+        completion: new Array<number>(g.lengths![i]!).fill(5),
+        behaviourLogprobs: new Array<number>(g.lengths![i]!).fill(-1),
+        versions: new Array<number>(g.lengths![i]!).fill(g.oldest),
+        stop: 'eos' as const,
+      })),
+      verdicts: g.rewards.map((r) => ({ correct: r > 0, reason: 'ok', attempts: 1, selfChecks: 0 })),
+      rewards: g.rewards,
+      advantages: g.rewards.map((r) => r - 0.5),
+      invalid: g.rewards.map(() => false),
+    };
+  }
+  /** The same group as the virtual clock holds it (sim/learning.ts ScoredEntry). */
+  function entry(g: PlantedGroup): ScoredEntry {
+    return {
+      slot: g.slot,
+      group: { slot: g.slot, lengths: g.lengths!, minVersion: g.oldest },
+      scored: { rewards: g.rewards, invalid: g.rewards.map(() => false), correct: g.rewards.map((r) => r > 0) },
+    };
+  }
+  /** Effects as a reader compares them across the clocks' group forms. */
+  function comparable(effects: LearnEffect<unknown>[]): unknown[] {
+    return effects.map((e) =>
+      e.type === 'train'
+        ? { ...e.batch, groups: e.batch.groups.map(({ slot, codes, lag }) => ({ slot, codes, lag })) }
+        : e,
+    );
+  }
+
+  it('the real clock (TrainingRun) and the virtual clock (SimEngine), built from one config, answer one planted sequence alike', () => {
+    const config = simConfig({
+      rollout: { problemsPerStep: 2, groupSize: 2, temperature: 1, dynamicSampling: { backfillRounds: 1 } },
+      staleness: { policy: 'async', eta: 2 },
+      learner: { lr: 1e-4, correction: { kind: 'drop', maxLag: 1 } },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 32, steps: 3 }] },
+    });
+    const run = new TrainingRun({
+      config,
+      out: freshDir('real'),
+      resume: false,
+      command: 'test',
+      versions: {},
+      now: () => 0,
+    });
+    const sim = new SimEngine({
+      config,
+      profile: fixedProfile(1, 1),
+      compute: new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1),
+      faults: [],
+      maxSteps: 3,
+      dir: freshDir('virtual'),
+      transitions: false,
+      maxEvents: 1000,
+    });
+    const real = run.learning();
+    const virtual = learningOf(sim);
+    expect(virtual.rules).toEqual(real.rules);
+    // from version 0: slot 1 of step 1 filtered (backfilled at slot 3); step 3 at learner version 2
+    // holds a group from version 0 (lag 2 ≤ η, past the drop correction's maxLag 1)
+    const steps: [number, PlantedGroup[]][] = [
+      [
+        1,
+        [
+          { slot: 1, rewards: [1, 1], oldest: 0, lengths: [4, 2] },
+          { slot: 0, rewards: [1, 0], oldest: 0, lengths: [3, 5] },
+          { slot: 3, rewards: [0, 1], oldest: 0, lengths: [6, 1] },
+        ],
+      ],
+      [
+        2,
+        [
+          { slot: 0, rewards: [0, 1], oldest: 0, lengths: [2, 2] },
+          { slot: 1, rewards: [1, 0], oldest: 1, lengths: [7, 3] },
+        ],
+      ],
+      [
+        3,
+        [
+          { slot: 1, rewards: [1, 0], oldest: 2, lengths: [2, 4] },
+          { slot: 0, rewards: [0, 1], oldest: 0, lengths: [5, 5] },
+        ],
+      ],
+    ];
+    const answers: Record<'real' | 'virtual', unknown[][]> = { real: [], virtual: [] };
+    for (const [clock, c, form] of [
+      ['real', real, (k: number, g: PlantedGroup) => message(k, g)],
+      ['virtual', virtual, (_: number, g: PlantedGroup) => entry(g)],
+    ] as const) {
+      const step = (ev: LearnEvent<unknown>) => {
+        const effects = stepLearning(c as LearnContext<unknown>, ev);
+        answers[clock].push(comparable(effects));
+        return effects;
+      };
+      for (const [k, groups] of steps) {
+        for (const g of groups) {
+          c.ledger.generated(k, g.slot, 0, g.rewards.length);
+          step({ type: 'scored', step: k, group: form(k, g) });
+        }
+        const train = step({ type: 'learnerWaiting' }).find((e) => e.type === 'train');
+        if (train?.type !== 'train') throw new Error(`${clock}: step ${k} did not form`);
+        const b = train.batch;
+        const update = { step: k, groups: b.groups, lagMax: b.lagMax, tokens: b.tokens, filter: b.figures.filter };
+        const trained = b.groups.flatMap((g) => g.codes).filter((x) => x === T).length;
+        step({ type: 'updated', batch: update, version: k, updateRollouts: trained });
+        step({ type: 'published', version: k, passRate: b.figures.passRate });
+      }
+    }
+    expect(answers.virtual).toEqual(answers.real);
+    // and the answers are the hand-computed ones: step 1's backfill, its filtered slot; step 3's stale group dropped
+    const batches = answers.real.flat().filter((e) => 'groups' in (e as object)) as {
+      groups: unknown[];
+      tokens: number;
+    }[];
+    expect(answers.real[0]).toEqual([{ type: 'backfill', step: 1, slot: 3 }]);
+    expect(batches.map((b) => b.groups)).toEqual([
+      [
+        { slot: 0, codes: [T, T], lag: 0 },
+        { slot: 1, codes: [F, F], lag: 0 },
+        { slot: 3, codes: [T, T], lag: 0 },
+      ],
+      [
+        { slot: 0, codes: [T, T], lag: 1 },
+        { slot: 1, codes: [T, T], lag: 0 },
+      ],
+      [
+        { slot: 0, codes: [S, S], lag: 2 },
+        { slot: 1, codes: [T, T], lag: 0 },
+      ],
+    ]);
+    expect(batches.map((b) => b.tokens)).toEqual([3 + 5 + 6 + 1, 2 + 2 + 7 + 3, 2 + 4]);
+    expect(answers.real.at(-1)).toEqual([
+      { type: 'curriculum', version: 3, passRate: 0.5 },
+      { type: 'stepDone', version: 3, checkpoint: false, last: true },
+    ]);
+    for (const state of [run, sim.s]) {
+      expect(state.learnerVersion).toBe(3);
+      expect(state.tokensTrained).toBe(15 + 14 + 6);
+      expect(state.stalenessMax).toBe(1);
+    }
+    expect(run.accounting.counts()).toEqual(sim.ledger.counts());
   });
 });

@@ -31,7 +31,7 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
   carryOut(sim, stepLearning(learningOf(sim), { type: 'scored', step: job.step, group }));
 }
 
-type ScoredEntry = SimState['scored'][string][number];
+export type ScoredEntry = SimState['scored'][string][number];
 /** Each state's queue (core/batch StepQueue) over its `scored` groups: rebuilt when a checkpoint or snapshot is loaded. */
 const queues = new WeakMap<object, StepQueue<ScoredEntry>>();
 
@@ -58,7 +58,7 @@ function queueOf(sim: SimEngine): StepQueue<ScoredEntry> {
 const rulesOf = new WeakMap<SimEngine, LearnRules>();
 
 /** The virtual clock's learning side (core/topology.ts): its state, ledger, queue and rules. */
-function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
+export function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
   let rules = rulesOf.get(sim);
   if (!rules) {
     const c = sim.o.config;
