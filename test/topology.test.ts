@@ -5,7 +5,16 @@
  * virtual clock's replay bytes and the parity tests hold them to it.
  */
 import { describe, expect, it } from 'vitest';
-import { stepLearning, type LearnContext, type LearnEffect, type LearnEvent } from '../src/core/topology.js';
+import {
+  stepLearning,
+  stepSampling,
+  wholeGroup,
+  type LearnContext,
+  type LearnEffect,
+  type LearnEvent,
+  type SampleContext,
+  type SampleEffect,
+} from '../src/core/topology.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
 import { TrainingRun } from '../src/runtime/run.js';
 import { SimEngine } from '../src/sim/engine.js';
@@ -320,5 +329,56 @@ describe('both clocks drive the same step', () => {
       expect(state.stalenessMax).toBe(1);
     }
     expect(run.accounting.counts()).toEqual(sim.ledger.counts());
+  });
+});
+
+describe('core/topology stepSampling', () => {
+  /** A sampling side over planted requests: each step one request per problem slot, admission from `view`. */
+  function samplingAt(published: number, eta: number) {
+    const view = { lastStep: 10, publishedVersion: published, formedThrough: published };
+    const planned: number[] = [];
+    const c: SampleContext<{ step: number; slot: number }> = {
+      planner: { nextStep: published + 1, planned: [], reissue: [] },
+      limits: { eta, groupsPerStep: 2, capacityGroups: 8 },
+      view: () => view,
+      plan: (k) => {
+        planned.push(k);
+        return [
+          { step: k, slot: 0 },
+          { step: k, slot: 1 },
+        ];
+      },
+      ledger: learningAt({ groupsPerStep: 2 }, published).ledger,
+    };
+    return { c, view, planned };
+  }
+  const requests = (effects: SampleEffect<{ step: number; slot: number }>[]) =>
+    effects.map((e) => (e.type === 'generate' ? `${e.request.step}/${e.request.slot}` : e.type));
+
+  it('idle samplers get requests while admission allows: η = 1 plans steps 1 and 2 at version 0, not 3', () => {
+    const { c, view, planned } = samplingAt(0, 1);
+    expect(requests(stepSampling(c, { type: 'samplersIdle', count: 3 }))).toEqual(['1/0', '1/1', '2/0']);
+    expect(requests(stepSampling(c, { type: 'samplersIdle', count: 3 }))).toEqual(['2/1']);
+    expect(planned).toEqual([1, 2]);
+    expect(stepSampling(c, { type: 'samplersIdle', count: 2 })).toEqual([]);
+    // version 1 published (and step 1 formed): step 3 is admitted
+    view.publishedVersion = 1;
+    view.formedThrough = 1;
+    expect(requests(stepSampling(c, { type: 'samplersIdle', count: 1 }))).toEqual(['3/0']);
+    // work given back goes first (core/admission reissue, in step order)
+    c.planner.reissue.push({ step: 2, slot: 1 });
+    expect(requests(stepSampling(c, { type: 'samplersIdle', count: 2 }))).toEqual(['2/1', '3/1']);
+    expect(stepSampling(c, { type: 'samplersIdle', count: 0 })).toEqual([]);
+  });
+
+  it('a delivery is written into the ledger once and goes to verification; a rollout delivered twice fails the run', () => {
+    const { c } = samplingAt(1, 1);
+    expect(stepSampling(c, { type: 'delivered', step: 2, slot: 1, samples: wholeGroup(2) })).toEqual([
+      { type: 'verify', step: 2, slot: 1 },
+    ]);
+    expect(c.ledger.counts()).toMatchObject({ generated: 2, pending: 2 });
+    expect(stepSampling(c, { type: 'delivered', step: 2, slot: 1, samples: [1] })).toEqual([
+      { type: 'fail', message: 'rollout 2/1/1 generated twice' },
+    ]);
   });
 });

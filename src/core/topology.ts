@@ -1,12 +1,15 @@
 /**
- * The learning side of the topology as one step function both clocks drive (docs/ARCHITECTURE.md
- * "The topology's step"): a scored group into the step queue, a batch formed, an update applied,
- * a version published — each an event, each answered with effects as data. No I/O, threads or clock
+ * The topology as step functions both clocks drive (docs/ARCHITECTURE.md "The topology's step"):
+ * the learning side (`stepLearning`: a scored group into the step queue, a batch formed, an update
+ * applied, a version published) and the sampling side (`stepSampling`: idle samplers handed the
+ * planner's requests, a delivery into the ledger and on to verification) — each an event, each
+ * answered with effects as data. No I/O, threads or clock
  * in here: the real clock turns the effects into machine events, thread and file calls
  * (runtime/roles), the virtual clock into scheduled completions (sim/learning.ts).
  *
- * The state it moves is each clock's own (versions and totals on the run or the sim state, the
- * ledger, the queue over the clock's own form of a group); `LearnContext` names it.
+ * The state they move is each clock's own (versions and totals on the run or the sim state, the
+ * planner's queues, the ledger, the queue over the clock's own form of a group); `LearnContext`
+ * and `SampleContext` name it.
  */
 import type { Correction } from '../rl/loss.js';
 import { backfillSlot, type DynamicSampling } from './dynamicSampling.js';
@@ -15,6 +18,9 @@ import { brokenInvariantMessage } from './faults.js';
 import { publishViolation } from './invariants.js';
 import type { AccountingCounts, RolloutLedger } from './ledger.js';
 import { applyUpdate, checkpointDue, evalDue, type UpdateBatch, type UpdateTotals } from './update.js';
+import { nextRequest, type PlannerQueues, type PlanningView } from './admission.js';
+
+// ── the learning side ──────────────────────────────────────────────────────────────────────
 
 /** The run's rules the learning side reads (fixed for a run). */
 export interface LearnRules {
@@ -165,4 +171,66 @@ function published<G>(c: LearnContext<G>, v: number, passRate: number): LearnEff
   out.push({ type: 'stepDone', version: v, checkpoint: every !== null && checkpointDue(v, every), last });
   if (!last) out.push({ type: 'learnerFree' }, { type: 'pump' });
   return out;
+}
+
+// ── the sampling side ─────────────────────────────────────────────────────────────────────
+
+/** One clock's sampling side: the planner's queues and limits, what admission reads, how a step is planned, the ledger. */
+export interface SampleContext<R extends { step: number }> {
+  planner: PlannerQueues<R>;
+  limits: { eta: number; groupsPerStep: number; capacityGroups: number };
+  /** What admission reads, at the moment it plans (core/admission PlanningView). */
+  view: () => PlanningView;
+  /** Step k's requests in the clock's own form (none when a resume finds them all generated). */
+  plan: (k: number) => R[];
+  ledger: RolloutLedger;
+}
+
+export type SampleEvent =
+  /** `count` samplers wait for work. */
+  | { type: 'samplersIdle'; count: number }
+  /** Samples `samples` (indices within the group) of slot `slot` of step `step` were delivered. */
+  | { type: 'delivered'; step: number; slot: number; samples: ArrayLike<number> };
+
+export type SampleEffect<R> =
+  | { type: 'fail'; message: string }
+  /** Give this request to an idle sampler. */
+  | { type: 'generate'; request: R }
+  /** Slot `slot` of step `step` is delivered: verify it. */
+  | { type: 'verify'; step: number; slot: number };
+
+const NOTHING: never[] = [];
+
+const ranges: number[][] = [];
+/** Samples 0 … n − 1 (a whole group), one shared array per n. */
+export function wholeGroup(n: number): readonly number[] {
+  return (ranges[n] ??= Array.from({ length: n }, (_, i) => i));
+}
+
+/**
+ * The sampling side's answer to one event: idle samplers get the planner's next requests
+ * (core/admission nextRequest: reissued work first, steps planned while admitted and within
+ * capacity); a delivery is written into the ledger (each rollout once) and goes to verification.
+ * Work given back (a failed sampler's request, a backfill) joins the planner by core/admission
+ * `reissue`, and is handed out at the next `samplersIdle`.
+ */
+export function stepSampling<R extends { step: number }>(c: SampleContext<R>, ev: SampleEvent): SampleEffect<R>[] {
+  switch (ev.type) {
+    case 'samplersIdle': {
+      let out: SampleEffect<R>[] = NOTHING; // (allocated only when work goes out: a pump follows most events)
+      while (out.length < ev.count) {
+        const request = nextRequest(c.planner, c.limits, c.view, c.plan);
+        if (!request) break;
+        if (out === NOTHING) out = [];
+        out.push({ type: 'generate', request });
+      }
+      return out;
+    }
+    case 'delivered':
+      for (let i = 0; i < ev.samples.length; i++) {
+        const bad = c.ledger.generated(ev.step, ev.slot, ev.samples[i]!);
+        if (bad) return [{ type: 'fail', message: bad }];
+      }
+      return [{ type: 'verify', step: ev.step, slot: ev.slot }];
+  }
 }

@@ -31,7 +31,7 @@ import {
 } from './curriculum.js';
 import type { CurriculumController } from '../curriculum/controller.js';
 import { scheduleFaults } from './faultDriver.js';
-import { markGenerated, pump } from './sampling.js';
+import { deliverGroup, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
 /** What a checkpoint holds of the engine (simCheckpoint.ts simStateBody). */
@@ -263,7 +263,7 @@ export class SimEngine {
       const lastPublished = s.published;
       const lastLearner = s.learnerVersion;
       if (plant === s.events && this.lastDeliveredGroup)
-        markGenerated(this, this.lastDeliveredStep, this.lastDeliveredGroup);
+        deliverGroup(this, this.lastDeliveredStep, this.lastDeliveredGroup);
       let r: ReturnType<SimEngine['handle']>;
       try {
         r = this.handle(item);

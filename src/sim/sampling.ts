@@ -2,7 +2,8 @@
  * The virtual clock's samplers: planning steps (core/admission), starting requests at the newest
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
-import { nextRequest, requestSlices, type PlanningView } from '../core/admission.js';
+import { requestSlices } from '../core/admission.js';
+import { stepSampling, wholeGroup, type SampleContext } from '../core/topology.js';
 import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
@@ -25,36 +26,33 @@ function planStep(sim: SimEngine, k: number): Request[] {
   return out;
 }
 
-/** What the planner reads of a run, built once per engine (a pump runs after most events). */
-interface Planning {
-  limits: { eta: number; groupsPerStep: number; capacityGroups: number };
-  view: () => PlanningView;
-  plan: (k: number) => Request[];
-}
-const planning = new WeakMap<SimEngine, Planning>();
+/** The virtual clock's sampling side (core/topology SampleContext), its closures built once per engine. */
+const sampling = new WeakMap<SimEngine, SampleContext<Request>>();
 
-function planningOf(sim: SimEngine): Planning {
-  let p = planning.get(sim);
-  if (!p) {
-    p = {
+function samplingOf(sim: SimEngine): SampleContext<Request> {
+  let c = sampling.get(sim);
+  if (!c) {
+    c = {
+      planner: sim.s,
       limits: { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity },
       view: () => ({ lastStep: planLimit(sim), publishedVersion: sim.s.published, formedThrough: sim.formedThrough() }),
       plan: (k) => planStep(sim, k),
+      ledger: sim.ledger,
     };
-    planning.set(sim, p);
+    sampling.set(sim, c);
   }
-  return p;
+  // (a loaded checkpoint or snapshot replaces the state and the ledger)
+  c.planner = sim.s;
+  c.ledger = sim.ledger;
+  return c;
 }
 
-/** Hands work to idle samplers while admission allows (core/admission nextRequest, as on the real clock). */
+/** Hands work to idle samplers while admission allows (core/topology `samplersIdle`, as on the real clock). */
 export function pump(sim: SimEngine): void {
   const s = sim.s;
-  const p = planningOf(sim);
-  while (s.idle.length > 0) {
-    const req = nextRequest(s, p.limits, p.view, p.plan);
-    if (!req) return;
-    startRequest(sim, s.idle.shift()!, req);
-  }
+  if (s.idle.length === 0) return;
+  for (const e of stepSampling(samplingOf(sim), { type: 'samplersIdle', count: s.idle.length }))
+    if (e.type === 'generate') startRequest(sim, s.idle.shift()!, e.request);
 }
 
 export function startRequest(sim: SimEngine, i: number, req: Request): void {
@@ -155,12 +153,12 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);
 }
 
+/** A sampler's request delivered: each group into the ledger (core/topology `delivered`), then to the verifiers. */
 export function delivered(sim: SimEngine, i: number): void {
   const sm = sim.s.samplers[i]!;
   const req = sm.req!;
   for (const g of sm.gen!.groups) {
-    markGenerated(sim, req.step, g);
-    sim.s.verifyQueue.push({ step: req.step, group: g, attempts: 0 });
+    deliverGroup(sim, req.step, g);
     sim.lastDeliveredStep = req.step;
     sim.lastDeliveredGroup = g;
   }
@@ -171,14 +169,21 @@ export function delivered(sim: SimEngine, i: number): void {
   dispatchVerifiers(sim);
 }
 
-/** Accounts a delivered group's rollouts as generated in the ledger (core/ledger.ts). */
-export function markGenerated(sim: SimEngine, step: number, g: GeneratedGroup): void {
+/**
+ * Group `g` of `step` delivered (core/topology `delivered`): written into the ledger, its tokens
+ * and the run's running counts moved, queued for verification. (The test hook that plants a
+ * duplicate delivers a group twice: the ledger's answer fails the run.)
+ */
+export function deliverGroup(sim: SimEngine, step: number, g: GeneratedGroup): void {
   const G = g.lengths.length;
-  const bad = sim.ledger.generated(step, g.slot, 0, G);
-  if (bad) sim.fail(bad);
-  let tokens = 0;
-  for (let j = 0; j < G; j++) tokens += g.lengths[j]!;
-  sim.s.tokensGenerated += tokens;
-  sim.s.counts.generated += G;
-  sim.s.counts.pending += G;
+  for (const e of stepSampling(samplingOf(sim), { type: 'delivered', step, slot: g.slot, samples: wholeGroup(G) })) {
+    if (e.type === 'fail') sim.fail(e.message);
+    if (e.type !== 'verify') continue;
+    let tokens = 0;
+    for (let j = 0; j < G; j++) tokens += g.lengths[j]!;
+    sim.s.tokensGenerated += tokens;
+    sim.s.counts.generated += G;
+    sim.s.counts.pending += G;
+    sim.s.verifyQueue.push({ step, group: g, attempts: 0 });
+  }
 }

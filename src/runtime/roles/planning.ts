@@ -7,8 +7,8 @@ import { assert } from '../../util/errors.js';
 import { GenerateSchema, type Generate } from '../messages.js';
 import { unplanned } from '../../core/ledger.js';
 import { slotsPerStep } from '../../core/dynamicSampling.js';
-import { backfillOf } from '../../core/topology.js';
-import { nextRequest, outstandingGroupsOf, problemsPerRequest, reissue, requestSlices } from '../../core/admission.js';
+import { backfillOf, stepSampling, type SampleContext } from '../../core/topology.js';
+import { outstandingGroupsOf, problemsPerRequest, reissue, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
 import type { ProblemSpec } from '../../curriculum/controller.js';
 import type { TrainingRun, SamplerSlot } from '../run.js';
@@ -78,28 +78,44 @@ export function backfill(run: TrainingRun, step: number, slot: number): void {
   setImmediate(() => pump(run));
 }
 
+/** The run's sampling side (core/topology SampleContext), built once per run. */
+const sampling = new WeakMap<TrainingRun, SampleContext<Generate>>();
+
+export function samplingOf(run: TrainingRun): SampleContext<Generate> {
+  let c = sampling.get(run);
+  if (!c) {
+    c = {
+      planner: run,
+      limits: {
+        eta: run.eta,
+        groupsPerStep: run.cfg.rollout.problemsPerStep,
+        capacityGroups: run.bounds.plannedGroups,
+      },
+      view: () => ({
+        lastStep: run.cur.planLimit(run.version, run.maxSteps),
+        publishedVersion: run.version,
+        formedThrough: run.formedThrough,
+      }),
+      plan: (k) => requestsForStep(run, k),
+      ledger: run.accounting,
+    };
+    sampling.set(run, c);
+  }
+  c.ledger = run.accounting; // (a resume replaces it)
+  return c;
+}
+
 /**
  * Hands work to idle samplers while admission allows (AReaL: start step k only at version ≥ k − 1 − η;
- * core/admission nextRequest, as on the virtual clock).
+ * core/topology `samplersIdle`, as on the virtual clock).
  */
 export function pump(run: TrainingRun): void {
-  if (run.fatal || run.interrupted) return;
-  const limits = {
-    eta: run.eta,
-    groupsPerStep: run.cfg.rollout.problemsPerStep,
-    capacityGroups: run.bounds.plannedGroups,
-  };
-  const view = () => ({
-    lastStep: run.cur.planLimit(run.version, run.maxSteps),
-    publishedVersion: run.version,
-    formedThrough: run.formedThrough,
-  });
-  while (run.idleSamplers.size > 0) {
-    const req = nextRequest(run, limits, view, (k) => requestsForStep(run, k));
-    if (!req) return;
+  if (run.fatal || run.interrupted || run.idleSamplers.size === 0) return;
+  for (const e of stepSampling(samplingOf(run), { type: 'samplersIdle', count: run.idleSamplers.size })) {
+    if (e.type !== 'generate') continue;
     const id = run.idleSamplers.values().next().value!;
     run.idleSamplers.delete(id);
-    const request = GenerateSchema.parse({ ...req, fault: run.faults.take('sampler', req.step) });
+    const request = GenerateSchema.parse({ ...e.request, fault: run.faults.take('sampler', e.request.step) });
     run.inflight.set(request.requestId, request);
     samplerSlot(run, id).actor.send({ type: 'GENERATE', request });
   }

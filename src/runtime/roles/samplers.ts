@@ -13,7 +13,8 @@ import { postWeights } from '../workers.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
 import { fromAsync } from './effects.js';
 import { remoteSampler } from './nats.js';
-import { pump, samplerSlot } from './planning.js';
+import { pump, samplerSlot, samplingOf } from './planning.js';
+import { stepSampling } from '../../core/topology.js';
 import { spawnSamplerThread } from './samplerThread.js';
 import { pumpVerifiers } from './verifiers.js';
 
@@ -97,14 +98,12 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
   return createActor(machine, { input: { id }, inspect: run.transitions.inspector(id, 'sampler') });
 }
 
-/** Sampler → verifiers: account the ids, split into groups, wait while the verify queue is full. */
+/**
+ * Sampler → verifiers: each problem's rollouts into the ledger (core/topology `delivered`) and on
+ * to verification; waits while the verify queue is full.
+ */
 export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<void> {
   assert(run.inflight.delete(r.requestId), `rollouts for unknown request ${r.requestId}`);
-  for (const x of r.rollouts) {
-    const bad = run.accounting.generated(r.step, slotOf(x.problemId), x.sampleIndex);
-    assert(bad === null, bad!);
-    run.tokensUnqueued += x.completion.length;
-  }
   run.tokensGenerated += r.generatedTokens;
   run.samplerComputeMs += r.computeMs;
   run.inflightSwaps += r.swaps;
@@ -113,9 +112,15 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
   run.samplerTensors.set(r.samplerId, r.numTensors);
   const byProblem = new Map<string, Rollouts['rollouts']>();
   for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
+  const c = samplingOf(run);
   for (const [problemId, rollouts] of byProblem) {
-    run.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
-    run.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', run.sinceOpen());
+    const samples = rollouts.map((x) => x.sampleIndex);
+    for (const e of stepSampling(c, { type: 'delivered', step: r.step, slot: slotOf(problemId), samples })) {
+      assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+      for (const x of rollouts) run.tokensUnqueued += x.completion.length;
+      run.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
+      run.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', run.sinceOpen());
+    }
   }
   pumpVerifiers(run);
   while (run.verifyJobs.length > run.bounds.verifyJobs && !run.fatal)
