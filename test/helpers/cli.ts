@@ -1,11 +1,18 @@
 /**
  * The CLI in-process (src/cli/program.ts `main`): its exit code and what it wrote to stdout and
  * stderr, without a process start (≈ 1 s of tsx each). One test per exit code still spawns
- * bin/e3sim.js, so the executable's own path is covered too.
+ * bin/e3sim.js, so the executable's own path is covered too; cells a command starts in child
+ * processes run the suite's bundle.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { main } from '../../src/cli/program.js';
+import { setSelfExecutable } from '../../src/cli/self.js';
+import { E3SIM } from './bin.js';
+
+// Commands that start cells in child processes (scenario, experiment) start the suite's bundle, as
+// they do when the bundle is the executable (src/cli/self.ts; test/globalSetup.ts).
+setSelfExecutable(E3SIM);
 
 export interface CliResult {
   code: number | null;
