@@ -74,67 +74,70 @@ export function registerExperiment(program: Command): void {
     .option('--steps <n>', 'lr-probe: steps per rate', '40')
     .option('--backend <b>', 'auto|tensorflow|webgpu|wasm|cpu', 'wasm')
     .option('--json', 'print results.json')
-    .action(async (name: string, o: Flags) => {
-      if (!(NAMES as readonly string[]).includes(name))
-        throw new InputError(`name: unknown experiment '${name}'; expected ${NAMES.join(' or ')}`);
-      const seeds = o.quick ? 1 : parseIntFlag(o.seeds, '--seeds', 1, 100);
-      const jobs = parseIntFlag(o.jobs, '--jobs', 1, 64);
-      const arms = o.arms ? o.arms.split(',').map((a) => a.trim()) : [...ARMS];
-      for (const a of arms)
-        if (!([...ARMS, ...EXTRA_ARMS] as readonly string[]).includes(a))
-          throw new InputError(`--arms: unknown arm '${a}'; expected some of ${[...ARMS, ...EXTRA_ARMS].join(', ')}`);
-      const backend = parseBackend(o.backend);
-      const size = o.quick ? QUICK : name === 'lr-probe' ? PROBE : FULL;
-      const out = o.out ?? path.join('runs', 'experiments', `${name}${o.quick ? '-quick' : ''}`);
-      const lrs = name === 'lr-probe' ? parseLrs(o.lrs) : [];
-      const probeSteps = parseIntFlag(o.steps, '--steps', 1, 10_000);
-      const settings = {
-        experiment: name,
-        quick: Boolean(o.quick),
-        arms,
-        lrs,
-        probeSteps: name === 'lr-probe' ? probeSteps : null,
-        backend,
-        size,
-      };
-      const c4 = o.c4 && !o.quick && name === 'e3-countdown';
-      openExperimentDir(out, settings);
-      const plan: { cells: Cell[]; arms: string[] } =
-        name === 'lr-probe'
-          ? {
-              cells: planLrProbe({ out, lrs, steps: probeSteps, size, backend }),
-              arms: ['base', ...lrs.map((lr) => `lr-${lr}`)],
-            }
-          : (() => {
-              const p = planE3Countdown({ out, seeds, size, backend, arms, c4 });
-              return { cells: p.cells, arms: ['base', 'base-noverify', ...p.arms] };
-            })();
-      const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
-      log?.(`${name}: ${plan.cells.length} cells, ${jobs} at a time, in ${out}`);
-      const t0 = wallNow();
-      try {
-        await runCells({
-          out,
-          cells: plan.cells,
-          jobs,
-          bin: selfExecutable(),
-          nodeArgs: ['--max-semi-space-size=32'],
-          log,
-          now: wallNow,
-          stepOf: metricsStepOf,
-        });
-      } catch (e) {
-        if (e instanceof CellsInterrupted) {
-          process.stderr.write(`${e.message}\n`);
-          process.exitCode = 130;
-          return;
+    .action(experimentCommand);
+}
+
+/** `e3sim experiment <name>`: the flags checked, the directory opened (or continued), the cells run, the results. */
+async function experimentCommand(name: string, o: Flags): Promise<void> {
+  if (!(NAMES as readonly string[]).includes(name))
+    throw new InputError(`name: unknown experiment '${name}'; expected ${NAMES.join(' or ')}`);
+  const seeds = o.quick ? 1 : parseIntFlag(o.seeds, '--seeds', 1, 100);
+  const jobs = parseIntFlag(o.jobs, '--jobs', 1, 64);
+  const arms = o.arms ? o.arms.split(',').map((a) => a.trim()) : [...ARMS];
+  for (const a of arms)
+    if (!([...ARMS, ...EXTRA_ARMS] as readonly string[]).includes(a))
+      throw new InputError(`--arms: unknown arm '${a}'; expected some of ${[...ARMS, ...EXTRA_ARMS].join(', ')}`);
+  const backend = parseBackend(o.backend);
+  const size = o.quick ? QUICK : name === 'lr-probe' ? PROBE : FULL;
+  const out = o.out ?? path.join('runs', 'experiments', `${name}${o.quick ? '-quick' : ''}`);
+  const lrs = name === 'lr-probe' ? parseLrs(o.lrs) : [];
+  const probeSteps = parseIntFlag(o.steps, '--steps', 1, 10_000);
+  const settings = {
+    experiment: name,
+    quick: Boolean(o.quick),
+    arms,
+    lrs,
+    probeSteps: name === 'lr-probe' ? probeSteps : null,
+    backend,
+    size,
+  };
+  const c4 = o.c4 && !o.quick && name === 'e3-countdown';
+  openExperimentDir(out, settings);
+  const plan: { cells: Cell[]; arms: string[] } =
+    name === 'lr-probe'
+      ? {
+          cells: planLrProbe({ out, lrs, steps: probeSteps, size, backend }),
+          arms: ['base', ...lrs.map((lr) => `lr-${lr}`)],
         }
-        throw e;
-      }
-      const doc = writeResults(name, o, out, settings, seeds, c4, plan, t0);
-      if (o.json) return printJson(doc.json);
-      process.stdout.write(doc.text);
+      : (() => {
+          const p = planE3Countdown({ out, seeds, size, backend, arms, c4 });
+          return { cells: p.cells, arms: ['base', 'base-noverify', ...p.arms] };
+        })();
+  const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
+  log?.(`${name}: ${plan.cells.length} cells, ${jobs} at a time, in ${out}`);
+  const t0 = wallNow();
+  try {
+    await runCells({
+      out,
+      cells: plan.cells,
+      jobs,
+      bin: selfExecutable(),
+      nodeArgs: ['--max-semi-space-size=32'],
+      log,
+      now: wallNow,
+      stepOf: metricsStepOf,
     });
+  } catch (e) {
+    if (e instanceof CellsInterrupted) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 130;
+      return;
+    }
+    throw e;
+  }
+  const doc = writeResults(name, o, out, settings, seeds, c4, plan, t0);
+  if (o.json) return printJson(doc.json);
+  process.stdout.write(doc.text);
 }
 
 /**

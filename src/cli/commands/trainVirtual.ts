@@ -75,6 +75,15 @@ export async function trainVirtual(
   } finally {
     bar.stop();
   }
+  reportEnd(f, out, result);
+}
+
+/** What a virtual-clock run prints at its end (or at an interrupt): the summary, the run directory, the exit code. */
+function reportEnd(
+  f: TrainFlags,
+  out: string,
+  result: { summary: Record<string, unknown>; status: string; stopSignal?: NodeJS.Signals | null | undefined },
+): void {
   const s = result.summary as Record<string, number | string | Record<string, number>>;
   const halted = result.status === 'halted';
   if (f.json) printJson({ ...s, runDir: out });

@@ -90,47 +90,8 @@ export class NatsCoordinator {
     this.jsm = c.jsm;
     this.display = c.target.display;
     this.js = jetstream(this.nc);
+    await this.createStreams();
     const n = this.n;
-    // A fresh run starts from empty queues (a resumed one re-plans its in-flight work itself).
-    for (const s of [n.stream, n.resultsStream]) await this.jsm.streams.delete(s).catch(() => false);
-    await this.jsm.streams.add({
-      name: n.stream,
-      subjects: WORK_KINDS.map((k) => n.work(k)),
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      max_msgs: this.o.queueMax,
-      duplicate_window: 120_000_000_000,
-    });
-    for (const kind of WORK_KINDS) {
-      await this.jsm.consumers.add(n.stream, {
-        durable_name: kind,
-        filter_subject: n.work(kind),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: this.o.info.ackWaitMs * 1_000_000,
-        max_deliver: 20,
-        max_ack_pending: 1_000,
-      });
-    }
-    await this.jsm.streams.add({
-      name: n.resultsStream,
-      subjects: [n.results],
-      storage: StorageType.File,
-      max_msgs: 100_000,
-      max_age: 3_600_000_000_000,
-    });
-    await this.jsm.consumers.add(n.resultsStream, {
-      durable_name: 'coordinator',
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: 30_000_000_000,
-    });
-    const objm = new Objm(this.nc);
-    await objm
-      .open(n.weights)
-      .then((s) => s.destroy())
-      .catch(() => false);
-    this.store = await objm.create(n.weights, { storage: StorageType.File });
-
     const info = JSON.stringify(this.o.info);
     this.subs.push(this.nc.subscribe(n.info, { callback: (_e, m) => void m.respond(info) }));
     this.subs.push(this.nc.subscribe(RUNS_SUBJECT, { callback: (_e, m) => void m.respond(info) }));
@@ -157,6 +118,55 @@ export class NatsCoordinator {
       seen = line;
     }, 1_000);
     this.census.unref();
+  }
+
+  /**
+   * The run's streams, from empty (a resumed run re-plans its in-flight work itself): the work queue
+   * with one durable consumer per kind of work, the results stream and its consumer, the weights'
+   * object store.
+   */
+  private async createStreams(): Promise<void> {
+    const jsm = this.jsm;
+    const n = this.n;
+    // A fresh run starts from empty queues (a resumed one re-plans its in-flight work itself).
+    for (const s of [n.stream, n.resultsStream]) await jsm.streams.delete(s).catch(() => false);
+    await jsm.streams.add({
+      name: n.stream,
+      subjects: WORK_KINDS.map((k) => n.work(k)),
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_msgs: this.o.queueMax,
+      duplicate_window: 120_000_000_000,
+    });
+    for (const kind of WORK_KINDS) {
+      await jsm.consumers.add(n.stream, {
+        durable_name: kind,
+        filter_subject: n.work(kind),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: this.o.info.ackWaitMs * 1_000_000,
+        max_deliver: 20,
+        max_ack_pending: 1_000,
+      });
+    }
+    await jsm.streams.add({
+      name: n.resultsStream,
+      subjects: [n.results],
+      storage: StorageType.File,
+      max_msgs: 100_000,
+      max_age: 3_600_000_000_000,
+    });
+    await jsm.consumers.add(n.resultsStream, {
+      durable_name: 'coordinator',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: 30_000_000_000,
+    });
+    const objm = new Objm(this.nc);
+    await objm
+      .open(n.weights)
+      .then((s) => s.destroy())
+      .catch(() => false);
+    this.store = await objm.create(n.weights, { storage: StorageType.File });
   }
 
   /** Workers heard from within `withinMs`, per role; those silent longer are reported gone (once). */
