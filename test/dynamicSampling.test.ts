@@ -17,7 +17,8 @@ import {
   zeroAdvantage,
   type DynamicSampling,
 } from '../src/core/dynamicSampling.js';
-import { GroupQueue, formBatch } from '../src/core/batch.js';
+import { GroupQueue, StepQueue, formBatch } from '../src/core/batch.js';
+import { Rng } from '../src/util/rng.js';
 import { TrainedDigest } from '../src/core/metrics.js';
 import { TrainingRun } from '../src/runtime/run.js';
 import { requestsForStep } from '../src/runtime/roles/planning.js';
@@ -69,6 +70,38 @@ describe('dynamic sampling: the rule', () => {
     expect(endsChain(1, false, 4, DS)).toBe(true); // kept
     expect(endsChain(1, true, 4, DS)).toBe(false); // replaced by slot 5
     expect(endsChain(9, true, 4, DS)).toBe(true); // rounds used: the slot trains nothing
+  });
+
+  it("the queue's running count of ended chains (StepQueue.complete) agrees with stepComplete after every arrival, and after a reload", () => {
+    type G = { slot: number; rewards: number[] };
+    const outcome = (g: G) => ({ rewards: g.rewards, correct: (i: number) => g.rewards[i]! > 0 });
+    const rng = new Rng('queue-complete');
+    for (let trial = 0; trial < 200; trial++) {
+      const P = 1 + rng.int(4);
+      const ds = trial % 3 === 0 ? undefined : { backfillRounds: rng.int(3), metric: 'reward' as const };
+      // each position's chain: filtered groups while a round is left (at random), then its last group
+      const groups: G[] = [];
+      for (let p = 0; p < P; p++)
+        for (let slot = p; ; slot += P) {
+          const filtered = rng.float() < 0.5;
+          groups.push({ slot, rewards: filtered ? [1, 1] : [0, 1] });
+          if (!filtered || backfillSlot(slot, P, ds) === null) break;
+        }
+      const arrivals = rng.shuffle(groups);
+      const q = new StepQueue<G>(P, 1000, ds, (g) => g.slot, outcome);
+      for (let i = 0; i < arrivals.length; i++) {
+        expect(q.add(7, arrivals[i]!)).toBeNull();
+        const want = stepComplete(arrivals.slice(0, i + 1), P, ds, (g) => g.slot, outcome);
+        expect(q.complete(7), `trial ${trial}, ${i + 1} of ${arrivals.length}`).toBe(want);
+        // a queue rebuilt from the same held groups (a loaded checkpoint) says the same
+        const reloaded = new StepQueue<G>(P, 1000, ds, (g) => g.slot, outcome, { 7: arrivals.slice(0, i + 1) });
+        expect(reloaded.complete(7)).toBe(want);
+      }
+      expect(q.complete(7)).toBe(true); // every chain ended
+      expect(q.add(7, arrivals[0]!)).toMatch(/queued twice/);
+      q.take(7);
+      expect(q.complete(7)).toBe(false);
+    }
   });
 
   it('a step completes when every chain has ended, in any arrival order', () => {
