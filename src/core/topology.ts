@@ -3,9 +3,9 @@
  * the learning side (`stepLearning`: a scored group into the step queue, a batch formed, an update
  * applied, a version published) and the sampling side (`stepSampling`: idle samplers handed the
  * planner's requests, a delivery into the ledger and on to verification) — each an event, each
- * answered with effects as data. No I/O, threads or clock
- * in here: the real clock turns the effects into machine events, thread and file calls
- * (runtime/roles), the virtual clock into scheduled completions (sim/learning.ts).
+ * answered with effects as data. No I/O, threads or clock in here: the real clock turns the
+ * effects into machine events, thread and file calls (runtime/roles), the virtual clock into
+ * scheduled completions (sim/sampling.ts, sim/learning.ts).
  *
  * The state they move is each clock's own (versions and totals on the run or the sim state, the
  * planner's queues, the ledger, the queue over the clock's own form of a group); `LearnContext`

@@ -1,6 +1,8 @@
 /**
- * The virtual clock's verification, grading, batching and learner: scored groups wait by step, a
- * complete step forms its batch (core/ledger's disposition rule, slot order), trains, publishes.
+ * The virtual clock's learning side: it feeds core/topology `stepLearning` its events (a group
+ * graded, the learner waiting, an update ended, a version published) and carries out the effects
+ * (`carryOut`) — the batch held and trained for the cost model's time, the row written, the
+ * publication scheduled, a checkpoint or the end of the run.
  */
 import { DISPOSITION_CODE, swapsInFlight } from '../core/staleness.js';
 import { StepQueue, stepQueueCapacity, type BatchGroup, type DisposedStep } from '../core/batch.js';
