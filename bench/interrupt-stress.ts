@@ -3,7 +3,9 @@
  * seeded random moments of a sync run, each followed by --resume, compared with the
  * uninterrupted run. Prints the table of moments and outcomes; exit 1 if any trial differs.
  *   npx tsx bench/interrupt-stress.ts [--trials 20] [--seed 1] [--steps 8] [--backfill-rounds R] [--dir DIR]
- * `--backfill-rounds R` turns on dynamic sampling (rollout.dynamicSampling) with R rounds.
+ *     [--bin FILE]
+ * `--backfill-rounds R` turns on dynamic sampling (rollout.dynamicSampling) with R rounds;
+ * `--bin FILE` runs another executable (a bundle's e3sim.mjs) instead of bin/e3sim.js.
  */
 import { runStress, stressTable } from '../src/bench/interruptStress.js';
 
@@ -16,6 +18,7 @@ const r = await runStress({
   seed: Number(arg('--seed', '1')),
   steps: Number(arg('--steps', '8')),
   dir: process.argv.includes('--dir') ? arg('--dir', '') : undefined,
+  bin: process.argv.includes('--bin') ? arg('--bin', '') : undefined,
   dynamicSampling: process.argv.includes('--backfill-rounds')
     ? { backfillRounds: Number(arg('--backfill-rounds', '0')) }
     : undefined,
