@@ -19,6 +19,8 @@ import type { ScoredGroup } from '../src/runtime/messages.js';
 import { TrainingRun } from '../src/runtime/run.js';
 import { SimEngine } from '../src/sim/engine.js';
 import { learningOf, type ScoredEntry } from '../src/sim/learning.js';
+import { samplingOf as simSampling } from '../src/sim/sampling.js';
+import { samplingOf as realSampling } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
 import { DISPOSITION_CODE } from '../src/core/staleness.js';
@@ -380,5 +382,58 @@ describe('core/topology stepSampling', () => {
     expect(stepSampling(c, { type: 'delivered', step: 2, slot: 1, samples: [1] })).toEqual([
       { type: 'fail', message: 'rollout 2/1/1 generated twice' },
     ]);
+  });
+});
+
+describe('both clocks plan alike', () => {
+  it('the real clock and the virtual clock, built from one config, hand idle samplers the same requests as versions come out', () => {
+    const config = simConfig({
+      rollout: { problemsPerStep: 4, groupSize: 2, temperature: 1, problemsPerRequest: 3 },
+      staleness: { policy: 'async', eta: 1 },
+      topology: { samplers: 4, verifierThreads: 1 },
+      limits: { queueGroupsMax: 8 },
+      curriculum: { stages: [{ difficulty: 3, budgetTokens: 32, steps: 5 }] },
+    });
+    const run = new TrainingRun({
+      config,
+      out: freshDir('real'),
+      resume: false,
+      command: 'test',
+      versions: {},
+      now: () => 0,
+    });
+    const sim = new SimEngine({
+      config,
+      profile: fixedProfile(1, 1),
+      compute: new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1),
+      faults: [],
+      maxSteps: 5,
+      dir: null,
+      transitions: false,
+      maxEvents: 1000,
+    });
+    const real = () =>
+      stepSampling(realSampling(run), { type: 'samplersIdle', count: 10 }).map((e) =>
+        e.type === 'generate'
+          ? `${e.request.step}:${e.request.problems.map((p) => p.id.split(':')[0]).join(',')}`
+          : e.type,
+      );
+    const virtual = () =>
+      stepSampling(simSampling(sim), { type: 'samplersIdle', count: 10 }).map((e) =>
+        e.type === 'generate' ? `${e.request.step}:${e.request.slots.join(',')}` : e.type,
+      );
+    // version 0, η = 1: steps 1 and 2 (8 groups, the queue's bound), each cut into requests of 3 and 1
+    const first = ['1:0,1,2', '1:3', '2:0,1,2', '2:3'];
+    expect(real()).toEqual(first);
+    expect(virtual()).toEqual(first);
+    expect(real()).toEqual([]);
+    expect(virtual()).toEqual([]);
+    // version 1 published and step 1 formed: step 3
+    run.version = 1;
+    run.formedThrough = 1;
+    sim.s.published = 1;
+    sim.s.learnerVersion = 1;
+    expect(real()).toEqual(['3:0,1,2', '3:3']);
+    expect(virtual()).toEqual(['3:0,1,2', '3:3']);
   });
 });

@@ -29,7 +29,7 @@ function planStep(sim: SimEngine, k: number): Request[] {
 /** The virtual clock's sampling side (core/topology SampleContext), its closures built once per engine. */
 const sampling = new WeakMap<SimEngine, SampleContext<Request>>();
 
-function samplingOf(sim: SimEngine): SampleContext<Request> {
+export function samplingOf(sim: SimEngine): SampleContext<Request> {
   let c = sampling.get(sim);
   if (!c) {
     c = {
