@@ -20,6 +20,9 @@ import type { AccountingCounts, RolloutLedger } from './ledger.js';
 import { applyUpdate, checkpointDue, evalDue, type UpdateBatch, type UpdateTotals } from './update.js';
 import { nextRequest, type PlannerQueues, type PlanningView } from './admission.js';
 
+/** The empty answer, shared (a step answers most events with nothing). */
+const NOTHING: never[] = [];
+
 // ── the learning side ──────────────────────────────────────────────────────────────────────
 
 /** The run's rules the learning side reads (fixed for a run). */
@@ -114,10 +117,12 @@ export function stepLearning<G>(c: LearnContext<G>, ev: LearnEvent<G>): LearnEff
 function scored<G>(c: LearnContext<G>, step: number, g: G): LearnEffect<G>[] {
   const bad = c.queue.add(step, g);
   if (bad) return [{ type: 'fail', message: bad }];
-  const out: LearnEffect<G>[] = [];
   const slot = backfillOf(c, g);
+  const complete = c.queue.complete(step);
+  if (slot === null && !complete) return NOTHING; // the common answer: one per group, no allocation
+  const out: LearnEffect<G>[] = [];
   if (slot !== null) out.push({ type: 'backfill', step, slot });
-  if (c.queue.complete(step)) out.push({ type: 'stepComplete', step });
+  if (complete) out.push({ type: 'stepComplete', step });
   return out;
 }
 
@@ -198,8 +203,6 @@ export type SampleEffect<R> =
   | { type: 'generate'; request: R }
   /** Slot `slot` of step `step` is delivered: verify it. */
   | { type: 'verify'; step: number; slot: number };
-
-const NOTHING: never[] = [];
 
 const ranges: number[][] = [];
 /** Samples 0 … n − 1 (a whole group), one shared array per n. */

@@ -56,15 +56,15 @@ function queueOf(sim: SimEngine): StepQueue<ScoredEntry> {
   return q;
 }
 
-/** The run's rules the learning side reads, once per engine. */
-const rulesOf = new WeakMap<SimEngine, LearnRules>();
+/** The virtual clock's learning side per engine: its rules built once, its state, ledger and queue refreshed at each use. */
+const learning = new WeakMap<SimEngine, LearnContext<ScoredEntry>>();
 
 /** The virtual clock's learning side (core/topology.ts): its state, ledger, queue and rules. */
 export function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
-  let rules = rulesOf.get(sim);
-  if (!rules) {
+  let l = learning.get(sim);
+  if (!l) {
     const c = sim.o.config;
-    rules = {
+    const rules: LearnRules = {
       groupsPerStep: sim.perStep,
       eta: sim.eta,
       maxSteps: sim.o.maxSteps,
@@ -74,9 +74,14 @@ export function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
       eval: sim.o.compute.evaluate ? c.eval : undefined,
       brokenSteps: brokenSteps(sim.o.faults),
     };
-    rulesOf.set(sim, rules);
+    l = { rules, state: sim.s, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
+    learning.set(sim, l);
   }
-  return { rules, state: sim.s, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
+  // (a loaded checkpoint or snapshot replaces the state, the ledger and the queue's groups)
+  l.state = sim.s;
+  l.ledger = sim.ledger;
+  l.queue = queueOf(sim);
+  return l;
 }
 
 /** A queued group as the batch rule reads it (its rows start and swap together: one oldest version). */
