@@ -23,6 +23,7 @@ import { samplingOf as simSampling } from '../src/sim/sampling.js';
 import { samplingOf as realSampling } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
+import type { TrainConfig } from '../src/runtime/config.js';
 import { DISPOSITION_CODE } from '../src/core/staleness.js';
 import { learningAt, type PlantedGroup } from './helpers/topology.js';
 
@@ -180,6 +181,33 @@ describe('core/topology stepLearning', () => {
   });
 });
 
+/**
+ * The real clock's run and the virtual clock's engine, built from one config without starting
+ * anything (no threads, no events): their contexts are what the steps read. `withDir`: the virtual
+ * clock writes a run directory (so it takes periodic checkpoints).
+ */
+function bothClocks(config: TrainConfig, maxSteps: number, withDir: boolean) {
+  const run = new TrainingRun({
+    config,
+    out: freshDir('real'),
+    resume: false,
+    command: 'test',
+    versions: {},
+    now: () => 0,
+  });
+  const sim = new SimEngine({
+    config,
+    profile: fixedProfile(1, 1),
+    compute: new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1),
+    faults: [],
+    maxSteps,
+    dir: withDir ? freshDir('virtual') : null,
+    transitions: false,
+    maxEvents: 1000,
+  });
+  return { run, sim };
+}
+
 describe('both clocks drive the same step', () => {
   /** A group as the real clock holds it (a ScoredGroup message): samples of `lengths` tokens from version `oldest`. */
   function message(step: number, g: PlantedGroup): ScoredGroup {
@@ -227,24 +255,7 @@ describe('both clocks drive the same step', () => {
       learner: { lr: 1e-4, correction: { kind: 'drop', maxLag: 1 } },
       curriculum: { stages: [{ difficulty: 3, budgetTokens: 32, steps: 3 }] },
     });
-    const run = new TrainingRun({
-      config,
-      out: freshDir('real'),
-      resume: false,
-      command: 'test',
-      versions: {},
-      now: () => 0,
-    });
-    const sim = new SimEngine({
-      config,
-      profile: fixedProfile(1, 1),
-      compute: new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1),
-      faults: [],
-      maxSteps: 3,
-      dir: freshDir('virtual'),
-      transitions: false,
-      maxEvents: 1000,
-    });
+    const { run, sim } = bothClocks(config, 3, true);
     const real = run.learning();
     const virtual = learningOf(sim);
     expect(virtual.rules).toEqual(real.rules);
@@ -394,24 +405,7 @@ describe('both clocks plan alike', () => {
       limits: { queueGroupsMax: 8 },
       curriculum: { stages: [{ difficulty: 3, budgetTokens: 32, steps: 5 }] },
     });
-    const run = new TrainingRun({
-      config,
-      out: freshDir('real'),
-      resume: false,
-      command: 'test',
-      versions: {},
-      now: () => 0,
-    });
-    const sim = new SimEngine({
-      config,
-      profile: fixedProfile(1, 1),
-      compute: new SurrogateCompute(SurrogateSchema.parse({ lengthMedian: 10, lengthSigma: 0 }), 0, 1),
-      faults: [],
-      maxSteps: 5,
-      dir: null,
-      transitions: false,
-      maxEvents: 1000,
-    });
+    const { run, sim } = bothClocks(config, 5, false);
     const real = () =>
       stepSampling(realSampling(run), { type: 'samplersIdle', count: 10 }).map((e) =>
         e.type === 'generate'
