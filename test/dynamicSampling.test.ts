@@ -17,7 +17,8 @@ import {
   zeroAdvantage,
   type DynamicSampling,
 } from '../src/core/dynamicSampling.js';
-import { GroupQueue, StepQueue, formBatch } from '../src/core/batch.js';
+import { formBatch } from '../src/core/batch.js';
+import { GroupQueue, StepQueue } from '../src/core/stepQueue.js';
 import { Rng } from '../src/util/rng.js';
 import { TrainedDigest } from '../src/core/metrics.js';
 import { TrainingRun } from '../src/runtime/run.js';

@@ -13,12 +13,18 @@
  */
 import type { Correction } from '../rl/loss.js';
 import { backfillSlot, type DynamicSampling } from './dynamicSampling.js';
-import { disposeStep, type BatchGroup, type DisposedStep, type StepQueue } from './batch.js';
+import { disposeStep, type BatchGroup, type DisposedStep } from './batch.js';
+import type { StepQueue } from './stepQueue.js';
 import { brokenInvariantMessage } from './faults.js';
 import { publishViolation } from './invariants.js';
 import type { AccountingCounts, RolloutLedger } from './ledger.js';
 import { applyUpdate, checkpointDue, evalDue, type UpdateBatch, type UpdateTotals } from './update.js';
 import { nextRequest, type PlannerQueues, type PlanningView } from './admission.js';
+
+/** The message of a `fail` effect (the clock aborts its run with it), or null for any other effect. */
+export function failureOf(e: { type: string; message?: string }): string | null {
+  return e.type === 'fail' ? e.message! : null;
+}
 
 /** The empty answer, shared (a step answers most events with nothing). */
 const NOTHING: never[] = [];

@@ -43,19 +43,20 @@ import { FaultPlan, brokenSteps, parseFault } from '../core/faults.js';
 import type { Generate, ScoredGroup, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { noFilterTotals, slotsPerStep } from '../core/dynamicSampling.js';
-import { GroupQueue, scoredGroupView, stepQueueCapacity, type FormedBatch } from '../core/batch.js';
+import { scoredGroupView, type FormedBatch } from '../core/batch.js';
+import { GroupQueue, stepQueueCapacity } from '../core/stepQueue.js';
 import type { LearnContext, LearnRules } from '../core/topology.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from '../core/roles.js';
-import { readRunCheckpoint, type RunState } from './checkpointer.js';
+import { readRunCheckpoint } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
-import { writeSummary } from './roles/metrics.js';
+import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
 import { fromAsync } from './roles/effects.js';
 import { start, stopAll } from './roles/lifecycle.js';
 
@@ -77,6 +78,8 @@ export class TrainingRun {
   readonly maxSteps: number;
   readonly o: TrainOptions;
   readonly faults: FaultPlan;
+  /** The learning side's rules (core/topology LearnRules), fixed for the run. */
+  readonly learnRules: LearnRules;
   gptConfig!: GptConfig;
   referenceWeights!: PackedWeights;
   readonly weights = new Map<number, PackedWeights>();
@@ -184,6 +187,16 @@ export class TrainingRun {
     };
     this.accounting = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
+    this.learnRules = {
+      groupsPerStep: perStep,
+      eta: this.eta,
+      maxSteps: this.maxSteps,
+      correction: this.cfg.learner.correction,
+      dynamicSampling: ds,
+      checkpointEvery: this.cfg.checkpoint.every,
+      eval: this.cfg.eval,
+      brokenSteps: brokenSteps(this.faults.faults),
+    };
   }
 
   /** One line of metrics.jsonl (measurements and decisions carry a `type`). */
@@ -212,33 +225,14 @@ export class TrainingRun {
     this.version = v;
   }
 
-  private learnRules: LearnRules | null = null;
-
   /** The learning side as core/topology steps it: this run's versions, totals, ledger, queue and rules. */
   learning(): LearnContext<ScoredGroup> {
-    const c = this.cfg;
-    this.learnRules ??= {
-      groupsPerStep: c.rollout.problemsPerStep,
-      eta: this.eta,
-      maxSteps: this.maxSteps,
-      correction: c.learner.correction,
-      dynamicSampling: c.rollout.dynamicSampling,
-      checkpointEvery: c.checkpoint.every,
-      eval: c.eval,
-      brokenSteps: brokenSteps(this.faults.faults),
-    };
     return { rules: this.learnRules, state: this, ledger: this.accounting, queue: this.queue, viewOf: scoredGroupView };
   }
 
   get lossConfig(): LossConfig {
     return lossConfigOf(this.cfg);
   }
-
-  // ── requests ────────────────────────────────────────────────────────────────────────────
-
-  // ── workers ─────────────────────────────────────────────────────────────────────────────
-
-  // ── machines ────────────────────────────────────────────────────────────────────────────
 
   /** Problems of each planned step by id, for the verifiers; freed when the step's metrics are written. */
   readonly requestsProblem = new Map<number, Map<string, { numbers: number[]; target: number }>>();
@@ -394,25 +388,5 @@ export class TrainingRun {
     if (end === 'failed' && this.startInputError) throw this.startInputError;
     if (end === 'failed') throw this.envError ?? new Error(this.fatal ?? ctx.error ?? 'run failed');
     return writeSummary(this);
-  }
-}
-
-/**
- * A resume cuts each log back to the length its checkpoint recorded; a log already shorter than
- * that lost lines the checkpoint counts on (cut by hand, or restored from an older copy): exit 2
- * naming it, before anything is written.
- */
-function checkLogsNotShort(dir: string, at: NonNullable<RunState['logs']>): void {
-  for (const [name, bytes] of [
-    ['metrics.jsonl', at.metrics],
-    ['transitions.jsonl', at.transitions],
-    ['trace.json', at.trace],
-  ] as const) {
-    const file = path.join(dir, name);
-    const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
-    if (size < bytes)
-      throw new InputError(
-        `--resume: ${file} has ${size} bytes, fewer than the ${bytes} its last checkpoint recorded: lines the checkpoint counts on are missing (restore the file, or start a new run)`,
-      );
   }
 }

@@ -5,7 +5,8 @@
  * publication scheduled, a checkpoint or the end of the run.
  */
 import { DISPOSITION_CODE, swapsInFlight } from '../core/staleness.js';
-import { StepQueue, stepQueueCapacity, type BatchGroup, type DisposedStep } from '../core/batch.js';
+import type { BatchGroup, DisposedStep } from '../core/batch.js';
+import { StepQueue, stepQueueCapacity } from '../core/stepQueue.js';
 import { reissue } from '../core/admission.js';
 import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';

@@ -1,5 +1,6 @@
 /** A learning side (core/topology LearnContext) over planted groups, for stepping it without a run. */
-import { StepQueue, type BatchGroup } from '../../src/core/batch.js';
+import type { BatchGroup } from '../../src/core/batch.js';
+import { StepQueue } from '../../src/core/stepQueue.js';
 import { outcomeOf, type DynamicSampling } from '../../src/core/dynamicSampling.js';
 import { noFilterTotals, slotsPerStep } from '../../src/core/dynamicSampling.js';
 import { RolloutLedger } from '../../src/core/ledger.js';

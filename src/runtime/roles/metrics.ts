@@ -1,11 +1,11 @@
 /**
- * metrics.jsonl rows (core/metrics), the log offsets a checkpoint records, and summary.json on the real
- * clock.
+ * metrics.jsonl rows (core/metrics), the log offsets a checkpoint records and the check a resume
+ * makes of them, and summary.json on the real clock.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { weightsSha256 } from '../../tensor/pack.js';
-import { assert } from '../../util/errors.js';
+import { InputError, assert } from '../../util/errors.js';
 import type { TrainStats } from '../messages.js';
 import type { FormedBatch } from '../../core/batch.js';
 import { accountingViolation, lostViolation, stalenessBoundViolation } from '../../core/invariants.js';
@@ -142,4 +142,24 @@ export function logOffsets(run: TrainingRun): NonNullable<RunState['logs']> {
     trace: run.trace.bytes(),
     tMs: run.sinceOpen(),
   };
+}
+
+/**
+ * A resume cuts each log back to the length its checkpoint recorded; a log already shorter than
+ * that lost lines the checkpoint counts on (cut by hand, or restored from an older copy): exit 2
+ * naming it, before anything is written.
+ */
+export function checkLogsNotShort(dir: string, at: NonNullable<RunState['logs']>): void {
+  for (const [name, bytes] of [
+    ['metrics.jsonl', at.metrics],
+    ['transitions.jsonl', at.transitions],
+    ['trace.json', at.trace],
+  ] as const) {
+    const file = path.join(dir, name);
+    const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
+    if (size < bytes)
+      throw new InputError(
+        `--resume: ${file} has ${size} bytes, fewer than the ${bytes} its last checkpoint recorded: lines the checkpoint counts on are missing (restore the file, or start a new run)`,
+      );
+  }
 }

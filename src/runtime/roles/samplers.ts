@@ -14,7 +14,7 @@ import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
 import { fromAsync } from './effects.js';
 import { remoteSampler } from './nats.js';
 import { pump, samplerSlot, samplingOf } from './planning.js';
-import { stepSampling } from '../../core/topology.js';
+import { failureOf, stepSampling } from '../../core/topology.js';
 import { spawnSamplerThread } from './samplerThread.js';
 import { pumpVerifiers } from './verifiers.js';
 
@@ -116,7 +116,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
   for (const [problemId, rollouts] of byProblem) {
     const samples = rollouts.map((x) => x.sampleIndex);
     for (const e of stepSampling(c, { type: 'delivered', step: r.step, slot: slotOf(problemId), samples })) {
-      assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+      assert(failureOf(e) === null, failureOf(e)!);
       for (const x of rollouts) run.tokensUnqueued += x.completion.length;
       run.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
       run.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', run.sinceOpen());

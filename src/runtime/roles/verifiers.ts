@@ -12,7 +12,7 @@ import { assert } from '../../util/errors.js';
 import { VerdictSchema, type ScoredGroup, type VerdictMsg } from '../messages.js';
 import { THREAD_START_MS } from '../workers.js';
 import { trainRollouts } from '../../core/batch.js';
-import { stepLearning } from '../../core/topology.js';
+import { failureOf, stepLearning } from '../../core/topology.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
 import { backfill, pump } from './planning.js';
@@ -167,7 +167,7 @@ export function makeBatcher(run: TrainingRun) {
         broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
           for (const e of stepLearning(run.learning(), { type: 'scored', step: p.group.step, group: p.group })) {
-            assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+            assert(failureOf(e) === null, failureOf(e)!);
             // (stepComplete: the machine's guard looks again on every group)
             if (e.type === 'backfill') backfill(run, e.step, e.slot);
           }
@@ -203,7 +203,7 @@ export function sendBatch(run: TrainingRun): void {
     const effects = stepLearning(run.learning(), { type: 'learnerWaiting' });
     assert(effects.length > 0, `step ${run.version + 1}'s batch is not complete`);
     for (const e of effects) {
-      assert(e.type !== 'fail', e.type === 'fail' ? e.message : '');
+      assert(failureOf(e) === null, failureOf(e)!);
       if (e.type === 'pump') setImmediate(() => pump(run));
       if (e.type !== 'train') continue;
       const k = e.batch.step;
