@@ -385,7 +385,7 @@ describe('virtual clock, compute: none', () => {
       },
       { dir: null },
     ).catch((e) => e);
-    expect(String(err)).toMatch(/sampler-0 failed 2 times \(limits.restartsMax 1\)/);
+    expect(String(err)).toMatch(/sampler-0 failed 2 times, over limits\.restartsMax = 1; last error: CRASH/);
   });
 });
 

@@ -4,6 +4,8 @@
  * what both clocks interpret (sim/learning.ts, runtime/roles/learner.ts and verifiers.ts); the
  * virtual clock's replay bytes and the parity tests hold them to it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   stepLearning,
@@ -22,6 +24,9 @@ import { learningOf, type ScoredEntry } from '../src/sim/learning.js';
 import { samplingOf as simSampling } from '../src/sim/sampling.js';
 import { samplingOf as realSampling } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
+import { superviseFailure } from '../src/sim/faultDriver.js';
+import { makeSupervisor } from '../src/runtime/roles/evaluation.js';
+import { TransitionLog } from '../src/trace/transitions.js';
 import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
 import type { TrainConfig } from '../src/runtime/config.js';
 import { DISPOSITION_CODE } from '../src/core/staleness.js';
@@ -429,5 +434,53 @@ describe('both clocks plan alike', () => {
     sim.s.learnerVersion = 1;
     expect(real()).toEqual(['3:0,1,2', '3:3']);
     expect(virtual()).toEqual(['3:0,1,2', '3:3']);
+  });
+});
+
+describe('both clocks supervise alike', () => {
+  it('one planted sequence of failures: the real clock’s supervisor actor and the virtual clock’s machine stepped as data restart and give up alike', () => {
+    const config = simConfig({ limits: { restartsMax: 2 }, topology: { samplers: 1, verifierThreads: 2 } });
+    const { run } = bothClocks(config, 3, false);
+    const real: string[] = [];
+    run.log = (s) => void real.push(s.split(' (')[0]!); // "verifier-0 failed (why); restarting"
+    run.abort = (m) => void real.push(`abort: ${m}`);
+    const log = path.join(freshDir('transitions'), 'transitions.jsonl');
+    run.transitions = new TransitionLog(log, () => 0);
+    const supervisor = makeSupervisor(run).start();
+    const virtual: string[] = [];
+    const counts: Record<string, number> = {}; // the virtual clock's dense counts (sim/state.ts: one per actor)
+    const failures = ['verifier-0', 'verifier-1', 'verifier-0', 'verifier-1', 'verifier-0'];
+    for (const [n, actor] of failures.entries()) {
+      const error = `error ${n}`;
+      supervisor.send({ type: 'FAILED', actor, role: 'verifier', error });
+      const d = superviseFailure({ actor, role: 'verifier', error }, counts[actor] ?? 0, 2);
+      if ('giveUp' in d) virtual.push(`abort: ${d.giveUp}`);
+      else {
+        counts[actor] = d.restarts;
+        virtual.push(`${actor} failed`);
+      }
+    }
+    // hand-computed: two restarts each within limits.restartsMax = 2, the third failure of verifier-0 ends the run
+    const want = [
+      'verifier-0 failed',
+      'verifier-1 failed',
+      'verifier-0 failed',
+      'verifier-1 failed',
+      'abort: verifier-0 failed 3 times, over limits.restartsMax = 2; last error: error 4',
+    ];
+    expect(real).toEqual(want);
+    expect(virtual).toEqual(want);
+    expect(supervisor.getSnapshot().context.restarts).toEqual(counts);
+    expect(supervisor.getSnapshot().value).toBe('gaveUp');
+    run.transitions.close();
+    const lines = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => `${l.from}→${l.to} on ${l.event}`)).toEqual([
+      'null→watching on xstate.init',
+      'watching→gaveUp on FAILED',
+    ]);
   });
 });

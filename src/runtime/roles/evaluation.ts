@@ -8,6 +8,7 @@ import type * as Comlink from 'comlink';
 import { createActor } from 'xstate';
 import { curriculumMachine, supervisorMachine, evaluatorMachine } from '../../../machines/index.js';
 import type { Failure } from '../../../machines/supervisor.js';
+import { giveUpMessage } from '../../core/supervision.js';
 import type { EvaluateResult } from '../../../machines/evaluator.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import type { TrainConfig } from '../config.js';
@@ -217,10 +218,7 @@ export function makeSupervisor(run: TrainingRun) {
           else if (f.role === 'grader') run.grader.send({ type: 'RESTART' });
           run.log(`${f.actor} failed (${f.error}); restarting`);
         },
-        giveUp: (_, f) =>
-          run.abort(
-            `${f.actor} failed ${f.restarts + 1} times, over limits.restartsMax = ${run.cfg.limits.restartsMax}; last error: ${f.error}`,
-          ),
+        giveUp: (_, f) => run.abort(giveUpMessage(f, run.cfg.limits.restartsMax)),
       },
     }),
     {
