@@ -58,6 +58,22 @@ const dawnBeside = {
   },
 };
 
+/**
+ * `@tensorflow/tfjs` (the umbrella e3sim imports: tfjs-core with its gradients and chained ops,
+ * and the cpu backend) also requires tfjs-layers, tfjs-converter, tfjs-data and the WebGL backend,
+ * only to re-export them; e3sim uses none (no layers model, no graph model, no tf.data, no WebGL
+ * in Node). In the bundle they are empty modules: 2.5 MiB less for every thread to parse at its
+ * start (the CLI, each sampler and learner thread). Measured: BENCHMARKS.md "Bundle start-up".
+ */
+const UNUSED_TFJS = /^@tensorflow\/tfjs-(layers|converter|data|backend-webgl)$/;
+const withoutUnusedTfjs = {
+  name: 'without-unused-tfjs',
+  setup(build) {
+    build.onResolve({ filter: UNUSED_TFJS }, (args) => ({ path: args.path, namespace: 'e3sim-unused' }));
+    build.onLoad({ filter: /.*/, namespace: 'e3sim-unused' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -80,7 +96,7 @@ await esbuild.build({
   ...common,
   entryPoints: [path.join(root, 'scripts/bundle-entry.ts')],
   outfile: path.join(out, 'e3sim.mjs'),
-  plugins: [dawnBeside],
+  plugins: [dawnBeside, withoutUnusedTfjs],
 });
 await esbuild.build({
   ...common,
