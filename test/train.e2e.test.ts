@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { setThreadBundle, threadBundleDir } from '../src/runtime/bundle.js';
 import { SMOKE, checkInvariants, config, metricsOf, summaryOf, tmp, train, type Summary } from './helpers/train.js';
 
 let baseline: Summary;
@@ -78,10 +79,19 @@ describe('e3sim train, each staleness policy', () => {
     180_000,
   );
 
-  it('sync is reproducible: the same seed gives the same weights', async () => {
+  it('sync is reproducible: the same seed gives the same weights, with worker threads from the source (tsx) or the bundle', async () => {
     expect(baseline.stalenessMax).toBe(0);
-    const r = await train('--config', config('base2'), '--out', path.join(tmp, 'base2'));
-    expect(r.code, r.err).toBe(0);
+    // The suite's in-process runs start their threads from its bundle (test/helpers/cli.ts); this
+    // one starts them from the TypeScript entries through tsx (actors/boot.mjs), as `npm start` does.
+    const bundle = threadBundleDir();
+    expect(bundle).not.toBeNull();
+    setThreadBundle(null);
+    try {
+      const r = await train('--config', config('base2'), '--out', path.join(tmp, 'base2'));
+      expect(r.code, r.err).toBe(0);
+    } finally {
+      setThreadBundle(bundle);
+    }
     expect(summaryOf(path.join(tmp, 'base2')).weightsSha256).toBe(baseline.weightsSha256);
   }, 180_000);
 });

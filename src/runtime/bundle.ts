@@ -17,3 +17,24 @@ export const BUNDLE_DIR: string | null = BUNDLE ? path.dirname(fileURLToPath(imp
 
 /** The bundle's main file (workers start from it). */
 export const BUNDLE_FILE = 'e3sim.mjs';
+
+let threadBundle: string | null = BUNDLE_DIR;
+
+/**
+ * The bundle folder worker threads start from (its e3sim.mjs, and verify-task.mjs for the verifier
+ * pool): this bundle's own when the CLI runs from one; else null, and threads start from the
+ * TypeScript entries through tsx (actors/boot.mjs) — unless `setThreadBundle` named one.
+ */
+export function threadBundleDir(): string | null {
+  return threadBundle;
+}
+
+/**
+ * Worker threads start from the bundle in `dir` (built from the same source), or through tsx with
+ * null. The tests' in-process CLI (test/helpers/cli.ts) starts its runs' threads from the suite's
+ * bundle, as their spawned runs do: a thread through tsx costs about a second of CPU to start
+ * (BENCHMARKS.md "Start-up of a run"); test/train.e2e.test.ts keeps one run on tsx threads.
+ */
+export function setThreadBundle(dir: string | null): void {
+  threadBundle = dir;
+}

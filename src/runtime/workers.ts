@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { BUNDLE_DIR, BUNDLE_FILE } from './bundle.js';
+import { BUNDLE_FILE, threadBundleDir } from './bundle.js';
 import type { PackedWeights } from '../tensor/pack.js';
 
 type Listener = EventListenerOrEventListenerObject;
@@ -51,12 +51,14 @@ export const WORKER_BOOT = 'boot.mjs';
 export const THREAD_START_MS = 120_000;
 
 /**
- * A worker thread running `actors/FILE` (from the single-file build or through tsx), with `data`
+ * A worker thread running `actors/FILE` (from the single-file build, src/runtime/bundle.ts
+ * threadBundleDir, or through tsx), with `data`
  * in its workerData beside the fields that say which file it runs.
  */
 export function startWorkerThread(file: string, name: string, data: Record<string, unknown> = {}): Worker {
-  return BUNDLE_DIR
-    ? new Worker(path.join(BUNDLE_DIR, BUNDLE_FILE), { workerData: { ...data, e3simWorker: file }, name })
+  const bundle = threadBundleDir();
+  return bundle
+    ? new Worker(path.join(bundle, BUNDLE_FILE), { workerData: { ...data, e3simWorker: file }, name })
     : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), {
         workerData: { ...data, entry: pathToFileURL(path.join(ACTORS_DIR, file)).href },
         name,

@@ -8,11 +8,15 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { main } from '../../src/cli/program.js';
 import { setSelfExecutable } from '../../src/cli/self.js';
+import { setThreadBundle } from '../../src/runtime/bundle.js';
 import { E3SIM } from './bin.js';
 
 // Commands that start cells in child processes (scenario, experiment) start the suite's bundle, as
-// they do when the bundle is the executable (src/cli/self.ts; test/globalSetup.ts).
+// they do when the bundle is the executable (src/cli/self.ts; test/globalSetup.ts); and the runs'
+// worker threads start from it too (src/runtime/bundle.ts setThreadBundle: a thread through tsx
+// costs about a second of CPU more to start). test/train.e2e.test.ts keeps one run on tsx threads.
 setSelfExecutable(E3SIM);
+if (E3SIM.endsWith('.mjs')) setThreadBundle(path.dirname(E3SIM));
 
 export interface CliResult {
   code: number | null;

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { ACTORS_DIR } from '../workers.js';
-import { BUNDLE_DIR } from '../bundle.js';
+import { threadBundleDir } from '../bundle.js';
 import { writeRunCheckpoint } from '../checkpointer.js';
 
 import { makeCurriculum, makeEvaluator, makeSupervisor, measureBuckets, requestEval } from './evaluation.js';
@@ -38,7 +38,9 @@ export async function start(run: TrainingRun): Promise<void> {
   if (run.o.nats) await startNats(run);
   if (!run.remote.has('verifier')) {
     run.pool = new Piscina({
-      filename: BUNDLE_DIR ? path.join(BUNDLE_DIR, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
+      filename: threadBundleDir()
+        ? path.join(threadBundleDir()!, 'verify-task.mjs')
+        : path.join(ACTORS_DIR, 'verify.task.mjs'),
       minThreads: run.cfg.topology.verifierThreads,
       maxThreads: run.cfg.topology.verifierThreads,
     });
