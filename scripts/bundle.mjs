@@ -70,7 +70,10 @@ const withoutUnusedTfjs = {
   name: 'without-unused-tfjs',
   setup(build) {
     build.onResolve({ filter: UNUSED_TFJS }, (args) => ({ path: args.path, namespace: 'e3sim-unused' }));
-    build.onLoad({ filter: /.*/, namespace: 'e3sim-unused' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'e3sim-unused' }, () => ({
+      contents: 'module.exports = {};',
+      loader: 'js',
+    }));
   },
 };
 
