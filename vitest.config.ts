@@ -3,10 +3,11 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The longest files first, in this order; the rest after them in vitest's own order. A fresh clone
- * has no timings, so vitest keeps the directory's order, and two of the longest files (supervision
- * 66 s, interrupt 43 s in the fresh-clone run at 4c5dcf7) started last, the suite ending with them
- * alone. Starting them first leaves the short files for the end, where they fill both workers.
+ * The longest files first, in this order (each over 4 s in a fresh-clone run; the longest 40–66 s);
+ * the rest, each under 3 s, after them in vitest's own order. A fresh clone has no timings, so
+ * vitest keeps the directory's order: two of the longest files (supervision 66 s, interrupt 43 s
+ * in the fresh-clone run at 4c5dcf7) started last and the suite ended with them alone. With the
+ * long files first, the short ones come at the end, where they fill both workers.
  */
 const LONGEST_FIRST = [
   'test/supervision.e2e.test.ts',
@@ -20,6 +21,15 @@ const LONGEST_FIRST = [
   'test/train.e2e.test.ts',
   'test/configFuzz.e2e.test.ts',
   'test/sim.cpu.test.ts',
+  'test/virtualSignal.e2e.test.ts',
+  'test/pk.test.ts',
+  'test/simHalt.test.ts',
+  'test/cli.test.ts',
+  'test/virtualThread.test.ts',
+  'test/bundle.test.ts',
+  'test/sim.test.ts',
+  'test/synth.test.ts',
+  'test/kv.test.ts',
 ];
 
 class LongestFirst extends BaseSequencer {
