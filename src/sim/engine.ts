@@ -211,79 +211,57 @@ export class SimEngine {
 
   /** Runs until the last step is published, a checkpoint after a halt request, or the event budget. */
   async run(): Promise<SimResult> {
+    // With a shared halt flag and real compute, an event can be abandoned inside its compute: the
+    // state from before it (what a checkpoint holds) is kept, and the sinks' positions with it.
+    const abandonable = this.o.halt !== undefined && this.o.compute.kind === 'real' && this.o.dir !== null;
+    if (this.s.events === 0 && this.q.size === 0 && !this.start(abandonable))
+      return { status: 'halted', state: this.s };
+    const status = await this.loop(abandonable);
+    if (status === 'done') this.checkSettled();
+    this.metrics?.flush();
+    this.transitions?.flush();
+    return { status, state: this.s };
+  }
+
+  /**
+   * The run's first moment: its faults scheduled, every actor in its first state, the curriculum's
+   * first measurement or the first requests. False when a halt abandoned it (the state restored).
+   */
+  private start(abandonable: boolean): boolean {
+    const s = this.s;
+    const before = abandonable ? this.snapshot() : null;
+    try {
+      scheduleFaults(this);
+      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
+      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
+      this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
+      if (!startCurriculum(this)) pump(this);
+    } catch (e) {
+      if (this.abandoned(e, before, "the run's start")) return false;
+      throw e;
+    }
+    return true;
+  }
+
+  /** Events one after another until the run is done, halts at a checkpoint, or spends its event budget. */
+  private async loop(abandonable: boolean): Promise<SimResult['status']> {
     const s = this.s;
     const maxEvents = this.o.maxEvents,
       plant = this.o.plantDuplicateAtEvent ?? -1,
       halt = this.o.halt;
-    // With a shared halt flag and real compute, an event can be abandoned inside its compute: the
-    // state from before it (what a checkpoint holds) is kept, and the sinks' positions with it.
-    const abandonable = halt !== undefined && this.o.compute.kind === 'real' && this.o.dir !== null;
-    /** Whether `e` abandons the work since `before`: then the run halts with the state from before it. */
-    const abandoned = (e: unknown, before: ReturnType<SimEngine['snapshot']> | null, what: string): boolean => {
-      if (!(e instanceof Interrupted) || !before) return false;
-      this.restore(before);
-      writeSimCheckpoint(this);
-      this.o.onLog?.(`halted inside ${what}; it runs again on --resume`);
-      return true;
-    };
-    if (s.events === 0 && this.q.size === 0) {
-      const before = abandonable ? this.snapshot() : null;
-      try {
-        scheduleFaults(this);
-        for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
-        for (let i = 0; i < s.verifiers.length; i++)
-          this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
-        this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
-        if (!startCurriculum(this)) pump(this);
-      } catch (e) {
-        if (abandoned(e, before, "the run's start")) return { status: 'halted', state: this.s };
-        throw e;
-      }
-    }
-    let status: SimResult['status'] = 'event-budget';
     let sinceYield = 0;
     const yieldEvery = this.o.compute.kind === 'real' ? 1 : 20_000;
     while (s.events < maxEvents) {
       if (halt && Atomics.load(halt, 0) !== 0) this.haltRequested = true;
       if (this.haltRequested && halt && this.o.dir) {
         writeSimCheckpoint(this); // at this event boundary, not the next step's
-        status = 'halted';
-        break;
+        return 'halted';
       }
-      const before = abandonable ? this.snapshot() : null;
-      const q = this.q;
-      const item = q.pop();
-      if (!item)
-        this.fail(
-          `no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`,
-        );
-      if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
-      s.t = item.t;
-      s.events++;
-      const lastPublished = s.published;
-      const lastLearner = s.learnerVersion;
-      if (plant === s.events && this.lastDeliveredGroup)
-        deliverGroup(this, this.lastDeliveredStep, this.lastDeliveredGroup);
-      let r: ReturnType<SimEngine['handle']>;
-      try {
-        r = this.handle(item);
-      } catch (e) {
-        if (!abandoned(e, before, `event #${s.events}`)) throw e;
-        status = 'halted';
-        break;
-      }
-      q.release(item); // handlers keep no reference to the event
-      this.checkInvariants(lastPublished, lastLearner);
-      if (r === 'done') {
-        status = 'done';
-        break;
-      }
+      const r = this.next(abandonable, plant);
+      if (r === 'done' || r === 'halted') return r;
       if (r === 'checkpoint') {
         writeSimCheckpoint(this);
-        if (this.haltRequested) {
-          status = 'halted';
-          break;
-        }
+        if (this.haltRequested) return 'halted';
       }
       // Yield to the host's event loop now and then (signals, progress output).
       if (++sinceYield >= yieldEvery) {
@@ -291,15 +269,52 @@ export class SimEngine {
         await new Promise((res) => setImmediate(res));
       }
     }
-    if (status === 'done') {
-      // every step folded out of the ledger, each checked whole when its update was applied
-      const c = this.ledger.counts();
-      if (this.ledger.settledThrough !== this.o.maxSteps || c.pending !== 0)
-        this.fail(`run done with the ledger settled through step ${this.ledger.settledThrough}, ${c.pending} pending`);
+    return 'event-budget';
+  }
+
+  /** The next event popped and handled, then the invariants: its answer, or 'halted' when a halt abandoned it. */
+  private next(abandonable: boolean, plant: number): ReturnType<SimEngine['handle']> | 'halted' {
+    const s = this.s;
+    const before = abandonable ? this.snapshot() : null;
+    const q = this.q;
+    const item = q.pop();
+    if (!item)
+      this.fail(
+        `no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`,
+      );
+    if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
+    s.t = item.t;
+    s.events++;
+    const lastPublished = s.published;
+    const lastLearner = s.learnerVersion;
+    if (plant === s.events && this.lastDeliveredGroup)
+      deliverGroup(this, this.lastDeliveredStep, this.lastDeliveredGroup);
+    let r: ReturnType<SimEngine['handle']>;
+    try {
+      r = this.handle(item);
+    } catch (e) {
+      if (!this.abandoned(e, before, `event #${s.events}`)) throw e;
+      return 'halted';
     }
-    this.metrics?.flush();
-    this.transitions?.flush();
-    return { status, state: this.s };
+    q.release(item); // handlers keep no reference to the event
+    this.checkInvariants(lastPublished, lastLearner);
+    return r;
+  }
+
+  /** Whether `e` abandons the work since `before` (an interrupt inside real compute): then the state from before it is restored and checkpointed. */
+  private abandoned(e: unknown, before: ReturnType<SimEngine['snapshot']> | null, what: string): boolean {
+    if (!(e instanceof Interrupted) || !before) return false;
+    this.restore(before);
+    writeSimCheckpoint(this);
+    this.o.onLog?.(`halted inside ${what}; it runs again on --resume`);
+    return true;
+  }
+
+  /** A finished run: every step folded out of the ledger, each checked whole when its update was applied. */
+  private checkSettled(): void {
+    const c = this.ledger.counts();
+    if (this.ledger.settledThrough !== this.o.maxSteps || c.pending !== 0)
+      this.fail(`run done with the ledger settled through step ${this.ledger.settledThrough}, ${c.pending} pending`);
   }
 
   /** The state before an event: engine state as a checkpoint writes it, and the logs' buffers. */
