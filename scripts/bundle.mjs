@@ -62,10 +62,12 @@ const dawnBeside = {
  * `@tensorflow/tfjs` (the umbrella e3sim imports: tfjs-core with its gradients and chained ops,
  * and the cpu backend) also requires tfjs-layers, tfjs-converter, tfjs-data and the WebGL backend,
  * only to re-export them; e3sim uses none (no layers model, no graph model, no tf.data, no WebGL
- * in Node). In the bundle they are empty modules: 2.5 MiB less for every thread to parse at its
- * start (the CLI, each sampler and learner thread). Measured: BENCHMARKS.md "Bundle start-up".
+ * in Node). And tfjs-core requires node-fetch (with whatwg-url and tr46) only for `tf.io` over HTTP
+ * on a Node.js without a global fetch; Node.js 20 has one, and e3sim loads no model over HTTP. In
+ * the bundle they are empty modules: 2.9 MiB less for every thread to parse at its start (the
+ * CLI, each sampler and learner thread). Measured: BENCHMARKS.md "Start-up of a run from the bundle".
  */
-const UNUSED_TFJS = /^@tensorflow\/tfjs-(layers|converter|data|backend-webgl)$/;
+const UNUSED_TFJS = /^(@tensorflow\/tfjs-(layers|converter|data|backend-webgl)|node-fetch)$/;
 const withoutUnusedTfjs = {
   name: 'without-unused-tfjs',
   setup(build) {
@@ -99,6 +101,12 @@ await esbuild.build({
   ...common,
   entryPoints: [path.join(root, 'scripts/bundle-entry.ts')],
   outfile: path.join(out, 'e3sim.mjs'),
+  plugins: [dawnBeside, withoutUnusedTfjs],
+});
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(root, 'scripts/bundle-worker-entry.ts')],
+  outfile: path.join(out, 'e3sim-worker.mjs'),
   plugins: [dawnBeside, withoutUnusedTfjs],
 });
 await esbuild.build({

@@ -1,7 +1,7 @@
 /**
  * The single-file build (`npm run bundle`): built into a temporary folder outside the repository
  * (no node_modules anywhere above it), it must run on its own — the CLI, the wasm binaries it
- * loads, worker threads started from the bundle itself, and the verifier pool's piscina worker.
+ * loads, worker threads started from its e3sim-worker.mjs, and the verifier pool's piscina worker.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +26,7 @@ describe('npm run bundle', () => {
 
   it('holds the CLI, the wasm binaries and the worker files, and nothing resolves to node_modules', () => {
     const files = fs.readdirSync(dir);
-    for (const f of ['e3sim.mjs', 'tfjs-backend-wasm-simd.wasm', 'verify-task.mjs', 'worker.js'])
+    for (const f of ['e3sim.mjs', 'e3sim-worker.mjs', 'tfjs-backend-wasm-simd.wasm', 'verify-task.mjs', 'worker.js'])
       expect(files).toContain(f);
     let d = dir;
     while (d !== path.dirname(d)) {

@@ -1,8 +1,9 @@
 /**
  * Whether this code runs from the single-file build (`npm run bundle`, scripts/bundle.mjs) and
  * where that build lives. The build defines `__E3SIM_BUNDLE__`; under tsx it is undefined.
- * In the build, worker threads start from the bundle file itself (scripts/bundle-entry.ts
- * dispatches on workerData), the wasm binaries, dawn.node and the report's assets sit beside it.
+ * In the build, worker threads start from e3sim-worker.mjs beside the CLI's e3sim.mjs
+ * (scripts/bundle-worker-entry.ts dispatches on workerData); the wasm binaries, dawn.node and the
+ * report's assets sit beside them.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,11 @@ export const BUNDLE: { version: string; tfjs: string } | null =
 /** The folder holding e3sim.mjs when bundled, else null. */
 export const BUNDLE_DIR: string | null = BUNDLE ? path.dirname(fileURLToPath(import.meta.url)) : null;
 
-/** The bundle's main file (workers start from it). */
+/** The bundle's main file (the CLI). */
 export const BUNDLE_FILE = 'e3sim.mjs';
+
+/** The bundle's worker-thread file beside it (scripts/bundle-worker-entry.ts: the actors, not the CLI). */
+export const BUNDLE_WORKER_FILE = 'e3sim-worker.mjs';
 
 let threadBundle: string | null = BUNDLE_DIR;
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { BUNDLE_FILE, threadBundleDir } from './bundle.js';
+import { BUNDLE_WORKER_FILE, threadBundleDir } from './bundle.js';
 import type { PackedWeights } from '../tensor/pack.js';
 
 type Listener = EventListenerOrEventListenerObject;
@@ -58,7 +58,7 @@ export const THREAD_START_MS = 120_000;
 export function startWorkerThread(file: string, name: string, data: Record<string, unknown> = {}): Worker {
   const bundle = threadBundleDir();
   return bundle
-    ? new Worker(path.join(bundle, BUNDLE_FILE), { workerData: { ...data, e3simWorker: file }, name })
+    ? new Worker(path.join(bundle, BUNDLE_WORKER_FILE), { workerData: { ...data, e3simWorker: file }, name })
     : new Worker(path.join(ACTORS_DIR, WORKER_BOOT), {
         workerData: { ...data, entry: pathToFileURL(path.join(ACTORS_DIR, file)).href },
         name,
