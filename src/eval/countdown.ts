@@ -154,40 +154,7 @@ export function vgGap(
     batchSize: o.batchSize,
     onBatch: (d, t) => o.onProgress?.(`natural ${d}/${t}`),
   });
-  let steps = 0,
-    stepsRight = 0,
-    attempts = 0,
-    attemptsRight = 0,
-    verdicts = 0,
-    verdictsRight = 0,
-    hits = 0,
-    hitsChecked = 0,
-    missesChecked = 0,
-    lengths = 0,
-    correct = 0;
-  for (const d of natural) {
-    const tr = parseTrace(d.result.tokens);
-    for (const a of tr.attempts) {
-      attempts++;
-      if (a.steps) {
-        for (const s of a.steps) {
-          steps++;
-          if (trueValue(s.x, s.op, s.y) === s.z) stepsRight++;
-        }
-        if (checkChain(d.problem, a.steps) === 'ok') attemptsRight++;
-        if (a.verdict) {
-          verdicts++;
-          const hit = a.steps.at(-1)!.z === d.problem.target;
-          if ((a.verdict === '✓') === hit) verdictsRight++;
-          if (hit) hits++;
-          if (a.verdict === '✓') hit ? hitsChecked++ : missesChecked++;
-        }
-      }
-    }
-    const v = verify(d.problem, d.result.tokens);
-    lengths += v.lengthTokens;
-    if (v.correct) correct++;
-  }
+  const t = tallyTraces(natural);
   const passAtChains: Record<string, number> = {};
   for (const c of o.chains) {
     const forced = drawSamples(model, {
@@ -208,17 +175,60 @@ export function vgGap(
     problems: problems.length,
     samples: o.samples,
     temperature: o.temperature,
-    arithmeticAccuracy: ratio(stepsRight, steps),
-    verificationAccuracy: ratio(verdictsRight, verdicts),
-    checkWhenHit: ratio(hitsChecked, hits),
-    checkWhenMiss: ratio(missesChecked, verdicts - hits),
-    attemptSuccess: ratio(attemptsRight, attempts),
-    meanAttempts: ratio(attempts, natural.length),
-    meanLengthTokens: ratio(lengths, natural.length),
-    passAt1: ratio(correct, natural.length),
+    arithmeticAccuracy: ratio(t.stepsRight, t.steps),
+    verificationAccuracy: ratio(t.verdictsRight, t.verdicts),
+    checkWhenHit: ratio(t.hitsChecked, t.hits),
+    checkWhenMiss: ratio(t.missesChecked, t.verdicts - t.hits),
+    attemptSuccess: ratio(t.attemptsRight, t.attempts),
+    meanAttempts: ratio(t.attempts, natural.length),
+    meanLengthTokens: ratio(t.lengths, natural.length),
+    passAt1: ratio(t.correct, natural.length),
     passAtChains,
-    counts: { steps, attempts, verdicts, hits, traces: natural.length },
+    counts: { steps: t.steps, attempts: t.attempts, verdicts: t.verdicts, hits: t.hits, traces: natural.length },
   };
+}
+
+/**
+ * Natural traces counted: arithmetic steps (and right ones), attempts (and chains that check),
+ * verdicts (and right ones), hits (an attempt ending at the target) and ✓ on hits and on misses,
+ * lengths, correct traces.
+ */
+function tallyTraces(natural: readonly { problem: Problem; result: { tokens: number[] } }[]) {
+  const t = {
+    steps: 0,
+    stepsRight: 0,
+    attempts: 0,
+    attemptsRight: 0,
+    verdicts: 0,
+    verdictsRight: 0,
+    hits: 0,
+    hitsChecked: 0,
+    missesChecked: 0,
+    lengths: 0,
+    correct: 0,
+  };
+  for (const d of natural) {
+    for (const a of parseTrace(d.result.tokens).attempts) {
+      t.attempts++;
+      if (!a.steps) continue;
+      for (const s of a.steps) {
+        t.steps++;
+        if (trueValue(s.x, s.op, s.y) === s.z) t.stepsRight++;
+      }
+      if (checkChain(d.problem, a.steps) === 'ok') t.attemptsRight++;
+      if (a.verdict) {
+        t.verdicts++;
+        const hit = a.steps.at(-1)!.z === d.problem.target;
+        if ((a.verdict === '✓') === hit) t.verdictsRight++;
+        if (hit) t.hits++;
+        if (a.verdict === '✓') hit ? t.hitsChecked++ : t.missesChecked++;
+      }
+    }
+    const v = verify(d.problem, d.result.tokens);
+    t.lengths += v.lengthTokens;
+    if (v.correct) t.correct++;
+  }
+  return t;
 }
 
 export interface BudgetRow {
@@ -271,60 +281,66 @@ export function evalBudgets(
     onBatch: (d, t) => o.onProgress?.(`sampled ${d}/${t}`),
     beforeDecode: o.beforeDecode,
   });
-  const rows: BudgetRow[] = [];
-  for (const B of [...o.budgets].sort((a, b) => a - b)) {
-    const perProblem = new Map<string, [number, number]>();
-    let len = 0,
-      lenC = 0,
-      nC = 0,
-      lenI = 0,
-      nI = 0,
-      att = 0,
-      uniq = 0,
-      ent = 0,
-      entN = 0;
-    for (const d of drawn) {
-      const cut = d.result.tokens.slice(0, B);
-      const v = verify(d.problem, cut);
-      const pc = perProblem.get(d.problem.id) ?? [0, 0];
-      pc[0]++;
-      if (v.correct) pc[1]++;
-      perProblem.set(d.problem.id, pc);
-      len += v.lengthTokens;
-      if (v.correct) {
-        lenC += v.lengthTokens;
-        nC++;
-      } else {
-        lenI += v.lengthTokens;
-        nI++;
-      }
-      att += v.attempts;
-      uniq += v.uniqueAttempts;
-      for (const e of d.result.entropies.slice(0, B)) {
-        ent += e;
-        entN++;
-      }
-    }
-    const counts = [...perProblem.values()];
-    const correct = problems.map((p) => perProblem.get(p.id)?.[1] ?? 0);
-    rows.push({
-      budget: B,
-      passAt: Object.fromEntries(o.ks.map((k) => [String(k), meanPassAtK(counts, k)])),
-      meanLength: len / drawn.length,
-      meanLengthCorrect: nC ? lenC / nC : null,
-      meanLengthIncorrect: nI ? lenI / nI : null,
-      meanAttempts: att / drawn.length,
-      meanUniqueAttempts: uniq / drawn.length,
-      entropy: entN ? ent / entN : 0,
-      correct,
-    });
-  }
+  const rows = [...o.budgets].sort((a, b) => a - b).map((B) => budgetRow(drawn, problems, B, o.ks));
   return {
     budgets: rows,
     problems: problems.length,
     samples: o.samples,
     difficulty: o.difficulty,
     temperature: o.temperature,
+  };
+}
+
+/** One test budget's row: every drawn trace cut at `B` tokens and verified, pass@k per problem, lengths, attempts, entropy. */
+function budgetRow(
+  drawn: readonly { problem: Problem; result: { tokens: number[]; entropies: number[] } }[],
+  problems: readonly Problem[],
+  B: number,
+  ks: readonly number[],
+): BudgetRow {
+  const perProblem = new Map<string, [number, number]>();
+  let len = 0,
+    lenC = 0,
+    nC = 0,
+    lenI = 0,
+    nI = 0,
+    att = 0,
+    uniq = 0,
+    ent = 0,
+    entN = 0;
+  for (const d of drawn) {
+    const cut = d.result.tokens.slice(0, B);
+    const v = verify(d.problem, cut);
+    const pc = perProblem.get(d.problem.id) ?? [0, 0];
+    pc[0]++;
+    if (v.correct) pc[1]++;
+    perProblem.set(d.problem.id, pc);
+    len += v.lengthTokens;
+    if (v.correct) {
+      lenC += v.lengthTokens;
+      nC++;
+    } else {
+      lenI += v.lengthTokens;
+      nI++;
+    }
+    att += v.attempts;
+    uniq += v.uniqueAttempts;
+    for (const e of d.result.entropies.slice(0, B)) {
+      ent += e;
+      entN++;
+    }
+  }
+  const counts = [...perProblem.values()];
+  return {
+    budget: B,
+    passAt: Object.fromEntries(ks.map((k) => [String(k), meanPassAtK(counts, k)])),
+    meanLength: len / drawn.length,
+    meanLengthCorrect: nC ? lenC / nC : null,
+    meanLengthIncorrect: nI ? lenI / nI : null,
+    meanAttempts: att / drawn.length,
+    meanUniqueAttempts: uniq / drawn.length,
+    entropy: entN ? ent / entN : 0,
+    correct: problems.map((p) => perProblem.get(p.id)?.[1] ?? 0),
   };
 }
 
