@@ -98,95 +98,134 @@ function startCell(o: RunCellsOptions, cell: Cell) {
  * Runs every cell not yet done; resolves when all are done, rejects on the first failed cell (after the others stop).
  */
 export async function runCells(o: RunCellsOptions): Promise<CellDone[]> {
-  const jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
   const pending = pendingCells(o);
   const kept = o.cells.length - pending.length;
   if (kept > 0) o.log?.(`${kept} of ${o.cells.length} cells already done (kept)`);
-  const running = new Map<string, { child: ChildProcess; t0: number; cell: Cell }>();
-  const finished: CellDone[] = [];
-  let failure: Error | null = null;
-  let stopping = false;
-  let leftWeight = pending.reduce((s, c) => s + c.weight, 0);
-  let doneWeight = 0,
-    doneSeconds = 0;
-  const eta = () => {
-    if (doneWeight === 0) return 'ETA —';
-    return `ETA ${Math.ceil(((doneSeconds / doneWeight) * leftWeight) / jobs / 60)} min`;
-  };
-  const status = () => `[${kept + finished.length}/${o.cells.length} done, ${running.size} running] ${eta()}`;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    o.log?.(`${sig}: stopping the running cells at their next checkpoint; run the same command again to continue`);
-    for (const r of running.values()) r.child.kill('SIGINT');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const ticker = setInterval(
-    () => {
-      if (running.size === 0) return;
-      const parts = [...running.values()].map((r) =>
-        `${r.cell.name}${o.stepOf ? ` ${o.stepOf(cellDir(o.out, r.cell)) ?? ''}` : ''}`.trim(),
-      );
-      o.log?.(`${status()} running: ${parts.join(', ')}`);
-    },
-    (o.progressEverySeconds ?? 60) * 1000,
-  );
-  try {
-    const queue = [...pending];
-    await new Promise<void>((resolve) => {
-      const isDone = (name: string) => readDone(cellDir(o.out, { name })) !== null;
-      const launch = () => {
-        while (!stopping && !failure && running.size < jobs && queue.length > 0) {
-          // The first cell in plan order whose prerequisites are done.
-          const next = queue.findIndex((c) => (c.after ?? []).every(isDone));
-          if (next < 0) {
-            if (running.size > 0) break; // a prerequisite is still running
-            failure ??= new Error(
-              `cells ${queue.map((c) => c.name).join(', ')} wait for cells that are not planned or did not finish`,
-            );
-            break;
-          }
-          const cell = queue.splice(next, 1)[0]!;
-          const { dir, canResume, logFile, child } = startCell(o, cell);
-          running.set(cell.name, { child, t0: o.now(), cell });
-          o.log?.(`${status()} ${canResume ? 'resuming' : 'starting'} ${cell.name}`);
-          child.on('exit', (code, signal) => {
-            const r = running.get(cell.name)!;
-            running.delete(cell.name);
-            const wallSeconds = (o.now() - r.t0) / 1000;
-            if (code === 0) {
-              const done: CellDone = { name: cell.name, wallSeconds, resumed: canResume };
-              writeFileAtomic(path.join(dir, 'done.json'), JSON.stringify(done) + '\n');
-              finished.push(done);
-              leftWeight -= cell.weight;
-              if (!canResume) {
-                // a resumed cell's time covers only part of its work
-                doneWeight += cell.weight;
-                doneSeconds += wallSeconds;
-              }
-              o.log?.(`${status()} ${cell.name} finished in ${wallSeconds.toFixed(0)} s`);
-            } else if (!stopping) {
-              failure ??= new Error(`cell ${cell.name} failed (exit ${code ?? signal}); its output: ${logFile}`);
-              stopping = true;
-              for (const other of running.values()) other.child.kill('SIGINT');
-            }
-            if (running.size === 0 && (queue.length === 0 || stopping || failure)) resolve();
-            else launch();
-          });
-        }
-        if (running.size === 0) resolve();
-      };
-      launch();
-    });
-  } finally {
-    clearInterval(ticker);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  return new CellRunner(o, pending, kept).run();
+}
+
+/** One invocation's cells: the queue, the running processes, what finished, the progress, the first failure. */
+class CellRunner {
+  private readonly jobs: number;
+  private readonly queue: Cell[];
+  private readonly running = new Map<string, { child: ChildProcess; t0: number; cell: Cell }>();
+  private readonly finished: CellDone[] = [];
+  private failure: Error | null = null;
+  private stopping = false;
+  /** The ETA's figures: the weight left, and the weight and wall seconds of the cells finished from a start. */
+  private leftWeight: number;
+  private doneWeight = 0;
+  private doneSeconds = 0;
+  private allEnded: () => void = () => {};
+
+  constructor(
+    private readonly o: RunCellsOptions,
+    pending: readonly Cell[],
+    private readonly kept: number,
+  ) {
+    this.jobs = Math.max(1, Math.min(o.jobs, JOBS_MAX));
+    this.queue = [...pending];
+    this.leftWeight = pending.reduce((s, c) => s + c.weight, 0);
   }
-  if (failure) throw failure;
-  if (stopping) throw new CellsInterrupted();
-  return finished;
+
+  async run(): Promise<CellDone[]> {
+    const onSignal = (sig: NodeJS.Signals) => this.stop(sig);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const ticker = setInterval(() => this.progress(), (this.o.progressEverySeconds ?? 60) * 1000);
+    try {
+      await new Promise<void>((resolve) => {
+        this.allEnded = resolve;
+        this.launch();
+      });
+    } finally {
+      clearInterval(ticker);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (this.failure) throw this.failure;
+    if (this.stopping) throw new CellsInterrupted();
+    return this.finished;
+  }
+
+  private eta(): string {
+    if (this.doneWeight === 0) return 'ETA —';
+    return `ETA ${Math.ceil(((this.doneSeconds / this.doneWeight) * this.leftWeight) / this.jobs / 60)} min`;
+  }
+
+  private status(): string {
+    return `[${this.kept + this.finished.length}/${this.o.cells.length} done, ${this.running.size} running] ${this.eta()}`;
+  }
+
+  /** The periodic line: the status and each running cell (with its step, when the caller reads it). */
+  private progress(): void {
+    if (this.running.size === 0) return;
+    const { o } = this;
+    const parts = [...this.running.values()].map((r) =>
+      `${r.cell.name}${o.stepOf ? ` ${o.stepOf(cellDir(o.out, r.cell)) ?? ''}` : ''}`.trim(),
+    );
+    o.log?.(`${this.status()} running: ${parts.join(', ')}`);
+  }
+
+  /** SIGINT or SIGTERM: the running cells stop at their next checkpoint, nothing new starts. */
+  private stop(sig: NodeJS.Signals): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.o.log?.(`${sig}: stopping the running cells at their next checkpoint; run the same command again to continue`);
+    for (const r of this.running.values()) r.child.kill('SIGINT');
+  }
+
+  /** Starts cells in plan order, each when its prerequisites are done, while fewer than `jobs` run. */
+  private launch(): void {
+    const isDone = (name: string) => readDone(cellDir(this.o.out, { name })) !== null;
+    while (!this.stopping && !this.failure && this.running.size < this.jobs && this.queue.length > 0) {
+      // The first cell in plan order whose prerequisites are done.
+      const next = this.queue.findIndex((c) => (c.after ?? []).every(isDone));
+      if (next < 0) {
+        if (this.running.size > 0) break; // a prerequisite is still running
+        this.failure ??= new Error(
+          `cells ${this.queue.map((c) => c.name).join(', ')} wait for cells that are not planned or did not finish`,
+        );
+        break;
+      }
+      const cell = this.queue.splice(next, 1)[0]!;
+      const started = startCell(this.o, cell);
+      this.running.set(cell.name, { child: started.child, t0: this.o.now(), cell });
+      this.o.log?.(`${this.status()} ${started.canResume ? 'resuming' : 'starting'} ${cell.name}`);
+      started.child.on('exit', (code, signal) => this.exited(cell, started, code, signal));
+    }
+    if (this.running.size === 0) this.allEnded();
+  }
+
+  /** A cell's process ended: done (done.json written), or the first failure stops the others. Then the next cells. */
+  private exited(
+    cell: Cell,
+    { dir, canResume, logFile }: ReturnType<typeof startCell>,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    const r = this.running.get(cell.name)!;
+    this.running.delete(cell.name);
+    const wallSeconds = (this.o.now() - r.t0) / 1000;
+    if (code === 0) {
+      const done: CellDone = { name: cell.name, wallSeconds, resumed: canResume };
+      writeFileAtomic(path.join(dir, 'done.json'), JSON.stringify(done) + '\n');
+      this.finished.push(done);
+      this.leftWeight -= cell.weight;
+      if (!canResume) {
+        // a resumed cell's time covers only part of its work
+        this.doneWeight += cell.weight;
+        this.doneSeconds += wallSeconds;
+      }
+      this.o.log?.(`${this.status()} ${cell.name} finished in ${wallSeconds.toFixed(0)} s`);
+    } else if (!this.stopping) {
+      this.failure ??= new Error(`cell ${cell.name} failed (exit ${code ?? signal}); its output: ${logFile}`);
+      this.stopping = true;
+      for (const other of this.running.values()) other.child.kill('SIGINT');
+    }
+    if (this.running.size === 0 && (this.queue.length === 0 || this.stopping || this.failure)) this.allEnded();
+    else this.launch();
+  }
 }
 
 /** "step N" of a running cell, from the step rows of its metrics.jsonl (null before it has one). */
