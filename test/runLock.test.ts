@@ -90,4 +90,26 @@ describe('run-directory lock', () => {
     expect(r.stderr).not.toContain('during start-up');
     expect(r.status).toBe(0);
   });
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(`a ${sig} that arrived but is not yet dispatched at the hand-over reaches the run's handler (never dropped)`, () => {
+      const dir = fresh();
+      const r = runScript([
+        "const { acquireRunLock, startupSignalGuard, handOverSignals } = await import('./src/runtime/runLock.ts');",
+        `const dir = ${JSON.stringify(dir)};`,
+        "acquireRunLock(dir, 'now', () => {});",
+        'const guard = startupSignalGuard(dir);',
+        'await new Promise((r) => setTimeout(r, 50));',
+        // sent now, dispatched at the event loop's next turn: after the hand-over below
+        `process.kill(process.pid, '${sig}');`,
+        "handOverSignals(guard, (s) => { console.log('run handler ' + s); process.exit(0); });",
+        'await new Promise((r) => setTimeout(r, 2000));',
+        "console.log('lost');",
+      ]);
+      expect(r.stdout).toContain(`run handler ${sig}`);
+      expect(r.stdout).not.toContain('lost');
+      expect(r.stderr).not.toContain('during start-up');
+      expect(r.status).toBe(0);
+    });
+  }
 });

@@ -279,6 +279,10 @@ async function runTrial(i: number, rng: Rng, c: TrialContext): Promise<TrialResu
   if (first.stderr.includes('[stress]')) problems.push(`the interrupted run hung (${signal} at ${first.firedAtMs} ms)`);
   if (signal === 'SIGINT' && first.code !== 130 && first.code !== 0)
     problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+  // Sent while the process ran (it had not exited: the timer fired), yet it trained to the end: the
+  // signal was lost (it happened when the start-up guard handed over to the run: runLock handOverSignals).
+  if (signal === 'SIGINT' && first.code === 0 && first.firedAtMs !== null)
+    problems.push(`SIGINT at ${first.firedAtMs} ms (${first.phase}) was lost: the run went on to its end, exit 0`);
   let second: TrialResult['second'] = null;
   let secondWhen: Moment | null = null;
   if (rng.float() < 0.3) {

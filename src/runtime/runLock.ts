@@ -151,6 +151,22 @@ export function startupSignalGuard(dir: string): { off(): void } {
   };
 }
 
+/**
+ * From the start-up guard to a run's own handlers: `onSignal` takes SIGINT and SIGTERM, then the
+ * guard comes off. In that order: with no listener left even for a moment, Node stops watching the
+ * signal and drops one that has arrived but is not yet dispatched (measured: a SIGINT in that gap
+ * was lost and the run went on to its end with exit 0). Returns the run's handlers' `off`.
+ */
+export function handOverSignals(startup: { off(): void }, onSignal: (sig: NodeJS.Signals) => void): () => void {
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  startup.off();
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
 /** An error of the machine around a run directory, as one line naming the path and the errno (exit 2). */
 export function environmentError(dir: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code;

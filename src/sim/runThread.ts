@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorkerThread } from '../runtime/workers.js';
 import { latestCheckpointDir } from '../runtime/checkpointer.js';
 import { wallNow } from '../runtime/clock.js';
-import { signalExitCode } from '../runtime/runLock.js';
+import { handOverSignals, signalExitCode } from '../runtime/runLock.js';
 import { InputError } from '../util/errors.js';
 import { runVirtual, type VirtualRunOptions, type VirtualRunResult } from './run.js';
 import type { SimEngine } from './engine.js';
@@ -115,6 +115,8 @@ export async function runVirtualWithSignals(
     resume: boolean;
     /** How the run directory is named in the "kept" line, e.g. `e3sim train --resume DIR`. */
     resumeHint: string;
+    /** The start-up signal guard (runtime/runLock startupSignalGuard), taken off once this run's handlers are on. */
+    startup?: { off(): void };
   },
 ): Promise<VirtualRunResult & { stopSignal: NodeJS.Signals | null }> {
   const thread = o.settings.compute === 'real' ? runVirtualThread(o) : null;
@@ -139,13 +141,11 @@ export async function runVirtualWithSignals(
       engine!.requestHalt();
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const off = handOverSignals(o.startup ?? { off() {} }, onSignal);
   try {
     const r = thread ? await thread.result : await runVirtual({ ...o, now: wallNow, onEngine: (e) => (engine = e) });
     return { ...r, stopSignal };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    off();
   }
 }

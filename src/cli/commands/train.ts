@@ -15,7 +15,14 @@ import type { StepProgress } from '../../runtime/run.js';
 import type { Summary } from '../../runtime/runTypes.js';
 import { parseBackend } from '../../tensor/backendNames.js';
 import { isoTimestamp, wallNow } from '../../runtime/clock.js';
-import { LOCK_FILE, acquireRunLock, assertNotHeld, signalExitCode, startupSignalGuard } from '../../runtime/runLock.js';
+import {
+  LOCK_FILE,
+  acquireRunLock,
+  assertNotHeld,
+  handOverSignals,
+  signalExitCode,
+  startupSignalGuard,
+} from '../../runtime/runLock.js';
 import { checkResumeConfig, sweepRunDir } from '../../runtime/checkpointer.js';
 import { parseIntFlag, parseSeed, printJson, versions } from '../common.js';
 import { progress } from '../progress.js';
@@ -369,16 +376,13 @@ async function runUntilDone(
     process.stderr.write(`\n${sig}: finishing the current step and writing a checkpoint (again to exit now)\n`);
     run.interrupt();
   };
-  startup.off();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const off = handOverSignals(startup, onSignal);
   let summary: Summary;
   try {
     summary = await run.run();
   } finally {
     await live?.close();
   }
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  off();
   return { summary, stopSignal };
 }

@@ -61,8 +61,8 @@ export async function trainVirtual(
       stale: `${(m.stalenessMean as number).toFixed(2)}/${m.stalenessMax}`,
     });
   let result: Awaited<ReturnType<typeof runVirtualWithSignals>>;
-  startup.off(); // the run's own handlers from here (runVirtualWithSignals installs them synchronously)
   try {
+    // the run's own handlers from here: runVirtualWithSignals takes the start-up guard off once they are on
     result = await runVirtualWithSignals({
       config: cfg,
       settings,
@@ -71,6 +71,7 @@ export async function trainVirtual(
       onStep,
       onLog,
       resumeHint: `e3sim train --resume ${out}`,
+      startup,
     });
   } finally {
     bar.stop();
