@@ -16,17 +16,14 @@ export const BUNDLE: { version: string; tfjs: string } | null =
 /** The folder holding e3sim.mjs when bundled, else null. */
 export const BUNDLE_DIR: string | null = BUNDLE ? path.dirname(fileURLToPath(import.meta.url)) : null;
 
-/** The bundle's main file (the CLI). */
-export const BUNDLE_FILE = 'e3sim.mjs';
-
-/** The bundle's worker-thread file beside it (scripts/bundle-worker-entry.ts: the actors, not the CLI). */
+/** The bundle's worker-thread file, beside the CLI's e3sim.mjs (scripts/bundle-worker-entry.ts: the actors, not the CLI). */
 export const BUNDLE_WORKER_FILE = 'e3sim-worker.mjs';
 
 let threadBundle: string | null = BUNDLE_DIR;
 
 /**
- * The bundle folder worker threads start from (its e3sim.mjs, and verify-task.mjs for the verifier
- * pool): this bundle's own when the CLI runs from one; else null, and threads start from the
+ * The bundle folder worker threads start from (its e3sim-worker.mjs, and verify-task.mjs for the
+ * verifier pool): this bundle's own when the CLI runs from one; else null, and threads start from the
  * TypeScript entries through tsx (actors/boot.mjs) — unless `setThreadBundle` named one.
  */
 export function threadBundleDir(): string | null {

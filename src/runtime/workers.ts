@@ -52,8 +52,8 @@ export const THREAD_START_MS = 120_000;
 
 /**
  * A worker thread running `actors/FILE` (from the single-file build, src/runtime/bundle.ts
- * threadBundleDir, or through tsx), with `data`
- * in its workerData beside the fields that say which file it runs.
+ * threadBundleDir, or through tsx), with `data` in its workerData beside the fields that say which
+ * file it runs.
  */
 export function startWorkerThread(file: string, name: string, data: Record<string, unknown> = {}): Worker {
   const bundle = threadBundleDir();

@@ -37,10 +37,9 @@ export async function start(run: TrainingRun): Promise<void> {
 
   if (run.o.nats) await startNats(run);
   if (!run.remote.has('verifier')) {
+    const bundle = threadBundleDir();
     run.pool = new Piscina({
-      filename: threadBundleDir()
-        ? path.join(threadBundleDir()!, 'verify-task.mjs')
-        : path.join(ACTORS_DIR, 'verify.task.mjs'),
+      filename: bundle ? path.join(bundle, 'verify-task.mjs') : path.join(ACTORS_DIR, 'verify.task.mjs'),
       minThreads: run.cfg.topology.verifierThreads,
       maxThreads: run.cfg.topology.verifierThreads,
     });
