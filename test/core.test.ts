@@ -78,8 +78,10 @@ describe('core/admission', () => {
       { index: 2, first: 6, end: 9 },
       { index: 3, first: 9, end: 10 },
     ]);
-    expect(requestVersion(7, 5)).toEqual({ version: 7, waits: false });
-    expect(requestVersion(4, 5)).toEqual({ version: 5, waits: true });
+    // step 7 at η = 1 needs v5: it runs at the newest published; below v5 is admission's bug
+    expect(requestVersion(7, 7, 1)).toEqual({ version: 7, violation: null });
+    expect(requestVersion(5, 7, 1)).toEqual({ version: 5, violation: null });
+    expect(requestVersion(4, 7, 1)).toEqual({ version: 4, violation: 'step 7 started at v4, below its admitted v5' });
   });
 });
 

@@ -3,6 +3,25 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariants, config, tmp, trainSpawned, type Summary, baselineRun } from './helpers/train.js';
 
+/** How long the learner stayed in `publishing`, each time, in ms (transitions.jsonl's real-clock t). */
+function publishingMs(file: string): number[] {
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { t: number; actor: string; from: string; to: string });
+  const out: number[] = [];
+  let since: number | null = null;
+  for (const l of lines.filter((x) => x.actor === 'learner')) {
+    if (l.to === 'publishing') since = l.t;
+    else if (l.from === 'publishing' && since !== null) {
+      out.push(l.t - since);
+      since = null;
+    }
+  }
+  return out;
+}
+
 /** The run without faults every faulted run must match (the same weights, the same totals). */
 let baseline: Summary;
 beforeAll(async () => {
@@ -68,7 +87,7 @@ describe('supervision', () => {
     180_000,
   );
 
-  it('weight publications late or lost (then sent again) change the timing, never the result', () => {
+  it('weight publications late or lost (then sent again) hold the learner in publishing; they change the timing, never the result', () => {
     const dir = path.join(tmp, 'publications');
     const r = trainSpawned(
       '--config',
@@ -85,5 +104,12 @@ describe('supervision', () => {
     expect(s.faultsFired.sort()).toEqual(['delay-publication@1', 'drop-publication@3']);
     expect(s.restarts).toBe(0);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
+    // the learner waits until its version is out (as on the virtual clock): its publication of v1
+    // lasts the 400 ms delay, of v3 the resend's 1,000 ms; the others pass at once
+    const publishing = publishingMs(path.join(dir, 'transitions.jsonl'));
+    expect(publishing).toHaveLength(4);
+    expect(publishing[0]).toBeGreaterThanOrEqual(400);
+    expect(publishing[2]).toBeGreaterThanOrEqual(1000);
+    expect(Math.max(publishing[1]!, publishing[3]!)).toBeLessThan(400);
   }, 180_000);
 });

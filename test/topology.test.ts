@@ -429,6 +429,7 @@ describe('both clocks plan alike', () => {
     expect(virtual()).toEqual([]);
     // version 1 published and step 1 formed: step 3
     run.version = 1;
+    run.published = 1;
     run.formedThrough = 1;
     sim.s.published = 1;
     sim.s.learnerVersion = 1;

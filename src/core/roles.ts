@@ -104,7 +104,10 @@ export const ROLE_TABLE = {
     simFaults: false,
     remote: false,
     recovery: 'none',
-    sends: [{ to: 'sampler', what: "weights v (on a request's start; every version at once when in-flight)" }],
+    sends: [
+      { to: 'sampler', what: "weights v (on a request's start; every version at once when in-flight)" },
+      { to: 'learner', what: 'v is out (the learner waits in publishing until then: core/topology published)' },
+    ],
   },
   curriculum: {
     effects: 'evaluation.ts',

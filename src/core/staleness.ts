@@ -32,14 +32,24 @@ export function admissible(step: number, publishedVersion: number, eta: number):
 }
 
 /**
- * The weights version a request runs at: the newest published (handed to samplers) when it starts.
- * Admission makes that at least the request's minimum; only a publication held back (a fault) can
- * leave it below, and then the request waits for the minimum. Both clocks hand a sampler its
- * weights at this moment and no other (in-flight updates aside), so which weights sampled a step
- * follows from the order of events, never from how fast a message travels.
+ * The weights version a request of `step` runs at: the newest published (out to the samplers) when
+ * it starts. Both clocks hand a sampler its weights at this moment and no other (in-flight updates
+ * aside), so which weights sampled a step follows from the order of events, never from how fast a
+ * message travels. Admission plans a step only once the published version reaches its minimum, and
+ * a version counts as published only when the weight store has it out (the learner waits for that:
+ * core/topology `published`), so a request below its minimum is a bug: both clocks fail the run with
+ * `violation`.
  */
-export function requestVersion(published: number, minVersion: number): { version: number; waits: boolean } {
-  return published >= minVersion ? { version: published, waits: false } : { version: minVersion, waits: true };
+export function requestVersion(
+  published: number,
+  step: number,
+  eta: number,
+): { version: number; violation: string | null } {
+  const min = minVersionFor(step, eta);
+  return {
+    version: published,
+    violation: published >= min ? null : `step ${step} started at v${published}, below its admitted v${min}`,
+  };
 }
 
 /**

@@ -94,8 +94,14 @@ export class TrainingRun {
   readonly bounds: ReturnType<typeof queueBounds>;
   /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
   formedThrough = 0;
-  /** The newest weights version the samplers may be handed (a publication fault can hold it back). */
-  available = 0;
+  /**
+   * The newest version out to the samplers (core/topology `published`): the weight store has
+   * broadcast it. `version` (the learner's) is ahead of it only while the learner waits for its
+   * publication to go out.
+   */
+  published = 0;
+  /** The learner's wait for its version to go out (roles/learner.ts `publish`), resolved by the broadcast. */
+  publicationWait: { version: number; resolve: () => void } | null = null;
   tokensTrained = 0;
   /** Dynamic sampling's counters (core/dynamicSampling). */
   filterTotals = noFilterTotals();
@@ -208,20 +214,11 @@ export class TrainingRun {
     this.o.onLog?.(s);
   }
 
-  /**
-   * The learning side's two versions (core/topology LearnState) are one on the real clock: its
-   * learner publishes the version it trained in the same call (roles/learner.ts `publish`).
-   */
+  /** The learner's version (core/topology LearnState) is `version`. */
   get learnerVersion(): number {
     return this.version;
   }
   set learnerVersion(v: number) {
-    this.version = v;
-  }
-  get published(): number {
-    return this.version;
-  }
-  set published(v: number) {
     this.version = v;
   }
 
@@ -299,7 +296,7 @@ export class TrainingRun {
     }
     this.nextStep = this.version + 1;
     this.formedThrough = this.version;
-    this.available = this.version;
+    this.published = this.version;
     this.tokensAtStart = this.tokensGenerated;
     this.stepsAtStart = this.version;
 

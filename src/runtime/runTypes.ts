@@ -100,6 +100,4 @@ export interface SamplerSlot {
   actor: ActorRefFrom<typeof samplerMachine>;
   /** The newest weights version posted to this sampler's port (its thread starts at one). */
   posted: number;
-  /** Versions its pending syncs wait for that were not yet available when they began. */
-  needs: number[];
 }

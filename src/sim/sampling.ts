@@ -61,8 +61,8 @@ export function startRequest(sim: SimEngine, i: number, req: Request): void {
   sm.epoch++;
   sm.genStart = sim.s.t; // the work's start (a hang while syncing times out from here)
   sim.setSampler(i, 'syncingWeights', 'GENERATE');
-  const at = requestVersion(sim.s.published, minVersionFor(req.step, sim.eta));
-  if (at.waits) sim.fail(`step ${req.step} started at v${sim.s.published}, below its admitted v${at.version}`);
+  const at = requestVersion(sim.s.published, req.step, sim.eta);
+  if (at.violation) sim.fail(at.violation);
   if (sm.version < at.version) {
     sm.syncTo = at.version;
     sim.q.add(sim.s.t + sim.cost.transferSeconds(), 'synced', i, sm.epoch);

@@ -23,7 +23,7 @@ import { logOffsets, writeMetrics } from './metrics.js';
 import { pump } from './planning.js';
 import { postWeightsTo } from './samplers.js';
 
-/** Weight versions the store keeps (the newest and the one before: a delayed publication's). */
+/** Weight versions the store keeps (the newest and the one before: requests start at the published one while the learner's waits to go out). */
 const WEIGHT_VERSIONS_KEPT = 2;
 
 export async function startLearner(
@@ -82,11 +82,13 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
 }
 
 /**
- * The trained step applied and published at once (core/topology `updated`, then `published`): the
- * ledger folds the step, the version moves, its row, the weight store, evaluation, curriculum and
- * the coordinator (which checkpoints and ends the run by the same schedule, core/update checkpointDue).
+ * The trained step applied, then published (core/topology `updated`, then `published`): the ledger
+ * folds the step, the version moves, its row, the weight store; then — once the store has the
+ * version out, as on the virtual clock, where the learner waits in `publishing` too — evaluation,
+ * curriculum and the coordinator (which checkpoints and ends the run by the same schedule,
+ * core/update checkpointDue). A trainer that broadcasts its own weights is busy until they are out.
  */
-export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): void {
+export async function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): Promise<void> {
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
   const c = run.learning();
@@ -97,23 +99,30 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
     tokens: formed.tokens,
     filter: formed.figures.filter,
   };
-  const effects = [
-    ...stepLearning(c, {
-      type: 'updated',
-      batch: update,
-      version: out.version,
-      updateRollouts: out.stats.updateRollouts,
-    }),
-  ];
-  if (effects[0]?.type !== 'fail')
-    effects.push(...stepLearning(c, { type: 'published', version: out.version, passRate: formed.figures.passRate }));
+  carryOut(
+    run,
+    stepLearning(c, { type: 'updated', batch: update, version: out.version, updateRollouts: out.stats.updateRollouts }),
+    formed,
+    out,
+  );
+  await publicationOut(run, out.version);
+  carryOut(run, stepLearning(c, { type: 'published', version: out.version, passRate: formed.figures.passRate }));
+}
+
+/** The learning side's effects on the real clock (core/topology LearnEffect) after an update. */
+function carryOut(
+  run: TrainingRun,
+  effects: ReturnType<typeof stepLearning>,
+  formed?: ReturnType<TrainingRun['formed']['get']>,
+  out?: TrainOutput,
+): void {
   for (const e of effects) {
     switch (e.type) {
       case 'fail':
         assert(false, e.message);
         break;
       case 'row':
-        writeMetrics(run, e.step, formed, out.stats);
+        writeMetrics(run, e.step, formed!, out!.stats);
         break;
       case 'publish':
         run.weightStore.send({ type: 'PUBLISHED', version: e.version });
@@ -135,6 +144,17 @@ export function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): 
       // learnerFree: the learner machine says so itself when this publication ends (LEARNER_READY)
     }
   }
+}
+
+/**
+ * Resolves once version `v` is out to the samplers (`broadcastNow`). A run that stops meanwhile
+ * leaves it pending: its actors are stopped, so nothing follows the publication.
+ */
+function publicationOut(run: TrainingRun, v: number): Promise<void> {
+  if (run.published >= v) return Promise.resolve();
+  return new Promise((resolve) => {
+    run.publicationWait = { version: v, resolve };
+  });
 }
 
 export async function restartLearner(run: TrainingRun): Promise<void> {
@@ -280,21 +300,34 @@ export function broadcastNow(run: TrainingRun, version: number): void {
   const w = run.weights.get(version);
   assert(w, `weights v${version} not in the store`);
   const t = run.o.now();
-  run.available = Math.max(run.available, version);
   if (run.evalSampler) postWeights(run.evalSampler.port, version, w);
   if (run.nats && run.remote.has('sampler')) {
-    // remote samplers fetch the version their next request names from the object store
+    // remote samplers fetch the version their next request names from the object store: out once it is there
     run.trace.flow(`w:${version}:nats`, `weights v${version}`, 'weightStore', 'weightStore', 's', run.sinceOpen());
     const nats = run.nats;
-    nats.publishWeights(version, w).catch((e: Error) => {
-      if (!nats.isClosed) run.abort(`publishing weights v${version} to NATS: ${e.message}`);
-    });
+    nats.publishWeights(version, w).then(
+      () => {
+        if (!nats.isClosed) weightsOut(run, version);
+      },
+      (e: Error) => {
+        if (!nats.isClosed) run.abort(`publishing weights v${version} to NATS: ${e.message}`);
+      },
+    );
   } else {
     // In-flight updates swap weights mid-generation: every sampler gets every version at once.
-    // Otherwise only a sampler waiting for this version gets it now (handWeights).
-    const inflight = swapsInFlight(run.cfg.staleness.policy);
-    for (const s of run.samplers)
-      if (inflight || s.needs.some((v) => v <= version)) postWeightsTo(run, s, version, false);
+    // Otherwise a sampler is handed the published version when its next request starts (handWeights).
+    if (swapsInFlight(run.cfg.staleness.policy)) for (const s of run.samplers) postWeightsTo(run, s, version, false);
+    weightsOut(run, version);
   }
   run.transferMs += run.o.now() - t;
+}
+
+/** Version `version` is out to the samplers: admission and requests read it, the learner's wait ends (core/topology `published`). */
+function weightsOut(run: TrainingRun, version: number): void {
+  run.published = Math.max(run.published, version);
+  const wait = run.publicationWait;
+  if (wait && wait.version <= run.published) {
+    run.publicationWait = null;
+    wait.resolve();
+  }
 }

@@ -48,7 +48,7 @@ export async function start(run: TrainingRun): Promise<void> {
   await startLearner(run, { weights: run.weights.get(run.version)!, optimizer, version: run.version });
   for (let i = 0; i < run.cfg.topology.samplers; i++) {
     const id = `sampler-${i}`;
-    run.samplers.push({ id, ...(await startSampler(run, id)), actor: makeSamplerActor(run, id), needs: [] });
+    run.samplers.push({ id, ...(await startSampler(run, id)), actor: makeSamplerActor(run, id) });
   }
   for (let i = 0; i < run.cfg.topology.verifierThreads; i++) {
     const id = `verifier-${i}`;

@@ -43,21 +43,21 @@ export async function startNats(run: TrainingRun): Promise<void> {
 
 /**
  * A sampler slot served over NATS: `generate` becomes a work item for whichever sampler process
- * takes it, at the weights version current now (published before the item); there is no thread
+ * takes it, at the newest published weights version (in the object store before the item); there is no thread
  * to sync or restart.
  */
 export function remoteSampler(run: TrainingRun): SamplerConnection {
   const api = {
     syncWeights: async (minVersion: number) => {
-      await run.nats!.weightsReady(run.version);
-      assert(run.version >= minVersion, `remote sampler at v${run.version} below v${minVersion}`);
-      return run.version;
+      await run.nats!.weightsReady(run.published);
+      assert(run.published >= minVersion, `remote sampler at v${run.published} below v${minVersion}`);
+      return run.published;
     },
     generate: async (req: Generate) =>
       run.nats!.call<Rollouts>(
         'generate',
         req.requestId,
-        { ...req, weightsVersion: run.version },
+        { ...req, weightsVersion: run.published },
         run.cfg.limits.samplerTimeoutMs,
       ),
   };

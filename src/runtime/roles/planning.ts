@@ -92,8 +92,8 @@ export function samplingOf(run: TrainingRun): SampleContext<Generate> {
         capacityGroups: run.bounds.plannedGroups,
       },
       view: () => ({
-        lastStep: run.cur.planLimit(run.version, run.maxSteps),
-        publishedVersion: run.version,
+        lastStep: run.cur.planLimit(run.published, run.maxSteps),
+        publishedVersion: run.published,
         formedThrough: run.formedThrough,
       }),
       plan: (k) => requestsForStep(run, k),

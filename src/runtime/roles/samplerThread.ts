@@ -1,5 +1,5 @@
 /**
- * A sampler worker thread started at the newest available weights (used by a local sampler slot
+ * A sampler worker thread started at the newest published weights (used by a local sampler slot
  * and by the NATS transport's local evaluation sampler).
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -8,14 +8,14 @@ import { THREAD_START_MS, WorkerHandle } from '../workers.js';
 import type { TrainingRun } from '../run.js';
 import { asInputErrorIfBackend } from './effects.js';
 
-/** A sampler worker thread at the newest available version, with the port its new weights arrive on. */
+/** A sampler worker thread at the newest published version, with the port its new weights arrive on. */
 export async function spawnSamplerThread(
   run: TrainingRun,
   id: string,
 ): Promise<{ handle: WorkerHandle<SamplerApi>; port: MessagePort; version: number }> {
   const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
   const { port1, port2 } = new MessageChannel();
-  const version = run.available;
+  const version = run.published;
   const w = run.weights.get(version)!;
   const data = w.data.slice();
   const { transfer } = await import('comlink');

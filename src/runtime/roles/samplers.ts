@@ -19,20 +19,16 @@ import { spawnSamplerThread } from './samplerThread.js';
 import { pumpVerifiers } from './verifiers.js';
 
 /**
- * Hands sampler `slot` the weights a piece of work needing version ≥ `min` runs at: the newest
- * available when it starts (core/admission requestVersion), posted now if its port lacks them;
- * if even that is older than `min` (a held-back publication), the publication posts it when it
- * comes. Weights reach a sampler only here (and in-flight swaps), never between two pieces of
- * work, so which weights sampled a step follows the order of events, as on the virtual clock.
- * Returns a release for the wait.
+ * Hands sampler `slot` the weights a request of `step` runs at: the newest published when it starts
+ * (core/staleness requestVersion), posted now if its port lacks them. Weights reach a sampler only
+ * here (and in-flight swaps), never between two requests, so which weights sampled a step follows
+ * the order of events, as on the virtual clock.
  */
-export function handWeights(run: TrainingRun, slot: SamplerSlot, min: number): () => void {
-  if (run.remote.has('sampler') || swapsInFlight(run.cfg.staleness.policy)) return () => {};
-  const at = requestVersion(run.available, min);
-  postWeightsTo(run, slot, run.available);
-  if (!at.waits) return () => {};
-  slot.needs.push(min);
-  return () => slot.needs.splice(slot.needs.indexOf(min), 1);
+export function handWeights(run: TrainingRun, slot: SamplerSlot, step: number): void {
+  if (run.remote.has('sampler') || swapsInFlight(run.cfg.staleness.policy)) return;
+  const at = requestVersion(run.published, step, run.eta);
+  assert(at.violation === null, at.violation!);
+  postWeightsTo(run, slot, at.version);
 }
 
 /** What sampler `id` talks to: a fresh worker thread, or the NATS work queue; and the version it holds. */
@@ -48,10 +44,12 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
     actors: {
       syncWeights: fromAsync(async ({ input }) => {
         const slot = samplerSlot(run, input.id);
-        const release = handWeights(run, slot, input.request.minVersion);
-        const v = await slot.handle
-          .call('syncWeights', (api) => api.syncWeights(input.request.minVersion, timeout), timeout)
-          .finally(release);
+        handWeights(run, slot, input.request.step);
+        const v = await slot.handle.call(
+          'syncWeights',
+          (api) => api.syncWeights(input.request.minVersion, timeout),
+          timeout,
+        );
         assert(
           v >= input.request.minVersion,
           `sampler ${input.id} at v${v} below the admitted v${input.request.minVersion}`,
