@@ -25,6 +25,8 @@ import {
 } from '../src/core/staleness.js';
 import { outcomeOf, zeroAdvantage } from '../src/core/dynamicSampling.js';
 import { afterFailure, afterVerifyFailure } from '../src/core/supervision.js';
+import { groupAdvantagesOf, groupRewards } from '../src/core/grading.js';
+import { gradeGroup } from '../src/runtime/grade.js';
 import {
   accountingViolation,
   capacityViolation,
@@ -175,6 +177,40 @@ describe('core/staleness: one definition each, for both clocks', () => {
     expect(lagOf(6, oldestVersion([3, 5, 4]))).toBe(3);
     expect(lagOf(6, oldestVersion([6]))).toBe(0);
     expect([swapsInFlight('inflight'), swapsInFlight('async'), swapsInFlight('sync')]).toEqual([true, false, false]);
+  });
+
+  it('grading, both clocks: 1 for correct plus the soft overlong penalty; an unverified group is invalid and scores 0', () => {
+    // budget 40, soft buffer 16, penalty 1: the penalty starts past 24 tokens, −1 at 40
+    const shaping = { budgetTokens: 40, overlong: { kind: 'soft' as const, buffer: 16, penalty: 1 } };
+    expect(groupRewards([true, false, true], [10, 40, 32], shaping)).toEqual({
+      rewards: [1, -1, 0.5],
+      invalid: [false, false, false],
+    });
+    expect(groupRewards([true, false], [10, 40], undefined).rewards).toEqual([1, 0]);
+    // unverified: no penalty either (the real clock's grader used to add it to a reward of 0)
+    expect(groupRewards(null, [10, 40], shaping)).toEqual({ rewards: [0, 0], invalid: [true, true] });
+    expect(groupAdvantagesOf([1, 0], true).map((a) => Math.round(a * 1e4) / 1e4)).toEqual([1, -1]);
+    expect(groupAdvantagesOf([0, 0], false)).toEqual([0, 0]);
+    // the real clock's grader is the rule: the same group unverified, with the shaping of the step
+    const rollout = (n: number, i: number) => ({
+      id: `1/0/${i}`,
+      problemId: '0:p',
+      sampleIndex: i,
+      prompt: [1],
+      completion: new Array<number>(n).fill(5),
+      behaviourLogprobs: new Array<number>(n).fill(-1),
+      versions: new Array<number>(n).fill(0),
+      stop: 'eos' as const,
+    });
+    const job = { jobId: '1/0:p', step: 1, problemId: '0:p', rollouts: [rollout(10, 0), rollout(40, 1)] };
+    const unverified = gradeGroup({ job, verdicts: null, shaping });
+    expect([unverified.rewards, unverified.advantages, unverified.invalid]).toEqual([
+      [0, 0],
+      [0, 0],
+      [true, true],
+    ]);
+    const verdict = (correct: boolean) => ({ correct, reason: 'ok', attempts: 1, selfChecks: 0 });
+    expect(gradeGroup({ job, verdicts: [verdict(true), verdict(false)], shaping }).rewards).toEqual([1, -1]);
   });
 
   it('a group with no advantage is one whose rewards are all equal; correct is the verdict, else reward > 0', () => {

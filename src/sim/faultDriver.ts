@@ -6,6 +6,7 @@ import { transition } from 'xstate';
 import { type Failure, supervisorMachine } from '../../machines/supervisor.js';
 import { afterVerifyFailure, giveUpMessage } from '../core/supervision.js';
 import { reissue } from '../core/admission.js';
+import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
 import { actorOf } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
@@ -201,8 +202,7 @@ export function restarted(sim: SimEngine, role: SimRole, i: number): void {
       // Out of attempts: the group is handed on as invalid (its rollouts are dropped-invalid).
       v.job = null;
       sim.setVerifier(i, 'delivering', 'GIVE_UP');
-      const n = job.group.lengths.length;
-      graded(sim, job, { rewards: new Array(n).fill(0), invalid: new Array(n).fill(true) });
+      graded(sim, job, groupRewards(null, job.group.lengths, undefined));
       sim.setVerifier(i, 'idle', 'DELIVERED');
       dispatchVerifiers(sim);
     } else startVerify(sim, i, job, 'RETRY');

@@ -15,14 +15,14 @@ import { Adam } from '../policy/transformer/adam.js';
 import type { GptConfig } from '../policy/transformer/config.js';
 import { weightsSha256, type PackedWeights } from '../tensor/pack.js';
 import { EMPTY_UPDATE_STATS, gptRlStep, type TrainRollout } from '../rl/gptStep.js';
-import { groupAdvantages } from '../rl/advantages.js';
+import { groupAdvantagesOf, groupRewards } from '../core/grading.js';
 import type { LossConfig } from '../rl/loss.js';
 import { verify } from '../tasks/countdown/verifier.js';
 import { PAD, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { evalBudgets, measureLadder, type LadderMeasurement } from '../eval/countdown.js';
 import { generateRollouts } from '../policy/generate.js';
 import { roundWeights, type WeightsFormat } from '../policy/mismatch.js';
-import { overlongMasked, overlongPenalty } from '../rl/overlong.js';
+import { overlongMasked } from '../rl/overlong.js';
 import { problemsOfStep } from '../curriculum/stages.js';
 import type { ProblemSpec } from '../curriculum/controller.js';
 import { promptTokens } from '../tasks/countdown/trace.js';
@@ -173,21 +173,15 @@ export class PolicyCompute implements Compute {
     const { problem, rollouts, budget } = g.payload as GroupPayload;
     const overlong = this.c.rollout.overlong;
     const correct = rollouts.map((r) => verify(problem, r.completion).correct);
-    return {
-      correct,
-      rewards: rollouts.map((r, j) => (correct[j] ? 1 : 0) + overlongPenalty(r.completion.length, budget, overlong)),
-      invalid: rollouts.map(() => false),
-    };
+    const lengths = rollouts.map((r) => r.completion.length);
+    return { correct, ...groupRewards(correct, lengths, { budgetTokens: budget, overlong }) };
   }
 
   train(input: TrainInput): Record<string, number> {
     const rollouts: TrainRollout[] = [];
     for (const { group, scored, trained } of input.groups) {
       const { rollouts: rs } = group.payload as GroupPayload;
-      const allInvalid = scored.invalid.every(Boolean);
-      const adv = allInvalid
-        ? scored.rewards.map(() => 0)
-        : Array.from(groupAdvantages(scored.rewards, scored.rewards.length).advantages);
+      const adv = groupAdvantagesOf(scored.rewards, !scored.invalid.every(Boolean));
       rs.forEach((r, j) => {
         if (trained[j])
           rollouts.push({

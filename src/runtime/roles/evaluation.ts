@@ -26,7 +26,7 @@ export function evalHandle(run: TrainingRun): SamplerEndpoint {
   return run.evalSampler?.handle ?? run.samplers[0]!.handle;
 }
 
-/** A measurement of J over `ladder` on sampler-0's thread (or the local eval thread), at the current version. */
+/** J over `ladder` measured on sampler-0's thread (or the local eval thread) at the published version. */
 export function measureOnSampler(
   run: TrainingRun,
   problems: ProblemSpec[],
@@ -38,10 +38,10 @@ export function measureOnSampler(
   return onEvalThread(
     run,
     `measure ${label}`,
-    run.version,
+    run.published,
     (api, weights) =>
       api.measure({
-        version: run.version,
+        version: run.published,
         weights,
         problems,
         ladder,
@@ -57,10 +57,10 @@ export function measureOnSampler(
 /** Coupled curriculum, at a stage start: J over the ladder on the stage's data, then E3.md's rule. */
 export async function measureStage(run: TrainingRun, stage: number): Promise<void> {
   const c = run.cfg.curriculum;
-  const problems = run.cur.stageProblems(stage, c.measure.problems, `measure-${run.version}`);
+  const problems = run.cur.stageProblems(stage, c.measure.problems, `measure-${run.published}`);
   const m = await measureOnSampler(run, problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
   const d = run.cur.decide(stage, m);
-  const r = budgetChoiceRecord(c, { step: run.version, stage, problems: problems.length, m, d });
+  const r = budgetChoiceRecord(c, { step: run.published, stage, problems: problems.length, m, d });
   run.writeLine(r.line);
   run.log(r.log);
   run.cur.measuring = false;
@@ -82,7 +82,7 @@ export async function measureBuckets(run: TrainingRun): Promise<void> {
   const p = run.cfg.curriculum.pool!;
   const m = await measureOnSampler(run, pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
   const b = run.cur.setBuckets(pool, m);
-  const r = bucketsRecord(run.cfg.curriculum, { step: run.version, m, b });
+  const r = bucketsRecord(run.cfg.curriculum, { step: run.published, m, b });
   writeFileAtomic(file, JSON.stringify(r.file, null, 2) + '\n');
   run.writeLine(r.line);
   run.log(r.log);
@@ -134,9 +134,9 @@ export function makeCurriculum(run: TrainingRun) {
           const p = { stage: run.cur.state.stage };
           if (coupled) run.cur.measuring = true;
           // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
-          if (run.version >= run.maxSteps) return;
-          run.writeLine({ type: 'stage', step: run.version, stage: p.stage, reason });
-          run.log(stageLog(p.stage, run.version, reason));
+          if (run.published >= run.maxSteps) return;
+          run.writeLine({ type: 'stage', step: run.published, stage: p.stage, reason });
+          run.log(stageLog(p.stage, run.published, reason));
           setImmediate(() => pump(run));
         },
         reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
