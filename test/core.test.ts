@@ -27,6 +27,7 @@ import { outcomeOf, zeroAdvantage } from '../src/core/dynamicSampling.js';
 import { afterFailure, afterVerifyFailure } from '../src/core/supervision.js';
 import { groupAdvantagesOf, groupRewards } from '../src/core/grading.js';
 import { gradeGroup } from '../src/runtime/grade.js';
+import { COMMON_SUMMARY_KEYS, commonSummary } from '../src/core/summary.js';
 import {
   accountingViolation,
   capacityViolation,
@@ -177,6 +178,29 @@ describe('core/staleness: one definition each, for both clocks', () => {
     expect(lagOf(6, oldestVersion([3, 5, 4]))).toBe(3);
     expect(lagOf(6, oldestVersion([6]))).toBe(0);
     expect([swapsInFlight('inflight'), swapsInFlight('async'), swapsInFlight('sync')]).toEqual([true, false, false]);
+  });
+
+  it("summary.json's common part: its fields in one order, 'inf' for an unbounded run, lost only at a finished run's end", () => {
+    const counts = { generated: 10, trained: 6, droppedStale: 1, droppedInvalid: 1, droppedFiltered: 0, pending: 2 };
+    const o = {
+      policy: 'async',
+      eta: Infinity,
+      learnerVersion: 3,
+      published: 3,
+      counts,
+      filterTotals: { groupsFiltered: 0, backfillGroups: 0, stepsStarved: 0 },
+      finished: true,
+      stalenessMax: 2,
+      tokensGenerated: 100,
+      tokensTrained: 60,
+      inflightSwaps: 0,
+      restarts: 1,
+      faultsFired: ['crash:sampler-0@step=2'],
+    };
+    const s = commonSummary(o);
+    expect(Object.keys(s)).toEqual([...COMMON_SUMMARY_KEYS]);
+    expect([s.stalenessBound, s.rolloutsLost, s.steps, s.tokensTrained]).toEqual(['inf', 2, 3, 60]);
+    expect(commonSummary({ ...o, eta: 2, finished: false })).toMatchObject({ stalenessBound: 2, rolloutsLost: 0 });
   });
 
   it('grading, both clocks: 1 for correct plus the soft overlong penalty; an unverified group is invalid and scores 0', () => {

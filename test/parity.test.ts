@@ -12,6 +12,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { CLOCK_FIELDS } from '../src/core/metrics.js';
+import { COMMON_SUMMARY_KEYS } from '../src/core/summary.js';
 import { runCli } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-parity-'));
@@ -151,6 +152,9 @@ describe('clock parity: one config on both clocks', () => {
           fs.readFileSync(path.join(tmp, `${slug}-real`, 'buckets.json'), 'utf8'),
         );
       }
+      // summary.json's common part (core/summary.ts): the same fields with the same values
+      const common = (x: Record<string, unknown>) => COMMON_SUMMARY_KEYS.map((k) => [k, x[k]]);
+      expect(common(real.summary)).toEqual(common(virtual.summary));
       expect(real.summary.weightsSha256).toBe(virtual.summary.weightsSha256);
       expect(real.summary.rolloutsTrained).toBe(virtual.summary.rolloutsTrained);
       expect(real.summary.dynamicSampling).toEqual(virtual.summary.dynamicSampling);

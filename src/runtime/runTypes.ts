@@ -5,7 +5,7 @@ import type { SamplerApi } from '../../actors/sampler.worker.js';
 import type { Now } from './clock.js';
 import type { TrainConfig } from './config.js';
 import type { WorkerHandle } from './workers.js';
-import type { FilterTotals } from '../core/dynamicSampling.js';
+import type { CommonSummary } from '../core/summary.js';
 
 export interface StepProgress {
   step: number;
@@ -24,35 +24,19 @@ export interface StepProgress {
   loss: number;
 }
 
-export interface Summary {
-  steps: number;
+/** summary.json of a real-clock run: the part both clocks write (core/summary.ts), and this clock's figures. */
+export interface Summary extends CommonSummary {
   /** `threads`, or `nats` with the work items published (re-issues included) and the duplicate results dropped. */
   transport:
     | { kind: 'threads' }
     | { kind: 'nats'; remote: string[]; published: number; redelivered: number; duplicatesDropped: number };
-  rolloutsGenerated: number;
-  rolloutsTrained: number;
-  rolloutsDroppedStale: number;
-  rolloutsDroppedInvalid: number;
-  /** Rollouts of groups dynamic sampling filtered (rollout.dynamicSampling). */
-  rolloutsDroppedFiltered: number;
-  /** Groups filtered, groups generated to replace them, steps that trained fewer groups than planned. */
-  dynamicSampling: FilterTotals;
-  rolloutsLost: number;
-  stalenessMax: number;
-  stalenessBound: number;
-  restarts: number;
-  finalVersion: number;
   weightsSha256: string;
   policy: TrainConfig['staleness']['policy'];
   interrupted: boolean;
-  /** Weight swaps between tokens (inflight). */
-  inflightSwaps: number;
   /** Learner replays after a restart whose weights matched the published ones. */
   replayMismatches: number;
   /** The whole run across resumes (each earlier piece to its last checkpoint, then this one). */
   wallMs: number;
-  tokensGenerated: number;
   tokensPerSec: number;
   /** This process's piece of a resumed run (the whole run when it was not resumed). */
   lastPiece?: { wallMs: number; tokensGenerated: number; tokensPerSec: number };
@@ -62,7 +46,6 @@ export interface Summary {
   /** Share of (samplers + learner) × wall time spent neither computing nor moving weights (this piece). */
   overheadFraction: number;
   transitions: number;
-  faultsFired: string[];
   /** The last held-out evaluation (config `eval`), or null. */
   eval: { step: number; rows: unknown[] } | null;
 }

@@ -1,8 +1,9 @@
 /**
  * The figures of a finished virtual-clock run (deterministic; wall-clock figures are added by the
- * caller).
+ * caller): the part both clocks write (core/summary.ts), then this clock's own.
  */
 import type { SimEngine } from './engine.js';
+import { commonSummary } from '../core/summary.js';
 
 /** The figures of a finished run (deterministic; wall-clock figures are added by the caller). */
 export function simSummary(sim: SimEngine): Record<string, unknown> {
@@ -17,29 +18,34 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
   const verifiersBusy = s.verifiers.reduce((a, x) => a + x.busy + (x.state === 'verifying' ? s.t - x.busySince : 0), 0);
   const learnerBusy = s.learner.busy + (s.learner.state === 'training' ? s.t - s.learner.busySince : 0);
   return {
+    ...commonSummary({
+      policy: sim.o.config.staleness.policy,
+      eta: sim.eta,
+      learnerVersion: s.learnerVersion,
+      published: s.published,
+      counts: s.counts,
+      filterTotals: s.filterTotals,
+      finished: s.done,
+      stalenessMax: s.stalenessMax,
+      tokensGenerated: s.tokensGenerated,
+      tokensTrained: s.tokensTrained,
+      inflightSwaps: s.inflightSwaps,
+      restarts:
+        s.samplers.reduce((a, x) => a + x.restarts, 0) +
+        s.verifiers.reduce((a, x) => a + x.restarts, 0) +
+        s.learner.restarts,
+      faultsFired: s.faultsFired,
+    }),
     clock: 'virtual',
     compute: sim.o.compute.kind,
     profile: sim.o.profile.name,
     seed: sim.seed,
-    policy: sim.o.config.staleness.policy,
-    stalenessBound: Number.isFinite(sim.eta) ? sim.eta : 'inf',
     correction: sim.o.config.learner.correction.kind,
     samplers: s.samplers.length,
     verifierThreads: s.verifiers.length,
-    steps: s.learnerVersion,
-    finalVersion: s.published,
     simSeconds: s.t,
     events: s.events,
     invariantChecks: s.invariantChecks,
-    rolloutsGenerated: s.counts.generated,
-    rolloutsTrained: s.counts.trained,
-    rolloutsDroppedStale: s.counts.droppedStale,
-    rolloutsDroppedInvalid: s.counts.droppedInvalid,
-    rolloutsDroppedFiltered: s.counts.droppedFiltered,
-    dynamicSampling: { ...s.filterTotals },
-    rolloutsLost: s.done ? s.counts.pending : 0,
-    tokensGenerated: s.tokensGenerated,
-    tokensTrained: s.tokensTrained,
     tokensPerSimSecond: s.tokensGenerated / T,
     stepsPerSimHour: (s.learnerVersion / T) * 3600,
     utilisation: {
@@ -54,11 +60,5 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
       histogram: hist,
       trainedMax: s.stalenessMax,
     },
-    inflightSwaps: s.inflightSwaps,
-    restarts:
-      s.samplers.reduce((a, x) => a + x.restarts, 0) +
-      s.verifiers.reduce((a, x) => a + x.restarts, 0) +
-      s.learner.restarts,
-    faultsFired: s.faultsFired,
   };
 }

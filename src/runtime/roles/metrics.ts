@@ -10,6 +10,7 @@ import type { TrainStats } from '../messages.js';
 import type { FormedBatch } from '../../core/batch.js';
 import { accountingViolation, lostViolation, stalenessBoundViolation } from '../../core/invariants.js';
 import { stepRow, stepStageOf } from '../../core/metrics.js';
+import { commonSummary } from '../../core/summary.js';
 import type { RunState } from '../checkpointer.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { TrainingRun, Summary } from '../run.js';
@@ -72,35 +73,34 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
 
 export function writeSummary(run: TrainingRun): Summary {
   const c = run.accounting.counts();
-  // At a normal end every generated rollout was trained or dropped (pending = lost); after an
-  // interrupt the pending ones are in the checkpoint's queue or are sampled again on --resume.
-  const lost = run.interrupted ? 0 : c.pending;
   const wallMs = run.o.now() - run.t0;
   const actors = run.cfg.topology.samplers + 1;
   const busy = run.samplerComputeMs + run.learnerComputeMs + run.transferMs;
   const restarts = Object.values(run.supervisor.getSnapshot().context.restarts).reduce((a, b) => a + b, 0);
   const w = run.weights.get(run.version)!;
   const summary: Summary = {
-    steps: run.version,
-    rolloutsGenerated: c.generated,
-    rolloutsTrained: c.trained,
-    rolloutsDroppedStale: c.droppedStale,
-    rolloutsDroppedInvalid: c.droppedInvalid,
-    rolloutsDroppedFiltered: c.droppedFiltered,
-    dynamicSampling: { ...run.filterTotals },
-    rolloutsLost: lost,
-    stalenessMax: run.stalenessMax,
-    stalenessBound: run.eta,
-    restarts,
-    finalVersion: run.version,
-    weightsSha256: weightsSha256(w.data),
+    ...commonSummary({
+      policy: run.cfg.staleness.policy,
+      eta: run.eta,
+      learnerVersion: run.version,
+      published: run.published,
+      counts: c,
+      filterTotals: run.filterTotals,
+      // after an interrupt the pending rollouts are in the checkpoint's queue or sampled again on --resume
+      finished: !run.interrupted,
+      stalenessMax: run.stalenessMax,
+      tokensGenerated: run.tokensGenerated,
+      tokensTrained: run.tokensTrained,
+      inflightSwaps: run.inflightSwaps,
+      restarts,
+      faultsFired: run.faults.firedKeys(),
+    }),
     policy: run.cfg.staleness.policy,
+    weightsSha256: weightsSha256(w.data),
     interrupted: run.interrupted,
-    inflightSwaps: run.inflightSwaps,
     replayMismatches: run.replayMismatches,
     // The whole run, across resumes; the last piece (this process) under its own name.
     wallMs: run.wallMsBefore + wallMs,
-    tokensGenerated: run.tokensGenerated,
     tokensPerSec: (run.tokensGenerated / Math.max(1, run.wallMsBefore + wallMs)) * 1000,
     lastPiece: {
       wallMs,
@@ -112,7 +112,6 @@ export function writeSummary(run: TrainingRun): Summary {
     transferMs: run.transferMs,
     overheadFraction: Math.max(0, 1 - busy / Math.max(1, wallMs * actors)),
     transitions: run.transitions.count,
-    faultsFired: run.faults.firedKeys(),
     transport: run.nats
       ? {
           kind: 'nats',
@@ -127,7 +126,7 @@ export function writeSummary(run: TrainingRun): Summary {
   const bad =
     lostViolation(c, run.interrupted) ??
     accountingViolation(c) ??
-    stalenessBoundViolation(summary.stalenessMax, summary.stalenessBound);
+    stalenessBoundViolation(summary.stalenessMax, run.eta);
   assert(bad === null, bad!);
   writeFileAtomic(path.join(run.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;
