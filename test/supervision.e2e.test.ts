@@ -105,11 +105,14 @@ describe('supervision', () => {
     expect(s.restarts).toBe(0);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
     // the learner waits until its version is out (as on the virtual clock): its publication of v1
-    // lasts the 400 ms delay, of v3 the resend's 1,000 ms; the others pass at once
+    // lasts the 400 ms delay, of v3 the resend's 1,000 ms; the others pass at once (a few ms). The
+    // margin: Node's timers count from the event loop's cached time, taken when the loop turn began,
+    // so a timer set late in a busy turn fires that much under its delay after the state change
+    // (measured 399.7 ms for the 400 ms delay once); the learner that did not wait took 0.3 ms.
     const publishing = publishingMs(path.join(dir, 'transitions.jsonl'));
     expect(publishing).toHaveLength(4);
-    expect(publishing[0]).toBeGreaterThanOrEqual(400);
-    expect(publishing[2]).toBeGreaterThanOrEqual(1000);
-    expect(Math.max(publishing[1]!, publishing[3]!)).toBeLessThan(400);
+    expect(publishing[0]).toBeGreaterThan(300);
+    expect(publishing[2]).toBeGreaterThan(900);
+    expect(Math.max(publishing[1]!, publishing[3]!)).toBeLessThan(300);
   }, 180_000);
 });
