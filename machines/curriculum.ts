@@ -1,14 +1,16 @@
 /**
  * Curriculum: walks the stages of the config. The stage state (stage index, steps in it, pass
  * rates, chosen budgets) has one owner, curriculum/controller.ts's CurriculumController (checkpointed
- * with the run); this machine holds only where it is and asks the owner through its guards. With
- * the coupled rule (E3.md) each stage starts in `measuring`: the injected `measure` effect
- * measures J over the budget ladder with the current policy and picks the stage's budget;
+ * with the run); this machine holds only where it is and asks the owner through its guards. It is
+ * run by the topology's core on both clocks (src/core/curriculum.ts), which turns its actions into
+ * effects. With the coupled rule (E3.md) each stage starts in `measuring`: its entry asks for a
+ * measurement of J over the budget ladder with the current policy (the `measure` action; the clock
+ * runs the generation), and MEASURED (the stage's budget picked) or MEASURE_FAILED ends it.
  * `running` stays until the injected `stageDone` guard (step limit, pass-rate threshold or
  * plateau) says the stage is over, and `stageChanged` moves the owner to the next stage.
  */
 import { and, not, setup } from 'xstate';
-import { actionNotProvided, errorText, guardNotProvided, notProvided } from './util.js';
+import { actionNotProvided, guardNotProvided } from './util.js';
 
 export interface Stage {
   difficulty?: number;
@@ -20,13 +22,15 @@ export const curriculumMachine = setup({
   types: {
     context: {} as { error: string | null; measureFirst: boolean },
     input: {} as { measureFirst?: boolean },
-    events: {} as { type: 'STEP_DONE' } | { type: 'STOP' },
-  },
-  actors: {
-    /** Measures J(B) over the ladder for the current stage and fixes its budget. */
-    measure: notProvided<void, void>('curriculum', 'measure'),
+    events: {} as
+      | { type: 'STEP_DONE' }
+      | { type: 'MEASURED' }
+      | { type: 'MEASURE_FAILED'; error: string }
+      | { type: 'STOP' },
   },
   actions: {
+    /** Asks for J(B) over the ladder on the current stage's data (its answer is MEASURED or MEASURE_FAILED). */
+    measure: actionNotProvided('curriculum', 'measure'),
     /** Moves the stage state (its owner, curriculum/controller.ts) to the next stage and announces it. */
     stageChanged: actionNotProvided('curriculum', 'stageChanged'),
     reportFailure: actionNotProvided<{ error: string }>('curriculum', 'reportFailure'),
@@ -49,12 +53,12 @@ export const curriculumMachine = setup({
       always: [{ guard: 'measureFirst', target: 'measuring' }, { target: 'running' }],
     },
     measuring: {
-      invoke: {
-        src: 'measure',
-        onDone: 'running',
-        onError: {
+      entry: 'measure',
+      on: {
+        MEASURED: 'running',
+        MEASURE_FAILED: {
           target: 'failed',
-          actions: { type: 'reportFailure', params: ({ event }) => ({ error: errorText(event.error) }) },
+          actions: { type: 'reportFailure', params: ({ event }) => ({ error: event.error }) },
         },
       },
     },

@@ -153,97 +153,155 @@ describe("the curriculum's state is bounded (issue #30: checkpoints do not grow 
   });
 });
 
-import { createActor, fromPromise } from 'xstate';
-import { curriculumMachine } from '../machines/index.js';
+import { CurriculumCore, type CurriculumEffect } from '../src/core/curriculum.js';
+import type { LadderMeasurement } from '../src/eval/countdown.js';
 
-describe('the curriculum on both clocks decides alike (issue #30)', () => {
-  it("the virtual clock's decisions (CurriculumController.stepDone, decideStage) change stage where the machine does, measurements spanning steps included", async () => {
-    for (const kind of ['coupled', 'fixed'] as const) {
-      const budget = kind === 'fixed' ? { budgetTokens: 48 } : {};
-      const cfg = parseTrainConfig(
-        {
-          name: 'decide',
-          model: { checkpoint: 'x' },
-          curriculum: {
-            kind,
-            ...(kind === 'coupled' ? { ladder: [24, 48], measure: { problems: 2, samples: 2 }, k: 2 } : {}),
-            stages: [
-              { difficulty: 3, ...budget, steps: 50, passThreshold: 0.5 },
-              { difficulty: 4, ...budget, steps: 1 },
-              { difficulty: 5, ...budget, steps: 3 },
-              { difficulty: 5, ...budget, steps: 3 },
-            ],
-          },
-        },
-        'cfg.yaml',
-      );
-      // the real clock: the machine, its guards asking one controller, its stage change advancing
-      // it; a measurement lasts two published steps (steps of the old stage still training)
-      const real = new CurriculumController(cfg, 1);
-      const changes: number[] = [];
-      let finishMeasure: (() => void) | null = null;
-      let step = 0;
-      const actor = createActor(
-        curriculumMachine.provide({
-          actors: { measure: fromPromise(() => new Promise<void>((res) => (finishMeasure = res))) },
-          actions: {
-            stageChanged: () => {
-              real.advance();
-              real.measuring = kind === 'coupled';
-              changes.push(step);
-            },
-            reportFailure: () => {
-              throw new Error('no failure planted');
-            },
-          },
-          guards: {
-            stageDone: () => real.stageDoneReason() !== null,
-            lastStage: () => real.state.stage >= cfg.curriculum.stages.length - 1,
-            measuresStages: () => kind === 'coupled',
-          },
-        }),
-        { input: { measureFirst: false } },
-      );
-      actor.start();
-      // the virtual clock: sim/curriculum.ts's calls, the measurement's end an event two steps later
-      const virtual = new CurriculumController(cfg, 1);
-      const virtualChanges: number[] = [];
-      let measuredAt = -1;
-      const rng = new Rng(9);
-      for (step = 1; step <= 40; step++) {
-        if (step === measuredAt) {
-          real.measuring = false;
-          (finishMeasure as (() => void) | null)?.();
-          await new Promise((res) => setTimeout(res, 0)); // the machine takes its onDone
-          virtual.measuring = false;
-          const next = virtual.decideStage();
-          if (next !== 'same') {
-            virtual.advance();
-            virtual.measuring = next === 'measure';
-            virtualChanges.push(step);
-            measuredAt = next === 'measure' ? step + 2 : -1;
-          }
-        }
-        const p = step < 6 ? 0.2 : rng.float(); // below the threshold, then noise around it
-        real.recordStep(p);
-        if (actor.getSnapshot().status === 'active') actor.send({ type: 'STEP_DONE' });
-        const next = virtual.stepDone(p);
-        expect(next === 'measure').toBe(next !== 'same' && kind === 'coupled');
-        if (next !== 'same') {
-          virtual.advance();
-          virtual.measuring = next === 'measure';
-          virtualChanges.push(step);
-          if (next === 'measure') measuredAt = step + 2;
-        }
-        expect(virtual.state).toEqual(real.state);
+describe("the curriculum's step (core/curriculum.ts: the machine decides, both clocks carry out its effects)", () => {
+  // three stages of 2, 1 and 3 steps, each starting with a measurement over the ladder 24, 48
+  const cfg = parseTrainConfig(
+    {
+      name: 'core',
+      model: { checkpoint: 'x' },
+      curriculum: {
+        kind: 'coupled',
+        ladder: [24, 48],
+        measure: { problems: 2, samples: 2 },
+        k: 2,
+        stages: [
+          { difficulty: 3, steps: 2 },
+          { difficulty: 4, steps: 1 },
+          { difficulty: 5, steps: 3 },
+        ],
+      },
+    },
+    'cfg.yaml',
+  );
+  // J(24) = 0.2, J(48) = 0.22: 0.22 ≤ 1.2 × 0.2, and B0 (the mean length at 48) = 10 ≤ 24, so 24
+  const m: LadderMeasurement = {
+    k: 2,
+    samples: 2,
+    ladder: [
+      { budget: 24, J: 0.2, meanLength: 8 },
+      { budget: 48, J: 0.22, meanLength: 10 },
+    ] as LadderMeasurement['ladder'],
+    perProblem: [],
+  };
+  /** The effects without a measurement's problems (drawn by the seed) and lines' bulk: what each is. */
+  const brief = (effects: CurriculumEffect[]) =>
+    effects.map((e) => {
+      switch (e.type) {
+        case 'measure':
+          return `measure ${e.label} (${e.problems.length} problems, ladder ${e.ladder.join('/')})`;
+        case 'line':
+          return `line ${e.line.type} step ${e.line.step} stage ${e.line.stage}${e.line.budget !== undefined ? ` budget ${e.line.budget}` : ''}`;
+        case 'log':
+          return 'log';
+        case 'transition':
+          return `${e.from} → ${e.to} (${e.event})`;
+        case 'fail':
+          return `fail: ${e.message}`;
+        default:
+          return e.type;
       }
-      expect(virtualChanges).toEqual(changes);
-      expect(changes).toHaveLength(3); // every stage end happened; the last stage never ends
-      expect(changes[0]).toBeGreaterThanOrEqual(6);
-      // the one-step stage 1 was over during its measurement: decided when the measurement ended
-      if (kind === 'coupled') expect(changes[1]).toBe(changes[0]! + 2);
-      else expect(changes[1]).toBe(changes[0]! + 1);
-      actor.stop();
+    });
+  function core() {
+    const cur = new CurriculumController(cfg, 1);
+    const at = { published: 0 };
+    return { cur, at, core: new CurriculumCore(cur, 6, () => at.published) };
+  }
+
+  it('measures at each stage start, decides when a measurement ends, and fails on a failed one', () => {
+    const { cur, at, core: c } = core();
+    expect(brief(c.step({ type: 'start' }))).toEqual([
+      'measure stage 0 (2 problems, ladder 24/48)',
+      'null → measuring (xstate.init)',
+    ]);
+    expect(cur.planLimit(0, 6)).toBe(0); // nothing planned while measuring
+    expect(brief(c.step({ type: 'measured', m }))).toEqual([
+      'line budget-choice step 0 stage 0 budget 24',
+      'log',
+      'measuring → running (MEASURED)',
+      'pump',
+    ]);
+    expect(cur.planLimit(0, 6)).toBe(2); // the stage's two steps
+    at.published = 1;
+    expect(c.step({ type: 'published', version: 1, passRate: 0.5 })).toEqual([]);
+    at.published = 2;
+    expect(brief(c.step({ type: 'published', version: 2, passRate: 0.5 }))).toEqual([
+      'line stage step 2 stage 1',
+      'log',
+      'pump',
+      'measure stage 1 (2 problems, ladder 24/48)',
+      'running → measuring (STEP_DONE)',
+    ]);
+    // a step planned before the change is published while stage 1 is measured: counted in stage 1,
+    // whose one step is then used up, so its end is decided when the measurement ends
+    at.published = 3;
+    expect(c.step({ type: 'published', version: 3, passRate: 0.5 })).toEqual([]);
+    expect(brief(c.step({ type: 'measured', m }))).toEqual([
+      'line budget-choice step 3 stage 1 budget 24',
+      'log',
+      'line stage step 3 stage 2',
+      'log',
+      'pump',
+      'measure stage 2 (2 problems, ladder 24/48)',
+      'pump',
+    ]);
+    expect(cur.state).toMatchObject({ stage: 2, stepsInStage: 0, budgets: { '0': 24, '1': 24 } });
+    expect(brief(c.step({ type: 'measureFailed', error: 'thread died' }))).toEqual([
+      'fail: curriculum: measuring stage 2 failed: thread died',
+      'measuring → failed (MEASURE_FAILED)',
+    ]);
+  });
+
+  it('a restored hold (a virtual checkpoint mid-measurement) goes on as the run it came from', () => {
+    const a = core();
+    a.core.step({ type: 'start' });
+    a.core.step({ type: 'measured', m });
+    for (const v of [1, 2]) {
+      a.at.published = v;
+      a.core.step({ type: 'published', version: v, passRate: 0.5 });
     }
+    // the checkpoint: the hold as JSON, into a new controller and core
+    const hold = JSON.parse(
+      JSON.stringify({ state: a.cur.state, measuring: a.cur.measuring, measurement: a.cur.measurement }),
+    );
+    const b = core();
+    b.at.published = 2;
+    b.cur.holdIn(hold);
+    b.core.restore();
+    expect(b.cur.measurement).toEqual({ what: 'stage', stage: 1, problems: 2 });
+    const goOn = (x: ReturnType<typeof core>) => {
+      x.at.published = 3;
+      return [
+        ...x.core.step({ type: 'published', version: 3, passRate: 0.5 }),
+        ...x.core.step({ type: 'measured', m }),
+      ];
+    };
+    const restored = goOn(b);
+    expect(restored).toEqual(goOn(a));
+    expect(restored.filter((e) => e.type === 'transition')).toEqual([]); // still measuring, as before the checkpoint
+    expect(b.cur.state).toEqual(a.cur.state);
+  });
+
+  it("past the run's last step a stage change writes no line and measures nothing; a stopped core takes nothing", () => {
+    const { at, core: c } = core();
+    c.step({ type: 'start' });
+    c.step({ type: 'measured', m });
+    at.published = 1;
+    c.step({ type: 'published', version: 1, passRate: 0.5 });
+    // --max-steps 2: stage 0's two steps are the run's last
+    const cutAt = { published: 0 };
+    const cut = new CurriculumCore(new CurriculumController(cfg, 1), 2, () => cutAt.published);
+    cut.step({ type: 'start' });
+    cut.step({ type: 'measured', m });
+    cutAt.published = 1;
+    cut.step({ type: 'published', version: 1, passRate: 0.5 });
+    cutAt.published = 2;
+    expect(brief(cut.step({ type: 'published', version: 2, passRate: 0.5 }))).toEqual([
+      'running → measuring (STEP_DONE)',
+    ]);
+    c.stop();
+    expect(c.step({ type: 'measured', m })).toEqual([]);
   });
 });

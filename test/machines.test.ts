@@ -62,7 +62,7 @@ const USER_EVENTS: Record<string, object[]> = {
   batcher: [{ type: 'GROUP', group: {} }, { type: 'LEARNER_READY' }, { type: 'POKE' }, { type: 'STOP' }],
   learner: [{ type: 'TRAIN', batch: { step: 1 } }, { type: 'SNAPSHOT' }, { type: 'RESTART' }, { type: 'STOP' }],
   weightStore: [{ type: 'PUBLISHED', version: 1 }, { type: 'PUBLISHED', version: 5 }, { type: 'STOP' }],
-  curriculum: [{ type: 'STEP_DONE' }, { type: 'STOP' }],
+  curriculum: [{ type: 'STEP_DONE' }, { type: 'MEASURED' }, { type: 'MEASURE_FAILED', error: 'x' }, { type: 'STOP' }],
   evaluator: [{ type: 'EVALUATE', request: { version: 1, budgets: [8] } }, { type: 'STOP' }],
   supervisor: [{ type: 'FAILED', actor: 'a', role: 'sampler', error: 'x' }, { type: 'STOP' }],
 };
@@ -350,17 +350,12 @@ describe('machines with injected fakes', () => {
     };
   }
 
-  it('curriculum (coupled): measures at each stage start, then runs until the owner says the stage is done', async () => {
+  it('curriculum (coupled): measures at each stage start, then runs until the owner says the stage is done', () => {
     const measured: number[] = [];
     const owner = stageOwner([2, 2]);
     const a = createActor(
       curriculumMachine.provide({
-        actors: {
-          measure: fromPromise<void, void>(async () => {
-            measured.push(owner.st.stage);
-          }),
-        },
-        actions: { stageChanged: owner.stageChanged },
+        actions: { measure: () => measured.push(owner.st.stage), stageChanged: owner.stageChanged },
         guards: { ...owner.guards, measuresStages: () => true },
       }),
       { input: { measureFirst: true } },
@@ -368,21 +363,38 @@ describe('machines with injected fakes', () => {
     const seen: string[] = [];
     a.subscribe((s) => seen.push(String(s.value)));
     a.start();
-    await waitFor(a, (s) => s.matches('running'));
+    expect(a.getSnapshot().value).toBe('measuring');
     expect(measured).toEqual([0]);
     owner.stepDone();
-    a.send({ type: 'STEP_DONE' });
+    a.send({ type: 'STEP_DONE' }); // a step of the old stage published while measuring: decided after
+    expect(a.getSnapshot().value).toBe('measuring');
+    a.send({ type: 'MEASURED' });
     expect(a.getSnapshot().value).toBe('running'); // one step of two
     owner.stepDone();
     a.send({ type: 'STEP_DONE' });
-    await waitFor(a, (s) => s.matches('running') && measured.length === 2);
     expect(owner.st.changes).toEqual([1]);
+    expect(a.getSnapshot().value).toBe('measuring');
     expect(measured).toEqual([0, 1]);
+    a.send({ type: 'MEASURED' });
     owner.stepDone();
     owner.stepDone();
     a.send({ type: 'STEP_DONE' });
     expect(a.getSnapshot().value).toBe('finished');
-    expect(seen).toEqual(expect.arrayContaining(['measuring', 'running', 'finished']));
+    expect(seen).toEqual(['measuring', 'measuring', 'running', 'measuring', 'running', 'finished']);
+  });
+
+  it('curriculum: a failed measurement ends in failed with its error reported', () => {
+    const reported: string[] = [];
+    const a = createActor(
+      curriculumMachine.provide({
+        actions: { measure: () => {}, stageChanged: () => {}, reportFailure: (_, p) => reported.push(p.error) },
+        guards: { stageDone: () => false, lastStage: () => false, measuresStages: () => true },
+      }),
+      { input: { measureFirst: true } },
+    ).start();
+    a.send({ type: 'MEASURE_FAILED', error: 'thread died' });
+    expect(a.getSnapshot().value).toBe('failed');
+    expect(reported).toEqual(['thread died']);
   });
 
   it('curriculum: advances through the stage list and announces each stage; it keeps no stage counters', () => {

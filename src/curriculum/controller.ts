@@ -43,7 +43,14 @@ export interface CurriculumHold {
   state: CurriculumState;
   /** True between a stage change and its budget decision: no work for the new stage may be planned. */
   measuring: boolean;
+  /** The measurement under way (core/curriculum.ts), if any: the difficulty pool, or a coupled stage's ladder. */
+  measurement?: Measurement | null;
+  /** Difficulty buckets by problem id, once measured (stages with `buckets`). */
+  buckets?: Record<string, Bucket> | null;
 }
+
+/** A measurement under way: the difficulty pool, or stage `stage`'s ladder on `problems` problems. */
+export type Measurement = { what: 'buckets' } | { what: 'stage'; stage: number; problems: number };
 
 /** Buckets, thresholds, plateaus or the coupled rule: a curriculum whose stages depend on measurements. */
 export function isDynamicCurriculum(c: TrainConfig['curriculum']): boolean {
@@ -86,6 +93,12 @@ export class CurriculumController {
   set measuring(m: boolean) {
     this.hold.measuring = m;
   }
+  get measurement(): Measurement | null {
+    return this.hold.measurement ?? null;
+  }
+  set measurement(m: Measurement | null) {
+    this.hold.measurement = m;
+  }
 
   get dynamic(): boolean {
     return isDynamicCurriculum(this.c);
@@ -119,13 +132,14 @@ export class CurriculumController {
   ): { summary: ReturnType<typeof summarizeBuckets>; assignment: Record<string, Bucket> } {
     const measured: Measured[] = m.perProblem;
     const b = bucketByPassRate(measured);
-    this.buckets = new Map(
-      (['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => b.get(p.id) === k)]),
-    );
-    return { summary: summarizeBuckets(measured, b), assignment: Object.fromEntries(b) };
+    const assignment = Object.fromEntries(b);
+    this.restoreBuckets(pool, assignment);
+    return { summary: summarizeBuckets(measured, b), assignment };
   }
 
+  /** The buckets of `assignment` (measured now, or a resumed run's), kept in the hold too. */
   restoreBuckets(pool: ProblemSpec[], assignment: Record<string, Bucket>): void {
+    this.hold.buckets = assignment;
     this.buckets = new Map(
       (['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => assignment[p.id] === k)]),
     );
@@ -224,26 +238,6 @@ export class CurriculumController {
     const st = this.state;
     if (st.stage >= this.c.stages.length - 1) return maxSteps;
     return Math.min(maxSteps, published - st.stepsInStage + this.c.stages[st.stage]!.steps);
-  }
-
-  /**
-   * A step was published with the batch's pass rate `passRate`: counted, then the stage decision.
-   * (The virtual clock's path; the real clock counts with recordStep and its machine decides.)
-   */
-  stepDone(passRate: number): 'same' | 'next' | 'measure' {
-    this.recordStep(passRate);
-    return this.decideStage();
-  }
-
-  /**
-   * What the curriculum machine (machines/curriculum.ts) does in `running`: nothing, the next
-   * stage, or the next stage after a measurement (coupled). While measuring the machine is not in
-   * `running` and decides when the measurement is over; the last stage never ends.
-   */
-  decideStage(): 'same' | 'next' | 'measure' {
-    if (this.measuring) return 'same';
-    if (this.stageDoneReason() === null || this.state.stage >= this.c.stages.length - 1) return 'same';
-    return this.c.kind === 'coupled' ? 'measure' : 'next';
   }
 
   advance(): void {

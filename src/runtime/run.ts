@@ -17,7 +17,6 @@ import type { Piscina } from 'piscina';
 import { createActor, type ActorRefFrom } from 'xstate';
 import type {
   batcherMachine,
-  curriculumMachine,
   evaluatorMachine,
   graderMachine,
   learnerMachine,
@@ -54,6 +53,7 @@ import { readRunCheckpoint } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
+import { CurriculumCore } from '../core/curriculum.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
 import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
@@ -126,7 +126,8 @@ export class TrainingRun {
   batcher!: ActorRefFrom<typeof batcherMachine>;
   grader!: ActorRefFrom<typeof graderMachine>;
   weightStore!: ActorRefFrom<typeof weightStoreMachine>;
-  curriculum!: ActorRefFrom<typeof curriculumMachine>;
+  /** The curriculum's step (core/curriculum.ts) over `cur`: its machine decides, roles/evaluation.ts carries out its effects. */
+  readonly curriculum: CurriculumCore;
   supervisor!: ActorRefFrom<typeof supervisorMachine>;
   coordinator!: ActorRefFrom<typeof coordinatorMachine>;
   evaluator: ActorRefFrom<typeof evaluatorMachine> | null = null;
@@ -193,6 +194,7 @@ export class TrainingRun {
     };
     this.accounting = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
+    this.curriculum = new CurriculumCore(this.cur, this.maxSteps, () => this.published);
     this.learnRules = {
       groupsPerStep: perStep,
       eta: this.eta,

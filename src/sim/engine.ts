@@ -27,9 +27,10 @@ import {
   initialCurriculum,
   makeCurriculum,
   restoreCurriculum,
-  startCurriculum,
+  stepCurriculum,
 } from './curriculum.js';
 import type { CurriculumController } from '../curriculum/controller.js';
+import type { CurriculumCore } from '../core/curriculum.js';
 import { scheduleFaults } from './faultDriver.js';
 import { deliverGroup, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
@@ -69,8 +70,10 @@ export class SimEngine {
   readonly budgets: number[];
   /** Groups that may be planned and not yet trained (the batcher's bounded queue). */
   readonly capacity: number;
-  /** A dynamic curriculum's controller (its state lives in `s.curriculum`); null for a fixed list. */
+  /** A dynamic curriculum's controller (its state lives in `s.curriculum`); null for a fixed list (planning's fast path). */
   readonly cur: CurriculumController | null;
+  /** The curriculum's step (core/curriculum.ts) over the run's controller, dynamic or not. */
+  readonly curriculum: CurriculumCore;
 
   constructor(
     readonly o: SimOptions,
@@ -90,7 +93,9 @@ export class SimEngine {
     );
     this.checkpointEvery = c.checkpoint.every;
     this.capacity = queueCapacityGroups(c.limits, this.perStep);
-    this.cur = makeCurriculum(c);
+    const curriculum = makeCurriculum(c, this);
+    this.curriculum = curriculum.core;
+    this.cur = curriculum.controller.dynamic ? curriculum.controller : null;
     checkVirtualCurriculum(c, o.compute.kind === 'real' ? 'real' : 'none', 'config');
     this.budgets = this.cur
       ? []
@@ -101,7 +106,7 @@ export class SimEngine {
     if (resume) this.load(resume);
     else {
       this.s = initialState(this.o.config);
-      this.s.curriculum = initialCurriculum(this.cur);
+      this.s.curriculum = initialCurriculum(this.curriculum.cur);
       this.q = new EventQueue();
       this.ledger = new RolloutLedger(this.ledgerShape());
       this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
@@ -235,7 +240,8 @@ export class SimEngine {
       for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
       for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
       this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
-      if (!startCurriculum(this)) pump(this);
+      stepCurriculum(this, { type: 'start' });
+      pump(this);
     } catch (e) {
       if (this.abandoned(e, before, "the run's start")) return false;
       throw e;
@@ -342,7 +348,9 @@ export class SimEngine {
         });
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
     this.s.learnerTrained ??= this.s.counts.trained; // a checkpoint from before the learner's count
-    if (this.cur) restoreCurriculum(this.cur, this.s.curriculum!);
+    // (a checkpoint from before fixed stage lists had a curriculum state: from their start)
+    this.s.curriculum ??= initialCurriculum(this.curriculum.cur);
+    restoreCurriculum(this, this.s.curriculum);
   }
 
   /** Back to a snapshot (an abandoned event: its state changes and its buffered log lines are dropped). */

@@ -93,7 +93,7 @@ export function handleEvent(sim: SimEngine, ev: SimEvent): 'continue' | 'done' |
       stormEvent(sim, ev.data.index, ev.data.n);
       break;
     case 'measured':
-      if (measuredEvent(sim)) pump(sim);
+      measuredEvent(sim);
       break;
     default:
       sim.fail(`unknown event '${(ev as { kind: string }).kind}'`);

@@ -17,9 +17,9 @@ import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, SimState } from './state.js';
 import { outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
 import { fired, scheduleWork } from './work.js';
-import { curriculumStepDone, planOfStep } from './curriculum.js';
+import { stepCurriculum } from './curriculum.js';
 import { jitterFactor } from './profile.js';
-import { pump } from './sampling.js';
+import { planOfStep, pump } from './sampling.js';
 import { brokenSteps } from '../core/faults.js';
 
 const { trained: TRAINED, 'dropped-stale': DROPPED_STALE } = DISPOSITION_CODE;
@@ -148,7 +148,7 @@ function carryOut(
         break;
       }
       case 'curriculum':
-        curriculumStepDone(sim, e.version, e.passRate);
+        stepCurriculum(sim, { type: 'published', version: e.version, passRate: e.passRate });
         break;
       case 'stepDone':
         if (e.last) {

@@ -11,7 +11,7 @@ import type { SimEngine } from './engine.js';
 import type { Request } from './state.js';
 import { scheduleWork } from './work.js';
 import { dispatchVerifiers } from './verifying.js';
-import { planLimit, planOfStep, planned } from './curriculum.js';
+import type { StepPlan } from '../curriculum/controller.js';
 
 /** Step k's requests (core/admission requestSlices), its plan fixed (curriculum), its groups outstanding. */
 function planStep(sim: SimEngine, k: number): Request[] {
@@ -24,6 +24,23 @@ function planStep(sim: SimEngine, k: number): Request[] {
   planned(sim, k);
   sim.s.outstandingGroups += sim.perStep;
   return out;
+}
+
+/** The last step that may be planned now (a dynamic curriculum's plan limit). */
+function planLimit(sim: SimEngine): number {
+  return sim.cur ? sim.cur.planLimit(sim.s.published, sim.o.maxSteps) : sim.o.maxSteps;
+}
+
+/** Step k is planned: a dynamic curriculum fixes its stage, budget and problems now (the stage current now). */
+function planned(sim: SimEngine, k: number): void {
+  if (sim.cur) sim.s.curriculum!.plans[k] = sim.cur.planOf(k, sim.slotsPerStep);
+}
+
+/** A dynamic curriculum's plan of step k (planned, not yet formed into a batch). */
+export function planOfStep(sim: SimEngine, k: number): StepPlan {
+  const p = sim.s.curriculum!.plans[k];
+  if (!p) sim.fail(`step ${k} has no curriculum plan`);
+  return p;
 }
 
 /** The virtual clock's sampling side (core/topology SampleContext), its closures built once per engine. */

@@ -60,11 +60,16 @@ export class TransitionLog {
       const from = this.last.get(actor) ?? null;
       if (from === to) return;
       this.last.set(actor, to);
-      const line: Transition = { t: Math.round(this.now() * 1000) / 1000, actor, role, from, to, event: ev.event.type };
-      writeToLog(this.fd, this.file, JSON.stringify(line) + '\n');
-      this.count++;
-      this.onTransition?.(line);
+      this.record(actor, role, from, to, ev.event.type);
     };
+  }
+
+  /** One line, for a machine whose changes are not inspected here (the curriculum: core/curriculum.ts tells them). */
+  record(actor: string, role: string, from: string | null, to: string, event: string): void {
+    const line: Transition = { t: Math.round(this.now() * 1000) / 1000, actor, role, from, to, event };
+    writeToLog(this.fd, this.file, JSON.stringify(line) + '\n');
+    this.count++;
+    this.onTransition?.(line);
   }
 
   close(): void {

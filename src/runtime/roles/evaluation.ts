@@ -1,19 +1,23 @@
 /**
- * Evaluations, curriculum measurements and supervision on the real clock: the evaluator, curriculum
- * and supervisor machines' effects, run on the evaluation sampler thread.
+ * Evaluations, the curriculum and supervision on the real clock: the evaluator's and supervisor's
+ * machines' effects, and the curriculum core's (core/curriculum.ts) — evaluations and measurements
+ * run on the evaluation sampler thread.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as Comlink from 'comlink';
 import { createActor } from 'xstate';
-import { curriculumMachine, supervisorMachine, evaluatorMachine } from '../../../machines/index.js';
+import { supervisorMachine, evaluatorMachine } from '../../../machines/index.js';
+import { errorText } from '../../../machines/util.js';
 import type { Failure } from '../../../machines/supervisor.js';
 import { giveUpMessage } from '../../core/supervision.js';
 import type { EvaluateResult } from '../../../machines/evaluator.js';
 import type { SamplerApi } from '../../../actors/sampler.worker.js';
 import type { TrainConfig } from '../config.js';
 import { evalLine } from '../../core/metrics.js';
-import { budgetChoiceRecord, bucketsRecord, stageLog, type ProblemSpec } from '../../curriculum/controller.js';
+import type { ProblemSpec } from '../../curriculum/controller.js';
+import type { Bucket } from '../../curriculum/buckets.js';
+import type { CurriculumEffect, CurriculumEvent } from '../../core/curriculum.js';
 import type { LadderMeasurement } from '../../eval/countdown.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { PackedWeights } from '../../tensor/pack.js';
@@ -54,38 +58,52 @@ export function measureOnSampler(
   );
 }
 
-/** Coupled curriculum, at a stage start: J over the ladder on the stage's data, then E3.md's rule. */
-export async function measureStage(run: TrainingRun, stage: number): Promise<void> {
-  const c = run.cfg.curriculum;
-  const problems = run.cur.stageProblems(stage, c.measure.problems, `measure-${run.published}`);
-  const m = await measureOnSampler(run, problems, c.ladder!, c.measure.samples, c.k, `stage ${stage}`);
-  const d = run.cur.decide(stage, m);
-  const r = budgetChoiceRecord(c, { step: run.published, stage, problems: problems.length, m, d });
-  run.writeLine(r.line);
-  run.log(r.log);
-  run.cur.measuring = false;
-  setImmediate(() => pump(run));
+/** One event into the core's curriculum step (core/curriculum.ts), its effects carried out on this clock. */
+export function stepCurriculum(run: TrainingRun, ev: CurriculumEvent): void {
+  for (const e of run.curriculum.step(ev)) carryOutCurriculum(run, e);
 }
 
-/** Difficulty buckets from the starting policy's pass rates (once per run; kept in buckets.json). */
-export async function measureBuckets(run: TrainingRun): Promise<void> {
+/**
+ * The run's start: a resumed run's difficulty buckets back from buckets.json, then the curriculum
+ * starts (what it has not measured yet first).
+ */
+export function startCurriculum(run: TrainingRun): void {
   const file = path.join(run.dir, 'buckets.json');
-  const pool = run.cur.poolProblems();
-  if (fs.existsSync(file)) {
-    run.cur.restoreBuckets(
-      pool,
-      (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, 'easy' | 'medium' | 'hard'> })
-        .assignment,
-    );
-    return;
+  if (run.cur.usesBuckets() && fs.existsSync(file)) {
+    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, Bucket> };
+    run.cur.restoreBuckets(run.cur.poolProblems(), kept.assignment);
   }
-  const p = run.cfg.curriculum.pool!;
-  const m = await measureOnSampler(run, pool, [p.budgetTokens], p.samples, p.k, 'difficulty pool');
-  const b = run.cur.setBuckets(pool, m);
-  const r = bucketsRecord(run.cfg.curriculum, { step: run.published, m, b });
-  writeFileAtomic(file, JSON.stringify(r.file, null, 2) + '\n');
-  run.writeLine(r.line);
-  run.log(r.log);
+  stepCurriculum(run, { type: 'start' });
+}
+
+function carryOutCurriculum(run: TrainingRun, e: CurriculumEffect): void {
+  switch (e.type) {
+    case 'measure':
+      // on sampler-0's thread (or the local eval thread) at the published version; the answer is the next event
+      measureOnSampler(run, e.problems, e.ladder, e.samples, e.k, e.label).then(
+        (m) => stepCurriculum(run, { type: 'measured', m }),
+        (err: unknown) => stepCurriculum(run, { type: 'measureFailed', error: errorText(err) }),
+      );
+      break;
+    case 'line':
+      run.writeLine(e.line);
+      break;
+    case 'log':
+      run.log(e.text);
+      break;
+    case 'bucketsFile':
+      writeFileAtomic(path.join(run.dir, 'buckets.json'), JSON.stringify(e.file, null, 2) + '\n');
+      break;
+    case 'pump':
+      setImmediate(() => pump(run));
+      break;
+    case 'transition':
+      run.transitions.record('curriculum', 'curriculum', e.from, e.to, e.event);
+      break;
+    case 'fail':
+      run.abort(e.message);
+      break;
+  }
 }
 
 /**
@@ -120,38 +138,6 @@ export function requestEval(run: TrainingRun, version: number): void {
 export function evalSettled(run: TrainingRun, version: number): void {
   const i = run.evalsInFlight.indexOf(version);
   if (i >= 0) run.evalsInFlight.splice(i, 1);
-}
-
-export function makeCurriculum(run: TrainingRun) {
-  const coupled = run.cfg.curriculum.kind === 'coupled';
-  return createActor(
-    curriculumMachine.provide({
-      actors: { measure: fromAsync(async () => measureStage(run, run.cur.state.stage)) },
-      actions: {
-        stageChanged: () => {
-          const reason = run.cur.stageDoneReason();
-          run.cur.advance();
-          const p = { stage: run.cur.state.stage };
-          if (coupled) run.cur.measuring = true;
-          // Past the run's last step (--max-steps cut it) no step of the new stage follows: no line.
-          if (run.published >= run.maxSteps) return;
-          run.writeLine({ type: 'stage', step: run.published, stage: p.stage, reason });
-          run.log(stageLog(p.stage, run.published, reason));
-          setImmediate(() => pump(run));
-        },
-        reportFailure: (_, p) => run.abort(`curriculum: measuring stage ${run.cur.state.stage} failed: ${p.error}`),
-      },
-      guards: {
-        stageDone: () => run.cur.stageDoneReason() !== null,
-        lastStage: () => run.cur.state.stage >= run.cfg.curriculum.stages.length - 1,
-        measuresStages: () => coupled,
-      },
-    }),
-    {
-      input: { measureFirst: run.cur.measuring },
-      inspect: run.transitions.inspector('curriculum', 'curriculum'),
-    },
-  );
 }
 
 export function makeEvaluator(run: TrainingRun, ev: NonNullable<TrainConfig['eval']>) {

@@ -18,7 +18,7 @@ import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync, asInputErrorIfBackend } from './effects.js';
-import { requestEval } from './evaluation.js';
+import { requestEval, stepCurriculum } from './evaluation.js';
 import { logOffsets, writeMetrics } from './metrics.js';
 import { pump } from './planning.js';
 import { postWeightsTo } from './samplers.js';
@@ -131,9 +131,7 @@ function carryOut(
         if (run.evaluator) requestEval(run, e.version);
         break;
       case 'curriculum':
-        run.cur.recordStep(e.passRate);
-        // the machine ends with the last stage (a final state takes no events; sending one only warns)
-        if (run.curriculum.getSnapshot().status === 'active') run.curriculum.send({ type: 'STEP_DONE' });
+        stepCurriculum(run, { type: 'published', version: e.version, passRate: e.passRate });
         break;
       case 'stepDone':
         run.coordinator.send({ type: 'STEP_DONE', step: e.version, checkpoint: e.checkpoint || e.last });

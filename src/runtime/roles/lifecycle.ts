@@ -9,7 +9,7 @@ import { ACTORS_DIR } from '../workers.js';
 import { threadBundleDir } from '../bundle.js';
 import { writeRunCheckpoint } from '../checkpointer.js';
 
-import { makeCurriculum, makeEvaluator, makeSupervisor, measureBuckets, requestEval } from './evaluation.js';
+import { makeEvaluator, makeSupervisor, requestEval, startCurriculum } from './evaluation.js';
 import { makeLearnerActor, makeWeightStore, startLearner } from './learner.js';
 import { logOffsets } from './metrics.js';
 import { startNats } from './nats.js';
@@ -22,10 +22,6 @@ export async function start(run: TrainingRun): Promise<void> {
   const resume = run.resumed;
   const optimizer = run.optimizer;
   if (resume) run.cur.state = { ...resume.state.curriculum };
-  const coupled = run.cfg.curriculum.kind === 'coupled';
-  // A coupled stage starts by measuring, unless a resumed run already decided its budget.
-  run.cur.measuring = coupled && run.cur.state.budgets[String(run.cur.state.stage)] === undefined;
-  run.curriculum = makeCurriculum(run);
   run.supervisor = makeSupervisor(run);
   run.weightStore = makeWeightStore(run);
   run.batcher = makeBatcher(run);
@@ -78,8 +74,7 @@ export async function start(run: TrainingRun): Promise<void> {
       trainConfig: run.cfg,
     });
   }
-  if (run.cur.usesBuckets()) await measureBuckets(run);
-  run.curriculum.start();
+  startCurriculum(run);
   run.t0 = run.o.now();
   run.learnerActor.start();
   for (const v of run.verifiers) v.actor.start();
@@ -103,12 +98,12 @@ export async function stopAll(run: TrainingRun): Promise<void> {
     run.batcher,
     run.grader,
     run.weightStore,
-    run.curriculum,
     run.supervisor,
     run.evaluator,
   ]) {
     a?.stop();
   }
+  run.curriculum.stop();
   await Promise.all(run.samplers.map((s) => s.handle?.terminate().catch(() => {})));
   await run.evalSampler?.handle.terminate().catch(() => {});
   await run.learner?.terminate().catch(() => {});
