@@ -56,7 +56,20 @@ describe('clock parity: one config on both clocks', () => {
         },
       },
     ],
-    ['one-step-off, one sampler', { policy: 'one-step-off' }, 1],
+    [
+      // a fixed list of two stages: its stage line (core/curriculum.ts) on both clocks
+      'one-step-off, one sampler, two fixed stages',
+      { policy: 'one-step-off' },
+      1,
+      {
+        curriculum: {
+          stages: [
+            { difficulty: 3, budgetTokens: 48, steps: 2 },
+            { difficulty: 4, budgetTokens: 40, steps: 2 },
+          ],
+        },
+      },
+    ],
     [
       // issue #19's knobs: controlled mismatch, masked IS against π_prox, soft overlong punishment
       'one-step-off, bf16 + noisy samplers, two minibatches, masked IS, soft overlong',
@@ -138,7 +151,9 @@ describe('clock parity: one config on both clocks', () => {
           .sort((a, b) => `${a.type}/${a.step}`.localeCompare(`${b.type}/${b.step}`));
       expect(typed(real)).toEqual(typed(virtual));
       expect(real.lines.filter((l) => l.type === 'eval')).toHaveLength(2);
-      const coupled = 'curriculum' in extra;
+      const coupled = (extra as { curriculum?: { kind?: string } }).curriculum?.kind === 'coupled';
+      if ('curriculum' in extra)
+        expect(real.lines.filter((l) => l.type === 'stage').map((l) => [l.step, l.stage])).toEqual([[2, 1]]);
       if (staleness.policy === 'one-step-off')
         expect(steps(real).map((l) => l.stalenessMax)).toEqual(coupled ? [0, 1, 0, 1] : [0, 1, 1, 1]);
       if (coupled) {
