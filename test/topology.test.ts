@@ -485,3 +485,23 @@ describe('both clocks supervise alike', () => {
     ]);
   });
 });
+
+import { afterRestart } from '../src/core/restarts.js';
+
+describe("a restarted actor's next move is its machine's (core/restarts.ts, the virtual clock's restarts)", () => {
+  it('a sampler takes work again, the learner takes a batch, a verifier retries while attempts last', () => {
+    expect(afterRestart('sampler', { id: 'sampler-3' })).toEqual({
+      state: 'idle',
+      actions: expect.arrayContaining(['becameIdle']),
+    });
+    expect(afterRestart('learner', { id: 'learner' })).toEqual({
+      state: 'waitingForBatch',
+      actions: expect.arrayContaining(['ready']),
+    });
+    // limits.verifyAttemptsMax = 3: after the first and second failed attempts another one,
+    // after the third the group goes on unverified
+    expect(afterRestart('verifier', { id: 'verifier-0', attempts: 1, attemptsMax: 3 }).state).toBe('verifying');
+    expect(afterRestart('verifier', { id: 'verifier-0', attempts: 2, attemptsMax: 3 }).state).toBe('verifying');
+    expect(afterRestart('verifier', { id: 'verifier-0', attempts: 3, attemptsMax: 3 }).state).toBe('delivering');
+  });
+});

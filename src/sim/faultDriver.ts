@@ -4,7 +4,8 @@
  */
 import { transition } from 'xstate';
 import { type Failure, supervisorMachine } from '../../machines/supervisor.js';
-import { afterVerifyFailure, giveUpMessage } from '../core/supervision.js';
+import { giveUpMessage } from '../core/supervision.js';
+import { afterRestart } from '../core/restarts.js';
 import { reissue } from '../core/admission.js';
 import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
@@ -188,30 +189,54 @@ function supervise(sim: SimEngine, actor: string, role: SimRole, restarts: numbe
   return d.restarts;
 }
 
+/**
+ * An actor's restart is over (a verifier's pause before its next attempt): its machine says what
+ * it does next (core/restarts afterRestart), and this clock does it.
+ */
 export function restarted(sim: SimEngine, role: SimRole, i: number): void {
   if (role === 'sampler') {
+    const next = afterRestart(role, { id: `sampler-${i}` });
     const sm = sim.s.samplers[i]!;
     sm.version = -1; // a fresh process: it loads the newest weights with its next request
-    sim.setSampler(i, 'idle', 'RESTARTED');
-    sim.s.idle.push(i);
-    pump(sim);
+    sim.setSampler(i, known(sim, role, next.state, ['idle']), 'RESTARTED');
+    if (next.actions.includes('becameIdle')) {
+      sim.s.idle.push(i);
+      pump(sim);
+    }
   } else if (role === 'verifier') {
     const v = sim.s.verifiers[i]!;
     const job = v.job!;
-    if (afterVerifyFailure(job.attempts, sim.o.config.limits.verifyAttemptsMax) === 'hand-on-invalid') {
+    const next = afterRestart(role, {
+      id: `verifier-${i}`,
+      attempts: job.attempts,
+      attemptsMax: sim.o.config.limits.verifyAttemptsMax,
+    });
+    if (known(sim, role, next.state, ['verifying', 'delivering']) === 'verifying') startVerify(sim, i, job, 'RETRY');
+    else {
       // Out of attempts: the group is handed on as invalid (its rollouts are dropped-invalid).
       v.job = null;
       sim.setVerifier(i, 'delivering', 'GIVE_UP');
       graded(sim, job, groupRewards(null, job.group.lengths, undefined));
       sim.setVerifier(i, 'idle', 'DELIVERED');
       dispatchVerifiers(sim);
-    } else startVerify(sim, i, job, 'RETRY');
+    }
   } else {
+    const next = afterRestart(role, { id: 'learner' });
     const l = sim.s.learner;
-    sim.setLearner('waitingForBatch', 'RESTARTED');
-    if (l.batch) startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
-    else tryTrain(sim);
+    sim.setLearner(known(sim, role, next.state, ['waitingForBatch']), 'RESTARTED');
+    // `ready`: the batch it held again (its update redone, or replayed to the weights it had), else the next
+    if (next.actions.includes('ready')) {
+      if (l.batch) startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
+      else tryTrain(sim);
+    }
   }
+}
+
+/** The machine's next state, if this clock knows how to be there; else the run fails naming it. */
+function known<S extends string>(sim: SimEngine, role: SimRole, state: string, states: readonly S[]): S {
+  if (!(states as readonly string[]).includes(state))
+    sim.fail(`the ${role} machine goes to '${state}' after a restart; the virtual clock knows ${states.join(', ')}`);
+  return state as S;
 }
 
 export function runFailed(sim: SimEngine, why: string): never {

@@ -1,0 +1,78 @@
+/**
+ * What a restarted actor does next, read from its machine (machines/) on both clocks: the real
+ * clock runs the machines as actors; the virtual clock steps them as data here, with xstate's pure
+ * `transition()`, when an actor's restart (or a verifier's pause before its next attempt) is over
+ * (sim/faultDriver.ts restarted). Restarts are rare: a step's ≈ 0.3 ms costs the simulator nothing
+ * it notices, and the dense state stays what its checkpoints hold.
+ */
+import { transition, type AnyStateMachine } from 'xstate';
+import { learnerMachine } from '../../machines/learner.js';
+import { samplerMachine } from '../../machines/sampler.js';
+import { verifierMachine } from '../../machines/verifier.js';
+import type { SimRole } from './roles.js';
+
+/** Where a machine goes from state `value` with `context` on `event`, and the actions it names on the way. */
+export function machineStep(
+  machine: AnyStateMachine,
+  value: string,
+  context: Record<string, unknown>,
+  event: { type: string },
+): { state: string; actions: string[] } {
+  const [next, actions] = transition(machine, machine.resolveState({ value, context }), event);
+  return { state: String(next.value), actions: actions.map((a) => a.type) };
+}
+
+type StateNodeLike = { invoke: { id: string }[]; after: { eventType: string }[] };
+
+function node(machine: AnyStateMachine, value: string): StateNodeLike {
+  const n = (machine.root.states as Record<string, StateNodeLike | undefined>)[value];
+  if (!n) throw new Error(`${machine.id}: no state '${value}'`);
+  return n;
+}
+
+/** The event a machine in state `value` gets when the effect it invokes there is done. */
+export function invokeDone(machine: AnyStateMachine, value: string): { type: string } {
+  const inv = node(machine, value).invoke[0];
+  if (!inv) throw new Error(`${machine.id}: state '${value}' invokes nothing`);
+  return { type: `xstate.done.actor.${inv.id}` };
+}
+
+/** The event a machine in state `value` gets when its delayed transition's time is over. */
+export function delayOver(machine: AnyStateMachine, value: string): { type: string } {
+  const after = node(machine, value).after[0];
+  if (!after) throw new Error(`${machine.id}: state '${value}' has no delayed transition`);
+  return { type: after.eventType };
+}
+
+/**
+ * The next move of an actor whose restart is over: a sampler's and the learner's `restarting`
+ * ends (their machines' restart effect is done); a verifier's `failed` pause ends, with the
+ * attempts its job has had. The state it goes to and the actions it names (`becameIdle`: it takes
+ * work again; `ready`: the learner takes the batch it held, or the next; a verifier's `verifying`
+ * or `delivering`: another attempt, or the group handed on unverified).
+ */
+export function afterRestart(
+  role: SimRole,
+  o: { id: string; attempts?: number; attemptsMax?: number },
+): { state: string; actions: string[] } {
+  if (role === 'sampler')
+    return machineStep(
+      samplerMachine,
+      'restarting',
+      { id: o.id, request: null, result: null, error: null },
+      invokeDone(samplerMachine, 'restarting'),
+    );
+  if (role === 'verifier')
+    return machineStep(
+      verifierMachine,
+      'failed',
+      { id: o.id, job: null, attempts: o.attempts, attemptsMax: o.attemptsMax, verdicts: null, error: null },
+      delayOver(verifierMachine, 'failed'),
+    );
+  return machineStep(
+    learnerMachine,
+    'restarting',
+    { batch: null, output: null, error: null },
+    invokeDone(learnerMachine, 'restarting'),
+  );
+}
