@@ -486,7 +486,7 @@ describe('both clocks supervise alike', () => {
   });
 });
 
-import { afterRestart } from '../src/core/restarts.js';
+import { afterRestart, intoFailure } from '../src/core/restarts.js';
 
 describe("a restarted actor's next move is its machine's (core/restarts.ts, the virtual clock's restarts)", () => {
   it('a sampler takes work again, the learner takes a batch, a verifier retries while attempts last', () => {
@@ -503,5 +503,16 @@ describe("a restarted actor's next move is its machine's (core/restarts.ts, the 
     expect(afterRestart('verifier', { id: 'verifier-0', attempts: 1, attemptsMax: 3 }).state).toBe('verifying');
     expect(afterRestart('verifier', { id: 'verifier-0', attempts: 2, attemptsMax: 3 }).state).toBe('verifying');
     expect(afterRestart('verifier', { id: 'verifier-0', attempts: 3, attemptsMax: 3 }).state).toBe('delivering');
+  });
+});
+
+describe("a busy actor's way into a failure is its machine's (core/restarts.ts, the virtual clock's crashes)", () => {
+  it('failed and reported from each busy state; a sampler and the learner then restarting, a verifier waits in failed', () => {
+    for (const state of ['syncingWeights', 'generating', 'delivering'])
+      expect(intoFailure('sampler', state, 'sampler-0')).toEqual({ states: ['failed', 'restarting'], reported: true });
+    for (const state of ['training', 'publishing'])
+      expect(intoFailure('learner', state, 'learner')).toEqual({ states: ['failed', 'restarting'], reported: true });
+    expect(intoFailure('verifier', 'verifying', 'verifier-0')).toEqual({ states: ['failed'], reported: true });
+    expect(() => intoFailure('sampler', 'idle', 'sampler-0')).toThrow(/sampler: state 'idle' invokes nothing/);
   });
 });

@@ -1,8 +1,9 @@
 /**
- * What a restarted actor does next, read from its machine (machines/) on both clocks: the real
- * clock runs the machines as actors; the virtual clock steps them as data here, with xstate's pure
- * `transition()`, when an actor's restart (or a verifier's pause before its next attempt) is over
- * (sim/faultDriver.ts restarted). Restarts are rare: a step's ≈ 0.3 ms costs the simulator nothing
+ * An actor's way into a failure and what it does when restarted, read from its machine (machines/)
+ * on both clocks: the real clock runs the machines as actors; the virtual clock steps them as data
+ * here, with xstate's pure `transition()`, when a busy actor crashes or times out
+ * (sim/faultDriver.ts crash) and when its restart (or a verifier's pause before its next attempt)
+ * is over (sim/faultDriver.ts restarted). Restarts are rare: a step's ≈ 0.3 ms costs the simulator nothing
  * it notices, and the dense state stays what its checkpoints hold.
  */
 import { transition, type AnyStateMachine } from 'xstate';
@@ -37,11 +38,42 @@ export function invokeDone(machine: AnyStateMachine, value: string): { type: str
   return { type: `xstate.done.actor.${inv.id}` };
 }
 
+/** The event a machine in state `value` gets when the effect it invokes there fails with `error`. */
+export function invokeFailed(machine: AnyStateMachine, value: string, error: string): { type: string; error: Error } {
+  const inv = node(machine, value).invoke[0];
+  if (!inv) throw new Error(`${machine.id}: state '${value}' invokes nothing`);
+  return { type: `xstate.error.actor.${inv.id}`, error: new Error(error) };
+}
+
 /** The event a machine in state `value` gets when its delayed transition's time is over. */
 export function delayOver(machine: AnyStateMachine, value: string): { type: string } {
   const after = node(machine, value).after[0];
   if (!after) throw new Error(`${machine.id}: state '${value}' has no delayed transition`);
   return { type: after.eventType };
+}
+
+const MACHINES = { sampler: samplerMachine, verifier: verifierMachine, learner: learnerMachine } as const;
+
+/** The machine's context as this module steps it: what its guards read, nothing of the work itself. */
+function contextOf(role: SimRole, id: string, attempts = 0, attemptsMax = 1): Record<string, unknown> {
+  if (role === 'sampler') return { id, request: null, result: null, error: null };
+  if (role === 'verifier') return { id, job: null, attempts, attemptsMax, verdicts: null, error: null };
+  return { batch: null, output: null, error: null };
+}
+
+/**
+ * The way into a failure: the work a busy actor invoked in `state` fails (a crash, or a hang's
+ * timeout), and its machine goes to `failed`, naming `reportFailure` (the supervisor hears of it);
+ * a sampler and the learner then take the supervisor's RESTART (a verifier's machine waits out its
+ * pause in `failed` itself). The states, in order, and whether the failure is reported.
+ */
+export function intoFailure(role: SimRole, state: string, id: string): { states: string[]; reported: boolean } {
+  const m = MACHINES[role];
+  const ctx = contextOf(role, id);
+  const failed = machineStep(m, state, ctx, invokeFailed(m, state, `${id} failed`));
+  const states = [failed.state];
+  if (role !== 'verifier') states.push(machineStep(m, failed.state, ctx, { type: 'RESTART' }).state);
+  return { states, reported: failed.actions.includes('reportFailure') };
 }
 
 /**
@@ -55,24 +87,8 @@ export function afterRestart(
   role: SimRole,
   o: { id: string; attempts?: number; attemptsMax?: number },
 ): { state: string; actions: string[] } {
-  if (role === 'sampler')
-    return machineStep(
-      samplerMachine,
-      'restarting',
-      { id: o.id, request: null, result: null, error: null },
-      invokeDone(samplerMachine, 'restarting'),
-    );
-  if (role === 'verifier')
-    return machineStep(
-      verifierMachine,
-      'failed',
-      { id: o.id, job: null, attempts: o.attempts, attemptsMax: o.attemptsMax, verdicts: null, error: null },
-      delayOver(verifierMachine, 'failed'),
-    );
-  return machineStep(
-    learnerMachine,
-    'restarting',
-    { batch: null, output: null, error: null },
-    invokeDone(learnerMachine, 'restarting'),
-  );
+  const m = MACHINES[role];
+  const ctx = contextOf(role, o.id, o.attempts, o.attemptsMax);
+  const done = role === 'verifier' ? delayOver(m, 'failed') : invokeDone(m, 'restarting');
+  return machineStep(m, role === 'verifier' ? 'failed' : 'restarting', ctx, done);
 }

@@ -5,7 +5,7 @@
 import { transition } from 'xstate';
 import { type Failure, supervisorMachine } from '../../machines/supervisor.js';
 import { giveUpMessage } from '../core/supervision.js';
-import { afterRestart } from '../core/restarts.js';
+import { afterRestart, intoFailure } from '../core/restarts.js';
 import { reissue } from '../core/admission.js';
 import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
@@ -120,8 +120,9 @@ export function stormEvent(sim: SimEngine, fi: number, n: number): void {
 
 /**
  * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
- * the edges of their machines (machines/): a sampler's request is re-issued; a verifier retries its
- * job (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
+ * their machines (core/restarts intoFailure: `failed`, reported to the supervisor, then a sampler's
+ * and the learner's `restarting`): a sampler's request is re-issued; a verifier retries its job
+ * (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
  * process is dead but nobody knows yet: its next piece of work fails.
  */
 export function crash(sim: SimEngine, role: SimRole, i: number, event: string): void {
@@ -130,34 +131,53 @@ export function crash(sim: SimEngine, role: SimRole, i: number, event: string): 
     const sm = sim.s.samplers[i]!;
     if (sm.state === 'idle' || sm.state === 'delivering') return void (sm.next = 'crash');
     if (sm.state !== 'syncingWeights' && sm.state !== 'generating') return; // already failed or restarting
+    const path = failurePath(sim, role, sm.state, `sampler-${i}`, ['failed', 'restarting']);
     reissue(sim.s, { ...sm.req!, attempt: sm.req!.attempt + 1 });
     sm.req = null;
     sm.gen = null;
     sm.epoch++;
     sm.restarts = supervise(sim, `sampler-${i}`, role, sm.restarts, event);
-    sim.setSampler(i, 'failed', event);
-    sim.setSampler(i, 'restarting', 'RESTART');
+    sim.setSampler(i, path[0]!, event);
+    sim.setSampler(i, path[1]!, 'RESTART');
     sim.q.add(sim.s.t + p.sampler.restartS, 'restarted', i, sm.epoch, { role });
   } else if (role === 'verifier') {
     const v = sim.s.verifiers[i]!;
     if (v.state === 'idle') return void (v.next = 'crash');
     if (v.state !== 'verifying') return;
+    const path = failurePath(sim, role, v.state, `verifier-${i}`, ['failed']);
     v.job!.attempts++;
     v.epoch++;
     v.restarts = supervise(sim, `verifier-${i}`, role, v.restarts, event);
-    sim.setVerifier(i, 'failed', event);
+    sim.setVerifier(i, path[0]!, event);
     sim.q.add(sim.s.t + p.verifier.restartS, 'restarted', i, v.epoch, { role });
   } else {
     const l = sim.s.learner;
     if (l.state === 'waitingForBatch') return void (l.next = 'crash');
     if (l.state !== 'training' && l.state !== 'publishing') return;
+    const path = failurePath(sim, role, l.state, 'learner', ['failed', 'restarting']);
     if (l.state === 'publishing') l.replay = true; // its weights were computed: the restart replays to them
     l.epoch++;
     l.restarts = supervise(sim, 'learner', role, l.restarts, event);
-    sim.setLearner('failed', event);
-    sim.setLearner('restarting', 'RESTART');
+    sim.setLearner(path[0]!, event);
+    sim.setLearner(path[1]!, 'RESTART');
     sim.q.add(sim.s.t + p.learner.restartS, 'restarted', 0, l.epoch, { role });
   }
+}
+
+/** The machine's way from `state` into a failure, if it is the one this clock knows (and reported); else the run fails. */
+function failurePath<S extends string>(
+  sim: SimEngine,
+  role: SimRole,
+  state: string,
+  id: string,
+  states: readonly S[],
+): S[] {
+  const f = intoFailure(role, state, id);
+  if (!f.reported || f.states.join() !== states.join())
+    sim.fail(
+      `the ${role} machine fails from '${state}' through ${f.states.join(', ')}${f.reported ? '' : ' without reporting it'}; the virtual clock knows ${states.join(', ')}`,
+    );
+  return f.states as S[];
 }
 
 /**
