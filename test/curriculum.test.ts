@@ -153,10 +153,10 @@ describe("the curriculum's state is bounded (issue #30: checkpoints do not grow 
   });
 });
 
-import { CurriculumCore, type CurriculumEffect } from '../src/core/curriculum.js';
+import { CurriculumCore, type CurriculumEffect } from '../src/steps/curriculum.js';
 import type { LadderMeasurement } from '../src/eval/countdown.js';
 
-describe("the curriculum's step (core/curriculum.ts: the machine decides, both clocks carry out its effects)", () => {
+describe("the curriculum's step (steps/curriculum.ts: the machine decides, both clocks carry out its effects)", () => {
   // three stages of 2, 1 and 3 steps, each starting with a measurement over the ladder 24, 48
   const cfg = parseTrainConfig(
     {

@@ -57,7 +57,7 @@ describe('clock parity: one config on both clocks', () => {
       },
     ],
     [
-      // a fixed list of two stages: its stage line (core/curriculum.ts) on both clocks
+      // a fixed list of two stages: its stage line (steps/curriculum.ts) on both clocks
       'one-step-off, one sampler, two fixed stages',
       { policy: 'one-step-off' },
       1,

@@ -24,7 +24,7 @@ import { learningOf, type ScoredEntry } from '../src/sim/learning.js';
 import { samplingOf as simSampling } from '../src/sim/sampling.js';
 import { samplingOf as realSampling } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
-import { superviseFailure } from '../src/sim/faultDriver.js';
+import { superviseFailure } from '../src/steps/restarts.js';
 import { makeSupervisor } from '../src/runtime/roles/evaluation.js';
 import { TransitionLog } from '../src/trace/transitions.js';
 import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
@@ -486,9 +486,9 @@ describe('both clocks supervise alike', () => {
   });
 });
 
-import { afterRestart, intoFailure } from '../src/core/restarts.js';
+import { afterRestart, intoFailure } from '../src/steps/restarts.js';
 
-describe("a restarted actor's next move is its machine's (core/restarts.ts, the virtual clock's restarts)", () => {
+describe("a restarted actor's next move is its machine's (steps/restarts.ts, the virtual clock's restarts)", () => {
   it('a sampler takes work again, the learner takes a batch, a verifier retries while attempts last', () => {
     expect(afterRestart('sampler', { id: 'sampler-3' })).toEqual({
       state: 'idle',
@@ -506,7 +506,7 @@ describe("a restarted actor's next move is its machine's (core/restarts.ts, the 
   });
 });
 
-describe("a busy actor's way into a failure is its machine's (core/restarts.ts, the virtual clock's crashes)", () => {
+describe("a busy actor's way into a failure is its machine's (steps/restarts.ts, the virtual clock's crashes)", () => {
   it('failed and reported from each busy state; a sampler and the learner then restarting, a verifier waits in failed', () => {
     for (const state of ['syncingWeights', 'generating', 'delivering'])
       expect(intoFailure('sampler', state, 'sampler-0')).toEqual({ states: ['failed', 'restarting'], reported: true });

@@ -4,7 +4,7 @@
  * last and the group is then handed on as invalid (its rollouts dropped-invalid, never lost).
  * The supervisor machine (machines/supervisor.ts) takes the restart decision with `afterFailure`
  * on both clocks: the real clock runs it as an actor, the virtual clock steps it as data on each
- * failure (sim/faultDriver.ts superviseFailure); a give-up ends the run with `giveUpMessage` on both.
+ * failure (steps/restarts.ts superviseFailure); a give-up ends the run with `giveUpMessage` on both.
  */
 
 /** After an actor's failure number `failures` (1 = its first): restart it, or give the run up. */

@@ -43,7 +43,7 @@ export interface CurriculumHold {
   state: CurriculumState;
   /** True between a stage change and its budget decision: no work for the new stage may be planned. */
   measuring: boolean;
-  /** The measurement under way (core/curriculum.ts), if any: the difficulty pool, or a coupled stage's ladder. */
+  /** The measurement under way (steps/curriculum.ts), if any: the difficulty pool, or a coupled stage's ladder. */
   measurement?: Measurement | null;
   /** Difficulty buckets by problem id, once measured (stages with `buckets`). */
   buckets?: Record<string, Bucket> | null;

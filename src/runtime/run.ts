@@ -53,7 +53,7 @@ import { readRunCheckpoint } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
-import { CurriculumCore } from '../core/curriculum.js';
+import { CurriculumCore } from '../steps/curriculum.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
 import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
@@ -126,7 +126,7 @@ export class TrainingRun {
   batcher!: ActorRefFrom<typeof batcherMachine>;
   grader!: ActorRefFrom<typeof graderMachine>;
   weightStore!: ActorRefFrom<typeof weightStoreMachine>;
-  /** The curriculum's step (core/curriculum.ts) over `cur`: its machine decides, roles/evaluation.ts carries out its effects. */
+  /** The curriculum's step (steps/curriculum.ts) over `cur`: its machine decides, roles/evaluation.ts carries out its effects. */
   readonly curriculum: CurriculumCore;
   supervisor!: ActorRefFrom<typeof supervisorMachine>;
   coordinator!: ActorRefFrom<typeof coordinatorMachine>;

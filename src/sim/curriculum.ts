@@ -1,11 +1,11 @@
 /**
- * The curriculum on the virtual clock: the core's step (core/curriculum.ts, the machine deciding)
+ * The curriculum on the virtual clock: the core's step (steps/curriculum.ts, the machine deciding)
  * interpreted. A measurement generates with the policy at the published version at once, as the
  * real clock's sampler thread would, and its result is taken when the cost model's time for that
  * generation is over (a `measured` event); meanwhile no step of the new stage is planned.
  */
 import path from 'node:path';
-import { CurriculumCore, type CurriculumEffect, type CurriculumEvent } from '../core/curriculum.js';
+import { CurriculumCore, type CurriculumEffect, type CurriculumEvent } from '../steps/curriculum.js';
 import {
   CurriculumController,
   isDynamicCurriculum,

@@ -30,7 +30,7 @@ import {
   stepCurriculum,
 } from './curriculum.js';
 import type { CurriculumController } from '../curriculum/controller.js';
-import type { CurriculumCore } from '../core/curriculum.js';
+import type { CurriculumCore } from '../steps/curriculum.js';
 import { scheduleFaults } from './faultDriver.js';
 import { deliverGroup, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
@@ -72,7 +72,7 @@ export class SimEngine {
   readonly capacity: number;
   /** A dynamic curriculum's controller (its state lives in `s.curriculum`); null for a fixed list (planning's fast path). */
   readonly cur: CurriculumController | null;
-  /** The curriculum's step (core/curriculum.ts) over the run's controller, dynamic or not. */
+  /** The curriculum's step (steps/curriculum.ts) over the run's controller, dynamic or not. */
   readonly curriculum: CurriculumCore;
 
   constructor(

@@ -2,10 +2,7 @@
  * The virtual clock's faults (core/faults.ts plans): one-shot crashes and hangs at a step or a
  * time, slowdowns, grader stalls, seeded storms; crashes and restarts under core/supervision.
  */
-import { transition } from 'xstate';
-import { type Failure, supervisorMachine } from '../../machines/supervisor.js';
-import { giveUpMessage } from '../core/supervision.js';
-import { afterRestart, intoFailure } from '../core/restarts.js';
+import { afterRestart, intoFailure, superviseFailure } from '../steps/restarts.js';
 import { reissue } from '../core/admission.js';
 import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
@@ -120,7 +117,7 @@ export function stormEvent(sim: SimEngine, fi: number, n: number): void {
 
 /**
  * A crash (or a hang's timeout). Busy actors fail and come back after their restart time, along
- * their machines (core/restarts intoFailure: `failed`, reported to the supervisor, then a sampler's
+ * their machines (steps/restarts intoFailure: `failed`, reported to the supervisor, then a sampler's
  * and the learner's `restarting`): a sampler's request is re-issued; a verifier retries its job
  * (or, out of attempts, delivers it as invalid); the learner redoes its step. An idle actor's
  * process is dead but nobody knows yet: its next piece of work fails.
@@ -180,28 +177,6 @@ function failurePath<S extends string>(
   return f.states as S[];
 }
 
-/**
- * The supervisor machine (machines/supervisor.ts), stepped as data with xstate's pure `transition()`
- * on one failure of `actor`, restarted `restarts` times so far (the virtual clock keeps the counts
- * in its actors' dense state, so a checkpoint holds them as before): the machine's restart with the
- * new count, or its give-up with the run's message (core/supervision giveUpMessage, as the real
- * clock's abort). Failures are rare: the machine's ≈ 80 µs a step costs the simulator nothing it notices.
- */
-export function superviseFailure(
-  f: { actor: string; role: SimRole; error: string },
-  restarts: number,
-  restartsMax: number,
-): { restarts: number } | { giveUp: string } {
-  const watching = supervisorMachine.resolveState({
-    value: 'watching',
-    context: { restarts: { [f.actor]: restarts }, restartsMax, last: null },
-  });
-  const [next, actions] = transition(supervisorMachine, watching, { type: 'FAILED', ...f });
-  const giveUp = actions.find((a) => a.type === 'giveUp');
-  if (giveUp) return { giveUp: giveUpMessage(giveUp.params as Failure & { restarts: number }, restartsMax) };
-  return { restarts: next.context.restarts[f.actor]! };
-}
-
 /** A failure under the supervisor machine: the actor's new restart count, or the run fails. */
 function supervise(sim: SimEngine, actor: string, role: SimRole, restarts: number, error: string): number {
   const d = superviseFailure({ actor, role, error }, restarts, sim.o.config.limits.restartsMax);
@@ -211,7 +186,7 @@ function supervise(sim: SimEngine, actor: string, role: SimRole, restarts: numbe
 
 /**
  * An actor's restart is over (a verifier's pause before its next attempt): its machine says what
- * it does next (core/restarts afterRestart), and this clock does it.
+ * it does next (steps/restarts afterRestart), and this clock does it.
  */
 export function restarted(sim: SimEngine, role: SimRole, i: number): void {
   if (role === 'sampler') {

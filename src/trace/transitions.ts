@@ -64,7 +64,7 @@ export class TransitionLog {
     };
   }
 
-  /** One line, for a machine whose changes are not inspected here (the curriculum: core/curriculum.ts tells them). */
+  /** One line, for a machine whose changes are not inspected here (the curriculum: steps/curriculum.ts tells them). */
   record(actor: string, role: string, from: string | null, to: string, event: string): void {
     const line: Transition = { t: Math.round(this.now() * 1000) / 1000, actor, role, from, to, event };
     writeToLog(this.fd, this.file, JSON.stringify(line) + '\n');

@@ -1,6 +1,6 @@
 /**
  * Evaluations, the curriculum and supervision on the real clock: the evaluator's and supervisor's
- * machines' effects, and the curriculum core's (core/curriculum.ts) — evaluations and measurements
+ * machines' effects, and the curriculum core's (steps/curriculum.ts) — evaluations and measurements
  * run on the evaluation sampler thread.
  */
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ import type { TrainConfig } from '../config.js';
 import { evalLine } from '../../core/metrics.js';
 import type { ProblemSpec } from '../../curriculum/controller.js';
 import type { Bucket } from '../../curriculum/buckets.js';
-import type { CurriculumEffect, CurriculumEvent } from '../../core/curriculum.js';
+import type { CurriculumEffect, CurriculumEvent } from '../../steps/curriculum.js';
 import type { LadderMeasurement } from '../../eval/countdown.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { PackedWeights } from '../../tensor/pack.js';
@@ -58,7 +58,7 @@ export function measureOnSampler(
   );
 }
 
-/** One event into the core's curriculum step (core/curriculum.ts), its effects carried out on this clock. */
+/** One event into the core's curriculum step (steps/curriculum.ts), its effects carried out on this clock. */
 export function stepCurriculum(run: TrainingRun, ev: CurriculumEvent): void {
   for (const e of run.curriculum.step(ev)) carryOutCurriculum(run, e);
 }

@@ -1,16 +1,20 @@
 /**
- * An actor's way into a failure and what it does when restarted, read from its machine (machines/)
- * on both clocks: the real clock runs the machines as actors; the virtual clock steps them as data
- * here, with xstate's pure `transition()`, when a busy actor crashes or times out
- * (sim/faultDriver.ts crash) and when its restart (or a verifier's pause before its next attempt)
- * is over (sim/faultDriver.ts restarted). Restarts are rare: a step's ≈ 0.3 ms costs the simulator nothing
- * it notices, and the dense state stays what its checkpoints hold.
+ * An actor's failure, its supervision and what it does when restarted, read from the machines
+ * (machines/) on both clocks: the real clock runs the machines as actors; the virtual clock steps
+ * them as data here, with xstate's pure `transition()` — the supervisor on each failure
+ * (`superviseFailure`), a busy actor's way into it when it crashes or times out (`intoFailure`,
+ * from sim/faultDriver.ts crash), and its next move when its restart (or a verifier's pause
+ * before its next attempt) is over (`afterRestart`, from sim/faultDriver.ts restarted). Failures
+ * are rare: a step's ≈ 0.1–0.3 ms costs the simulator nothing it notices, and the dense state
+ * stays what its checkpoints hold.
  */
 import { transition, type AnyStateMachine } from 'xstate';
 import { learnerMachine } from '../../machines/learner.js';
+import { type Failure, supervisorMachine } from '../../machines/supervisor.js';
+import { giveUpMessage } from '../core/supervision.js';
 import { samplerMachine } from '../../machines/sampler.js';
 import { verifierMachine } from '../../machines/verifier.js';
-import type { SimRole } from './roles.js';
+import type { SimRole } from '../core/roles.js';
 
 /** Where a machine goes from state `value` with `context` on `event`, and the actions it names on the way. */
 export function machineStep(
@@ -91,4 +95,26 @@ export function afterRestart(
   const ctx = contextOf(role, o.id, o.attempts, o.attemptsMax);
   const done = role === 'verifier' ? delayOver(m, 'failed') : invokeDone(m, 'restarting');
   return machineStep(m, role === 'verifier' ? 'failed' : 'restarting', ctx, done);
+}
+
+/**
+ * The supervisor machine (machines/supervisor.ts), stepped as data with xstate's pure `transition()`
+ * on one failure of `actor`, restarted `restarts` times so far (the virtual clock keeps the counts
+ * in its actors' dense state, so a checkpoint holds them as before): the machine's restart with the
+ * new count, or its give-up with the run's message (core/supervision giveUpMessage, as the real
+ * clock's abort). Failures are rare: the machine's ≈ 80 µs a step costs the simulator nothing it notices.
+ */
+export function superviseFailure(
+  f: { actor: string; role: SimRole; error: string },
+  restarts: number,
+  restartsMax: number,
+): { restarts: number } | { giveUp: string } {
+  const watching = supervisorMachine.resolveState({
+    value: 'watching',
+    context: { restarts: { [f.actor]: restarts }, restartsMax, last: null },
+  });
+  const [next, actions] = transition(supervisorMachine, watching, { type: 'FAILED', ...f });
+  const giveUp = actions.find((a) => a.type === 'giveUp');
+  if (giveUp) return { giveUp: giveUpMessage(giveUp.params as Failure & { restarts: number }, restartsMax) };
+  return { restarts: next.context.restarts[f.actor]! };
 }
