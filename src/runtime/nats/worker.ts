@@ -191,34 +191,81 @@ function workHandler(
 }
 
 /**
- * One work item: the handler's result (or its error) as the result message, "still working on it"
- * well inside the ack wait for as long as the item takes — up to the coordinator's own timeout for
- * it, so that a hung worker cannot hold an item for ever.
+ * One work item held from its delivery to its ack: "still working" sent meanwhile (`keepWorking`),
+ * its work done, its result published, then acked — or, when the result cannot be published,
+ * left for redelivery.
  */
-async function doItem(
-  o: WorkerOptions,
-  info: RunInfo,
+export async function holdItem(
+  o: Pick<WorkerOptions, 'id' | 'log' | 'now'>,
+  info: Pick<RunInfo, 'ackWaitMs' | 'itemTimeoutMs'>,
   kind: WorkKind,
-  m: JsMsg,
+  m: Pick<JsMsg, 'working' | 'ack' | 'nak' | 'info'>,
+  item: { id: string; payload: unknown },
+  handle: (payload: unknown, firstDelivery: boolean) => Promise<unknown>,
+  publish: (body: string) => Promise<unknown>,
+): Promise<void> {
+  const stop = keepWorking(o, info, kind, m, item.id);
+  try {
+    await publish(await doItem(o, kind, m, item, handle));
+    m.ack();
+  } catch (e) {
+    o.log(
+      `${o.id}: could not publish the result of ${kind} ${item.id}: ${(e as Error).message}; leaving it for redelivery`,
+    );
+    m.nak();
+  } finally {
+    stop();
+  }
+}
+
+/** One work item: the handler's result (or its error) as the result message. */
+async function doItem(
+  o: Pick<WorkerOptions, 'id'>,
+  kind: WorkKind,
+  m: Pick<JsMsg, 'info'>,
   item: { id: string; payload: unknown },
   handle: (payload: unknown, firstDelivery: boolean) => Promise<unknown>,
 ): Promise<string> {
-  const tStart = o.now();
-  const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
-  const keepAlive = setInterval(
-    () => {
-      if (o.now() - tStart < itemMax) m.working();
-    },
-    Math.max(100, Math.floor(info.ackWaitMs / 3)),
-  );
   const head = { kind, id: item.id, worker: o.id, delivery: m.info.deliveryCount };
   try {
     return JSON.stringify({ ...head, ok: true, value: await handle(item.payload, m.info.deliveryCount === 1) });
   } catch (e) {
     return JSON.stringify({ ...head, ok: false, error: (e as Error).message });
-  } finally {
-    clearInterval(keepAlive);
   }
+}
+
+/**
+ * "Still working on it" well inside the ack wait, from the item's delivery until it is acked — its
+ * work and the publication of its result — up to the coordinator's own timeout for the item, so a
+ * hung worker cannot hold it for ever. (It used to stop when the work was done: a result whose
+ * publication took the rest of the ack wait had its item redelivered and done twice.) Returns the
+ * stop.
+ */
+function keepWorking(
+  o: Pick<WorkerOptions, 'id' | 'log' | 'now'>,
+  info: Pick<RunInfo, 'ackWaitMs' | 'itemTimeoutMs'>,
+  kind: WorkKind,
+  m: Pick<JsMsg, 'working'>,
+  id: string,
+): () => void {
+  const tStart = o.now();
+  const itemMax = info.itemTimeoutMs[kind] ?? info.ackWaitMs;
+  let last = tStart;
+  const timer = setInterval(
+    () => {
+      const t = o.now();
+      // A late tick: this process's event loop was held up; past the ack wait, JetStream hands the
+      // item to the next pull and it is done twice (the coordinator drops the second result).
+      if (t - last > info.ackWaitMs / 2)
+        o.log(
+          `${o.id}: ${id}: "still working" went out ${Math.round(t - last)} ms after the last (limits.natsAckWaitMs ${info.ackWaitMs}): this process's event loop was held up`,
+        );
+      last = t;
+      if (t - tStart < itemMax) m.working();
+    },
+    Math.max(100, Math.floor(info.ackWaitMs / 3)),
+  );
+  return () => clearInterval(timer);
 }
 
 /** Pulls this role's work items; a stream or consumer gone means the run has ended. */
@@ -296,16 +343,7 @@ export async function runNatsWorker(o: WorkerOptions, signal: AbortSignal): Prom
         continue;
       }
       busy = true;
-      const body = await doItem(o, info, kind, m, w.data, handle);
-      try {
-        await publishResult(body);
-        m.ack();
-      } catch (e) {
-        o.log(
-          `${o.id}: could not publish the result of ${kind} ${w.data.id}: ${(e as Error).message}; leaving it for redelivery`,
-        );
-        m.nak();
-      }
+      await holdItem(o, info, kind, m, w.data, handle, publishResult);
       busy = false;
       items++;
     }
