@@ -308,12 +308,12 @@ async function trainReal(
   }
   const { summary, stopSignal } = await runUntilDone(run, startup, live);
   bar.stop();
-  printSummary(f, summary, out);
+  printSummary(f, summary, out, maxSteps);
   if (summary.interrupted) process.exitCode = signalExitCode(stopSignal);
 }
 
 /** The end of a real-clock run: summary.json with --json, else the one-line summary, the eval table and the files. */
-function printSummary(f: TrainFlags, summary: Summary, out: string): void {
+function printSummary(f: TrainFlags, summary: Summary, out: string, maxSteps: number | undefined): void {
   if (f.json) printJson({ ...summary, runDir: out });
   else {
     process.stdout.write(
@@ -324,7 +324,7 @@ function printSummary(f: TrainFlags, summary: Summary, out: string): void {
         `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
     );
     process.stdout.write(evalTable(out));
-    process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
+    process.stdout.write(runDirLines(out, Boolean(summary.interrupted), maxSteps));
   }
 }
 
