@@ -146,7 +146,10 @@ export interface SimState {
   stepFaults: number[];
   stormNext: number[];
   invariantChecks: number;
-  /** A dynamic curriculum's state (sim/curriculum.ts); null for a fixed stage list. */
+  /**
+   * The curriculum's state (sim/curriculum.ts), every curriculum's since its core runs on this clock
+   * too; null only in a checkpoint from before that (a fixed list's, loaded as a new one's).
+   */
   curriculum: SimCurriculum | null;
   metricsBytes: number;
   transitionsBytes: number;
@@ -318,7 +321,7 @@ export function initialState(c: TrainConfig): SimState {
     stepFaults: [],
     stormNext: [],
     invariantChecks: 0,
-    curriculum: null, // set by the engine for a dynamic curriculum
+    curriculum: null, // set by the engine (sim/curriculum.ts initialCurriculum)
     metricsBytes: 0,
     transitionsBytes: 0,
     done: false,
