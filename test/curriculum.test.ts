@@ -254,6 +254,21 @@ describe("the curriculum's step (steps/curriculum.ts: the machine decides, both 
     ]);
   });
 
+  it('an error thrown inside the machine (a broken controller) fails the run through a fail effect', () => {
+    const { cur, at, core: c } = core();
+    c.step({ type: 'start' });
+    c.step({ type: 'measured', m });
+    cur.advance = () => {
+      throw new Error('stage state broken');
+    };
+    at.published = 1;
+    c.step({ type: 'published', version: 1, passRate: 0.5 });
+    at.published = 2;
+    expect(brief(c.step({ type: 'published', version: 2, passRate: 0.5 }))).toEqual([
+      'fail: curriculum: stage state broken',
+    ]);
+  });
+
   it('a restored hold (a virtual checkpoint mid-measurement) goes on as the run it came from', () => {
     const a = core();
     a.core.step({ type: 'start' });

@@ -123,7 +123,8 @@ export class CurriculumCore {
     const value = this.cur.measuring ? 'measuring' : 'running';
     this.last = value;
     const snapshot = curriculumMachine.resolveState({ value, context: { error: null, measureFirst: false } });
-    this.actor = createActor(this.machine, { snapshot, input: {}, inspect: (e) => this.inspect(e) }).start();
+    this.actor = this.watched(createActor(this.machine, { snapshot, input: {}, inspect: (e) => this.inspect(e) }));
+    this.actor.start();
   }
 
   /** Buckets first (a resumed run's come from its checkpoint or buckets.json), then the machine. */
@@ -137,8 +138,19 @@ export class CurriculumCore {
     // A coupled stage starts by measuring, unless a resumed run already decided its budget.
     const measureFirst =
       this.cur.c.kind === 'coupled' && this.cur.state.budgets[String(this.cur.state.stage)] === undefined;
-    this.actor = createActor(this.machine, { input: { measureFirst }, inspect: (e) => this.inspect(e) });
+    this.actor = this.watched(createActor(this.machine, { input: { measureFirst }, inspect: (e) => this.inspect(e) }));
     this.actor.start();
+  }
+
+  /**
+   * An error thrown inside the machine (an action or guard: the controller broke an assert) ends the
+   * run through a `fail` effect, as any broken rule does, not through xstate's unhandled-error path.
+   */
+  private watched(a: Actor<typeof curriculumMachine>): Actor<typeof curriculumMachine> {
+    a.subscribe({
+      error: (e) => this.fail(`curriculum: ${e instanceof Error ? e.message : String(e)}`),
+    });
+    return a;
   }
 
   private inspect(e: InspectionEvent): void {
