@@ -2,7 +2,7 @@
  * Curriculum: walks the stages of the config. The stage state (stage index, steps in it, pass
  * rates, chosen budgets) has one owner, curriculum/controller.ts's CurriculumController (checkpointed
  * with the run); this machine holds only where it is and asks the owner through its guards. It is
- * run by the topology's core on both clocks (src/core/curriculum.ts), which turns its actions into
+ * run by src/steps/curriculum.ts on both clocks, which turns its actions into
  * effects. With the coupled rule (E3.md) each stage starts in `measuring`: its entry asks for a
  * measurement of J over the budget ladder with the current policy (the `measure` action; the clock
  * runs the generation), and MEASURED (the stage's budget picked) or MEASURE_FAILED ends it.

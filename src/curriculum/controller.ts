@@ -64,6 +64,7 @@ export class CurriculumController {
   readonly c: TrainConfig['curriculum'];
   /** Problem pool by bucket (when a stage uses buckets), measured at the start. */
   buckets: Map<Bucket, ProblemSpec[]> | null = null;
+  private pool: ProblemSpec[] | null = null;
   private hold: CurriculumHold = {
     state: { stage: 0, stepsInStage: 0, budgets: {}, passRates: [] },
     measuring: false,
@@ -108,8 +109,13 @@ export class CurriculumController {
     return this.c.stages.some((s) => s.buckets !== undefined);
   }
 
-  /** The pool to bucket: perDifficulty train problems of each difficulty, fixed by the seed. */
+  /** The pool to bucket: perDifficulty train problems of each difficulty, fixed by the seed (drawn once). */
   poolProblems(): ProblemSpec[] {
+    this.pool ??= this.drawPool();
+    return this.pool;
+  }
+
+  private drawPool(): ProblemSpec[] {
     const pool = this.c.pool!;
     const rng = new Rng(`pool/${this.seed}`);
     const seen = new Set<string>();
@@ -126,20 +132,22 @@ export class CurriculumController {
     return out;
   }
 
-  setBuckets(
-    pool: ProblemSpec[],
-    m: LadderMeasurement,
-  ): { summary: ReturnType<typeof summarizeBuckets>; assignment: Record<string, Bucket> } {
+  /** The pool's buckets from its measured pass rates. */
+  setBuckets(m: LadderMeasurement): {
+    summary: ReturnType<typeof summarizeBuckets>;
+    assignment: Record<string, Bucket>;
+  } {
     const measured: Measured[] = m.perProblem;
     const b = bucketByPassRate(measured);
     const assignment = Object.fromEntries(b);
-    this.restoreBuckets(pool, assignment);
+    this.restoreBuckets(assignment);
     return { summary: summarizeBuckets(measured, b), assignment };
   }
 
   /** The buckets of `assignment` (measured now, or a resumed run's), kept in the hold too. */
-  restoreBuckets(pool: ProblemSpec[], assignment: Record<string, Bucket>): void {
+  restoreBuckets(assignment: Record<string, Bucket>): void {
     this.hold.buckets = assignment;
+    const pool = this.poolProblems();
     this.buckets = new Map(
       (['easy', 'medium', 'hard'] as const).map((k) => [k, pool.filter((p) => assignment[p.id] === k)]),
     );

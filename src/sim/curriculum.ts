@@ -59,7 +59,7 @@ export function restoreCurriculum(sim: SimEngine, s: SimCurriculum): void {
   const cur = sim.curriculum.cur;
   cur.holdIn(s);
   cur.buckets = null;
-  if (s.buckets) cur.restoreBuckets(cur.poolProblems(), s.buckets);
+  if (s.buckets) cur.restoreBuckets(s.buckets);
   sim.curriculum.restore();
 }
 

@@ -171,7 +171,7 @@ export class CurriculumCore {
     this.cur.measuring = false;
     const step = this.published();
     if (under.what === 'buckets') {
-      const r = bucketsRecord(this.cur.c, { step, m, b: this.cur.setBuckets(this.cur.poolProblems(), m) });
+      const r = bucketsRecord(this.cur.c, { step, m, b: this.cur.setBuckets(m) });
       this.out.push(
         { type: 'bucketsFile', file: r.file },
         { type: 'line', line: r.line },

@@ -16,16 +16,29 @@ import { samplerMachine } from '../../machines/sampler.js';
 import { verifierMachine } from '../../machines/verifier.js';
 import type { SimRole } from '../core/roles.js';
 
-/** Where a machine goes from state `value` with `context` on `event`, and the actions it names on the way. */
-export function machineStep(
+/** A machine's step as data: the state it goes to, its context then, and the actions it names on the way. */
+interface MachineStep {
+  state: string;
+  context: Record<string, unknown>;
+  actions: { type: string; params?: unknown }[];
+}
+
+/** Where a machine goes from state `value` with `context` on `event` (xstate's pure `transition()`). */
+function machineStep(
   machine: AnyStateMachine,
   value: string,
   context: Record<string, unknown>,
   event: { type: string },
-): { state: string; actions: string[] } {
+): MachineStep {
   const [next, actions] = transition(machine, machine.resolveState({ value, context }), event);
-  return { state: String(next.value), actions: actions.map((a) => a.type) };
+  return { state: String(next.value), context: next.context, actions };
 }
+
+/** A step's state and the names of its actions. */
+const named = (s: MachineStep): { state: string; actions: string[] } => ({
+  state: s.state,
+  actions: s.actions.map((a) => a.type),
+});
 
 type StateNodeLike = { invoke: { id: string }[]; after: { eventType: string }[] };
 
@@ -35,18 +48,21 @@ function node(machine: AnyStateMachine, value: string): StateNodeLike {
   return n;
 }
 
-/** The event a machine in state `value` gets when the effect it invokes there is done. */
-export function invokeDone(machine: AnyStateMachine, value: string): { type: string } {
+/** The id of the effect a machine invokes in state `value` (its done and error events carry it). */
+function invokeId(machine: AnyStateMachine, value: string): string {
   const inv = node(machine, value).invoke[0];
   if (!inv) throw new Error(`${machine.id}: state '${value}' invokes nothing`);
-  return { type: `xstate.done.actor.${inv.id}` };
+  return inv.id;
+}
+
+/** The event a machine in state `value` gets when the effect it invokes there is done. */
+export function invokeDone(machine: AnyStateMachine, value: string): { type: string } {
+  return { type: `xstate.done.actor.${invokeId(machine, value)}` };
 }
 
 /** The event a machine in state `value` gets when the effect it invokes there fails with `error`. */
 export function invokeFailed(machine: AnyStateMachine, value: string, error: string): { type: string; error: Error } {
-  const inv = node(machine, value).invoke[0];
-  if (!inv) throw new Error(`${machine.id}: state '${value}' invokes nothing`);
-  return { type: `xstate.error.actor.${inv.id}`, error: new Error(error) };
+  return { type: `xstate.error.actor.${invokeId(machine, value)}`, error: new Error(error) };
 }
 
 /** The event a machine in state `value` gets when its delayed transition's time is over. */
@@ -77,7 +93,7 @@ export function intoFailure(role: SimRole, state: string, id: string): { states:
   const failed = machineStep(m, state, ctx, invokeFailed(m, state, `${id} failed`));
   const states = [failed.state];
   if (role !== 'verifier') states.push(machineStep(m, failed.state, ctx, { type: 'RESTART' }).state);
-  return { states, reported: failed.actions.includes('reportFailure') };
+  return { states, reported: failed.actions.some((a) => a.type === 'reportFailure') };
 }
 
 /**
@@ -94,7 +110,7 @@ export function afterRestart(
   const m = MACHINES[role];
   const ctx = contextOf(role, o.id, o.attempts, o.attemptsMax);
   const done = role === 'verifier' ? delayOver(m, 'failed') : invokeDone(m, 'restarting');
-  return machineStep(m, role === 'verifier' ? 'failed' : 'restarting', ctx, done);
+  return named(machineStep(m, role === 'verifier' ? 'failed' : 'restarting', ctx, done));
 }
 
 /**
@@ -109,12 +125,9 @@ export function superviseFailure(
   restarts: number,
   restartsMax: number,
 ): { restarts: number } | { giveUp: string } {
-  const watching = supervisorMachine.resolveState({
-    value: 'watching',
-    context: { restarts: { [f.actor]: restarts }, restartsMax, last: null },
-  });
-  const [next, actions] = transition(supervisorMachine, watching, { type: 'FAILED', ...f });
-  const giveUp = actions.find((a) => a.type === 'giveUp');
+  const context = { restarts: { [f.actor]: restarts }, restartsMax, last: null };
+  const next = machineStep(supervisorMachine, 'watching', context, { type: 'FAILED', ...f });
+  const giveUp = next.actions.find((a) => a.type === 'giveUp');
   if (giveUp) return { giveUp: giveUpMessage(giveUp.params as Failure & { restarts: number }, restartsMax) };
-  return { restarts: next.context.restarts[f.actor]! };
+  return { restarts: (next.context.restarts as Record<string, number>)[f.actor]! };
 }

@@ -71,7 +71,7 @@ export function startCurriculum(run: TrainingRun): void {
   const file = path.join(run.dir, 'buckets.json');
   if (run.cur.usesBuckets() && fs.existsSync(file)) {
     const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, Bucket> };
-    run.cur.restoreBuckets(run.cur.poolProblems(), kept.assignment);
+    run.cur.restoreBuckets(kept.assignment);
   }
   stepCurriculum(run, { type: 'start' });
 }
