@@ -176,17 +176,18 @@ describe('checkpoints and resume', () => {
     expect(summaryOf(dir).steps).toBe(5);
   }, 180_000);
 
-  it('a checkpoint whose ledger does not fit the run is refused with exit 2, naming it', async () => {
+  it('a checkpoint whose ledger or topology does not fit the run is refused with exit 2, naming it', async () => {
     // a run of its own (2 steps, a checkpoint at step 2): earlier tests leave theirs tampered
     const src = path.join(tmp, 'ledger-src');
     const made = await train('--config', config('ledger-src'), '--out', src, '--max-steps', '2');
     expect(made.code, made.err).toBe(0);
-    const tamper = (name: string, accounting: unknown) => {
+    const tamper = (name: string, edit: unknown) => {
       const dir = path.join(tmp, name);
       fs.cpSync(src, dir, { recursive: true });
       const ck = path.join(dir, 'checkpoints', fs.readFileSync(path.join(dir, 'checkpoints', 'latest'), 'utf8').trim());
       const m = JSON.parse(fs.readFileSync(path.join(ck, 'manifest.json'), 'utf8'));
-      m.trainState.run.accounting = accounting;
+      if (typeof edit === 'function') edit(m.trainState.run);
+      else m.trainState.run.accounting = edit;
       fs.writeFileSync(path.join(ck, 'manifest.json'), JSON.stringify(m));
       return dir;
     };
@@ -208,5 +209,23 @@ describe('checkpoints and resume', () => {
     const malformed = await train('--resume', tamper('ledger-id', [['not-an-id', 'trained']]), '--max-steps', '6');
     expect(malformed.code, malformed.err).toBe(2);
     expect(malformed.err).toMatch(/expected a rollout step\/slot\/sample/);
+    // the learner's own count of trained rollouts is checked against the ledger's (independent records)
+    const counted = tamper('learner-count', (r: { topology: { learnerTrained: number } }) => {
+      r.topology.learnerTrained += 1;
+    });
+    const miscounted = await train('--resume', counted, '--max-steps', '3');
+    expect(miscounted.code, miscounted.err).toBe(2);
+    expect(miscounted.err).toMatch(/run state topology\.learnerTrained: expected 16 \(the ledger's trained rollouts\), got 17/);
+    // a checkpoint from before the topology's state was one object (its totals loose) resumes as before
+    const loose = tamper('loose-totals', (r: Record<string, unknown> & { topology: Record<string, unknown> }) => {
+      const { stalenessMax, tokensTrained, filterTotals } = r.topology;
+      Object.assign(r, { stalenessMax, tokensTrained, filterTotals });
+      delete (r as { topology?: unknown }).topology;
+    });
+    const older = await train('--resume', loose, '--max-steps', '3');
+    expect(older.code, older.err).toBe(0);
+    const s = summaryOf(loose);
+    expect(s.steps).toBe(3);
+    expect(s.rolloutsTrained).toBe(24);
   }, 180_000);
 });

@@ -341,7 +341,7 @@ describe('both clocks drive the same step', () => {
       { type: 'curriculum', version: 3, passRate: 0.5 },
       { type: 'stepDone', version: 3, checkpoint: false, last: true },
     ]);
-    for (const state of [run, sim.s]) {
+    for (const state of [run.topo, sim.s.topo]) {
       expect(state.learnerVersion).toBe(3);
       expect(state.tokensTrained).toBe(15 + 14 + 6);
       expect(state.stalenessMax).toBe(1);
@@ -428,11 +428,11 @@ describe('both clocks plan alike', () => {
     expect(real()).toEqual([]);
     expect(virtual()).toEqual([]);
     // version 1 published and step 1 formed: step 3
-    run.version = 1;
-    run.published = 1;
+    run.topo.learnerVersion = 1;
+    run.topo.published = 1;
     run.formedThrough = 1;
-    sim.s.published = 1;
-    sim.s.learnerVersion = 1;
+    sim.s.topo.published = 1;
+    sim.s.topo.learnerVersion = 1;
     expect(real()).toEqual(['3:0,1,2', '3:3']);
     expect(virtual()).toEqual(['3:0,1,2', '3:3']);
   });

@@ -7,12 +7,13 @@
  * effects into machine events, thread and file calls (runtime/roles), the virtual clock into
  * scheduled completions (sim/sampling.ts, sim/learning.ts).
  *
- * The state they move is each clock's own (versions and totals on the run or the sim state, the
- * planner's queues, the ledger, the queue over the clock's own form of a group); `LearnContext`
- * and `SampleContext` name it.
+ * The state they move is one `TopologyState` (the versions, the update's totals, the planner's
+ * queues: plain data, JSON) that each clock holds — `TrainingRun.topo`, `SimState.topo` — beside
+ * the ledger and the step queue (one class each, over the clock's own form of a group);
+ * `LearnContext` and `SampleContext` name them.
  */
 import type { Correction } from '../rl/loss.js';
-import { backfillSlot, type DynamicSampling } from './dynamicSampling.js';
+import { backfillSlot, noFilterTotals, type DynamicSampling } from './dynamicSampling.js';
 import { disposeStep, type BatchGroup, type DisposedStep } from './batch.js';
 import type { StepQueue } from './stepQueue.js';
 import { brokenInvariantMessage } from './faults.js';
@@ -28,6 +29,65 @@ export function failureOf(e: { type: string; message?: string }): string | null 
 
 /** The empty answer, shared (a step answers most events with nothing). */
 const NOTHING: never[] = [];
+
+// ── the state ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The topology's state, one for both clocks: the versions and the update's totals (the learning
+ * side's `LearnState`) and the planner's queues (core/admission `PlannerQueues`, over the clock's
+ * own form of a request). Plain data: the virtual clock's checkpoint carries it whole, the real
+ * clock's its versions and totals (`resumedTopology`: the real clock generates again whatever its
+ * checkpoint did not train).
+ */
+export interface TopologyState<R extends { step: number }> extends LearnState, PlannerQueues<R> {}
+
+/** A run's state before its first step, or (`version`) resumed at a checkpoint taken between steps: nothing planned. */
+export function resumedTopology<R extends { step: number }>(
+  version = 0,
+  totals: UpdateTotals = { stalenessMax: 0, tokensTrained: 0, filterTotals: noFilterTotals(), learnerTrained: 0 },
+): TopologyState<R> {
+  return { learnerVersion: version, published: version, ...totals, nextStep: version + 1, planned: [], reissue: [] };
+}
+
+/** The versions and totals of a topology's state (a copy: what the real clock's checkpoint keeps). */
+export function learnState(t: LearnState): LearnState {
+  const { learnerVersion, published, stalenessMax, tokensTrained, filterTotals, learnerTrained } = t;
+  return { learnerVersion, published, stalenessMax, tokensTrained, filterTotals: { ...filterTotals }, learnerTrained };
+}
+
+/** The fields of `TopologyState`, in order (an older checkpoint held them loose: `liftTopology`). */
+const TOPOLOGY_FIELDS = [
+  'learnerVersion',
+  'published',
+  'stalenessMax',
+  'tokensTrained',
+  'filterTotals',
+  'learnerTrained',
+  'nextStep',
+  'planned',
+  'reissue',
+] as const;
+
+/**
+ * An older virtual checkpoint's state, which held the topology's fields loose on itself: moves
+ * them into `topo` (the same names and meanings; `filterTotals` zeros and `learnerTrained` the
+ * run's trained count where a still older one lacks them). A state with `topo` is left as is.
+ */
+export function liftTopology<R extends { step: number }>(
+  state: { topo?: TopologyState<R> } & Record<string, unknown>,
+  trained: number,
+): void {
+  if (state.topo) return;
+  const loose = state as Record<string, unknown>;
+  loose.filterTotals ??= noFilterTotals();
+  loose.learnerTrained ??= trained;
+  const topo: Record<string, unknown> = {};
+  for (const k of TOPOLOGY_FIELDS) {
+    topo[k] = loose[k];
+    delete loose[k];
+  }
+  state.topo = topo as unknown as TopologyState<R>;
+}
 
 // ── the learning side ──────────────────────────────────────────────────────────────────────
 

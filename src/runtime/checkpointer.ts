@@ -16,7 +16,9 @@ import { MAX_VALUE, VOCAB_SIZE } from '../tasks/countdown/tokenizer.js';
 import { InputError } from '../util/errors.js';
 import type { SettledCounts } from '../core/ledger.js';
 import type { Disposition } from '../core/staleness.js';
-import type { FilterTotals } from '../core/dynamicSampling.js';
+import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
+import type { LearnState } from '../core/topology.js';
+import type { UpdateTotals } from '../core/update.js';
 import type { TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
 import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
@@ -30,12 +32,17 @@ export interface RunState {
   curriculum: { stage: number; stepsInStage: number; budgets: Record<string, number>; passRates: number[] };
   faultsFired: string[];
   restarts: Record<string, number>;
-  stalenessMax: number;
-  tokensGenerated: number;
-  /** Completion tokens trained so far (absent in checkpoints of earlier versions: 0). */
+  /**
+   * The topology's versions and the update's totals (core/topology TopologyState, less the planner's
+   * queues: a resume plans again from the step after `version`). Absent in checkpoints of earlier
+   * versions, which held `stalenessMax`, `tokensTrained` and `filterTotals` loose (topologyTotals).
+   */
+  topology?: LearnState;
+  /** Earlier versions' loose totals (now in `topology`). */
+  stalenessMax?: number;
   tokensTrained?: number;
-  /** Dynamic sampling's counters so far (absent in checkpoints of earlier versions: zeros). */
   filterTotals?: FilterTotals;
+  tokensGenerated: number;
   /**
    * The run's logs at the moment this state was taken: byte lengths of metrics.jsonl,
    * transitions.jsonl and trace.json, and the run clock (ms). A resume truncates each log to its
@@ -48,6 +55,12 @@ export interface RunState {
   /** Wall time of the run so far, all pieces to this checkpoint (ms; absent in earlier checkpoints: 0). */
   wallMs?: number;
 }
+
+const FilterTotalsSchema = z.object({
+  groupsFiltered: z.number().int().min(0),
+  backfillGroups: z.number().int().min(0),
+  stepsStarved: z.number().int().min(0),
+});
 
 const RunStateSchema = z.object({
   version: z.number().int().min(0),
@@ -79,17 +92,22 @@ const RunStateSchema = z.object({
   }),
   faultsFired: z.array(z.string()),
   restarts: z.record(z.string(), z.number().int().min(0)),
-  stalenessMax: z.number().int().min(0),
+  topology: z
+    .object({
+      learnerVersion: z.number().int().min(0),
+      published: z.number().int().min(0),
+      stalenessMax: z.number().int().min(0),
+      tokensTrained: z.number().int().min(0),
+      filterTotals: FilterTotalsSchema,
+      learnerTrained: z.number().int().min(0),
+    })
+    .strict()
+    .optional(),
+  stalenessMax: z.number().int().min(0).optional(),
   tokensGenerated: z.number().int().min(0),
   tokensTrained: z.number().int().min(0).optional(),
   wallMs: z.number().min(0).optional(),
-  filterTotals: z
-    .object({
-      groupsFiltered: z.number().int().min(0),
-      backfillGroups: z.number().int().min(0),
-      stepsStarved: z.number().int().min(0),
-    })
-    .optional(),
+  filterTotals: FilterTotalsSchema.optional(),
   logs: z
     .object({
       metrics: z.number().int().min(0),
@@ -147,6 +165,32 @@ export function latestCheckpointDir(runDir: string): string | null {
   const name = fs.readFileSync(latest, 'utf8').trim();
   if (stepOfDirName(name) === null) throw new InputError(`${latest}: expected 'step-N', found '${name.slice(0, 40)}'`);
   return path.join(checkpointsDir(runDir), name);
+}
+
+/**
+ * The update's totals a resume starts from: the checkpoint's `topology`, checked against the ledger
+ * (`trainedInLedger`, the trained rollouts its entries and folded steps count — the learner's own
+ * count must equal it) and its `version` (taken between steps: learner and weight store both at
+ * it); or an earlier version's loose fields, the learner's count then taken from the ledger.
+ */
+export function topologyTotals(ck: { dir: string; state: RunState }, trainedInLedger: number): UpdateTotals {
+  const s = ck.state;
+  const t = s.topology;
+  if (!t)
+    return {
+      stalenessMax: s.stalenessMax ?? 0,
+      tokensTrained: s.tokensTrained ?? 0,
+      filterTotals: s.filterTotals ?? noFilterTotals(),
+      learnerTrained: trainedInLedger,
+    };
+  const bad = (field: string, got: number, want: number, what: string) =>
+    new InputError(`checkpoint ${ck.dir}: run state topology.${field}: expected ${want} (${what}), got ${got}`);
+  if (t.learnerVersion !== s.version) throw bad('learnerVersion', t.learnerVersion, s.version, 'the version');
+  if (t.published !== s.version) throw bad('published', t.published, s.version, 'the version');
+  if (t.learnerTrained !== trainedInLedger)
+    throw bad('learnerTrained', t.learnerTrained, trainedInLedger, "the ledger's trained rollouts");
+  const { stalenessMax, tokensTrained, filterTotals, learnerTrained } = t;
+  return { stalenessMax, tokensTrained, filterTotals, learnerTrained };
 }
 
 export function writeRunCheckpoint(

@@ -41,15 +41,15 @@ import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './co
 import { FaultPlan, brokenSteps, parseFault } from '../core/faults.js';
 import type { Generate, ScoredGroup, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
-import { noFilterTotals, slotsPerStep } from '../core/dynamicSampling.js';
+import { slotsPerStep } from '../core/dynamicSampling.js';
 import { scoredGroupView, type FormedBatch } from '../core/batch.js';
 import { GroupQueue, stepQueueCapacity } from '../core/stepQueue.js';
-import type { LearnContext, LearnRules } from '../core/topology.js';
+import { resumedTopology, type LearnContext, type LearnRules, type TopologyState } from '../core/topology.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
 import type { RemoteRole } from '../core/roles.js';
-import { readRunCheckpoint } from './checkpointer.js';
+import { readRunCheckpoint, topologyTotals } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
@@ -83,31 +83,22 @@ export class TrainingRun {
   gptConfig!: GptConfig;
   referenceWeights!: PackedWeights;
   readonly weights = new Map<number, PackedWeights>();
-  version = 0;
+  /**
+   * The topology's state (core/topology TopologyState): the learner's and the published version —
+   * the learner's is ahead only while it waits for its publication to go out —, the update's
+   * totals and the planner's queues. The virtual clock holds the same (`SimState.topo`).
+   */
+  topo: TopologyState<Generate> = resumedTopology();
   /** The rollout ledger (core/ledger.ts), as on the virtual clock. */
   accounting: RolloutLedger;
   readonly ledgerShape: LedgerShape;
-  /** Rollouts the learner reports it trained on, since the run (or its resume) began from the ledger's count. */
-  learnerTrained = 0;
   queue: GroupQueue;
   /** The bounds of the run's queues (core/admission queueBounds). */
   readonly bounds: ReturnType<typeof queueBounds>;
   /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
   formedThrough = 0;
-  /**
-   * The newest version out to the samplers (core/topology `published`): the weight store has
-   * broadcast it. `version` (the learner's) is ahead of it only while the learner waits for its
-   * publication to go out.
-   */
-  published = 0;
   /** The learner's wait for its version to go out (roles/learner.ts `publish`), resolved by the broadcast. */
   publicationWait: { version: number; resolve: () => void } | null = null;
-  tokensTrained = 0;
-  /** Dynamic sampling's counters (core/dynamicSampling). */
-  filterTotals = noFilterTotals();
-  nextStep = 1;
-  readonly planned: Generate[] = [];
-  readonly reissue: Generate[] = [];
   readonly inflight = new Map<string, Generate>();
   readonly samplers: SamplerSlot[] = [];
   readonly idleSamplers = new Set<string>();
@@ -146,7 +137,6 @@ export class TrainingRun {
   readonly formed = new Map<number, FormedBatch>();
   snapshot: Awaited<ReturnType<LearnerApi['snapshot']>> | null = null;
   restarts: Record<string, number> = {};
-  stalenessMax = 0;
   inflightSwaps = 0;
   inflightRecomputes = 0;
   inflightAborts = 0;
@@ -194,7 +184,7 @@ export class TrainingRun {
     };
     this.accounting = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
-    this.curriculum = new CurriculumCore(this.cur, this.maxSteps, () => this.published);
+    this.curriculum = new CurriculumCore(this.cur, this.maxSteps, () => this.topo.published);
     this.learnRules = {
       groupsPerStep: perStep,
       eta: this.eta,
@@ -216,17 +206,15 @@ export class TrainingRun {
     this.o.onLog?.(s);
   }
 
-  /** The learner's version (core/topology LearnState) is `version`. */
-  get learnerVersion(): number {
-    return this.version;
-  }
-  set learnerVersion(v: number) {
-    this.version = v;
-  }
-
   /** The learning side as core/topology steps it: this run's versions, totals, ledger, queue and rules. */
   learning(): LearnContext<ScoredGroup> {
-    return { rules: this.learnRules, state: this, ledger: this.accounting, queue: this.queue, viewOf: scoredGroupView };
+    return {
+      rules: this.learnRules,
+      state: this.topo,
+      ledger: this.accounting,
+      queue: this.queue,
+      viewOf: scoredGroupView,
+    };
   }
 
   get lossConfig(): LossConfig {
@@ -272,7 +260,6 @@ export class TrainingRun {
     let optimizer: { state: PackedWeights; step: number } | undefined;
     if (resume) {
       const s = resume.state;
-      this.version = s.version;
       try {
         this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
       } catch (e) {
@@ -281,26 +268,21 @@ export class TrainingRun {
           `checkpoint ${resume.dir}: run state accounting: ${(e as Error).message.replace(/^invariant violated: /, '')}`,
         );
       }
-      this.learnerTrained = this.accounting.counts().trained;
       for (const g of s.queue) this.queue.push(g);
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;
-      this.stalenessMax = s.stalenessMax;
+      this.topo = resumedTopology(s.version, topologyTotals(resume, this.accounting.counts().trained));
       this.tokensGenerated = s.tokensGenerated;
       this.wallMsBefore = s.wallMs ?? 0;
-      this.tokensTrained = s.tokensTrained ?? 0;
-      this.filterTotals = s.filterTotals ?? noFilterTotals();
       storeWeights(this, s.version, resume.weights);
       optimizer = resume.optimizer;
       this.log(`resuming from checkpoint step-${s.version}`);
     } else {
       storeWeights(this, 0, init.weights);
     }
-    this.nextStep = this.version + 1;
-    this.formedThrough = this.version;
-    this.published = this.version;
+    this.formedThrough = this.topo.learnerVersion;
     this.tokensAtStart = this.tokensGenerated;
-    this.stepsAtStart = this.version;
+    this.stepsAtStart = this.topo.learnerVersion;
 
     this.resumed = resume;
     this.optimizer = optimizer;
@@ -363,7 +345,7 @@ export class TrainingRun {
         },
       }),
       {
-        input: { step: this.version, maxSteps: this.maxSteps },
+        input: { step: this.topo.learnerVersion, maxSteps: this.maxSteps },
         inspect: this.transitions.inspector('coordinator', 'coordinator'),
       },
     );

@@ -42,9 +42,9 @@ export function checkVirtualCurriculum(c: TrainConfig, compute: 'real' | 'none',
 }
 
 /** The run's curriculum: its controller and the core's step over it, the published version read from `sim`. */
-export function makeCurriculum(c: TrainConfig, sim: { s: { published: number }; o: { maxSteps: number } }) {
+export function makeCurriculum(c: TrainConfig, sim: { s: { topo: { published: number } }; o: { maxSteps: number } }) {
   const controller = new CurriculumController(c, c.seed);
-  return { controller, core: new CurriculumCore(controller, sim.o.maxSteps, () => sim.s.published) };
+  return { controller, core: new CurriculumCore(controller, sim.o.maxSteps, () => sim.s.topo.published) };
 }
 
 /** A new run's curriculum state, held by the controller from now on. */
@@ -109,7 +109,7 @@ function carryOut(sim: SimEngine, e: CurriculumEffect): void {
 function measure(sim: SimEngine, e: Extract<CurriculumEffect, { type: 'measure' }>): void {
   const compute = sim.o.compute;
   if (!compute.measure) sim.fail('a dynamic curriculum needs compute that can measure (compute: real)');
-  const r = compute.measure(sim.s.published, e.problems, { ladder: e.ladder, samples: e.samples, k: e.k });
+  const r = compute.measure(sim.s.topo.published, e.problems, { ladder: e.ladder, samples: e.samples, k: e.k });
   sim.s.curriculum!.result = r.m;
   const dt = sim.cost.generateSeconds(r.promptTokens, r.maxLength, r.totalTokens) * sim.cost.samplerSpeed(0);
   sim.q.add(sim.s.t + dt, 'measured', -1, 0);

@@ -182,24 +182,26 @@ export class SimEngine {
   /** The last step whose batch has formed (the one the learner holds, or the last it trained). */
   formedThrough(): number {
     const s = this.s;
-    return s.learner.batch ? s.learner.batch.step : s.learnerVersion;
+    return s.learner.batch ? s.learner.batch.step : s.topo.learnerVersion;
   }
 
   /** Groups of the steps planned and not yet formed into a batch (core/admission outstandingGroupsOf). */
   outstandingGroups(): number {
-    return outstandingGroupsOf(this.s.nextStep - 1, this.formedThrough(), this.perStep);
+    return outstandingGroupsOf(this.s.topo.nextStep - 1, this.formedThrough(), this.perStep);
   }
 
   /** O(1) checks after every event. */
   checkInvariants(lastPublished: number, lastLearner: number): void {
     const s = this.s;
     s.invariantChecks++;
-    const bad = accountingViolation(s.counts) ?? stalenessBoundViolation(s.stalenessMax, this.eta);
+    const bad = accountingViolation(s.counts) ?? stalenessBoundViolation(s.topo.stalenessMax, this.eta);
     if (bad) this.fail(bad);
-    if (s.published < lastPublished) this.fail(`published version went back from ${lastPublished} to ${s.published}`);
-    if (s.learnerVersion < lastLearner)
-      this.fail(`learner version went back from ${lastLearner} to ${s.learnerVersion}`);
-    if (s.published > s.learnerVersion) this.fail(`version ${s.published} published before the learner trained it`);
+    if (s.topo.published < lastPublished)
+      this.fail(`published version went back from ${lastPublished} to ${s.topo.published}`);
+    if (s.topo.learnerVersion < lastLearner)
+      this.fail(`learner version went back from ${lastLearner} to ${s.topo.learnerVersion}`);
+    if (s.topo.published > s.topo.learnerVersion)
+      this.fail(`version ${s.topo.published} published before the learner trained it`);
     const derived = this.outstandingGroups();
     if (s.outstandingGroups !== derived)
       this.fail(`${s.outstandingGroups} groups counted outstanding, ${derived} by the steps planned and formed`);
@@ -286,13 +288,13 @@ export class SimEngine {
     const item = q.pop();
     if (!item)
       this.fail(
-        `no events pending before the run finished (learner at v${s.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`,
+        `no events pending before the run finished (learner at v${s.topo.learnerVersion} of ${this.o.maxSteps}; samplers ${s.samplers.map((x) => x.state).join(',')}) — a deadlock`,
       );
     if (item.t < s.t) this.fail(`event '${item.kind}' at t=${item.t} before the clock's ${s.t}`);
     s.t = item.t;
     s.events++;
-    const lastPublished = s.published;
-    const lastLearner = s.learnerVersion;
+    const lastPublished = s.topo.published;
+    const lastLearner = s.topo.learnerVersion;
     if (plant === s.events && this.lastDeliveredGroup)
       deliverGroup(this, this.lastDeliveredStep, this.lastDeliveredGroup);
     let r: ReturnType<SimEngine['handle']>;
@@ -347,7 +349,6 @@ export class SimEngine {
           window: body.accounting!,
         });
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
-    this.s.learnerTrained ??= this.s.counts.trained; // a checkpoint from before the learner's count
     // (a checkpoint from before fixed stage lists had a curriculum state: from their start)
     this.s.curriculum ??= initialCurriculum(this.curriculum.cur);
     restoreCurriculum(this, this.s.curriculum);

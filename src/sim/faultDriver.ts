@@ -129,7 +129,7 @@ export function crash(sim: SimEngine, role: SimRole, i: number, event: string): 
     if (sm.state === 'idle' || sm.state === 'delivering') return void (sm.next = 'crash');
     if (sm.state !== 'syncingWeights' && sm.state !== 'generating') return; // already failed or restarting
     const path = failurePath(sim, role, sm.state, `sampler-${i}`, ['failed', 'restarting']);
-    reissue(sim.s, { ...sm.req!, attempt: sm.req!.attempt + 1 });
+    reissue(sim.s.topo, { ...sm.req!, attempt: sm.req!.attempt + 1 });
     sm.req = null;
     sm.gen = null;
     sm.epoch++;

@@ -75,11 +75,11 @@ export function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
       eval: sim.o.compute.evaluate ? c.eval : undefined,
       brokenSteps: brokenSteps(sim.o.faults),
     };
-    l = { rules, state: sim.s, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
+    l = { rules, state: sim.s.topo, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
     learning.set(sim, l);
   }
   // (a loaded checkpoint or snapshot replaces the state, the ledger and the queue's groups)
-  l.state = sim.s;
+  l.state = sim.s.topo;
   l.ledger = sim.ledger;
   l.queue = queueOf(sim);
   return l;
@@ -117,7 +117,7 @@ function carryOut(
         break;
       case 'backfill':
         // its replacement goes ahead of planned work (core/admission reissue); request numbers past the plan's
-        reissue(sim.s, { step: e.step, index: sim.perStep + e.slot, slots: [e.slot], attempt: 0 });
+        reissue(sim.s.topo, { step: e.step, index: sim.perStep + e.slot, slots: [e.slot], attempt: 0 });
         pump(sim);
         break;
       case 'stepComplete':
@@ -249,7 +249,7 @@ export function trained(sim: SimEngine): void {
     l.replay = false; // the replayed step reproduced the weights it had before the crash
     return startPublishing(sim, 'TRAINED');
   }
-  const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.learnerVersion, groups: b.groups });
+  const stats = sim.o.compute.train({ step: b.step, learnerVersion: s.topo.learnerVersion, groups: b.groups });
   // a batch from a checkpoint written before accounting at the update (halted between forming and
   // the update) was accounted when it formed
   const legacy = b.groups.some((g) => g.codes === undefined);
@@ -284,7 +284,7 @@ function writeRow(sim: SimEngine, stats: Record<string, number>): void {
     batch: b.figures,
     counts: s.counts,
     tokensGenerated: s.tokensGenerated,
-    tokensTrained: s.tokensTrained,
+    tokensTrained: s.topo.tokensTrained,
     tokensPerSec: s.t > 0 ? s.tokensGenerated / s.t : 0,
     queueGroups: sim.outstandingGroups(),
     inflightSwaps: s.inflightSwaps,
@@ -300,7 +300,7 @@ function writeRow(sim: SimEngine, stats: Record<string, number>): void {
 
 export function startPublishing(sim: SimEngine, event: string): void {
   const l = sim.s.learner;
-  const v = sim.s.learnerVersion;
+  const v = sim.s.topo.learnerVersion;
   l.epoch++;
   sim.setLearner('publishing', event);
   let dt = sim.cost.transferSeconds();
@@ -323,7 +323,7 @@ export function startPublishing(sim: SimEngine, event: string): void {
 /** A version reached the weight store: in-flight swaps, then the learning side's effects (core/topology `published`). */
 export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoint' {
   const s = sim.s;
-  const v = s.learnerVersion;
+  const v = s.topo.learnerVersion;
   const passRate = s.learner.batch!.figures.passRate;
   s.learner.batch = null;
   sim.setLearner('waitingForBatch', 'PUBLISHED');

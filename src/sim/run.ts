@@ -117,7 +117,7 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
   };
   if (r.status === 'event-budget')
     throw new Error(
-      `run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.learnerVersion} of ${s.maxSteps}); raise maxEvents`,
+      `run stopped at its event budget (${s.maxEvents} events, t=${r.state.t.toFixed(3)} s, step ${r.state.topo.learnerVersion} of ${s.maxSteps}); raise maxEvents`,
     );
   if (o.dir) writeFileAtomic(path.join(o.dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { status: r.status, summary };

@@ -28,7 +28,7 @@ function planStep(sim: SimEngine, k: number): Request[] {
 
 /** The last step that may be planned now (a dynamic curriculum's plan limit). */
 function planLimit(sim: SimEngine): number {
-  return sim.cur ? sim.cur.planLimit(sim.s.published, sim.o.maxSteps) : sim.o.maxSteps;
+  return sim.cur ? sim.cur.planLimit(sim.s.topo.published, sim.o.maxSteps) : sim.o.maxSteps;
 }
 
 /** Step k is planned: a dynamic curriculum fixes its stage, budget and problems now (the stage current now). */
@@ -50,16 +50,20 @@ export function samplingOf(sim: SimEngine): SampleContext<Request> {
   let c = sampling.get(sim);
   if (!c) {
     c = {
-      planner: sim.s,
+      planner: sim.s.topo,
       limits: { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity },
-      view: () => ({ lastStep: planLimit(sim), publishedVersion: sim.s.published, formedThrough: sim.formedThrough() }),
+      view: () => ({
+        lastStep: planLimit(sim),
+        publishedVersion: sim.s.topo.published,
+        formedThrough: sim.formedThrough(),
+      }),
       plan: (k) => planStep(sim, k),
       ledger: sim.ledger,
     };
     sampling.set(sim, c);
   }
   // (a loaded checkpoint or snapshot replaces the state and the ledger)
-  c.planner = sim.s;
+  c.planner = sim.s.topo;
   c.ledger = sim.ledger;
   return c;
 }
@@ -78,7 +82,7 @@ export function startRequest(sim: SimEngine, i: number, req: Request): void {
   sm.epoch++;
   sm.genStart = sim.s.t; // the work's start (a hang while syncing times out from here)
   sim.setSampler(i, 'syncingWeights', 'GENERATE');
-  const at = requestVersion(sim.s.published, req.step, sim.eta);
+  const at = requestVersion(sim.s.topo.published, req.step, sim.eta);
   if (at.violation) sim.fail(at.violation);
   if (sm.version < at.version) {
     sm.syncTo = at.version;

@@ -2,7 +2,7 @@
  * The virtual clock's checkpoints: the whole engine state (queue, actors, accounting, counters, log
  * offsets) plus the compute's weights, committed like the real clock's (runtime/checkpointer.ts).
  */
-import { noFilterTotals } from '../core/dynamicSampling.js';
+import { liftTopology } from '../core/topology.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commitCheckpoint, latestCheckpointDir } from '../runtime/checkpointer.js';
@@ -26,7 +26,7 @@ export function simStateBody(sim: SimEngine): string {
 export function writeSimCheckpoint(sim: SimEngine): void {
   sim.metrics?.flush();
   sim.transitions?.flush();
-  const v = sim.s.learnerVersion;
+  const v = sim.s.topo.learnerVersion;
   const body = simStateBody(sim);
   commitCheckpoint(sim.o.dir!, v, sim.o.config.checkpoint.keep, sim.o.config, (tmp) => {
     sim.o.compute.save(tmp);
@@ -55,6 +55,8 @@ export function readSimCheckpoint(dir: string): {
     accounting?: string;
   };
   if (body.format !== 'e3sim-sim-checkpoint') return null;
+  // Written before the topology's state was one object: its fields were loose on the state.
+  liftTopology(body.state as unknown as Parameters<typeof liftTopology>[0], body.state.counts.trained);
   // Written before issue #19's KV policies: a generation decodes from its start, no aborts yet.
   for (const sm of body.state.samplers) {
     sm.decodeFrom ??= sm.genStart;
@@ -64,7 +66,6 @@ export function readSimCheckpoint(dir: string): {
   body.state.inflightAborts ??= 0;
   // Written before dynamic sampling: nothing filtered yet.
   body.state.counts.droppedFiltered ??= 0;
-  body.state.filterTotals ??= noFilterTotals();
   // Written before a batch entry named its slot
   for (const g of body.state.learner.batch?.groups ?? []) g.slot ??= g.group.slot;
   return { ckDir, state: body.state, queue: body.queue, ledger: body.ledger, accounting: body.accounting };

@@ -21,14 +21,14 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
     ...commonSummary({
       policy: sim.o.config.staleness.policy,
       eta: sim.eta,
-      learnerVersion: s.learnerVersion,
-      published: s.published,
+      learnerVersion: s.topo.learnerVersion,
+      published: s.topo.published,
       counts: s.counts,
-      filterTotals: s.filterTotals,
+      filterTotals: s.topo.filterTotals,
       finished: s.done,
-      stalenessMax: s.stalenessMax,
+      stalenessMax: s.topo.stalenessMax,
       tokensGenerated: s.tokensGenerated,
-      tokensTrained: s.tokensTrained,
+      tokensTrained: s.topo.tokensTrained,
       inflightSwaps: s.inflightSwaps,
       restarts:
         s.samplers.reduce((a, x) => a + x.restarts, 0) +
@@ -47,7 +47,7 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
     events: s.events,
     invariantChecks: s.invariantChecks,
     tokensPerSimSecond: s.tokensGenerated / T,
-    stepsPerSimHour: (s.learnerVersion / T) * 3600,
+    stepsPerSimHour: (s.topo.learnerVersion / T) * 3600,
     utilisation: {
       samplers: samplersBusy / (T * s.samplers.length),
       verifiers: verifiersBusy / (T * s.verifiers.length),
@@ -58,7 +58,7 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
       mean: n ? hist.reduce((a, c, lag) => a + c * lag, 0) / n : 0,
       max: hist.reduce((m, c, lag) => (c > 0 ? lag : m), 0),
       histogram: hist,
-      trainedMax: s.stalenessMax,
+      trainedMax: s.topo.stalenessMax,
     },
   };
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { BatchFigures, StepStage } from '../core/metrics.js';
 import type { AccountingCounts } from '../core/ledger.js';
-import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
+import { resumedTopology, type TopologyState } from '../core/topology.js';
 import type { TrainConfig } from '../runtime/config.js';
 import type { Profile } from './profile.js';
 import type { SimFault } from '../core/faults.js';
@@ -116,12 +116,9 @@ export type ActorS = SamplerS | VerifierS | LearnerS;
 export interface SimState {
   t: number;
   events: number;
-  published: number;
-  learnerVersion: number;
-  nextStep: number;
+  /** The topology's state (core/topology TopologyState): versions, the update's totals, the planner's queues. */
+  topo: TopologyState<Request>;
   outstandingGroups: number;
-  planned: Request[];
-  reissue: Request[];
   idle: number[];
   samplers: SamplerS[];
   verifiers: VerifierS[];
@@ -130,15 +127,10 @@ export interface SimState {
   graderWaiting: { job: VerifyJob; scored: Scored }[];
   scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
   learner: LearnerS;
+  /** The running counts of the rollouts' dispositions: a second record, compared with the ledger's. */
   counts: AccountingCounts;
-  /** Rollouts the compute says its updates trained on (checked against counts.trained). */
-  learnerTrained: number;
-  /** Dynamic sampling's counters (core/dynamicSampling). */
-  filterTotals: FilterTotals;
   tokensGenerated: number;
-  tokensTrained: number;
   stalenessHist: number[];
-  stalenessMax: number;
   inflightSwaps: number;
   inflightRecomputes: number;
   inflightAborts: number;
@@ -281,12 +273,8 @@ export function initialState(c: TrainConfig): SimState {
   return {
     t: 0,
     events: 0,
-    published: 0,
-    learnerVersion: 0,
-    nextStep: 1,
+    topo: resumedTopology(),
     outstandingGroups: 0,
-    planned: [],
-    reissue: [],
     idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
     samplers: Array.from({ length: c.topology.samplers }, sampler),
     verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
@@ -308,12 +296,8 @@ export function initialState(c: TrainConfig): SimState {
       replay: false,
     },
     counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 0 },
-    learnerTrained: 0,
-    filterTotals: noFilterTotals(),
     tokensGenerated: 0,
-    tokensTrained: 0,
     stalenessHist: [],
-    stalenessMax: 0,
     inflightSwaps: 0,
     inflightRecomputes: 0,
     inflightAborts: 0,

@@ -42,10 +42,10 @@ export function measureOnSampler(
   return onEvalThread(
     run,
     `measure ${label}`,
-    run.published,
+    run.topo.published,
     (api, weights) =>
       api.measure({
-        version: run.published,
+        version: run.topo.published,
         weights,
         problems,
         ladder,
@@ -120,7 +120,7 @@ export async function onEvalThread<R>(
   // On sampler-0's thread the weights travel with the call and are put back afterwards: an
   // evaluation never changes the weights the next request of that sampler generates with.
   // (a version the store no longer keeps is evaluated at the newest, and says so)
-  const at = run.weights.has(version) ? version : run.version;
+  const at = run.weights.has(version) ? version : run.topo.learnerVersion;
   const weights = evalSlot(run) ? { version: at, weights: run.weights.get(at)! } : undefined;
   return evalHandle(run).call(what, (api) => f(api, weights), ms);
 }

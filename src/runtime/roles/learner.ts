@@ -12,7 +12,7 @@ import { assert, errnoLine } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
 import { swapsInFlight } from '../../core/staleness.js';
-import { stepLearning } from '../../core/topology.js';
+import { learnState, stepLearning } from '../../core/topology.js';
 import { slotOf } from '../../core/batch.js';
 import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
 import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
@@ -149,7 +149,7 @@ function carryOut(
  * leaves it pending: its actors are stopped, so nothing follows the publication.
  */
 function publicationOut(run: TrainingRun, v: number): Promise<void> {
-  if (run.published >= v) return Promise.resolve();
+  if (run.topo.published >= v) return Promise.resolve();
   return new Promise((resolve) => {
     run.publicationWait = { version: v, resolve };
   });
@@ -162,7 +162,7 @@ export async function restartLearner(run: TrainingRun): Promise<void> {
   await startLearner(run, { weights: ck.weights, optimizer: ck.optimizer, version: ck.state.version });
   // Replay the steps trained since that checkpoint (same batches, same order): the learner
   // catches up with the published version without rewinding anyone else.
-  for (let k = ck.state.version + 1; k <= run.version; k++) {
+  for (let k = ck.state.version + 1; k <= run.topo.learnerVersion; k++) {
     const rollouts = run.sinceCheckpoint.get(k);
     assert(rollouts, `learner restart: batch of step ${k} not kept`);
     const out = await run.learner!.call(
@@ -170,11 +170,11 @@ export async function restartLearner(run: TrainingRun): Promise<void> {
       (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }),
       run.cfg.limits.learnerTimeoutMs,
     );
-    if (k === run.version && weightsSha256(out.weights.data) !== weightsSha256(run.weights.get(k)!.data))
+    if (k === run.topo.learnerVersion && weightsSha256(out.weights.data) !== weightsSha256(run.weights.get(k)!.data))
       run.replayMismatches++;
   }
   run.log(
-    `learner restarted from checkpoint step ${ck.state.version}, replayed ${run.version - ck.state.version} steps`,
+    `learner restarted from checkpoint step ${ck.state.version}, replayed ${run.topo.learnerVersion - ck.state.version} steps`,
   );
 }
 
@@ -195,24 +195,25 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
     const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
-    assert(snap.version === run.version, `snapshot at v${snap.version}, published v${run.version}`);
+    assert(
+      snap.version === run.topo.learnerVersion,
+      `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
+    );
     const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
     const ledger = run.accounting.toEntries((step, slot) => held.has(`${step}/${slot}`));
     const state: RunState = {
-      version: run.version,
+      version: run.topo.learnerVersion,
       accounting: ledger.entries,
       accountingSettled: ledger.settled,
       queue: run.queue.all(),
       curriculum: { ...run.cur.state },
       faultsFired: run.faults.firedKeys(),
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
-      stalenessMax: run.stalenessMax,
+      topology: learnState(run.topo),
       // the rollouts being verified are generated again on resume: their tokens are not kept either
       tokensGenerated: run.tokensGenerated - run.tokensUnqueued,
-      tokensTrained: run.tokensTrained,
-      filterTotals: { ...run.filterTotals },
       logs: logOffsets(run),
-      evalsPending: run.evalsInFlight.filter((v) => v === run.version),
+      evalsPending: run.evalsInFlight.filter((v) => v === run.topo.learnerVersion),
       wallMs: run.wallMsBefore + (run.o.now() - run.t0),
     };
     try {
@@ -231,8 +232,8 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       if (errnoLine(e)) run.envError ??= e as Error; // the run ends with it (one line naming the file)
       throw e;
     }
-    for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.version) run.sinceCheckpoint.delete(k);
-    run.log(`checkpoint step-${run.version}`);
+    for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.topo.learnerVersion) run.sinceCheckpoint.delete(k);
+    run.log(`checkpoint step-${run.topo.learnerVersion}`);
   } finally {
     run.paused = false;
     run.batcher.send({ type: 'POKE' });
@@ -275,7 +276,7 @@ export function makeWeightStore(run: TrainingRun) {
         versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
       },
     }),
-    { input: { version: run.version }, inspect: run.transitions.inspector('weightStore', 'weightStore') },
+    { input: { version: run.topo.learnerVersion }, inspect: run.transitions.inspector('weightStore', 'weightStore') },
   );
 }
 
@@ -322,9 +323,9 @@ export function broadcastNow(run: TrainingRun, version: number): void {
 
 /** Version `version` is out to the samplers: admission and requests read it, the learner's wait ends (core/topology `published`). */
 function weightsOut(run: TrainingRun, version: number): void {
-  run.published = Math.max(run.published, version);
+  run.topo.published = Math.max(run.topo.published, version);
   const wait = run.publicationWait;
-  if (wait && wait.version <= run.published) {
+  if (wait && wait.version <= run.topo.published) {
     run.publicationWait = null;
     wait.resolve();
   }

@@ -41,7 +41,11 @@ export async function start(run: TrainingRun): Promise<void> {
     });
     run.pool.on('error', (e: Error) => run.log(`verifier pool: ${e.message}`));
   }
-  await startLearner(run, { weights: run.weights.get(run.version)!, optimizer, version: run.version });
+  await startLearner(run, {
+    weights: run.weights.get(run.topo.learnerVersion)!,
+    optimizer,
+    version: run.topo.learnerVersion,
+  });
   for (let i = 0; i < run.cfg.topology.samplers; i++) {
     const id = `sampler-${i}`;
     run.samplers.push({ id, ...(await startSampler(run, id)), actor: makeSamplerActor(run, id) });

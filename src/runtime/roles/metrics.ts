@@ -32,7 +32,7 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
     batch: f,
     counts: run.accounting.counts(),
     tokensGenerated: run.tokensGenerated,
-    tokensTrained: run.tokensTrained,
+    tokensTrained: run.topo.tokensTrained,
     tokensPerSec,
     queueGroups: outstandingGroups(run),
     inflightSwaps: run.inflightSwaps,
@@ -77,20 +77,20 @@ export function writeSummary(run: TrainingRun): Summary {
   const actors = run.cfg.topology.samplers + 1;
   const busy = run.samplerComputeMs + run.learnerComputeMs + run.transferMs;
   const restarts = Object.values(run.supervisor.getSnapshot().context.restarts).reduce((a, b) => a + b, 0);
-  const w = run.weights.get(run.version)!;
+  const w = run.weights.get(run.topo.learnerVersion)!;
   const summary: Summary = {
     ...commonSummary({
       policy: run.cfg.staleness.policy,
       eta: run.eta,
-      learnerVersion: run.version,
-      published: run.published,
+      learnerVersion: run.topo.learnerVersion,
+      published: run.topo.published,
       counts: c,
-      filterTotals: run.filterTotals,
+      filterTotals: run.topo.filterTotals,
       // after an interrupt the pending rollouts are in the checkpoint's queue or sampled again on --resume
       finished: !run.interrupted,
-      stalenessMax: run.stalenessMax,
+      stalenessMax: run.topo.stalenessMax,
       tokensGenerated: run.tokensGenerated,
-      tokensTrained: run.tokensTrained,
+      tokensTrained: run.topo.tokensTrained,
       inflightSwaps: run.inflightSwaps,
       restarts,
       faultsFired: run.faults.firedKeys(),

@@ -36,7 +36,7 @@ export async function startNats(run: TrainingRun): Promise<void> {
   await run.nats.start(run.o.now);
   run.log(`NATS transport on ${run.nats.display}: run id ${runId}, remote roles ${[...run.remote].join(', ')}`);
   if (run.remote.has('sampler')) {
-    await run.nats.publishWeights(run.version, run.weights.get(run.version)!);
+    await run.nats.publishWeights(run.topo.learnerVersion, run.weights.get(run.topo.learnerVersion)!);
     run.evalSampler = await spawnSamplerThread(run, 'sampler-eval');
   }
 }
@@ -49,15 +49,15 @@ export async function startNats(run: TrainingRun): Promise<void> {
 export function remoteSampler(run: TrainingRun): SamplerConnection {
   const api = {
     syncWeights: async (minVersion: number) => {
-      await run.nats!.weightsReady(run.published);
-      assert(run.published >= minVersion, `remote sampler at v${run.published} below v${minVersion}`);
-      return run.published;
+      await run.nats!.weightsReady(run.topo.published);
+      assert(run.topo.published >= minVersion, `remote sampler at v${run.topo.published} below v${minVersion}`);
+      return run.topo.published;
     },
     generate: async (req: Generate) =>
       run.nats!.call<Rollouts>(
         'generate',
         req.requestId,
-        { ...req, weightsVersion: run.published },
+        { ...req, weightsVersion: run.topo.published },
         run.cfg.limits.samplerTimeoutMs,
       ),
   };

@@ -74,7 +74,7 @@ function backfillRequest(run: TrainingRun, step: number, slot: number): Generate
 export function backfill(run: TrainingRun, step: number, slot: number): void {
   const req = backfillRequest(run, step, slot);
   if (!req) return;
-  reissue(run, req);
+  reissue(run.topo, req);
   setImmediate(() => pump(run));
 }
 
@@ -85,15 +85,15 @@ export function samplingOf(run: TrainingRun): SampleContext<Generate> {
   let c = sampling.get(run);
   if (!c) {
     c = {
-      planner: run,
+      planner: run.topo,
       limits: {
         eta: run.eta,
         groupsPerStep: run.cfg.rollout.problemsPerStep,
         capacityGroups: run.bounds.plannedGroups,
       },
       view: () => ({
-        lastStep: run.cur.planLimit(run.published, run.maxSteps),
-        publishedVersion: run.published,
+        lastStep: run.cur.planLimit(run.topo.published, run.maxSteps),
+        publishedVersion: run.topo.published,
         formedThrough: run.formedThrough,
       }),
       plan: (k) => requestsForStep(run, k),
@@ -123,7 +123,7 @@ export function pump(run: TrainingRun): void {
 
 /** Groups of the steps planned and not yet formed into a batch. */
 export function outstandingGroups(run: TrainingRun): number {
-  return outstandingGroupsOf(run.nextStep - 1, run.formedThrough, run.cfg.rollout.problemsPerStep);
+  return outstandingGroupsOf(run.topo.nextStep - 1, run.formedThrough, run.cfg.rollout.problemsPerStep);
 }
 
 export function samplerSlot(run: TrainingRun, id: string): SamplerSlot {

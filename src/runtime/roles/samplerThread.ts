@@ -15,7 +15,7 @@ export async function spawnSamplerThread(
 ): Promise<{ handle: WorkerHandle<SamplerApi>; port: MessagePort; version: number }> {
   const handle = new WorkerHandle<SamplerApi>(id, 'sampler.worker.ts');
   const { port1, port2 } = new MessageChannel();
-  const version = run.published;
+  const version = run.topo.published;
   const w = run.weights.get(version)!;
   const data = w.data.slice();
   const { transfer } = await import('comlink');

@@ -26,7 +26,7 @@ import { pumpVerifiers } from './verifiers.js';
  */
 export function handWeights(run: TrainingRun, slot: SamplerSlot, step: number): void {
   if (run.remote.has('sampler') || swapsInFlight(run.cfg.staleness.policy)) return;
-  const at = requestVersion(run.published, step, run.eta);
+  const at = requestVersion(run.topo.published, step, run.eta);
   assert(at.violation === null, at.violation!);
   postWeightsTo(run, slot, at.version);
 }
@@ -87,7 +87,7 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
       reportFailure: (_, p) => {
         if (p.request) {
           run.inflight.delete(p.request.requestId);
-          reissue(run, { ...p.request, fault: null });
+          reissue(run.topo, { ...p.request, fault: null });
         }
         run.supervisor.send({ type: 'FAILED', actor: p.id, role: 'sampler', error: p.error });
       },

@@ -191,7 +191,7 @@ export function makeBatcher(run: TrainingRun) {
 export function nextBatchReady(run: TrainingRun): boolean {
   if (run.paused || run.fatal) return false;
   if (run.retryBatch) return true;
-  const k = run.version + 1;
+  const k = run.topo.learnerVersion + 1;
   return k <= run.maxSteps && run.queue.complete(k);
 }
 
@@ -201,7 +201,7 @@ export function sendBatch(run: TrainingRun): void {
   run.retryBatch = null;
   if (!batch) {
     const effects = stepLearning(run.learning(), { type: 'learnerWaiting' });
-    assert(effects.length > 0, `step ${run.version + 1}'s batch is not complete`);
+    assert(effects.length > 0, `step ${run.topo.learnerVersion + 1}'s batch is not complete`);
     for (const e of effects) {
       assert(failureOf(e) === null, failureOf(e)!);
       if (e.type === 'pump') setImmediate(() => pump(run));
@@ -210,7 +210,12 @@ export function sendBatch(run: TrainingRun): void {
       run.formed.set(k, trainRollouts(e.batch, run.cfg.rollout));
       run.formedThrough = k;
       run.problemsOfPlannedStep.delete(k);
-      batch = { type: 'TrainBatch', step: k, learnerVersion: run.version, groups: e.batch.groups.map((g) => g.group) };
+      batch = {
+        type: 'TrainBatch',
+        step: k,
+        learnerVersion: run.topo.learnerVersion,
+        groups: e.batch.groups.map((g) => g.group),
+      };
     }
   }
   run.learnerActor.send({ type: 'TRAIN', batch: batch! });
