@@ -215,7 +215,9 @@ describe('checkpoints and resume', () => {
     });
     const miscounted = await train('--resume', counted, '--max-steps', '3');
     expect(miscounted.code, miscounted.err).toBe(2);
-    expect(miscounted.err).toMatch(/run state topology\.learnerTrained: expected 16 \(the ledger's trained rollouts\), got 17/);
+    expect(miscounted.err).toMatch(
+      /run state topology\.learnerTrained: expected 16 \(the ledger's trained rollouts\), got 17/,
+    );
     // a checkpoint from before the topology's state was one object (its totals loose) resumes as before
     const loose = tamper('loose-totals', (r: Record<string, unknown> & { topology: Record<string, unknown> }) => {
       const { stalenessMax, tokensTrained, filterTotals } = r.topology;
