@@ -27,6 +27,7 @@ export * from './pkConfig.js';
 import type { PkCorrection, PkLogRow, PkOptions, PkSettings, PkSummary } from './pkConfig.js';
 import { usesProximal, type Correction } from '../rl/lossConfig.js';
 import { PK_TABLE_MAX, PK_TRANSITION_REWARD, formatAdvantage } from './pkConfig.js';
+import { PkTally, RatioStats } from './pkTally.js';
 
 export const PK_LOSS: LossConfig = {
   clipLow: 0.2,
@@ -166,8 +167,7 @@ export function runPk(
   const sampleRng = rng.fork('sample');
   const policy = BigramPolicy.paperInit(env, rng.fork('init'), o.init);
   const eta = o.staleness ?? 0;
-  const correction = o.correction ?? 'none';
-  const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives, correction: pkCorrection(correction) };
+  const cfg: LossConfig = { ...PK_LOSS, negatives: o.negatives, correction: pkCorrection(o.correction ?? 'none') };
   // The last η + 1 tables, oldest first: history[0] samples iteration t once t > η.
   const history: Float64Array[] = eta > 0 ? [policy.values()] : [];
   const ratios = new RatioStats();
@@ -177,73 +177,26 @@ export function runPk(
     o.optimizer === 'adam' ? new HostAdam(stepSize, V, env.tokens * V) : new HostSgd(stepSize, V);
   const zeroGrad = new Float64Array(env.tokens * V);
   const log: PkLogRow[] = [];
-  let lenSum = 0,
-    rewSum = 0,
-    count = 0,
-    updates = 0,
-    episodesTotal = 0,
-    zeroSteps = 0;
-  let rewardTotal = 0;
-  let negUpdates = 0,
-    negUp = 0,
-    negArgmax = 0;
+  const tally = new PkTally(o.lengthFrom === 'second' ? 1 : 0);
   const start = rowMeans(env, policy);
   const startExpected = policy.expectations();
-  const skipFirst = o.lengthFrom === 'second' ? 1 : 0;
   const logRow = (step: number) => {
-    const s = rowMeans(env, policy);
-    const x = policy.expectations();
-    const row: PkLogRow = {
-      step,
-      episodes: episodesTotal,
-      meanLength: lenSum / Math.max(1, count),
-      reward: rewSum / Math.max(1, count),
-      ...s,
-      expectedLength: x.length - skipFirst,
-      expectedReward: x.reward,
-      updates,
-      ...ratios.take(),
-    };
+    const row = tally.row(step, rowMeans(env, policy), policy.expectations(), ratios.take());
     log.push(row);
     onLog?.(row);
-    lenSum = rewSum = count = updates = 0;
   };
   const stop = stopAction(env);
   for (let step = 1; step <= o.steps; step++) {
     // the sampling policy: this one (η = 0), or the table of η iterations ago (the first while t ≤ η)
     const behaviour = eta > 0 ? BigramPolicy.fromValues(env, history[0]!) : policy;
     const episodes = behaviour.sampleEpisodes(o.groupSize, sampleRng);
-    if (inspect) {
-      const { prev, next } = BigramPolicy.transitions(episodes);
-      inspect({
-        step,
-        version: step - 1,
-        behaviourVersion: Math.max(0, step - 1 - eta),
-        values: policy.values(),
-        episodes,
-        behaviour: behaviour.hostLogprobs(prev, next),
-      });
-    }
+    if (inspect) inspect(inspection(step, eta, policy, behaviour, episodes));
     if (eta > 0) {
       const { prev, next } = BigramPolicy.transitions(episodes);
       ratios.add(policy.hostLogprobs(prev, next), behaviour.hostLogprobs(prev, next));
     }
-    const rewards = episodes.map((e) => e.reward);
-    const advantages =
-      o.advantage.kind === 'group'
-        ? groupAdvantages(rewards, o.groupSize).advantages
-        : baselineAdvantages(
-            rewards,
-            o.advantage.baseline === 'mean' ? rewardTotal / Math.max(1, episodesTotal) : o.advantage.baseline,
-          );
-    if (o.trajectoryLoss === 'sum') episodes.forEach((e, k) => (advantages[k]! *= e.actions.length - 1));
-    for (const e of episodes) {
-      lenSum += e.actions.length - skipFirst;
-      rewSum += e.reward;
-      rewardTotal += e.reward;
-      count++;
-    }
-    episodesTotal += episodes.length;
+    const advantages = pkAdvantages(o, episodes, tally.meanReward());
+    tally.sampled(episodes);
     const lagged = eta > 0 ? { behaviour, lag: Math.min(eta, step - 1) } : undefined;
     const up = pkUpdate(policy, opt, zeroGrad, o.negatives, cfg, stop, episodes, advantages, lagged);
     if (eta > 0) {
@@ -251,19 +204,43 @@ export function runPk(
       if (history.length > eta + 1) history.shift();
       behaviour.dispose();
     }
-    if (up) {
-      updates++;
-      negUpdates += up.n;
-      negUp += up.up;
-      negArgmax += up.argmax;
-    } else zeroSteps++;
+    tally.updated(up);
     if (step % o.logEvery === 0 && step !== o.steps) logRow(step);
   }
   logRow(o.steps);
 
   policy.dispose();
-  const counts = { episodesTotal, negUpdates, negUp, negArgmax, zeroSteps };
-  return { log, summary: pkSummary(o, log, counts, start, startExpected.length - skipFirst) };
+  return { log, summary: pkSummary(o, log, tally.counts(), start, startExpected.length - tally.skipFirst) };
+}
+
+/** What `inspect` sees of iteration `step`: the versions, the episodes and the sampling policy's log-probs. */
+function inspection(
+  step: number,
+  eta: number,
+  policy: BigramPolicy,
+  behaviour: BigramPolicy,
+  episodes: PkEpisode[],
+): PkInspect {
+  const { prev, next } = BigramPolicy.transitions(episodes);
+  return {
+    step,
+    version: step - 1,
+    behaviourVersion: Math.max(0, step - 1 - eta),
+    values: policy.values(),
+    episodes,
+    behaviour: behaviour.hostLogprobs(prev, next),
+  };
+}
+
+/** The episodes' advantages: group-normalised, or against a baseline (a number, or the mean reward so far); × length for a summed loss. */
+function pkAdvantages(o: PkOptions, episodes: PkEpisode[], meanRewardSoFar: number): Float64Array {
+  const rewards = episodes.map((e) => e.reward);
+  const advantages =
+    o.advantage.kind === 'group'
+      ? groupAdvantages(rewards, o.groupSize).advantages
+      : baselineAdvantages(rewards, o.advantage.baseline === 'mean' ? meanRewardSoFar : o.advantage.baseline);
+  if (o.trajectoryLoss === 'sum') episodes.forEach((e, k) => (advantages[k]! *= e.actions.length - 1));
+  return advantages;
 }
 
 /** One optimiser step; with SGD, counts the entropy theorem's cases. Null when there was no gradient. */
@@ -364,33 +341,4 @@ function pkSummary(
     negativeUpdates: c.negUpdates,
     zeroAdvantageSteps: c.zeroSteps,
   };
-}
-
-/** |log π − log μ| and the effective sample size of the ratios π/μ since the last log row (staleness > 0). */
-class RatioStats {
-  private abs = 0;
-  private sum = 0;
-  private sq = 0;
-  private n = 0;
-
-  add(cur: ArrayLike<number>, mu: ArrayLike<number>): void {
-    for (let i = 0; i < cur.length; i++) {
-      const lr = cur[i]! - mu[i]!;
-      this.abs += Math.abs(lr);
-      const r = Math.exp(lr);
-      this.sum += r;
-      this.sq += r * r;
-      this.n++;
-    }
-  }
-
-  /** The means since the last call, then zero. */
-  take(): { logRatioAbsMean: number; essFraction: number } {
-    const out = {
-      logRatioAbsMean: this.n ? this.abs / this.n : 0,
-      essFraction: this.n ? (this.sum * this.sum) / (this.n * this.sq) : 1,
-    };
-    this.abs = this.sum = this.sq = this.n = 0;
-    return out;
-  }
 }
