@@ -231,37 +231,55 @@ function startingPoint(o: PretrainOptions): {
   return { model: Gpt.create(cfg.model, new Rng(`pretrain/${o.seed}/init`)), ...fresh };
 }
 
+/** Where a pretraining run stands: its step, the pool and batch it reads next, its tokens and loss so far. */
+interface PretrainPosition {
+  step: number;
+  pool: number;
+  inPool: number;
+  trainedTokens: number;
+  emaLoss: number;
+}
+
+/**
+ * A checkpoint of the run at `at`. A finished run keeps only its weights (the shipped checkpoints
+ * must stay small); an unfinished one keeps the optimiser state it needs to resume.
+ */
+function savePretrain(o: PretrainOptions, model: Gpt, adam: Adam, at: PretrainPosition, finished: boolean): void {
+  const cfg = o.config;
+  const names = parameterShapes(cfg.model).map((p) => p.name);
+  const { step, pool, inPool, trainedTokens } = at;
+  saveCheckpoint(
+    o.out,
+    {
+      kind: 'gpt',
+      config: cfg.model,
+      tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
+      seed: o.seed,
+      command: o.command,
+      versions: o.versions,
+      step,
+      trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
+      notes: { lastLoss: at.emaLoss },
+    },
+    model.pack(),
+    finished ? undefined : { state: adam.packState(names), step: adam.step },
+  );
+  o.onCheckpoint?.(o.out, step);
+}
+
 export function runPretrain(o: PretrainOptions): PretrainResult {
   const cfg = o.config;
   const start = startingPoint(o);
   const model = start.model;
   let { step, pool, inPool, trainedTokens } = start;
   const resumed = start.resumed;
-  const names = parameterShapes(cfg.model).map((p) => p.name);
   const adam = new Adam(model.variables, { lr: cfg.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, clipNorm: cfg.clipNorm });
-  if (resumed) adam.loadState(names, resumed.optimizer!, resumed.manifest.optimizer!.step, `checkpoint ${o.out}`);
-
-  // A finished run keeps only its weights (the shipped checkpoints must stay small); an
-  // unfinished one keeps the optimiser state it needs to resume.
-  const save = (finished: boolean) => {
-    saveCheckpoint(
-      o.out,
-      {
-        kind: 'gpt',
-        config: cfg.model,
-        tokenizer: { name: 'countdown', vocabSize: VOCAB_SIZE, maxValue: MAX_VALUE },
-        seed: o.seed,
-        command: o.command,
-        versions: o.versions,
-        step,
-        trainState: { pool, inPool, trainedTokens, pretrainConfig: cfg, init: o.init ?? null },
-        notes: { lastLoss: emaLoss },
-      },
-      model.pack(),
-      finished ? undefined : { state: adam.packState(names), step: adam.step },
-    );
-    o.onCheckpoint?.(o.out, step);
-  };
+  if (resumed) {
+    const names = parameterShapes(cfg.model).map((p) => p.name);
+    adam.loadState(names, resumed.optimizer!, resumed.manifest.optimizer!.step, `checkpoint ${o.out}`);
+  }
+  const save = (finished: boolean) =>
+    savePretrain(o, model, adam, { step, pool, inPool, trainedTokens, emaLoss }, finished);
 
   const t0 = o.now();
   let batches = poolBatches(cfg, o.seed, pool);

@@ -249,27 +249,11 @@ async function pkCommand(f: PkFlags): Promise<void> {
   const t00 = wallNow();
   const lagged = etas.some((e) => e > 0);
   for (const eta of etas)
-    for (const negatives of arms) {
+    for (const negatives of arms)
       for (let k = 0; k < nSeeds; k++) {
-        const seed = seed0 + k;
         const tag = `${negatives}${lagged ? `, η ${eta}, ${correction}` : ''}`;
-        const bar = progress(`pk ${preset} ${tag} seed ${seed}`, settings.steps, Boolean(f.quiet || f.json));
-        const t0 = wallNow();
-        if (!f.json) process.stdout.write(`# ${preset}, ${tag}, seed ${seed}\n${ROW_HEADER}`);
-        const r = runPk({ ...settings, negatives, seed, staleness: eta, correction }, (row: PkLogRow) => {
-          bar.update(row.step, {
-            length: row.meanLength.toFixed(2),
-            reward: row.reward.toFixed(3),
-            pStop: row.pStop.toFixed(4),
-          });
-          if (!f.json) process.stdout.write(rowLine(row));
-        });
-        bar.stop();
-        const wallSeconds = (wallNow() - t0) / 1000;
-        runs.push({ ...r, wallSeconds });
-        if (!f.json) process.stdout.write(summaryLine(r.summary, wallSeconds));
+        runs.push(runOne(f, preset, tag, { ...settings, negatives, seed: seed0 + k, staleness: eta, correction }));
       }
-    }
   const wallSeconds = (wallNow() - t00) / 1000;
   // per arm (and per η when lagged: keys like 'keep η=8')
   const groups = etas.flatMap((eta) => arms.map((a) => ({ a, eta, key: lagged ? `${a} η=${eta}` : a })));
@@ -301,15 +285,33 @@ async function pkCommand(f: PkFlags): Promise<void> {
       wallSeconds,
     });
   }
-  if (nSeeds > 1) {
+  if (nSeeds > 1)
     for (const g of groups) {
       process.stdout.write(`# ${g.key} over ${nSeeds} seeds: mean [min, max]\n`);
       for (const k of SPREAD_KEYS)
         if (spread[g.key]![k]) process.stdout.write(`${k.padEnd(32)} ${formatSpread(spread[g.key]![k]!, 4)}\n`);
     }
-  }
   if (lagged && !f.json) process.stdout.write(stalenessTable(runs, arms, etas, correction));
   process.stdout.write(`${runs.length} runs in ${wallSeconds.toFixed(1)} s\n`);
+}
+
+/** One arm, η and seed: its rows on stdout (unless --json) and a progress bar on stderr (unless --quiet). */
+function runOne(f: PkFlags, preset: string, tag: string, o: Parameters<typeof runPk>[0]): PkRun {
+  const bar = progress(`pk ${preset} ${tag} seed ${o.seed}`, o.steps, Boolean(f.quiet || f.json));
+  const t0 = wallNow();
+  if (!f.json) process.stdout.write(`# ${preset}, ${tag}, seed ${o.seed}\n${ROW_HEADER}`);
+  const r = runPk(o, (row: PkLogRow) => {
+    bar.update(row.step, {
+      length: row.meanLength.toFixed(2),
+      reward: row.reward.toFixed(3),
+      pStop: row.pStop.toFixed(4),
+    });
+    if (!f.json) process.stdout.write(rowLine(row));
+  });
+  bar.stop();
+  const wallSeconds = (wallNow() - t0) / 1000;
+  if (!f.json) process.stdout.write(summaryLine(r.summary, wallSeconds));
+  return { ...r, wallSeconds };
 }
 
 const ROW_HEADER =
