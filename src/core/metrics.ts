@@ -147,20 +147,26 @@ export const CLOCK_FIELDS = [
   'samplerNumTensors',
 ] as const;
 
+/** The sampling side's running counters (each clock's `topo`, core/topology TopologyState). */
+export interface SampleCounters {
+  tokensGenerated: number;
+  /** In-flight weight swaps (core/staleness swapsInFlight), cumulative. */
+  inflightSwaps: number;
+  /** Swaps that recomputed the KV cache / started a generation over (rollout.kv), cumulative like inflightSwaps. */
+  inflightRecomputes: number;
+  inflightAborts: number;
+}
+
 export function stepRow(x: {
   step: number;
   tSeconds: number;
   stage: StepStage;
   batch: BatchFigures;
   counts: AccountingCounts;
-  tokensGenerated: number;
-  tokensTrained: number;
+  /** The run's counters and tokens trained (its `topo`). */
+  totals: SampleCounters & { tokensTrained: number };
   tokensPerSec: number;
   queueGroups: number;
-  inflightSwaps: number;
-  /** Swaps that recomputed the KV cache / started a generation over (rollout.kv), cumulative like inflightSwaps. */
-  inflightRecomputes: number;
-  inflightAborts: number;
   /** TrainedDigest of the step's trained rollouts. */
   trained: string;
   /** The learner's figures of the step (loss terms, clip fractions, …: rl/gptStep.ts). */
@@ -191,13 +197,13 @@ export function stepRow(x: {
     rolloutsDroppedStale: x.counts.droppedStale,
     rolloutsDroppedInvalid: x.counts.droppedInvalid,
     rolloutsDroppedFiltered: x.counts.droppedFiltered,
-    tokensGenerated: x.tokensGenerated,
-    tokensTrained: x.tokensTrained,
+    tokensGenerated: x.totals.tokensGenerated,
+    tokensTrained: x.totals.tokensTrained,
     tokensPerSec: x.tokensPerSec,
     queueGroups: x.queueGroups,
-    inflightSwaps: x.inflightSwaps,
-    inflightRecomputes: x.inflightRecomputes,
-    inflightAborts: x.inflightAborts,
+    inflightSwaps: x.totals.inflightSwaps,
+    inflightRecomputes: x.totals.inflightRecomputes,
+    inflightAborts: x.totals.inflightAborts,
     trainedDigest: x.trained,
     ...x.learner,
     ...x.extra,

@@ -5,6 +5,8 @@
  * utilisation and lag histogram: src/runtime/roles/metrics.ts, src/sim/simSummary.ts).
  */
 import type { FilterTotals } from './dynamicSampling.js';
+import type { SampleCounters } from './metrics.js';
+import type { LearnState } from './topology.js';
 import type { AccountingCounts } from './ledger.js';
 
 export interface CommonSummary {
@@ -57,36 +59,32 @@ export const COMMON_SUMMARY_KEYS = [
 export function commonSummary(o: {
   policy: string;
   eta: number;
-  learnerVersion: number;
-  published: number;
+  /** The run's versions, totals and counters (its `topo`). */
+  topo: LearnState & SampleCounters;
   counts: AccountingCounts;
-  filterTotals: FilterTotals;
   /** Whether the run ended at its last step (not interrupted or halted). */
   finished: boolean;
-  stalenessMax: number;
-  tokensGenerated: number;
-  tokensTrained: number;
-  inflightSwaps: number;
   restarts: number;
   faultsFired: string[];
 }): CommonSummary {
   const c = o.counts;
+  const t = o.topo;
   return {
     policy: o.policy,
     stalenessBound: Number.isFinite(o.eta) ? o.eta : 'inf',
-    steps: o.learnerVersion,
-    finalVersion: o.published,
+    steps: t.learnerVersion,
+    finalVersion: t.published,
     rolloutsGenerated: c.generated,
     rolloutsTrained: c.trained,
     rolloutsDroppedStale: c.droppedStale,
     rolloutsDroppedInvalid: c.droppedInvalid,
     rolloutsDroppedFiltered: c.droppedFiltered,
-    dynamicSampling: { ...o.filterTotals },
+    dynamicSampling: { ...t.filterTotals },
     rolloutsLost: o.finished ? c.pending : 0,
-    stalenessMax: o.stalenessMax,
-    tokensGenerated: o.tokensGenerated,
-    tokensTrained: o.tokensTrained,
-    inflightSwaps: o.inflightSwaps,
+    stalenessMax: t.stalenessMax,
+    tokensGenerated: t.tokensGenerated,
+    tokensTrained: t.tokensTrained,
+    inflightSwaps: t.inflightSwaps,
     restarts: o.restarts,
     faultsFired: o.faultsFired,
   };

@@ -19,6 +19,7 @@ import type { StepQueue } from './stepQueue.js';
 import { brokenInvariantMessage } from './faults.js';
 import { publishViolation } from './invariants.js';
 import type { AccountingCounts, RolloutLedger } from './ledger.js';
+import type { SampleCounters } from './metrics.js';
 import { applyUpdate, checkpointDue, evalDue, type UpdateBatch, type UpdateTotals } from './update.js';
 import { nextRequest, type PlannerQueues, type PlanningView } from './admission.js';
 
@@ -34,19 +35,31 @@ const NOTHING: never[] = [];
 
 /**
  * The topology's state, one for both clocks: the versions and the update's totals (the learning
- * side's `LearnState`) and the planner's queues (core/admission `PlannerQueues`, over the clock's
- * own form of a request). Plain data: the virtual clock's checkpoint carries it whole, the real
- * clock's its versions and totals (`resumedTopology`: the real clock generates again whatever its
+ * side's `LearnState`), the planner's queues (core/admission `PlannerQueues`, over the clock's own
+ * form of a request) and the sampling side's counters (core/metrics `SampleCounters`). Plain data:
+ * the virtual clock's checkpoint carries it whole, the real clock's its versions, totals and tokens
+ * generated (`resumedTopology`: the real clock generates again whatever its
  * checkpoint did not train).
  */
-export interface TopologyState<R extends { step: number }> extends LearnState, PlannerQueues<R> {}
+export interface TopologyState<R extends { step: number }> extends LearnState, PlannerQueues<R>, SampleCounters {}
 
 /** A run's state before its first step, or (`version`) resumed at a checkpoint taken between steps: nothing planned. */
 export function resumedTopology<R extends { step: number }>(
   version = 0,
   totals: UpdateTotals = { stalenessMax: 0, tokensTrained: 0, filterTotals: noFilterTotals(), learnerTrained: 0 },
 ): TopologyState<R> {
-  return { learnerVersion: version, published: version, ...totals, nextStep: version + 1, planned: [], reissue: [] };
+  return {
+    learnerVersion: version,
+    published: version,
+    ...totals,
+    nextStep: version + 1,
+    planned: [],
+    reissue: [],
+    tokensGenerated: 0,
+    inflightSwaps: 0,
+    inflightRecomputes: 0,
+    inflightAborts: 0,
+  };
 }
 
 /** The versions and totals of a topology's state (a copy: what the real clock's checkpoint keeps). */
@@ -66,6 +79,10 @@ const TOPOLOGY_FIELDS = [
   'nextStep',
   'planned',
   'reissue',
+  'tokensGenerated',
+  'inflightSwaps',
+  'inflightRecomputes',
+  'inflightAborts',
 ] as const;
 
 /**

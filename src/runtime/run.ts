@@ -137,13 +137,9 @@ export class TrainingRun {
   readonly formed = new Map<number, FormedBatch>();
   snapshot: Awaited<ReturnType<LearnerApi['snapshot']>> | null = null;
   restarts: Record<string, number> = {};
-  inflightSwaps = 0;
-  inflightRecomputes = 0;
-  inflightAborts = 0;
   /** Live tensors per sampler thread after its last request. */
   readonly samplerTensors = new Map<string, number>();
   replayMismatches = 0;
-  tokensGenerated = 0;
   /**
    * Completion tokens of rollouts delivered and not yet in the batcher's queue (being verified or
    * graded). A checkpoint does not keep such rollouts — the resume generates them again — so it
@@ -272,7 +268,7 @@ export class TrainingRun {
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;
       this.topo = resumedTopology(s.version, topologyTotals(resume, this.accounting.counts().trained));
-      this.tokensGenerated = s.tokensGenerated;
+      this.topo.tokensGenerated = s.tokensGenerated;
       this.wallMsBefore = s.wallMs ?? 0;
       storeWeights(this, s.version, resume.weights);
       optimizer = resume.optimizer;
@@ -281,7 +277,7 @@ export class TrainingRun {
       storeWeights(this, 0, init.weights);
     }
     this.formedThrough = this.topo.learnerVersion;
-    this.tokensAtStart = this.tokensGenerated;
+    this.tokensAtStart = this.topo.tokensGenerated;
     this.stepsAtStart = this.topo.learnerVersion;
 
     this.resumed = resume;

@@ -157,16 +157,16 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   if (kv?.onSwap === 'abort' && sm.aborts < kv.abortsMax) {
     // start over at v: the whole generation again from now (policy/kvPolicy.ts)
     sm.aborts++;
-    sim.s.inflightAborts++;
+    sim.s.topo.inflightAborts++;
     sm.schedule = [[0, v]];
     sm.decodeFrom = sim.s.t;
   } else {
     const last = sm.schedule.at(-1)!;
     if (last[0] === from) last[1] = v;
     else sm.schedule.push([from, v]);
-    if (kv?.onSwap === 'recompute') sim.s.inflightRecomputes++;
+    if (kv?.onSwap === 'recompute') sim.s.topo.inflightRecomputes++;
   }
-  sim.s.inflightSwaps++;
+  sim.s.topo.inflightSwaps++;
   const req = sm.req!;
   sm.gen = generateRequest(sim, req, sm.schedule);
   sm.epoch++;
@@ -202,7 +202,7 @@ export function deliverGroup(sim: SimEngine, step: number, g: GeneratedGroup): v
     if (e.type !== 'verify') continue;
     let tokens = 0;
     for (let j = 0; j < G; j++) tokens += g.lengths[j]!;
-    sim.s.tokensGenerated += tokens;
+    sim.s.topo.tokensGenerated += tokens;
     sim.s.counts.generated += G;
     sim.s.counts.pending += G;
     sim.s.verifyQueue.push({ step, group: g, attempts: 0 });

@@ -55,15 +55,16 @@ export function readSimCheckpoint(dir: string): {
     accounting?: string;
   };
   if (body.format !== 'e3sim-sim-checkpoint') return null;
-  // Written before the topology's state was one object: its fields were loose on the state.
-  liftTopology(body.state as unknown as Parameters<typeof liftTopology>[0], body.state.counts.trained);
+  // Written before the topology's state was one object: its fields were loose on the state
+  // (and before issue #19's KV policies: no recomputes or aborts yet).
+  const loose = body.state as unknown as Parameters<typeof liftTopology>[0];
+  if (!loose.topo) Object.assign(loose, { inflightRecomputes: 0, inflightAborts: 0, ...loose });
+  liftTopology(loose, body.state.counts.trained);
   // Written before issue #19's KV policies: a generation decodes from its start, no aborts yet.
   for (const sm of body.state.samplers) {
     sm.decodeFrom ??= sm.genStart;
     sm.aborts ??= 0;
   }
-  body.state.inflightRecomputes ??= 0;
-  body.state.inflightAborts ??= 0;
   // Written before dynamic sampling: nothing filtered yet.
   body.state.counts.droppedFiltered ??= 0;
   // Written before a batch entry named its slot

@@ -21,15 +21,9 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
     ...commonSummary({
       policy: sim.o.config.staleness.policy,
       eta: sim.eta,
-      learnerVersion: s.topo.learnerVersion,
-      published: s.topo.published,
+      topo: s.topo,
       counts: s.counts,
-      filterTotals: s.topo.filterTotals,
       finished: s.done,
-      stalenessMax: s.topo.stalenessMax,
-      tokensGenerated: s.tokensGenerated,
-      tokensTrained: s.topo.tokensTrained,
-      inflightSwaps: s.inflightSwaps,
       restarts:
         s.samplers.reduce((a, x) => a + x.restarts, 0) +
         s.verifiers.reduce((a, x) => a + x.restarts, 0) +
@@ -46,7 +40,7 @@ export function simSummary(sim: SimEngine): Record<string, unknown> {
     simSeconds: s.t,
     events: s.events,
     invariantChecks: s.invariantChecks,
-    tokensPerSimSecond: s.tokensGenerated / T,
+    tokensPerSimSecond: s.topo.tokensGenerated / T,
     stepsPerSimHour: (s.topo.learnerVersion / T) * 3600,
     utilisation: {
       samplers: samplersBusy / (T * s.samplers.length),

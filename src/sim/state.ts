@@ -129,11 +129,7 @@ export interface SimState {
   learner: LearnerS;
   /** The running counts of the rollouts' dispositions: a second record, compared with the ledger's. */
   counts: AccountingCounts;
-  tokensGenerated: number;
   stalenessHist: number[];
-  inflightSwaps: number;
-  inflightRecomputes: number;
-  inflightAborts: number;
   faultsFired: string[];
   stepFaults: number[];
   stormNext: number[];
@@ -296,11 +292,7 @@ export function initialState(c: TrainConfig): SimState {
       replay: false,
     },
     counts: { generated: 0, trained: 0, droppedStale: 0, droppedInvalid: 0, droppedFiltered: 0, pending: 0 },
-    tokensGenerated: 0,
     stalenessHist: [],
-    inflightSwaps: 0,
-    inflightRecomputes: 0,
-    inflightAborts: 0,
     faultsFired: [],
     stepFaults: [],
     stormNext: [],

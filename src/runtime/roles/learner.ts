@@ -211,7 +211,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
       topology: learnState(run.topo),
       // the rollouts being verified are generated again on resume: their tokens are not kept either
-      tokensGenerated: run.tokensGenerated - run.tokensUnqueued,
+      tokensGenerated: run.topo.tokensGenerated - run.tokensUnqueued,
       logs: logOffsets(run),
       evalsPending: run.evalsInFlight.filter((v) => v === run.topo.learnerVersion),
       wallMs: run.wallMsBefore + (run.o.now() - run.t0),

@@ -17,6 +17,7 @@ import { makeSamplerActor, startSampler } from './samplers.js';
 import { makeBatcher, makeGrader, makeVerifierActor } from './verifiers.js';
 
 import type { TrainingRun } from '../run.js';
+import { learnState } from '../../core/topology.js';
 
 export async function start(run: TrainingRun): Promise<void> {
   const resume = run.resumed;
@@ -69,7 +70,7 @@ export async function start(run: TrainingRun): Promise<void> {
         curriculum: { ...run.cur.state },
         faultsFired: [],
         restarts: {},
-        stalenessMax: 0,
+        topology: learnState(run.topo),
         tokensGenerated: 0,
         logs: logOffsets(run),
         evalsPending: [],

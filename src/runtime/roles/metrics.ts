@@ -23,7 +23,7 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
   run.requestsProblem.delete(step);
   const stage = stepStageOf(run.cfg.curriculum.stages, planned);
   const wallMs = run.o.now() - run.t0;
-  const tokensPerSec = ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000;
+  const tokensPerSec = ((run.topo.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000;
   const { computeMs, numTensors, ...learner } = s;
   const line = stepRow({
     step,
@@ -31,13 +31,9 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
     stage,
     batch: f,
     counts: run.accounting.counts(),
-    tokensGenerated: run.tokensGenerated,
-    tokensTrained: run.topo.tokensTrained,
+    totals: run.topo,
     tokensPerSec,
     queueGroups: outstandingGroups(run),
-    inflightSwaps: run.inflightSwaps,
-    inflightRecomputes: run.inflightRecomputes,
-    inflightAborts: run.inflightAborts,
     trained: formed.trainedDigest,
     learner,
     extra: {
@@ -82,16 +78,10 @@ export function writeSummary(run: TrainingRun): Summary {
     ...commonSummary({
       policy: run.cfg.staleness.policy,
       eta: run.eta,
-      learnerVersion: run.topo.learnerVersion,
-      published: run.topo.published,
+      topo: run.topo,
       counts: c,
-      filterTotals: run.topo.filterTotals,
       // after an interrupt the pending rollouts are in the checkpoint's queue or sampled again on --resume
       finished: !run.interrupted,
-      stalenessMax: run.topo.stalenessMax,
-      tokensGenerated: run.tokensGenerated,
-      tokensTrained: run.topo.tokensTrained,
-      inflightSwaps: run.inflightSwaps,
       restarts,
       faultsFired: run.faults.firedKeys(),
     }),
@@ -101,11 +91,11 @@ export function writeSummary(run: TrainingRun): Summary {
     replayMismatches: run.replayMismatches,
     // The whole run, across resumes; the last piece (this process) under its own name.
     wallMs: run.wallMsBefore + wallMs,
-    tokensPerSec: (run.tokensGenerated / Math.max(1, run.wallMsBefore + wallMs)) * 1000,
+    tokensPerSec: (run.topo.tokensGenerated / Math.max(1, run.wallMsBefore + wallMs)) * 1000,
     lastPiece: {
       wallMs,
-      tokensGenerated: run.tokensGenerated - run.tokensAtStart,
-      tokensPerSec: ((run.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000,
+      tokensGenerated: run.topo.tokensGenerated - run.tokensAtStart,
+      tokensPerSec: ((run.topo.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000,
     },
     samplerComputeMs: run.samplerComputeMs,
     learnerComputeMs: run.learnerComputeMs,

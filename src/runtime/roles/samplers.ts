@@ -102,11 +102,11 @@ export function makeSamplerActor(run: TrainingRun, id: string) {
  */
 export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<void> {
   assert(run.inflight.delete(r.requestId), `rollouts for unknown request ${r.requestId}`);
-  run.tokensGenerated += r.generatedTokens;
+  run.topo.tokensGenerated += r.generatedTokens;
   run.samplerComputeMs += r.computeMs;
-  run.inflightSwaps += r.swaps;
-  run.inflightRecomputes += r.recomputes;
-  run.inflightAborts += r.aborts;
+  run.topo.inflightSwaps += r.swaps;
+  run.topo.inflightRecomputes += r.recomputes;
+  run.topo.inflightAborts += r.aborts;
   run.samplerTensors.set(r.samplerId, r.numTensors);
   const byProblem = new Map<string, Rollouts['rollouts']>();
   for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
