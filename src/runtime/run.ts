@@ -52,7 +52,7 @@ import type { RemoteRole } from '../core/roles.js';
 import { readRunCheckpoint, topologyTotals } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
-import { CurriculumController, type ProblemSpec } from '../curriculum/controller.js';
+import { CurriculumController, type StepPlan } from '../curriculum/controller.js';
 import { CurriculumCore } from '../steps/curriculum.js';
 
 import { checkpoint, storeWeights } from './roles/learner.js';
@@ -217,12 +217,12 @@ export class TrainingRun {
     return lossConfigOf(this.cfg);
   }
 
-  /** Problems of each planned step by id, for the verifiers; freed when the step's metrics are written. */
-  readonly requestsProblem = new Map<number, Map<string, { numbers: number[]; target: number }>>();
-  /** Stage and budget each planned step was given (for metrics). */
-  readonly stageOfPlannedStep = new Map<number, { stage: number; budgetTokens: number }>();
-  /** Problems of each planned step by slot, backfill slots included (until its batch forms). */
-  readonly problemsOfPlannedStep = new Map<number, ProblemSpec[]>();
+  /**
+   * Each planned step's plan (curriculum planOf: its stage, budget and problems by slot, backfill
+   * slots included), as the virtual clock holds a dynamic curriculum's; freed when its metrics row
+   * is written, so no more than the planner's window of steps.
+   */
+  readonly plans = new Map<number, StepPlan>();
   cur!: CurriculumController;
 
   readonly publicationTimers = new Set<NodeJS.Timeout>();

@@ -18,9 +18,8 @@ import { outstandingGroups } from './planning.js';
 
 export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch, s: TrainStats): void {
   const f = formed.figures;
-  const planned = run.stageOfPlannedStep.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
-  run.stageOfPlannedStep.delete(step);
-  run.requestsProblem.delete(step);
+  const planned = run.plans.get(step) ?? { stage: run.cur.state.stage, budgetTokens: 0 };
+  run.plans.delete(step);
   const stage = stepStageOf(run.cfg.curriculum.stages, planned);
   const wallMs = run.o.now() - run.t0;
   const tokensPerSec = ((run.topo.tokensGenerated - run.tokensAtStart) / Math.max(1, wallMs)) * 1000;

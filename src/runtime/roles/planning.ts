@@ -19,9 +19,7 @@ import type { TrainingRun, SamplerSlot } from '../run.js';
  */
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   const plan = run.cur.planOf(k, slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling));
-  run.requestsProblem.set(k, new Map(plan.problems.map((p) => [p.id, { numbers: p.numbers, target: p.target }])));
-  run.stageOfPlannedStep.set(k, { stage: plan.stage, budgetTokens: plan.budgetTokens });
-  run.problemsOfPlannedStep.set(k, plan.problems);
+  run.plans.set(k, plan);
   const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.accounting);
   const per = problemsPerRequest(run.cfg.rollout, run.cfg.topology.samplers);
   const out = requestSlices(problems.length, per).map((r) =>
@@ -63,11 +61,11 @@ function generateRequest(
 
 /** The request for slot `slot` of step `step` (a filtered group's backfill), unless that slot is already generated. */
 function backfillRequest(run: TrainingRun, step: number, slot: number): Generate | null {
-  const p = run.problemsOfPlannedStep.get(step)?.[slot];
+  const plan = run.plans.get(step);
+  const p = plan?.problems[slot];
   assert(p, `no problem planned for step ${step} slot ${slot}`);
   if (unplanned(step, [p], run.accounting).length === 0) return null;
-  const budget = run.stageOfPlannedStep.get(step)!.budgetTokens;
-  return generateRequest(run, step, `s${step}b${slot}`, [p], budget);
+  return generateRequest(run, step, `s${step}b${slot}`, [p], plan!.budgetTokens);
 }
 
 /** A filtered group's replacement (core/topology `backfill`) goes ahead of planned work. */

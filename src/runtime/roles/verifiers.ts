@@ -11,7 +11,7 @@ import { gradeGroup } from '../grade.js';
 import { assert } from '../../util/errors.js';
 import { VerdictSchema, type ScoredGroup, type VerdictMsg } from '../messages.js';
 import { THREAD_START_MS } from '../workers.js';
-import { trainRollouts } from '../../core/batch.js';
+import { slotOf, trainRollouts } from '../../core/batch.js';
 import { failureOf, stepLearning } from '../../core/topology.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
@@ -28,8 +28,8 @@ export function pumpVerifiers(run: TrainingRun): void {
 
 export function problemOf(run: TrainingRun, job: VerifyJob): { numbers: number[]; target: number } {
   // The prompt is `n1 n2 … → target :` (one token per integer); recover the problem from the planned step.
-  const p = run.requestsProblem.get(job.step)?.get(job.problemId);
-  assert(p, `no problem for ${job.step}/${job.problemId}`);
+  const p = run.plans.get(job.step)?.problems[slotOf(job.problemId)];
+  assert(p && p.id === job.problemId, `no problem for ${job.step}/${job.problemId}`);
   return p;
 }
 
@@ -93,7 +93,7 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
       }),
       deliver: fromAsync(async ({ input }) => {
         const overlong = run.cfg.rollout.overlong;
-        const budgetTokens = run.stageOfPlannedStep.get(input.job.step)?.budgetTokens;
+        const budgetTokens = run.plans.get(input.job.step)?.budgetTokens;
         const shaping =
           overlong?.kind === 'soft' && budgetTokens !== undefined ? { budgetTokens, overlong } : undefined;
         run.grader.send({ type: 'GRADE', job: { job: input.job, verdicts: input.verdicts, shaping } });
@@ -209,7 +209,6 @@ export function sendBatch(run: TrainingRun): void {
       const k = e.batch.step;
       run.formed.set(k, trainRollouts(e.batch, run.cfg.rollout));
       run.formedThrough = k;
-      run.problemsOfPlannedStep.delete(k);
       batch = {
         type: 'TrainBatch',
         step: k,
