@@ -20,9 +20,8 @@ import {
 import type { ScoredGroup } from '../src/runtime/messages.js';
 import { TrainingRun } from '../src/runtime/run.js';
 import { SimEngine } from '../src/sim/engine.js';
-import { learningOf, type ScoredEntry } from '../src/sim/learning.js';
-import { samplingOf as simSampling } from '../src/sim/sampling.js';
-import { samplingOf as realSampling } from '../src/runtime/roles/planning.js';
+import type { ScoredEntry } from '../src/sim/state.js';
+import { topologyOf } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { superviseFailure } from '../src/steps/restarts.js';
 import { makeSupervisor } from '../src/runtime/roles/evaluation.js';
@@ -261,8 +260,8 @@ describe('both clocks drive the same step', () => {
       curriculum: { stages: [{ difficulty: 3, budgetTokens: 32, steps: 3 }] },
     });
     const { run, sim } = bothClocks(config, 3, true);
-    const real = run.learning();
-    const virtual = learningOf(sim);
+    const real = topologyOf(run);
+    const virtual = sim.topology;
     expect(virtual.rules).toEqual(real.rules);
     // from version 0: slot 1 of step 1 filtered (backfilled at slot 3); step 3 at learner version 2
     // holds a group from version 0 (lag 2 ≤ η, past the drop correction's maxLag 1)
@@ -356,8 +355,8 @@ describe('core/topology stepSampling', () => {
     const view = { lastStep: 10, publishedVersion: published, formedThrough: published };
     const planned: number[] = [];
     const c: SampleContext<{ step: number; slot: number }> = {
-      planner: { nextStep: published + 1, planned: [], reissue: [] },
-      limits: { eta, groupsPerStep: 2, capacityGroups: 8 },
+      state: { nextStep: published + 1, planned: [], reissue: [] },
+      rules: { eta, groupsPerStep: 2, capacityGroups: 8 },
       view: () => view,
       plan: (k) => {
         planned.push(k);
@@ -384,7 +383,7 @@ describe('core/topology stepSampling', () => {
     view.formedThrough = 1;
     expect(requests(stepSampling(c, { type: 'samplersIdle', count: 1 }))).toEqual(['3/0']);
     // work given back goes first (core/admission reissue, in step order)
-    c.planner.reissue.push({ step: 2, slot: 1 });
+    c.state.reissue.push({ step: 2, slot: 1 });
     expect(requests(stepSampling(c, { type: 'samplersIdle', count: 2 }))).toEqual(['2/1', '3/1']);
     expect(stepSampling(c, { type: 'samplersIdle', count: 0 })).toEqual([]);
   });
@@ -412,13 +411,13 @@ describe('both clocks plan alike', () => {
     });
     const { run, sim } = bothClocks(config, 5, false);
     const real = () =>
-      stepSampling(realSampling(run), { type: 'samplersIdle', count: 10 }).map((e) =>
+      stepSampling(topologyOf(run), { type: 'samplersIdle', count: 10 }).map((e) =>
         e.type === 'generate'
           ? `${e.request.step}:${e.request.problems.map((p) => p.id.split(':')[0]).join(',')}`
           : e.type,
       );
     const virtual = () =>
-      stepSampling(simSampling(sim), { type: 'samplersIdle', count: 10 }).map((e) =>
+      stepSampling(sim.topology, { type: 'samplersIdle', count: 10 }).map((e) =>
         e.type === 'generate' ? `${e.request.step}:${e.request.slots.join(',')}` : e.type,
       );
     // version 0, η = 1: steps 1 and 2 (8 groups, the queue's bound), each cut into requests of 3 and 1

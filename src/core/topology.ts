@@ -8,9 +8,11 @@
  * scheduled completions (sim/sampling.ts, sim/learning.ts).
  *
  * The state they move is one `TopologyState` (the versions, the update's totals, the planner's
- * queues: plain data, JSON) that each clock holds — `TrainingRun.topo`, `SimState.topo` — beside
- * the ledger and the step queue (one class each, over the clock's own form of a group);
- * `LearnContext` and `SampleContext` name them.
+ * queues, the counters: plain data, JSON) that each clock holds — `TrainingRun.topo`,
+ * `SimState.topo` — beside the ledger and the step queue (one class each, over the clock's own form
+ * of a group). Each clock builds one `Topology` over them, with the run's rules (`topologyRules`)
+ * and its own forms of a group and a request; `LearnContext` and `SampleContext` are the parts each
+ * side reads.
  */
 import type { Correction } from '../rl/loss.js';
 import { backfillSlot, noFilterTotals, type DynamicSampling } from './dynamicSampling.js';
@@ -108,12 +110,14 @@ export function liftTopology<R extends { step: number }>(
 
 // ── the learning side ──────────────────────────────────────────────────────────────────────
 
-/** The run's rules the learning side reads (fixed for a run). */
-export interface LearnRules {
+/** The run's rules both sides read (fixed for a run; `topologyRules` builds them from a config, for both clocks). */
+export interface TopologyRules {
   /** Problems per step (the plan's slots before backfills). */
   groupsPerStep: number;
   eta: number;
   maxSteps: number;
+  /** Groups that may be planned and not yet formed into a batch (core/admission queueCapacityGroups). */
+  capacityGroups: number;
   correction: Correction;
   dynamicSampling?: DynamicSampling | undefined;
   /** Periodic checkpoints every this many steps (core/update checkpointDue); null: none are taken. */
@@ -132,9 +136,43 @@ export interface LearnState extends UpdateTotals {
   published: number;
 }
 
+/**
+ * The rules a run's config gives (`rollout`, `learner.correction`, `checkpoint`, `eval`), with what
+ * only a clock knows: whether it takes checkpoints (a virtual run without a directory does not)
+ * and can evaluate (the virtual clock's surrogate compute cannot).
+ */
+export function topologyRules(
+  c: {
+    rollout: { problemsPerStep: number; dynamicSampling?: DynamicSampling | undefined };
+    learner: { correction: Correction };
+    checkpoint: { every: number };
+    eval?: { every?: number | undefined } | undefined;
+  },
+  o: {
+    eta: number;
+    maxSteps: number;
+    capacityGroups: number;
+    brokenSteps: readonly number[];
+    checkpoints: boolean;
+    evaluates: boolean;
+  },
+): TopologyRules {
+  return {
+    groupsPerStep: c.rollout.problemsPerStep,
+    eta: o.eta,
+    maxSteps: o.maxSteps,
+    capacityGroups: o.capacityGroups,
+    correction: c.learner.correction,
+    dynamicSampling: c.rollout.dynamicSampling,
+    checkpointEvery: o.checkpoints ? c.checkpoint.every : null,
+    eval: o.evaluates ? c.eval : undefined,
+    brokenSteps: o.brokenSteps,
+  };
+}
+
 /** One clock's learning side: its rules, state, ledger and queue, and how its form of a group reads. */
 export interface LearnContext<G> {
-  rules: LearnRules;
+  rules: TopologyRules;
   state: LearnState;
   ledger: RolloutLedger;
   queue: StepQueue<G>;
@@ -265,13 +303,23 @@ function published<G>(c: LearnContext<G>, v: number, passRate: number): LearnEff
 
 /** One clock's sampling side: the planner's queues and limits, what admission reads, how a step is planned, the ledger. */
 export interface SampleContext<R extends { step: number }> {
-  planner: PlannerQueues<R>;
-  limits: { eta: number; groupsPerStep: number; capacityGroups: number };
+  state: PlannerQueues<R>;
+  rules: { eta: number; groupsPerStep: number; capacityGroups: number };
   /** What admission reads, at the moment it plans (core/admission PlanningView). */
   view: () => PlanningView;
   /** Step k's requests in the clock's own form (none when a resume finds them all generated). */
   plan: (k: number) => R[];
   ledger: RolloutLedger;
+}
+
+/**
+ * The topology one clock drives: its rules, its state (`TopologyState`), ledger and step queue, and
+ * the clock's own forms — of a group (`viewOf`), of a step's requests (`plan`) — and admission's
+ * view. Both sides step it (`stepLearning`, `stepSampling`); each clock builds one.
+ */
+export interface Topology<G, R extends { step: number }> extends LearnContext<G>, SampleContext<R> {
+  rules: TopologyRules;
+  state: TopologyState<R>;
 }
 
 export type SampleEvent =
@@ -305,7 +353,7 @@ export function stepSampling<R extends { step: number }>(c: SampleContext<R>, ev
     case 'samplersIdle': {
       let out: SampleEffect<R>[] = NOTHING; // (allocated only when work goes out: a pump follows most events)
       while (out.length < ev.count) {
-        const request = nextRequest(c.planner, c.limits, c.view, c.plan);
+        const request = nextRequest(c.state, c.rules, c.view, c.plan);
         if (!request) break;
         if (out === NOTHING) out = [];
         out.push({ type: 'generate', request });

@@ -39,12 +39,12 @@ import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
 import { FaultPlan, brokenSteps, parseFault } from '../core/faults.js';
-import type { Generate, ScoredGroup, TrainBatch } from './messages.js';
+import type { Generate, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
-import { scoredGroupView, type FormedBatch } from '../core/batch.js';
+import type { FormedBatch } from '../core/batch.js';
 import { GroupQueue, stepQueueCapacity } from '../core/stepQueue.js';
-import { resumedTopology, type LearnContext, type LearnRules, type TopologyState } from '../core/topology.js';
+import { resumedTopology, topologyRules, type TopologyRules, type TopologyState } from '../core/topology.js';
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
@@ -78,8 +78,8 @@ export class TrainingRun {
   readonly maxSteps: number;
   readonly o: TrainOptions;
   readonly faults: FaultPlan;
-  /** The learning side's rules (core/topology LearnRules), fixed for the run. */
-  readonly learnRules: LearnRules;
+  /** The topology's rules (core/topology topologyRules), fixed for the run. */
+  readonly rules: TopologyRules;
   gptConfig!: GptConfig;
   referenceWeights!: PackedWeights;
   readonly weights = new Map<number, PackedWeights>();
@@ -181,16 +181,14 @@ export class TrainingRun {
     this.accounting = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
     this.curriculum = new CurriculumCore(this.cur, this.maxSteps, () => this.topo.published);
-    this.learnRules = {
-      groupsPerStep: perStep,
+    this.rules = topologyRules(this.cfg, {
       eta: this.eta,
       maxSteps: this.maxSteps,
-      correction: this.cfg.learner.correction,
-      dynamicSampling: ds,
-      checkpointEvery: this.cfg.checkpoint.every,
-      eval: this.cfg.eval,
+      capacityGroups: this.bounds.plannedGroups,
       brokenSteps: brokenSteps(this.faults.faults),
-    };
+      checkpoints: true,
+      evaluates: true,
+    });
   }
 
   /** One line of metrics.jsonl (measurements and decisions carry a `type`). */
@@ -200,17 +198,6 @@ export class TrainingRun {
 
   log(s: string): void {
     this.o.onLog?.(s);
-  }
-
-  /** The learning side as core/topology steps it: this run's versions, totals, ledger, queue and rules. */
-  learning(): LearnContext<ScoredGroup> {
-    return {
-      rules: this.learnRules,
-      state: this.topo,
-      ledger: this.accounting,
-      queue: this.queue,
-      viewOf: scoredGroupView,
-    };
   }
 
   get lossConfig(): LossConfig {

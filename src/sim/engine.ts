@@ -16,12 +16,16 @@ import {
   type SimState,
   type SimOptions,
   type SimResult,
+  type ScoredEntry,
+  type Request,
   LineSink,
   initialState,
 } from './state.js';
 import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
 import { RolloutLedger, type DenseLedger } from '../core/ledger.js';
 import { handleEvent } from './events.js';
+import { makeTopology } from './topology.js';
+import type { Topology } from '../core/topology.js';
 import {
   checkVirtualCurriculum,
   initialCurriculum,
@@ -51,6 +55,8 @@ export class SimEngine {
   q!: EventQueue;
   /** The rollout ledger (core/ledger.ts), as on the real clock. */
   ledger!: RolloutLedger;
+  /** The topology both sides step (core/topology Topology, sim/topology.ts): over `s`, `ledger` and `s.scored`. */
+  topology!: Topology<ScoredEntry, Request>;
   readonly perStep: number;
   /** Problem slots a step may use (core/dynamicSampling: the plan's, then backfill slots). */
   readonly slotsPerStep: number;
@@ -110,6 +116,7 @@ export class SimEngine {
       this.q = new EventQueue();
       this.ledger = new RolloutLedger(this.ledgerShape());
       this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+      this.topology = makeTopology(this);
     }
     if (o.dir) {
       this.metrics = new LineSink(path.join(o.dir, 'metrics.jsonl'), resume ? resume.state.metricsBytes : null);
@@ -349,6 +356,7 @@ export class SimEngine {
           window: body.accounting!,
         });
     this.verifiersIdle = this.s.verifiers.filter((v) => v.state === 'idle').length;
+    this.topology = makeTopology(this);
     // (a checkpoint from before fixed stage lists had a curriculum state: from their start)
     this.s.curriculum ??= initialCurriculum(this.curriculum.cur);
     restoreCurriculum(this, this.s.curriculum);

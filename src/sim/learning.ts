@@ -5,22 +5,19 @@
  * publication scheduled, a checkpoint or the end of the run.
  */
 import { DISPOSITION_CODE, swapsInFlight } from '../core/staleness.js';
-import type { BatchGroup, DisposedStep } from '../core/batch.js';
-import { StepQueue, stepQueueCapacity } from '../core/stepQueue.js';
+import type { DisposedStep } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
-import { stepLearning, type LearnContext, type LearnEffect, type LearnRules } from '../core/topology.js';
+import { stepLearning, type LearnEffect } from '../core/topology.js';
 import { stageOfStep } from '../curriculum/stages.js';
-import type { Scored } from './compute.js';
 import type { SimEngine } from './engine.js';
-import type { VerifyJob, StepBatch, SimState } from './state.js';
-import { outcomeOf as outcomeOfRewards, type GroupOutcome } from '../core/dynamicSampling.js';
+import type { VerifyJob, StepBatch, ScoredEntry } from './state.js';
+import type { Scored } from './compute.js';
 import { fired, scheduleWork } from './work.js';
 import { stepCurriculum } from './curriculum.js';
 import { jitterFactor } from './profile.js';
 import { planOfStep, pump } from './sampling.js';
-import { brokenSteps } from '../core/faults.js';
 
 const { trained: TRAINED, 'dropped-stale': DROPPED_STALE } = DISPOSITION_CODE;
 
@@ -31,71 +28,7 @@ export function graded(sim: SimEngine, job: VerifyJob, scored: Scored): void {
     return;
   }
   const group = { slot: job.group.slot, group: job.group, scored };
-  carryOut(sim, stepLearning(learningOf(sim), { type: 'scored', step: job.step, group }));
-}
-
-export type ScoredEntry = SimState['scored'][string][number];
-/** Each state's queue (core/batch StepQueue) over its `scored` groups: rebuilt when a checkpoint or snapshot is loaded. */
-const queues = new WeakMap<object, StepQueue<ScoredEntry>>();
-
-function queueOf(sim: SimEngine): StepQueue<ScoredEntry> {
-  const held = sim.s.scored;
-  let q = queues.get(held);
-  if (!q) {
-    const ds = sim.o.config.rollout.dynamicSampling;
-    const capacity = stepQueueCapacity(sim.capacity, ds);
-    q = new StepQueue<ScoredEntry>(
-      sim.perStep,
-      capacity,
-      ds,
-      (e) => e.slot,
-      (e) => outcomeOf(e.scored),
-      held,
-    );
-    queues.set(held, q);
-  }
-  return q;
-}
-
-/** The virtual clock's learning side per engine: its rules built once, its state, ledger and queue refreshed at each use. */
-const learning = new WeakMap<SimEngine, LearnContext<ScoredEntry>>();
-
-/** The virtual clock's learning side (core/topology.ts): its state, ledger, queue and rules. */
-export function learningOf(sim: SimEngine): LearnContext<ScoredEntry> {
-  let l = learning.get(sim);
-  if (!l) {
-    const c = sim.o.config;
-    const rules: LearnRules = {
-      groupsPerStep: sim.perStep,
-      eta: sim.eta,
-      maxSteps: sim.o.maxSteps,
-      correction: c.learner.correction,
-      dynamicSampling: c.rollout.dynamicSampling,
-      checkpointEvery: sim.o.dir ? sim.checkpointEvery : null,
-      eval: sim.o.compute.evaluate ? c.eval : undefined,
-      brokenSteps: brokenSteps(sim.o.faults),
-    };
-    l = { rules, state: sim.s.topo, ledger: sim.ledger, queue: queueOf(sim), viewOf: viewOfEntry };
-    learning.set(sim, l);
-  }
-  // (a loaded checkpoint or snapshot replaces the state, the ledger and the queue's groups)
-  l.state = sim.s.topo;
-  l.ledger = sim.ledger;
-  l.queue = queueOf(sim);
-  return l;
-}
-
-/** A queued group as the batch rule reads it (its rows start and swap together: one oldest version). */
-function viewOfEntry(e: ScoredEntry): BatchGroup {
-  const { scored, group } = e;
-  return {
-    slot: e.slot,
-    rewards: scored.rewards,
-    invalid: scored.invalid,
-    lengths: group.lengths,
-    correct: scored.correct,
-    oldest: group.minVersion,
-  };
+  carryOut(sim, stepLearning(sim.topology, { type: 'scored', step: job.step, group }));
 }
 
 /**
@@ -161,12 +94,6 @@ function carryOut(
   return next;
 }
 
-/** A scored group's rewards and verdicts (core/dynamicSampling `outcomeOf`). */
-function outcomeOf(scored: Scored): GroupOutcome {
-  const c = scored.correct;
-  return outcomeOfRewards(scored.rewards, c ? (i) => c[i]! : undefined);
-}
-
 /**
  * A step's rollouts into the run's running counts and its lags into the histogram, when its update
  * is applied (the ledger's part is core/update.ts applyUpdate, as on the real clock). These counts
@@ -191,7 +118,7 @@ export function tryTrain(sim: SimEngine): void {
   const s = sim.s;
   const l = s.learner;
   if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
-  carryOut(sim, stepLearning(learningOf(sim), { type: 'learnerWaiting' }));
+  carryOut(sim, stepLearning(sim.topology, { type: 'learnerWaiting' }));
 }
 
 /** The formed step, as the learner holds it (in the state: a checkpoint keeps it). */
@@ -256,7 +183,7 @@ export function trained(sim: SimEngine): void {
   if (!legacy) countBatch(sim, b);
   carryOut(
     sim,
-    stepLearning(learningOf(sim), {
+    stepLearning(sim.topology, {
       type: 'updated',
       batch: {
         step: b.step,
@@ -323,7 +250,7 @@ export function publishedEvent(sim: SimEngine): 'continue' | 'done' | 'checkpoin
   const passRate = s.learner.batch!.figures.passRate;
   s.learner.batch = null;
   sim.setLearner('waitingForBatch', 'PUBLISHED');
-  const effects = stepLearning(learningOf(sim), { type: 'published', version: v, passRate });
+  const effects = stepLearning(sim.topology, { type: 'published', version: v, passRate });
   // One pass over the samplers: in-flight swaps to v, and the oldest weights still in use.
   const inflight = swapsInFlight(sim.o.config.staleness.policy);
   const arrive = s.t + sim.cost.transferSeconds();

@@ -3,7 +3,7 @@
  * published version, generation time from the cost model, in-flight swaps, delivery to the verifiers.
  */
 import { requestSlices } from '../core/admission.js';
-import { stepSampling, wholeGroup, type SampleContext } from '../core/topology.js';
+import { stepSampling, wholeGroup } from '../core/topology.js';
 import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
@@ -14,7 +14,7 @@ import { dispatchVerifiers } from './verifying.js';
 import type { StepPlan } from '../curriculum/controller.js';
 
 /** Step k's requests (core/admission requestSlices), its plan fixed (curriculum), its groups outstanding. */
-function planStep(sim: SimEngine, k: number): Request[] {
+export function planStep(sim: SimEngine, k: number): Request[] {
   const out: Request[] = [];
   for (const r of requestSlices(sim.perStep, sim.perRequest)) {
     const slots: number[] = [];
@@ -27,7 +27,7 @@ function planStep(sim: SimEngine, k: number): Request[] {
 }
 
 /** The last step that may be planned now (a dynamic curriculum's plan limit). */
-function planLimit(sim: SimEngine): number {
+export function planLimit(sim: SimEngine): number {
   return sim.cur ? sim.cur.planLimit(sim.s.topo.published, sim.o.maxSteps) : sim.o.maxSteps;
 }
 
@@ -43,36 +43,11 @@ export function planOfStep(sim: SimEngine, k: number): StepPlan {
   return p;
 }
 
-/** The virtual clock's sampling side (core/topology SampleContext), its closures built once per engine. */
-const sampling = new WeakMap<SimEngine, SampleContext<Request>>();
-
-export function samplingOf(sim: SimEngine): SampleContext<Request> {
-  let c = sampling.get(sim);
-  if (!c) {
-    c = {
-      planner: sim.s.topo,
-      limits: { eta: sim.eta, groupsPerStep: sim.perStep, capacityGroups: sim.capacity },
-      view: () => ({
-        lastStep: planLimit(sim),
-        publishedVersion: sim.s.topo.published,
-        formedThrough: sim.formedThrough(),
-      }),
-      plan: (k) => planStep(sim, k),
-      ledger: sim.ledger,
-    };
-    sampling.set(sim, c);
-  }
-  // (a loaded checkpoint or snapshot replaces the state and the ledger)
-  c.planner = sim.s.topo;
-  c.ledger = sim.ledger;
-  return c;
-}
-
 /** Hands work to idle samplers while admission allows (core/topology `samplersIdle`, as on the real clock). */
 export function pump(sim: SimEngine): void {
   const s = sim.s;
   if (s.idle.length === 0) return;
-  for (const e of stepSampling(samplingOf(sim), { type: 'samplersIdle', count: s.idle.length }))
+  for (const e of stepSampling(sim.topology, { type: 'samplersIdle', count: s.idle.length }))
     if (e.type === 'generate') startRequest(sim, s.idle.shift()!, e.request);
 }
 
@@ -197,7 +172,7 @@ export function delivered(sim: SimEngine, i: number): void {
  */
 export function deliverGroup(sim: SimEngine, step: number, g: GeneratedGroup): void {
   const G = g.lengths.length;
-  for (const e of stepSampling(samplingOf(sim), { type: 'delivered', step, slot: g.slot, samples: wholeGroup(G) })) {
+  for (const e of stepSampling(sim.topology, { type: 'delivered', step, slot: g.slot, samples: wholeGroup(G) })) {
     if (e.type === 'fail') sim.fail(e.message);
     if (e.type !== 'verify') continue;
     let tokens = 0;

@@ -80,6 +80,9 @@ export interface VerifierS {
   restarts: number;
 }
 
+/** A scored group as the virtual clock's step queue holds it (core/stepQueue StepQueue, over `SimState.scored`). */
+export type ScoredEntry = { slot: number; group: GeneratedGroup; scored: Scored };
+
 export interface StepBatch {
   step: number;
   /** Each group's rollouts: which train, their disposition codes (core/staleness), its lag. */
@@ -125,7 +128,7 @@ export interface SimState {
   verifyQueue: VerifyJob[];
   graderStalledUntil: number;
   graderWaiting: { job: VerifyJob; scored: Scored }[];
-  scored: Record<string, { slot: number; group: GeneratedGroup; scored: Scored }[]>;
+  scored: Record<string, ScoredEntry[]>;
   learner: LearnerS;
   /** The running counts of the rollouts' dispositions: a second record, compared with the ledger's. */
   counts: AccountingCounts;

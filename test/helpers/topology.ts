@@ -4,7 +4,7 @@ import { StepQueue } from '../../src/core/stepQueue.js';
 import { outcomeOf, type DynamicSampling } from '../../src/core/dynamicSampling.js';
 import { noFilterTotals, slotsPerStep } from '../../src/core/dynamicSampling.js';
 import { RolloutLedger } from '../../src/core/ledger.js';
-import type { LearnContext, LearnRules, LearnState } from '../../src/core/topology.js';
+import type { LearnContext, TopologyRules, LearnState } from '../../src/core/topology.js';
 
 /** A planted group: its slot, rewards, and the oldest version its rollouts' tokens came from. */
 export interface PlantedGroup {
@@ -27,14 +27,15 @@ export function plantedView(g: PlantedGroup): BatchGroup {
 
 /** A learning side at `version` (trained and published), `groupsPerStep` problems of `groupSize` rollouts. */
 export function learningAt(
-  over: Partial<LearnRules> & { groupSize?: number } = {},
+  over: Partial<TopologyRules> & { groupSize?: number } = {},
   version = 0,
 ): LearnContext<PlantedGroup> & { state: LearnState } {
   const { groupSize = 2, ...r } = over;
-  const rules: LearnRules = {
+  const rules: TopologyRules = {
     groupsPerStep: 2,
     eta: 1,
     maxSteps: 10,
+    capacityGroups: 64,
     correction: { kind: 'none' },
     checkpointEvery: null,
     brokenSteps: [],
@@ -62,6 +63,6 @@ export function learningAt(
 }
 
 /** The learning side of a run already at `version`, for its `published` answers only. */
-export function publishing(rules: Partial<LearnRules>, version: number): LearnContext<PlantedGroup> {
+export function publishing(rules: Partial<TopologyRules>, version: number): LearnContext<PlantedGroup> {
   return learningAt(rules, version);
 }

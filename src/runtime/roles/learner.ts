@@ -20,7 +20,7 @@ import type { TrainingRun } from '../run.js';
 import { fromAsync, asInputErrorIfBackend } from './effects.js';
 import { requestEval, stepCurriculum } from './evaluation.js';
 import { logOffsets, writeMetrics } from './metrics.js';
-import { pump } from './planning.js';
+import { pump, topologyOf } from './planning.js';
 import { postWeightsTo } from './samplers.js';
 
 /** Weight versions the store keeps (the newest and the one before: requests start at the published one while the learner's waits to go out). */
@@ -91,7 +91,7 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
 export async function publish(run: TrainingRun, out: TrainOutput, batch: TrainBatch): Promise<void> {
   const formed = run.formed.get(batch.step)!;
   run.formed.delete(batch.step);
-  const c = run.learning();
+  const c = topologyOf(run);
   const update = {
     step: batch.step,
     groups: formed.groups,

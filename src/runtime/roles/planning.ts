@@ -4,10 +4,11 @@
  * request to an idle sampler.
  */
 import { assert } from '../../util/errors.js';
-import { GenerateSchema, type Generate } from '../messages.js';
+import { GenerateSchema, type Generate, type ScoredGroup } from '../messages.js';
 import { unplanned } from '../../core/ledger.js';
 import { slotsPerStep } from '../../core/dynamicSampling.js';
-import { backfillOf, stepSampling, type SampleContext } from '../../core/topology.js';
+import { backfillOf, stepSampling, type Topology } from '../../core/topology.js';
+import { scoredGroupView } from '../../core/batch.js';
 import { outstandingGroupsOf, problemsPerRequest, reissue, requestSlices } from '../../core/admission.js';
 import { minVersionFor, swapsInFlight } from '../../core/staleness.js';
 import type { ProblemSpec } from '../../curriculum/controller.js';
@@ -27,7 +28,7 @@ export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   );
   // the backfills its held filtered groups are owed (core/topology backfillOf)
   for (const g of run.queue.all()) {
-    const slot = g.step === k ? backfillOf(run.learning(), g) : null;
+    const slot = g.step === k ? backfillOf(topologyOf(run), g) : null;
     const b = slot === null ? null : backfillRequest(run, k, slot);
     if (b) out.push(b);
   }
@@ -76,31 +77,31 @@ export function backfill(run: TrainingRun, step: number, slot: number): void {
   setImmediate(() => pump(run));
 }
 
-/** The run's sampling side (core/topology SampleContext), built once per run. */
-const sampling = new WeakMap<TrainingRun, SampleContext<Generate>>();
+/** The run's topology (core/topology Topology: both sides step it), built once per run. */
+const topologies = new WeakMap<TrainingRun, Topology<ScoredGroup, Generate>>();
 
-export function samplingOf(run: TrainingRun): SampleContext<Generate> {
-  let c = sampling.get(run);
-  if (!c) {
-    c = {
-      planner: run.topo,
-      limits: {
-        eta: run.eta,
-        groupsPerStep: run.cfg.rollout.problemsPerStep,
-        capacityGroups: run.bounds.plannedGroups,
-      },
+export function topologyOf(run: TrainingRun): Topology<ScoredGroup, Generate> {
+  let t = topologies.get(run);
+  if (!t) {
+    t = {
+      rules: run.rules,
+      state: run.topo,
+      ledger: run.accounting,
+      queue: run.queue,
+      viewOf: scoredGroupView,
       view: () => ({
         lastStep: run.cur.planLimit(run.topo.published, run.maxSteps),
         publishedVersion: run.topo.published,
         formedThrough: run.formedThrough,
       }),
       plan: (k) => requestsForStep(run, k),
-      ledger: run.accounting,
     };
-    sampling.set(run, c);
+    topologies.set(run, t);
   }
-  c.ledger = run.accounting; // (a resume replaces it)
-  return c;
+  // (a resume replaces the state and the ledger)
+  t.state = run.topo;
+  t.ledger = run.accounting;
+  return t;
 }
 
 /**
@@ -109,7 +110,7 @@ export function samplingOf(run: TrainingRun): SampleContext<Generate> {
  */
 export function pump(run: TrainingRun): void {
   if (run.fatal || run.interrupted || run.idleSamplers.size === 0) return;
-  for (const e of stepSampling(samplingOf(run), { type: 'samplersIdle', count: run.idleSamplers.size })) {
+  for (const e of stepSampling(topologyOf(run), { type: 'samplersIdle', count: run.idleSamplers.size })) {
     if (e.type !== 'generate') continue;
     const id = run.idleSamplers.values().next().value!;
     run.idleSamplers.delete(id);

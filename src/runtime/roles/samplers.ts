@@ -13,7 +13,7 @@ import { postWeights } from '../workers.js';
 import type { TrainingRun, SamplerConnection, SamplerSlot } from '../run.js';
 import { fromAsync } from './effects.js';
 import { remoteSampler } from './nats.js';
-import { pump, samplerSlot, samplingOf } from './planning.js';
+import { pump, samplerSlot, topologyOf } from './planning.js';
 import { failureOf, stepSampling } from '../../core/topology.js';
 import { spawnSamplerThread } from './samplerThread.js';
 import { pumpVerifiers } from './verifiers.js';
@@ -110,7 +110,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
   run.samplerTensors.set(r.samplerId, r.numTensors);
   const byProblem = new Map<string, Rollouts['rollouts']>();
   for (const x of r.rollouts) byProblem.set(x.problemId, [...(byProblem.get(x.problemId) ?? []), x]);
-  const c = samplingOf(run);
+  const c = topologyOf(run);
   for (const [problemId, rollouts] of byProblem) {
     const samples = rollouts.map((x) => x.sampleIndex);
     for (const e of stepSampling(c, { type: 'delivered', step: r.step, slot: slotOf(problemId), samples })) {

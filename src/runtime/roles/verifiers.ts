@@ -15,7 +15,7 @@ import { slotOf, trainRollouts } from '../../core/batch.js';
 import { failureOf, stepLearning } from '../../core/topology.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
-import { backfill, pump } from './planning.js';
+import { backfill, pump, topologyOf } from './planning.js';
 
 export function pumpVerifiers(run: TrainingRun): void {
   while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {
@@ -166,7 +166,7 @@ export function makeBatcher(run: TrainingRun) {
       actions: {
         broken: (_, p) => run.abort(`batcher: ${p.error}`),
         enqueue: (_, p) => {
-          for (const e of stepLearning(run.learning(), { type: 'scored', step: p.group.step, group: p.group })) {
+          for (const e of stepLearning(topologyOf(run), { type: 'scored', step: p.group.step, group: p.group })) {
             assert(failureOf(e) === null, failureOf(e)!);
             // (stepComplete: the machine's guard looks again on every group)
             if (e.type === 'backfill') backfill(run, e.step, e.slot);
@@ -200,7 +200,7 @@ export function sendBatch(run: TrainingRun): void {
   let batch = run.retryBatch;
   run.retryBatch = null;
   if (!batch) {
-    const effects = stepLearning(run.learning(), { type: 'learnerWaiting' });
+    const effects = stepLearning(topologyOf(run), { type: 'learnerWaiting' });
     assert(effects.length > 0, `step ${run.topo.learnerVersion + 1}'s batch is not complete`);
     for (const e of effects) {
       assert(failureOf(e) === null, failureOf(e)!);
