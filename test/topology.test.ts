@@ -24,7 +24,7 @@ import type { ScoredEntry } from '../src/sim/state.js';
 import { topologyOf } from '../src/runtime/roles/planning.js';
 import { SurrogateCompute, SurrogateSchema } from '../src/sim/compute.js';
 import { superviseFailure } from '../src/steps/restarts.js';
-import { makeSupervisor } from '../src/runtime/roles/evaluation.js';
+import { makeSupervisor } from '../src/runtime/roles/supervisor.js';
 import { TransitionLog } from '../src/trace/transitions.js';
 import { fixedProfile, freshDir, simConfig } from './helpers/sim.js';
 import type { TrainConfig } from '../src/runtime/config.js';

@@ -65,7 +65,7 @@ export const ROLE_TABLE = {
     ],
   },
   grader: {
-    effects: 'verifiers.ts',
+    effects: 'grader.ts',
     realFaults: true,
     simFaults: false,
     remote: true,
@@ -76,7 +76,7 @@ export const ROLE_TABLE = {
     ],
   },
   batcher: {
-    effects: 'verifiers.ts',
+    effects: 'batcher.ts',
     realFaults: false,
     simFaults: false,
     remote: false,
@@ -99,7 +99,7 @@ export const ROLE_TABLE = {
     ],
   },
   weightStore: {
-    effects: 'learner.ts',
+    effects: 'weightStore.ts',
     realFaults: false,
     simFaults: false,
     remote: false,
@@ -110,7 +110,7 @@ export const ROLE_TABLE = {
     ],
   },
   curriculum: {
-    effects: 'evaluation.ts',
+    effects: 'curriculum.ts',
     realFaults: false,
     simFaults: false,
     remote: false,
@@ -126,7 +126,7 @@ export const ROLE_TABLE = {
     sends: [],
   },
   supervisor: {
-    effects: 'evaluation.ts',
+    effects: 'supervisor.ts',
     realFaults: false,
     simFaults: false,
     remote: false,

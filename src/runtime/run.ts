@@ -55,7 +55,8 @@ import { truncateFile } from '../trace/transitions.js';
 import { CurriculumController, type StepPlan } from '../curriculum/controller.js';
 import { CurriculumCore } from '../steps/curriculum.js';
 
-import { checkpoint, storeWeights } from './roles/learner.js';
+import { storeWeights } from './roles/weightStore.js';
+import { checkpoint } from './roles/lifecycle.js';
 import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
 import { fromAsync } from './roles/effects.js';
 import { start, stopAll } from './roles/lifecycle.js';
@@ -97,7 +98,7 @@ export class TrainingRun {
   readonly bounds: ReturnType<typeof queueBounds>;
   /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
   formedThrough = 0;
-  /** The learner's wait for its version to go out (roles/learner.ts `publish`), resolved by the broadcast. */
+  /** The learner's wait for its version to go out (roles/learner.ts `publish`), resolved by the broadcast (roles/weightStore.ts). */
   publicationWait: { version: number; resolve: () => void } | null = null;
   readonly inflight = new Map<string, Generate>();
   readonly samplers: SamplerSlot[] = [];
@@ -117,7 +118,7 @@ export class TrainingRun {
   batcher!: ActorRefFrom<typeof batcherMachine>;
   grader!: ActorRefFrom<typeof graderMachine>;
   weightStore!: ActorRefFrom<typeof weightStoreMachine>;
-  /** The curriculum's step (steps/curriculum.ts) over `cur`: its machine decides, roles/evaluation.ts carries out its effects. */
+  /** The curriculum's step (steps/curriculum.ts) over `cur`: its machine decides, roles/curriculum.ts carries out its effects. */
   readonly curriculum: CurriculumCore;
   supervisor!: ActorRefFrom<typeof supervisorMachine>;
   coordinator!: ActorRefFrom<typeof coordinatorMachine>;

@@ -1,30 +1,26 @@
 /**
- * The learner and the weight store on the real clock: the learner thread, a step's training and
- * publication, restarts replaying from the last checkpoint, checkpoints, and the weights' broadcast.
+ * The learner on the real clock: its thread, a step's training and publication (the topology's
+ * `updated` and `published`), and restarts replaying from the last checkpoint.
  */
 import { createActor } from 'xstate';
-import { learnerMachine, weightStoreMachine } from '../../../machines/index.js';
+import { learnerMachine } from '../../../machines/index.js';
 import type { TrainOutput } from '../../../machines/learner.js';
 import type { LearnerApi } from '../../../actors/learner.worker.js';
 import type { PackedWeights } from '../../tensor/pack.js';
 import { weightsSha256 } from '../../tensor/pack.js';
-import { assert, errnoLine } from '../../util/errors.js';
+import { assert } from '../../util/errors.js';
 import { updateOf } from '../config.js';
 import type { TrainBatch } from '../messages.js';
-import { swapsInFlight } from '../../core/staleness.js';
-import { learnState, stepLearning } from '../../core/topology.js';
-import { slotOf } from '../../core/batch.js';
-import { THREAD_START_MS, WorkerHandle, postWeights } from '../workers.js';
-import { readRunCheckpoint, writeRunCheckpoint, type RunState } from '../checkpointer.js';
+import { stepLearning } from '../../core/topology.js';
+import { THREAD_START_MS, WorkerHandle } from '../workers.js';
+import { readRunCheckpoint } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync, asInputErrorIfBackend } from './effects.js';
-import { requestEval, stepCurriculum } from './evaluation.js';
-import { logOffsets, writeMetrics } from './metrics.js';
+import { requestEval } from './evaluation.js';
+import { writeMetrics } from './metrics.js';
 import { pump, topologyOf } from './planning.js';
-import { postWeightsTo } from './samplers.js';
-
-/** Weight versions the store keeps (the newest and the one before: requests start at the published one while the learner's waits to go out). */
-const WEIGHT_VERSIONS_KEPT = 2;
+import { storeWeights } from './weightStore.js';
+import { stepCurriculum } from './curriculum.js';
 
 export async function startLearner(
   run: TrainingRun,
@@ -178,73 +174,6 @@ export async function restartLearner(run: TrainingRun): Promise<void> {
   );
 }
 
-export async function checkpoint(run: TrainingRun): Promise<void> {
-  run.paused = true;
-  try {
-    // The learner must be between steps; the batcher holds new batches while paused.
-    const deadline = run.o.now() + run.cfg.limits.learnerTimeoutMs;
-    while (!run.learnerActor.getSnapshot().matches('waitingForBatch')) {
-      if (run.fatal) throw new Error(run.fatal);
-      if (run.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    run.snapshot = null;
-    run.learnerActor.send({ type: 'SNAPSHOT' });
-    while (!run.snapshot || !run.learnerActor.getSnapshot().matches('waitingForBatch')) {
-      if (run.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
-    assert(
-      snap.version === run.topo.learnerVersion,
-      `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
-    );
-    const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
-    const ledger = run.accounting.toEntries((step, slot) => held.has(`${step}/${slot}`));
-    const state: RunState = {
-      version: run.topo.learnerVersion,
-      accounting: ledger.entries,
-      accountingSettled: ledger.settled,
-      queue: run.queue.all(),
-      curriculum: { ...run.cur.state },
-      faultsFired: run.faults.firedKeys(),
-      restarts: { ...run.supervisor.getSnapshot().context.restarts },
-      topology: learnState(run.topo),
-      // the rollouts being verified are generated again on resume: their tokens are not kept either
-      tokensGenerated: run.topo.tokensGenerated - run.tokensUnqueued,
-      logs: logOffsets(run),
-      evalsPending: run.evalsInFlight.filter((v) => v === run.topo.learnerVersion),
-      wallMs: run.wallMsBefore + (run.o.now() - run.t0),
-    };
-    try {
-      writeRunCheckpoint(run.dir, {
-        gptConfig: run.gptConfig,
-        seed: run.cfg.seed,
-        command: run.o.command,
-        versions: run.o.versions,
-        weights: snap.weights,
-        optimizer: { state: snap.optimizer, step: snap.adamStep },
-        state,
-        keep: run.cfg.checkpoint.keep,
-        trainConfig: run.cfg,
-      });
-    } catch (e) {
-      if (errnoLine(e)) run.envError ??= e as Error; // the run ends with it (one line naming the file)
-      throw e;
-    }
-    for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.topo.learnerVersion) run.sinceCheckpoint.delete(k);
-    run.log(`checkpoint step-${run.topo.learnerVersion}`);
-  } finally {
-    run.paused = false;
-    run.batcher.send({ type: 'POKE' });
-  }
-}
-
-export function storeWeights(run: TrainingRun, version: number, w: PackedWeights): void {
-  run.weights.set(version, w);
-  for (const v of run.weights.keys()) if (v < version - WEIGHT_VERSIONS_KEPT + 1) run.weights.delete(v);
-}
-
 export function makeLearnerActor(run: TrainingRun) {
   return createActor(
     learnerMachine.provide({
@@ -266,67 +195,4 @@ export function makeLearnerActor(run: TrainingRun) {
     }),
     { inspect: run.transitions.inspector('learner', 'learner') },
   );
-}
-
-export function makeWeightStore(run: TrainingRun) {
-  return createActor(
-    weightStoreMachine.provide({
-      actions: {
-        broadcast: (_, p) => broadcast(run, p.version),
-        versionError: (_, p) => run.abort(`weight store: version ${p.got} published after ${p.have}`),
-      },
-    }),
-    { input: { version: run.topo.learnerVersion }, inspect: run.transitions.inspector('weightStore', 'weightStore') },
-  );
-}
-
-/** The weight store's broadcast of `version`, late or lost-then-resent when a fault says so. */
-export function broadcast(run: TrainingRun, version: number): void {
-  const pub = run.faults.publication(version);
-  if (pub.delayMs === 0) return broadcastNow(run, version);
-  run.log(
-    `weights v${version}: publication ${pub.dropped ? `lost (injected); sent again in ${pub.delayMs} ms` : `delayed by ${pub.delayMs} ms (injected)`}`,
-  );
-  const t = setTimeout(() => {
-    run.publicationTimers.delete(t);
-    // (gone: a newer version went out first)
-    if (!run.fatal && run.weights.has(version)) broadcastNow(run, version);
-  }, pub.delayMs);
-  run.publicationTimers.add(t);
-}
-
-export function broadcastNow(run: TrainingRun, version: number): void {
-  const w = run.weights.get(version);
-  assert(w, `weights v${version} not in the store`);
-  const t = run.o.now();
-  if (run.evalSampler) postWeights(run.evalSampler.port, version, w);
-  if (run.nats && run.remote.has('sampler')) {
-    // remote samplers fetch the version their next request names from the object store: out once it is there
-    run.trace.flow(`w:${version}:nats`, `weights v${version}`, 'weightStore', 'weightStore', 's', run.sinceOpen());
-    const nats = run.nats;
-    nats.publishWeights(version, w).then(
-      () => {
-        if (!nats.isClosed) weightsOut(run, version);
-      },
-      (e: Error) => {
-        if (!nats.isClosed) run.abort(`publishing weights v${version} to NATS: ${e.message}`);
-      },
-    );
-  } else {
-    // In-flight updates swap weights mid-generation: every sampler gets every version at once.
-    // Otherwise a sampler is handed the published version when its next request starts (handWeights).
-    if (swapsInFlight(run.cfg.staleness.policy)) for (const s of run.samplers) postWeightsTo(run, s, version, false);
-    weightsOut(run, version);
-  }
-  run.transferMs += run.o.now() - t;
-}
-
-/** Version `version` is out to the samplers: admission and requests read it, the learner's wait ends (core/topology `published`). */
-function weightsOut(run: TrainingRun, version: number): void {
-  run.topo.published = Math.max(run.topo.published, version);
-  const wait = run.publicationWait;
-  if (wait && wait.version <= run.topo.published) {
-    run.publicationWait = null;
-    wait.resolve();
-  }
 }

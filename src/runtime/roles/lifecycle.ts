@@ -1,23 +1,31 @@
 /**
- * The real clock's lifecycle: starting the topology (actors, threads, the verifier pool, the step-0
- * checkpoint) in dependency order, and stopping it (actors, threads, pool, NATS) whatever state it
- * is in.
+ * The real clock's lifecycle, the coordinator machine's effects: starting the topology (actors,
+ * threads, the verifier pool, the step-0 checkpoint) in dependency order, a checkpoint between
+ * steps, and stopping it (actors, threads, pool, NATS) whatever state it is in.
  */
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { ACTORS_DIR } from '../workers.js';
 import { threadBundleDir } from '../bundle.js';
-import { writeRunCheckpoint } from '../checkpointer.js';
 
-import { makeEvaluator, makeSupervisor, requestEval, startCurriculum } from './evaluation.js';
-import { makeLearnerActor, makeWeightStore, startLearner } from './learner.js';
-import { logOffsets } from './metrics.js';
+import { makeEvaluator, requestEval } from './evaluation.js';
+import { startCurriculum } from './curriculum.js';
+import { makeSupervisor } from './supervisor.js';
+import { makeLearnerActor, startLearner } from './learner.js';
+import { makeWeightStore } from './weightStore.js';
+import { makeBatcher } from './batcher.js';
+import { makeGrader } from './grader.js';
 import { startNats } from './nats.js';
 import { makeSamplerActor, startSampler } from './samplers.js';
-import { makeBatcher, makeGrader, makeVerifierActor } from './verifiers.js';
+import { makeVerifierActor } from './verifiers.js';
 
-import type { TrainingRun } from '../run.js';
+import type { LearnerApi } from '../../../actors/learner.worker.js';
+import { assert, errnoLine } from '../../util/errors.js';
 import { learnState } from '../../core/topology.js';
+import { slotOf } from '../../core/batch.js';
+import { writeRunCheckpoint, type RunState } from '../checkpointer.js';
+import type { TrainingRun } from '../run.js';
+import { logOffsets } from './metrics.js';
 
 export async function start(run: TrainingRun): Promise<void> {
   const resume = run.resumed;
@@ -86,6 +94,68 @@ export async function start(run: TrainingRun): Promise<void> {
   for (const s of run.samplers) s.actor.start();
   // Evaluations that were running when the checkpoint was taken: their lines were cut with the log.
   for (const v of resume?.state.evalsPending ?? []) if (run.evaluator) requestEval(run, v);
+}
+
+export async function checkpoint(run: TrainingRun): Promise<void> {
+  run.paused = true;
+  try {
+    // The learner must be between steps; the batcher holds new batches while paused.
+    const deadline = run.o.now() + run.cfg.limits.learnerTimeoutMs;
+    while (!run.learnerActor.getSnapshot().matches('waitingForBatch')) {
+      if (run.fatal) throw new Error(run.fatal);
+      if (run.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    run.snapshot = null;
+    run.learnerActor.send({ type: 'SNAPSHOT' });
+    while (!run.snapshot || !run.learnerActor.getSnapshot().matches('waitingForBatch')) {
+      if (run.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
+    assert(
+      snap.version === run.topo.learnerVersion,
+      `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
+    );
+    const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
+    const ledger = run.accounting.toEntries((step, slot) => held.has(`${step}/${slot}`));
+    const state: RunState = {
+      version: run.topo.learnerVersion,
+      accounting: ledger.entries,
+      accountingSettled: ledger.settled,
+      queue: run.queue.all(),
+      curriculum: { ...run.cur.state },
+      faultsFired: run.faults.firedKeys(),
+      restarts: { ...run.supervisor.getSnapshot().context.restarts },
+      topology: learnState(run.topo),
+      // the rollouts being verified are generated again on resume: their tokens are not kept either
+      tokensGenerated: run.topo.tokensGenerated - run.tokensUnqueued,
+      logs: logOffsets(run),
+      evalsPending: run.evalsInFlight.filter((v) => v === run.topo.learnerVersion),
+      wallMs: run.wallMsBefore + (run.o.now() - run.t0),
+    };
+    try {
+      writeRunCheckpoint(run.dir, {
+        gptConfig: run.gptConfig,
+        seed: run.cfg.seed,
+        command: run.o.command,
+        versions: run.o.versions,
+        weights: snap.weights,
+        optimizer: { state: snap.optimizer, step: snap.adamStep },
+        state,
+        keep: run.cfg.checkpoint.keep,
+        trainConfig: run.cfg,
+      });
+    } catch (e) {
+      if (errnoLine(e)) run.envError ??= e as Error; // the run ends with it (one line naming the file)
+      throw e;
+    }
+    for (const k of [...run.sinceCheckpoint.keys()]) if (k <= run.topo.learnerVersion) run.sinceCheckpoint.delete(k);
+    run.log(`checkpoint step-${run.topo.learnerVersion}`);
+  } finally {
+    run.paused = false;
+    run.batcher.send({ type: 'POKE' });
+  }
 }
 
 export async function stopAll(run: TrainingRun): Promise<void> {

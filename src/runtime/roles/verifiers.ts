@@ -1,21 +1,18 @@
 /**
- * Verification, grading and batching on the real clock: the verifier, grader and batcher machines'
- * effects (a piscina pool or NATS for the work) and the forming of each step's TrainBatch (core/batch).
+ * The verifiers on the real clock: the verifier machine's effects (a piscina pool or NATS for the
+ * work), and verification jobs handed to idle verifiers.
  */
 import { MessageChannel } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { verifierMachine, graderMachine, batcherMachine } from '../../../machines/index.js';
+import { verifierMachine } from '../../../machines/index.js';
 import type { VerifyJob } from '../../../machines/verifier.js';
 import type { VerifyTask } from '../../../actors/verify.task.js';
-import { gradeGroup } from '../grade.js';
 import { assert } from '../../util/errors.js';
-import { VerdictSchema, type ScoredGroup, type VerdictMsg } from '../messages.js';
+import { VerdictSchema, type VerdictMsg } from '../messages.js';
 import { THREAD_START_MS } from '../workers.js';
-import { slotOf, trainRollouts } from '../../core/batch.js';
-import { failureOf, stepLearning } from '../../core/topology.js';
+import { slotOf } from '../../core/batch.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
-import { backfill, pump, topologyOf } from './planning.js';
 
 export function pumpVerifiers(run: TrainingRun): void {
   while (run.idleVerifiers.size > 0 && run.verifyJobs.length > 0) {
@@ -112,110 +109,4 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
     input: { id, attemptsMax: run.cfg.limits.verifyAttemptsMax },
     inspect: run.transitions.inspector(id, 'verifier'),
   });
-}
-
-export function makeGrader(run: TrainingRun) {
-  return createActor(
-    graderMachine.provide({
-      actors: {
-        grade: fromAsync(async ({ input }) => {
-          run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
-          // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a
-          // failure)
-          const fault = run.faults.take('grader', input.job.job.step);
-          if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
-          if (fault === 'hang') {
-            await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));
-            throw new Error(
-              `grader: grading ${input.job.job.jobId} took longer than ${run.cfg.limits.verifierTimeoutMs} ms (injected hang)`,
-            );
-          }
-          const t0 = run.o.now();
-          const out =
-            run.nats && run.remote.has('grader')
-              ? await run.nats.call<ScoredGroup>(
-                  'grade',
-                  input.job.job.jobId,
-                  input.job,
-                  run.cfg.limits.verifierTimeoutMs,
-                )
-              : gradeGroup(input.job);
-          const slow = run.faults.slowFactor('grader');
-          if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
-          return out;
-        }),
-        deliver: fromAsync(async ({ input }) => {
-          run.batcher.send({ type: 'GROUP', group: input.group });
-        }),
-      },
-      actions: {
-        overflow: () => run.abort('grader queue overflow'),
-        broken: (_, p) => run.abort(`grader: ${p.error}`),
-        reportFailure: (_, p) =>
-          run.supervisor.send({ type: 'FAILED', actor: 'grader', role: 'grader', error: p.error }),
-      },
-    }),
-    { input: { queueMax: run.bounds.graderJobs }, inspect: run.transitions.inspector('grader', 'grader') },
-  );
-}
-
-export function makeBatcher(run: TrainingRun) {
-  return createActor(
-    batcherMachine.provide({
-      actors: { dispatch: fromAsync(async () => sendBatch(run)) },
-      actions: {
-        broken: (_, p) => run.abort(`batcher: ${p.error}`),
-        enqueue: (_, p) => {
-          for (const e of stepLearning(topologyOf(run), { type: 'scored', step: p.group.step, group: p.group })) {
-            assert(failureOf(e) === null, failureOf(e)!);
-            // (stepComplete: the machine's guard looks again on every group)
-            if (e.type === 'backfill') backfill(run, e.step, e.slot);
-          }
-          for (const r of p.group.rollouts) run.tokensUnqueued -= r.completion.length;
-          run.trace.flow(
-            `g:${p.group.step}/${p.group.problemId}`,
-            'rollouts',
-            'batcher',
-            'batcher',
-            't',
-            run.sinceOpen(),
-          );
-        },
-      },
-      guards: { batchComplete: () => nextBatchReady(run) },
-    }),
-    { inspect: run.transitions.inspector('batcher', 'batcher') },
-  );
-}
-
-export function nextBatchReady(run: TrainingRun): boolean {
-  if (run.paused || run.fatal) return false;
-  if (run.retryBatch) return true;
-  const k = run.topo.learnerVersion + 1;
-  return k <= run.maxSteps && run.queue.complete(k);
-}
-
-/** The learner takes its next batch (core/topology `learnerWaiting`), or a failed step's batch again. */
-export function sendBatch(run: TrainingRun): void {
-  let batch = run.retryBatch;
-  run.retryBatch = null;
-  if (!batch) {
-    const effects = stepLearning(topologyOf(run), { type: 'learnerWaiting' });
-    assert(effects.length > 0, `step ${run.topo.learnerVersion + 1}'s batch is not complete`);
-    for (const e of effects) {
-      assert(failureOf(e) === null, failureOf(e)!);
-      if (e.type === 'pump') setImmediate(() => pump(run));
-      if (e.type !== 'train') continue;
-      const k = e.batch.step;
-      run.formed.set(k, trainRollouts(e.batch, run.cfg.rollout));
-      run.formedThrough = k;
-      batch = {
-        type: 'TrainBatch',
-        step: k,
-        learnerVersion: run.topo.learnerVersion,
-        groups: e.batch.groups.map((g) => g.group),
-      };
-    }
-  }
-  run.learnerActor.send({ type: 'TRAIN', batch: batch! });
 }
