@@ -188,6 +188,7 @@ describe('core/staleness: one definition each, for both clocks', () => {
       topo: {
         learnerVersion: 3,
         published: 3,
+        formedThrough: 3,
         filterTotals: { groupsFiltered: 0, backfillGroups: 0, stepsStarved: 0 },
         stalenessMax: 2,
         tokensGenerated: 100,

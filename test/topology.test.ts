@@ -126,8 +126,10 @@ describe('core/topology stepLearning', () => {
     const c = learningAt({ groupsPerStep: 1, eta: 0 }, 0);
     c.ledger.generated(1, 0, 0, 2);
     stepLearning(c, { type: 'scored', step: 1, group: { slot: 0, rewards: [1, 0], oldest: 0, lengths: [3, 4] } });
+    expect(c.state.formedThrough).toBe(0);
     const train = stepLearning(c, { type: 'learnerWaiting' })[0]!;
     if (train.type !== 'train') throw new Error('no batch');
+    expect(c.state.formedThrough).toBe(1); // formed: its groups no longer count against the planner's bound
     const batch = {
       step: 1,
       groups: train.batch.groups,
@@ -342,6 +344,7 @@ describe('both clocks drive the same step', () => {
     ]);
     for (const state of [run.topo, sim.s.topo]) {
       expect(state.learnerVersion).toBe(3);
+      expect(state.formedThrough).toBe(3);
       expect(state.tokensTrained).toBe(15 + 14 + 6);
       expect(state.stalenessMax).toBe(1);
     }
@@ -429,9 +432,10 @@ describe('both clocks plan alike', () => {
     // version 1 published and step 1 formed: step 3
     run.topo.learnerVersion = 1;
     run.topo.published = 1;
-    run.formedThrough = 1;
+    run.topo.formedThrough = 1;
     sim.s.topo.published = 1;
     sim.s.topo.learnerVersion = 1;
+    sim.s.topo.formedThrough = 1;
     expect(real()).toEqual(['3:0,1,2', '3:3']);
     expect(virtual()).toEqual(['3:0,1,2', '3:3']);
   });

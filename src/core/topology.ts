@@ -53,6 +53,7 @@ export function resumedTopology<R extends { step: number }>(
   return {
     learnerVersion: version,
     published: version,
+    formedThrough: version,
     ...totals,
     nextStep: version + 1,
     planned: [],
@@ -65,7 +66,7 @@ export function resumedTopology<R extends { step: number }>(
 }
 
 /** The versions and totals of a topology's state (a copy: what the real clock's checkpoint keeps). */
-export function learnState(t: LearnState): LearnState {
+export function learnState(t: LearnState): Omit<LearnState, 'formedThrough'> {
   const { learnerVersion, published, stalenessMax, tokensTrained, filterTotals, learnerTrained } = t;
   return { learnerVersion, published, stalenessMax, tokensTrained, filterTotals: { ...filterTotals }, learnerTrained };
 }
@@ -134,6 +135,12 @@ export interface LearnState extends UpdateTotals {
   learnerVersion: number;
   /** The newest version published to the samplers. */
   published: number;
+  /**
+   * The last step whose batch has formed (`learnerWaiting` → `train`): the learner's version, or one
+   * more while it trains or publishes that step. Planned steps after it hold the outstanding groups
+   * the queue bound counts (core/admission outstandingGroupsOf).
+   */
+  formedThrough: number;
 }
 
 /**
@@ -269,6 +276,7 @@ function form<G>(c: LearnContext<G>): LearnEffect<G>[] {
   };
   const d = disposeStep(k, c.queue.take(k), c.viewOf, rules, c.rules.groupsPerStep);
   if ('violation' in d) return [{ type: 'fail', message: d.violation }];
+  c.state.formedThrough = k;
   // its groups no longer count against the planner's capacity
   return [{ type: 'train', batch: d }, { type: 'pump' }];
 }

@@ -37,7 +37,7 @@ export interface RunState {
    * queues: a resume plans again from the step after `version`). Absent in checkpoints of earlier
    * versions, which held `stalenessMax`, `tokensTrained` and `filterTotals` loose (topologyTotals).
    */
-  topology?: LearnState;
+  topology?: Omit<LearnState, 'formedThrough'>;
   /** Earlier versions' loose totals (now in `topology`). */
   stalenessMax?: number;
   tokensTrained?: number;

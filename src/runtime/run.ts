@@ -96,8 +96,6 @@ export class TrainingRun {
   queue: GroupQueue;
   /** The bounds of the run's queues (core/admission queueBounds). */
   readonly bounds: ReturnType<typeof queueBounds>;
-  /** The last step whose batch has formed (planned steps after it hold outstanding groups). */
-  formedThrough = 0;
   /** The learner's wait for its version to go out (roles/learner.ts `publish`), resolved by the broadcast (roles/weightStore.ts). */
   publicationWait: { version: number; resolve: () => void } | null = null;
   readonly inflight = new Map<string, Generate>();
@@ -264,7 +262,6 @@ export class TrainingRun {
     } else {
       storeWeights(this, 0, init.weights);
     }
-    this.formedThrough = this.topo.learnerVersion;
     this.tokensAtStart = this.topo.tokensGenerated;
     this.stepsAtStart = this.topo.learnerVersion;
 

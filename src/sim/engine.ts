@@ -186,15 +186,18 @@ export class SimEngine {
     return { slotsPerStep: this.slotsPerStep, groupSize: this.G, problemsPerStep: this.perStep };
   }
 
-  /** The last step whose batch has formed (the one the learner holds, or the last it trained). */
-  formedThrough(): number {
+  /**
+   * The last step whose batch has formed, by the learner's record (the batch it holds, or the last
+   * it trained): checked against the topology's `formedThrough` after every event.
+   */
+  formedByLearner(): number {
     const s = this.s;
     return s.learner.batch ? s.learner.batch.step : s.topo.learnerVersion;
   }
 
   /** Groups of the steps planned and not yet formed into a batch (core/admission outstandingGroupsOf). */
   outstandingGroups(): number {
-    return outstandingGroupsOf(this.s.topo.nextStep - 1, this.formedThrough(), this.perStep);
+    return outstandingGroupsOf(this.s.topo.nextStep - 1, this.s.topo.formedThrough, this.perStep);
   }
 
   /** O(1) checks after every event. */
@@ -209,6 +212,8 @@ export class SimEngine {
       this.fail(`learner version went back from ${lastLearner} to ${s.topo.learnerVersion}`);
     if (s.topo.published > s.topo.learnerVersion)
       this.fail(`version ${s.topo.published} published before the learner trained it`);
+    if (s.topo.formedThrough !== this.formedByLearner())
+      this.fail(`the topology has steps formed through ${s.topo.formedThrough}, the learner ${this.formedByLearner()}`);
     const derived = this.outstandingGroups();
     if (s.outstandingGroups !== derived)
       this.fail(`${s.outstandingGroups} groups counted outstanding, ${derived} by the steps planned and formed`);

@@ -60,6 +60,8 @@ export function readSimCheckpoint(dir: string): {
   const loose = body.state as unknown as Parameters<typeof liftTopology>[0];
   if (!loose.topo) Object.assign(loose, { inflightRecomputes: 0, inflightAborts: 0, ...loose });
   liftTopology(loose, body.state.counts.trained);
+  // Written before the topology kept the last step formed: the learner's record of it.
+  body.state.topo.formedThrough ??= body.state.learner.batch?.step ?? body.state.topo.learnerVersion;
   // Written before issue #19's KV policies: a generation decodes from its start, no aborts yet.
   for (const sm of body.state.samplers) {
     sm.decodeFrom ??= sm.genStart;

@@ -42,7 +42,7 @@ export function makeTopology(sim: SimEngine): Topology<ScoredEntry, Request> {
     view: () => ({
       lastStep: planLimit(sim),
       publishedVersion: sim.s.topo.published,
-      formedThrough: sim.formedThrough(),
+      formedThrough: sim.s.topo.formedThrough,
     }),
     plan: (k) => planStep(sim, k),
   };

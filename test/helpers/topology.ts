@@ -54,6 +54,7 @@ export function learningAt(
   const state: LearnState = {
     learnerVersion: version,
     published: version,
+    formedThrough: version,
     stalenessMax: 0,
     tokensTrained: 0,
     filterTotals: noFilterTotals(),

@@ -56,7 +56,6 @@ export function sendBatch(run: TrainingRun): void {
       if (e.type !== 'train') continue;
       const k = e.batch.step;
       run.formed.set(k, trainRollouts(e.batch, run.cfg.rollout));
-      run.formedThrough = k;
       batch = {
         type: 'TrainBatch',
         step: k,

@@ -92,7 +92,7 @@ export function topologyOf(run: TrainingRun): Topology<ScoredGroup, Generate> {
       view: () => ({
         lastStep: run.cur.planLimit(run.topo.published, run.maxSteps),
         publishedVersion: run.topo.published,
-        formedThrough: run.formedThrough,
+        formedThrough: run.topo.formedThrough,
       }),
       plan: (k) => requestsForStep(run, k),
     };
@@ -122,7 +122,7 @@ export function pump(run: TrainingRun): void {
 
 /** Groups of the steps planned and not yet formed into a batch. */
 export function outstandingGroups(run: TrainingRun): number {
-  return outstandingGroupsOf(run.topo.nextStep - 1, run.formedThrough, run.cfg.rollout.problemsPerStep);
+  return outstandingGroupsOf(run.topo.nextStep - 1, run.topo.formedThrough, run.cfg.rollout.problemsPerStep);
 }
 
 export function samplerSlot(run: TrainingRun, id: string): SamplerSlot {
