@@ -2,13 +2,14 @@
  * The real clock: assembles and runs a training topology from a config — sampler and learner
  * worker threads (comlink), a piscina verifier pool, and one xstate machine per role, wired by
  * plain JSON-safe messages (weights travel as transferred buffers). The machines decide; the
- * rules are src/core's; each role's effects are in ./roles (samplers, verifiers, learner,
- * evaluation, metrics, nats). This file holds the run's state and its lifecycle: prepare (inputs
- * checked before anything starts), start, run, interrupt, abort, stop. docs/ARCHITECTURE.md has
- * the picture.
+ * rules are src/core's; each role's effects are in its module of ./roles (the role table,
+ * core/roles.ts, names it), the planner in roles/planning.ts. This file holds the run's state and
+ * its lifecycle: prepare (inputs checked before anything starts), run, interrupt, abort.
+ * docs/ARCHITECTURE.md has the picture.
  *
- * TrainingRun's fields are the run's state, read and changed by the role modules; nothing outside
- * src/runtime uses them.
+ * TrainingRun's fields are the run's state — the topology's (`topo`, core/topology TopologyState)
+ * and this clock's threads, actors, files and queues — read and changed by the role modules;
+ * nothing outside src/runtime uses them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
