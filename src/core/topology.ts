@@ -36,8 +36,8 @@ const NOTHING: never[] = [];
 // ── the state ─────────────────────────────────────────────────────────────────────────────
 
 /**
- * The topology's state, one for both clocks: the versions and the update's totals (the learning
- * side's `LearnState`), the planner's queues (core/admission `PlannerQueues`, over the clock's own
+ * The topology's state, one for both clocks: the versions, the last step formed and the update's
+ * totals (the learning side's `LearnState`), the planner's queues (core/admission `PlannerQueues`, over the clock's own
  * form of a request) and the sampling side's counters (core/metrics `SampleCounters`). Plain data:
  * the virtual clock's checkpoint carries it whole, the real clock's its versions, totals and tokens
  * generated (`resumedTopology`: the real clock generates again whatever its
@@ -65,13 +65,13 @@ export function resumedTopology<R extends { step: number }>(
   };
 }
 
-/** The versions and totals of a topology's state (a copy: what the real clock's checkpoint keeps). */
+/** The versions and totals of a topology's state, copied: what the real clock's checkpoint keeps of it. */
 export function learnState(t: LearnState): Omit<LearnState, 'formedThrough'> {
   const { learnerVersion, published, stalenessMax, tokensTrained, filterTotals, learnerTrained } = t;
   return { learnerVersion, published, stalenessMax, tokensTrained, filterTotals: { ...filterTotals }, learnerTrained };
 }
 
-/** The fields of `TopologyState`, in order (an older checkpoint held them loose: `liftTopology`). */
+/** The fields of `TopologyState` an older virtual checkpoint held loose on its state (`liftTopology`). */
 const TOPOLOGY_FIELDS = [
   'learnerVersion',
   'published',
