@@ -245,7 +245,7 @@ describe('dynamic sampling: the rule', () => {
     const held = group(1, 1, [0, 0]);
     const ids = held.rollouts.map((r, i) => ({ ...r, id: `1/${problem1.id}/${i}`, problemId: problem1.id }));
     const restored = { ...held, problemId: problem1.id, rollouts: ids };
-    for (let i = 0; i < ids.length; i++) expect(run.accounting.generated(1, 1, i)).toBeNull();
+    for (let i = 0; i < ids.length; i++) expect(run.ledger.generated(1, 1, i)).toBeNull();
     run.queue.push(restored);
     const again = requestsForStep(run, 1);
     expect(again.map((r) => [r.requestId, r.problems.map((p) => p.id.split(':')[0])])).toEqual([
@@ -255,7 +255,7 @@ describe('dynamic sampling: the rule', () => {
     // the backfill's problem is the step's slot 3 on every call (the same one the virtual clock uses)
     expect(again[1]!.problems[0]).toEqual(requestsForStep(run, 1)[1]!.problems[0]);
     // once its backfill is generated, nothing more is owed
-    expect(run.accounting.generated(1, 3, 0)).toBeNull();
+    expect(run.ledger.generated(1, 3, 0)).toBeNull();
     expect(requestsForStep(run, 1).map((r) => r.requestId)).toEqual(['s1r0']);
   });
 });

@@ -348,7 +348,7 @@ describe('both clocks drive the same step', () => {
       expect(state.tokensTrained).toBe(15 + 14 + 6);
       expect(state.stalenessMax).toBe(1);
     }
-    expect(run.accounting.counts()).toEqual(sim.ledger.counts());
+    expect(run.ledger.counts()).toEqual(sim.ledger.counts());
   });
 });
 

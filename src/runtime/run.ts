@@ -92,7 +92,7 @@ export class TrainingRun {
    */
   topo: TopologyState<Generate> = resumedTopology();
   /** The rollout ledger (core/ledger.ts), as on the virtual clock. */
-  accounting: RolloutLedger;
+  ledger: RolloutLedger;
   readonly ledgerShape: LedgerShape;
   queue: GroupQueue;
   /** The bounds of the run's queues (core/admission queueBounds). */
@@ -178,7 +178,7 @@ export class TrainingRun {
       groupSize: this.cfg.rollout.groupSize,
       problemsPerStep: perStep,
     };
-    this.accounting = new RolloutLedger(this.ledgerShape);
+    this.ledger = new RolloutLedger(this.ledgerShape);
     this.cur = new CurriculumController(this.cfg, this.cfg.seed);
     this.curriculum = new CurriculumCore(this.cur, this.maxSteps, () => this.topo.published);
     this.rules = topologyRules(this.cfg, {
@@ -244,7 +244,7 @@ export class TrainingRun {
     if (resume) {
       const s = resume.state;
       try {
-        this.accounting = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
+        this.ledger = RolloutLedger.fromEntries(this.ledgerShape, s.accounting, s.accountingSettled);
       } catch (e) {
         // the entries parse, but do not fit this run (a slot or sample outside it, one listed twice)
         throw new InputError(
@@ -254,7 +254,7 @@ export class TrainingRun {
       for (const g of s.queue) this.queue.push(g);
       this.faults.restoreFired(s.faultsFired);
       this.restarts = s.restarts;
-      this.topo = resumedTopology(s.version, topologyTotals(resume, this.accounting.counts().trained));
+      this.topo = resumedTopology(s.version, topologyTotals(resume, this.ledger.counts().trained));
       this.topo.tokensGenerated = s.tokensGenerated;
       this.wallMsBefore = s.wallMs ?? 0;
       storeWeights(this, s.version, resume.weights);

@@ -118,7 +118,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
     );
     const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
-    const ledger = run.accounting.toEntries((step, slot) => held.has(`${step}/${slot}`));
+    const ledger = run.ledger.toEntries((step, slot) => held.has(`${step}/${slot}`));
     const state: RunState = {
       version: run.topo.learnerVersion,
       accounting: ledger.entries,

@@ -29,7 +29,7 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
     tSeconds: run.sinceOpen() / 1000,
     stage,
     batch: f,
-    counts: run.accounting.counts(),
+    counts: run.ledger.counts(),
     totals: run.topo,
     tokensPerSec,
     queueGroups: outstandingGroups(run),
@@ -67,7 +67,7 @@ export function writeMetrics(run: TrainingRun, step: number, formed: FormedBatch
 }
 
 export function writeSummary(run: TrainingRun): Summary {
-  const c = run.accounting.counts();
+  const c = run.ledger.counts();
   const wallMs = run.o.now() - run.t0;
   const actors = run.cfg.topology.samplers + 1;
   const busy = run.samplerComputeMs + run.learnerComputeMs + run.transferMs;

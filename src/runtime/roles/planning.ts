@@ -21,7 +21,7 @@ import type { TrainingRun, SamplerSlot } from '../run.js';
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
   const plan = run.cur.planOf(k, slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling));
   run.plans.set(k, plan);
-  const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.accounting);
+  const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.ledger);
   const per = problemsPerRequest(run.cfg.rollout, run.cfg.topology.samplers);
   const out = requestSlices(problems.length, per).map((r) =>
     generateRequest(run, k, `s${k}r${r.index}`, problems.slice(r.first, r.end), plan.budgetTokens),
@@ -65,7 +65,7 @@ function backfillRequest(run: TrainingRun, step: number, slot: number): Generate
   const plan = run.plans.get(step);
   const p = plan?.problems[slot];
   assert(p, `no problem planned for step ${step} slot ${slot}`);
-  if (unplanned(step, [p], run.accounting).length === 0) return null;
+  if (unplanned(step, [p], run.ledger).length === 0) return null;
   return generateRequest(run, step, `s${step}b${slot}`, [p], plan!.budgetTokens);
 }
 
@@ -86,7 +86,7 @@ export function topologyOf(run: TrainingRun): Topology<ScoredGroup, Generate> {
     t = {
       rules: run.rules,
       state: run.topo,
-      ledger: run.accounting,
+      ledger: run.ledger,
       queue: run.queue,
       viewOf: scoredGroupView,
       view: () => ({
@@ -100,7 +100,7 @@ export function topologyOf(run: TrainingRun): Topology<ScoredGroup, Generate> {
   }
   // (a resume replaces the state and the ledger)
   t.state = run.topo;
-  t.ledger = run.accounting;
+  t.ledger = run.ledger;
   return t;
 }
 
