@@ -172,6 +172,16 @@ describe('virtual clock, compute: none', () => {
     Object.assign(body.state, body.state.topo);
     delete body.state.topo;
     fs.writeFileSync(file, JSON.stringify(body));
+    // a checkpoint whose topology disagrees with its learner's record (the last step formed) fails at its first event
+    const drifted = freshDir('halted-drifted');
+    fs.cpSync(dir, drifted, { recursive: true });
+    const dfile = path.join(drifted, 'checkpoints', 'step-4', 'sim-state.json');
+    const dbody = JSON.parse(fs.readFileSync(dfile, 'utf8'));
+    dbody.state.topo.formedThrough += 1;
+    fs.writeFileSync(dfile, JSON.stringify(dbody));
+    const err = await simRun(asyncCfg(), settings, { dir: drifted, resume: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(SimInvariantError);
+    expect(err.message).toMatch(/the topology has steps formed through \d+, the learner \d+/);
     for (const d of [dir, older]) {
       const resumed = await simRun(asyncCfg(), settings, { dir: d, resume: true });
       expect(resumed.status).toBe('done');
