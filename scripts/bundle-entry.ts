@@ -3,7 +3,8 @@
  * from e3sim-worker.mjs beside it (scripts/bundle-worker-entry.ts).
  */
 import v8 from 'node:v8';
+import { NODE_FLAGS } from '../src/cli/self.js';
 
-// as bin/e3sim.js: a larger young generation (see there)
-v8.setFlagsFromString('--max-semi-space-size=32');
+// as bin/e3sim.js: a larger young generation (src/cli/self.ts NODE_FLAGS)
+for (const f of NODE_FLAGS) v8.setFlagsFromString(f);
 await import('../src/cli/main.js');

@@ -9,6 +9,7 @@ import { VOCAB_SIZE } from '../src/tasks/countdown/tokenizer.js';
 import { Rng } from '../src/util/rng.js';
 
 import { runCli as run, spawnCli } from './helpers/cli.js';
+import { NODE_FLAGS } from '../src/cli/self.js';
 
 /**
  * In-process (helpers/cli.ts) but for these, which go through the executable: one per exit code
@@ -40,6 +41,17 @@ beforeAll(async () => {
 });
 
 describe('e3sim command line', () => {
+  it("starts with the V8 flags of src/cli/self.ts: bin/e3sim.js's shebang and package.json's node scripts spell the same", () => {
+    const want = NODE_FLAGS.join(' ');
+    const shebang = fs.readFileSync('bin/e3sim.js', 'utf8').split('\n')[0]!;
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${want}`);
+    const scripts = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> })
+      .scripts;
+    const nodeScripts = Object.values(scripts).filter((c) => c.includes('bin/e3sim.js'));
+    expect(nodeScripts.length).toBeGreaterThan(0);
+    for (const c of nodeScripts) expect(c).toContain(`node ${want} bin/e3sim.js`);
+  });
+
   it.each([
     [['frobnicate'], /unknown command/],
     [['vg-gap', '--checkpoint', 'x', '--task', 'countdown', '--bogus'], /unknown option '--bogus'/],

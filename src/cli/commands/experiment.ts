@@ -25,7 +25,7 @@ import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson, versions } from '../common.js';
-import { selfExecutable } from '../self.js';
+import { NODE_FLAGS, selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
@@ -122,7 +122,7 @@ async function experimentCommand(name: string, o: Flags): Promise<void> {
       cells: plan.cells,
       jobs,
       bin: selfExecutable(),
-      nodeArgs: ['--max-semi-space-size=32'],
+      nodeArgs: NODE_FLAGS,
       log,
       now: wallNow,
       stepOf: metricsStepOf,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
-import { selfExecutable } from '../self.js';
+import { NODE_FLAGS, selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import {
   cellOutcome,
@@ -175,7 +175,16 @@ async function runInProcesses(
   }));
   log(`${name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
   try {
-    await runCells({ out, cells: procs, jobs, bin: selfExecutable(), log, now: wallNow, stepOf: metricsStepOf });
+    await runCells({
+      out,
+      cells: procs,
+      jobs,
+      bin: selfExecutable(),
+      nodeArgs: NODE_FLAGS,
+      log,
+      now: wallNow,
+      stepOf: metricsStepOf,
+    });
   } catch (e) {
     if (e instanceof CellsInterrupted) {
       process.stderr.write(`${e.message}\n`);
