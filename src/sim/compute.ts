@@ -173,12 +173,14 @@ export class SurrogateCompute implements Compute {
   train(input: TrainInput): Record<string, number> {
     let tokens = 0,
       updateRollouts = 0;
-    for (const g of input.groups)
-      g.group.lengths.forEach((l, j) => {
-        if (!g.trained[j]) return;
-        tokens += l;
-        updateRollouts++;
-      });
+    for (const g of input.groups) {
+      const lengths = g.group.lengths;
+      for (let j = 0; j < lengths.length; j++)
+        if (g.trained[j]) {
+          tokens += lengths[j]!;
+          updateRollouts++;
+        }
+    }
     return { tokens, updateRollouts };
   }
 
