@@ -11,7 +11,7 @@ let self = fileURLToPath(new URL('../../bin/e3sim.js', import.meta.url));
 /**
  * The V8 flags an e3sim process starts with: a young generation of 64 MB semi-spaces (V8's default
  * is 16 MB). The virtual clock allocates many short-lived objects a simulated group; with fewer
- * scavenges, and fewer of them promoted, `bench --sim` runs 1.3–1.5× the events/s of 32 MB and the
+ * scavenges, and fewer of them promoted, `bench --sim` runs 1.26–1.42× the events/s of 32 MB and the
  * process's peak RSS is lower (BENCHMARKS.md). They are start-up flags, so bin/e3sim.js's shebang
  * and package.json's scripts spell them too (test/cli.test.ts checks that they agree); cell
  * processes (`experiment`, `scenario`) are started with them from here.
