@@ -37,11 +37,11 @@ const NOTHING: never[] = [];
 
 /**
  * The topology's state, one for both clocks: the versions, the last step formed and the update's
- * totals (the learning side's `LearnState`), the planner's queues (core/admission `PlannerQueues`, over the clock's own
- * form of a request) and the sampling side's counters (core/metrics `SampleCounters`). Plain data:
- * the virtual clock's checkpoint carries it whole, the real clock's its versions, totals and tokens
- * generated (`resumedTopology`: the real clock generates again whatever its
- * checkpoint did not train).
+ * totals (the learning side's `LearnState`), the planner's queues (core/admission `PlannerQueues`,
+ * over the clock's own form of a request) and the sampling side's counters (core/metrics
+ * `SampleCounters`). Plain data: the virtual clock's checkpoint carries it whole, the real clock's
+ * its versions, totals and tokens generated (`resumedTopology`: the real clock generates again
+ * whatever its checkpoint did not train).
  */
 export interface TopologyState<R extends { step: number }> extends LearnState, PlannerQueues<R>, SampleCounters {}
 

@@ -57,10 +57,9 @@ import { CurriculumController, type StepPlan } from '../curriculum/controller.js
 import { CurriculumCore } from '../steps/curriculum.js';
 
 import { storeWeights } from './roles/weightStore.js';
-import { checkpoint } from './roles/lifecycle.js';
 import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
 import { fromAsync } from './roles/effects.js';
-import { start, stopAll } from './roles/lifecycle.js';
+import { checkpoint, start, stopAll } from './roles/lifecycle.js';
 
 export type {
   StepProgress,
@@ -87,8 +86,9 @@ export class TrainingRun {
   readonly weights = new Map<number, PackedWeights>();
   /**
    * The topology's state (core/topology TopologyState): the learner's and the published version —
-   * the learner's is ahead only while it waits for its publication to go out —, the update's
-   * totals and the planner's queues. The virtual clock holds the same (`SimState.topo`).
+   * the learner's is ahead only while it waits for its publication to go out —, the last step
+   * formed, the update's totals, the planner's queues and the sampling counters. The virtual clock
+   * holds the same (`SimState.topo`).
    */
   topo: TopologyState<Generate> = resumedTopology();
   /** The rollout ledger (core/ledger.ts), as on the virtual clock. */

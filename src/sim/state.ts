@@ -119,7 +119,7 @@ export type ActorS = SamplerS | VerifierS | LearnerS;
 export interface SimState {
   t: number;
   events: number;
-  /** The topology's state (core/topology TopologyState): versions, the update's totals, the planner's queues. */
+  /** The topology's state (core/topology TopologyState): versions, last step formed, totals, planner's queues, counters. */
   topo: TopologyState<Request>;
   outstandingGroups: number;
   idle: number[];

@@ -13,7 +13,8 @@ import {
   CUT_ARMS,
   planLrProbe,
 } from '../../experiments/e3Countdown.js';
-import { CellsInterrupted, metricsStepOf, runCells, type Cell } from '../../experiments/cells.js';
+import type { Cell } from '../../experiments/cells.js';
+import { runSelfCells } from '../self.js';
 import {
   cutsMarkdown,
   readCell,
@@ -25,7 +26,6 @@ import { findArms, renderComparison } from '../../report/compare.js';
 import { parseBackend } from '../../tensor/backend.js';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson, versions } from '../common.js';
-import { NODE_FLAGS, selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
@@ -116,25 +116,7 @@ async function experimentCommand(name: string, o: Flags): Promise<void> {
   const log = o.json ? undefined : (s: string) => process.stderr.write(`${s}\n`);
   log?.(`${name}: ${plan.cells.length} cells, ${jobs} at a time, in ${out}`);
   const t0 = wallNow();
-  try {
-    await runCells({
-      out,
-      cells: plan.cells,
-      jobs,
-      bin: selfExecutable(),
-      nodeArgs: NODE_FLAGS,
-      log,
-      now: wallNow,
-      stepOf: metricsStepOf,
-    });
-  } catch (e) {
-    if (e instanceof CellsInterrupted) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = 130;
-      return;
-    }
-    throw e;
-  }
+  if (!(await runSelfCells({ out, cells: plan.cells, jobs, log }))) return;
   const doc = writeResults(name, o, out, settings, seeds, c4, plan, t0);
   if (o.json) return printJson(doc.json);
   process.stdout.write(doc.text);

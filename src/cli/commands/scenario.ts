@@ -3,7 +3,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
-import { NODE_FLAGS, selfExecutable } from '../self.js';
 import { InputError } from '../../util/errors.js';
 import {
   cellOutcome,
@@ -19,7 +18,8 @@ import { signalExitCode } from '../../runtime/runLock.js';
 import { SimEngine, SimInvariantError } from '../../sim/engine.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { writeAnalysis } from '../../experiments/sweepAnalysis.js';
-import { CellsInterrupted, metricsStepOf, runCells, type Cell as ProcessCell } from '../../experiments/cells.js';
+import type { Cell as ProcessCell } from '../../experiments/cells.js';
+import { runSelfCells } from '../self.js';
 import { correctionWarnings } from '../../runtime/config.js';
 
 const RESULT = 'cell-result.json';
@@ -174,25 +174,7 @@ async function runInProcesses(
     matches: (d) => sameCell(d, cell),
   }));
   log(`${name}: ${cells.length} cells, ${jobs} at a time, in ${out}`);
-  try {
-    await runCells({
-      out,
-      cells: procs,
-      jobs,
-      bin: selfExecutable(),
-      nodeArgs: NODE_FLAGS,
-      log,
-      now: wallNow,
-      stepOf: metricsStepOf,
-    });
-  } catch (e) {
-    if (e instanceof CellsInterrupted) {
-      process.stderr.write(`${e.message}\n`);
-      process.exitCode = 130;
-      return null;
-    }
-    throw e;
-  }
+  if (!(await runSelfCells({ out, cells: procs, jobs, log }))) return null;
   return cells.map((c) => JSON.parse(fs.readFileSync(path.join(out, 'cells', c.name, RESULT), 'utf8')) as CellResult);
 }
 
