@@ -69,6 +69,26 @@ const stepsIn = (dir: string) => {
         .filter((l) => l.startsWith('{"step":')).length
     : 0;
 };
+/**
+ * The process's exit within `ms`, or an error that carries what every process of the test said (their
+ * stderr tails, and whether they are still running): a hang must say where it hung.
+ */
+const exitWithin = async (p: Proc, ms: number, all: Proc[], what: string) => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const logs = all.map((q) => {
+        const a = q.p.spawnargs;
+        const name = a.includes('--id') ? `worker ${a[a.indexOf('--id') + 1]}` : a[2];
+        const state =
+          q.p.exitCode !== null || q.p.signalCode !== null ? `exited ${q.p.exitCode ?? q.p.signalCode}` : 'running';
+        return `--- ${name} (${state})\n${q.err.slice(-3_000)}`;
+      });
+      reject(new Error(`${what}: no exit within ${ms} ms\n${logs.join('\n')}`));
+    }, ms);
+  });
+  return Promise.race([p.exit, late]).finally(() => clearTimeout(timer));
+};
 const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
   const t0 = performance.now();
   while (!cond()) {
@@ -160,15 +180,17 @@ describe('NATS transport', () => {
     const coord = e3(args);
     const ws = [worker('sampler', server.url, 'r-s1'), worker('verifier', server.url, 'r-v1')];
     procs.push(coord, ...ws);
-    await until(() => stepsIn(dir) >= 2, 120_000, 'step 2');
+    await until(() => stepsIn(dir) >= 2, 60_000, 'step 2');
     await server.restart(1_000);
-    const end = await coord.exit;
+    // bounded, so that a hang fails with every process's log (the test's own limit would say nothing)
+    const end = await exitWithin(coord, 90_000, [coord, ...ws], 'the coordinator after the restart');
     if (end.code !== 0) {
       // the fallback the issue allows: a clear message, then --resume completes the run
       expect(coord.err).toMatch(/NATS/);
       const again = e3(['train', '--resume', dir, '--transport', 'nats', '--nats', server.url]);
-      procs.push(again, worker('sampler', server.url, 'r-s2'), worker('verifier', server.url, 'r-v2'));
-      expect((await again.exit).code, again.err).toBe(0);
+      const ws2 = [worker('sampler', server.url, 'r-s2'), worker('verifier', server.url, 'r-v2')];
+      procs.push(again, ...ws2);
+      expect((await exitWithin(again, 80_000, [again, ...ws2], 'the resumed coordinator')).code, again.err).toBe(0);
     }
     const s = summaryOf(dir);
     expect(s.steps).toBe(STEPS);

@@ -11,6 +11,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   RetentionPolicy,
   StorageType,
   jetstream,
@@ -136,6 +137,8 @@ export class NatsCoordinator {
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       max_msgs: this.o.queueMax,
+      // a full queue refuses the publish (retried: backpressure); JetStream's default would drop the oldest item
+      discard: DiscardPolicy.New,
       duplicate_window: 120_000_000_000,
     });
     for (const kind of WORK_KINDS) {
