@@ -77,12 +77,22 @@ export class TestNatsServer {
     await waitForPort(this.port, 10_000);
   }
 
+  /** SIGTERM, and its exit within 10 s — else an error with the server's log (a hang must say where). */
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = null;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve, reject) => {
+      const late = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(
+          new Error(`nats-server on port ${this.port} did not exit within 10 s of SIGTERM:\n${this.log.slice(-3_000)}`),
+        );
+      }, 10_000);
+      p.once('exit', () => {
+        clearTimeout(late);
+        resolve();
+      });
       p.kill('SIGTERM');
     });
   }
