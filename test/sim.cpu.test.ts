@@ -15,11 +15,10 @@ describe('virtual clock, real compute (cpu backend)', () => {
       });
     const settings = { compute: 'real' as const, profile: jitteryProfile(), maxSteps: 3 };
     const a = await simRun(cfg(), settings);
-    const b = await simRun(cfg(), settings);
     expect(a.summary.weightsSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(b.metrics).toBe(a.metrics);
-    expect(b.transitions).toBe(a.transitions);
-    expect(b.summary.weightsSha256).toBe(a.summary.weightsSha256);
+    // The halted run replays a's start from the seed (its lines up to the halt are its own), and the
+    // resumed one its rest: equal bytes check the replay and the resume at once (a second
+    // uninterrupted run, 12 s of the cpu backend, checked nothing more).
     const dir = freshDir('cpu-halt');
     expect((await simRun(cfg(), settings, { dir, halt: true })).status).toBe('halted');
     const r = await simRun(cfg(), settings, { dir, resume: true });
