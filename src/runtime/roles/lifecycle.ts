@@ -19,7 +19,8 @@ import { startNats } from './nats.js';
 import { makeSamplerActor, startSampler } from './samplers.js';
 import { makeVerifierActor } from './verifiers.js';
 
-import type { LearnerApi } from '../../../actors/learner.worker.js';
+import type { ActorRefFrom } from 'xstate';
+import type { learnerMachine } from '../../../machines/index.js';
 import { assert, errnoLine } from '../../util/errors.js';
 import { learnState } from '../../core/topology.js';
 import { slotOf } from '../../core/batch.js';
@@ -107,12 +108,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
     run.snapshot = null;
-    run.learnerActor.send({ type: 'SNAPSHOT' });
-    while (!run.snapshot || !run.learnerActor.getSnapshot().matches('waitingForBatch')) {
-      if (run.learnerActor.getSnapshot().matches('failed')) throw new Error('learner failed while taking a snapshot');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const snap = run.snapshot as Awaited<ReturnType<LearnerApi['snapshot']>>;
+    const snap = await learnerSnapshot(run.learnerActor, () => run.snapshot);
     assert(
       snap.version === run.topo.learnerVersion,
       `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
@@ -156,6 +152,34 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
     run.paused = false;
     run.batcher.send({ type: 'POKE' });
   }
+}
+
+/**
+ * The learner's snapshot for a checkpoint: SNAPSHOT sent; resolves once the learner is back in
+ * `waitingForBatch` holding it, rejects as soon as it leaves `snapshotting` any other way. (A loop
+ * polling for `failed` every 5 ms never saw it — the supervisor restarts a failed learner at once —
+ * and then waited for ever on a learner back in `waitingForBatch` without a snapshot.)
+ */
+export function learnerSnapshot<S>(actor: ActorRefFrom<typeof learnerMachine>, taken: () => S | null): Promise<S> {
+  return new Promise((resolve, reject) => {
+    const sub = actor.subscribe((st) => {
+      if (st.matches('snapshotting')) return;
+      sub.unsubscribe();
+      const snap = taken();
+      if (snap && st.matches('waitingForBatch')) resolve(snap);
+      else
+        reject(
+          new Error(
+            `the learner left snapshotting for ${JSON.stringify(st.value)} without a snapshot${st.context.error ? ` (${st.context.error})` : ''}`,
+          ),
+        );
+    });
+    actor.send({ type: 'SNAPSHOT' });
+    if (!actor.getSnapshot().matches('snapshotting')) {
+      sub.unsubscribe();
+      reject(new Error(`the learner cannot take a snapshot in ${JSON.stringify(actor.getSnapshot().value)}`));
+    }
+  });
 }
 
 export async function stopAll(run: TrainingRun): Promise<void> {
