@@ -1,7 +1,5 @@
 import { InputError } from '../../util/errors.js';
 
-export const TASKS = ['countdown', 'pk'] as const;
-
 export function checkTask(task: string, allowed: readonly string[]): void {
   if (!allowed.includes(task))
     throw new InputError(

@@ -52,6 +52,3 @@ export const ROPE_BASE = 10_000;
 export function positionRows(c: GptConfig): number {
   return c.positions === 'rope' ? Math.min(ROPE_ABSOLUTE, c.contextLength) : c.contextLength;
 }
-
-/** The reference shape used by `e3sim bench` (issue #2, item 10). */
-export const REFERENCE_SHAPE = { dModel: 128, nHeads: 4, nLayers: 2, contextLength: 128 } as const;
