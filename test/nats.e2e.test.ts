@@ -69,11 +69,23 @@ const stepsIn = (dir: string) => {
         .filter((l) => l.startsWith('{"step":')).length
     : 0;
 };
+/** Each actor's last transition in a run's transitions.jsonl (where a hung run stands). */
+const actorStates = (dir: string) => {
+  const f = path.join(dir, 'transitions.jsonl');
+  if (!fs.existsSync(f)) return '';
+  const last = new Map<string, string>();
+  for (const l of fs.readFileSync(f, 'utf8').split('\n')) {
+    if (!l.startsWith('{')) continue;
+    const x = JSON.parse(l) as { t: number; actor: string; from: string | null; to: string; event: string };
+    last.set(x.actor, `${x.actor}: ${x.from} → ${x.to} on ${x.event} at ${(x.t / 1000).toFixed(1)} s`);
+  }
+  return `\n--- each actor's last transition\n${[...last.values()].join('\n')}`;
+};
 /**
  * The process's exit within `ms`, or an error that carries what every process of the test said (their
  * stderr tails, and whether they are still running): a hang must say where it hung.
  */
-const exitWithin = async (p: Proc, ms: number, all: Proc[], what: string) => {
+const exitWithin = async (p: Proc, ms: number, all: Proc[], what: string, dir?: string) => {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -84,7 +96,7 @@ const exitWithin = async (p: Proc, ms: number, all: Proc[], what: string) => {
           q.p.exitCode !== null || q.p.signalCode !== null ? `exited ${q.p.exitCode ?? q.p.signalCode}` : 'running';
         return `--- ${name} (${state})\n${q.err.slice(-3_000)}`;
       });
-      reject(new Error(`${what}: no exit within ${ms} ms\n${logs.join('\n')}`));
+      reject(new Error(`${what}: no exit within ${ms} ms\n${logs.join('\n')}${dir ? actorStates(dir) : ''}`));
     }, ms);
   });
   return Promise.race([p.exit, late]).finally(() => clearTimeout(timer));
@@ -152,7 +164,7 @@ describe('NATS transport', () => {
         }
       }
     }, 50);
-    const end = await coord.exit;
+    const end = await exitWithin(coord, 160_000, [coord, ...Object.values(w)], 'the coordinator', dir);
     clearInterval(watch);
     await nc.close();
     expect(end.code, coord.err).toBe(0);
@@ -183,14 +195,16 @@ describe('NATS transport', () => {
     await until(() => stepsIn(dir) >= 2, 60_000, 'step 2');
     await server.restart(1_000);
     // bounded, so that a hang fails with every process's log (the test's own limit would say nothing)
-    const end = await exitWithin(coord, 90_000, [coord, ...ws], 'the coordinator after the restart');
+    const end = await exitWithin(coord, 90_000, [coord, ...ws], 'the coordinator after the restart', dir);
     if (end.code !== 0) {
       // the fallback the issue allows: a clear message, then --resume completes the run
       expect(coord.err).toMatch(/NATS/);
       const again = e3(['train', '--resume', dir, '--transport', 'nats', '--nats', server.url]);
       const ws2 = [worker('sampler', server.url, 'r-s2'), worker('verifier', server.url, 'r-v2')];
       procs.push(again, ...ws2);
-      expect((await exitWithin(again, 80_000, [again, ...ws2], 'the resumed coordinator')).code, again.err).toBe(0);
+      expect((await exitWithin(again, 80_000, [again, ...ws2], 'the resumed coordinator', dir)).code, again.err).toBe(
+        0,
+      );
     }
     const s = summaryOf(dir);
     expect(s.steps).toBe(STEPS);
@@ -211,13 +225,13 @@ describe('NATS transport', () => {
     );
     const dir = path.join(tmp, 'async');
     const coord = e3(['train', '--config', asyncConfig, '--out', dir, '--transport', 'nats', '--nats', server.url]);
-    procs.push(
-      coord,
+    const ws = [
       worker('sampler', server.url, 'a-s1'),
       worker('sampler', server.url, 'a-s2'),
       worker('verifier', server.url, 'a-v1'),
-    );
-    expect((await coord.exit).code, coord.err).toBe(0);
+    ];
+    procs.push(coord, ...ws);
+    expect((await exitWithin(coord, 100_000, [coord, ...ws], 'the async coordinator', dir)).code, coord.err).toBe(0);
     const s = summaryOf(dir);
     expect(s.steps).toBe(STEPS);
     expect(s.stalenessBound).toBe(1);
@@ -264,8 +278,9 @@ describe('NATS transport', () => {
       'slow:sampler=8x',
     ]);
     const ws = worker('sampler', server.url, 'l-s1');
-    procs.push(coord, ws, worker('verifier', server.url, 'l-v1'));
-    expect((await coord.exit).code, coord.err).toBe(0);
+    const wv = worker('verifier', server.url, 'l-v1');
+    procs.push(coord, ws, wv);
+    expect((await exitWithin(coord, 100_000, [coord, ws, wv], 'the coordinator', dir)).code, coord.err).toBe(0);
     const s = summaryOf(dir);
     expect(s.steps).toBe(1);
     // each sampler slot's generations, from entering `generating` to leaving it: all longer than the ack wait
