@@ -54,6 +54,8 @@ export const batcherMachine = setup({
       on: {
         GROUP: { target: 'checking', actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
         POKE: 'checking',
+        // looks again: a wake-up is never lost, whatever the order of the learner's and the groups' news
+        LEARNER_READY: { target: 'checking', actions: assign({ learnerWaiting: true }) },
       },
     },
     dispatching: {

@@ -24,14 +24,24 @@ export const learnerMachine = setup({
   actions: {
     ready: actionNotProvided('learner', 'ready'),
     reportFailure: actionNotProvided<{ batch: TrainBatch | null; error: string }>('learner', 'reportFailure'),
+    /** A batch arrived while the learner was not waiting for one: a protocol bug; the run stops. */
+    busy: actionNotProvided<{ step: number }>('learner', 'busy'),
   },
 }).createMachine({
   id: 'learner',
   context: { batch: null, output: null, error: null },
   initial: 'waitingForBatch',
+  // `ready` (LEARNER_READY to the batcher) each time the learner becomes free: at its start, after a
+  // publication, after a restart — never on its way back from a snapshot, which it took while free
+  // (the batcher knew): a second LEARNER_READY there told a batcher that had since handed out the
+  // next step that the learner, now training, was waiting.
+  entry: 'ready',
+  on: {
+    // A batch for a learner that is not waiting would be lost: the run stops, naming it.
+    TRAIN: { actions: { type: 'busy', params: ({ event }) => ({ step: event.batch.step }) } },
+  },
   states: {
     waitingForBatch: {
-      entry: 'ready',
       on: {
         TRAIN: {
           target: 'training',
@@ -53,7 +63,7 @@ export const learnerMachine = setup({
       invoke: {
         src: 'publish',
         input: ({ context }) => ({ output: context.output!, batch: context.batch! }),
-        onDone: { target: 'waitingForBatch', actions: assign({ batch: null }) },
+        onDone: { target: 'waitingForBatch', actions: [assign({ batch: null }), 'ready'] },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => errorText(event.error) }) },
       },
     },
@@ -74,7 +84,7 @@ export const learnerMachine = setup({
     restarting: {
       invoke: {
         src: 'restart',
-        onDone: { target: 'waitingForBatch', actions: assign({ batch: null, output: null, error: null }) },
+        onDone: { target: 'waitingForBatch', actions: [assign({ batch: null, output: null, error: null }), 'ready'] },
         onError: {
           target: 'failed',
           actions: assign({ error: ({ event }) => `restart failed: ${errorText(event.error)}` }),

@@ -187,6 +187,10 @@ export function makeLearnerActor(run: TrainingRun) {
       },
       actions: {
         ready: () => setImmediate(() => run.batcher.send({ type: 'LEARNER_READY' })),
+        busy: (_, p) =>
+          run.abort(
+            `learner: the batch of step ${p.step} arrived while it was ${JSON.stringify(run.learnerActor.getSnapshot().value)}, not waiting for one`,
+          ),
         reportFailure: (_, p) => {
           if (p.batch) run.retryBatch = p.batch;
           run.supervisor.send({ type: 'FAILED', actor: 'learner', role: 'learner', error: p.error });
