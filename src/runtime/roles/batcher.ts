@@ -36,8 +36,13 @@ export function makeBatcher(run: TrainingRun) {
   );
 }
 
+/**
+ * The batcher's gate: the learner waiting — read from the learner's machine, as the virtual clock's
+ * `tryTrain` reads its learner (the batcher's own `learnerWaiting` only says when to look) — no
+ * checkpoint in progress, and the learner's next step whole (or a failed step's batch to retry).
+ */
 export function nextBatchReady(run: TrainingRun): boolean {
-  if (run.paused || run.fatal) return false;
+  if (run.paused || run.fatal || !run.learnerActor.getSnapshot().matches('waitingForBatch')) return false;
   if (run.retryBatch) return true;
   const k = run.topo.learnerVersion + 1;
   return k <= run.maxSteps && run.queue.complete(k);
