@@ -107,6 +107,15 @@ async function stepWithCheckpoint(x: ReturnType<typeof world>, during: () => voi
   await ticks();
 }
 
+/** The two machines started, step 1's group in: the learner trains step 1. */
+async function trainingStepOne() {
+  const x = world();
+  await ticks();
+  x.group(1);
+  await ticks();
+  return x;
+}
+
 /** The learner trains and publishes its step (both effects end now). */
 async function finishStep(w: ReturnType<typeof world>['w']) {
   w.finishTrain!();
@@ -117,11 +126,8 @@ async function finishStep(w: ReturnType<typeof world>['w']) {
 
 describe('the learner and the batcher around a checkpoint (async: the next step generated during training)', () => {
   it('hands out the step whose groups all came in while the learner trained, once it is free', async () => {
-    const x = world();
+    const x = await trainingStepOne();
     const { w, learner, batcher, group } = x;
-    await ticks();
-    group(1);
-    await ticks();
     expect(w.trained).toEqual([1]);
     group(2); // step 2 generated while step 1 trains
     await finishStep(w); // v1 out: the learner is free, step 2 goes
@@ -141,11 +147,8 @@ describe('the learner and the batcher around a checkpoint (async: the next step 
   }, 5_000);
 
   it('never sends a batch to a learner that is publishing (it would be lost): the group waits for its LEARNER_READY', async () => {
-    const x = world();
+    const x = await trainingStepOne();
     const { w, learner, batcher, group } = x;
-    await ticks();
-    group(1);
-    await ticks();
     // v1 out and a checkpoint; step 2 complete meanwhile: it goes at the poke
     await stepWithCheckpoint(x, () => group(2));
     expect(w.trained).toEqual([1, 2]);
