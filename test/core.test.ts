@@ -36,7 +36,7 @@ import {
   stalenessBoundViolation,
 } from '../src/core/invariants.js';
 import { checkpointsToRemove, stepDirName, stepOfDirName } from '../src/core/runDir.js';
-import { CLOCK_FIELDS, LengthAudit, TrainedDigest, nearestRank, stepRow } from '../src/core/metrics.js';
+import { CLOCK_FIELDS, LengthAudit, TrainedDigest, nearestRank, nearestRanks, stepRow } from '../src/core/metrics.js';
 
 const dispositionOf = (...a: Parameters<typeof dispositionCodeOf>) => DISPOSITION_BY_CODE[dispositionCodeOf(...a)];
 describe('core/admission', () => {
@@ -300,6 +300,15 @@ describe('core/invariants, core/runDir, core/metrics', () => {
     const sorted = Array.from(xs).sort((a, b) => a - b);
     for (const q of [0, 0.1, 0.5, 0.9, 0.999, 1])
       expect(nearestRank(xs.slice(), q)).toBe(sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]);
+    // two quantiles in one select (the second among the values the first left above it), on sizes 1 … 40
+    const rank = (s: number[], q: number) => s[Math.max(0, Math.ceil(q * s.length) - 1)];
+    for (let n = 1; n <= 40; n++) {
+      const ys = Float64Array.from({ length: n }, () => (seed = (seed * 48271) % 2147483647) % 9);
+      const s = Array.from(ys).sort((a, b) => a - b);
+      for (const [q1, q2] of [[0.5, 0.9], [0.1, 0.1], [0, 1], [0.9, 0.95]] as const)
+        expect(nearestRanks(ys.slice(), q1, q2)).toEqual([rank(s, q1), rank(s, q2)]);
+    }
+    expect(nearestRanks(new Float64Array(0), 0.5, 0.9)).toEqual([null, null]);
   });
 
   it('names what broke', () => {

@@ -73,6 +73,31 @@ describe('rollout accounting (core/ledger.ts, one ledger for both clocks)', () =
     expect(RolloutLedger.fromDense(shape, a.toDense()).counts()).toEqual(a.counts());
   });
 
+  it('disposes of a group at once as rollout by rollout, with the same answers', () => {
+    const S = DISPOSITION_CODE['dropped-stale'];
+    const make = () => {
+      const l = new RolloutLedger(shape);
+      expect(l.generated(1, 0, 0, 2)).toBeNull();
+      expect(l.generated(1, 1, 0)).toBeNull();
+      return l;
+    };
+    const one = make(),
+      each = make();
+    expect(one.disposeGroup(1, 0, [T, S])).toBeNull();
+    for (const [j, c] of [T, S].entries()) expect(each.dispose(1, 0, j, c)).toBeNull();
+    expect(one.counts()).toEqual(each.counts());
+    expect(one.toDense()).toEqual(each.toDense());
+    // the first bad rollout's message, the ones before it disposed of (as one by one)
+    expect(one.disposeGroup(1, 1, [T, T])).toMatch(/rollout 1\/1\/1 accounted before it was generated/);
+    expect(one.disposeGroup(1, 0, [T])).toMatch(/rollout 1\/0\/0 accounted twice/);
+    expect(make().disposeGroup(1, 0, [T, 1])).toMatch(/rollout 1\/0\/1 disposed of with code 1/);
+    expect(one.counts().trained).toBe(2);
+    const whole = new RolloutLedger(shape);
+    for (const slot of [0, 1]) expect(whole.generated(1, slot, 0, 2) ?? whole.disposeGroup(1, slot, [T, T])).toBeNull();
+    expect(whole.settle(1)).toBeNull();
+    expect(whole.disposeGroup(1, 0, [T])).toMatch(/accounted after its step was trained/);
+  });
+
   it('folds trained steps into counters: the window and its checkpoint stay the same size, the sums still check', () => {
     const a = new RolloutLedger(shape);
     const sizes: number[] = [];

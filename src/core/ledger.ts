@@ -173,6 +173,22 @@ export class RolloutLedger {
     return null;
   }
 
+  /** A group's rollouts 0 … codes.length − 1 disposed of, `codes[j]` each (as `dispose` on each, checked once for the group's place). */
+  disposeGroup(step: number, slot: number, codes: readonly number[]): string | null {
+    const n = codes.length;
+    if (n === 0) return null;
+    if (step <= this.through) return this.dispose(step, slot, 0, codes[0]!);
+    const i = this.at(step, slot, n - 1) - (n - 1);
+    const b = this.bytes;
+    for (let j = 0; j < n; j++) {
+      const code = codes[j]!;
+      if (b[i + j] !== GENERATED || COUNTER_OF_CODE[code] === undefined) return this.dispose(step, slot, j, code);
+      countDisposition(this.totals, code);
+      b[i + j] = code;
+    }
+    return null;
+  }
+
   /** The DISPOSITION_CODE of (step, slot, j): 0 never generated; a folded step reads as settled (-1). */
   code(step: number, slot: number, j: number): number {
     if (step <= this.through) return -1;

@@ -89,27 +89,49 @@ export class LengthAudit {
 
   figures(): LengthFigures {
     const g = this.generated.subarray(0, this.nGenerated);
-    const t = this.trained.subarray(0, this.nTrained);
+    const [g50, g90] = nearestRanks(g, 0.5, 0.9);
+    // every rollout trained (the common step): the same lengths in the same order, the same quantiles
+    const [t50, t90] =
+      this.nTrained === this.nGenerated ? [g50, g90] : nearestRanks(this.trained.subarray(0, this.nTrained), 0.5, 0.9);
     return {
-      lengthGeneratedP50: nearestRank(g, 0.5),
-      lengthGeneratedP90: nearestRank(g, 0.9),
+      lengthGeneratedP50: g50,
+      lengthGeneratedP90: g90,
       lengthTrainedMean: this.nTrained ? this.trainedSum / this.nTrained : null,
-      lengthTrainedP50: nearestRank(t, 0.5),
-      lengthTrainedP90: nearestRank(t, 0.9),
+      lengthTrainedP50: t50,
+      lengthTrainedP90: t90,
     };
   }
 }
+
+/**
+ * The q1- and q2-quantiles (q1 ≤ q2) of `xs` by nearest rank, in one pass and a half: the q1
+ * select leaves every value from its rank on at least as large, so q2 is selected among those.
+ */
+export function nearestRanks(xs: Float64Array, q1: number, q2: number): [number | null, number | null] {
+  const n = xs.length;
+  if (n === 0) return [null, null];
+  const k1 = rankOf(n, q1);
+  const a = select(xs, 0, k1);
+  return [a, select(xs, k1, Math.max(k1, rankOf(n, q2)))];
+}
+
+const rankOf = (n: number, q: number) => Math.max(0, Math.ceil(q * n) - 1);
 
 /**
  * The q-quantile of `xs` by nearest rank (the smallest x with at least q of the values ≤ x), by
  * quickselect: O(n), reorders `xs` in place.
  */
 export function nearestRank(xs: Float64Array, q: number): number | null {
-  const n = xs.length;
-  if (n === 0) return null;
-  const k = Math.max(0, Math.ceil(q * n) - 1);
-  let lo = 0,
-    hi = n - 1;
+  return xs.length === 0 ? null : select(xs, 0, rankOf(xs.length, q));
+}
+
+/**
+ * The value of rank k among xs[from …] (Hoare quickselect, in place): afterwards xs[k] holds it,
+ * every value before k (from `from` on) is ≤ it and every value after is ≥.
+ */
+function select(xs: Float64Array, from: number, k: number): number {
+  let lo = from,
+    hi = xs.length - 1;
   while (lo < hi) {
     const pivot = xs[(lo + hi) >> 1]!;
     let i = lo,

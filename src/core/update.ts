@@ -45,10 +45,8 @@ export function applyUpdate(
 ): string | null {
   for (const g of b.groups) {
     if (g.codes === undefined) continue;
-    for (let j = 0; j < g.codes.length; j++) {
-      const bad = ledger.dispose(b.step, g.slot, j, g.codes[j]!);
-      if (bad) return bad;
-    }
+    const bad = ledger.disposeGroup(b.step, g.slot, g.codes);
+    if (bad) return bad;
   }
   const unsettled = ledger.settle(b.step);
   if (unsettled) return unsettled;
