@@ -305,7 +305,12 @@ describe('core/invariants, core/runDir, core/metrics', () => {
     for (let n = 1; n <= 40; n++) {
       const ys = Float64Array.from({ length: n }, () => (seed = (seed * 48271) % 2147483647) % 9);
       const s = Array.from(ys).sort((a, b) => a - b);
-      for (const [q1, q2] of [[0.5, 0.9], [0.1, 0.1], [0, 1], [0.9, 0.95]] as const)
+      for (const [q1, q2] of [
+        [0.5, 0.9],
+        [0.1, 0.1],
+        [0, 1],
+        [0.9, 0.95],
+      ] as const)
         expect(nearestRanks(ys.slice(), q1, q2)).toEqual([rank(s, q1), rank(s, q2)]);
     }
     expect(nearestRanks(new Float64Array(0), 0.5, 0.9)).toEqual([null, null]);
