@@ -1,7 +1,8 @@
 /**
- * Batcher: holds scored groups (bounded) and hands the learner its next TrainBatch once every
- * group of that step has arrived and the learner is waiting. The queue, the accounting and the
- * staleness rules live in the runtime (src/runtime/batcher.ts, pure); the machine decides when.
+ * Batcher: holds scored groups (bounded) and hands the learner its next TrainBatch when the gate
+ * says so — the learner waiting and that step's groups all here, or a failed step's batch to train
+ * again (core/topology `learnerNext`, the rule the virtual clock asks too). The queue, the
+ * accounting and the staleness rules live in src/core; the machine decides when to look.
  */
 import { assign, setup } from 'xstate';
 import type { ScoredGroup } from '../src/runtime/messages.js';
@@ -9,7 +10,7 @@ import { actionNotProvided, errorText, guardNotProvided, notProvided } from './u
 
 export const batcherMachine = setup({
   types: {
-    context: {} as { learnerWaiting: boolean; error: string | null },
+    context: {} as { error: string | null },
     events: {} as
       | { type: 'GROUP'; group: ScoredGroup }
       | { type: 'LEARNER_READY' }
@@ -26,42 +27,29 @@ export const batcherMachine = setup({
     broken: actionNotProvided<{ error: string }>('batcher', 'broken'),
   },
   guards: {
-    /** All groups of the learner's next step are here (or a failed step's batch waits for a retry). */
-    batchComplete: guardNotProvided('batcher', 'batchComplete'),
+    /** The learner may be given a batch now (core/topology learnerNext: it reads the learner's own state). */
+    batchReady: guardNotProvided('batcher', 'batchReady'),
   },
 }).createMachine({
   id: 'batcher',
-  context: { learnerWaiting: false, error: null },
-  initial: 'collecting',
+  context: { error: null },
+  initial: 'waiting',
   on: {
     GROUP: { actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
-    LEARNER_READY: { actions: assign({ learnerWaiting: true }) },
     STOP: '.stopped',
   },
   states: {
-    collecting: {
-      on: {
-        /** Something outside changed (a checkpoint ended): look again. */
-        POKE: {},
-      },
-      always: { guard: ({ context }) => context.learnerWaiting, target: 'checking' },
-    },
-    checking: {
-      // Transient: waits in `collecting` unless a batch can go now.
-      always: [{ guard: 'batchComplete', target: 'dispatching' }, { target: 'waitingForGroups' }],
-    },
-    waitingForGroups: {
-      on: {
-        GROUP: { target: 'checking', actions: { type: 'enqueue', params: ({ event }) => ({ group: event.group }) } },
-        POKE: 'checking',
-        // looks again: a wake-up is never lost, whatever the order of the learner's and the groups' news
-        LEARNER_READY: { target: 'checking', actions: assign({ learnerWaiting: true }) },
-      },
+    waiting: {
+      // Looks again after every event — a group, the learner's LEARNER_READY, a POKE when a
+      // checkpoint ends — and asks the gate, which reads the learner's state itself: no second
+      // record of it here, so no wake-up is lost whatever the order of the news.
+      always: { guard: 'batchReady', target: 'dispatching' },
+      on: { LEARNER_READY: {}, POKE: {} },
     },
     dispatching: {
       invoke: {
         src: 'dispatch',
-        onDone: { target: 'collecting', actions: assign({ learnerWaiting: false }) },
+        onDone: 'waiting',
         onError: { target: 'broken', actions: assign({ error: ({ event }) => `dispatch: ${errorText(event.error)}` }) },
       },
     },

@@ -69,12 +69,16 @@ function world() {
         enqueue: (_, p) => void w.complete.add(p.group.step),
         broken: () => {},
       },
-      guards: { batchComplete: () => !w.paused && w.complete.has(w.version + 1) },
+      // the gate as the runtime's (core/topology learnerNext): the learner machine's own state
+      guards: {
+        batchReady: () =>
+          !w.paused && learner.getSnapshot().matches('waitingForBatch') && w.complete.has(w.version + 1),
+      },
     }),
   );
   const group = (step: number) => batcher.send({ type: 'GROUP', group: { step } as ScoredGroup });
-  batcher.start();
   learner.start();
+  batcher.start(); // after the learner, as the runtime starts them
   return { w, learner, batcher, group };
 }
 

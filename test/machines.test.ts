@@ -77,7 +77,7 @@ const INPUTS: Record<string, unknown> = {
 };
 /** Injected guards to explore both ways (each variant's reachable states are united). */
 const GUARDED: Record<string, Record<string, () => boolean>[]> = {
-  batcher: [{ batchComplete: () => true }, { batchComplete: () => false }],
+  batcher: [{ batchReady: () => true }, { batchReady: () => false }],
   // (a stage that is done, not the last, and not measured would loop: the owner's stageChanged moves it on)
   curriculum: [
     { measuresStages: () => true, stageDone: () => true, lastStage: () => false },
@@ -85,7 +85,7 @@ const GUARDED: Record<string, Record<string, () => boolean>[]> = {
     { measuresStages: () => false, stageDone: () => true, lastStage: () => true },
   ],
 };
-const TRANSIENT: Record<string, string[]> = { batcher: ['checking'], curriculum: ['starting'] };
+const TRANSIENT: Record<string, string[]> = { curriculum: ['starting'] };
 
 describe('the role table (src/core/roles.ts)', () => {
   it('has one row per machine, an effects module of its own that exists, and the lists read from it', () => {
@@ -231,7 +231,7 @@ describe('machines with injected fakes', () => {
       batcherMachine.provide({
         actors: { dispatch: boom },
         actions: { broken: onBroken },
-        guards: { batchComplete: () => true },
+        guards: { batchReady: () => true },
       }),
     ).start();
     b.send({ type: 'LEARNER_READY' });
@@ -429,6 +429,6 @@ describe('machines with injected fakes', () => {
     b.subscribe({ error: (e) => bErrors.push(e) });
     b.start();
     b.send({ type: 'LEARNER_READY' });
-    expect(String(bErrors[0])).toMatch(/batcher: guard 'batchComplete' was not provided/);
+    expect(String(bErrors[0])).toMatch(/batcher: guard 'batchReady' was not provided/);
   });
 });

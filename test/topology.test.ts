@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  learnerNext,
   stepLearning,
   stepSampling,
   wholeGroup,
@@ -49,6 +50,26 @@ function plain(effects: LearnEffect<PlantedGroup>[]): unknown[] {
 }
 
 describe('core/topology stepLearning', () => {
+  it("the learner's gate (learnerNext, both clocks): not waiting, a held batch again, the next step whole or not", () => {
+    const c = learningAt({ eta: 1, groupsPerStep: 1, groupSize: 1 }, 1);
+    const gate = (waiting: boolean, holdsBatch: boolean) => learnerNext(c, { waiting, holdsBatch });
+    expect(gate(true, false)).toBeNull(); // step 2 has no group yet
+    expect(gate(true, true)).toBe('again'); // a failed step's batch goes first, whatever is queued
+    expect(
+      stepLearning(c, { type: 'scored', step: 2, group: { slot: 0, rewards: [1], oldest: 1, lengths: [3] } }),
+    ).toEqual([{ type: 'stepComplete', step: 2 }]);
+    expect(gate(false, false)).toBeNull(); // training, publishing, paused: nothing, whatever is here
+    expect(gate(false, true)).toBeNull();
+    expect(gate(true, false)).toBe('form');
+    expect(plain(stepLearning(c, { type: 'learnerWaiting' }))[0]).toMatchObject({ type: 'train', step: 2 });
+    expect(gate(true, false)).toBeNull(); // step 3: nothing queued
+    // past the run's last step, nothing forms
+    const end = learningAt({ eta: 1, groupsPerStep: 1, maxSteps: 2, groupSize: 1 }, 2);
+    stepLearning(end, { type: 'scored', step: 3, group: { slot: 0, rewards: [1], oldest: 2, lengths: [3] } });
+    expect(end.queue.complete(3)).toBe(true);
+    expect(learnerNext(end, { waiting: true, holdsBatch: false })).toBeNull();
+  });
+
   it('a step forms once its groups are all here, in slot order, each rollout disposed at its lag (η = 1)', () => {
     const c = learningAt({ eta: 1, groupsPerStep: 2 }, 1);
     // step 2 at learner version 1: slot 1 from v0 (lag 1), slot 0 from v1 (lag 0), one invalid rollout

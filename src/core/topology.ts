@@ -189,7 +189,7 @@ export interface LearnContext<G> {
 export type LearnEvent<G> =
   /** A group of `step` was verified and graded. */
   | { type: 'scored'; step: number; group: G }
-  /** The learner waits for a batch (its clock's gate: not training, not publishing, not paused). */
+  /** The learner waits for a batch: the gate (`learnerNext`) said `form`. */
   | { type: 'learnerWaiting' }
   /** The learner trained step `batch.step` into `version`, counting `updateRollouts` rollouts itself. */
   | {
@@ -263,10 +263,37 @@ export function backfillOf<G>(c: LearnContext<G>, g: G): number | null {
   return backfillSlot(c.viewOf(g).slot, c.rules.groupsPerStep, c.rules.dynamicSampling);
 }
 
+/**
+ * The learner as its clock sees it at the gate: whether it waits for a batch now (its machine in
+ * `waitingForBatch`, and nothing holding the run: a checkpoint, a failure, the end), and whether
+ * it holds the batch of a step it failed in (the supervisor restarted it: it trains that again).
+ */
+export interface LearnerAtGate {
+  waiting: boolean;
+  holdsBatch: boolean;
+}
+
+/**
+ * The gate both clocks ask before the learner is given work (the real clock's batcher guard and
+ * dispatch, the virtual clock's `tryTrain`): `again`, the batch it holds; `form`, its next step,
+ * whose groups are all here (then `learnerWaiting` forms it); null, nothing yet.
+ */
+export function learnerNext<G>(c: LearnContext<G>, l: LearnerAtGate): 'again' | 'form' | null {
+  if (!l.waiting) return null;
+  if (l.holdsBatch) return 'again';
+  return nextStepWhole(c) ? 'form' : null;
+}
+
+/** Whether the learner's next step is within the run and all its groups are here. */
+function nextStepWhole<G>(c: LearnContext<G>): boolean {
+  const k = c.state.learnerVersion + 1;
+  return k <= c.rules.maxSteps && c.queue.complete(k);
+}
+
 /** The learner's next step, formed when all its groups are here (core/batch disposeStep); else nothing. */
 function form<G>(c: LearnContext<G>): LearnEffect<G>[] {
+  if (!nextStepWhole(c)) return [];
   const k = c.state.learnerVersion + 1;
-  if (k > c.rules.maxSteps || !c.queue.complete(k)) return [];
   if (c.rules.brokenSteps.includes(k)) return [{ type: 'fail', message: brokenInvariantMessage(k) }];
   const rules = {
     learnerVersion: c.state.learnerVersion,

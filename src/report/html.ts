@@ -312,7 +312,7 @@ const CLIENT = String.raw`
   window.addEventListener('mouseup', function () { drag = null; });
   window.addEventListener('mousemove', function (e) { if (!drag) return; var dt = (e.clientX - drag.x) / canvas.clientWidth * (drag.t1 - drag.t0); view.t0 = drag.t0 - dt; view.t1 = drag.t1 - dt; draw(); });
   // Utilisation: share of the run each actor spent in a working state (not waiting or idle).
-  var IDLE = ['idle', 'waitingForBatch', 'collecting', 'waitingForGroups', 'watching', 'serving', 'running', 'stopped', 'done', 'finished'];
+  var IDLE = ['idle', 'waitingForBatch', 'waiting', 'collecting', 'waitingForGroups', 'watching', 'serving', 'running', 'stopped', 'done', 'finished'];
   var tbody = document.querySelector('#utilisation tbody');
   actors.forEach(function (a) {
     var per = {}; var total = 0; var busy = 0;

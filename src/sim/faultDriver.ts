@@ -9,7 +9,7 @@ import { Rng } from '../util/rng.js';
 import { actorOf } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
-import { graded, startTraining, tryTrain } from './learning.js';
+import { graded, tryTrain } from './learning.js';
 import { pump } from './sampling.js';
 import { dispatchVerifiers, startVerify } from './verifying.js';
 import { actor, fired, timeoutSeconds } from './work.js';
@@ -217,13 +217,9 @@ export function restarted(sim: SimEngine, role: SimRole, i: number): void {
     }
   } else {
     const next = afterRestart(role, { id: 'learner' });
-    const l = sim.s.learner;
     sim.setLearner(known(sim, role, next.state, ['waitingForBatch']), 'RESTARTED');
     // `ready`: the batch it held again (its update redone, or replayed to the weights it had), else the next
-    if (next.actions.includes('ready')) {
-      if (l.batch) startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
-      else tryTrain(sim);
-    }
+    if (next.actions.includes('ready')) tryTrain(sim);
   }
 }
 

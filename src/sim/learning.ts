@@ -9,7 +9,7 @@ import type { DisposedStep } from '../core/batch.js';
 import { reissue } from '../core/admission.js';
 import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
-import { stepLearning, type LearnEffect } from '../core/topology.js';
+import { learnerNext, stepLearning, type LearnEffect } from '../core/topology.js';
 import { stageOfStep } from '../curriculum/stages.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, ScoredEntry } from './state.js';
@@ -113,12 +113,15 @@ function countBatch(sim: SimEngine, b: StepBatch): void {
   for (let lag = 0; lag < s.stalenessHist.length; lag++) s.stalenessHist[lag] ??= 0;
 }
 
-/** The learner takes its next batch when it waits for one and the step's groups are all here (core/topology). */
+/**
+ * The learner takes the batch it holds again (after a restart), or its next step when all its
+ * groups are here: the gate both clocks ask (core/topology `learnerNext`).
+ */
 export function tryTrain(sim: SimEngine): void {
-  const s = sim.s;
-  const l = s.learner;
-  if (l.state !== 'waitingForBatch' || l.batch || s.done) return;
-  carryOut(sim, stepLearning(sim.topology, { type: 'learnerWaiting' }));
+  const l = sim.s.learner;
+  const next = learnerNext(sim.topology, { waiting: l.state === 'waitingForBatch' && !sim.s.done, holdsBatch: !!l.batch });
+  if (next === 'again') startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
+  else if (next === 'form') carryOut(sim, stepLearning(sim.topology, { type: 'learnerWaiting' }));
 }
 
 /** The formed step, as the learner holds it (in the state: a checkpoint keeps it). */

@@ -2,7 +2,7 @@ import { createActor } from 'xstate';
 import { batcherMachine } from '../../../machines/index.js';
 import { assert } from '../../util/errors.js';
 import { trainRollouts } from '../../core/batch.js';
-import { failureOf, stepLearning } from '../../core/topology.js';
+import { failureOf, learnerNext, stepLearning } from '../../core/topology.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
 import { backfill, pump, topologyOf } from './planning.js';
@@ -30,32 +30,32 @@ export function makeBatcher(run: TrainingRun) {
           );
         },
       },
-      guards: { batchComplete: () => nextBatchReady(run) },
+      guards: { batchReady: () => next(run) !== null },
     }),
     { inspect: run.transitions.inspector('batcher', 'batcher') },
   );
 }
 
 /**
- * The batcher's gate: the learner waiting — read from the learner's machine, as the virtual clock's
- * `tryTrain` reads its learner (the batcher's own `learnerWaiting` only says when to look) — no
- * checkpoint in progress, and the learner's next step whole (or a failed step's batch to retry).
+ * The batcher's gate (core/topology `learnerNext`, as the virtual clock's `tryTrain` asks it): the
+ * learner waiting — its machine's own state, nothing holding the run (a checkpoint, a failure) —
+ * and a failed step's batch to train again, or its next step whole.
  */
-export function nextBatchReady(run: TrainingRun): boolean {
-  if (run.paused || run.fatal || !run.learnerActor.getSnapshot().matches('waitingForBatch')) return false;
-  if (run.retryBatch) return true;
-  const k = run.topo.learnerVersion + 1;
-  return k <= run.maxSteps && run.queue.complete(k);
+function next(run: TrainingRun): 'again' | 'form' | null {
+  return learnerNext(topologyOf(run), {
+    waiting: !run.paused && !run.fatal && run.learnerActor.getSnapshot().matches('waitingForBatch'),
+    holdsBatch: run.retryBatch !== null,
+  });
 }
 
-/** The learner takes its next batch (core/topology `learnerWaiting`), or a failed step's batch again. */
+/** The learner takes a failed step's batch again, or its next batch (core/topology `learnerWaiting`). */
 export function sendBatch(run: TrainingRun): void {
+  const gate = next(run);
+  assert(gate !== null, `step ${run.topo.learnerVersion + 1}'s batch is not ready for the learner`);
   let batch = run.retryBatch;
   run.retryBatch = null;
-  if (!batch) {
-    const effects = stepLearning(topologyOf(run), { type: 'learnerWaiting' });
-    assert(effects.length > 0, `step ${run.topo.learnerVersion + 1}'s batch is not complete`);
-    for (const e of effects) {
+  if (gate === 'form') {
+    for (const e of stepLearning(topologyOf(run), { type: 'learnerWaiting' })) {
       assert(failureOf(e) === null, failureOf(e)!);
       if (e.type === 'pump') setImmediate(() => pump(run));
       if (e.type !== 'train') continue;

@@ -34,12 +34,12 @@ export async function start(run: TrainingRun): Promise<void> {
   if (resume) run.cur.state = { ...resume.state.curriculum };
   run.supervisor = makeSupervisor(run);
   run.weightStore = makeWeightStore(run);
-  run.batcher = makeBatcher(run);
-  run.grader = makeGrader(run);
   run.learnerActor = makeLearnerActor(run);
+  run.batcher = makeBatcher(run); // its gate reads the learner machine, from its first snapshot on
+  run.grader = makeGrader(run);
 
   run.evaluator = run.cfg.eval ? makeEvaluator(run, run.cfg.eval) : null;
-  for (const a of [run.supervisor, run.weightStore, run.batcher, run.grader, run.evaluator]) a?.start();
+  for (const a of [run.supervisor, run.weightStore, run.grader, run.evaluator]) a?.start();
 
   if (run.o.nats) await startNats(run);
   if (!run.remote.has('verifier')) {
@@ -91,6 +91,9 @@ export async function start(run: TrainingRun): Promise<void> {
   startCurriculum(run);
   run.t0 = run.o.now();
   run.learnerActor.start();
+  // after the learner: its gate reads the learner machine's state, and a resumed queue may hold a
+  // whole step (groups sent to it before now wait in its mailbox)
+  run.batcher.start();
   for (const v of run.verifiers) v.actor.start();
   for (const s of run.samplers) s.actor.start();
   // Evaluations that were running when the checkpoint was taken: their lines were cut with the log.
