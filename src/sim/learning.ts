@@ -119,7 +119,10 @@ function countBatch(sim: SimEngine, b: StepBatch): void {
  */
 export function tryTrain(sim: SimEngine): void {
   const l = sim.s.learner;
-  const next = learnerNext(sim.topology, { waiting: l.state === 'waitingForBatch' && !sim.s.done, holdsBatch: !!l.batch });
+  const next = learnerNext(sim.topology, {
+    waiting: l.state === 'waitingForBatch' && !sim.s.done,
+    holdsBatch: !!l.batch,
+  });
   if (next === 'again') startTraining(sim, l.replay ? 'REPLAY' : 'BATCH');
   else if (next === 'form') carryOut(sim, stepLearning(sim.topology, { type: 'learnerWaiting' }));
 }
