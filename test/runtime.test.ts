@@ -382,6 +382,37 @@ describe('staleness policies', () => {
     expect(v.complete(4)).toBe(true);
     expect(v.take(4).map((e) => e.slot)).toEqual([0, 1]);
     expect(state).toEqual({}); // what the clock checkpoints is the queue's own
+    // many groups in a shuffled order (with gaps: backfill slots) come back sorted, as a sort gives them
+    const slots = Array.from({ length: 300 }, (_, i) => (i * 7919) % 600).filter((x) => x % 3 !== 1);
+    const big = new StepQueue<Entry>(
+      600,
+      1000,
+      undefined,
+      (e) => e.slot,
+      (e) => outcomeOf(e.rewards),
+    );
+    for (const slot of slots) expect(big.add(9, { slot, rewards: [1] })).toBeNull();
+    expect(big.take(9).map((e) => e.slot)).toEqual([...slots].sort((a, b) => a - b));
+    // a reloaded queue that holds a slot twice (add refuses it; a hand-edited state need not): a stable sort
+    const twice = new StepQueue<Entry>(
+      2,
+      8,
+      undefined,
+      (e) => e.slot,
+      (e) => outcomeOf(e.rewards),
+      {
+        5: [
+          { slot: 1, rewards: [1] },
+          { slot: 0, rewards: [0] },
+          { slot: 1, rewards: [0] },
+        ],
+      },
+    );
+    expect(twice.take(5)).toEqual([
+      { slot: 0, rewards: [0] },
+      { slot: 1, rewards: [1] },
+      { slot: 1, rewards: [0] },
+    ]);
   });
 });
 

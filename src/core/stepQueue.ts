@@ -91,7 +91,25 @@ export class StepQueue<G> {
     this.held.delete(step);
     this.size_ -= list.length;
     // The plan's order whatever the arrival order (samplers race in async modes).
-    return list.sort((a, b) => this.slotOfGroup(a) - this.slotOfGroup(b));
+    return this.inSlotOrder(list);
+  }
+
+  /**
+   * The groups in slot order. Their slots are distinct (`add` refuses a second), so each goes to its
+   * own place, O(n); a sort — stable, as before — only where a reloaded queue held a slot twice.
+   */
+  private inSlotOrder(list: G[]): G[] {
+    const slots = list.map((g) => this.slotOfGroup(g));
+    let last = -1;
+    for (const slot of slots) if (slot > last) last = slot;
+    const byPlace: (G | undefined)[] = new Array(last + 1);
+    for (let i = 0; i < list.length; i++) {
+      if (byPlace[slots[i]!] !== undefined) return list.sort((a, b) => this.slotOfGroup(a) - this.slotOfGroup(b));
+      byPlace[slots[i]!] = list[i];
+    }
+    const out: G[] = [];
+    for (const g of byPlace) if (g !== undefined) out.push(g);
+    return out;
   }
 
   get size(): number {
