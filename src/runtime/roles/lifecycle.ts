@@ -64,30 +64,7 @@ export async function start(run: TrainingRun): Promise<void> {
     const id = `verifier-${i}`;
     run.verifiers.push({ id, actor: makeVerifierActor(run, id) });
   }
-  if (!resume) {
-    // A step-0 checkpoint: a learner that crashes before the first periodic one restarts from it.
-    writeRunCheckpoint(run.dir, {
-      gptConfig: run.gptConfig,
-      seed: run.cfg.seed,
-      command: run.o.command,
-      versions: run.o.versions,
-      weights: run.initWeights,
-      state: {
-        version: 0,
-        accounting: [],
-        queue: [],
-        curriculum: { ...run.cur.state },
-        faultsFired: [],
-        restarts: {},
-        topology: learnState(run.topo),
-        tokensGenerated: 0,
-        logs: logOffsets(run),
-        evalsPending: [],
-      },
-      keep: run.cfg.checkpoint.keep,
-      trainConfig: run.cfg,
-    });
-  }
+  if (!resume) writeStepZeroCheckpoint(run);
   startCurriculum(run);
   run.t0 = run.o.now();
   run.learnerActor.start();
@@ -98,6 +75,31 @@ export async function start(run: TrainingRun): Promise<void> {
   for (const s of run.samplers) s.actor.start();
   // Evaluations that were running when the checkpoint was taken: their lines were cut with the log.
   for (const v of resume?.state.evalsPending ?? []) if (run.evaluator) requestEval(run, v);
+}
+
+/** A new run's step-0 checkpoint: a learner that crashes before the first periodic one restarts from it. */
+function writeStepZeroCheckpoint(run: TrainingRun): void {
+  writeRunCheckpoint(run.dir, {
+    gptConfig: run.gptConfig,
+    seed: run.cfg.seed,
+    command: run.o.command,
+    versions: run.o.versions,
+    weights: run.initWeights,
+    state: {
+      version: 0,
+      accounting: [],
+      queue: [],
+      curriculum: { ...run.cur.state },
+      faultsFired: [],
+      restarts: {},
+      topology: learnState(run.topo),
+      tokensGenerated: 0,
+      logs: logOffsets(run),
+      evalsPending: [],
+    },
+    keep: run.cfg.checkpoint.keep,
+    trainConfig: run.cfg,
+  });
 }
 
 export async function checkpoint(run: TrainingRun): Promise<void> {
