@@ -17,6 +17,7 @@ import type { LossConfig } from '../src/rl/loss.js';
 import { PAD } from '../src/tasks/countdown/tokenizer.js';
 import { wallNow } from '../src/runtime/clock.js';
 import type { TrainStats } from '../src/runtime/messages.js';
+import { slowdownMs } from '../src/util/slowdown.js';
 
 let model: Gpt | null = null;
 let reference: Gpt | null = null;
@@ -68,6 +69,7 @@ const api = {
     rollouts: TrainRollout[];
     fault: 'crash' | 'hang' | null;
     slowFactor: number;
+    slowMs: number;
   }): Promise<{ version: number; stats: TrainStats; weights: PackedWeights }> {
     if (!model || !adam) throw new Error('learner: train before init');
     if (batch.step !== version + 1) throw new Error(`learner: asked to train step ${batch.step} at version ${version}`);
@@ -87,7 +89,8 @@ const api = {
           })
         : { ...EMPTY_UPDATE_STATS };
     const computeMs = wallNow() - t0;
-    if (batch.slowFactor > 1) blockMs(computeMs * (batch.slowFactor - 1));
+    const slowMs = slowdownMs(computeMs, batch);
+    if (slowMs > 0) blockMs(slowMs);
     version = batch.step;
     return {
       version,

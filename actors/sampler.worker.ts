@@ -15,6 +15,7 @@ import type { PackedWeights } from '../src/tensor/pack.js';
 import { evalBudgets, measureLadder, type BudgetRow, type LadderMeasurement } from '../src/eval/countdown.js';
 import { wallNow } from '../src/runtime/clock.js';
 import type { Generate, Rollouts } from '../src/runtime/messages.js';
+import { slowdownMs } from '../src/util/slowdown.js';
 import { generateRollouts } from '../src/policy/generate.js';
 import { roundWeights, type WeightsFormat } from '../src/policy/mismatch.js';
 
@@ -120,7 +121,8 @@ const api = {
       return version;
     });
     const computeMs = wallNow() - t0;
-    if (req.slowFactor > 1) blockMs(computeMs * (req.slowFactor - 1));
+    const slowMs = slowdownMs(computeMs, req);
+    if (slowMs > 0) blockMs(slowMs);
     return {
       type: 'Rollouts',
       requestId: req.requestId,

@@ -5,6 +5,7 @@
 import { verify } from '../src/tasks/countdown/verifier.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { VerdictMsg } from '../src/runtime/messages.js';
+import { slowdownMs } from '../src/util/slowdown.js';
 
 export interface VerifyTask {
   numbers: number[];
@@ -12,6 +13,7 @@ export interface VerifyTask {
   completions: number[][];
   fault: 'crash' | 'hang' | null;
   slowFactor: number;
+  slowMs: number;
   /** Told when the task starts in a thread: the verifier's timeout counts from then (runtime/roles/verifiers). */
   started?: MessagePort;
 }
@@ -26,7 +28,7 @@ export default async function verifyGroup(t: VerifyTask): Promise<VerdictMsg[]> 
     const v = verify({ numbers: t.numbers, target: t.target }, c);
     return { correct: v.correct, reason: v.reason, attempts: v.attempts, selfChecks: v.selfVerdicts };
   });
-  if (t.slowFactor > 1)
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, (performance.now() - t0) * (t.slowFactor - 1));
+  const slowMs = slowdownMs(performance.now() - t0, t);
+  if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
   return out;
 }

@@ -250,9 +250,9 @@ describe('NATS transport', () => {
   it('a generation longer than the ack wait is not redelivered: the worker says it is in progress', async () => {
     const server = await TestNatsServer.start();
     servers.push(server);
-    // ack wait 1 s; every generation made 8 times slower: longer than the ack wait (checked below
-    // from the sampler's own transitions; 2.2–2.9 s alone). A larger factor multiplies the compute
-    // time, which a loaded machine stretches: 30x took a minute in CI for the same check.
+    // ack wait 1 s; every generation held 1.5 s past its compute: longer than the ack wait on any
+    // machine (checked below from the sampler's own transitions). A factor (slow:sampler=8x) was not:
+    // 8 × a fast machine's compute measured 924 ms (2026-12-07), and 30x took a minute in a loaded CI.
     // Before generation moved off the worker's event loop, such items were redelivered and computed twice.
     // (500 ms, the least the config allows, left a loaded CI machine's scheduling 333 ms between two
     // "still working": a 670 ms stall of the worker's process let JetStream hand the item out again.)
@@ -277,7 +277,7 @@ describe('NATS transport', () => {
       '--nats',
       server.url,
       '--inject',
-      'slow:sampler=8x',
+      'slow:sampler=+1500ms',
     ]);
     const ws = worker('sampler', server.url, 'l-s1');
     const wv = worker('verifier', server.url, 'l-v1');

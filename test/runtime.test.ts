@@ -7,7 +7,9 @@ import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
 import { BatchTally, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
 import { GroupQueue, StepQueue } from '../src/core/stepQueue.js';
 import { DISPOSITION_CODE, admissible, minVersionFor } from '../src/core/staleness.js';
-import { FaultPlan, brokenInvariantMessage, brokenSteps, parseFault } from '../src/core/faults.js';
+import { FaultPlan, brokenInvariantMessage, brokenSteps, faultsFromSpecs, parseFault } from '../src/core/faults.js';
+import { slowdownMs } from '../src/util/slowdown.js';
+import verifyGroup from '../actors/verify.task.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
 import { stageOfStep } from '../src/curriculum/stages.js';
 import type { ScoredGroup } from '../src/runtime/messages.js';
@@ -419,7 +421,7 @@ describe('staleness policies', () => {
 describe('faults and stages', () => {
   it('parses fault specs and fires crash/hang once', () => {
     expect(parseFault('crash:sampler@step=3')).toEqual({ kind: 'crash', role: 'sampler', step: 3 });
-    expect(parseFault('slow:learner=2.5x')).toEqual({ kind: 'slow', role: 'learner', factor: 2.5 });
+    expect(parseFault('slow:learner=2.5x')).toEqual({ kind: 'slow', role: 'learner', factor: 2.5, addMs: 0 });
     expect(parseFault('break:batch@step=3')).toEqual({ kind: 'break-invariant', step: 3 });
     expect(brokenSteps([parseFault('break:batch@step=3'), parseFault('crash:sampler@step=2')])).toEqual([3]);
     expect(brokenInvariantMessage(3)).toMatch(/batch forming of step 3/);
@@ -428,7 +430,18 @@ describe('faults and stages', () => {
     expect(plan.take('verifier', 1)).toBeNull();
     expect(plan.take('verifier', 2)).toBe('hang');
     expect(plan.take('verifier', 2)).toBeNull();
-    expect(plan.slowFactor('sampler')).toBe(3);
+    expect(plan.slowness('sampler')).toEqual({ slowFactor: 3, slowMs: 0 });
+    // a slowdown in milliseconds, the same on any machine (a factor of a fast machine's compute can stay short)
+    expect(parseFault('slow:sampler=+1500ms')).toEqual({ kind: 'slow', role: 'sampler', factor: 1, addMs: 1500 });
+    const both = new FaultPlan(['slow:learner=2x', 'slow:learner=+40ms', 'slow:learner=+60ms'].map(parseFault));
+    expect(both.slowness('learner')).toEqual({ slowFactor: 2, slowMs: 100 });
+    expect(both.slowness('verifier')).toEqual({ slowFactor: 1, slowMs: 0 });
+    expect(slowdownMs(30, both.slowness('learner'))).toBe(130); // 30 ms more for the factor, 100 added
+    expect(() => parseFault('slow:sampler=+1.5ms')).toThrow(/slow:ROLE=\+MSms/);
+    expect(() => faultsFromSpecs(['slow:sampler=+100ms'])).toThrow(/virtual clock's slowdowns are factors/);
+    expect(faultsFromSpecs(['slow:sampler=2x'])).toEqual([
+      { kind: 'slow', actor: 'sampler', factor: 2, at: { time: 0 } },
+    ]);
     // the grader and the weight publications (issue #17: were virtual-clock only)
     expect(parseFault('hang:grader@step=4')).toEqual({ kind: 'hang', role: 'grader', step: 4 });
     expect(parseFault('delay:publication@version=2=250ms')).toEqual({ kind: 'delay-publication', version: 2, ms: 250 });
@@ -508,7 +521,7 @@ describe('train config', () => {
 
 describe("the verifier's timeout counts the verification, not the thread's start", () => {
   const limits = { verifierTimeoutMs: 100 };
-  const task = { numbers: [1, 2], target: 3, completions: [[1], [2]], fault: null, slowFactor: 1 };
+  const task = { numbers: [1, 2], target: 3, completions: [[1], [2]], fault: null, slowFactor: 1, slowMs: 0 };
   const verdicts = [0, 1].map(() => ({ correct: false, reason: 'no-answer', attempts: 1, selfChecks: 0 }));
   /** A pool whose thread starts after `startMs`, then works `workMs` (null: hangs); aborts reject. */
   const pool = (startMs: number, workMs: number | null) => ({
@@ -534,6 +547,11 @@ describe("the verifier's timeout counts the verification, not the thread's start
     await expect(verifyInPool(run(pool(0, null)), 'j', task, 2)).rejects.toThrow(
       'verification of j took longer than 100 ms',
     );
+  });
+  it("the task holds its verdicts back by a slow fault's milliseconds (slow:verifier=+MSms)", async () => {
+    const t0 = performance.now();
+    expect(await verifyGroup({ ...task, slowMs: 120 })).toHaveLength(2);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(119);
   });
   it('a thread that never starts fails at the start bound, naming it', async () => {
     await expect(verifyInPool(run(pool(60_000, 0)), 'j', task, 2, 300)).rejects.toThrow(

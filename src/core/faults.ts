@@ -3,6 +3,7 @@
  *   crash:ROLE@step=N    the role's first piece of work for learner step N fails once
  *   hang:ROLE@step=N     it never answers (the role's timeout fires, then as a crash)
  *   slow:ROLE=Kx         every piece of work of the role takes K times as long
+ *   slow:ROLE=+MSms      every piece of work of the role takes MS ms longer (real clock only)
  *   delay:publication@version=N=MSms   weights version N reach the samplers MS ms late
  *   drop:publication@version=N         the publication of version N is lost once and sent
  *                                      again after PUBLICATION_RETRY_MS
@@ -24,7 +25,13 @@ export const FaultSchema = z.discriminatedUnion('kind', [
     role: z.enum(FAULT_ROLES),
     step: z.number().int().min(1).max(1_000_000),
   }),
-  z.object({ kind: z.literal('slow'), role: z.enum(FAULT_ROLES), factor: z.number().min(1).max(100) }),
+  z.object({
+    kind: z.literal('slow'),
+    role: z.enum(FAULT_ROLES),
+    factor: z.number().min(1).max(100),
+    /** Milliseconds added to each piece of work (`slow:ROLE=+MSms`): the same on any machine, where a factor is not. */
+    addMs: z.number().int().min(0).max(600_000).default(0),
+  }),
   z.object({
     kind: z.literal('delay-publication'),
     version: z.number().int().min(1).max(1_000_000),
@@ -41,20 +48,25 @@ export type Fault = z.infer<typeof FaultSchema>;
 
 const ROLE = FAULT_ROLES.join('|');
 const SPEC = new RegExp(
-  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(\\d+(?:\\.\\d+)?)x$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$|^break:batch@step=(\\d+)$`,
+  `^(crash|hang):(${ROLE})@step=(\\d+)$|^slow:(${ROLE})=(?:(\\d+(?:\\.\\d+)?)x|\\+(\\d+)ms)$|^delay:publication@version=(\\d+)=(\\d+)ms$|^drop:publication@version=(\\d+)$|^break:batch@step=(\\d+)$`,
 );
 
 export function parseFault(spec: string): Fault {
   const m = SPEC.exec(spec.trim());
   if (!m)
     throw new Error(
-      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms, drop:publication@version=N or break:batch@step=N`,
+      `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx, slow:ROLE=+MSms (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms, drop:publication@version=N or break:batch@step=N`,
     );
   if (m[1]) return FaultSchema.parse({ kind: m[1], role: m[2], step: Number(m[3]) });
-  if (m[4]) return FaultSchema.parse({ kind: 'slow', role: m[4], factor: Number(m[5]) });
-  if (m[6]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[6]), ms: Number(m[7]) });
-  if (m[8]) return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[8]) });
-  return FaultSchema.parse({ kind: 'break-invariant', step: Number(m[9]) });
+  if (m[4])
+    return FaultSchema.parse({
+      kind: 'slow',
+      role: m[4],
+      ...(m[5] === undefined ? { factor: 1, addMs: Number(m[6]) } : { factor: Number(m[5]) }),
+    });
+  if (m[7]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[7]), ms: Number(m[8]) });
+  if (m[9]) return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[9]) });
+  return FaultSchema.parse({ kind: 'break-invariant', step: Number(m[10]) });
 }
 
 /** The message of an injected invariant break (the same on both clocks). */
@@ -83,8 +95,16 @@ export class FaultPlan {
     return null;
   }
 
-  slowFactor(role: FaultRole): number {
-    return this.faults.reduce((x, f) => (f.kind === 'slow' && f.role === role ? x * f.factor : x), 1);
+  /** The role's slowdown, as its work messages carry it: factors multiply, added milliseconds add up. */
+  slowness(role: FaultRole): { slowFactor: number; slowMs: number } {
+    let slowFactor = 1,
+      slowMs = 0;
+    for (const f of this.faults)
+      if (f.kind === 'slow' && f.role === role) {
+        slowFactor *= f.factor;
+        slowMs += f.addMs;
+      }
+    return { slowFactor, slowMs };
   }
 
   /** How late the publication of `version` goes out (0: on time), and whether it was dropped first; once. */
@@ -196,6 +216,10 @@ export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
         `'${s}': the virtual clock models the graders as a pool that can stall; write {kind: stall, actor: graders, at: {time: T}, for: S} in a scenario's faults instead`,
       );
     }
+    if (f.kind === 'slow' && f.addMs > 0)
+      throw new InputError(
+        `'${s}': the virtual clock's slowdowns are factors of the cost model's durations; write slow:${f.role}=Kx`,
+      );
     if (f.kind === 'slow') return { kind: 'slow', actor: f.role, factor: f.factor, at: { time: 0 } };
     return { kind: f.kind, actor: f.role, at: { step: f.step } };
   });

@@ -33,6 +33,8 @@ export const GenerateSchema = z.object({
   seed: z.number().int(),
   fault: z.enum(['crash', 'hang']).nullable(),
   slowFactor: z.number().min(1),
+  /** Milliseconds added to the work (`slow:ROLE=+MSms`). */
+  slowMs: z.number().int().min(0).max(600_000).default(0),
   /** rollout.mismatch: the sampler's perturbation of the policy (policy/mismatch.ts); absent = exact. */
   mismatch: MismatchSchema.optional(),
   /** rollout.kv: the KV cache on an in-flight weight swap (policy/kvPolicy.ts); absent = keep. */

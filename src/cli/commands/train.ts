@@ -130,7 +130,7 @@ export function registerTrain(program: Command): void {
     .option('--compute <c>', 'virtual clock: real (the tiny GPT) | none (seeded surrogate, no tensors)')
     .option(
       '--inject <fault>',
-      'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx (ROLE: sampler, verifier, grader, learner) | delay:publication@version=N=MSms | drop:publication@version=N | break:batch@step=N; repeatable',
+      'crash:ROLE@step=N | hang:ROLE@step=N | slow:ROLE=Kx | slow:ROLE=+MSms (ROLE: sampler, verifier, grader, learner) | delay:publication@version=N=MSms | drop:publication@version=N | break:batch@step=N; repeatable',
       collect,
       [],
     )

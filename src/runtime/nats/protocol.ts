@@ -67,6 +67,7 @@ export const VerifyWorkSchema = z.object({
   completions: z.array(z.array(z.number().int())),
   fault: z.enum(['crash', 'hang']).nullable(),
   slowFactor: z.number().min(1),
+  slowMs: z.number().int().min(0).max(600_000).default(0),
 });
 
 export const GradeWorkSchema = z.object({

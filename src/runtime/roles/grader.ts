@@ -2,6 +2,7 @@ import { createActor } from 'xstate';
 import { graderMachine } from '../../../machines/index.js';
 import { gradeGroup } from '../grade.js';
 import type { ScoredGroup } from '../messages.js';
+import { slowdownMs } from '../../util/slowdown.js';
 import type { TrainingRun } from '../run.js';
 import { fromAsync } from './effects.js';
 
@@ -31,8 +32,8 @@ export function makeGrader(run: TrainingRun) {
                   run.cfg.limits.verifierTimeoutMs,
                 )
               : gradeGroup(input.job);
-          const slow = run.faults.slowFactor('grader');
-          if (slow > 1) await new Promise((r) => setTimeout(r, (run.o.now() - t0) * (slow - 1)));
+          const slowMs = slowdownMs(run.o.now() - t0, run.faults.slowness('grader'));
+          if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs));
           return out;
         }),
         deliver: fromAsync(async ({ input }) => {

@@ -66,7 +66,7 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
         step: batch.step,
         rollouts: formed.rollouts,
         fault: run.faults.take('learner', batch.step),
-        slowFactor: run.faults.slowFactor('learner'),
+        ...run.faults.slowness('learner'),
       }),
     run.cfg.limits.learnerTimeoutMs,
   );
@@ -163,7 +163,7 @@ export async function restartLearner(run: TrainingRun): Promise<void> {
     assert(rollouts, `learner restart: batch of step ${k} not kept`);
     const out = await run.learner!.call(
       'replay',
-      (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1 }),
+      (api) => api.train({ step: k, rollouts, fault: null, slowFactor: 1, slowMs: 0 }),
       run.cfg.limits.learnerTimeoutMs,
     );
     if (k === run.topo.learnerVersion && weightsSha256(out.weights.data) !== weightsSha256(run.weights.get(k)!.data))

@@ -54,7 +54,7 @@ function generateRequest(
     inflight: swapsInFlight(run.cfg.staleness.policy),
     seed: run.cfg.seed,
     fault: null,
-    slowFactor: run.faults.slowFactor('sampler'),
+    ...run.faults.slowness('sampler'),
     mismatch: run.cfg.rollout.mismatch,
     kv: run.cfg.rollout.kv,
   };

@@ -80,7 +80,7 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
           ...problem,
           completions: input.job.rollouts.map((r) => r.completion),
           fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null,
-          slowFactor: run.faults.slowFactor('verifier'),
+          ...run.faults.slowness('verifier'),
         };
         if (run.nats && run.remote.has('verifier')) {
           const out = await run.nats.call('verify', input.job.jobId, task, run.cfg.limits.verifierTimeoutMs);
