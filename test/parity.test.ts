@@ -89,6 +89,15 @@ describe('clock parity: one config on both clocks', () => {
       },
     ],
     [
+      // issue #30: the learner's gate on both clocks (core/topology learnerNext) — the learner dies in
+      // step 2, the supervisor restarts it and it trains the batch it held again — and the fault is
+      // named and recorded alike (summary.json faultsFired, the `fault` line of metrics.jsonl)
+      'sync, one sampler, the learner crashes in step 2',
+      { policy: 'sync' },
+      1,
+      { faults: ['crash:learner@step=2'] },
+    ],
+    [
       // issue #30: the curriculum actor on both clocks — difficulty buckets measured on the base, each
       // stage's budget by the coupled rule at its start (a measurement during which nothing of the
       // new stage is planned), and the stage change drains the one-step-off pipeline
@@ -166,6 +175,14 @@ describe('clock parity: one config on both clocks', () => {
         expect(fs.readFileSync(path.join(tmp, `${slug}-virtual`, 'buckets.json'), 'utf8')).toBe(
           fs.readFileSync(path.join(tmp, `${slug}-real`, 'buckets.json'), 'utf8'),
         );
+      }
+      if ('faults' in extra) {
+        // it acted: one restart, the fault named by the actor that took it, one line for it
+        expect(real.summary.restarts).toBe(1);
+        expect(real.summary.faultsFired).toEqual(['crash:learner@step=2']);
+        expect(real.lines.filter((l) => l.type === 'fault').map(clockFree)).toEqual([
+          { type: 'fault', fault: 'crash:learner@step=2' },
+        ]);
       }
       // summary.json's common part (core/summary.ts): the same fields with the same values
       const common = (x: Record<string, unknown>) => COMMON_SUMMARY_KEYS.map((k) => [k, x[k]]);

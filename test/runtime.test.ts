@@ -7,7 +7,15 @@ import { RolloutLedger, stepViolation, unplanned } from '../src/core/ledger.js';
 import { BatchTally, disposeGroup, formBatch, slotOf } from '../src/core/batch.js';
 import { GroupQueue, StepQueue } from '../src/core/stepQueue.js';
 import { DISPOSITION_CODE, admissible, minVersionFor } from '../src/core/staleness.js';
-import { FaultPlan, brokenInvariantMessage, brokenSteps, faultsFromSpecs, parseFault } from '../src/core/faults.js';
+import {
+  FaultPlan,
+  actorName,
+  brokenInvariantMessage,
+  brokenSteps,
+  faultsFromSpecs,
+  firedName,
+  parseFault,
+} from '../src/core/faults.js';
 import { slowdownMs } from '../src/util/slowdown.js';
 import verifyGroup from '../actors/verify.task.js';
 import { parseTrainConfig, stalenessBound } from '../src/runtime/config.js';
@@ -427,9 +435,21 @@ describe('faults and stages', () => {
     expect(brokenInvariantMessage(3)).toMatch(/batch forming of step 3/);
     expect(() => parseFault('explode:sampler@step=1')).toThrow(/expected crash:ROLE@step=N/);
     const plan = new FaultPlan([parseFault('hang:verifier@step=2'), parseFault('slow:sampler=3x')]);
-    expect(plan.take('verifier', 1)).toBeNull();
-    expect(plan.take('verifier', 2)).toBe('hang');
-    expect(plan.take('verifier', 2)).toBeNull();
+    const told: string[] = [];
+    plan.onFired = (name) => told.push(name);
+    expect(plan.take('verifier', 1, 'verifier-0')).toBeNull();
+    expect(plan.take('verifier', 2, 'verifier-1')).toBe('hang');
+    expect(plan.take('verifier', 2, 'verifier-0')).toBeNull(); // once, whichever verifier asks
+    // named as on the virtual clock: the spec with the actor that took it (summary.json, the fault line)
+    expect(plan.firedNames()).toEqual(['hang:verifier-1@step=2']);
+    expect(told).toEqual(['hang:verifier-1@step=2']);
+    // a checkpoint's names do not fire again, nor an older checkpoint's one-shot keys
+    const resumed = new FaultPlan(['hang:verifier@step=2', 'crash:learner@step=4'].map(parseFault));
+    resumed.restoreFired(['hang:verifier-1@step=2', 'crash:learner@4']);
+    expect(resumed.take('verifier', 2, 'verifier-0')).toBeNull();
+    expect(resumed.take('learner', 4, 'learner')).toBeNull();
+    expect(resumed.firedNames()).toEqual(['hang:verifier-1@step=2', 'crash:learner@4']);
+    expect(firedName({ kind: 'crash', actor: actorName('learner', 0), step: 3 })).toBe('crash:learner@step=3');
     expect(plan.slowness('sampler')).toEqual({ slowFactor: 3, slowMs: 0 });
     // a slowdown in milliseconds, the same on any machine (a factor of a fast machine's compute can stay short)
     expect(parseFault('slow:sampler=+1500ms')).toEqual({ kind: 'slow', role: 'sampler', factor: 1, addMs: 1500 });
@@ -454,7 +474,7 @@ describe('faults and stages', () => {
     expect(pubs.publication(1)).toEqual({ delayMs: 0, dropped: false });
     expect(pubs.publication(2)).toEqual({ delayMs: 1250, dropped: true });
     expect(pubs.publication(2)).toEqual({ delayMs: 0, dropped: false }); // once
-    expect(pubs.firedKeys().sort()).toEqual(['delay-publication@2', 'drop-publication@2']);
+    expect(pubs.firedNames()).toEqual(['delay:publication@version=2', 'drop:publication@version=2']);
   });
 
   it('maps learner steps to curriculum stages', () => {

@@ -55,7 +55,14 @@ describe('supervision', () => {
       expect(r.code, r.err).toBe(0);
       const s = checkInvariants(dir, 4);
       expect(s.restarts).toBe(1);
+      // named as both clocks name it: the spec with the actor that took it, and one `fault` line for it
+      const [, kind, role, step] = /^(\w+):(\w+)@step=(\d+)$/.exec(fault)!;
       expect(s.faultsFired).toHaveLength(1);
+      const index = role === 'learner' || role === 'grader' ? '' : '-\\d+'; // sampler-1; the one learner
+      expect(s.faultsFired[0]).toMatch(new RegExp(`^${kind}:${role}${index}@step=${step}$`));
+      const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+      const faultLines = lines.map((l) => JSON.parse(l)).filter((l) => l.type === 'fault');
+      expect(faultLines.map((l) => l.fault)).toEqual(s.faultsFired);
       expect(s.replayMismatches).toBe(0);
       expect(s.weightsSha256).toBe(baseline.weightsSha256);
     },
@@ -101,7 +108,7 @@ describe('supervision', () => {
     );
     expect(r.code, r.err).toBe(0);
     const s = checkInvariants(dir, 4);
-    expect(s.faultsFired.sort()).toEqual(['delay-publication@1', 'drop-publication@3']);
+    expect(s.faultsFired.sort()).toEqual(['delay:publication@version=1', 'drop:publication@version=3']);
     expect(s.restarts).toBe(0);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
     // the learner waits until its version is out (as on the virtual clock): its publication of v1

@@ -79,20 +79,61 @@ export function brokenSteps(faults: readonly { kind: string; step?: unknown }[])
   return faults.flatMap((f) => (f.kind === 'break-invariant' ? [f.step as number] : []));
 }
 
-/** One-shot faults: `take` returns the fault for (role, step) once, then never again. */
+/** An actor's name on either clock: `sampler-1`, `verifier-0`, and the one `learner` and `grader`. */
+export function actorName(role: FaultRole, index: number): string {
+  return role === 'learner' || role === 'grader' ? role : `${role}-${index}`;
+}
+
+/**
+ * The name a fired fault is recorded under on both clocks (summary.json `faultsFired`, the `fault`
+ * line of metrics.jsonl): the spec with the actor that took it, `crash:sampler-1@step=3`, or the
+ * publication's, `delay:publication@version=4`. (A scenario's timed faults, virtual clock only, are
+ * named by their moment: `crash:verifier-0@t=12.5`.)
+ */
+export function firedName(
+  f: { kind: 'crash' | 'hang'; actor: string; step: number } | { kind: PublicationFault; version: number },
+): string {
+  return 'actor' in f
+    ? `${f.kind}:${f.actor}@step=${f.step}`
+    : `${f.kind === 'delay-publication' ? 'delay' : 'drop'}:publication@version=${f.version}`;
+}
+type PublicationFault = 'delay-publication' | 'drop-publication';
+
+/** The one-shot key of a fired fault's name (a checkpoint's `faultsFired`; an older checkpoint's are keys already). */
+function oneShotKey(name: string): string {
+  const step = /^(crash|hang):([a-z]+?)(?:-\d+)?@step=(\d+)$/.exec(name);
+  if (step) return `${step[1]}:${step[2]}@${step[3]}`;
+  const pub = /^(delay|drop):publication@version=(\d+)$/.exec(name);
+  return pub ? `${pub[1]}-publication@${pub[2]}` : name;
+}
+
+/**
+ * One-shot faults: `take` returns the fault for (role, step) once, then never again, whichever
+ * actor asks; each fired fault is named (`firedName`) and told to `onFired` (the run's line).
+ */
 export class FaultPlan {
+  /** One-shot keys: `crash:sampler@3`, `delay-publication@2` (the actor left out). */
   private readonly fired = new Set<string>();
+  private readonly names: string[] = [];
+  onFired?: (name: string) => void;
   constructor(readonly faults: readonly Fault[]) {}
 
-  take(role: FaultRole, step: number): 'crash' | 'hang' | null {
+  /** The crash or hang planned for `role`'s first work of `step`, once; `actor` is who took it. */
+  take(role: FaultRole, step: number, actor: string): 'crash' | 'hang' | null {
     for (const f of this.faults) {
       if ((f.kind !== 'crash' && f.kind !== 'hang') || f.role !== role || f.step !== step) continue;
-      const key = `${f.kind}:${role}@${step}`;
-      if (this.fired.has(key)) continue;
-      this.fired.add(key);
+      if (!this.fire(`${f.kind}:${role}@${step}`, firedName({ kind: f.kind, actor, step }))) continue;
       return f.kind;
     }
     return null;
+  }
+
+  private fire(key: string, name: string): boolean {
+    if (this.fired.has(key)) return false;
+    this.fired.add(key);
+    this.names.push(name);
+    this.onFired?.(name);
+    return true;
   }
 
   /** The role's slowdown, as its work messages carry it: factors multiply, added milliseconds add up. */
@@ -113,9 +154,7 @@ export class FaultPlan {
       dropped = false;
     for (const f of this.faults) {
       if ((f.kind !== 'delay-publication' && f.kind !== 'drop-publication') || f.version !== version) continue;
-      const key = `${f.kind}@${version}`;
-      if (this.fired.has(key)) continue;
-      this.fired.add(key);
+      if (!this.fire(`${f.kind}@${version}`, firedName({ kind: f.kind, version }))) continue;
       if (f.kind === 'delay-publication') delayMs += f.ms;
       else {
         dropped = true;
@@ -125,12 +164,17 @@ export class FaultPlan {
     return { delayMs, dropped };
   }
 
-  firedKeys(): string[] {
-    return [...this.fired];
+  /** What fired, in order (`firedName`): summary.json and the checkpoints keep it. */
+  firedNames(): string[] {
+    return [...this.names];
   }
 
-  restoreFired(keys: readonly string[]): void {
-    for (const k of keys) this.fired.add(k);
+  /** A checkpoint's `faultsFired`: they do not fire again (an older checkpoint's hold the one-shot keys). */
+  restoreFired(names: readonly string[]): void {
+    for (const n of names) {
+      this.fired.add(oneShotKey(n));
+      this.names.push(n);
+    }
   }
 }
 

@@ -167,6 +167,8 @@ export const CLOCK_FIELDS = [
   'numTensors',
   'learnerNumTensors',
   'samplerNumTensors',
+  /** The virtual clock's event number (its `fault` lines). */
+  'event',
 ] as const;
 
 /** The sampling side's running counters (each clock's `topo`, core/topology TopologyState). */

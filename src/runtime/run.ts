@@ -309,6 +309,12 @@ export class TrainingRun {
     const metricsFile = path.join(this.dir, 'metrics.jsonl');
     if (at) truncateFile(metricsFile, at.metrics);
     this.metricsFd = fs.openSync(metricsFile, 'a');
+    // a fired fault's line, as the virtual clock writes it (sim/work.ts fired)
+    this.faults.onFired = (name) => {
+      const t = this.sinceOpen() / 1000;
+      this.writeLine({ type: 'fault', t, fault: name });
+      this.log(`fault ${name} at t=${t.toFixed(3)} s`);
+    };
     const run = this;
     this.coordinator = createActor(
       coordinatorMachine.provide({

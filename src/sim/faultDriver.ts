@@ -6,7 +6,7 @@ import { afterRestart, intoFailure, superviseFailure } from '../steps/restarts.j
 import { reissue } from '../core/admission.js';
 import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
-import { actorOf } from '../core/faults.js';
+import { actorName, actorOf } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
 import { graded, tryTrain } from './learning.js';
@@ -51,7 +51,7 @@ export function applyFault(
   factor: number,
   duration: number | undefined,
 ): void {
-  const name = role === 'learner' ? 'learner' : `${role}-${i}`;
+  const name = actorName(role, i);
   fired(sim, `${kind}:${name}@t=${Math.round(sim.s.t * 1e6) / 1e6}`);
   if (kind === 'slow') {
     actor(sim, role, i).slow *= factor;

@@ -11,6 +11,7 @@ import { countDisposition } from '../core/ledger.js';
 import { evalLine, stepRow, stepStageOf, type StepStage } from '../core/metrics.js';
 import { learnerNext, stepLearning, type LearnEffect } from '../core/topology.js';
 import { stageOfStep } from '../curriculum/stages.js';
+import { firedName } from '../core/faults.js';
 import type { SimEngine } from './engine.js';
 import type { VerifyJob, StepBatch, ScoredEntry } from './state.js';
 import type { Scored } from './compute.js';
@@ -236,10 +237,10 @@ export function startPublishing(sim: SimEngine, event: string): void {
   for (const f of sim.o.faults) {
     if (f.kind === 'delay-publication' && f.version === v && l.publishAttempts === 0) {
       dt += f.by;
-      fired(sim, `delay-publication:v${v}`);
+      fired(sim, firedName({ kind: 'delay-publication', version: v }));
     }
     if (f.kind === 'drop-publication' && f.version === v && l.publishAttempts === 0) {
-      fired(sim, `drop-publication:v${v}`);
+      fired(sim, firedName({ kind: 'drop-publication', version: v }));
       l.publishAttempts++;
       sim.q.add(sim.s.t + f.retryAfter, 'republish', 0, l.epoch);
       return;

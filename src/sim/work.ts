@@ -2,7 +2,7 @@
  * A piece of work on the virtual clock: its completion event, or the crash or hang a fault plan
  * puts in its way (core/faults.ts), and the log of faults that fired.
  */
-import { actorOf } from '../core/faults.js';
+import { actorName, actorOf, firedName } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
 import type { ActorS } from './state.js';
@@ -51,7 +51,7 @@ export function stepFault(sim: SimEngine, role: SimRole, index: number, step: nu
     const a = actorOf(f.actor);
     if (a.role !== role || (a.index !== null && a.index !== index) || sim.s.stepFaults.includes(fi)) continue;
     sim.s.stepFaults.push(fi);
-    fired(sim, `${f.kind}:${role}-${index}@step=${step}`);
+    fired(sim, firedName({ kind: f.kind, actor: actorName(role, index), step }));
     return f.kind;
   }
   return null;

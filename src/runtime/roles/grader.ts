@@ -14,7 +14,7 @@ export function makeGrader(run: TrainingRun) {
           run.trace.flow(`g:${input.job.job.jobId}`, 'rollouts', 'grader', 'grader', 't', run.sinceOpen());
           // injected faults: once, on the first group of the step (a hang answers at the grader's timeout, as a
           // failure)
-          const fault = run.faults.take('grader', input.job.job.step);
+          const fault = run.faults.take('grader', input.job.job.step, 'grader');
           if (fault === 'crash') throw new Error(`grader crashed (injected) grading ${input.job.job.jobId}`);
           if (fault === 'hang') {
             await new Promise((r) => setTimeout(r, run.cfg.limits.verifierTimeoutMs));

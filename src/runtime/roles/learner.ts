@@ -65,7 +65,7 @@ export async function train(run: TrainingRun, batch: TrainBatch): Promise<TrainO
       api.train({
         step: batch.step,
         rollouts: formed.rollouts,
-        fault: run.faults.take('learner', batch.step),
+        fault: run.faults.take('learner', batch.step, 'learner'),
         ...run.faults.slowness('learner'),
       }),
     run.cfg.limits.learnerTimeoutMs,

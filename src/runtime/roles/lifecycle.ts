@@ -126,7 +126,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       accountingSettled: ledger.settled,
       queue: run.queue.all(),
       curriculum: { ...run.cur.state },
-      faultsFired: run.faults.firedKeys(),
+      faultsFired: run.faults.firedNames(),
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
       topology: learnState(run.topo),
       // the rollouts being verified are generated again on resume: their tokens are not kept either

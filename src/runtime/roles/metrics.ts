@@ -82,7 +82,7 @@ export function writeSummary(run: TrainingRun): Summary {
       // after an interrupt the pending rollouts are in the checkpoint's queue or sampled again on --resume
       finished: !run.interrupted,
       restarts,
-      faultsFired: run.faults.firedKeys(),
+      faultsFired: run.faults.firedNames(),
     }),
     policy: run.cfg.staleness.policy,
     weightsSha256: weightsSha256(w.data),

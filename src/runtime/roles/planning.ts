@@ -114,7 +114,7 @@ export function pump(run: TrainingRun): void {
     if (e.type !== 'generate') continue;
     const id = run.idleSamplers.values().next().value!;
     run.idleSamplers.delete(id);
-    const request = GenerateSchema.parse({ ...e.request, fault: run.faults.take('sampler', e.request.step) });
+    const request = GenerateSchema.parse({ ...e.request, fault: run.faults.take('sampler', e.request.step, id) });
     run.inflight.set(request.requestId, request);
     samplerSlot(run, id).actor.send({ type: 'GENERATE', request });
   }

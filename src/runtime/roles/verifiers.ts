@@ -79,7 +79,7 @@ export function makeVerifierActor(run: TrainingRun, id: string) {
         const task: VerifyTask = {
           ...problem,
           completions: input.job.rollouts.map((r) => r.completion),
-          fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step) : null,
+          fault: input.attempt === 1 ? run.faults.take('verifier', input.job.step, input.id) : null,
           ...run.faults.slowness('verifier'),
         };
         if (run.nats && run.remote.has('verifier')) {
