@@ -89,13 +89,16 @@ describe('clock parity: one config on both clocks', () => {
       },
     ],
     [
-      // issue #30: the learner's gate on both clocks (core/topology learnerNext) — the learner dies in
-      // step 2, the supervisor restarts it and it trains the batch it held again — and the fault is
-      // named and recorded alike (summary.json faultsFired, the `fault` line of metrics.jsonl)
-      'sync, one sampler, the learner crashes in step 2',
+      // issue #30: every restart path on both clocks — the sampler's request issued again, the
+      // learner's batch trained again (core/topology learnerNext 'again'), the verifier's group
+      // verified again — and a lost publication sent again; each fault named and recorded alike
+      // (summary.json faultsFired, the `fault` lines of metrics.jsonl)
+      'sync, one sampler, a crash of the sampler, the learner and the verifier, a publication dropped',
       { policy: 'sync' },
       1,
-      { faults: ['crash:learner@step=2'] },
+      {
+        faults: ['crash:sampler@step=2', 'crash:learner@step=2', 'crash:verifier@step=3', 'drop:publication@version=3'],
+      },
     ],
     [
       // issue #30: the curriculum actor on both clocks — difficulty buckets measured on the base, each
@@ -177,12 +180,12 @@ describe('clock parity: one config on both clocks', () => {
         );
       }
       if ('faults' in extra) {
-        // it acted: one restart, the fault named by the actor that took it, one line for it
-        expect(real.summary.restarts).toBe(1);
-        expect(real.summary.faultsFired).toEqual(['crash:learner@step=2']);
-        expect(real.lines.filter((l) => l.type === 'fault').map(clockFree)).toEqual([
-          { type: 'fault', fault: 'crash:learner@step=2' },
-        ]);
+        // it acted: three restarts, each fault named by the actor that took it, one line each
+        const fired = ['crash:sampler-0@step=2', 'crash:learner@step=2', 'crash:verifier-0@step=3'];
+        fired.push('drop:publication@version=3');
+        expect(real.summary.restarts).toBe(3);
+        expect(real.summary.faultsFired).toEqual(fired);
+        expect(real.lines.filter((l) => l.type === 'fault').map((l) => l.fault)).toEqual(fired);
       }
       // summary.json's common part (core/summary.ts): the same fields with the same values
       const common = (x: Record<string, unknown>) => COMMON_SUMMARY_KEYS.map((k) => [k, x[k]]);
