@@ -29,7 +29,21 @@ async function train(dir: string, config: string, clock: 'real' | 'virtual') {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { summary, lines };
+  return { dir, summary, lines };
+}
+
+/**
+ * Each actor's path through its machine's states, from transitions.jsonl: the states it entered, in
+ * order (the events' names are each clock's own). The real learner's `snapshotting` for a checkpoint
+ * is left out: the virtual clock's checkpoint is a copy of its state, taken between events.
+ */
+function statePaths(dir: string, actors: readonly string[]): Record<string, string[]> {
+  const paths: Record<string, string[]> = Object.fromEntries(actors.map((a) => [a, []]));
+  for (const l of fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n')) {
+    const t = JSON.parse(l) as { actor: string; from: string | null; to: string };
+    if (paths[t.actor] && t.to !== 'snapshotting' && t.from !== 'snapshotting') paths[t.actor]!.push(t.to);
+  }
+  return paths;
 }
 
 /** A metrics line without the fields that depend on the clock. */
@@ -186,6 +200,13 @@ describe('clock parity: one config on both clocks', () => {
         expect(real.summary.restarts).toBe(3);
         expect(real.summary.faultsFired).toEqual(fired);
         expect(real.lines.filter((l) => l.type === 'fault').map((l) => l.fault)).toEqual(fired);
+      }
+      if (samplers === 1) {
+        // one sampler and one verifier: every actor's path through its machine is forced, the same on both
+        const actors = ['sampler-0', 'verifier-0', 'learner', 'curriculum'];
+        const [r, v] = [statePaths(real.dir, actors), statePaths(virtual.dir, actors)];
+        for (const a of actors) expect(r[a]!.length, a).toBeGreaterThan(1);
+        expect(r).toEqual(v);
       }
       // summary.json's common part (core/summary.ts): the same fields with the same values
       const common = (x: Record<string, unknown>) => COMMON_SUMMARY_KEYS.map((k) => [k, x[k]]);
