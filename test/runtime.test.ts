@@ -466,7 +466,11 @@ describe('faults and stages', () => {
     expect(parseFault('hang:grader@step=4')).toEqual({ kind: 'hang', role: 'grader', step: 4 });
     expect(parseFault('delay:publication@version=2=250ms')).toEqual({ kind: 'delay-publication', version: 2, ms: 250 });
     expect(parseFault('drop:publication@version=5')).toEqual({ kind: 'drop-publication', version: 5 });
-    expect(() => parseFault('drop:publication@version=0')).toThrow();
+    // a value out of its range: one line naming the spec, the value and the range (it was zod's JSON)
+    expect(() => parseFault('drop:publication@version=0')).toThrow(
+      "'drop:publication@version=0': version: expected number to be >=1",
+    );
+    expect(() => parseFault('slow:sampler=200x')).toThrow("'slow:sampler=200x': factor: expected number to be <=100");
     const pubs = new FaultPlan([
       parseFault('delay:publication@version=2=250ms'),
       parseFault('drop:publication@version=2'),

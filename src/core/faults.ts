@@ -57,16 +57,24 @@ export function parseFault(spec: string): Fault {
     throw new Error(
       `'${spec}': expected crash:ROLE@step=N, hang:ROLE@step=N, slow:ROLE=Kx, slow:ROLE=+MSms (ROLE one of ${FAULT_ROLES.join(', ')}), delay:publication@version=N=MSms, drop:publication@version=N or break:batch@step=N`,
     );
-  if (m[1]) return FaultSchema.parse({ kind: m[1], role: m[2], step: Number(m[3]) });
+  if (m[1]) return checked(spec, { kind: m[1], role: m[2], step: Number(m[3]) });
   if (m[4])
-    return FaultSchema.parse({
+    return checked(spec, {
       kind: 'slow',
       role: m[4],
       ...(m[5] === undefined ? { factor: 1, addMs: Number(m[6]) } : { factor: Number(m[5]) }),
     });
-  if (m[7]) return FaultSchema.parse({ kind: 'delay-publication', version: Number(m[7]), ms: Number(m[8]) });
-  if (m[9]) return FaultSchema.parse({ kind: 'drop-publication', version: Number(m[9]) });
-  return FaultSchema.parse({ kind: 'break-invariant', step: Number(m[10]) });
+  if (m[7]) return checked(spec, { kind: 'delay-publication', version: Number(m[7]), ms: Number(m[8]) });
+  if (m[9]) return checked(spec, { kind: 'drop-publication', version: Number(m[9]) });
+  return checked(spec, { kind: 'break-invariant', step: Number(m[10]) });
+}
+
+/** A parsed spec's values in their ranges, or an error naming the spec, the value and its range (not zod's JSON). */
+function checked(spec: string, f: Record<string, unknown>): Fault {
+  const r = FaultSchema.safeParse(f);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  throw new Error(`'${spec}': ${i.path.join('.')}: ${i.message.replace(/^Too (big|small): /, '')}`);
 }
 
 /** The message of an injected invariant break (the same on both clocks). */
