@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/queue.js';
 import { SimEngine, SimInvariantError } from '../src/sim/engine.js';
 import { parseProfile } from '../src/sim/profile.js';
-import type { SimFaultInput } from '../src/core/faults.js';
+import { faultsFromSpecs, type SimFaultInput } from '../src/core/faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute } from '../src/sim/compute.js';
 import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import { normalQuantile } from '../src/util/normal.js';
@@ -412,6 +412,27 @@ describe('virtual clock, compute: none', () => {
       { dir: null },
     ).catch((e) => e);
     expect(String(err)).toMatch(/sampler-0 failed 2 times, over limits\.restartsMax = 1; last error: CRASH/);
+  });
+
+  it("a slowdown's added seconds (slow:ROLE=+MSms, or a scenario's addSeconds) lengthen each piece of work", async () => {
+    const cfg = simConfig({ curriculum: { stages: [{ difficulty: 3, budgetTokens: 16, steps: 4 }] } });
+    const settings = { ...none, profile: fixedProfile(1, 1), maxSteps: 4 };
+    const secs = async (faults: SimFaultInput[]) =>
+      (await simRun(cfg, { ...settings, faults }, { dir: null })).summary.simSeconds as number;
+    const clean = await secs([]);
+    expect(clean).toBeCloseTo(8, 9); // sync: each step 1 s of generation, then 1 s of update
+    // the spec grammar, as on the real clock: every update 2 s longer, each on the critical path
+    expect(await secs(faultsFromSpecs(['slow:learner=+2000ms']))).toBeCloseTo(clean + 4 * 2, 9);
+    // for a while: the update that starts at t = 1 is slowed, the one at t = 5 (after 4.5 s) not
+    const timed: SimFaultInput = {
+      kind: 'slow',
+      actor: 'learner',
+      factor: 1,
+      addSeconds: 2,
+      at: { time: 0 },
+      for: 4.5,
+    };
+    expect(await secs([timed])).toBeCloseTo(clean + 2, 9);
   });
 });
 

@@ -3,7 +3,7 @@
  *   crash:ROLE@step=N    the role's first piece of work for learner step N fails once
  *   hang:ROLE@step=N     it never answers (the role's timeout fires, then as a crash)
  *   slow:ROLE=Kx         every piece of work of the role takes K times as long
- *   slow:ROLE=+MSms      every piece of work of the role takes MS ms longer (real clock only)
+ *   slow:ROLE=+MSms      every piece of work of the role takes MS ms longer
  *   delay:publication@version=N=MSms   weights version N reach the samplers MS ms late
  *   drop:publication@version=N         the publication of version N is lost once and sent
  *                                      again after PUBLICATION_RETRY_MS
@@ -210,6 +210,8 @@ export const SimFaultSchema = z.discriminatedUnion('kind', [
         .default({ time: 0 }),
       /** Simulated seconds the slowdown lasts (for ever when absent). */
       for: z.number().positive().optional(),
+      /** Simulated seconds added to each piece of the actor's work (the spec's `slow:ROLE=+MSms`). */
+      addSeconds: z.number().min(0).max(600).optional(),
     })
     .strict(),
   z
@@ -268,11 +270,14 @@ export function faultsFromSpecs(specs: readonly string[]): SimFault[] {
         `'${s}': the virtual clock models the graders as a pool that can stall; write {kind: stall, actor: graders, at: {time: T}, for: S} in a scenario's faults instead`,
       );
     }
-    if (f.kind === 'slow' && f.addMs > 0)
-      throw new InputError(
-        `'${s}': the virtual clock's slowdowns are factors of the cost model's durations; write slow:${f.role}=Kx`,
-      );
-    if (f.kind === 'slow') return { kind: 'slow', actor: f.role, factor: f.factor, at: { time: 0 } };
+    if (f.kind === 'slow')
+      return {
+        kind: 'slow',
+        actor: f.role,
+        factor: f.factor,
+        at: { time: 0 },
+        ...(f.addMs > 0 ? { addSeconds: f.addMs / 1000 } : {}),
+      };
     return { kind: f.kind, actor: f.role, at: { step: f.step } };
   });
 }

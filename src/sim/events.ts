@@ -121,9 +121,12 @@ function supervisionEvent(
     case 'restarted':
       if (actor(sim, ev.data.role, ev.actor).epoch === ev.epoch) restarted(sim, ev.data.role, ev.actor);
       return;
-    case 'slow-end':
-      actor(sim, ev.data.role, ev.actor).slow /= ev.data.factor;
+    case 'slow-end': {
+      const a = actor(sim, ev.data.role, ev.actor);
+      a.slow /= ev.data.factor;
+      if (ev.data.addS) a.slowAddS = (a.slowAddS ?? 0) - ev.data.addS;
       return;
+    }
     case 'fault':
       faultEvent(sim, ev.data.index);
       return;

@@ -50,12 +50,17 @@ export function applyFault(
   i: number,
   factor: number,
   duration: number | undefined,
+  /** Seconds added to each piece of the actor's work (a slowdown's `addSeconds`). */
+  addS = 0,
 ): void {
   const name = actorName(role, i);
   fired(sim, `${kind}:${name}@t=${Math.round(sim.s.t * 1e6) / 1e6}`);
   if (kind === 'slow') {
-    actor(sim, role, i).slow *= factor;
-    if (duration !== undefined) sim.q.add(sim.s.t + duration, 'slow-end', i, 0, { role, factor });
+    const a = actor(sim, role, i);
+    a.slow *= factor;
+    if (addS > 0) a.slowAddS = (a.slowAddS ?? 0) + addS;
+    if (duration !== undefined)
+      sim.q.add(sim.s.t + duration, 'slow-end', i, 0, addS > 0 ? { role, factor, addS } : { role, factor });
     return;
   }
   if (kind === 'crash') return crash(sim, role, i, 'CRASH');
@@ -97,7 +102,8 @@ export function faultEvent(sim: SimEngine, index: number): void {
     if (a.index === null && f.kind !== 'slow' && targets.length > 0)
       targets = [new Rng(`fault-target/${sim.seed}/${index}`).int(targets.length)];
     for (const i of targets)
-      applyFault(sim, f.kind, a.role, i, f.kind === 'slow' ? f.factor : 1, f.kind === 'slow' ? f.for : undefined);
+      if (f.kind === 'slow') applyFault(sim, 'slow', a.role, i, f.factor, f.for, f.addSeconds);
+      else applyFault(sim, f.kind, a.role, i, 1, undefined);
   }
 }
 

@@ -22,7 +22,7 @@ export interface SimEventData {
   crash: { role: SimRole };
   timeout: { role: SimRole };
   restarted: { role: SimRole };
-  'slow-end': { role: SimRole; factor: number };
+  'slow-end': { role: SimRole; factor: number; addS?: number };
   'grader-resume': undefined;
   /** The scenario's fault number `index` fires. */
   fault: { index: number };

@@ -145,7 +145,7 @@ export function swap(sim: SimEngine, i: number, v: number): void {
   const req = sm.req!;
   sm.gen = generateRequest(sim, req, sm.schedule);
   sm.epoch++;
-  const end = sm.decodeFrom + generationSeconds(sim, sm.gen, sm.factor);
+  const end = sm.decodeFrom + generationSeconds(sim, sm.gen, sm.factor) + (sm.slowAddS ?? 0);
   sim.q.add(Math.max(sim.s.t, end), 'generated', i, sm.epoch);
 }
 

@@ -55,6 +55,8 @@ export interface SamplerS {
   aborts: number;
   factor: number;
   slow: number;
+  /** Seconds added to each piece of its work (slow faults' `addSeconds`; absent: none). */
+  slowAddS?: number;
   /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
   next: 'crash' | 'hang' | null;
   busySince: number;
@@ -73,6 +75,7 @@ export interface VerifierS {
   epoch: number;
   job: VerifyJob | null;
   slow: number;
+  slowAddS?: number;
   /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
   next: 'crash' | 'hang' | null;
   busySince: number;
@@ -101,6 +104,7 @@ export interface LearnerS {
   epoch: number;
   batch: StepBatch | null;
   slow: number;
+  slowAddS?: number;
   /** A fault waiting for the actor's next piece of work (it was idle when the fault came). */
   next: 'crash' | 'hang' | null;
   workStart: number;

@@ -29,9 +29,10 @@ export function scheduleWork(
 ): void {
   const fault = stepFault(sim, role, i, step) ?? a.next;
   a.next = null;
-  if (fault === 'crash') sim.q.add(sim.s.t + dur / 2, 'crash', i, a.epoch, { role });
+  const total = dur + (a.slowAddS ?? 0); // a slowdown's seconds added to each piece of work
+  if (fault === 'crash') sim.q.add(sim.s.t + total / 2, 'crash', i, a.epoch, { role });
   else if (fault === 'hang') sim.q.add(sim.s.t + timeoutSeconds(sim, role), 'timeout', i, a.epoch, { role });
-  else sim.q.add(sim.s.t + dur, done, i, a.epoch);
+  else sim.q.add(sim.s.t + total, done, i, a.epoch);
 }
 
 export function timeoutSeconds(sim: SimEngine, role: SimRole): number {
