@@ -264,21 +264,16 @@ export function backfillOf<G>(c: LearnContext<G>, g: G): number | null {
 }
 
 /**
- * The learner as its clock sees it at the gate: whether it waits for a batch now (its machine in
- * `waitingForBatch`, and nothing holding the run: a checkpoint, a failure, the end), and whether
- * it holds the batch of a step it failed in (the supervisor restarted it: it trains that again).
- */
-export interface LearnerAtGate {
-  waiting: boolean;
-  holdsBatch: boolean;
-}
-
-/**
  * The gate both clocks ask before the learner is given work (the real clock's batcher guard and
- * dispatch, the virtual clock's `tryTrain`): `again`, the batch it holds; `form`, its next step,
- * whose groups are all here (then `learnerWaiting` forms it); null, nothing yet.
+ * dispatch, the virtual clock's `tryTrain`). `waiting`: its machine is in `waitingForBatch` and
+ * nothing holds the run (a checkpoint, a failure, the end); `holdsBatch`: it holds the batch of a
+ * step it failed in. Answers `again` (train that batch), `form` (its next step is whole: then
+ * `learnerWaiting` forms it) or null.
  */
-export function learnerNext<G>(c: LearnContext<G>, l: LearnerAtGate): 'again' | 'form' | null {
+export function learnerNext<G>(
+  c: LearnContext<G>,
+  l: { waiting: boolean; holdsBatch: boolean },
+): 'again' | 'form' | null {
   if (!l.waiting) return null;
   if (l.holdsBatch) return 'again';
   return nextStepWhole(c) ? 'form' : null;
