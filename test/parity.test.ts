@@ -107,11 +107,17 @@ describe('clock parity: one config on both clocks', () => {
       // learner's batch trained again (core/topology learnerNext 'again'), the verifier's group
       // verified again — and a lost publication sent again; each fault named and recorded alike
       // (summary.json faultsFired, the `fault` lines of metrics.jsonl)
-      'sync, one sampler, a crash of the sampler, the learner and the verifier, a publication dropped',
+      'sync, one sampler, a crash of the sampler, the learner and the verifier, a publication dropped, a slow verifier',
       { policy: 'sync' },
       1,
       {
-        faults: ['crash:sampler@step=2', 'crash:learner@step=2', 'crash:verifier@step=3', 'drop:publication@version=3'],
+        faults: [
+          'crash:sampler@step=2',
+          'crash:learner@step=2',
+          'crash:verifier@step=3',
+          'drop:publication@version=3',
+          'slow:verifier=+20ms',
+        ],
       },
     ],
     [
@@ -195,8 +201,9 @@ describe('clock parity: one config on both clocks', () => {
       }
       if ('faults' in extra) {
         // it acted: three restarts, each fault named by the actor that took it, one line each
-        const fired = ['crash:sampler-0@step=2', 'crash:learner@step=2', 'crash:verifier-0@step=3'];
-        fired.push('drop:publication@version=3');
+        // (a slowdown is in force from the start: recorded as fired then, for each actor of its role)
+        const fired = ['slow:verifier-0@t=0', 'crash:sampler-0@step=2', 'crash:learner@step=2'];
+        fired.push('crash:verifier-0@step=3', 'drop:publication@version=3');
         expect(real.summary.restarts).toBe(3);
         expect(real.summary.faultsFired).toEqual(fired);
         expect(real.lines.filter((l) => l.type === 'fault').map((l) => l.fault)).toEqual(fired);

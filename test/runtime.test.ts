@@ -450,6 +450,12 @@ describe('faults and stages', () => {
     expect(resumed.take('learner', 4, 'learner')).toBeNull();
     expect(resumed.firedNames()).toEqual(['hang:verifier-1@step=2', 'crash:learner@4']);
     expect(firedName({ kind: 'crash', actor: actorName('learner', 0), step: 3 })).toBe('crash:learner@step=3');
+    // slowdowns are in force from a new run's start: fired then, once per actor of the role (as the virtual clock)
+    const slowed = new FaultPlan(['slow:sampler=2x', 'slow:learner=+5ms'].map(parseFault));
+    const actorsOf = (role: string) => (role === 'sampler' ? ['sampler-0', 'sampler-1'] : [role]);
+    slowed.startSlowdowns(actorsOf);
+    slowed.startSlowdowns(actorsOf);
+    expect(slowed.firedNames()).toEqual(['slow:sampler-0@t=0', 'slow:sampler-1@t=0', 'slow:learner@t=0']);
     expect(plan.slowness('sampler')).toEqual({ slowFactor: 3, slowMs: 0 });
     // a slowdown in milliseconds, the same on any machine (a factor of a fast machine's compute can stay short)
     expect(parseFault('slow:sampler=+1500ms')).toEqual({ kind: 'slow', role: 'sampler', factor: 1, addMs: 1500 });

@@ -144,6 +144,16 @@ export class FaultPlan {
     return true;
   }
 
+  /**
+   * A new run's slowdowns, in force from its start: each recorded as fired for every actor of its
+   * role, `slow:sampler-0@t=0`, as the virtual clock records its slowdowns at time 0.
+   */
+  startSlowdowns(actors: (role: FaultRole) => readonly string[]): void {
+    this.faults.forEach((f, i) => {
+      if (f.kind === 'slow') for (const a of actors(f.role)) this.fire(`slow#${i}:${a}`, `slow:${a}@t=0`);
+    });
+  }
+
   /** The role's slowdown, as its work messages carry it: factors multiply, added milliseconds add up. */
   slowness(role: FaultRole): { slowFactor: number; slowMs: number } {
     let slowFactor = 1,

@@ -39,7 +39,7 @@ import { InputError } from '../util/errors.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
-import { FaultPlan, brokenSteps, parseFault } from '../core/faults.js';
+import { FaultPlan, actorName, brokenSteps, parseFault } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
@@ -49,7 +49,7 @@ import { resumedTopology, topologyRules, type TopologyRules, type TopologyState 
 import { queueBounds } from '../core/admission.js';
 import type { WorkerHandle } from './workers.js';
 import type { NatsCoordinator } from './nats/coordinator.js';
-import type { RemoteRole } from '../core/roles.js';
+import type { FaultRole, RemoteRole } from '../core/roles.js';
 import { readRunCheckpoint, topologyTotals } from './checkpointer.js';
 import { RUN_FILES } from '../core/runDir.js';
 import { truncateFile } from '../trace/transitions.js';
@@ -196,6 +196,13 @@ export class TrainingRun {
     writeToLog(this.metricsFd, path.join(this.dir, RUN_FILES.metrics), JSON.stringify(x) + '\n');
   }
 
+  /** The actors of a role (core/faults actorName): `sampler-0` … by the topology, the one learner and grader. */
+  actorNames(role: FaultRole): string[] {
+    const n =
+      role === 'sampler' ? this.cfg.topology.samplers : role === 'verifier' ? this.cfg.topology.verifierThreads : 1;
+    return Array.from({ length: n }, (_, i) => actorName(role, i));
+  }
+
   log(s: string): void {
     this.o.onLog?.(s);
   }
@@ -315,6 +322,8 @@ export class TrainingRun {
       this.writeLine({ type: 'fault', t, fault: name });
       this.log(`fault ${name} at t=${t.toFixed(3)} s`);
     };
+    // (a resumed run's checkpoint holds them already)
+    if (!this.resumed) this.faults.startSlowdowns((role) => this.actorNames(role));
     const run = this;
     this.coordinator = createActor(
       coordinatorMachine.provide({
