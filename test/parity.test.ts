@@ -33,15 +33,17 @@ async function train(dir: string, config: string, clock: 'real' | 'virtual') {
 }
 
 /**
- * Each actor's path through its machine's states, from transitions.jsonl: the states it entered, in
- * order (the events' names are each clock's own). The real learner's `snapshotting` for a checkpoint
- * is left out: the virtual clock's checkpoint is a copy of its state, taken between events.
+ * Each actor's path through its machine, from transitions.jsonl: the states it entered, in order,
+ * each with the machine's event that took it there (both clocks write the machine's events). The
+ * real learner's `snapshotting` for a checkpoint is left out: the virtual clock's checkpoint is a
+ * copy of its state, taken between events.
  */
 function statePaths(dir: string, actors: readonly string[]): Record<string, string[]> {
   const paths: Record<string, string[]> = Object.fromEntries(actors.map((a) => [a, []]));
   for (const l of fs.readFileSync(path.join(dir, 'transitions.jsonl'), 'utf8').trim().split('\n')) {
-    const t = JSON.parse(l) as { actor: string; from: string | null; to: string };
-    if (paths[t.actor] && t.to !== 'snapshotting' && t.from !== 'snapshotting') paths[t.actor]!.push(t.to);
+    const t = JSON.parse(l) as { actor: string; from: string | null; to: string; event: string };
+    if (paths[t.actor] && t.to !== 'snapshotting' && t.from !== 'snapshotting')
+      paths[t.actor]!.push(`${t.event} → ${t.to}`);
   }
   return paths;
 }
@@ -209,7 +211,7 @@ describe('clock parity: one config on both clocks', () => {
         expect(real.lines.filter((l) => l.type === 'fault').map((l) => l.fault)).toEqual(fired);
       }
       if (samplers === 1) {
-        // one sampler and one verifier: every actor's path through its machine is forced, the same on both
+        // one sampler and one verifier: each actor's path through its machine, events included, is forced
         const actors = ['sampler-0', 'verifier-0', 'learner', 'curriculum'];
         const [r, v] = [statePaths(real.dir, actors), statePaths(virtual.dir, actors)];
         for (const a of actors) expect(r[a]!.length, a).toBeGreaterThan(1);

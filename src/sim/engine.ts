@@ -36,6 +36,8 @@ import {
 import type { CurriculumController } from '../curriculum/controller.js';
 import type { CurriculumCore } from '../steps/curriculum.js';
 import { scheduleFaults } from './faultDriver.js';
+import { machineEventType } from '../steps/restarts.js';
+import type { SimRole } from '../core/roles.js';
 import { deliverGroup, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
@@ -143,9 +145,14 @@ export class SimEngine {
     throw new SimInvariantError(this.seed, this.s.events, this.s.t, what);
   }
 
-  /** One transitions.jsonl line, as the real runtime writes them ({t (ms), actor, role, from, to, event}). */
-  transition(actor: string, role: string, from: string | null, to: string, event: string): void {
+  /**
+   * One transitions.jsonl line, as the real runtime writes them ({t (ms), actor, role, from, to,
+   * event}): a sampler's, verifier's or learner's event is its machine's (steps/restarts
+   * machineEventType), the curriculum's comes from its machine already.
+   */
+  transition(actor: string, role: string, from: string | null, to: string, happened: string): void {
     if (!this.transitions || from === to) return;
+    const event = role === 'curriculum' ? happened : machineEventType(role as SimRole, from, happened);
     const line = `{"t":${Math.round(this.s.t * 1e6) / 1e3},"actor":"${actor}","role":"${role}","from":${from === null ? 'null' : `"${from}"`},"to":"${to}","event":"${event}"}`;
     this.s.transitionsBytes += this.transitions.write(line);
   }

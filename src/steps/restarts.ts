@@ -131,3 +131,31 @@ export function superviseFailure(
   if (giveUp) return { giveUp: giveUpMessage(giveUp.params as Failure & { restarts: number }, restartsMax) };
   return { restarts: (next.context.restarts as Record<string, number>)[f.actor]! };
 }
+
+/** The machines' own events, kept as the virtual clock names them. */
+const NAMED = new Set(['GENERATE', 'VERIFY', 'RESTART', 'TRAIN']);
+/** role → from → what happened → the machine's event type (no string built per line). */
+const eventTypes: Record<string, Record<string, Record<string, string>>> = {};
+
+/**
+ * The event a role's machine takes from state `from` for what the virtual clock calls `happened`,
+ * as the real clock's transitions.jsonl names it (both clocks write the machine's events): the
+ * start is xstate's init; GENERATE, VERIFY and RESTART are the machines' own, the learner's batch
+ * (BATCH, REPLAY) is its TRAIN; a crash or a hang's timeout is the failure of the state's effect; a
+ * verifier's retry or giving up is the end of its pause; anything else is the state's effect done.
+ */
+export function machineEventType(role: SimRole, from: string | null, happened: string): string {
+  const byHappened = ((eventTypes[role] ??= {})[from ?? ''] ??= {});
+  let type = byHappened[happened];
+  if (type === undefined) {
+    const m = MACHINES[role];
+    const named = happened === 'BATCH' || happened === 'REPLAY' ? 'TRAIN' : happened;
+    if (from === null) type = 'xstate.init';
+    else if (NAMED.has(named)) type = named;
+    else if (happened === 'CRASH' || happened === 'TIMEOUT') type = invokeFailed(m, from, '').type;
+    else if (happened === 'RETRY' || happened === 'GIVE_UP') type = delayOver(m, from).type;
+    else type = invokeDone(m, from).type;
+    byHappened[happened] = type;
+  }
+  return type;
+}
