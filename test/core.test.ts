@@ -36,7 +36,10 @@ import {
   stalenessBoundViolation,
 } from '../src/core/invariants.js';
 import { checkpointsToRemove, stepDirName, stepOfDirName } from '../src/core/runDir.js';
-import { CLOCK_FIELDS, LengthAudit, TrainedDigest, nearestRank, nearestRanks, stepRow } from '../src/core/metrics.js';
+import { CLOCK_FIELDS, LengthAudit, TrainedDigest, nearestRanks, stepRow } from '../src/core/metrics.js';
+
+/** One quantile by nearest rank (core/metrics nearestRanks with q1 = q2). */
+const nearestRank = (xs: Float64Array, q: number) => nearestRanks(xs, q, q)[0];
 
 const dispositionOf = (...a: Parameters<typeof dispositionCodeOf>) => DISPOSITION_BY_CODE[dispositionCodeOf(...a)];
 describe('core/admission', () => {

@@ -92,18 +92,26 @@ export function actorName(role: FaultRole, index: number): string {
   return role === 'learner' || role === 'grader' ? role : `${role}-${index}`;
 }
 
+/** How many actors a role has in a topology: its samplers, its verifier threads, the one learner and grader. */
+export function roleSize(role: FaultRole, topology: { samplers: number; verifierThreads: number }): number {
+  return role === 'sampler' ? topology.samplers : role === 'verifier' ? topology.verifierThreads : 1;
+}
+
 /**
  * The name a fired fault is recorded under on both clocks (summary.json `faultsFired`, the `fault`
  * line of metrics.jsonl): the spec with the actor that took it, `crash:sampler-1@step=3`, or the
- * publication's, `delay:publication@version=4`. (A scenario's timed faults, virtual clock only, are
- * named by their moment: `crash:verifier-0@t=12.5`.)
+ * publication's, `delay:publication@version=4`; a fault at a moment by its time in seconds (to the
+ * µs), `slow:sampler-0@t=0` (a slowdown in force from the start), a scenario's `crash:verifier-0@t=12.5`.
  */
 export function firedName(
-  f: { kind: 'crash' | 'hang'; actor: string; step: number } | { kind: PublicationFault; version: number },
+  f:
+    | { kind: 'crash' | 'hang'; actor: string; step: number }
+    | { kind: string; actor: string; time: number }
+    | { kind: PublicationFault; version: number },
 ): string {
-  return 'actor' in f
-    ? `${f.kind}:${f.actor}@step=${f.step}`
-    : `${f.kind === 'delay-publication' ? 'delay' : 'drop'}:publication@version=${f.version}`;
+  if ('step' in f) return `${f.kind}:${f.actor}@step=${f.step}`;
+  if ('time' in f) return `${f.kind}:${f.actor}@t=${Math.round(f.time * 1e6) / 1e6}`;
+  return `${f.kind === 'delay-publication' ? 'delay' : 'drop'}:publication@version=${f.version}`;
 }
 type PublicationFault = 'delay-publication' | 'drop-publication';
 
@@ -150,7 +158,8 @@ export class FaultPlan {
    */
   startSlowdowns(actors: (role: FaultRole) => readonly string[]): void {
     this.faults.forEach((f, i) => {
-      if (f.kind === 'slow') for (const a of actors(f.role)) this.fire(`slow#${i}:${a}`, `slow:${a}@t=0`);
+      if (f.kind !== 'slow') return;
+      for (const actor of actors(f.role)) this.fire(`slow#${i}:${actor}`, firedName({ kind: 'slow', actor, time: 0 }));
     });
   }
 

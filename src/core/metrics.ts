@@ -104,7 +104,8 @@ export class LengthAudit {
 }
 
 /**
- * The q1- and q2-quantiles (q1 ≤ q2) of `xs` by nearest rank, in one pass and a half: the q1
+ * The q1- and q2-quantiles (q1 ≤ q2) of `xs` by nearest rank (the smallest x with at least q of the
+ * values ≤ x), by quickselect, O(n), reordering `xs` in place, in one pass and a half: the q1
  * select leaves every value from its rank on at least as large, so q2 is selected among those.
  */
 export function nearestRanks(xs: Float64Array, q1: number, q2: number): [number | null, number | null] {
@@ -116,14 +117,6 @@ export function nearestRanks(xs: Float64Array, q1: number, q2: number): [number 
 }
 
 const rankOf = (n: number, q: number) => Math.max(0, Math.ceil(q * n) - 1);
-
-/**
- * The q-quantile of `xs` by nearest rank (the smallest x with at least q of the values ≤ x), by
- * quickselect: O(n), reorders `xs` in place.
- */
-export function nearestRank(xs: Float64Array, q: number): number | null {
-  return xs.length === 0 ? null : select(xs, 0, rankOf(xs.length, q));
-}
 
 /**
  * The value of rank k among xs[from …] (Hoare quickselect, in place): afterwards xs[k] holds it,
@@ -238,6 +231,11 @@ export function stepRow(x: {
 export interface EvalBudgetRow {
   budget: number;
   passAt: Record<string, number>;
+}
+
+/** A fired fault's line of metrics.jsonl (core/faults firedName), both clocks; the virtual clock adds its event number. */
+export function faultLine(tSeconds: number, fault: string, event?: number): Record<string, unknown> {
+  return event === undefined ? { type: 'fault', t: tSeconds, fault } : { type: 'fault', t: tSeconds, event, fault };
 }
 
 export function evalLine(x: {

@@ -39,7 +39,7 @@ import { InputError } from '../util/errors.js';
 import { TransitionLog } from '../trace/transitions.js';
 import { PerfettoTrace } from '../trace/perfetto.js';
 import { lossConfigOf, stalenessBound, totalSteps, type TrainConfig } from './config.js';
-import { FaultPlan, actorName, brokenSteps, parseFault } from '../core/faults.js';
+import { FaultPlan, actorName, brokenSteps, parseFault, roleSize } from '../core/faults.js';
 import type { Generate, TrainBatch } from './messages.js';
 import { RolloutLedger, type LedgerShape } from '../core/ledger.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
@@ -58,6 +58,7 @@ import { CurriculumCore } from '../steps/curriculum.js';
 
 import { storeWeights } from './roles/weightStore.js';
 import { checkLogsNotShort, writeSummary } from './roles/metrics.js';
+import { faultLine } from '../core/metrics.js';
 import { fromAsync } from './roles/effects.js';
 import { checkpoint, start, stopAll } from './roles/lifecycle.js';
 
@@ -198,9 +199,7 @@ export class TrainingRun {
 
   /** The actors of a role (core/faults actorName): `sampler-0` … by the topology, the one learner and grader. */
   actorNames(role: FaultRole): string[] {
-    const n =
-      role === 'sampler' ? this.cfg.topology.samplers : role === 'verifier' ? this.cfg.topology.verifierThreads : 1;
-    return Array.from({ length: n }, (_, i) => actorName(role, i));
+    return Array.from({ length: roleSize(role, this.cfg.topology) }, (_, i) => actorName(role, i));
   }
 
   log(s: string): void {
@@ -319,7 +318,7 @@ export class TrainingRun {
     // a fired fault's line, as the virtual clock writes it (sim/work.ts fired)
     this.faults.onFired = (name) => {
       const t = this.sinceOpen() / 1000;
-      this.writeLine({ type: 'fault', t, fault: name });
+      this.writeLine(faultLine(t, name));
       this.log(`fault ${name} at t=${t.toFixed(3)} s`);
     };
     // (a resumed run's checkpoint holds them already)

@@ -6,7 +6,7 @@ import { afterRestart, intoFailure, superviseFailure } from '../steps/restarts.j
 import { reissue } from '../core/admission.js';
 import { groupRewards } from '../core/grading.js';
 import { Rng } from '../util/rng.js';
-import { actorName, actorOf } from '../core/faults.js';
+import { actorName, actorOf, firedName, roleSize } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
 import type { SimEngine } from './engine.js';
 import { graded, tryTrain } from './learning.js';
@@ -38,7 +38,7 @@ export function scheduleStorm(sim: SimEngine, fi: number, from: number): void {
 }
 
 export function actorsOf(sim: SimEngine, role: SimRole, index: number | null): number[] {
-  const n = role === 'sampler' ? sim.s.samplers.length : role === 'verifier' ? sim.s.verifiers.length : 1;
+  const n = roleSize(role, sim.o.config.topology);
   if (index !== null && index >= n) return [];
   return index === null ? Array.from({ length: n }, (_, i) => i) : [index];
 }
@@ -54,7 +54,7 @@ export function applyFault(
   addS = 0,
 ): void {
   const name = actorName(role, i);
-  fired(sim, `${kind}:${name}@t=${Math.round(sim.s.t * 1e6) / 1e6}`);
+  fired(sim, firedName({ kind, actor: name, time: sim.s.t }));
   if (kind === 'slow') {
     const a = actor(sim, role, i);
     a.slow *= factor;
@@ -92,7 +92,7 @@ export function faultEvent(sim: SimEngine, index: number): void {
   const s = sim.s;
   const f = sim.o.faults[index]!;
   if (f.kind === 'stall') {
-    fired(sim, `stall:graders@t=${Math.round(s.t * 1e6) / 1e6}`);
+    fired(sim, firedName({ kind: 'stall', actor: 'graders', time: s.t }));
     s.graderStalledUntil = Math.max(s.graderStalledUntil, s.t + f.for);
     sim.q.add(s.graderStalledUntil, 'grader-resume', -1, 0);
   } else if (f.kind === 'crash' || f.kind === 'hang' || f.kind === 'slow') {

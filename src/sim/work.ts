@@ -4,12 +4,13 @@
  */
 import { actorName, actorOf, firedName } from '../core/faults.js';
 import type { SimRole } from '../core/roles.js';
+import { faultLine } from '../core/metrics.js';
 import type { SimEngine } from './engine.js';
 import type { ActorS } from './state.js';
 
 export function fired(sim: SimEngine, key: string): void {
   sim.s.faultsFired.push(key);
-  sim.metric({ type: 'fault', t: sim.s.t, event: sim.s.events, fault: key });
+  sim.metric(faultLine(sim.s.t, key, sim.s.events));
   sim.o.onLog?.(`fault ${key} at t=${sim.s.t.toFixed(3)} s`);
 }
 
