@@ -181,6 +181,22 @@ describe('checkpoints and resume', () => {
     const src = path.join(tmp, 'ledger-src');
     const made = await train('--config', config('ledger-src'), '--out', src, '--max-steps', '2');
     expect(made.code, made.err).toBe(0);
+    // The run records the step it stops at (run.json, as virtual.json on the virtual clock): a resume
+    // without --max-steps keeps it (before, it trained the config's 4); one at or before the
+    // checkpoint's step is refused and changes nothing.
+    const runFile = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+    expect(runFile(src)).toEqual({ maxSteps: 2 });
+    const kept = path.join(tmp, 'kept-stop');
+    fs.cpSync(src, kept, { recursive: true });
+    const again = await train('--resume', kept);
+    expect(again.code, again.err).toBe(0);
+    expect(summaryOf(kept).steps).toBe(2);
+    const early = await train('--resume', kept, '--max-steps', '2');
+    expect(early.code).toBe(2);
+    expect(early.err).toMatch(
+      /--max-steps: 2 is not after step 2, where the run's checkpoint checkpoints\/step-2 resumes it/,
+    );
+    expect(runFile(kept)).toEqual({ maxSteps: 2 });
     const tamper = (name: string, edit: unknown) => {
       const dir = path.join(tmp, name);
       fs.cpSync(src, dir, { recursive: true });
@@ -228,6 +244,7 @@ describe('checkpoints and resume', () => {
     expect(older.code, older.err).toBe(0);
     const s = summaryOf(loose);
     expect(s.steps).toBe(3);
+    expect(runFile(loose)).toEqual({ maxSteps: 3 }); // the new step to stop at, recorded
     expect(s.rolloutsTrained).toBe(24);
   }, 180_000);
 });

@@ -192,6 +192,19 @@ describe('e3sim train --clock virtual', () => {
     expect(JSON.parse(fs.readFileSync(path.join(cut, 'summary.json'), 'utf8')).weightsSha256).toBe(
       JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).weightsSha256,
     );
+    // --max-steps on a resume sets a new step to stop at, as on the real clock (virtual.json records
+    // it); one at or before the checkpoint's step (step-4: the last step is not checkpointed) is refused.
+    const stopOf = () => JSON.parse(fs.readFileSync(path.join(full, 'virtual.json'), 'utf8')).maxSteps;
+    const early = await e3sim('train', '--resume', full, '--quiet', '--max-steps', '4');
+    expect(early.code).toBe(2);
+    expect(early.err).toMatch(
+      /--max-steps: 4 is not after step 4, where the run's checkpoint checkpoints\/step-4 resumes it/,
+    );
+    expect(stopOf()).toBe(6);
+    const longer = await e3sim('train', '--resume', full, '--quiet', '--max-steps', '7');
+    expect(longer.code, longer.err).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).steps).toBe(7);
+    expect(stopOf()).toBe(7);
   });
 
   it('bad input exits 2 naming the field', async () => {

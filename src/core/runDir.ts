@@ -1,7 +1,9 @@
 /**
  * The run directory's layout, once for both clocks:
  *
- *   config.json          the resolved config (virtual.json beside it on the virtual clock)
+ *   config.json          the resolved config
+ *   run.json             the real clock's step to stop at (--max-steps; cli/commands/stopStep.ts)
+ *   virtual.json         the virtual clock's settings: profile, compute, faults, the step to stop at
  *   metrics.jsonl        one line per learner step (core/metrics.ts) and typed lines (eval, stage, …)
  *   transitions.jsonl    one line per actor state change
  *   trace.json           Perfetto trace (real clock)
@@ -15,6 +17,7 @@
 export const RUN_FILES = {
   config: 'config.json',
   virtual: 'virtual.json',
+  run: 'run.json',
   metrics: 'metrics.jsonl',
   transitions: 'transitions.jsonl',
   trace: 'trace.json',

@@ -77,9 +77,9 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
     o.onLog?.(
       `resuming from ${path.relative(o.dir!, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`,
     );
-  } else if (o.dir) {
-    writeFileAtomic(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
   }
+  // At every start, once a resume's checkpoint has been read: a resume may set a new step to stop at.
+  if (o.dir) writeFileAtomic(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
   const engine = new SimEngine(
     {
       config: o.config,

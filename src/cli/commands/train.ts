@@ -32,6 +32,7 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
 import { trainVirtual } from './trainVirtual.js';
+import { checkResumedMaxSteps, readRealMaxSteps, writeRealMaxSteps } from './stopStep.js';
 import { estimateRun, judgeEstimate } from '../../runtime/estimate.js';
 import { readManifest } from '../../policy/checkpoint.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -154,6 +155,7 @@ export function registerTrain(program: Command): void {
       const { faults, virtual } = checkTrainFlags(f);
       const { cfg, out } = configAndRunDir(f);
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
+      if (f.resume && maxSteps !== undefined) checkResumedMaxSteps(out, maxSteps);
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       checkEstimate(f, cfg, out, virtual);
       // One run per directory, from here (nothing written yet) to the command's end — or the
@@ -277,12 +279,14 @@ async function trainReal(
   const live = f.ui ? await startLiveView(out, port) : null;
   if (live) process.stderr.write(`live view: ${live.url}\n`);
   const inspect = f.inspect ? await skyInspector() : undefined;
-  const bar = progress(`train ${cfg.name}`, maxSteps ?? totalSteps(cfg), quiet);
+  // the step to stop at: the flag, else the one the run recorded (stopStep.ts), else every stage
+  const stopAt = maxSteps ?? (f.resume ? readRealMaxSteps(out) : undefined) ?? totalSteps(cfg);
+  const bar = progress(`train ${cfg.name}`, stopAt, quiet);
   const run = new TrainingRun({
     config: cfg,
     out,
     resume: Boolean(f.resume),
-    maxSteps,
+    maxSteps: stopAt,
     extraFaults: faults,
     command: process.argv.slice(2).join(' '),
     versions: versions(),
@@ -306,14 +310,15 @@ async function trainReal(
     fs.mkdirSync(out, { recursive: true });
     writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
+  if (!f.resume || maxSteps !== undefined) writeRealMaxSteps(out, stopAt);
   const { summary, stopSignal } = await runUntilDone(run, startup, live);
   bar.stop();
-  printSummary(f, summary, out, maxSteps);
+  printSummary(f, summary, out);
   if (summary.interrupted) process.exitCode = signalExitCode(stopSignal);
 }
 
 /** The end of a real-clock run: summary.json with --json, else the one-line summary, the eval table and the files. */
-function printSummary(f: TrainFlags, summary: Summary, out: string, maxSteps: number | undefined): void {
+function printSummary(f: TrainFlags, summary: Summary, out: string): void {
   if (f.json) printJson({ ...summary, runDir: out });
   else {
     process.stdout.write(
@@ -324,7 +329,7 @@ function printSummary(f: TrainFlags, summary: Summary, out: string, maxSteps: nu
         `${summary.restarts} restarts; ${summary.tokensPerSec.toFixed(0)} tokens/s\n`,
     );
     process.stdout.write(evalTable(out));
-    process.stdout.write(runDirLines(out, Boolean(summary.interrupted), maxSteps));
+    process.stdout.write(runDirLines(out, Boolean(summary.interrupted)));
   }
 }
 

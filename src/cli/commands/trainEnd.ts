@@ -43,15 +43,14 @@ export function filteredNote(s: { rolloutsDroppedFiltered?: unknown; dynamicSamp
 }
 
 /**
- * The run directory and the next command: resume an interrupted run, or report a finished one. A
- * real-clock run cut by `--max-steps N` is resumed with it again: the flag is not part of the
- * checkpoint, and without it the resume would train the curriculum's every step.
+ * The run directory and the next command: resume an interrupted run (to the step it was started
+ * to stop at, which the run directory records: stopStep.ts), or report a finished one.
  */
-export function runDirLines(out: string, interrupted: boolean, maxSteps?: number): string {
+export function runDirLines(out: string, interrupted: boolean): string {
   return (
     `run directory: ${out}\n` +
     (interrupted
-      ? `next: e3sim train --resume ${out}${maxSteps === undefined ? '' : ` --max-steps ${maxSteps}`}   (continues from the checkpoint)\n`
+      ? `next: e3sim train --resume ${out}   (continues from the checkpoint)\n`
       : `next: e3sim report ${out}   (an offline HTML report of the run)\n`)
   );
 }

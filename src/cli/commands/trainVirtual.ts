@@ -32,12 +32,14 @@ export async function trainVirtual(
   ]);
   let settings: ReturnType<typeof readVirtualSettings>;
   if (f.resume) {
-    if (f.profile !== undefined || f.compute !== undefined || injected.length || maxSteps !== undefined) {
+    if (f.profile !== undefined || f.compute !== undefined || injected.length) {
       throw new InputError(
-        '--profile/--compute/--inject/--max-steps: a resumed virtual-clock run keeps the settings in its virtual.json',
+        '--profile/--compute/--inject: a resumed virtual-clock run keeps the settings in its virtual.json',
       );
     }
-    settings = readVirtualSettings(out);
+    // --max-steps sets a new step to stop at (checked against the checkpoint: stopStep.ts), written at the run's start
+    const kept = readVirtualSettings(out);
+    settings = maxSteps === undefined ? kept : { ...kept, maxSteps };
   } else {
     if (f.compute !== undefined && f.compute !== 'real' && f.compute !== 'none')
       throw new InputError(`--compute: expected real or none, got '${f.compute}'`);
