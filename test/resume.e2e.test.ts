@@ -110,8 +110,9 @@ describe('checkpoints and resume', () => {
 
   it('one run per directory: a second train or --resume on a held directory exits 2 naming the holder', async () => {
     const dir = path.join(tmp, 'locked');
-    // A slow learner (timing only: sync results do not depend on it) keeps the first run going while the others try.
-    const args = ['train', '--quiet', '--config', config('locked'), '--out', dir, '--inject', 'slow:learner=15x'];
+    // A slow learner (timing only: sync results do not depend on it) keeps the first run going while
+    // the others try; the resume below keeps the fault (run.json), so a fixed second a step, not 15x.
+    const args = ['train', '--quiet', '--config', config('locked'), '--out', dir, '--inject', 'slow:learner=+1000ms'];
     const first = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     first.stderr.on('data', (d) => (err += d));
@@ -136,12 +137,17 @@ describe('checkpoints and resume', () => {
     first.kill('SIGKILL');
     await exited;
     expect(fs.existsSync(lock)).toBe(true);
+    const from = Number(fs.readFileSync(latest, 'utf8').trim().slice('step-'.length));
     const again = await train('--resume', dir);
     expect(again.code, again.err).toBe(0);
     expect(again.err).toContain(`taking over the lock of process ${first.pid}`);
     expect(fs.existsSync(lock)).toBe(false);
     const s = checkInvariants(dir, 4);
     expect(s.weightsSha256).toBe(baseline.weightsSha256);
+    // the resumed piece kept the injected slowdown: a second more for each step it trained
+    expect((s as Summary & { lastPiece: { wallMs: number } }).lastPiece.wallMs).toBeGreaterThanOrEqual(
+      1000 * (4 - from),
+    );
     // A run SIGKILLed in its start-up leaves only its lock (bench/interrupt-stress found it): the
     // same command again starts the run, taking the dead lock over.
     const early = path.join(tmp, 'killed-in-start-up');
@@ -185,7 +191,7 @@ describe('checkpoints and resume', () => {
     // without --max-steps keeps it (before, it trained the config's 4); one at or before the
     // checkpoint's step is refused and changes nothing.
     const runFile = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
-    expect(runFile(src)).toEqual({ maxSteps: 2 });
+    expect(runFile(src)).toEqual({ maxSteps: 2, inject: [] });
     const kept = path.join(tmp, 'kept-stop');
     fs.cpSync(src, kept, { recursive: true });
     const again = await train('--resume', kept);
@@ -196,7 +202,10 @@ describe('checkpoints and resume', () => {
     expect(early.err).toMatch(
       /--max-steps: 2 is not after step 2, where the run's checkpoint checkpoints\/step-2 resumes it/,
     );
-    expect(runFile(kept)).toEqual({ maxSteps: 2 });
+    expect(runFile(kept)).toEqual({ maxSteps: 2, inject: [] });
+    const injected = await train('--resume', kept, '--inject', 'crash:learner@step=3');
+    expect(injected.code).toBe(2);
+    expect(injected.err).toMatch(/--inject: a resumed run keeps the faults it was started with \(run\.json/);
     const tamper = (name: string, edit: unknown) => {
       const dir = path.join(tmp, name);
       fs.cpSync(src, dir, { recursive: true });
@@ -244,7 +253,7 @@ describe('checkpoints and resume', () => {
     expect(older.code, older.err).toBe(0);
     const s = summaryOf(loose);
     expect(s.steps).toBe(3);
-    expect(runFile(loose)).toEqual({ maxSteps: 3 }); // the new step to stop at, recorded
+    expect(runFile(loose)).toEqual({ maxSteps: 3, inject: [] }); // the new step to stop at, recorded
     expect(s.rolloutsTrained).toBe(24);
   }, 180_000);
 });

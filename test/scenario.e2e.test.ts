@@ -201,6 +201,9 @@ describe('e3sim train --clock virtual', () => {
       /--max-steps: 4 is not after step 4, where the run's checkpoint checkpoints\/step-4 resumes it/,
     );
     expect(stopOf()).toBe(6);
+    const injected = await e3sim('train', '--resume', full, '--quiet', '--inject', 'slow:sampler=2x');
+    expect(injected.code).toBe(2);
+    expect(injected.err).toMatch(/--inject: a resumed run keeps the faults it was started with/);
     const longer = await e3sim('train', '--resume', full, '--quiet', '--max-steps', '7');
     expect(longer.code, longer.err).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(full, 'summary.json'), 'utf8')).steps).toBe(7);

@@ -2,7 +2,7 @@
  * The run directory's layout, once for both clocks:
  *
  *   config.json          the resolved config
- *   run.json             the real clock's step to stop at (--max-steps; cli/commands/stopStep.ts)
+ *   run.json             the real clock's flags a resume keeps: --max-steps, --inject (cli/commands/runFlags.ts)
  *   virtual.json         the virtual clock's settings: profile, compute, faults, the step to stop at
  *   metrics.jsonl        one line per learner step (core/metrics.ts) and typed lines (eval, stage, …)
  *   transitions.jsonl    one line per actor state change

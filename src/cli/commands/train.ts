@@ -32,7 +32,7 @@ import { InputError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { evalTable, filteredNote, runDirLines } from './trainEnd.js';
 import { trainVirtual } from './trainVirtual.js';
-import { checkResumedMaxSteps, readRealMaxSteps, writeRealMaxSteps } from './stopStep.js';
+import { checkResumeFlags, readRealRunFlags, writeRealRunFlags } from './runFlags.js';
 import { estimateRun, judgeEstimate } from '../../runtime/estimate.js';
 import { readManifest } from '../../policy/checkpoint.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -155,7 +155,7 @@ export function registerTrain(program: Command): void {
       const { faults, virtual } = checkTrainFlags(f);
       const { cfg, out } = configAndRunDir(f);
       const maxSteps = f.maxSteps !== undefined ? parseIntFlag(f.maxSteps, '--max-steps', 1) : undefined;
-      if (f.resume && maxSteps !== undefined) checkResumedMaxSteps(out, maxSteps);
+      if (f.resume) checkResumeFlags(out, maxSteps, faults);
       for (const w of configWarnings(cfg)) process.stderr.write(`warning: ${w}\n`);
       checkEstimate(f, cfg, out, virtual);
       // One run per directory, from here (nothing written yet) to the command's end — or the
@@ -279,15 +279,18 @@ async function trainReal(
   const live = f.ui ? await startLiveView(out, port) : null;
   if (live) process.stderr.write(`live view: ${live.url}\n`);
   const inspect = f.inspect ? await skyInspector() : undefined;
-  // the step to stop at: the flag, else the one the run recorded (stopStep.ts), else every stage
-  const stopAt = maxSteps ?? (f.resume ? readRealMaxSteps(out) : undefined) ?? totalSteps(cfg);
+  // what the run keeps (runFlags.ts): the step to stop at (the flag, else the recorded one, else
+  // every stage) and the injected faults (a resume's own are refused)
+  const kept = f.resume ? readRealRunFlags(out) : null;
+  const stopAt = maxSteps ?? kept?.maxSteps ?? totalSteps(cfg);
+  const inject = kept?.inject ?? faults;
   const bar = progress(`train ${cfg.name}`, stopAt, quiet);
   const run = new TrainingRun({
     config: cfg,
     out,
     resume: Boolean(f.resume),
     maxSteps: stopAt,
-    extraFaults: faults,
+    extraFaults: inject,
     command: process.argv.slice(2).join(' '),
     versions: versions(),
     now: wallNow,
@@ -310,7 +313,7 @@ async function trainReal(
     fs.mkdirSync(out, { recursive: true });
     writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
-  if (!f.resume || maxSteps !== undefined) writeRealMaxSteps(out, stopAt);
+  if (!f.resume || maxSteps !== undefined) writeRealRunFlags(out, { maxSteps: stopAt, inject });
   const { summary, stopSignal } = await runUntilDone(run, startup, live);
   bar.stop();
   printSummary(f, summary, out);

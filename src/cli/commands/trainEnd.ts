@@ -44,7 +44,7 @@ export function filteredNote(s: { rolloutsDroppedFiltered?: unknown; dynamicSamp
 
 /**
  * The run directory and the next command: resume an interrupted run (to the step it was started
- * to stop at, which the run directory records: stopStep.ts), or report a finished one.
+ * to stop at, which the run directory records: runFlags.ts), or report a finished one.
  */
 export function runDirLines(out: string, interrupted: boolean): string {
   return (

@@ -32,12 +32,10 @@ export async function trainVirtual(
   ]);
   let settings: ReturnType<typeof readVirtualSettings>;
   if (f.resume) {
-    if (f.profile !== undefined || f.compute !== undefined || injected.length) {
-      throw new InputError(
-        '--profile/--compute/--inject: a resumed virtual-clock run keeps the settings in its virtual.json',
-      );
+    if (f.profile !== undefined || f.compute !== undefined) {
+      throw new InputError('--profile/--compute: a resumed virtual-clock run keeps the settings in its virtual.json');
     }
-    // --max-steps sets a new step to stop at (checked against the checkpoint: stopStep.ts), written at the run's start
+    // --max-steps sets a new step to stop at (checked against the checkpoint: runFlags.ts), written at the run's start
     const kept = readVirtualSettings(out);
     settings = maxSteps === undefined ? kept : { ...kept, maxSteps };
   } else {
