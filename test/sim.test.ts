@@ -197,6 +197,15 @@ describe('virtual clock, compute: none', () => {
       expect(resumed.summary.events).toBe(full.summary.events);
       expect(resumed.summary.invariantChecks).toBe(full.summary.invariantChecks);
     }
+    // A run with no checkpoint yet (3 steps, none due before step 4, the last not checkpointed)
+    // resumed to 12 starts over, as the real clock does: the bytes of the uninterrupted run.
+    const short = freshDir('no-checkpoint');
+    expect((await simRun(asyncCfg(), { ...settings, maxSteps: 3 }, { dir: short })).summary.steps).toBe(3);
+    expect(fs.existsSync(path.join(short, 'checkpoints', 'latest'))).toBe(false);
+    const over = await simRun(asyncCfg(), settings, { dir: short, resume: true });
+    expect(over.summary.steps).toBe(12);
+    expect(over.metrics).toBe(full.metrics);
+    expect(over.transitions).toBe(full.transitions);
   });
 
   it('checkpoints do not grow with run length: step 10 of a 20-step run and step 200 of a 210-step run within 10% (issue #30)', async () => {

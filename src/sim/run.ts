@@ -71,12 +71,14 @@ export async function runVirtual(o: VirtualRunOptions): Promise<VirtualRunResult
   const compute = o.wrapCompute ? o.wrapCompute(made) : made;
   let resume: ReturnType<typeof SimEngine.readCheckpoint> = null;
   if (o.resume) {
-    resume = o.dir ? SimEngine.readCheckpoint(o.dir) : null;
-    if (!resume) throw new InputError(`--resume: ${o.dir} has no virtual-clock checkpoint (checkpoints/latest)`);
-    compute.restore(resume.ckDir);
-    o.onLog?.(
-      `resuming from ${path.relative(o.dir!, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`,
-    );
+    if (!o.dir) throw new InputError('--resume: a run kept on disk (a run directory) is needed to resume');
+    resume = SimEngine.readCheckpoint(o.dir);
+    if (resume) {
+      compute.restore(resume.ckDir);
+      o.onLog?.(
+        `resuming from ${path.relative(o.dir, resume.ckDir)} (t=${resume.state.t.toFixed(3)} s, event #${resume.state.events})`,
+      );
+    } else o.onLog?.(`${o.dir} has no checkpoint yet: starting from step 0`); // as the real clock does (its logs start over)
   }
   // At every start, once a resume's checkpoint has been read: a resume may set a new step to stop at.
   if (o.dir) writeFileAtomic(path.join(o.dir, 'virtual.json'), JSON.stringify(s, null, 2) + '\n');
