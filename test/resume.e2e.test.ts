@@ -7,7 +7,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, checkInvariants, config, summaryOf, tmp, train, type Summary, baselineRun } from './helpers/train.js';
+import {
+  BIN,
+  checkInvariants,
+  config,
+  metricsOf,
+  summaryOf,
+  tmp,
+  train,
+  type Summary,
+  baselineRun,
+} from './helpers/train.js';
 
 /** The run without faults every faulted run must match (the same weights, the same totals). */
 let baseline: Summary;
@@ -162,6 +172,45 @@ describe('checkpoints and resume', () => {
     const r = await train('--config', config('bad-lock', { backend: 'webgpu' }), '--out', bad);
     expect(r.code, r.err).toBe(2);
     expect(fs.existsSync(bad)).toBe(false);
+  }, 180_000);
+
+  it("a dynamic curriculum's steps planned before a checkpoint are trained as planned after a resume", async () => {
+    // One-step-off: step 2 is planned under stage 0 while step 1 trains; step 1's pass rate ends
+    // stage 0 (threshold 0 over a window of 1), so the checkpoint at step 1 holds stage 1 and step
+    // 2's plan. Before the checkpoint kept plans, the resume planned step 2 again under stage 1
+    // (difficulty 4, 96 tokens) — the virtual clock's checkpoint already kept them.
+    const cfg = config('plans', {
+      staleness: { policy: 'one-step-off' },
+      curriculum: {
+        stages: [
+          { difficulty: 3, budgetTokens: 48, steps: 2, passThreshold: 0, plateau: { window: 1, minGain: 0 } },
+          { difficulty: 4, budgetTokens: 96, steps: 1 },
+        ],
+      },
+      checkpoint: { every: 1, keep: 10 },
+    });
+    const full = path.join(tmp, 'plans-full');
+    const made = await train('--config', cfg, '--out', full);
+    expect(made.code, made.err).toBe(0);
+    const rows = (dir: string) =>
+      metricsOf(dir)
+        .filter((x) => x.type === undefined)
+        .map((x) => [x.step, x.stage, x.budgetTokens, x.trainedDigest]);
+    expect(rows(full).map((r) => r.slice(0, 3))).toEqual([
+      [1, 0, 48],
+      [2, 0, 48],
+      [3, 1, 96],
+    ]);
+    // resumed from the step-1 checkpoint (as after a crash just past it): the same steps, the same rollouts
+    const cut = path.join(tmp, 'plans-cut');
+    fs.cpSync(full, cut, { recursive: true });
+    fs.writeFileSync(path.join(cut, 'checkpoints', 'latest'), 'step-1');
+    const manifest = JSON.parse(fs.readFileSync(path.join(cut, 'checkpoints', 'step-1', 'manifest.json'), 'utf8'));
+    expect(manifest.trainState.run.curriculum.stage).toBe(1);
+    expect(manifest.trainState.run.plans['2'].stage).toBe(0);
+    const r = await train('--resume', cut);
+    expect(r.code, r.err).toBe(0);
+    expect(rows(cut)).toEqual(rows(full));
   }, 180_000);
 
   it('a half-written checkpoint is never loaded; a corrupt one is refused with exit 2', async () => {

@@ -21,6 +21,7 @@ import type { LearnState } from '../core/topology.js';
 import type { UpdateTotals } from '../core/update.js';
 import type { TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
+import type { StepPlan } from '../curriculum/controller.js';
 import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
 export interface RunState {
@@ -30,6 +31,12 @@ export interface RunState {
   accountingSettled?: SettledCounts;
   queue: ScoredGroup[];
   curriculum: { stage: number; stepsInStage: number; budgets: Record<string, number>; passRates: number[] };
+  /**
+   * A dynamic curriculum's plans of the steps planned and not yet trained, by step: a resume trains
+   * them as they were planned (as the virtual clock's checkpoint keeps them), not as the stage now
+   * would. Absent for a fixed list (a pure function of seed and step) and in earlier checkpoints.
+   */
+  plans?: Record<string, StepPlan>;
   faultsFired: string[];
   restarts: Record<string, number>;
   /**
@@ -90,6 +97,22 @@ const RunStateSchema = z.object({
     budgets: z.record(z.string(), z.number().int()).default({}),
     passRates: z.array(z.number()).default([]),
   }),
+  plans: z
+    .record(
+      z.string().regex(/^\d+$/, 'expected a step number'),
+      z
+        .object({
+          stage: z.number().int().min(0),
+          budgetTokens: z.number().int().min(1),
+          problems: z.array(
+            z
+              .object({ id: z.string(), numbers: z.array(z.number()), target: z.number(), difficulty: z.number() })
+              .strict(),
+          ),
+        })
+        .strict(),
+    )
+    .optional(),
   faultsFired: z.array(z.string()),
   restarts: z.record(z.string(), z.number().int().min(0)),
   topology: z

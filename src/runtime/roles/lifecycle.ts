@@ -31,7 +31,11 @@ import { logOffsets } from './metrics.js';
 export async function start(run: TrainingRun): Promise<void> {
   const resume = run.resumed;
   const optimizer = run.optimizer;
-  if (resume) run.cur.state = { ...resume.state.curriculum };
+  if (resume) {
+    run.cur.state = { ...resume.state.curriculum };
+    // the steps a dynamic curriculum planned before the checkpoint are trained as planned
+    for (const [k, plan] of Object.entries(resume.state.plans ?? {})) run.plans.set(Number(k), plan);
+  }
   run.supervisor = makeSupervisor(run);
   run.weightStore = makeWeightStore(run);
   run.learnerActor = makeLearnerActor(run);
@@ -90,6 +94,7 @@ function writeStepZeroCheckpoint(run: TrainingRun): void {
       accounting: [],
       queue: [],
       curriculum: { ...run.cur.state },
+      plans: run.cur.dynamic ? Object.fromEntries(run.plans) : undefined,
       faultsFired: [],
       restarts: {},
       topology: learnState(run.topo),
@@ -126,6 +131,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       accountingSettled: ledger.settled,
       queue: run.queue.all(),
       curriculum: { ...run.cur.state },
+      plans: run.cur.dynamic ? Object.fromEntries(run.plans) : undefined,
       faultsFired: run.faults.firedNames(),
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
       topology: learnState(run.topo),

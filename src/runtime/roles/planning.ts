@@ -16,10 +16,14 @@ import type { TrainingRun, SamplerSlot } from '../run.js';
 
 /**
  * The sampler requests of learner step k, minus groups already held: the plan's problems not yet
- * generated, and (after a resume) the backfills its held filtered groups are owed.
+ * generated, and (after a resume) the backfills its held filtered groups are owed. A step's plan is
+ * asked of the curriculum once, when the step is first planned; a resume's re-plan reads the plan
+ * its checkpoint kept (a dynamic curriculum's stage may have moved on since).
  */
 export function requestsForStep(run: TrainingRun, k: number): Generate[] {
-  const plan = run.cur.planOf(k, slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling));
+  const plan =
+    run.plans.get(k) ??
+    run.cur.planOf(k, slotsPerStep(run.cfg.rollout.problemsPerStep, run.cfg.rollout.dynamicSampling));
   run.plans.set(k, plan);
   const problems = unplanned(k, plan.problems.slice(0, run.cfg.rollout.problemsPerStep), run.ledger);
   const per = problemsPerRequest(run.cfg.rollout, run.cfg.topology.samplers);
