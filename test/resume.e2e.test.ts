@@ -174,17 +174,26 @@ describe('checkpoints and resume', () => {
     expect(fs.existsSync(bad)).toBe(false);
   }, 180_000);
 
-  it("a dynamic curriculum's steps planned before a checkpoint are trained as planned after a resume", async () => {
+  it('a dynamic curriculum resumes as it ran: steps planned before a checkpoint as planned, buckets measured after it again', async () => {
     // One-step-off: step 2 is planned under stage 0 while step 1 trains; step 1's pass rate ends
     // stage 0 (threshold 0 over a window of 1), so the checkpoint at step 1 holds stage 1 and step
     // 2's plan. Before the checkpoint kept plans, the resume planned step 2 again under stage 1
-    // (difficulty 4, 96 tokens) — the virtual clock's checkpoint already kept them.
+    // (other buckets, 96 tokens); the virtual clock's checkpoint already kept them. The step-0
+    // checkpoint comes before the difficulty buckets are measured: before it recorded that, a
+    // resume from it read buckets.json and the cut log lost the buckets line.
     const cfg = config('plans', {
       staleness: { policy: 'one-step-off' },
       curriculum: {
+        pool: { difficulties: [3, 4], perDifficulty: 4, samples: 4, k: 4, budgetTokens: 48 },
         stages: [
-          { difficulty: 3, budgetTokens: 48, steps: 2, passThreshold: 0, plateau: { window: 1, minGain: 0 } },
-          { difficulty: 4, budgetTokens: 96, steps: 1 },
+          {
+            buckets: ['easy', 'medium'],
+            budgetTokens: 48,
+            steps: 2,
+            passThreshold: 0,
+            plateau: { window: 1, minGain: 0 },
+          },
+          { buckets: ['medium', 'hard'], budgetTokens: 96, steps: 1 },
         ],
       },
       checkpoint: { every: 1, keep: 10 },
@@ -192,25 +201,30 @@ describe('checkpoints and resume', () => {
     const full = path.join(tmp, 'plans-full');
     const made = await train('--config', cfg, '--out', full);
     expect(made.code, made.err).toBe(0);
-    const rows = (dir: string) =>
-      metricsOf(dir)
-        .filter((x) => x.type === undefined)
-        .map((x) => [x.step, x.stage, x.budgetTokens, x.trainedDigest]);
-    expect(rows(full).map((r) => r.slice(0, 3))).toEqual([
-      [1, 0, 48],
-      [2, 0, 48],
-      [3, 1, 96],
+    const lines = (dir: string) =>
+      metricsOf(dir).map((x) => [x.type ?? 'step', x.step, x.stage, x.budgetTokens, x.trainedDigest, x.summary]);
+    expect(lines(full).map((r) => r.slice(0, 4))).toEqual([
+      ['buckets', 0, undefined, undefined],
+      ['step', 1, 0, 48],
+      ['stage', 1, 1, undefined],
+      ['step', 2, 0, 48],
+      ['step', 3, 1, 96],
+      ['eval', 3, undefined, undefined],
     ]);
-    // resumed from the step-1 checkpoint (as after a crash just past it): the same steps, the same rollouts
-    const cut = path.join(tmp, 'plans-cut');
-    fs.cpSync(full, cut, { recursive: true });
-    fs.writeFileSync(path.join(cut, 'checkpoints', 'latest'), 'step-1');
-    const manifest = JSON.parse(fs.readFileSync(path.join(cut, 'checkpoints', 'step-1', 'manifest.json'), 'utf8'));
-    expect(manifest.trainState.run.curriculum.stage).toBe(1);
-    expect(manifest.trainState.run.plans['2'].stage).toBe(0);
-    const r = await train('--resume', cut);
-    expect(r.code, r.err).toBe(0);
-    expect(rows(cut)).toEqual(rows(full));
+    const manifest = (dir: string, k: number) =>
+      JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', `step-${k}`, 'manifest.json'), 'utf8')).trainState.run;
+    expect(manifest(full, 0).buckets).toBe(null);
+    expect(manifest(full, 1).curriculum.stage).toBe(1);
+    expect(manifest(full, 1).plans['2'].stage).toBe(0);
+    // resumed from each (as after a crash just past it): the same lines, the same rollouts
+    for (const k of [0, 1]) {
+      const cut = path.join(tmp, `plans-from-${k}`);
+      fs.cpSync(full, cut, { recursive: true });
+      fs.writeFileSync(path.join(cut, 'checkpoints', 'latest'), `step-${k}`);
+      const r = await train('--resume', cut);
+      expect(r.code, r.err).toBe(0);
+      expect(lines(cut), `from step-${k}`).toEqual(lines(full));
+    }
   }, 180_000);
 
   it('a half-written checkpoint is never loaded; a corrupt one is refused with exit 2', async () => {

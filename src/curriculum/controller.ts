@@ -144,6 +144,11 @@ export class CurriculumController {
     return { summary: summarizeBuckets(measured, b), assignment };
   }
 
+  /** The difficulty buckets by problem id as measured (a checkpoint keeps them), or null before the measurement. */
+  get bucketAssignment(): Record<string, Bucket> | null {
+    return this.hold.buckets ?? null;
+  }
+
   /** The buckets of `assignment` (measured now, or a resumed run's), kept in the hold too. */
   restoreBuckets(assignment: Record<string, Bucket>): void {
     this.hold.buckets = assignment;

@@ -19,9 +19,10 @@ import type { Disposition } from '../core/staleness.js';
 import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
 import type { LearnState } from '../core/topology.js';
 import type { UpdateTotals } from '../core/update.js';
-import type { TrainConfig } from './config.js';
+import { BUCKETS, type TrainConfig } from './config.js';
 import type { ScoredGroup } from './messages.js';
 import type { StepPlan } from '../curriculum/controller.js';
+import type { Bucket } from '../curriculum/buckets.js';
 import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 
 export interface RunState {
@@ -37,6 +38,13 @@ export interface RunState {
    * would. Absent for a fixed list (a pure function of seed and step) and in earlier checkpoints.
    */
   plans?: Record<string, StepPlan>;
+  /**
+   * The difficulty buckets by problem id, when a stage uses them: as measured before the checkpoint,
+   * or null when the checkpoint came first (the resume measures them again, writing buckets.json
+   * and its metrics line again: the log was cut back to before it). Absent in earlier checkpoints,
+   * whose resume reads buckets.json.
+   */
+  buckets?: Record<string, Bucket> | null;
   faultsFired: string[];
   restarts: Record<string, number>;
   /**
@@ -113,6 +121,7 @@ const RunStateSchema = z.object({
         .strict(),
     )
     .optional(),
+  buckets: z.record(z.string(), z.enum(BUCKETS)).nullable().optional(),
   faultsFired: z.array(z.string()),
   restarts: z.record(z.string(), z.number().int().min(0)),
   topology: z

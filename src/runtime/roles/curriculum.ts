@@ -48,16 +48,24 @@ export function stepCurriculum(run: TrainingRun, ev: CurriculumEvent): void {
 }
 
 /**
- * The run's start: a resumed run's difficulty buckets back from buckets.json, then the curriculum
- * starts (what it has not measured yet first).
+ * The run's start: a resumed run's difficulty buckets back from its checkpoint (from buckets.json
+ * for a checkpoint from before they were kept), then the curriculum starts (what it has not
+ * measured yet first: a new run's buckets, or those of a run whose checkpoint came before them).
  */
 export function startCurriculum(run: TrainingRun): void {
-  const file = path.join(run.dir, 'buckets.json');
-  if (run.cur.usesBuckets() && fs.existsSync(file)) {
-    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, Bucket> };
-    run.cur.restoreBuckets(kept.assignment);
+  if (run.cur.usesBuckets()) {
+    const ck = run.resumed?.state;
+    const kept = ck === undefined ? null : 'buckets' in ck ? ck.buckets : bucketsFile(run);
+    if (kept) run.cur.restoreBuckets(kept);
   }
   stepCurriculum(run, { type: 'start' });
+}
+
+/** The assignment in buckets.json, or null without the file. */
+function bucketsFile(run: TrainingRun): Record<string, Bucket> | null {
+  const file = path.join(run.dir, 'buckets.json');
+  if (!fs.existsSync(file)) return null;
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { assignment: Record<string, Bucket> }).assignment;
 }
 
 function carryOutCurriculum(run: TrainingRun, e: CurriculumEffect): void {
