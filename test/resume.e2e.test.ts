@@ -227,6 +227,31 @@ describe('checkpoints and resume', () => {
     }
   }, 180_000);
 
+  it('one-step-off: the work in flight at a checkpoint is kept in it, so a resume trains it at its own versions', async () => {
+    // Slow generations (timing only) keep step 3's generation in flight, at version 1, when the
+    // checkpoint at step 2 is taken. The checkpoint lets it reach the batcher's queue first; before
+    // that it was dropped and the resume generated it again at version 2: lag 0 where the
+    // uninterrupted run trained it at lag 1 (bench/resume-every.ts found it with dynamic sampling).
+    const cfg = config('drain', { staleness: { policy: 'one-step-off' }, checkpoint: { every: 1, keep: 10 } });
+    const full = path.join(tmp, 'drain-full');
+    const made = await train('--config', cfg, '--out', full, '--inject', 'slow:sampler=+600ms');
+    expect(made.code, made.err).toBe(0);
+    const rows = (dir: string) =>
+      metricsOf(dir)
+        .filter((x) => x.type === undefined)
+        .map((x) => [x.step, x.lagMax, x.stalenessMean, x.trainedDigest]);
+    expect(rows(full).map((r) => r[1])).toEqual([0, 1, 1, 1]);
+    const held = JSON.parse(fs.readFileSync(path.join(full, 'checkpoints', 'step-2', 'manifest.json'), 'utf8'))
+      .trainState.run.queue as { step: number }[];
+    expect(held.map((g) => g.step)).toEqual([3, 3]);
+    const cut = path.join(tmp, 'drain-from-2');
+    fs.cpSync(full, cut, { recursive: true });
+    fs.writeFileSync(path.join(cut, 'checkpoints', 'latest'), 'step-2');
+    const r = await train('--resume', cut);
+    expect(r.code, r.err).toBe(0);
+    expect(rows(cut)).toEqual(rows(full));
+  }, 180_000);
+
   it('a half-written checkpoint is never loaded; a corrupt one is refused with exit 2', async () => {
     const dir = path.join(tmp, 'base');
     const ckDir = path.join(dir, 'checkpoints');

@@ -147,6 +147,10 @@ export class TrainingRun {
    * does not count their tokens either (every token once across the pieces of a run).
    */
   tokensUnqueued = 0;
+  /** Groups delivered and not yet in the batcher's queue (what a checkpoint drains: roles/lifecycle.ts). */
+  groupsUnqueued = 0;
+  /** A checkpoint waits for the work in flight to reach the batcher: no new request goes out meanwhile. */
+  draining = false;
   samplerComputeMs = 0;
   learnerComputeMs = 0;
   transferMs = 0;

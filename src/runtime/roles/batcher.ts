@@ -20,6 +20,7 @@ export function makeBatcher(run: TrainingRun) {
             if (e.type === 'backfill') backfill(run, e.step, e.slot);
           }
           for (const r of p.group.rollouts) run.tokensUnqueued -= r.completion.length;
+          run.groupsUnqueued--;
           run.trace.flow(
             `g:${p.group.step}/${p.group.problemId}`,
             'rollouts',

@@ -27,6 +27,7 @@ import { slotOf } from '../../core/batch.js';
 import { writeRunCheckpoint, type RunState } from '../checkpointer.js';
 import type { TrainingRun } from '../run.js';
 import { logOffsets } from './metrics.js';
+import { pump } from './planning.js';
 
 export async function start(run: TrainingRun): Promise<void> {
   const resume = run.resumed;
@@ -118,6 +119,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       if (run.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
       await new Promise((r) => setTimeout(r, 5));
     }
+    await drainWorkInFlight(run);
     run.snapshot = null;
     const snap = await learnerSnapshot(run.learnerActor, () => run.snapshot);
     assert(
@@ -163,7 +165,35 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
     run.log(`checkpoint step-${run.topo.learnerVersion}`);
   } finally {
     run.paused = false;
+    run.draining = false;
     run.batcher.send({ type: 'POKE' });
+    setImmediate(() => pump(run));
+  }
+}
+
+/**
+ * Beyond sync, the work in flight at a checkpoint was started at an older version than the one
+ * published (one-step-off: step v + 1 generates at v − 1 while step v trains). A checkpoint does not
+ * keep work in flight — a resume generates it again, at the version published then — so a resumed
+ * run would train those rollouts at another version than the uninterrupted one. The checkpoint
+ * therefore lets it reach the batcher's queue first (no new request goes out meanwhile), so that
+ * the checkpoint keeps it with its versions; bounded by the sampler's and verifier's timeouts (past
+ * them the rest is generated again on resume, as before, and the log says so). A sync run's work in
+ * flight started at the published version: it needs no wait.
+ */
+async function drainWorkInFlight(run: TrainingRun): Promise<void> {
+  if (run.cfg.staleness.policy === 'sync') return;
+  run.draining = true;
+  const limits = run.cfg.limits;
+  const deadline = run.o.now() + limits.samplerTimeoutMs + limits.verifierTimeoutMs;
+  while ((run.inflight.size > 0 || run.groupsUnqueued > 0) && !run.fatal) {
+    if (run.o.now() > deadline) {
+      run.log(
+        `checkpoint: ${run.inflight.size} requests and ${run.groupsUnqueued} groups still in flight; a resume generates them again`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

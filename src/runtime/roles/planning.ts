@@ -113,7 +113,7 @@ export function topologyOf(run: TrainingRun): Topology<ScoredGroup, Generate> {
  * core/topology `samplersIdle`, as on the virtual clock).
  */
 export function pump(run: TrainingRun): void {
-  if (run.fatal || run.interrupted || run.idleSamplers.size === 0) return;
+  if (run.fatal || run.interrupted || run.draining || run.idleSamplers.size === 0) return;
   for (const e of stepSampling(topologyOf(run), { type: 'samplersIdle', count: run.idleSamplers.size })) {
     if (e.type !== 'generate') continue;
     const id = run.idleSamplers.values().next().value!;

@@ -116,6 +116,7 @@ export async function deliverRollouts(run: TrainingRun, r: Rollouts): Promise<vo
     for (const e of stepSampling(c, { type: 'delivered', step: r.step, slot: slotOf(problemId), samples })) {
       assert(failureOf(e) === null, failureOf(e)!);
       for (const x of rollouts) run.tokensUnqueued += x.completion.length;
+      run.groupsUnqueued++;
       run.verifyJobs.push({ jobId: `${r.step}/${problemId}`, step: r.step, problemId, rollouts });
       run.trace.flow(`g:${r.step}/${problemId}`, 'rollouts', r.samplerId, 'sampler', 's', run.sinceOpen());
     }
