@@ -31,6 +31,8 @@ export interface StressOptions {
   steps: number;
   /** `rollout.dynamicSampling` of the run (backfills in flight and held filtered groups at each interruption). */
   dynamicSampling?: DynamicSamplingInput;
+  /** `staleness.policy` (default sync): one-step-off has the next step in flight at every checkpoint. */
+  policy?: 'sync' | 'one-step-off';
   /** Working directory (kept); a fresh temporary one when absent. */
   dir?: string;
   /** Per-process limit: a process still running after it is a hang (killed, reported). */
@@ -224,6 +226,7 @@ function stressConfig(work: string, o: StressOptions): string {
   cfg.curriculum.stages[0].steps = o.steps;
   cfg.checkpoint = { every: 2, keep: 2 };
   if (o.dynamicSampling) cfg.rollout.dynamicSampling = o.dynamicSampling;
+  if (o.policy) cfg.staleness = { policy: o.policy };
   const cfgFile = path.join(work, 'stress.yaml');
   fs.writeFileSync(cfgFile, YAML.stringify(cfg));
   return cfgFile;
