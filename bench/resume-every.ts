@@ -1,9 +1,10 @@
 /**
  * Resume from every checkpoint (issue #30; docs/TRAIN.md "Crash consistency"): small runs of the
- * smoke model under each curriculum and staleness mode that is deterministic on its clock, each
- * checkpointing every step, then resumed from each of their checkpoints in a copy (as after a
- * crash just past it) and compared with the uninterrupted run: every metrics.jsonl line (its
- * timing fields aside) and summary.json's weights and totals. Exit 1 if any resume differs.
+ * smoke model under each curriculum and staleness mode that is deterministic on its clock (and a
+ * one-step-off run with a sampler crash, a learner crash and a verifier hang), each checkpointing
+ * every step, then resumed from each of their checkpoints in a copy (as after a crash just past
+ * it) and compared with the uninterrupted run: every metrics.jsonl line (its timing fields aside)
+ * and summary.json's weights, totals, restarts and fired faults. Exit 1 if any resume differs.
  *   npx tsx bench/resume-every.ts [--dir DIR] [--cases sync,buckets] [--clock real|virtual|both]
  * Beyond sync a row's running counters at the moment it is written (tokensGenerated, queueGroups)
  * depend on the real clock's threads' timing, so they are left out there too; async and in-flight
@@ -49,6 +50,11 @@ const CASES: Record<string, Record<string, unknown>> = {
       ],
     },
   },
+  faults: {
+    ...osoff,
+    faults: ['crash:sampler@step=2', 'crash:learner@step=3', 'hang:verifier@step=4'],
+    limits: { verifierTimeoutMs: 1000 },
+  },
   buckets: {
     ...osoff,
     curriculum: {
@@ -85,6 +91,8 @@ const totals = (dir: string) => {
     generated: s.rolloutsGenerated,
     trained: s.rolloutsTrained,
     tokens: s.tokensTrained,
+    restarts: s.restarts,
+    faults: [...s.faultsFired].sort(),
   };
 };
 
