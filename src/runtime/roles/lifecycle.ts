@@ -119,13 +119,14 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       if (run.o.now() > deadline) throw new Error('learner did not come to rest for the checkpoint');
       await new Promise((r) => setTimeout(r, 5));
     }
-    await drainWorkInFlight(run);
     run.snapshot = null;
     const snap = await learnerSnapshot(run.learnerActor, () => run.snapshot);
     assert(
       snap.version === run.topo.learnerVersion,
       `snapshot at v${snap.version}, published v${run.topo.learnerVersion}`,
     );
+    // (after the learner's snapshot, which the samplers' work in flight overlaps)
+    await drainWorkInFlight(run);
     const held = new Set(run.queue.all().map((g) => `${g.step}/${slotOf(g.problemId)}`));
     const ledger = run.ledger.toEntries((step, slot) => held.has(`${step}/${slot}`));
     const state: RunState = {
