@@ -92,6 +92,14 @@ function facts(dir: string): RunFacts {
   };
 }
 
+/**
+ * The coordinator's last state, `done`: every step trained and checkpointed and every actor
+ * stopped; what is left is writing summary.json and exiting, with no event-loop turn of its own. A
+ * SIGINT then has nothing left to interrupt, and one that has arrived but is not yet dispatched
+ * when the process exits is never seen (a run of the CI found one: exit 0, the run whole).
+ */
+const FINISHED = 'finished (writing its summary)';
+
 /** The run's phase now, read from the tail of its transitions.jsonl. */
 function phaseOf(dir: string): string {
   const file = path.join(dir, 'transitions.jsonl');
@@ -109,7 +117,8 @@ function phaseOf(dir: string): string {
   const c = state.get('coordinator');
   if (!c || c === 'starting') return 'start-up';
   if (c === 'checkpointing') return 'checkpoint writing';
-  if (c === 'stopping' || c === 'done') return 'stopping';
+  if (c === 'done') return FINISHED;
+  if (c === 'stopping') return 'stopping';
   const l = state.get('learner');
   if (l === 'training') return 'training';
   if (l === 'publishing') return 'publishing';
@@ -284,7 +293,8 @@ async function runTrial(i: number, rng: Rng, c: TrialContext): Promise<TrialResu
     problems.push(`SIGINT: exit ${first.code}: ${first.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   // Sent while the process ran (it had not exited: the timer fired), yet it trained to the end: the
   // signal was lost (it happened when the start-up guard handed over to the run: runLock handOverSignals).
-  if (signal === 'SIGINT' && first.code === 0 && first.firedAtMs !== null)
+  // Not when the run had finished (FINISHED): the trial counts among those that came after the end.
+  if (signal === 'SIGINT' && first.code === 0 && first.firedAtMs !== null && first.phase !== FINISHED)
     problems.push(`SIGINT at ${first.firedAtMs} ms (${first.phase}) was lost: the run went on to its end, exit 0`);
   let second: TrialResult['second'] = null;
   let secondWhen: Moment | null = null;
