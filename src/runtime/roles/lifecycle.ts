@@ -173,17 +173,21 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
 }
 
 /**
- * Beyond sync, the work in flight at a checkpoint was started at an older version than the one
- * published (one-step-off: step v + 1 generates at v − 1 while step v trains). A checkpoint does not
- * keep work in flight — a resume generates it again, at the version published then — so a resumed
- * run would train those rollouts at another version than the uninterrupted one. The checkpoint
- * therefore lets it reach the batcher's queue first (no new request goes out meanwhile), so that
- * the checkpoint keeps it with its versions; bounded by the sampler's and verifier's timeouts (past
- * them the rest is generated again on resume, as before, and the log says so). A sync run's work in
- * flight started at the published version: it needs no wait.
+ * One-step-off: the work in flight at a checkpoint, step v + 1, was started at v − 1 while step v
+ * trained. A checkpoint does not keep work in flight — a resume generates it again, at the version
+ * published then — so a resumed run would train those rollouts at another version than the
+ * uninterrupted one. The checkpoint therefore lets it reach the batcher's queue first (no new
+ * request goes out meanwhile), so that the checkpoint keeps it with its versions; bounded by the
+ * sampler's and verifier's timeouts (past them the rest is generated again on resume, as before,
+ * and the log says so). The learner needs step v + 1 next anyway. Not the other policies: a sync
+ * run's work in flight started at the published version (the resume generates the same); in async
+ * and in-flight runs every sampler is busy, so the wait would last up to a whole generation with
+ * the samplers going idle one by one, for a resume that cannot be the same run anyway (there the
+ * threads' timing decides which version samples what): their work in flight is generated again
+ * after a resume, at the newest version, within the bound.
  */
 async function drainWorkInFlight(run: TrainingRun): Promise<void> {
-  if (run.cfg.staleness.policy === 'sync') return;
+  if (run.cfg.staleness.policy !== 'one-step-off') return;
   run.draining = true;
   const limits = run.cfg.limits;
   const deadline = run.o.now() + limits.samplerTimeoutMs + limits.verifierTimeoutMs;
