@@ -20,7 +20,7 @@ import { noFilterTotals, type FilterTotals } from '../core/dynamicSampling.js';
 import type { LearnState } from '../core/topology.js';
 import type { UpdateTotals } from '../core/update.js';
 import { BUCKETS, type TrainConfig } from './config.js';
-import type { ScoredGroup } from './messages.js';
+import { ProblemSchema, type ScoredGroup } from './messages.js';
 import type { StepPlan } from '../curriculum/controller.js';
 import type { Bucket } from '../curriculum/buckets.js';
 import { sweepTemporaries, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
@@ -112,11 +112,7 @@ const RunStateSchema = z.object({
         .object({
           stage: z.number().int().min(0),
           budgetTokens: z.number().int().min(1),
-          problems: z.array(
-            z
-              .object({ id: z.string(), numbers: z.array(z.number()), target: z.number(), difficulty: z.number() })
-              .strict(),
-          ),
+          problems: z.array(ProblemSchema.strict()),
         })
         .strict(),
     )

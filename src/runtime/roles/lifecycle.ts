@@ -82,6 +82,18 @@ export async function start(run: TrainingRun): Promise<void> {
   for (const v of resume?.state.evalsPending ?? []) if (run.evaluator) requestEval(run, v);
 }
 
+/**
+ * The curriculum's part of a checkpoint: its state, a dynamic curriculum's plans of the steps in
+ * flight, the difficulty buckets when a stage uses them (null before they are measured).
+ */
+function curriculumRecord(run: TrainingRun): Pick<RunState, 'curriculum' | 'plans' | 'buckets'> {
+  return {
+    curriculum: { ...run.cur.state },
+    plans: run.cur.dynamic ? Object.fromEntries(run.plans) : undefined,
+    buckets: run.cur.usesBuckets() ? run.cur.bucketAssignment : undefined,
+  };
+}
+
 /** A new run's step-0 checkpoint: a learner that crashes before the first periodic one restarts from it. */
 function writeStepZeroCheckpoint(run: TrainingRun): void {
   writeRunCheckpoint(run.dir, {
@@ -94,9 +106,7 @@ function writeStepZeroCheckpoint(run: TrainingRun): void {
       version: 0,
       accounting: [],
       queue: [],
-      curriculum: { ...run.cur.state },
-      plans: run.cur.dynamic ? Object.fromEntries(run.plans) : undefined,
-      buckets: run.cur.usesBuckets() ? run.cur.bucketAssignment : undefined,
+      ...curriculumRecord(run),
       faultsFired: [],
       restarts: {},
       topology: learnState(run.topo),
@@ -134,9 +144,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
       accounting: ledger.entries,
       accountingSettled: ledger.settled,
       queue: run.queue.all(),
-      curriculum: { ...run.cur.state },
-      plans: run.cur.dynamic ? Object.fromEntries(run.plans) : undefined,
-      buckets: run.cur.usesBuckets() ? run.cur.bucketAssignment : undefined,
+      ...curriculumRecord(run),
       faultsFired: run.faults.firedNames(),
       restarts: { ...run.supervisor.getSnapshot().context.restarts },
       topology: learnState(run.topo),
@@ -166,9 +174,11 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
     run.log(`checkpoint step-${run.topo.learnerVersion}`);
   } finally {
     run.paused = false;
-    run.draining = false;
     run.batcher.send({ type: 'POKE' });
-    setImmediate(() => pump(run));
+    if (run.draining) {
+      run.draining = false;
+      setImmediate(() => pump(run)); // the requests the wait held back
+    }
   }
 }
 
