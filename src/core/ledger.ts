@@ -155,7 +155,7 @@ export class RolloutLedger {
     const i = this.at(step, slot, j + n - 1) - (n - 1);
     for (let x = 0; x < n; x++)
       if (this.bytes[i + x] !== 0) return `rollout ${rolloutName(step, slot, j + x)} generated twice`;
-    this.bytes.fill(GENERATED, i, i + n);
+    for (let x = 0; x < n; x++) this.bytes[i + x] = GENERATED; // (a group's few: cheaper than fill's call)
     this.totals.generated += n;
     return null;
   }
