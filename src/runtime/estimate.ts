@@ -17,7 +17,7 @@
  * or beyond twice the machine's memory, cannot finish anywhere here and is refused (exit 2).
  */
 import type { GptConfig } from '../policy/transformer/config.js';
-import type { Profile } from '../sim/profile.js';
+import { CostModel, type Profile } from '../sim/profile.js';
 import { promptTokens } from '../tasks/countdown/trace.js';
 import { slotsPerStep } from '../core/dynamicSampling.js';
 import type { TrainConfig } from './config.js';
@@ -48,6 +48,7 @@ export function estimateRun(c: TrainConfig, g: GptConfig, p: Profile): RunEstima
   const rows = slotsPerStep(c.rollout.problemsPerStep, c.rollout.dynamicSampling) * c.rollout.groupSize;
   const scale = (g.nLayers * g.dModel * g.dModel) / (REFERENCE.nLayers * REFERENCE.dModel * REFERENCE.dModel);
   const ladderTop = c.curriculum.ladder ? Math.max(...c.curriculum.ladder) : undefined;
+  const cost = new CostModel(p, 0, 0);
   let total = 0;
   let worst = { gen: 0, upd: 0, T: 0 };
   for (const st of c.curriculum.stages) {
@@ -55,12 +56,11 @@ export function estimateRun(c: TrainConfig, g: GptConfig, p: Profile): RunEstima
     const prompt = promptTokens({ numbers: Array(difficulty).fill(99), target: 99 }).length;
     const budget = st.budgetTokens ?? ladderTop ?? g.contextLength - prompt;
     const T = Math.min(g.contextLength, prompt + budget);
-    const gen =
-      scale *
-      (p.sampler.prefillFixedS +
-        p.sampler.prefillPerTokenS * rows * prompt +
-        budget * (p.sampler.decodeStepFixedS + p.sampler.decodeStepPerRowS * rows));
-    const upd = c.learner.epochs * (p.learner.fixedS * c.learner.minibatches + scale * p.learner.perTokenS * rows * T);
+    // the cost model's own formulas (the virtual clock's): every row decodes the whole budget; each
+    // epoch trains every minibatch, its tokens scaled by the model's size
+    const gen = scale * cost.generateSeconds(rows * prompt, budget, rows * budget);
+    const mb = c.learner.minibatches;
+    const upd = c.learner.epochs * mb * cost.trainSeconds((scale * rows * T) / mb);
     total += st.steps * (gen + upd);
     if (gen + upd > worst.gen + worst.upd) worst = { gen, upd, T };
   }
