@@ -264,20 +264,21 @@ export function evalLine(x: {
  * dropped rollout changes it.
  */
 export class TrainedDigest {
-  private h = 0x811c9dc5;
+  /** The hash word, in a typed array (a number field outside V8's small integers is boxed: util/rng.ts). */
+  private readonly h = Int32Array.of(0x811c9dc5);
 
   constructor(private readonly step: number) {}
 
   add(slot: number, sample: number): void {
     // one 32-bit word at a time (the virtual clock adds millions of rollouts a run)
-    let h = this.h;
+    let h = this.h[0]!;
     h = Math.imul(h ^ this.step, 0x01000193);
     h = Math.imul(h ^ slot, 0x01000193);
     h = Math.imul(h ^ sample, 0x01000193);
-    this.h = h >>> 0;
+    this.h[0] = h;
   }
 
   hex(): string {
-    return this.h.toString(16).padStart(8, '0');
+    return (this.h[0]! >>> 0).toString(16).padStart(8, '0');
   }
 }
