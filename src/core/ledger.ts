@@ -325,7 +325,6 @@ export function stepViolation(step: number, codes: ArrayLike<number>, shape: Led
   const { problemsPerStep: P, slotsPerStep, groupSize: G } = shape;
   for (let slot = 0; slot < slotsPerStep; slot++) {
     const base = slot * G;
-    const at = `step ${step} slot ${slot}`;
     let owed = slot < P; // a plan's slot is always generated
     if (!owed) {
       const pred = (slot - P) * G;
@@ -339,13 +338,13 @@ export function stepViolation(step: number, codes: ArrayLike<number>, shape: Led
       // a group of invalid rollouts only may have been filtered or not: both are consistent
       if (!owed && invalid === G && codes[base] !== 0) owed = true;
       if (!owed && codes[base] !== 0)
-        return `rollout ${at}/0 backfilled, but the group before it in its chain was not filtered`;
+        return `rollout step ${step} slot ${slot}/0 backfilled, but the group before it in its chain was not filtered`;
     }
     if (!owed) continue;
     for (let j = 0; j < G; j++) {
       const a = codes[base + j]!;
       if (a < TRAINED)
-        return `rollout ${at}/${j} ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`;
+        return `rollout step ${step} slot ${slot}/${j} ${a === 0 ? 'never generated' : 'generated but never trained or dropped'}`;
     }
   }
   return null;

@@ -167,7 +167,7 @@ export class SimEngine {
     const busyAfter = to === 'generating' || to === 'syncingWeights';
     if (busyBefore && !busyAfter) sm.busy += this.s.t - sm.busySince;
     if (!busyBefore && busyAfter) sm.busySince = this.s.t;
-    this.transition(`sampler-${i}`, 'sampler', sm.state, to, event);
+    if (this.transitions) this.transition(`sampler-${i}`, 'sampler', sm.state, to, event); // (no name built without)
     sm.state = to;
   }
 
@@ -177,7 +177,7 @@ export class SimEngine {
     if (to === 'idle') this.verifiersIdle++;
     if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
     if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
-    this.transition(`verifier-${i}`, 'verifier', v.state, to, event);
+    if (this.transitions) this.transition(`verifier-${i}`, 'verifier', v.state, to, event);
     v.state = to;
   }
 

@@ -17,8 +17,8 @@ import type { StepPlan } from '../curriculum/controller.js';
 export function planStep(sim: SimEngine, k: number): Request[] {
   const out: Request[] = [];
   for (const r of requestSlices(sim.perStep, sim.perRequest)) {
-    const slots: number[] = [];
-    for (let p = r.first; p < r.end; p++) slots.push(p);
+    const slots = [r.first]; // (a literal: one element's room, the common case, where push would make 17)
+    for (let p = r.first + 1; p < r.end; p++) slots.push(p);
     out.push({ step: k, index: r.index, slots, attempt: 0 });
   }
   planned(sim, k);
