@@ -70,6 +70,9 @@ export class SimEngine {
   /** The last group delivered (for the planted-violation test hook). */
   lastDeliveredStep = 0;
   lastDeliveredGroup: GeneratedGroup | null = null;
+  /** The actors' names, each built once (a state change of every sampler and verifier names its actor). */
+  private readonly samplerNames: string[] = [];
+  private readonly verifierNames: string[] = [];
   haltRequested = false;
   checkpointEvery: number;
   /** Verifier threads in state idle (derived from the state; lets a dispatch with none idle stop at once). */
@@ -167,7 +170,7 @@ export class SimEngine {
     const busyAfter = to === 'generating' || to === 'syncingWeights';
     if (busyBefore && !busyAfter) sm.busy += this.s.t - sm.busySince;
     if (!busyBefore && busyAfter) sm.busySince = this.s.t;
-    if (this.transitions) this.transition(`sampler-${i}`, 'sampler', sm.state, to, event); // (no name built without)
+    this.transition((this.samplerNames[i] ??= `sampler-${i}`), 'sampler', sm.state, to, event);
     sm.state = to;
   }
 
@@ -177,7 +180,7 @@ export class SimEngine {
     if (to === 'idle') this.verifiersIdle++;
     if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
     if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
-    if (this.transitions) this.transition(`verifier-${i}`, 'verifier', v.state, to, event);
+    this.transition((this.verifierNames[i] ??= `verifier-${i}`), 'verifier', v.state, to, event);
     v.state = to;
   }
 
