@@ -82,7 +82,17 @@ const RACY = ['tokensGenerated', 'queueGroups', 'samplerNumTensors'];
 
 const root = process.argv.includes('--dir') ? arg('--dir', '') : fs.mkdtempSync(path.join(os.tmpdir(), 'e3sim-every-'));
 const names = arg('--cases', Object.keys(CASES).join(',')).split(',');
-const clocks = arg('--clock', 'both') === 'both' ? ['real', 'virtual'] : [arg('--clock', 'real')];
+const clockArg = arg('--clock', 'both');
+if (clockArg !== 'both' && clockArg !== 'real' && clockArg !== 'virtual') {
+  console.error(`--clock: expected real, virtual or both, got '${clockArg}'`);
+  process.exit(2);
+}
+const clocks = clockArg === 'both' ? ['real', 'virtual'] : [clockArg];
+const unknown = names.filter((n) => !CASES[n]);
+if (unknown.length) {
+  console.error(`--cases: no case '${unknown[0]}' (expected ${Object.keys(CASES).join(', ')})`);
+  process.exit(2);
+}
 
 function train(...a: string[]): void {
   const r = spawnSync(process.execPath, ['bin/e3sim.js', 'train', '--quiet', ...a], { encoding: 'utf8' });
@@ -110,8 +120,8 @@ const totals = (dir: string) => {
 /** What differs between a resumed run and the uninterrupted one (at most 3 places), or []. */
 function differences(dir: string, ref: string, skip: Set<string>): string[] {
   const out: string[] = [];
-  if (JSON.stringify(totals(dir)) !== JSON.stringify(totals(ref)))
-    out.push(`summary ${JSON.stringify(totals(dir))} vs ${JSON.stringify(totals(ref))}`);
+  const [mine, theirs] = [JSON.stringify(totals(dir)), JSON.stringify(totals(ref))];
+  if (mine !== theirs) out.push(`summary ${mine} vs ${theirs}`);
   const a = lines(dir, skip);
   const b = lines(ref, skip);
   if (a.length !== b.length) out.push(`${a.length} metrics lines vs ${b.length}`);
@@ -126,8 +136,7 @@ const rows: string[] = [];
 let bad = 0;
 for (const clock of clocks)
   for (const name of names) {
-    const over = CASES[name];
-    if (!over) throw new Error(`--cases: no case '${name}' (expected ${Object.keys(CASES).join(', ')})`);
+    const over = CASES[name]!;
     if (clock === 'real' && VIRTUAL_ONLY.has(name)) continue;
     const dir = path.join(root, `${clock}-${slug(name)}`);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -38,6 +38,7 @@ import type { CurriculumCore } from '../steps/curriculum.js';
 import { scheduleFaults } from './faultDriver.js';
 import { machineEventType } from '../steps/restarts.js';
 import type { SimRole } from '../core/roles.js';
+import { actorName } from '../core/faults.js';
 import { deliverGroup, pump } from './sampling.js';
 export { SimInvariantError, type SimOptions, type SimResult, type SimState } from './state.js';
 
@@ -70,9 +71,8 @@ export class SimEngine {
   /** The last group delivered (for the planted-violation test hook). */
   lastDeliveredStep = 0;
   lastDeliveredGroup: GeneratedGroup | null = null;
-  /** The actors' names, each built once (a state change of every sampler and verifier names its actor). */
-  private readonly samplerNames: string[] = [];
-  private readonly verifierNames: string[] = [];
+  /** The actors' names (core/faults actorName), each built once: every state change names its actor. */
+  private readonly names = { sampler: [] as string[], verifier: [] as string[] };
   haltRequested = false;
   checkpointEvery: number;
   /** Verifier threads in state idle (derived from the state; lets a dispatch with none idle stop at once). */
@@ -170,7 +170,7 @@ export class SimEngine {
     const busyAfter = to === 'generating' || to === 'syncingWeights';
     if (busyBefore && !busyAfter) sm.busy += this.s.t - sm.busySince;
     if (!busyBefore && busyAfter) sm.busySince = this.s.t;
-    this.transition((this.samplerNames[i] ??= `sampler-${i}`), 'sampler', sm.state, to, event);
+    this.transition((this.names.sampler[i] ??= actorName('sampler', i)), 'sampler', sm.state, to, event);
     sm.state = to;
   }
 
@@ -180,7 +180,7 @@ export class SimEngine {
     if (to === 'idle') this.verifiersIdle++;
     if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
     if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
-    this.transition((this.verifierNames[i] ??= `verifier-${i}`), 'verifier', v.state, to, event);
+    this.transition((this.names.verifier[i] ??= actorName('verifier', i)), 'verifier', v.state, to, event);
     v.state = to;
   }
 
@@ -261,8 +261,10 @@ export class SimEngine {
     const before = abandonable ? this.snapshot() : null;
     try {
       scheduleFaults(this);
-      for (let i = 0; i < s.samplers.length; i++) this.transition(`sampler-${i}`, 'sampler', null, 'idle', 'START');
-      for (let i = 0; i < s.verifiers.length; i++) this.transition(`verifier-${i}`, 'verifier', null, 'idle', 'START');
+      for (let i = 0; i < s.samplers.length; i++)
+        this.transition(actorName('sampler', i), 'sampler', null, 'idle', 'START');
+      for (let i = 0; i < s.verifiers.length; i++)
+        this.transition(actorName('verifier', i), 'verifier', null, 'idle', 'START');
       this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
       stepCurriculum(this, { type: 'start' });
       pump(this);
