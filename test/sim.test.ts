@@ -13,6 +13,7 @@ import { faultsFromSpecs, type SimFaultInput } from '../src/core/faults.js';
 import { SurrogateCompute, SurrogateSchema, type Compute } from '../src/sim/compute.js';
 import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import { normalQuantile } from '../src/util/normal.js';
+import { Rng } from '../src/util/rng.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
 
@@ -59,6 +60,42 @@ describe('event queue', () => {
       });
     expect(rest(copy)).toEqual(['7:70', '2:20', '6:60', '99:trained', '0:0', '4:40']);
     expect(rest(q)).toEqual(['7:70', '2:20', '6:60', '99:trained', '0:0', '4:40']);
+  });
+
+  it('pops thousands of interleaved events in (time, scheduling order), past its first capacity', () => {
+    // the heap's sift paths (ties, a node with one child, growth) against a sort
+    const q = new EventQueue();
+    const rng = Rng.fromInts(7, 1, 2, 3);
+    const pending: { t: number; seq: number }[] = [];
+    const popped: number[] = [];
+    const expected: number[] = [];
+    let seq = 0,
+      now = 0,
+      most = 0;
+    for (let round = 0; round < 40; round++) {
+      // a burst of adds (times on a coarse grid, so ties are common), then some pops
+      const adds = 1 + Math.floor(rng.float() * 300);
+      for (let i = 0; i < adds; i++) {
+        const t = now + Math.floor(rng.float() * 50) / 4;
+        q.add(t, 'fault', seq, 0, { index: seq });
+        pending.push({ t, seq: seq++ });
+      }
+      most = Math.max(most, q.size);
+      const pops = Math.floor((rng.float() * (pending.length + 1)) / 2);
+      pending.sort((a, b) => a.t - b.t || a.seq - b.seq);
+      for (const e of pending.splice(0, pops)) expected.push(e.seq);
+      for (let i = 0; i < pops; i++) {
+        const e = q.pop()!;
+        popped.push(e.actor);
+        now = e.t;
+        q.release(e);
+      }
+    }
+    expect(most).toBeGreaterThan(1024); // past the first capacity: the key arrays grew
+    pending.sort((a, b) => a.t - b.t || a.seq - b.seq);
+    for (const e of pending) expected.push(e.seq);
+    while (q.size > 0) popped.push(q.pop()!.actor);
+    expect(popped).toEqual(expected);
   });
 
   it('normal quantiles match known values', () => {
