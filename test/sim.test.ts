@@ -14,6 +14,7 @@ import { SurrogateCompute, SurrogateSchema, type Compute } from '../src/sim/comp
 import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
+import { idleCount, initialState, takeIdle } from '../src/sim/state.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
 
@@ -96,6 +97,27 @@ describe('event queue', () => {
     for (const e of pending) expected.push(e.seq);
     while (q.size > 0) popped.push(q.pop()!.actor);
     expect(popped).toEqual(expected);
+  });
+
+  it('hands out idle samplers in the order they became idle, its array kept within twice the idle count', () => {
+    const s = initialState(simConfig({ topology: { samplers: 300, verifierThreads: 1 } }));
+    const reference = s.idle.slice();
+    const rng = Rng.fromInts(11, 0, 0, 0);
+    let longest = 0;
+    for (let round = 0; round < 200; round++) {
+      const take = Math.floor(rng.float() * (idleCount(s) + 1));
+      for (let k = 0; k < take; k++) expect(takeIdle(s)).toBe(reference.shift());
+      const back = Math.floor(rng.float() * 120);
+      for (let k = 0; k < back; k++) {
+        const i = Math.floor(rng.float() * 300);
+        s.idle.push(i);
+        reference.push(i);
+      }
+      expect(idleCount(s)).toBe(reference.length);
+      longest = Math.max(longest, s.idle.length);
+      expect(s.idle.length).toBeLessThanOrEqual(Math.max(2 * idleCount(s), 64 + idleCount(s)));
+    }
+    expect(longest).toBeGreaterThan(300); // the list grew past its start and was cut back
   });
 
   it('normal quantiles match known values', () => {
@@ -207,7 +229,7 @@ describe('virtual clock, compute: none', () => {
     expect(halted.status).toBe('halted');
     expect(halted.summary.steps).toBe(4);
     expect(fs.readFileSync(path.join(dir, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-4');
-    // the same checkpoint as an older version wrote it: the topology's fields loose on the state
+    // the same checkpoint as an older version wrote it: the topology's fields loose on the state,
     const older = freshDir('halted-older');
     fs.cpSync(dir, older, { recursive: true });
     const file = path.join(older, 'checkpoints', 'step-4', 'sim-state.json');
@@ -215,6 +237,9 @@ describe('virtual clock, compute: none', () => {
     expect(body.state.topo.planned.length + body.state.topo.reissue.length).toBeGreaterThan(0); // work in flight
     Object.assign(body.state, body.state.topo);
     delete body.state.topo;
+    // and from before idle samplers were taken by index: the idle list holds only those waiting
+    body.state.idle = body.state.idle.slice(body.state.idleHead);
+    delete body.state.idleHead;
     fs.writeFileSync(file, JSON.stringify(body));
     // a checkpoint whose topology disagrees with its learner's record (the last step formed) fails at its first event
     const drifted = freshDir('halted-drifted');

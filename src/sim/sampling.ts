@@ -8,7 +8,7 @@ import { minVersionFor, requestVersion } from '../core/staleness.js';
 import { jitterFactor } from './profile.js';
 import type { GeneratedGroup, Generation, VersionSchedule } from './compute.js';
 import type { SimEngine } from './engine.js';
-import type { Request } from './state.js';
+import { idleCount, takeIdle, type Request } from './state.js';
 import { scheduleWork } from './work.js';
 import { dispatchVerifiers } from './verifying.js';
 import type { StepPlan } from '../curriculum/controller.js';
@@ -46,9 +46,10 @@ export function planOfStep(sim: SimEngine, k: number): StepPlan {
 /** Hands work to idle samplers while admission allows (core/topology `samplersIdle`, as on the real clock). */
 export function pump(sim: SimEngine): void {
   const s = sim.s;
-  if (s.idle.length === 0) return;
-  for (const e of stepSampling(sim.topology, { type: 'samplersIdle', count: s.idle.length }))
-    if (e.type === 'generate') startRequest(sim, s.idle.shift()!, e.request);
+  const count = idleCount(s);
+  if (count === 0) return;
+  for (const e of stepSampling(sim.topology, { type: 'samplersIdle', count }))
+    if (e.type === 'generate') startRequest(sim, takeIdle(s), e.request);
 }
 
 export function startRequest(sim: SimEngine, i: number, req: Request): void {

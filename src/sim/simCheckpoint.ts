@@ -67,6 +67,8 @@ export function readSimCheckpoint(dir: string): {
     sm.decodeFrom ??= sm.genStart;
     sm.aborts ??= 0;
   }
+  // Written before idle samplers were taken by index: the whole list waits.
+  body.state.idleHead ??= 0;
   // Written before dynamic sampling: nothing filtered yet.
   body.state.counts.droppedFiltered ??= 0;
   // Written before a batch entry named its slot

@@ -126,7 +126,13 @@ export interface SimState {
   /** The topology's state (core/topology TopologyState): versions, last step formed, totals, planner's queues, counters. */
   topo: TopologyState<Request>;
   outstandingGroups: number;
+  /**
+   * Idle samplers in the order they became idle: `idle[idleHead…]`. Taken from the front by index
+   * (`shift` copies the whole array once it is long: 13% of a 16,384-sampler run went to it);
+   * `takeIdle` compacts it.
+   */
   idle: number[];
+  idleHead: number;
   samplers: SamplerS[];
   verifiers: VerifierS[];
   verifyQueue: VerifyJob[];
@@ -195,6 +201,27 @@ export interface SimResult {
 }
 
 export const SIM_STATE_FILE = 'sim-state.json';
+
+/** Idle samplers waiting for work (`SimState.idle`). */
+export function idleCount(s: SimState): number {
+  return s.idle.length - s.idleHead;
+}
+
+/**
+ * The sampler idle longest, taken off the list (there must be one). The array is cut back once
+ * the taken front is at least half of it, so it stays within twice the idle count (amortized O(1)).
+ */
+export function takeIdle(s: SimState): number {
+  const i = s.idle[s.idleHead++]!;
+  if (s.idleHead === s.idle.length) {
+    s.idle.length = 0;
+    s.idleHead = 0;
+  } else if (s.idleHead >= 64 && 2 * s.idleHead >= s.idle.length) {
+    s.idle.splice(0, s.idleHead);
+    s.idleHead = 0;
+  }
+  return i;
+}
 
 /** Lines appended to a file, with the byte count kept for checkpoints. */
 export class LineSink {
@@ -279,6 +306,7 @@ export function initialState(c: TrainConfig): SimState {
     topo: resumedTopology(),
     outstandingGroups: 0,
     idle: Array.from({ length: c.topology.samplers }, (_, i) => i),
+    idleHead: 0,
     samplers: Array.from({ length: c.topology.samplers }, sampler),
     verifiers: Array.from({ length: c.topology.verifierThreads }, verifier),
     verifyQueue: [],
