@@ -43,6 +43,17 @@ export const SIM_BENCH_CASES: SimBenchCase[] = [
     transitions: false,
   },
   {
+    // more samplers than a step's prompts (the largest step the config allows): most wait idle, so
+    // this row measures what grows with the topology rather than with the work
+    name: '16,384 samplers, 4,096 prompts per step',
+    samplers: 16384,
+    problemsPerStep: 4096,
+    groupSize: 4,
+    problemsPerRequest: 1,
+    steps: 25,
+    transitions: false,
+  },
+  {
     name: '1,024 samplers, with transitions.jsonl',
     samplers: 1024,
     problemsPerStep: 1024,
