@@ -73,6 +73,8 @@ describe('e3sim command line', () => {
       /--backend: unknown backend 'tpu'; expected one of auto, tensorflow, webgpu, wasm, cpu/,
     ],
     [['bench', '--backend', 'webgpu'], /--backend webgpu: cannot start/],
+    [['bench', '--sim', '--row', '9'], /--row: expected an integer in 1\.\.4, got 9/],
+    [['bench', '--row', '1'], /--row: only with --sim/],
     [['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--steps', '0'], /--steps: expected an integer in 1\.\./],
     [
       ['pretrain', '--task', 'countdown', '--out', '/tmp/x', '--variant', 'weird'],

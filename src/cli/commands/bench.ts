@@ -7,7 +7,7 @@ import { wallNow } from '../../runtime/clock.js';
 import { parseIntFlag, printJson } from '../common.js';
 import { InputError } from '../../util/errors.js';
 import { runTopologyBench } from '../../bench/topologyBench.js';
-import { runSimBench } from '../../bench/simBench.js';
+import { SIM_BENCH_CASES, runSimBench } from '../../bench/simBench.js';
 
 export const BENCH_SHAPES: Record<string, BenchShape> = {
   reference: REFERENCE_BENCH,
@@ -31,6 +31,7 @@ export function registerBench(program: Command): void {
     .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
     .option('--steps <n>', 'learner steps per topology run', '8')
     .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
+    .option('--row <n>', "with --sim: only this row of the table (1 = the first), for alternated runs of one row")
     .option('--json', 'print JSON')
     .option('--no-train', 'measure sampling only (e.g. a large shape on a slow backend)')
     .option(
@@ -41,6 +42,7 @@ export function registerBench(program: Command): void {
     .action(async (o: BenchFlags) => {
       if (o.rlStep) return rlStep(o);
       if (o.latency) return latencyBench(o);
+      if (o.row !== undefined && !o.sim) throw new InputError('--row: only with --sim (a row of its table)');
       if (o.sim) return simBench(o);
       if (o.topology) return topologyBench(o);
       return policyBench(o);
@@ -57,6 +59,7 @@ interface BenchFlags {
   topology?: boolean;
   steps: string;
   sim?: boolean;
+  row?: string;
   latency?: boolean;
   rlStep?: boolean;
 }
@@ -74,8 +77,11 @@ async function latencyBench(o: BenchFlags): Promise<void> {
 
 /** --sim: simulated events per second of the virtual clock. */
 async function simBench(o: BenchFlags): Promise<void> {
+  const repeats = parseIntFlag(o.repeats, '--repeats', 1, 100);
+  const row = o.row === undefined ? null : parseIntFlag(o.row, '--row', 1, SIM_BENCH_CASES.length);
   const rows = await runSimBench({
-    repeats: parseIntFlag(o.repeats, '--repeats', 1, 100),
+    repeats,
+    cases: row === null ? SIM_BENCH_CASES : [SIM_BENCH_CASES[row - 1]!],
     now: wallNow,
     log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
   });
