@@ -31,7 +31,7 @@ export function registerBench(program: Command): void {
     .option('--topology', 'train the same small config in sync and async (η = 1) and compare tokens/s')
     .option('--steps <n>', 'learner steps per topology run', '8')
     .option('--sim', 'simulated events per second of the virtual clock (compute: none) on cluster-sized topologies')
-    .option('--row <n>', "with --sim: only this row of the table (1 = the first), for alternated runs of one row")
+    .option('--row <n>', 'with --sim: only this row of the table (1 = the first), for alternated runs of one row')
     .option('--json', 'print JSON')
     .option('--no-train', 'measure sampling only (e.g. a large shape on a slow backend)')
     .option(
