@@ -59,11 +59,16 @@ const PATTERNS: [string, number, number, number][] = [
   ['16,384 waiting, one in, one out', 16384, 1, 1_000_000],
 ];
 console.log(`| pattern | ${Object.keys(WAYS).join(' | ')} |`);
-console.log(`|---|${Object.keys(WAYS).map(() => '---:').join('|')}|`);
+const align = Object.keys(WAYS).map(() => '---:');
+console.log(`|---|${align.join('|')}|`);
 for (const [name, waiting, burst, rounds] of PATTERNS) {
   const ns: Record<string, number[]> = {};
   for (let rep = 0; rep < 5; rep++)
     for (const [way, take] of Object.entries(WAYS)) (ns[way] ??= []).push(time(take, waiting, burst, rounds));
   const med = (x: number[]) => [...x].sort((a, b) => a - b)[2]!;
-  console.log(`| ${name} | ${Object.values(ns).map((x) => med(x).toFixed(0)).join(' | ')} |`);
+  console.log(
+    `| ${name} | ${Object.values(ns)
+      .map((x) => med(x).toFixed(0))
+      .join(' | ')} |`,
+  );
 }
