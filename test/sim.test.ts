@@ -14,6 +14,7 @@ import { SurrogateCompute, SurrogateSchema, type Compute } from '../src/sim/comp
 import { defaultSettings, runVirtual } from '../src/sim/run.js';
 import { normalQuantile } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
+import { thousandthsText } from '../src/util/decimal.js';
 import { idleCount, initialState, takeIdle } from '../src/sim/state.js';
 import { fixedProfile, freshDir, jitteryProfile, simConfig, simRun } from './helpers/sim.js';
 import { MACHINES } from '../machines/index.js';
@@ -118,6 +119,19 @@ describe('event queue', () => {
       expect(s.idle.length).toBeLessThanOrEqual(Math.max(2 * idleCount(s), 64 + idleCount(s)));
     }
     expect(longest).toBeGreaterThan(300); // the list grew past its start and was cut back
+  });
+
+  it("writes a transition's time as JavaScript prints k / 1000, over a million values of every size", () => {
+    const rng = Rng.fromInts(3, 1, 4, 1);
+    const edges = [0, 1, 5, 9, 10, 50, 99, 100, 101, 110, 500, 999, 1000, 1001, 1010, 1100, 123_456_789];
+    const ks = [...edges, 2 ** 43 * 1000 - 1, 8e15 - 1, 8e15, 8e15 + 7, 2 ** 53 - 1];
+    for (let i = 0; i < 1_000_000; i++) {
+      // k in µs of simulated time (the line's t is k / 1000 ms), from 1 µs to 10¹⁶ (317 years)
+      const digits = 1 + Math.floor(rng.float() * 16);
+      ks.push(Math.floor(rng.float() * 10 ** digits));
+    }
+    const wrong = ks.filter((k) => thousandthsText(k) !== String(k / 1000));
+    expect(wrong.slice(0, 5)).toEqual([]);
   });
 
   it('normal quantiles match known values', () => {

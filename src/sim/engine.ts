@@ -20,6 +20,7 @@ import {
   type Request,
   LineSink,
   initialState,
+  transitionLine,
 } from './state.js';
 import { readSimCheckpoint, simStateBody, writeSimCheckpoint } from './simCheckpoint.js';
 import { RolloutLedger, type DenseLedger } from '../core/ledger.js';
@@ -156,8 +157,7 @@ export class SimEngine {
   transition(actor: string, role: string, from: string | null, to: string, happened: string): void {
     if (!this.transitions || from === to) return;
     const event = role === 'curriculum' ? happened : machineEventType(role as SimRole, from, happened);
-    const line = `{"t":${Math.round(this.s.t * 1e6) / 1e3},"actor":"${actor}","role":"${role}","from":${from === null ? 'null' : `"${from}"`},"to":"${to}","event":"${event}"}`;
-    this.s.transitionsBytes += this.transitions.write(line);
+    this.s.transitionsBytes += this.transitions.write(transitionLine(this.s.t, actor, role, from, to, event));
   }
 
   metric(line: Record<string, unknown>): void {

@@ -11,6 +11,7 @@ import type { Profile } from './profile.js';
 import type { SimFault } from '../core/faults.js';
 import type { Compute, GeneratedGroup, Generation, Scored, VersionSchedule } from './compute.js';
 import { writeToLog } from '../util/atomic.js';
+import { thousandthsText } from '../util/decimal.js';
 import type { SimCurriculum } from './curriculum.js';
 
 export class SimInvariantError extends Error {
@@ -220,6 +221,16 @@ export function takeIdle(s: SimState): number {
     s.idleHead = 0;
   }
   return i;
+}
+
+/**
+ * One transitions.jsonl line at simulated time `t` (seconds), as the real clock writes them
+ * (trace/transitions.ts): t in milliseconds to three places. The names and states here are
+ * identifiers, so the line needs no escaping.
+ */
+export function transitionLine(t: number, actor: string, role: string, from: string | null, to: string, event: string) {
+  const ms = thousandthsText(Math.round(t * 1e6));
+  return `{"t":${ms},"actor":"${actor}","role":"${role}","from":${from === null ? 'null' : `"${from}"`},"to":"${to}","event":"${event}"}`;
 }
 
 /** Lines appended to a file, with the byte count kept for checkpoints. */
