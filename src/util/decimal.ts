@@ -4,8 +4,8 @@
  * virtual clock's transitions.jsonl paid on every line for its time stamp). While k / 1000 is
  * below 2⁴³ its doubles are closer than half a thousandth, so the shortest text of k / 1000 is
  * k's digits with the point three places in and the trailing zeros of the fraction dropped: the
- * same bytes. Larger k (279 years in µs) take the general conversion. test/sim.test.ts compares
- * the two over a million values.
+ * same bytes. From k = 8·10¹⁵ (253 years in µs) it takes the general conversion. test/sim.test.ts
+ * compares the two over a million values.
  */
 export function thousandthsText(k: number): string {
   if (k >= 8e15) return String(k / 1000);

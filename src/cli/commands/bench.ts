@@ -40,9 +40,9 @@ export function registerBench(program: Command): void {
     )
     .option('--latency', 'message latency: xstate send, worker round trip, and both (p50/p99)')
     .action(async (o: BenchFlags) => {
+      if (o.row !== undefined && !o.sim) throw new InputError('--row: only with --sim (a row of its table)');
       if (o.rlStep) return rlStep(o);
       if (o.latency) return latencyBench(o);
-      if (o.row !== undefined && !o.sim) throw new InputError('--row: only with --sim (a row of its table)');
       if (o.sim) return simBench(o);
       if (o.topology) return topologyBench(o);
       return policyBench(o);
