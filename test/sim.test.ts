@@ -119,6 +119,9 @@ describe('event queue', () => {
       expect(s.idle.length).toBeLessThanOrEqual(Math.max(2 * idleCount(s), 64 + idleCount(s)));
     }
     expect(longest).toBeGreaterThan(300); // the list grew past its start and was cut back
+    while (idleCount(s) > 0) takeIdle(s);
+    expect(() => takeIdle(s)).toThrow(/no sampler is idle/);
+    expect(idleCount(s)).toBe(0);
   });
 
   it("writes a transition's time as JavaScript prints k / 1000, over a million values of every size", () => {

@@ -208,13 +208,15 @@ export function idleCount(s: SimState): number {
 }
 
 /**
- * The sampler idle longest, taken off the list (there must be one). The array is cut back once
+ * The sampler idle longest, taken off the list (throws when none is). The array is cut back once
  * the taken front is at least half of it and 64 long, so it stays within twice the idle count
  * plus 64 (amortized O(1)). Not emptied when the last is taken: `length = 0` drops the array's
  * storage, and the next push allocates it again (bench/idle-list.ts: 57 ns a take against 13
  * when one sampler at a time goes idle and back to work).
  */
 export function takeIdle(s: SimState): number {
+  if (s.idleHead >= s.idle.length)
+    throw new Error('takeIdle: no sampler is idle (work handed out beyond the idle count)');
   const i = s.idle[s.idleHead++]!;
   if (s.idleHead >= 64 && 2 * s.idleHead >= s.idle.length) {
     s.idle.splice(0, s.idleHead);
