@@ -232,9 +232,14 @@ describe('checkpoints and resume', () => {
     // checkpoint at step 2 is taken. The checkpoint lets it reach the batcher's queue first; before
     // that it was dropped and the resume generated it again at version 2: lag 0 where the
     // uninterrupted run trained it at lag 1 (bench/resume-every.ts found it with dynamic sampling).
+    // A slower learner lets the sampler finish step 3 before version 2 goes out, so step 4 may
+    // start at once: the checkpoint holds nothing new back from its start, and keeps step 3 only
+    // (when it held them back only after the learner's snapshot, it kept 3, 3, 4, 4 here: the
+    // race a CI run met without the learner's slowdown, whenever the learner was the slower).
     const cfg = config('drain', { staleness: { policy: 'one-step-off' }, checkpoint: { every: 1, keep: 10 } });
     const full = path.join(tmp, 'drain-full');
-    const made = await train('--config', cfg, '--out', full, '--inject', 'slow:sampler=+600ms');
+    const slow = ['--inject', 'slow:sampler=+600ms', '--inject', 'slow:learner=+1500ms'];
+    const made = await train('--config', cfg, '--out', full, ...slow);
     expect(made.code, made.err).toBe(0);
     const rows = (dir: string) =>
       metricsOf(dir)

@@ -121,6 +121,9 @@ function writeStepZeroCheckpoint(run: TrainingRun): void {
 
 export async function checkpoint(run: TrainingRun): Promise<void> {
   run.paused = true;
+  // From its start (the publication's effects, before any message can come in): nothing new goes
+  // out while a checkpoint that keeps the work in flight waits for it
+  if (keepsWorkInFlight(run)) run.draining = true;
   try {
     // The learner must be between steps; the batcher holds new batches while paused.
     const deadline = run.o.now() + run.cfg.limits.learnerTimeoutMs;
@@ -186,8 +189,12 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
  * One-step-off: the work in flight at a checkpoint, step v + 1, was started at v − 1 while step v
  * trained. A checkpoint does not keep work in flight — a resume generates it again, at the version
  * published then — so a resumed run would train those rollouts at another version than the
- * uninterrupted one. The checkpoint therefore lets it reach the batcher's queue first (no new
- * request goes out meanwhile), so that the checkpoint keeps it with its versions; bounded by the
+ * uninterrupted one. The checkpoint therefore lets it reach the batcher's queue first, so that
+ * the checkpoint keeps it with its versions. No new request goes out from the checkpoint's start
+ * (`run.draining`), which the publication's effects begin before any message can come in: the
+ * checkpoint keeps what was in flight then, whatever the threads' speeds (when it was set only
+ * here, after the learner's snapshot, a slow learner let the next step's request out first and
+ * the checkpoint held that step too). Bounded by the
  * sampler's and verifier's timeouts (past them the rest is generated again on resume, as before,
  * and the log says so). The learner needs step v + 1 next anyway. Not the other policies: a sync
  * run's work in flight started at the published version (the resume generates the same); in async
@@ -197,8 +204,7 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
  * after a resume, at the newest version, within the bound.
  */
 async function drainWorkInFlight(run: TrainingRun): Promise<void> {
-  if (run.cfg.staleness.policy !== 'one-step-off') return;
-  run.draining = true;
+  if (!keepsWorkInFlight(run)) return;
   const limits = run.cfg.limits;
   const deadline = run.o.now() + limits.samplerTimeoutMs + limits.verifierTimeoutMs;
   while ((run.inflight.size > 0 || run.groupsUnqueued > 0) && !run.fatal) {
@@ -210,6 +216,11 @@ async function drainWorkInFlight(run: TrainingRun): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Whether a checkpoint keeps the work in flight (drainWorkInFlight): one-step-off only. */
+function keepsWorkInFlight(run: TrainingRun): boolean {
+  return run.cfg.staleness.policy === 'one-step-off';
 }
 
 /**
