@@ -149,7 +149,7 @@ export class TrainingRun {
   tokensUnqueued = 0;
   /** Groups delivered and not yet in the batcher's queue (what a checkpoint drains: roles/lifecycle.ts). */
   groupsUnqueued = 0;
-  /** A one-step-off checkpoint waits for the work in flight to reach the batcher: no new request goes out meanwhile. */
+  /** A one-step-off checkpoint, from its start: no new request goes out while it waits for the work in flight. */
   draining = false;
   samplerComputeMs = 0;
   learnerComputeMs = 0;

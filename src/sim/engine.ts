@@ -74,6 +74,7 @@ export class SimEngine {
   lastDeliveredGroup: GeneratedGroup | null = null;
   /** The actors' names (core/faults actorName), each built once: every state change names its actor. */
   private readonly names = { sampler: [] as string[], verifier: [] as string[] };
+  private readonly nameOf = (role: 'sampler' | 'verifier', i: number) => (this.names[role][i] ??= actorName(role, i));
   haltRequested = false;
   checkpointEvery: number;
   /** Verifier threads in state idle (derived from the state; lets a dispatch with none idle stop at once). */
@@ -150,9 +151,8 @@ export class SimEngine {
   }
 
   /**
-   * One transitions.jsonl line, as the real runtime writes them ({t (ms), actor, role, from, to,
-   * event}): a sampler's, verifier's or learner's event is its machine's (steps/restarts
-   * machineEventType), the curriculum's comes from its machine already.
+   * One transitions.jsonl line (state.ts transitionLine): a sampler's, verifier's or learner's event
+   * is its machine's (steps/restarts machineEventType), the curriculum's comes from its machine.
    */
   transition(actor: string, role: string, from: string | null, to: string, happened: string): void {
     if (!this.transitions || from === to) return;
@@ -170,7 +170,7 @@ export class SimEngine {
     const busyAfter = to === 'generating' || to === 'syncingWeights';
     if (busyBefore && !busyAfter) sm.busy += this.s.t - sm.busySince;
     if (!busyBefore && busyAfter) sm.busySince = this.s.t;
-    this.transition((this.names.sampler[i] ??= actorName('sampler', i)), 'sampler', sm.state, to, event);
+    this.transition(this.nameOf('sampler', i), 'sampler', sm.state, to, event);
     sm.state = to;
   }
 
@@ -180,7 +180,7 @@ export class SimEngine {
     if (to === 'idle') this.verifiersIdle++;
     if (v.state === 'verifying' && to !== 'verifying') v.busy += this.s.t - v.busySince;
     if (v.state !== 'verifying' && to === 'verifying') v.busySince = this.s.t;
-    this.transition((this.names.verifier[i] ??= actorName('verifier', i)), 'verifier', v.state, to, event);
+    this.transition(this.nameOf('verifier', i), 'verifier', v.state, to, event);
     v.state = to;
   }
 
@@ -262,9 +262,9 @@ export class SimEngine {
     try {
       scheduleFaults(this);
       for (let i = 0; i < s.samplers.length; i++)
-        this.transition(actorName('sampler', i), 'sampler', null, 'idle', 'START');
+        this.transition(this.nameOf('sampler', i), 'sampler', null, 'idle', 'START');
       for (let i = 0; i < s.verifiers.length; i++)
-        this.transition(actorName('verifier', i), 'verifier', null, 'idle', 'START');
+        this.transition(this.nameOf('verifier', i), 'verifier', null, 'idle', 'START');
       this.transition('learner', 'learner', null, 'waitingForBatch', 'START');
       stepCurriculum(this, { type: 'start' });
       pump(this);

@@ -81,7 +81,7 @@ async function simBench(o: BenchFlags): Promise<void> {
   const row = o.row === undefined ? null : parseIntFlag(o.row, '--row', 1, SIM_BENCH_CASES.length);
   const rows = await runSimBench({
     repeats,
-    cases: row === null ? SIM_BENCH_CASES : [SIM_BENCH_CASES[row - 1]!],
+    cases: row === null ? undefined : [SIM_BENCH_CASES[row - 1]!],
     now: wallNow,
     log: o.json ? undefined : (s) => process.stderr.write(`  ${s}\n`),
   });

@@ -121,9 +121,7 @@ function writeStepZeroCheckpoint(run: TrainingRun): void {
 
 export async function checkpoint(run: TrainingRun): Promise<void> {
   run.paused = true;
-  // From its start (the publication's effects, before any message can come in): nothing new goes
-  // out while a checkpoint that keeps the work in flight waits for it
-  if (keepsWorkInFlight(run)) run.draining = true;
+  if (keepsWorkInFlight(run)) run.draining = true; // from here: drainWorkInFlight says why
   try {
     // The learner must be between steps; the batcher holds new batches while paused.
     const deadline = run.o.now() + run.cfg.limits.learnerTimeoutMs;
@@ -191,12 +189,10 @@ export async function checkpoint(run: TrainingRun): Promise<void> {
  * published then — so a resumed run would train those rollouts at another version than the
  * uninterrupted one. The checkpoint therefore lets it reach the batcher's queue first, so that
  * the checkpoint keeps it with its versions. No new request goes out from the checkpoint's start
- * (`run.draining`), which the publication's effects begin before any message can come in: the
- * checkpoint keeps what was in flight then, whatever the threads' speeds (when it was set only
- * here, after the learner's snapshot, a slow learner let the next step's request out first and
- * the checkpoint held that step too). Bounded by the
- * sampler's and verifier's timeouts (past them the rest is generated again on resume, as before,
- * and the log says so). The learner needs step v + 1 next anyway. Not the other policies: a sync
+ * (`run.draining`, set in `checkpoint`), which the publication's effects begin before any message
+ * can come in: the checkpoint keeps what was in flight then, whatever the threads' speeds.
+ * Bounded by the sampler's and verifier's timeouts (past them the rest is generated again on
+ * resume, and the log says so). The learner needs step v + 1 next anyway. Not the other policies: a sync
  * run's work in flight started at the published version (the resume generates the same); in async
  * and in-flight runs every sampler is busy, so the wait would last up to a whole generation with
  * the samplers going idle one by one, for a resume that cannot be the same run anyway (there the
